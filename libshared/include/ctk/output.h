@@ -1,0 +1,43 @@
+/*
+ * ctk/output.h: records on stdout in one of three forms, with the same
+ * field names across commands: TSV (one line per record, escaped, header
+ * with --header), JSON lines, or an aligned table for people (buffered
+ * until the end so columns line up).
+ */
+#ifndef CTK_OUTPUT_H
+#define CTK_OUTPUT_H
+
+#include <stdio.h>
+
+#include "ctk/common.h"
+
+typedef enum ctk_format { CTK_FORMAT_TSV, CTK_FORMAT_JSON, CTK_FORMAT_TABLE } ctk_format;
+
+typedef enum ctk_field_kind {
+    CTK_FIELD_STRING, /* quoted in JSON, left-aligned in tables */
+    CTK_FIELD_NUMBER  /* bare in JSON (must be a JSON number), right-aligned */
+} ctk_field_kind;
+
+typedef struct ctk_field {
+    const char *name;
+    ctk_field_kind kind;
+} ctk_field;
+
+typedef struct ctk_output ctk_output;
+
+/* Parses "tsv", "json" or "table". */
+CTK_EXTERN int ctk_format_parse(const char *text, ctk_format *out);
+/* fields: n of them. header: print a header line (TSV); tables always
+ * have one, JSON never. */
+CTK_EXTERN int ctk_output_new(ctk_output **out, FILE *stream, ctk_format format,
+                              const ctk_field *fields, size_t n, int header);
+/* values[i] is the text of field i, NULL for a missing value (empty in
+ * TSV and tables, null in JSON). Bytes that are not valid UTF-8 become
+ * U+FFFD in JSON; TSV escapes \t, \n, \r and \\ as backslash sequences. */
+CTK_EXTERN int ctk_output_row(ctk_output *o, const char *const *values);
+/* Prints a buffered table and flushes the stream. Returns the stream's
+ * error state (CTK_EIO when a write failed). */
+CTK_EXTERN int ctk_output_finish(ctk_output *o);
+CTK_EXTERN void ctk_output_free(ctk_output *o);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * ctk/pipeline.h: the one data path every command uses.
+ *
+ *   produce (reader thread) -> bounded queue -> strategy -> bounded queue
+ *   -> consume (writer thread), in input order with keep_order.
+ *
+ * At most `window` units are between produce and consume at any moment,
+ * so memory stays flat on endless input and an out-of-order result can
+ * wait for its predecessors without the buffer growing.
+ */
+#ifndef CTK_PIPELINE_H
+#define CTK_PIPELINE_H
+
+#include "ctk/registry.h"
+
+/* Fills unit->in for unit->seq. Returns 0; CTK_EOF when input is done; or
+ * a negative code after ctk_unit_fail(): that unit skips the strategy and
+ * goes straight to consume as an error record, so nothing is dropped. */
+typedef int (*ctk_produce_fn)(void *arg, ctk_unit *unit);
+/* Receives each finished unit, one at a time, from the writer thread. */
+typedef void (*ctk_consume_fn)(void *arg, const ctk_unit *unit);
+
+typedef struct ctk_pipeline_opts {
+    ctk_work work;
+    unsigned jobs;
+    int keep_order;
+    size_t window; /* 0: a default that scales with jobs */
+    ctk_produce_fn produce;
+    void *produce_arg;
+    ctk_consume_fn consume;
+    void *consume_arg;
+} ctk_pipeline_opts;
+
+typedef struct ctk_pipeline ctk_pipeline;
+
+CTK_EXTERN int ctk_pipeline_new(ctk_pipeline **out, const ctk_pipeline_opts *opts);
+/* Runs everything through strategy s. Returns 0; CTK_ECANCELED after
+ * ctk_pipeline_cancel; or the strategy's error. Call once. */
+CTK_EXTERN int ctk_pipeline_run(ctk_pipeline *p, const ctk_strategy *s);
+/* Stops the run from any thread (a signal thread): no new units start,
+ * running ones are told (cancel flag, strategy hook). Calling it again
+ * escalates (the process strategy then uses SIGKILL). */
+CTK_EXTERN void ctk_pipeline_cancel(ctk_pipeline *p, int signo);
+/* The flag ctk_pipeline_cancel raises; a blocking producer polls it. */
+CTK_EXTERN const int *ctk_pipeline_cancel_flag(const ctk_pipeline *p);
+CTK_EXTERN void ctk_pipeline_counts(ctk_pipeline *p, uint64_t *ok, uint64_t *failed);
+CTK_EXTERN void ctk_pipeline_free(ctk_pipeline *p);
+
+#endif

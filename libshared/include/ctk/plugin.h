@@ -1,0 +1,183 @@
+/*
+ * ctk/plugin.h: the whole plugin contract, in the spirit of collectd's
+ * plugin.h. A plugin is one shared object that exports one symbol,
+ * `ctk_plugin` (use CTK_PLUGIN_DEFINE), whose init function registers what
+ * the plugin provides: strategies (how units of work run concurrently) and
+ * cburn workloads. Everything a plugin may call is declared here; build it
+ * with `cc -shared -fPIC $(pkg-config --cflags --libs ctk) -o NAME.so NAME.c`.
+ */
+#ifndef CTK_PLUGIN_H
+#define CTK_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "ctk/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a struct below changes layout or meaning. The loader
+ * refuses a plugin built against another version. */
+#define CTK_PLUGIN_ABI 1
+
+/* ---- units of work ------------------------------------------------------ */
+
+/* A growable byte buffer. Units and results are bytes so that any strategy,
+ * including ones that cross a process boundary, can carry them. */
+typedef struct ctk_buf {
+    unsigned char *data;
+    size_t len;
+    size_t cap;
+} ctk_buf;
+
+CTK_EXTERN int ctk_buf_append(ctk_buf *buf, const void *data, size_t len);
+CTK_EXTERN int ctk_buf_set(ctk_buf *buf, const void *data, size_t len);
+CTK_EXTERN void ctk_buf_free(ctk_buf *buf);
+
+typedef struct ctk_unit {
+    uint64_t seq;    /* 1-based position in the input */
+    ctk_buf in;      /* what to do, encoded by the tool */
+    ctk_buf out;     /* what came of it, encoded by the tool */
+    int status;      /* 0, or a negative CTK_E* code */
+    char *error;     /* malloc'd message when status != 0, else NULL */
+    double start;    /* seconds since the run began */
+    double elapsed;  /* seconds the unit took */
+} ctk_unit;
+
+/* Sets status and a formatted error message on a unit. Returns status. */
+CTK_EXTERN int ctk_unit_fail(ctk_unit *unit, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Blocking form of a unit: fills unit->out (or fails it). `cancel` turns
+ * non-zero when the run is being interrupted; long work should poll it. */
+typedef int (*ctk_run_fn)(void *ctx, ctk_unit *unit, const int *cancel);
+
+/* Reads a cancel flag; the flag is written by another thread. */
+static inline int ctk_is_cancelled(const int *cancel)
+{
+    return cancel != NULL && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0;
+}
+
+/* Non-blocking form: starts the unit on `loop` and returns; calls `done`
+ * exactly once, from the loop thread, when the unit has finished. */
+typedef void (*ctk_done_fn)(ctk_unit *unit, void *done_arg);
+typedef int (*ctk_start_fn)(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done,
+                            void *done_arg);
+
+typedef struct ctk_work {
+    ctk_run_fn run;     /* required */
+    ctk_start_fn start; /* optional: the async strategy uses it when set */
+    void *ctx;          /* the tool's state; forked workers inherit it */
+} ctk_work;
+
+/* ---- what a strategy sees of a run -------------------------------------- */
+
+typedef struct ctk_exec ctk_exec;
+
+enum { CTK_NOWAIT = 0, CTK_WAIT = 1 };
+
+/* Takes the next unit. With CTK_WAIT blocks until one is ready; returns 0,
+ * CTK_EOF when input is exhausted or the run was cancelled, or (CTK_NOWAIT)
+ * CTK_EAGAIN. Safe to call from any thread. */
+CTK_EXTERN int ctk_exec_next(ctk_exec *exec, ctk_unit **unit, int wait);
+/* Hands a finished unit back. Safe to call from any thread. */
+CTK_EXTERN void ctk_exec_done(ctk_exec *exec, ctk_unit *unit);
+CTK_EXTERN const ctk_work *ctk_exec_work(const ctk_exec *exec);
+CTK_EXTERN unsigned ctk_exec_jobs(const ctk_exec *exec);
+/* Points at a flag that turns non-zero when the run is cancelled. */
+CTK_EXTERN const int *ctk_exec_cancel_flag(const ctk_exec *exec);
+/* Seconds since the run started (monotonic clock). */
+CTK_EXTERN double ctk_exec_clock(const ctk_exec *exec);
+/* Calls fn(arg) (from any thread) whenever a unit may have become ready or
+ * the run was cancelled, so an event loop can wake up. One hook per run. */
+CTK_EXTERN void ctk_exec_set_wakeup(ctk_exec *exec, void (*fn)(void *arg), void *arg);
+/* Calls fn(arg, signo) (from the signal thread) when the run is cancelled,
+ * so a strategy can stop what polling cannot reach (child processes). */
+CTK_EXTERN void ctk_exec_set_cancel_hook(ctk_exec *exec, void (*fn)(void *arg, int signo),
+                                         void *arg);
+/* Runs unit with the work's blocking `run`, filling start/elapsed and
+ * turning a failure without message into one. Every strategy uses it. */
+CTK_EXTERN void ctk_exec_run_unit(ctk_exec *exec, ctk_unit *unit);
+
+/* ---- the wire: units and results across a process boundary ------------ */
+
+/* The one encoding every out-of-process strategy uses: a unit travels as
+ * (seq, in), a result as (seq, status, start, elapsed, out, error). Frames
+ * are length-prefixed; the fd helpers retry on EINTR and short transfers. */
+CTK_EXTERN int ctk_wire_encode_unit(ctk_buf *frame, const ctk_unit *unit);
+CTK_EXTERN int ctk_wire_decode_unit(const ctk_buf *frame, ctk_unit *unit);
+CTK_EXTERN int ctk_wire_encode_result(ctk_buf *frame, const ctk_unit *unit);
+CTK_EXTERN int ctk_wire_decode_result(const ctk_buf *frame, ctk_unit *unit);
+/* Sends/receives one frame on a socket or pipe. recv returns CTK_EOF on a
+ * clean end of stream before any byte, CTK_EIO on a truncated frame. */
+CTK_EXTERN int ctk_wire_send(int fd, const ctk_buf *frame);
+CTK_EXTERN int ctk_wire_recv(int fd, ctk_buf *frame);
+
+/* ---- strategies --------------------------------------------------------- */
+
+/* A strategy-specific option, offered on the command line as --NAME. */
+typedef struct ctk_option {
+    const char *name;  /* long option name, without dashes */
+    const char *arg;   /* argument name for --help, or NULL for a flag */
+    const char *help;  /* one line */
+} ctk_option;
+
+typedef struct ctk_strategy_ops {
+    const char *name;
+    const char *summary; /* one line for --list-strategies */
+    /* Runs every unit the exec hands out with at most jobs at a time, and
+     * returns once all are done (0) or on a fatal error (negative code). */
+    int (*execute)(ctk_exec *exec, void *data);
+    const ctk_option *options; /* NULL-name terminated, or NULL */
+    int (*set_option)(void *data, const char *name, const char *value);
+} ctk_strategy_ops;
+
+/* ---- cburn workloads ---------------------------------------------------- */
+
+/* A CPU-bound kernel over an iteration space [0, size) of one task. The
+ * caller cuts the space into slices and calls them in order, from one
+ * thread, on one state; the task's result is the sum (mod 2^64) of the
+ * slices' values, so a slice of one iteration yields that iteration's own
+ * contribution (which --share adds into a shared total). */
+typedef struct ctk_workload_ops {
+    const char *name;
+    const char *summary;
+    uint64_t default_size;  /* iterations per task by default */
+    size_t state_size;      /* bytes of per-task scratch, zeroed, or 0 */
+    /* Optional: prepares state for task `task` of `size` iterations. */
+    int (*init)(void *state, uint64_t task, uint64_t size);
+    /* Computes iterations [begin, end) and returns their value. */
+    uint64_t (*slice)(void *state, uint64_t task, uint64_t begin, uint64_t end);
+    /* Optional: releases what init took. */
+    void (*fini)(void *state);
+} ctk_workload_ops;
+
+/* ---- registry and the entry point --------------------------------------- */
+
+typedef struct ctk_registry ctk_registry;
+
+/* Registers a strategy or workload by ops->name. `data` is passed to every
+ * callback and released with free_data (may be NULL) when the registry is
+ * freed. CTK_EEXIST when the name is taken. */
+CTK_EXTERN int ctk_register_strategy(ctk_registry *reg, const ctk_strategy_ops *ops, void *data,
+                                     void (*free_data)(void *));
+CTK_EXTERN int ctk_register_workload(ctk_registry *reg, const ctk_workload_ops *ops, void *data,
+                                     void (*free_data)(void *));
+
+typedef struct ctk_plugin_desc {
+    unsigned abi; /* CTK_PLUGIN_ABI at the plugin's build time */
+    const char *name;
+    int (*init)(ctk_registry *reg);
+} ctk_plugin_desc;
+
+#define CTK_PLUGIN_DEFINE(plugin_name, init_fn)                                                    \
+    __attribute__((visibility("default"))) const ctk_plugin_desc ctk_plugin = {                    \
+        CTK_PLUGIN_ABI, (plugin_name), (init_fn)}
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+/* sigwatch.c: a thread that sigwait()s for the terminating signals. The
+ * thread is stopped with a SIGUSR2 sent to it alone. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "ctk/sigwatch.h"
+
+struct ctk_sigwatch {
+    pthread_t thread;
+    pthread_mutex_t lock;
+    sigset_t watched;
+    sigset_t old_mask;
+    ctk_signal_fn on_signal;
+    void *arg;
+    int received;
+    int stopping;
+};
+
+static void *watch_main(void *p)
+{
+    ctk_sigwatch *w = p;
+    for (;;) {
+        int signo = 0;
+        if (sigwait(&w->watched, &signo) != 0)
+            continue;
+        pthread_mutex_lock(&w->lock);
+        if (signo == SIGUSR2 && w->stopping) {
+            pthread_mutex_unlock(&w->lock);
+            return NULL;
+        }
+        if (signo == SIGUSR2) {
+            pthread_mutex_unlock(&w->lock);
+            continue;
+        }
+        if (w->received == 0)
+            w->received = signo;
+        /* Called under the lock so retargeting waits for a call under way. */
+        if (w->on_signal != NULL)
+            w->on_signal(w->arg, signo);
+        pthread_mutex_unlock(&w->lock);
+    }
+}
+
+int ctk_sigwatch_start(ctk_sigwatch **out, ctk_signal_fn on_signal, void *arg)
+{
+    ctk_sigwatch *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return CTK_ENOMEM;
+    w->on_signal = on_signal;
+    w->arg = arg;
+    sigemptyset(&w->watched);
+    sigaddset(&w->watched, SIGINT);
+    sigaddset(&w->watched, SIGTERM);
+    sigaddset(&w->watched, SIGHUP);
+    sigaddset(&w->watched, SIGUSR2);
+    if (pthread_mutex_init(&w->lock, NULL) != 0)
+        goto fail_lock;
+    if (pthread_sigmask(SIG_BLOCK, &w->watched, &w->old_mask) != 0)
+        goto fail_mask;
+    if (pthread_create(&w->thread, NULL, watch_main, w) != 0)
+        goto fail_thread;
+    *out = w;
+    return 0;
+
+fail_thread:
+    pthread_sigmask(SIG_SETMASK, &w->old_mask, NULL);
+fail_mask:
+    pthread_mutex_destroy(&w->lock);
+fail_lock:
+    free(w);
+    return CTK_ESYS;
+}
+
+void ctk_sigwatch_retarget(ctk_sigwatch *w, ctk_signal_fn on_signal, void *arg)
+{
+    pthread_mutex_lock(&w->lock);
+    w->on_signal = on_signal;
+    w->arg = arg;
+    pthread_mutex_unlock(&w->lock);
+}
+
+int ctk_sigwatch_received(ctk_sigwatch *w)
+{
+    pthread_mutex_lock(&w->lock);
+    int signo = w->received;
+    pthread_mutex_unlock(&w->lock);
+    return signo;
+}
+
+int ctk_sigwatch_stop(ctk_sigwatch *w)
+{
+    if (w == NULL)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    w->stopping = 1;
+    pthread_mutex_unlock(&w->lock);
+    pthread_kill(w->thread, SIGUSR2);
+    pthread_join(w->thread, NULL);
+    int signo = w->received;
+    /* Leave SIGUSR2 blocked if it was: a late one must not kill us. */
+    pthread_sigmask(SIG_SETMASK, &w->old_mask, NULL);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+    return signo;
+}
+
+int ctk_signal_exit_status(int signo)
+{
+    return 128 + signo;
+}

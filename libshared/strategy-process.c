@@ -1,0 +1,247 @@
+/*
+ * strategy-process.c: a pool of N pre-forked worker processes. Each worker
+ * is served by one dispatcher thread in the parent that sends it a unit
+ * and waits for the result over a socketpair, in the encoding of wire.c.
+ * A worker that dies (crash, kill -9) turns its unit into an error result
+ * and is replaced; the others go on.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "strategies.h"
+
+typedef struct worker {
+    pid_t pid; /* 0 when there is none */
+    int fd;    /* parent's end of the socketpair */
+} worker;
+
+typedef struct pool {
+    ctk_exec *exec;
+    pthread_mutex_t lock; /* serialises fork and guards the table */
+    worker *workers;
+    unsigned count;
+    int cancels; /* how often cancel was asked: 1 = TERM, more = KILL */
+} pool;
+
+typedef struct dispatcher {
+    pool *pool;
+    unsigned index;
+} dispatcher;
+
+static void child_reset_signals(void)
+{
+    sigset_t none;
+    sigemptyset(&none);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void __attribute__((noreturn)) child_main(ctk_exec *exec, int fd, pid_t parent)
+{
+    child_reset_signals();
+    /* No orphans: a worker whose cburn died mid-task stops at once. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
+    ctk_buf frame = {0};
+    ctk_unit unit = {0};
+    int rc;
+    while ((rc = ctk_wire_recv(fd, &frame)) == 0) {
+        unit.out.len = 0;
+        unit.status = 0;
+        free(unit.error);
+        unit.error = NULL;
+        if (ctk_wire_decode_unit(&frame, &unit) < 0)
+            _exit(3);
+        ctk_exec_run_unit(exec, &unit);
+        if (ctk_wire_encode_result(&frame, &unit) < 0 || ctk_wire_send(fd, &frame) < 0)
+            _exit(4);
+    }
+    /* _exit: never flush stdio buffers copied from the parent. */
+    _exit(rc == CTK_EOF ? 0 : 2);
+}
+
+static int spawn_worker(pool *pl, unsigned index)
+{
+    int sv[2];
+    int rc = 0;
+    pthread_mutex_lock(&pl->lock);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        close(sv[0]);
+        close(sv[1]);
+        goto out;
+    }
+    if (pid == 0) {
+        /* Other workers' sockets must not stay open here, or their deaths
+         * would never show as end-of-file in the parent. */
+        for (unsigned i = 0; i < pl->count; i++)
+            if (pl->workers[i].pid > 0)
+                close(pl->workers[i].fd);
+        close(sv[0]);
+        child_main(pl->exec, sv[1], parent);
+    }
+    close(sv[1]);
+    pl->workers[index].pid = pid;
+    pl->workers[index].fd = sv[0];
+out:
+    pthread_mutex_unlock(&pl->lock);
+    return rc;
+}
+
+/* Reaps a worker and describes how it ended, for the unit's error. */
+static void reap_worker(pool *pl, unsigned index, char *how, size_t how_len)
+{
+    pthread_mutex_lock(&pl->lock);
+    worker w = pl->workers[index];
+    pl->workers[index].pid = 0;
+    pthread_mutex_unlock(&pl->lock);
+    close(w.fd);
+    int status = 0;
+    while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFSIGNALED(status))
+        snprintf(how, how_len, "worker %ld killed by signal %d (%s)", (long)w.pid,
+                 WTERMSIG(status), strsignal(WTERMSIG(status)));
+    else
+        snprintf(how, how_len, "worker %ld exited with status %d", (long)w.pid,
+                 WEXITSTATUS(status));
+}
+
+static int cancelled(const ctk_exec *exec)
+{
+    return ctk_is_cancelled(ctk_exec_cancel_flag(exec));
+}
+
+/* Runs one unit on worker `index`; respawns the worker if it died. */
+static void dispatch(pool *pl, unsigned index, ctk_unit *unit, ctk_buf *frame)
+{
+    int rc = ctk_wire_encode_unit(frame, unit);
+    if (rc < 0) {
+        ctk_unit_fail(unit, rc, "cannot encode unit: %s", ctk_strerror(rc));
+        return;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (pl->workers[index].pid == 0 && (rc = spawn_worker(pl, index)) < 0) {
+            ctk_unit_fail(unit, rc, "cannot start worker: %s", ctk_strerror(rc));
+            return;
+        }
+        /* A send that fails means the worker died while idle: the unit
+         * never reached it, so it goes to a fresh worker. */
+        if (ctk_wire_send(pl->workers[index].fd, frame) == 0)
+            break;
+        char how[160];
+        reap_worker(pl, index, how, sizeof how);
+        if (attempt == 1 || cancelled(pl->exec)) {
+            ctk_unit_fail(unit, CTK_ECHILD, "%s", how);
+            return;
+        }
+    }
+    rc = ctk_wire_recv(pl->workers[index].fd, frame);
+    if (rc == 0)
+        rc = ctk_wire_decode_result(frame, unit);
+    if (rc < 0) {
+        char how[160];
+        reap_worker(pl, index, how, sizeof how);
+        ctk_unit_fail(unit, cancelled(pl->exec) ? CTK_ECANCELED : CTK_ECHILD, "%s", how);
+    }
+}
+
+static void *dispatcher_main(void *arg)
+{
+    dispatcher *d = arg;
+    pool *pl = d->pool;
+    ctk_buf frame = {0};
+    ctk_unit *unit;
+    while (ctk_exec_next(pl->exec, &unit, CTK_WAIT) == 0) {
+        dispatch(pl, d->index, unit, &frame);
+        ctk_exec_done(pl->exec, unit);
+    }
+    ctk_buf_free(&frame);
+    if (pl->workers[d->index].pid > 0) {
+        char how[160];
+        shutdown(pl->workers[d->index].fd, SHUT_WR); /* EOF: the worker exits */
+        reap_worker(pl, d->index, how, sizeof how);
+    }
+    return NULL;
+}
+
+static void process_cancel(void *arg, int signo)
+{
+    pool *pl = arg;
+    pthread_mutex_lock(&pl->lock);
+    pl->cancels++;
+    int sig = pl->cancels > 1 ? SIGKILL : (signo > 0 ? signo : SIGTERM);
+    for (unsigned i = 0; i < pl->count; i++)
+        if (pl->workers[i].pid > 0)
+            kill(pl->workers[i].pid, sig);
+    pthread_mutex_unlock(&pl->lock);
+}
+
+static int process_execute(ctk_exec *exec, void *data)
+{
+    (void)data;
+    pool pl = {.exec = exec, .count = ctk_exec_jobs(exec)};
+    int rc = CTK_ENOMEM;
+    pl.workers = calloc(pl.count, sizeof *pl.workers);
+    dispatcher *ds = calloc(pl.count, sizeof *ds);
+    pthread_t *threads = calloc(pl.count, sizeof *threads);
+    if (pl.workers == NULL || ds == NULL || threads == NULL)
+        goto fail_alloc;
+    if (pthread_mutex_init(&pl.lock, NULL) != 0)
+        goto fail_alloc;
+    /* Fork every worker before any dispatcher thread exists: the cleanest
+     * moment to fork. Replacements fork later, under the pool lock. */
+    for (unsigned i = 0; i < pl.count; i++)
+        if ((rc = spawn_worker(&pl, i)) < 0)
+            goto fail_spawn;
+    ctk_exec_set_cancel_hook(exec, process_cancel, &pl);
+    unsigned started = 0;
+    for (; started < pl.count; started++) {
+        ds[started] = (dispatcher){&pl, started};
+        if (pthread_create(&threads[started], NULL, dispatcher_main, &ds[started]) != 0)
+            break;
+    }
+    if (started == 0) {
+        ds[0] = (dispatcher){&pl, 0};
+        dispatcher_main(&ds[0]);
+    }
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    rc = 0;
+fail_spawn:
+    ctk_exec_set_cancel_hook(exec, NULL, NULL);
+    for (unsigned i = 0; i < pl.count; i++) {
+        if (pl.workers[i].pid > 0) {
+            char how[160];
+            reap_worker(&pl, i, how, sizeof how);
+        }
+    }
+    pthread_mutex_destroy(&pl.lock);
+fail_alloc:
+    free(threads);
+    free(ds);
+    free(pl.workers);
+    return rc;
+}
+
+const ctk_strategy_ops ctk__strategy_process = {
+    .name = "process",
+    .summary = "a pool of N forked workers; units and results travel over sockets",
+    .execute = process_execute,
+};
