@@ -16,9 +16,9 @@ struct ctk_output {
     char **names; /* copies, so callers may pass a temporary array */
     ctk_field_kind *kinds;
     size_t n;
-    int header;      /* TSV: header line still owed */
-    int finished;    /* tables print once */
-    char **cells;    /* table: rows * n cells, row-major; NULL = missing */
+    int header;       /* TSV: header line still owed */
+    int finished;     /* tables print once */
+    char **cells;     /* table: rows * n cells, row-major; NULL = missing */
     size_t rows, cap; /* in rows */
 };
 

@@ -112,8 +112,7 @@ void ctk_progress_render(const ctk_progress *p, uint64_t done, double elapsed, c
     char clock[32], bar[BAR_WIDTH + 16];
     if (p->total == 0) {
         format_clock(elapsed, clock, sizeof clock);
-        snprintf(line, len, "%" PRIu64 "%s%s  %.1f/s  %s elapsed", done, sep, p->unit, rate,
-                 clock);
+        snprintf(line, len, "%" PRIu64 "%s%s  %.1f/s  %s elapsed", done, sep, p->unit, rate, clock);
         return;
     }
     /* No rate yet means no estimate ("-:--"); at the total, nothing is left. */
@@ -124,8 +123,8 @@ void ctk_progress_render(const ctk_progress *p, uint64_t done, double elapsed, c
         eta = (double)(p->total - done) / rate;
     format_clock(eta, clock, sizeof clock);
     format_bar(done, p->total, bar, sizeof bar);
-    snprintf(line, len, "%s  %" PRIu64 "/%" PRIu64 "%s%s  %.1f/s  ETA %s", bar, done, p->total,
-             sep, p->unit, rate, clock);
+    snprintf(line, len, "%s  %" PRIu64 "/%" PRIu64 "%s%s  %.1f/s  ETA %s", bar, done, p->total, sep,
+             p->unit, rate, clock);
 }
 
 /* Caller holds the lock. \033[K clears what a longer previous line left. */

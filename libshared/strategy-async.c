@@ -29,13 +29,15 @@ static void pump_stop_if_done(async_run *ar)
     }
 }
 
+static void pump_cb(uv_idle_t *idle);
+
 static void unit_finished(ctk_unit *unit, void *arg)
 {
     async_run *ar = arg;
     ar->in_flight--;
     ctk_exec_done(ar->exec, unit);
     if (!ar->input_done)
-        uv_idle_start(&ar->pump, NULL); /* a slot is free */
+        uv_idle_start(&ar->pump, pump_cb); /* a slot is free */
     pump_stop_if_done(ar);
 }
 

@@ -176,7 +176,7 @@ static void test_json_utf8(void)
         {"U+FFFF", "\xef\xbf\xbf", "\xef\xbf\xbf"},
         {"U+10FFFF", "\xf4\x8f\xbf\xbf", "\xf4\x8f\xbf\xbf"},
         {"lone ff", "\xff", FFFD},
-        {"ff in text", "a\xff" "b", "a" FFFD "b"},
+        {"ff in text", "a\377b", "a" FFFD "b"},
         {"lone continuation", "\x80x", FFFD "x"},
         {"overlong C0", "\xc0\xaf", FFFD FFFD},
         {"overlong C1", "\xc1\xbf", FFFD FFFD},
@@ -217,9 +217,9 @@ static void test_table_align(void)
                                   {"wall", CTK_FIELD_NUMBER},
                                   {"note", CTK_FIELD_STRING}};
     const char *values[] = {
-        "sync",    "1", "2.50", "baseline", /* */
-        "thread",  "16", "0.31", NULL,      /* */
-        "process", "4", "0.70", "\xc3\xa9", /* one column wide */
+        "sync",    "1",  "2.50", "baseline", /* the widest note */
+        "thread",  "16", "0.31", NULL,       /* missing at the end */
+        "process", "4",  "0.70", "\xc3\xa9", /* one column wide */
     };
     char *s = render(CTK_FORMAT_TABLE, f, 4, 0, values, 3);
     g_assert_cmpstr(s, ==,
@@ -243,16 +243,29 @@ static void test_table_wide_header(void)
     g_free(s);
 }
 
+static void test_table_utf8_width(void)
+{
+    static const ctk_field f[] = {{"city", CTK_FIELD_STRING}, {"n", CTK_FIELD_NUMBER}};
+    /* "Zürich" is 7 bytes but 6 columns; padding follows the columns. */
+    const char *values[] = {"Z\xc3\xbcrich", "1", "K\xc3\xb6ln", "22", "Bern", "3"};
+    char *s = render(CTK_FORMAT_TABLE, f, 2, 0, values, 3);
+    g_assert_cmpstr(s, ==,
+                    "city     n\n"
+                    "Z\xc3\xbcrich   1\n"
+                    "K\xc3\xb6ln    22\n"
+                    "Bern     3\n");
+    g_free(s);
+}
+
 static void test_table_no_trailing_spaces(void)
 {
-    static const ctk_field f[] = {{"n", CTK_FIELD_NUMBER},
-                                  {"s", CTK_FIELD_STRING},
-                                  {"t", CTK_FIELD_STRING}};
+    static const ctk_field f[] = {
+        {"n", CTK_FIELD_NUMBER}, {"s", CTK_FIELD_STRING}, {"t", CTK_FIELD_STRING}};
     const char *values[] = {
-        "1",  "",   "",     /* only the first cell */
+        "1",  "",    "",    /* only the first cell */
         NULL, "mid", NULL,  /* an empty number still pads */
         NULL, NULL,  NULL,  /* nothing at all */
-        "22", "x",   "end", /* */
+        "22", "x",   "end", /* every cell */
     };
     char *s = render(CTK_FORMAT_TABLE, f, 3, 0, values, 4);
     g_assert_cmpstr(s, ==,
@@ -394,6 +407,7 @@ int main(int argc, char **argv)
     g_test_add_func("/output/json/names-escaped", test_json_names_escaped);
     g_test_add_func("/output/table/align", test_table_align);
     g_test_add_func("/output/table/wide-header", test_table_wide_header);
+    g_test_add_func("/output/table/utf8-width", test_table_utf8_width);
     g_test_add_func("/output/table/no-trailing-spaces", test_table_no_trailing_spaces);
     g_test_add_func("/output/table/escape", test_table_escape);
     g_test_add_func("/output/table/header-only", test_table_header_only);

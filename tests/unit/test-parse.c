@@ -209,8 +209,8 @@ static void test_seconds_huge(void)
 static void test_seconds_locale(void)
 {
     /* A comma-decimal locale must not break "0.5"; skip when none exists. */
-    static const char *const comma[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8",
-                                        "ru_RU.UTF-8", "ru_RU.utf8"};
+    static const char *const comma[] = {"de_DE.UTF-8", "de_DE.utf8",  "fr_FR.UTF-8",
+                                        "fr_FR.utf8",  "ru_RU.UTF-8", "ru_RU.utf8"};
     char *saved = g_strdup(setlocale(LC_NUMERIC, NULL));
     size_t i = 0;
     while (i < G_N_ELEMENTS(comma) && setlocale(LC_NUMERIC, comma[i]) == NULL)
@@ -235,9 +235,9 @@ static void test_jobs_good(void)
         const char *text;
         unsigned cores, value;
     } cases[] = {
-        {"1", 2, 1},    {"8", 2, 8},     {"50%", 2, 1},  {"100%", 2, 2},  {"1%", 2, 1},
-        {"200%", 2, 4}, {"50%", 7, 3},   {"99%", 4, 3},  {"100%", 64, 64}, {"007", 2, 7},
-        {"50%", 0, 1},
+        {"1", 2, 1},      {"8", 2, 8},    {"50%", 2, 1}, {"100%", 2, 2},
+        {"1%", 2, 1},     {"200%", 2, 4}, {"50%", 7, 3}, {"99%", 4, 3},
+        {"100%", 64, 64}, {"007", 2, 7},  {"50%", 0, 1},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
         unsigned v = 0;
@@ -265,6 +265,8 @@ static void test_jobs_bad(void)
         {"1001", CTK_ERANGE, "too large (at most 1000)"},
         {"100000%", CTK_ERANGE, "too large (at most 1000)"},
         {"18446744073709551615%", CTK_ERANGE, "too large (at most 1000)"},
+        /* 2 * this wraps to 100 in 64 bits: must not come out as one job. */
+        {"9223372036854775858%", CTK_ERANGE, "too large (at most 1000)"},
         {"18446744073709551616", CTK_ERANGE, "too large (at most 1000)"},
     };
     for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {

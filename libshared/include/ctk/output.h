@@ -33,7 +33,10 @@ CTK_EXTERN int ctk_output_new(ctk_output **out, FILE *stream, ctk_format format,
                               const ctk_field *fields, size_t n, int header);
 /* values[i] is the text of field i, NULL for a missing value (empty in
  * TSV and tables, null in JSON). Bytes that are not valid UTF-8 become
- * U+FFFD in JSON; TSV escapes \t, \n, \r and \\ as backslash sequences. */
+ * U+FFFD in JSON; TSV escapes \t, \n, \r and \\ as backslash sequences.
+ * An empty NUMBER value is null in JSON; table cells spell out \t, \n and
+ * \r the same way so a record stays on one line. Returns CTK_EIO as soon
+ * as a write fails (TSV, JSON), CTK_EINVAL after finish. */
 CTK_EXTERN int ctk_output_row(ctk_output *o, const char *const *values);
 /* Prints a buffered table and flushes the stream. Returns the stream's
  * error state (CTK_EIO when a write failed). */
