@@ -1,6 +1,114 @@
+/* test-burn.c: workloads give known answers, every strategy and share
+ * mode agrees, and shm is the only mode that may lose additions. */
 #include <glib.h>
+#include <string.h>
+
+#include "ctk/burn.h"
+
+static ctk_registry *reg;
+
+static ctk_burn_tally run(const char *workload, const char *strategy, ctk_share share, int gil,
+                          uint64_t tasks, uint64_t size)
+{
+    ctk_burn_opts o = {ctk_registry_workload(reg, workload), share, gil, 0.001};
+    ctk_burn *b;
+    g_assert_cmpint(ctk_burn_new(&b, &o), ==, 0);
+    ctk_burn_plan plan = {.tasks = tasks, .size = size, .jobs = 2};
+    ctk_burn_tally t;
+    g_assert_cmpint(ctk_burn_run(b, ctk_registry_strategy(reg, strategy), &plan, &t), ==, 0);
+    ctk_burn_free(b);
+    return t;
+}
+
+static void test_known_answers(void)
+{
+    /* sum of i*i for i < 20, split over 2 tasks of 10. */
+    g_assert_cmpuint(run("sumsq", "sync", CTK_SHARE_NONE, 0, 2, 10).checksum, ==, 2470);
+    /* 25 primes below 100; 168 below 1000 (one task of 1000). */
+    g_assert_cmpuint(run("primes", "sync", CTK_SHARE_NONE, 0, 1, 100).checksum, ==, 25);
+    g_assert_cmpuint(run("primes", "thread", CTK_SHARE_NONE, 0, 1, 1000).checksum, ==, 168);
+    /* 2x2 matrices: a = [(i+task)%7], b = [(3i+task)%5]; task 0:
+     * a = [0 1; 2 3], b = [0 3; 1 4] -> c = [1 4; 3 18], sum 26. */
+    g_assert_cmpuint(run("matmul", "sync", CTK_SHARE_NONE, 0, 1, 2).checksum, ==, 26);
+}
+
+static void test_strategies_agree(void)
+{
+    const char *workloads[] = {"sumsq", "primes", "sha256", "matmul"};
+    const char *strategies[] = {"thread", "process", "async"};
+    for (size_t w = 0; w < G_N_ELEMENTS(workloads); w++) {
+        uint64_t size = strcmp(workloads[w], "matmul") == 0 ? 24 : 5000;
+        ctk_burn_tally base = run(workloads[w], "sync", CTK_SHARE_NONE, 0, 6, size);
+        g_assert_cmpuint(base.done, ==, 6);
+        g_assert_cmpuint(base.iterations, ==, 6 * size);
+        for (size_t s = 0; s < G_N_ELEMENTS(strategies); s++) {
+            ctk_burn_tally t = run(workloads[w], strategies[s], CTK_SHARE_NONE, 1, 6, size);
+            g_assert_cmpuint(t.checksum, ==, base.checksum);
+            g_assert_cmpuint(t.failed, ==, 0);
+        }
+    }
+}
+
+static void test_share_modes(void)
+{
+    const char *strategies[] = {"sync", "thread", "process"};
+    for (size_t s = 0; s < G_N_ELEMENTS(strategies); s++) {
+        for (int m = CTK_SHARE_LOCK; m <= CTK_SHARE_ATOMIC; m++) {
+            ctk_burn_tally t = run("sumsq", strategies[s], (ctk_share)m, 0, 4, 20000);
+            /* Locked and atomic additions are all there. */
+            g_assert_cmpuint(t.shared, ==, t.checksum);
+            g_assert_cmpuint(t.shared_count, ==, 80000);
+        }
+        ctk_burn_tally shm = run("sumsq", strategies[s], CTK_SHARE_SHM, 0, 4, 20000);
+        g_assert_cmpuint(shm.shared_count, <=, 80000);
+        if (strcmp(strategies[s], "sync") == 0)
+            g_assert_cmpuint(shm.shared_count, ==, 80000);
+    }
+    ctk_burn_tally none = run("sumsq", "thread", CTK_SHARE_NONE, 0, 4, 1000);
+    g_assert_cmpuint(none.shared_count, ==, 0);
+}
+
+static void test_share_names(void)
+{
+    ctk_share m;
+    g_assert_cmpint(ctk_share_parse("atomic", &m), ==, 0);
+    g_assert_cmpint(m, ==, CTK_SHARE_ATOMIC);
+    g_assert_cmpint(ctk_share_parse("Atomic", &m), ==, CTK_EINVAL);
+    g_assert_cmpstr(ctk_share_name(CTK_SHARE_SHM), ==, "shm");
+}
+
+static void test_bad_task_is_an_error(void)
+{
+    ctk_burn_opts o = {ctk_registry_workload(reg, "matmul"), CTK_SHARE_NONE, 0, 0};
+    ctk_burn *b;
+    ctk_burn_new(&b, &o);
+    ctk_work w = ctk_burn_work(b);
+    ctk_unit u = {0};
+    /* A matrix of 100000 x 100000 is refused, not attempted. */
+    ctk_burn_encode_task(&u.in, 0, 100000);
+    g_assert_cmpint(w.run(w.ctx, &u, NULL), ==, CTK_ERANGE);
+    g_assert_nonnull(u.error);
+    free(u.error);
+    u.error = NULL;
+    u.status = 0;
+    ctk_buf_set(&u.in, "short", 5);
+    g_assert_cmpint(w.run(w.ctx, &u, NULL), ==, CTK_EINVAL);
+    free(u.error);
+    ctk_buf_free(&u.in);
+    ctk_buf_free(&u.out);
+    ctk_burn_free(b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    return g_test_run();
+    ctk_registry_new(&reg);
+    g_test_add_func("/burn/known-answers", test_known_answers);
+    g_test_add_func("/burn/strategies-agree", test_strategies_agree);
+    g_test_add_func("/burn/share-modes", test_share_modes);
+    g_test_add_func("/burn/share-names", test_share_names);
+    g_test_add_func("/burn/bad-task", test_bad_task_is_an_error);
+    int rc = g_test_run();
+    ctk_registry_free(reg);
+    return rc;
 }

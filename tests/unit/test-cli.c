@@ -1,6 +1,169 @@
+/* test-cli.c: shared options, the tool's own, and usage errors with the
+ * option named. */
 #include <glib.h>
+#include <string.h>
+
+#include "ctk/cli.h"
+
+enum { OPT_COLOUR = 256, OPT_LOUD };
+
+static const ctk_cli_option tool_options[] = {
+    {"colour", 'c', CTK_ARG_REQUIRED, "NAME", "a colour", OPT_COLOUR},
+    {"loud", 0, CTK_ARG_NONE, NULL, "be loud", OPT_LOUD},
+    {NULL, 0, 0, NULL, NULL, 0},
+};
+
+typedef struct tool {
+    const char *colour;
+    int loud;
+} tool;
+
+static int on_option(void *arg, int id, const char *value, char *why, size_t why_len)
+{
+    tool *t = arg;
+    if (id == OPT_COLOUR && strcmp(value, "plaid") == 0) {
+        snprintf(why, why_len, "not a colour");
+        return CTK_EINVAL;
+    }
+    if (id == OPT_COLOUR)
+        t->colour = value;
+    else
+        t->loud = 1;
+    return 0;
+}
+
+typedef struct parsed {
+    int rc, operands;
+    tool tool;
+    ctk_common common;
+    char err[512];
+} parsed;
+
+static void parse(parsed *p, const char *line)
+{
+    char **argv = g_strsplit(line, " ", -1);
+    int argc = (int)g_strv_length(argv);
+    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, &p->tool, 0};
+    ctk_registry *reg;
+    ctk_registry_new(&reg);
+    memset(p, 0, sizeof *p);
+    p->rc = ctk_cli_parse(&cli, reg, argc, argv, &p->common, &p->operands, p->err, sizeof p->err);
+    ctk_registry_free(reg);
+    /* Values point into argv; the tests only read strategy and colour
+     * before the next parse, so keep argv alive by leaking it on purpose
+     * into a list freed at exit. */
+    static GPtrArray *keep;
+    if (keep == NULL)
+        keep = g_ptr_array_new();
+    g_ptr_array_add(keep, argv);
+}
+
+static void test_shared_options(void)
+{
+    parsed p;
+    parse(&p, "tool -j 3 -s process -k --header --format json --progress x y");
+    g_assert_cmpint(p.rc, ==, 0);
+    g_assert_cmpuint(p.common.jobs, ==, 3);
+    g_assert_cmpstr(p.common.strategy, ==, "process");
+    g_assert_true(p.common.keep_order && p.common.header && p.common.progress);
+    g_assert_cmpint(p.common.format, ==, CTK_FORMAT_JSON);
+    g_assert_cmpint(p.operands, ==, 10);
+    ctk_common_free(&p.common);
+}
+
+static void test_compare_lists(void)
+{
+    parsed p;
+    parse(&p, "tool --compare");
+    g_assert_cmpint(p.rc, ==, 0);
+    char *joined = g_strjoinv(",", p.common.compare);
+    g_assert_cmpstr(joined, ==, CTK_COMPARE_DEFAULT);
+    g_free(joined);
+    ctk_common_free(&p.common);
+    parse(&p, "tool --compare=thread,sync");
+    g_assert_cmpuint(g_strv_length(p.common.compare), ==, 2);
+    g_assert_cmpstr(p.common.compare[0], ==, "thread");
+    ctk_common_free(&p.common);
+    parse(&p, "tool --compare=thread,bogus");
+    g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+    g_assert_true(g_str_has_prefix(p.err, "unknown strategy 'bogus' (known: async, process"));
+    ctk_common_free(&p.common);
+}
+
+static void test_tool_options(void)
+{
+    parsed p;
+    parse(&p, "tool -c red --loud");
+    g_assert_cmpint(p.rc, ==, 0);
+    g_assert_cmpstr(p.tool.colour, ==, "red");
+    g_assert_cmpint(p.tool.loud, ==, 1);
+    ctk_common_free(&p.common);
+    parse(&p, "tool --colour plaid");
+    g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+    g_assert_cmpstr(p.err, ==, "-c plaid: not a colour");
+    ctk_common_free(&p.common);
+}
+
+static void test_usage_errors(void)
+{
+    const char *cases[][2] = {
+        {"tool -j 0", "-j 0: "},
+        {"tool -j abc", "-j abc: "},
+        {"tool -j -1", "-j -1: "},
+        {"tool -s nope", "unknown strategy 'nope'"},
+        {"tool --format xml", "--format xml: use tsv, json or table"},
+        {"tool --bogus", "unknown option '--bogus'"},
+        {"tool -Z", "unknown option '-Z'"},
+        {"tool -j", "option '-j' needs a value"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        parsed p;
+        parse(&p, cases[i][0]);
+        g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+        if (!g_str_has_prefix(p.err, cases[i][1]))
+            g_error("%s: got '%s', want prefix '%s'", cases[i][0], p.err, cases[i][1]);
+        ctk_common_free(&p.common);
+    }
+}
+
+static void test_missing_plugin_is_reported(void)
+{
+    parsed p;
+    parse(&p, "tool --plugin /nonexistent/plug.so");
+    g_assert_cmpint(p.rc, ==, CTK_ENOENT);
+    g_assert_cmpstr(p.err, ==, "plugin /nonexistent/plug.so: no such file");
+    ctk_common_free(&p.common);
+}
+
+static void test_help_lists_everything(void)
+{
+    ctk_cli cli = {"tool", "[OPTION]...\n-", "A tool.", tool_options, on_option, NULL, 0};
+    ctk_registry *reg;
+    ctk_registry_new(&reg);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    ctk_cli_help(&cli, reg, f);
+    fclose(f);
+    g_assert_true(g_str_has_prefix(text, "Usage: tool [OPTION]...\n   or: tool -\n"));
+    const char *must[] = {"--colour NAME", "--loud", "--jobs N", "--strategy NAME",
+                          "--compare[=LIST]", "--list-strategies", "--format FMT", "--header",
+                          "--keep-order", "--progress", "--plugin FILE", "--help", "--version"};
+    for (size_t i = 0; i < G_N_ELEMENTS(must); i++)
+        if (strstr(text, must[i]) == NULL)
+            g_error("help lacks %s", must[i]);
+    free(text);
+    ctk_registry_free(reg);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/cli/shared", test_shared_options);
+    g_test_add_func("/cli/compare", test_compare_lists);
+    g_test_add_func("/cli/tool-options", test_tool_options);
+    g_test_add_func("/cli/usage-errors", test_usage_errors);
+    g_test_add_func("/cli/missing-plugin", test_missing_plugin_is_reported);
+    g_test_add_func("/cli/help", test_help_lists_everything);
     return g_test_run();
 }
