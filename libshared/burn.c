@@ -28,7 +28,15 @@ struct ctk_burn {
     ctk_burn_opts opts;
     shared_total *shared; /* MAP_SHARED: seen by threads and forked workers */
     ctk__gil gil;         /* private: each process has its own, as in CPython */
+    double deadline;      /* monotonic seconds; 0: none. Tasks stop there. */
 };
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static const char *const share_names[CTK_SHARE_COUNT] = {"none", "lock", "atomic", "shm"};
 
@@ -107,6 +115,11 @@ uint64_t ctk_burn_shared_total(ctk_burn *b)
     return __atomic_load_n(&b->shared->total, __ATOMIC_SEQ_CST);
 }
 
+void ctk_burn_set_deadline(ctk_burn *b, double seconds_from_now)
+{
+    b->deadline = seconds_from_now > 0 ? now() + seconds_from_now : 0;
+}
+
 uint64_t ctk_burn_gil_switches(ctk_burn *b)
 {
     return ctk__gil_switches(&b->gil);
@@ -141,13 +154,6 @@ static void share_add(ctk_burn *b, uint64_t v)
     }
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Grows or shrinks the slice so that one takes about SLICE_TARGET. */
 static uint64_t next_batch(uint64_t batch, double took)
 {
@@ -160,7 +166,7 @@ static uint64_t next_batch(uint64_t batch, double took)
 
 /* The task's loop; the GIL, if any, is held by the caller. */
 static int run_slices(ctk_burn *b, void *state, uint64_t task, uint64_t size, uint64_t *value,
-                      const int *cancel)
+                      uint64_t *done, const int *cancel)
 {
     const ctk_workload_ops *w = b->opts.workload->ops;
     /* With sharing, every iteration is its own addition to the total. */
@@ -179,11 +185,17 @@ static int run_slices(ctk_burn *b, void *state, uint64_t task, uint64_t size, ui
             batch = next_batch(batch, now() - t0);
         if (b->opts.gil)
             ctk__gil_yield(&b->gil);
-        /* Per-item slices are tiny: look at the flag every 4096 of them. */
-        if ((!per_item || ++since_check % 4096 == 0) && ctk_is_cancelled(cancel))
-            return CTK_ECANCELED;
+        /* Per-item slices are tiny: look at the clock every 4096 of them. */
+        if (!per_item || ++since_check % 4096 == 0) {
+            if (ctk_is_cancelled(cancel))
+                return CTK_ECANCELED;
+            /* --duration: time is up, so this task ends with what it did. */
+            if (b->deadline > 0 && now() >= b->deadline)
+                break;
+        }
     }
     *value = sum;
+    *done = pos;
     return 0;
 }
 
@@ -191,7 +203,7 @@ static int burn_run(void *ctx, ctk_unit *unit, const int *cancel)
 {
     ctk_burn *b = ctx;
     const ctk_workload_ops *w = b->opts.workload->ops;
-    uint64_t task, size, value = 0;
+    uint64_t task, size, value = 0, done = 0;
     if (unit->in.len != 16)
         return ctk_unit_fail(unit, CTK_EINVAL, "malformed task (%zu bytes)", unit->in.len);
     memcpy(&task, unit->in.data, 8);
@@ -203,7 +215,7 @@ static int burn_run(void *ctx, ctk_unit *unit, const int *cancel)
     if (rc == 0) {
         if (b->opts.gil)
             ctk__gil_acquire(&b->gil);
-        rc = run_slices(b, state, task, size, &value, cancel);
+        rc = run_slices(b, state, task, size, &value, &done, cancel);
         if (b->opts.gil)
             ctk__gil_release(&b->gil);
     }
@@ -212,7 +224,7 @@ static int burn_run(void *ctx, ctk_unit *unit, const int *cancel)
     free(state);
     if (rc < 0)
         return ctk_unit_fail(unit, rc, "%s: %s", w->name, ctk_strerror(rc));
-    uint64_t out[2] = {value, size};
+    uint64_t out[2] = {value, done};
     return ctk_buf_set(&unit->out, out, sizeof out);
 }
 

@@ -25,6 +25,7 @@ typedef struct run_ctx {
     /* map mode */
     ctk_lines *lines;
     ctk_output *out;
+    int input_failed; /* a read error ends the input after its record */
 } run_ctx;
 
 static int past(const struct timespec *deadline)
@@ -47,6 +48,9 @@ static void tally_unit(run_ctx *rc, const ctk_unit *unit, uint64_t *value)
 {
     uint64_t iterations;
     if (ctk_burn_decode_result(unit, value, &iterations) == 0) {
+        /* A timed run's tasks that began after time was up did nothing. */
+        if (rc->plan->duration > 0 && iterations == 0)
+            return;
         rc->tally->checksum += *value;
         rc->tally->iterations += iterations;
         rc->tally->done++;
@@ -107,6 +111,7 @@ int ctk_burn_run(ctk_burn *b, const ctk_strategy *s, const ctk_burn_plan *plan,
     run_ctx rc = {.burn = b, .plan = plan, .tally = tally};
     *tally = (ctk_burn_tally){0};
     ctk_burn_reset(b);
+    ctk_burn_set_deadline(b, plan->duration);
     clock_gettime(CLOCK_MONOTONIC, &rc.deadline);
     double whole = (double)(time_t)plan->duration;
     rc.deadline.tv_sec += (time_t)whole;
@@ -144,12 +149,14 @@ static int produce_line(void *arg, ctk_unit *unit)
     const char *line;
     size_t len;
     int err = ctk_lines_next(rc->lines, &line, &len, ctk_pipeline_cancel_flag(rc->pipeline));
-    if (err == CTK_EOF || err == CTK_ECANCELED)
+    if (err == CTK_EOF || err == CTK_ECANCELED || rc->input_failed)
         return CTK_EOF;
     if (err == CTK_ERANGE)
         return ctk_unit_fail(unit, CTK_ERANGE, "line of %zu bytes is not a task size", len);
-    if (err < 0)
+    if (err < 0) {
+        rc->input_failed = 1;
         return ctk_unit_fail(unit, err, "cannot read input: %s", ctk_strerror(err));
+    }
     uint64_t size;
     char why[128];
     err = ctk_burn_encode_task(&unit->in, 0, 0);

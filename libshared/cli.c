@@ -217,6 +217,9 @@ static int handle_compare(parse_state *ps, const char *value)
 {
     const char *list = value != NULL ? value : CTK_COMPARE_DEFAULT;
     g_strfreev(ps->common->compare);
+    ps->common->compare = NULL;
+    if (*list == '\0')
+        return usage_error(ps, "--compare=: empty list (leave out '=' for the default)");
     if (strcmp(list, "all") == 0) {
         ps->common->compare = ctk_registry_names(ps->reg, CTK_KIND_STRATEGY);
         return 0;
@@ -321,6 +324,17 @@ static int short_id(parse_state *ps, int ch)
     return 0;
 }
 
+/* getopt's '?' covers an unknown option and a flag given a value. */
+static int unknown_option(parse_state *ps, const char *arg)
+{
+    if (optopt > 0 && optopt < 256)
+        return usage_error(ps, "unknown option '-%c'", optopt);
+    if (optopt != 0 && strchr(arg, '=') != NULL)
+        return usage_error(ps, "option '%.*s' takes no value", (int)(strchr(arg, '=') - arg),
+                           arg);
+    return usage_error(ps, "unknown option '%s'", arg);
+}
+
 int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv,
                   ctk_common *common, int *operands, char *err, size_t err_len)
 {
@@ -338,8 +352,7 @@ int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv,
     opterr = 0;
     while (rc == 0 && (ch = getopt_long(argc, argv, shorts->str, table, &index)) != -1) {
         if (ch == '?')
-            rc = optopt != 0 ? usage_error(&ps, "unknown option '-%c'", optopt)
-                             : usage_error(&ps, "unknown option '%s'", argv[optind - 1]);
+            rc = unknown_option(&ps, argv[optind - 1]);
         else if (ch == ':')
             rc = usage_error(&ps, "option '%s' needs a value", argv[optind - 1]);
         else

@@ -49,13 +49,26 @@ const ctk_row *ctk_compare_row(const ctk_compare *c, size_t i)
     return &g_array_index(c->rows, ctk_row, i);
 }
 
+/* Work done per second against the base's. For a fixed amount of work it
+ * is the ratio of wall times; for a timed run (the same wall time) it is
+ * the only ratio that means anything. */
+static double throughput_ratio(const ctk_row *base, const ctk_row *row)
+{
+    double b = base->work > 0 ? base->work : (double)base->units;
+    double r = row->work > 0 ? row->work : (double)row->units;
+    double base_rate = ctk_rate(b, base->usage.wall), row_rate = ctk_rate(r, row->usage.wall);
+    if (b <= 0 || r <= 0)
+        return ctk_speedup(&base->usage, &row->usage);
+    return base_rate > 0 ? row_rate / base_rate : 0;
+}
+
 double ctk_compare_speedup(const ctk_compare *c, size_t i)
 {
     const ctk_row *row = ctk_compare_row(c, i);
     for (size_t k = 0; k < c->rows->len; k++) {
         const ctk_row *base = ctk_compare_row(c, k);
         if (strcmp(base->strategy, "sync") == 0 && strcmp(base->variant, row->variant) == 0)
-            return ctk_speedup(&base->usage, &row->usage);
+            return throughput_ratio(base, row);
     }
     return 0;
 }

@@ -20,6 +20,9 @@ struct ctk_pipeline {
     ctk__queue *input;
     ctk__queue *output;
     struct timespec t0;
+    pthread_t reader, writer;
+    int started;      /* reader and writer exist (guarded by lock) */
+    int start_failed;
 
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t credit_freed;
@@ -64,9 +67,12 @@ static void wake(ctk_pipeline *p)
 
 /* ---- the exec interface strategies see ---------------------------------- */
 
+static void start_threads(ctk_pipeline *p);
+
 int ctk_exec_next(ctk_exec *exec, ctk_unit **unit, int wait)
 {
     ctk_pipeline *p = exec->pipeline;
+    start_threads(p);
     if (is_cancelled(p))
         return CTK_EOF;
     void *item;
@@ -273,29 +279,53 @@ fail:
     return CTK_ENOMEM;
 }
 
+/* The reader and writer start with the strategy's first request for a
+ * unit, not before: until then this process has no thread of ours, so a
+ * strategy can fork (a fork server) safely first. */
+static void start_threads(ctk_pipeline *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (!p->started && !p->start_failed) {
+        if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
+            p->start_failed = 1;
+        } else if (pthread_create(&p->reader, NULL, reader_main, p) != 0) {
+            p->start_failed = 1;
+            ctk__queue_close(p->output);
+            pthread_mutex_unlock(&p->lock);
+            pthread_join(p->writer, NULL);
+            pthread_mutex_lock(&p->lock);
+        } else {
+            p->started = 1;
+        }
+    }
+    int failed = p->start_failed;
+    pthread_mutex_unlock(&p->lock);
+    if (failed)
+        ctk__queue_close(p->input); /* next() sees EOF */
+}
+
 int ctk_pipeline_run(ctk_pipeline *p, const ctk_strategy *s)
 {
-    pthread_t reader, writer;
     clock_gettime(CLOCK_MONOTONIC, &p->t0);
-    if (pthread_create(&writer, NULL, writer_main, p) != 0)
-        return CTK_ESYS;
-    if (pthread_create(&reader, NULL, reader_main, p) != 0) {
-        ctk__queue_close(p->output);
-        pthread_join(writer, NULL);
-        return CTK_ESYS;
-    }
     int rc = s->ops->execute(&p->exec, s->data);
     if (rc < 0)
         ctk_pipeline_cancel(p, 0);
-    pthread_join(reader, NULL);
-    /* Units nobody took (cancelled run) are not results: free them. */
-    void *item;
-    while (ctk__queue_pop(p->input, &item, CTK_NOWAIT) == 0) {
-        unit_free(item);
-        return_credit(p, NULL);
+    pthread_mutex_lock(&p->lock);
+    int started = p->started, failed = p->start_failed;
+    pthread_mutex_unlock(&p->lock);
+    if (started) {
+        pthread_join(p->reader, NULL);
+        /* Units nobody took (cancelled run) are not results: free them. */
+        void *item;
+        while (ctk__queue_pop(p->input, &item, CTK_NOWAIT) == 0) {
+            unit_free(item);
+            return_credit(p, NULL);
+        }
+        ctk__queue_close(p->output);
+        pthread_join(p->writer, NULL);
     }
-    ctk__queue_close(p->output);
-    pthread_join(writer, NULL);
+    if (rc == 0 && failed)
+        rc = CTK_ESYS;
     if (rc == 0 && is_cancelled(p))
         rc = CTK_ECANCELED;
     return rc;

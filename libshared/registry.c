@@ -140,11 +140,12 @@ int ctk_registry_load_file(ctk_registry *reg, const char *path, ctk_plugin_error
     }
     const ctk_plugin_desc *desc = symbol;
     if (desc->abi != CTK_PLUGIN_ABI) {
+        unsigned abi = desc->abi; /* desc is gone once the module is closed */
         g_module_close(module);
         g_free(canonical);
         return fail(err, path, CTK_EABI,
                     "built for plugin ABI %u, this ctk has ABI %u: rebuild it against this ctk",
-                    desc->abi, (unsigned)CTK_PLUGIN_ABI);
+                    abi, (unsigned)CTK_PLUGIN_ABI);
     }
     int rc = desc->init != NULL ? desc->init(reg) : CTK_EINVAL;
     /* Keep the module even when init failed half-way: it may have

@@ -1,30 +1,32 @@
 /*
- * strategy-process.c: a pool of N pre-forked worker processes. Each worker
- * is served by one dispatcher thread in the parent that sends it a unit
- * and waits for the result over a socketpair, in the encoding of wire.c.
- * A worker that dies (crash, kill -9) turns its unit into an error result
- * and is replaced; the others go on.
+ * strategy-process.c: a pool of N worker processes. Each worker is served
+ * by one dispatcher thread here that sends it a unit and waits for the
+ * result over a socketpair, in the encoding of wire.c. A worker that dies
+ * (crash, kill -9) turns its unit into an error result and is replaced;
+ * the others go on. Workers are forked by a fork server (forkserver.h),
+ * never by this multi-threaded process.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "forkserver.h"
 #include "strategies.h"
 
 typedef struct worker {
     pid_t pid; /* 0 when there is none */
-    int fd;    /* parent's end of the socketpair */
+    int fd;    /* our end of the worker's socketpair */
 } worker;
 
 typedef struct pool {
     ctk_exec *exec;
-    pthread_mutex_t lock; /* serialises fork and guards the table */
+    ctk__forkserver *forkserver; /* every worker is forked there */
+    pthread_mutex_t lock;        /* guards the table against the cancel hook */
     worker *workers;
     unsigned count;
     int cancels; /* how often cancel was asked: 1 = TERM, more = KILL */
@@ -35,23 +37,10 @@ typedef struct dispatcher {
     unsigned index;
 } dispatcher;
 
-static void child_reset_signals(void)
+/* Runs in each worker, forked by the forkserver. */
+static void worker_main(void *arg, int fd)
 {
-    sigset_t none;
-    sigemptyset(&none);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGPIPE, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-}
-
-static void __attribute__((noreturn)) child_main(ctk_exec *exec, int fd, pid_t parent)
-{
-    child_reset_signals();
-    /* No orphans: a worker whose cburn died mid-task stops at once. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(1);
+    ctk_exec *exec = arg;
     ctk_buf frame = {0};
     ctk_unit unit = {0};
     int rc;
@@ -72,36 +61,15 @@ static void __attribute__((noreturn)) child_main(ctk_exec *exec, int fd, pid_t p
 
 static int spawn_worker(pool *pl, unsigned index)
 {
-    int sv[2];
-    int rc = 0;
+    pid_t pid;
+    int fd;
+    int rc = ctk__forkserver_spawn(pl->forkserver, &pid, &fd);
+    if (rc < 0)
+        return rc;
     pthread_mutex_lock(&pl->lock);
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-        rc = -errno;
-        goto out;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        rc = -errno;
-        close(sv[0]);
-        close(sv[1]);
-        goto out;
-    }
-    if (pid == 0) {
-        /* Other workers' sockets must not stay open here, or their deaths
-         * would never show as end-of-file in the parent. */
-        for (unsigned i = 0; i < pl->count; i++)
-            if (pl->workers[i].pid > 0)
-                close(pl->workers[i].fd);
-        close(sv[0]);
-        child_main(pl->exec, sv[1], parent);
-    }
-    close(sv[1]);
-    pl->workers[index].pid = pid;
-    pl->workers[index].fd = sv[0];
-out:
+    pl->workers[index] = (worker){pid, fd};
     pthread_mutex_unlock(&pl->lock);
-    return rc;
+    return 0;
 }
 
 /* Reaps a worker and describes how it ended, for the unit's error. */
@@ -113,9 +81,9 @@ static void reap_worker(pool *pl, unsigned index, char *how, size_t how_len)
     pthread_mutex_unlock(&pl->lock);
     close(w.fd);
     int status = 0;
-    while (waitpid(w.pid, &status, 0) < 0 && errno == EINTR)
-        ;
-    if (WIFSIGNALED(status))
+    if (ctk__forkserver_reap(pl->forkserver, w.pid, &status) < 0)
+        snprintf(how, how_len, "worker %ld lost (the fork server is gone)", (long)w.pid);
+    else if (WIFSIGNALED(status))
         snprintf(how, how_len, "worker %ld killed by signal %d (%s)", (long)w.pid,
                  WTERMSIG(status), strsignal(WTERMSIG(status)));
     else
@@ -205,8 +173,10 @@ static int process_execute(ctk_exec *exec, void *data)
         goto fail_alloc;
     if (pthread_mutex_init(&pl.lock, NULL) != 0)
         goto fail_alloc;
-    /* Fork every worker before any dispatcher thread exists: the cleanest
-     * moment to fork. Replacements fork later, under the pool lock. */
+    /* Before the first ctk_exec_next the pipeline has started no thread:
+     * the one moment this process can fork safely. */
+    if ((rc = ctk__forkserver_start(&pl.forkserver, worker_main, exec)) < 0)
+        goto fail_forkserver;
     for (unsigned i = 0; i < pl.count; i++)
         if ((rc = spawn_worker(&pl, i)) < 0)
             goto fail_spawn;
@@ -232,6 +202,8 @@ fail_spawn:
             reap_worker(&pl, i, how, sizeof how);
         }
     }
+    ctk__forkserver_stop(pl.forkserver);
+fail_forkserver:
     pthread_mutex_destroy(&pl.lock);
 fail_alloc:
     free(threads);

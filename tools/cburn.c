@@ -3,6 +3,7 @@
  * Parses options, then hands the work to libctk's burn engine and prints
  * one row per strategy (or, in map mode, one record per input line).
  */
+#include <errno.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -240,7 +241,7 @@ static int check_rows(const ctk_compare *table, const cburn_run *run, const ctk_
     return bad;
 }
 
-static void print_notes(const ctk_compare *table, const ctk_share *shares)
+static int print_notes(const ctk_compare *table, const ctk_share *shares)
 {
     for (size_t i = 0; i < ctk_compare_count(table); i++) {
         const ctk_row *r = ctk_compare_row(table, i);
@@ -251,6 +252,7 @@ static void print_notes(const ctk_compare *table, const ctk_share *shares)
                "without a lock let another worker's update slip in between.\n",
                r->strategy, lost, r->work, 100.0 * lost / r->work);
     }
+    return ferror(stdout) ? -1 : 0;
 }
 
 static int run_table(cburn_run *run, ctk_registry *reg)
@@ -305,9 +307,11 @@ static int run_table(cburn_run *run, ctk_registry *reg)
     }
     if (status == 0 || ctk_compare_count(table) > 0) {
         ctk_format fmt = run->common->format_given ? run->common->format : CTK_FORMAT_TABLE;
-        ctk_compare_print(table, stdout, fmt, run->common->header, ctk_cpu_count());
-        if (fmt == CTK_FORMAT_TABLE)
-            print_notes(table, row_share);
+        if (ctk_compare_print(table, stdout, fmt, run->common->header, ctk_cpu_count()) < 0 ||
+            (fmt == CTK_FORMAT_TABLE && print_notes(table, row_share) < 0) || fflush(stdout) != 0) {
+            fprintf(stderr, PROG ": cannot write the table: %s\n", strerror(errno));
+            status = 1;
+        }
         if (status == 0)
             status = check_rows(table, run, row_share);
     }
@@ -343,8 +347,12 @@ static int run_map(cburn_run *run, ctk_registry *reg)
     ctk_burn_free(burn);
     if (ctk_sigwatch_received(run->signals) != 0)
         return ctk_signal_exit_status(ctk_sigwatch_received(run->signals));
-    if (rc < 0 || wrc < 0) {
-        fprintf(stderr, PROG ": %s\n", ctk_strerror(rc < 0 ? rc : wrc));
+    if (wrc < 0 || fflush(stdout) != 0) {
+        fprintf(stderr, PROG ": cannot write records: %s\n", strerror(errno));
+        return 1;
+    }
+    if (rc < 0) {
+        fprintf(stderr, PROG ": %s\n", ctk_strerror(rc));
         return 1;
     }
     return tally.failed > 0 ? 1 : 0;

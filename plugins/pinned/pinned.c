@@ -8,6 +8,9 @@
  * Built the way any outside plugin is built, from the public header only:
  *   cc -shared -fPIC -o pinned.so pinned.c $(pkg-config --cflags --libs ctk)
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* pthread_setaffinity_np, CPU_SET */
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>

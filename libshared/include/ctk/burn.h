@@ -41,6 +41,9 @@ CTK_EXTERN void ctk_burn_reset(ctk_burn *b);
 CTK_EXTERN uint64_t ctk_burn_shared_total(ctk_burn *b);
 /* Additions into the shared total that took effect. */
 CTK_EXTERN uint64_t ctk_burn_shared_count(ctk_burn *b);
+/* Tasks running past this moment stop early and report the iterations
+ * they did (--duration). 0 clears it. */
+CTK_EXTERN void ctk_burn_set_deadline(ctk_burn *b, double seconds_from_now);
 /* GIL handovers so far in this process (0 without --gil). */
 CTK_EXTERN uint64_t ctk_burn_gil_switches(ctk_burn *b);
 

@@ -37,8 +37,9 @@ CTK_EXTERN ctk_row *ctk_compare_add(ctk_compare *c, const char *strategy, const 
                                     unsigned jobs);
 CTK_EXTERN size_t ctk_compare_count(const ctk_compare *c);
 CTK_EXTERN const ctk_row *ctk_compare_row(const ctk_compare *c, size_t i);
-/* The speedup of row i against the first sync row of the same variant;
- * 0 when there is none. */
+/* The speedup of row i against the first sync row of the same variant:
+ * the ratio of work per second (of wall times, for the same work); 0 when
+ * there is no such row. */
 CTK_EXTERN double ctk_compare_speedup(const ctk_compare *c, size_t i);
 /* Prints every row. A table hides the variant column when no row has one. */
 CTK_EXTERN int ctk_compare_print(const ctk_compare *c, FILE *out, ctk_format format, int header,
