@@ -1,0 +1,164 @@
+#!/bin/sh
+# bench/demo.sh BUILDDIR: what `make demo` runs.
+#
+# The course's CPU-bound comparisons, measured on this machine with cburn:
+# each comparison runs once (TSV), is printed as a table, and is followed by
+# one line computed from that table's numbers. Takes well under a minute on
+# two cores.
+set -u
+
+here=$(cd "$(dirname "$0")" && pwd)
+builddir=${1:-$(dirname "$here")}
+cburn=$builddir/tools/cburn
+if [ ! -x "$cburn" ]; then
+    echo "demo.sh: $cburn not found; run 'make' first" >&2
+    exit 2
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ctk-demo.XXXXXX") || exit 2
+trap 'rm -rf "$tmp"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+status=0
+
+# table FILE: cburn's TSV (with header) as an aligned table; columns that
+# are empty in every row are left out, numbers are right-aligned.
+table() {
+    awk -F'\t' '
+        { for (i = 1; i <= NF; i++) { cell[NR, i] = $i
+              if (length($i) > w[i]) w[i] = length($i)
+              if (NR > 1 && $i != "") used[i] = 1 }
+          if (NF > nf) nf = NF }
+        END { for (r = 1; r <= NR; r++) { line = ""
+                  for (i = 1; i <= nf; i++) { if (!used[i]) continue
+                      v = cell[r, i]
+                      num = (r > 1 && v ~ /^-?[0-9.]+$/) || (r == 1 && cell[2, i] ~ /^-?[0-9.]+$/)
+                      line = line sprintf(num ? "%*s  " : "%-*s  ", w[i], v) }
+                  sub(/ +$/, "", line); print "  " line } }' "$1"
+}
+
+# get FILE STRATEGY VARIANT FIELD: one cell of cburn's TSV.
+get() {
+    awk -F'\t' -v s="$2" -v v="$3" -v f="$4" '
+        NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+        $col["strategy"] == s && $col["variant"] == v { print $col[f]; exit }' "$1"
+}
+
+# compare TITLE LESSON ARGS...: run cburn ARGS once and print the table.
+# Returns non-zero when cburn gave no table.
+compare() {
+    title=$1 lesson=$2
+    shift 2
+    echo "== $title"
+    echo "$lesson"
+    printf '$ cburn %s\n' "$*"
+    "$cburn" "$@" --format tsv --header >"$tmp/t" 2>"$tmp/err"
+    rc=$?
+    if [ "$(wc -l <"$tmp/t")" -lt 2 ]; then
+        echo "demo.sh: cburn $* failed (exit $rc):" >&2
+        cat "$tmp/err" >&2
+        status=1
+        return 1
+    fi
+    table "$tmp/t"
+    [ -s "$tmp/err" ] && sed 's/^/  /' "$tmp/err"
+    [ "$rc" -eq 0 ] || echo "  (cburn exited $rc)"
+    return 0
+}
+
+echo "ctk demo: CPU-bound work under each concurrency strategy, measured here"
+echo "($(nproc 2>/dev/null || echo '?') cores; speedup = sync wall time / this row's wall time;"
+echo " timings move with whatever else the machine is doing)"
+echo
+
+# ---- 1. CPU-bound: threads and processes scale, async does not -----------------
+
+if compare "CPU-bound work: sync, thread, process, async" \
+    "Processes and threads both use every core on CPU-bound work; async runs it inline on one core: ~1x." \
+    --compare=sync,thread,process,async; then
+    t=$tmp/t
+    echo "Measured here: thread $(get "$t" thread "" speedup)x, process $(get "$t" process "" speedup)x," \
+         "async $(get "$t" async "" speedup)x of sync, with $(get "$t" thread "" jobs) workers."
+    awk -v a="$(get "$t" thread "" speedup)" -v b="$(get "$t" process "" speedup)" \
+        -v j="$(get "$t" thread "" jobs)" 'BEGIN { m = a > b ? a : b
+            if (j > 1 && m < 0.65 * j)
+                printf "(Well short of %dx: something else is probably using the other cores right now.)\n", j }'
+fi
+echo
+
+# ---- 2. the GIL ---------------------------------------------------------------
+
+if compare "The same work holding a global interpreter lock (--gil)" \
+    "With a GIL threads take turns on one lock: ~1x; each process has its own GIL, so processes still scale." \
+    --gil --compare=sync,thread,process,async; then
+    t=$tmp/t
+    echo "Measured here: thread $(get "$t" thread gil speedup)x, process $(get "$t" process gil speedup)x," \
+         "async $(get "$t" async gil speedup)x of sync under the GIL."
+fi
+echo
+
+# ---- 3. sharing state ------------------------------------------------------------
+
+if compare "Adding every value into one shared total (--share)" \
+    "A lock or an atomic makes workers queue for one cache line (slower than no sharing); plain shared memory without one (shm) is fast but loses updates." \
+    -n 2M --share=all --compare=sync,thread,process; then
+    t=$tmp/t
+    line=""
+    for mode in none lock atomic shm; do
+        v=share=$mode
+        [ "$mode" = none ] && v=""
+        line="$line${line:+; }$mode: thread $(get "$t" thread "$v" speedup)x, process $(get "$t" process "$v" speedup)x"
+    done
+    echo "Measured here, each against sync in the same mode: $line."
+    base=$(get "$t" sync "" wall_s)
+    cost=""
+    for mode in lock atomic shm; do
+        c=$(awk -v a="$(get "$t" sync share=$mode wall_s)" -v b="$base" \
+                'BEGIN { if (a != "" && b > 0) printf "%.1fx", a / b; else printf "?" }')
+        cost="$cost${cost:+, }$mode $c"
+    done
+    echo "What sharing costs sync itself (wall time against no sharing): $cost."
+    lost=""
+    for s in thread process; do
+        total=$(get "$t" "$s" share=shm shared)
+        want=$(get "$t" "$s" share=shm checksum)
+        n=$(get "$t" "$s" share=shm lost)
+        if [ -z "$total" ]; then
+            r="not run"
+        elif [ "$total" != "$want" ]; then
+            r="total $total, should be $want"
+        else
+            r="total right this time"
+        fi
+        [ -n "$n" ] && [ "$n" != 0 ] && r="$r, $n of its additions lost from the count"
+        lost="$lost${lost:+; }$s $r"
+    done
+    echo "Unsynchronized (shm): $lost."
+fi
+echo
+
+# ---- 4. map mode -------------------------------------------------------------------
+
+echo "== Map mode: one task per input line, one record per line"
+echo "Each line is a task size; workers take lines as they come and -k writes the records in input order."
+sizes="600M 100M 400M 200M 500M 300M"
+printf '$ printf '"'%%s\\\\n'"' %s | cburn -s thread -k --header -\n' "$sizes"
+t0=$(date +%s.%N)
+printf '%s\n' $sizes | "$cburn" -s thread -k --header - >"$tmp/map" 2>"$tmp/err"
+rc=$?
+t1=$(date +%s.%N)
+if [ "$(wc -l <"$tmp/map")" -lt 2 ]; then
+    echo "demo.sh: cburn map mode failed (exit $rc):" >&2
+    cat "$tmp/err" >&2
+    status=1
+else
+    table "$tmp/map"
+    awk -F'\t' -v t0="$t0" -v t1="$t1" '
+        NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i; next }
+        { n++; work += $c["elapsed"]; if ($c["seq"] != n) order = 1; if ($c["error"] != "") bad++ }
+        END { wall = t1 - t0
+              printf("Measured here: %d records%s, %.2f s of task time in %.2f s of wall time: %.2fx%s.\n",
+                     n, order ? " OUT OF ORDER" : " in input order", work, wall,
+                     (wall > 0 ? work / wall : 0), (bad ? sprintf(", %d failed", bad) : "")) }' "$tmp/map"
+fi
+exit $status

@@ -174,6 +174,14 @@ static int run_slices(ctk_burn *b, void *state, uint64_t task, uint64_t size, ui
     uint64_t batch = per_item ? 1 : 16, pos = 0, sum = 0;
     unsigned since_check = 0;
     while (pos < size) {
+        /* Per-item slices are tiny: look at the clock every 4096 of them. */
+        if (!per_item || since_check++ % 4096 == 0) {
+            if (ctk_is_cancelled(cancel))
+                return CTK_ECANCELED;
+            /* --duration: time is up, so this task ends with what it did. */
+            if (b->deadline > 0 && now() >= b->deadline)
+                break;
+        }
         uint64_t n = size - pos < batch ? size - pos : batch;
         double t0 = per_item ? 0 : now();
         uint64_t v = w->slice(state, task, pos, pos + n);
@@ -185,14 +193,6 @@ static int run_slices(ctk_burn *b, void *state, uint64_t task, uint64_t size, ui
             batch = next_batch(batch, now() - t0);
         if (b->opts.gil)
             ctk__gil_yield(&b->gil);
-        /* Per-item slices are tiny: look at the clock every 4096 of them. */
-        if (!per_item || ++since_check % 4096 == 0) {
-            if (ctk_is_cancelled(cancel))
-                return CTK_ECANCELED;
-            /* --duration: time is up, so this task ends with what it did. */
-            if (b->deadline > 0 && now() >= b->deadline)
-                break;
-        }
     }
     *value = sum;
     *done = pos;

@@ -1,1 +1,173 @@
-@test "placeholder" { false; }
+#!/usr/bin/env bats
+# build.bats: what an outside plugin author and a packager rely on: the
+# uninstalled pkg-config file, building the pinned plugin out of tree
+# with one cc line, `make install DESTDIR=...` installing exactly the
+# public pieces, building and loading a plugin against the installed
+# tree, and libctk exporting only its public ctk_ API.
+
+load helpers
+
+setup_file() {
+    DESTROOT="$BATS_FILE_TMPDIR/root"
+    PREFIX=$(sed -n 's/^prefix=//p' "$CTK_BUILDDIR/ctk.pc")
+    INST="$DESTROOT$PREFIX"
+    export DESTROOT PREFIX INST
+    # A make inside `make check` must not inherit the outer jobserver.
+    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL \
+        timeout 300 make -C "$CTK_BUILDDIR" install DESTDIR="$DESTROOT" \
+        >"$BATS_FILE_TMPDIR/install.log" 2>&1 || {
+        cat "$BATS_FILE_TMPDIR/install.log" >&2
+        return 1
+    }
+}
+
+# Runs the installed cburn with the installed libctk and plugins.
+installed_cburn() {
+    LD_LIBRARY_PATH="$INST/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+        CTK_PLUGIN_PATH="${PLUGIN_DIR:-$INST/lib/ctk/plugins}" \
+        timeout -k 5 "$CTK_TIMEOUT" "$INST/bin/cburn" "$@"
+}
+
+# The flags that build a plugin against the installed tree.
+installed_flags() {
+    PKG_CONFIG_PATH="$INST/lib/pkgconfig" pkg-config --define-variable=prefix="$INST" \
+        --cflags --libs ctk
+}
+
+# ---- the build tree ------------------------------------------------------------
+
+@test "pkg-config picks ctk-uninstalled.pc from the build directory" {
+    assert_file_exists "$CTK_BUILDDIR/ctk-uninstalled.pc"
+    run --separate-stderr env PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk
+    assert_success
+    assert_output --partial "-I$CTK_SRCDIR/libshared/include"
+    assert_output --partial "-L$CTK_BUILDDIR/libshared/.libs"
+    assert_output --partial '-lctk'
+    assert_output --regexp '-luv'
+}
+
+@test "the pinned plugin source builds out of tree with one cc line and loads" {
+    local dir="$BATS_TEST_TMPDIR/oot"
+    mkdir -p "$dir"
+    run --separate-stderr bash -c 'cc -shared -fPIC -o "$1/pinned.so" "$CTK_SRCDIR/plugins/pinned/pinned.c" \
+        $(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk)' _ "$dir"
+    [[ $status -eq 0 ]] || fail "cc failed: $stderr"
+    assert_equal "$(nm -D --defined-only "$dir/pinned.so" | awk '{ print $3 }')" ctk_plugin
+    CTK_PLUGIN_PATH=$dir run --separate-stderr cb -s pinned --cpu-list 0 -t 2 -n 10 --format tsv
+    assert_success
+    assert_equal "$(cut -f1,11,12 <<<"$output")" "pinned	0	00000000000009a6"
+}
+
+@test "the pinned plugin as built exports only ctk_plugin" {
+    assert_file_exists "$PINNED_SO"
+    assert_equal "$(nm -D --defined-only "$PINNED_SO" | awk '{ print $3 }')" ctk_plugin
+}
+
+@test "libctk.so exports only ctk_ symbols, none of them ctk__ internals" {
+    local lib="$CTK_BUILDDIR/libshared/.libs/libctk.so"
+    assert_file_exists "$lib"
+    run --separate-stderr bash -c 'nm -D --defined-only "$1" | awk "{ print \$3 }"' _ "$lib"
+    assert_success
+    ((${#lines[@]} > 20)) || fail "too few exports: $output"
+    refute_line --regexp '^([^c]|c[^t]|ct[^k]|ctk[^_])'
+    refute_line --regexp '^ctk__'
+    assert_line ctk_register_strategy
+    assert_line ctk_register_workload
+    assert_line ctk_strerror
+}
+
+# ---- make install ----------------------------------------------------------------
+
+@test "make install puts exactly the public pieces under the prefix" {
+    assert_file_executable "$INST/bin/cburn"
+    assert_file_exists "$INST/lib/libctk.so"
+    assert_file_exists "$INST/lib/libctk.so.0"
+    assert_file_exists "$INST/lib/pkgconfig/ctk.pc"
+    assert_file_exists "$INST/lib/ctk/plugins/pinned.so"
+    assert_equal "$(cd "$INST/include" && find . -type f | sort | tr '\n' ' ')" \
+        "./ctk/common.h ./ctk/plugin.h "
+    local man
+    for man in man1/cburn.1 man7/ctk.7 man7/ctk-plugin.7; do
+        [[ -n $(find "$INST" -path "*/man/$man" -type f) ]] || fail "no $man under $INST"
+    done
+    # Nothing outside the prefix.
+    run bash -c 'cd "$1" && find . -type f | grep -v "^.${2}/"' _ "$DESTROOT" "$PREFIX"
+    assert_output ""
+}
+
+@test "the installed ctk.pc points into the prefix and names the plugin directory" {
+    local pc="$INST/lib/pkgconfig/ctk.pc"
+    run --separate-stderr env PKG_CONFIG_PATH="$INST/lib/pkgconfig" pkg-config --variable=prefix ctk
+    assert_success
+    assert_output "$PREFIX"
+    run --separate-stderr env PKG_CONFIG_PATH="$INST/lib/pkgconfig" pkg-config --variable=plugindir ctk
+    assert_success
+    assert_output "$PREFIX/lib/ctk/plugins"
+    run --separate-stderr installed_flags
+    assert_success
+    assert_output --partial "-I$INST/include"
+    assert_output --partial "-L$INST/lib"
+    refute_output --partial "$CTK_SRCDIR"
+    run grep -F "$CTK_BUILDDIR/" "$pc"
+    assert_failure 1
+}
+
+@test "the installed cburn runs with the installed libctk and pinned plugin" {
+    run --separate-stderr installed_cburn --version
+    assert_success
+    assert_output --regexp '^cburn \(ctk\) [0-9]'
+    run --separate-stderr installed_cburn -s pinned --cpu-list 0 -t 2 -n 10 --format tsv
+    assert_success
+    assert_equal "$(cut -f1,11,12 <<<"$output")" "pinned	0	00000000000009a6"
+    run --separate-stderr bash -c 'LD_LIBRARY_PATH="$1/lib" ldd "$1/bin/cburn" | grep libctk' _ "$INST"
+    assert_output --partial "$INST/lib/libctk.so.0"
+}
+
+@test "a plugin builds against the installed tree with one cc line and loads" {
+    local dir="$BATS_TEST_TMPDIR/plugins"
+    mkdir -p "$dir"
+    run --separate-stderr bash -c 'cc -shared -fPIC -o "$1/solo.so" "$2" $(
+            PKG_CONFIG_PATH="$3/lib/pkgconfig" pkg-config --define-variable=prefix="$3" --cflags --libs ctk)' \
+        _ "$dir" "$CTK_SRCDIR/tests/fixtures/solo.c" "$INST"
+    [[ $status -eq 0 ]] || fail "cc failed: $stderr"
+    PLUGIN_DIR=$dir run --separate-stderr installed_cburn -s solo -t 2 -n 10 --format tsv
+    assert_success
+    assert_equal "$(cut -f1,11,12 <<<"$output")" "solo	0	00000000000009a6"
+    run --separate-stderr installed_cburn --plugin "$dir/solo.so" --compare=sync,solo -t 2 -n 10 --format tsv
+    assert_success
+    assert_equal "$(cut -f12 <<<"$output" | sort -u)" 00000000000009a6
+}
+
+@test "the pinned plugin builds against the installed tree with one cc line and loads" {
+    local dir="$BATS_TEST_TMPDIR/plugins"
+    mkdir -p "$dir"
+    run --separate-stderr bash -c 'cc -shared -fPIC -o "$1/pinned.so" "$2" $(
+            PKG_CONFIG_PATH="$3/lib/pkgconfig" pkg-config --define-variable=prefix="$3" --cflags --libs ctk)' \
+        _ "$dir" "$CTK_SRCDIR/plugins/pinned/pinned.c" "$INST"
+    [[ $status -eq 0 ]] || fail "cc failed: $stderr"
+    PLUGIN_DIR=$dir run --separate-stderr installed_cburn -s pinned --cpu-list 0 -t 2 -n 10 --format tsv
+    assert_success
+    assert_equal "$(cut -f1,12 <<<"$output")" "pinned	00000000000009a6"
+}
+
+@test "the installed plugin header compiles on its own, in C and C++" {
+    local uv
+    uv=$(pkg-config --cflags libuv)
+    run --separate-stderr bash -c 'printf "#include <ctk/plugin.h>\nint main(void) { return CTK_PLUGIN_ABI - 1; }\n" |
+        cc -Wall -Wextra -Werror -fsyntax-only -I"$1/include" $2 -x c -' _ "$INST" "$uv"
+    assert_success
+    assert_equal "$stderr" ""
+    if command -v c++ >/dev/null; then
+        run --separate-stderr bash -c 'printf "#include <ctk/plugin.h>\nint main() { return CTK_PLUGIN_ABI - 1; }\n" |
+            c++ -Wall -Werror -fsyntax-only -I"$1/include" $2 -x c++ -' _ "$INST" "$uv"
+        assert_success
+    fi
+}
+
+@test "the installed libctk.so exports only ctk_ symbols" {
+    run --separate-stderr bash -c 'nm -D --defined-only "$1/lib/libctk.so" | awk "{ print \$3 }"' _ "$INST"
+    assert_success
+    ((${#lines[@]} > 20)) || fail "too few exports: $output"
+    refute_line --regexp '^([^c]|c[^t]|ct[^k]|ctk[^_])'
+    refute_line --regexp '^ctk__'
+}

@@ -1,0 +1,258 @@
+# helpers.bash: what every ctk bats file shares: the assertion libraries,
+# the environment `make check` sets (with defaults for running bats by
+# hand), a guarded way to run a command, parsers for the record formats,
+# independent computations of known results, and background-run helpers
+# that never leave a process behind.
+
+bats_require_minimum_version 1.5.0
+
+# ---- libraries ----------------------------------------------------------------
+
+ctk_load_lib() {
+    local dir
+    for dir in ${BATS_LIB_PATH//:/ } /usr/lib/bats /usr/local/lib/bats /usr/lib /usr/local/lib \
+        /usr/local/lib/node_modules; do
+        if [[ -f $dir/$1/load.bash ]]; then
+            load "$dir/$1/load"
+            return 0
+        fi
+    done
+    echo "helpers.bash: $1 is not installed (apt-get install $1)" >&2
+    return 1
+}
+ctk_load_lib bats-support
+ctk_load_lib bats-assert
+ctk_load_lib bats-file
+
+# ---- environment --------------------------------------------------------------
+
+# `make check` exports these; the defaults let `bats tests/x.bats` work from
+# an in-tree build.
+: "${CTK_SRCDIR:=$(cd "$BATS_TEST_DIRNAME/.." && pwd)}"
+: "${CTK_BUILDDIR:=$CTK_SRCDIR}"
+: "${CTK_PLUGIN_PATH:=$CTK_BUILDDIR/plugins/pinned/.libs}"
+export CTK_SRCDIR CTK_BUILDDIR CTK_PLUGIN_PATH
+case ":$PATH:" in
+*":$CTK_BUILDDIR/tools:"*) ;;
+*) PATH="$CTK_BUILDDIR/tools:$PATH" ;;
+esac
+export PATH
+
+# Sanitizer builds run several times slower: every limit scales.
+CTK_SLOW=1
+[[ -n ${CTK_SANITIZED:-} ]] && CTK_SLOW=4
+# The guard on any one command: a hung command fails its test.
+CTK_TIMEOUT=$((60 * CTK_SLOW))
+
+PINNED_SO="$CTK_BUILDDIR/plugins/pinned/.libs/pinned.so"
+
+# cb ARGS...: cburn under the guard.
+cb() {
+    timeout -k 5 "$CTK_TIMEOUT" cburn "$@"
+}
+
+# cb_in INPUT ARGS...: cburn reading INPUT (a string) on standard input.
+cb_in() {
+    local input=$1
+    shift
+    printf '%s' "$input" | timeout -k 5 "$CTK_TIMEOUT" cburn "$@"
+}
+
+# cb_file FILE ARGS...: cburn reading FILE on standard input.
+cb_file() {
+    local file=$1
+    shift
+    timeout -k 5 "$CTK_TIMEOUT" cburn "$@" <"$file"
+}
+
+# ---- assertions on standard error ---------------------------------------------
+
+# For `run --separate-stderr`: stderr matches an extended regex.
+assert_stderr_regex() {
+    if ! [[ $stderr =~ $1 ]]; then
+        batslib_print_kv_single_or_multi 8 'regex' "$1" 'stderr' "$stderr" |
+            batslib_decorate 'stderr does not match' | fail
+    fi
+}
+
+# For `run --separate-stderr`: stderr is exactly N lines.
+assert_stderr_lines() {
+    if ((${#stderr_lines[@]} != $1)); then
+        batslib_print_kv_single_or_multi 8 'expected' "$1 line(s)" 'stderr' "$stderr" |
+            batslib_decorate 'stderr has the wrong number of lines' | fail
+    fi
+}
+
+# A usage error: exit 2, nothing on stdout, `cburn: MESSAGE` then the
+# "Try --help" line on stderr, MESSAGE matching the regex $1.
+assert_usage_error() {
+    assert_equal "$status" 2
+    assert_equal "$output" ""
+    assert_stderr_regex "^cburn: $1"
+    assert_equal "${stderr_lines[-1]}" "Try 'cburn --help' for more information."
+    assert_stderr_lines 2
+}
+
+# ---- record formats -------------------------------------------------------------
+
+# json_fields KEY...: reads JSON lines; fails on a line that is not a JSON
+# object; prints the values of KEY... tab-separated (null as empty).
+json_fields() {
+    python3 -c '
+import json, sys
+keys = sys.argv[1:]
+for n, line in enumerate(sys.stdin, 1):
+    rec = json.loads(line)
+    if not isinstance(rec, dict):
+        sys.exit("line %d is not a JSON object: %r" % (n, line))
+    missing = [k for k in keys if k not in rec]
+    if missing:
+        sys.exit("line %d lacks %s: %r" % (n, missing, line))
+    print("\t".join("" if rec[k] is None else str(rec[k]) for k in keys))
+' "$@"
+}
+
+# tsv_col NAME: reads TSV with a header line; prints column NAME, fails
+# when there is no such column or a row has another number of fields.
+tsv_col() {
+    awk -F'\t' -v name="$1" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) col = i
+                  if (!col) { print "no column " name > "/dev/stderr"; exit 1 }
+                  nf = NF; next }
+        NF != nf { print "row " NR " has " NF " fields, header " nf > "/dev/stderr"; exit 1 }
+        { print $col }'
+}
+
+# uniq_count: the number of distinct lines on stdin.
+uniq_count() {
+    sort -u | wc -l | tr -d ' '
+}
+
+# ---- known results, computed independently of ctk -------------------------------
+
+# sumsq_hex N: sum of i*i for 0 <= i < N, mod 2^64, as cburn prints it.
+sumsq_hex() {
+    python3 -c 'import sys; n = int(sys.argv[1]); print("%016x" % (((n - 1) * n * (2 * n - 1) // 6) % 2**64))' "$1"
+}
+
+# primes_below N: how many primes are < N (a sieve).
+primes_below() {
+    python3 -c '
+import sys
+n = int(sys.argv[1])
+s = bytearray([1]) * max(n, 2)
+s[0] = s[1] = 0
+for i in range(2, int(n ** 0.5) + 1):
+    if s[i]:
+        s[i * i::i] = bytearray(len(s[i * i::i]))
+print(sum(s[:n]))' "$1"
+}
+
+# ---- background runs ------------------------------------------------------------
+
+# exe_is_cburn PID: PID runs the cburn binary (not the libtool wrapper's
+# shell, nor one of its subshells).
+exe_is_cburn() {
+    local exe
+    exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+    [[ ${exe##*/} == cburn || ${exe##*/} == lt-cburn ]]
+}
+
+# wait_child PARENT [SECS]: prints the first child of PARENT that runs
+# cburn, waiting for one up to SECS seconds.
+wait_child() {
+    local parent=$1 limit=$((${2:-10} * CTK_SLOW)) i p
+    for ((i = 0; i < limit * 50; i++)); do
+        for p in $(pgrep -P "$parent"); do
+            if exe_is_cburn "$p"; then
+                echo "$p"
+                return 0
+            fi
+        done
+        sleep 0.02
+    done
+    return 1
+}
+
+# wait_busy PID [SECS]: waits until PID has used CPU time (it is working,
+# not just started), up to SECS seconds.
+wait_busy() {
+    local limit=$((${2:-10} * CTK_SLOW)) i stat
+    for ((i = 0; i < limit * 100; i++)); do
+        stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+        stat=${stat##*) }
+        # Fields after the name: state is 1st, utime 12th.
+        (($(cut -d' ' -f12 <<<"$stat") > 0)) && return 0
+        sleep 0.01
+    done
+    return 1
+}
+
+# descendants PID: every process below PID.
+descendants() {
+    local p
+    for p in $(pgrep -P "$1"); do
+        echo "$p"
+        descendants "$p"
+    done
+}
+
+# bg_cburn ARGS...: starts cburn in the background under the guard, its
+# output in $BG_OUT and $BG_ERR. Sets BG (the guard's pid) and CBURN
+# (cburn's own pid, once it runs the real binary).
+bg_cburn() {
+    BG_OUT="$BATS_TEST_TMPDIR/bg.out"
+    BG_ERR="$BATS_TEST_TMPDIR/bg.err"
+    timeout -k 5 "$CTK_TIMEOUT" cburn "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null 3>&- &
+    BG=$!
+    CBURN=$(wait_child "$BG") || fail "cburn did not start"
+}
+
+# bg_wait: waits for the background run; its exit status in BG_STATUS.
+bg_wait() {
+    BG_STATUS=0
+    wait "$BG" || BG_STATUS=$?
+    BG=
+}
+
+# now: seconds since the epoch, with microseconds.
+now() {
+    echo "$EPOCHREALTIME"
+}
+
+# elapsed_below START LIMIT: fails unless less than LIMIT seconds (scaled
+# for sanitizer builds) have passed since START.
+elapsed_below() {
+    local took
+    took=$(awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+    awk -v t="$took" -v l="$(($2 * CTK_SLOW))" 'BEGIN { exit !(t < l) }' ||
+        fail "took ${took}s, limit $(($2 * CTK_SLOW))s"
+}
+
+# assert_gone PID...: none of PID... exists any more (not even a zombie).
+assert_gone() {
+    local p left=()
+    for p in "$@"; do
+        if kill -0 "$p" 2>/dev/null; then
+            left+=("$p: $(ps -o stat=,args= -p "$p" 2>/dev/null)")
+        fi
+    done
+    ((${#left[@]} == 0)) || fail "still there: ${left[*]}"
+}
+
+# Kills whatever a failed test left running, by pid, so that no process
+# outlives its test.
+ctk_cleanup() {
+    if [[ -n ${BG:-} ]]; then
+        local pids
+        pids=$(descendants "$BG")
+        # shellcheck disable=SC2086
+        kill -KILL $pids "$BG" 2>/dev/null || true
+        wait "$BG" 2>/dev/null || true
+        BG=
+    fi
+}
+
+teardown() {
+    ctk_cleanup
+}

@@ -1,1 +1,224 @@
-@test "placeholder" { false; }
+#!/usr/bin/env bats
+# plugins.bats: black-box tests of plugin loading through cburn: the
+# pinned strategy plugin, plugins found by name in $CTK_PLUGIN_PATH or
+# loaded with --plugin FILE, and broken plugins, each of which must give
+# one clear line on stderr and exit 2, never a crash. The fixture plugins
+# (tests/fixtures/*.c) are built here the way an outside author would:
+# one cc line against the uninstalled pkg-config file.
+
+load helpers
+
+setup_file() {
+    FIXTURES="$BATS_FILE_TMPDIR/plugins"
+    mkdir -p "$FIXTURES"
+    local flags f
+    flags=$(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk)
+    for f in solo collatz badabi noentry initfail dupe; do
+        # shellcheck disable=SC2086
+        cc -shared -fPIC -o "$FIXTURES/$f.so" "$CTK_SRCDIR/tests/fixtures/$f.c" $flags
+    done
+    echo "this is text, not a shared object" >"$FIXTURES/x.so"
+    export FIXTURES
+}
+
+# The sum of the Collatz stopping times of 1 .. N, computed in Python.
+collatz_sum() {
+    python3 -c '
+import sys
+total = 0
+for n in range(1, int(sys.argv[1]) + 1):
+    while n != 1:
+        n = n // 2 if n % 2 == 0 else 3 * n + 1
+        total += 1
+print(total)' "$1"
+}
+
+# A broken plugin: exit 2, nothing on stdout, exactly one stderr line
+# `cburn: plugin FILE: REASON` with REASON matching the regex $2.
+assert_plugin_error() {
+    ((status < 128)) || fail "crashed: status $status, stderr: $stderr"
+    assert_equal "$status" 2
+    assert_equal "$output" ""
+    assert_stderr_lines 1
+    [[ $stderr == "cburn: plugin $1: "* ]] || fail "stderr does not name $1: $stderr"
+    assert_stderr_regex "^cburn: plugin .*: $2"
+}
+
+# ---- the pinned plugin ---------------------------------------------------------
+
+@test "pinned --cpu-list 0 runs and gives sync's checksum" {
+    run --separate-stderr cb -s sync -t 4 -n 1M --format json
+    assert_success
+    local want
+    want=$(json_fields checksum <<<"$output")
+    assert_equal "$want" "$(sumsq_hex $((4 * 1048576)))"
+    run --separate-stderr cb -s pinned --cpu-list 0 -j 2 -t 4 -n 1M --format json
+    assert_success
+    assert_equal "$(json_fields strategy jobs failed checksum <<<"$output")" "pinned	2	0	$want"
+}
+
+@test "pinned without --cpu-list, and in --compare, agrees with sync" {
+    run --separate-stderr cb --compare=sync,pinned,thread -j 2 -t 4 -w primes -n 20k --format tsv
+    assert_success
+    assert_equal "$(cut -f1 <<<"$output" | tr '\n' ' ')" "sync pinned thread "
+    assert_equal "$(cut -f12 <<<"$output" | sort -u)" "$(printf '%016x' "$(primes_below $((4 * 20480)))")"
+}
+
+@test "pinned --cpu-list garbage is a usage error naming --cpu-list" {
+    local v
+    for v in garbage 1-0 '0,' -1 '' 0-99999; do
+        run --separate-stderr cb -s pinned --cpu-list "$v" -t 1 -n 1
+        assert_usage_error "--cpu-list "
+    done
+}
+
+@test "--help with -s pinned documents --cpu-list under the strategy" {
+    run --separate-stderr cb -s pinned --help
+    assert_success
+    assert_line 'Strategy pinned:'
+    assert_line --regexp '^ +--cpu-list LIST +[a-z]'
+}
+
+@test "--plugin FILE loads pinned.so by path, with nothing in the search path" {
+    local empty="$BATS_TEST_TMPDIR/empty"
+    mkdir -p "$empty"
+    CTK_PLUGIN_PATH=$empty run --separate-stderr cb --plugin "$PINNED_SO" -s pinned -t 2 -n 10 --format tsv
+    assert_success
+    assert_equal "$(cut -f1,11,12 <<<"$output")" "pinned	0	00000000000009a6"
+    CTK_PLUGIN_PATH=$empty run --separate-stderr cb "--plugin=$PINNED_SO" --plugin "$PINNED_SO" \
+        --compare=sync,pinned -t 2 -n 10 --format tsv
+    assert_success
+    assert_equal "$(cut -f1,12 <<<"$output" | tr '\t\n' ': ')" "sync:00000000000009a6 pinned:00000000000009a6 "
+}
+
+# ---- broken plugins ------------------------------------------------------------
+
+@test "--plugin with a missing file: one line, exit 2" {
+    run --separate-stderr cb --plugin "$FIXTURES/nope.so" -t 1 -n 1
+    assert_plugin_error "$FIXTURES/nope.so" '(no such file|not found)'
+}
+
+@test "--plugin with a text file named x.so: one line, exit 2" {
+    run --separate-stderr cb --plugin "$FIXTURES/x.so" -t 1 -n 1
+    assert_plugin_error "$FIXTURES/x.so" 'not a loadable object'
+}
+
+@test "--plugin with a .so that has no ctk_plugin symbol: one line, exit 2" {
+    run --separate-stderr cb --plugin "$FIXTURES/noentry.so" -t 1 -n 1
+    assert_plugin_error "$FIXTURES/noentry.so" '.*ctk_plugin'
+}
+
+@test "--plugin built for ABI 999: one line naming the ABI, exit 2, no crash" {
+    run --separate-stderr cb --plugin "$FIXTURES/badabi.so" -t 1 -n 1
+    assert_plugin_error "$FIXTURES/badabi.so" '.*ABI'
+    assert_stderr_regex '999'
+}
+
+@test "--plugin whose init returns CTK_EINVAL: one line, exit 2" {
+    run --separate-stderr cb --plugin "$FIXTURES/initfail.so" -t 1 -n 1
+    assert_plugin_error "$FIXTURES/initfail.so" 'init.*invalid argument'
+}
+
+@test "--plugin registering a name that is taken: one line, exit 2" {
+    run --separate-stderr cb --plugin "$FIXTURES/dupe.so" -t 1 -n 1
+    assert_plugin_error "$FIXTURES/dupe.so" 'init.*already exists'
+}
+
+@test "-s NAME finding a broken NAME.so in CTK_PLUGIN_PATH: one line, exit 2" {
+    local p
+    for p in noentry initfail dupe badabi; do
+        CTK_PLUGIN_PATH=$FIXTURES run --separate-stderr cb -s "$p" -t 1 -n 1
+        assert_plugin_error "$FIXTURES/$p.so" '[a-z]'
+    done
+    CTK_PLUGIN_PATH=$FIXTURES run --separate-stderr cb --compare=sync,initfail -t 1 -n 1
+    assert_plugin_error "$FIXTURES/initfail.so" 'init'
+}
+
+@test "--list-strategies warns about each broken plugin in the path and lists the rest" {
+    local dir="$BATS_TEST_TMPDIR/mixed"
+    mkdir -p "$dir"
+    cp "$FIXTURES"/{solo,noentry,initfail,x}.so "$dir/"
+    CTK_PLUGIN_PATH=$dir run --separate-stderr cb --list-strategies
+    ((status < 128)) || fail "crashed: status $status"
+    assert_success
+    local s
+    for s in async process solo sync thread; do
+        assert_line --regexp "^$s +[a-zA-Z]"
+    done
+    assert_stderr_lines 3
+    local f
+    for f in noentry initfail x; do
+        assert_stderr_regex "(^|
+)cburn: plugin $dir/$f.so: [a-z]"
+    done
+}
+
+@test "--list-strategies with a wrong-ABI plugin in the path does not crash" {
+    local dir="$BATS_TEST_TMPDIR/abi"
+    mkdir -p "$dir"
+    cp "$FIXTURES"/{solo,badabi}.so "$dir/"
+    CTK_PLUGIN_PATH=$dir run --separate-stderr cb --list-strategies
+    ((status < 128)) || fail "crashed: status $status"
+    assert_success
+    assert_line --regexp '^solo +'
+    assert_stderr_lines 1
+    assert_stderr_regex "^cburn: plugin $dir/badabi.so: .*999"
+}
+
+# ---- plugins that work -----------------------------------------------------------
+
+@test "a strategy plugin is found by name in CTK_PLUGIN_PATH and agrees with sync" {
+    CTK_PLUGIN_PATH="/nonexistent::$FIXTURES" run --separate-stderr cb -s solo -t 4 -n 100k --format json
+    assert_success
+    assert_equal "$(json_fields strategy failed checksum <<<"$output")" "solo	0	$(sumsq_hex 409600)"
+    CTK_PLUGIN_PATH=$FIXTURES run --separate-stderr cb --compare=sync,solo,process -w primes -t 3 -n 1k \
+        --format tsv
+    assert_success
+    assert_equal "$(cut -f1 <<<"$output" | tr '\n' ' ')" "sync solo process "
+    assert_equal "$(cut -f12 <<<"$output" | sort -u)" "$(printf '%016x' "$(primes_below $((3 * 1024)))")"
+}
+
+@test "a strategy plugin's option reaches it; a bad value is a usage error naming the option" {
+    CTK_PLUGIN_PATH=$FIXTURES run --separate-stderr cb -s solo --solo-label good -t 2 -n 10 --format tsv
+    assert_success
+    assert_equal "$(cut -f1,12 <<<"$output")" "solo	00000000000009a6"
+    CTK_PLUGIN_PATH=$FIXTURES run --separate-stderr cb -s solo --solo-label Bad -t 2 -n 10
+    assert_usage_error "--solo-label Bad: "
+    CTK_PLUGIN_PATH=$FIXTURES run --separate-stderr cb -s solo --help
+    assert_success
+    assert_line 'Strategy solo:'
+    assert_line --regexp '^ +--solo-label WORD +a lower-case word'
+}
+
+@test "the plugin's strategy is unknown when CTK_PLUGIN_PATH does not hold it" {
+    local empty="$BATS_TEST_TMPDIR/empty"
+    mkdir -p "$empty"
+    CTK_PLUGIN_PATH=$empty run --separate-stderr cb -s solo -t 1 -n 1
+    assert_usage_error "unknown strategy 'solo'"
+}
+
+@test "a workload plugin loaded with --plugin FILE gives the same checksum everywhere" {
+    local want
+    want=$(printf '%016x' "$(collatz_sum 3000)")
+    run --separate-stderr cb --plugin "$FIXTURES/collatz.so" -w collatz -t 3 -n 1000 \
+        --compare=sync,thread,process,async -j 2 --format tsv
+    assert_success
+    assert_equal "${#lines[@]}" 4
+    assert_equal "$(cut -f11,12 <<<"$output" | sort -u)" "0	$want"
+}
+
+@test "a workload plugin shows in --list-workloads and works in map mode" {
+    run --separate-stderr cb --plugin "$FIXTURES/collatz.so" --list-workloads
+    assert_success
+    assert_line --regexp '^collatz +sum of Collatz'
+    assert_line --regexp '^sumsq +'
+    run --separate-stderr cb_in $'10\n27\n' --plugin "$FIXTURES/collatz.so" -w collatz -k -s process -
+    assert_success
+    assert_equal "$(cut -f1-3 <<<"$output" | tr '\t\n' ': ')" \
+        "1:10:$(collatz_sum 10) 2:27:$(collatz_sum 27) "
+}
+
+@test "a workload plugin's name is unknown without its --plugin" {
+    run --separate-stderr cb -w collatz -t 1 -n 1
+    assert_usage_error "unknown workload 'collatz'"
+}

@@ -63,6 +63,13 @@ static int parse_cpu_list(pinned *p, const char *text)
     }
     if (n == 0)
         return CTK_EINVAL;
+    /* A CPU this process may not run on is a usage error now, not a
+     * failed run later. */
+    cpu_set_t allowed;
+    if (sched_getaffinity(0, sizeof allowed, &allowed) == 0)
+        for (size_t i = 0; i < n; i++)
+            if (!CPU_ISSET(p->cpus[i], &allowed))
+                return CTK_ERANGE;
     p->n_cpus = n;
     return 0;
 }
