@@ -57,7 +57,8 @@ static void tally_unit(run_ctx *rc, const ctk_unit *unit, uint64_t *value)
         return;
     }
     rc->tally->failed++;
-    if (rc->plan->on_error != NULL)
+    /* A unit stopped by a signal is no news: the signal is. */
+    if (rc->plan->on_error != NULL && unit->status != CTK_ECANCELED)
         rc->plan->on_error(rc->plan->on_error_arg, unit->seq,
                            unit->error ? unit->error : ctk_strerror(unit->status));
 }

@@ -457,7 +457,7 @@ gil,share=atomic	0"
 @test "process: a worker killed mid-task fails that task; the others finish" {
     bg_cburn -s process -j 2 --tasks 6 -w primes -n 3M --format json
     local worker
-    worker=$(wait_child "$CBURN") || fail "no worker appeared"
+    worker=$(wait_worker "$CBURN") || fail "no worker appeared"
     wait_busy "$worker" || fail "worker $worker never worked"
     kill -KILL "$worker"
     bg_wait
@@ -474,7 +474,7 @@ gil,share=atomic	0"
 @test "process: a killed worker shows in the table too, and no worker is left" {
     bg_cburn -s process -j 2 --tasks 6 -w primes -n 3M
     local worker pids
-    worker=$(wait_child "$CBURN") || fail "no worker appeared"
+    worker=$(wait_worker "$CBURN") || fail "no worker appeared"
     wait_busy "$worker" || fail "worker $worker never worked"
     pids=$(descendants "$CBURN")
     kill -KILL "$worker"

@@ -174,6 +174,23 @@ wait_child() {
     return 1
 }
 
+# wait_worker CBURN [SECS]: prints a process-strategy worker of CBURN: a
+# cburn process below it with no children of its own (workers are forked
+# by a fork server, so they are grandchildren).
+wait_worker() {
+    local parent=$1 limit=$((${2:-10} * CTK_SLOW)) i p
+    for ((i = 0; i < limit * 50; i++)); do
+        for p in $(descendants "$parent"); do
+            if exe_is_cburn "$p" && [[ -z $(pgrep -P "$p") ]]; then
+                echo "$p"
+                return 0
+            fi
+        done
+        sleep 0.02
+    done
+    return 1
+}
+
 # wait_busy PID [SECS]: waits until PID has used CPU time (it is working,
 # not just started), up to SECS seconds.
 wait_busy() {
