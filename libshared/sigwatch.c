@@ -109,3 +109,15 @@ int ctk_signal_exit_status(int signo)
 {
     return 128 + signo;
 }
+
+int ctk_signal_pending(void)
+{
+    sigset_t watched;
+    sigemptyset(&watched);
+    sigaddset(&watched, SIGINT);
+    sigaddset(&watched, SIGTERM);
+    sigaddset(&watched, SIGHUP);
+    struct timespec zero = {0, 0};
+    int signo = sigtimedwait(&watched, NULL, &zero);
+    return signo > 0 ? signo : 0;
+}

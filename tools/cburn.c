@@ -148,23 +148,29 @@ static int row_in_child(void *arg, ctk_buf *result)
     return rc;
 }
 
-static int run_row(row_job *job, int isolated, ctk_isolate *iso, ctk_usage *usage)
+/* Returns the row's code; *signo the signal that stopped it, or 0. */
+static int run_row(row_job *job, int isolated, ctk_usage *usage, int *signo)
 {
+    *signo = 0;
     if (!isolated) {
         ctk_meter meter;
         ctk_meter_start(&meter);
         int rc = ctk_burn_run(job->burn, job->strategy, &job->plan, &job->tally);
         ctk_meter_read(&meter, usage);
+        *signo = ctk_sigwatch_received(job->plan.signals);
         return rc;
     }
     ctk_buf result = {0};
-    int signo = 0;
-    int rc = ctk_isolate_run(iso, row_in_child, job, &result, usage, &signo);
+    int died_of = 0;
+    int rc = ctk_isolate_run(row_in_child, job, &result, usage, &died_of, signo);
     if (result.len == sizeof job->tally)
         memcpy(&job->tally, result.data, sizeof job->tally);
     ctk_buf_free(&result);
-    if (signo != 0 && rc == CTK_ECHILD)
-        rc = CTK_ECANCELED;
+    if (*signo == 0)
+        *signo = ctk_signal_pending();
+    if (*signo == 0 && died_of != 0)
+        fprintf(stderr, PROG ": %s: the row's process was killed by signal %d\n",
+                job->strategy->ops->name, died_of);
     return rc;
 }
 
@@ -192,15 +198,10 @@ typedef struct cburn_run {
     cburn_opts *opts;
     ctk_common *common;
     const ctk_workload *workload;
-    ctk_sigwatch *signals;
-    ctk_isolate iso;
+    ctk_sigwatch *signals; /* in-process runs only: rows run isolated */
     unsigned jobs;
+    int stopped_by;        /* the signal that ended the run, or 0 */
 } cburn_run;
-
-static void forward_signal(void *arg, int signo)
-{
-    ctk_isolate_forward(arg, signo);
-}
 
 static char *variant_name(const cburn_opts *o, ctk_share share)
 {
@@ -286,9 +287,11 @@ static int run_table(cburn_run *run, ctk_registry *reg)
                                        run->common->keep_order, NULL, run->signals,
                                        print_task_error, NULL};
             ctk_usage usage;
-            int rc = run_row(&job, isolated, &run->iso, &usage);
-            if (rc == CTK_ECANCELED || ctk_sigwatch_received(run->signals) != 0) {
-                status = ctk_signal_exit_status(ctk_sigwatch_received(run->signals));
+            int signo;
+            int rc = run_row(&job, isolated, &usage, &signo);
+            if (signo != 0) {
+                run->stopped_by = signo;
+                status = ctk_signal_exit_status(signo);
                 break;
             }
             if (rc < 0) {
@@ -345,8 +348,10 @@ static int run_map(cburn_run *run, ctk_registry *reg)
     int wrc = ctk_output_finish(out);
     ctk_output_free(out);
     ctk_burn_free(burn);
-    if (ctk_sigwatch_received(run->signals) != 0)
-        return ctk_signal_exit_status(ctk_sigwatch_received(run->signals));
+    if (ctk_sigwatch_received(run->signals) != 0) {
+        run->stopped_by = ctk_sigwatch_received(run->signals);
+        return ctk_signal_exit_status(run->stopped_by);
+    }
     if (wrc < 0 || fflush(stdout) != 0) {
         fprintf(stderr, PROG ": cannot write records: %s\n", strerror(errno));
         return 1;
@@ -411,8 +416,8 @@ int main(int argc, char **argv)
     if (informational(&common, &o, reg))
         goto out;
     int map = operands < argc && strcmp(argv[operands], "-") == 0;
-    cburn_run run = {&o, &common, ctk_registry_workload(reg, o.workload), NULL, {0},
-                     common.jobs ? common.jobs : ctk_cpu_count()};
+    cburn_run run = {&o, &common, ctk_registry_workload(reg, o.workload), NULL,
+                     common.jobs ? common.jobs : ctk_cpu_count(), 0};
     if (operands + map < argc) {
         snprintf(err, sizeof err, "unexpected argument '%s'", argv[operands + map]);
         status = usage_error(err);
@@ -428,9 +433,14 @@ int main(int argc, char **argv)
         goto out;
     if (o.size == 0)
         o.size = run.workload->ops->default_size;
-    ctk_sigwatch_start(&run.signals, forward_signal, &run.iso);
+    /* --compare rows run in child processes; the parent then waits with
+     * no thread of its own, so it must not start a signal thread. */
+    if (common.compare == NULL)
+        ctk_sigwatch_start(&run.signals, NULL, NULL);
     status = map ? run_map(&run, reg) : run_table(&run, reg);
     int signo = ctk_sigwatch_stop(run.signals);
+    if (signo == 0)
+        signo = run.stopped_by;
     if (signo != 0)
         status = ctk_signal_exit_status(signo);
 out:

@@ -20,6 +20,9 @@ CTK_EXTERN void ctk_sigwatch_retarget(ctk_sigwatch *w, ctk_signal_fn on_signal, 
 CTK_EXTERN int ctk_sigwatch_received(ctk_sigwatch *w);
 /* Stops the thread and restores the signal mask. Returns received(). */
 CTK_EXTERN int ctk_sigwatch_stop(ctk_sigwatch *w);
+/* A SIGINT, SIGTERM or SIGHUP that is blocked and pending in this thread,
+ * taken (so it will not fire later), or 0. */
+CTK_EXTERN int ctk_signal_pending(void);
 /* The shell's exit status for a signal: 128 + signo. */
 CTK_EXTERN int ctk_signal_exit_status(int signo);
 
