@@ -16,7 +16,7 @@
 /* Slices aim at this length: long enough that the clock read is noise,
  * short enough for a 5 ms GIL interval and a prompt cancel. */
 #define SLICE_TARGET 0.0002
-#define SLICE_MAX ((uint64_t)1 << 24)
+#define SLICE_MAX    ((uint64_t)1 << 24)
 
 typedef struct shared_total {
     pthread_mutex_t lock; /* PTHREAD_PROCESS_SHARED */
@@ -63,8 +63,8 @@ int ctk_burn_new(ctk_burn **out, const ctk_burn_opts *opts)
     if (b == NULL)
         return CTK_ENOMEM;
     b->opts = *opts;
-    b->shared = mmap(NULL, sizeof *b->shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                     -1, 0);
+    b->shared =
+        mmap(NULL, sizeof *b->shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (b->shared == MAP_FAILED)
         goto fail_map;
     pthread_mutexattr_t attr;

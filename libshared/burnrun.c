@@ -76,8 +76,8 @@ static void cancel_on_signal(void *arg, int signo)
     ctk_pipeline_cancel(arg, signo);
 }
 
-static int run_pipeline(run_ctx *rc, const ctk_strategy *s, ctk_work work,
-                        ctk_produce_fn produce, ctk_consume_fn consume)
+static int run_pipeline(run_ctx *rc, const ctk_strategy *s, ctk_work work, ctk_produce_fn produce,
+                        ctk_consume_fn consume)
 {
     ctk_pipeline_opts po = {
         .work = work,
@@ -131,9 +131,8 @@ int ctk_burn_run(ctk_burn *b, const ctk_strategy *s, const ctk_burn_plan *plan,
 /* ---- map mode -------------------------------------------------------------- */
 
 static const ctk_field map_fields[] = {
-    {"seq", CTK_FIELD_NUMBER},        {"input", CTK_FIELD_STRING},
-    {"result", CTK_FIELD_NUMBER},     {"iterations", CTK_FIELD_NUMBER},
-    {"elapsed", CTK_FIELD_NUMBER},    {"error", CTK_FIELD_STRING},
+    {"seq", CTK_FIELD_NUMBER},        {"input", CTK_FIELD_STRING},   {"result", CTK_FIELD_NUMBER},
+    {"iterations", CTK_FIELD_NUMBER}, {"elapsed", CTK_FIELD_NUMBER}, {"error", CTK_FIELD_STRING},
 };
 
 const ctk_field *ctk_burn_map_fields(size_t *n)
@@ -197,11 +196,13 @@ static void consume_line(void *arg, const ctk_unit *unit)
         snprintf(iterations, sizeof iterations, "%llu", (unsigned long long)its);
         snprintf(elapsed, sizeof elapsed, "%.6f", unit->elapsed);
     }
-    char *input = unit->in.len > 16
-                      ? g_strndup((const char *)unit->in.data + 16, unit->in.len - 16)
-                      : NULL;
-    const char *values[] = {seq, input ? input : "", ok ? result : NULL,
-                            ok ? iterations : NULL, ok ? elapsed : NULL,
+    char *input =
+        unit->in.len > 16 ? g_strndup((const char *)unit->in.data + 16, unit->in.len - 16) : NULL;
+    const char *values[] = {seq,
+                            input ? input : "",
+                            ok ? result : NULL,
+                            ok ? iterations : NULL,
+                            ok ? elapsed : NULL,
                             ok ? NULL : (unit->error ? unit->error : "failed")};
     ctk_output_row(rc->out, values);
     g_free(input);

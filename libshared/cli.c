@@ -29,7 +29,7 @@ enum {
 
 /* Strategy options get ids from here up: OPT_STRATEGY_BASE + k. */
 #define OPT_STRATEGY_BASE 100000
-#define JOBS_MAX 4096
+#define JOBS_MAX          4096
 
 static const ctk_cli_option common_options[] = {
     {"jobs", 'j', CTK_ARG_REQUIRED, "N", "run N at a time, or N% of the cores", OPT_JOBS},
@@ -76,8 +76,7 @@ static int usage_error(parse_state *ps, const char *fmt, ...)
     return CTK_EINVAL;
 }
 
-const ctk_strategy *ctk_cli_strategy(ctk_registry *reg, const char *name, char *err,
-                                     size_t err_len)
+const ctk_strategy *ctk_cli_strategy(ctk_registry *reg, const char *name, char *err, size_t err_len)
 {
     const ctk_strategy *s = ctk_registry_strategy(reg, name);
     if (s == NULL) {
@@ -187,8 +186,11 @@ static struct option *build_table(parse_state *ps, GString *shorts)
         add_long(longs, shorts, o);
     for (guint k = 0; k < ps->strategy_options->len; k++) {
         const strategy_option *so = &g_array_index(ps->strategy_options, strategy_option, k);
-        ctk_cli_option o = {so->option->name, 0,
-                            so->option->arg ? CTK_ARG_REQUIRED : CTK_ARG_NONE, NULL, NULL,
+        ctk_cli_option o = {so->option->name,
+                            0,
+                            so->option->arg ? CTK_ARG_REQUIRED : CTK_ARG_NONE,
+                            NULL,
+                            NULL,
                             OPT_STRATEGY_BASE + (int)k};
         add_long(longs, shorts, &o);
     }
@@ -330,16 +332,15 @@ static int unknown_option(parse_state *ps, const char *arg)
     if (optopt > 0 && optopt < 256)
         return usage_error(ps, "unknown option '-%c'", optopt);
     if (optopt != 0 && strchr(arg, '=') != NULL)
-        return usage_error(ps, "option '%.*s' takes no value", (int)(strchr(arg, '=') - arg),
-                           arg);
+        return usage_error(ps, "option '%.*s' takes no value", (int)(strchr(arg, '=') - arg), arg);
     return usage_error(ps, "unknown option '%s'", arg);
 }
 
-int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv,
-                  ctk_common *common, int *operands, char *err, size_t err_len)
+int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv, ctk_common *common,
+                  int *operands, char *err, size_t err_len)
 {
-    parse_state ps = {cli, reg, common, g_array_new(FALSE, FALSE, sizeof(strategy_option)), err,
-                      err_len};
+    parse_state ps = {cli, reg,    common, g_array_new(FALSE, FALSE, sizeof(strategy_option)),
+                      err, err_len};
     *common = (ctk_common){.format = CTK_FORMAT_TSV};
     int rc = prescan(&ps, argc, argv);
     if (rc < 0)
@@ -382,8 +383,7 @@ static void help_line(FILE *out, int shrt, const char *lng, const char *arg, ctk
     int n = shrt != 0 ? snprintf(left, sizeof left, "  -%c, --%s", shrt, lng)
                       : snprintf(left, sizeof left, "      --%s", lng);
     if (arg != NULL && (size_t)n < sizeof left)
-        snprintf(left + n, sizeof left - (size_t)n, has == CTK_ARG_OPTIONAL ? "[=%s]" : " %s",
-                 arg);
+        snprintf(left + n, sizeof left - (size_t)n, has == CTK_ARG_OPTIONAL ? "[=%s]" : " %s", arg);
     fprintf(out, "%-30s%s\n", left, help);
 }
 

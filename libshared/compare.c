@@ -29,8 +29,7 @@ int ctk_compare_new(ctk_compare **out, const char *unit_name, const char *work_n
     return 0;
 }
 
-ctk_row *ctk_compare_add(ctk_compare *c, const char *strategy, const char *variant,
-                         unsigned jobs)
+ctk_row *ctk_compare_add(ctk_compare *c, const char *strategy, const char *variant, unsigned jobs)
 {
     ctk_row row = {.jobs = jobs};
     g_strlcpy(row.strategy, strategy, sizeof row.strategy);

@@ -192,7 +192,7 @@ static int ask(ctk__forkserver *fs, const request *req, reply *r, int *fd)
 int ctk__forkserver_spawn(ctk__forkserver *fs, pid_t *pid, int *fd)
 {
     request req = {REQ_SPAWN, 0};
-    reply r;
+    reply r = {0};
     int rc = ask(fs, &req, &r, fd);
     if (rc == 0 && *fd < 0)
         rc = CTK_EIO;
@@ -204,7 +204,7 @@ int ctk__forkserver_spawn(ctk__forkserver *fs, pid_t *pid, int *fd)
 int ctk__forkserver_reap(ctk__forkserver *fs, pid_t pid, int *status)
 {
     request req = {REQ_REAP, pid};
-    reply r;
+    reply r = {0};
     int rc = ask(fs, &req, &r, NULL);
     if (rc == 0)
         *status = r.status;

@@ -17,10 +17,10 @@ typedef struct ctk__gil {
     pthread_cond_t turn;
     uint64_t next_ticket;
     uint64_t serving;
-    unsigned waiting;      /* read without the lock by the holder */
-    double interval;       /* seconds a holder keeps it while others wait */
-    double acquired_at;    /* the holder's clock when it took it */
-    uint64_t switches;     /* handovers to another thread */
+    unsigned waiting;   /* read without the lock by the holder */
+    double interval;    /* seconds a holder keeps it while others wait */
+    double acquired_at; /* the holder's clock when it took it */
+    uint64_t switches;  /* handovers to another thread */
 } ctk__gil;
 
 int ctk__gil_init(ctk__gil *gil, double interval);

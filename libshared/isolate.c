@@ -21,8 +21,8 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void __attribute__((noreturn)) child_main(int fd, ctk_isolated_fn fn, void *arg,
-                                                 const sigset_t *mask)
+static void __attribute__((noreturn))
+child_main(int fd, ctk_isolated_fn fn, void *arg, const sigset_t *mask)
 {
     sigprocmask(SIG_SETMASK, mask, NULL);
     ctk_buf result = {0}, frame = {0};
@@ -70,8 +70,8 @@ static int await_answer(pid_t pid, int fd, int sigfd, ctk_buf *frame, int *forwa
     }
 }
 
-int ctk_isolate_run(ctk_isolated_fn fn, void *arg, ctk_buf *result, ctk_usage *usage,
-                    int *died_of, int *forwarded)
+int ctk_isolate_run(ctk_isolated_fn fn, void *arg, ctk_buf *result, ctk_usage *usage, int *died_of,
+                    int *forwarded)
 {
     int fds[2], rc;
     sigset_t watched, old;

@@ -21,7 +21,7 @@ struct ctk_pipeline {
     ctk__queue *output;
     struct timespec t0;
     pthread_t reader, writer;
-    int started;      /* reader and writer exist (guarded by lock) */
+    int started; /* reader and writer exist (guarded by lock) */
     int start_failed;
 
     pthread_mutex_t lock; /* guards everything below */
@@ -248,8 +248,7 @@ static void *writer_main(void *arg)
 
 int ctk_pipeline_new(ctk_pipeline **out, const ctk_pipeline_opts *opts)
 {
-    if (opts->work.run == NULL || opts->produce == NULL || opts->consume == NULL ||
-        opts->jobs == 0)
+    if (opts->work.run == NULL || opts->produce == NULL || opts->consume == NULL || opts->jobs == 0)
         return CTK_EINVAL;
     ctk_pipeline *p = calloc(1, sizeof *p);
     if (p == NULL)

@@ -77,8 +77,7 @@ int ctk_registry_new(ctk_registry **out)
     reg->modules = g_ptr_array_new();
     reg->loaded = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     static const ctk_strategy_ops *const builtins[] = {
-        &ctk__strategy_sync, &ctk__strategy_thread, &ctk__strategy_process,
-        &ctk__strategy_async};
+        &ctk__strategy_sync, &ctk__strategy_thread, &ctk__strategy_process, &ctk__strategy_async};
     for (size_t i = 0; i < G_N_ELEMENTS(builtins); i++)
         ctk_register_strategy(reg, builtins[i], NULL, NULL);
     ctk__register_builtin_workloads(reg);

@@ -84,8 +84,8 @@ static void reap_worker(pool *pl, unsigned index, char *how, size_t how_len)
     if (ctk__forkserver_reap(pl->forkserver, w.pid, &status) < 0)
         snprintf(how, how_len, "worker %ld lost (the fork server is gone)", (long)w.pid);
     else if (WIFSIGNALED(status))
-        snprintf(how, how_len, "worker %ld killed by signal %d (%s)", (long)w.pid,
-                 WTERMSIG(status), strsignal(WTERMSIG(status)));
+        snprintf(how, how_len, "worker %ld killed by signal %d (%s)", (long)w.pid, WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
     else
         snprintf(how, how_len, "worker %ld exited with status %d", (long)w.pid,
                  WEXITSTATUS(status));

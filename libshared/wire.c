@@ -11,7 +11,7 @@
 
 #include "ctk/plugin.h"
 
-#define WIRE_UNIT_MAGIC 0x554b5443u   /* "CTKU" */
+#define WIRE_UNIT_MAGIC   0x554b5443u /* "CTKU" */
 #define WIRE_RESULT_MAGIC 0x524b5443u /* "CTKR" */
 /* A bound on one frame so a corrupt length cannot make us allocate 2^64. */
 #define WIRE_MAX_FRAME ((uint64_t)1 << 34)

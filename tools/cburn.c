@@ -200,7 +200,7 @@ typedef struct cburn_run {
     const ctk_workload *workload;
     ctk_sigwatch *signals; /* in-process runs only: rows run isolated */
     unsigned jobs;
-    int stopped_by;        /* the signal that ended the run, or 0 */
+    int stopped_by; /* the signal that ended the run, or 0 */
 } cburn_run;
 
 static char *variant_name(const cburn_opts *o, ctk_share share)
@@ -226,8 +226,9 @@ static int check_rows(const ctk_compare *table, const cburn_run *run, const ctk_
         if (first == NULL)
             first = r->extra[0];
         else if (strcmp(first, r->extra[0]) != 0 && !bad) {
-            fprintf(stderr, PROG ": checksums differ between strategies (%s on %s, %s first): "
-                            "a strategy lost or repeated work\n",
+            fprintf(stderr,
+                    PROG ": checksums differ between strategies (%s on %s, %s first): "
+                         "a strategy lost or repeated work\n",
                     r->extra[0], r->strategy, first);
             bad = 1;
         }
@@ -258,9 +259,8 @@ static int print_notes(const ctk_compare *table, const ctk_share *shares)
 
 static int run_table(cburn_run *run, ctk_registry *reg)
 {
-    static const ctk_field extra[] = {{"checksum", CTK_FIELD_STRING},
-                                      {"lost", CTK_FIELD_NUMBER},
-                                      {"shared", CTK_FIELD_STRING}};
+    static const ctk_field extra[] = {
+        {"checksum", CTK_FIELD_STRING}, {"lost", CTK_FIELD_NUMBER}, {"shared", CTK_FIELD_STRING}};
     cburn_opts *o = run->opts;
     char **names = run->common->compare;
     char *single[] = {(char *)(run->common->strategy ? run->common->strategy : "thread"), NULL};
@@ -283,9 +283,9 @@ static int run_table(cburn_run *run, ctk_registry *reg)
             /* sync runs one at a time whatever -j says; its row says so. */
             unsigned jobs = strcmp(*n, "sync") == 0 ? 1 : run->jobs;
             row_job job = {.burn = burn, .strategy = ctk_registry_strategy(reg, *n)};
-            job.plan = (ctk_burn_plan){o->tasks, o->size, o->duration, jobs,
-                                       run->common->keep_order, NULL, run->signals,
-                                       print_task_error, NULL};
+            job.plan = (ctk_burn_plan){
+                o->tasks, o->size,      o->duration,      jobs, run->common->keep_order,
+                NULL,     run->signals, print_task_error, NULL};
             ctk_usage usage;
             int signo;
             int rc = run_row(&job, isolated, &usage, &signo);
@@ -338,11 +338,10 @@ static int run_map(cburn_run *run, ctk_registry *reg)
     ctk_output_new(&out, stdout, run->common->format, fields, n_fields, run->common->header);
     ctk_progress *progress = NULL;
     ctk_progress_new(&progress, stderr, run->common->progress, 0, "lines");
-    ctk_burn_plan plan = {0, 0, 0, run->jobs, run->common->keep_order, progress, run->signals,
+    ctk_burn_plan plan = {0,    0,   0, run->jobs, run->common->keep_order, progress, run->signals,
                           NULL, NULL};
     ctk_burn_tally tally;
-    int rc = ctk_burn_map(burn, ctk_registry_strategy(reg, name), &plan, STDIN_FILENO, out,
-                          &tally);
+    int rc = ctk_burn_map(burn, ctk_registry_strategy(reg, name), &plan, STDIN_FILENO, out, &tally);
     ctk_progress_finish(progress);
     ctk_progress_free(progress);
     int wrc = ctk_output_finish(out);
@@ -386,8 +385,7 @@ static int informational(const ctk_common *common, const cburn_opts *o, ctk_regi
     else if (common->list_strategies) {
         ctk_registry_load_all(reg, warn_plugin, NULL);
         ctk_cli_list_strategies(reg, stdout);
-    }
-    else if (o->list_workloads) {
+    } else if (o->list_workloads) {
         char **names = ctk_registry_names(reg, CTK_KIND_WORKLOAD);
         for (char **n = names; *n != NULL; n++)
             printf("%-10s %s\n", *n, ctk_registry_workload(reg, *n)->ops->summary);
@@ -400,7 +398,7 @@ static int informational(const ctk_common *common, const cburn_opts *o, ctk_regi
 int main(int argc, char **argv)
 {
     cburn_opts o = {.workload = "sumsq", .tasks = 16, .switch_ms = 5, .n_shares = 1};
-    ctk_common common;
+    ctk_common common = {0};
     ctk_registry *reg;
     char err[1600];
     int operands, status;
@@ -416,8 +414,12 @@ int main(int argc, char **argv)
     if (informational(&common, &o, reg))
         goto out;
     int map = operands < argc && strcmp(argv[operands], "-") == 0;
-    cburn_run run = {&o, &common, ctk_registry_workload(reg, o.workload), NULL,
-                     common.jobs ? common.jobs : ctk_cpu_count(), 0};
+    cburn_run run = {&o,
+                     &common,
+                     ctk_registry_workload(reg, o.workload),
+                     NULL,
+                     common.jobs ? common.jobs : ctk_cpu_count(),
+                     0};
     if (operands + map < argc) {
         snprintf(err, sizeof err, "unexpected argument '%s'", argv[operands + map]);
         status = usage_error(err);

@@ -146,9 +146,10 @@ static void test_help_lists_everything(void)
     ctk_cli_help(&cli, reg, f);
     fclose(f);
     g_assert_true(g_str_has_prefix(text, "Usage: tool [OPTION]...\n   or: tool -\n"));
-    const char *must[] = {"--colour NAME", "--loud", "--jobs N", "--strategy NAME",
-                          "--compare[=LIST]", "--list-strategies", "--format FMT", "--header",
-                          "--keep-order", "--progress", "--plugin FILE", "--help", "--version"};
+    const char *must[] = {
+        "--colour NAME",     "--loud",       "--jobs N", "--strategy NAME", "--compare[=LIST]",
+        "--list-strategies", "--format FMT", "--header", "--keep-order",    "--progress",
+        "--plugin FILE",     "--help",       "--version"};
     for (size_t i = 0; i < G_N_ELEMENTS(must); i++)
         if (strstr(text, must[i]) == NULL)
             g_error("help lacks %s", must[i]);

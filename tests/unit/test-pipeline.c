@@ -40,7 +40,7 @@ static void test_window_caps_in_flight(void)
     ctk_registry *reg;
     ctk_registry_new(&reg);
     ctk_pipeline_opts o = {{square_run, NULL, NULL}, 4, 1, 16, counting_produce, &c,
-                           counting_consume, &c};
+                           counting_consume,         &c};
     g_assert_cmpint(ctk_pipeline_new(&c.p, &o), ==, 0);
     g_assert_cmpint(ctk_pipeline_run(c.p, ctk_registry_strategy(reg, "thread")), ==, 0);
     uint64_t ok, failed;
@@ -124,8 +124,8 @@ static void test_empty_input(void)
 static void test_invalid_options(void)
 {
     ctk_pipeline *p;
-    ctk_pipeline_opts o = {{square_run, NULL, NULL}, 0, 0, 0, feed_produce, NULL, feed_consume,
-                           NULL};
+    ctk_pipeline_opts o = {
+        {square_run, NULL, NULL}, 0, 0, 0, feed_produce, NULL, feed_consume, NULL};
     g_assert_cmpint(ctk_pipeline_new(&p, &o), ==, CTK_EINVAL);
     o.jobs = 1;
     o.work.run = NULL;

@@ -49,8 +49,7 @@ CTK_EXTERN uint64_t ctk_burn_gil_switches(ctk_burn *b);
 
 /* A task's encoding in a unit, and a result's. */
 CTK_EXTERN int ctk_burn_encode_task(ctk_buf *in, uint64_t task, uint64_t size);
-CTK_EXTERN int ctk_burn_decode_result(const ctk_unit *unit, uint64_t *value,
-                                      uint64_t *iterations);
+CTK_EXTERN int ctk_burn_decode_result(const ctk_unit *unit, uint64_t *value, uint64_t *iterations);
 
 #endif
 
@@ -61,21 +60,21 @@ CTK_EXTERN int ctk_burn_decode_result(const ctk_unit *unit, uint64_t *value,
 #include "ctk/sigwatch.h"
 
 typedef struct ctk_burn_plan {
-    uint64_t tasks;    /* tasks to run (ignored with a duration) */
-    uint64_t size;     /* iterations per task */
-    double duration;   /* > 0: start tasks until this many seconds passed */
+    uint64_t tasks;  /* tasks to run (ignored with a duration) */
+    uint64_t size;   /* iterations per task */
+    double duration; /* > 0: start tasks until this many seconds passed */
     unsigned jobs;
     int keep_order;
-    ctk_progress *progress;     /* may be NULL */
-    ctk_sigwatch *signals;      /* may be NULL: SIGINT/SIGTERM cancel the run */
+    ctk_progress *progress; /* may be NULL */
+    ctk_sigwatch *signals;  /* may be NULL: SIGINT/SIGTERM cancel the run */
     /* Told about each failed task (seq, message); may be NULL. */
     void (*on_error)(void *arg, uint64_t seq, const char *message);
     void *on_error_arg;
 } ctk_burn_plan;
 
 typedef struct ctk_burn_tally {
-    uint64_t checksum;   /* sum of the tasks' values: the same on every strategy */
-    uint64_t shared;     /* the shared total (equals checksum unless updates were lost) */
+    uint64_t checksum;     /* sum of the tasks' values: the same on every strategy */
+    uint64_t shared;       /* the shared total (equals checksum unless updates were lost) */
     uint64_t shared_count; /* additions that took effect (iterations unless lost) */
     uint64_t done, failed;
     uint64_t iterations;

@@ -20,12 +20,12 @@
 typedef enum ctk_arg { CTK_ARG_NONE, CTK_ARG_REQUIRED, CTK_ARG_OPTIONAL } ctk_arg;
 
 typedef struct ctk_cli_option {
-    const char *name;    /* long name without dashes; NULL ends a table */
-    int short_name;      /* 0 when it has none */
+    const char *name; /* long name without dashes; NULL ends a table */
+    int short_name;   /* 0 when it has none */
     ctk_arg has_arg;
-    const char *arg;     /* the argument's name in --help */
-    const char *help;    /* one line */
-    int id;              /* handed to the handler; tools use 256..99999 */
+    const char *arg;  /* the argument's name in --help */
+    const char *help; /* one line */
+    int id;           /* handed to the handler; tools use 256..99999 */
 } ctk_cli_option;
 
 /* Handles one of the tool's options. Returns 0, or a negative code with a
@@ -33,24 +33,24 @@ typedef struct ctk_cli_option {
 typedef int (*ctk_cli_handler)(void *arg, int id, const char *value, char *why, size_t why_len);
 
 typedef struct ctk_cli {
-    const char *prog;       /* "cburn" */
-    const char *synopsis;   /* lines after "Usage: ", one per form */
-    const char *summary;    /* one paragraph after the synopsis */
+    const char *prog;     /* "cburn" */
+    const char *synopsis; /* lines after "Usage: ", one per form */
+    const char *summary;  /* one paragraph after the synopsis */
     const ctk_cli_option *options;
     ctk_cli_handler handler;
     void *handler_arg;
-    int stop_at_operand;    /* options end at the first operand (cpar) */
+    int stop_at_operand; /* options end at the first operand (cpar) */
 } ctk_cli;
 
 typedef struct ctk_common {
-    unsigned jobs;          /* 0 when not given */
-    const char *strategy;   /* NULL when not given */
-    char **compare;         /* NULL unless --compare; strategy names */
+    unsigned jobs;        /* 0 when not given */
+    const char *strategy; /* NULL when not given */
+    char **compare;       /* NULL unless --compare; strategy names */
     ctk_format format;
     int format_given;
     int header, keep_order, progress;
     int list_strategies, help, version;
-    char **plugins;         /* --plugin files, in order */
+    char **plugins; /* --plugin files, in order */
 } ctk_common;
 
 /* The strategies --compare runs when given no list. */

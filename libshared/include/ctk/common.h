@@ -23,7 +23,7 @@ extern "C" {
     X(ENOENT, "not found")                                                                         \
     X(EEXIST, "already exists")                                                                    \
     X(ERANGE, "value out of range")                                                                \
-    X(EIO, "input/output error")                                                               \
+    X(EIO, "input/output error")                                                                   \
     X(EAGAIN, "nothing ready yet")                                                                 \
     X(EOF, "end of input")                                                                         \
     X(ECANCELED, "cancelled")                                                                      \

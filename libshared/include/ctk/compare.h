@@ -17,12 +17,12 @@
 
 typedef struct ctk_row {
     char strategy[64];
-    char variant[64];  /* e.g. "gil", "share=lock"; "" for none */
+    char variant[64]; /* e.g. "gil", "share=lock"; "" for none */
     unsigned jobs;
     ctk_usage usage;
-    uint64_t units;    /* finished units (tasks, jobs, URLs) */
+    uint64_t units; /* finished units (tasks, jobs, URLs) */
     uint64_t failed;
-    double work;       /* amount of work done, for work/s (0: no column) */
+    double work;                        /* amount of work done, for work/s (0: no column) */
     char *extra[CTK_COMPARE_MAX_EXTRA]; /* malloc'd, or NULL */
 } ctk_row;
 

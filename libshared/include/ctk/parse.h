@@ -12,8 +12,8 @@
 #include "ctk/common.h"
 
 /* Decimal digits only (no sign, no spaces, no suffix), min <= v <= max. */
-CTK_EXTERN int ctk_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out,
-                             char *why, size_t why_len);
+CTK_EXTERN int ctk_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
+                             size_t why_len);
 /* A count with an optional binary suffix k, M, G, T (x1024 each), e.g.
  * "100M"; also plain decimal exponents are not accepted. */
 CTK_EXTERN int ctk_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *out,

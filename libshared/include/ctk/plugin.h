@@ -38,13 +38,13 @@ CTK_EXTERN int ctk_buf_set(ctk_buf *buf, const void *data, size_t len);
 CTK_EXTERN void ctk_buf_free(ctk_buf *buf);
 
 typedef struct ctk_unit {
-    uint64_t seq;    /* 1-based position in the input */
-    ctk_buf in;      /* what to do, encoded by the tool */
-    ctk_buf out;     /* what came of it, encoded by the tool */
-    int status;      /* 0, or a negative CTK_E* code */
-    char *error;     /* malloc'd message when status != 0, else NULL */
-    double start;    /* seconds since the run began */
-    double elapsed;  /* seconds the unit took */
+    uint64_t seq;   /* 1-based position in the input */
+    ctk_buf in;     /* what to do, encoded by the tool */
+    ctk_buf out;    /* what came of it, encoded by the tool */
+    int status;     /* 0, or a negative CTK_E* code */
+    char *error;    /* malloc'd message when status != 0, else NULL */
+    double start;   /* seconds since the run began */
+    double elapsed; /* seconds the unit took */
 } ctk_unit;
 
 /* Sets status and a formatted error message on a unit. Returns status. */
@@ -120,9 +120,9 @@ CTK_EXTERN int ctk_wire_recv(int fd, ctk_buf *frame);
 
 /* A strategy-specific option, offered on the command line as --NAME. */
 typedef struct ctk_option {
-    const char *name;  /* long option name, without dashes */
-    const char *arg;   /* argument name for --help, or NULL for a flag */
-    const char *help;  /* one line */
+    const char *name; /* long option name, without dashes */
+    const char *arg;  /* argument name for --help, or NULL for a flag */
+    const char *help; /* one line */
 } ctk_option;
 
 typedef struct ctk_strategy_ops {
@@ -145,8 +145,8 @@ typedef struct ctk_strategy_ops {
 typedef struct ctk_workload_ops {
     const char *name;
     const char *summary;
-    uint64_t default_size;  /* iterations per task by default */
-    size_t state_size;      /* bytes of per-task scratch, zeroed, or 0 */
+    uint64_t default_size; /* iterations per task by default */
+    size_t state_size;     /* bytes of per-task scratch, zeroed, or 0 */
     /* Optional: prepares state for task `task` of `size` iterations. */
     int (*init)(void *state, uint64_t task, uint64_t size);
     /* Computes iterations [begin, end) and returns their value. */
@@ -174,8 +174,8 @@ typedef struct ctk_plugin_desc {
 } ctk_plugin_desc;
 
 #define CTK_PLUGIN_DEFINE(plugin_name, init_fn)                                                    \
-    __attribute__((visibility("default"))) const ctk_plugin_desc ctk_plugin = {                    \
-        CTK_PLUGIN_ABI, (plugin_name), (init_fn)}
+    __attribute__((visibility("default")))                                                         \
+    const ctk_plugin_desc ctk_plugin = {CTK_PLUGIN_ABI, (plugin_name), (init_fn)}
 
 #ifdef __cplusplus
 }
