@@ -125,8 +125,22 @@ typedef struct row_job {
     const ctk_strategy *strategy;
     ctk_burn_plan plan;
     ctk_burn_tally tally;
-    int status;
+    int force_progress;
 } row_job;
+
+/* Runs the row's tasks with a progress bar (on a terminal, or forced). */
+static int burn_with_progress(row_job *job)
+{
+    ctk_progress *progress = NULL;
+    uint64_t total = job->plan.duration > 0 ? 0 : job->plan.tasks;
+    ctk_progress_new(&progress, stderr, job->force_progress, total, "tasks");
+    job->plan.progress = progress;
+    int rc = ctk_burn_run(job->burn, job->strategy, &job->plan, &job->tally);
+    ctk_progress_finish(progress);
+    ctk_progress_free(progress);
+    job->plan.progress = NULL;
+    return rc;
+}
 
 static void print_task_error(void *arg, uint64_t seq, const char *message)
 {
@@ -142,7 +156,7 @@ static int row_in_child(void *arg, ctk_buf *result)
     ctk_sigwatch *sw = NULL;
     ctk_sigwatch_start(&sw, NULL, NULL);
     job->plan.signals = sw;
-    int rc = ctk_burn_run(job->burn, job->strategy, &job->plan, &job->tally);
+    int rc = burn_with_progress(job);
     ctk_sigwatch_stop(sw);
     ctk_buf_set(result, &job->tally, sizeof job->tally);
     return rc;
@@ -155,7 +169,7 @@ static int run_row(row_job *job, int isolated, ctk_usage *usage, int *signo)
     if (!isolated) {
         ctk_meter meter;
         ctk_meter_start(&meter);
-        int rc = ctk_burn_run(job->burn, job->strategy, &job->plan, &job->tally);
+        int rc = burn_with_progress(job);
         ctk_meter_read(&meter, usage);
         *signo = ctk_sigwatch_received(job->plan.signals);
         return rc;
@@ -282,7 +296,9 @@ static int run_table(cburn_run *run, ctk_registry *reg)
         for (char **n = names; *n != NULL && status == 0; n++) {
             /* sync runs one at a time whatever -j says; its row says so. */
             unsigned jobs = strcmp(*n, "sync") == 0 ? 1 : run->jobs;
-            row_job job = {.burn = burn, .strategy = ctk_registry_strategy(reg, *n)};
+            row_job job = {.burn = burn,
+                           .strategy = ctk_registry_strategy(reg, *n),
+                           .force_progress = run->common->progress};
             job.plan = (ctk_burn_plan){
                 o->tasks, o->size,      o->duration,      jobs, run->common->keep_order,
                 NULL,     run->signals, print_task_error, NULL};
