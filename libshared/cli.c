@@ -223,6 +223,8 @@ static int handle_compare(parse_state *ps, const char *value)
     if (*list == '\0')
         return usage_error(ps, "--compare=: empty list (leave out '=' for the default)");
     if (strcmp(list, "all") == 0) {
+        /* "all" means every strategy there is, plugins in the path too. */
+        ctk_registry_load_all(ps->reg, NULL, NULL);
         ps->common->compare = ctk_registry_names(ps->reg, CTK_KIND_STRATEGY);
         return 0;
     }

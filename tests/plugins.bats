@@ -222,3 +222,12 @@ assert_plugin_error() {
     run --separate-stderr cb -w collatz -t 1 -n 1
     assert_usage_error "unknown workload 'collatz'"
 }
+
+@test "a workload plugin is found by name in CTK_PLUGIN_PATH, like a strategy" {
+    local want
+    want=$(printf '%016x' "$(collatz_sum 2000)")
+    CTK_PLUGIN_PATH="$FIXTURES" run --separate-stderr cb -w collatz -t 2 -n 1000 \
+        --format tsv --header
+    assert_success
+    assert_equal "$(tsv_col checksum <<<"$output")" "$want"
+}

@@ -33,7 +33,8 @@ static const ctk_cli_option cburn_options[] = {
     {"workload", 'w', CTK_ARG_REQUIRED, "NAME", "sumsq (default), primes, sha256, matmul, ...",
      OPT_WORKLOAD},
     {"tasks", 't', CTK_ARG_REQUIRED, "N", "split the work into N tasks (default 16)", OPT_TASKS},
-    {"size", 'n', CTK_ARG_REQUIRED, "S", "iterations per task (k, M, G suffixes)", OPT_SIZE},
+    {"size", 'n', CTK_ARG_REQUIRED, "S", "iterations per task (suffixes k, M, G, T: x1024)",
+     OPT_SIZE},
     {"duration", 'd', CTK_ARG_REQUIRED, "SECS", "start tasks until SECS have passed; report ops/s",
      OPT_DURATION},
     {"gil", 0, CTK_ARG_NONE, NULL, "hold one global lock while computing, as CPython does",
@@ -97,8 +98,16 @@ static int on_option(void *arg, int id, const char *value, char *why, size_t why
     case OPT_GIL:
         o->gil = 1;
         return 0;
-    case OPT_SWITCH:
-        return ctk_parse_seconds(value, 10000, &o->switch_ms, why, why_len);
+    case OPT_SWITCH: {
+        int rc = ctk_parse_seconds(value, 10000, &o->switch_ms, why, why_len);
+        if (rc < 0)
+            snprintf(why, why_len, "not a number of milliseconds");
+        else if (o->switch_ms <= 0) {
+            snprintf(why, why_len, "must be more than 0");
+            rc = CTK_ERANGE;
+        }
+        return rc;
+    }
     case OPT_SHARE:
         return parse_shares(o, value, why, why_len);
     case OPT_LIST_WORKLOADS:
@@ -392,10 +401,29 @@ static void warn_plugin(void *arg, const ctk_plugin_error *err)
     fprintf(stderr, PROG ": plugin %s: %s\n", err->file, err->reason);
 }
 
+/* A workload not built in may be a plugin of that name in the path. */
+static const ctk_workload *find_workload(ctk_registry *reg, const char *name, char *err,
+                                         size_t err_len)
+{
+    const ctk_workload *w = ctk_registry_workload(reg, name);
+    ctk_plugin_error perr;
+    if (w == NULL && ctk_registry_load_name(reg, name, &perr) == 0)
+        w = ctk_registry_workload(reg, name);
+    if (w == NULL) {
+        char *known = ctk_registry_names_joined(reg, CTK_KIND_WORKLOAD);
+        snprintf(err, err_len, "unknown workload '%s' (known: %s)", name, known);
+        free(known);
+    }
+    return w;
+}
+
 static int informational(const ctk_common *common, const cburn_opts *o, ctk_registry *reg)
 {
-    if (common->help)
+    if (common->help) {
+        /* Plugins in the path may add options: show theirs too. */
+        ctk_registry_load_all(reg, NULL, NULL);
         ctk_cli_help(&cburn_cli, reg, stdout);
+    }
     else if (common->version)
         ctk_cli_version(&cburn_cli, stdout);
     else if (common->list_strategies) {
@@ -432,7 +460,7 @@ int main(int argc, char **argv)
     int map = operands < argc && strcmp(argv[operands], "-") == 0;
     cburn_run run = {&o,
                      &common,
-                     ctk_registry_workload(reg, o.workload),
+                     find_workload(reg, o.workload, err, sizeof err),
                      NULL,
                      common.jobs ? common.jobs : ctk_cpu_count(),
                      0};
@@ -440,9 +468,6 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "unexpected argument '%s'", argv[operands + map]);
         status = usage_error(err);
     } else if (run.workload == NULL) {
-        char *known = ctk_registry_names_joined(reg, CTK_KIND_WORKLOAD);
-        snprintf(err, sizeof err, "unknown workload '%s' (known: %s)", o.workload, known);
-        free(known);
         status = usage_error(err);
     } else if (map && (common.compare != NULL || o.n_shares > 1 || o.duration > 0)) {
         status = usage_error("'-' (map mode) takes no --compare, --duration or share list");

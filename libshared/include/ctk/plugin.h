@@ -159,9 +159,10 @@ typedef struct ctk_workload_ops {
 
 typedef struct ctk_registry ctk_registry;
 
-/* Registers a strategy or workload by ops->name. `data` is passed to every
- * callback and released with free_data (may be NULL) when the registry is
- * freed. CTK_EEXIST when the name is taken. */
+/* Registers a strategy or workload by ops->name. A strategy's `data` is
+ * passed to its callbacks; a workload keeps its state per task instead
+ * (state_size), so its `data` is only owned: released with free_data (may
+ * be NULL) when the registry is freed. CTK_EEXIST when the name is taken. */
 CTK_EXTERN int ctk_register_strategy(ctk_registry *reg, const ctk_strategy_ops *ops, void *data,
                                      void (*free_data)(void *));
 CTK_EXTERN int ctk_register_workload(ctk_registry *reg, const ctk_workload_ops *ops, void *data,
