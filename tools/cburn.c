@@ -423,8 +423,7 @@ static int informational(const ctk_common *common, const cburn_opts *o, ctk_regi
         /* Plugins in the path may add options: show theirs too. */
         ctk_registry_load_all(reg, NULL, NULL);
         ctk_cli_help(&cburn_cli, reg, stdout);
-    }
-    else if (common->version)
+    } else if (common->version)
         ctk_cli_version(&cburn_cli, stdout);
     else if (common->list_strategies) {
         ctk_registry_load_all(reg, warn_plugin, NULL);
