@@ -270,12 +270,15 @@ static int print_notes(const ctk_compare *table, const ctk_share *shares)
 {
     for (size_t i = 0; i < ctk_compare_count(table); i++) {
         const ctk_row *r = ctk_compare_row(table, i);
-        if (shares[i] != CTK_SHARE_SHM || r->work <= 0 || strcmp(r->extra[1], "0") == 0)
+        int wrong_total = strcmp(r->extra[0], r->extra[2]) != 0;
+        if (shares[i] != CTK_SHARE_SHM || r->work <= 0 ||
+            (strcmp(r->extra[1], "0") == 0 && !wrong_total))
             continue;
         double lost = g_ascii_strtod(r->extra[1], NULL);
-        printf("note: %s with share=shm lost %.0f of %.0f additions (%.2f%%): a read and a write "
-               "without a lock let another worker's update slip in between.\n",
-               r->strategy, lost, r->work, 100.0 * lost / r->work);
+        printf("note: %s with share=shm lost %.0f of %.0f additions (%.2f%%)%s: a read and a "
+               "write without a lock let another worker's update slip in between.\n",
+               r->strategy, lost, r->work, 100.0 * lost / r->work,
+               wrong_total ? " and ended with a wrong total" : "");
     }
     return ferror(stdout) ? -1 : 0;
 }
