@@ -123,13 +123,27 @@ static int load_strategy_names(parse_state *ps, const char *list)
     return rc;
 }
 
+static int known_long(const ctk_cli_option *table, const char *arg)
+{
+    size_t len = strcspn(arg, "=");
+    for (const ctk_cli_option *o = table; o != NULL && o->name != NULL; o++)
+        if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0)
+            return 1;
+    return 0;
+}
+
 /* Plugins must be loaded before parsing: they add strategies whose
- * options are part of the command line. */
+ * options are part of the command line. A long option nobody built in
+ * knows may be a plugin's: then every plugin in the path is loaded, as
+ * --help lists their options too. */
 static int prescan(parse_state *ps, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--") == 0)
             break;
+        if (strncmp(argv[i], "--", 2) == 0 && !known_long(ps->cli->options, argv[i] + 2) &&
+            !known_long(common_options, argv[i] + 2))
+            ctk_registry_load_all(ps->reg, NULL, NULL);
         const char *v;
         if ((v = option_value(argc, argv, i, "plugin", 0)) != NULL) {
             ctk_plugin_error perr;

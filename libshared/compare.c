@@ -23,7 +23,8 @@ int ctk_compare_new(ctk_compare **out, const char *unit_name, const char *work_n
     c->rows = g_array_new(FALSE, TRUE, sizeof(ctk_row));
     c->unit_name = g_strdup_printf("%s_per_s", unit_name);
     c->work_name = work_name != NULL ? g_strdup_printf("%s_per_s", work_name) : NULL;
-    memcpy(c->extra, extra, n_extra * sizeof *extra);
+    if (n_extra > 0)
+        memcpy(c->extra, extra, n_extra * sizeof *extra);
     c->n_extra = n_extra;
     *out = c;
     return 0;

@@ -270,9 +270,10 @@ static int print_notes(const ctk_compare *table, const ctk_share *shares)
 {
     for (size_t i = 0; i < ctk_compare_count(table); i++) {
         const ctk_row *r = ctk_compare_row(table, i);
+        if (shares[i] != CTK_SHARE_SHM || r->work <= 0)
+            continue;
         int wrong_total = strcmp(r->extra[0], r->extra[2]) != 0;
-        if (shares[i] != CTK_SHARE_SHM || r->work <= 0 ||
-            (strcmp(r->extra[1], "0") == 0 && !wrong_total))
+        if (strcmp(r->extra[1], "0") == 0 && !wrong_total)
             continue;
         double lost = g_ascii_strtod(r->extra[1], NULL);
         printf("note: %s with share=shm lost %.0f of %.0f additions (%.2f%%)%s: a read and a "
