@@ -61,6 +61,7 @@ typedef struct parse_state {
     ctk_registry *reg;
     ctk_common *common;
     GArray *strategy_options; /* strategy_option */
+    const strategy_option *given; /* the last strategy option used, or NULL */
     char *err;
     size_t err_len;
 } parse_state;
@@ -310,7 +311,24 @@ static int handle_strategy_option(parse_state *ps, int k, const char *value)
     if (rc < 0)
         return usage_error(ps, "--%s %s: %s", so->option->name, value ? value : "",
                            ctk_strerror(rc));
+    ps->given = so;
     return 0;
+}
+
+/* A strategy's option without that strategy would be silently ignored. */
+static int check_strategy_option_used(parse_state *ps)
+{
+    if (ps->given == NULL)
+        return 0;
+    const char *owner = ps->given->strategy->ops->name;
+    const ctk_common *c = ps->common;
+    if (c->strategy != NULL && strcmp(c->strategy, owner) == 0)
+        return 0;
+    for (char **n = c->compare; n != NULL && *n != NULL; n++)
+        if (strcmp(*n, owner) == 0)
+            return 0;
+    return usage_error(ps, "--%s belongs to strategy '%s': add -s %s", ps->given->option->name,
+                       owner, owner);
 }
 
 static int handle(parse_state *ps, int id, const char *value)
@@ -355,8 +373,12 @@ static int unknown_option(parse_state *ps, const char *arg)
 int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv, ctk_common *common,
                   int *operands, char *err, size_t err_len)
 {
-    parse_state ps = {cli, reg,    common, g_array_new(FALSE, FALSE, sizeof(strategy_option)),
-                      err, err_len};
+    parse_state ps = {.cli = cli,
+                      .reg = reg,
+                      .common = common,
+                      .strategy_options = g_array_new(FALSE, FALSE, sizeof(strategy_option)),
+                      .err = err,
+                      .err_len = err_len};
     *common = (ctk_common){.format = CTK_FORMAT_TSV};
     int rc = prescan(&ps, argc, argv);
     if (rc < 0)
@@ -375,6 +397,8 @@ int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv, 
         else
             rc = handle(&ps, ch > 0 && ch < 256 ? short_id(&ps, ch) : ch, optarg);
     }
+    if (rc == 0)
+        rc = check_strategy_option_used(&ps);
     *operands = optind;
     g_free(table);
     g_string_free(shorts, TRUE);

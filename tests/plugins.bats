@@ -231,3 +231,8 @@ assert_plugin_error() {
     assert_success
     assert_equal "$(tsv_col checksum <<<"$output")" "$want"
 }
+
+@test "a strategy's option without that strategy is a usage error naming it" {
+    run --separate-stderr cb --cpu-list 0 -t 2 -n 1k
+    assert_usage_error "--cpu-list belongs to strategy 'pinned': add -s pinned"
+}
