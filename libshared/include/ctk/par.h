@@ -1,0 +1,63 @@
+/*
+ * ctk/par.h: cpar's engine: one job per input item (or per -n items),
+ * rendered from a GNU parallel command template, run with ctk_spawn, and
+ * reported as GNU parallel reports it: grouped output, --tag, a joblog in
+ * parallel's exact format, and one record per job for machines.
+ *
+ * A job travels through the pipeline as bytes (its columns in, its result
+ * out), so it runs under any strategy whose workers share this process.
+ */
+#ifndef CTK_PAR_H
+#define CTK_PAR_H
+
+#include <stdio.h>
+
+#include "ctk/cmdline.h"
+#include "ctk/output.h"
+#include "ctk/pipeline.h"
+#include "ctk/sources.h"
+#include "ctk/spawn.h"
+
+typedef struct ctk_par_opts {
+    const ctk_cmdline *cmd;
+    ctk_sources *sources;
+    unsigned jobs;        /* job slots ({%}) */
+    int dry_run;          /* print the command lines, run nothing */
+    int ungroup;          /* -u: the jobs write straight to our stdout/stderr */
+    int tag;              /* --tag: prefix output lines with the arguments */
+    int quiet_output;     /* --records -: job output is not printed */
+    unsigned retries;     /* extra attempts for a failing job */
+    double timeout;       /* seconds per attempt; 0: none */
+    const ctk_spawn_termstep *termseq;
+    size_t termseq_len;
+    FILE *joblog;         /* NULL: none; written and flushed per finished job */
+    ctk_output *records;  /* NULL: none */
+    int resume;           /* 1: --resume, 2: --resume-failed */
+    const char *joblog_path;
+} ctk_par_opts;
+
+typedef struct ctk_par ctk_par;
+
+/* Reads the joblog first when resuming. CTK_EINVAL with err filled for a
+ * joblog that is not parallel's format. */
+CTK_EXTERN int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_len);
+CTK_EXTERN void ctk_par_free(ctk_par *p);
+CTK_EXTERN ctk_work ctk_par_work(ctk_par *p);
+/* For ctk_pipeline_opts.produce / .consume (arg: the ctk_par). */
+CTK_EXTERN int ctk_par_produce(void *arg, ctk_unit *unit);
+CTK_EXTERN void ctk_par_consume(void *arg, const ctk_unit *unit);
+/* Signals every running job's process group (from the signal thread);
+ * a second call runs the termination sequence on them. */
+CTK_EXTERN void ctk_par_cancel(ctk_par *p, int signo);
+/* The pipeline's cancel flag, which the producer polls while reading. */
+CTK_EXTERN void ctk_par_set_cancel_flag(ctk_par *p, const int *cancel);
+/* Jobs run, and how many of them failed (non-zero exit, a signal, or
+ * never started). */
+CTK_EXTERN void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed);
+/* The fields of a record (seq input exit signal start elapsed bytes
+ * attempts error). */
+CTK_EXTERN const ctk_field *ctk_par_record_fields(size_t *n);
+/* 1 when a NUL byte in the input was replaced (warn once). */
+CTK_EXTERN int ctk_par_nul_replaced(ctk_par *p);
+
+#endif
