@@ -4,6 +4,7 @@
  * adds each iteration's value into the shared total as it goes, which is
  * what makes the cost of a lock, an atomic or a lost update visible.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,8 @@ int ctk_burn_new(ctk_burn **out, const ctk_burn_opts *opts)
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    /* Robust: a worker killed while holding it must not freeze the rest. */
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     int rc = pthread_mutex_init(&b->shared->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     if (rc != 0)
@@ -130,7 +133,8 @@ static void share_add(ctk_burn *b, uint64_t v)
     shared_total *s = b->shared;
     switch (b->opts.share) {
     case CTK_SHARE_LOCK:
-        pthread_mutex_lock(&s->lock);
+        if (pthread_mutex_lock(&s->lock) == EOWNERDEAD)
+            pthread_mutex_consistent(&s->lock); /* its addition is lost with it */
         s->total += v;
         s->count++;
         pthread_mutex_unlock(&s->lock);

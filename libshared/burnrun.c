@@ -58,7 +58,8 @@ static void tally_unit(run_ctx *rc, const ctk_unit *unit, uint64_t *value)
     }
     rc->tally->failed++;
     /* A unit stopped by a signal is no news: the signal is. */
-    if (rc->plan->on_error != NULL && unit->status != CTK_ECANCELED)
+    if (rc->plan->on_error != NULL && unit->status != CTK_ECANCELED &&
+        !ctk_is_cancelled(ctk_pipeline_cancel_flag(rc->pipeline)))
         rc->plan->on_error(rc->plan->on_error_arg, unit->seq,
                            unit->error ? unit->error : ctk_strerror(unit->status));
 }
@@ -148,8 +149,10 @@ static int produce_line(void *arg, ctk_unit *unit)
     run_ctx *rc = arg;
     const char *line;
     size_t len;
+    if (rc->input_failed)
+        return CTK_EOF;
     int err = ctk_lines_next(rc->lines, &line, &len, ctk_pipeline_cancel_flag(rc->pipeline));
-    if (err == CTK_EOF || err == CTK_ECANCELED || rc->input_failed)
+    if (err == CTK_EOF || err == CTK_ECANCELED)
         return CTK_EOF;
     if (err == CTK_ERANGE)
         return ctk_unit_fail(unit, CTK_ERANGE, "line of %zu bytes is not a task size", len);

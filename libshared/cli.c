@@ -3,12 +3,14 @@
  * run time with the tool's table and the loaded strategies' options into
  * one getopt_long table.
  */
+#include <fcntl.h>
 #include <getopt.h>
 #include <glib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctk/cli.h"
 #include "ctk/parse.h"
@@ -60,7 +62,7 @@ typedef struct parse_state {
     const ctk_cli *cli;
     ctk_registry *reg;
     ctk_common *common;
-    GArray *strategy_options; /* strategy_option */
+    GArray *strategy_options;     /* strategy_option */
     const strategy_option *given; /* the last strategy option used, or NULL */
     char *err;
     size_t err_len;
@@ -470,4 +472,34 @@ void ctk_cli_list_strategies(ctk_registry *reg, FILE *out)
 void ctk_cli_version(const ctk_cli *cli, FILE *out)
 {
     fprintf(out, "%s (ctk) %s\n", cli->prog, CTK_VERSION);
+}
+
+int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,
+                   void (*warn)(void *arg, const ctk_plugin_error *err), void *warn_arg)
+{
+    if (common->version) {
+        ctk_cli_version(cli, out);
+        return 1;
+    }
+    if (!common->help && !common->list_strategies)
+        return 0;
+    ctk_registry_load_all(reg, warn, warn_arg);
+    if (common->help)
+        ctk_cli_help(cli, reg, out);
+    else
+        ctk_cli_list_strategies(reg, out);
+    return 1;
+}
+
+void ctk_cli_guard_stdio(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0)
+            continue;
+        int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (null >= 0 && null != fd) {
+            dup2(null, fd);
+            close(null);
+        }
+    }
 }

@@ -70,16 +70,19 @@ static void serve_spawn(int sock, ctk__worker_fn worker, void *arg)
         return;
     }
     pid_t pid = fork();
+    int fork_errno = errno;
     if (pid == 0) {
         close(sock);
         close(sv[0]);
         signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGHUP, SIG_DFL);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         worker(arg, sv[1]);
         _exit(0);
     }
     close(sv[1]);
-    r.error = pid < 0 ? -errno : 0;
+    r.error = pid < 0 ? -fork_errno : 0;
     r.pid = pid;
     send_reply(sock, &r, pid > 0 ? sv[0] : -1);
     close(sv[0]);
@@ -105,7 +108,10 @@ static void __attribute__((noreturn)) server_main(int sock, ctk__worker_fn worke
     /* Ctrl-C reaches the whole process group: the workers stop, and the
      * server stays to reap them until its owner closes the socket. */
     signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_DFL);
+    /* A signal to the whole group must not take the server before the
+     * workers it has to reap; it ends when its owner closes the socket. */
+    signal(SIGTERM, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     request req;
     ssize_t n;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -22,9 +23,13 @@ static double now(void)
 }
 
 static void __attribute__((noreturn))
-child_main(int fd, ctk_isolated_fn fn, void *arg, const sigset_t *mask)
+child_main(int fd, ctk_isolated_fn fn, void *arg, const sigset_t *mask, pid_t parent)
 {
     sigprocmask(SIG_SETMASK, mask, NULL);
+    /* A row outlives no killed cburn (kill -9, the OOM killer). */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
     ctk_buf result = {0}, frame = {0};
     int rc = fn(arg, &result);
     uint32_t urc = (uint32_t)rc;
@@ -91,6 +96,7 @@ int ctk_isolate_run(ctk_isolated_fn fn, void *arg, ctk_buf *result, ctk_usage *u
     fflush(stdout);
     fflush(stderr);
     double t0 = now();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         rc = -errno;
@@ -99,7 +105,7 @@ int ctk_isolate_run(ctk_isolated_fn fn, void *arg, ctk_buf *result, ctk_usage *u
     if (pid == 0) {
         close(fds[0]);
         close(sigfd);
-        child_main(fds[1], fn, arg, &old);
+        child_main(fds[1], fn, arg, &old, parent);
     }
     close(fds[1]);
     fds[1] = -1;

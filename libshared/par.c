@@ -24,12 +24,12 @@ typedef struct running {
 struct ctk_par {
     ctk_par_opts opts;
     const int *cancel;
-    GHashTable *skip;       /* seq -> 1: already done (--resume) */
+    GHashTable *skip; /* seq -> 1: already done (--resume) */
     int nul_replaced;
-    ctk_item item;          /* the producer's scratch */
-    pthread_mutex_t lock;   /* slots, running jobs, counts */
+    ctk_item item;        /* the producer's scratch */
+    pthread_mutex_t lock; /* slots, running jobs, counts */
     unsigned char *slot_used;
-    GPtrArray *running;     /* ctk_spawn_child * */
+    GPtrArray *running; /* ctk_spawn_child * */
     int cancels;
     uint64_t ran, failed;
 };
@@ -328,8 +328,8 @@ static int par_run(void *ctx, ctk_unit *unit, const int *cancel)
             ctk_spawn_stream_init(&res.err, 0, NULL);
             attempts++;
             rc = run_once(p, argv, &line, &res);
-        } while (rc == 0 && (res.exit != 0 || res.signal != 0) &&
-                 attempts <= p->opts.retries && !res.terminated);
+        } while (rc == 0 && (res.exit != 0 || res.signal != 0) && attempts <= p->opts.retries &&
+                 !res.terminated);
     }
     if (rc < 0) {
         rc = ctk_unit_fail(unit, rc, "cannot run: %s", ctk_strerror(rc));
@@ -469,16 +469,15 @@ static void write_joblog(ctk_par *p, const ctk_unit *unit, const job_result *r)
      * --pipe), Receive the bytes of output. The line is flushed before the
      * next job is reported, so a crash never loses a logged success. */
     fprintf(p->opts.joblog, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%lld\t%lld\t%.*s\n",
-            (unsigned long long)unit->seq, r->start, r->elapsed,
-            (unsigned long long)r->out_bytes,
+            (unsigned long long)unit->seq, r->start, r->elapsed, (unsigned long long)r->out_bytes,
             (long long)r->exit, (long long)r->signal, (int)r->line_len, r->line);
     fflush(p->opts.joblog);
 }
 
 static const ctk_field record_fields[] = {
-    {"seq", CTK_FIELD_NUMBER},     {"input", CTK_FIELD_STRING},   {"exit", CTK_FIELD_NUMBER},
-    {"signal", CTK_FIELD_NUMBER},  {"start", CTK_FIELD_NUMBER},   {"elapsed", CTK_FIELD_NUMBER},
-    {"bytes", CTK_FIELD_NUMBER},   {"attempts", CTK_FIELD_NUMBER}, {"error", CTK_FIELD_STRING},
+    {"seq", CTK_FIELD_NUMBER},    {"input", CTK_FIELD_STRING},    {"exit", CTK_FIELD_NUMBER},
+    {"signal", CTK_FIELD_NUMBER}, {"start", CTK_FIELD_NUMBER},    {"elapsed", CTK_FIELD_NUMBER},
+    {"bytes", CTK_FIELD_NUMBER},  {"attempts", CTK_FIELD_NUMBER}, {"error", CTK_FIELD_STRING},
 };
 
 const ctk_field *ctk_par_record_fields(size_t *n)
@@ -487,8 +486,7 @@ const ctk_field *ctk_par_record_fields(size_t *n)
     return record_fields;
 }
 
-static void write_record(ctk_par *p, const ctk_unit *unit, const job_result *r,
-                         const char *input)
+static void write_record(ctk_par *p, const ctk_unit *unit, const job_result *r, const char *input)
 {
     if (p->opts.records == NULL)
         return;
@@ -556,8 +554,8 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
     }
     /* A job our cancel stopped never finished: not logged, so --resume
      * runs it again. */
-    int interrupted = __atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 &&
-                      (r.terminated || r.signal != 0);
+    int interrupted =
+        __atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 && (r.terminated || r.signal != 0);
     if (!p->opts.dry_run && !interrupted) {
         write_joblog(p, unit, &r);
         write_record(p, unit, &r, input);

@@ -82,6 +82,8 @@ void ctk_sigwatch_retarget(ctk_sigwatch *w, ctk_signal_fn on_signal, void *arg)
 
 int ctk_sigwatch_received(ctk_sigwatch *w)
 {
+    if (w == NULL)
+        return 0;
     pthread_mutex_lock(&w->lock);
     int signo = w->received;
     pthread_mutex_unlock(&w->lock);

@@ -138,19 +138,15 @@ static uint64_t spilled(const ctk_spawn_stream *s)
     return s->bytes - s->mem.len;
 }
 
-int ctk_spawn_stream_foreach(const ctk_spawn_stream *s, ctk_spawn_chunk_fn fn, void *arg)
+/* The spilled bytes from `off` on. pread, not read: the file offset is
+ * left alone, so this may run again (say, for --results, then stdout). */
+static int each_spilled(const ctk_spawn_stream *s, uint64_t off, ctk_spawn_chunk_fn fn, void *arg)
 {
     int rc = 0;
-    if (s->mem.len > 0 && (rc = fn(arg, s->mem.data, s->mem.len)) != 0)
-        return rc;
-    if (spilled(s) == 0)
-        return 0;
     char *chunk = malloc(CHUNK);
     if (chunk == NULL)
         return CTK_ENOMEM;
-    /* pread, not read: the file offset is left alone, so this may run
-     * again (say, once for --results and once for the terminal). */
-    for (uint64_t off = 0; off < spilled(s) && rc == 0;) {
+    while (off < spilled(s) && rc == 0) {
         ssize_t n = pread(s->spill_fd, chunk, CHUNK, (off_t)off);
         if (n < 0 && errno == EINTR)
             continue;
@@ -163,6 +159,14 @@ int ctk_spawn_stream_foreach(const ctk_spawn_stream *s, ctk_spawn_chunk_fn fn, v
     }
     free(chunk);
     return rc;
+}
+
+int ctk_spawn_stream_foreach(const ctk_spawn_stream *s, ctk_spawn_chunk_fn fn, void *arg)
+{
+    int rc = 0;
+    if (s->mem.len > 0 && (rc = fn(arg, s->mem.data, s->mem.len)) != 0)
+        return rc;
+    return spilled(s) > 0 ? each_spilled(s, 0, fn, arg) : 0;
 }
 
 static int write_chunk(void *arg, const void *data, size_t len)
@@ -190,12 +194,7 @@ static int copy_spill(const ctk_spawn_stream *s, int fd)
         }
         if (errno != EINVAL && errno != ENOSYS)
             return -errno;
-        if (off != 0)
-            return CTK_EIO;
-        ctk_spawn_stream rest = *s;
-        rest.mem.len = 0; /* foreach over the file part only */
-        rest.bytes = spilled(s);
-        return ctk_spawn_stream_foreach(&rest, write_chunk, &fd);
+        return each_spilled(s, (uint64_t)off, write_chunk, &fd);
     }
     return 0;
 }
@@ -227,10 +226,9 @@ static const struct {
     const char *name;
     int signo;
 } signal_names[] = {
-    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ABRT", SIGABRT},
-    {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},
-    {"ALRM", SIGALRM}, {"TERM", SIGTERM}, {"CONT", SIGCONT}, {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},
+    {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ABRT", SIGABRT}, {"KILL", SIGKILL},
+    {"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+    {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},
 };
 
 /* Decimal digits only, at most max. */
@@ -273,16 +271,17 @@ static int parse_signal(const char *text, size_t len, int *signo)
 int ctk_spawn_termseq_parse(const char *text, ctk_spawn_termstep *steps, size_t max, size_t *n)
 {
     size_t count = 0;
-    int rc = 0;
     for (int want_signal = 1;; want_signal = !want_signal) {
         size_t len = strcspn(text, ",");
-        unsigned long ms;
-        if (want_signal && count == max)
-            return CTK_ERANGE;
+        unsigned long ms = 0;
+        int rc;
         if (want_signal) {
+            if (count == max)
+                return CTK_ERANGE;
             steps[count].ms = 0;
             rc = parse_signal(text, len, &steps[count++].signo);
-        } else if ((rc = parse_number(text, len, UINT_MAX, &ms)) == 0) {
+        } else {
+            rc = parse_number(text, len, UINT_MAX, &ms);
             steps[count - 1].ms = (unsigned)ms;
         }
         if (rc < 0)
@@ -439,9 +438,25 @@ static int valid_opts(const ctk_spawn_opts *o)
     return o->in != CTK_SPAWN_IN_PIPE || o->input != NULL || o->input_len == 0;
 }
 
+/* Errors of the exec itself, which a shell reports as the command's
+ * failure (126/127); anything else (no memory, a bad fd) is ours. */
 static int is_exec_failure(int err)
 {
-    return err != ENOMEM && err != EAGAIN && err != EINVAL && err != ENOSYS;
+    switch (err) {
+    case ENOENT:
+    case ENOTDIR:
+    case EACCES:
+    case EPERM:
+    case ENOEXEC:
+    case E2BIG:
+    case ELOOP:
+    case ENAMETOOLONG:
+    case ETXTBSY:
+    case EISDIR:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 static int spawn_process(ctk_spawn_child *c, const posix_spawn_file_actions_t *fa,
@@ -449,9 +464,9 @@ static int spawn_process(ctk_spawn_child *c, const posix_spawn_file_actions_t *f
 {
     const ctk_spawn_opts *o = c->opts;
     char *sh_argv[] = {"sh", "-c", (char *)o->shell, NULL};
-    int rc = o->shell != NULL ? posix_spawn(&c->pid, "/bin/sh", fa, attr, sh_argv, envp)
-                              : posix_spawnp(&c->pid, o->argv[0], fa, attr,
-                                             (char *const *)o->argv, envp);
+    int rc = o->shell != NULL
+                 ? posix_spawn(&c->pid, "/bin/sh", fa, attr, sh_argv, envp)
+                 : posix_spawnp(&c->pid, o->argv[0], fa, attr, (char *const *)o->argv, envp);
     if (rc == 0)
         return 0;
     c->pid = 0;
@@ -774,16 +789,30 @@ static int drain_and_reap(drain *d)
     return rc < 0 ? rc : reaped;
 }
 
+/* Fixed texts rather than strerror, which is not thread-safe. */
+static const char *exec_failure_reason(const char *name, int err)
+{
+    switch (err) {
+    case ENOENT:
+        return strchr(name, '/') == NULL ? "command not found" : "No such file or directory";
+    case ENOTDIR:
+        return "Not a directory";
+    case EACCES:
+    case EPERM:
+        return "Permission denied";
+    case ENOEXEC:
+        return "Exec format error";
+    case E2BIG:
+        return "Argument list too long";
+    default:
+        return "cannot execute";
+    }
+}
+
 /* What a shell says and returns when it cannot run a command. */
 static int exec_failure_text(const char *name, int err, char *text, size_t len)
 {
-    const char *why = err == ENOENT && strchr(name, '/') == NULL ? "command not found"
-                      : err == ENOENT                             ? "No such file or directory"
-                      : err == EACCES                             ? "Permission denied"
-                      : err == ENOEXEC                            ? "Exec format error"
-                      : err == E2BIG                              ? "Argument list too long"
-                                                                  : "cannot execute";
-    snprintf(text, len, "%s: %s\n", name, why);
+    snprintf(text, len, "%s: %s\n", name, exec_failure_reason(name, err));
     return err == ENOENT || err == ENOTDIR ? 127 : 126;
 }
 

@@ -109,6 +109,11 @@ static void dispatch(pool *pl, unsigned index, ctk_unit *unit, ctk_buf *frame)
             ctk_unit_fail(unit, rc, "cannot start worker: %s", ctk_strerror(rc));
             return;
         }
+        /* A cancel that came while the worker started did not reach it. */
+        if (cancelled(pl->exec)) {
+            ctk_unit_fail(unit, CTK_ECANCELED, "cancelled");
+            return;
+        }
         /* A send that fails means the worker died while idle: the unit
          * never reached it, so it goes to a fresh worker. */
         if (ctk_wire_send(pl->workers[index].fd, frame) == 0)

@@ -296,7 +296,7 @@ static int run_table(cburn_run *run, ctk_registry *reg)
         names = single;
     ctk_compare *table;
     ctk_compare_new(&table, "tasks", "ops", extra, G_N_ELEMENTS(extra));
-    ctk_share row_share[64];
+    GArray *shares = g_array_new(FALSE, FALSE, sizeof(ctk_share)); /* per row */
     int status = 0;
     for (size_t m = 0; m < o->n_shares && status == 0; m++) {
         ctk_burn_opts bo = {run->workload, o->shares[m], o->gil, o->switch_ms / 1000.0};
@@ -331,8 +331,7 @@ static int run_table(cburn_run *run, ctk_registry *reg)
             ctk_row *row = ctk_compare_add(table, *n, variant, jobs);
             row->usage = usage;
             fill_row(row, &job, o->shares[m]);
-            if (ctk_compare_count(table) <= G_N_ELEMENTS(row_share))
-                row_share[ctk_compare_count(table) - 1] = o->shares[m];
+            g_array_append_val(shares, o->shares[m]);
         }
         g_free(variant);
         ctk_burn_free(burn);
@@ -340,13 +339,22 @@ static int run_table(cburn_run *run, ctk_registry *reg)
     if (status == 0 || ctk_compare_count(table) > 0) {
         ctk_format fmt = run->common->format_given ? run->common->format : CTK_FORMAT_TABLE;
         if (ctk_compare_print(table, stdout, fmt, run->common->header, ctk_cpu_count()) < 0 ||
-            (fmt == CTK_FORMAT_TABLE && print_notes(table, row_share) < 0) || fflush(stdout) != 0) {
+            (fmt == CTK_FORMAT_TABLE && print_notes(table, (ctk_share *)shares->data) < 0) ||
+            fflush(stdout) != 0) {
             fprintf(stderr, PROG ": cannot write the table: %s\n", strerror(errno));
             status = 1;
         }
         if (status == 0)
-            status = check_rows(table, run, row_share);
+            status = check_rows(table, run, (ctk_share *)shares->data);
     }
+    /* --compare keeps the signals blocked between rows: one that came
+     * while the table was printed still counts. */
+    int late = isolated ? ctk_signal_pending() : 0;
+    if (late != 0 && run->stopped_by == 0) {
+        run->stopped_by = late;
+        status = ctk_signal_exit_status(late);
+    }
+    g_array_free(shares, TRUE);
     ctk_compare_free(table);
     return status;
 }
@@ -421,24 +429,16 @@ static const ctk_workload *find_workload(ctk_registry *reg, const char *name, ch
     return w;
 }
 
+/* --list-workloads, or the shared informational options. */
 static int informational(const ctk_common *common, const cburn_opts *o, ctk_registry *reg)
 {
-    if (common->help) {
-        /* Plugins in the path may add options: show theirs too. */
-        ctk_registry_load_all(reg, NULL, NULL);
-        ctk_cli_help(&cburn_cli, reg, stdout);
-    } else if (common->version)
-        ctk_cli_version(&cburn_cli, stdout);
-    else if (common->list_strategies) {
-        ctk_registry_load_all(reg, warn_plugin, NULL);
-        ctk_cli_list_strategies(reg, stdout);
-    } else if (o->list_workloads) {
-        char **names = ctk_registry_names(reg, CTK_KIND_WORKLOAD);
-        for (char **n = names; *n != NULL; n++)
-            printf("%-10s %s\n", *n, ctk_registry_workload(reg, *n)->ops->summary);
-        g_strfreev(names);
-    } else
-        return 0;
+    if (!o->list_workloads)
+        return ctk_cli_inform(&cburn_cli, reg, common, stdout, warn_plugin, NULL);
+    ctk_registry_load_all(reg, warn_plugin, NULL);
+    char **names = ctk_registry_names(reg, CTK_KIND_WORKLOAD);
+    for (char **n = names; *n != NULL; n++)
+        printf("%-10s %s\n", *n, ctk_registry_workload(reg, *n)->ops->summary);
+    g_strfreev(names);
     return 1;
 }
 
@@ -449,6 +449,7 @@ int main(int argc, char **argv)
     ctk_registry *reg;
     char err[1600];
     int operands, status;
+    ctk_cli_guard_stdio();
     ctk_cli cli = cburn_cli;
     cli.handler_arg = &o;
     ctk_registry_new(&reg);

@@ -234,26 +234,16 @@ static FILE *open_joblog(const char *path, int resume)
     return f;
 }
 
+static void warn_plugin(void *arg, const ctk_plugin_error *err)
+{
+    (void)arg;
+    fprintf(stderr, PROG ": plugin %s: %s\n", err->file, err->reason);
+}
+
 static int usage_error(const char *message)
 {
     fprintf(stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n", message);
     return 2;
-}
-
-static int informational(const ctk_common *c, ctk_registry *reg)
-{
-    if (c->help) {
-        ctk_registry_load_all(reg, NULL, NULL);
-        ctk_cli_help(&cpar_cli, reg, stdout);
-    } else if (c->version) {
-        ctk_cli_version(&cpar_cli, stdout);
-    } else if (c->list_strategies) {
-        ctk_registry_load_all(reg, NULL, NULL);
-        ctk_cli_list_strategies(reg, stdout);
-    } else {
-        return 0;
-    }
-    return 1;
 }
 
 /* Checks what the parser cannot; returns a message or NULL. */
@@ -281,8 +271,8 @@ static int run_jobs(cpar_opts *o, ctk_common *c, ctk_registry *reg, ctk_par_opts
         return 255;
     }
     cpar_run run = {NULL, par};
-    ctk_pipeline_opts pl = {ctk_par_work(par), po->jobs,  c->keep_order,   0,
-                            ctk_par_produce,   par,       ctk_par_consume, par};
+    ctk_pipeline_opts pl = {ctk_par_work(par), po->jobs, c->keep_order,   0,
+                            ctk_par_produce,   par,      ctk_par_consume, par};
     ctk_pipeline_new(&run.pipeline, &pl);
     ctk_par_set_cancel_flag(par, ctk_pipeline_cancel_flag(run.pipeline));
     ctk_sigwatch *sw = NULL;
@@ -294,7 +284,7 @@ static int run_jobs(cpar_opts *o, ctk_common *c, ctk_registry *reg, ctk_par_opts
     ctk_par_counts(par, &ran, &failed);
     if (ctk_par_nul_replaced(par))
         fprintf(stderr, PROG ": warning: a NUL byte in the input was replaced with \\0 "
-                        "(NUL cannot be passed in an argument); did you mean --null?\n");
+                             "(NUL cannot be passed in an argument); did you mean --null?\n");
     ctk_pipeline_free(run.pipeline);
     ctk_par_free(par);
     (void)o;
@@ -314,6 +304,7 @@ int main(int argc, char **argv)
     ctk_registry *reg;
     char err[1600];
     int first, status = 0;
+    ctk_cli_guard_stdio();
     ctk_cli cli = cpar_cli;
     cli.handler_arg = &o;
     ctk_registry_new(&reg);
@@ -327,7 +318,7 @@ int main(int argc, char **argv)
         status = rc == CTK_EINVAL ? usage_error(err) : (fprintf(stderr, PROG ": %s\n", err), 2);
         goto out;
     }
-    if (informational(&c, reg))
+    if (ctk_cli_inform(&cpar_cli, reg, &c, stdout, warn_plugin, NULL))
         goto out;
     ctk_sources_new(&src, o.delim);
     size_t n_cmd = 0;

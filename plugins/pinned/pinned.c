@@ -93,7 +93,16 @@ static int pinned_execute(ctk_exec *exec, void *data)
 {
     pinned *p = data;
     unsigned jobs = ctk_exec_jobs(exec);
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    /* Without --cpu-list: the CPUs this process may use (taskset, cgroups),
+     * not simply 0..N-1. */
+    pinned allowed = {.n_cpus = 0};
+    cpu_set_t set;
+    if (p->n_cpus == 0 && sched_getaffinity(0, sizeof set, &set) == 0)
+        for (int c = 0; c < CPU_SETSIZE && allowed.n_cpus < MAX_CPUS; c++)
+            if (CPU_ISSET(c, &set))
+                allowed.cpus[allowed.n_cpus++] = c;
+    if (p->n_cpus == 0)
+        p = &allowed;
     worker *workers = calloc(jobs, sizeof *workers);
     pthread_t *threads = calloc(jobs, sizeof *threads);
     int rc = 0;
@@ -103,8 +112,8 @@ static int pinned_execute(ctk_exec *exec, void *data)
     }
     unsigned started = 0;
     for (; started < jobs; started++) {
-        size_t slot = started % (p->n_cpus ? p->n_cpus : (size_t)(online > 0 ? online : 1));
-        workers[started] = (worker){exec, p->n_cpus ? p->cpus[slot] : (int)slot, 0};
+        size_t slot = started % (p->n_cpus ? p->n_cpus : 1);
+        workers[started] = (worker){exec, p->n_cpus ? p->cpus[slot] : 0, 0};
         if (pthread_create(&threads[started], NULL, worker_main, &workers[started]) != 0)
             break;
     }

@@ -70,6 +70,15 @@ CTK_EXTERN void ctk_common_free(ctk_common *common);
 CTK_EXTERN void ctk_cli_help(const ctk_cli *cli, ctk_registry *reg, FILE *out);
 /* --list-strategies: one line per strategy, name and summary. */
 CTK_EXTERN void ctk_cli_list_strategies(ctk_registry *reg, FILE *out);
+/* Answers --help, --version or --list-strategies on out, loading every
+ * plugin in the path first (their strategies and options belong in the
+ * answer). Returns 1 when it answered one, else 0. */
+CTK_EXTERN int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common,
+                              FILE *out, void (*warn)(void *arg, const ctk_plugin_error *err),
+                              void *warn_arg);
+/* Opens /dev/null onto whichever of fds 0, 1 and 2 is closed, so that no
+ * descriptor the library opens later lands there by accident. */
+CTK_EXTERN void ctk_cli_guard_stdio(void);
 /* --version: "prog (ctk) VERSION". */
 CTK_EXTERN void ctk_cli_version(const ctk_cli *cli, FILE *out);
 /* Looks a strategy up by name; on failure writes

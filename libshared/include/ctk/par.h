@@ -21,18 +21,18 @@
 typedef struct ctk_par_opts {
     const ctk_cmdline *cmd;
     ctk_sources *sources;
-    unsigned jobs;        /* job slots ({%}) */
-    int dry_run;          /* print the command lines, run nothing */
-    int ungroup;          /* -u: the jobs write straight to our stdout/stderr */
-    int tag;              /* --tag: prefix output lines with the arguments */
-    int quiet_output;     /* --records -: job output is not printed */
-    unsigned retries;     /* extra attempts for a failing job */
-    double timeout;       /* seconds per attempt; 0: none */
+    unsigned jobs;    /* job slots ({%}) */
+    int dry_run;      /* print the command lines, run nothing */
+    int ungroup;      /* -u: the jobs write straight to our stdout/stderr */
+    int tag;          /* --tag: prefix output lines with the arguments */
+    int quiet_output; /* --records -: job output is not printed */
+    unsigned retries; /* extra attempts for a failing job */
+    double timeout;   /* seconds per attempt; 0: none */
     const ctk_spawn_termstep *termseq;
     size_t termseq_len;
-    FILE *joblog;         /* NULL: none; written and flushed per finished job */
-    ctk_output *records;  /* NULL: none */
-    int resume;           /* 1: --resume, 2: --resume-failed */
+    FILE *joblog;        /* NULL: none; written and flushed per finished job */
+    ctk_output *records; /* NULL: none */
+    int resume;          /* 1: --resume, 2: --resume-failed */
     const char *joblog_path;
 } ctk_par_opts;
 

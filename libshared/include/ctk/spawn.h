@@ -15,7 +15,8 @@
  * caller blocked or ignored. Nothing but fds 0, 1 and 2 reaches it.
  *
  * The caller must not ignore SIGCHLD or reap with waitpid(-1): the child
- * is waited for by pid, on every path, so no zombie is left behind.
+ * is waited for by pid, on every path, so no zombie is left behind. Nor
+ * may another thread setenv() while a child with opts.env starts.
  */
 #ifndef CTK_SPAWN_H
 #define CTK_SPAWN_H
@@ -104,41 +105,42 @@ typedef struct ctk_spawn_opts {
     const void *input; /* CTK_SPAWN_IN_PIPE: borrowed until finish returns */
     size_t input_len;
     enum ctk_spawn_out out, err;
-    size_t mem_limit;   /* per captured stream; 0: CTK_SPAWN_MEM_LIMIT */
-    const char *tmpdir; /* spill directory; NULL: $TMPDIR, else /tmp */
-    double deadline;    /* ctk_spawn_clock() time to start terminating; 0: none */
+    size_t mem_limit;                  /* per captured stream; 0: CTK_SPAWN_MEM_LIMIT */
+    const char *tmpdir;                /* spill directory; NULL: $TMPDIR, else /tmp */
+    double deadline;                   /* ctk_spawn_clock() time to start terminating; 0: none */
     const ctk_spawn_termstep *termseq; /* NULL: the default */
     size_t termseq_len;
 } ctk_spawn_opts;
 
 /* A running child. Fields are readable (the pid is also the process
- * group id); only this module changes them. */
+ * group id); only this module changes them. It holds a mutex: keep it in
+ * one place from start to dispose, never copy it. */
 typedef struct ctk_spawn_child {
-    pid_t pid;       /* 0 when none was started, or once reaped */
-    int in_fd;       /* write end of the stdin pipe, or -1 */
-    int out_fd;      /* read ends of the capture pipes, or -1 */
+    pid_t pid;  /* 0 when none was started, or once reaped */
+    int in_fd;  /* write end of the stdin pipe, or -1 */
+    int out_fd; /* read ends of the capture pipes, or -1 */
     int err_fd;
-    int pidfd;       /* readable when the child exits, or -1 */
-    int wake_fd;     /* eventfd ctk_spawn_terminate() pokes, or -1 */
-    int exec_errno;  /* the command could not be started: ENOENT, EACCES */
-    int terminate;   /* ctk_spawn_terminate() was called */
-    double started;  /* ctk_spawn_clock() just before spawning */
+    int pidfd;                  /* readable when the child exits, or -1 */
+    int wake_fd;                /* eventfd ctk_spawn_terminate() pokes, or -1 */
+    int exec_errno;             /* the command could not be started: ENOENT, EACCES */
+    int terminate;              /* ctk_spawn_terminate() was called */
+    double started;             /* ctk_spawn_clock() just before spawning */
     const ctk_spawn_opts *opts; /* borrowed until finish returns */
     pthread_mutex_t lock;       /* orders signalling against reaping */
 } ctk_spawn_child;
 
 typedef struct ctk_spawn_result {
-    int exit;          /* exit status 0-255; 0 when a signal ended it */
-    int signal;        /* the signal that ended it, or 0 */
-    int exec_errno;    /* why it could not start (exit is then 127/126) */
-    int timed_out;     /* the deadline passed and the sequence ran */
-    int terminated;    /* ctk_spawn_terminate() ended it */
-    double started;    /* ctk_spawn_clock() at start */
-    double elapsed;    /* seconds from start until reaped */
-    double cpu_user;   /* CPU seconds of the child and what it waited for */
+    int exit;        /* exit status 0-255; 0 when a signal ended it */
+    int signal;      /* the signal that ended it, or 0 */
+    int exec_errno;  /* why it could not start (exit is then 127/126) */
+    int timed_out;   /* the deadline passed and the sequence ran */
+    int terminated;  /* ctk_spawn_terminate() ended it */
+    double started;  /* ctk_spawn_clock() at start */
+    double elapsed;  /* seconds from start until reaped */
+    double cpu_user; /* CPU seconds of the child and what it waited for */
     double cpu_sys;
-    long maxrss_kb;    /* its peak resident set */
-    uint64_t in_bytes; /* input the child accepted (CTK_SPAWN_IN_PIPE) */
+    long maxrss_kb;            /* its peak resident set */
+    uint64_t in_bytes;         /* input the child accepted (CTK_SPAWN_IN_PIPE) */
     ctk_spawn_stream out, err; /* captured output (empty unless CAPTURE) */
 } ctk_spawn_result;
 
@@ -155,7 +157,18 @@ CTK_EXTERN int ctk_spawn_start(ctk_spawn_child *child, const ctk_spawn_opts *opt
 /* Feeds, drains and waits (poll over all pipes at once, so neither side
  * can deadlock), runs the termination sequence on the deadline or on
  * ctk_spawn_terminate, and reaps the child on every path. Fills result,
- * which the caller frees with ctk_spawn_result_free, also on error. */
+ * which the caller frees with ctk_spawn_result_free, also on error.
+ *
+ * Without a deadline or terminate it waits, as GNU parallel does, until
+ * the leader has exited and the capture pipes are closed (a background
+ * grandchild holding stdout keeps the job running). Once the sequence
+ * has begun: each step's signal goes to the whole group; after the last
+ * step comes a SIGKILL; whatever is still in the group when the leader is
+ * gone gets SIGKILL before the leader is reaped (its zombie keeps the
+ * group id from being reused until then); and pipes still held after the
+ * sequence, by a process that left the group, are abandoned. A library
+ * error (out of memory, a spill file that cannot be written) kills the
+ * group too, then reaps, then returns the code. */
 CTK_EXTERN int ctk_spawn_finish(ctk_spawn_child *child, ctk_spawn_result *result);
 /* Releases the child; kills and reaps one that finish never waited for. */
 CTK_EXTERN void ctk_spawn_dispose(ctk_spawn_child *child);
