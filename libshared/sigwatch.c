@@ -1,8 +1,11 @@
 /* sigwatch.c: a thread that sigwait()s for the terminating signals. The
  * thread is stopped with a SIGUSR2 sent to it alone. */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "ctk/sigwatch.h"
 
@@ -17,28 +20,56 @@ struct ctk_sigwatch {
     int stopping;
 };
 
-static void *watch_main(void *p)
+/* How long a cancelled process may take to wind down before the watcher
+ * ends it the hard way: a writer stuck on a pipe nobody reads would
+ * otherwise keep it alive for ever. */
+#define GRACE_SECONDS 5
+
+/* Ends the process with signo's default action, as if never caught. */
+static void __attribute__((noreturn)) die_of(int signo)
 {
-    ctk_sigwatch *w = p;
-    for (;;) {
-        int signo = 0;
-        if (sigwait(&w->watched, &signo) != 0)
-            continue;
-        pthread_mutex_lock(&w->lock);
-        if (signo == SIGUSR2 && w->stopping) {
-            pthread_mutex_unlock(&w->lock);
-            return NULL;
-        }
-        if (signo == SIGUSR2) {
-            pthread_mutex_unlock(&w->lock);
-            continue;
-        }
+    sigset_t only;
+    sigemptyset(&only);
+    sigaddset(&only, signo);
+    signal(signo, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &only, NULL);
+    raise(signo);
+    _exit(128 + signo);
+}
+
+/* Handles one signal; returns 1 when the watcher should stop. */
+static int handle(ctk_sigwatch *w, int signo)
+{
+    pthread_mutex_lock(&w->lock);
+    int stop = signo == SIGUSR2 && w->stopping;
+    if (signo != SIGUSR2) {
         if (w->received == 0)
             w->received = signo;
         /* Called under the lock so retargeting waits for a call under way. */
         if (w->on_signal != NULL)
             w->on_signal(w->arg, signo);
-        pthread_mutex_unlock(&w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    return stop;
+}
+
+static void *watch_main(void *p)
+{
+    ctk_sigwatch *w = p;
+    struct timespec grace = {GRACE_SECONDS, 0};
+    for (;;) {
+        int first = ctk_sigwatch_received(w);
+        int signo = first ? sigtimedwait(&w->watched, NULL, &grace) : 0;
+        if (!first && sigwait(&w->watched, &signo) != 0)
+            continue;
+        if (signo < 0 && errno == EAGAIN) {
+            /* Still here after the grace period: escalate, then go. */
+            handle(w, first);
+            nanosleep(&(struct timespec){0, 200000000}, NULL);
+            die_of(first);
+        }
+        if (signo > 0 && handle(w, signo))
+            return NULL;
     }
 }
 
