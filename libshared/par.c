@@ -32,6 +32,9 @@ struct ctk_par {
     GPtrArray *running; /* ctk_spawn_child * */
     int cancels;
     uint64_t ran, failed;
+    /* The program of a direct command, searched in $PATH once: the same
+     * search per job cost as much as the rest of a short job's start. */
+    char *program_name, *program_path;
 };
 
 /* ---- byte encoding ------------------------------------------------------------ */
@@ -131,6 +134,8 @@ void ctk_par_free(ctk_par *p)
     ctk_item_clear(&p->item);
     g_hash_table_destroy(p->skip);
     g_ptr_array_free(p->running, TRUE);
+    g_free(p->program_name);
+    g_free(p->program_path);
     pthread_mutex_destroy(&p->lock);
     g_free(p->slot_used);
     g_free(p);
@@ -252,10 +257,28 @@ static double wall_clock(void)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
+/* The executable for argv[0], searched once; NULL lets the spawner
+ * search (and report "command not found" itself). */
+static const char *program_for(ctk_par *p, const char *name)
+{
+    if (strchr(name, '/') != NULL)
+        return NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->program_name == NULL) {
+        p->program_name = g_strdup(name);
+        p->program_path = g_find_program_in_path(name);
+    }
+    /* One template has one program; another name is searched by spawn. */
+    const char *path = strcmp(p->program_name, name) == 0 ? p->program_path : NULL;
+    pthread_mutex_unlock(&p->lock);
+    return path;
+}
+
 static int run_once(ctk_par *p, char **argv, const ctk_buf *line, ctk_spawn_result *res)
 {
     ctk_spawn_opts so = {
         .argv = (const char *const *)argv,
+        .path = argv != NULL ? program_for(p, argv[0]) : NULL,
         .shell = argv == NULL ? (const char *)line->data : NULL,
         .out = p->opts.ungroup ? CTK_SPAWN_INHERIT : CTK_SPAWN_CAPTURE,
         .err = p->opts.ungroup ? CTK_SPAWN_INHERIT : CTK_SPAWN_CAPTURE,

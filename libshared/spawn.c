@@ -464,9 +464,13 @@ static int spawn_process(ctk_spawn_child *c, const posix_spawn_file_actions_t *f
 {
     const ctk_spawn_opts *o = c->opts;
     char *sh_argv[] = {"sh", "-c", (char *)o->shell, NULL};
-    int rc = o->shell != NULL
-                 ? posix_spawn(&c->pid, "/bin/sh", fa, attr, sh_argv, envp)
-                 : posix_spawnp(&c->pid, o->argv[0], fa, attr, (char *const *)o->argv, envp);
+    int rc;
+    if (o->shell != NULL)
+        rc = posix_spawn(&c->pid, "/bin/sh", fa, attr, sh_argv, envp);
+    else if (o->path != NULL)
+        rc = posix_spawn(&c->pid, o->path, fa, attr, (char *const *)o->argv, envp);
+    else
+        rc = posix_spawnp(&c->pid, o->argv[0], fa, attr, (char *const *)o->argv, envp);
     if (rc == 0)
         return 0;
     c->pid = 0;

@@ -97,6 +97,10 @@ typedef struct ctk_spawn_opts {
      * under /bin/sh -c. */
     const char *const *argv;
     const char *shell;
+    /* With argv: the program to execute, found already (a caller running
+     * one command many times searches $PATH once); NULL: search for
+     * argv[0]. argv[0] stays what the program sees as its name. */
+    const char *path;
     /* "NAME=value" entries added to (or replacing in) the environment,
      * NULL-terminated; NULL for the caller's environment unchanged. */
     const char *const *env;
