@@ -261,6 +261,10 @@ static int handle_common(parse_state *ps, int id, const char *value)
     char why[160];
     switch (id) {
     case OPT_JOBS:
+        if (ps->cli->jobs_unbounded > 0 && strcmp(value, "0") == 0) {
+            c->jobs = ps->cli->jobs_unbounded;
+            return 0;
+        }
         if (ctk_parse_jobs(value, ctk_cpu_count(), JOBS_MAX, &c->jobs, why, sizeof why) < 0)
             return usage_error(ps, "-j %s: %s", value, why);
         return 0;

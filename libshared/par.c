@@ -280,6 +280,7 @@ static int run_once(ctk_par *p, char **argv, const ctk_buf *line, ctk_spawn_resu
         .argv = (const char *const *)argv,
         .path = argv != NULL ? program_for(p, argv[0]) : NULL,
         .shell = argv == NULL ? (const char *)line->data : NULL,
+        .shell_path = p->opts.shell,
         .out = p->opts.ungroup ? CTK_SPAWN_INHERIT : CTK_SPAWN_CAPTURE,
         .err = p->opts.ungroup ? CTK_SPAWN_INHERIT : CTK_SPAWN_CAPTURE,
         .termseq = p->opts.termseq,
@@ -351,8 +352,9 @@ static int par_run(void *ctx, ctk_unit *unit, const int *cancel)
             ctk_spawn_stream_init(&res.err, 0, NULL);
             attempts++;
             rc = run_once(p, argv, &line, &res);
-        } while (rc == 0 && (res.exit != 0 || res.signal != 0) && attempts <= p->opts.retries &&
-                 !res.terminated);
+        } while (rc == 0 && (res.exit != 0 || res.signal != 0) && !res.terminated &&
+                 (p->opts.retries == 0 || attempts < p->opts.retries) &&
+                 !ctk_is_cancelled(p->cancel));
     }
     if (rc < 0) {
         rc = ctk_unit_fail(unit, rc, "cannot run: %s", ctk_strerror(rc));
@@ -360,7 +362,7 @@ static int par_run(void *ctx, ctk_unit *unit, const int *cancel)
         put_u64(&unit->out, (uint64_t)(int64_t)res.exit);
         put_u64(&unit->out, (uint64_t)(int64_t)res.signal);
         put_u64(&unit->out, attempts);
-        put_u64(&unit->out, res.terminated);
+        put_u64(&unit->out, (uint64_t)res.terminated | (uint64_t)res.timed_out << 1);
         put_u64(&unit->out, res.out.bytes);
         ctk_buf_append(&unit->out, &start, sizeof start);
         ctk_buf_append(&unit->out, &res.elapsed, sizeof res.elapsed);
@@ -389,7 +391,7 @@ ctk_work ctk_par_work(ctk_par *p)
 
 typedef struct job_result {
     int64_t exit, signal;
-    uint64_t attempts, terminated, out_bytes;
+    uint64_t attempts, terminated, timed_out, out_bytes;
     double start, elapsed;
     const char *line;
     size_t line_len;
@@ -408,7 +410,8 @@ static int decode_result(const ctk_unit *unit, job_result *r)
     r->exit = (int64_t)v[0];
     r->signal = (int64_t)v[1];
     r->attempts = v[2];
-    r->terminated = v[3];
+    r->terminated = v[3] & 1;
+    r->timed_out = v[3] >> 1 & 1;
     r->out_bytes = v[4];
     if (c.left < 2 * sizeof(double))
         return CTK_EIO;
@@ -575,6 +578,14 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
             unlink(r.spill[k]);
         g_free(r.spill[k]);
     }
+    if (r.timed_out) {
+        /* GNU parallel's words, and its Exitval for a job it ended. */
+        fprintf(stderr,
+                "cpar: Warning: This job was killed because it timed out:\n"
+                "cpar: Warning: %.*s\n",
+                (int)r.line_len, r.line);
+        r.exit = -1;
+    }
     /* A job our cancel stopped never finished: not logged, so --resume
      * runs it again. */
     int interrupted =
@@ -585,4 +596,24 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
         count(p, r.exit != 0 || r.signal != 0);
     }
     g_free(input);
+}
+
+char *ctk_par_find_shell(void)
+{
+    static const char *const shells[] = {"bash", "dash", "sh", "zsh", "ksh", "mksh", "ash"};
+    char link[64];
+    snprintf(link, sizeof link, "/proc/%ld/exe", (long)getppid());
+    char *parent = g_file_read_link(link, NULL);
+    if (parent != NULL) {
+        char *base = g_path_get_basename(parent);
+        for (size_t i = 0; i < G_N_ELEMENTS(shells); i++)
+            if (strcmp(base, shells[i]) == 0) {
+                g_free(base);
+                return parent;
+            }
+        g_free(base);
+        g_free(parent);
+    }
+    const char *env = g_getenv("SHELL");
+    return g_strdup(env != NULL && *env == '/' ? env : "/bin/sh");
 }

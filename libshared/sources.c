@@ -113,8 +113,17 @@ int ctk_sources_add_words(ctk_sources *s, char *const *words, size_t n, int link
 {
     source *src = g_new0(source, 1);
     src->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-    for (size_t i = 0; i < n; i++)
-        g_ptr_array_add(src->values, value_new(words[i], strlen(words[i])));
+    /* As GNU parallel does, a word holding the record delimiter is several
+     * records ("a\nb" is a and b; "a\n" is a and an empty one). */
+    for (size_t i = 0; i < n; i++) {
+        const char *w = words[i], *end;
+        if (s->delim != '\0')
+            while ((end = strchr(w, s->delim)) != NULL) {
+                g_ptr_array_add(src->values, value_new(w, (size_t)(end - w)));
+                w = end + 1;
+            }
+        g_ptr_array_add(src->values, value_new(w, strlen(w)));
+    }
     return add_source(s, src, linked);
 }
 

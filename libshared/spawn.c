@@ -466,7 +466,8 @@ static int spawn_process(ctk_spawn_child *c, const posix_spawn_file_actions_t *f
     char *sh_argv[] = {"sh", "-c", (char *)o->shell, NULL};
     int rc;
     if (o->shell != NULL)
-        rc = posix_spawn(&c->pid, "/bin/sh", fa, attr, sh_argv, envp);
+        rc = posix_spawn(&c->pid, o->shell_path ? o->shell_path : "/bin/sh", fa, attr, sh_argv,
+                         envp);
     else if (o->path != NULL)
         rc = posix_spawn(&c->pid, o->path, fa, attr, (char *const *)o->argv, envp);
     else

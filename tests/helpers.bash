@@ -273,3 +273,71 @@ ctk_cleanup() {
 teardown() {
     ctk_cleanup
 }
+
+# ---- cpar -----------------------------------------------------------------------
+
+# cp_run ARGS...: cpar under the guard, standard input from /dev/null.
+cp_run() {
+    timeout -k 5 "$CTK_TIMEOUT" cpar "$@" </dev/null
+}
+
+# cp_in INPUT ARGS...: cpar reading INPUT (printf %s of a string) on stdin.
+cp_in() {
+    local input=$1
+    shift
+    printf '%s' "$input" | timeout -k 5 "$CTK_TIMEOUT" cpar "$@"
+}
+
+# A cpar usage error: exit 2, nothing on stdout, `cpar: MESSAGE` then the
+# "Try --help" line on stderr, MESSAGE matching the regex $1.
+assert_cpar_usage_error() {
+    assert_equal "$status" 2
+    assert_equal "$output" ""
+    assert_stderr_regex "^cpar: $1"
+    assert_equal "${stderr_lines[-1]}" "Try 'cpar --help' for more information."
+    assert_stderr_lines 2
+}
+
+# exe_is_cpar PID: PID runs the cpar binary (not the libtool wrapper).
+exe_is_cpar() {
+    local exe
+    exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
+    [[ ${exe##*/} == cpar || ${exe##*/} == lt-cpar ]]
+}
+
+# wait_cpar PARENT [SECS]: prints the child of PARENT that runs cpar.
+wait_cpar() {
+    local parent=$1 limit=$((${2:-10} * CTK_SLOW)) i p
+    for ((i = 0; i < limit * 50; i++)); do
+        for p in $(pgrep -P "$parent"); do
+            if exe_is_cpar "$p"; then
+                echo "$p"
+                return 0
+            fi
+        done
+        sleep 0.02
+    done
+    return 1
+}
+
+# bg_cpar ARGS...: starts cpar in the background under the guard (stdin
+# from /dev/null), output in $BG_OUT and $BG_ERR; sets BG (the guard) and
+# CPAR (cpar's own pid). bg_wait and ctk_cleanup work on it as on cburn.
+bg_cpar() {
+    BG_OUT="$BATS_TEST_TMPDIR/bg.out"
+    BG_ERR="$BATS_TEST_TMPDIR/bg.err"
+    timeout -k 5 "$CTK_TIMEOUT" cpar "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null 3>&- &
+    BG=$!
+    CPAR=$(wait_cpar "$BG") || fail "cpar did not start"
+}
+
+# wait_pgrep PATTERN N [SECS]: waits until at least N processes match
+# `pgrep -f PATTERN`, up to SECS seconds (default 10).
+wait_pgrep() {
+    local limit=$((${3:-10} * CTK_SLOW)) i
+    for ((i = 0; i < limit * 50; i++)); do
+        (($(pgrep -f -- "$1" | wc -l) >= $2)) && return 0
+        sleep 0.02
+    done
+    return 1
+}

@@ -60,7 +60,8 @@ static const ctk_cli_option cpar_options[] = {
     {"resume", 0, CTK_ARG_NONE, NULL, "skip the jobs FILE of --joblog already has", OPT_RESUME},
     {"resume-failed", 0, CTK_ARG_NONE, NULL, "skip the jobs --joblog has as succeeded",
      OPT_RESUME_FAILED},
-    {"retries", 0, CTK_ARG_REQUIRED, "N", "run a failing job up to N more times", OPT_RETRIES},
+    {"retries", 0, CTK_ARG_REQUIRED, "N",
+     "run a failing job up to N times in all (0: until it succeeds)", OPT_RETRIES},
     {"timeout", 0, CTK_ARG_REQUIRED, "SECS", "end a job (its process group) after SECS",
      OPT_TIMEOUT},
     {"termseq", 0, CTK_ARG_REQUIRED, "SEQ",
@@ -168,6 +169,8 @@ static const ctk_cli cpar_cli = {
     .options = cpar_options,
     .handler = on_option,
     .stop_at_operand = 1,
+    /* -j 0: as many as possible, as in GNU parallel, within a bound. */
+    .jobs_unbounded = 256,
 };
 
 /* ---- sources from the operands ---------------------------------------------- */
@@ -299,7 +302,7 @@ static int run_jobs(cpar_opts *o, ctk_common *c, ctk_registry *reg, ctk_par_opts
 
 int main(int argc, char **argv)
 {
-    cpar_opts o = {.arg_files = g_ptr_array_new(), .delim = '\n', .per_job = 1};
+    cpar_opts o = {.arg_files = g_ptr_array_new(), .delim = '\n', .per_job = 1, .retries = 1};
     ctk_common c = {0};
     ctk_registry *reg;
     char err[1600];
@@ -361,6 +364,7 @@ int main(int argc, char **argv)
         const ctk_field *fields = ctk_par_record_fields(&nf);
         ctk_output_new(&records, records_file, c.format, fields, nf, c.header);
     }
+    char *shell = ctk_par_find_shell();
     ctk_par_opts po = {
         .cmd = cmd,
         .sources = src,
@@ -377,8 +381,10 @@ int main(int argc, char **argv)
         .records = records,
         .resume = o.resume,
         .joblog_path = o.joblog,
+        .shell = shell,
     };
     status = run_jobs(&o, &c, reg, &po);
+    g_free(shell);
 out:
     if (records != NULL) {
         ctk_output_finish(records);

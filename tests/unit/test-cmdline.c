@@ -322,16 +322,30 @@ static void test_render_like_parallel(void)
     }
 }
 
+/* echo, printf, test... are shell builtins with different behaviour from
+ * their programs (--version, backslashes): like GNU parallel, run them in
+ * the shell. */
+static void test_builtins_use_the_shell(void)
+{
+    const char *names[] = {"echo", "printf", "test", "[", "kill", "pwd"};
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        const char *words[] = {names[i], "{}", NULL};
+        ctk_cmdline *t = parse_ok(NULL, words, 0);
+        g_assert_cmpint(ctk_cmdline_needs_shell(t), ==, 1);
+        ctk_cmdline_free(t);
+    }
+}
+
 static void test_seq_and_slot(void)
 {
-    const char *words[] = {"echo", "{#}", "{%}", "{}", "{1#}", NULL};
+    const char *words[] = {"cat", "{#}", "{%}", "{}", "{1#}", NULL};
     const char *cols[] = {"a b", NULL};
     ctk_cmdline *t = parse_ok(NULL, words, 0);
     char **argv;
     char *line = render_cols(t, cols, 42, 3, &argv);
-    g_assert_cmpstr(line, ==, "echo 42 3 'a b' ");
+    g_assert_cmpstr(line, ==, "cat 42 3 'a b' ");
     g_assert_nonnull(argv);
-    const char *want[] = {"echo", "42", "3", "a b", NULL};
+    const char *want[] = {"cat", "42", "3", "a b", NULL};
     g_assert_cmpstrv((const char *const *)argv, want);
     ctk_cmdline_argv_free(argv);
     g_free(line);
@@ -341,15 +355,15 @@ static void test_seq_and_slot(void)
 /* No columns at all: parallel's single empty argument. */
 static void test_no_columns(void)
 {
-    const char *words[] = {"echo", "x{}y", "{2}", NULL};
+    const char *words[] = {"cat", "x{}y", "{2}", NULL};
     ctk_cmdline *t = parse_ok(NULL, words, 0);
     ctk_cmdline_args a = {NULL, 0, 1, 1};
     ctk_buf line = {0};
     char **argv;
     g_assert_cmpint(ctk_cmdline_render(t, &a, &line, &argv), ==, 0);
-    g_assert_cmpuint(line.len, ==, strlen("echo x''y "));
-    g_assert_cmpint(memcmp(line.data, "echo x''y ", line.len), ==, 0);
-    const char *want[] = {"echo", "xy", NULL};
+    g_assert_cmpuint(line.len, ==, strlen("cat x''y "));
+    g_assert_cmpint(memcmp(line.data, "cat x''y ", line.len), ==, 0);
+    const char *want[] = {"cat", "xy", NULL};
     g_assert_cmpstrv((const char *const *)argv, want);
     ctk_cmdline_argv_free(argv);
     ctk_buf_free(&line);
@@ -378,19 +392,19 @@ static void check_argv(const char *const *words, const char *const *cols, const 
  * shell splits parallel's line; a missing column adds nothing. */
 static void test_argv_exact(void)
 {
-    const char *w1[] = {"echo", "{}", NULL}, *c1[] = {"it's $HOME\n*", NULL};
-    const char *a1[] = {"echo", "it's $HOME\n*", NULL};
-    check_argv(w1, c1, "echo 'it'\"'\"'s $HOME\n*'", a1);
-    const char *w2[] = {"echo", "x{}y", NULL}, *c2[] = {"a", "b c", NULL};
-    const char *a2[] = {"echo", "xa", "b cy", NULL};
-    check_argv(w2, c2, "echo xa 'b c'y", a2);
+    const char *w1[] = {"cat", "{}", NULL}, *c1[] = {"it's $HOME\n*", NULL};
+    const char *a1[] = {"cat", "it's $HOME\n*", NULL};
+    check_argv(w1, c1, "cat 'it'\"'\"'s $HOME\n*'", a1);
+    const char *w2[] = {"cat", "x{}y", NULL}, *c2[] = {"a", "b c", NULL};
+    const char *a2[] = {"cat", "xa", "b cy", NULL};
+    check_argv(w2, c2, "cat xa 'b c'y", a2);
     const char *w3[] = {"cmd", "--in={}", "--out={.}.o", "{3}", NULL};
     const char *c3[] = {"d/a b.c", NULL};
     const char *a3[] = {"cmd", "--in=d/a b.c", "--out=d/a b.o", NULL};
     check_argv(w3, c3, "cmd --in='d/a b.c' --out='d/a b'.o ", a3);
-    const char *w4[] = {"echo", NULL}, *c4[] = {"", "-n", "\xff", NULL};
-    const char *a4[] = {"echo", "", "-n", "\xff", NULL};
-    check_argv(w4, c4, "echo '' -n '\xff'", a4);
+    const char *w4[] = {"cat", NULL}, *c4[] = {"", "-n", "\xff", NULL};
+    const char *a4[] = {"cat", "", "-n", "\xff", NULL};
+    check_argv(w4, c4, "cat '' -n '\xff'", a4);
     /* Blanks inside one word split it, as sh does; '' words vanish. */
     const char *w5[] = {"grep  -e\tx", "", "{/}", NULL}, *c5[] = {"/a/b", NULL};
     const char *a5[] = {"grep", "-e", "x", "b", NULL};
@@ -403,12 +417,12 @@ static void test_argv_exact(void)
 static void test_argv_refused(void)
 {
     const char *c[] = {"a b", NULL};
-    const char *w1[] = {"echo", "{}", ">", "out", NULL};
-    check_argv(w1, c, "echo 'a b' > out", NULL);
+    const char *w1[] = {"cat", "{}", ">", "out", NULL};
+    check_argv(w1, c, "cat 'a b' > out", NULL);
     const char *w2[] = {"{}", NULL};
     check_argv(w2, c, "a b", NULL);
-    const char *w3[] = {"echo", "$HOME", NULL};
-    check_argv(w3, c, "echo $HOME 'a b'", NULL);
+    const char *w3[] = {"cat", "$HOME", NULL};
+    check_argv(w3, c, "cat $HOME 'a b'", NULL);
     const char *w4[] = {"cd", "{}", NULL};
     check_argv(w4, c, "cd 'a b'", NULL);
 }
@@ -420,29 +434,29 @@ static void test_needs_shell(void)
         const char *words[4];
         int shell;
     } cases[] = {
-        {{"echo", "{}", NULL}, 0},
+        {{"cat", "{}", NULL}, 0},
         {{"./run.sh", "--x={}", "-", NULL}, 0},
         {{"gzip -9", "{}", NULL}, 0},
         {{"tr", "a-z", "A-Z", NULL}, 0},
-        {{"echo", "caf\xc3\xa9", NULL}, 0},
-        {{"echo", "a|b", NULL}, 1},
-        {{"echo", "a;b", NULL}, 1},
-        {{"echo", "a&", NULL}, 1},
-        {{"echo", "<x", NULL}, 1},
-        {{"echo", "(x)", NULL}, 1},
-        {{"echo", "`x`", NULL}, 1},
-        {{"echo", "'x'", NULL}, 1},
-        {{"echo", "\"x\"", NULL}, 1},
-        {{"echo", "a\\b", NULL}, 1},
+        {{"cat", "caf\xc3\xa9", NULL}, 0},
+        {{"cat", "a|b", NULL}, 1},
+        {{"cat", "a;b", NULL}, 1},
+        {{"cat", "a&", NULL}, 1},
+        {{"cat", "<x", NULL}, 1},
+        {{"cat", "(x)", NULL}, 1},
+        {{"cat", "`x`", NULL}, 1},
+        {{"cat", "'x'", NULL}, 1},
+        {{"cat", "\"x\"", NULL}, 1},
+        {{"cat", "a\\b", NULL}, 1},
         {{"ls", "*.c", NULL}, 1},
         {{"ls", "?", NULL}, 1},
         {{"ls", "[ab]", NULL}, 1},
         {{"ls", "~", NULL}, 1},
-        {{"echo", "#x", NULL}, 1},
-        {{"echo", "!x", NULL}, 1},
-        {{"echo", "a{b,c}", NULL}, 1},
-        {{"echo", "a\nb", NULL}, 1},
-        {{"echo", "a^b", NULL}, 1},
+        {{"cat", "#x", NULL}, 1},
+        {{"cat", "!x", NULL}, 1},
+        {{"cat", "a{b,c}", NULL}, 1},
+        {{"cat", "a\nb", NULL}, 1},
+        {{"cat", "a^b", NULL}, 1},
         {{"A=1", "env", NULL}, 1},
         {{"while", "true", NULL}, 1},
         {{"exit", "{}", NULL}, 1},
@@ -640,6 +654,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cmdline/argv", test_argv_exact);
     g_test_add_func("/cmdline/argv-refused", test_argv_refused);
     g_test_add_func("/cmdline/needs-shell", test_needs_shell);
+    g_test_add_func("/cmdline/builtins", test_builtins_use_the_shell);
     g_test_add_func("/cmdline/force-shell", test_force_shell);
     g_test_add_func("/cmdline/argv-same-as-shell", test_argv_same_as_shell);
     g_test_add_func("/cmdline/perl-refused", test_perl_refused);

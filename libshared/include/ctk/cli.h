@@ -39,7 +39,8 @@ typedef struct ctk_cli {
     const ctk_cli_option *options;
     ctk_cli_handler handler;
     void *handler_arg;
-    int stop_at_operand; /* options end at the first operand (cpar) */
+    int stop_at_operand;     /* options end at the first operand (cpar) */
+    unsigned jobs_unbounded; /* -j 0 means this many; 0: -j 0 is an error */
 } ctk_cli;
 
 typedef struct ctk_common {

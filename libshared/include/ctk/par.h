@@ -26,7 +26,8 @@ typedef struct ctk_par_opts {
     int ungroup;      /* -u: the jobs write straight to our stdout/stderr */
     int tag;          /* --tag: prefix output lines with the arguments */
     int quiet_output; /* --records -: job output is not printed */
-    unsigned retries; /* extra attempts for a failing job */
+    unsigned retries; /* attempts for a failing job, as parallel's --retries:
+                         1 once, 0 until it succeeds */
     double timeout;   /* seconds per attempt; 0: none */
     const ctk_spawn_termstep *termseq;
     size_t termseq_len;
@@ -34,7 +35,12 @@ typedef struct ctk_par_opts {
     ctk_output *records; /* NULL: none */
     int resume;          /* 1: --resume, 2: --resume-failed */
     const char *joblog_path;
+    const char *shell; /* runs commands that need a shell; NULL: /bin/sh */
 } ctk_par_opts;
+
+/* The shell GNU parallel would use: the one cpar was started from when
+ * that is a shell, else $SHELL, else /bin/sh. Free with g_free. */
+CTK_EXTERN char *ctk_par_find_shell(void);
 
 typedef struct ctk_par ctk_par;
 

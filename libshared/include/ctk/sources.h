@@ -27,7 +27,7 @@ typedef struct ctk_item {
 /* delim: the record separator for stdin and files ('\n', '\0' with -0). */
 CTK_EXTERN int ctk_sources_new(ctk_sources **out, char delim);
 CTK_EXTERN void ctk_sources_free(ctk_sources *s);
-/* A list of words (:::). */
+/* A list of words (:::). A word holding the delimiter is split there. */
 CTK_EXTERN int ctk_sources_add_words(ctk_sources *s, char *const *words, size_t n, int linked);
 /* A file (::::, -a); "-" is stdin. CTK_ENOENT etc. with err filled when
  * it cannot be opened. */

@@ -101,6 +101,8 @@ typedef struct ctk_spawn_opts {
      * one command many times searches $PATH once); NULL: search for
      * argv[0]. argv[0] stays what the program sees as its name. */
     const char *path;
+    /* With shell: the shell to run it with; NULL: /bin/sh. */
+    const char *shell_path;
     /* "NAME=value" entries added to (or replacing in) the environment,
      * NULL-terminated; NULL for the caller's environment unchanged. */
     const char *const *env;

@@ -1,0 +1,601 @@
+#!/usr/bin/env bats
+# cpar.bats: black-box tests of the cpar command. The first part runs the
+# same invocations through GNU parallel and cpar and compares what they
+# print, their exit statuses and their joblogs; the second tests what is
+# cpar's own: records, strategies, usage errors, big outputs, grouping,
+# signals and resuming after an interruption.
+
+# Replacement strings such as {} and {1} are literal words here.
+# shellcheck disable=SC1083,SC2016
+load helpers
+
+# ---- comparing with GNU parallel ---------------------------------------------------
+
+setup() {
+    # parallel keeps its state under $PARALLEL_HOME; options in $PARALLEL
+    # would change what it does; it runs commands under $SHELL, cpar under
+    # /bin/sh: the same shell for both.
+    export PARALLEL_HOME="$BATS_TEST_TMPDIR/parallel-home"
+    unset PARALLEL
+    export SHELL=/bin/sh
+}
+
+need_parallel() {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    parallel --version 2>/dev/null | grep -q '^GNU parallel' || skip "parallel is not GNU parallel"
+}
+
+# same_as_parallel ARGS...: runs `parallel ARGS` and `cpar ARGS`, each in
+# its own directory ($BATS_TEST_TMPDIR/parallel.d and cpar.d, kept for the
+# whole test so that joblogs and counter files carry over between calls)
+# with the same standard input ($PAR_IN, a file; /dev/null by default),
+# and fails unless their standard outputs (byte for byte) and exit
+# statuses are the same. PAR_SORT=1 sorts both outputs first (for runs
+# whose order parallel does not fix); PAR_ERR=1 compares standard error
+# too, without the "parallel: "/"cpar: " messages of the tools themselves;
+# PAR_STATUS_ONLY=1 compares the exit statuses only.
+same_as_parallel() {
+    need_parallel
+    local in=${PAR_IN:-/dev/null} d=$BATS_TEST_TMPDIR p
+    for p in parallel cpar; do
+        mkdir -p "$d/$p.d"
+        local s=0
+        (cd "$d/$p.d" && exec timeout -k 5 "$CTK_TIMEOUT" "$p" "$@") \
+            <"$in" >"$d/$p.out" 2>"$d/$p.err" || s=$?
+        echo "$s" >"$d/$p.status"
+        ((s != 124 && s != 137)) || fail "$p $* timed out"
+        if [[ -n ${PAR_SORT:-} ]]; then
+            LC_ALL=C sort -o "$d/$p.out" "$d/$p.out"
+        fi
+        grep -avE '^(parallel|cpar): ' "$d/$p.err" >"$d/$p.err.jobs" || true
+    done
+    local why=()
+    [[ $(<"$d/parallel.status") == "$(<"$d/cpar.status")" ]] ||
+        why+=("exit status: parallel $(<"$d/parallel.status"), cpar $(<"$d/cpar.status")")
+    if [[ -z ${PAR_STATUS_ONLY:-} ]]; then
+        cmp -s "$d/parallel.out" "$d/cpar.out" ||
+            why+=("stdout differs:" "$(diff <(od -c "$d/parallel.out") <(od -c "$d/cpar.out") | head -20)")
+        if [[ -n ${PAR_ERR:-} ]]; then
+            cmp -s "$d/parallel.err.jobs" "$d/cpar.err.jobs" ||
+                why+=("stderr differs:" "$(diff "$d/parallel.err.jobs" "$d/cpar.err.jobs" | head -20)")
+        fi
+    fi
+    if ((${#why[@]} > 0)); then
+        printf '%s\n' "invocation: $(printf '%q ' "$@")" "${why[@]}" \
+            "parallel stderr: $(head -c 600 "$d/parallel.err")" "cpar stderr: $(head -c 600 "$d/cpar.err")" |
+            fail
+    fi
+}
+
+# joblog_format FILE: the Starttime and JobRuntime columns are formatted as
+# parallel formats them (%.3f and %10.3f), and every row has 9 fields.
+joblog_format() {
+    awk -F'\t' '
+        NR == 1 { if ($0 != "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand") exit 1; next }
+        NF < 9 || $3 !~ /^[0-9]+\.[0-9][0-9][0-9]$/ || $4 !~ /^ *[0-9]+\.[0-9][0-9][0-9]$/ || length($4) < 10 { exit 1 }
+    ' "$1" || fail "$1 is not formatted as parallel's joblog: $(cat -A "$1")"
+}
+
+# joblog_cols FILE: the header, then the rows sorted by Seq, without the
+# Starttime and JobRuntime columns.
+joblog_cols() {
+    { head -n 1 "$1"; tail -n +2 "$1" | sort -t "$(printf '\t')" -k1,1n; } | cut -f 1,2,5-
+}
+
+# same_joblog LOG ARGS...: same_as_parallel ARGS... --joblog LOG (each tool
+# in its own directory), then the joblogs are the same but for the times,
+# and the times are formatted as parallel's.
+same_joblog() {
+    local log=$1 d=$BATS_TEST_TMPDIR
+    shift
+    same_as_parallel --joblog "$log" "$@"
+    joblog_format "$d/parallel.d/$log"
+    joblog_format "$d/cpar.d/$log"
+    diff <(joblog_cols "$d/parallel.d/$log") <(joblog_cols "$d/cpar.d/$log") ||
+        fail "joblogs differ (parallel <, cpar >)"
+}
+
+# A file in the test's directory with the bytes printf %b makes of $1.
+bytes_file() {
+    local f="$BATS_TEST_TMPDIR/in.$RANDOM$RANDOM"
+    printf '%b' "$1" >"$f"
+    echo "$f"
+}
+
+@test "the comparison itself notices a difference" {
+    need_parallel
+    run same_as_parallel -k echo ::: a b
+    assert_success
+    # --shell is cpar's own (parallel finds it ambiguous): they must differ.
+    run same_as_parallel --shell echo ::: a
+    assert_failure
+    assert_output --partial 'exit status: parallel'
+}
+
+@test "compat: items from stdin, ::: lists, :::: files, -a FILE" {
+    local f1 f2
+    f1=$(bytes_file 'x\ny\n')
+    f2=$(bytes_file '1\n2\n3')
+    PAR_IN=$(bytes_file 'a\nb\nc\n') same_as_parallel -k echo
+    PAR_IN=$(bytes_file 'a\n\nb\n') same_as_parallel -k echo '[{}]'
+    PAR_IN=$(bytes_file 'no newline at the end') same_as_parallel -k echo '[{}]'
+    PAR_IN=$(bytes_file '  spaces  \nx\r\n') same_as_parallel -k echo '[{}]'
+    same_as_parallel -k echo ::: a b c
+    same_as_parallel -k echo :::: "$f1" "$f2"
+    same_as_parallel -k -a "$f1" echo
+    same_as_parallel -k -a "$f1" -a "$f2" echo
+    same_as_parallel -k echo {1}{2} :::: "$f1" ::: p q
+}
+
+@test "compat: cross products and :::+ / ::::+ linking" {
+    local f1 f2
+    f1=$(bytes_file 'x\ny\nz\n')
+    f2=$(bytes_file '1\n2\n3\n')
+    same_as_parallel -k echo ::: a b ::: 1 2
+    same_as_parallel -k echo {2} {1} ::: a b ::: 1 2 3
+    same_as_parallel -k echo ::: a b ::: c d ::: e f
+    same_as_parallel -k echo ::: a b c :::+ 1 2 3
+    same_as_parallel -k echo {1}-{2}-{3} ::: a b :::+ 1 2 ::: X Y
+    same_as_parallel -k echo :::: "$f1" ::::+ "$f2"
+}
+
+@test "compat: -0/--null and -d DELIM, newlines inside -0 items" {
+    PAR_IN=$(bytes_file 'a\nb\0c d\0') same_as_parallel -k -0 echo '<{}>'
+    PAR_IN=$(bytes_file 'a\nb\0c d\0') same_as_parallel -k --null printf '%s|\n'
+    PAR_IN=$(bytes_file 'a\nb\0c d\0') same_as_parallel -k -0 --dry-run echo '<{}>'
+    PAR_IN=$(bytes_file 'a\nb\0c d\0') same_as_parallel -k -0 --tag echo '{}'
+    same_as_parallel -k -0 -a "$(bytes_file 'x y\0z\0')" echo '[{}]'
+    PAR_IN=$(bytes_file 'a,b,c') same_as_parallel -k -d , echo '[{}]'
+    PAR_IN=$(bytes_file 'a:b\n:c:') same_as_parallel -k -d : echo '[{}]'
+    PAR_IN=$(bytes_file 'a\tb\tc\n') same_as_parallel -k -d '\t' echo '[{}]'
+}
+
+@test "compat: a NUL byte without -0 is replaced with \\0 and warned about" {
+    PAR_IN=$(bytes_file 'a\0b\nc\n') same_as_parallel -k echo
+    printf 'a\0b\n' | timeout 10 cpar echo 2>"$BATS_TEST_TMPDIR/err" >/dev/null
+    grep -q -- '--null' "$BATS_TEST_TMPDIR/err" || fail "no warning: $(cat "$BATS_TEST_TMPDIR/err")"
+}
+
+@test "compat: ::: items that contain a newline are split into items, as parallel splits them" {
+    # Without -0, parallel reads ::: arguments as lines: 'two\nlines' is
+    # two items. With -0 it is one.
+    same_as_parallel -k --dry-run echo ::: $'two\nlines' x
+    same_as_parallel -k --tag echo ::: $'two\nlines'
+    same_as_parallel -k -0 --tag echo ::: $'two\nlines' x
+}
+
+@test "compat: -n N and -N N" {
+    same_as_parallel -k -n2 echo ::: a b c d e
+    same_as_parallel -k -n2 echo {} ::: a b c
+    same_as_parallel -k -n3 echo {3}{2}{1} ::: a b c d e f g
+    same_as_parallel -k -N2 echo {1}+{2} ::: a b c d e
+    same_as_parallel -k -N2 echo {} ::: a b c
+    same_as_parallel -k -N3 --max-replace-args 3 echo {3}{2}{1} ::: a b c d e f
+    same_as_parallel -k --max-args 2 echo ::: a b c
+}
+
+@test "compat: every replacement string, and -I" {
+    same_as_parallel -k echo {} {.} {/} {//} {/.} ::: /a/b.c/d.e x.tar.gz dir/ ./a plain .hidden a/.b
+    same_as_parallel -k -j1 echo {#} {%} ::: a b c
+    same_as_parallel -k --jobs 1 echo {%}-{#}-{} ::: a b c
+    same_as_parallel -k echo {1.} {2/} {1//} {2/.} {1/} ::: a/b.c x.y ::: d/e.f /g
+    same_as_parallel -k echo {-1} {-2} ::: a ::: b
+    same_as_parallel -k echo x{}y {.}.out '{}.txt' ::: a.b
+    same_as_parallel -k echo {} {} ::: a
+    same_as_parallel -k -I XX echo pre-XX-post ::: a b
+    same_as_parallel -k --replace ,, echo ,,{} ::: a
+    same_as_parallel -k -I '{x}' echo '{x}' '{1x}' ::: a
+}
+
+@test "compat: tricky items arrive unchanged, with and without a shell, and --dry-run quotes as parallel" {
+    local items=('a b' "it's" 'a$b' 'a`b' 'a*b' '-x' '--y' '' 'a"b' 'a\b' ' lead' $'tab\tx'
+        '~' 'a;b' 'a|b' '$(echo no)' '{}' "'" '!x' 'a&&b')
+    same_as_parallel -k printf '[%s]\n' ::: "${items[@]}"
+    same_as_parallel -k 'printf "[%s]\n" {} | cat' ::: "${items[@]}"
+    same_as_parallel -k --dry-run printf '[%s]\n' {} ::: "${items[@]}"
+    same_as_parallel -k --dry-run 'echo {} | wc -c' ::: "${items[@]}"
+    same_as_parallel -k -- echo ::: -n a
+    same_as_parallel -k echo ::: -- x
+}
+
+@test "compat: a program that is also a shell builtin behaves as the builtin parallel's shell runs" {
+    # parallel runs `echo --version` in a shell: the builtin prints
+    # "--version"; /bin/echo run directly prints its version instead.
+    same_as_parallel -k echo ::: a --version
+    same_as_parallel -k echo ::: --help
+}
+
+@test "compat: non-UTF-8 bytes pass through, in items, --tag and --dry-run" {
+    same_as_parallel -k printf '%s\n' ::: $'\xff\xfe' $'caf\xe9' $'\xc3('
+    PAR_IN=$(bytes_file '\xff\xfe\nok\n\x80 x\n') same_as_parallel -k --tag echo
+    PAR_IN=$(bytes_file '\xff\xfe\nok\n\x80 x\n') same_as_parallel -k --dry-run echo {}
+}
+
+@test "compat: --dry-run, --tag and -k" {
+    same_as_parallel -k --dry-run echo {} {#} ::: a 'b c'
+    same_as_parallel --dry-run -j1 echo {} ::: a b c
+    same_as_parallel -k --tag echo hi ::: a b
+    same_as_parallel -k --tag echo {} ::: 'a b' c
+    PAR_ERR=1 same_as_parallel -k --tag sh -c 'echo out; echo err >&2' ::: a
+    # Output order: -k keeps input order even when later jobs end first.
+    same_as_parallel -k -j3 'sleep {}; echo {}' ::: 0.3 0.1 0.2
+    PAR_SORT=1 same_as_parallel -j3 'sleep {}; echo {}' ::: 0.2 0.1 0
+}
+
+@test "compat: exit status is the number of failed jobs, capped at 101" {
+    same_as_parallel sh -c 'exit {}' ::: 0 1 2 3
+    same_as_parallel -k 'exit {}' ::: 0 1 0 200
+    same_as_parallel false ::: a b c
+    same_as_parallel -j4 false ::: $(seq 100)
+    same_as_parallel -j4 false ::: $(seq 101)
+    same_as_parallel -j4 false ::: $(seq 150)
+    run -101 cp_run -j4 false ::: $(seq 150)
+    same_as_parallel 'kill -9 $$' ::: a
+}
+
+@test "compat: commands with shell syntax: pipes, redirects, &&, ;" {
+    same_as_parallel -k 'echo {} | tr a-z A-Z' ::: ab cd
+    same_as_parallel -k 'echo {} > /dev/null && echo ok {}' ::: ab cd
+    same_as_parallel -k 'false || echo no {}; echo two' ::: x
+    same_as_parallel -k 'for i in 1 2; do echo {}$i; done' ::: a b
+    same_as_parallel -k 'echo {} >&2' ::: err
+    same_as_parallel -k echo '$HOME' '*' ::: a
+}
+
+@test "compat: a command not found fails its job with 127, also in the joblog" {
+    PAR_STATUS_ONLY=1 same_as_parallel -k nosuchcmd_ctk_q ::: a b
+    PAR_STATUS_ONLY=1 same_as_parallel -k 'nosuchcmd_ctk_q {}' ::: a
+    same_joblog jl nosuchcmd_ctk_q ::: a
+    run tsv_col Exitval <"$BATS_TEST_TMPDIR/cpar.d/jl"
+    assert_output 127
+}
+
+@test "compat: empty input runs nothing and exits 0" {
+    same_as_parallel echo
+    PAR_IN=$(bytes_file '') same_as_parallel -k echo {}
+    PAR_IN=$(bytes_file '') same_as_parallel -0 echo {}
+    run --separate-stderr cp_in '' touch "$BATS_TEST_TMPDIR/should-not-exist"
+    assert_success
+    assert_output ""
+    assert_file_not_exists "$BATS_TEST_TMPDIR/should-not-exist"
+}
+
+@test "compat: -j1, -j2, -j 50% give the same output; -j2 runs two at a time" {
+    same_as_parallel -k -j1 echo ::: 1 2 3 4 5
+    same_as_parallel -k -j2 echo ::: 1 2 3 4 5
+    same_as_parallel -k -j 50% echo ::: 1 2 3 4 5
+    same_as_parallel -k -j 200% echo ::: 1 2
+    local t0
+    t0=$(now)
+    run cp_run -j2 sleep ::: 0.4 0.4 0.4 0.4
+    assert_success
+    elapsed_below "$t0" 2
+    awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a >= 0.75) }' || fail "-j2 ran more than 2 at once"
+}
+
+@test "compat: -j 0 runs as many jobs as it can, as parallel does" {
+    same_as_parallel -k -j0 echo ::: a b
+}
+
+@test "compat: --joblog has parallel's columns and formats" {
+    same_joblog jl -k 'echo {}; exit {}' ::: 0 1 2
+    same_joblog jl2 -k printf '%s\n' ::: 'a b' "it's" plain
+    same_joblog jl3 -j2 'kill -9 $$' ::: x
+    run tsv_col Signal <"$BATS_TEST_TMPDIR/cpar.d/jl3"
+    assert_output 9
+}
+
+@test "compat: --resume skips every logged job, --resume-failed reruns the failed ones" {
+    same_joblog jl -k 'echo {}; exit {}' ::: 0 1 2 0
+    # Nothing new: nothing runs.
+    same_as_parallel -k --resume --joblog jl 'echo {}; exit {}' ::: 0 1 2 0
+    assert_equal "$(wc -c <"$BATS_TEST_TMPDIR/cpar.out")" 0
+    # One more item: only it runs.
+    same_as_parallel -k --resume --joblog jl 'echo {}; exit {}' ::: 0 1 2 0 5
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/cpar.out")" 5
+    same_as_parallel -k --resume-failed --joblog jl 'echo {}; exit {}' ::: 0 1 2 0 5 6
+    assert_equal "$(tr '\n' ' ' <"$BATS_TEST_TMPDIR/cpar.out")" "1 2 5 6 "
+    diff <(joblog_cols "$BATS_TEST_TMPDIR/parallel.d/jl") <(joblog_cols "$BATS_TEST_TMPDIR/cpar.d/jl") ||
+        fail "joblogs differ after resuming"
+}
+
+# The job: count this attempt in cnt.ITEM, fail until the third attempt.
+RETRY_JOB='echo x >> cnt.{}; n=$(wc -l < cnt.{}); echo try $n; [ $n -ge 3 ]'
+
+@test "compat: --retries 3: a job that fails twice then succeeds succeeds" {
+    same_joblog jl -k --retries 3 "$RETRY_JOB" ::: a b
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/cpar.status")" 0
+    assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/cpar.d/cnt.a")" 3
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/cpar.out")" $'try 3\ntry 3'
+}
+
+@test "compat: --retries N makes N attempts in all, as parallel does" {
+    # parallel 20221122: --retries 1 runs a failing job once, --retries 2
+    # twice (so the job above still fails), --retries 3 three times.
+    same_as_parallel -k --retries 1 "$RETRY_JOB" ::: a
+    rm -f "$BATS_TEST_TMPDIR"/*.d/cnt.*
+    same_as_parallel -k --retries 2 "$RETRY_JOB" ::: a
+}
+
+@test "compat: --timeout ends a sleep 10 in about a second; joblog as parallel writes it" {
+    same_joblog jl -k --timeout 1 sleep ::: 10 0.1
+}
+
+@test "--timeout: the job ends within ~1 s, exit 1, Signal 15 in the joblog, no sleep left" {
+    local mark="10.$RANDOM$RANDOM" t0 log=$BATS_TEST_TMPDIR/jl
+    t0=$(now)
+    run --separate-stderr cp_run --joblog "$log" --timeout 1 sleep ::: "$mark" 0.1
+    elapsed_below "$t0" 3
+    assert_equal "$status" 1
+    joblog_format "$log"
+    run awk -F'\t' 'NR > 1 { print $1, $8 }' "$log"
+    assert_output $'2 0\n1 15'
+    run pgrep -f -- "sleep $mark"
+    assert_failure 1
+    # Through a shell too: the job's whole process group ends.
+    t0=$(now)
+    run --separate-stderr cp_run --timeout 1 'sleep {}; echo never' ::: "$mark"
+    elapsed_below "$t0" 3
+    assert_equal "$status" 1
+    assert_output ""
+    run pgrep -f -- "sleep $mark"
+    assert_failure 1
+}
+
+# ---- cpar's own ----------------------------------------------------------------------
+
+LONG_OPTIONS='arg-file null delimiter replace max-args max-replace-args shell ungroup group tag
+    joblog resume resume-failed retries timeout termseq dry-run records jobs strategy
+    list-strategies compare format header keep-order progress plugin help version'
+
+@test "--help shows the synopsis and every option" {
+    run --separate-stderr cp_run --help
+    assert_success
+    assert_equal "$stderr" ""
+    assert_line --index 0 --regexp '^Usage: cpar .*:::.*::::'
+    local o
+    for o in $LONG_OPTIONS; do
+        assert_line --regexp "^ +(-[a-zA-Z0-9], )?--$o([ =[]|$)"
+    done
+    assert_output --partial 'cpar(1)'
+}
+
+@test "every long option in --help appears in man/cpar.1" {
+    local man="$CTK_SRCDIR/man/cpar.1"
+    assert_file_exists "$man"
+    assert_file_not_empty "$man"
+    run --separate-stderr cp_run --help
+    assert_success
+    local text missing=() o n=0
+    text=$(sed -e 's/\\f\[[^]]*\]//g' -e 's/\\f([A-Z][A-Z]//g' -e 's/\\f[A-Z1-4P]//g' \
+        -e 's/\\//g' "$man")
+    for o in $(grep -oE '^ +(-[a-zA-Z0-9], )?--[a-z][a-z-]*' <<<"$output" | sed 's/.*--//'); do
+        n=$((n + 1))
+        grep -qE -- "--$o([^a-z-]|$)" <<<"$text" || missing+=("--$o")
+    done
+    ((n >= 25)) || fail "only $n options in --help"
+    ((${#missing[@]} == 0)) || fail "not in man/cpar.1: ${missing[*]}"
+}
+
+@test "man/cpar.1 renders without warnings and has the expected sections" {
+    local man="$CTK_SRCDIR/man/cpar.1" s
+    command -v groff >/dev/null || skip "groff is not installed"
+    run groff -man -Tutf8 -ww -z "$man"
+    assert_success
+    assert_output ""
+    for s in NAME SYNOPSIS DESCRIPTION OPTIONS 'REPLACEMENT STRINGS' 'INPUT SOURCES' OUTPUT \
+        'JOBLOG AND RESUME' 'EXIT STATUS' STRATEGIES 'GNU PARALLEL MIGRATION' EXAMPLES 'SEE ALSO'; do
+        grep -qE "^\.SH \"?$s\"?$" "$man" || fail "no section $s"
+    done
+}
+
+@test "--records - --format json: one JSON object per job, with every field, instead of the output" {
+    run --separate-stderr cp_run --records - --format json -k 'echo {}; exit {}' ::: 0 1 2
+    assert_equal "$status" 2
+    assert_equal "${#lines[@]}" 3
+    run json_fields seq input exit signal bytes attempts error <<<"$output"
+    assert_success
+    assert_output $'1\t0\t0\t0\t2\t1\t\n2\t1\t1\t0\t2\t1\t\n3\t2\t2\t0\t2\t1\t'
+    run --separate-stderr cp_run --records - --format json -k echo ::: 'a b' $'q"\\'
+    assert_success
+    run python3 -c '
+import json, sys, time
+recs = [json.loads(l) for l in sys.stdin]
+assert [r["input"] for r in recs] == ["a b", "q\"\\"], recs
+for r in recs:
+    assert abs(r["start"] - time.time()) < 600, r
+    assert 0 <= r["elapsed"] < 60, r
+    assert r["bytes"] == len(r["input"]) + 1, r
+print("ok")' <<<"$output"
+    assert_success
+    assert_output ok
+}
+
+@test "--records FILE: the jobs' output still goes to stdout; the records to FILE" {
+    local rec=$BATS_TEST_TMPDIR/rec.tsv
+    run --separate-stderr cp_run --records "$rec" --format tsv --header -k 'echo {}; exit {#}' ::: a b
+    assert_equal "$status" 2
+    assert_output $'a\nb'
+    run tsv_col exit <"$rec"
+    assert_output $'1\n2'
+    run tsv_col attempts <"$rec"
+    assert_output $'1\n1'
+    # A command not found is a record with exit 127.
+    run --separate-stderr cp_run --records - --format json nosuchcmd_ctk_q ::: a
+    assert_equal "$status" 1
+    run json_fields exit <<<"$output"
+    assert_output 127
+}
+
+@test "-s sync, -s thread and -s async give the same output; thread runs jobs at once" {
+    local s want
+    want=$(printf '%s\n' a b c d)
+    local strategies=(sync thread async)
+    [[ -f $PINNED_SO ]] && strategies+=(pinned)
+    for s in "${strategies[@]}"; do
+        run --separate-stderr cp_run -s "$s" -j 4 -k 'echo {}; exit {#}' ::: a b c d
+        assert_equal "$status" 4
+        assert_output "$want"
+    done
+    local t0
+    t0=$(now)
+    run cp_run -s thread -j 4 sleep ::: 0.5 0.5 0.5 0.5
+    assert_success
+    elapsed_below "$t0" 2
+}
+
+@test "unsupported usages are usage errors: --compare, -s process, --resume without --joblog" {
+    run --separate-stderr cp_run --compare echo ::: a
+    assert_cpar_usage_error '.*--compare'
+    run --separate-stderr cp_run --compare=sync,thread echo ::: a
+    assert_cpar_usage_error '.*--compare'
+    run --separate-stderr cp_run -s process echo ::: a
+    assert_cpar_usage_error '.*process'
+    run --separate-stderr cp_run --resume echo ::: a
+    assert_cpar_usage_error '.*--joblog'
+    run --separate-stderr cp_run --resume-failed echo ::: a
+    assert_cpar_usage_error '.*--joblog'
+    run --separate-stderr cp_run -s nosuch echo ::: a
+    assert_cpar_usage_error '.*nosuch'
+    run --separate-stderr cp_run -j 0x echo ::: a
+    assert_cpar_usage_error '.*-j'
+}
+
+@test "GNU parallel options cpar does not support are usage errors naming the option" {
+    local a
+    for a in '--halt now,fail=1' '--delay 1' '--results d' --bar --eta --line-buffer \
+        '--tagstring x' -X -m '--max-chars 100' '--colsep ,' '--rate 1' --pipe -q; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cp_run $a echo ::: a
+        assert_cpar_usage_error ".*${a%% *}"
+    done
+}
+
+@test "{= perl =} is refused with a clear message" {
+    run --separate-stderr cp_run echo '{= $_ .= 1 =}' ::: a
+    assert_cpar_usage_error '.*(perl|\{= =\})'
+}
+
+@test "a missing :::: or -a file: exit 255 and a message naming the file" {
+    local f=$BATS_TEST_TMPDIR/no-such-file
+    run --separate-stderr cp_run echo :::: "$f"
+    assert_equal "$status" 255
+    assert_output ""
+    assert_stderr_regex "^cpar: .*$f"
+    run --separate-stderr cp_run -a "$f" echo
+    assert_equal "$status" 255
+    assert_stderr_regex "^cpar: .*$f"
+}
+
+@test "a job writing 20 MB passes through intact, without cpar holding it in memory" {
+    local out=$BATS_TEST_TMPDIR/big rss=$BATS_TEST_TMPDIR/rss
+    if [[ -x /usr/bin/time ]]; then
+        timeout -k 5 "$CTK_TIMEOUT" /usr/bin/time -f %M -o "$rss" \
+            cpar -j2 -k 'head -c 20000000 /dev/zero; echo end {}' ::: 1 2 >"$out" </dev/null ||
+            fail "cpar failed"
+        local kb
+        kb=$(tail -n 1 "$rss")
+        ((kb < 40000)) || fail "max RSS ${kb} kB for 2 x 20 MB of output"
+    else
+        cp_run -j2 -k 'head -c 20000000 /dev/zero; echo end {}' ::: 1 2 >"$out"
+    fi
+    assert_equal "$(wc -c <"$out")" $((2 * 20000006))
+    assert_equal "$(tr -d '\0' <"$out")" $'end 1\nend 2'
+    # --tag on a big output tags every line.
+    run bash -c 'timeout 60 cpar --tag "head -c 3000000 /dev/zero | tr \"\\000\" \"\\n\" # {}" ::: T </dev/null | uniq -c'
+    assert_success
+    assert_output --regexp '^ *3000000 T	$'
+}
+
+@test "each job's output is kept together with -j4 and jobs that write slowly" {
+    run --separate-stderr cp_run -j4 'for i in 1 2 3 4 5; do echo {}-$i; sleep 0.05; done' ::: a b c d
+    assert_success
+    assert_equal "${#lines[@]}" 20
+    # Four blocks, one per job, each its five lines in order.
+    run awk -F- '$1 != prev { blocks++; prev = $1; n = 0 } { if ($2 != ++n) bad = 1 }
+        END { print blocks, bad + 0 }' <<<"$output"
+    assert_output "4 0"
+    # With -u the lines of concurrent jobs mix: the test above can fail.
+    run --separate-stderr cp_run -u -j4 'for i in 1 2 3 4 5; do echo {}-$i; sleep 0.05; done' ::: a b c d
+    assert_success
+    run awk -F- '$1 != prev { blocks++; prev = $1 } END { print (blocks > 4) }' <<<"$output"
+    assert_output 1
+}
+
+# interrupt_cpar SIG STATUS ARGS...: runs cpar -j2 on three `sleep 30.MARK`
+# jobs (ARGS: how the command is written), signals it once both running
+# sleeps are seen, and checks it exits STATUS within seconds, leaving no
+# sleep behind.
+interrupt_cpar() {
+    local sig=$1 want=$2 mark="30.$RANDOM$RANDOM"
+    shift 2
+    bg_cpar -j2 "$@" ::: "$mark" "$mark" "$mark"
+    wait_pgrep "sleep $mark" 2 || fail "the jobs did not start"
+    local pids t0
+    pids=$(descendants "$CPAR")
+    t0=$(now)
+    kill -"$sig" "$CPAR"
+    bg_wait
+    elapsed_below "$t0" 5
+    assert_equal "$BG_STATUS" "$want"
+    assert_gone "$CPAR"
+    # The jobs are dead: at most zombies that init has not reaped yet.
+    local p i
+    for p in $pids; do
+        for ((i = 0; i < 100; i++)); do
+            [[ $(ps -o stat= -p "$p" 2>/dev/null) == Z* || -z $(ps -o stat= -p "$p" 2>/dev/null) ]] && break
+            sleep 0.02
+        done
+        [[ $(ps -o stat= -p "$p" 2>/dev/null) != [^Z]* ]] || fail "job $p still runs: $(ps -o args= -p "$p")"
+    done
+    run pgrep -f -- "sleep $mark"
+    assert_failure 1
+}
+
+@test "SIGTERM: exit 143 within seconds, no job left (direct spawn)" {
+    interrupt_cpar TERM 143 sleep
+}
+
+@test "SIGINT: exit 130 within seconds, no job left (direct spawn)" {
+    interrupt_cpar INT 130 sleep
+}
+
+@test "SIGTERM: exit 143, no job left (jobs under a shell)" {
+    interrupt_cpar TERM 143 'sleep {}; echo never'
+}
+
+@test "SIGINT: exit 130, no job left (jobs under a shell), nothing printed" {
+    interrupt_cpar INT 130 'sleep {}; echo never'
+    assert_equal "$(cat "$BG_OUT")" ""
+}
+
+@test "after an interrupted run, --resume runs the interrupted jobs, which were not logged" {
+    local d=$BATS_TEST_TMPDIR mark="30.$RANDOM$RANDOM"
+    local cmd="if [ {} = fast ] || [ -e $d/flag ]; then echo ran {}; else sleep $mark; fi"
+    bg_cpar -j3 --joblog "$d/jl" "$cmd" ::: fast slow1 slow2
+    wait_pgrep "^sleep $mark" 2 || fail "the jobs did not start"
+    local i
+    for ((i = 0; i < 250; i++)); do
+        (($(wc -l <"$d/jl") >= 2)) && break
+        sleep 0.02
+    done
+    kill -TERM "$CPAR"
+    bg_wait
+    assert_equal "$BG_STATUS" 143
+    assert_equal "$(cat "$BG_OUT")" "ran fast"
+    joblog_format "$d/jl"
+    run tsv_col Seq <"$d/jl"
+    assert_output 1
+    touch "$d/flag"
+    run --separate-stderr cp_run -k -j3 --resume --joblog "$d/jl" "$cmd" ::: fast slow1 slow2
+    assert_success
+    assert_output $'ran slow1\nran slow2'
+    run tsv_col Seq <"$d/jl"
+    assert_output $'1\n2\n3'
+    run tsv_col Exitval <"$d/jl"
+    assert_output $'0\n0\n0'
+    # And now everything is done: a further --resume runs nothing.
+    run --separate-stderr cp_run -k --resume --joblog "$d/jl" "$cmd" ::: fast slow1 slow2
+    assert_success
+    assert_output ""
+}
