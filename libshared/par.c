@@ -598,21 +598,40 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
     g_free(input);
 }
 
+/* The parent of pid, from /proc; 0 when unknown. */
+static pid_t parent_of(pid_t pid)
+{
+    char path[64], *stat = NULL;
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    if (!g_file_get_contents(path, &stat, NULL, NULL))
+        return 0;
+    /* "pid (comm) state ppid ...": comm may hold spaces and parentheses. */
+    const char *close = strrchr(stat, ')');
+    long ppid = 0;
+    if (close == NULL || sscanf(close + 1, " %*c %ld", &ppid) != 1)
+        ppid = 0;
+    g_free(stat);
+    return (pid_t)ppid;
+}
+
 char *ctk_par_find_shell(void)
 {
     static const char *const shells[] = {"bash", "dash", "sh", "zsh", "ksh", "mksh", "ash"};
-    char link[64];
-    snprintf(link, sizeof link, "/proc/%ld/exe", (long)getppid());
-    char *parent = g_file_read_link(link, NULL);
-    if (parent != NULL) {
-        char *base = g_path_get_basename(parent);
-        for (size_t i = 0; i < G_N_ELEMENTS(shells); i++)
+    /* As GNU parallel does: the nearest shell among our ancestors (cpar
+     * may run under timeout, nice, env...), else $SHELL, else /bin/sh. */
+    pid_t pid = getppid();
+    for (int depth = 0; depth < 16 && pid > 1; depth++, pid = parent_of(pid)) {
+        char link[64];
+        snprintf(link, sizeof link, "/proc/%ld/exe", (long)pid);
+        char *exe = g_file_read_link(link, NULL);
+        char *base = exe != NULL ? g_path_get_basename(exe) : NULL;
+        for (size_t i = 0; base != NULL && i < G_N_ELEMENTS(shells); i++)
             if (strcmp(base, shells[i]) == 0) {
                 g_free(base);
-                return parent;
+                return exe;
             }
         g_free(base);
-        g_free(parent);
+        g_free(exe);
     }
     const char *env = g_getenv("SHELL");
     return g_strdup(env != NULL && *env == '/' ? env : "/bin/sh");

@@ -150,21 +150,23 @@ print(sum(s[:n]))' "$1"
 
 # ---- background runs ------------------------------------------------------------
 
-# exe_is_cburn PID: PID runs the cburn binary (not the libtool wrapper's
+# exe_is TOOL PID: PID runs the TOOL binary (not the libtool wrapper's
 # shell, nor one of its subshells).
-exe_is_cburn() {
+exe_is() {
     local exe
-    exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
-    [[ ${exe##*/} == cburn || ${exe##*/} == lt-cburn ]]
+    exe=$(readlink "/proc/$2/exe" 2>/dev/null) || return 1
+    [[ ${exe##*/} == "$1" || ${exe##*/} == "lt-$1" ]]
 }
 
-# wait_child PARENT [SECS]: prints the first child of PARENT that runs
-# cburn, waiting for one up to SECS seconds.
-wait_child() {
-    local parent=$1 limit=$((${2:-10} * CTK_SLOW)) i p
+exe_is_cburn() { exe_is cburn "$1"; }
+
+# wait_tool TOOL PARENT [SECS]: prints the first child of PARENT that runs
+# TOOL, waiting for one up to SECS seconds.
+wait_tool() {
+    local tool=$1 parent=$2 limit=$((${3:-10} * CTK_SLOW)) i p
     for ((i = 0; i < limit * 50; i++)); do
         for p in $(pgrep -P "$parent"); do
-            if exe_is_cburn "$p"; then
+            if exe_is "$tool" "$p"; then
                 echo "$p"
                 return 0
             fi
@@ -173,6 +175,9 @@ wait_child() {
     done
     return 1
 }
+
+# wait_child PARENT [SECS]: the child of PARENT that runs cburn.
+wait_child() { wait_tool cburn "$@"; }
 
 # wait_worker CBURN [SECS]: prints a process-strategy worker of CBURN: a
 # cburn process below it with no children of its own (workers are forked
@@ -298,27 +303,10 @@ assert_cpar_usage_error() {
     assert_stderr_lines 2
 }
 
-# exe_is_cpar PID: PID runs the cpar binary (not the libtool wrapper).
-exe_is_cpar() {
-    local exe
-    exe=$(readlink "/proc/$1/exe" 2>/dev/null) || return 1
-    [[ ${exe##*/} == cpar || ${exe##*/} == lt-cpar ]]
-}
+exe_is_cpar() { exe_is cpar "$1"; }
 
-# wait_cpar PARENT [SECS]: prints the child of PARENT that runs cpar.
-wait_cpar() {
-    local parent=$1 limit=$((${2:-10} * CTK_SLOW)) i p
-    for ((i = 0; i < limit * 50; i++)); do
-        for p in $(pgrep -P "$parent"); do
-            if exe_is_cpar "$p"; then
-                echo "$p"
-                return 0
-            fi
-        done
-        sleep 0.02
-    done
-    return 1
-}
+# wait_cpar PARENT [SECS]: the child of PARENT that runs cpar.
+wait_cpar() { wait_tool cpar "$@"; }
 
 # bg_cpar ARGS...: starts cpar in the background under the guard (stdin
 # from /dev/null), output in $BG_OUT and $BG_ERR; sets BG (the guard) and

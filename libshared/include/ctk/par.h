@@ -38,8 +38,8 @@ typedef struct ctk_par_opts {
     const char *shell; /* runs commands that need a shell; NULL: /bin/sh */
 } ctk_par_opts;
 
-/* The shell GNU parallel would use: the one cpar was started from when
- * that is a shell, else $SHELL, else /bin/sh. Free with g_free. */
+/* The shell GNU parallel would use: the nearest ancestor that is a shell,
+ * else $SHELL, else /bin/sh. Free with g_free. */
 CTK_EXTERN char *ctk_par_find_shell(void);
 
 typedef struct ctk_par ctk_par;
