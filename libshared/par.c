@@ -17,10 +17,6 @@
 
 enum { JOB_RUN = 0, JOB_SKIP = 1 };
 
-typedef struct running {
-    ctk_spawn_child *child;
-} running;
-
 struct ctk_par {
     ctk_par_opts opts;
     const int *cancel;

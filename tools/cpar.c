@@ -264,7 +264,7 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, size_t n_
     return NULL;
 }
 
-static int run_jobs(cpar_opts *o, ctk_common *c, ctk_registry *reg, ctk_par_opts *po)
+static int run_jobs(ctk_common *c, ctk_registry *reg, ctk_par_opts *po)
 {
     char err[1024];
     ctk_par *par;
@@ -290,7 +290,6 @@ static int run_jobs(cpar_opts *o, ctk_common *c, ctk_registry *reg, ctk_par_opts
                              "(NUL cannot be passed in an argument); did you mean --null?\n");
     ctk_pipeline_free(run.pipeline);
     ctk_par_free(par);
-    (void)o;
     if (signo != 0)
         return ctk_signal_exit_status(signo);
     if (rc < 0 && rc != CTK_ECANCELED) {
@@ -383,7 +382,7 @@ int main(int argc, char **argv)
         .joblog_path = o.joblog,
         .shell = shell,
     };
-    status = run_jobs(&o, &c, reg, &po);
+    status = run_jobs(&c, reg, &po);
     g_free(shell);
 out:
     if (records != NULL) {
