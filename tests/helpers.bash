@@ -158,8 +158,6 @@ exe_is() {
     [[ ${exe##*/} == "$1" || ${exe##*/} == "lt-$1" ]]
 }
 
-exe_is_cburn() { exe_is cburn "$1"; }
-
 # wait_tool TOOL PARENT [SECS]: prints the first child of PARENT that runs
 # TOOL, waiting for one up to SECS seconds.
 wait_tool() {
@@ -186,7 +184,7 @@ wait_worker() {
     local parent=$1 limit=$((${2:-10} * CTK_SLOW)) i p
     for ((i = 0; i < limit * 50; i++)); do
         for p in $(descendants "$parent"); do
-            if exe_is_cburn "$p" && [[ -z $(pgrep -P "$p") ]]; then
+            if exe_is cburn "$p" && [[ -z $(pgrep -P "$p") ]]; then
                 echo "$p"
                 return 0
             fi
@@ -219,15 +217,23 @@ descendants() {
     done
 }
 
-# bg_cburn ARGS...: starts cburn in the background under the guard, its
-# output in $BG_OUT and $BG_ERR. Sets BG (the guard's pid) and CBURN
-# (cburn's own pid, once it runs the real binary).
-bg_cburn() {
+# bg_tool TOOL ARGS...: starts TOOL in the background under the guard
+# (stdin from /dev/null), its output in $BG_OUT and $BG_ERR. Sets BG (the
+# guard's pid) and BG_TOOL (the tool's own pid, once it runs the binary).
+bg_tool() {
+    local tool=$1
+    shift
     BG_OUT="$BATS_TEST_TMPDIR/bg.out"
     BG_ERR="$BATS_TEST_TMPDIR/bg.err"
-    timeout -k 5 "$CTK_TIMEOUT" cburn "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null 3>&- &
+    timeout -k 5 "$CTK_TIMEOUT" "$tool" "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null 3>&- &
     BG=$!
-    CBURN=$(wait_child "$BG") || fail "cburn did not start"
+    BG_TOOL=$(wait_tool "$tool" "$BG") || fail "$tool did not start"
+}
+
+# bg_cburn ARGS...: bg_tool for cburn; CBURN is its pid.
+bg_cburn() {
+    bg_tool cburn "$@"
+    CBURN=$BG_TOOL
 }
 
 # bg_wait: waits for the background run; its exit status in BG_STATUS.
@@ -303,20 +309,10 @@ assert_cpar_usage_error() {
     assert_stderr_lines 2
 }
 
-exe_is_cpar() { exe_is cpar "$1"; }
-
-# wait_cpar PARENT [SECS]: the child of PARENT that runs cpar.
-wait_cpar() { wait_tool cpar "$@"; }
-
-# bg_cpar ARGS...: starts cpar in the background under the guard (stdin
-# from /dev/null), output in $BG_OUT and $BG_ERR; sets BG (the guard) and
-# CPAR (cpar's own pid). bg_wait and ctk_cleanup work on it as on cburn.
+# bg_cpar ARGS...: bg_tool for cpar; CPAR is its pid.
 bg_cpar() {
-    BG_OUT="$BATS_TEST_TMPDIR/bg.out"
-    BG_ERR="$BATS_TEST_TMPDIR/bg.err"
-    timeout -k 5 "$CTK_TIMEOUT" cpar "$@" >"$BG_OUT" 2>"$BG_ERR" </dev/null 3>&- &
-    BG=$!
-    CPAR=$(wait_cpar "$BG") || fail "cpar did not start"
+    bg_tool cpar "$@"
+    CPAR=$BG_TOOL
 }
 
 # wait_pgrep PATTERN N [SECS]: waits until at least N processes match

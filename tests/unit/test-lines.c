@@ -7,15 +7,7 @@
 #include <unistd.h>
 
 #include "ctk/lines.h"
-
-static int pipe_with(const char *data, size_t len)
-{
-    int fds[2];
-    g_assert_cmpint(pipe(fds), ==, 0);
-    g_assert_cmpint(write(fds[1], data, len), ==, (ssize_t)len);
-    close(fds[1]);
-    return fds[0];
-}
+#include "testutil.h"
 
 static void test_records(void)
 {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "ctk/sources.h"
+#include "testutil.h"
 
 /* Every job as its columns joined by spaces, jobs joined by '|'. */
 static char *jobs(ctk_sources *s)
@@ -23,15 +24,6 @@ static char *jobs(ctk_sources *s)
     g_assert_cmpint(rc, ==, CTK_EOF);
     ctk_item_clear(&item);
     return g_string_free(all, FALSE);
-}
-
-static int pipe_with(const char *data, size_t len)
-{
-    int fds[2];
-    g_assert_cmpint(pipe(fds), ==, 0);
-    g_assert_cmpint(write(fds[1], data, len), ==, (ssize_t)len);
-    close(fds[1]);
-    return fds[0];
 }
 
 static void test_cross_product(void)

@@ -115,4 +115,14 @@ static inline char **numbers(int n)
     return items;
 }
 
+/* A pipe holding data, its write end closed: a small input stream. */
+static inline int pipe_with(const char *data, size_t len)
+{
+    int fds[2];
+    g_assert_cmpint(pipe(fds), ==, 0);
+    g_assert_cmpint(write(fds[1], data, len), ==, (ssize_t)len);
+    close(fds[1]);
+    return fds[0];
+}
+
 #endif
