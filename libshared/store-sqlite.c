@@ -28,7 +28,8 @@
 #define BUSY_MS        10000
 /* A transaction that still finds the lock taken after BUSY_MS tries again
  * this many times: a user sees "database is locked" only after minutes. */
-#define BUSY_TRIES 12
+#define BUSY_TRIES     12
+#define WAL_TRIM_BYTES (128 << 10)
 
 /* Each step brings the schema from version i to i + 1. */
 static const char *const migrations[] = {
@@ -401,7 +402,13 @@ int ctk__store_sqlite_migrate(sqlite3 *db, int from, int to)
  * is not ours or that a newer cqueue wrote. */
 static int check_schema(sqlite_store *s, char *err, size_t err_len)
 {
-    int64_t version, app, tables;
+    int64_t version = 0, app = 0;
+    /* The common case, an up-to-date database of ours, takes no lock. */
+    if (pragma_int(s, "PRAGMA user_version", &version) == 0 &&
+        version == CTK_STORE_SQLITE_VERSION && pragma_int(s, "PRAGMA application_id", &app) == 0 &&
+        app == APPLICATION_ID)
+        return 0;
+    int64_t tables;
     int rc = begin(s);
     if (rc == 0)
         rc = pragma_int(s, "PRAGMA user_version", &version);
@@ -436,6 +443,17 @@ static int check_schema(sqlite_store *s, char *err, size_t err_len)
     return rc;
 }
 
+/* The next opener reads the whole WAL to rebuild its index: one that has
+ * grown is checkpointed and truncated by whoever leaves it so. */
+static void trim_wal(sqlite_store *s)
+{
+    char *wal = g_strconcat(s->path, "-wal", NULL);
+    struct stat sb;
+    if (stat(wal, &sb) == 0 && sb.st_size > WAL_TRIM_BYTES)
+        sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    g_free(wal);
+}
+
 static void sqlite_close(ctk_store *st)
 {
     sqlite_store *s = (sqlite_store *)st;
@@ -443,6 +461,8 @@ static void sqlite_close(ctk_store *st)
         return;
     for (int i = 0; i < S_N; i++)
         sqlite3_finalize(s->stmt[i]);
+    if (s->db != NULL)
+        trim_wal(s);
     sqlite3_close(s->db);
     g_free(s->path);
     g_free(s);
@@ -463,6 +483,9 @@ static int create_private(const char *path, char *err, size_t err_len)
 
 static int sqlite_open(ctk_store **out, const ctk_store_opts *o, char *err, size_t err_len)
 {
+    /* SQLite's memory statistics take a global mutex on every malloc; we
+     * never read them. Refused (harmlessly) once SQLite is initialised. */
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
     int rc = create_private(o->location, err, err_len);
     if (rc < 0)
         return CTK_EIO;
@@ -477,9 +500,17 @@ static int sqlite_open(ctk_store **out, const ctk_store_opts *o, char *err, size
         goto fail;
     }
     sqlite3_busy_timeout(s->db, BUSY_MS);
+    /* One `cqueue add` per job must not pay for recreating the WAL and a
+     * checkpoint (two fsyncs) at every exit; the WAL is trimmed when it
+     * has grown (trim_wal). */
+    int persist = 1;
+    sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
+    sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     /* The first read finds out whether the file is a database at all. */
     if ((rc = exec_sql(s, "PRAGMA journal_mode = WAL", "cannot use")) < 0 ||
-        (rc = exec_sql(s, "PRAGMA synchronous = NORMAL", "cannot use")) < 0)
+        (rc = exec_sql(s, "PRAGMA synchronous = NORMAL", "cannot use")) < 0 ||
+        (rc = exec_sql(s, "PRAGMA cache_size = -32768", "cannot use")) < 0 ||
+        (rc = exec_sql(s, "PRAGMA temp_store = MEMORY", "cannot use")) < 0)
         goto fail;
     if ((rc = check_schema(s, err, err_len)) < 0)
         goto out;

@@ -525,7 +525,9 @@ static int cmd_add(cq_ctx *x)
     char **env = x->o->env ? g_get_environ() : NULL;
     int status;
     int from_stdin = x->n_args == 1 && strcmp(x->args[0], "-") == 0;
-    if (!from_stdin && x->o->cmd != NULL)
+    if (!from_stdin && strcmp(x->args[0], "-") == 0)
+        status = usage_error("add", "'add -' takes no other operand");
+    else if (!from_stdin && x->o->cmd != NULL)
         status = usage_error("add", "--cmd goes with 'add -' (items on standard input)");
     else if (from_stdin && x->o->key != NULL)
         status = usage_error("add", "--key names one job; it does not go with 'add -'");
@@ -1184,6 +1186,21 @@ static int run_command(cq_opts *o, ctk_registry *reg, int argc, char **argv)
     if (ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err) < 0) {
         ctk_common_free(&c);
         return usage_error(cmd->name, err);
+    }
+    /* `add - --cmd 'gzip {}'`: options may follow the '-' operand. */
+    if (first < argc && strcmp(argv[first], "-") == 0 && first + 1 < argc) {
+        int more;
+        ctk_common c2 = {0};
+        int rc = ctk_cli_parse(&cli, reg, argc - first, argv + first, &c2, &more, err, sizeof err);
+        ctk_common_free(&c2);
+        if (rc < 0) {
+            ctk_common_free(&c);
+            return usage_error(cmd->name, err);
+        }
+        if (more > 1) {
+            argv[first + more - 1] = argv[first];
+            first += more - 1;
+        }
     }
     if (c.format_given || c.header || c.jobs || c.strategy) {
         /* Shared options given after the command count as given before it. */
