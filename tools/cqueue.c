@@ -1098,35 +1098,34 @@ static int cmd_work(cq_ctx *x)
 /* ---- main ----------------------------------------------------------------------- */
 
 static const cq_command commands[] = {
-    {"add", cmd_add, add_options, "add [OPTION]... [--] COMMAND [ARG]...\nadd [OPTION]... -",
+    {"add", cmd_add, add_options, "[OPTION]... [--] COMMAND [ARG]...\n[OPTION]... -",
      "Add a job and print its id. One word is a shell command line; several are a program\n"
      "and its arguments. 'add -' adds one job per line of standard input, in batched\n"
      "transactions, and prints the id range.",
      1, -1, 0},
-    {"work", cmd_work, work_options, "work [-j N] [-s STRATEGY] [--once|--drain] [OPTION]...",
+    {"work", cmd_work, work_options, "[-j N] [-s STRATEGY] [--once|--drain] [OPTION]...",
      "Claim jobs and run them, N at a time, until stopped.", 0, 0, 1},
-    {"ls", cmd_ls, ls_options, "ls [--state STATE] [--format FMT]", "List the jobs.", 0, 0, 0},
-    {"show", cmd_show, no_options, "show ID", "Show everything about a job.", 1, 1, 0},
-    {"cat", cmd_cat, cat_options, "cat [--follow] ID",
+    {"ls", cmd_ls, ls_options, "[--state STATE] [--format FMT]", "List the jobs.", 0, 0, 0},
+    {"show", cmd_show, no_options, "ID", "Show everything about a job.", 1, 1, 0},
+    {"cat", cmd_cat, cat_options, "[--follow] ID",
      "Print a job's output (its stdout on stdout, its stderr on stderr).", 1, 1, 0},
-    {"wait", cmd_wait, wait_options, "wait ID...\nwait --all",
+    {"wait", cmd_wait, wait_options, "ID...\n--all",
      "Wait until the jobs have finished; exit with the job's status, or the number of\n"
      "failures for several.",
      0, -1, 0},
-    {"rm", cmd_rm, no_options, "rm ID...", "Remove jobs that are not running.", 1, -1, 0},
-    {"retry", cmd_retry, retry_options, "retry ID...\nretry --failed",
-     "Queue failed or cancelled jobs again.", 0, -1, 0},
-    {"kill", cmd_kill, kill_options, "kill [--signal SIG] ID...",
+    {"rm", cmd_rm, no_options, "ID...", "Remove jobs that are not running.", 1, -1, 0},
+    {"retry", cmd_retry, retry_options, "ID...\n--failed", "Queue failed or cancelled jobs again.",
+     0, -1, 0},
+    {"kill", cmd_kill, kill_options, "[--signal SIG] ID...",
      "Signal a running job's process group (a queued one is cancelled).", 1, -1, 0},
-    {"pause", cmd_pause, no_options, "pause", "Stop workers from claiming jobs of the queue.", 0, 0,
-     0},
-    {"resume", cmd_resume, no_options, "resume", "Let workers claim jobs again.", 0, 0, 0},
-    {"stats", cmd_stats, no_options, "stats",
+    {"pause", cmd_pause, no_options, "", "Stop workers from claiming jobs of the queue.", 0, 0, 0},
+    {"resume", cmd_resume, no_options, "", "Let workers claim jobs again.", 0, 0, 0},
+    {"stats", cmd_stats, no_options, "",
      "Counts per state, throughput (jobs/s over the last minute), mean wait and run time.", 0, 0,
      0},
-    {"clear", cmd_clear, clear_options, "clear --done|--failed|--cancelled|--all",
+    {"clear", cmd_clear, clear_options, "--done|--failed|--cancelled|--all",
      "Remove finished jobs and their output.", 0, 0, 0},
-    {"stop", cmd_stop, no_options, "stop",
+    {"stop", cmd_stop, no_options, "",
      "Make every worker of the queue stop claiming, finish its jobs and exit.", 0, 0, 0},
 };
 
@@ -1202,6 +1201,10 @@ static int run_command(cq_opts *o, ctk_registry *reg, int argc, char **argv)
             first += more - 1;
         }
     }
+    if (ctk_cli_inform(&cli, reg, &c, stdout, NULL, NULL)) {
+        ctk_common_free(&c);
+        return 0;
+    }
     if (c.format_given || c.header || c.jobs || c.strategy) {
         /* Shared options given after the command count as given before it. */
         ctk_common_free(&o->c);
@@ -1209,8 +1212,6 @@ static int run_command(cq_opts *o, ctk_registry *reg, int argc, char **argv)
     } else {
         ctk_common_free(&c);
     }
-    if (ctk_cli_inform(&cli, reg, &o->c, stdout, NULL, NULL))
-        return 0;
     int n = argc - first;
     if (n < cmd->operands_min || (cmd->operands_max >= 0 && n > cmd->operands_max))
         return usage_error(cmd->name,
