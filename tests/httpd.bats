@@ -240,7 +240,7 @@ with open(sys.argv[2], "wb") as f:
     httpd_start
     local pid=$HTTPD_PID guard=$HTTPD_GUARD url=$HTTPD_URL
     [[ $pid != "${outer[2]}" ]]
-    exe_is httpd "$pid" || fail "HTTPD_PID $pid is not the server"
+    exe_is "${HTTPD_BIN##*/}" "$pid" || fail "HTTPD_PID $pid is not the server"
     # A connection open and a response in progress when it stops.
     timeout -k 5 "$CTK_TIMEOUT" curl -s "$url/delay/5000" >/dev/null 3>&- &
     local client=$!
