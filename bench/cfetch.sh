@@ -74,6 +74,7 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ctk-bench.XXXXXX") || exit 2
 nginx_pid=
 httpd_pid=
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
     # By pid only: the servers this script started.
     if [ -n "$nginx_pid" ]; then
