@@ -14,7 +14,8 @@
 #      run only with --slow.
 #   3. cfetch --rate 100 over 300 URLs: 3 s +- 10 %.
 #
-# Wall time and max RSS come from GNU time (/usr/bin/time -f). Each run of
+# Max RSS comes from GNU time (/usr/bin/time -f %M), wall time from bash's
+# $EPOCHREALTIME around it (GNU time's %e has 10 ms steps). Each run of
 # part 1 is repeated REPS times (default 3) and the median reported. This is
 # a report: it exits 0 whatever the bars say, 1 when a run failed (an exit
 # status, a missing or failed record, requests nginx did not see) and 2
@@ -22,6 +23,7 @@
 #
 # Environment: N (20000), SIZE (2048), J (64), REPS (3), WRK_SECS (3),
 # NGINX_WORKERS (1: the other core is the client's).
+# KEEP_TMP=1 keeps the temporary directory (configs, outputs, logs).
 set -u
 
 usage() {
@@ -85,7 +87,11 @@ cleanup() {
         kill -TERM "$httpd_pid" 2>/dev/null
         wait "$httpd_pid" 2>/dev/null
     fi
-    rm -rf "$tmp"
+    if [ -n "${KEEP_TMP:-}" ]; then
+        echo "cfetch.sh: kept $tmp" >&2
+    else
+        rm -rf "$tmp"
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -134,15 +140,17 @@ nginx_requests() {
 # exited 0 and that nginx saw at least N requests each time; sets WALL and
 # RSS (kB) to the medians.
 timed() {
-    local name=$1 i before after status
+    local name=$1 i before after status start end
     shift
     : >"$tmp/$name.walls"
     : >"$tmp/$name.rss"
     for ((i = 0; i < REPS; i++)); do
         before=$(nginx_requests)
         status=0
-        timeout -k 5 600 "$GNU_TIME" -f '%e %M' -o "$tmp/$name.time" "$@" \
+        start=$EPOCHREALTIME
+        timeout -k 5 600 "$GNU_TIME" -f '%M' -o "$tmp/$name.time" "$@" \
             >"$tmp/$name.out" 2>"$tmp/$name.err" || status=$?
+        end=$EPOCHREALTIME
         after=$(nginx_requests)
         if [ "$status" != 0 ]; then
             echo "  $name: exit status $status: $(tail -n 3 "$tmp/$name.err")" >&2
@@ -152,8 +160,8 @@ timed() {
             echo "  $name: nginx served $((after - before - 1)) requests, not $N" >&2
             broken=1
         fi
-        tail -n 1 "$tmp/$name.time" | awk '{ print $1 }' >>"$tmp/$name.walls"
-        tail -n 1 "$tmp/$name.time" | awk '{ print $2 }' >>"$tmp/$name.rss"
+        awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' >>"$tmp/$name.walls"
+        tail -n 1 "$tmp/$name.time" >>"$tmp/$name.rss"
     done
     WALL=$(median <"$tmp/$name.walls")
     RSS=$(median <"$tmp/$name.rss")
@@ -174,6 +182,9 @@ field() {
 # ---- 1. nginx and 20,000 static files -----------------------------------------
 
 mkdir -p "$tmp/nginx/logs" "$tmp/nginx/tmp" "$tmp/www/f"
+# nginx's workers drop root privileges (to nobody): they must be able to
+# read the files, and mktemp made the directory private.
+chmod 755 "$tmp"
 python3 - "$tmp/www/f" "$N" "$SIZE" <<'PY'
 import os, sys
 root, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -199,7 +210,6 @@ http {
     tcp_nodelay on;
     keepalive_timeout 60s;
     keepalive_requests 1000000;
-    open_file_cache max=30000 inactive=60s;
     client_body_temp_path $tmp/nginx/tmp/body;
     proxy_temp_path $tmp/nginx/tmp/proxy;
     fastcgi_temp_path $tmp/nginx/tmp/fastcgi;
@@ -216,7 +226,7 @@ EOF
 nginx_pid=$!
 base=http://127.0.0.1:$port
 for ((i = 0; i < 250; i++)); do
-    curl -sf -o /dev/null "$base/f/00000" && break
+    curl -s -o /dev/null "$base/f/00000" && break
     kill -0 "$nginx_pid" 2>/dev/null || {
         echo "cfetch.sh: nginx did not start: $(cat "$tmp/nginx/logs/error.log")" >&2
         nginx_pid=
@@ -224,9 +234,18 @@ for ((i = 0; i < 250; i++)); do
     }
     sleep 0.02
 done
+code=$(curl -s -o /dev/null -w '%{http_code}' "$base/f/00000")
+if [ "$code" != 200 ]; then
+    echo "cfetch.sh: nginx answers $code, not 200: $(tail -n 3 "$tmp/nginx/logs/error.log")" >&2
+    exit 2
+fi
 awk -v b="$base" -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "%s/f/%05d\n", b, i }' >"$tmp/urls"
-# curl's config file: one url and one output per transfer.
-awk '{ printf "url = \"%s\"\noutput = \"/dev/null\"\n", $0 }' "$tmp/urls" >"$tmp/curl.cfg"
+# curl's config file: one url and one output per transfer, and each
+# transfer's status on stdout, to be checked.
+{
+    printf '%s\n' 'write-out = "%{http_code}\n"'
+    awk '{ printf "url = \"%s\"\noutput = \"/dev/null\"\n", $0 }' "$tmp/urls"
+} >"$tmp/curl.cfg"
 
 echo "nginx ($NGINX_WORKERS worker) on $base: $N files of $SIZE bytes; -j $J; median of $REPS; $(nproc) cores"
 
@@ -243,6 +262,11 @@ fi
 
 timed curl curl -s --parallel --parallel-max "$J" -K "$tmp/curl.cfg"
 curl_wall=$WALL curl_rss=$RSS
+ok=$(grep -c '^200$' "$tmp/curl.out")
+if [ "$ok" != "$N" ]; then
+    echo "  curl: $ok transfers with status 200, for $N URLs" >&2
+    broken=1
+fi
 row "curl --parallel --parallel-max $J" "$WALL" "$RSS"
 
 wget2_wall=

@@ -9,10 +9,20 @@ load httpd
 setup_file() {
     command -v curl >/dev/null || skip "curl is not installed"
     httpd_start
+    export OUTER_GUARD=$HTTPD_GUARD
 }
 
 teardown_file() {
     httpd_stop
+}
+
+# A server a test started itself (the httpd_stop test) is stopped even when
+# the test failed half-way.
+teardown() {
+    if [[ -n ${HTTPD_GUARD:-} && $HTTPD_GUARD != "$OUTER_GUARD" ]]; then
+        httpd_stop || true
+    fi
+    ctk_cleanup
 }
 
 # get PATH [CURL ARGS...]: curl under the guard; body on stdout.
