@@ -137,6 +137,20 @@ if compare "Adding every value into one shared total (--share)" \
 fi
 echo
 
+# ---- 3b. lock order and deadlock -------------------------------------------------
+
+if compare "Two locks per addition, in one order or crossed (--share=ordered,crossed)" \
+    "Each addition holds two locks, like a transfer between two accounts. Taken in one order everywhere, they cannot deadlock; when half the tasks take them the other way round, two tasks each end up holding one lock and waiting for the other's. Run one at a time (sync) nothing happens." \
+    -t 4 -n 1M --share=ordered,crossed --compare=sync,thread,process; then
+    t=$tmp/t
+    line=""
+    for s in sync thread process; do
+        line="$line${line:+; }$s $(get "$t" "$s" share=ordered failed)/$(get "$t" "$s" share=crossed failed)"
+    done
+    echo "Measured here, tasks deadlocked with the locks in one order / crossed: $line (of 4 each)."
+fi
+echo
+
 # ---- 4. map mode -------------------------------------------------------------------
 
 echo "== Map mode: one task per input line, one record per line"

@@ -42,7 +42,9 @@ static const ctk_cli_option cburn_options[] = {
     {"switch-interval", 0, CTK_ARG_REQUIRED, "MS", "GIL hand-over interval (default 5)",
      OPT_SWITCH},
     {"share", 0, CTK_ARG_REQUIRED, "MODES",
-     "add into one shared total: none, lock, atomic, shm (comma list, or all)", OPT_SHARE},
+     "add into one shared total: none, lock, atomic, shm (all: those four), ordered, crossed "
+     "(two locks)",
+     OPT_SHARE},
     {"list-workloads", 0, CTK_ARG_NONE, NULL, "list the workloads and exit", OPT_LIST_WORKLOADS},
     {NULL, 0, 0, NULL, NULL, 0},
 };
@@ -63,12 +65,14 @@ static int parse_shares(cburn_opts *o, const char *value, char *why, size_t why_
     o->n_shares = 0;
     for (char **n = names; *n != NULL && rc == 0; n++) {
         if (strcmp(*n, "all") == 0) {
-            for (int m = 0; m < CTK_SHARE_COUNT; m++)
+            for (int m = 0; m < CTK_SHARE_ALL_COUNT; m++)
                 o->shares[m] = (ctk_share)m;
-            o->n_shares = CTK_SHARE_COUNT;
+            o->n_shares = CTK_SHARE_ALL_COUNT;
         } else if (o->n_shares == CTK_SHARE_COUNT ||
                    ctk_share_parse(*n, &o->shares[o->n_shares++]) < 0) {
-            snprintf(why, why_len, "unknown mode '%s' (known: none, lock, atomic, shm, all)", *n);
+            snprintf(why, why_len,
+                     "unknown mode '%s' (known: none, lock, atomic, shm, all, ordered, crossed)",
+                     *n);
             rc = CTK_EINVAL;
         }
     }
@@ -210,7 +214,9 @@ static void fill_row(ctk_row *row, const row_job *job, ctk_share share)
     row->extra[0] = hex(job->tally.checksum);
     if (share != CTK_SHARE_NONE)
         row->extra[2] = hex(job->tally.shared);
-    if (share != CTK_SHARE_NONE)
+    /* Failed tasks' additions that took effect are in the shared count but
+     * not in the iterations, so the difference would mean nothing. */
+    if (share != CTK_SHARE_NONE && job->tally.failed == 0)
         row->extra[1] = g_strdup_printf(
             "%llu", (unsigned long long)(job->tally.iterations - job->tally.shared_count));
 }
@@ -270,6 +276,12 @@ static int print_notes(const ctk_compare *table, const ctk_share *shares)
 {
     for (size_t i = 0; i < ctk_compare_count(table); i++) {
         const ctk_row *r = ctk_compare_row(table, i);
+        if (shares[i] == CTK_SHARE_CROSSED && r->failed > 0)
+            printf("note: %s with share=crossed: %llu of %llu tasks deadlocked, each holding one "
+                   "lock and waiting for the other's; cburn detects it, a real program would "
+                   "hang. share=ordered takes the locks in one order and cannot deadlock.\n",
+                   r->strategy, (unsigned long long)r->failed,
+                   (unsigned long long)(r->units + r->failed));
         if (shares[i] != CTK_SHARE_SHM || r->work <= 0)
             continue;
         int wrong_total = strcmp(r->extra[0], r->extra[2]) != 0;

@@ -68,6 +68,32 @@ static void test_share_modes(void)
     g_assert_cmpuint(none.shared_count, ==, 0);
 }
 
+/* Two locks in one order never deadlock; crossed orders do once two tasks
+ * run at once, and the task that finds the deadlock fails instead of
+ * hanging. Run alone (sync), crossed orders are harmless. */
+static void test_lock_order(void)
+{
+    const char *strategies[] = {"sync", "thread", "process"};
+    for (size_t s = 0; s < G_N_ELEMENTS(strategies); s++) {
+        ctk_burn_tally t = run("sumsq", strategies[s], CTK_SHARE_ORDERED, 0, 4, 50000);
+        g_assert_cmpuint(t.failed, ==, 0);
+        g_assert_cmpuint(t.shared, ==, t.checksum);
+        g_assert_cmpuint(t.shared_count, ==, 200000);
+    }
+    ctk_burn_tally alone = run("sumsq", "sync", CTK_SHARE_CROSSED, 0, 4, 50000);
+    g_assert_cmpuint(alone.failed, ==, 0);
+    g_assert_cmpuint(alone.shared_count, ==, 200000);
+    /* Whether two tasks collide depends on the scheduler, so allow a few
+     * tries; on two cores the first one deadlocks within microseconds. */
+    uint64_t deadlocked = 0;
+    for (int attempt = 0; attempt < 5 && deadlocked == 0; attempt++) {
+        ctk_burn_tally t = run("sumsq", "thread", CTK_SHARE_CROSSED, 0, 4, 1000000);
+        g_assert_cmpuint(t.done + t.failed, ==, 4);
+        deadlocked = t.failed;
+    }
+    g_assert_cmpuint(deadlocked, >, 0);
+}
+
 static void test_share_names(void)
 {
     ctk_share m;
@@ -75,6 +101,9 @@ static void test_share_names(void)
     g_assert_cmpint(m, ==, CTK_SHARE_ATOMIC);
     g_assert_cmpint(ctk_share_parse("Atomic", &m), ==, CTK_EINVAL);
     g_assert_cmpstr(ctk_share_name(CTK_SHARE_SHM), ==, "shm");
+    g_assert_cmpint(ctk_share_parse("crossed", &m), ==, 0);
+    g_assert_cmpint(m, ==, CTK_SHARE_CROSSED);
+    g_assert_cmpstr(ctk_share_name(CTK_SHARE_ORDERED), ==, "ordered");
 }
 
 static void test_bad_task_is_an_error(void)
@@ -106,6 +135,7 @@ int main(int argc, char **argv)
     g_test_add_func("/burn/known-answers", test_known_answers);
     g_test_add_func("/burn/strategies-agree", test_strategies_agree);
     g_test_add_func("/burn/share-modes", test_share_modes);
+    g_test_add_func("/burn/lock-order", test_lock_order);
     g_test_add_func("/burn/share-names", test_share_names);
     g_test_add_func("/burn/bad-task", test_bad_task_is_an_error);
     int rc = g_test_run();

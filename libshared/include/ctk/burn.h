@@ -13,10 +13,19 @@ typedef enum ctk_share {
     CTK_SHARE_NONE,   /* per-task results, summed at the end */
     CTK_SHARE_LOCK,   /* one mutex (process-shared) around each addition */
     CTK_SHARE_ATOMIC, /* C11 atomic fetch-add */
-    CTK_SHARE_SHM     /* plain load and store: additions get lost */
+    CTK_SHARE_SHM,    /* plain load and store: additions get lost */
+    /* Two locks held for each addition, like a transfer between two
+     * accounts: taken in one order by every task, or in the opposite
+     * order by odd-numbered tasks, which deadlocks. A task that finds
+     * itself in a deadlock fails with CTK_EDEADLOCK instead of hanging. */
+    CTK_SHARE_ORDERED,
+    CTK_SHARE_CROSSED
 } ctk_share;
 
-#define CTK_SHARE_COUNT 4
+#define CTK_SHARE_COUNT 6
+/* What --share=all means: the ways of sharing one total (lock order is a
+ * separate lesson, asked for by name). */
+#define CTK_SHARE_ALL_COUNT 4
 
 CTK_EXTERN int ctk_share_parse(const char *text, ctk_share *out);
 CTK_EXTERN const char *ctk_share_name(ctk_share share);
