@@ -37,7 +37,7 @@ typedef struct packed_result {
 
 /* ---- --per-host across threads and forked workers ---------------------------- */
 
-#define HOST_SLOTS 256
+#define HOST_SLOTS    256
 #define HOST_NAME_LEN 128
 
 typedef struct host_table {
@@ -70,7 +70,8 @@ static double mono_now(void)
 
 static host_table *hosts_new(void)
 {
-    host_table *h = mmap(NULL, sizeof *h, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    host_table *h =
+        mmap(NULL, sizeof *h, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (h == MAP_FAILED)
         return NULL;
     memset(h, 0, sizeof *h);
@@ -274,8 +275,15 @@ static int unpack_result(const unsigned char *data, size_t len, ctk_fetch_result
     const char *nul2 = nul1 != NULL ? memchr(nul1 + 1, '\0', (size_t)(end - nul1 - 1)) : NULL;
     if (nul2 == NULL)
         return CTK_EINVAL;
-    *r = (ctk_fetch_result){(long)p.status, p.attempts, p.bytes, p.elapsed, p.ttfb, s, nul1 + 1,
-                            (const unsigned char *)nul2 + 1, (size_t)(end - nul2 - 1)};
+    *r = (ctk_fetch_result){(long)p.status,
+                            p.attempts,
+                            p.bytes,
+                            p.elapsed,
+                            p.ttfb,
+                            s,
+                            nul1 + 1,
+                            (const unsigned char *)nul2 + 1,
+                            (size_t)(end - nul2 - 1)};
     return 0;
 }
 
@@ -524,8 +532,8 @@ static double attempt_end(xfer *x, CURL *e, int code)
     if (x->cancelled || x->write_errno != 0 || x->too_big || x->attempts > x->f->o.retries ||
         !ctk_fetch_retryable(code, x->status))
         return -1;
-    double wait = ctk_fetch_backoff(x->attempts, x->f->o.retry_delay, x->f->o.retry_max,
-                                    next_random(x));
+    double wait =
+        ctk_fetch_backoff(x->attempts, x->f->o.retry_delay, x->f->o.retry_max, next_random(x));
     if (x->retry_after > wait)
         wait = x->retry_after < x->f->o.retry_max ? x->retry_after : x->f->o.retry_max;
     return wait;
@@ -568,8 +576,16 @@ static void xfer_finish(xfer *x)
         else
             path = x->path;
     }
-    ctk_fetch_result r = {x->status, x->attempts, x->bytes, mono_now() - x->t0, x->ttfb, path,
-                          error != NULL ? error : "", x->body.data, x->body.len};
+    /* A failed response's body is not the document asked for (curl -f). */
+    ctk_fetch_result r = {x->status,
+                          x->attempts,
+                          x->bytes,
+                          mono_now() - x->t0,
+                          x->ttfb,
+                          path,
+                          error != NULL ? error : "",
+                          x->body.data,
+                          error != NULL ? 0 : x->body.len};
     if (pack_result(&x->unit->out, &r) < 0 && error == NULL)
         error = g_strdup("out of memory");
     if (error != NULL)
@@ -778,7 +794,8 @@ static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *
         m->socks = k;
         curl_multi_assign(m->multi, fd, k);
     }
-    int events = ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
+    int events =
+        ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
     uv_poll_start(&k->poll, events, on_poll);
     return 0;
 }
@@ -899,8 +916,7 @@ static multi_ctx *multi_for(ctk_fetch *f, uv_loop_t *loop)
     return m;
 }
 
-static int fetch_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done,
-                       void *done_arg)
+static int fetch_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done, void *done_arg)
 {
     ctk_fetch *f = ctx;
     multi_ctx *m = multi_for(f, loop);

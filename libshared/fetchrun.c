@@ -28,9 +28,9 @@ struct ctk_fetchrun {
 };
 
 static const ctk_field fields[] = {
-    {"seq", CTK_FIELD_NUMBER},     {"url", CTK_FIELD_STRING},   {"status", CTK_FIELD_NUMBER},
-    {"bytes", CTK_FIELD_NUMBER},   {"elapsed", CTK_FIELD_NUMBER}, {"ttfb", CTK_FIELD_NUMBER},
-    {"attempts", CTK_FIELD_NUMBER}, {"path", CTK_FIELD_STRING},  {"error", CTK_FIELD_STRING},
+    {"seq", CTK_FIELD_NUMBER},      {"url", CTK_FIELD_STRING},     {"status", CTK_FIELD_NUMBER},
+    {"bytes", CTK_FIELD_NUMBER},    {"elapsed", CTK_FIELD_NUMBER}, {"ttfb", CTK_FIELD_NUMBER},
+    {"attempts", CTK_FIELD_NUMBER}, {"path", CTK_FIELD_STRING},    {"error", CTK_FIELD_STRING},
 };
 
 const ctk_field *ctk_fetchrun_fields(size_t *n)
@@ -246,8 +246,9 @@ void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
             snprintf(ttfb, sizeof ttfb, "%.6f", res.ttfb);
             snprintf(attempts, sizeof attempts, "%u", res.attempts);
         }
-        const char *values[] = {seq,     url,  status, bytes, elapsed, ttfb, attempts,
-                                have && res.path[0] ? res.path : "", error};
+        const char *values[] = {seq,     url,  status,   bytes,
+                                elapsed, ttfb, attempts, have && res.path[0] ? res.path : "",
+                                error};
         if (ctk_output_row(r->o.records, values) < 0)
             r->counts.write_failed = 1;
     }

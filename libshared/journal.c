@@ -41,8 +41,9 @@ int ctk_journal_open(ctk_journal **out, const char *path, char *err, size_t err_
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(j->db, schema, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(j->db, "SELECT status, bytes, path FROM fetched WHERE url=? AND ok=1",
-                                -1, &j->lookup, NULL);
+        rc = sqlite3_prepare_v2(j->db,
+                                "SELECT status, bytes, path FROM fetched WHERE url=? AND ok=1", -1,
+                                &j->lookup, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(j->db,
                                 "INSERT OR REPLACE INTO fetched"

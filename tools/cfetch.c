@@ -93,8 +93,8 @@ static const ctk_cli_option cfetch_options[] = {
      OPT_MAX_FILESIZE},
     {"stall-timeout", 0, CTK_ARG_REQUIRED, "SECS",
      "abort (and retry) a transfer slower than --stall-speed for SECS", OPT_STALL_TIMEOUT},
-    {"stall-speed", 0, CTK_ARG_REQUIRED, "BYTES", "bytes/s below which a transfer stalls (default 1)",
-     OPT_STALL_SPEED},
+    {"stall-speed", 0, CTK_ARG_REQUIRED, "BYTES",
+     "bytes/s below which a transfer stalls (default 1)", OPT_STALL_SPEED},
     {"http2", 0, CTK_ARG_NONE, NULL, "use HTTP/2 where the server offers it, multiplexed",
      OPT_HTTP2},
     {"journal", 0, CTK_ARG_REQUIRED, "FILE",
@@ -319,8 +319,8 @@ static int run_once(const run_spec *s, run_result *res)
         .rate = o->rate,
     };
     ctk_fetchrun_new(&fr, &fo);
-    ctk_pipeline_opts po = {ctk_fetch_work(fetch), s->jobs, s->c->keep_order || o->body,
-                            0, ctk_fetchrun_produce, fr, ctk_fetchrun_consume, fr};
+    ctk_pipeline_opts po = {ctk_fetch_work(fetch), s->jobs, s->c->keep_order || o->body, 0,
+                            ctk_fetchrun_produce,  fr,      ctk_fetchrun_consume,        fr};
     signal_target target = {NULL};
     ctk_pipeline_new(&target.pipeline, &po);
     ctk_fetch_set_cancel_flag(fetch, ctk_pipeline_cancel_flag(target.pipeline));

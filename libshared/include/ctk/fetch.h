@@ -16,14 +16,14 @@
 #include "ctk/plugin.h"
 
 typedef struct ctk_fetch_opts {
-    double timeout;         /* seconds per attempt; 0: none */
-    double connect_timeout; /* seconds; 0: curl's default */
-    unsigned retries;       /* extra attempts after the first */
-    double retry_delay;     /* first backoff, seconds (doubles each time) */
-    double retry_max;       /* cap on one wait, backoff or Retry-After */
-    int fail;               /* 4xx/5xx responses are failures */
-    int follow;             /* -L */
-    long max_redirs;        /* with follow; -1: curl's default */
+    double timeout;             /* seconds per attempt; 0: none */
+    double connect_timeout;     /* seconds; 0: curl's default */
+    unsigned retries;           /* extra attempts after the first */
+    double retry_delay;         /* first backoff, seconds (doubles each time) */
+    double retry_max;           /* cap on one wait, backoff or Retry-After */
+    int fail;                   /* 4xx/5xx responses are failures */
+    int follow;                 /* -L */
+    long max_redirs;            /* with follow; -1: curl's default */
     const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
     const char *user_agent;     /* NULL: "cfetch/VERSION" */
     int head;                   /* -X HEAD */
@@ -51,13 +51,13 @@ CTK_EXTERN void ctk_fetch_set_cancel_flag(ctk_fetch *f, const int *cancel);
 CTK_EXTERN int ctk_fetch_encode(ctk_buf *in, const char *url, const char *path);
 
 typedef struct ctk_fetch_result {
-    long status;       /* HTTP status of the last response; 0: none */
-    unsigned attempts; /* 0: skipped (already done, per the journal) */
-    uint64_t bytes;    /* body bytes of the last response */
-    double elapsed;    /* seconds, first attempt to the end, waits included */
-    double ttfb;       /* seconds to the first byte of the last attempt */
-    const char *path;  /* where the body went, or "" */
-    const char *error; /* "" when it succeeded */
+    long status;               /* HTTP status of the last response; 0: none */
+    unsigned attempts;         /* 0: skipped (already done, per the journal) */
+    uint64_t bytes;            /* body bytes of the last response */
+    double elapsed;            /* seconds, first attempt to the end, waits included */
+    double ttfb;               /* seconds to the first byte of the last attempt */
+    const char *path;          /* where the body went, or "" */
+    const char *error;         /* "" when it succeeded */
     const unsigned char *body; /* keep_body only */
     size_t body_len;
 } ctk_fetch_result;
