@@ -75,7 +75,10 @@ int ctk_urlpath_host(const char *url, char *out, size_t out_len)
         return CTK_EINVAL;
     }
     char safe[CTK_URLPATH_NAME_MAX + 1];
-    ctk_urlpath_sanitize(host, strlen(host), "host", safe);
+    /* Host names are case-insensitive: one spelling, one directory. */
+    char *lower = g_ascii_strdown(host, -1);
+    ctk_urlpath_sanitize(lower, strlen(lower), "host", safe);
+    g_free(lower);
     g_strlcpy(out, safe, out_len);
     curl_free(host);
     curl_url_cleanup(u);
