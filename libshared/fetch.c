@@ -349,9 +349,18 @@ static int make_parents(const char *path)
     return 0;
 }
 
-/* The body is written to a temporary file beside its final name and
- * renamed over it only when complete: a file at the final name is never
- * partial, whatever interrupts the run. */
+char *ctk_fetch_partial_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash != NULL ? (size_t)(slash - path + 1) : 0;
+    return g_strdup_printf("%.*s.%s.cfetch-part", (int)dir_len, path,
+                           slash != NULL ? slash + 1 : path);
+}
+
+/* The body is written to a file beside its final name and renamed over it
+ * only when complete: a file at the final name is never partial, whatever
+ * interrupts the run. Its name follows from the final one, so whoever
+ * sees a unit fail (a forked worker may have been killed) can remove it. */
 static int open_output(xfer *x)
 {
     if (x->path[0] == '\0' || x->f->o.head)
@@ -359,19 +368,14 @@ static int open_output(xfer *x)
     if (make_parents(x->path) < 0)
         return ctk_unit_fail(x->unit, CTK_EIO, "cannot create the directory of %s: %s", x->path,
                              strerror(errno));
-    const char *slash = strrchr(x->path, '/');
-    size_t dir_len = slash != NULL ? (size_t)(slash - x->path + 1) : 0;
-    x->tmp = g_strdup_printf("%.*s.%s.cfetch-XXXXXX", (int)dir_len, x->path,
-                             slash != NULL ? slash + 1 : x->path);
-    x->fd = mkostemp(x->tmp, O_CLOEXEC);
+    x->tmp = ctk_fetch_partial_path(x->path);
+    x->fd = open(x->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (x->fd < 0) {
         int e = errno;
         g_free(x->tmp);
         x->tmp = NULL;
-        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create a file beside %s: %s", x->path,
-                             strerror(e));
+        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create %s: %s", x->path, strerror(e));
     }
-    fchmod(x->fd, 0644); /* mkstemp made it 0600; a fetched file is for reading */
     return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctk/fetchrun.h"
 #include "ctk/lines.h"
@@ -218,6 +219,13 @@ void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
     ctk_fetch_decode(&unit->in, &url, &path);
     ctk_fetch_result res;
     int have = ctk_fetch_result_decode(&unit->out, &res) == 0;
+    /* A worker process killed mid-transfer could not remove its partial
+     * file; this side can. */
+    if (unit->status != 0 && path[0] != '\0') {
+        char *partial = ctk_fetch_partial_path(path);
+        unlink(partial);
+        g_free(partial);
+    }
     /* Cut short by Ctrl-C: not a result; the rerun fetches it. */
     if (unit->status == CTK_ECANCELED)
         return;

@@ -85,8 +85,8 @@ static const ctk_cli_option cfetch_options[] = {
     {"location", 'L', CTK_ARG_NONE, NULL, "follow redirects", OPT_LOCATION},
     {"max-redirs", 0, CTK_ARG_REQUIRED, "N", "follow at most N redirects (default 50)",
      OPT_MAX_REDIRS},
-    {"header-line", 'H', CTK_ARG_REQUIRED, "'NAME: VALUE'", "send this request header (repeatable)",
-     OPT_HEADER_LINE},
+    {"header-line", 'H', CTK_ARG_REQUIRED, "LINE",
+     "send the header LINE, 'Name: value' (repeatable)", OPT_HEADER_LINE},
     {"user-agent", 'A', CTK_ARG_REQUIRED, "UA", "send UA as the User-Agent", OPT_USER_AGENT},
     {"request", 'X', CTK_ARG_REQUIRED, "METHOD", "GET (default) or HEAD", OPT_REQUEST},
     {"max-filesize", 0, CTK_ARG_REQUIRED, "SIZE", "fail a body larger than SIZE (k, M, G suffixes)",
@@ -99,8 +99,7 @@ static const ctk_cli_option cfetch_options[] = {
      OPT_HTTP2},
     {"journal", 0, CTK_ARG_REQUIRED, "FILE",
      "record each finished URL durably in FILE; a rerun skips what succeeded", OPT_JOURNAL},
-    {"bar", 0, CTK_ARG_NONE, NULL, "show a progress bar on stderr even when it is no terminal",
-     OPT_BAR},
+    {"bar", 0, CTK_ARG_NONE, NULL, "the same as --progress", OPT_BAR},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -549,6 +548,10 @@ int main(int argc, char **argv)
         status = run_compare(&s, reg);
         goto out;
     }
+    /* A record is a line: the next command of a pipeline (and a journal
+     * test after kill -9) sees each as soon as it is complete. */
+    if (!o.body)
+        setvbuf(stdout, NULL, _IOLBF, 0);
     ctk_sigwatch_start(&s.signals, NULL, NULL);
     run_result r;
     status = run_once(&s, &r) < 0 ? 2 : exit_status(&r);

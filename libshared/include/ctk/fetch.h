@@ -65,6 +65,9 @@ typedef struct ctk_fetch_result {
 /* A unit that is answered from the journal: it skips the network but goes
  * through the strategy like any other, so it still gets its record. */
 CTK_EXTERN int ctk_fetch_encode_skip(ctk_buf *in, const char *url, const ctk_fetch_result *r);
+/* Where the body of path is written until it is complete (malloc'd):
+ * ".NAME.cfetch-part" beside it. */
+CTK_EXTERN char *ctk_fetch_partial_path(const char *path);
 /* Reads the URL and path of a unit (pointers into in). */
 CTK_EXTERN int ctk_fetch_decode(const ctk_buf *in, const char **url, const char **path);
 /* Reads a result (pointers into out). CTK_EINVAL when out holds none. */
