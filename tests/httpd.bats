@@ -9,10 +9,20 @@ load httpd
 setup_file() {
     command -v curl >/dev/null || skip "curl is not installed"
     httpd_start
+    export OUTER_GUARD=$HTTPD_GUARD
 }
 
 teardown_file() {
     httpd_stop
+}
+
+# A server a test started itself (the httpd_stop test) is stopped even when
+# the test failed half-way.
+teardown() {
+    if [[ -n ${HTTPD_GUARD:-} && $HTTPD_GUARD != "$OUTER_GUARD" ]]; then
+        httpd_stop || true
+    fi
+    ctk_cleanup
 }
 
 # get PATH [CURL ARGS...]: curl under the guard; body on stdout.
@@ -240,7 +250,7 @@ with open(sys.argv[2], "wb") as f:
     httpd_start
     local pid=$HTTPD_PID guard=$HTTPD_GUARD url=$HTTPD_URL
     [[ $pid != "${outer[2]}" ]]
-    exe_is httpd "$pid" || fail "HTTPD_PID $pid is not the server"
+    exe_is "${HTTPD_BIN##*/}" "$pid" || fail "HTTPD_PID $pid is not the server"
     # A connection open and a response in progress when it stops.
     timeout -k 5 "$CTK_TIMEOUT" curl -s "$url/delay/5000" >/dev/null 3>&- &
     local client=$!
