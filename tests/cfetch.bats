@@ -202,13 +202,17 @@ reset_stats() {
         echo "http://127.0.0.1:$port/refused"
         python3 -c 'print("http://h/" + "a" * (20 * 1024 * 1024))'
         printf 'http://a\001b/\n'
+        # TLS to a server that speaks plain HTTP: the handshake never
+        # completes (the server waits for a request's end): a timeout.
+        echo "https://127.0.0.1:$HTTPD_PORT/ok/tls"
         echo "$HTTPD_URL/ok/last"
     } >"$BATS_TEST_TMPDIR/in"
     for s in $STRATEGIES; do
-        run --separate-stderr cf -s "$s" -k -i "$BATS_TEST_TMPDIR/in"
+        run --separate-stderr cf -s "$s" -k --connect-timeout 0.5 -i "$BATS_TEST_TMPDIR/in"
         assert_equal "$status" 1
-        assert_equal "${#lines[@]}" 8
-        assert_equal "$(col 1 <<<"$output" | paste -sd,)" "1,2,3,4,5,6,7,8"
+        assert_equal "${#lines[@]}" 9
+        assert_equal "$(col 1 <<<"$output" | paste -sd,)" "1,2,3,4,5,6,7,8,9"
+        [[ -n $(rec "https://127.0.0.1:$HTTPD_PORT/ok/tls" 9) ]] || fail "TLS to plain HTTP succeeded"
         assert_equal "$(rec "$HTTPD_URL/ok/first" 3)" 200
         assert_equal "$(rec "$HTTPD_URL/ok/last" 3)" 200
         [[ $(rec "not a url" 9) == "not a URL"* ]] || fail "$(rec "not a url" 9)"
@@ -216,7 +220,7 @@ reset_stats() {
         [[ -n $(rec "http://no-such-host.invalid/x" 9) ]] || fail "resolved .invalid"
         [[ -n $(rec "http://127.0.0.1:$port/refused" 9) ]] || fail "connected to a closed port"
         [[ $(awk -F'\t' '$1 == 6 { print $9 }' <<<"$output") == *"too long"* ]] || fail "20 MB line"
-        assert_equal "$(awk -F'\t' '$9 != ""' <<<"$output" | wc -l)" 6
+        assert_equal "$(awk -F'\t' '$9 != ""' <<<"$output" | wc -l)" 7
     done
 }
 
@@ -265,6 +269,9 @@ reset_stats() {
     assert_line "X-Test: yes"
     assert_line "X-Other: 2"
     assert_line "User-Agent: agent/7"
+    run --separate-stderr cf --bar "$HTTPD_URL/ok/a" "$HTTPD_URL/ok/b"
+    assert_success
+    assert_stderr_regex "2 urls"
     run cf -X HEAD "$HTTPD_URL/method"
     assert_success
     assert_equal "$(col 3 <<<"$output"),$(col 4 <<<"$output")" "200,0"
