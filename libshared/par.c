@@ -1084,9 +1084,38 @@ static void engine_ended(engine *e, engine_slot *s, int rc)
     engine_finish(e, u);
 }
 
+/* --line-buffer: prints the complete lines a running job has written so
+ * far and keeps only the unfinished last line; consume prints the rest. */
+static void flush_lines(ctk_par *p, job *j)
+{
+    ctk_spawn_stream *streams[2] = {&j->res.out, &j->res.err};
+    char *tag = NULL;
+    int tagged = 0;
+    for (int k = 0; k < 2; k++) {
+        ctk_buf *mem = &streams[k]->mem;
+        const unsigned char *nl = mem->len > 0 ? memrchr(mem->data, '\n', mem->len) : NULL;
+        if (nl == NULL || streams[k]->spill_fd >= 0)
+            continue;
+        if (!tagged) {
+            tag = p->opts.tagstring != NULL ? render_text(p->opts.tagstring, j->unit)
+                  : p->opts.tag             ? tag_of(j->unit)
+                                            : NULL;
+            tagged = 1;
+        }
+        size_t n = (size_t)(nl - mem->data) + 1;
+        print_stream(k == 0 ? stdout : stderr, tag, (const char *)mem->data, n, NULL);
+        memmove(mem->data, mem->data + n, mem->len - n);
+        mem->len -= n;
+    }
+    g_free(tag);
+}
+
 static void engine_step(engine *e, engine_slot *s, const struct pollfd *p)
 {
     int rc = ctk_spawn_watch_step(s->watch, p);
+    if (e->p->opts.line_buffer && !e->p->opts.quiet_output &&
+        (e->finished == NULL || s->j.unit->seq == e->consume_seq))
+        flush_lines(e->p, &s->j);
     if (rc == 0)
         return;
     ctk_spawn_watch_free(s->watch);

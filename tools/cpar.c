@@ -48,6 +48,8 @@ enum {
     OPT_TAGSTRING,
     OPT_BAR,
     OPT_ETA,
+    OPT_COLSEP,
+    OPT_LINE_BUFFER,
 };
 
 static const ctk_cli_option cpar_options[] = {
@@ -88,6 +90,11 @@ static const ctk_cli_option cpar_options[] = {
      OPT_RATE},
     {"tagstring", 0, CTK_ARG_REQUIRED, "STR",
      "prefix each output line with STR (replacement strings allowed) and a tab", OPT_TAGSTRING},
+    {"colsep", 'C', CTK_ARG_REQUIRED, "REGEX", "split each item into columns {1} {2} ... at REGEX",
+     OPT_COLSEP},
+    {"line-buffer", 0, CTK_ARG_NONE, NULL,
+     "print whole lines as jobs write them (lines of jobs mix; -s process only)", OPT_LINE_BUFFER},
+    {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"bar", 0, CTK_ARG_NONE, NULL, "show a progress bar on stderr", OPT_BAR},
     {"eta", 0, CTK_ARG_NONE, NULL, "show progress and the estimated time left on stderr", OPT_ETA},
     {NULL, 0, 0, NULL, NULL, 0},
@@ -106,8 +113,8 @@ typedef struct cpar_opts {
     size_t termseq_len;
     ctk_par_halt halt;
     double delay, rate;
-    const char *tagstring;
-    int bar;
+    const char *tagstring, *colsep;
+    int bar, line_buffer;
 } cpar_opts;
 
 static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
@@ -189,6 +196,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         return ctk_par_rate_parse(v, &o->rate, why, why_len);
     case OPT_TAGSTRING:
         o->tagstring = v;
+        return 0;
+    case OPT_COLSEP:
+        o->colsep = v;
+        return 0;
+    case OPT_LINE_BUFFER:
+        o->line_buffer = 1;
         return 0;
     case OPT_BAR:
     case OPT_ETA:
@@ -291,6 +304,8 @@ static int build_sources(const cpar_input *in, ctk_sources **out, char *err, siz
         rc = add_operand_sources(src, in->argc, in->argv, in->first, &n_cmd, err, err_len);
     if (rc == 0 && in->o->arg_files->len == 0 && in->first + (int)in->n_cmd == in->argc)
         rc = ctk_sources_add_file(src, input_path(in, "-"), 0, err, err_len);
+    if (rc == 0 && in->o->colsep != NULL)
+        rc = ctk_sources_set_colsep(src, in->o->colsep, err, err_len);
     if (rc == 0 && ctk_sources_set_per_job(src, in->o->per_job) < 0) {
         snprintf(err, err_len, "-n/-N take a single input source");
         rc = CTK_EINVAL;
@@ -391,6 +406,8 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, size_t n_
         return "no command given (cpar cannot yet run the items themselves as commands)";
     if (c->compare != NULL && (o->joblog != NULL || o->records != NULL))
         return "--compare runs every job several times: it takes no --joblog or --records";
+    if (o->line_buffer && c->strategy != NULL && strcmp(c->strategy, "process") != 0)
+        return "--line-buffer works with the process strategy only";
     if (c->compare != NULL && o->dry_run)
         return "--compare runs the jobs: it takes no --dry-run";
     return NULL;
@@ -646,6 +663,7 @@ int main(int argc, char **argv)
         .start_rate = start_rate(&o),
         .tagstring = o.ungroup ? NULL : tagstring,
         .progress = bar,
+        .line_buffer = o.line_buffer && !o.ungroup,
     };
     status = c.compare != NULL ? run_compare(&c, reg, &in, &po) : run_jobs(&c, reg, &po);
     ctk_progress_finish(bar);
