@@ -787,6 +787,75 @@ static void print_stream(FILE *to, const char *tag, const char *mem, size_t mem_
     fflush(to);
 }
 
+/* A value as a --results folder name, as GNU parallel writes it: '\' as
+ * '\\' and '/' as '\_'. */
+static void append_path_value(GString *path, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (data[i] == '\\')
+            g_string_append(path, "\\\\");
+        else if (data[i] == '/')
+            g_string_append(path, "\\_");
+        else
+            g_string_append_c(path, data[i]);
+    }
+}
+
+static int write_result_file(const char *dir, const char *name, const char *mem, size_t len,
+                             const char *spill)
+{
+    char *path = g_build_filename(dir, name, NULL);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    g_free(path);
+    if (fd < 0)
+        return -errno;
+    int rc = 0;
+    ctk_spawn_stream s;
+    ctk_spawn_stream_init(&s, len + 1, NULL);
+    if (ctk_spawn_stream_append(&s, mem, len) < 0 || ctk_spawn_stream_copy(&s, fd) < 0)
+        rc = CTK_EIO;
+    ctk_spawn_stream_free(&s);
+    int in = spill != NULL ? open(spill, O_RDONLY | O_CLOEXEC) : -1;
+    char buf[65536];
+    ssize_t n;
+    while (in >= 0 && (n = read(in, buf, sizeof buf)) > 0)
+        if (write(fd, buf, (size_t)n) != n)
+            rc = CTK_EIO;
+    if (in >= 0)
+        close(in);
+    if (close(fd) < 0)
+        rc = -errno;
+    return rc;
+}
+
+/* --results DIR: DIR/1/VALUE1/2/VALUE2/{seq,stdout,stderr}, as GNU
+ * parallel lays it out; nothing goes to our stdout then. */
+static void write_results(ctk_par *p, const ctk_unit *unit, const job_result *r)
+{
+    ctk_cmdline_item *cols = NULL;
+    size_t n = 0;
+    int flag;
+    GString *dir = g_string_new(p->opts.results_dir);
+    if (decode_columns(unit, &flag, &cols, &n) == 0)
+        for (size_t i = 0; i < n; i++) {
+            g_string_append_printf(dir, "/%zu/", i + 1);
+            append_path_value(dir, cols[i].data, cols[i].len);
+        }
+    g_free(cols);
+    char seq[24];
+    int len = snprintf(seq, sizeof seq, "%llu", (unsigned long long)unit->seq);
+    int rc = g_mkdir_with_parents(dir->str, 0777) < 0 ? -errno : 0;
+    if (rc == 0)
+        rc = write_result_file(dir->str, "seq", seq, (size_t)len, NULL);
+    if (rc == 0)
+        rc = write_result_file(dir->str, "stdout", r->mem[0], r->mem_len[0], r->spill[0]);
+    if (rc == 0)
+        rc = write_result_file(dir->str, "stderr", r->mem[1], r->mem_len[1], r->spill[1]);
+    if (rc < 0)
+        fprintf(stderr, "cpar: --results: cannot write in %s: %s\n", dir->str, ctk_strerror(rc));
+    g_string_free(dir, TRUE);
+}
+
 static void write_joblog(ctk_par *p, const ctk_unit *unit, const job_result *r)
 {
     if (p->opts.joblog == NULL)
@@ -921,6 +990,8 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
     if (p->opts.dry_run) {
         fwrite(r.line, 1, r.line_len, stdout);
         fputc('\n', stdout);
+    } else if (p->opts.results_dir != NULL) {
+        write_results(p, unit, &r);
     } else if (!p->opts.quiet_output) {
         char *tagstring = p->opts.tagstring != NULL ? render_text(p->opts.tagstring, unit) : NULL;
         const char *tag = tagstring != NULL ? tagstring : p->opts.tag ? input : NULL;
@@ -929,7 +1000,7 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
         g_free(tagstring);
     }
     for (int k = 0; k < 2; k++) {
-        if (r.spill[k] != NULL && p->opts.quiet_output)
+        if (r.spill[k] != NULL && (p->opts.quiet_output || p->opts.results_dir != NULL))
             unlink(r.spill[k]);
         g_free(r.spill[k]);
     }

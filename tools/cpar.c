@@ -50,6 +50,7 @@ enum {
     OPT_ETA,
     OPT_COLSEP,
     OPT_LINE_BUFFER,
+    OPT_RESULTS,
 };
 
 static const ctk_cli_option cpar_options[] = {
@@ -95,6 +96,9 @@ static const ctk_cli_option cpar_options[] = {
     {"line-buffer", 0, CTK_ARG_NONE, NULL,
      "print whole lines as jobs write them (lines of jobs mix; -s process only)", OPT_LINE_BUFFER},
     {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
+    {"results", 0, CTK_ARG_REQUIRED, "DIR",
+     "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them",
+     OPT_RESULTS},
     {"bar", 0, CTK_ARG_NONE, NULL, "show a progress bar on stderr", OPT_BAR},
     {"eta", 0, CTK_ARG_NONE, NULL, "show progress and the estimated time left on stderr", OPT_ETA},
     {NULL, 0, 0, NULL, NULL, 0},
@@ -113,7 +117,7 @@ typedef struct cpar_opts {
     size_t termseq_len;
     ctk_par_halt halt;
     double delay, rate;
-    const char *tagstring, *colsep;
+    const char *tagstring, *colsep, *results;
     int bar, line_buffer;
 } cpar_opts;
 
@@ -202,6 +206,15 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         return 0;
     case OPT_LINE_BUFFER:
         o->line_buffer = 1;
+        return 0;
+    case OPT_RESULTS:
+        if (g_str_has_suffix(v, ".csv") || g_str_has_suffix(v, ".tsv") ||
+            g_str_has_suffix(v, ".json")) {
+            snprintf(why, why_len,
+                     "a table file (.csv, .tsv, .json) is not supported; give a folder");
+            return CTK_EINVAL;
+        }
+        o->results = v;
         return 0;
     case OPT_BAR:
     case OPT_ETA:
@@ -663,7 +676,8 @@ int main(int argc, char **argv)
         .start_rate = start_rate(&o),
         .tagstring = o.ungroup ? NULL : tagstring,
         .progress = bar,
-        .line_buffer = o.line_buffer && !o.ungroup,
+        .line_buffer = o.line_buffer && !o.ungroup && o.results == NULL,
+        .results_dir = o.results,
     };
     status = c.compare != NULL ? run_compare(&c, reg, &in, &po) : run_jobs(&c, reg, &po);
     ctk_progress_finish(bar);
