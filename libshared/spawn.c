@@ -915,3 +915,90 @@ void ctk_spawn_result_free(ctk_spawn_result *r)
     ctk_spawn_stream_free(&r->out);
     ctk_spawn_stream_free(&r->err);
 }
+
+/* ---- watching from an event loop ---------------------------------------- */
+
+struct ctk_spawn_watch {
+    drain d;
+};
+
+int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *c, ctk_spawn_result *r)
+{
+    const ctk_spawn_opts *o = c->opts;
+    *out = NULL;
+    result_init(r, o);
+    r->started = c->started;
+    if (c->pid <= 0) {
+        int rc = c->exec_errno != 0 ? report_exec_failure(c, r) : CTK_EINVAL;
+        return rc < 0 ? rc : 1;
+    }
+    ctk_spawn_watch *w = calloc(1, sizeof *w);
+    char *chunk = malloc(CHUNK);
+    if (w == NULL || chunk == NULL) {
+        drain d = {.c = c, .r = r};
+        reap(&d, 1);
+        close_child_fds(c);
+        free(w);
+        free(chunk);
+        return CTK_ENOMEM;
+    }
+    drain *d = &w->d;
+    d->c = c;
+    d->r = r;
+    d->chunk = chunk;
+    d->seq = o->termseq != NULL ? o->termseq : ctk_spawn_default_termseq(&d->seq_len);
+    if (o->termseq != NULL)
+        d->seq_len = o->termseq_len;
+    if (o->input_len == 0)
+        close_fd(&c->in_fd);
+    *out = w;
+    return 0;
+}
+
+int ctk_spawn_watch_fds(ctk_spawn_watch *w, struct pollfd *p, double *due)
+{
+    drain *d = &w->d;
+    double now = ctk_spawn_clock();
+    advance_kill(d, now);
+    struct pollfd want[CTK_SPAWN_WATCH_FDS] = {
+        {.fd = d->c->wake_fd, .events = POLLIN},
+        {.fd = d->exited ? -1 : d->c->pidfd, .events = POLLIN},
+        {.fd = d->c->in_fd, .events = POLLOUT},
+        {.fd = d->c->out_fd, .events = POLLIN},
+        {.fd = d->c->err_fd, .events = POLLIN},
+    };
+    memcpy(p, want, sizeof want);
+    if (job_done(d, now)) {
+        *due = now;
+        return 1;
+    }
+    int ms = poll_timeout(d, now);
+    *due = ms < 0 ? -1 : now + ms / 1000.0;
+    return 0;
+}
+
+int ctk_spawn_watch_step(ctk_spawn_watch *w, const struct pollfd *p)
+{
+    drain *d = &w->d;
+    int events = 0;
+    for (int i = 0; i < CTK_SPAWN_WATCH_FDS; i++)
+        events |= p[i].fd >= 0 && p[i].revents != 0;
+    int rc = events || d->c->pidfd < 0 ? serve(d, p) : 0;
+    double now = ctk_spawn_clock();
+    if (rc == 0) {
+        advance_kill(d, now);
+        if (!job_done(d, now))
+            return 0;
+    }
+    int reaped = reap(d, rc < 0);
+    close_child_fds(d->c);
+    return rc < 0 ? rc : reaped < 0 ? reaped : 1;
+}
+
+void ctk_spawn_watch_free(ctk_spawn_watch *w)
+{
+    if (w == NULL)
+        return;
+    free(w->d.chunk);
+    free(w);
+}
