@@ -29,6 +29,7 @@ typedef struct running {
     int child_live; /* between start and dispose, under q->lock */
     ctk_spawn_result res;
     pid_t pid;        /* the child, set before EV_STARTED */
+    double pid_due;   /* when to record the pid in the store; 0: done or not yet started */
     int rc;           /* a library error running it */
     char reason[256]; /* why it could not start, or "" */
 } running;
@@ -303,17 +304,42 @@ static int start_job(ctk_jobq *q, ctk_job *job)
     return 0;
 }
 
+/* The pid is recorded once the job has run for PID_DELAY: a short job
+ * ends first and costs no transaction for it (a `kill` meanwhile is seen
+ * when the job ends, and stops its retries). */
+#define PID_DELAY 0.05
+
 static void on_started(ctk_jobq *q, running *r)
+{
+    r->pid_due = ctk_spawn_clock() + PID_DELAY;
+}
+
+static void record_pid(ctk_jobq *q, running *r)
 {
     uint64_t start = 0;
     int kill_requested = 0;
-    pid_t pid = r->pid;
-    if (pid > 0 && ctk_proc_start_time(pid, &start) == 0)
-        q->o.store->ops->set_pid(q->o.store, r->job.id, &q->wid, pid, start, &kill_requested);
+    r->pid_due = 0;
+    if (ctk_proc_start_time(r->pid, &start) < 0)
+        return; /* it has just ended */
+    q->o.store->ops->set_pid(q->o.store, r->job.id, &q->wid, r->pid, start, &kill_requested);
     pthread_mutex_lock(&q->lock);
     if (kill_requested && r->child_live)
         ctk_spawn_signal(&r->child, SIGTERM);
     pthread_mutex_unlock(&q->lock);
+}
+
+/* Records the pids that are due; returns seconds until the next one is. */
+static double record_pids(ctk_jobq *q)
+{
+    double now = ctk_spawn_clock(), next = 1e9;
+    for (guint i = 0; i < q->running->len; i++) {
+        running *r = g_ptr_array_index(q->running, i);
+        if (r->pid_due > 0 && r->pid_due <= now)
+            record_pid(q, r);
+        else if (r->pid_due > 0 && r->pid_due - now < next)
+            next = r->pid_due - now;
+    }
+    return next;
 }
 
 static void outcome_of(const running *r, ctk_job_outcome *o, char *reason, size_t len)
@@ -521,8 +547,12 @@ int ctk_jobq_run(ctk_jobq *q)
         }
         if (should_exit(q, &ls, claimed, now))
             break;
-        /* Sleep until a job event, or the next look at the queue. */
-        event *e = g_async_queue_timeout_pop(q->events, (guint64)(q->o.poll * 1e6));
+        /* Sleep until a job event, a pid to record, or the next look at
+         * the queue. */
+        double wait_s = record_pids(q);
+        if (wait_s > q->o.poll)
+            wait_s = q->o.poll;
+        event *e = g_async_queue_timeout_pop(q->events, (guint64)(wait_s * 1e6));
         while (e != NULL) {
             handle(q, e);
             e = g_async_queue_try_pop(q->events);
