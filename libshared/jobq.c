@@ -469,7 +469,7 @@ static int claim_some(ctk_jobq *q, unsigned limit)
 typedef struct loop_state {
     int64_t stop_gen0;
     int stopping, claimed_once;
-    double last_busy, last_renew, last_expire;
+    double last_busy, last_renew, last_expire, last_control;
 } loop_state;
 
 /* Whether the worker is done: returns 1 to leave the loop. */
@@ -498,10 +498,14 @@ static int should_exit(ctk_jobq *q, loop_state *ls, int claimed, double now)
 static int housekeeping(ctk_jobq *q, loop_state *ls, double now)
 {
     ctk_store *st = q->o.store;
-    ctk_queue_control c;
-    int rc = st->ops->control(st, q->o.queue, &c);
-    if (rc < 0)
-        return store_err(q, rc);
+    ctk_queue_control c = {0, ls->stop_gen0};
+    int rc = 0;
+    /* A `stop` is seen within a poll interval, not at every job's end. */
+    if (now - ls->last_control >= q->o.poll) {
+        if ((rc = st->ops->control(st, q->o.queue, &c)) < 0)
+            return store_err(q, rc);
+        ls->last_control = now;
+    }
     if (c.stop_gen > ls->stop_gen0 && !ls->stopping) {
         ls->stopping = 1;
         if (q->o.log != NULL)
