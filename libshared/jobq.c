@@ -29,6 +29,7 @@ typedef struct running {
     int child_live; /* between start and dispose, under q->lock */
     ctk_spawn_result res;
     pid_t pid;        /* the child, set before EV_STARTED */
+    int out_fd[2];    /* its stdout and stderr files, once created, or -1 */
     double pid_due;   /* when to record the pid in the store; 0: done or not yet started */
     int rc;           /* a library error running it */
     char reason[256]; /* why it could not start, or "" */
@@ -193,12 +194,40 @@ static void logf_job(ctk_jobq *q, const ctk_job *job, const char *fmt, ...)
 
 /* ---- one job's thread ------------------------------------------------------------ */
 
-static int open_out(const ctk_jobq *q, int64_t id, int stream)
+/* The job's output files are created on its first byte: creating two
+ * files per job cost more than running a short one. */
+static int sink(void *arg, int stream, const void *data, size_t len)
 {
-    char *path = ctk_jobq_out_path(q->o.out_dir, id, stream);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    g_free(path);
-    return fd;
+    running *r = arg;
+    int *fd = &r->out_fd[stream == 2];
+    if (*fd < 0) {
+        char *path = ctk_jobq_out_path(r->q->o.out_dir, r->job.id, stream);
+        *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        g_free(path);
+        if (*fd < 0)
+            return -errno;
+    }
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(*fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* An earlier attempt's output is not this one's. */
+static void forget_output(const running *r)
+{
+    for (int stream = 1; r->job.attempts > 1 && stream <= 2; stream++) {
+        char *path = ctk_jobq_out_path(r->q->o.out_dir, r->job.id, stream);
+        unlink(path);
+        g_free(path);
+    }
 }
 
 static void post(ctk_jobq *q, int kind, running *r)
@@ -235,7 +264,6 @@ static void *job_thread(void *arg)
     running *r = arg;
     ctk_jobq *q = r->q;
     const ctk_job *job = &r->job;
-    int out = open_out(q, job->id, 1), err = out >= 0 ? open_out(q, job->id, 2) : -1;
     ctk_spawn_opts so = {
         .argv = (const char *const *)job->argv,
         .shell = job->argv == NULL ? job->cmd : NULL,
@@ -243,29 +271,26 @@ static void *job_thread(void *arg)
         .env = (const char *const *)job->env,
         .env_exact = job->env != NULL,
         .cwd = job->cwd,
-        .out = CTK_SPAWN_TO_FD,
-        .err = CTK_SPAWN_TO_FD,
-        .out_fd = out,
-        .err_fd = err,
+        .sink = sink,
+        .sink_arg = r,
         .termseq = q->o.termseq,
         .termseq_len = q->o.termseq_len,
     };
     if (job->timeout > 0)
         so.deadline = ctk_spawn_clock() + job->timeout;
-    if (out < 0 || err < 0) {
-        snprintf(r->reason, sizeof r->reason, "cannot write its output in %s: %s", q->o.out_dir,
-                 g_strerror(errno));
-    } else if (job->cwd != NULL && access(job->cwd, X_OK) < 0) {
+    forget_output(r);
+    if (job->cwd != NULL && access(job->cwd, X_OK) < 0) {
         /* posix_spawn would say ENOENT, which reads as "command not found". */
         snprintf(r->reason, sizeof r->reason, "cannot enter %s: %s", job->cwd, g_strerror(errno));
-        dprintf(err, "cqueue: %s\n", r->reason);
+        char text[300];
+        int n = snprintf(text, sizeof text, "cqueue: %s\n", r->reason);
+        sink(r, 2, text, (size_t)n);
     } else {
-        run_child(r, &so);
+        run_child(r, &so); /* a file that cannot be written makes r->rc an error */
     }
-    if (out >= 0)
-        close(out);
-    if (err >= 0)
-        close(err);
+    for (int i = 0; i < 2; i++)
+        if (r->out_fd[i] >= 0)
+            close(r->out_fd[i]);
     post(q, EV_ENDED, r);
     return NULL;
 }
@@ -283,6 +308,7 @@ static int start_job(ctk_jobq *q, ctk_job *job)
     running *r = g_new0(running, 1);
     r->q = q;
     r->job = *job;
+    r->out_fd[0] = r->out_fd[1] = -1;
     ctk_spawn_stream_init(&r->res.out, 0, NULL);
     ctk_spawn_stream_init(&r->res.err, 0, NULL);
     q->weight_used += job->weight > 0 ? job->weight : 1;

@@ -690,6 +690,11 @@ static int read_output(drain *d, int *fd, ctk_spawn_stream *s)
         close_fd(fd);
         return 0;
     }
+    const ctk_spawn_opts *o = d->c->opts;
+    if (o->sink != NULL) {
+        s->bytes += (uint64_t)n;
+        return o->sink(o->sink_arg, s == &d->r->out ? 1 : 2, d->chunk, (size_t)n);
+    }
     return ctk_spawn_stream_append(s, d->chunk, (size_t)n);
 }
 
@@ -837,6 +842,8 @@ static int report_exec_failure(ctk_spawn_child *c, ctk_spawn_result *r)
     const char *name = o->shell != NULL ? "/bin/sh" : o->argv[0];
     r->exit = exec_failure_text(name, c->exec_errno, text, sizeof text);
     r->exec_errno = c->exec_errno;
+    if (o->err == CTK_SPAWN_CAPTURE && o->sink != NULL)
+        return o->sink(o->sink_arg, 2, text, strlen(text));
     if (o->err == CTK_SPAWN_CAPTURE)
         return ctk_spawn_stream_append(&r->err, text, strlen(text));
     if (o->err == CTK_SPAWN_INHERIT)

@@ -125,6 +125,12 @@ typedef struct ctk_spawn_opts {
     /* 1: env is the child's whole environment, not laid over the
      * caller's (a job re-run with the environment it was queued with). */
     int env_exact;
+    /* CTK_SPAWN_CAPTURE with a sink: each chunk read from stream 1 or 2
+     * goes to sink as it arrives (cqueue writes it to a file it creates on
+     * the first byte) instead of into the result's streams, whose byte
+     * counts still grow. A non-zero return is an error, as a failed spill. */
+    int (*sink)(void *arg, int stream, const void *data, size_t len);
+    void *sink_arg;
 } ctk_spawn_opts;
 
 /* A running child. Fields are readable (the pid is also the process
