@@ -90,8 +90,7 @@ enum ctk_spawn_in {
 enum ctk_spawn_out {
     CTK_SPAWN_CAPTURE = 0, /* into the result's stream (the default: --group) */
     CTK_SPAWN_INHERIT,     /* the caller's fd 1 or 2 (--ungroup) */
-    CTK_SPAWN_DISCARD,     /* /dev/null */
-    CTK_SPAWN_TO_FD        /* opts.out_fd / opts.err_fd, e.g. a job's log file */
+    CTK_SPAWN_DISCARD      /* /dev/null */
 };
 
 typedef struct ctk_spawn_opts {
@@ -118,8 +117,6 @@ typedef struct ctk_spawn_opts {
     double deadline;                   /* ctk_spawn_clock() time to start terminating; 0: none */
     const ctk_spawn_termstep *termseq; /* NULL: the default */
     size_t termseq_len;
-    /* CTK_SPAWN_TO_FD: the fds the child's stdout and stderr go to. */
-    int out_fd, err_fd;
     /* The child's working directory; NULL: the caller's. */
     const char *cwd;
     /* 1: env is the child's whole environment, not laid over the
