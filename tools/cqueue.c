@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +16,14 @@
 
 #include "ctk/cli.h"
 #include "ctk/cmdline.h"
+#include "ctk/jobadd.h"
 #include "ctk/jobq.h"
 #include "ctk/output.h"
 #include "ctk/parse.h"
 #include "ctk/sigwatch.h"
 #include "ctk/store.h"
 
-#define PROG "cqueue"
-/* A batch of `add -` is committed at this many items, or when the input
- * pauses, whichever comes first. */
-#define ADD_BATCH    10000
+#define PROG         "cqueue"
 #define WAIT_POLL_US 100000
 
 /* ---- options -------------------------------------------------------------------- */
@@ -366,157 +363,43 @@ static int add_one(cq_ctx *x, const char *cwd, char **env)
     return 0;
 }
 
-typedef struct add_batch {
-    cq_ctx *x;
-    const ctk_cmdline *tpl;
-    GArray *specs;      /* ctk_job_spec */
-    GPtrArray *owned;   /* command strings of the batch */
-    GPtrArray *vectors; /* argv vectors of the batch */
-    int64_t *ids;
-    int64_t range_first, range_last;
-    uint64_t seq;
-    int status;
-    const char *cwd;
-    char **env;
-} add_batch;
-
-static void print_range(add_batch *b)
+static void print_range(void *arg, int64_t first, int64_t last)
 {
-    if (b->range_first == 0)
-        return;
-    if (b->range_first == b->range_last)
-        printf("%lld\n", (long long)b->range_first);
+    (void)arg;
+    if (first == last)
+        printf("%lld\n", (long long)first);
     else
-        printf("%lld-%lld\n", (long long)b->range_first, (long long)b->range_last);
+        printf("%lld-%lld\n", (long long)first, (long long)last);
     fflush(stdout);
-    b->range_first = b->range_last = 0;
 }
 
-static int flush_batch(add_batch *b)
+static void warn_skip(void *arg, uint64_t line, const char *why)
 {
-    if (b->specs->len == 0)
-        return 0;
-    char err[600];
-    cq_ctx *x = b->x;
-    int rc = x->store->ops->add(x->store, (ctk_job_spec *)(void *)b->specs->data, b->specs->len,
-                                b->ids, NULL, err, sizeof err);
-    if (rc < 0) {
-        fail("%s (%u items not added)", err, b->specs->len);
-        return rc;
-    }
-    for (guint i = 0; i < b->specs->len; i++) {
-        if (b->range_first != 0 && b->ids[i] != b->range_last + 1)
-            print_range(b);
-        if (b->range_first == 0)
-            b->range_first = b->ids[i];
-        b->range_last = b->ids[i];
-    }
-    g_array_set_size(b->specs, 0);
-    g_ptr_array_set_size(b->owned, 0);
-    g_ptr_array_set_size(b->vectors, 0);
-    return 0;
-}
-
-static void add_item(add_batch *b, const char *item, size_t len)
-{
-    b->seq++;
-    if (memchr(item, '\0', len) != NULL) {
-        fprintf(stderr, PROG ": line %llu: contains a NUL byte; not added\n",
-                (unsigned long long)b->seq);
-        b->status = 1;
-        return;
-    }
-    ctk_job_spec s;
-    fill_spec(b->x, &s, b->cwd, b->env);
-    if (b->tpl == NULL) {
-        char *cmd = g_strndup(item, len);
-        g_ptr_array_add(b->owned, cmd);
-        s.cmd = cmd;
-    } else {
-        ctk_cmdline_item col = {item, len};
-        ctk_cmdline_args a = {&col, 1, b->seq, 1};
-        ctk_buf line = {0};
-        char **argv = NULL;
-        ctk_cmdline_render(b->tpl, &a, &line, &argv);
-        char *cmd = g_strndup((const char *)line.data, line.len);
-        ctk_buf_free(&line);
-        g_ptr_array_add(b->owned, cmd);
-        s.cmd = cmd;
-        if (argv != NULL) {
-            char **copy = g_strdupv(argv);
-            ctk_cmdline_argv_free(argv);
-            g_ptr_array_add(b->vectors, copy);
-            s.argv = (const char *const *)copy;
-        }
-    }
-    g_array_append_val(b->specs, s);
-}
-
-/* Waits up to ms for input; 1 when some is ready (or at EOF). */
-static int input_ready(int ms)
-{
-    struct pollfd p = {0, POLLIN, 0};
-    return poll(&p, 1, ms) != 0;
+    (void)arg;
+    fprintf(stderr, PROG ": line %llu: %s; not added\n", (unsigned long long)line, why);
 }
 
 static int add_stream(cq_ctx *x, const char *cwd, char **env)
 {
-    cq_opts *o = x->o;
     ctk_cmdline *tpl = NULL;
-    char err[600];
-    if (o->cmd != NULL) {
-        char *words[] = {(char *)o->cmd};
+    char err[1024];
+    if (x->o->cmd != NULL) {
+        char *words[] = {(char *)x->o->cmd};
         if (ctk_cmdline_parse(&tpl, words, 1, NULL, 0, err, sizeof err) < 0)
             return usage_error("add", err);
     }
-    add_batch b = {.x = x, .tpl = tpl, .cwd = cwd, .env = env};
-    b.specs = g_array_sized_new(FALSE, FALSE, sizeof(ctk_job_spec), ADD_BATCH);
-    b.owned = g_ptr_array_new_with_free_func(g_free);
-    b.vectors = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
-    b.ids = g_new(int64_t, ADD_BATCH);
-    GString *pending = g_string_new(NULL);
-    char buf[65536];
-    int rc = 0;
-    for (;;) {
-        /* A producer that pauses has its items committed meanwhile. */
-        if (b.specs->len > 0 && !input_ready(50) && (rc = flush_batch(&b)) < 0)
-            break;
-        ssize_t n = read(0, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = fail("cannot read standard input: %s", g_strerror(errno));
-            break;
-        }
-        if (n == 0 && pending->len > 0)
-            g_string_append_c(pending, '\n');
-        g_string_append_len(pending, buf, n);
-        size_t start = 0;
-        for (;;) {
-            char *nl = memchr(pending->str + start, '\n', pending->len - start);
-            if (nl == NULL)
-                break;
-            size_t len = (size_t)(nl - (pending->str + start));
-            if (len > 0 && !(len == 1 && pending->str[start] == '\r'))
-                add_item(&b, pending->str + start, len);
-            start += len + 1;
-            if (b.specs->len >= ADD_BATCH && (rc = flush_batch(&b)) < 0)
-                break;
-        }
-        g_string_erase(pending, 0, (gssize)start);
-        if (rc < 0 || n == 0)
-            break;
-    }
-    if (rc == 0)
-        rc = flush_batch(&b);
-    print_range(&b);
-    g_string_free(pending, TRUE);
-    g_free(b.ids);
-    g_array_free(b.specs, TRUE);
-    g_ptr_array_free(b.owned, TRUE);
-    g_ptr_array_free(b.vectors, TRUE);
+    ctk_job_spec proto;
+    fill_spec(x, &proto, cwd, env);
+    ctk_jobadd_opts ao = {.store = x->store,
+                          .proto = &proto,
+                          .tpl = tpl,
+                          .on_range = print_range,
+                          .on_skip = warn_skip};
+    int rc = ctk_jobadd_fd(&ao, 0, err, sizeof err);
     ctk_cmdline_free(tpl);
-    return rc < 0 ? 1 : b.status;
+    if (rc < 0)
+        return fail("%s (the lines after the last id printed were not added)", err);
+    return rc;
 }
 
 static int cmd_add(cq_ctx *x)
