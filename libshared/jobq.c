@@ -44,7 +44,10 @@ struct ctk_jobq {
     ctk_jobq_opts o;
     ctk_worker_id wid;
     char *worker_name, *host;
-    GAsyncQueue *events;
+    /* Events from job threads (GAsyncQueue would do, but a queue under our
+     * own mutex is one that ThreadSanitizer can see synchronize). */
+    GQueue events;
+    pthread_cond_t event_ready;
     pthread_mutex_t lock; /* running list and cancelled, against the signal thread */
     GPtrArray *running;
     int cancelled;
@@ -138,7 +141,8 @@ int ctk_jobq_new(ctk_jobq **out, const ctk_jobq_opts *o)
     q->worker_name = ctk_jobq_worker_name();
     q->host = g_strdup(g_get_host_name());
     q->wid = (ctk_worker_id){q->worker_name, q->host};
-    q->events = g_async_queue_new();
+    g_queue_init(&q->events);
+    pthread_cond_init(&q->event_ready, NULL);
     q->running = g_ptr_array_new();
     pthread_mutex_init(&q->lock, NULL);
     *out = q;
@@ -149,7 +153,8 @@ void ctk_jobq_free(ctk_jobq *q)
 {
     if (q == NULL)
         return;
-    g_async_queue_unref(q->events);
+    g_queue_clear_full(&q->events, g_free);
+    pthread_cond_destroy(&q->event_ready);
     g_ptr_array_free(q->running, TRUE);
     pthread_mutex_destroy(&q->lock);
     g_free(q->worker_name);
@@ -235,7 +240,10 @@ static void post(ctk_jobq *q, int kind, running *r)
     event *e = g_new(event, 1);
     e->kind = kind;
     e->r = r;
-    g_async_queue_push(q->events, e);
+    pthread_mutex_lock(&q->lock);
+    g_queue_push_tail(&q->events, e);
+    pthread_cond_signal(&q->event_ready);
+    pthread_mutex_unlock(&q->lock);
 }
 
 static void run_child(running *r, const ctk_spawn_opts *so)
@@ -552,6 +560,29 @@ static int housekeeping(ctk_jobq *q, loop_state *ls, double now)
     return 0;
 }
 
+/* The next event, waiting up to secs for one (0: not at all; < 0: for
+ * ever). NULL when none came. */
+static event *next_event(ctk_jobq *q, double secs)
+{
+    pthread_mutex_lock(&q->lock);
+    if (secs != 0 && g_queue_is_empty(&q->events)) {
+        if (secs < 0) {
+            while (g_queue_is_empty(&q->events))
+                pthread_cond_wait(&q->event_ready, &q->lock);
+        } else {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + secs;
+            until.tv_sec = (time_t)t;
+            until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+            pthread_cond_timedwait(&q->event_ready, &q->lock, &until);
+        }
+    }
+    event *e = g_queue_pop_head(&q->events);
+    pthread_mutex_unlock(&q->lock);
+    return e;
+}
+
 int ctk_jobq_run(ctk_jobq *q)
 {
     ctk_store *st = q->o.store;
@@ -582,17 +613,17 @@ int ctk_jobq_run(ctk_jobq *q)
         double wait_s = record_pids(q);
         if (wait_s > q->o.poll)
             wait_s = q->o.poll;
-        event *e = g_async_queue_timeout_pop(q->events, (guint64)(wait_s * 1e6));
+        event *e = next_event(q, wait_s);
         while (e != NULL) {
             handle(q, e);
-            e = g_async_queue_try_pop(q->events);
+            e = next_event(q, 0);
         }
     }
     /* On an error, end what runs (it goes back to the queue). */
     if (rc < 0)
         ctk_jobq_cancel(q);
     while (q->running->len > 0) {
-        event *e = g_async_queue_pop(q->events);
+        event *e = next_event(q, -1);
         handle(q, e);
     }
     return rc < 0 ? rc : 0;
@@ -609,5 +640,5 @@ void ctk_jobq_cancel(ctk_jobq *q)
     }
     pthread_mutex_unlock(&q->lock);
     /* Wake the main thread from its wait. */
-    g_async_queue_push(q->events, g_new0(event, 1));
+    post(q, EV_WAKE, NULL);
 }
