@@ -417,3 +417,36 @@ for line in sys.stdin:
     run cat "$errs"
     assert_output ""
 }
+
+@test "SIGTERM to a worker ends its jobs and puts them back in the queue" {
+    cq add -- sleep 30
+    bg_tool cqueue work -j1
+    for _ in $(seq 200); do [[ $(state 1) == running ]] && break; sleep 0.05; done
+    assert_equal "$(state 1)" running
+    kill -TERM "$BG_TOOL"
+    bg_wait
+    assert_equal "$BG_STATUS" 143
+    assert_equal "$(state 1)" queued
+    assert_equal "$(field 1 reason)" "worker stopped; queued again"
+    [[ -z $(pgrep -f 'sleep 30$' -P "$BG_TOOL") ]]
+}
+
+@test "an 'add -' killed with -9 leaves whole batches: a prefix of its input" {
+    (
+        for ((i = 1; i <= 100000; i++)); do
+            echo "true $i"
+            ((i % 1000 == 0)) && sleep 0.2
+        done
+    ) | cqueue add - >/dev/null &
+    local producer=$!
+    # Killed once some batches are in, while it is still reading.
+    for _ in $(seq 200); do (($(cq stats --header | tsv_col queued) >= 2000)) && break; sleep 0.05; done
+    kill -KILL "$producer"
+    wait "$producer" || true
+    local n
+    n=$(cq stats --header | tsv_col queued)
+    ((n > 0 && n < 100000)) || fail "$n jobs: the producer was not killed mid-input"
+    assert_equal "$(sqlite3 "$CQUEUE_DB" "SELECT count(*) FROM jobs WHERE cmd <> 'true ' || id")" 0
+    assert_equal "$(sqlite3 "$CQUEUE_DB" 'SELECT max(id) FROM jobs')" "$n"
+    assert_equal "$(sqlite3 "$CQUEUE_DB" 'PRAGMA integrity_check')" ok
+}
