@@ -22,7 +22,7 @@
 # when something it needs is missing.
 #
 # Environment: N (20000), SIZE (2048), J (64), REPS (3), WRK_SECS (3),
-# NGINX_WORKERS (1: the other core is the client's).
+# NGINX_WORKERS (auto: one per core, as a stock nginx runs).
 # PERF=1 adds a perf profile of cfetch (its hottest symbols).
 # KEEP_TMP=1 keeps the temporary directory (configs, outputs, logs).
 set -u
@@ -59,7 +59,7 @@ SIZE=${SIZE:-2048}
 J=${J:-64}
 REPS=${REPS:-3}
 WRK_SECS=${WRK_SECS:-3}
-NGINX_WORKERS=${NGINX_WORKERS:-1}
+NGINX_WORKERS=${NGINX_WORKERS:-auto}
 GNU_TIME=/usr/bin/time
 
 for tool in nginx curl python3; do
@@ -256,7 +256,7 @@ awk -v b="$base" -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "%s/f/%05d\n"
     awk '{ printf "url = \"%s\"\noutput = \"/dev/null\"\n", $0 }' "$tmp/urls"
 } >"$tmp/curl.cfg"
 
-echo "nginx ($NGINX_WORKERS worker) on $base: $N files of $SIZE bytes; -j $J; median of $REPS; $(nproc) cores"
+echo "nginx (worker_processes $NGINX_WORKERS) on $base: $N files of $SIZE bytes; -j $J; median of $REPS; $(nproc) cores"
 
 wrk_rps=
 if command -v wrk >/dev/null 2>&1; then
