@@ -25,7 +25,7 @@
 #
 # Environment: N (20000), SIZE (2048), J (64), REPS (3), WRK_SECS (3),
 # NGINX_WORKERS (auto: one per core, as a stock nginx runs).
-# PERF=1 adds a perf profile of cfetch (its hottest symbols).
+# PERF=1 adds a perf profile of cfetch (by library, then its hottest symbols).
 # KEEP_TMP=1 keeps the temporary directory (configs, outputs, logs).
 set -u
 
@@ -343,10 +343,14 @@ case " $tools " in *" cfetch "*)
         # Where cfetch's time goes: its hottest symbols, one more run.
         perf record -q -F 999 -g -o "$tmp/perf.data" -- "$cfetch" -j "$J" -s async \
             -i "$tmp/urls" >/dev/null 2>"$tmp/perf.err"
-        echo "  perf: cfetch's hottest symbols (self time)"
+        echo "  perf: where cfetch's time goes, by library (self time)"
+        perf report -i "$tmp/perf.data" --stdio --no-children --sort dso \
+            --percent-limit 1 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 12 | sed 's/^/    /'
+        echo "  perf: its hottest symbols"
         perf report -i "$tmp/perf.data" --stdio --no-children --sort dso,sym \
-            --percent-limit 1.5 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
-            head -n 30 | sed 's/^/    /'
+            --percent-limit 1 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 20 | sed 's/^/    /'
     fi
     ;;
 esac
