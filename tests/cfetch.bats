@@ -287,11 +287,17 @@ reset_stats() {
     local j=$BATS_TEST_TMPDIR/j.db i
     for i in $(seq 1 30); do echo "$HTTPD_URL/delay/100/j$i"; done >"$BATS_TEST_TMPDIR/in"
     echo "$HTTPD_URL/status/500" >>"$BATS_TEST_TMPDIR/in"
-    timeout -k 5 "$CTK_TIMEOUT" cfetch -s thread -j 2 --fail --journal "$j" \
-        -i "$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/first" 2>/dev/null &
+    # Through a pipe: records are written one line at a time there.
+    (timeout -k 5 "$CTK_TIMEOUT" cfetch -s thread -j 2 --fail --journal "$j" \
+        -i "$BATS_TEST_TMPDIR/in" 2>/dev/null | cat >"$BATS_TEST_TMPDIR/first") &
     BG=$!
-    local pid
-    pid=$(wait_tool cfetch "$BG") || fail "cfetch did not start"
+    local pid= p
+    for ((i = 0; i < 500; i++)); do
+        for p in $(descendants "$BG"); do exe_is cfetch "$p" && pid=$p; done
+        [[ -n $pid ]] && break
+        sleep 0.01
+    done
+    [[ -n $pid ]] || fail "cfetch did not start"
     for ((i = 0; i < 500; i++)); do
         (($(wc -l <"$BATS_TEST_TMPDIR/first") >= 6)) && break
         sleep 0.01
