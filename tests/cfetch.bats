@@ -272,6 +272,10 @@ reset_stats() {
     run --separate-stderr cf --bar "$HTTPD_URL/ok/a" "$HTTPD_URL/ok/b"
     assert_success
     assert_stderr_regex "2 urls"
+    # --http2 asks for an upgrade; a server that speaks HTTP/1.1 only is fine.
+    run cf --http2 -s thread "$HTTPD_URL/ok/h2"
+    assert_success
+    assert_equal "$(col 3 <<<"$output")" 200
     run cf -X HEAD "$HTTPD_URL/method"
     assert_success
     assert_equal "$(col 3 <<<"$output"),$(col 4 <<<"$output")" "200,0"
