@@ -23,6 +23,7 @@
 #
 # Environment: N (20000), SIZE (2048), J (64), REPS (3), WRK_SECS (3),
 # NGINX_WORKERS (1: the other core is the client's).
+# PERF=1 adds a perf profile of cfetch (its hottest symbols).
 # KEEP_TMP=1 keeps the temporary directory (configs, outputs, logs).
 set -u
 
@@ -144,11 +145,13 @@ timed() {
     shift
     : >"$tmp/$name.walls"
     : >"$tmp/$name.rss"
+    : >"$tmp/$name.user"
+    : >"$tmp/$name.sys"
     for ((i = 0; i < REPS; i++)); do
         before=$(nginx_requests)
         status=0
         start=$EPOCHREALTIME
-        timeout -k 5 600 "$GNU_TIME" -f '%M' -o "$tmp/$name.time" "$@" \
+        timeout -k 5 600 "$GNU_TIME" -f '%M %U %S' -o "$tmp/$name.time" "$@" \
             >"$tmp/$name.out" 2>"$tmp/$name.err" || status=$?
         end=$EPOCHREALTIME
         after=$(nginx_requests)
@@ -161,14 +164,20 @@ timed() {
             broken=1
         fi
         awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' >>"$tmp/$name.walls"
-        tail -n 1 "$tmp/$name.time" >>"$tmp/$name.rss"
+        tail -n 1 "$tmp/$name.time" | awk '{ print $1 }' >>"$tmp/$name.rss"
+        tail -n 1 "$tmp/$name.time" | awk '{ print $2 }' >>"$tmp/$name.user"
+        tail -n 1 "$tmp/$name.time" | awk '{ print $3 }' >>"$tmp/$name.sys"
     done
     WALL=$(median <"$tmp/$name.walls")
     RSS=$(median <"$tmp/$name.rss")
+    USER_S=$(median <"$tmp/$name.user")
+    SYS_S=$(median <"$tmp/$name.sys")
 }
 
+# row LABEL: one line from the last timed run.
 row() {
-    printf '  %-40s %7s s %8s req/s %7s MB\n' "$1" "$2" "$(rate "$N" "$2")" "$(mb "$3")"
+    printf '  %-36s %7s s %7s req/s %6s MB  %5s user %5s sys\n' "$1" "$WALL" \
+        "$(rate "$N" "$WALL")" "$(mb "$RSS")" "$USER_S" "$SYS_S"
 }
 
 # field FILE STRATEGY NAME: NAME's value in STRATEGY's row of a TSV table
@@ -254,7 +263,7 @@ if command -v wrk >/dev/null 2>&1; then
     timeout -k 5 120 wrk -t1 -c"$J" -d"${WRK_SECS}s" "$base/f/00001" >"$tmp/wrk.out" 2>&1 ||
         echo "  wrk failed: $(tail -n 2 "$tmp/wrk.out")" >&2
     wrk_rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$tmp/wrk.out")
-    printf '  %-40s %7s   %8s req/s (the server'"'"'s limit, one URL)\n' \
+    printf '  %-36s %7s   %7s req/s (the server'"'"'s limit, one URL)\n' \
         "wrk -t1 -c$J -d${WRK_SECS}s" "" "${wrk_rps:--}"
 else
     echo "  wrk is not installed: no server limit (apt-get install wrk)"
@@ -267,13 +276,13 @@ if [ "$ok" != "$N" ]; then
     echo "  curl: $ok transfers with status 200, for $N URLs" >&2
     broken=1
 fi
-row "curl --parallel --parallel-max $J" "$WALL" "$RSS"
+row "curl --parallel --parallel-max $J"
 
 wget2_wall=
 if command -v wget2 >/dev/null 2>&1; then
     timed wget2 wget2 -q --no-config --robots=off --max-threads="$J" -O /dev/null -i "$tmp/urls"
     wget2_wall=$WALL
-    row "wget2 --max-threads $J" "$WALL" "$RSS"
+    row "wget2 --max-threads $J"
 else
     echo "  wget2 is not installed: skipped (apt-get install wget2)"
 fi
@@ -282,13 +291,22 @@ cf_wall=
 if [ -x "$cfetch" ]; then
     timed cfetch "$cfetch" -j "$J" -s async -i "$tmp/urls"
     cf_wall=$WALL cf_rss=$RSS
-    row "cfetch -j $J -s async" "$WALL" "$RSS"
+    row "cfetch -j $J -s async"
     # Every URL has exactly one record, and each is a 200.
     records=$(wc -l <"$tmp/cfetch.out")
     ok=$(awk -F'\t' '$3 == 200' "$tmp/cfetch.out" | wc -l)
     if [ "$records" != "$N" ] || [ "$ok" != "$N" ]; then
         echo "  cfetch: $records records, $ok with status 200, for $N URLs" >&2
         broken=1
+    fi
+    if [ -n "${PERF:-}" ] && command -v perf >/dev/null 2>&1; then
+        # Where cfetch's time goes: its hottest symbols, one more run.
+        perf record -q -F 999 -g -o "$tmp/perf.data" -- "$cfetch" -j "$J" -s async \
+            -i "$tmp/urls" >/dev/null 2>"$tmp/perf.err"
+        echo "  perf: cfetch's hottest symbols (self time)"
+        perf report -i "$tmp/perf.data" --stdio --no-children --sort dso,sym \
+            --percent-limit 1.5 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 30 | sed 's/^/    /'
     fi
 else
     echo "  cfetch is not built ($cfetch): its rows are skipped"
@@ -369,7 +387,7 @@ if [ -x "$cfetch" ] && [ -x "$httpd" ]; then
         echo "  cfetch --rate: exit status $status, $(wc -l <"$tmp/rate.out") records" >&2
         broken=1
     fi
-    printf '  %-40s %7s s\n' "cfetch --rate 100" "$w"
+    printf '  %-36s %7s s\n' "cfetch --rate 100" "$w"
     bar "--rate 100 over 300 URLs" "3 s +-10%" "$w s" "$(verdict "$w" in 2.7 3.3)"
 elif [ -x "$cfetch" ]; then
     echo "cfetch.sh: $httpd is not built ('make check' builds it): --compare and --rate skipped"

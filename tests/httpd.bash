@@ -6,10 +6,11 @@
 #
 # httpd_start exports HTTPD_PORT, HTTPD_URL (http://127.0.0.1:PORT),
 # HTTPD_PID (the server itself, for signals) and HTTPD_LOG (one line per
-# request: monotonic seconds, method, target, connection id). The server
-# runs under `timeout`, so even a bats run that is killed leaves nothing
-# behind for long; httpd_stop ends it and fails when it did not exit
-# cleanly (a sanitizer report, a crash).
+# request, /stats included: monotonic seconds, method, target, connection
+# id). The server runs under `timeout`, so even a bats run that is killed
+# leaves nothing behind for long; httpd_stop ends it and fails when it did
+# not exit cleanly (a sanitizer report, a crash). HTTPD_BIN overrides the
+# binary (default: $CTK_BUILDDIR/tests/fixtures/httpd).
 
 : "${HTTPD_BIN:=$CTK_BUILDDIR/tests/fixtures/httpd}"
 

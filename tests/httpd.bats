@@ -211,6 +211,29 @@ with open(sys.argv[2], "wb") as f:
     assert_line --index 0 'HTTP/1.1 400 Bad Request'
 }
 
+@test "3,000 pipelined requests (more than the read buffer) on one connection: all answered" {
+    get /reset-stats >/dev/null
+    run python3 - "$HTTPD_PORT" <<'EOF'
+import socket, sys
+n = 3000
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"".join(b"GET /bytes/100?%d HTTP/1.1\r\nHost: x\r\n\r\n" % i for i in range(n)))
+s.settimeout(10)
+got = b""
+# Each response ends with its 100-byte body, the last one too.
+while got.count(b"HTTP/1.1 200 OK\r\n") < n or not got.endswith(b"0123456789abcdef0123"):
+    b = s.recv(1 << 20)
+    if not b:
+        break
+    got += b
+print(got.count(b"HTTP/1.1 200 OK\r\n"), len(got))
+EOF
+    assert_success
+    assert_output --regexp '^3000 '
+    run stats
+    assert_output 'requests=3000 connections=1 inflight_max=1'
+}
+
 @test "/stats counts requests and keep-alive connections; /reset-stats zeroes them" {
     run get /reset-stats
     assert_output ok
@@ -250,6 +273,7 @@ with open(sys.argv[2], "wb") as f:
     httpd_start
     local pid=$HTTPD_PID guard=$HTTPD_GUARD url=$HTTPD_URL
     [[ $pid != "${outer[2]}" ]]
+    # shellcheck disable=SC2153 # set by httpd.bash
     exe_is "${HTTPD_BIN##*/}" "$pid" || fail "HTTPD_PID $pid is not the server"
     # A connection open and a response in progress when it stops.
     timeout -k 5 "$CTK_TIMEOUT" curl -s "$url/delay/5000" >/dev/null 3>&- &
