@@ -62,6 +62,18 @@ reset_stats() {
     assert_equal "$missing" ""
 }
 
+@test "man/cfetch.1 renders without warnings and has the expected sections" {
+    local man="$CTK_SRCDIR/man/cfetch.1" s
+    command -v groff >/dev/null || skip "groff is not installed"
+    run groff -man -Tutf8 -ww -z "$man"
+    assert_success
+    assert_output ""
+    for s in NAME SYNOPSIS DESCRIPTION OPTIONS RECORDS STRATEGIES SIGNALS 'EXIT STATUS' EXAMPLES \
+        'SEE ALSO'; do
+        grep -qE "^\.SH \"?$s\"?$" "$man" || fail "no section $s"
+    done
+}
+
 @test "usage errors exit 2 with a message and nothing on stdout" {
     local args
     for args in "-j x" "--rate 0" "--rate fast" "-X POST" "-o d -O x" "--retries -1" \

@@ -446,6 +446,9 @@ static GPtrArray *slurp_urls(int fd)
     while ((rc = ctk_lines_next(lines, &line, &len, NULL)) != CTK_EOF && rc != CTK_ECANCELED) {
         if (rc == 0 && len > 0 && line[0] != '#' && strspn(line, " \t\r") != len)
             g_ptr_array_add(urls, g_strstrip(g_strndup(line, len)));
+        /* Too long for a URL: still a row's failure, not dropped. */
+        if (rc == CTK_ERANGE)
+            g_ptr_array_add(urls, g_strdup("(a line too long for a URL)"));
         if (rc < 0 && rc != CTK_ERANGE)
             break;
     }
