@@ -297,7 +297,7 @@ int ctk__fetch_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn don
         return 0;
     }
     x->easy = m->spare->len > 0 ? g_ptr_array_remove_index_fast(m->spare, m->spare->len - 1)
-                                : curl_easy_init();
+                                : ctk__fetch_easy_new(f, 0);
     if (x->easy == NULL) {
         ctk_unit_fail(unit, CTK_ENOMEM, "cannot create a transfer");
         uv_timer_start(&x->timer, on_settled, 0, 0);

@@ -274,7 +274,7 @@ static void free_easy(void *easy)
 static CURL *thread_easy(ctk_fetch *f)
 {
     CURL *e = pthread_getspecific(f->easy_key);
-    if (e == NULL && (e = curl_easy_init()) != NULL)
+    if (e == NULL && (e = ctk__fetch_easy_new(f, 1)) != NULL)
         pthread_setspecific(f->easy_key, e);
     return e;
 }

@@ -172,27 +172,26 @@ static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off
     return ctk_is_cancelled(x->cancel);
 }
 
-static void set_options(xfer *x, CURL *e)
+CURL *ctk__fetch_easy_new(ctk_fetch *f, int blocking)
 {
-    const ctk_fetch_opts *o = &x->f->o;
-    curl_easy_setopt(e, CURLOPT_URL, x->url);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    const ctk_fetch_opts *o = &f->o;
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return NULL;
+    /* What is the same for every transfer is set once per handle: a
+     * handle lives for many transfers (a thread's, or the async spares). */
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->f->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, x->f->user_agent);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, f->user_agent);
     curl_easy_setopt(e, CURLOPT_NOBODY, o->head ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, o->follow ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirs);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000));
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout * 1000));
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
     if (o->max_filesize > 0)
         curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_filesize);
     if (o->stall_timeout > 0) {
@@ -203,8 +202,18 @@ static void set_options(xfer *x, CURL *e)
                      o->http2 ? (long)CURL_HTTP_VERSION_2_0 : (long)CURL_HTTP_VERSION_1_1);
     /* Blocking transfers poll the cancel flag; async ones are aborted by
      * the loop's watch timer instead. */
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, x->m == NULL ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, blocking ? 0L : 1L);
     curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    return e;
+}
+
+static void set_options(xfer *x, CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
     curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
 }
 

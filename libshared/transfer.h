@@ -65,6 +65,9 @@ int ctk__fetch_decode_in(const ctk_buf *in, int *kind, const char **url, const c
                          size_t *rest);
 int ctk__fetch_pack_result(ctk_buf *out, const ctk_fetch_result *r);
 
+/* A new easy handle with the options every transfer of f shares;
+ * blocking: it polls the cancel flag from curl's progress callback. */
+CURL *ctk__fetch_easy_new(ctk_fetch *f, int blocking);
 /* Sets x up for unit: 0 to fetch, 1 when the unit is already answered
  * (skipped, or failed before any transfer). */
 int ctk__xfer_begin(ctk_fetch *f, xfer *x, ctk_unit *unit);
