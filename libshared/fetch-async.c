@@ -175,12 +175,18 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *arg)
     return 0;
 }
 
+static void on_settled(uv_timer_t *timer)
+{
+    async_finish(timer->data);
+}
+
 static void attempt_add(xfer *x)
 {
     ctk__xfer_attempt_setup(x, x->easy);
     if (curl_multi_add_handle(x->m->multi, x->easy) != CURLM_OK) {
+        /* Reported from the loop: this may run inside start. */
         x->code = CURLE_FAILED_INIT;
-        async_finish(x);
+        uv_timer_start(&x->timer, on_settled, 0, 0);
         return;
     }
     x->in_multi = 1;
@@ -228,11 +234,6 @@ static void on_watch(uv_timer_t *timer)
         m->active->cancelled = 1;
         async_finish(m->active);
     }
-}
-
-static void on_settled(uv_timer_t *timer)
-{
-    async_finish(timer->data);
 }
 
 static ctk__multi *multi_for(ctk_fetch *f, uv_loop_t *loop)
