@@ -276,6 +276,11 @@ reset_stats() {
     run cf --body -j 4 "$HTTPD_URL/delay/300/one" "$HTTPD_URL/ok/two" "$HTTPD_URL/delay/100/three"
     assert_success
     assert_equal "$(paste -sd' ' <<<"$output")" "ok two ok"
+    # The records, then, only where --records says.
+    run cf --body --records "$BATS_TEST_TMPDIR/r.tsv" "$HTTPD_URL/ok/x" "$HTTPD_URL/ok/y"
+    assert_success
+    assert_equal "$(paste -sd' ' <<<"$output")" "x y"
+    assert_equal "$(col 2 <"$BATS_TEST_TMPDIR/r.tsv" | sort | paste -sd' ')" "$HTTPD_URL/ok/x $HTTPD_URL/ok/y"
     run cf --body -H 'X-Test: yes' -H 'X-Other: 2' -A 'agent/7' "$HTTPD_URL/headers"
     assert_success
     assert_line "X-Test: yes"
