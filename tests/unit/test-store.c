@@ -62,8 +62,14 @@ static void teardown(fixture *f, gconstpointer data)
 static int64_t add(fixture *f, const char *cmd, const int64_t *after, size_t n_after,
                    const char *key, unsigned retries)
 {
-    ctk_job_spec s = {.queue = "q", .cmd = cmd, .cwd = "/", .after = after, .n_after = n_after,
-                      .key = key, .retries = retries, .weight = 1};
+    ctk_job_spec s = {.queue = "q",
+                      .cmd = cmd,
+                      .cwd = "/",
+                      .after = after,
+                      .n_after = n_after,
+                      .key = key,
+                      .retries = retries,
+                      .weight = 1};
     int64_t id = 0;
     char err[256] = "";
     g_assert_cmpint(f->st->ops->add(f->st, &s, 1, &id, NULL, err, sizeof err), ==, 0);
@@ -313,8 +319,8 @@ static void test_newer_schema_refused(fixture *f, gconstpointer data)
     g_assert_cmpint(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), ==, SQLITE_OK);
     sqlite3_close(db);
     g_assert_null(open_at(f, other, CTK_EINVAL));
-    g_assert_true(g_file_set_contents(other, "not a database at all, just some text here\n", -1,
-                                      NULL));
+    g_assert_true(
+        g_file_set_contents(other, "not a database at all, just some text here\n", -1, NULL));
     g_assert_null(open_at(f, other, CTK_EIO));
     g_free(other);
 }
