@@ -552,8 +552,8 @@ int main(int argc, char **argv)
         goto out;
     }
     /* A record is a line: the next command of a pipeline sees each as soon
-     * as it is complete. A file gets blocks (a write per record would cost
-     * a tenth of the run on a fast server). */
+     * as it is complete. A file gets blocks (a write per record costs a few
+     * percent of a run against a fast server). */
     struct stat st;
     if (!o.body && (isatty(STDOUT_FILENO) || (fstat(STDOUT_FILENO, &st) == 0 &&
                                               (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))))
