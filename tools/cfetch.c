@@ -19,12 +19,10 @@
 #include "ctk/lines.h"
 #include "ctk/parse.h"
 #include "ctk/pipeline.h"
+#include "ctk/rate.h"
 #include "ctk/sigwatch.h"
 #include "ctk/urlpath.h"
 
-/* From ctk/rate.h, which cannot be included beside ctk/compare.h: its type
- * ctk_rate clashes with the function ctk_rate() of ctk/stats.h. */
-int ctk_rate_parse(const char *text, double *per_sec, char *why, size_t why_len);
 
 #define PROG "cfetch"
 /* -j for thread and async when not given; process uses the cores. */
