@@ -1,6 +1,7 @@
 /*
  * pipeline.c: reader thread -> input queue -> strategy -> output queue ->
- * writer thread, with a credit window bounding the units in flight.
+ * writer thread, with a credit window bounding the units in flight; or,
+ * inline, produce and consume called from the strategy's one thread.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 
 #include "ctk/pipeline.h"
 #include "queue.h"
+#include "strategies.h"
 
 struct ctk_exec {
     ctk_pipeline *pipeline;
@@ -23,6 +25,17 @@ struct ctk_pipeline {
     pthread_t reader, writer;
     int started; /* reader and writer exist (guarded by lock) */
     int start_failed;
+
+    int inline_ok; /* the tool allows inline mode */
+    /* Inline mode: the strategy's thread only, no lock needed. */
+    int inline_mode;
+    int input_done;
+    uint64_t next_seq;
+
+    /* keep_order: units waiting for their predecessors, by seq % window
+     * (the writer thread's, or the strategy thread's inline). */
+    ctk_unit **pending;
+    uint64_t next_out;
 
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t credit_freed;
@@ -69,9 +82,14 @@ static void wake(ctk_pipeline *p)
 
 static void start_threads(ctk_pipeline *p);
 
+static int next_inline(ctk_pipeline *p, ctk_unit **unit);
+static void deliver(ctk_pipeline *p, ctk_unit *u);
+
 int ctk_exec_next(ctk_exec *exec, ctk_unit **unit, int wait)
 {
     ctk_pipeline *p = exec->pipeline;
+    if (p->inline_mode)
+        return next_inline(p, unit);
     start_threads(p);
     if (is_cancelled(p))
         return CTK_EOF;
@@ -84,6 +102,10 @@ int ctk_exec_next(ctk_exec *exec, ctk_unit **unit, int wait)
 
 void ctk_exec_done(ctk_exec *exec, ctk_unit *unit)
 {
+    if (exec->pipeline->inline_mode) {
+        deliver(exec->pipeline, unit);
+        return;
+    }
     /* The output queue is as large as the window, so this never blocks. */
     if (ctk__queue_push(exec->pipeline->output, unit) < 0)
         unit_free(unit);
@@ -205,43 +227,101 @@ static void emit(ctk_pipeline *p, ctk_unit *u)
     unit_free(u);
 }
 
+/* A finished unit: consumed now, or (keep_order) once its predecessors
+ * have been. */
+static void deliver(ctk_pipeline *p, ctk_unit *u)
+{
+    size_t window = p->opts.window;
+    if (p->pending == NULL) {
+        emit(p, u);
+        return;
+    }
+    ctk_unit **pending = p->pending;
+    pending[u->seq % window] = u;
+    uint64_t next = p->next_out;
+    while (pending[next % window] != NULL && pending[next % window]->seq == next) {
+        ctk_unit *ready = pending[next % window];
+        pending[next % window] = NULL;
+        emit(p, ready);
+        next++;
+    }
+    p->next_out = next;
+}
+
+/* After a cancel there may be gaps: what finished is still reported, in
+ * order. */
+static void deliver_rest(ctk_pipeline *p)
+{
+    if (p->pending == NULL)
+        return;
+    size_t window = p->opts.window;
+    for (size_t k = 0; k < window; k++) {
+        ctk_unit *u = p->pending[(p->next_out + k) % window];
+        if (u != NULL)
+            emit(p, u);
+    }
+    free(p->pending);
+    p->pending = NULL;
+}
+
 static void *writer_main(void *arg)
 {
     ctk_pipeline *p = arg;
-    size_t window = p->opts.window;
-    ctk_unit **pending = NULL;
-    uint64_t next = 1;
-    if (p->opts.keep_order) {
-        pending = calloc(window, sizeof *pending);
-        if (pending == NULL)
-            p->opts.keep_order = 0; /* degrade to completion order */
-    }
     void *item;
-    while (ctk__queue_pop(p->output, &item, CTK_WAIT) == 0) {
-        ctk_unit *u = item;
-        if (!p->opts.keep_order) {
-            emit(p, u);
-            continue;
-        }
-        pending[u->seq % window] = u;
-        while (pending[next % window] != NULL && pending[next % window]->seq == next) {
-            ctk_unit *ready = pending[next % window];
-            pending[next % window] = NULL;
-            emit(p, ready);
-            next++;
-        }
-    }
-    /* After a cancel there may be gaps: what finished is still reported,
-     * in order. */
-    if (pending != NULL) {
-        for (size_t k = 0; k < window; k++) {
-            ctk_unit *u = pending[(next + k) % window];
-            if (u != NULL)
-                emit(p, u);
-        }
-        free(pending);
-    }
+    while (ctk__queue_pop(p->output, &item, CTK_WAIT) == 0)
+        deliver(p, item);
+    deliver_rest(p);
     return NULL;
+}
+
+/* ---- inline mode -------------------------------------------------------- */
+
+int ctk__exec_go_inline(ctk_exec *exec)
+{
+    ctk_pipeline *p = exec->pipeline;
+    pthread_mutex_lock(&p->lock);
+    if (p->inline_ok && !p->started && !p->start_failed)
+        p->inline_mode = 1;
+    pthread_mutex_unlock(&p->lock);
+    return p->inline_mode;
+}
+
+/* The reader's loop, one unit at a time, on the strategy's thread. A unit
+ * that failed to produce is a result at once. */
+static int next_inline(ctk_pipeline *p, ctk_unit **unit)
+{
+    for (;;) {
+        if (p->input_done || is_cancelled(p))
+            return CTK_EOF;
+        pthread_mutex_lock(&p->lock);
+        int room = p->in_flight < p->opts.window;
+        if (room)
+            p->in_flight++;
+        pthread_mutex_unlock(&p->lock);
+        if (!room)
+            return CTK_EAGAIN;
+        ctk_unit *u = calloc(1, sizeof *u);
+        if (u == NULL) {
+            return_credit(p, NULL);
+            p->input_done = 1;
+            return CTK_EOF;
+        }
+        u->seq = ++p->next_seq;
+        int rc = p->opts.produce(p->opts.produce_arg, u);
+        if (rc == CTK_EOF) {
+            unit_free(u);
+            return_credit(p, NULL);
+            p->input_done = 1;
+            return CTK_EOF;
+        }
+        if (rc < 0 && u->status == 0)
+            ctk_unit_fail(u, rc, "%s", ctk_strerror(rc));
+        if (u->status == 0) {
+            *unit = u;
+            return 0;
+        }
+        deliver(p, u);
+    }
 }
 
 /* ---- life cycle --------------------------------------------------------- */
@@ -257,6 +337,9 @@ int ctk_pipeline_new(ctk_pipeline **out, const ctk_pipeline_opts *opts)
     if (p->opts.window == 0)
         p->opts.window = 64 + 16 * (size_t)opts->jobs;
     p->exec.pipeline = p;
+    p->next_out = 1;
+    if (p->opts.keep_order && (p->pending = calloc(p->opts.window, sizeof *p->pending)) == NULL)
+        p->opts.keep_order = 0; /* degrade to completion order */
     p->input = ctk__queue_new(p->opts.window);
     p->output = ctk__queue_new(p->opts.window);
     if (p->input == NULL || p->output == NULL)
@@ -274,6 +357,7 @@ fail_cond:
 fail:
     ctk__queue_free(p->output);
     ctk__queue_free(p->input);
+    free(p->pending);
     free(p);
     return CTK_ENOMEM;
 }
@@ -303,6 +387,11 @@ static void start_threads(ctk_pipeline *p)
         ctk__queue_close(p->input); /* next() sees EOF */
 }
 
+void ctk_pipeline_allow_inline(ctk_pipeline *p)
+{
+    p->inline_ok = 1;
+}
+
 int ctk_pipeline_run(ctk_pipeline *p, const ctk_strategy *s)
 {
     clock_gettime(CLOCK_MONOTONIC, &p->t0);
@@ -323,6 +412,8 @@ int ctk_pipeline_run(ctk_pipeline *p, const ctk_strategy *s)
         ctk__queue_close(p->output);
         pthread_join(p->writer, NULL);
     }
+    if (p->inline_mode)
+        deliver_rest(p);
     if (rc == 0 && failed)
         rc = CTK_ESYS;
     if (rc == 0 && is_cancelled(p))
@@ -363,5 +454,6 @@ void ctk_pipeline_free(ctk_pipeline *p)
     pthread_mutex_destroy(&p->lock);
     ctk__queue_free(p->output);
     ctk__queue_free(p->input);
+    free(p->pending);
     free(p);
 }

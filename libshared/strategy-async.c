@@ -104,6 +104,9 @@ static int async_execute(ctk_exec *exec, void *data)
     if (ar == NULL)
         return CTK_ENOMEM;
     ar->exec = exec;
+    /* One thread asks for units and hands them back: where the tool lets
+     * it, that thread reads and records them too. */
+    ctk__exec_go_inline(exec);
     int rc = uv_loop_init(&ar->loop);
     if (rc < 0)
         goto fail_loop;

@@ -23,7 +23,6 @@
 #include "ctk/sigwatch.h"
 #include "ctk/urlpath.h"
 
-
 #define PROG "cfetch"
 /* -j for thread and async when not given; process uses the cores. */
 #define DEFAULT_JOBS 16
@@ -320,6 +319,13 @@ static int run_once(const run_spec *s, run_result *res)
                             ctk_fetchrun_produce,  fr,      ctk_fetchrun_consume,        fr};
     signal_target target = {NULL};
     ctk_pipeline_new(&target.pipeline, &po);
+    /* Reading a file and printing records are quick: the async loop may do
+     * them itself. A pipe or terminal on input, --rate and the journal's
+     * fsync wait, and must not hold up transfers in flight. */
+    struct stat in_st;
+    if (o->rate == 0 && journal == NULL &&
+        (s->urls != NULL || (fstat(s->in_fd, &in_st) == 0 && S_ISREG(in_st.st_mode))))
+        ctk_pipeline_allow_inline(target.pipeline);
     ctk_fetch_set_cancel_flag(fetch, ctk_pipeline_cancel_flag(target.pipeline));
     ctk_fetchrun_set_cancel_flag(fr, ctk_pipeline_cancel_flag(target.pipeline));
     ctk_sigwatch_retarget(s->signals, on_signal, &target);

@@ -1,5 +1,6 @@
 /* test-pipeline.c: the window bounds units in flight, cancel stops a run
- * promptly, and invalid options are refused. */
+ * promptly, inline mode keeps every unit on the strategy's thread, and
+ * invalid options are refused. */
 #include "testutil.h"
 
 typedef struct counting {
@@ -68,7 +69,7 @@ static void *cancel_later(void *arg)
     return NULL;
 }
 
-static void check_cancel(const char *strategy)
+static void check_cancel_mode(const char *strategy, int allow_inline)
 {
     char *items[64];
     for (int i = 0; i < 63; i++)
@@ -81,6 +82,8 @@ static void check_cancel(const char *strategy)
     ctk_pipeline_opts o = {{square_run, NULL, NULL}, 2, 0, 0, feed_produce, &f, feed_consume, &f};
     cancel_arg ca;
     g_assert_cmpint(ctk_pipeline_new(&ca.p, &o), ==, 0);
+    if (allow_inline)
+        ctk_pipeline_allow_inline(ca.p);
     pthread_t t;
     pthread_create(&t, NULL, cancel_later, &ca);
     gint64 t0 = g_get_monotonic_time();
@@ -97,6 +100,16 @@ static void check_cancel(const char *strategy)
     feed_clear(&f);
 }
 
+static void check_cancel(const char *strategy)
+{
+    check_cancel_mode(strategy, 0);
+}
+
+static void test_cancel_async_inline(void)
+{
+    check_cancel_mode("async", 1);
+}
+
 static void test_cancel_thread(void)
 {
     check_cancel("thread");
@@ -110,6 +123,151 @@ static void test_cancel_process(void)
 static void test_cancel_sync(void)
 {
     check_cancel("sync");
+}
+
+/* ---- inline mode ---------------------------------------------------------- */
+
+typedef struct threads_seen {
+    feed f;
+    pthread_t main;
+    int produce_elsewhere, consume_elsewhere; /* calls not on main */
+    int in_flight, max_in_flight;             /* produced, not consumed */
+} threads_seen;
+
+static int seen_produce(void *arg, ctk_unit *unit)
+{
+    threads_seen *t = arg;
+    if (!pthread_equal(pthread_self(), t->main))
+        __atomic_add_fetch(&t->produce_elsewhere, 1, __ATOMIC_RELAXED);
+    int rc = feed_produce(&t->f, unit);
+    if (rc != CTK_EOF) {
+        int now = __atomic_add_fetch(&t->in_flight, 1, __ATOMIC_RELAXED);
+        if (now > t->max_in_flight) /* produce is never called concurrently */
+            t->max_in_flight = now;
+    }
+    return rc;
+}
+
+static void seen_consume(void *arg, const ctk_unit *unit)
+{
+    threads_seen *t = arg;
+    if (!pthread_equal(pthread_self(), t->main))
+        __atomic_add_fetch(&t->consume_elsewhere, 1, __ATOMIC_RELAXED);
+    __atomic_sub_fetch(&t->in_flight, 1, __ATOMIC_RELAXED);
+    feed_consume(&t->f, unit);
+}
+
+/* A non-blocking square: the answer comes from a timer of 0-3 ms, so units
+ * finish out of input order. */
+typedef struct square_timer {
+    uv_timer_t timer;
+    ctk_unit *unit;
+    ctk_done_fn done;
+    void *done_arg;
+} square_timer;
+
+static void square_timer_free(uv_handle_t *h)
+{
+    g_free(h->data);
+}
+
+static void square_timer_fired(uv_timer_t *timer)
+{
+    square_timer *st = timer->data;
+    square_run(NULL, st->unit, NULL);
+    st->done(st->unit, st->done_arg);
+    uv_close((uv_handle_t *)timer, square_timer_free);
+}
+
+static int square_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done,
+                        void *done_arg)
+{
+    (void)ctx;
+    square_timer *st = g_new0(square_timer, 1);
+    st->unit = unit;
+    st->done = done;
+    st->done_arg = done_arg;
+    uv_timer_init(loop, &st->timer);
+    st->timer.data = st;
+    uv_timer_start(&st->timer, square_timer_fired, (unit->seq * 7) % 4, 0);
+    return 0;
+}
+
+/* 300 units, a bad one among them, through async with 8 jobs in a window
+ * of 6 (so next() finds the window full) and input order kept. */
+static void run_async_seen(threads_seen *t, int allow_inline)
+{
+    char **items = numbers(300);
+    g_free(items[41]);
+    items[41] = g_strdup("bad-input");
+    memset(t, 0, sizeof *t);
+    t->main = pthread_self();
+    feed_init(&t->f, items);
+    ctk_registry *reg;
+    ctk_registry_new(&reg);
+    ctk_pipeline_opts o = {
+        {square_run, square_start, NULL}, 8, 1, 6, seen_produce, t, seen_consume, t};
+    ctk_pipeline *p;
+    g_assert_cmpint(ctk_pipeline_new(&p, &o), ==, 0);
+    if (allow_inline)
+        ctk_pipeline_allow_inline(p);
+    g_assert_cmpint(ctk_pipeline_run(p, ctk_registry_strategy(reg, "async")), ==, 0);
+    uint64_t ok, failed;
+    ctk_pipeline_counts(p, &ok, &failed);
+    g_assert_cmpuint(ok, ==, 299);
+    g_assert_cmpuint(failed, ==, 1);
+    g_assert_cmpuint(t->f.seen->len, ==, 300);
+    for (guint i = 0; i < 300; i++) {
+        char *want = i == 41 ? g_strdup("42:1:bad input at 42")
+                             : g_strdup_printf("%u:0:%u", i + 1, (i + 1) * (i + 1));
+        g_assert_cmpstr(g_ptr_array_index(t->f.seen, i), ==, want);
+        g_free(want);
+    }
+    /* produce runs before its credit is taken back: at most window+1. */
+    g_assert_cmpint(t->max_in_flight, <=, 7);
+    ctk_pipeline_free(p);
+    ctk_registry_free(reg);
+    feed_clear(&t->f);
+    g_strfreev(items);
+}
+
+static void test_inline_async(void)
+{
+    threads_seen t;
+    run_async_seen(&t, 1);
+    g_assert_cmpint(t.produce_elsewhere, ==, 0);
+    g_assert_cmpint(t.consume_elsewhere, ==, 0);
+}
+
+/* The same run without allow_inline: the reader and writer threads do it. */
+static void test_not_inline_without_leave(void)
+{
+    threads_seen t;
+    run_async_seen(&t, 0);
+    g_assert_cmpint(t.produce_elsewhere, >, 0);
+    g_assert_cmpint(t.consume_elsewhere, >, 0);
+}
+
+/* A strategy of several threads never goes inline, allowed or not. */
+static void test_thread_strategy_ignores_inline(void)
+{
+    char **items = numbers(50);
+    threads_seen t = {.main = pthread_self()};
+    feed_init(&t.f, items);
+    ctk_registry *reg;
+    ctk_registry_new(&reg);
+    ctk_pipeline_opts o = {{square_run, NULL, NULL}, 3, 0, 0, seen_produce, &t, seen_consume, &t};
+    ctk_pipeline *p;
+    g_assert_cmpint(ctk_pipeline_new(&p, &o), ==, 0);
+    ctk_pipeline_allow_inline(p);
+    g_assert_cmpint(ctk_pipeline_run(p, ctk_registry_strategy(reg, "thread")), ==, 0);
+    g_assert_cmpuint(t.f.seen->len, ==, 50);
+    /* 50 units and the call that found the end. */
+    g_assert_cmpint(t.produce_elsewhere, ==, 51);
+    ctk_pipeline_free(p);
+    ctk_registry_free(reg);
+    feed_clear(&t.f);
+    g_strfreev(items);
 }
 
 static void test_empty_input(void)
@@ -139,6 +297,10 @@ int main(int argc, char **argv)
     g_test_add_func("/pipeline/cancel-thread", test_cancel_thread);
     g_test_add_func("/pipeline/cancel-process", test_cancel_process);
     g_test_add_func("/pipeline/cancel-sync", test_cancel_sync);
+    g_test_add_func("/pipeline/cancel-async-inline", test_cancel_async_inline);
+    g_test_add_func("/pipeline/inline-async", test_inline_async);
+    g_test_add_func("/pipeline/not-inline-unless-allowed", test_not_inline_without_leave);
+    g_test_add_func("/pipeline/thread-ignores-inline", test_thread_strategy_ignores_inline);
     g_test_add_func("/pipeline/empty", test_empty_input);
     g_test_add_func("/pipeline/invalid", test_invalid_options);
     return g_test_run();

@@ -4,6 +4,10 @@
  *   produce (reader thread) -> bounded queue -> strategy -> bounded queue
  *   -> consume (writer thread), in input order with keep_order.
  *
+ * With inline_ok and a single-threaded strategy, produce and consume run
+ * on the strategy's thread instead, as it asks for units and hands them
+ * back: no thread is started and no unit changes hands.
+ *
  * At most `window` units are between produce and consume at any moment,
  * so memory stays flat on endless input and an out-of-order result can
  * wait for its predecessors without the buffer growing.
@@ -34,6 +38,13 @@ typedef struct ctk_pipeline_opts {
 typedef struct ctk_pipeline ctk_pipeline;
 
 CTK_EXTERN int ctk_pipeline_new(ctk_pipeline **out, const ctk_pipeline_opts *opts);
+/* Says that produce and consume never block for long (no pipe or
+ * terminal to wait on, no rate limit, no fsync) and may run on any one
+ * thread: a single-threaded strategy (async) then calls them on its own
+ * thread, with no reader or writer thread, so a unit crosses no thread
+ * boundary. Without it, the reader and writer threads, always. Call
+ * before ctk_pipeline_run. */
+CTK_EXTERN void ctk_pipeline_allow_inline(ctk_pipeline *p);
 /* Runs everything through strategy s. Returns 0; CTK_ECANCELED after
  * ctk_pipeline_cancel; or the strategy's error. Call once. */
 CTK_EXTERN int ctk_pipeline_run(ctk_pipeline *p, const ctk_strategy *s);
