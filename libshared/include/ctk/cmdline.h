@@ -44,7 +44,9 @@ typedef struct ctk_cmdline_args {
 
 /* Flags for ctk_cmdline_parse. */
 enum {
-    CTK_CMDLINE_FORCE_SHELL = 1 /* always run under /bin/sh -c (--shell) */
+    CTK_CMDLINE_FORCE_SHELL = 1, /* always run under /bin/sh -c (--shell) */
+    CTK_CMDLINE_NO_APPEND = 2    /* no replacement string: append nothing
+                                    (parallel --pipe, where input is stdin) */
 };
 
 /* Parses the command words into *out. `replace` is the -I string, or NULL

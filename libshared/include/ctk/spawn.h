@@ -83,7 +83,10 @@ CTK_EXTERN int ctk_spawn_termseq_parse(const char *text, ctk_spawn_termstep *ste
 enum ctk_spawn_in {
     CTK_SPAWN_IN_NULL = 0, /* /dev/null (the default) */
     CTK_SPAWN_IN_FD,       /* opts.in_fd, e.g. 0 for the caller's stdin */
-    CTK_SPAWN_IN_PIPE      /* opts.input, written by ctk_spawn_finish */
+    CTK_SPAWN_IN_PIPE,     /* opts.input, written by ctk_spawn_finish */
+    CTK_SPAWN_IN_RANGE     /* opts.input (may be empty), then range_len bytes of
+                              range_fd from range_offset, moved into the pipe by
+                              splice: file pages never pass through user space */
 };
 
 enum ctk_spawn_out {
@@ -116,6 +119,13 @@ typedef struct ctk_spawn_opts {
     double deadline;                   /* ctk_spawn_clock() time to start terminating; 0: none */
     const ctk_spawn_termstep *termseq; /* NULL: the default */
     size_t termseq_len;
+    /* CTK_SPAWN_IN_RANGE: a file (or anything pread works on) and the
+     * bytes of it the child reads after opts.input. */
+    int range_fd;
+    uint64_t range_offset, range_len;
+    /* The capacity (F_SETPIPE_SZ) of the stdin and stdout pipes: a block
+     * of this size moves in one go; 0: the kernel's default. */
+    size_t pipe_size;
 } ctk_spawn_opts;
 
 /* A running child. Fields are readable (the pid is also the process
@@ -181,6 +191,21 @@ CTK_EXTERN void ctk_spawn_dispose(ctk_spawn_child *child);
 /* start + finish + dispose. */
 CTK_EXTERN int ctk_spawn_run(const ctk_spawn_opts *opts, ctk_spawn_result *result);
 CTK_EXTERN void ctk_spawn_result_free(ctk_spawn_result *result);
+
+/* ---- for an event loop ----------------------------------------------------
+ * A caller that watches child->in_fd (writable), out_fd, err_fd and pidfd
+ * (readable) itself, as the async strategy does on a libuv loop, calls
+ * these when they are ready; none of them blocks but ctk_spawn_reap, which
+ * is for a leader that has exited. */
+CTK_EXTERN void ctk_spawn_result_init(ctk_spawn_result *r, const ctk_spawn_opts *opts);
+/* Writes what the stdin pipe takes; closes in_fd when all is written or
+ * the child stopped reading (SIGPIPE is held off). */
+CTK_EXTERN int ctk_spawn_feed(ctk_spawn_child *child, ctk_spawn_result *r);
+/* Reads one chunk from out_fd (fd 1) or err_fd (fd 2) into the result,
+ * closing it at end of file. */
+CTK_EXTERN int ctk_spawn_drain(ctk_spawn_child *child, int fd, ctk_spawn_result *r);
+/* Reaps the leader and fills the status, times and usage. */
+CTK_EXTERN int ctk_spawn_reap(ctk_spawn_child *child, ctk_spawn_result *r);
 
 /* From any thread, between start and dispose: sends signo to the child's
  * process group now (a no-op once it has been reaped). */
