@@ -9,7 +9,7 @@
 #include "ctk/blocks.h"
 
 struct ctk_blocks {
-    char *sep;      /* literal: recend followed by recstart */
+    char *sep; /* literal: recend followed by recstart */
     size_t sep_len;
     size_t end_len; /* the boundary lies this far into sep */
     GRegex *re;     /* regexp: a match's start is the boundary */

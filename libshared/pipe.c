@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,11 @@ struct ctk_pipe {
     uint64_t produced;
 
     char *program_name, *program_path; /* searched in $PATH once */
+
+    /* Filters' pids, in memory shared with the process strategy's
+     * workers, so a signal reaches filters this process did not start. */
+    pid_t *shared_pids;
+    size_t n_shared;
 
     pthread_mutex_t lock; /* everything below */
     GPtrArray *running;   /* ctk_spawn_child * of this process */
@@ -299,6 +305,26 @@ static void track(ctk_pipe *p, ctk_spawn_child *child, int add)
     pthread_mutex_unlock(&p->lock);
 }
 
+/* In a worker process: claims a slot of the shared table for pid, or
+ * frees it (pid 0 with the slot returned before). */
+static size_t share_pid(ctk_pipe *p, pid_t pid, size_t slot)
+{
+    if (p->shared_pids == NULL || getpid() == p->owner)
+        return SIZE_MAX;
+    if (pid == 0) {
+        if (slot != SIZE_MAX)
+            __atomic_store_n(&p->shared_pids[slot], 0, __ATOMIC_SEQ_CST);
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < p->n_shared; i++) {
+        pid_t none = 0;
+        if (__atomic_compare_exchange_n(&p->shared_pids[i], &none, pid, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return i;
+    }
+    return SIZE_MAX;
+}
+
 static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
 {
     memset(j, 0, sizeof *j);
@@ -369,16 +395,15 @@ static int job_report(job *j)
 {
     ctk_pipe *p = j->p;
     ctk_spawn_result *r = j->res;
-    block_result br = {r->exit,      r->signal, r->exec_errno,     getpid() == p->owner,
-                       j->desc.offset, j->desc.len, r->out.bytes, NULL};
+    block_result br = {r->exit,        r->signal,   r->exec_errno, getpid() == p->owner,
+                       j->desc.offset, j->desc.len, r->out.bytes,  NULL};
     if (br.in_process)
         br.res = r;
     int rc = ctk_buf_set(&j->unit->out, &br, sizeof br);
     if (rc == 0 && !br.in_process)
         rc = put_stream_bytes(&j->unit->out, &r->out);
     if (rc < 0)
-        return ctk_unit_fail(j->unit, rc, "cannot keep the filter's output: %s",
-                             ctk_strerror(rc));
+        return ctk_unit_fail(j->unit, rc, "cannot keep the filter's output: %s", ctk_strerror(rc));
     if (br.in_process) {
         pthread_mutex_lock(&p->lock);
         g_hash_table_add(p->pending, r);
@@ -401,8 +426,10 @@ static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
     rc = ctk_spawn_start(&j.child, &j.so);
     if (rc == 0) {
         track(p, &j.child, 1);
+        size_t slot = share_pid(p, j.child.pid, 0);
         ctk_spawn_result_free(j.res);
         rc = ctk_spawn_finish(&j.child, j.res);
+        share_pid(p, 0, slot);
         track(p, &j.child, 0);
     }
     ctk_spawn_dispose(&j.child);
@@ -538,8 +565,7 @@ static void on_later(uv_timer_t *t)
     uv_close((uv_handle_t *)t, on_closed);
 }
 
-static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done,
-                      void *done_arg)
+static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done, void *done_arg)
 {
     ctk_pipe *p = ctx;
     async_job *a = calloc(1, sizeof *a);
@@ -569,7 +595,7 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
     }
     track(p, &a->j.child, 1);
     ctk_spawn_feed(&a->j.child, a->j.res); /* closes stdin at once when empty */
-    a->open++; /* hold async_free off while the watches are set up */
+    a->open++;                             /* hold async_free off while the watches are set up */
     if ((rc = watch_fd(a, 0, a->j.child.in_fd, UV_WRITABLE)) < 0 ||
         (rc = watch_fd(a, 1, a->j.child.out_fd, UV_READABLE | UV_DISCONNECT)) < 0 ||
         (rc = watch_fd(a, 2, a->j.child.pidfd, UV_READABLE)) < 0) {
@@ -674,9 +700,8 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const block_result *
     else
         snprintf(how, sizeof how, "exited with status %d", br->exit);
     fprintf(stderr, "cpipe: block %llu (offset %llu, %llu bytes): the filter %s%s\n",
-            (unsigned long long)seq, (unsigned long long)br->offset,
-            (unsigned long long)br->len, how,
-            p->opts.keep_going ? "" : "; no further blocks are started");
+            (unsigned long long)seq, (unsigned long long)br->offset, (unsigned long long)br->len,
+            how, p->opts.keep_going ? "" : "; no further blocks are started");
 }
 
 void ctk_pipe_consume(void *arg, const ctk_unit *unit)
@@ -691,7 +716,7 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
         g_hash_table_remove(p->pending, br.res);
     /* After a failure (without --keep-going), later blocks that were
      * already running are not written: the output is an exact prefix. */
-    int skip = p->stop || p->stats.write_error != 0;
+    int skip = p->stop || p->stats.write_error != 0 || ctk_is_cancelled(p->cancel);
     pthread_mutex_unlock(&p->lock);
     int failed = !have || br.exit != 0 || br.signal != 0;
     if (!have && !skip) {
@@ -746,12 +771,22 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     p->pending = g_hash_table_new(NULL, NULL);
     if (opts->checksum)
         p->digest = g_checksum_new(G_CHECKSUM_MD5);
+    p->n_shared = 2 * (size_t)opts->jobs + 8;
+    void *shared = mmap(NULL, p->n_shared * sizeof(pid_t), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    p->shared_pids = shared == MAP_FAILED ? NULL : shared;
     struct stat st;
     int rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
     if (rc == 0 && S_ISREG(st.st_mode) && !opts->no_seek)
         rc = open_file_input(p, &st);
     else if (rc == 0)
         rc = open_pipe_input(p);
+    if (rc == 0 && p->opts.block == 0) {
+        uint64_t per_job = ctk_pipe_input_size(p) / (16 * (uint64_t)(opts->jobs ? opts->jobs : 1));
+        p->opts.block = CTK_PIPE_BLOCK;
+        if (per_job > p->opts.block)
+            p->opts.block = per_job < 4 * CTK_PIPE_BLOCK ? per_job : 4 * CTK_PIPE_BLOCK;
+    }
     if (rc < 0) {
         snprintf(err, err_len, "cannot read the input: %s", ctk_strerror(rc));
         ctk_pipe_free(p);
@@ -781,6 +816,8 @@ void ctk_pipe_free(ctk_pipe *p)
         munmap((void *)p->map, (size_t)p->map_len);
     if (p->digest != NULL)
         g_checksum_free(p->digest);
+    if (p->shared_pids != NULL)
+        munmap(p->shared_pids, p->n_shared * sizeof(pid_t));
     ctk_buf_free(&p->header);
     ctk_buf_free(&p->next);
     g_free(p->program_name);
@@ -811,6 +848,11 @@ void ctk_pipe_cancel(ctk_pipe *p, int signo)
     for (guint i = 0; i < p->running->len; i++)
         ctk_spawn_signal(g_ptr_array_index(p->running, i), signo);
     pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; p->shared_pids != NULL && i < p->n_shared; i++) {
+        pid_t pid = __atomic_load_n(&p->shared_pids[i], __ATOMIC_SEQ_CST);
+        if (pid > 0)
+            kill(-pid, signo);
+    }
 }
 
 void ctk_pipe_stats_get(ctk_pipe *p, ctk_pipe_stats *st)

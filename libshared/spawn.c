@@ -329,8 +329,7 @@ static void close_pipes(pipe_ends ends)
 static int open_pipes(const ctk_spawn_opts *o, pipe_ends ends)
 {
     int want[3] = {o->in == CTK_SPAWN_IN_PIPE || o->in == CTK_SPAWN_IN_RANGE,
-                   o->out == CTK_SPAWN_CAPTURE,
-                   o->err == CTK_SPAWN_CAPTURE};
+                   o->out == CTK_SPAWN_CAPTURE, o->err == CTK_SPAWN_CAPTURE};
     for (int i = 0; i < 3; i++) {
         int rc = want[i] ? open_pipe(ends[i]) : 0;
         if (rc < 0)
@@ -681,7 +680,8 @@ static ssize_t feed_range(drain *d, uint64_t done)
     uint64_t left = o->range_len - done;
     loff_t off = (loff_t)(o->range_offset + done);
     size_t want = left > (uint64_t)1 << 30 ? (size_t)1 << 30 : (size_t)left;
-    ssize_t n = splice(o->range_fd, &off, d->c->in_fd, NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    ssize_t n =
+        splice(o->range_fd, &off, d->c->in_fd, NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
     if (n > 0 || (n < 0 && errno != EINVAL))
         return n;
     ssize_t got = n < 0 ? pread(o->range_fd, d->chunk, want < CHUNK ? want : CHUNK, (off_t)off) : 0;

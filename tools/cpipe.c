@@ -69,8 +69,8 @@ static const ctk_cli_option cpipe_options[] = {
     {"empty-block", 0, CTK_ARG_NONE, NULL, "run FILTER once on empty input", OPT_EMPTY_BLOCK},
     {"shell", 0, CTK_ARG_NONE, NULL, "run FILTER under /bin/sh -c even without shell syntax",
      OPT_SHELL},
-    {"tmpdir", 0, CTK_ARG_REQUIRED, "DIR", "where outputs waiting their turn spill (default $TMPDIR)",
-     OPT_TMPDIR},
+    {"tmpdir", 0, CTK_ARG_REQUIRED, "DIR",
+     "where outputs waiting their turn spill (default $TMPDIR)", OPT_TMPDIR},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -201,7 +201,7 @@ static int run_blocks(run_plan *plan, ctk_pipe_stats *st, int *signo)
     ctk_progress_new(&progress, stderr, plan->force_progress, ctk_pipe_input_size(pipe), "bytes");
     cpipe_run run = {NULL, pipe};
     ctk_pipeline_opts pl = {ctk_pipe_work(pipe), plan->po.jobs, !plan->unordered, plan->po.jobs + 2,
-                            ctk_pipe_produce,    pipe,          ctk_pipe_consume,  pipe};
+                            ctk_pipe_produce,    pipe,          ctk_pipe_consume, pipe};
     ctk_pipeline_new(&run.pipeline, &pl);
     ctk_pipe_set_cancel_flag(pipe, ctk_pipeline_cancel_flag(run.pipeline));
     ctk_pipe_set_progress(pipe, progress);
@@ -366,7 +366,7 @@ static int finish_status(const ctk_pipe_stats *st, int rc, int signo)
 
 int main(int argc, char **argv)
 {
-    cpipe_opts o = {.block = 1 << 20};
+    cpipe_opts o = {0}; /* block 0: the engine chooses */
     ctk_common c = {0};
     ctk_registry *reg;
     char err[1600];
@@ -391,8 +391,8 @@ int main(int argc, char **argv)
         status = usage_error(problem);
         goto out;
     }
-    const ctk_strategy *strategy = ctk_cli_strategy(reg, c.strategy ? c.strategy : "thread", err,
-                                                    sizeof err);
+    const ctk_strategy *strategy =
+        ctk_cli_strategy(reg, c.strategy ? c.strategy : "thread", err, sizeof err);
     if (strategy == NULL) {
         status = usage_error(err);
         goto out;
@@ -471,7 +471,8 @@ int main(int argc, char **argv)
     status = finish_status(&st, rc, signo);
     if (o.reduce != NULL) {
         int reduced = ctk_pipe_reduce_end(&reducer, plan.po.out_fd);
-        if (status == 0 && reduced != 0) {
+        /* A reducer that ended early closed its stdin: its status says why. */
+        if ((status == 0 || st.write_error == EPIPE) && reduced != 0) {
             if (reduced < 0)
                 fprintf(stderr, PROG ": --reduce: %s\n", ctk_strerror(reduced));
             status = reduced < 0 ? 255 : reduced;

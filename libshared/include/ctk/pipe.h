@@ -22,21 +22,25 @@
 #include "ctk/spawn.h"
 
 typedef struct ctk_pipe_opts {
-    const ctk_cmdline *cmd;    /* the filter */
-    const char *shell;         /* runs filters that need a shell; NULL: /bin/sh */
-    const ctk_blocks *rules;   /* where records end */
-    int in_fd;                 /* the input (a regular file takes the fast path) */
-    int no_seek;               /* treat in_fd as a pipe even when it is a file */
-    uint64_t block;            /* about this many bytes per block */
-    uint64_t header_lines;     /* --header N: repeated at the top of every block */
-    unsigned jobs;             /* filters at once (the window is jobs + 2) */
-    int keep_going;            /* a failed block does not stop the run */
-    int tag;                   /* prefix output lines with the block number */
-    int empty_block;           /* empty input still runs one filter */
-    int out_fd;                /* where outputs go; -1: nowhere (--compare) */
-    int checksum;              /* digest the output (for --compare rows) */
-    const char *tmpdir;        /* spill directory; NULL: $TMPDIR, else /tmp */
+    const ctk_cmdline *cmd;  /* the filter */
+    const char *shell;       /* runs filters that need a shell; NULL: /bin/sh */
+    const ctk_blocks *rules; /* where records end */
+    int in_fd;               /* the input (a regular file takes the fast path) */
+    int no_seek;             /* treat in_fd as a pipe even when it is a file */
+    uint64_t block;          /* about this many bytes per block; 0: CTK_PIPE_BLOCK,
+                                or for a seekable input up to 4M (16 blocks
+                                per job), as fewer filter starts cost less */
+    uint64_t header_lines;   /* --header N: repeated at the top of every block */
+    unsigned jobs;           /* filters at once (the window is jobs + 2) */
+    int keep_going;          /* a failed block does not stop the run */
+    int tag;                 /* prefix output lines with the block number */
+    int empty_block;         /* empty input still runs one filter */
+    int out_fd;              /* where outputs go; -1: nowhere (--compare) */
+    int checksum;            /* digest the output (for --compare rows) */
+    const char *tmpdir;      /* spill directory; NULL: $TMPDIR, else /tmp */
 } ctk_pipe_opts;
+
+#define CTK_PIPE_BLOCK ((uint64_t)1 << 20)
 
 typedef struct ctk_pipe ctk_pipe;
 
