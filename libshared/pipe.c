@@ -56,7 +56,7 @@ struct ctk_pipe {
     int eof;
     uint64_t produced;
 
-    char *program_name, *program_path; /* searched in $PATH once */
+    ctk_spawn_program program;
 
     /* Filters' pids, in memory shared with the process strategy's
      * workers, so a signal reaches filters this process did not start. */
@@ -281,20 +281,6 @@ typedef struct job {
     ctk_spawn_result *res;
 } job;
 
-static const char *program_for(ctk_pipe *p, const char *name)
-{
-    if (strchr(name, '/') != NULL)
-        return NULL;
-    pthread_mutex_lock(&p->lock);
-    if (p->program_name == NULL) {
-        p->program_name = g_strdup(name);
-        p->program_path = g_find_program_in_path(name);
-    }
-    const char *path = strcmp(p->program_name, name) == 0 ? p->program_path : NULL;
-    pthread_mutex_unlock(&p->lock);
-    return path;
-}
-
 static void track(ctk_pipe *p, ctk_spawn_child *child, int add)
 {
     pthread_mutex_lock(&p->lock);
@@ -344,7 +330,7 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     j->env[1] = j->env_offset;
     ctk_spawn_opts *so = &j->so;
     so->argv = (const char *const *)j->argv;
-    so->path = j->argv != NULL ? program_for(p, j->argv[0]) : NULL;
+    so->path = j->argv != NULL ? ctk_spawn_program_path(&p->program, j->argv[0]) : NULL;
     so->shell = j->argv == NULL ? (const char *)j->line.data : NULL;
     so->shell_path = p->opts.shell;
     so->env = j->env;
@@ -767,6 +753,7 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     p->opts = *opts;
     p->owner = getpid();
     pthread_mutex_init(&p->lock, NULL);
+    ctk_spawn_program_init(&p->program);
     p->running = g_ptr_array_new();
     p->pending = g_hash_table_new(NULL, NULL);
     if (opts->checksum)
@@ -820,8 +807,7 @@ void ctk_pipe_free(ctk_pipe *p)
         munmap(p->shared_pids, p->n_shared * sizeof(pid_t));
     ctk_buf_free(&p->header);
     ctk_buf_free(&p->next);
-    g_free(p->program_name);
-    g_free(p->program_path);
+    ctk_spawn_program_free(&p->program);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }

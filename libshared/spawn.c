@@ -5,6 +5,7 @@
  * sequence sent to the whole group. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glib.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -937,6 +938,35 @@ int ctk_spawn_run(const ctk_spawn_opts *o, ctk_spawn_result *r)
         ctk_spawn_result_init(r, o); /* so that ctk_spawn_result_free is always right */
     ctk_spawn_dispose(&c);
     return rc;
+}
+
+/* ---- a command run many times ---------------------------------------------- */
+
+void ctk_spawn_program_init(ctk_spawn_program *pg)
+{
+    pthread_mutex_init(&pg->lock, NULL);
+    pg->name = pg->path = NULL;
+}
+
+const char *ctk_spawn_program_path(ctk_spawn_program *pg, const char *name)
+{
+    if (strchr(name, '/') != NULL)
+        return NULL;
+    pthread_mutex_lock(&pg->lock);
+    if (pg->name == NULL) {
+        pg->name = g_strdup(name);
+        pg->path = g_find_program_in_path(name);
+    }
+    const char *path = strcmp(pg->name, name) == 0 ? pg->path : NULL;
+    pthread_mutex_unlock(&pg->lock);
+    return path;
+}
+
+void ctk_spawn_program_free(ctk_spawn_program *pg)
+{
+    g_free(pg->name);
+    g_free(pg->path);
+    pthread_mutex_destroy(&pg->lock);
 }
 
 /* ---- for an event loop --------------------------------------------------- */

@@ -338,28 +338,10 @@ interrupt() {
 }
 
 @test "every long option in --help appears in man/cpipe.1" {
-    local man="$CTK_SRCDIR/man/cpipe.1"
-    assert_file_exists "$man"
-    run --separate-stderr cpp --help
-    assert_success
-    local text missing=() o n=0
-    text=$(sed -e 's/\\f\[[^]]*\]//g' -e 's/\\f([A-Z][A-Z]//g' -e 's/\\f[A-Z1-4P]//g' \
-        -e 's/\\//g' "$man")
-    for o in $(grep -oE '^ +(-[a-zA-Z0-9], )?--[a-z][a-z-]*' <<<"$output" | sed 's/.*--//'); do
-        n=$((n + 1))
-        grep -qE -- "--$o([^a-z-]|$)" <<<"$text" || missing+=("--$o")
-    done
-    ((n >= 25)) || fail "only $n options in --help"
-    ((${#missing[@]} == 0)) || fail "not in man/cpipe.1: ${missing[*]}"
+    assert_man_has_options cpipe 25
 }
 
 @test "man/cpipe.1 renders without warnings and has the expected sections" {
-    local man="$CTK_SRCDIR/man/cpipe.1" s
-    command -v groff >/dev/null || skip "groff is not installed"
-    run groff -man -Tutf8 -ww -z "$man"
-    assert_success
-    assert_output ""
-    for s in NAME SYNOPSIS DESCRIPTION OPTIONS RECORDS STRATEGIES 'EXIT STATUS' EXAMPLES 'SEE ALSO'; do
-        grep -qE "^\.SH \"?$s\"?$" "$man" || fail "no section $s"
-    done
+    assert_man_renders cpipe NAME SYNOPSIS DESCRIPTION OPTIONS RECORDS STRATEGIES 'EXIT STATUS' \
+        EXAMPLES 'SEE ALSO'
 }

@@ -192,6 +192,22 @@ CTK_EXTERN void ctk_spawn_dispose(ctk_spawn_child *child);
 CTK_EXTERN int ctk_spawn_run(const ctk_spawn_opts *opts, ctk_spawn_result *result);
 CTK_EXTERN void ctk_spawn_result_free(ctk_spawn_result *result);
 
+/* ---- a command run many times -------------------------------------------- */
+
+/* The program of a direct command, searched in $PATH once: the same
+ * search per job costs as much as the rest of a short job's start. The
+ * first name asked for is cached; another name gets NULL (spawn searches
+ * it). Thread-safe. */
+typedef struct ctk_spawn_program {
+    pthread_mutex_t lock;
+    char *name, *path;
+} ctk_spawn_program;
+
+CTK_EXTERN void ctk_spawn_program_init(ctk_spawn_program *pg);
+/* For opts.path: the program for argv[0] `name`, or NULL. */
+CTK_EXTERN const char *ctk_spawn_program_path(ctk_spawn_program *pg, const char *name);
+CTK_EXTERN void ctk_spawn_program_free(ctk_spawn_program *pg);
+
 /* ---- for an event loop ----------------------------------------------------
  * A caller that watches child->in_fd (writable), out_fd, err_fd and pidfd
  * (readable) itself, as the async strategy does on a libuv loop, calls
