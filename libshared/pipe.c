@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -677,6 +678,20 @@ static int failed_status(const block_result *br)
     return br->exit;
 }
 
+static void report(const ctk_pipe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report(const ctk_pipe *p, const char *fmt, ...)
+{
+    if (p->opts.report == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    p->opts.report(p->opts.report_arg, message);
+    g_free(message);
+}
+
 static void report_failure(const ctk_pipe *p, uint64_t seq, const block_result *br)
 {
     char how[128];
@@ -685,9 +700,9 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const block_result *
                  strsignal(br->signal));
     else
         snprintf(how, sizeof how, "exited with status %d", br->exit);
-    fprintf(stderr, "cpipe: block %llu (offset %llu, %llu bytes): the filter %s%s\n",
-            (unsigned long long)seq, (unsigned long long)br->offset, (unsigned long long)br->len,
-            how, p->opts.keep_going ? "" : "; no further blocks are started");
+    report(p, "block %llu (offset %llu, %llu bytes): the filter %s%s", (unsigned long long)seq,
+           (unsigned long long)br->offset, (unsigned long long)br->len, how,
+           p->opts.keep_going ? "" : "; no further blocks are started");
 }
 
 void ctk_pipe_consume(void *arg, const ctk_unit *unit)
@@ -706,8 +721,8 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     pthread_mutex_unlock(&p->lock);
     int failed = !have || br.exit != 0 || br.signal != 0;
     if (!have && !skip) {
-        fprintf(stderr, "cpipe: block %llu: %s\n", (unsigned long long)unit->seq,
-                unit->error != NULL ? unit->error : ctk_strerror(unit->status));
+        report(p, "block %llu: %s", (unsigned long long)unit->seq,
+               unit->error != NULL ? unit->error : ctk_strerror(unit->status));
         br.exit = 255;
     } else if (failed && !skip && !br.exec_errno) {
         report_failure(p, unit->seq, &br);

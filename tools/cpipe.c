@@ -150,6 +150,12 @@ static const ctk_cli cpipe_cli = {
     .jobs_unbounded = 256,
 };
 
+static void print_report(void *arg, const char *message)
+{
+    (void)arg;
+    fprintf(stderr, PROG ": %s\n", message);
+}
+
 static int usage_error(const char *message)
 {
     fprintf(stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n", message);
@@ -439,6 +445,7 @@ int main(int argc, char **argv)
                 .empty_block = o.empty_block,
                 .out_fd = 1,
                 .tmpdir = o.tmpdir,
+                .report = print_report,
             },
         .strategy = strategy,
         .unordered = o.unordered,

@@ -38,6 +38,10 @@ typedef struct ctk_pipe_opts {
     int out_fd;              /* where outputs go; -1: nowhere (--compare) */
     int checksum;            /* digest the output (for --compare rows) */
     const char *tmpdir;      /* spill directory; NULL: $TMPDIR, else /tmp */
+    /* Told about a failed block (number, offset, how), from the writer
+     * thread, in order; NULL: nobody. */
+    void (*report)(void *arg, const char *message);
+    void *report_arg;
 } ctk_pipe_opts;
 
 #define CTK_PIPE_BLOCK ((uint64_t)1 << 20)
