@@ -72,7 +72,8 @@ int ctk_blocks_new(ctk_blocks **out, const ctk_blocks_opts *o, char *err, size_t
             rc = CTK_ENOMEM;
         } else {
             memcpy(b->sep, end, end_len);
-            memcpy(b->sep + end_len, o->recstart, o->recstart_len);
+            if (o->recstart_len > 0) /* recstart may be NULL */
+                memcpy(b->sep + end_len, o->recstart, o->recstart_len);
         }
     }
     if (rc < 0) {

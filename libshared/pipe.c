@@ -44,6 +44,7 @@ struct ctk_pipe {
     ctk_pipe_opts opts;
     const int *cancel;
     ctk_progress *progress;
+    uint64_t progress_divisor;
     pid_t owner; /* results made in another process travel as bytes */
 
     /* The input: a mapped file, or a pipe with the bytes read ahead. */
@@ -755,7 +756,7 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
         free(br.res);
     }
     if (p->progress != NULL)
-        ctk_progress_update(p->progress, done);
+        ctk_progress_update(p->progress, done / p->progress_divisor);
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */
@@ -838,9 +839,10 @@ void ctk_pipe_set_cancel_flag(ctk_pipe *p, const int *cancel)
     p->cancel = cancel;
 }
 
-void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress)
+void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress, uint64_t divisor)
 {
     p->progress = progress;
+    p->progress_divisor = divisor > 0 ? divisor : 1;
 }
 
 void ctk_pipe_cancel(ctk_pipe *p, int signo)

@@ -302,6 +302,16 @@ interrupt() {
     interrupt TERM 143 sync 1
 }
 
+@test "--progress: a bar on stderr in MB, at 100% when the file is done" {
+    head -c 20971520 /dev/zero | tr '\0' 'x' | fold -w 1023 >"$BATS_TEST_TMPDIR/in"
+    run --separate-stderr cpp --progress -a "$BATS_TEST_TMPDIR/in" wc -l
+    assert_success
+    assert_stderr_regex '100%  20/20 MB'
+    # Piped: no size, so no percentage, but the amount and a rate.
+    run --separate-stderr bash -c 'cat "$1" | cpipe --progress wc -l' _ "$BATS_TEST_TMPDIR/in"
+    assert_stderr_regex '20 MB .*/s'
+}
+
 # ---- --compare ----------------------------------------------------------------------------------------------
 
 @test "--compare: one row per strategy, the same output digest on every row" {

@@ -203,14 +203,17 @@ static int run_blocks(run_plan *plan, ctk_pipe_stats *st, int *signo)
         fprintf(stderr, PROG ": %s\n", err);
         return rc;
     }
+    /* MB and MB/s; kB for a small file. */
+    uint64_t size = ctk_pipe_input_size(pipe);
+    uint64_t div = size > 0 && size < ((uint64_t)10 << 20) ? 1024 : (uint64_t)1 << 20;
     ctk_progress *progress = NULL;
-    ctk_progress_new(&progress, stderr, plan->force_progress, ctk_pipe_input_size(pipe), "bytes");
+    ctk_progress_new(&progress, stderr, plan->force_progress, size / div, div == 1024 ? "kB" : "MB");
     cpipe_run run = {NULL, pipe};
     ctk_pipeline_opts pl = {ctk_pipe_work(pipe), plan->po.jobs, !plan->unordered, plan->po.jobs + 2,
                             ctk_pipe_produce,    pipe,          ctk_pipe_consume, pipe};
     ctk_pipeline_new(&run.pipeline, &pl);
     ctk_pipe_set_cancel_flag(pipe, ctk_pipeline_cancel_flag(run.pipeline));
-    ctk_pipe_set_progress(pipe, progress);
+    ctk_pipe_set_progress(pipe, progress, div);
     int own_signals = plan->signals == NULL;
     ctk_sigwatch *sw = plan->signals;
     if (own_signals)

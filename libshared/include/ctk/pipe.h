@@ -62,8 +62,9 @@ CTK_EXTERN int ctk_pipe_produce(void *arg, ctk_unit *unit);
 CTK_EXTERN void ctk_pipe_consume(void *arg, const ctk_unit *unit);
 /* The pipeline's cancel flag, which the producer polls while waiting. */
 CTK_EXTERN void ctk_pipe_set_cancel_flag(ctk_pipe *p, const int *cancel);
-/* The bar to tell the input bytes done (set before the run; NULL: none). */
-CTK_EXTERN void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress);
+/* The bar to tell the input done, in units of `divisor` bytes (set
+ * before the run; NULL: none). */
+CTK_EXTERN void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress, uint64_t divisor);
 /* Sends signo to every running filter's process group (any thread). */
 CTK_EXTERN void ctk_pipe_cancel(ctk_pipe *p, int signo);
 
