@@ -341,6 +341,8 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     so->mem_limit = OUT_MEM_LIMIT;
     so->tmpdir = p->opts.tmpdir;
     so->pipe_size = PIPE_SIZE;
+    /* The unit's buffer outlives the filter: its pages can go to the pipe. */
+    so->input_vmsplice = 1;
     if (j->desc.in_memory) {
         so->in = CTK_SPAWN_IN_PIPE;
         so->input = unit->in.data + sizeof j->desc;

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -666,6 +667,19 @@ static int poll_timeout(const drain *d, double now)
     return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* vmsplice gives the pipe our pages instead of a copy of them; where the
+ * kernel refuses, write copies. */
+static ssize_t write_input(int fd, const char *data, size_t len, int vmsplice_ok)
+{
+    if (vmsplice_ok) {
+        struct iovec iov = {(void *)data, len};
+        ssize_t n = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
+        if (n >= 0 || (errno != EINVAL && errno != ENOSYS))
+            return n;
+    }
+    return write(fd, data, len);
+}
+
 /* Bytes the child is to read: the input, then a file range after it. */
 static uint64_t input_total(const ctk_spawn_opts *o)
 {
@@ -698,7 +712,8 @@ static void feed_input(drain *d)
     const ctk_spawn_opts *o = d->c->opts;
     ssize_t n = 0;
     if (d->in_off < o->input_len)
-        n = write(d->c->in_fd, (const char *)o->input + d->in_off, o->input_len - d->in_off);
+        n = write_input(d->c->in_fd, (const char *)o->input + d->in_off, o->input_len - d->in_off,
+                        o->input_vmsplice);
     else if (d->in_off < input_total(o))
         n = feed_range(d, d->in_off - o->input_len);
     if (n > 0) {

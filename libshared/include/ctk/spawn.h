@@ -126,6 +126,10 @@ typedef struct ctk_spawn_opts {
     /* The capacity (F_SETPIPE_SZ) of the stdin and stdout pipes: a block
      * of this size moves in one go; 0: the kernel's default. */
     size_t pipe_size;
+    /* CTK_SPAWN_IN_PIPE and _RANGE: hand opts.input to the pipe with
+     * vmsplice (its pages, not a copy): the caller must neither change nor
+     * reuse that memory until finish returns. */
+    int input_vmsplice;
 } ctk_spawn_opts;
 
 /* A running child. Fields are readable (the pid is also the process
