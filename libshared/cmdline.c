@@ -576,12 +576,12 @@ static int parse_checked(ctk_cmdline *t, char *const *words, size_t n_words, con
     int rc = join_words(t, words, n_words);
     if (rc == 0)
         rc = find_rpls(t, replace);
-    if (rc == 0 && !has_rpl(t) && !(flags & CTK_CMDLINE_NO_APPEND))
+    if (rc == 0 && !has_rpl(t) && !(flags & (CTK_CMDLINE_TEXT | CTK_CMDLINE_NO_APPEND)))
         rc = append_default(t, n_words);
     if (rc < 0)
         return rc;
     merge_text(t);
-    t->unquoted = is_unquoted(t);
+    t->unquoted = (flags & CTK_CMDLINE_TEXT) || is_unquoted(t);
     t->needs_shell = compute_needs_shell(t, flags);
     return 0;
 }

@@ -38,6 +38,7 @@ struct ctk_sources {
     size_t *pos;        /* odometer over the groups */
     GPtrArray *current; /* GBytes of the job being built */
     GBytes *streamed;   /* the first group's current value when streaming */
+    GRegex *colsep;     /* --colsep: values split into columns; or NULL */
 };
 
 static void source_free(gpointer p)
@@ -71,6 +72,8 @@ int ctk_sources_new(ctk_sources **out, char delim)
 
 void ctk_sources_free(ctk_sources *s)
 {
+    if (s != NULL && s->colsep != NULL)
+        g_regex_unref(s->colsep);
     if (s == NULL)
         return;
     g_ptr_array_free(s->groups, TRUE);
@@ -227,7 +230,33 @@ static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
 
 static void push(ctk_sources *s, GBytes *v)
 {
-    g_ptr_array_add(s->current, g_bytes_ref(v));
+    if (s->colsep == NULL) {
+        g_ptr_array_add(s->current, g_bytes_ref(v));
+        return;
+    }
+    gsize size;
+    const char *data = g_bytes_get_data(v, &size);
+    char **cols = g_regex_split_full(s->colsep, data, (gssize)size - 1, 0, 0, 0, NULL);
+    for (char **c = cols; c != NULL && *c != NULL; c++)
+        g_ptr_array_add(s->current, value_new(*c, strlen(*c)));
+    if (cols == NULL || cols[0] == NULL) /* an empty value is one empty column */
+        g_ptr_array_add(s->current, value_new("", 0));
+    g_strfreev(cols);
+}
+
+int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *err, size_t err_len)
+{
+    GError *e = NULL;
+    GRegex *re = g_regex_new(regex, G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, &e);
+    if (re == NULL) {
+        snprintf(err, err_len, "%s", e->message);
+        g_error_free(e);
+        return CTK_EINVAL;
+    }
+    if (s->colsep != NULL)
+        g_regex_unref(s->colsep);
+    s->colsep = re;
+    return 0;
 }
 
 /* Appends the current combination's values; advances the odometer.

@@ -369,10 +369,14 @@ static int set_actions(posix_spawn_file_actions_t *fa, const ctk_spawn_opts *o, 
     int null_out = o->out == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
     int null_err = o->err == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
     int in_fd = o->in == CTK_SPAWN_IN_FD ? o->in_fd : -1;
+    int out_fd = o->out == CTK_SPAWN_TO_FD ? o->out_fd : -1;
+    int err_fd = o->err == CTK_SPAWN_TO_FD ? o->err_fd : -1;
     int rc;
     if ((rc = wire_fd(fa, 0, ends[0][0], null_in, in_fd)) < 0 ||
-        (rc = wire_fd(fa, 1, ends[1][1], null_out, -1)) < 0 ||
-        (rc = wire_fd(fa, 2, ends[2][1], null_err, -1)) < 0)
+        (rc = wire_fd(fa, 1, ends[1][1], null_out, out_fd)) < 0 ||
+        (rc = wire_fd(fa, 2, ends[2][1], null_err, err_fd)) < 0)
+        return rc;
+    if (o->cwd != NULL && (rc = -posix_spawn_file_actions_addchdir_np(fa, o->cwd)) < 0)
         return rc;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
     /* Our fds are CLOEXEC, but fds other code left inheritable must not
@@ -443,6 +447,9 @@ static int valid_opts(const ctk_spawn_opts *o)
     if (o->in == CTK_SPAWN_IN_FD && o->in_fd < 0)
         return 0;
     if (o->in == CTK_SPAWN_IN_RANGE && o->range_len > 0 && o->range_fd < 0)
+        return 0;
+    if ((o->out == CTK_SPAWN_TO_FD && o->out_fd < 0) ||
+        (o->err == CTK_SPAWN_TO_FD && o->err_fd < 0) || (o->env_exact && o->env == NULL))
         return 0;
     return (o->in != CTK_SPAWN_IN_PIPE && o->in != CTK_SPAWN_IN_RANGE) || o->input != NULL ||
            o->input_len == 0;
@@ -540,10 +547,10 @@ int ctk_spawn_start(ctk_spawn_child *c, const ctk_spawn_opts *o)
         goto fail_actions;
     if ((rc = set_actions(&fa, o, ends)) < 0 || (rc = set_attr(&attr)) < 0)
         goto fail_attr;
-    if (o->env != NULL && (rc = merge_env(&env, o->env)) < 0)
+    if (o->env != NULL && !o->env_exact && (rc = merge_env(&env, o->env)) < 0)
         goto fail_attr;
     c->started = ctk_spawn_clock();
-    rc = spawn_process(c, &fa, &attr, env != NULL ? env : environ);
+    rc = spawn_process(c, &fa, &attr, o->env_exact ? (char **)o->env : env != NULL ? env : environ);
     if (rc == 0 && c->pid > 0) {
         take_ends(c, ends);
         rc = open_waiters(c);
@@ -888,6 +895,8 @@ static int report_exec_failure(ctk_spawn_child *c, ctk_spawn_result *r)
         return ctk_spawn_stream_append(&r->err, text, strlen(text));
     if (o->err == CTK_SPAWN_INHERIT)
         return write_all(2, text, strlen(text));
+    if (o->err == CTK_SPAWN_TO_FD)
+        return write_all(o->err_fd, text, strlen(text));
     return 0;
 }
 
@@ -1030,4 +1039,91 @@ void ctk_spawn_result_free(ctk_spawn_result *r)
 {
     ctk_spawn_stream_free(&r->out);
     ctk_spawn_stream_free(&r->err);
+}
+
+/* ---- watching from an event loop ---------------------------------------- */
+
+struct ctk_spawn_watch {
+    drain d;
+};
+
+int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *c, ctk_spawn_result *r)
+{
+    const ctk_spawn_opts *o = c->opts;
+    *out = NULL;
+    result_init(r, o);
+    r->started = c->started;
+    if (c->pid <= 0) {
+        int rc = c->exec_errno != 0 ? report_exec_failure(c, r) : CTK_EINVAL;
+        return rc < 0 ? rc : 1;
+    }
+    ctk_spawn_watch *w = calloc(1, sizeof *w);
+    char *chunk = malloc(CHUNK);
+    if (w == NULL || chunk == NULL) {
+        drain d = {.c = c, .r = r};
+        reap(&d, 1);
+        close_child_fds(c);
+        free(w);
+        free(chunk);
+        return CTK_ENOMEM;
+    }
+    drain *d = &w->d;
+    d->c = c;
+    d->r = r;
+    d->chunk = chunk;
+    d->seq = o->termseq != NULL ? o->termseq : ctk_spawn_default_termseq(&d->seq_len);
+    if (o->termseq != NULL)
+        d->seq_len = o->termseq_len;
+    if (o->input_len == 0)
+        close_fd(&c->in_fd);
+    *out = w;
+    return 0;
+}
+
+int ctk_spawn_watch_fds(ctk_spawn_watch *w, struct pollfd *p, double *due)
+{
+    drain *d = &w->d;
+    double now = ctk_spawn_clock();
+    advance_kill(d, now);
+    struct pollfd want[CTK_SPAWN_WATCH_FDS] = {
+        {.fd = d->c->wake_fd, .events = POLLIN},
+        {.fd = d->exited ? -1 : d->c->pidfd, .events = POLLIN},
+        {.fd = d->c->in_fd, .events = POLLOUT},
+        {.fd = d->c->out_fd, .events = POLLIN},
+        {.fd = d->c->err_fd, .events = POLLIN},
+    };
+    memcpy(p, want, sizeof want);
+    if (job_done(d, now)) {
+        *due = now;
+        return 1;
+    }
+    int ms = poll_timeout(d, now);
+    *due = ms < 0 ? -1 : now + ms / 1000.0;
+    return 0;
+}
+
+int ctk_spawn_watch_step(ctk_spawn_watch *w, const struct pollfd *p)
+{
+    drain *d = &w->d;
+    int events = 0;
+    for (int i = 0; i < CTK_SPAWN_WATCH_FDS; i++)
+        events |= p[i].fd >= 0 && p[i].revents != 0;
+    int rc = events || d->c->pidfd < 0 ? serve(d, p) : 0;
+    double now = ctk_spawn_clock();
+    if (rc == 0) {
+        advance_kill(d, now);
+        if (!job_done(d, now))
+            return 0;
+    }
+    int reaped = reap(d, rc < 0);
+    close_child_fds(d->c);
+    return rc < 0 ? rc : reaped < 0 ? reaped : 1;
+}
+
+void ctk_spawn_watch_free(ctk_spawn_watch *w)
+{
+    if (w == NULL)
+        return;
+    free(w->d.chunk);
+    free(w);
 }

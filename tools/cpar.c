@@ -4,6 +4,7 @@
  * wires libctk's sources, command template, spawner and pipeline.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,9 @@
 #include "ctk/parse.h"
 #include "ctk/par.h"
 #include "ctk/sigwatch.h"
+#include "ctk/compare.h"
+#include "ctk/isolate.h"
+#include "ctk/progress.h"
 
 #define PROG "cpar"
 /* GNU parallel's exit status counts failed jobs up to this. */
@@ -38,6 +42,15 @@ enum {
     OPT_TERMSEQ,
     OPT_DRY_RUN,
     OPT_RECORDS,
+    OPT_HALT,
+    OPT_DELAY,
+    OPT_RATE,
+    OPT_TAGSTRING,
+    OPT_BAR,
+    OPT_ETA,
+    OPT_COLSEP,
+    OPT_LINE_BUFFER,
+    OPT_RESULTS,
 };
 
 static const ctk_cli_option cpar_options[] = {
@@ -69,6 +82,25 @@ static const ctk_cli_option cpar_options[] = {
     {"dry-run", 0, CTK_ARG_NONE, NULL, "print the commands instead of running them", OPT_DRY_RUN},
     {"records", 0, CTK_ARG_REQUIRED, "FILE",
      "write one record per job to FILE ('-': stdout, instead of the jobs' output)", OPT_RECORDS},
+    {"halt", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N",
+     "stop when N jobs (or N%) failed, succeeded or are done: soon (let running jobs end) "
+     "or now (end them)",
+     OPT_HALT},
+    {"delay", 0, CTK_ARG_REQUIRED, "SECS", "start jobs at least SECS apart", OPT_DELAY},
+    {"rate", 0, CTK_ARG_REQUIRED, "N[/s|/m|/h]", "start at most N jobs per second, evenly spaced",
+     OPT_RATE},
+    {"tagstring", 0, CTK_ARG_REQUIRED, "STR",
+     "prefix each output line with STR (replacement strings allowed) and a tab", OPT_TAGSTRING},
+    {"colsep", 'C', CTK_ARG_REQUIRED, "REGEX", "split each item into columns {1} {2} ... at REGEX",
+     OPT_COLSEP},
+    {"line-buffer", 0, CTK_ARG_NONE, NULL,
+     "print whole lines as jobs write them (lines of jobs mix; -s process only)", OPT_LINE_BUFFER},
+    {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
+    {"results", 0, CTK_ARG_REQUIRED, "DIR",
+     "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them",
+     OPT_RESULTS},
+    {"bar", 0, CTK_ARG_NONE, NULL, "show a progress bar on stderr", OPT_BAR},
+    {"eta", 0, CTK_ARG_NONE, NULL, "show progress and the estimated time left on stderr", OPT_ETA},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -83,6 +115,10 @@ typedef struct cpar_opts {
     double timeout;
     ctk_spawn_termstep termseq[CTK_SPAWN_TERMSEQ_MAX];
     size_t termseq_len;
+    ctk_par_halt halt;
+    double delay, rate;
+    const char *tagstring, *colsep, *results;
+    int bar, line_buffer;
 } cpar_opts;
 
 static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
@@ -156,6 +192,34 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_RECORDS:
         o->records = v;
         return 0;
+    case OPT_HALT:
+        return ctk_par_halt_parse(v, &o->halt, why, why_len);
+    case OPT_DELAY:
+        return ctk_parse_seconds(v, 1e6, &o->delay, why, why_len);
+    case OPT_RATE:
+        return ctk_par_rate_parse(v, &o->rate, why, why_len);
+    case OPT_TAGSTRING:
+        o->tagstring = v;
+        return 0;
+    case OPT_COLSEP:
+        o->colsep = v;
+        return 0;
+    case OPT_LINE_BUFFER:
+        o->line_buffer = 1;
+        return 0;
+    case OPT_RESULTS:
+        if (g_str_has_suffix(v, ".csv") || g_str_has_suffix(v, ".tsv") ||
+            g_str_has_suffix(v, ".json")) {
+            snprintf(why, why_len,
+                     "a table file (.csv, .tsv, .json) is not supported; give a folder");
+            return CTK_EINVAL;
+        }
+        o->results = v;
+        return 0;
+    case OPT_BAR:
+    case OPT_ETA:
+        o->bar = 1;
+        return 0;
     }
     return CTK_EINVAL;
 }
@@ -213,6 +277,102 @@ static int add_operand_sources(ctk_sources *src, int argc, char **argv, int firs
     return 0;
 }
 
+/* ---- inputs ------------------------------------------------------------------- */
+
+/* What the sources are built from; built again for every --compare row
+ * and for counting the jobs (--halt N%, --bar), which is why stdin may
+ * first be spooled to a file. */
+typedef struct cpar_input {
+    const cpar_opts *o;
+    int argc;
+    char **argv;
+    int first;
+    size_t n_cmd;
+    const char *stdin_path; /* stdin's copy, or NULL to read stdin itself */
+} cpar_input;
+
+static int reads_stdin(const cpar_input *in)
+{
+    for (guint i = 0; i < in->o->arg_files->len; i++)
+        if (strcmp(g_ptr_array_index(in->o->arg_files, i), "-") == 0)
+            return 1;
+    return in->o->arg_files->len == 0 && in->first + (int)in->n_cmd == in->argc;
+}
+
+static const char *input_path(const cpar_input *in, const char *path)
+{
+    return strcmp(path, "-") == 0 && in->stdin_path != NULL ? in->stdin_path : path;
+}
+
+static int build_sources(const cpar_input *in, ctk_sources **out, char *err, size_t err_len)
+{
+    ctk_sources *src;
+    ctk_sources_new(&src, in->o->delim);
+    int rc = 0;
+    size_t n_cmd;
+    for (guint i = 0; i < in->o->arg_files->len && rc == 0; i++)
+        rc = ctk_sources_add_file(src, input_path(in, g_ptr_array_index(in->o->arg_files, i)), 0,
+                                  err, err_len);
+    if (rc == 0)
+        rc = add_operand_sources(src, in->argc, in->argv, in->first, &n_cmd, err, err_len);
+    if (rc == 0 && in->o->arg_files->len == 0 && in->first + (int)in->n_cmd == in->argc)
+        rc = ctk_sources_add_file(src, input_path(in, "-"), 0, err, err_len);
+    if (rc == 0 && in->o->colsep != NULL)
+        rc = ctk_sources_set_colsep(src, in->o->colsep, err, err_len);
+    if (rc == 0 && ctk_sources_set_per_job(src, in->o->per_job) < 0) {
+        snprintf(err, err_len, "-n/-N take a single input source");
+        rc = CTK_EINVAL;
+    }
+    if (rc < 0) {
+        ctk_sources_free(src);
+        return rc;
+    }
+    *out = src;
+    return 0;
+}
+
+/* Copies stdin to an unlinked-at-exit temporary file. */
+static char *spool_stdin(void)
+{
+    const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
+    char *path = g_build_filename(dir, "cpar-in-XXXXXX", NULL);
+    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+    char buf[65536];
+    ssize_t n = 0;
+    while (fd >= 0 && (n = read(0, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || write(fd, buf, (size_t)n) != n)
+            break;
+    }
+    if (fd < 0 || n != 0) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        g_free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+static uint64_t count_jobs(const cpar_input *in)
+{
+    char err[1024];
+    ctk_sources *src;
+    uint64_t n = 0;
+    if (build_sources(in, &src, err, sizeof err) < 0)
+        return 0;
+    ctk_item item = {0};
+    int nul;
+    while (ctk_sources_next(src, &item, &nul, NULL) == 0)
+        n++;
+    ctk_item_clear(&item);
+    ctk_sources_free(src);
+    return n;
+}
+
 /* ---- running ------------------------------------------------------------------ */
 
 typedef struct cpar_run {
@@ -223,7 +383,8 @@ typedef struct cpar_run {
 static void on_signal(void *arg, int signo)
 {
     cpar_run *run = arg;
-    ctk_pipeline_cancel(run->pipeline, signo);
+    if (run->pipeline != NULL)
+        ctk_pipeline_cancel(run->pipeline, signo);
     ctk_par_cancel(run->par, signo);
 }
 
@@ -252,16 +413,51 @@ static int usage_error(const char *message)
 /* Checks what the parser cannot; returns a message or NULL. */
 static const char *check_opts(const cpar_opts *o, const ctk_common *c, size_t n_cmd)
 {
-    const char *s = c->strategy;
-    if (c->compare != NULL)
-        return "--compare is not supported by cpar yet";
-    if (s != NULL && (strcmp(s, "process") == 0))
-        return "strategy 'process' cannot run cpar's jobs yet (use thread, sync or async)";
     if (o->resume && o->joblog == NULL)
         return "--resume and --resume-failed need --joblog FILE";
     if (n_cmd == 0)
         return "no command given (cpar cannot yet run the items themselves as commands)";
+    if (c->compare != NULL && (o->joblog != NULL || o->records != NULL))
+        return "--compare runs every job several times: it takes no --joblog or --records";
+    if (o->line_buffer && c->strategy != NULL && strcmp(c->strategy, "process") != 0)
+        return "--line-buffer works with the process strategy only";
+    if (c->compare != NULL && o->dry_run)
+        return "--compare runs the jobs: it takes no --dry-run";
     return NULL;
+}
+
+static double start_rate(const cpar_opts *o)
+{
+    double r = o->rate;
+    if (o->delay > 0 && (r <= 0 || 1.0 / o->delay < r))
+        r = 1.0 / o->delay;
+    return r;
+}
+
+/* Runs every job under strategy `name`, in this process. Returns 0 or a
+ * negative code; the par keeps the counts. */
+static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, unsigned jobs,
+                        int keep_order, int watch_signals, int *signo)
+{
+    cpar_run run = {NULL, par};
+    ctk_sigwatch *sw = NULL;
+    int rc;
+    if (strcmp(name, "process") == 0) {
+        if (watch_signals)
+            ctk_sigwatch_start(&sw, on_signal, &run);
+        rc = ctk_par_run_processes(par, jobs, keep_order);
+    } else {
+        ctk_pipeline_opts pl = {ctk_par_work(par), jobs, keep_order,      0,
+                                ctk_par_produce,   par,  ctk_par_consume, par};
+        ctk_pipeline_new(&run.pipeline, &pl);
+        ctk_par_set_cancel_flag(par, ctk_pipeline_cancel_flag(run.pipeline));
+        if (watch_signals)
+            ctk_sigwatch_start(&sw, on_signal, &run);
+        rc = ctk_pipeline_run(run.pipeline, ctk_registry_strategy(reg, name));
+    }
+    *signo = ctk_sigwatch_stop(sw);
+    ctk_pipeline_free(run.pipeline);
+    return rc;
 }
 
 static int run_jobs(ctk_common *c, ctk_registry *reg, ctk_par_opts *po)
@@ -273,22 +469,14 @@ static int run_jobs(ctk_common *c, ctk_registry *reg, ctk_par_opts *po)
         fprintf(stderr, PROG ": %s\n", rc == CTK_EINVAL ? err : ctk_strerror(rc));
         return 255;
     }
-    cpar_run run = {NULL, par};
-    ctk_pipeline_opts pl = {ctk_par_work(par), po->jobs, c->keep_order,   0,
-                            ctk_par_produce,   par,      ctk_par_consume, par};
-    ctk_pipeline_new(&run.pipeline, &pl);
-    ctk_par_set_cancel_flag(par, ctk_pipeline_cancel_flag(run.pipeline));
-    ctk_sigwatch *sw = NULL;
-    ctk_sigwatch_start(&sw, on_signal, &run);
-    const ctk_strategy *s = ctk_registry_strategy(reg, c->strategy ? c->strategy : "thread");
-    rc = ctk_pipeline_run(run.pipeline, s);
-    int signo = ctk_sigwatch_stop(sw);
-    uint64_t ran, failed;
-    ctk_par_counts(par, &ran, &failed);
+    int signo = 0;
+    const char *name = c->strategy ? c->strategy : "process";
+    unsigned jobs = strcmp(name, "sync") == 0 ? 1 : po->jobs;
+    rc = run_strategy(par, reg, name, jobs, c->keep_order, 1, &signo);
     if (ctk_par_nul_replaced(par))
         fprintf(stderr, PROG ": warning: a NUL byte in the input was replaced with \\0 "
                              "(NUL cannot be passed in an argument); did you mean --null?\n");
-    ctk_pipeline_free(run.pipeline);
+    int status = ctk_par_status(par);
     ctk_par_free(par);
     if (signo != 0)
         return ctk_signal_exit_status(signo);
@@ -296,7 +484,93 @@ static int run_jobs(ctk_common *c, ctk_registry *reg, ctk_par_opts *po)
         fprintf(stderr, PROG ": %s\n", ctk_strerror(rc));
         return 255;
     }
-    return failed > FAILED_MAX ? FAILED_MAX : (int)failed;
+    return status;
+}
+
+/* ---- --compare ---------------------------------------------------------------- */
+
+typedef struct compare_row {
+    const cpar_input *in;
+    ctk_registry *reg;
+    ctk_par_opts po; /* sources filled in the child */
+    const char *name;
+    unsigned jobs;
+    int keep_order;
+} compare_row;
+
+typedef struct row_counts {
+    uint64_t ran, failed;
+    int signo;
+} row_counts;
+
+/* Runs in an isolated child: its own sources, par and signal thread. */
+static int row_in_child(void *arg, ctk_buf *result)
+{
+    compare_row *row = arg;
+    char err[1024];
+    row_counts counts = {0};
+    int rc = build_sources(row->in, &row->po.sources, err, sizeof err);
+    ctk_par *par = NULL;
+    if (rc == 0)
+        rc = ctk_par_new(&par, &row->po, err, sizeof err);
+    if (rc == 0) {
+        rc = run_strategy(par, row->reg, row->name, row->jobs, row->keep_order, 1, &counts.signo);
+        ctk_par_counts(par, &counts.ran, &counts.failed);
+    }
+    ctk_par_free(par);
+    ctk_sources_free(row->po.sources);
+    ctk_buf_set(result, &counts, sizeof counts);
+    return rc == CTK_ECANCELED ? 0 : rc;
+}
+
+static int run_compare(ctk_common *c, ctk_registry *reg, const cpar_input *in, ctk_par_opts *po)
+{
+    ctk_compare *table;
+    ctk_compare_new(&table, "jobs", NULL, NULL, 0);
+    int status = 0;
+    size_t rows = g_strv_length(c->compare);
+    fprintf(stderr,
+            PROG ": warning: --compare runs every job once per strategy (%zu times in all); "
+                 "their output is discarded\n",
+            rows);
+    for (char **n = c->compare; *n != NULL && status == 0; n++) {
+        unsigned jobs = strcmp(*n, "sync") == 0 ? 1 : po->jobs;
+        compare_row row = {in, reg, *po, *n, jobs, c->keep_order};
+        ctk_buf result = {0};
+        ctk_usage usage;
+        int died_of = 0, signo = 0;
+        int rc = ctk_isolate_run(row_in_child, &row, &result, &usage, &died_of, &signo);
+        row_counts counts = {0};
+        if (result.len == sizeof counts)
+            memcpy(&counts, result.data, sizeof counts);
+        ctk_buf_free(&result);
+        if (signo == 0)
+            signo = counts.signo ? counts.signo : ctk_signal_pending();
+        if (signo != 0) {
+            status = ctk_signal_exit_status(signo);
+            break;
+        }
+        if (rc < 0) {
+            fprintf(stderr, PROG ": %s: %s\n", *n,
+                    died_of ? "the row's process was killed" : ctk_strerror(rc));
+            status = 255;
+            break;
+        }
+        ctk_row *r = ctk_compare_add(table, *n, "", jobs);
+        r->usage = usage;
+        r->units = counts.ran;
+        r->failed = counts.failed;
+    }
+    if (ctk_compare_count(table) > 0) {
+        ctk_format fmt = c->format_given ? c->format : CTK_FORMAT_TABLE;
+        if (ctk_compare_print(table, stdout, fmt, c->header, ctk_cpu_count()) < 0 ||
+            fflush(stdout) != 0) {
+            fprintf(stderr, PROG ": cannot write the table: %s\n", strerror(errno));
+            status = 255;
+        }
+    }
+    ctk_compare_free(table);
+    return status;
 }
 
 int main(int argc, char **argv)
@@ -311,10 +585,12 @@ int main(int argc, char **argv)
     cli.handler_arg = &o;
     ctk_registry_new(&reg);
     ctk_sources *src = NULL;
-    ctk_cmdline *cmd = NULL;
+    ctk_cmdline *cmd = NULL, *tagstring = NULL;
     FILE *joblog = NULL;
     ctk_output *records = NULL;
     FILE *records_file = NULL;
+    char *spooled = NULL;
+    ctk_progress *bar = NULL;
     int rc = ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err);
     if (rc < 0) {
         status = rc == CTK_EINVAL ? usage_error(err) : (fprintf(stderr, PROG ": %s\n", err), 2);
@@ -322,28 +598,39 @@ int main(int argc, char **argv)
     }
     if (ctk_cli_inform(&cpar_cli, reg, &c, stdout, warn_plugin, NULL))
         goto out;
-    ctk_sources_new(&src, o.delim);
-    size_t n_cmd = 0;
-    for (guint i = 0; i < o.arg_files->len && rc == 0; i++)
-        rc = ctk_sources_add_file(src, g_ptr_array_index(o.arg_files, i), 0, err, sizeof err);
-    if (rc == 0)
-        rc = add_operand_sources(src, argc, argv, first, &n_cmd, err, sizeof err);
-    if (rc == 0 && o.arg_files->len == 0 && first + (int)n_cmd == argc)
-        rc = ctk_sources_add_file(src, "-", 0, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, PROG ": cannot open input: %s\n", err);
-        status = 255;
-        goto out;
+    cpar_input in = {&o, argc, argv, first, 0, NULL};
+    {
+        int f, l;
+        while (first + (int)in.n_cmd < argc && !separator(argv[first + in.n_cmd], &f, &l))
+            in.n_cmd++;
     }
-    const char *problem = check_opts(&o, &c, n_cmd);
+    const char *problem = check_opts(&o, &c, in.n_cmd);
     if (problem != NULL) {
         status = usage_error(problem);
         goto out;
     }
-    if (ctk_sources_set_per_job(src, o.per_job) < 0 ||
-        ctk_cmdline_parse(&cmd, argv + first, n_cmd, o.replace,
-                          o.shell ? CTK_CMDLINE_FORCE_SHELL : 0, err, sizeof err) < 0) {
+    if (ctk_cmdline_parse(&cmd, argv + first, in.n_cmd, o.replace,
+                          o.shell ? CTK_CMDLINE_FORCE_SHELL : 0, err, sizeof err) < 0 ||
+        (o.tagstring != NULL && ctk_cmdline_parse(&tagstring, (char **)&o.tagstring, 1, o.replace,
+                                                  CTK_CMDLINE_TEXT, err, sizeof err) < 0)) {
         status = usage_error(err);
+        goto out;
+    }
+    /* The jobs are counted first (parallel does the same for these), or
+     * run several times: stdin must be readable again. */
+    int need_total = o.halt.percent > 0 || o.bar || c.progress;
+    if ((need_total || c.compare != NULL) && reads_stdin(&in)) {
+        if ((spooled = spool_stdin()) == NULL) {
+            fprintf(stderr, PROG ": cannot keep a copy of standard input: %s\n", strerror(errno));
+            status = 255;
+            goto out;
+        }
+        in.stdin_path = spooled;
+    }
+    rc = build_sources(&in, &src, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, PROG ": cannot open input: %s\n", err);
+        status = rc == CTK_EINVAL ? 2 : 255;
         goto out;
     }
     if (o.joblog != NULL && (joblog = open_joblog(o.joblog, o.resume)) == NULL) {
@@ -363,6 +650,9 @@ int main(int argc, char **argv)
         const ctk_field *fields = ctk_par_record_fields(&nf);
         ctk_output_new(&records, records_file, c.format, fields, nf, c.header);
     }
+    uint64_t total = need_total ? count_jobs(&in) : 0;
+    if ((o.bar || c.progress) && c.compare == NULL)
+        ctk_progress_new(&bar, stderr, 1, total, "jobs");
     char *shell = ctk_par_find_shell();
     ctk_par_opts po = {
         .cmd = cmd,
@@ -371,7 +661,7 @@ int main(int argc, char **argv)
         .dry_run = o.dry_run,
         .ungroup = o.ungroup,
         .tag = o.tag,
-        .quiet_output = o.records != NULL && strcmp(o.records, "-") == 0,
+        .quiet_output = c.compare != NULL || (o.records != NULL && strcmp(o.records, "-") == 0),
         .retries = (unsigned)o.retries,
         .timeout = o.timeout,
         .termseq = o.termseq_len ? o.termseq : NULL,
@@ -381,10 +671,19 @@ int main(int argc, char **argv)
         .resume = o.resume,
         .joblog_path = o.joblog,
         .shell = shell,
+        .halt = o.halt,
+        .total_jobs = total,
+        .start_rate = start_rate(&o),
+        .tagstring = o.ungroup ? NULL : tagstring,
+        .progress = bar,
+        .line_buffer = o.line_buffer && !o.ungroup && o.results == NULL,
+        .results_dir = o.results,
     };
-    status = run_jobs(&c, reg, &po);
+    status = c.compare != NULL ? run_compare(&c, reg, &in, &po) : run_jobs(&c, reg, &po);
+    ctk_progress_finish(bar);
     g_free(shell);
 out:
+    ctk_progress_free(bar);
     if (records != NULL) {
         ctk_output_finish(records);
         ctk_output_free(records);
@@ -393,7 +692,12 @@ out:
         fclose(records_file);
     if (joblog != NULL)
         fclose(joblog);
+    if (spooled != NULL) {
+        unlink(spooled);
+        g_free(spooled);
+    }
     ctk_cmdline_free(cmd);
+    ctk_cmdline_free(tagstring);
     ctk_sources_free(src);
     g_ptr_array_free(o.arg_files, TRUE);
     ctk_common_free(&c);

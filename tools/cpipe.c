@@ -207,7 +207,8 @@ static int run_blocks(run_plan *plan, ctk_pipe_stats *st, int *signo)
     uint64_t size = ctk_pipe_input_size(pipe);
     uint64_t div = size > 0 && size < ((uint64_t)10 << 20) ? 1024 : (uint64_t)1 << 20;
     ctk_progress *progress = NULL;
-    ctk_progress_new(&progress, stderr, plan->force_progress, size / div, div == 1024 ? "kB" : "MB");
+    ctk_progress_new(&progress, stderr, plan->force_progress, size / div,
+                     div == 1024 ? "kB" : "MB");
     cpipe_run run = {NULL, pipe};
     ctk_pipeline_opts pl = {ctk_pipe_work(pipe), plan->po.jobs, !plan->unordered, plan->po.jobs + 2,
                             ctk_pipe_produce,    pipe,          ctk_pipe_consume, pipe};

@@ -15,8 +15,27 @@
 #include "ctk/cmdline.h"
 #include "ctk/output.h"
 #include "ctk/pipeline.h"
+#include "ctk/progress.h"
 #include "ctk/sources.h"
 #include "ctk/spawn.h"
+
+/* --halt WHEN,WHY=N or N%, as GNU parallel's. */
+enum { CTK_HALT_NEVER = 0, CTK_HALT_SOON, CTK_HALT_NOW };
+enum { CTK_HALT_FAIL = 0, CTK_HALT_SUCCESS, CTK_HALT_DONE };
+typedef struct ctk_par_halt {
+    int when, why;
+    uint64_t count; /* N jobs */
+    double percent; /* N% of the jobs (then count is 0) */
+} ctk_par_halt;
+
+/* Parses GNU parallel's --halt values (also 0, 1, 2, -1, -2 and N%).
+ * CTK_EINVAL with a reason in why. */
+CTK_EXTERN int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_len);
+
+/* --rate's value, as rate.h parses it (rate.h's ctk_rate type clashes
+ * with stats.h's ctk_rate(), which a tool printing a --compare table
+ * includes, so the tool cannot include both). */
+CTK_EXTERN int ctk_par_rate_parse(const char *text, double *per_sec, char *why, size_t why_len);
 
 typedef struct ctk_par_opts {
     const ctk_cmdline *cmd;
@@ -36,6 +55,13 @@ typedef struct ctk_par_opts {
     int resume;          /* 1: --resume, 2: --resume-failed */
     const char *joblog_path;
     const char *shell; /* runs commands that need a shell; NULL: /bin/sh */
+    ctk_par_halt halt;
+    uint64_t total_jobs;          /* jobs in all, for --halt N% (counted first) */
+    double start_rate;            /* starts per second (--delay, --rate); 0: no limit */
+    const ctk_cmdline *tagstring; /* --tagstring, parsed with CTK_CMDLINE_TEXT; or NULL */
+    ctk_progress *progress;       /* --bar: updated per finished job; or NULL */
+    const char *results_dir;      /* --results DIR; or NULL */
+    int line_buffer;              /* --line-buffer: whole lines as they come (process engine) */
 } ctk_par_opts;
 
 /* The shell GNU parallel would use: the nearest ancestor that is a shell,
@@ -60,6 +86,14 @@ CTK_EXTERN void ctk_par_set_cancel_flag(ctk_par *p, const int *cancel);
 /* Jobs run, and how many of them failed (non-zero exit, a signal, or
  * never started). */
 CTK_EXTERN void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed);
+/* The exit status GNU parallel would give: failed jobs (101 at most), or
+ * what --halt decided. */
+CTK_EXTERN int ctk_par_status(ctk_par *p);
+/* The process strategy, cpar's default: this thread keeps `jobs`
+ * children running, serves their pipes in one poll loop and reaps each
+ * as it ends; no other thread is involved. Returns 0, CTK_ECANCELED or
+ * an error. */
+CTK_EXTERN int ctk_par_run_processes(ctk_par *p, unsigned jobs, int keep_order);
 /* The fields of a record (seq input exit signal start elapsed bytes
  * attempts error). */
 CTK_EXTERN const ctk_field *ctk_par_record_fields(size_t *n);

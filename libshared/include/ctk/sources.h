@@ -36,6 +36,9 @@ CTK_EXTERN int ctk_sources_add_file(ctk_sources *s, const char *path, int linked
 /* Groups every `per_job` consecutive items of a single source into one
  * job (-n / -N). 1 by default. CTK_EINVAL with several sources. */
 CTK_EXTERN int ctk_sources_set_per_job(ctk_sources *s, size_t per_job);
+/* --colsep: every value is split into columns where REGEX (PCRE, on
+ * bytes) matches. CTK_EINVAL with err filled for a bad regex. */
+CTK_EXTERN int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *err, size_t err_len);
 /* The next job's arguments into item (valid until the next call).
  * Returns 0, CTK_EOF, CTK_ECANCELED, or a read error. *nul_replaced is
  * set when a NUL byte was replaced by the two characters \0, as GNU

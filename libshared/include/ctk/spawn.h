@@ -21,6 +21,7 @@
 #ifndef CTK_SPAWN_H
 #define CTK_SPAWN_H
 
+#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -92,7 +93,8 @@ enum ctk_spawn_in {
 enum ctk_spawn_out {
     CTK_SPAWN_CAPTURE = 0, /* into the result's stream (the default: --group) */
     CTK_SPAWN_INHERIT,     /* the caller's fd 1 or 2 (--ungroup) */
-    CTK_SPAWN_DISCARD      /* /dev/null */
+    CTK_SPAWN_DISCARD,     /* /dev/null */
+    CTK_SPAWN_TO_FD        /* opts.out_fd / opts.err_fd, e.g. a job's log file */
 };
 
 typedef struct ctk_spawn_opts {
@@ -119,6 +121,13 @@ typedef struct ctk_spawn_opts {
     double deadline;                   /* ctk_spawn_clock() time to start terminating; 0: none */
     const ctk_spawn_termstep *termseq; /* NULL: the default */
     size_t termseq_len;
+    /* CTK_SPAWN_TO_FD: the fds the child's stdout and stderr go to. */
+    int out_fd, err_fd;
+    /* The child's working directory; NULL: the caller's. */
+    const char *cwd;
+    /* 1: env is the child's whole environment, not laid over the
+     * caller's (a job re-run with the environment it was queued with). */
+    int env_exact;
     /* CTK_SPAWN_IN_RANGE: a file (or anything pread works on) and the
      * bytes of it the child reads after opts.input. */
     int range_fd;
@@ -233,6 +242,34 @@ CTK_EXTERN int ctk_spawn_signal(ctk_spawn_child *child, int signo);
 /* From any thread, between start and dispose: makes the thread in
  * ctk_spawn_finish run the termination sequence now (--halt now). */
 CTK_EXTERN void ctk_spawn_terminate(ctk_spawn_child *child);
+
+/* ---- watching many children from one thread ----------------------------- */
+
+/* ctk_spawn_finish, cut into steps for a caller that serves many children
+ * in one poll loop (cpar's process engine): begin after start; then, each
+ * turn, fds fills the child's pollfds and the clock time something falls
+ * due, and step serves what poll reported. The same termination sequence,
+ * deadline and reaping rules as ctk_spawn_finish apply. A caller feeding
+ * stdin (CTK_SPAWN_IN_PIPE) must block or ignore SIGPIPE itself. */
+typedef struct ctk_spawn_watch ctk_spawn_watch;
+
+#define CTK_SPAWN_WATCH_FDS 5
+
+/* Returns 0 with *out to watch; 1 when the child never started (the
+ * result is complete, *out NULL); or a negative code (the child is killed
+ * and reaped). Fills result (free it with ctk_spawn_result_free). */
+CTK_EXTERN int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *child,
+                                     ctk_spawn_result *result);
+/* Fills p[0..CTK_SPAWN_WATCH_FDS) (fd -1 where nothing is watched) and
+ * *due, the ctk_spawn_clock() time to call step even without events (-1:
+ * none). Returns 1 when step is due now. */
+CTK_EXTERN int ctk_spawn_watch_fds(ctk_spawn_watch *w, struct pollfd *p, double *due);
+/* Serves p (as poll returned it). Returns 0 while the child runs, 1 once
+ * it is reaped and the result complete, or a negative code (reaped). */
+CTK_EXTERN int ctk_spawn_watch_step(ctk_spawn_watch *w, const struct pollfd *p);
+/* Frees the watch (after step returned non-zero, or to abandon it: then
+ * ctk_spawn_dispose kills and reaps the child). */
+CTK_EXTERN void ctk_spawn_watch_free(ctk_spawn_watch *w);
 
 #ifdef __cplusplus
 }
