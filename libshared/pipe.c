@@ -434,25 +434,29 @@ static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
 /* ---- the same on an event loop (the async strategy) ------------------------- */
 
 /* One filter watched by a loop: its stdin (writable), stdout and its exit
- * (pidfd readable). Each watch polls a dup of the fd, so spawn may close
- * the original whenever it is done with it. */
+ * (pidfd readable), served by spawn's watch steps. Each uv_poll watches a
+ * dup of the fd, so spawn may close the original whenever it is done. */
 typedef struct async_job {
     job j;
     uv_loop_t *loop;
     ctk_done_fn done;
     void *done_arg;
-    uv_poll_t watch[3]; /* stdin, stdout, exit */
+    ctk_spawn_watch *watch;
+    uv_poll_t poll[3]; /* stdin, stdout, exit */
     int fds[3];
-    int open;   /* watches not yet closed */
-    int exited; /* the pidfd was readable */
+    int open; /* handles not yet closed */
     uv_timer_t later;
 } async_job;
+
+/* Which of spawn's pollfds each of our polls stands for. */
+static const int watch_index[3] = {2, 3, 1};
 
 static void async_free(async_job *a)
 {
     ctk_unit *unit = a->j.unit;
     ctk_done_fn done = a->done;
     void *done_arg = a->done_arg;
+    ctk_spawn_watch_free(a->watch);
     ctk_spawn_dispose(&a->j.child);
     job_release(&a->j);
     free(a);
@@ -463,7 +467,7 @@ static void on_closed(uv_handle_t *h)
 {
     async_job *a = h->data;
     for (int i = 0; i < 3; i++)
-        if ((uv_handle_t *)&a->watch[i] == h) {
+        if ((uv_handle_t *)&a->poll[i] == h) {
             close(a->fds[i]);
             a->fds[i] = -1;
         }
@@ -473,26 +477,19 @@ static void on_closed(uv_handle_t *h)
 
 static void unwatch(async_job *a, int i)
 {
-    if (a->fds[i] >= 0 && !uv_is_closing((uv_handle_t *)&a->watch[i]))
-        uv_close((uv_handle_t *)&a->watch[i], on_closed);
+    if (a->fds[i] >= 0 && !uv_is_closing((uv_handle_t *)&a->poll[i]))
+        uv_close((uv_handle_t *)&a->poll[i], on_closed);
 }
 
-/* Once the filter has exited and its output is all read: reap, report,
- * and close what is left (the last close hands the unit back). */
-static void async_maybe_finish(async_job *a, int error)
+/* The filter is reaped (rc 1) or failed (rc < 0): report, close the
+ * polls; the last close hands the unit back. */
+static void async_finish(async_job *a, int rc)
 {
     job *j = &a->j;
-    if (error == 0 && !(a->exited && j->child.out_fd < 0))
-        return;
     track(j->p, &j->child, 0);
-    if (error < 0) {
-        ctk_spawn_signal(&j->child, SIGKILL);
-        ctk_unit_fail(j->unit, error, "cannot run the filter: %s", ctk_strerror(error));
-    }
-    int rc = ctk_spawn_reap(&j->child, j->res);
-    if (error == 0 && rc < 0)
-        ctk_unit_fail(j->unit, rc, "cannot reap the filter: %s", ctk_strerror(rc));
-    else if (error == 0)
+    if (rc < 0)
+        ctk_unit_fail(j->unit, rc, "cannot run the filter: %s", ctk_strerror(rc));
+    else
         job_report(j);
     a->open++; /* keep async_free away until every close is issued */
     for (int i = 0; i < 3; i++)
@@ -501,44 +498,62 @@ static void async_maybe_finish(async_job *a, int error)
         async_free(a);
 }
 
+/* A write to a filter that stopped reading raises SIGPIPE on this thread:
+ * hold it off and take it back, so the process does not die of it. */
+static int step_guarded(async_job *a, const struct pollfd *p)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    int rc = ctk_spawn_watch_step(a->watch, p);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
 static void on_ready(uv_poll_t *w, int status, int events)
 {
     /* An error on a pipe (the filter closed it) is seen by the read or
-     * write below, as an end of file or EPIPE. */
-    (void)events;
+     * write, as an end of file or EPIPE. */
     (void)status;
+    (void)events;
     async_job *a = w->data;
-    job *j = &a->j;
-    int rc = 0;
-    if (w == &a->watch[0]) {
-        rc = ctk_spawn_feed(&j->child, j->res);
-        if (j->child.in_fd < 0)
-            unwatch(a, 0);
-    } else if (w == &a->watch[1]) {
-        rc = ctk_spawn_drain(&j->child, 1, j->res);
-        if (j->child.out_fd < 0)
-            unwatch(a, 1);
-    } else {
-        a->exited = 1;
-        uv_poll_stop(w);
+    struct pollfd p[CTK_SPAWN_WATCH_FDS];
+    double due;
+    ctk_spawn_watch_fds(a->watch, p, &due);
+    for (int i = 0; i < 3; i++)
+        if (w == &a->poll[i] && p[watch_index[i]].fd >= 0)
+            p[watch_index[i]].revents = (short)p[watch_index[i]].events;
+    int rc = step_guarded(a, p);
+    if (rc != 0) {
+        async_finish(a, rc);
+        return;
     }
-    async_maybe_finish(a, rc);
+    /* Stop polling what spawn no longer watches (a closed pipe, an exit
+     * seen): level-triggered polls would fire forever. */
+    ctk_spawn_watch_fds(a->watch, p, &due);
+    for (int i = 0; i < 3; i++)
+        if (p[watch_index[i]].fd < 0)
+            unwatch(a, i);
 }
 
-static int watch_fd(async_job *a, int i, int fd, int events)
+static int poll_fd(async_job *a, int i, int fd, int events)
 {
     a->fds[i] = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
     if (a->fds[i] < 0)
         return fd >= 0 ? -errno : 0;
-    int rc = uv_poll_init(a->loop, &a->watch[i], a->fds[i]);
+    int rc = uv_poll_init(a->loop, &a->poll[i], a->fds[i]);
     if (rc < 0) {
         close(a->fds[i]);
         a->fds[i] = -1;
         return rc;
     }
-    a->watch[i].data = a;
+    a->poll[i].data = a;
     a->open++;
-    return uv_poll_start(&a->watch[i], events, on_ready);
+    return uv_poll_start(&a->poll[i], events, on_ready);
 }
 
 /* A filter that never started finishes on the next loop turn, since done
@@ -546,12 +561,7 @@ static int watch_fd(async_job *a, int i, int fd, int events)
 static void on_later(uv_timer_t *t)
 {
     async_job *a = t->data;
-    job *j = &a->j;
-    int rc = ctk_spawn_reap(&j->child, j->res);
-    if (rc < 0)
-        ctk_unit_fail(j->unit, rc, "cannot run the filter: %s", ctk_strerror(rc));
-    else
-        job_report(j);
+    job_report(&a->j);
     uv_close((uv_handle_t *)t, on_closed);
 }
 
@@ -570,13 +580,18 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
         rc = ctk_spawn_start(&a->j.child, &a->j.so);
     if (rc == 0 && a->j.child.pid > 0 && a->j.child.pidfd < 0)
         rc = -ENOSYS; /* no pidfd (Linux < 5.3): nothing to watch the exit with */
+    if (rc == 0) {
+        ctk_spawn_result_free(a->j.res);
+        rc = ctk_spawn_watch_begin(&a->watch, &a->j.child, a->j.res);
+    }
     if (rc < 0) {
+        ctk_spawn_watch_free(a->watch);
         ctk_spawn_dispose(&a->j.child);
         job_release(&a->j);
         free(a);
         return rc;
     }
-    if (a->j.child.pid <= 0) {
+    if (rc == 1) { /* never started: the result says why */
         uv_timer_init(loop, &a->later);
         a->later.data = a;
         a->open = 1;
@@ -584,13 +599,13 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
         return 0;
     }
     track(p, &a->j.child, 1);
-    ctk_spawn_feed(&a->j.child, a->j.res); /* closes stdin at once when empty */
-    a->open++;                             /* hold async_free off while the watches are set up */
-    if ((rc = watch_fd(a, 0, a->j.child.in_fd, UV_WRITABLE)) < 0 ||
-        (rc = watch_fd(a, 1, a->j.child.out_fd, UV_READABLE | UV_DISCONNECT)) < 0 ||
-        (rc = watch_fd(a, 2, a->j.child.pidfd, UV_READABLE)) < 0) {
+    a->open++; /* hold async_free off while the polls are set up */
+    if ((rc = poll_fd(a, 0, a->j.child.in_fd, UV_WRITABLE)) < 0 ||
+        (rc = poll_fd(a, 1, a->j.child.out_fd, UV_READABLE | UV_DISCONNECT)) < 0 ||
+        (rc = poll_fd(a, 2, a->j.child.pidfd, UV_READABLE)) < 0) {
+        ctk_spawn_signal(&a->j.child, SIGKILL);
         a->open--;
-        async_maybe_finish(a, rc);
+        async_finish(a, rc);
         return 0;
     }
     a->open--;

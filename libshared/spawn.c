@@ -993,48 +993,6 @@ void ctk_spawn_program_free(ctk_spawn_program *pg)
     pthread_mutex_destroy(&pg->lock);
 }
 
-/* ---- for an event loop --------------------------------------------------- */
-
-int ctk_spawn_feed(ctk_spawn_child *c, ctk_spawn_result *r)
-{
-    drain d = {.c = c, .r = r, .in_off = (size_t)r->in_bytes};
-    d.chunk = malloc(CHUNK);
-    if (d.chunk == NULL)
-        return CTK_ENOMEM;
-    sigset_t old;
-    int was_pending;
-    pipe_guard_begin(&old, &was_pending);
-    if (input_total(c->opts) == 0)
-        close_fd(&c->in_fd);
-    else if (c->in_fd >= 0)
-        feed_input(&d);
-    pipe_guard_end(&old, was_pending, d.got_epipe);
-    free(d.chunk);
-    return 0;
-}
-
-int ctk_spawn_drain(ctk_spawn_child *c, int fd, ctk_spawn_result *r)
-{
-    drain d = {.c = c, .r = r};
-    d.chunk = malloc(CHUNK);
-    if (d.chunk == NULL)
-        return CTK_ENOMEM;
-    int rc = fd == 1 ? read_output(&d, &c->out_fd, &r->out) : read_output(&d, &c->err_fd, &r->err);
-    free(d.chunk);
-    return rc;
-}
-
-int ctk_spawn_reap(ctk_spawn_child *c, ctk_spawn_result *r)
-{
-    if (c->pid <= 0)
-        return c->exec_errno != 0 ? report_exec_failure(c, r) : CTK_EINVAL;
-    r->started = c->started;
-    drain d = {.c = c, .r = r};
-    int rc = reap(&d, 0);
-    close_child_fds(c);
-    return rc;
-}
-
 void ctk_spawn_result_free(ctk_spawn_result *r)
 {
     ctk_spawn_stream_free(&r->out);
@@ -1051,7 +1009,7 @@ int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *c, ctk_spawn_r
 {
     const ctk_spawn_opts *o = c->opts;
     *out = NULL;
-    result_init(r, o);
+    ctk_spawn_result_init(r, o);
     r->started = c->started;
     if (c->pid <= 0) {
         int rc = c->exec_errno != 0 ? report_exec_failure(c, r) : CTK_EINVAL;
@@ -1074,7 +1032,7 @@ int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *c, ctk_spawn_r
     d->seq = o->termseq != NULL ? o->termseq : ctk_spawn_default_termseq(&d->seq_len);
     if (o->termseq != NULL)
         d->seq_len = o->termseq_len;
-    if (o->input_len == 0)
+    if (input_total(o) == 0)
         close_fd(&c->in_fd);
     *out = w;
     return 0;

@@ -1,10 +1,9 @@
 /* test-pipe.c: cpipe's engine under each strategy (output in order, the
  * digest, counts, a failing block stopping the run) and the pieces of
  * spawn it added: a file range spliced into a child's stdin after a
- * header, and the non-blocking feed/drain/reap an event loop uses. */
+ * header. */
 #include <fcntl.h>
 #include <glib.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,39 +50,6 @@ static void test_spawn_range(void)
     g_assert_cmpmem(r.out.mem.data, r.out.mem.len, "hdr:89", 6);
     ctk_spawn_result_free(&r);
     close(fd);
-}
-
-static void test_spawn_event_loop_pieces(void)
-{
-    GString *big = g_string_new(NULL);
-    for (int i = 0; i < 100000; i++)
-        g_string_append_printf(big, "%d\n", i);
-    ctk_spawn_opts so = {
-        .argv = cat_argv, .in = CTK_SPAWN_IN_PIPE, .input = big->str, .input_len = big->len};
-    ctk_spawn_child c;
-    g_assert_cmpint(ctk_spawn_start(&c, &so), ==, 0);
-    ctk_spawn_result r;
-    ctk_spawn_result_init(&r, &so);
-    int exited = 0;
-    /* The caller's own poll loop: feed and drain without blocking. */
-    while (c.in_fd >= 0 || c.out_fd >= 0 || !exited) {
-        struct pollfd p[3] = {
-            {c.in_fd, POLLOUT, 0}, {c.out_fd, POLLIN, 0}, {exited ? -1 : c.pidfd, POLLIN, 0}};
-        g_assert_cmpint(poll(p, 3, 5000), >, 0);
-        if (p[0].revents)
-            g_assert_cmpint(ctk_spawn_feed(&c, &r), ==, 0);
-        if (p[1].revents)
-            g_assert_cmpint(ctk_spawn_drain(&c, 1, &r), ==, 0);
-        if (p[2].revents)
-            exited = 1;
-    }
-    g_assert_cmpint(ctk_spawn_reap(&c, &r), ==, 0);
-    g_assert_cmpint(r.exit, ==, 0);
-    g_assert_cmpuint(r.out.bytes, ==, big->len);
-    g_assert_cmpuint(r.in_bytes, ==, big->len);
-    ctk_spawn_result_free(&r);
-    ctk_spawn_dispose(&c);
-    g_string_free(big, TRUE);
 }
 
 /* ---- the engine ------------------------------------------------------------ */
@@ -198,7 +164,6 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/pipe/spawn-range", test_spawn_range);
-    g_test_add_func("/pipe/spawn-event-loop-pieces", test_spawn_event_loop_pieces);
     static const engine_case cases[] = {
         {"sync", 0}, {"thread", 0}, {"process", 0}, {"async", 0},
         {"sync", 1}, {"thread", 1}, {"process", 1}, {"async", 1},

@@ -221,20 +221,9 @@ CTK_EXTERN void ctk_spawn_program_init(ctk_spawn_program *pg);
 CTK_EXTERN const char *ctk_spawn_program_path(ctk_spawn_program *pg, const char *name);
 CTK_EXTERN void ctk_spawn_program_free(ctk_spawn_program *pg);
 
-/* ---- for an event loop ----------------------------------------------------
- * A caller that watches child->in_fd (writable), out_fd, err_fd and pidfd
- * (readable) itself, as the async strategy does on a libuv loop, calls
- * these when they are ready; none of them blocks but ctk_spawn_reap, which
- * is for a leader that has exited. */
+/* Zeroed streams would name fd 0 as their spill file: a result that
+ * finish (or watch_begin) has not filled yet is initialised so. */
 CTK_EXTERN void ctk_spawn_result_init(ctk_spawn_result *r, const ctk_spawn_opts *opts);
-/* Writes what the stdin pipe takes; closes in_fd when all is written or
- * the child stopped reading (SIGPIPE is held off). */
-CTK_EXTERN int ctk_spawn_feed(ctk_spawn_child *child, ctk_spawn_result *r);
-/* Reads one chunk from out_fd (fd 1) or err_fd (fd 2) into the result,
- * closing it at end of file. */
-CTK_EXTERN int ctk_spawn_drain(ctk_spawn_child *child, int fd, ctk_spawn_result *r);
-/* Reaps the leader and fills the status, times and usage. */
-CTK_EXTERN int ctk_spawn_reap(ctk_spawn_child *child, ctk_spawn_result *r);
 
 /* From any thread, between start and dispose: sends signo to the child's
  * process group now (a no-op once it has been reaped). */
