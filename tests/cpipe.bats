@@ -123,8 +123,13 @@ round_trip() {
 
 # ---- empty input --------------------------------------------------------------------------
 
-@test "empty input runs no filter; --empty-block runs one" {
+@test "empty input runs no filter (as parallel --pipe); --empty-block runs one" {
     local mark="$BATS_TEST_TMPDIR/ran"
+    if command -v parallel >/dev/null; then
+        run parallel --pipe "touch $mark; wc -l" </dev/null
+        assert_output ""
+        assert_file_not_exists "$mark"
+    fi
     run cpp "touch $mark; wc -l" </dev/null
     assert_success
     assert_output ""
