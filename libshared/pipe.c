@@ -28,11 +28,14 @@ typedef struct block_desc {
 
 /* What a unit's `out` holds: the filter's end and, in this process, the
  * result itself (its output may be in a spill file); from a worker
- * process, the output bytes follow. */
+ * process, the output follows: the path of its spill file (path_len
+ * bytes, linked by name for us to open and unlink), then the bytes kept
+ * in memory (all of them when there is no such file). */
 typedef struct block_result {
     int32_t exit, signal, exec_errno, in_process;
     uint64_t offset, len, out_bytes;
     ctk_spawn_result *res; /* in_process: ours to free */
+    uint32_t path_len, reserved;
 } block_result;
 
 /* A pipe's capacity we ask for: a 1M block then moves in one write. */
@@ -380,18 +383,63 @@ static int put_stream_bytes(ctk_buf *out, const ctk_spawn_stream *s)
     return ctk_spawn_stream_foreach(s, (ctk_spawn_chunk_fn)ctk_buf_append, out);
 }
 
+/* Gives an unlinked (O_TMPFILE) spill file a name the parent can open, so
+ * a big output crosses from a worker process without passing through
+ * memory. Fails for a spill file that was never linkable. */
+static int name_spill(int fd, const char *tmpdir, char *path, size_t len)
+{
+    const char *dir = tmpdir != NULL ? tmpdir : getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    for (int tries = 0; tries < 100; tries++) {
+        int n = snprintf(path, len, "%s/cpipe-out-%ld-%08x", dir, (long)getpid(), g_random_int());
+        if (n < 0 || (size_t)n >= len)
+            return CTK_ERANGE;
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return CTK_EEXIST;
+}
+
+static int put_result_bytes(ctk_pipe *p, ctk_buf *out, block_result *br, const ctk_spawn_stream *s)
+{
+    char path[4096];
+    if (s->spill_fd < 0 || name_spill(s->spill_fd, p->opts.tmpdir, path, sizeof path) < 0)
+        return ctk_buf_set(out, br, sizeof *br) == 0 ? put_stream_bytes(out, s) : CTK_ENOMEM;
+    br->path_len = (uint32_t)strlen(path);
+    int rc = ctk_buf_set(out, br, sizeof *br);
+    if (rc == 0)
+        rc = ctk_buf_append(out, path, br->path_len);
+    if (rc == 0)
+        rc = ctk_buf_append(out, s->mem.data, s->mem.len);
+    if (rc < 0)
+        unlink(path);
+    return rc;
+}
+
 /* Fills the unit's out from a finished job; the result moves with it. */
 static int job_report(job *j)
 {
     ctk_pipe *p = j->p;
     ctk_spawn_result *r = j->res;
-    block_result br = {r->exit,        r->signal,   r->exec_errno, getpid() == p->owner,
-                       j->desc.offset, j->desc.len, r->out.bytes,  NULL};
+    block_result br = {r->exit,
+                       r->signal,
+                       r->exec_errno,
+                       getpid() == p->owner,
+                       j->desc.offset,
+                       j->desc.len,
+                       r->out.bytes,
+                       NULL,
+                       0,
+                       0};
     if (br.in_process)
         br.res = r;
-    int rc = ctk_buf_set(&j->unit->out, &br, sizeof br);
-    if (rc == 0 && !br.in_process)
-        rc = put_stream_bytes(&j->unit->out, &r->out);
+    int rc = br.in_process ? ctk_buf_set(&j->unit->out, &br, sizeof br)
+                           : put_result_bytes(p, &j->unit->out, &br, &r->out);
     if (rc < 0)
         return ctk_unit_fail(j->unit, rc, "cannot keep the filter's output: %s", ctk_strerror(rc));
     if (br.in_process) {
@@ -664,17 +712,8 @@ static int digest_chunk(void *arg, const void *data, size_t len)
     return 0;
 }
 
-static int write_output(ctk_pipe *p, uint64_t seq, const ctk_spawn_stream *s, const void *bytes,
-                        size_t len)
+static int write_output(ctk_pipe *p, uint64_t seq, const ctk_spawn_stream *s)
 {
-    ctk_spawn_stream view;
-    if (s == NULL) { /* bytes from a worker process: a stream without spill */
-        ctk_spawn_stream_init(&view, len, NULL);
-        view.mem.data = (unsigned char *)bytes;
-        view.mem.len = view.mem.cap = len;
-        view.bytes = len;
-        s = &view;
-    }
     if (p->digest != NULL)
         ctk_spawn_stream_foreach(s, digest_chunk, p->digest);
     if (p->opts.out_fd < 0)
@@ -723,6 +762,29 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const block_result *
            p->opts.keep_going ? "" : "; no further blocks are started");
 }
 
+/* The output of a worker process's block as a stream: the bytes in the
+ * unit, then the named spill file, opened and unlinked here. */
+static int stream_from_bytes(ctk_spawn_stream *view, const ctk_unit *unit, const block_result *br)
+{
+    int rc = 0;
+    const unsigned char *data = unit->out.data + sizeof *br;
+    size_t len = unit->out.len - sizeof *br;
+    ctk_spawn_stream_init(view, 0, NULL);
+    if (br->path_len > 0 && br->path_len <= len) {
+        char *path = g_strndup((const char *)data, br->path_len);
+        view->spill_fd = open(path, O_RDONLY | O_CLOEXEC);
+        rc = view->spill_fd < 0 ? -errno : 0;
+        unlink(path);
+        g_free(path);
+        data += br->path_len;
+        len -= br->path_len;
+    }
+    view->mem.data = (unsigned char *)data;
+    view->mem.len = view->mem.cap = len;
+    view->bytes = view->spill_fd >= 0 ? br->out_bytes : len;
+    return rc;
+}
+
 void ctk_pipe_consume(void *arg, const ctk_unit *unit)
 {
     ctk_pipe *p = arg;
@@ -745,10 +807,20 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     } else if (failed && !skip && !br.exec_errno) {
         report_failure(p, unit->seq, &br);
     }
+    ctk_spawn_stream view;
+    int viewed = have && br.res == NULL;
+    int lost = viewed ? stream_from_bytes(&view, unit, &br) : 0;
+    if (lost < 0 && !skip) {
+        report(p, "block %llu: its output is lost: %s", (unsigned long long)unit->seq,
+               ctk_strerror(lost));
+        br.exit = br.exit != 0 ? br.exit : 255;
+        failed = 1;
+    }
     int wrc = 0;
     if (!skip && have)
-        wrc = write_output(p, unit->seq, br.res != NULL ? &br.res->out : NULL,
-                           unit->out.data + sizeof br, unit->out.len - sizeof br);
+        wrc = write_output(p, unit->seq, br.res != NULL ? &br.res->out : &view);
+    if (viewed && view.spill_fd >= 0)
+        close(view.spill_fd);
     pthread_mutex_lock(&p->lock);
     if (!skip) {
         p->stats.blocks++;
