@@ -369,12 +369,10 @@ static int set_actions(posix_spawn_file_actions_t *fa, const ctk_spawn_opts *o, 
     int null_out = o->out == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
     int null_err = o->err == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
     int in_fd = o->in == CTK_SPAWN_IN_FD ? o->in_fd : -1;
-    int out_fd = o->out == CTK_SPAWN_TO_FD ? o->out_fd : -1;
-    int err_fd = o->err == CTK_SPAWN_TO_FD ? o->err_fd : -1;
     int rc;
     if ((rc = wire_fd(fa, 0, ends[0][0], null_in, in_fd)) < 0 ||
-        (rc = wire_fd(fa, 1, ends[1][1], null_out, out_fd)) < 0 ||
-        (rc = wire_fd(fa, 2, ends[2][1], null_err, err_fd)) < 0)
+        (rc = wire_fd(fa, 1, ends[1][1], null_out, -1)) < 0 ||
+        (rc = wire_fd(fa, 2, ends[2][1], null_err, -1)) < 0)
         return rc;
     if (o->cwd != NULL && (rc = -posix_spawn_file_actions_addchdir_np(fa, o->cwd)) < 0)
         return rc;
@@ -448,8 +446,7 @@ static int valid_opts(const ctk_spawn_opts *o)
         return 0;
     if (o->in == CTK_SPAWN_IN_RANGE && o->range_len > 0 && o->range_fd < 0)
         return 0;
-    if ((o->out == CTK_SPAWN_TO_FD && o->out_fd < 0) ||
-        (o->err == CTK_SPAWN_TO_FD && o->err_fd < 0) || (o->env_exact && o->env == NULL))
+    if (o->env_exact && o->env == NULL)
         return 0;
     return (o->in != CTK_SPAWN_IN_PIPE && o->in != CTK_SPAWN_IN_RANGE) || o->input != NULL ||
            o->input_len == 0;
@@ -744,6 +741,11 @@ static int read_output(drain *d, int *fd, ctk_spawn_stream *s)
         close_fd(fd);
         return 0;
     }
+    const ctk_spawn_opts *o = d->c->opts;
+    if (o->sink != NULL) {
+        s->bytes += (uint64_t)n;
+        return o->sink(o->sink_arg, s == &d->r->out ? 1 : 2, d->chunk, (size_t)n);
+    }
     return ctk_spawn_stream_append(s, d->chunk, (size_t)n);
 }
 
@@ -891,12 +893,12 @@ static int report_exec_failure(ctk_spawn_child *c, ctk_spawn_result *r)
     const char *name = o->shell != NULL ? "/bin/sh" : o->argv[0];
     r->exit = exec_failure_text(name, c->exec_errno, text, sizeof text);
     r->exec_errno = c->exec_errno;
+    if (o->err == CTK_SPAWN_CAPTURE && o->sink != NULL)
+        return o->sink(o->sink_arg, 2, text, strlen(text));
     if (o->err == CTK_SPAWN_CAPTURE)
         return ctk_spawn_stream_append(&r->err, text, strlen(text));
     if (o->err == CTK_SPAWN_INHERIT)
         return write_all(2, text, strlen(text));
-    if (o->err == CTK_SPAWN_TO_FD)
-        return write_all(o->err_fd, text, strlen(text));
     return 0;
 }
 

@@ -728,8 +728,12 @@ static int sqlite_claim(ctk_store *st, const char *queue, const ctk_worker_id *w
     sqlite_store *s = (sqlite_store *)st;
     int paused = 0;
     int64_t id = 0;
-    int rc = begin(s);
-    if (rc == 0)
+    /* Idle workers look without taking the write lock: only a worker
+     * that saw a ready job competes for it (and looks again inside). */
+    int rc = pick_ready(s, queue, max_weight, &id);
+    if (rc < 0)
+        return rc;
+    if ((rc = begin(s)) == 0)
         rc = queue_paused(s, queue, &paused);
     if (rc == 0 && paused)
         rc = CTK_EAGAIN;
