@@ -47,7 +47,9 @@ enum {
     CTK_CMDLINE_FORCE_SHELL = 1, /* always run under /bin/sh -c (--shell) */
     /* A text, not a command (--tagstring): items go in unquoted and
      * nothing is appended when it has no replacement string. */
-    CTK_CMDLINE_TEXT = 2
+    CTK_CMDLINE_TEXT = 2,
+    CTK_CMDLINE_NO_APPEND = 4 /* no replacement string: append nothing
+                                 (parallel --pipe, where input is stdin) */
 };
 
 /* Parses the command words into *out. `replace` is the -I string, or NULL
