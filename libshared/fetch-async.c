@@ -10,13 +10,27 @@
 #include <curl/curl.h>
 #include <glib.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "transfer.h"
 
+/* A socket curl told us about, polled from then until curl closes it or
+ * nothing is in flight. When curl is done with a connection's socket for
+ * now (CURL_POLL_REMOVE between two transfers on a kept-alive connection)
+ * it stays registered for readability, so the next transfer on it costs
+ * no epoll_ctl. Only sockets curl opened through on_curl_open may stay:
+ * those it closes through on_curl_close, so a stale poll can never meet a
+ * new socket of the same number (curl closes others, such as a resolver's
+ * socketpair, behind our back). */
 typedef struct sock {
     uv_poll_t poll; /* first: the close callback frees the sock through it */
     curl_socket_t fd;
     ctk__multi *m;
+    int events; /* what the poll watches now (UV_READABLE, UV_WRITABLE) */
+    int wanted; /* curl waits on it; else it idles between transfers */
+    int ours;   /* opened by on_curl_open: may idle */
     struct sock *prev, *next;
 } sock;
 
@@ -29,6 +43,11 @@ struct ctk__multi {
     xfer *active;      /* transfers started and not done, waits included */
     unsigned n_active;
     sock *socks;
+    struct fd_slot {
+        sock *k;
+        int ours; /* opened by on_curl_open, not yet closed */
+    } * fds;      /* indexed by fd, n_fds long */
+    size_t n_fds;
     GPtrArray *spare; /* easy handles between transfers */
 };
 
@@ -44,8 +63,39 @@ static void free_xfer(uv_handle_t *h)
 
 static void check_done(ctk__multi *m);
 
+static struct fd_slot *slot_of(ctk__multi *m, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < m->n_fds ? &m->fds[fd] : NULL;
+}
+
+static sock *sock_of(ctk__multi *m, curl_socket_t fd)
+{
+    struct fd_slot *slot = slot_of(m, fd);
+    return slot != NULL ? slot->k : NULL;
+}
+
+/* The slot of fd, the table grown to hold it; NULL when out of memory. */
+static struct fd_slot *slot_for(ctk__multi *m, curl_socket_t fd)
+{
+    if (fd < 0)
+        return NULL;
+    if ((size_t)fd >= m->n_fds) {
+        size_t n = m->n_fds > 0 ? m->n_fds : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        struct fd_slot *grown = realloc(m->fds, n * sizeof *grown);
+        if (grown == NULL)
+            return NULL;
+        memset(grown + m->n_fds, 0, (n - m->n_fds) * sizeof *grown);
+        m->fds = grown;
+        m->n_fds = n;
+    }
+    return &m->fds[fd];
+}
+
 static void sock_close(ctk__multi *m, sock *k)
 {
+    m->fds[k->fd].k = NULL;
     if (k->prev != NULL)
         k->prev->next = k->next;
     else
@@ -61,10 +111,8 @@ static void sock_close(ctk__multi *m, sock *k)
  * and its connection cache stay for the next transfer. */
 static void multi_idle(ctk__multi *m)
 {
-    while (m->socks != NULL) {
-        curl_multi_assign(m->multi, m->socks->fd, NULL);
+    while (m->socks != NULL)
         sock_close(m, m->socks);
-    }
     if (m->timer != NULL) {
         uv_close((uv_handle_t *)m->timer, free_handle);
         m->timer = NULL;
@@ -109,6 +157,14 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 {
     sock *k = poll->data;
     ctk__multi *m = k->m;
+    if (!k->wanted) {
+        /* An idle kept-alive connection was closed by the server (or sent
+         * what nobody asked for): stop watching it; curl finds it dead
+         * when it next looks. */
+        uv_poll_stop(&k->poll);
+        k->events = 0;
+        return;
+    }
     int flags = status < 0 ? CURL_CSELECT_ERR
                            : ((events & UV_READABLE) ? CURL_CSELECT_IN : 0) |
                                  ((events & UV_WRITABLE) ? CURL_CSELECT_OUT : 0);
@@ -117,34 +173,87 @@ static void on_poll(uv_poll_t *poll, int status, int events)
     check_done(m);
 }
 
+static sock *sock_new(ctk__multi *m, curl_socket_t fd)
+{
+    struct fd_slot *slot = slot_for(m, fd);
+    if (slot == NULL)
+        return NULL;
+    sock *k = calloc(1, sizeof *k);
+    if (k == NULL || uv_poll_init_socket(m->loop, &k->poll, fd) < 0) {
+        free(k);
+        return NULL;
+    }
+    k->fd = fd;
+    k->m = m;
+    k->ours = slot->ours;
+    k->poll.data = k;
+    k->next = m->socks;
+    if (m->socks != NULL)
+        m->socks->prev = k;
+    m->socks = k;
+    slot->k = k;
+    return k;
+}
+
+static void sock_watch(sock *k, int events)
+{
+    if (events == k->events)
+        return;
+    k->events = events;
+    if (events == 0)
+        uv_poll_stop(&k->poll);
+    else
+        uv_poll_start(&k->poll, events, on_poll);
+}
+
 static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
 {
     ctk__multi *m = arg;
-    sock *k = sockp;
+    sock *k = sock_of(m, fd);
     if (what == CURL_POLL_REMOVE) {
-        if (k != NULL)
+        /* Between transfers: watch for the server closing it, no more
+         * (a writable socket would wake the loop at every turn). */
+        if (k != NULL && k->ours) {
+            k->wanted = 0;
+            sock_watch(k, k->events & UV_READABLE);
+        } else if (k != NULL) {
             sock_close(m, k);
+        }
         return 0;
     }
-    if (k == NULL) {
-        k = calloc(1, sizeof *k);
-        if (k == NULL || uv_poll_init_socket(m->loop, &k->poll, fd) < 0) {
-            free(k);
-            return -1;
-        }
-        k->fd = fd;
-        k->m = m;
-        k->poll.data = k;
-        k->next = m->socks;
-        if (m->socks != NULL)
-            m->socks->prev = k;
-        m->socks = k;
-        curl_multi_assign(m->multi, fd, k);
-    }
-    int events =
-        ((what & CURL_POLL_IN) ? UV_READABLE : 0) | ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0);
-    uv_poll_start(&k->poll, events, on_poll);
+    if (k == NULL && (k = sock_new(m, fd)) == NULL)
+        return -1;
+    k->wanted = 1;
+    sock_watch(k, ((what & CURL_POLL_IN) ? UV_READABLE : 0) |
+                      ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0));
     return 0;
+}
+
+/* curl opens a connection's socket (what it would do itself) and, through
+ * on_curl_close, closes it: such a socket may idle in the poll set. */
+static curl_socket_t on_curl_open(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+    ctk__multi *m = arg;
+    (void)purpose;
+    curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+    struct fd_slot *slot = slot_for(m, fd);
+    if (slot != NULL)
+        slot->ours = 1;
+    return fd;
+}
+
+/* curl closes a socket: its poll goes first, while the fd still means
+ * this socket. */
+static int on_curl_close(void *arg, curl_socket_t fd)
+{
+    ctk__multi *m = arg;
+    struct fd_slot *slot = slot_of(m, fd);
+    if (slot != NULL) {
+        if (slot->k != NULL)
+            sock_close(m, slot->k);
+        slot->ours = 0;
+    }
+    return close(fd);
 }
 
 static void on_timeout(uv_timer_t *timer)
@@ -253,6 +362,11 @@ static ctk__multi *multi_for(ctk_fetch *f, uv_loop_t *loop)
         curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
         if (f->o.per_host > 0)
             curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)f->o.per_host);
+        /* curl's cache holds 4 connections per transfer added, so it
+         * shrinks, closing connections, each time transfers end faster
+         * than new ones are added; keep enough for every job. */
+        if (f->o.jobs > 0)
+            curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)f->o.jobs);
         curl_multi_setopt(m->multi, CURLMOPT_PIPELINING,
                           f->o.http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
         f->multi = m;
@@ -297,8 +411,14 @@ int ctk__fetch_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn don
         uv_timer_start(&x->timer, on_settled, 0, 0);
         return 0;
     }
-    x->easy = m->spare->len > 0 ? g_ptr_array_remove_index_fast(m->spare, m->spare->len - 1)
-                                : ctk__fetch_easy_new(f, 0);
+    if (m->spare->len > 0) {
+        x->easy = g_ptr_array_remove_index_fast(m->spare, m->spare->len - 1);
+    } else if ((x->easy = ctk__fetch_easy_new(f, 0)) != NULL) {
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, on_curl_open);
+        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, m);
+        curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
+        curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETDATA, m);
+    }
     if (x->easy == NULL) {
         ctk_unit_fail(unit, CTK_ENOMEM, "cannot create a transfer");
         uv_timer_start(&x->timer, on_settled, 0, 0);
@@ -318,6 +438,9 @@ void ctk__fetch_multi_free(ctk__multi *m)
     for (guint i = 0; i < m->spare->len; i++)
         curl_easy_cleanup(g_ptr_array_index(m->spare, i));
     g_ptr_array_free(m->spare, TRUE);
+    /* Closes the cached connections, through on_curl_close: the table
+     * stays until then (empty: multi_idle closed every poll). */
     curl_multi_cleanup(m->multi);
+    free(m->fds);
     free(m);
 }

@@ -283,7 +283,9 @@ static int run_once(const run_spec *s, run_result *res)
     ctk_output *records;
     char err[512];
     *res = (run_result){0};
-    int rc = ctk_fetch_new(&fetch, &o->fetch);
+    ctk_fetch_opts fetch_opts = o->fetch;
+    fetch_opts.jobs = s->jobs;
+    int rc = ctk_fetch_new(&fetch, &fetch_opts);
     if (rc < 0) {
         fprintf(stderr, PROG ": cannot set up libcurl: %s\n", ctk_strerror(rc));
         return -1;

@@ -33,6 +33,7 @@ typedef struct ctk_fetch_opts {
     int http2;
     unsigned per_host; /* 0: no limit */
     int keep_body;     /* the body travels back in the result (--body) */
+    unsigned jobs;     /* transfers at once (async keeps that many connections); 0: unknown */
 } ctk_fetch_opts;
 
 typedef struct ctk_fetch ctk_fetch;
