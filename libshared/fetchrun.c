@@ -229,7 +229,6 @@ void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
     /* Cut short by Ctrl-C: not a result; the rerun fetches it. */
     if (unit->status == CTK_ECANCELED)
         return;
-    journal(r, url, unit, have ? &res : NULL);
     if (unit->status == 0)
         r->counts.ok++;
     else
@@ -260,5 +259,8 @@ void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
         if (ctk_output_row(r->o.records, values) < 0)
             r->counts.write_failed = 1;
     }
+    /* After the record: killed in between, a rerun fetches this URL again
+     * (a second record) rather than skip one whose record never showed. */
+    journal(r, url, unit, have ? &res : NULL);
     ctk_progress_update(r->o.progress, r->counts.ok + r->counts.failed);
 }
