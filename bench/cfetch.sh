@@ -26,6 +26,8 @@
 # Environment: N (20000), SIZE (2048), J (64), REPS (3), WRK_SECS (3),
 # NGINX_WORKERS (auto: one per core, as a stock nginx runs).
 # PERF=1 adds a perf profile of cfetch (by library, then its hottest symbols).
+# BASE_CFETCH=PROGRAM adds another cfetch (an older build, e.g. main's
+# tools/cfetch) to the same rounds, for a before/after in one run.
 # KEEP_TMP=1 keeps the temporary directory (configs, outputs, logs).
 set -u
 
@@ -169,12 +171,12 @@ run_once() {
             broken=1
         fi
         ;;
-    cfetch)
+    cfetch | base)
         # Every URL has exactly one record, and each is a 200.
-        records=$(wc -l <"$tmp/cfetch.out")
-        ok=$(awk -F'\t' '$3 == 200' "$tmp/cfetch.out" | wc -l)
+        records=$(wc -l <"$tmp/$name.out")
+        ok=$(awk -F'\t' '$3 == 200' "$tmp/$name.out" | wc -l)
         if [ "$records" != "$N" ] || [ "$ok" != "$N" ]; then
-            echo "  cfetch: $records records, $ok with status 200, for $N URLs" >&2
+            echo "  $name: $records records, $ok with status 200, for $N URLs" >&2
             broken=1
         fi
         ;;
@@ -292,6 +294,14 @@ if command -v wget2 >/dev/null 2>&1; then
 else
     echo "  wget2 is not installed: skipped (apt-get install wget2)"
 fi
+if [ -n "${BASE_CFETCH:-}" ]; then
+    if [ -x "$BASE_CFETCH" ]; then
+        tools="$tools base"
+    else
+        echo "cfetch.sh: BASE_CFETCH=$BASE_CFETCH is not executable" >&2
+        exit 2
+    fi
+fi
 if [ -x "$cfetch" ]; then
     tools="$tools cfetch"
 else
@@ -310,6 +320,7 @@ for ((rep = 0; rep < REPS; rep++)); do
         curl) run_once curl curl -s --parallel --parallel-max "$J" -K "$tmp/curl.cfg" ;;
         wget2) run_once wget2 wget2 -q --no-config --robots=off --max-threads="$J" \
             -O /dev/null -i "$tmp/urls" ;;
+        base) run_once base "$BASE_CFETCH" -j "$J" -s async -i "$tmp/urls" ;;
         cfetch) run_once cfetch "$cfetch" -j "$J" -s async -i "$tmp/urls" ;;
         esac
     done
@@ -332,6 +343,13 @@ case " $tools " in *" wget2 "*)
     medians wget2
     wget2_wall=$WALL
     row "wget2 --max-threads $J"
+    ;;
+esac
+base_wall=
+case " $tools " in *" base "*)
+    medians base
+    base_wall=$WALL
+    row "cfetch (BASE_CFETCH) -j $J -s async"
     ;;
 esac
 cf_wall=
@@ -369,6 +387,9 @@ if [ -n "$cf_wall" ]; then
         r=$(ratio "$(rate "$N" "$cf_wall")" "$wrk_rps")
         bar "async requests/s vs wrk (server limit)" "(info)" "${r}x" "-"
     fi
+fi
+if [ -n "$base_wall" ] && [ -n "$cf_wall" ]; then
+    bar "(cfetch vs BASE_CFETCH requests/s)" "(info)" "$(ratio "$base_wall" "$cf_wall")x" "-"
 fi
 if [ -n "$wget2_wall" ]; then
     bar "(wget2 vs curl requests/s)" "(info)" "$(ratio "$curl_wall" "$wget2_wall")x" "-"
