@@ -152,9 +152,10 @@ void ctk_par_free(ctk_par *p)
     g_free(p);
 }
 
-void ctk_par_set_cancel_flag(ctk_par *p, const int *cancel)
+void ctk_par_use_pipeline(ctk_par *p, const int *cancel)
 {
     p->cancel = cancel;
+    p->rate_in_produce = 1;
 }
 
 int ctk_par_nul_replaced(ctk_par *p)

@@ -450,7 +450,7 @@ static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, unsig
         ctk_pipeline_opts pl = {ctk_par_work(par), jobs, keep_order,      0,
                                 ctk_par_produce,   par,  ctk_par_consume, par};
         ctk_pipeline_new(&run.pipeline, &pl);
-        ctk_par_set_cancel_flag(par, ctk_pipeline_cancel_flag(run.pipeline));
+        ctk_par_use_pipeline(par, ctk_pipeline_cancel_flag(run.pipeline));
         if (watch_signals)
             ctk_sigwatch_start(&sw, on_signal, &run);
         rc = ctk_pipeline_run(run.pipeline, ctk_registry_strategy(reg, name));

@@ -81,8 +81,9 @@ CTK_EXTERN void ctk_par_consume(void *arg, const ctk_unit *unit);
 /* Signals every running job's process group (from the signal thread);
  * a second call runs the termination sequence on them. */
 CTK_EXTERN void ctk_par_cancel(ctk_par *p, int signo);
-/* The pipeline's cancel flag, which the producer polls while reading. */
-CTK_EXTERN void ctk_par_set_cancel_flag(ctk_par *p, const int *cancel);
+/* The pipeline runs the jobs (not ctk_par_run_processes): the producer
+ * polls its cancel flag while reading and spaces the starts (--rate). */
+CTK_EXTERN void ctk_par_use_pipeline(ctk_par *p, const int *cancel);
 /* Jobs run, and how many of them failed (non-zero exit, a signal, or
  * never started). */
 CTK_EXTERN void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed);
