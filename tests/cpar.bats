@@ -345,7 +345,8 @@ RETRY_JOB='echo x >> cnt.{}; n=$(wc -l < cnt.{}); echo try $n; [ $n -ge 3 ]'
 # ---- cpar's own ----------------------------------------------------------------------
 
 LONG_OPTIONS='arg-file null delimiter replace max-args max-replace-args shell ungroup group tag
-    joblog resume resume-failed retries timeout termseq dry-run records jobs strategy
+    joblog resume resume-failed retries timeout termseq dry-run records halt delay rate tagstring
+    colsep line-buffer lb results bar eta jobs strategy
     list-strategies compare format header keep-order progress plugin help version'
 
 @test "--help shows the synopsis and every option" {
