@@ -623,8 +623,11 @@ static int ujob_attempt(uv_job *u)
         j->res.exit = nf ? 127 : 126;
         if (capture)
             ctk_spawn_stream_append(&j->res.err, text, strlen(text));
-        else if (write(2, text, strlen(text)) < 0)
-            j->res.exit = j->res.exit; /* nowhere left to tell */
+        else
+            ctk_spawn_stream_copy(
+                &(ctk_spawn_stream){.mem = {(unsigned char *)text, strlen(text), strlen(text)},
+                                    .spill_fd = -1},
+                2);
         u->exited = 1;
         ujob_close((uv_handle_t *)&u->proc);
         ujob_close((uv_handle_t *)&u->timer);
