@@ -602,6 +602,11 @@ interrupt_cpar() {
     interrupt_cpar TERM 143 sleep
 }
 
+@test "SIGTERM under -s thread and -s async: exit 143, no job left" {
+    interrupt_cpar TERM 143 -s thread sleep
+    interrupt_cpar TERM 143 -s async 'sleep {}; echo never'
+}
+
 @test "SIGINT: exit 130 within seconds, no job left (direct spawn)" {
     interrupt_cpar INT 130 sleep
 }
