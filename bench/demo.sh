@@ -137,6 +137,20 @@ if compare "Adding every value into one shared total (--share)" \
 fi
 echo
 
+# ---- 3b. lock order and deadlock -------------------------------------------------
+
+if compare "Two locks per addition, in one order or crossed (--share=ordered,crossed)" \
+    "Each addition holds two locks, like a transfer between two accounts. Taken in one order everywhere, they cannot deadlock; when half the tasks take them the other way round, two tasks each end up holding one lock and waiting for the other's. Run one at a time (sync) nothing happens." \
+    -t 4 -n 1M --share=ordered,crossed --compare=sync,thread,process; then
+    t=$tmp/t
+    line=""
+    for s in sync thread process; do
+        line="$line${line:+; }$s $(get "$t" "$s" share=ordered failed)/$(get "$t" "$s" share=crossed failed)"
+    done
+    echo "Measured here, tasks deadlocked with the locks in one order / crossed: $line (of 4 each)."
+fi
+echo
+
 # ---- 4. map mode -------------------------------------------------------------------
 
 echo "== Map mode: one task per input line, one record per line"
@@ -161,7 +175,44 @@ else
                      n, order ? " OUT OF ORDER" : " in input order", work, wall,
                      (wall > 0 ? work / wall : 0), (bad ? sprintf(", %d failed", bad) : "")) }' "$tmp/map"
 fi
-# ---- 5. cpar: many short commands ------------------------------------------------
+
+# ---- 5. I/O-bound: cfetch against a slow server ------------------------------------
+
+echo
+echo "== I/O-bound work: 40 URLs that each take 100 ms to answer, 20 at a time (cfetch)"
+echo "Waiting is not computing: threads and async overlap the waits (~20x here, one core or not); processes overlap them too but pay for a process and a connection each (CPU time); sync waits 40 times in a row."
+httpd=$builddir/tests/fixtures/httpd
+cfetch=$builddir/tools/cfetch
+if [ ! -x "$httpd" ] || [ ! -x "$cfetch" ]; then
+    echo "demo.sh: $httpd or $cfetch not built; run 'make check' or 'make demo' first" >&2
+    status=1
+else
+    "$httpd" --port 0 --port-file "$tmp/httpd.port" </dev/null >/dev/null 2>&1 &
+    httpd_pid=$!
+    i=0
+    while [ ! -s "$tmp/httpd.port" ] && [ $i -lt 250 ]; do sleep 0.02; i=$((i + 1)); done
+    url=http://127.0.0.1:$(cat "$tmp/httpd.port" 2>/dev/null)
+    echo "\$ seq 40 | sed 's|^|$url/delay/100/|' | cfetch --compare -j 20"
+    seq 40 | sed "s|^|$url/delay/100/|" |
+        "$cfetch" --compare -j 20 --format tsv --header >"$tmp/t" 2>"$tmp/err"
+    rc=$?
+    kill -TERM "$httpd_pid" 2>/dev/null
+    wait "$httpd_pid" 2>/dev/null
+    if [ "$(wc -l <"$tmp/t")" -lt 2 ]; then
+        echo "demo.sh: cfetch --compare failed (exit $rc):" >&2
+        cat "$tmp/err" >&2
+        status=1
+    else
+        table "$tmp/t"
+        t=$tmp/t
+        echo "Measured here: thread $(get "$t" thread "" speedup)x, async $(get "$t" async "" speedup)x," \
+             "process $(get "$t" process "" speedup)x of sync ($(get "$t" sync "" wall_s) s);" \
+             "CPU time: async $(get "$t" async "" cpu_s) s, thread $(get "$t" thread "" cpu_s) s," \
+             "process $(get "$t" process "" cpu_s) s."
+    fi
+fi
+
+# ---- 6. cpar: many short commands ------------------------------------------------
 
 cpar=$builddir/tools/cpar
 # cpar_compare TITLE LESSON ARGS...: cpar --compare ARGS once, as a table.

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,9 +21,14 @@
 #define SLICE_MAX    ((uint64_t)1 << 24)
 
 typedef struct shared_total {
-    pthread_mutex_t lock; /* PTHREAD_PROCESS_SHARED */
-    uint64_t total;       /* sum of the values added */
-    uint64_t count;       /* additions that took effect */
+    pthread_mutex_t lock; /* PTHREAD_PROCESS_SHARED; lock A of a pair */
+    pthread_mutex_t lock_b;
+    /* waits[i]: whoever took lock i as its first lock is now waiting for
+     * the other one. Set after taking lock i and cleared before giving it
+     * back, so a set flag always means "held, and its holder is stuck". */
+    int waits[2];
+    uint64_t total; /* sum of the values added */
+    uint64_t count; /* additions that took effect */
 } shared_total;
 
 struct ctk_burn {
@@ -39,7 +45,8 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *const share_names[CTK_SHARE_COUNT] = {"none", "lock", "atomic", "shm"};
+static const char *const share_names[CTK_SHARE_COUNT] = {"none", "lock",    "atomic",
+                                                         "shm",  "ordered", "crossed"};
 
 int ctk_share_parse(const char *text, ctk_share *out)
 {
@@ -74,6 +81,8 @@ int ctk_burn_new(ctk_burn **out, const ctk_burn_opts *opts)
     /* Robust: a worker killed while holding it must not freeze the rest. */
     pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     int rc = pthread_mutex_init(&b->shared->lock, &attr);
+    if (rc == 0 && (rc = pthread_mutex_init(&b->shared->lock_b, &attr)) != 0)
+        pthread_mutex_destroy(&b->shared->lock);
     pthread_mutexattr_destroy(&attr);
     if (rc != 0)
         goto fail_mutex;
@@ -85,6 +94,7 @@ int ctk_burn_new(ctk_burn **out, const ctk_burn_opts *opts)
 
 fail_gil:
     pthread_mutex_destroy(&b->shared->lock);
+    pthread_mutex_destroy(&b->shared->lock_b);
 fail_mutex:
     munmap(b->shared, sizeof *b->shared);
 fail_map:
@@ -98,6 +108,7 @@ void ctk_burn_free(ctk_burn *b)
         return;
     ctk__gil_destroy(&b->gil);
     pthread_mutex_destroy(&b->shared->lock);
+    pthread_mutex_destroy(&b->shared->lock_b);
     munmap(b->shared, sizeof *b->shared);
     free(b);
 }
@@ -128,17 +139,57 @@ uint64_t ctk_burn_gil_switches(ctk_burn *b)
     return ctk__gil_switches(&b->gil);
 }
 
-static void share_add(ctk_burn *b, uint64_t v)
+static void lock_robust(pthread_mutex_t *m)
+{
+    if (pthread_mutex_lock(m) == EOWNERDEAD)
+        pthread_mutex_consistent(m); /* its addition is lost with it */
+}
+
+/* One addition under both locks of the pair, the first one first. A wait
+ * for the second lock is a deadlock exactly when the second lock's holder
+ * took it first and now waits for ours: then neither can ever move, and
+ * this task backs out (CTK_EDEADLOCK) where a real program would hang. */
+static int add_under_pair(shared_total *s, int first, uint64_t v)
+{
+    pthread_mutex_t *locks[2] = {&s->lock, &s->lock_b};
+    int second = 1 - first;
+    lock_robust(locks[first]);
+    __atomic_store_n(&s->waits[first], 1, __ATOMIC_SEQ_CST);
+    for (;;) {
+        int rc = pthread_mutex_trylock(locks[second]);
+        if (rc == EOWNERDEAD)
+            pthread_mutex_consistent(locks[second]);
+        if (rc == 0 || rc == EOWNERDEAD)
+            break;
+        if (__atomic_load_n(&s->waits[second], __ATOMIC_SEQ_CST)) {
+            __atomic_store_n(&s->waits[first], 0, __ATOMIC_SEQ_CST);
+            pthread_mutex_unlock(locks[first]);
+            return CTK_EDEADLOCK;
+        }
+        sched_yield();
+    }
+    __atomic_store_n(&s->waits[first], 0, __ATOMIC_SEQ_CST);
+    s->total += v;
+    s->count++;
+    pthread_mutex_unlock(locks[second]);
+    pthread_mutex_unlock(locks[first]);
+    return 0;
+}
+
+static int share_add(ctk_burn *b, uint64_t task, uint64_t v)
 {
     shared_total *s = b->shared;
     switch (b->opts.share) {
     case CTK_SHARE_LOCK:
-        if (pthread_mutex_lock(&s->lock) == EOWNERDEAD)
-            pthread_mutex_consistent(&s->lock); /* its addition is lost with it */
+        lock_robust(&s->lock);
         s->total += v;
         s->count++;
         pthread_mutex_unlock(&s->lock);
         break;
+    case CTK_SHARE_ORDERED:
+        return add_under_pair(s, 0, v);
+    case CTK_SHARE_CROSSED:
+        return add_under_pair(s, (int)(task & 1), v);
     case CTK_SHARE_ATOMIC:
         __atomic_fetch_add(&s->total, v, __ATOMIC_RELAXED);
         __atomic_fetch_add(&s->count, 1, __ATOMIC_RELAXED);
@@ -156,6 +207,7 @@ static void share_add(ctk_burn *b, uint64_t v)
     case CTK_SHARE_NONE:
         break;
     }
+    return 0;
 }
 
 /* Grows or shrinks the slice so that one takes about SLICE_TARGET. */
@@ -191,9 +243,13 @@ static int run_slices(ctk_burn *b, void *state, uint64_t task, uint64_t size, ui
         uint64_t v = w->slice(state, task, pos, pos + n);
         sum += v;
         pos += n;
-        if (per_item)
-            share_add(b, v);
-        else
+        if (per_item) {
+            int rc = share_add(b, task, v);
+            if (rc < 0) {
+                *done = pos - n;
+                return rc;
+            }
+        } else
             batch = next_batch(batch, now() - t0);
         if (b->opts.gil)
             ctk__gil_yield(&b->gil);
@@ -226,6 +282,12 @@ static int burn_run(void *ctx, ctk_unit *unit, const int *cancel)
     if (w->fini != NULL)
         w->fini(state);
     free(state);
+    if (rc == CTK_EDEADLOCK)
+        return ctk_unit_fail(unit, rc,
+                             "deadlock after %llu additions: this task held lock %c and waited "
+                             "for lock %c, whose holder waited for lock %c",
+                             (unsigned long long)done, (task & 1) ? 'B' : 'A',
+                             (task & 1) ? 'A' : 'B', (task & 1) ? 'B' : 'A');
     if (rc < 0)
         return ctk_unit_fail(unit, rc, "%s: %s", w->name, ctk_strerror(rc));
     uint64_t out[2] = {value, done};

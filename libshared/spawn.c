@@ -362,10 +362,14 @@ static int set_actions(posix_spawn_file_actions_t *fa, const ctk_spawn_opts *o, 
     int null_out = o->out == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
     int null_err = o->err == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
     int in_fd = o->in == CTK_SPAWN_IN_FD ? o->in_fd : -1;
+    int out_fd = o->out == CTK_SPAWN_TO_FD ? o->out_fd : -1;
+    int err_fd = o->err == CTK_SPAWN_TO_FD ? o->err_fd : -1;
     int rc;
     if ((rc = wire_fd(fa, 0, ends[0][0], null_in, in_fd)) < 0 ||
-        (rc = wire_fd(fa, 1, ends[1][1], null_out, -1)) < 0 ||
-        (rc = wire_fd(fa, 2, ends[2][1], null_err, -1)) < 0)
+        (rc = wire_fd(fa, 1, ends[1][1], null_out, out_fd)) < 0 ||
+        (rc = wire_fd(fa, 2, ends[2][1], null_err, err_fd)) < 0)
+        return rc;
+    if (o->cwd != NULL && (rc = -posix_spawn_file_actions_addchdir_np(fa, o->cwd)) < 0)
         return rc;
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
     /* Our fds are CLOEXEC, but fds other code left inheritable must not
@@ -434,6 +438,9 @@ static int valid_opts(const ctk_spawn_opts *o)
     if (direct == (o->shell != NULL))
         return 0;
     if (o->in == CTK_SPAWN_IN_FD && o->in_fd < 0)
+        return 0;
+    if ((o->out == CTK_SPAWN_TO_FD && o->out_fd < 0) ||
+        (o->err == CTK_SPAWN_TO_FD && o->err_fd < 0) || (o->env_exact && o->env == NULL))
         return 0;
     return o->in != CTK_SPAWN_IN_PIPE || o->input != NULL || o->input_len == 0;
 }
@@ -530,10 +537,10 @@ int ctk_spawn_start(ctk_spawn_child *c, const ctk_spawn_opts *o)
         goto fail_actions;
     if ((rc = set_actions(&fa, o, ends)) < 0 || (rc = set_attr(&attr)) < 0)
         goto fail_attr;
-    if (o->env != NULL && (rc = merge_env(&env, o->env)) < 0)
+    if (o->env != NULL && !o->env_exact && (rc = merge_env(&env, o->env)) < 0)
         goto fail_attr;
     c->started = ctk_spawn_clock();
-    rc = spawn_process(c, &fa, &attr, env != NULL ? env : environ);
+    rc = spawn_process(c, &fa, &attr, o->env_exact ? (char **)o->env : env != NULL ? env : environ);
     if (rc == 0 && c->pid > 0) {
         take_ends(c, ends);
         rc = open_waiters(c);
@@ -834,6 +841,8 @@ static int report_exec_failure(ctk_spawn_child *c, ctk_spawn_result *r)
         return ctk_spawn_stream_append(&r->err, text, strlen(text));
     if (o->err == CTK_SPAWN_INHERIT)
         return write_all(2, text, strlen(text));
+    if (o->err == CTK_SPAWN_TO_FD)
+        return write_all(o->err_fd, text, strlen(text));
     return 0;
 }
 

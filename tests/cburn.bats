@@ -255,6 +255,36 @@ LONG_OPTIONS='workload tasks size duration gil switch-interval share list-worklo
     grep -qx "sync/share=shm/0/$want/$want" <<<"$rows" || fail "sync lost under shm: $rows"
 }
 
+@test "--share=ordered never deadlocks; crossed deadlocks under threads, is reported, exits 1" {
+    run --separate-stderr cb --share=ordered --compare=sync,thread,process -j 2 -t 4 -n 200k \
+        --format tsv
+    assert_success
+    local want
+    want=$(sumsq_hex 819200)
+    assert_equal "$(cut -f 11,12,13,14 <<<"$output" | sort -u)" "0	$want	0	$want"
+    # Scheduling decides when two tasks collide, so give it a few tries.
+    local try
+    for try in 1 2 3 4 5; do
+        run --separate-stderr cb --share=crossed --compare=sync,thread -j 2 -t 4 -n 1M
+        [ "$status" -eq 0 ] || break
+    done
+    assert_failure 1
+    assert_line --regexp '^sync +share=crossed +1 .* 0 +[0-9a-f]{16} +0 +[0-9a-f]{16}$'
+    assert_line --regexp '^note: thread with share=crossed: [1-4] of 4 tasks deadlocked'
+    grep -qE '^cburn: task [1-4]: deadlock after [0-9]+ additions: this task held lock ([AB]) and waited for lock [AB], whose holder waited for lock \1$' <<<"$stderr" ||
+        fail "no deadlock report: $stderr"
+}
+
+@test "--share=all is the four ways of sharing one total, without the lock-order modes" {
+    run --separate-stderr cb --share=all -s sync -t 1 -n 1k --format tsv
+    assert_success
+    assert_equal "$(cut -f 2 <<<"$output" | tr '\n' ' ')" " share=lock share=atomic share=shm "
+    run --separate-stderr cb --share=locked -s sync -t 1 -n 1k
+    assert_failure 2
+    assert_equal "$stderr" "cburn: --share locked: unknown mode 'locked' (known: none, lock, atomic, shm, all, ordered, crossed)
+Try 'cburn --help' for more information."
+}
+
 @test "--share with --gil names both in the variant" {
     run --separate-stderr cb --share=lock,atomic --gil -s thread -j 2 -t 2 -n 1k --format json
     assert_success

@@ -42,7 +42,9 @@ static const ctk_cli_option cburn_options[] = {
     {"switch-interval", 0, CTK_ARG_REQUIRED, "MS", "GIL hand-over interval (default 5)",
      OPT_SWITCH},
     {"share", 0, CTK_ARG_REQUIRED, "MODES",
-     "add into one shared total: none, lock, atomic, shm (comma list, or all)", OPT_SHARE},
+     "add into one shared total: none, lock, atomic, shm (all: those four), ordered, crossed "
+     "(two locks)",
+     OPT_SHARE},
     {"list-workloads", 0, CTK_ARG_NONE, NULL, "list the workloads and exit", OPT_LIST_WORKLOADS},
     {NULL, 0, 0, NULL, NULL, 0},
 };
@@ -63,12 +65,14 @@ static int parse_shares(cburn_opts *o, const char *value, char *why, size_t why_
     o->n_shares = 0;
     for (char **n = names; *n != NULL && rc == 0; n++) {
         if (strcmp(*n, "all") == 0) {
-            for (int m = 0; m < CTK_SHARE_COUNT; m++)
+            for (int m = 0; m < CTK_SHARE_ALL_COUNT; m++)
                 o->shares[m] = (ctk_share)m;
-            o->n_shares = CTK_SHARE_COUNT;
+            o->n_shares = CTK_SHARE_ALL_COUNT;
         } else if (o->n_shares == CTK_SHARE_COUNT ||
                    ctk_share_parse(*n, &o->shares[o->n_shares++]) < 0) {
-            snprintf(why, why_len, "unknown mode '%s' (known: none, lock, atomic, shm, all)", *n);
+            snprintf(why, why_len,
+                     "unknown mode '%s' (known: none, lock, atomic, shm, all, ordered, crossed)",
+                     *n);
             rc = CTK_EINVAL;
         }
     }
@@ -197,24 +201,6 @@ static int run_row(row_job *job, int isolated, ctk_usage *usage, int *signo)
     return rc;
 }
 
-static char *hex(uint64_t v)
-{
-    return g_strdup_printf("%016llx", (unsigned long long)v);
-}
-
-static void fill_row(ctk_row *row, const row_job *job, ctk_share share)
-{
-    row->units = job->tally.done;
-    row->failed = job->tally.failed;
-    row->work = (double)job->tally.iterations;
-    row->extra[0] = hex(job->tally.checksum);
-    if (share != CTK_SHARE_NONE)
-        row->extra[2] = hex(job->tally.shared);
-    if (share != CTK_SHARE_NONE)
-        row->extra[1] = g_strdup_printf(
-            "%llu", (unsigned long long)(job->tally.iterations - job->tally.shared_count));
-}
-
 /* ---- the runs ---------------------------------------------------------------- */
 
 typedef struct cburn_run {
@@ -226,68 +212,10 @@ typedef struct cburn_run {
     int stopped_by; /* the signal that ended the run, or 0 */
 } cburn_run;
 
-static char *variant_name(const cburn_opts *o, ctk_share share)
-{
-    const char *sh = share != CTK_SHARE_NONE ? ctk_share_name(share) : NULL;
-    if (o->gil && sh != NULL)
-        return g_strdup_printf("gil,share=%s", sh);
-    if (sh != NULL)
-        return g_strdup_printf("share=%s", sh);
-    return g_strdup(o->gil ? "gil" : "");
-}
-
-/* Checks what must hold between rows; prints why not. Returns 0 or 1. */
-static int check_rows(const ctk_compare *table, const cburn_run *run, const ctk_share *shares)
-{
-    int bad = 0;
-    const char *first = NULL;
-    for (size_t i = 0; i < ctk_compare_count(table); i++) {
-        const ctk_row *r = ctk_compare_row(table, i);
-        bad |= r->failed > 0;
-        if (r->failed > 0 || run->opts->duration > 0)
-            continue;
-        if (first == NULL)
-            first = r->extra[0];
-        else if (strcmp(first, r->extra[0]) != 0 && !bad) {
-            fprintf(stderr,
-                    PROG ": checksums differ between strategies (%s on %s, %s first): "
-                         "a strategy lost or repeated work\n",
-                    r->extra[0], r->strategy, first);
-            bad = 1;
-        }
-        ctk_share share = shares[i];
-        if (share != CTK_SHARE_NONE && share != CTK_SHARE_SHM &&
-            (strcmp(r->extra[1], "0") != 0 || strcmp(r->extra[2], r->extra[0]) != 0)) {
-            fprintf(stderr, PROG ": %s lost %s additions under --share=%s\n", r->strategy,
-                    r->extra[1], ctk_share_name(share));
-            bad = 1;
-        }
-    }
-    return bad;
-}
-
-static int print_notes(const ctk_compare *table, const ctk_share *shares)
-{
-    for (size_t i = 0; i < ctk_compare_count(table); i++) {
-        const ctk_row *r = ctk_compare_row(table, i);
-        if (shares[i] != CTK_SHARE_SHM || r->work <= 0)
-            continue;
-        int wrong_total = strcmp(r->extra[0], r->extra[2]) != 0;
-        if (strcmp(r->extra[1], "0") == 0 && !wrong_total)
-            continue;
-        double lost = g_ascii_strtod(r->extra[1], NULL);
-        printf("note: %s with share=shm lost %.0f of %.0f additions (%.2f%%)%s: a read and a "
-               "write without a lock let another worker's update slip in between.\n",
-               r->strategy, lost, r->work, 100.0 * lost / r->work,
-               wrong_total ? " and ended with a wrong total" : "");
-    }
-    return ferror(stdout) ? -1 : 0;
-}
-
 static int run_table(cburn_run *run, ctk_registry *reg)
 {
-    static const ctk_field extra[] = {
-        {"checksum", CTK_FIELD_STRING}, {"lost", CTK_FIELD_NUMBER}, {"shared", CTK_FIELD_STRING}};
+    size_t n_extra;
+    const ctk_field *extra = ctk_burn_table_fields(&n_extra);
     cburn_opts *o = run->opts;
     char **names = run->common->compare;
     char *single[] = {(char *)(run->common->strategy ? run->common->strategy : "thread"), NULL};
@@ -295,7 +223,7 @@ static int run_table(cburn_run *run, ctk_registry *reg)
     if (names == NULL)
         names = single;
     ctk_compare *table;
-    ctk_compare_new(&table, "tasks", "ops", extra, G_N_ELEMENTS(extra));
+    ctk_compare_new(&table, "tasks", "ops", extra, n_extra);
     GArray *shares = g_array_new(FALSE, FALSE, sizeof(ctk_share)); /* per row */
     int status = 0;
     for (size_t m = 0; m < o->n_shares && status == 0; m++) {
@@ -305,7 +233,7 @@ static int run_table(cburn_run *run, ctk_registry *reg)
             fprintf(stderr, PROG ": cannot set up shared memory\n");
             return 1;
         }
-        char *variant = variant_name(o, o->shares[m]);
+        char *variant = ctk_burn_variant(o->gil, o->shares[m]);
         for (char **n = names; *n != NULL && status == 0; n++) {
             /* sync runs one at a time whatever -j says; its row says so. */
             unsigned jobs = strcmp(*n, "sync") == 0 ? 1 : run->jobs;
@@ -330,7 +258,7 @@ static int run_table(cburn_run *run, ctk_registry *reg)
             }
             ctk_row *row = ctk_compare_add(table, *n, variant, jobs);
             row->usage = usage;
-            fill_row(row, &job, o->shares[m]);
+            ctk_burn_fill_row(row, &job.tally, o->shares[m]);
             g_array_append_val(shares, o->shares[m]);
         }
         g_free(variant);
@@ -339,13 +267,15 @@ static int run_table(cburn_run *run, ctk_registry *reg)
     if (status == 0 || ctk_compare_count(table) > 0) {
         ctk_format fmt = run->common->format_given ? run->common->format : CTK_FORMAT_TABLE;
         if (ctk_compare_print(table, stdout, fmt, run->common->header, ctk_cpu_count()) < 0 ||
-            (fmt == CTK_FORMAT_TABLE && print_notes(table, (ctk_share *)shares->data) < 0) ||
+            (fmt == CTK_FORMAT_TABLE &&
+             ctk_burn_print_notes(table, (ctk_share *)shares->data, stdout) < 0) ||
             fflush(stdout) != 0) {
             fprintf(stderr, PROG ": cannot write the table: %s\n", strerror(errno));
             status = 1;
         }
         if (status == 0)
-            status = check_rows(table, run, (ctk_share *)shares->data);
+            status = ctk_burn_check_rows(table, (ctk_share *)shares->data, o->duration > 0, PROG,
+                                         stderr);
     }
     /* --compare keeps the signals blocked between rows: one that came
      * while the table was printed still counts. */

@@ -1,6 +1,8 @@
 /* test-burn.c: workloads give known answers, every strategy and share
  * mode agrees, and shm is the only mode that may lose additions. */
 #include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctk/burn.h"
@@ -68,6 +70,77 @@ static void test_share_modes(void)
     g_assert_cmpuint(none.shared_count, ==, 0);
 }
 
+/* Two locks in one order never deadlock; crossed orders do once two tasks
+ * run at once, and the task that finds the deadlock fails instead of
+ * hanging. Run alone (sync), crossed orders are harmless. */
+static void test_lock_order(void)
+{
+    const char *strategies[] = {"sync", "thread", "process"};
+    for (size_t s = 0; s < G_N_ELEMENTS(strategies); s++) {
+        ctk_burn_tally t = run("sumsq", strategies[s], CTK_SHARE_ORDERED, 0, 4, 50000);
+        g_assert_cmpuint(t.failed, ==, 0);
+        g_assert_cmpuint(t.shared, ==, t.checksum);
+        g_assert_cmpuint(t.shared_count, ==, 200000);
+    }
+    ctk_burn_tally alone = run("sumsq", "sync", CTK_SHARE_CROSSED, 0, 4, 50000);
+    g_assert_cmpuint(alone.failed, ==, 0);
+    g_assert_cmpuint(alone.shared_count, ==, 200000);
+    /* Whether two tasks collide depends on the scheduler, so allow a few
+     * tries; on two cores the first one deadlocks within microseconds. */
+    uint64_t deadlocked = 0;
+    for (int attempt = 0; attempt < 5 && deadlocked == 0; attempt++) {
+        ctk_burn_tally t = run("sumsq", "thread", CTK_SHARE_CROSSED, 0, 4, 1000000);
+        g_assert_cmpuint(t.done + t.failed, ==, 4);
+        deadlocked = t.failed;
+    }
+    g_assert_cmpuint(deadlocked, >, 0);
+}
+
+/* The checks between rows catch what a strategy could get wrong: a
+ * checksum that differs, an addition lost under a lock. */
+static void test_table_checks(void)
+{
+    size_t n_extra;
+    const ctk_field *extra = ctk_burn_table_fields(&n_extra);
+    ctk_compare *table;
+    g_assert_cmpint(ctk_compare_new(&table, "tasks", "ops", extra, n_extra), ==, 0);
+    ctk_share shares[3] = {CTK_SHARE_LOCK, CTK_SHARE_LOCK, CTK_SHARE_LOCK};
+    ctk_burn_tally good = {
+        .checksum = 42, .shared = 42, .shared_count = 10, .done = 2, .iterations = 10};
+    ctk_burn_fill_row(ctk_compare_add(table, "sync", "share=lock", 1), &good, CTK_SHARE_LOCK);
+    ctk_burn_fill_row(ctk_compare_add(table, "thread", "share=lock", 2), &good, CTK_SHARE_LOCK);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *err = open_memstream(&buf, &len);
+    g_assert_cmpint(ctk_burn_check_rows(table, shares, 0, "cburn", err), ==, 0);
+    ctk_burn_tally lost = good;
+    lost.shared_count = 9;
+    lost.shared = 40;
+    ctk_burn_fill_row(ctk_compare_add(table, "process", "share=lock", 2), &lost, CTK_SHARE_LOCK);
+    g_assert_cmpint(ctk_burn_check_rows(table, shares, 0, "cburn", err), ==, 1);
+    fclose(err);
+    g_assert_cmpstr(buf, ==, "cburn: process lost 1 additions under --share=lock\n");
+    free(buf);
+    ctk_compare_free(table);
+
+    g_assert_cmpint(ctk_compare_new(&table, "tasks", "ops", extra, n_extra), ==, 0);
+    ctk_burn_tally other = good;
+    other.checksum = 43;
+    ctk_share none[2] = {CTK_SHARE_NONE, CTK_SHARE_NONE};
+    ctk_burn_fill_row(ctk_compare_add(table, "sync", "", 1), &good, CTK_SHARE_NONE);
+    ctk_burn_fill_row(ctk_compare_add(table, "async", "", 2), &other, CTK_SHARE_NONE);
+    err = open_memstream(&buf, &len);
+    g_assert_cmpint(ctk_burn_check_rows(table, none, 1, "cburn", err), ==, 0); /* timed */
+    g_assert_cmpint(ctk_burn_check_rows(table, none, 0, "cburn", err), ==, 1);
+    fclose(err);
+    g_assert_nonnull(strstr(buf, "checksums differ between strategies (000000000000002b on async"));
+    free(buf);
+    ctk_compare_free(table);
+    char *v = ctk_burn_variant(1, CTK_SHARE_CROSSED);
+    g_assert_cmpstr(v, ==, "gil,share=crossed");
+    g_free(v);
+}
+
 static void test_share_names(void)
 {
     ctk_share m;
@@ -75,6 +148,9 @@ static void test_share_names(void)
     g_assert_cmpint(m, ==, CTK_SHARE_ATOMIC);
     g_assert_cmpint(ctk_share_parse("Atomic", &m), ==, CTK_EINVAL);
     g_assert_cmpstr(ctk_share_name(CTK_SHARE_SHM), ==, "shm");
+    g_assert_cmpint(ctk_share_parse("crossed", &m), ==, 0);
+    g_assert_cmpint(m, ==, CTK_SHARE_CROSSED);
+    g_assert_cmpstr(ctk_share_name(CTK_SHARE_ORDERED), ==, "ordered");
 }
 
 static void test_bad_task_is_an_error(void)
@@ -106,6 +182,8 @@ int main(int argc, char **argv)
     g_test_add_func("/burn/known-answers", test_known_answers);
     g_test_add_func("/burn/strategies-agree", test_strategies_agree);
     g_test_add_func("/burn/share-modes", test_share_modes);
+    g_test_add_func("/burn/lock-order", test_lock_order);
+    g_test_add_func("/burn/table-checks", test_table_checks);
     g_test_add_func("/burn/share-names", test_share_names);
     g_test_add_func("/burn/bad-task", test_bad_task_is_an_error);
     int rc = g_test_run();

@@ -13,10 +13,19 @@ typedef enum ctk_share {
     CTK_SHARE_NONE,   /* per-task results, summed at the end */
     CTK_SHARE_LOCK,   /* one mutex (process-shared) around each addition */
     CTK_SHARE_ATOMIC, /* C11 atomic fetch-add */
-    CTK_SHARE_SHM     /* plain load and store: additions get lost */
+    CTK_SHARE_SHM,    /* plain load and store: additions get lost */
+    /* Two locks held for each addition, like a transfer between two
+     * accounts: taken in one order by every task, or in the opposite
+     * order by odd-numbered tasks, which deadlocks. A task that finds
+     * itself in a deadlock fails with CTK_EDEADLOCK instead of hanging. */
+    CTK_SHARE_ORDERED,
+    CTK_SHARE_CROSSED
 } ctk_share;
 
-#define CTK_SHARE_COUNT 4
+#define CTK_SHARE_COUNT 6
+/* What --share=all means: the ways of sharing one total (lock order is a
+ * separate lesson, asked for by name). */
+#define CTK_SHARE_ALL_COUNT 4
 
 CTK_EXTERN int ctk_share_parse(const char *text, ctk_share *out);
 CTK_EXTERN const char *ctk_share_name(ctk_share share);
@@ -90,5 +99,23 @@ CTK_EXTERN int ctk_burn_run(ctk_burn *b, const ctk_strategy *s, const ctk_burn_p
  * becomes an error record and the run goes on. */
 CTK_EXTERN int ctk_burn_map(ctk_burn *b, const ctk_strategy *s, const ctk_burn_plan *plan, int fd,
                             ctk_output *out, ctk_burn_tally *tally);
+/* ---- a --compare table of runs ------------------------------------------ */
+
+#include "ctk/compare.h"
+
+/* cburn's own columns (checksum, lost, shared), for ctk_compare_new. */
+CTK_EXTERN const ctk_field *ctk_burn_table_fields(size_t *n);
+/* Fills a row's counts and own columns from a run's tally. */
+CTK_EXTERN void ctk_burn_fill_row(ctk_row *row, const ctk_burn_tally *tally, ctk_share share);
+/* "gil", "share=lock", "gil,share=shm" or "" (g_free it). */
+CTK_EXTERN char *ctk_burn_variant(int gil, ctk_share share);
+/* Checks what must hold between rows (shares[i]: row i's mode; timed: the
+ * rows ran for a duration, so their checksums differ) and says why not on
+ * err as "prog: ...". Returns 1 when something failed, else 0. */
+CTK_EXTERN int ctk_burn_check_rows(const ctk_compare *table, const ctk_share *shares, int timed,
+                                   const char *prog, FILE *err);
+/* The note lines that explain rows meant to look wrong (shm, crossed). */
+CTK_EXTERN int ctk_burn_print_notes(const ctk_compare *table, const ctk_share *shares, FILE *out);
+
 /* The record fields of map mode, for ctk_output_new. */
 CTK_EXTERN const ctk_field *ctk_burn_map_fields(size_t *n);

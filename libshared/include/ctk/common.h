@@ -34,7 +34,8 @@ extern "C" {
     X(EABI, "ABI version mismatch")                                                                \
     X(EPLUGININIT, "plugin initialisation failed")                                                 \
     X(EWORK, "work unit failed")                                                                   \
-    X(EMISMATCH, "results differ between strategies")
+    X(EMISMATCH, "results differ between strategies")                                              \
+    X(EDEADLOCK, "deadlock")
 
 enum {
     CTK_OK = 0,

@@ -90,7 +90,8 @@ enum ctk_spawn_in {
 enum ctk_spawn_out {
     CTK_SPAWN_CAPTURE = 0, /* into the result's stream (the default: --group) */
     CTK_SPAWN_INHERIT,     /* the caller's fd 1 or 2 (--ungroup) */
-    CTK_SPAWN_DISCARD      /* /dev/null */
+    CTK_SPAWN_DISCARD,     /* /dev/null */
+    CTK_SPAWN_TO_FD        /* opts.out_fd / opts.err_fd, e.g. a job's log file */
 };
 
 typedef struct ctk_spawn_opts {
@@ -117,6 +118,13 @@ typedef struct ctk_spawn_opts {
     double deadline;                   /* ctk_spawn_clock() time to start terminating; 0: none */
     const ctk_spawn_termstep *termseq; /* NULL: the default */
     size_t termseq_len;
+    /* CTK_SPAWN_TO_FD: the fds the child's stdout and stderr go to. */
+    int out_fd, err_fd;
+    /* The child's working directory; NULL: the caller's. */
+    const char *cwd;
+    /* 1: env is the child's whole environment, not laid over the
+     * caller's (a job re-run with the environment it was queued with). */
+    int env_exact;
 } ctk_spawn_opts;
 
 /* A running child. Fields are readable (the pid is also the process

@@ -1,0 +1,374 @@
+#!/usr/bin/env bats
+# cfetch.bats: black-box tests of cfetch against the fault-injecting test
+# server (tests/fixtures/httpd): every fault path under every strategy,
+# bad input, safe output names, the journal after kill -9, signals, and
+# the options. Strategies are looped inside a test to keep the run short.
+
+load helpers
+load httpd
+
+STRATEGIES="sync thread process async"
+
+setup_file() {
+    httpd_start
+}
+
+teardown_file() {
+    httpd_stop
+}
+
+# cf ARGS...: cfetch under the guard.
+cf() {
+    timeout -k 5 "$CTK_TIMEOUT" cfetch "$@"
+}
+
+# col N: field N of TSV records on stdin.
+col() {
+    awk -F'\t' -v n="$1" '{ print $n }'
+}
+
+# rec URL FIELD: field FIELD (a number) of the record whose url is URL,
+# from the records in $output.
+rec() {
+    awk -F'\t' -v u="$1" -v n="$2" '$2 == u { print $n }' <<<"$output"
+}
+
+# pattern N: the first N bytes of /bytes/N's body.
+pattern() {
+    python3 -c 'import sys; n = int(sys.argv[1]); sys.stdout.write(("0123456789abcdef" * (n // 16 + 1))[:n])' "$1"
+}
+
+stats() {
+    curl -sS "$HTTPD_URL/stats"
+}
+
+reset_stats() {
+    curl -sS "$HTTPD_URL/reset-stats" >/dev/null
+}
+
+# ---- options, help, usage -----------------------------------------------------------
+
+@test "every option in --help is in the man page, and the reverse" {
+    # Only cfetch's own and the shared options: no plugin's.
+    CTK_PLUGIN_PATH= run cf --help
+    assert_success
+    local opts man
+    opts=$(grep -oE -- '--[a-z][a-z0-9-]+' <<<"$output" | sort -u)
+    man=$(grep -oE -- '\\-\\-[a-z][a-z0-9\\-]+' "$CTK_SRCDIR/man/cfetch.1" | sed 's/\\//g' | sort -u)
+    local missing
+    missing=$(comm -23 <(echo "$opts") <(echo "$man"))
+    assert_equal "$missing" ""
+    missing=$(comm -13 <(echo "$opts") <(echo "$man"))
+    assert_equal "$missing" ""
+}
+
+@test "usage errors exit 2 with a message and nothing on stdout" {
+    local args
+    for args in "-j x" "--rate 0" "--rate fast" "-X POST" "-o d -O x" "--retries -1" \
+        "--timeout 0" "--max-filesize 1Q" "-O {nope}" "--body -o d" "--nosuch" "-H nocolon"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cf $args "$HTTPD_URL/ok/x"
+        assert_equal "$status" 2
+        assert_equal "$output" ""
+        assert_stderr_regex "^cfetch: "
+        assert_equal "${stderr_lines[-1]}" "Try 'cfetch --help' for more information."
+    done
+}
+
+# ---- records ---------------------------------------------------------------------------
+
+@test "one record per URL with the nine fields, TSV with --header, JSON, -k order" {
+    local urls=() i
+    for i in $(seq 1 30); do urls+=("$HTTPD_URL/ok/u$i"); done
+    run --separate-stderr cf --header -k -j 8 "${urls[@]}"
+    assert_success
+    assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror')"
+    assert_equal "$(tail -n +2 <<<"$output" | col 1 | paste -sd,)" "$(seq -s, 1 30)"
+    assert_equal "$(tail -n +2 <<<"$output" | col 3 | sort -u)" "200"
+    assert_equal "$(rec "$HTTPD_URL/ok/u7" 4)" 3
+    run --separate-stderr cf --format json "${urls[@]}"
+    assert_success
+    run json_fields seq url status bytes elapsed ttfb attempts path error <<<"$output"
+    assert_success
+    assert_equal "$(col 1 <<<"$output" | sort -n | paste -sd,)" "$(seq -s, 1 30)"
+}
+
+@test "URLs from stdin and -i FILE; blank lines and comments skipped" {
+    printf '# a comment\n\n  %s  \n%s\r\n' "$HTTPD_URL/ok/a" "$HTTPD_URL/ok/b" >"$BATS_TEST_TMPDIR/in"
+    run cf -k -i "$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_equal "$(col 2 <<<"$output" | paste -sd' ')" "$HTTPD_URL/ok/a $HTTPD_URL/ok/b"
+    run cf -k <"$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_equal "${#lines[@]}" 2
+}
+
+# ---- every fault path under every strategy ----------------------------------------------------
+
+@test "status, delays, trickle, cut bodies, redirects, large body: same records on every strategy" {
+    local u=$HTTPD_URL s
+    local in=("$u/ok/x" "$u/status/404" "$u/status/503" "$u/delay/200" "$u/trickle/10/20"
+        "$u/close/100" "$u/wrong-length/50" "$u/redirect/3" "$u/redirect-loop" "$u/bytes/3000000")
+    for s in $STRATEGIES; do
+        run --separate-stderr cf -s "$s" -j 4 -L --max-redirs 5 --fail "${in[@]}"
+        assert_equal "$status" 1
+        assert_equal "${#lines[@]}" "${#in[@]}"
+        assert_equal "$(rec "$u/ok/x" 3),$(rec "$u/ok/x" 4),$(rec "$u/ok/x" 9)" "200,2,"
+        assert_equal "$(rec "$u/status/404" 3),$(rec "$u/status/404" 9)" "404,HTTP 404"
+        assert_equal "$(rec "$u/status/503" 3),$(rec "$u/status/503" 9)" "503,HTTP 503"
+        assert_equal "$(rec "$u/delay/200" 3),$(rec "$u/delay/200" 4)" "200,3"
+        assert_equal "$(rec "$u/trickle/10/20" 3),$(rec "$u/trickle/10/20" 4)" "200,10"
+        [[ -n $(rec "$u/close/100" 9) ]] || fail "$s: /close/100 succeeded"
+        assert_equal "$(rec "$u/close/100" 4)" 100
+        [[ -n $(rec "$u/wrong-length/50" 9) ]] || fail "$s: /wrong-length/50 succeeded"
+        assert_equal "$(rec "$u/redirect/3" 3),$(rec "$u/redirect/3" 9)" "200,"
+        [[ $(rec "$u/redirect-loop" 9) == *edirect* ]] || fail "$s: loop: $(rec "$u/redirect-loop" 9)"
+        assert_equal "$(rec "$u/bytes/3000000" 4)" 3000000
+        # Without -L a redirect is a record of its own, and a success.
+        run cf -s "$s" "$u/redirect/2"
+        assert_success
+        assert_equal "$(col 3 <<<"$output")" 302
+    done
+}
+
+@test "retries: backoff on 503 and cut bodies, Retry-After honoured, attempts counted" {
+    local u=$HTTPD_URL s
+    for s in $STRATEGIES; do
+        run cf -s "$s" -k --retries 3 --retry-delay 0.05 "$u/flaky/$s/2/503" "$u/flaky/$s-429/1/429" \
+            "$u/close/10" "$u/status/404" "$u/retry-after/$s/1"
+        assert_equal "$status" 1 # /close/10 fails every time
+        assert_equal "$(rec "$u/flaky/$s/2/503" 3),$(rec "$u/flaky/$s/2/503" 7)" "200,3"
+        assert_equal "$(rec "$u/flaky/$s-429/1/429" 3),$(rec "$u/flaky/$s-429/1/429" 7)" "200,2"
+        assert_equal "$(rec "$u/close/10" 7)" 4
+        assert_equal "$(rec "$u/status/404" 7)" 1
+        assert_equal "$(rec "$u/retry-after/$s/1" 7)" 2
+        # Retry-After: 1 was waited for, not the 0.05 s backoff.
+        awk -v e="$(rec "$u/retry-after/$s/1" 5)" 'BEGIN { exit !(e >= 0.95) }' ||
+            fail "$s: Retry-After not honoured: $(rec "$u/retry-after/$s/1" 5)"
+    done
+    # Counted on the server: the flaky path was asked three times.
+    assert_equal "$(grep -c "/flaky/async/2/503" "$HTTPD_LOG")" 3
+}
+
+@test "--stall-timeout aborts a trickle and --timeout a slow header, on every strategy" {
+    local u=$HTTPD_URL s
+    for s in $STRATEGIES; do
+        run cf -s "$s" -k --stall-timeout 1 --stall-speed 100 --retries 1 --retry-delay 0.01 \
+            "$u/trickle/100/400" "$u/ok/fine"
+        assert_equal "$status" 1
+        [[ $(rec "$u/trickle/100/400" 9) == stalled* ]] || fail "$s: $(rec "$u/trickle/100/400" 9)"
+        assert_equal "$(rec "$u/trickle/100/400" 7)" 2
+        assert_equal "$(rec "$u/ok/fine" 3)" 200
+        run cf -s "$s" --timeout 0.3 "$u/delay/3000"
+        assert_equal "$status" 1
+        [[ $(col 9 <<<"$output") == *imeout* || $(col 9 <<<"$output") == *imed\ out* ]] ||
+            fail "$s: $(col 9 <<<"$output")"
+    done
+}
+
+@test "connections are reused on every strategy; -j and --per-host bound what is in flight" {
+    local s i urls=()
+    for i in $(seq 1 40); do urls+=("$HTTPD_URL/ok/k$i"); done
+    for s in $STRATEGIES; do
+        reset_stats
+        run cf -s "$s" -j 2 "${urls[@]}"
+        assert_success
+        read -r req conn inflight <<<"$(stats | tr -c '0-9\n' ' ')"
+        assert_equal "$req" 40
+        ((conn <= 2)) || fail "$s: $conn connections for 40 requests with -j 2"
+        ((inflight <= 2)) || fail "$s: $inflight in flight with -j 2"
+    done
+    urls=()
+    for i in $(seq 1 12); do urls+=("$HTTPD_URL/delay/150/p$i"); done
+    for s in $STRATEGIES; do
+        reset_stats
+        run cf -s "$s" -j 8 --per-host 3 "${urls[@]}"
+        assert_success
+        read -r req conn inflight <<<"$(stats | tr -c '0-9\n' ' ')"
+        ((inflight <= 3)) || fail "$s: $inflight in flight with --per-host 3"
+    done
+}
+
+# ---- bad input ----------------------------------------------------------------------------------
+
+@test "bad input: not a URL, other schemes, unresolvable, refused, a 20 MB line: error records, the rest go on" {
+    local port s
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    {
+        echo "$HTTPD_URL/ok/first"
+        echo "not a url"
+        echo "ftp://example.com/file"
+        echo "http://no-such-host.invalid/x"
+        echo "http://127.0.0.1:$port/refused"
+        python3 -c 'print("http://h/" + "a" * (20 * 1024 * 1024))'
+        printf 'http://a\001b/\n'
+        # TLS to a server that speaks plain HTTP: the handshake never
+        # completes (the server waits for a request's end): a timeout.
+        echo "https://127.0.0.1:$HTTPD_PORT/ok/tls"
+        echo "$HTTPD_URL/ok/last"
+    } >"$BATS_TEST_TMPDIR/in"
+    for s in $STRATEGIES; do
+        run --separate-stderr cf -s "$s" -k --connect-timeout 0.5 -i "$BATS_TEST_TMPDIR/in"
+        assert_equal "$status" 1
+        assert_equal "${#lines[@]}" 9
+        assert_equal "$(col 1 <<<"$output" | paste -sd,)" "1,2,3,4,5,6,7,8,9"
+        [[ -n $(rec "https://127.0.0.1:$HTTPD_PORT/ok/tls" 9) ]] || fail "TLS to plain HTTP succeeded"
+        assert_equal "$(rec "$HTTPD_URL/ok/first" 3)" 200
+        assert_equal "$(rec "$HTTPD_URL/ok/last" 3)" 200
+        [[ $(rec "not a url" 9) == "not a URL"* ]] || fail "$(rec "not a url" 9)"
+        [[ $(rec "ftp://example.com/file" 9) == *"unsupported scheme"* ]] || fail
+        [[ -n $(rec "http://no-such-host.invalid/x" 9) ]] || fail "resolved .invalid"
+        [[ -n $(rec "http://127.0.0.1:$port/refused" 9) ]] || fail "connected to a closed port"
+        [[ $(awk -F'\t' '$1 == 6 { print $9 }' <<<"$output") == *"too long"* ]] || fail "20 MB line"
+        assert_equal "$(awk -F'\t' '$9 != ""' <<<"$output" | wc -l)" 7
+    done
+}
+
+# ---- output files -----------------------------------------------------------------------------------
+
+@test "-o DIR: bodies saved whole, names safe and inside DIR, collisions suffixed" {
+    local d=$BATS_TEST_TMPDIR/w/out u=$HTTPD_URL s
+    for s in $STRATEGIES; do
+        rm -rf "$BATS_TEST_TMPDIR/w"
+        mkdir -p "$BATS_TEST_TMPDIR/w"
+        run cf -s "$s" -k -o "$d" "$u/ok/../../../passwd" "$u/ok/%2e%2e/%2E%2E/evil" "$u/ok/%2e%2e" \
+            "$u/ok/a%2Fb" "$u/ok/.hidden" "$u/ok/" "$u/ok/" "$u/bytes/5000000" "$u/bytes/5000000?again"
+        assert_success
+        # Nothing outside DIR, nothing hidden inside it.
+        assert_equal "$(find "$BATS_TEST_TMPDIR/w" -mindepth 1 -not -path "$d/*" -not -path "$d")" ""
+        assert_equal "$(find "$d" -name '.*' | wc -l)" 0
+        assert_equal "$(find "$d" -type f | wc -l)" 9
+        assert_equal "$(col 8 <<<"$output" | sort -u | wc -l)" 9
+        local p
+        for p in $(col 8 <<<"$output"); do
+            [[ $p == "$d/"* && $p != *..* || $p == "$d/__" ]] || fail "$s: path $p"
+            [[ -f $p ]] || fail "$s: $p missing"
+        done
+        assert_equal "$(rec "$u/ok/" 8 | paste -sd' ')" "$d/index.html $d/index.html.1"
+        pattern 5000000 >"$BATS_TEST_TMPDIR/expect"
+        cmp "$BATS_TEST_TMPDIR/expect" "$d/5000000"
+        cmp "$BATS_TEST_TMPDIR/expect" "$d/5000000.1"
+    done
+}
+
+@test "-O TEMPLATE names with {seq} {host} {name}; failed bodies leave no file" {
+    run cf -k --fail -O "$BATS_TEST_TMPDIR/t/{host}/{seq}-{name}" "$HTTPD_URL/ok/a.txt" \
+        "$HTTPD_URL/status/404" "$HTTPD_URL/close/100"
+    assert_failure 1
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/t/127.0.0.1/1-a.txt")" "a.txt"
+    assert_equal "$(find "$BATS_TEST_TMPDIR/t" -type f | wc -l)" 1
+    assert_equal "$(rec "$HTTPD_URL/status/404" 8)" ""
+}
+
+@test "--body writes bodies in input order; -H, -A and -X HEAD reach the server" {
+    run cf --body -j 4 "$HTTPD_URL/delay/300/one" "$HTTPD_URL/ok/two" "$HTTPD_URL/delay/100/three"
+    assert_success
+    assert_equal "$(paste -sd' ' <<<"$output")" "ok two ok"
+    run cf --body -H 'X-Test: yes' -H 'X-Other: 2' -A 'agent/7' "$HTTPD_URL/headers"
+    assert_success
+    assert_line "X-Test: yes"
+    assert_line "X-Other: 2"
+    assert_line "User-Agent: agent/7"
+    run --separate-stderr cf --bar "$HTTPD_URL/ok/a" "$HTTPD_URL/ok/b"
+    assert_success
+    assert_stderr_regex "2 urls"
+    run cf -X HEAD "$HTTPD_URL/method"
+    assert_success
+    assert_equal "$(col 3 <<<"$output"),$(col 4 <<<"$output")" "200,0"
+    run cf --max-filesize 1k "$HTTPD_URL/bytes/100000" "$HTTPD_URL/bytes/100"
+    assert_failure 1
+    [[ $(rec "$HTTPD_URL/bytes/100000" 9) == *max-filesize* ]] || fail
+    assert_equal "$(rec "$HTTPD_URL/bytes/100" 9)" ""
+}
+
+# ---- journal, signals, rate, compare ------------------------------------------------------------------
+
+@test "--journal: kill -9 in the middle, then a rerun skips what succeeded and fetches the rest" {
+    local j=$BATS_TEST_TMPDIR/j.db i
+    for i in $(seq 1 30); do echo "$HTTPD_URL/delay/100/j$i"; done >"$BATS_TEST_TMPDIR/in"
+    echo "$HTTPD_URL/status/500" >>"$BATS_TEST_TMPDIR/in"
+    timeout -k 5 "$CTK_TIMEOUT" cfetch -s thread -j 2 --fail --journal "$j" \
+        -i "$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/first" 2>/dev/null &
+    BG=$!
+    local pid
+    pid=$(wait_tool cfetch "$BG") || fail "cfetch did not start"
+    for ((i = 0; i < 500; i++)); do
+        (($(wc -l <"$BATS_TEST_TMPDIR/first") >= 6)) && break
+        sleep 0.01
+    done
+    kill -KILL "$pid"
+    bg_wait
+    local done_first
+    done_first=$(wc -l <"$BATS_TEST_TMPDIR/first")
+    ((done_first >= 6 && done_first < 31)) || fail "$done_first records before kill -9"
+    : >"$HTTPD_LOG.mark"
+    local before
+    before=$(wc -l <"$HTTPD_LOG")
+    run cf -s async -j 8 --fail --journal "$j" -i "$BATS_TEST_TMPDIR/in"
+    assert_failure 1
+    assert_equal "${#lines[@]}" 31
+    # Every URL the first run recorded as a success is skipped (attempts 0)
+    # and not asked for again; the failed one is asked again.
+    local skipped
+    skipped=$(awk -F'\t' '$7 == 0' <<<"$output" | wc -l)
+    local ok_first
+    ok_first=$(awk -F'\t' '$9 == ""' "$BATS_TEST_TMPDIR/first" | wc -l)
+    ((skipped >= ok_first - 1 && skipped <= ok_first)) || fail "skipped $skipped, first run had $ok_first"
+    local refetched
+    refetched=$(tail -n +"$((before + 1))" "$HTTPD_LOG" | grep -c '/delay/100/j' || true)
+    assert_equal "$((refetched + skipped))" 30
+    # A third run has nothing left but the failure.
+    run cf --fail --journal "$j" -i "$BATS_TEST_TMPDIR/in"
+    assert_failure 1
+    assert_equal "$(awk -F'\t' '$7 == 0' <<<"$output" | wc -l)" 30
+}
+
+@test "SIGINT: records of finished URLs flushed, partial files removed, exit 130, on every strategy" {
+    local s d=$BATS_TEST_TMPDIR/d
+    {
+        echo "$HTTPD_URL/ok/quick"
+        for i in 1 2 3; do echo "$HTTPD_URL/trickle/1000/50?n=$i"; done
+    } >"$BATS_TEST_TMPDIR/in"
+    for s in $STRATEGIES; do
+        rm -rf "$d"
+        timeout -k 5 "$CTK_TIMEOUT" cfetch -s "$s" -j 4 -o "$d" -i "$BATS_TEST_TMPDIR/in" \
+            >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" &
+        BG=$!
+        local pid
+        pid=$(wait_tool cfetch "$BG") || fail "cfetch did not start"
+        for ((i = 0; i < 500; i++)); do
+            [[ -s $d/quick ]] && (($(find "$d" -name '.*cfetch-part' | wc -l) == 3)) && break
+            sleep 0.01
+        done
+        kill -INT "$pid"
+        bg_wait
+        assert_equal "$BG_STATUS" 130
+        assert_equal "$(cat "$BATS_TEST_TMPDIR/out" | col 2)" "$HTTPD_URL/ok/quick"
+        assert_equal "$(ls -A "$d")" "quick"
+        assert_equal "$(descendants "$pid")" ""
+    done
+}
+
+@test "--rate spaces the starts evenly" {
+    local i urls=()
+    for i in $(seq 1 11); do urls+=("$HTTPD_URL/ok/rate$i"); done
+    run cf -j 8 --rate 20/s "${urls[@]}"
+    assert_success
+    # On the server's clock: ten gaps of at least 1/20 s (less a little
+    # for the jitter of two processes' clocks).
+    grep -F '/ok/rate' "$HTTPD_LOG" | awk -F'\t' '
+        NR > 1 && $1 - prev < 0.045 { print "gap " $1 - prev; bad = 1 }
+        { prev = $1 } END { exit bad }'
+}
+
+@test "--compare prints one row per strategy and fetches the list under each" {
+    local i urls=()
+    for i in $(seq 1 8); do urls+=("$HTTPD_URL/delay/50/c$i"); done
+    reset_stats
+    run cf --compare -j 4 --format tsv --header "${urls[@]}"
+    assert_success
+    assert_equal "$(tsv_col strategy <<<"$output" | paste -sd,)" "sync,thread,process,async"
+    assert_equal "$(tsv_col failed <<<"$output" | sort -u)" 0
+    read -r req _ <<<"$(stats | tr -c '0-9\n' ' ')"
+    assert_equal "$req" 32
+}
