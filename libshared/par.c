@@ -1088,6 +1088,7 @@ typedef struct engine {
     uint64_t next_seq, consume_seq;
     GHashTable *finished; /* -k: seq -> unit waiting for its turn */
     double start_at;      /* --delay/--rate: the next start's time */
+    int input_fd;         /* input to wait for along with the jobs, or -1 */
     int start_reserved;
 } engine;
 
@@ -1215,6 +1216,16 @@ static int engine_start_next(engine *e)
         if (now < e->start_at)
             return CTK_EAGAIN;
     }
+    /* Reading must not keep finished jobs waiting (their output, their
+     * reaping): with jobs running, read only what is there. */
+    int fd = e->busy > 0 ? ctk_sources_wait_fd(p->opts.sources) : -1;
+    if (fd >= 0) {
+        struct pollfd in = {.fd = fd, .events = POLLIN};
+        if (poll(&in, 1, 0) == 0) {
+            e->input_fd = fd;
+            return CTK_EAGAIN;
+        }
+    }
     ctk_unit *u = unit_new(e->next_seq);
     int rc = ctk_par_produce(p, u);
     if (rc == CTK_EOF || (rc < 0 && u->status == 0)) {
@@ -1272,6 +1283,10 @@ static int engine_wait(engine *e, double start_at)
         double ms = (due - ctk_spawn_clock()) * 1000.0 + 1;
         timeout = ms < 0 ? 0 : ms > 3600e3 ? 3600000 : (int)ms;
     }
+    if (e->input_fd >= 0) {
+        e->fds[n] = (struct pollfd){.fd = e->input_fd, .events = POLLIN};
+        n++;
+    }
     if (n == 0 && timeout < 0)
         return 0;
     int rc = poll(e->fds, n, timeout);
@@ -1313,7 +1328,8 @@ int ctk_par_run_processes(ctk_par *p, unsigned jobs, int keep_order)
     if (p->cancel == NULL)
         p->cancel = &p->cancels; /* the reader polls it while it waits */
     e.slots = g_new0(engine_slot, e.jobs);
-    e.fds = g_new(struct pollfd, (size_t)e.jobs * CTK_SPAWN_WATCH_FDS);
+    e.fds = g_new(struct pollfd, (size_t)e.jobs * CTK_SPAWN_WATCH_FDS + 1);
+    e.input_fd = -1;
     if (keep_order)
         e.finished = g_hash_table_new(g_int64_hash, g_int64_equal);
     /* With -k, a slow first job holds the others' results: bounded, so
@@ -1324,9 +1340,11 @@ int ctk_par_run_processes(ctk_par *p, unsigned jobs, int keep_order)
         double start_at = -1;
         while (!input_done && e.busy < e.jobs && !stopping(p) &&
                (e.finished == NULL || g_hash_table_size(e.finished) < window)) {
+            e.input_fd = -1;
             int src = engine_start_next(&e);
             if (src == CTK_EAGAIN) {
-                start_at = e.start_at;
+                if (e.input_fd < 0)
+                    start_at = e.start_at;
                 break;
             }
             if (src < 0) {

@@ -743,6 +743,21 @@ interrupt_cpar() {
     done
 }
 
+@test "a finished job's output comes out while cpar waits for more input" {
+    local out=$BATS_TEST_TMPDIR/out
+    { echo first; sleep 3; echo second; } | timeout -k 5 "$CTK_TIMEOUT" cpar -j2 echo >"$out" &
+    BG=$!
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $out ]] && break
+        sleep 0.02
+    done
+    assert_equal "$(cat "$out")" first
+    bg_wait
+    assert_equal "$BG_STATUS" 0
+    assert_equal "$(cat "$out")" $'first\nsecond'
+}
+
 # ---- the bars of the issue, short versions -------------------------------------
 
 @test "kill -9 cpar mid-run, then --resume: every job ran to success exactly once or is rerun" {
