@@ -34,9 +34,10 @@ struct ctk_par {
     int cancels;
     int halted; /* --halt decided: 1 soon, 2 now */
     int halt_status;
-    uint64_t ran, failed, succeeded;
-    ctk_rate *rate;      /* --delay / --rate; NULL: none */
-    int rate_in_produce; /* the pipeline runs: the reader thread waits */
+    uint64_t ran, failed;
+    uint64_t h_done, h_failed, h_succeeded; /* --halt's counts, at job end */
+    ctk_rate *rate;                         /* --delay / --rate; NULL: none */
+    int rate_in_produce;                    /* the pipeline runs: the reader thread waits */
     /* The program of a direct command, searched in $PATH once: the same
      * search per job cost as much as the rest of a short job's start. */
     char *program_name, *program_path;
@@ -415,11 +416,66 @@ static int job_again(ctk_par *p, const job *j, int rc)
            (p->opts.retries == 0 || j->attempts < p->opts.retries) && !stopping(p);
 }
 
+/* Applies --halt as GNU parallel's should_we_halt does, as soon as a job
+ * has ended (not when it is printed, so no further job starts meanwhile):
+ * its message, its exit status, its when. */
+static void halt_check(ctk_par *p, int failed, int64_t exit, int64_t signo, const char *line,
+                       size_t line_len)
+{
+    const ctk_par_halt *h = &p->opts.halt;
+    if (h->when == CTK_HALT_NEVER)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->h_done++;
+    p->h_failed += failed != 0;
+    p->h_succeeded += failed == 0;
+    uint64_t limit = 0;
+    const char *why = NULL;
+    if (p->halted == 0) {
+        if (failed && h->why == CTK_HALT_FAIL)
+            why = "failed", limit = p->h_failed;
+        else if (!failed && h->why == CTK_HALT_SUCCESS)
+            why = "succeeded", limit = p->h_succeeded;
+        if (h->why == CTK_HALT_DONE)
+            why = "finished", limit = p->h_done;
+    }
+    if (why != NULL) {
+        fprintf(stderr, "cpar: This job %s:\n%.*s\n", why, (int)line_len, line);
+        uint64_t total = p->opts.total_jobs ? p->opts.total_jobs : 1;
+        double need = h->percent > 0 ? h->percent / 100.0 * (double)total : (double)h->count;
+        if ((double)limit >= need) {
+            if (h->why == CTK_HALT_SUCCESS)
+                p->halt_status = 0;
+            else if (h->percent > 0)
+                p->halt_status = (int)ceil((double)p->h_failed * 100.0 / (double)total);
+            else if (h->count == 1)
+                p->halt_status = exit != 0 ? (int)exit : signo != 0 ? (int)signo + 128 : 0;
+            else
+                p->halt_status = p->h_failed > 101 ? 101 : (int)p->h_failed;
+            __atomic_store_n(&p->halted, h->when == CTK_HALT_NOW ? 2 : 1, __ATOMIC_SEQ_CST);
+            if (h->when == CTK_HALT_SOON && p->running->len + p->uv_running->len > 0)
+                fprintf(stderr, "cpar: Starting no more jobs. Waiting for %u jobs to finish.\n",
+                        p->running->len + p->uv_running->len);
+        }
+    }
+    int now = p->halted == 2;
+    pthread_mutex_unlock(&p->lock);
+    if (now)
+        terminate_all(p);
+}
+
 /* Encodes what came of the job into unit->out (or fails the unit), and
  * releases the job. */
 static void job_end(ctk_par *p, job *j, int rc)
 {
     ctk_unit *unit = j->unit;
+    int interrupted = (__atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 ||
+                       __atomic_load_n(&p->halted, __ATOMIC_SEQ_CST) == 2) &&
+                      (j->res.terminated || j->res.signal != 0);
+    if (!p->opts.dry_run && !interrupted)
+        halt_check(p, rc < 0 || j->res.exit != 0 || j->res.signal != 0 || j->res.timed_out,
+                   j->res.timed_out ? -1 : j->res.exit, j->res.signal, (const char *)j->line.data,
+                   j->line.len);
     if (rc < 0) {
         ctk_unit_fail(unit, rc, "cannot run: %s", ctk_strerror(rc));
     } else {
@@ -913,51 +969,15 @@ static void write_record(ctk_par *p, const ctk_unit *unit, const job_result *r, 
 
 /* Counts a finished job and applies --halt as GNU parallel's
  * should_we_halt does: its message, its exit status, its when. */
-static void count(ctk_par *p, int failed, int64_t exit, int64_t signo, const char *line,
-                  size_t line_len)
+static void count(ctk_par *p, int failed)
 {
     pthread_mutex_lock(&p->lock);
     p->ran++;
     p->failed += failed != 0;
-    p->succeeded += failed == 0;
-    const ctk_par_halt *h = &p->opts.halt;
-    uint64_t limit = 0;
-    const char *why = NULL;
-    if (h->when != CTK_HALT_NEVER && p->halted == 0) {
-        if (failed && h->why == CTK_HALT_FAIL)
-            why = "failed", limit = p->failed;
-        else if (!failed && h->why == CTK_HALT_SUCCESS)
-            why = "succeeded", limit = p->succeeded;
-        if (h->why == CTK_HALT_DONE)
-            why = "finished", limit = p->ran;
-    }
-    if (why != NULL) {
-        fprintf(stderr, "cpar: This job %s:\n%.*s\n", why, (int)line_len, line);
-        double need =
-            h->percent > 0 ? h->percent / 100.0 * (double)p->opts.total_jobs : (double)h->count;
-        if ((double)limit >= need) {
-            if (h->why == CTK_HALT_SUCCESS)
-                p->halt_status = 0;
-            else if (h->percent > 0)
-                p->halt_status = (int)ceil((double)p->failed * 100.0 /
-                                           (double)(p->opts.total_jobs ? p->opts.total_jobs : 1));
-            else if (h->count == 1)
-                p->halt_status = exit != 0 ? (int)exit : signo != 0 ? (int)signo + 128 : 0;
-            else
-                p->halt_status = p->failed > 101 ? 101 : (int)p->failed;
-            __atomic_store_n(&p->halted, h->when == CTK_HALT_NOW ? 2 : 1, __ATOMIC_SEQ_CST);
-            if (h->when == CTK_HALT_SOON && p->running->len + p->uv_running->len > 0)
-                fprintf(stderr, "cpar: Starting no more jobs. Waiting for %u jobs to finish.\n",
-                        p->running->len + p->uv_running->len);
-        }
-    }
-    int now = p->halted == 2;
     uint64_t ran = p->ran;
     pthread_mutex_unlock(&p->lock);
     if (p->opts.progress != NULL)
         ctk_progress_update(p->opts.progress, ran);
-    if (now)
-        terminate_all(p);
 }
 
 int ctk_par_status(ctk_par *p)
@@ -986,7 +1006,7 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
             fprintf(stderr, "cpar: job %llu: %s\n", (unsigned long long)unit->seq,
                     unit->error ? unit->error : ctk_strerror(unit->status));
             write_record(p, unit, NULL, input);
-            count(p, 1, 0, 0, "", 0);
+            count(p, 1);
         }
         g_free(input);
         return;
@@ -1024,7 +1044,7 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
     if (!p->opts.dry_run && !interrupted) {
         write_joblog(p, unit, &r);
         write_record(p, unit, &r, input);
-        count(p, r.exit != 0 || r.signal != 0, r.exit, r.signal, r.line, r.line_len);
+        count(p, r.exit != 0 || r.signal != 0);
     }
     g_free(input);
 }

@@ -660,6 +660,13 @@ interrupt_cpar() {
         PAR_ERR=1 same_as_parallel -j1 -k --halt "$h" 'echo {}; exit {}' ::: 0 3 0 4 0 5
     done
     PAR_ERR=1 same_as_parallel -j1 -k --halt now,fail=1 'kill -15 $$' ::: a b
+    # Under every strategy, no job starts once the condition is met.
+    local s
+    for s in thread async sync; do
+        run --separate-stderr cp_run -s "$s" -j1 -k --halt now,fail=1 'echo {}; exit {}' ::: 0 3 0 4
+        assert_equal "$status" 3
+        assert_output $'0\n3'
+    done
     # now: the running jobs end at once (their whole group), soon: they finish.
     local t0 mark="20.$RANDOM$RANDOM"
     t0=$(now)
