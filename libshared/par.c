@@ -37,7 +37,11 @@ struct ctk_par {
     uint64_t ran, failed;
     uint64_t h_done, h_failed, h_succeeded; /* --halt's counts, at job end */
     ctk_rate *rate;                         /* --delay / --rate; NULL: none */
-    int rate_in_produce;                    /* the pipeline runs: the reader thread waits */
+    GQueue *pending;                        /* -X/-m: items read but not yet in a job (GBytes) */
+    size_t spread_max;                      /* -X/-m: items per job once spread over the slots */
+    int spread_done;
+    ctk_buf scratch;
+    int rate_in_produce; /* the pipeline runs: the reader thread waits */
     /* The program of a direct command, searched in $PATH once: the same
      * search per job cost as much as the rest of a short job's start. */
     char *program_name, *program_path;
@@ -124,6 +128,7 @@ int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_l
     p->slot_used = g_new0(unsigned char, opts->jobs + 1);
     p->running = g_ptr_array_new();
     p->uv_running = g_ptr_array_new();
+    p->pending = g_queue_new();
     p->halt_status = -1;
     if (opts->start_rate > 0)
         p->rate = ctk_rate_new(opts->start_rate);
@@ -145,6 +150,8 @@ void ctk_par_free(ctk_par *p)
     g_hash_table_destroy(p->skip);
     g_ptr_array_free(p->running, TRUE);
     g_ptr_array_free(p->uv_running, TRUE);
+    g_queue_free_full(p->pending, (GDestroyNotify)g_bytes_unref);
+    ctk_buf_free(&p->scratch);
     ctk_rate_free(p->rate);
     g_free(p->program_name);
     g_free(p->program_path);
@@ -174,6 +181,77 @@ void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed)
 
 /* ---- producing ---------------------------------------------------------------- */
 
+/* One item's share of a -X/-m line, as GNU parallel counts it. */
+static size_t arg_cost(ctk_par *p, GBytes *v, uint64_t seq)
+{
+    gsize size;
+    ctk_cmdline_item arg = {g_bytes_get_data(v, &size), 0};
+    arg.len = size;
+    return ctk_cmdline_arg_cost(p->opts.cmd, &arg, seq, 1);
+}
+
+/* -X and -m: as many items as fit in a command line of max_chars, as GNU
+ * parallel's CommandLine::populate fills it; at the end of input the last
+ * items are spread evenly over the job slots (once). */
+static int produce_fill(ctk_par *p, ctk_unit *unit)
+{
+    GPtrArray *args = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    size_t len, per_arg;
+    ctk_cmdline_fill_cost(p->opts.cmd, &len, &per_arg);
+    int eof = 0, rc = 0;
+    while (p->spread_max == 0 || args->len < p->spread_max) {
+        GBytes *v = g_queue_pop_head(p->pending);
+        if (v == NULL) {
+            rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
+            if (rc == CTK_EOF || rc == CTK_ECANCELED) {
+                eof = 1;
+                rc = 0;
+                break;
+            }
+            if (rc < 0)
+                break;
+            v = g_bytes_new(p->item.cols[0], p->item.lens[0]);
+        }
+        g_ptr_array_add(args, v);
+        len += (args->len > 1 ? per_arg : 0) + arg_cost(p, v, unit->seq);
+        if (len >= p->opts.max_chars) {
+            if (args->len > 1) {
+                g_queue_push_head(p->pending, g_bytes_ref(v));
+                g_ptr_array_remove_index(args, args->len - 1);
+                break;
+            }
+            /* GNU parallel gives up on the whole run here (exit 255); one
+             * job fails instead and the others go on. */
+            g_ptr_array_free(args, TRUE);
+            return ctk_unit_fail(unit, CTK_ERANGE, "command line too long (%zu >= %zu)", len,
+                                 p->opts.max_chars);
+        }
+    }
+    if (eof && !p->spread_done && args->len > 1 && g_queue_is_empty(p->pending)) {
+        p->spread_done = 1;
+        p->spread_max = (args->len + p->opts.jobs - 1) / p->opts.jobs;
+        while (args->len > p->spread_max) {
+            g_queue_push_head(p->pending, g_bytes_ref(g_ptr_array_index(args, args->len - 1)));
+            g_ptr_array_remove_index(args, args->len - 1);
+        }
+    }
+    if (rc == 0 && args->len == 0)
+        rc = CTK_EOF;
+    if (rc == 0) {
+        int skip = g_hash_table_contains(p->skip, GUINT_TO_POINTER((guint)unit->seq));
+        unsigned char flag = skip ? JOB_SKIP : JOB_RUN;
+        ctk_buf_append(&unit->in, &flag, 1);
+        put_u64(&unit->in, args->len);
+        for (guint i = 0; i < args->len; i++) {
+            gsize size;
+            const void *data = g_bytes_get_data(g_ptr_array_index(args, i), &size);
+            put_str(&unit->in, data, size);
+        }
+    }
+    g_ptr_array_free(args, TRUE);
+    return rc;
+}
+
 int ctk_par_produce(void *arg, ctk_unit *unit)
 {
     ctk_par *p = arg;
@@ -183,6 +261,8 @@ int ctk_par_produce(void *arg, ctk_unit *unit)
      * here spaces the starts. */
     if (p->rate != NULL && p->rate_in_produce && ctk_rate_wait(p->rate, p->cancel) < 0)
         return CTK_EOF;
+    if (p->opts.max_chars > 0)
+        return produce_fill(p, unit);
     int rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
     if (rc == CTK_ECANCELED)
         return CTK_EOF;

@@ -346,7 +346,7 @@ RETRY_JOB='echo x >> cnt.{}; n=$(wc -l < cnt.{}); echo try $n; [ $n -ge 3 ]'
 
 LONG_OPTIONS='arg-file null delimiter replace max-args max-replace-args shell ungroup group tag
     joblog resume resume-failed retries timeout termseq dry-run records halt delay rate tagstring
-    colsep line-buffer lb results bar eta jobs strategy
+    colsep line-buffer lb results bar eta context-replace multi-args max-chars jobs strategy
     list-strategies compare format header keep-order progress plugin help version'
 
 @test "--help shows the synopsis and every option" {
@@ -506,11 +506,15 @@ print("ok")' <<<"$output"
     assert_cpar_usage_error '.*--compare'
     run --separate-stderr cp_run -s thread --line-buffer echo ::: a
     assert_cpar_usage_error '.*--line-buffer'
+    run --separate-stderr cp_run --max-chars 100 echo ::: a
+    assert_cpar_usage_error '.*--max-chars'
+    run --separate-stderr cp_run -X -n 2 echo ::: a
+    assert_cpar_usage_error '.*-X'
 }
 
 @test "GNU parallel options cpar does not support are usage errors naming the option" {
     local a
-    for a in -X -m '--max-chars 100' --pipe -q '--sshlogin x' --onall '--shuf' '--xargs'; do
+    for a in --pipe -q '--sshlogin x' --onall '--shuf' '--xargs' '--tee' '--sqlmaster x'; do
         # shellcheck disable=SC2086
         run --separate-stderr cp_run $a echo ::: a
         assert_cpar_usage_error ".*${a%% *}"
@@ -737,6 +741,24 @@ interrupt_cpar() {
     kill -TERM "$CPAR"
     bg_wait
     assert_equal "$BG_STATUS" 143
+}
+
+@test "compat: -X and -m fill command lines as GNU parallel does, spread over the slots at the end" {
+    same_as_parallel -k -X echo ::: 1 2 3 4 5
+    same_as_parallel -k -j1 -X echo ::: 1 2 3 4 5
+    same_as_parallel -k -j3 -X echo ::: $(seq 10)
+    same_as_parallel -k -j2 -X echo pre{}post ::: 1 2 3 4 5
+    same_as_parallel -k -j2 -m echo pre{}post ::: 1 2 3 4 5
+    same_as_parallel -k -j2 -X echo {.}.x {#} ::: a.b c.d e.f
+    same_as_parallel -k -j2 -X --dry-run echo {} {/} ::: d/a.b 'c d.e' "it's"
+    same_as_parallel -k -j1 -m --dry-run echo ::: 'a b' c
+    same_as_parallel -k -j1 -X 'echo {} | wc -w' ::: $(seq 20)
+    PAR_IN=$(bytes_file "$(seq 30)") same_as_parallel -k -j1 --max-chars 20 -X echo
+    PAR_IN=$(bytes_file "$(seq 30)") same_as_parallel -k -j1 -m --max-chars 30 echo {#}: {}
+    PAR_IN=$(bytes_file "$(seq 30)") same_as_parallel -k -j1 -X --max-chars 40 echo {.} x{/}y {1}
+    # Beyond the system's limit: lines break where GNU parallel breaks them.
+    PAR_IN=$(bytes_file "$(seq 30000)") same_as_parallel -k -X echo a{}b
+    PAR_IN=$(bytes_file "$(seq 30000)") same_as_parallel -k -m 'echo {} | wc'
 }
 
 @test "compat: --bar, --eta and --progress never touch stdout" {

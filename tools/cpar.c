@@ -52,7 +52,15 @@ enum {
     OPT_COLSEP,
     OPT_LINE_BUFFER,
     OPT_RESULTS,
+    OPT_CONTEXT,
+    OPT_MULTI,
+    OPT_MAX_CHARS,
 };
+
+/* GNU parallel's usable command line length for -X/-m on Linux: its probe
+ * of the longest line (parallel --max-line-length-allowed: 130329) less
+ * 3000 for wrapping, halved for hexing. */
+#define GNU_LINE_MAX 63664
 
 static const ctk_cli_option cpar_options[] = {
     {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE", "read items from FILE (repeatable)", OPT_ARG_FILE},
@@ -97,6 +105,12 @@ static const ctk_cli_option cpar_options[] = {
     {"line-buffer", 0, CTK_ARG_NONE, NULL,
      "print whole lines as jobs write them (lines of jobs mix; -s process only)", OPT_LINE_BUFFER},
     {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
+    {"context-replace", 'X', CTK_ARG_NONE, NULL,
+     "fill each command line with items, repeating the words that hold {}", OPT_CONTEXT},
+    {"multi-args", 'm', CTK_ARG_NONE, NULL,
+     "fill each command line with items, {} standing for them all", OPT_MULTI},
+    {"max-chars", 0, CTK_ARG_REQUIRED, "N", "with -X or -m: command lines shorter than N bytes",
+     OPT_MAX_CHARS},
     {"results", 0, CTK_ARG_REQUIRED, "DIR",
      "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them",
      OPT_RESULTS},
@@ -120,6 +134,9 @@ typedef struct cpar_opts {
     double delay, rate;
     const char *tagstring, *colsep, *results;
     int bar, line_buffer;
+    int fill; /* 'X' or 'm' */
+    uint64_t max_chars;
+    int per_job_given;
 } cpar_opts;
 
 static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
@@ -198,8 +215,17 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_REPLACE:
         o->replace = v;
         return 0;
+    case OPT_CONTEXT:
+        o->fill = 'X';
+        return 0;
+    case OPT_MULTI:
+        o->fill = 'm';
+        return 0;
+    case OPT_MAX_CHARS:
+        return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
     case OPT_MAX_ARGS:
     case OPT_MAX_REPLACE:
+        o->per_job_given = 1;
         return ctk_parse_u64(v, 1, 100000, &o->per_job, why, why_len);
     case OPT_SHELL:
         o->shell = 1;
@@ -467,6 +493,10 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, size_t n_
         return "--compare runs every job several times: it takes no --joblog or --records";
     if (o->line_buffer && c->strategy != NULL && strcmp(c->strategy, "process") != 0)
         return "--line-buffer works with the process strategy only";
+    if (o->fill && (o->per_job_given || o->colsep != NULL))
+        return "-X and -m take no -n, -N or --colsep";
+    if (o->max_chars > 0 && !o->fill)
+        return "--max-chars works with -X or -m only";
     if (c->compare != NULL && o->dry_run)
         return "--compare runs the jobs: it takes no --dry-run";
     return NULL;
@@ -655,8 +685,10 @@ int main(int argc, char **argv)
         status = usage_error(problem);
         goto out;
     }
-    if (ctk_cmdline_parse(&cmd, argv + first, in.n_cmd, o.replace,
-                          o.shell ? CTK_CMDLINE_FORCE_SHELL : 0, err, sizeof err) < 0 ||
+    unsigned cmd_flags =
+        (o.shell ? CTK_CMDLINE_FORCE_SHELL : 0) | (o.fill == 'X' ? CTK_CMDLINE_CONTEXT : 0);
+    if (ctk_cmdline_parse(&cmd, argv + first, in.n_cmd, o.replace, cmd_flags, err, sizeof err) <
+            0 ||
         (o.tagstring != NULL && ctk_cmdline_parse(&tagstring, (char **)&o.tagstring, 1, o.replace,
                                                   CTK_CMDLINE_TEXT, err, sizeof err) < 0)) {
         status = usage_error(err);
@@ -678,6 +710,12 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": cannot open input: %s\n", err);
         status = rc == CTK_EINVAL ? 2 : 255;
         goto out;
+    }
+    if (o.max_chars > GNU_LINE_MAX) {
+        /* GNU parallel's words, and what it does: the usable length. */
+        fprintf(stderr, PROG ": Warning: Value for option --max-chars should be < %d.\n",
+                GNU_LINE_MAX);
+        o.max_chars = GNU_LINE_MAX;
     }
     if (o.joblog != NULL && (joblog = open_joblog(o.joblog, o.resume)) == NULL) {
         fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o.joblog, strerror(errno));
@@ -724,6 +762,7 @@ int main(int argc, char **argv)
         .progress = bar,
         .line_buffer = o.line_buffer && !o.ungroup && o.results == NULL,
         .results_dir = o.results,
+        .max_chars = o.fill ? (o.max_chars ? o.max_chars : GNU_LINE_MAX) : 0,
     };
     status = c.compare != NULL ? run_compare(&c, reg, &in, &po) : run_jobs(&c, reg, &po);
     ctk_progress_finish(bar);

@@ -60,6 +60,7 @@ typedef struct ctk_par_opts {
     double start_rate;            /* starts per second (--delay, --rate); 0: no limit */
     const ctk_cmdline *tagstring; /* --tagstring, parsed with CTK_CMDLINE_TEXT; or NULL */
     ctk_progress *progress;       /* --bar: updated per finished job; or NULL */
+    size_t max_chars;             /* -X/-m: fill command lines up to this; 0: one item per job */
     const char *results_dir;      /* --results DIR; or NULL */
     int line_buffer;              /* --line-buffer: whole lines as they come (process engine) */
 } ctk_par_opts;
