@@ -15,15 +15,17 @@
 #   3. cfetch --rate 100 over 300 URLs: 3 s +- 10 %.
 #
 # Max RSS comes from GNU time (/usr/bin/time -f %M), wall time from bash's
-# $EPOCHREALTIME around it (GNU time's %e has 10 ms steps). Each run of
-# part 1 is repeated REPS times (default 3) and the median reported. This is
+# $EPOCHREALTIME around it (GNU time's %e has 10 ms steps). Part 1 runs
+# REPS rounds (default 3), the tools taking turns within each so that a
+# change in the machine's load falls on all of them, and reports medians;
+# wrk runs before and after, and the better is the server's limit. This is
 # a report: it exits 0 whatever the bars say, 1 when a run failed (an exit
 # status, a missing or failed record, requests nginx did not see) and 2
 # when something it needs is missing.
 #
 # Environment: N (20000), SIZE (2048), J (64), REPS (3), WRK_SECS (3),
-# NGINX_WORKERS (1: the other core is the client's).
-# PERF=1 adds a perf profile of cfetch (its hottest symbols).
+# NGINX_WORKERS (auto: one per core, as a stock nginx runs).
+# PERF=1 adds a perf profile of cfetch (by library, then its hottest symbols).
 # KEEP_TMP=1 keeps the temporary directory (configs, outputs, logs).
 set -u
 
@@ -59,7 +61,7 @@ SIZE=${SIZE:-2048}
 J=${J:-64}
 REPS=${REPS:-3}
 WRK_SECS=${WRK_SECS:-3}
-NGINX_WORKERS=${NGINX_WORKERS:-1}
+NGINX_WORKERS=${NGINX_WORKERS:-auto}
 GNU_TIME=/usr/bin/time
 
 for tool in nginx curl python3; do
@@ -136,45 +138,71 @@ nginx_requests() {
     curl -s "$base/nginx-status" | awk 'NR == 3 { print $3 }'
 }
 
-# timed NAME CMD...: runs CMD REPS times under GNU time (stdout in
-# $tmp/NAME.out, stderr in $tmp/NAME.err, of the last run), checks that it
-# exited 0 and that nginx saw at least N requests each time; sets WALL and
-# RSS (kB) to the medians.
-timed() {
-    local name=$1 i before after status start end
+# run_once NAME CMD...: one run of CMD under GNU time (stdout in
+# $tmp/NAME.out, stderr in $tmp/NAME.err), its wall, max RSS, user and
+# system time appended to NAME's samples; checks that it exited 0, that
+# nginx saw N requests and that every transfer was a 200.
+run_once() {
+    local name=$1 before after status start end ok records
     shift
-    : >"$tmp/$name.walls"
-    : >"$tmp/$name.rss"
-    : >"$tmp/$name.user"
-    : >"$tmp/$name.sys"
-    for ((i = 0; i < REPS; i++)); do
-        before=$(nginx_requests)
-        status=0
-        start=$EPOCHREALTIME
-        timeout -k 5 600 "$GNU_TIME" -f '%M %U %S' -o "$tmp/$name.time" "$@" \
-            >"$tmp/$name.out" 2>"$tmp/$name.err" || status=$?
-        end=$EPOCHREALTIME
-        after=$(nginx_requests)
-        if [ "$status" != 0 ]; then
-            echo "  $name: exit status $status: $(tail -n 3 "$tmp/$name.err")" >&2
+    before=$(nginx_requests)
+    status=0
+    start=$EPOCHREALTIME
+    timeout -k 5 600 "$GNU_TIME" -f '%M %U %S' -o "$tmp/$name.time" "$@" \
+        >"$tmp/$name.out" 2>"$tmp/$name.err" || status=$?
+    end=$EPOCHREALTIME
+    after=$(nginx_requests)
+    if [ "$status" != 0 ]; then
+        echo "  $name: exit status $status: $(tail -n 3 "$tmp/$name.err")" >&2
+        broken=1
+    fi
+    # after - before counts the first status request too.
+    if [ $((after - before - 1)) -lt "$N" ]; then
+        echo "  $name: nginx served $((after - before - 1)) requests, not $N" >&2
+        broken=1
+    fi
+    case $name in
+    curl)
+        ok=$(grep -c '^200$' "$tmp/curl.out")
+        if [ "$ok" != "$N" ]; then
+            echo "  curl: $ok transfers with status 200, for $N URLs" >&2
             broken=1
         fi
-        if [ $((after - before - 1)) -lt "$N" ]; then
-            echo "  $name: nginx served $((after - before - 1)) requests, not $N" >&2
+        ;;
+    cfetch)
+        # Every URL has exactly one record, and each is a 200.
+        records=$(wc -l <"$tmp/cfetch.out")
+        ok=$(awk -F'\t' '$3 == 200' "$tmp/cfetch.out" | wc -l)
+        if [ "$records" != "$N" ] || [ "$ok" != "$N" ]; then
+            echo "  cfetch: $records records, $ok with status 200, for $N URLs" >&2
             broken=1
         fi
-        awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' >>"$tmp/$name.walls"
-        tail -n 1 "$tmp/$name.time" | awk '{ print $1 }' >>"$tmp/$name.rss"
-        tail -n 1 "$tmp/$name.time" | awk '{ print $2 }' >>"$tmp/$name.user"
-        tail -n 1 "$tmp/$name.time" | awk '{ print $3 }' >>"$tmp/$name.sys"
-    done
-    WALL=$(median <"$tmp/$name.walls")
-    RSS=$(median <"$tmp/$name.rss")
-    USER_S=$(median <"$tmp/$name.user")
-    SYS_S=$(median <"$tmp/$name.sys")
+        ;;
+    esac
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }' >>"$tmp/$name.walls"
+    tail -n 1 "$tmp/$name.time" | awk '{ print $1 }' >>"$tmp/$name.rss"
+    tail -n 1 "$tmp/$name.time" | awk '{ print $2 }' >>"$tmp/$name.user"
+    tail -n 1 "$tmp/$name.time" | awk '{ print $3 }' >>"$tmp/$name.sys"
 }
 
-# row LABEL: one line from the last timed run.
+# medians NAME: sets WALL, RSS (kB), USER_S and SYS_S to the medians of
+# NAME's samples.
+medians() {
+    WALL=$(median <"$tmp/$1.walls")
+    RSS=$(median <"$tmp/$1.rss")
+    USER_S=$(median <"$tmp/$1.user")
+    SYS_S=$(median <"$tmp/$1.sys")
+}
+
+# run_wrk: the server's own limit, one URL over J connections; prints
+# requests/s.
+run_wrk() {
+    timeout -k 5 120 wrk -t1 -c"$J" -d"${WRK_SECS}s" "$base/f/00001" >"$tmp/wrk.out" 2>&1 ||
+        echo "  wrk failed: $(tail -n 2 "$tmp/wrk.out")" >&2
+    awk '/^Requests\/sec:/ { printf "%.0f\n", $2 }' "$tmp/wrk.out"
+}
+
+# row LABEL: one line from the last medians.
 row() {
     printf '  %-36s %7s s %7s req/s %6s MB  %5s user %5s sys\n' "$1" "$WALL" \
         "$(rate "$N" "$WALL")" "$(mb "$RSS")" "$USER_S" "$SYS_S"
@@ -256,61 +284,76 @@ awk -v b="$base" -v n="$N" 'BEGIN { for (i = 0; i < n; i++) printf "%s/f/%05d\n"
     awk '{ printf "url = \"%s\"\noutput = \"/dev/null\"\n", $0 }' "$tmp/urls"
 } >"$tmp/curl.cfg"
 
-echo "nginx ($NGINX_WORKERS worker) on $base: $N files of $SIZE bytes; -j $J; median of $REPS; $(nproc) cores"
+echo "nginx (worker_processes $NGINX_WORKERS) on $base: $N files of $SIZE bytes; -j $J; median of $REPS; $(nproc) cores"
 
+tools="curl"
+if command -v wget2 >/dev/null 2>&1; then
+    tools="$tools wget2"
+else
+    echo "  wget2 is not installed: skipped (apt-get install wget2)"
+fi
+if [ -x "$cfetch" ]; then
+    tools="$tools cfetch"
+else
+    echo "  cfetch is not built ($cfetch): its rows are skipped"
+fi
+
+# The server's limit, before and after the clients (the better of the two).
 wrk_rps=
+command -v wrk >/dev/null 2>&1 && wrk_rps=$(run_wrk)
+
+# Round robin: the machine's load drifts, and it should drift over every
+# tool alike.
+for ((rep = 0; rep < REPS; rep++)); do
+    for tool in $tools; do
+        case $tool in
+        curl) run_once curl curl -s --parallel --parallel-max "$J" -K "$tmp/curl.cfg" ;;
+        wget2) run_once wget2 wget2 -q --no-config --robots=off --max-threads="$J" \
+            -O /dev/null -i "$tmp/urls" ;;
+        cfetch) run_once cfetch "$cfetch" -j "$J" -s async -i "$tmp/urls" ;;
+        esac
+    done
+done
+
 if command -v wrk >/dev/null 2>&1; then
-    timeout -k 5 120 wrk -t1 -c"$J" -d"${WRK_SECS}s" "$base/f/00001" >"$tmp/wrk.out" 2>&1 ||
-        echo "  wrk failed: $(tail -n 2 "$tmp/wrk.out")" >&2
-    wrk_rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$tmp/wrk.out")
+    r=$(run_wrk)
+    wrk_rps=$(printf '%s\n%s\n' "${wrk_rps:-0}" "${r:-0}" | sort -n | tail -n 1)
     printf '  %-36s %7s   %7s req/s (the server'"'"'s limit, one URL)\n' \
-        "wrk -t1 -c$J -d${WRK_SECS}s" "" "${wrk_rps:--}"
+        "wrk -t1 -c$J -d${WRK_SECS}s" "" "$wrk_rps"
 else
     echo "  wrk is not installed: no server limit (apt-get install wrk)"
 fi
 
-timed curl curl -s --parallel --parallel-max "$J" -K "$tmp/curl.cfg"
+medians curl
 curl_wall=$WALL curl_rss=$RSS
-ok=$(grep -c '^200$' "$tmp/curl.out")
-if [ "$ok" != "$N" ]; then
-    echo "  curl: $ok transfers with status 200, for $N URLs" >&2
-    broken=1
-fi
 row "curl --parallel --parallel-max $J"
-
 wget2_wall=
-if command -v wget2 >/dev/null 2>&1; then
-    timed wget2 wget2 -q --no-config --robots=off --max-threads="$J" -O /dev/null -i "$tmp/urls"
+case " $tools " in *" wget2 "*)
+    medians wget2
     wget2_wall=$WALL
     row "wget2 --max-threads $J"
-else
-    echo "  wget2 is not installed: skipped (apt-get install wget2)"
-fi
-
+    ;;
+esac
 cf_wall=
-if [ -x "$cfetch" ]; then
-    timed cfetch "$cfetch" -j "$J" -s async -i "$tmp/urls"
+case " $tools " in *" cfetch "*)
+    medians cfetch
     cf_wall=$WALL cf_rss=$RSS
     row "cfetch -j $J -s async"
-    # Every URL has exactly one record, and each is a 200.
-    records=$(wc -l <"$tmp/cfetch.out")
-    ok=$(awk -F'\t' '$3 == 200' "$tmp/cfetch.out" | wc -l)
-    if [ "$records" != "$N" ] || [ "$ok" != "$N" ]; then
-        echo "  cfetch: $records records, $ok with status 200, for $N URLs" >&2
-        broken=1
-    fi
     if [ -n "${PERF:-}" ] && command -v perf >/dev/null 2>&1; then
         # Where cfetch's time goes: its hottest symbols, one more run.
         perf record -q -F 999 -g -o "$tmp/perf.data" -- "$cfetch" -j "$J" -s async \
             -i "$tmp/urls" >/dev/null 2>"$tmp/perf.err"
-        echo "  perf: cfetch's hottest symbols (self time)"
+        echo "  perf: where cfetch's time goes, by library (self time)"
+        perf report -i "$tmp/perf.data" --stdio --no-children --sort dso \
+            --percent-limit 1 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 12 | sed 's/^/    /'
+        echo "  perf: its hottest symbols"
         perf report -i "$tmp/perf.data" --stdio --no-children --sort dso,sym \
-            --percent-limit 1.5 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
-            head -n 30 | sed 's/^/    /'
+            --percent-limit 1 -g none 2>/dev/null | grep -v '^#' | grep -v '^$' |
+            head -n 20 | sed 's/^/    /'
     fi
-else
-    echo "  cfetch is not built ($cfetch): its rows are skipped"
-fi
+    ;;
+esac
 
 if [ -n "$cf_wall" ]; then
     r=$(ratio "$curl_wall" "$cf_wall")

@@ -577,7 +577,7 @@ static int parse_checked(ctk_cmdline *t, char *const *words, size_t n_words, con
     int rc = join_words(t, words, n_words);
     if (rc == 0)
         rc = find_rpls(t, replace);
-    if (rc == 0 && !has_rpl(t) && !(flags & CTK_CMDLINE_TEXT))
+    if (rc == 0 && !has_rpl(t) && !(flags & (CTK_CMDLINE_TEXT | CTK_CMDLINE_NO_APPEND)))
         rc = append_default(t, n_words);
     if (rc < 0)
         return rc;

@@ -29,6 +29,8 @@ typedef struct running {
     int child_live; /* between start and dispose, under q->lock */
     ctk_spawn_result res;
     pid_t pid;        /* the child, set before EV_STARTED */
+    int out_fd[2];    /* its stdout and stderr files, once created, or -1 */
+    double pid_due;   /* when to record the pid in the store; 0: done or not yet started */
     int rc;           /* a library error running it */
     char reason[256]; /* why it could not start, or "" */
 } running;
@@ -42,7 +44,10 @@ struct ctk_jobq {
     ctk_jobq_opts o;
     ctk_worker_id wid;
     char *worker_name, *host;
-    GAsyncQueue *events;
+    /* Events from job threads (GAsyncQueue would do, but a queue under our
+     * own mutex is one that ThreadSanitizer can see synchronize). */
+    GQueue events;
+    pthread_cond_t event_ready;
     pthread_mutex_t lock; /* running list and cancelled, against the signal thread */
     GPtrArray *running;
     int cancelled;
@@ -136,7 +141,8 @@ int ctk_jobq_new(ctk_jobq **out, const ctk_jobq_opts *o)
     q->worker_name = ctk_jobq_worker_name();
     q->host = g_strdup(g_get_host_name());
     q->wid = (ctk_worker_id){q->worker_name, q->host};
-    q->events = g_async_queue_new();
+    g_queue_init(&q->events);
+    pthread_cond_init(&q->event_ready, NULL);
     q->running = g_ptr_array_new();
     pthread_mutex_init(&q->lock, NULL);
     *out = q;
@@ -147,7 +153,8 @@ void ctk_jobq_free(ctk_jobq *q)
 {
     if (q == NULL)
         return;
-    g_async_queue_unref(q->events);
+    g_queue_clear_full(&q->events, g_free);
+    pthread_cond_destroy(&q->event_ready);
     g_ptr_array_free(q->running, TRUE);
     pthread_mutex_destroy(&q->lock);
     g_free(q->worker_name);
@@ -192,12 +199,40 @@ static void logf_job(ctk_jobq *q, const ctk_job *job, const char *fmt, ...)
 
 /* ---- one job's thread ------------------------------------------------------------ */
 
-static int open_out(const ctk_jobq *q, int64_t id, int stream)
+/* The job's output files are created on its first byte: creating two
+ * files per job cost more than running a short one. */
+static int sink(void *arg, int stream, const void *data, size_t len)
 {
-    char *path = ctk_jobq_out_path(q->o.out_dir, id, stream);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    g_free(path);
-    return fd;
+    running *r = arg;
+    int *fd = &r->out_fd[stream == 2];
+    if (*fd < 0) {
+        char *path = ctk_jobq_out_path(r->q->o.out_dir, r->job.id, stream);
+        *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        g_free(path);
+        if (*fd < 0)
+            return -errno;
+    }
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(*fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* An earlier attempt's output is not this one's. */
+static void forget_output(const running *r)
+{
+    for (int stream = 1; r->job.attempts > 1 && stream <= 2; stream++) {
+        char *path = ctk_jobq_out_path(r->q->o.out_dir, r->job.id, stream);
+        unlink(path);
+        g_free(path);
+    }
 }
 
 static void post(ctk_jobq *q, int kind, running *r)
@@ -205,7 +240,10 @@ static void post(ctk_jobq *q, int kind, running *r)
     event *e = g_new(event, 1);
     e->kind = kind;
     e->r = r;
-    g_async_queue_push(q->events, e);
+    pthread_mutex_lock(&q->lock);
+    g_queue_push_tail(&q->events, e);
+    pthread_cond_signal(&q->event_ready);
+    pthread_mutex_unlock(&q->lock);
 }
 
 static void run_child(running *r, const ctk_spawn_opts *so)
@@ -234,7 +272,6 @@ static void *job_thread(void *arg)
     running *r = arg;
     ctk_jobq *q = r->q;
     const ctk_job *job = &r->job;
-    int out = open_out(q, job->id, 1), err = out >= 0 ? open_out(q, job->id, 2) : -1;
     ctk_spawn_opts so = {
         .argv = (const char *const *)job->argv,
         .shell = job->argv == NULL ? job->cmd : NULL,
@@ -242,29 +279,26 @@ static void *job_thread(void *arg)
         .env = (const char *const *)job->env,
         .env_exact = job->env != NULL,
         .cwd = job->cwd,
-        .out = CTK_SPAWN_TO_FD,
-        .err = CTK_SPAWN_TO_FD,
-        .out_fd = out,
-        .err_fd = err,
+        .sink = sink,
+        .sink_arg = r,
         .termseq = q->o.termseq,
         .termseq_len = q->o.termseq_len,
     };
     if (job->timeout > 0)
         so.deadline = ctk_spawn_clock() + job->timeout;
-    if (out < 0 || err < 0) {
-        snprintf(r->reason, sizeof r->reason, "cannot write its output in %s: %s", q->o.out_dir,
-                 g_strerror(errno));
-    } else if (job->cwd != NULL && access(job->cwd, X_OK) < 0) {
+    forget_output(r);
+    if (job->cwd != NULL && access(job->cwd, X_OK) < 0) {
         /* posix_spawn would say ENOENT, which reads as "command not found". */
         snprintf(r->reason, sizeof r->reason, "cannot enter %s: %s", job->cwd, g_strerror(errno));
-        dprintf(err, "cqueue: %s\n", r->reason);
+        char text[300];
+        int n = snprintf(text, sizeof text, "cqueue: %s\n", r->reason);
+        sink(r, 2, text, (size_t)n);
     } else {
-        run_child(r, &so);
+        run_child(r, &so); /* a file that cannot be written makes r->rc an error */
     }
-    if (out >= 0)
-        close(out);
-    if (err >= 0)
-        close(err);
+    for (int i = 0; i < 2; i++)
+        if (r->out_fd[i] >= 0)
+            close(r->out_fd[i]);
     post(q, EV_ENDED, r);
     return NULL;
 }
@@ -282,6 +316,7 @@ static int start_job(ctk_jobq *q, ctk_job *job)
     running *r = g_new0(running, 1);
     r->q = q;
     r->job = *job;
+    r->out_fd[0] = r->out_fd[1] = -1;
     ctk_spawn_stream_init(&r->res.out, 0, NULL);
     ctk_spawn_stream_init(&r->res.err, 0, NULL);
     q->weight_used += job->weight > 0 ? job->weight : 1;
@@ -303,17 +338,42 @@ static int start_job(ctk_jobq *q, ctk_job *job)
     return 0;
 }
 
+/* The pid is recorded once the job has run for PID_DELAY: a short job
+ * ends first and costs no transaction for it (a `kill` meanwhile is seen
+ * when the job ends, and stops its retries). */
+#define PID_DELAY 0.05
+
 static void on_started(ctk_jobq *q, running *r)
+{
+    r->pid_due = ctk_spawn_clock() + PID_DELAY;
+}
+
+static void record_pid(ctk_jobq *q, running *r)
 {
     uint64_t start = 0;
     int kill_requested = 0;
-    pid_t pid = r->pid;
-    if (pid > 0 && ctk_proc_start_time(pid, &start) == 0)
-        q->o.store->ops->set_pid(q->o.store, r->job.id, &q->wid, pid, start, &kill_requested);
+    r->pid_due = 0;
+    if (ctk_proc_start_time(r->pid, &start) < 0)
+        return; /* it has just ended */
+    q->o.store->ops->set_pid(q->o.store, r->job.id, &q->wid, r->pid, start, &kill_requested);
     pthread_mutex_lock(&q->lock);
     if (kill_requested && r->child_live)
         ctk_spawn_signal(&r->child, SIGTERM);
     pthread_mutex_unlock(&q->lock);
+}
+
+/* Records the pids that are due; returns seconds until the next one is. */
+static double record_pids(ctk_jobq *q)
+{
+    double now = ctk_spawn_clock(), next = 1e9;
+    for (guint i = 0; i < q->running->len; i++) {
+        running *r = g_ptr_array_index(q->running, i);
+        if (r->pid_due > 0 && r->pid_due <= now)
+            record_pid(q, r);
+        else if (r->pid_due > 0 && r->pid_due - now < next)
+            next = r->pid_due - now;
+    }
+    return next;
 }
 
 static void outcome_of(const running *r, ctk_job_outcome *o, char *reason, size_t len)
@@ -443,7 +503,7 @@ static int claim_some(ctk_jobq *q, unsigned limit)
 typedef struct loop_state {
     int64_t stop_gen0;
     int stopping, claimed_once;
-    double last_busy, last_renew, last_expire;
+    double last_busy, last_renew, last_expire, last_control;
 } loop_state;
 
 /* Whether the worker is done: returns 1 to leave the loop. */
@@ -472,10 +532,14 @@ static int should_exit(ctk_jobq *q, loop_state *ls, int claimed, double now)
 static int housekeeping(ctk_jobq *q, loop_state *ls, double now)
 {
     ctk_store *st = q->o.store;
-    ctk_queue_control c;
-    int rc = st->ops->control(st, q->o.queue, &c);
-    if (rc < 0)
-        return store_err(q, rc);
+    ctk_queue_control c = {0, ls->stop_gen0};
+    int rc = 0;
+    /* A `stop` is seen within a poll interval, not at every job's end. */
+    if (now - ls->last_control >= q->o.poll) {
+        if ((rc = st->ops->control(st, q->o.queue, &c)) < 0)
+            return store_err(q, rc);
+        ls->last_control = now;
+    }
     if (c.stop_gen > ls->stop_gen0 && !ls->stopping) {
         ls->stopping = 1;
         if (q->o.log != NULL)
@@ -494,6 +558,29 @@ static int housekeeping(ctk_jobq *q, loop_state *ls, double now)
         ls->last_expire = now;
     }
     return 0;
+}
+
+/* The next event, waiting up to secs for one (0: not at all; < 0: for
+ * ever). NULL when none came. */
+static event *next_event(ctk_jobq *q, double secs)
+{
+    pthread_mutex_lock(&q->lock);
+    if (secs != 0 && g_queue_is_empty(&q->events)) {
+        if (secs < 0) {
+            while (g_queue_is_empty(&q->events))
+                pthread_cond_wait(&q->event_ready, &q->lock);
+        } else {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + secs;
+            until.tv_sec = (time_t)t;
+            until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
+            pthread_cond_timedwait(&q->event_ready, &q->lock, &until);
+        }
+    }
+    event *e = g_queue_pop_head(&q->events);
+    pthread_mutex_unlock(&q->lock);
+    return e;
 }
 
 int ctk_jobq_run(ctk_jobq *q)
@@ -521,18 +608,22 @@ int ctk_jobq_run(ctk_jobq *q)
         }
         if (should_exit(q, &ls, claimed, now))
             break;
-        /* Sleep until a job event, or the next look at the queue. */
-        event *e = g_async_queue_timeout_pop(q->events, (guint64)(q->o.poll * 1e6));
+        /* Sleep until a job event, a pid to record, or the next look at
+         * the queue. */
+        double wait_s = record_pids(q);
+        if (wait_s > q->o.poll)
+            wait_s = q->o.poll;
+        event *e = next_event(q, wait_s);
         while (e != NULL) {
             handle(q, e);
-            e = g_async_queue_try_pop(q->events);
+            e = next_event(q, 0);
         }
     }
     /* On an error, end what runs (it goes back to the queue). */
     if (rc < 0)
         ctk_jobq_cancel(q);
     while (q->running->len > 0) {
-        event *e = g_async_queue_pop(q->events);
+        event *e = next_event(q, -1);
         handle(q, e);
     }
     return rc < 0 ? rc : 0;
@@ -549,5 +640,5 @@ void ctk_jobq_cancel(ctk_jobq *q)
     }
     pthread_mutex_unlock(&q->lock);
     /* Wake the main thread from its wait. */
-    g_async_queue_push(q->events, g_new0(event, 1));
+    post(q, EV_WAKE, NULL);
 }

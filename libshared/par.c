@@ -1532,8 +1532,3 @@ int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_
     g_free(spec);
     return rc;
 }
-
-int ctk_par_rate_parse(const char *text, double *per_sec, char *why, size_t why_len)
-{
-    return ctk_rate_parse(text, per_sec, why, why_len);
-}

@@ -5,6 +5,7 @@
  * sequence sent to the whole group. */
 #include <errno.h>
 #include <fcntl.h>
+#include <glib.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -328,8 +330,8 @@ static void close_pipes(pipe_ends ends)
 
 static int open_pipes(const ctk_spawn_opts *o, pipe_ends ends)
 {
-    int want[3] = {o->in == CTK_SPAWN_IN_PIPE, o->out == CTK_SPAWN_CAPTURE,
-                   o->err == CTK_SPAWN_CAPTURE};
+    int want[3] = {o->in == CTK_SPAWN_IN_PIPE || o->in == CTK_SPAWN_IN_RANGE,
+                   o->out == CTK_SPAWN_CAPTURE, o->err == CTK_SPAWN_CAPTURE};
     for (int i = 0; i < 3; i++) {
         int rc = want[i] ? open_pipe(ends[i]) : 0;
         if (rc < 0)
@@ -339,6 +341,11 @@ static int open_pipes(const ctk_spawn_opts *o, pipe_ends ends)
      * returns to the poll loop instead of stalling the drain. */
     if (ends[0][1] >= 0 && fcntl(ends[0][1], F_SETFL, O_NONBLOCK) < 0)
         return -errno;
+    /* A larger pipe is an optimisation only: a refusal (over
+     * /proc/sys/fs/pipe-max-size) leaves the default. */
+    for (int i = 0; i < 2 && o->pipe_size > 0; i++)
+        if (ends[i][0] >= 0)
+            (void)fcntl(ends[i][0], F_SETPIPE_SZ, (int)o->pipe_size);
     return 0;
 }
 
@@ -362,12 +369,10 @@ static int set_actions(posix_spawn_file_actions_t *fa, const ctk_spawn_opts *o, 
     int null_out = o->out == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
     int null_err = o->err == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
     int in_fd = o->in == CTK_SPAWN_IN_FD ? o->in_fd : -1;
-    int out_fd = o->out == CTK_SPAWN_TO_FD ? o->out_fd : -1;
-    int err_fd = o->err == CTK_SPAWN_TO_FD ? o->err_fd : -1;
     int rc;
     if ((rc = wire_fd(fa, 0, ends[0][0], null_in, in_fd)) < 0 ||
-        (rc = wire_fd(fa, 1, ends[1][1], null_out, out_fd)) < 0 ||
-        (rc = wire_fd(fa, 2, ends[2][1], null_err, err_fd)) < 0)
+        (rc = wire_fd(fa, 1, ends[1][1], null_out, -1)) < 0 ||
+        (rc = wire_fd(fa, 2, ends[2][1], null_err, -1)) < 0)
         return rc;
     if (o->cwd != NULL && (rc = -posix_spawn_file_actions_addchdir_np(fa, o->cwd)) < 0)
         return rc;
@@ -439,10 +444,12 @@ static int valid_opts(const ctk_spawn_opts *o)
         return 0;
     if (o->in == CTK_SPAWN_IN_FD && o->in_fd < 0)
         return 0;
-    if ((o->out == CTK_SPAWN_TO_FD && o->out_fd < 0) ||
-        (o->err == CTK_SPAWN_TO_FD && o->err_fd < 0) || (o->env_exact && o->env == NULL))
+    if (o->in == CTK_SPAWN_IN_RANGE && o->range_len > 0 && o->range_fd < 0)
         return 0;
-    return o->in != CTK_SPAWN_IN_PIPE || o->input != NULL || o->input_len == 0;
+    if (o->env_exact && o->env == NULL)
+        return 0;
+    return (o->in != CTK_SPAWN_IN_PIPE && o->in != CTK_SPAWN_IN_RANGE) || o->input != NULL ||
+           o->input_len == 0;
 }
 
 /* Errors of the exec itself, which a shell reports as the command's
@@ -664,11 +671,55 @@ static int poll_timeout(const drain *d, double now)
     return ms < 0 ? 0 : ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* vmsplice gives the pipe our pages instead of a copy of them; where the
+ * kernel refuses, write copies. */
+static ssize_t write_input(int fd, const char *data, size_t len, int vmsplice_ok)
+{
+    if (vmsplice_ok) {
+        struct iovec iov = {(void *)data, len};
+        ssize_t n = vmsplice(fd, &iov, 1, SPLICE_F_NONBLOCK);
+        if (n >= 0 || (errno != EINVAL && errno != ENOSYS))
+            return n;
+    }
+    return write(fd, data, len);
+}
+
+/* Bytes the child is to read: the input, then a file range after it. */
+static uint64_t input_total(const ctk_spawn_opts *o)
+{
+    return o->input_len + (o->in == CTK_SPAWN_IN_RANGE ? o->range_len : 0);
+}
+
+/* Moves file pages into the pipe by splice; where the fd does not
+ * splice (EINVAL), reads and writes instead, counting only what the pipe
+ * took (the rest is read again next time). */
+static ssize_t feed_range(drain *d, uint64_t done)
+{
+    const ctk_spawn_opts *o = d->c->opts;
+    uint64_t left = o->range_len - done;
+    loff_t off = (loff_t)(o->range_offset + done);
+    size_t want = left > (uint64_t)1 << 30 ? (size_t)1 << 30 : (size_t)left;
+    ssize_t n =
+        splice(o->range_fd, &off, d->c->in_fd, NULL, want, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (n > 0 || (n < 0 && errno != EINVAL))
+        return n;
+    ssize_t got = n < 0 ? pread(o->range_fd, d->chunk, want < CHUNK ? want : CHUNK, (off_t)off) : 0;
+    if (got <= 0) {
+        errno = got == 0 ? EIO : errno; /* the file ended before the range */
+        return -1;
+    }
+    return write(d->c->in_fd, d->chunk, (size_t)got);
+}
+
 static void feed_input(drain *d)
 {
     const ctk_spawn_opts *o = d->c->opts;
-    size_t left = o->input_len - d->in_off;
-    ssize_t n = left > 0 ? write(d->c->in_fd, (const char *)o->input + d->in_off, left) : 0;
+    ssize_t n = 0;
+    if (d->in_off < o->input_len)
+        n = write_input(d->c->in_fd, (const char *)o->input + d->in_off, o->input_len - d->in_off,
+                        o->input_vmsplice);
+    else if (d->in_off < input_total(o))
+        n = feed_range(d, d->in_off - o->input_len);
     if (n > 0) {
         d->in_off += (size_t)n;
         d->r->in_bytes = d->in_off;
@@ -677,7 +728,7 @@ static void feed_input(drain *d)
         d->got_epipe = 1;
     /* Closing is the child's end of input: all written, or it stopped
      * reading. */
-    if (d->in_off == o->input_len || (n < 0 && errno != EAGAIN && errno != EINTR))
+    if (d->in_off == input_total(o) || (n < 0 && errno != EAGAIN && errno != EINTR))
         close_fd(&d->c->in_fd);
 }
 
@@ -689,6 +740,11 @@ static int read_output(drain *d, int *fd, ctk_spawn_stream *s)
     if (n <= 0) {
         close_fd(fd);
         return 0;
+    }
+    const ctk_spawn_opts *o = d->c->opts;
+    if (o->sink != NULL) {
+        s->bytes += (uint64_t)n;
+        return o->sink(o->sink_arg, s == &d->r->out ? 1 : 2, d->chunk, (size_t)n);
     }
     return ctk_spawn_stream_append(s, d->chunk, (size_t)n);
 }
@@ -792,7 +848,7 @@ static int drain_and_reap(drain *d)
 {
     sigset_t old;
     int was_pending;
-    if (d->c->opts->input_len == 0)
+    if (input_total(d->c->opts) == 0)
         close_fd(&d->c->in_fd); /* nothing to feed: EOF at once */
     pipe_guard_begin(&old, &was_pending);
     int rc = drain_loop(d);
@@ -837,12 +893,12 @@ static int report_exec_failure(ctk_spawn_child *c, ctk_spawn_result *r)
     const char *name = o->shell != NULL ? "/bin/sh" : o->argv[0];
     r->exit = exec_failure_text(name, c->exec_errno, text, sizeof text);
     r->exec_errno = c->exec_errno;
+    if (o->err == CTK_SPAWN_CAPTURE && o->sink != NULL)
+        return o->sink(o->sink_arg, 2, text, strlen(text));
     if (o->err == CTK_SPAWN_CAPTURE)
         return ctk_spawn_stream_append(&r->err, text, strlen(text));
     if (o->err == CTK_SPAWN_INHERIT)
         return write_all(2, text, strlen(text));
-    if (o->err == CTK_SPAWN_TO_FD)
-        return write_all(o->err_fd, text, strlen(text));
     return 0;
 }
 
@@ -854,7 +910,7 @@ static void close_child_fds(ctk_spawn_child *c)
     close_fd(&c->pidfd);
 }
 
-static void result_init(ctk_spawn_result *r, const ctk_spawn_opts *o)
+void ctk_spawn_result_init(ctk_spawn_result *r, const ctk_spawn_opts *o)
 {
     memset(r, 0, sizeof *r);
     ctk_spawn_stream_init(&r->out, o->mem_limit, o->tmpdir);
@@ -864,7 +920,7 @@ static void result_init(ctk_spawn_result *r, const ctk_spawn_opts *o)
 int ctk_spawn_finish(ctk_spawn_child *c, ctk_spawn_result *r)
 {
     const ctk_spawn_opts *o = c->opts;
-    result_init(r, o);
+    ctk_spawn_result_init(r, o);
     r->started = c->started;
     if (c->pid <= 0)
         return c->exec_errno != 0 ? report_exec_failure(c, r) : CTK_EINVAL;
@@ -905,9 +961,38 @@ int ctk_spawn_run(const ctk_spawn_opts *o, ctk_spawn_result *r)
     if (rc == 0)
         rc = ctk_spawn_finish(&c, r);
     else
-        result_init(r, o); /* so that ctk_spawn_result_free is always right */
+        ctk_spawn_result_init(r, o); /* so that ctk_spawn_result_free is always right */
     ctk_spawn_dispose(&c);
     return rc;
+}
+
+/* ---- a command run many times ---------------------------------------------- */
+
+void ctk_spawn_program_init(ctk_spawn_program *pg)
+{
+    pthread_mutex_init(&pg->lock, NULL);
+    pg->name = pg->path = NULL;
+}
+
+const char *ctk_spawn_program_path(ctk_spawn_program *pg, const char *name)
+{
+    if (strchr(name, '/') != NULL)
+        return NULL;
+    pthread_mutex_lock(&pg->lock);
+    if (pg->name == NULL) {
+        pg->name = g_strdup(name);
+        pg->path = g_find_program_in_path(name);
+    }
+    const char *path = strcmp(pg->name, name) == 0 ? pg->path : NULL;
+    pthread_mutex_unlock(&pg->lock);
+    return path;
+}
+
+void ctk_spawn_program_free(ctk_spawn_program *pg)
+{
+    g_free(pg->name);
+    g_free(pg->path);
+    pthread_mutex_destroy(&pg->lock);
 }
 
 void ctk_spawn_result_free(ctk_spawn_result *r)
@@ -926,7 +1011,7 @@ int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *c, ctk_spawn_r
 {
     const ctk_spawn_opts *o = c->opts;
     *out = NULL;
-    result_init(r, o);
+    ctk_spawn_result_init(r, o);
     r->started = c->started;
     if (c->pid <= 0) {
         int rc = c->exec_errno != 0 ? report_exec_failure(c, r) : CTK_EINVAL;
@@ -949,7 +1034,7 @@ int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *c, ctk_spawn_r
     d->seq = o->termseq != NULL ? o->termseq : ctk_spawn_default_termseq(&d->seq_len);
     if (o->termseq != NULL)
         d->seq_len = o->termseq_len;
-    if (o->input_len == 0)
+    if (input_total(o) == 0)
         close_fd(&c->in_fd);
     *out = w;
     return 0;

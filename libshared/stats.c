@@ -74,7 +74,7 @@ double ctk_efficiency(double speedup, unsigned jobs, unsigned cores)
     return speedup / usable;
 }
 
-double ctk_rate(double count, double wall)
+double ctk_per_second(double count, double wall)
 {
     if (!(wall > 0))
         return 0;

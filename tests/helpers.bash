@@ -325,3 +325,37 @@ wait_pgrep() {
     done
     return 1
 }
+
+# ---- man pages --------------------------------------------------------------------
+
+# assert_man_has_options TOOL MIN: every long option of `TOOL --help` (at
+# least MIN of them) appears in man/TOOL.1.
+assert_man_has_options() {
+    local tool=$1 min=$2 man="$CTK_SRCDIR/man/$1.1"
+    assert_file_exists "$man"
+    run --separate-stderr timeout -k 5 "$CTK_TIMEOUT" "$tool" --help
+    assert_success
+    local text missing=() o n=0
+    text=$(sed -e 's/\\f\[[^]]*\]//g' -e 's/\\f([A-Z][A-Z]//g' -e 's/\\f[A-Z1-4P]//g' \
+        -e 's/\\//g' "$man")
+    for o in $(grep -oE '^ +(-[a-zA-Z0-9], )?--[a-z][a-z-]*' <<<"$output" | sed 's/.*--//'); do
+        n=$((n + 1))
+        grep -qE -- "--$o([^a-z-]|$)" <<<"$text" || missing+=("--$o")
+    done
+    ((n >= min)) || fail "only $n options in --help"
+    ((${#missing[@]} == 0)) || fail "not in man/$tool.1: ${missing[*]}"
+}
+
+# assert_man_renders TOOL SECTION...: man/TOOL.1 renders without groff
+# warnings and has every SECTION.
+assert_man_renders() {
+    local man="$CTK_SRCDIR/man/$1.1" s
+    shift
+    command -v groff >/dev/null || skip "groff is not installed"
+    run groff -man -Tutf8 -ww -z "$man"
+    assert_success
+    assert_output ""
+    for s in "$@"; do
+        grep -qE "^\.SH \"?$s\"?$" "$man" || fail "no section $s"
+    done
+}

@@ -15,6 +15,7 @@
 #include "ctk/cli.h"
 #include "ctk/parse.h"
 #include "ctk/par.h"
+#include "ctk/rate.h"
 #include "ctk/sigwatch.h"
 #include "ctk/compare.h"
 #include "ctk/isolate.h"
@@ -269,7 +270,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_DELAY:
         return parse_duration(v, &o->delay, why, why_len);
     case OPT_RATE:
-        return ctk_par_rate_parse(v, &o->rate, why, why_len);
+        return ctk_rate_parse(v, &o->rate, why, why_len);
     case OPT_TAGSTRING:
         o->tagstring = v;
         return 0;

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,16 +16,14 @@
 
 #include "ctk/cli.h"
 #include "ctk/cmdline.h"
+#include "ctk/jobadd.h"
 #include "ctk/jobq.h"
 #include "ctk/output.h"
 #include "ctk/parse.h"
 #include "ctk/sigwatch.h"
 #include "ctk/store.h"
 
-#define PROG "cqueue"
-/* A batch of `add -` is committed at this many items, or when the input
- * pauses, whichever comes first. */
-#define ADD_BATCH    10000
+#define PROG         "cqueue"
 #define WAIT_POLL_US 100000
 
 /* ---- options -------------------------------------------------------------------- */
@@ -366,157 +363,43 @@ static int add_one(cq_ctx *x, const char *cwd, char **env)
     return 0;
 }
 
-typedef struct add_batch {
-    cq_ctx *x;
-    const ctk_cmdline *tpl;
-    GArray *specs;      /* ctk_job_spec */
-    GPtrArray *owned;   /* command strings of the batch */
-    GPtrArray *vectors; /* argv vectors of the batch */
-    int64_t *ids;
-    int64_t range_first, range_last;
-    uint64_t seq;
-    int status;
-    const char *cwd;
-    char **env;
-} add_batch;
-
-static void print_range(add_batch *b)
+static void print_range(void *arg, int64_t first, int64_t last)
 {
-    if (b->range_first == 0)
-        return;
-    if (b->range_first == b->range_last)
-        printf("%lld\n", (long long)b->range_first);
+    (void)arg;
+    if (first == last)
+        printf("%lld\n", (long long)first);
     else
-        printf("%lld-%lld\n", (long long)b->range_first, (long long)b->range_last);
+        printf("%lld-%lld\n", (long long)first, (long long)last);
     fflush(stdout);
-    b->range_first = b->range_last = 0;
 }
 
-static int flush_batch(add_batch *b)
+static void warn_skip(void *arg, uint64_t line, const char *why)
 {
-    if (b->specs->len == 0)
-        return 0;
-    char err[600];
-    cq_ctx *x = b->x;
-    int rc = x->store->ops->add(x->store, (ctk_job_spec *)(void *)b->specs->data, b->specs->len,
-                                b->ids, NULL, err, sizeof err);
-    if (rc < 0) {
-        fail("%s (%u items not added)", err, b->specs->len);
-        return rc;
-    }
-    for (guint i = 0; i < b->specs->len; i++) {
-        if (b->range_first != 0 && b->ids[i] != b->range_last + 1)
-            print_range(b);
-        if (b->range_first == 0)
-            b->range_first = b->ids[i];
-        b->range_last = b->ids[i];
-    }
-    g_array_set_size(b->specs, 0);
-    g_ptr_array_set_size(b->owned, 0);
-    g_ptr_array_set_size(b->vectors, 0);
-    return 0;
-}
-
-static void add_item(add_batch *b, const char *item, size_t len)
-{
-    b->seq++;
-    if (memchr(item, '\0', len) != NULL) {
-        fprintf(stderr, PROG ": line %llu: contains a NUL byte; not added\n",
-                (unsigned long long)b->seq);
-        b->status = 1;
-        return;
-    }
-    ctk_job_spec s;
-    fill_spec(b->x, &s, b->cwd, b->env);
-    if (b->tpl == NULL) {
-        char *cmd = g_strndup(item, len);
-        g_ptr_array_add(b->owned, cmd);
-        s.cmd = cmd;
-    } else {
-        ctk_cmdline_item col = {item, len};
-        ctk_cmdline_args a = {&col, 1, b->seq, 1};
-        ctk_buf line = {0};
-        char **argv = NULL;
-        ctk_cmdline_render(b->tpl, &a, &line, &argv);
-        char *cmd = g_strndup((const char *)line.data, line.len);
-        ctk_buf_free(&line);
-        g_ptr_array_add(b->owned, cmd);
-        s.cmd = cmd;
-        if (argv != NULL) {
-            char **copy = g_strdupv(argv);
-            ctk_cmdline_argv_free(argv);
-            g_ptr_array_add(b->vectors, copy);
-            s.argv = (const char *const *)copy;
-        }
-    }
-    g_array_append_val(b->specs, s);
-}
-
-/* Waits up to ms for input; 1 when some is ready (or at EOF). */
-static int input_ready(int ms)
-{
-    struct pollfd p = {0, POLLIN, 0};
-    return poll(&p, 1, ms) != 0;
+    (void)arg;
+    fprintf(stderr, PROG ": line %llu: %s; not added\n", (unsigned long long)line, why);
 }
 
 static int add_stream(cq_ctx *x, const char *cwd, char **env)
 {
-    cq_opts *o = x->o;
     ctk_cmdline *tpl = NULL;
-    char err[600];
-    if (o->cmd != NULL) {
-        char *words[] = {(char *)o->cmd};
+    char err[1024];
+    if (x->o->cmd != NULL) {
+        char *words[] = {(char *)x->o->cmd};
         if (ctk_cmdline_parse(&tpl, words, 1, NULL, 0, err, sizeof err) < 0)
             return usage_error("add", err);
     }
-    add_batch b = {.x = x, .tpl = tpl, .cwd = cwd, .env = env};
-    b.specs = g_array_sized_new(FALSE, FALSE, sizeof(ctk_job_spec), ADD_BATCH);
-    b.owned = g_ptr_array_new_with_free_func(g_free);
-    b.vectors = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
-    b.ids = g_new(int64_t, ADD_BATCH);
-    GString *pending = g_string_new(NULL);
-    char buf[65536];
-    int rc = 0;
-    for (;;) {
-        /* A producer that pauses has its items committed meanwhile. */
-        if (b.specs->len > 0 && !input_ready(50) && (rc = flush_batch(&b)) < 0)
-            break;
-        ssize_t n = read(0, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = fail("cannot read standard input: %s", g_strerror(errno));
-            break;
-        }
-        if (n == 0 && pending->len > 0)
-            g_string_append_c(pending, '\n');
-        g_string_append_len(pending, buf, n);
-        size_t start = 0;
-        for (;;) {
-            char *nl = memchr(pending->str + start, '\n', pending->len - start);
-            if (nl == NULL)
-                break;
-            size_t len = (size_t)(nl - (pending->str + start));
-            if (len > 0 && !(len == 1 && pending->str[start] == '\r'))
-                add_item(&b, pending->str + start, len);
-            start += len + 1;
-            if (b.specs->len >= ADD_BATCH && (rc = flush_batch(&b)) < 0)
-                break;
-        }
-        g_string_erase(pending, 0, (gssize)start);
-        if (rc < 0 || n == 0)
-            break;
-    }
-    if (rc == 0)
-        rc = flush_batch(&b);
-    print_range(&b);
-    g_string_free(pending, TRUE);
-    g_free(b.ids);
-    g_array_free(b.specs, TRUE);
-    g_ptr_array_free(b.owned, TRUE);
-    g_ptr_array_free(b.vectors, TRUE);
+    ctk_job_spec proto;
+    fill_spec(x, &proto, cwd, env);
+    ctk_jobadd_opts ao = {.store = x->store,
+                          .proto = &proto,
+                          .tpl = tpl,
+                          .on_range = print_range,
+                          .on_skip = warn_skip};
+    int rc = ctk_jobadd_fd(&ao, 0, err, sizeof err);
     ctk_cmdline_free(tpl);
-    return rc < 0 ? 1 : b.status;
+    if (rc < 0)
+        return fail("%s (the lines after the last id printed were not added)", err);
+    return rc;
 }
 
 static int cmd_add(cq_ctx *x)
@@ -1098,35 +981,34 @@ static int cmd_work(cq_ctx *x)
 /* ---- main ----------------------------------------------------------------------- */
 
 static const cq_command commands[] = {
-    {"add", cmd_add, add_options, "add [OPTION]... [--] COMMAND [ARG]...\nadd [OPTION]... -",
+    {"add", cmd_add, add_options, "[OPTION]... [--] COMMAND [ARG]...\n[OPTION]... -",
      "Add a job and print its id. One word is a shell command line; several are a program\n"
      "and its arguments. 'add -' adds one job per line of standard input, in batched\n"
      "transactions, and prints the id range.",
      1, -1, 0},
-    {"work", cmd_work, work_options, "work [-j N] [-s STRATEGY] [--once|--drain] [OPTION]...",
+    {"work", cmd_work, work_options, "[-j N] [-s STRATEGY] [--once|--drain] [OPTION]...",
      "Claim jobs and run them, N at a time, until stopped.", 0, 0, 1},
-    {"ls", cmd_ls, ls_options, "ls [--state STATE] [--format FMT]", "List the jobs.", 0, 0, 0},
-    {"show", cmd_show, no_options, "show ID", "Show everything about a job.", 1, 1, 0},
-    {"cat", cmd_cat, cat_options, "cat [--follow] ID",
+    {"ls", cmd_ls, ls_options, "[--state STATE] [--format FMT]", "List the jobs.", 0, 0, 0},
+    {"show", cmd_show, no_options, "ID", "Show everything about a job.", 1, 1, 0},
+    {"cat", cmd_cat, cat_options, "[--follow] ID",
      "Print a job's output (its stdout on stdout, its stderr on stderr).", 1, 1, 0},
-    {"wait", cmd_wait, wait_options, "wait ID...\nwait --all",
+    {"wait", cmd_wait, wait_options, "ID...\n--all",
      "Wait until the jobs have finished; exit with the job's status, or the number of\n"
      "failures for several.",
      0, -1, 0},
-    {"rm", cmd_rm, no_options, "rm ID...", "Remove jobs that are not running.", 1, -1, 0},
-    {"retry", cmd_retry, retry_options, "retry ID...\nretry --failed",
-     "Queue failed or cancelled jobs again.", 0, -1, 0},
-    {"kill", cmd_kill, kill_options, "kill [--signal SIG] ID...",
+    {"rm", cmd_rm, no_options, "ID...", "Remove jobs that are not running.", 1, -1, 0},
+    {"retry", cmd_retry, retry_options, "ID...\n--failed", "Queue failed or cancelled jobs again.",
+     0, -1, 0},
+    {"kill", cmd_kill, kill_options, "[--signal SIG] ID...",
      "Signal a running job's process group (a queued one is cancelled).", 1, -1, 0},
-    {"pause", cmd_pause, no_options, "pause", "Stop workers from claiming jobs of the queue.", 0, 0,
-     0},
-    {"resume", cmd_resume, no_options, "resume", "Let workers claim jobs again.", 0, 0, 0},
-    {"stats", cmd_stats, no_options, "stats",
+    {"pause", cmd_pause, no_options, "", "Stop workers from claiming jobs of the queue.", 0, 0, 0},
+    {"resume", cmd_resume, no_options, "", "Let workers claim jobs again.", 0, 0, 0},
+    {"stats", cmd_stats, no_options, "",
      "Counts per state, throughput (jobs/s over the last minute), mean wait and run time.", 0, 0,
      0},
-    {"clear", cmd_clear, clear_options, "clear --done|--failed|--cancelled|--all",
+    {"clear", cmd_clear, clear_options, "--done|--failed|--cancelled|--all",
      "Remove finished jobs and their output.", 0, 0, 0},
-    {"stop", cmd_stop, no_options, "stop",
+    {"stop", cmd_stop, no_options, "",
      "Make every worker of the queue stop claiming, finish its jobs and exit.", 0, 0, 0},
 };
 
@@ -1202,6 +1084,10 @@ static int run_command(cq_opts *o, ctk_registry *reg, int argc, char **argv)
             first += more - 1;
         }
     }
+    if (ctk_cli_inform(&cli, reg, &c, stdout, NULL, NULL)) {
+        ctk_common_free(&c);
+        return 0;
+    }
     if (c.format_given || c.header || c.jobs || c.strategy) {
         /* Shared options given after the command count as given before it. */
         ctk_common_free(&o->c);
@@ -1209,8 +1095,6 @@ static int run_command(cq_opts *o, ctk_registry *reg, int argc, char **argv)
     } else {
         ctk_common_free(&c);
     }
-    if (ctk_cli_inform(&cli, reg, &o->c, stdout, NULL, NULL))
-        return 0;
     int n = argc - first;
     if (n < cmd->operands_min || (cmd->operands_max >= 0 && n > cmd->operands_max))
         return usage_error(cmd->name,

@@ -175,10 +175,10 @@ static void test_efficiency(void)
 
 static void test_rate(void)
 {
-    g_assert_cmpfloat_with_epsilon(ctk_rate(1000, 4), 250, 1e-12);
-    g_assert_cmpfloat_with_epsilon(ctk_rate(1, 0.5), 2, 1e-12);
-    g_assert_cmpfloat(ctk_rate(1000, 0), ==, 0);
-    g_assert_cmpfloat(ctk_rate(1000, -1), ==, 0);
+    g_assert_cmpfloat_with_epsilon(ctk_per_second(1000, 4), 250, 1e-12);
+    g_assert_cmpfloat_with_epsilon(ctk_per_second(1, 0.5), 2, 1e-12);
+    g_assert_cmpfloat(ctk_per_second(1000, 0), ==, 0);
+    g_assert_cmpfloat(ctk_per_second(1000, -1), ==, 0);
 }
 
 int main(int argc, char **argv)

@@ -48,11 +48,13 @@ enum {
     /* A text, not a command (--tagstring): items go in unquoted and
      * nothing is appended when it has no replacement string. */
     CTK_CMDLINE_TEXT = 2,
+    CTK_CMDLINE_NO_APPEND = 4, /* no replacement string: append nothing
+                                 (parallel --pipe, where input is stdin) */
     /* -X: every blank-separated word holding a replacement string is
      * repeated once per column (GNU parallel's context replace). Without
      * it, a replacement string expands to all columns joined by spaces,
      * which is -m (and -n). */
-    CTK_CMDLINE_CONTEXT = 4
+    CTK_CMDLINE_CONTEXT = 8
 };
 
 /* Parses the command words into *out. `replace` is the -I string, or NULL

@@ -32,11 +32,6 @@ typedef struct ctk_par_halt {
  * CTK_EINVAL with a reason in why. */
 CTK_EXTERN int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_len);
 
-/* --rate's value, as rate.h parses it (rate.h's ctk_rate type clashes
- * with stats.h's ctk_rate(), which a tool printing a --compare table
- * includes, so the tool cannot include both). */
-CTK_EXTERN int ctk_par_rate_parse(const char *text, double *per_sec, char *why, size_t why_len);
-
 typedef struct ctk_par_opts {
     const ctk_cmdline *cmd;
     ctk_sources *sources;

@@ -84,14 +84,16 @@ CTK_EXTERN int ctk_spawn_termseq_parse(const char *text, ctk_spawn_termstep *ste
 enum ctk_spawn_in {
     CTK_SPAWN_IN_NULL = 0, /* /dev/null (the default) */
     CTK_SPAWN_IN_FD,       /* opts.in_fd, e.g. 0 for the caller's stdin */
-    CTK_SPAWN_IN_PIPE      /* opts.input, written by ctk_spawn_finish */
+    CTK_SPAWN_IN_PIPE,     /* opts.input, written by ctk_spawn_finish */
+    CTK_SPAWN_IN_RANGE     /* opts.input (may be empty), then range_len bytes of
+                              range_fd from range_offset, moved into the pipe by
+                              splice: file pages never pass through user space */
 };
 
 enum ctk_spawn_out {
     CTK_SPAWN_CAPTURE = 0, /* into the result's stream (the default: --group) */
     CTK_SPAWN_INHERIT,     /* the caller's fd 1 or 2 (--ungroup) */
-    CTK_SPAWN_DISCARD,     /* /dev/null */
-    CTK_SPAWN_TO_FD        /* opts.out_fd / opts.err_fd, e.g. a job's log file */
+    CTK_SPAWN_DISCARD      /* /dev/null */
 };
 
 typedef struct ctk_spawn_opts {
@@ -118,13 +120,28 @@ typedef struct ctk_spawn_opts {
     double deadline;                   /* ctk_spawn_clock() time to start terminating; 0: none */
     const ctk_spawn_termstep *termseq; /* NULL: the default */
     size_t termseq_len;
-    /* CTK_SPAWN_TO_FD: the fds the child's stdout and stderr go to. */
-    int out_fd, err_fd;
     /* The child's working directory; NULL: the caller's. */
     const char *cwd;
     /* 1: env is the child's whole environment, not laid over the
      * caller's (a job re-run with the environment it was queued with). */
     int env_exact;
+    /* CTK_SPAWN_CAPTURE with a sink: each chunk read from stream 1 or 2
+     * goes to sink as it arrives (cqueue writes it to a file it creates on
+     * the first byte) instead of into the result's streams, whose byte
+     * counts still grow. A non-zero return is an error, as a failed spill. */
+    int (*sink)(void *arg, int stream, const void *data, size_t len);
+    void *sink_arg;
+    /* CTK_SPAWN_IN_RANGE: a file (or anything pread works on) and the
+     * bytes of it the child reads after opts.input. */
+    int range_fd;
+    uint64_t range_offset, range_len;
+    /* The capacity (F_SETPIPE_SZ) of the stdin and stdout pipes: a block
+     * of this size moves in one go; 0: the kernel's default. */
+    size_t pipe_size;
+    /* CTK_SPAWN_IN_PIPE and _RANGE: hand opts.input to the pipe with
+     * vmsplice (its pages, not a copy): the caller must neither change nor
+     * reuse that memory until finish returns. */
+    int input_vmsplice;
 } ctk_spawn_opts;
 
 /* A running child. Fields are readable (the pid is also the process
@@ -190,6 +207,26 @@ CTK_EXTERN void ctk_spawn_dispose(ctk_spawn_child *child);
 /* start + finish + dispose. */
 CTK_EXTERN int ctk_spawn_run(const ctk_spawn_opts *opts, ctk_spawn_result *result);
 CTK_EXTERN void ctk_spawn_result_free(ctk_spawn_result *result);
+
+/* ---- a command run many times -------------------------------------------- */
+
+/* The program of a direct command, searched in $PATH once: the same
+ * search per job costs as much as the rest of a short job's start. The
+ * first name asked for is cached; another name gets NULL (spawn searches
+ * it). Thread-safe. */
+typedef struct ctk_spawn_program {
+    pthread_mutex_t lock;
+    char *name, *path;
+} ctk_spawn_program;
+
+CTK_EXTERN void ctk_spawn_program_init(ctk_spawn_program *pg);
+/* For opts.path: the program for argv[0] `name`, or NULL. */
+CTK_EXTERN const char *ctk_spawn_program_path(ctk_spawn_program *pg, const char *name);
+CTK_EXTERN void ctk_spawn_program_free(ctk_spawn_program *pg);
+
+/* Zeroed streams would name fd 0 as their spill file: a result that
+ * finish (or watch_begin) has not filled yet is initialised so. */
+CTK_EXTERN void ctk_spawn_result_init(ctk_spawn_result *r, const ctk_spawn_opts *opts);
 
 /* From any thread, between start and dispose: sends signo to the child's
  * process group now (a no-op once it has been reaped). */

@@ -34,6 +34,6 @@ CTK_EXTERN double ctk_speedup(const ctk_usage *base, const ctk_usage *row);
 /* Speedup per core actually usable: speedup / min(jobs, cores). */
 CTK_EXTERN double ctk_efficiency(double speedup, unsigned jobs, unsigned cores);
 /* count / wall; 0 when wall is not positive. */
-CTK_EXTERN double ctk_rate(double count, double wall);
+CTK_EXTERN double ctk_per_second(double count, double wall);
 
 #endif

@@ -1,0 +1,313 @@
+/*
+ * transfer.c: one URL's transfer, step by step, for both engines: set-up
+ * (the unit decoded, the body's file opened beside its final name), each
+ * attempt's options and verdict (retry or not, and after how long), and
+ * the end (the file renamed into place or removed, the result packed).
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transfer.h"
+
+double ctk__fetch_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double next_random(xfer *x)
+{
+    x->rng ^= x->rng << 13;
+    x->rng ^= x->rng >> 7;
+    x->rng ^= x->rng << 17;
+    return (double)(x->rng >> 11) / 9007199254740992.0;
+}
+
+static int make_parents(const char *path)
+{
+    char *copy = strdup(path);
+    if (copy == NULL)
+        return -1;
+    for (char *p = strchr(copy + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        if (mkdir(copy, 0777) < 0 && errno != EEXIST) {
+            free(copy);
+            return -1;
+        }
+        *p = '/';
+    }
+    free(copy);
+    return 0;
+}
+
+char *ctk_fetch_partial_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash != NULL ? (size_t)(slash - path + 1) : 0;
+    return g_strdup_printf("%.*s.%s.cfetch-part", (int)dir_len, path,
+                           slash != NULL ? slash + 1 : path);
+}
+
+/* The body is written to a file beside its final name and renamed over it
+ * only when complete: a file at the final name is never partial, whatever
+ * interrupts the run. Its name follows from the final one, so whoever
+ * sees a unit fail (a forked worker may have been killed) can remove it. */
+static int open_output(xfer *x)
+{
+    if (x->path[0] == '\0' || x->f->o.head)
+        return 0;
+    if (make_parents(x->path) < 0)
+        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create the directory of %s: %s", x->path,
+                             strerror(errno));
+    x->tmp = ctk_fetch_partial_path(x->path);
+    x->fd = open(x->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (x->fd < 0) {
+        int e = errno;
+        g_free(x->tmp);
+        x->tmp = NULL;
+        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create %s: %s", x->path, strerror(e));
+    }
+    return 0;
+}
+
+/* Sets up x for unit. Returns 0 to fetch, 1 when the unit is already
+ * answered (skipped, or failed before any transfer). */
+int ctk__xfer_begin(ctk_fetch *f, xfer *x, ctk_unit *unit)
+{
+    int kind;
+    size_t rest;
+    x->f = f;
+    x->unit = unit;
+    x->fd = -1;
+    x->retry_after = -1;
+    x->t0 = ctk__fetch_now();
+    x->rng = (unit->seq * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)(x->t0 * 1e9) ^ 1;
+    unit->out.len = 0;
+    if (ctk__fetch_decode_in(&unit->in, &kind, &x->url, &x->path, &rest) < 0) {
+        ctk_unit_fail(unit, CTK_EINVAL, "malformed unit");
+        return 1;
+    }
+    if (kind == CTK__UNIT_SKIP) {
+        ctk_buf_set(&unit->out, unit->in.data + rest, unit->in.len - rest);
+        return 1;
+    }
+    if (f->hosts != NULL) {
+        CURLU *u = curl_url();
+        char *host = NULL;
+        if (u != NULL && curl_url_set(u, CURLUPART_URL, x->url, 0) == CURLUE_OK &&
+            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+            g_strlcpy(x->host, host, sizeof x->host);
+        curl_free(host);
+        curl_url_cleanup(u);
+    }
+    if (open_output(x) < 0) {
+        ctk_fetch_result r = {
+            .path = "", .error = unit->error, .elapsed = ctk__fetch_now() - x->t0};
+        ctk__fetch_pack_result(&unit->out, &r);
+        return 1;
+    }
+    return 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    xfer *x = arg;
+    size_t len = size * n;
+    uint64_t max = x->f->o.max_filesize;
+    if (max > 0 && x->bytes + len > max) {
+        x->too_big = 1;
+        return 0;
+    }
+    if (x->fd >= 0) {
+        for (size_t done = 0; done < len;) {
+            ssize_t w = write(x->fd, data + done, len - done);
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w <= 0) {
+                x->write_errno = w < 0 ? errno : EIO;
+                return 0;
+            }
+            done += (size_t)w;
+        }
+    } else if (x->f->o.keep_body && ctk_buf_append(&x->body, data, len) < 0) {
+        x->write_errno = ENOMEM;
+        return 0;
+    }
+    x->bytes += len;
+    return len;
+}
+
+static size_t on_header(char *line, size_t size, size_t n, void *arg)
+{
+    xfer *x = arg;
+    size_t len = size * n;
+    static const char name[] = "retry-after:";
+    if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        x->retry_after = -1; /* a new response (after a redirect) */
+    } else if (len > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0 &&
+               len < 128) {
+        char value[128];
+        memcpy(value, line + sizeof name - 1, len - (sizeof name - 1));
+        value[len - (sizeof name - 1)] = '\0';
+        x->retry_after = ctk_fetch_retry_after(value, (double)time(NULL));
+    }
+    return len;
+}
+
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    xfer *x = arg;
+    return ctk_is_cancelled(x->cancel);
+}
+
+CURL *ctk__fetch_easy_new(ctk_fetch *f, int blocking)
+{
+    const ctk_fetch_opts *o = &f->o;
+    CURL *e = curl_easy_init();
+    if (e == NULL)
+        return NULL;
+    /* What is the same for every transfer is set once per handle: a
+     * handle lives for many transfers (a thread's, or the async spares). */
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, f->user_agent);
+    curl_easy_setopt(e, CURLOPT_NOBODY, o->head ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, o->follow ? 1L : 0L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirs);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout * 1000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(o->connect_timeout * 1000));
+    if (o->max_filesize > 0)
+        curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_filesize);
+    if (o->stall_timeout > 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)(o->stall_speed ? o->stall_speed : 1));
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)ceil(o->stall_timeout));
+    }
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+                     o->http2 ? (long)CURL_HTTP_VERSION_2_0 : (long)CURL_HTTP_VERSION_1_1);
+    /* Blocking transfers poll the cancel flag; async ones are aborted by
+     * the loop's watch timer instead. */
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, blocking ? 0L : 1L);
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    return e;
+}
+
+static void set_options(xfer *x, CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+}
+
+/* Starts an attempt afresh: a retry overwrites what the last one wrote. */
+void ctk__xfer_attempt_setup(xfer *x, CURL *e)
+{
+    if (x->fd >= 0 && x->bytes > 0) {
+        if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
+            x->write_errno = errno;
+    }
+    x->body.len = 0;
+    x->bytes = 0;
+    x->status = 0;
+    x->too_big = 0;
+    x->retry_after = -1;
+    x->errbuf[0] = '\0';
+    x->attempts++;
+    set_options(x, e);
+}
+
+/* The verdict on an attempt: seconds to wait before the next, or -1 when
+ * this was the last. */
+double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
+{
+    double ttfb = 0;
+    x->code = code;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
+    curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &ttfb);
+    x->ttfb = ttfb;
+    if (code == CURLE_ABORTED_BY_CALLBACK || ctk_is_cancelled(x->cancel))
+        x->cancelled = 1;
+    if (x->cancelled || x->write_errno != 0 || x->too_big || x->attempts > x->f->o.retries ||
+        !ctk_fetch_retryable(code, x->status))
+        return -1;
+    double wait =
+        ctk_fetch_backoff(x->attempts, x->f->o.retry_delay, x->f->o.retry_max, next_random(x));
+    if (x->retry_after > wait)
+        wait = x->retry_after < x->f->o.retry_max ? x->retry_after : x->f->o.retry_max;
+    return wait;
+}
+
+static char *failure(const xfer *x)
+{
+    const ctk_fetch_opts *o = &x->f->o;
+    if (x->cancelled)
+        return g_strdup("cancelled");
+    if (x->write_errno != 0)
+        return g_strdup_printf("cannot write the body: %s", strerror(x->write_errno));
+    if (x->too_big || x->code == CURLE_FILESIZE_EXCEEDED)
+        return g_strdup_printf("body larger than --max-filesize (%llu bytes)",
+                               (unsigned long long)o->max_filesize);
+    if (x->code == CURLE_OPERATION_TIMEDOUT && strstr(x->errbuf, "too slow") != NULL)
+        return g_strdup_printf("stalled: under %llu bytes/s for %gs",
+                               (unsigned long long)(o->stall_speed ? o->stall_speed : 1),
+                               ceil(o->stall_timeout));
+    if (x->code != CURLE_OK)
+        return g_strdup(x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code));
+    if (o->fail && x->status >= 400)
+        return g_strdup_printf("HTTP %ld", x->status);
+    return NULL;
+}
+
+/* Settles the unit: the body's file moves into place or goes away, and
+ * the result is packed. */
+void ctk__xfer_finish(xfer *x)
+{
+    char *error = failure(x);
+    const char *path = "";
+    if (x->fd >= 0) {
+        close(x->fd);
+        x->fd = -1;
+        if (error == NULL && rename(x->tmp, x->path) < 0)
+            error = g_strdup_printf("cannot rename into %s: %s", x->path, strerror(errno));
+        if (error != NULL)
+            unlink(x->tmp);
+        else
+            path = x->path;
+    }
+    /* A failed response's body is not the document asked for (curl -f). */
+    ctk_fetch_result r = {x->status,
+                          x->attempts,
+                          x->bytes,
+                          ctk__fetch_now() - x->t0,
+                          x->ttfb,
+                          path,
+                          error != NULL ? error : "",
+                          x->body.data,
+                          error != NULL ? 0 : x->body.len};
+    if (ctk__fetch_pack_result(&x->unit->out, &r) < 0 && error == NULL)
+        error = g_strdup("out of memory");
+    if (error != NULL)
+        ctk_unit_fail(x->unit, x->cancelled ? CTK_ECANCELED : CTK_EWORK, "%s", error);
+    g_free(error);
+    g_free(x->tmp);
+    x->tmp = NULL;
+    ctk_buf_free(&x->body);
+}

@@ -1,0 +1,362 @@
+#!/usr/bin/env bats
+# cpipe.bats: black-box tests of the cpipe command: the round-trip property
+# (`cpipe cat` gives back any input byte for byte, for every record mode,
+# block size, strategy and input path), agreement with GNU parallel --pipe,
+# failures and --keep-going, headers, --reduce, --tag and the environment,
+# filters that do not read or write a lot, signals, and usage errors.
+
+# shellcheck disable=SC2016
+load helpers
+
+setup() {
+    export PARALLEL_HOME="$BATS_TEST_TMPDIR/parallel-home"
+    unset PARALLEL
+    export SHELL=/bin/sh
+}
+
+# cpp ARGS...: cpipe under the guard.
+cpp() {
+    timeout -k 5 "$CTK_TIMEOUT" cpipe "$@"
+}
+
+# random_input FILE SEED ALPHABET SIZE: SIZE random bytes drawn from
+# ALPHABET (a Python bytes literal body, e.g. 'ab\n\0\xff').
+random_input() {
+    python3 -c '
+import random, sys, ast
+random.seed(int(sys.argv[2]))
+alphabet = ast.literal_eval("b\"" + sys.argv[3] + "\"")
+n = int(sys.argv[4])
+sys.stdout.buffer.write(bytes(random.choice(alphabet) for _ in range(n)))' \
+        "$1" "$2" "$3" "$4" >"$1"
+}
+
+# ---- the round trip ------------------------------------------------------------------
+
+# round_trip MODE-ARGS ALPHABET: for every strategy and both input paths,
+# with block sizes from one byte to more than the input, `cpipe cat`
+# reproduces random inputs exactly.
+round_trip() {
+    local alphabet=$1 d=$BATS_TEST_TMPDIR
+    shift
+    local strategies=(sync thread process async) blocks=(1 5 64 700 100k) i=0 s b seed
+    for seed in 1 2; do
+        random_input "$d/in" "$seed$RANDOM" "$alphabet" $((1500 * seed))
+        for s in "${strategies[@]}"; do
+            b=${blocks[i++ % ${#blocks[@]}]}
+            cpp -s "$s" -j3 -b "$b" "$@" -a "$d/in" cat >"$d/out.file" ||
+                fail "cpipe -s $s -b $b $* -a FILE cat failed"
+            cmp "$d/in" "$d/out.file" || fail "file path: -s $s -b $b $* differs"
+            cat "$d/in" | cpp -s "$s" -j3 -b "$b" "$@" cat >"$d/out.pipe" ||
+                fail "cpipe -s $s -b $b $* cat (pipe) failed"
+            cmp "$d/in" "$d/out.pipe" || fail "pipe path: -s $s -b $b $* differs"
+        done
+    done
+}
+
+@test "round trip: newline records, with NUL and invalid UTF-8 bytes" {
+    round_trip 'ab\n\0\xff\xc3'
+}
+
+@test "round trip: a multi-byte --recend" {
+    round_trip 'xyz' --recend xy
+}
+
+@test "round trip: -0 (NUL-terminated records)" {
+    round_trip 'ab\0\n' -0
+}
+
+@test "round trip: --recstart, and --recend with --recstart" {
+    round_trip 'a>\n' --recstart '>'
+    round_trip 'a>\n' --recend $'\n' --recstart '>'
+}
+
+@test "round trip: --regexp" {
+    round_trip 'a1\n' --regexp --recend '[0-9]+\n'
+}
+
+@test "round trip: --fixed records of binary data" {
+    round_trip 'a\0\xff' --fixed 7
+}
+
+@test "blocks end on records: every block of a --fixed 10 run is a multiple of 10" {
+    random_input "$BATS_TEST_TMPDIR/in" 7 'ab' 995
+    run cpp --fixed 10 -b 64 -a "$BATS_TEST_TMPDIR/in" 'wc -c'
+    assert_success
+    # 995 bytes: 16 blocks of 60, then the 35 left.
+    run awk '$1 % 10 != 0 && NR < 17 { bad++ } END { print NR, bad + 0, $1 }' <<<"$output"
+    assert_output "17 0 35"
+}
+
+@test "a record bigger than the block is never split" {
+    python3 -c 'print("x" * 5000); print("y"); print("z" * 3000)' >"$BATS_TEST_TMPDIR/in"
+    run cpp -b 100 -a "$BATS_TEST_TMPDIR/in" 'wc -c'
+    assert_success
+    assert_output $'5001\n2\n3001'
+    run cpp -b 100 'wc -c' <"$BATS_TEST_TMPDIR/in"
+    assert_output $'5001\n2\n3001'
+}
+
+# ---- like GNU parallel ------------------------------------------------------------------
+
+@test "the same blocks as parallel --pipe" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    seq 1 5000 >"$BATS_TEST_TMPDIR/in"
+    local b
+    for b in 1000 1024 333; do
+        run cpp -b "$b" 'wc -c' <"$BATS_TEST_TMPDIR/in"
+        assert_success
+        assert_output "$(parallel --pipe --block "$b" -k 'wc -c' <"$BATS_TEST_TMPDIR/in")"
+    done
+    run cpp -b 700 --recend 9 'od -c' <"$BATS_TEST_TMPDIR/in"
+    assert_output "$(parallel --pipe --recend 9 --block 700 -k 'od -c' <"$BATS_TEST_TMPDIR/in")"
+}
+
+@test "filters with shell syntax run under sh; plain ones directly" {
+    seq 1 1000 >"$BATS_TEST_TMPDIR/in"
+    run cpp -b 1k 'grep -c 1 | tr -d " "' <"$BATS_TEST_TMPDIR/in"
+    assert_success
+    run awk '{ s += $1 } END { print s }' <<<"$output"
+    assert_output "$(grep -c 1 "$BATS_TEST_TMPDIR/in")"
+    run -127 cpp -b 1k -a "$BATS_TEST_TMPDIR/in" no-such-filter-here
+}
+
+# ---- empty input --------------------------------------------------------------------------
+
+@test "empty input runs no filter (as parallel --pipe); --empty-block runs one" {
+    local mark="$BATS_TEST_TMPDIR/ran"
+    if command -v parallel >/dev/null; then
+        run parallel --pipe "touch $mark; wc -l" </dev/null
+        assert_output ""
+        assert_file_not_exists "$mark"
+    fi
+    run cpp "touch $mark; wc -l" </dev/null
+    assert_success
+    assert_output ""
+    assert_file_not_exists "$mark"
+    : >"$BATS_TEST_TMPDIR/empty"
+    run cpp -a "$BATS_TEST_TMPDIR/empty" "touch $mark; wc -l"
+    assert_output ""
+    run cpp --empty-block "touch $mark; wc -l" </dev/null
+    assert_success
+    assert_output 0
+    assert_file_exists "$mark"
+}
+
+# ---- failures ---------------------------------------------------------------------------------
+
+@test "a failing filter: block number and offset reported, earlier output whole, its status" {
+    seq 1 1000 >"$BATS_TEST_TMPDIR/in"
+    local s
+    for s in thread async process sync; do
+        run --separate-stderr cpp -s "$s" -j2 -b 500 -a "$BATS_TEST_TMPDIR/in" \
+            'if [ "$CPIPE_BLOCK" = 3 ]; then exit 7; fi; cat'
+        assert_equal "$status" 7
+        # Blocks 1 and 2 (500 and 500 bytes up to a newline) are complete.
+        assert_equal "$output" "$(head -c "$(cpp -b 500 -a "$BATS_TEST_TMPDIR/in" 'wc -c' |
+            head -2 | awk '{ s += $1 } END { print s }')" "$BATS_TEST_TMPDIR/in")"
+        assert_stderr_regex "^cpipe: block 3 \(offset [0-9]+, [0-9]+ bytes\): the filter exited with status 7"
+    done
+    # The offset is that of block 3's first byte.
+    local want
+    want=$(cpp -b 500 -a "$BATS_TEST_TMPDIR/in" 'wc -c' | head -2 | awk '{ s += $1 } END { print s }')
+    assert_stderr_regex "offset $want,"
+}
+
+@test "a filter killed by a signal: reported with the signal, status 128+N" {
+    seq 1 100 >"$BATS_TEST_TMPDIR/in"
+    run --separate-stderr cpp -b 100 -a "$BATS_TEST_TMPDIR/in" 'kill -9 $$'
+    assert_equal "$status" 137
+    assert_stderr_regex "block 1 \(offset 0, [0-9]+ bytes\): the filter was killed by signal 9"
+}
+
+@test "--keep-going: the failure is reported and every other block is written" {
+    seq 1 1000 >"$BATS_TEST_TMPDIR/in"
+    run --separate-stderr cpp --keep-going -b 500 -a "$BATS_TEST_TMPDIR/in" \
+        'if [ "$CPIPE_BLOCK" = 2 ]; then exit 3; fi; wc -l'
+    assert_equal "$status" 3
+    local n
+    n=$(cpp -b 500 -a "$BATS_TEST_TMPDIR/in" 'wc -l' | wc -l)
+    assert_equal "${#lines[@]}" $((n - 1))
+    assert_stderr_regex "block 2 .*status 3"
+}
+
+# ---- headers, --reduce, --tag, the environment ----------------------------------------------------
+
+@test "--header 1 on CSV: every block starts with the header line" {
+    {
+        echo "name,count"
+        seq 1 2000 | awk '{ print "row" $1 "," $1 }'
+    } >"$BATS_TEST_TMPDIR/in.csv"
+    local path
+    for path in file pipe; do
+        if [[ $path == file ]]; then
+            run cpp --header 1 -b 2k -a "$BATS_TEST_TMPDIR/in.csv" 'head -1'
+        else
+            run cpp --header 1 -b 2k 'head -1' <"$BATS_TEST_TMPDIR/in.csv"
+        fi
+        assert_success
+        ((${#lines[@]} > 5)) || fail "only ${#lines[@]} blocks"
+        assert_equal "$(sort -u <<<"$output")" "name,count"
+        # And the records after the header, in order, are the input's.
+        run cpp --header 1 -b 2k -a "$BATS_TEST_TMPDIR/in.csv" 'tail -n +2'
+        assert_equal "$output" "$(tail -n +2 "$BATS_TEST_TMPDIR/in.csv")"
+    done
+}
+
+@test "--reduce pipes the outputs into one command" {
+    seq 1 20000 >"$BATS_TEST_TMPDIR/in"
+    run cpp -b 10k --reduce "awk '{ s += \$1 } END { print s }'" wc -l <"$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_output 20000
+    run cpp --reduce 'exit 4' -a "$BATS_TEST_TMPDIR/in" wc -l
+    assert_equal "$status" 4
+}
+
+@test "--tag, CPIPE_BLOCK, CPIPE_OFFSET and --block-id" {
+    seq 1 6 >"$BATS_TEST_TMPDIR/in"
+    run cpp -b 4 --tag cat <"$BATS_TEST_TMPDIR/in"
+    assert_output $'1\t1\n1\t2\n2\t3\n2\t4\n3\t5\n3\t6'
+    seq 1 3000 >"$BATS_TEST_TMPDIR/in"
+    # Each block's offset is where its bytes are in the input.
+    run cpp -b 1000 -a "$BATS_TEST_TMPDIR/in" 'echo "$CPIPE_BLOCK $CPIPE_OFFSET $(wc -c)"'
+    assert_success
+    run awk -v f="$BATS_TEST_TMPDIR/in" '$1 != NR || $2 != off { bad++ } { off += $3 }
+        END { print bad + 0, off }' <<<"$output"
+    assert_output "0 $(wc -c <"$BATS_TEST_TMPDIR/in")"
+    run cpp -b 1000 --block-id -a "$BATS_TEST_TMPDIR/in" echo block
+    assert_equal "${lines[0]}" "block 1"
+    assert_equal "${lines[3]}" "block 4"
+}
+
+@test "--unordered writes every block's output, in any order" {
+    seq 1 5000 >"$BATS_TEST_TMPDIR/in"
+    run cpp --unordered -j3 -b 1k 'if [ "$CPIPE_BLOCK" = 1 ]; then sleep 0.3; fi; cat' \
+        <"$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_equal "$(sort -n <<<"$output")" "$(cat "$BATS_TEST_TMPDIR/in")"
+    [[ $output != "$(cat "$BATS_TEST_TMPDIR/in")" ]] || fail "block 1 was not overtaken"
+}
+
+# ---- filters that read little or write a lot -------------------------------------------------------
+
+@test "a filter that does not read its stdin, or stops early, does not hang or kill cpipe" {
+    head -c 8000000 /dev/zero | tr '\0' 'x' | fold -w 99 >"$BATS_TEST_TMPDIR/in"
+    local s
+    for s in thread async; do
+        run cpp -s "$s" -b 2M -a "$BATS_TEST_TMPDIR/in" true
+        assert_success
+        run cpp -s "$s" -b 2M 'head -c 10' <"$BATS_TEST_TMPDIR/in"
+        assert_success
+        assert_equal "${#output}" 40
+    done
+}
+
+@test "a filter that writes much more than it reads does not deadlock" {
+    seq 1 40 >"$BATS_TEST_TMPDIR/in"
+    local s blocks
+    blocks=$(cpp -b 30 'wc -c' <"$BATS_TEST_TMPDIR/in" | wc -l)
+    for s in thread async process; do
+        cpp -s "$s" -b 30 'cat; head -c 6000000 /dev/zero' <"$BATS_TEST_TMPDIR/in" \
+            >"$BATS_TEST_TMPDIR/out" || fail "-s $s failed"
+        assert_equal "$(wc -c <"$BATS_TEST_TMPDIR/out")" \
+            $((blocks * 6000000 + $(wc -c <"$BATS_TEST_TMPDIR/in")))
+        assert_equal "$(tr -d '\0' <"$BATS_TEST_TMPDIR/out")" "$(cat "$BATS_TEST_TMPDIR/in")"
+    done
+}
+
+@test "a reader that goes away ends cpipe quietly (status 141), filters and all" {
+    seq 1 200000 >"$BATS_TEST_TMPDIR/in"
+    run bash -c 'cpipe -b 10k -a "$1" cat | head -1; echo "${PIPESTATUS[0]}"' _ "$BATS_TEST_TMPDIR/in"
+    assert_output $'1\n141'
+}
+
+# ---- signals --------------------------------------------------------------------------------------------
+
+# interrupt SIG STATUS STRATEGY RUNNING: cpipe -j2 on blocks whose filter
+# sleeps; once RUNNING filters run, the signal ends it with STATUS and no
+# filter is left.
+interrupt() {
+    local mark="30.$RANDOM$RANDOM"
+    seq 1 100 >"$BATS_TEST_TMPDIR/in"
+    bg_tool cpipe -s "$3" -j2 -b 10 -a "$BATS_TEST_TMPDIR/in" "sleep $mark; cat"
+    wait_pgrep "^sleep $mark" "$4" || fail "the filters did not start"
+    local t0
+    t0=$(now)
+    kill -"$1" "$BG_TOOL"
+    bg_wait
+    elapsed_below "$t0" 5
+    assert_equal "$BG_STATUS" "$2"
+    assert_equal "$(cat "$BG_OUT")" ""
+    local i
+    for ((i = 0; i < 100; i++)); do
+        pgrep -f -- "^sleep $mark" >/dev/null || break
+        sleep 0.02
+    done
+    run pgrep -f -- "^sleep $mark"
+    assert_failure 1
+}
+
+@test "SIGINT: exit 130, no filter left (thread, async)" {
+    interrupt INT 130 thread 2
+    interrupt INT 130 async 2
+}
+
+@test "SIGTERM: exit 143, no filter left (process, sync)" {
+    interrupt TERM 143 process 2
+    interrupt TERM 143 sync 1
+}
+
+@test "--progress: a bar on stderr in MB, at 100% when the file is done" {
+    head -c 20971520 /dev/zero | tr '\0' 'x' | fold -w 1023 >"$BATS_TEST_TMPDIR/in"
+    run --separate-stderr cpp --progress -a "$BATS_TEST_TMPDIR/in" wc -l
+    assert_success
+    assert_stderr_regex '100%  20/20 MB'
+    # Piped: no size, so no percentage, but the amount and a rate.
+    run --separate-stderr bash -c 'cat "$1" | cpipe --progress wc -l' _ "$BATS_TEST_TMPDIR/in"
+    assert_stderr_regex '20 MB .*/s'
+}
+
+# ---- --compare ----------------------------------------------------------------------------------------------
+
+@test "--compare: one row per strategy, the same output digest on every row" {
+    seq 1 20000 >"$BATS_TEST_TMPDIR/in"
+    run --separate-stderr cpp --compare --format tsv -b 10k -j2 cat <"$BATS_TEST_TMPDIR/in"
+    assert_success
+    run tsv_col strategy <<<"$output"
+    assert_output $'sync\nthread\nprocess\nasync'
+    run --separate-stderr cpp --compare --format tsv -b 10k -j2 cat <"$BATS_TEST_TMPDIR/in"
+    run tsv_col output_md5 <<<"$output"
+    assert_equal "$(sort -u <<<"$output")" "$(md5sum <"$BATS_TEST_TMPDIR/in" | cut -d' ' -f1)"
+}
+
+# ---- usage ----------------------------------------------------------------------------------------------------
+
+@test "bad options: exit 2 with 'cpipe: message'" {
+    local args
+    for args in "--block 0 cat" "--block 1x cat" "" "--header x cat" "--fixed 0 cat" \
+        "--regexp --recend ( cat" "--fixed 4 --recend x cat" "-s nosuch cat" "--recend= cat" \
+        "--no-such-option cat" "-j 0x cat"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cpp $args </dev/null
+        assert_equal "$status" 2
+        assert_output ""
+        assert_stderr_regex "^cpipe: "
+        assert_equal "${stderr_lines[-1]}" "Try 'cpipe --help' for more information."
+    done
+}
+
+@test "an input that cannot be opened: cpipe: message, status 255" {
+    run --separate-stderr cpp -a "$BATS_TEST_TMPDIR/nonexistent" cat
+    assert_equal "$status" 255
+    assert_stderr_regex "^cpipe: cannot open .*nonexistent"
+}
+
+@test "every long option in --help appears in man/cpipe.1" {
+    assert_man_has_options cpipe 25
+}
+
+@test "man/cpipe.1 renders without warnings and has the expected sections" {
+    assert_man_renders cpipe NAME SYNOPSIS DESCRIPTION OPTIONS RECORDS STRATEGIES 'EXIT STATUS' \
+        EXAMPLES 'SEE ALSO'
+}

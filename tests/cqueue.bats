@@ -1,0 +1,452 @@
+#!/usr/bin/env bats
+# cqueue.bats: black-box tests of the cqueue command: every command as a
+# user sees it, bad input, dependencies, leases after kill -9 (a short
+# version of bench/cqueue.sh's durability run) and many producers and
+# workers at once.
+
+# shellcheck disable=SC1083,SC2016
+load helpers
+
+setup() {
+    export CQUEUE_DB="$BATS_TEST_TMPDIR/q.db"
+    OUT="$BATS_TEST_TMPDIR/q.db.d/out"
+    WORKERS=()
+}
+
+teardown() {
+    local p
+    for p in "${WORKERS[@]}"; do
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    ctk_cleanup
+}
+
+cq() {
+    timeout -k 5 "$CTK_TIMEOUT" cqueue "$@"
+}
+
+# state ID: the job's state as ls prints it.
+state() {
+    cq ls | awk -F'\t' -v id="$1" '$1 == id { print $2 }'
+}
+
+# field ID NAME: a line of `show ID`.
+field() {
+    cq show "$1" | awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }'
+}
+
+@test "add prints ids; ls lists the jobs as TSV and JSON with the record fields" {
+    run cq add -- echo hello
+    assert_success
+    assert_output 1
+    run cq add --name two 'echo a | tr a b'
+    assert_output 2
+    run cq ls --header
+    assert_success
+    assert_line --index 0 "$(printf 'id\tstate\texit\tsignal\tattempts\tqueued_at\tstart\telapsed\tname\tcmd\treason')"
+    assert_equal "$(cq ls --header | tsv_col cmd)" "$(printf 'echo hello\necho a | tr a b')"
+    run bash -c 'cqueue ls --format json | python3 -c "
+import json, sys
+for line in sys.stdin:
+    r = json.loads(line); print(r[\"id\"], r[\"state\"], r[\"name\"])"'
+    assert_output "$(printf '1 queued None\n2 queued two')"
+}
+
+@test "work --drain runs every job; cat shows each stream; show records exit and attempts" {
+    cq add -- sh -c 'echo out; echo err >&2; exit 3'
+    cq add 'echo a | tr a b'
+    run cq work --drain -j2
+    assert_success
+    assert_equal "$(state 1)" failed
+    assert_equal "$(state 2)" done
+    run --separate-stderr cq cat 1
+    assert_output out
+    assert_equal "$stderr" err
+    run cq cat 2
+    assert_output b
+    assert_equal "$(field 1 exit)" 3
+    assert_equal "$(field 1 attempts)" 1
+    assert_equal "$(field 2 cwd)" "$PWD"
+}
+
+@test "add - adds one job per line in a batch and prints the id range; --cmd fills a template" {
+    run bash -c 'seq 5 | cqueue add -'
+    assert_output 1-5
+    run bash -c 'printf "a.txt\nb/c.gz\n" | cqueue add - --cmd "echo {.} {/}"'
+    assert_output 6-7
+    cq work --drain
+    assert_equal "$(cq cat 7)" "b/c c.gz"
+    assert_equal "$(cq cat 6)" "a a.txt"
+    run bash -c 'printf "" | cqueue add -'
+    assert_success
+    assert_output ""
+}
+
+@test "a command that does not exist fails with 127, recorded" {
+    cq add -- no-such-command-anywhere x
+    cq add no-such-command-either
+    cq work --drain
+    assert_equal "$(state 1)" failed
+    assert_equal "$(field 1 exit)" 127
+    assert_equal "$(field 1 reason)" "command not found"
+    assert_equal "$(field 2 exit)" 127
+    run cq cat 1
+    assert_output --partial "command not found"
+}
+
+@test "--after waits for a job; a failed dependency cancels its dependents with the reason" {
+    cq add -- false
+    cq add --after 1 -- echo never
+    cq add --after 2 -- echo never2
+    cq add -- true
+    cq add --after 4 -- echo runs
+    cq work --drain
+    assert_equal "$(state 2)" cancelled
+    assert_equal "$(field 2 reason)" "dependency 1 failed"
+    assert_equal "$(field 3 reason)" "dependency 2 cancelled"
+    assert_equal "$(state 5)" done
+    assert_equal "$(cq ls --state cancelled | cut -f11)" "$(printf 'dependency 1 failed\ndependency 2 cancelled')"
+    run --separate-stderr cq add --after 99 -- true
+    assert_failure 1
+    assert_stderr_regex "no such job"
+}
+
+@test "retry queues a failed job again and brings back what it cancelled; --failed retries all" {
+    touch "$BATS_TEST_TMPDIR/flag"
+    cq add -- sh -c "test ! -e '$BATS_TEST_TMPDIR/flag'"
+    cq add --after 1 -- echo dep
+    cq work --drain
+    assert_equal "$(state 2)" cancelled
+    rm "$BATS_TEST_TMPDIR/flag"
+    cq retry 1
+    assert_equal "$(state 2)" queued
+    cq work --drain
+    assert_equal "$(state 1)" done
+    assert_equal "$(state 2)" done
+    assert_equal "$(field 1 attempts)" 2
+    cq add -- false
+    cq add -- false
+    cq work --drain
+    run cq retry --failed
+    assert_output 2
+    run --separate-stderr cq retry 1
+    assert_failure 1
+    assert_stderr_regex "not failed or cancelled"
+}
+
+@test "--retries runs a failing job again; --timeout ends it" {
+    cq add --retries 2 -- false
+    cq add --timeout 0.3 -- sleep 30
+    cq work --drain -j2
+    assert_equal "$(field 1 attempts)" 3
+    assert_equal "$(state 1)" failed
+    assert_equal "$(state 2)" failed
+    assert_equal "$(field 2 reason)" "timed out after 0.3 s"
+    assert_equal "$(field 2 signal)" 15
+}
+
+@test "--key adds a job once while it is queued; --priority runs first; --weight takes slots" {
+    run cq add --key k1 -- echo one
+    assert_output 1
+    run cq add --key k1 -- echo again
+    assert_output 1
+    cq add --priority 5 -- echo high
+    cq add --priority -3 -- echo low
+    cq work --drain -j1
+    # start times order the runs.
+    order=$(cq ls --header | awk -F'\t' 'NR > 1 { print $7, $10 }' | sort -n | cut -d' ' -f2-)
+    assert_equal "$order" "$(printf 'echo high\necho one\necho low')"
+    run cq add --weight 0 -- true
+    assert_failure 2
+}
+
+@test "--env records the environment; the job runs with it" {
+    FOO=from-add cq add --env -- sh -c 'echo "$FOO"'
+    cq add -- sh -c 'echo "${FOO:-unset}"'
+    FOO=from-worker cq work --drain
+    assert_equal "$(cq cat 1)" from-add
+    assert_equal "$(cq cat 2)" from-worker
+}
+
+@test "wait exits with the job's status, or the number of failures" {
+    cq add -- sh -c 'exit 4'
+    cq add -- true
+    cq add -- false
+    cq work --drain
+    run cq wait 1
+    assert_failure 4
+    assert_equal "$(cut -f1,2 <<<"$output")" "$(printf '1\tfailed')"
+    run cq wait 2
+    assert_success
+    run cq wait 1 2 3
+    assert_failure 2
+    run --separate-stderr cq wait 42
+    assert_failure 1
+    assert_stderr_regex "no job 42"
+}
+
+@test "wait blocks until a worker finishes the job; stats counts per state" {
+    cq add -- sleep 0.5
+    timeout 20 cqueue work --drain &
+    WORKERS+=($!)
+    run cq wait --all
+    assert_success
+    assert_equal "$(state 1)" done
+    run cq stats --header
+    assert_equal "$(tsv_col done <<<"$output")" 1
+    assert_equal "$(tsv_col queued <<<"$output")" 0
+    awk -v r="$(tsv_col mean_run <<<"$output")" 'BEGIN { exit !(r >= 0.4) }'
+}
+
+@test "kill signals a running job's process group; a queued one is cancelled" {
+    cq add -- sh -c 'sleep 30 & sleep 30; wait'
+    cq add -- true
+    cq pause
+    timeout 30 cqueue work -j2 --idle-exit 30 &
+    WORKERS+=($!)
+    cq kill 2
+    assert_equal "$(state 2)" cancelled
+    cq resume
+    for _ in $(seq 100); do [[ -n $(field 1 pid) ]] && break; sleep 0.05; done
+    pgid=$(field 1 pid)
+    [[ -n $pgid ]] || fail "job 1 never reported its pid"
+    cq kill 1
+    run cq wait 1
+    assert_failure 143
+    assert_equal "$(field 1 signal)" 15
+    assert_equal "$(field 1 reason)" "killed by cqueue kill"
+    for _ in $(seq 100); do [[ -z $(pgrep -g "$pgid") ]] && break; sleep 0.05; done
+    [[ -z $(pgrep -g "$pgid") ]] || fail "process group $pgid still has processes"
+    cq stop
+    wait "${WORKERS[0]}"
+}
+
+@test "cat --follow prints the output while the job runs" {
+    cq add -- sh -c 'echo first; sleep 0.6; echo second'
+    timeout 30 cqueue work --drain &
+    WORKERS+=($!)
+    run cq cat --follow 1
+    assert_output "$(printf 'first\nsecond')"
+}
+
+@test "rm removes a finished job and its output; clear --done removes the done ones" {
+    cq add -- echo x
+    cq add -- false
+    cq add -- echo y
+    cq work --drain
+    [[ -f $OUT/1.out ]]
+    cq rm 1
+    [[ ! -e $OUT/1.out ]]
+    run --separate-stderr cq show 1
+    assert_failure 1
+    assert_stderr_regex "no job 1"
+    run cq clear --done
+    assert_output 1
+    assert_equal "$(cq ls | cut -f1)" 2
+    run cq clear
+    assert_failure 2
+}
+
+@test "pause keeps workers from claiming; resume lets them; stop ends idle workers" {
+    cq add -- true
+    cq pause
+    run cq work --once
+    assert_success
+    assert_equal "$(state 1)" queued
+    run cq stats --header
+    assert_equal "$(tsv_col paused <<<"$output")" 1
+    cq resume
+    timeout 30 cqueue work &
+    WORKERS+=($!)
+    cq wait 1
+    cq stop
+    wait "${WORKERS[0]}"
+}
+
+@test "named queues are separate" {
+    cq -q a add -- echo in-a
+    cq -q b add -- echo in-b
+    cq -q a work --drain
+    assert_equal "$(cq -q a ls | cut -f2)" done
+    assert_equal "$(cq -q b ls | cut -f2)" queued
+}
+
+@test "work --daemon detaches with a pid file and a log; a second one is refused" {
+    run cq work --daemon
+    assert_success
+    pid=$output
+    WORKERS+=("$pid")
+    [[ -f $BATS_TEST_TMPDIR/q.db.d/work-default.pid ]]
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/q.db.d/work-default.pid")" "$pid"
+    run --separate-stderr cq work --daemon
+    assert_failure 1
+    assert_stderr_regex "a daemon already works on queue 'default' \\(pid $pid"
+    cq add -- echo via-daemon
+    cq wait 1
+    assert_equal "$(cq cat 1)" via-daemon
+    grep -q "job 1: ended: exit 0" "$BATS_TEST_TMPDIR/q.db.d/work-default.log"
+    cq stop
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    assert_gone "$pid"
+}
+
+@test "the store: path rules, modes 0600 and 0700, bad files refused with a clear error" {
+    unset CQUEUE_DB
+    export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
+    cq add -- true
+    assert_equal "$(stat -c %a "$XDG_STATE_HOME/ctk")" 700
+    assert_equal "$(stat -c %a "$XDG_STATE_HOME/ctk/queue.db")" 600
+    cq --db "$BATS_TEST_TMPDIR/other.db" add -- true
+    [[ -f $BATS_TEST_TMPDIR/other.db ]]
+    CQUEUE_DB="$BATS_TEST_TMPDIR/env.db" cq --db "$BATS_TEST_TMPDIR/other.db" add -- true
+    [[ -f $BATS_TEST_TMPDIR/env.db ]]
+    echo "this is not a database, it is just a text file of some length" >"$BATS_TEST_TMPDIR/text.db"
+    run --separate-stderr cq --db "$BATS_TEST_TMPDIR/text.db" ls
+    assert_failure 1
+    assert_stderr_regex "^cqueue: .*text.db.*not a database"
+    sqlite3 "$BATS_TEST_TMPDIR/foreign.db" 'CREATE TABLE t(x); INSERT INTO t VALUES(1);'
+    run --separate-stderr cq --db "$BATS_TEST_TMPDIR/foreign.db" ls
+    assert_failure 1
+    assert_stderr_regex "not a cqueue database"
+    assert_equal "$(sqlite3 "$BATS_TEST_TMPDIR/foreign.db" 'SELECT x FROM t')" 1
+    cq --db "$BATS_TEST_TMPDIR/new.db" add -- true
+    sqlite3 "$BATS_TEST_TMPDIR/new.db" 'PRAGMA user_version = 99'
+    run --separate-stderr cq --db "$BATS_TEST_TMPDIR/new.db" ls
+    assert_failure 1
+    assert_stderr_regex "newer cqueue \\(schema version 99"
+    run --separate-stderr cq --db /dev/null/q.db ls
+    assert_failure 1
+    assert_stderr_regex "^cqueue: cannot (open|create) /dev/null/q.db.*: Not a directory"
+    XDG_STATE_HOME=/dev/null run --separate-stderr cq ls
+    assert_failure 1
+    assert_stderr_regex "^cqueue: cannot create /dev/null/ctk"
+}
+
+@test "usage errors exit 2; unknown ids exit 1" {
+    run --separate-stderr cq frobnicate
+    assert_failure 2
+    assert_stderr_regex "unknown command 'frobnicate'"
+    run --separate-stderr cq add
+    assert_failure 2
+    run --separate-stderr cq work -s process
+    assert_failure 2
+    run --separate-stderr cq ls --state sleeping
+    assert_failure 2
+    run --separate-stderr cq show abc
+    assert_failure 1
+    assert_stderr_regex "not a job id"
+    run --separate-stderr cq kill 77
+    assert_failure 1
+    assert_stderr_regex "no job 77"
+    run --separate-stderr cq rm 77
+    assert_failure 1
+}
+
+@test "every option in --help is in the man page" {
+    local man="$CTK_SRCDIR/man/cqueue.1" cmd opt
+    for cmd in "" add work ls show cat wait rm retry kill pause resume stats clear stop; do
+        # shellcheck disable=SC2086
+        # (without plugins: their options are theirs to document)
+        for opt in $(CTK_PLUGIN_PATH=$BATS_TEST_TMPDIR cqueue $cmd --help | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
+            grep -qF -- "${opt//-/\\-}" "$man" || fail "cqueue $cmd: $opt is not in cqueue.1"
+        done
+        if [[ -n $cmd ]]; then
+            grep -q "^\\.B $cmd\\b" "$man" || fail "command $cmd is not in cqueue.1"
+        fi
+    done
+}
+
+@test "durability: workers killed with -9 and restarted; every job done, only killed jobs twice" {
+    local log="$BATS_TEST_TMPDIR/ran" n=100 kills=3 i
+    for ((i = 1; i <= n; i++)); do echo "echo $i >>'$log'; sleep 0.02"; done | cq add - >/dev/null
+    start_worker() { timeout 120 cqueue work -j1 --drain --lease 2 2>>"$BATS_TEST_TMPDIR/werr" & }
+    start_worker
+    WORKERS+=($!)
+    start_worker
+    WORKERS+=($!)
+    for ((i = 0; i < kills; i++)); do
+        sleep 0.4
+        local victim=${WORKERS[$((RANDOM % 2))]}
+        kill -KILL "$victim" 2>/dev/null || true
+        wait "$victim" 2>/dev/null || true
+        start_worker
+        local fresh=$!
+        WORKERS=("${WORKERS[@]/$victim/$fresh}")
+    done
+    cq work -j1 --drain --lease 2
+    for p in "${WORKERS[@]}"; do wait "$p" || true; done
+    assert_equal "$(cq stats --header | tsv_col done)" "$n"
+    assert_equal "$(sort -un "$log" | wc -l)" "$n"
+    # Every id that ran twice was a job whose worker was killed: its
+    # attempts say so, and no more of them than kills.
+    local twice
+    twice=$(sort -n "$log" | uniq -d)
+    for i in $twice; do
+        (($(field "$i" attempts) > 1)) || fail "job $i ran twice with one attempt"
+    done
+    local retried
+    retried=$(sqlite3 "$CQUEUE_DB" 'SELECT count(*) FROM jobs WHERE attempts > 1')
+    ((retried <= kills)) || fail "$retried jobs ran again after $kills kills"
+    assert_equal "$(sqlite3 "$CQUEUE_DB" 'PRAGMA integrity_check')" ok
+    run grep -i locked "$BATS_TEST_TMPDIR/werr"
+    assert_failure
+}
+
+@test "4 producers and 4 workers at once: every job runs once, no 'database is locked'" {
+    local i errs="$BATS_TEST_TMPDIR/errs"
+    for ((i = 0; i < 4; i++)); do
+        timeout 60 cqueue work -j2 2>>"$errs" &
+        WORKERS+=($!)
+    done
+    local producers=()
+    for ((i = 0; i < 4; i++)); do
+        (
+            seq 100 | sed "s/^/true p$i-/" | cqueue add - >/dev/null
+            for j in $(seq 20); do cqueue add -- true "q$i-$j" >/dev/null; done
+        ) 2>>"$errs" &
+        producers+=($!)
+    done
+    for p in "${producers[@]}"; do wait "$p"; done
+    cq wait --all >/dev/null
+    cq stop
+    for p in "${WORKERS[@]}"; do wait "$p"; done
+    WORKERS=()
+    assert_equal "$(cq stats --header | tsv_col done)" 480
+    assert_equal "$(sqlite3 "$CQUEUE_DB" 'SELECT count(*) FROM jobs WHERE attempts <> 1')" 0
+    run cat "$errs"
+    assert_output ""
+}
+
+@test "SIGTERM to a worker ends its jobs and puts them back in the queue" {
+    cq add -- sleep 30
+    bg_tool cqueue work -j1
+    for _ in $(seq 200); do [[ $(state 1) == running ]] && break; sleep 0.05; done
+    assert_equal "$(state 1)" running
+    kill -TERM "$BG_TOOL"
+    bg_wait
+    assert_equal "$BG_STATUS" 143
+    assert_equal "$(state 1)" queued
+    assert_equal "$(field 1 reason)" "worker stopped; queued again"
+    [[ -z $(pgrep -f 'sleep 30$' -P "$BG_TOOL") ]]
+}
+
+@test "an 'add -' killed with -9 leaves whole batches: a prefix of its input" {
+    (
+        for ((i = 1; i <= 100000; i++)); do
+            echo "true $i"
+            ((i % 1000 == 0)) && sleep 0.2
+        done
+    ) | cqueue add - >/dev/null &
+    local producer=$!
+    # Killed once some batches are in, while it is still reading.
+    for _ in $(seq 200); do (($(cq stats --header | tsv_col queued) >= 2000)) && break; sleep 0.05; done
+    kill -KILL "$producer"
+    wait "$producer" || true
+    local n
+    n=$(cq stats --header | tsv_col queued)
+    ((n > 0 && n < 100000)) || fail "$n jobs: the producer was not killed mid-input"
+    assert_equal "$(sqlite3 "$CQUEUE_DB" "SELECT count(*) FROM jobs WHERE cmd <> 'true ' || id")" 0
+    assert_equal "$(sqlite3 "$CQUEUE_DB" 'SELECT max(id) FROM jobs')" "$n"
+    assert_equal "$(sqlite3 "$CQUEUE_DB" 'PRAGMA integrity_check')" ok
+}

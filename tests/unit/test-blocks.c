@@ -1,0 +1,200 @@
+/* test-blocks.c: record boundaries for every record mode, a record bigger
+ * than the block, and (against a brute-force reference) the cut for every
+ * block size on random data, literal and regexp alike. */
+#include <glib.h>
+#include <string.h>
+
+#include "ctk/blocks.h"
+
+static ctk_blocks *make(const char *end, size_t end_len, const char *start, int regexp,
+                        uint64_t fixed)
+{
+    ctk_blocks_opts o = {end, end_len, start, start ? strlen(start) : 0, regexp, fixed};
+    ctk_blocks *b = NULL;
+    char err[256];
+    g_assert_cmpint(ctk_blocks_new(&b, &o, err, sizeof err), ==, 0);
+    return b;
+}
+
+static size_t cut(const ctk_blocks *b, const char *s, size_t want)
+{
+    return ctk_blocks_cut(b, s, strlen(s), want);
+}
+
+static void test_newline(void)
+{
+    ctk_blocks *b = make(NULL, 0, NULL, 0, 0);
+    const char *s = "aa\nbbbb\ncc\n";
+    g_assert_cmpuint(cut(b, s, 3), ==, 3);
+    g_assert_cmpuint(cut(b, s, 7), ==, 3);
+    g_assert_cmpuint(cut(b, s, 8), ==, 8);
+    g_assert_cmpuint(cut(b, s, 100), ==, 11);
+    /* A record bigger than the block: the block grows to hold it. */
+    g_assert_cmpuint(cut(b, s, 1), ==, 3);
+    g_assert_cmpuint(cut(b, "xxxxxxxx\ny", 2), ==, 9);
+    /* No boundary yet: read more. */
+    g_assert_cmpuint(cut(b, "no newline", 4), ==, 0);
+    g_assert_cmpuint(cut(b, "", 4), ==, 0);
+    ctk_blocks_free(b);
+}
+
+static void test_nul_records(void)
+{
+    ctk_blocks *b = make("", 1, NULL, 0, 0); /* -0: recend is one NUL byte */
+    const char s[] = "a\0bb\0ccc\0";
+    g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 4), ==, 2);
+    g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 5), ==, 5);
+    g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 1), ==, 2);
+    g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 9), ==, 9);
+    ctk_blocks_free(b);
+}
+
+static void test_recstart(void)
+{
+    ctk_blocks *b = make(NULL, 0, ">", 0, 0);
+    const char *s = ">a\nb\n>c\n>d\n";
+    g_assert_cmpuint(cut(b, s, 8), ==, 8);
+    g_assert_cmpuint(cut(b, s, 7), ==, 5);
+    /* A recstart at 0 is no boundary. */
+    g_assert_cmpuint(cut(b, s, 2), ==, 5);
+    g_assert_cmpuint(cut(b, ">only\n", 2), ==, 0);
+    ctk_blocks_free(b);
+}
+
+static void test_recend_and_recstart(void)
+{
+    ctk_blocks *b = make("}", 1, "{", 0, 0);
+    const char *s = "{a}{b}x{c}{d}";
+    /* "}x{" is no boundary: recstart must follow recend at once. */
+    g_assert_cmpuint(cut(b, s, 9), ==, 3);
+    g_assert_cmpuint(cut(b, s, 10), ==, 10);
+    /* The recstart must be visible: "{a}" alone may not be cut after. */
+    g_assert_cmpuint(cut(b, "{a}", 3), ==, 0);
+    ctk_blocks_free(b);
+}
+
+static void test_regexp(void)
+{
+    ctk_blocks *b = make("[0-9]+\n", 7, NULL, 1, 0);
+    const char *s = "a1\nb\nc22\nd";
+    g_assert_cmpuint(cut(b, s, 6), ==, 3);
+    g_assert_cmpuint(cut(b, s, 9), ==, 9);
+    g_assert_cmpuint(cut(b, s, 2), ==, 3);
+    ctk_blocks_free(b);
+    b = make(NULL, 0, "^>", 1, 0);
+    g_assert_cmpuint(cut(b, ">a\n>b\n", 4), ==, 3);
+    ctk_blocks_free(b);
+}
+
+static void test_fixed(void)
+{
+    ctk_blocks *b = make(NULL, 0, NULL, 0, 4);
+    g_assert_cmpuint(cut(b, "0123456789", 9), ==, 8);
+    g_assert_cmpuint(cut(b, "0123456789", 3), ==, 4);
+    g_assert_cmpuint(cut(b, "012", 3), ==, 0);
+    ctk_blocks_free(b);
+}
+
+static void test_bad_rules(void)
+{
+    ctk_blocks *b = NULL;
+    char err[256];
+    ctk_blocks_opts empty = {"", 0, NULL, 0, 0, 0};
+    g_assert_cmpint(ctk_blocks_new(&b, &empty, err, sizeof err), ==, CTK_EINVAL);
+    ctk_blocks_opts bad = {"(", 1, NULL, 0, 1, 0};
+    g_assert_cmpint(ctk_blocks_new(&b, &bad, err, sizeof err), ==, CTK_EINVAL);
+    g_assert_nonnull(strstr(err, "regular expression"));
+}
+
+static void test_header(void)
+{
+    g_assert_cmpuint(ctk_blocks_header_end("h\nr1\nr2\n", 8, 1), ==, 2);
+    g_assert_cmpuint(ctk_blocks_header_end("h\nr1\nr2\n", 8, 2), ==, 5);
+    g_assert_cmpuint(ctk_blocks_header_end("h", 1, 1), ==, 0);
+    g_assert_cmpuint(ctk_blocks_header_end("", 0, 0), ==, 0);
+}
+
+/* ---- against a brute-force reference at every block size ---------------- */
+
+static int is_boundary(const char *d, size_t len, size_t p, const char *end, const char *start)
+{
+    size_t e = strlen(end), s = strlen(start);
+    return p > 0 && p >= e && p + s <= len && memcmp(d + p - e, end, e) == 0 &&
+           memcmp(d + p, start, s) == 0;
+}
+
+static size_t reference(const char *d, size_t len, size_t want, const char *end, const char *start)
+{
+    if (want > len)
+        want = len;
+    for (size_t p = want; p > 0; p--)
+        if (is_boundary(d, len, p, end, start))
+            return p;
+    for (size_t p = want + 1; p <= len; p++)
+        if (is_boundary(d, len, p, end, start))
+            return p;
+    return 0;
+}
+
+static void check_every_offset(const char *end, const char *start, const char *alphabet)
+{
+    GRand *rng = g_rand_new_with_seed(42);
+    ctk_blocks *lit = make(end, strlen(end), start[0] ? start : NULL, 0, 0);
+    /* The same rules as a regexp must cut at the same places. */
+    char *qe = g_regex_escape_string(end, -1), *qs = g_regex_escape_string(start, -1);
+    ctk_blocks *re = make(qe, strlen(qe), start[0] ? qs : NULL, 1, 0);
+    for (int round = 0; round < 40; round++) {
+        size_t len = (size_t)g_rand_int_range(rng, 0, 120);
+        char d[128];
+        for (size_t i = 0; i < len; i++)
+            d[i] = alphabet[g_rand_int_range(rng, 0, (gint32)strlen(alphabet))];
+        for (size_t want = 1; want <= len + 2; want++) {
+            size_t expect = reference(d, len, want, end, start);
+            g_assert_cmpuint(ctk_blocks_cut(lit, d, len, want), ==, expect);
+            g_assert_cmpuint(ctk_blocks_cut(re, d, len, want), ==, expect);
+        }
+    }
+    g_free(qe);
+    g_free(qs);
+    ctk_blocks_free(lit);
+    ctk_blocks_free(re);
+    g_rand_free(rng);
+}
+
+static void test_every_offset_newline(void)
+{
+    check_every_offset("\n", "", "ab\n");
+}
+
+static void test_every_offset_multibyte(void)
+{
+    check_every_offset("ab", "", "abc");
+}
+
+static void test_every_offset_recstart(void)
+{
+    check_every_offset("", ">", "x>\n");
+}
+
+static void test_every_offset_both(void)
+{
+    check_every_offset("\n", "ab", "ab\n");
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/blocks/newline", test_newline);
+    g_test_add_func("/blocks/nul", test_nul_records);
+    g_test_add_func("/blocks/recstart", test_recstart);
+    g_test_add_func("/blocks/recend-recstart", test_recend_and_recstart);
+    g_test_add_func("/blocks/regexp", test_regexp);
+    g_test_add_func("/blocks/fixed", test_fixed);
+    g_test_add_func("/blocks/bad-rules", test_bad_rules);
+    g_test_add_func("/blocks/header", test_header);
+    g_test_add_func("/blocks/every-offset/newline", test_every_offset_newline);
+    g_test_add_func("/blocks/every-offset/multibyte", test_every_offset_multibyte);
+    g_test_add_func("/blocks/every-offset/recstart", test_every_offset_recstart);
+    g_test_add_func("/blocks/every-offset/both", test_every_offset_both);
+    return g_test_run();
+}
