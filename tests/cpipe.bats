@@ -112,6 +112,23 @@ round_trip() {
     assert_output "$(parallel --pipe --recend 9 --block 700 -k 'od -c' <"$BATS_TEST_TMPDIR/in")"
 }
 
+@test "--recend and --recstart decode backslash escapes as parallel --pipe does" {
+    printf 'a\nb\n\nc\nd\n\ne\n' >"$BATS_TEST_TMPDIR/para"
+    run cpp -b 1 --recend '\n\n' 'wc -l' <"$BATS_TEST_TMPDIR/para"
+    assert_success
+    assert_output "$(printf '3\n3\n1')"
+    printf 'a\tbb\tc\t' >"$BATS_TEST_TMPDIR/tabs"
+    run cpp -b 1 --recend '\t' 'wc -c' <"$BATS_TEST_TMPDIR/tabs"
+    assert_output "$(printf '2\n3\n2')"
+    printf 'a\x1eb\x1e' | cpp -b 1 --recend '\x1e' 'wc -c' >"$BATS_TEST_TMPDIR/rs"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/rs")" "$(printf '2\n2')"
+    if command -v parallel >/dev/null; then
+        printf 'x\tbb\tc' >"$BATS_TEST_TMPDIR/tabs"
+        run cpp -b 1 --recstart '\t' 'od -c' <"$BATS_TEST_TMPDIR/tabs"
+        assert_output "$(parallel --pipe -k --block 1 --recstart '\t' 'od -c' <"$BATS_TEST_TMPDIR/tabs" 2>/dev/null)"
+    fi
+}
+
 @test "filters with shell syntax run under sh; plain ones directly" {
     seq 1 1000 >"$BATS_TEST_TMPDIR/in"
     run cpp -b 1k 'grep -c 1 | tr -d " "' <"$BATS_TEST_TMPDIR/in"

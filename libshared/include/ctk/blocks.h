@@ -3,9 +3,10 @@
  * record, by GNU parallel's --pipe rules. A boundary is a position between
  * two records: just after --recend, just before --recstart, or (with both)
  * between a recend and a recstart that follows it at once; or every
- * --fixed bytes. With --regexp recend and recstart are regular
- * expressions (PCRE, matched on raw bytes: NUL and invalid UTF-8 are
- * ordinary bytes).
+ * --fixed bytes. Literal separators decode \n \t \r \0 \\ and \xHH
+ * (GNU parallel reads --recend '\n\n' so). With --regexp recend and
+ * recstart are regular expressions (PCRE, matched on raw bytes: NUL and
+ * invalid UTF-8 are ordinary bytes).
  *
  * The functions are pure: they look at bytes the caller holds and return
  * positions, so the same scanner serves a buffer read from a pipe and a
