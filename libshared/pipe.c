@@ -54,8 +54,9 @@ struct ctk_pipe {
     int seekable;
     const char *map;
     uint64_t map_len;
-    uint64_t start; /* where blocks begin: after the header */
-    uint64_t pos;   /* the next block's offset */
+    uint64_t start;     /* where blocks begin: after the header */
+    uint64_t pos;       /* the next block's offset */
+    uint64_t forgotten; /* the mapping's pages before this are dropped */
     ctk_buf header;
     ctk_buf next; /* piped: a block_desc, the header, bytes read ahead */
     int eof;
@@ -188,9 +189,25 @@ uint64_t ctk_pipe_input_size(const ctk_pipe *p)
 
 /* ---- producing blocks ------------------------------------------------------ */
 
+/* Pages of the mapping behind the next block are never looked at again
+ * (filters read the file by offset): dropping them from the mapping keeps
+ * the RSS bounded by the block, not the file. The page cache keeps them. */
+static void forget_behind(ctk_pipe *p)
+{
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t upto = p->pos / page * page;
+    if (upto > p->forgotten) {
+        (void)madvise((char *)p->map + p->forgotten, (size_t)(upto - p->forgotten), MADV_DONTNEED);
+        p->forgotten = upto;
+    }
+}
+
 static int produce_seekable(ctk_pipe *p, ctk_unit *unit)
 {
     if (p->pos >= p->map_len) {
+        /* Consumed, as a pipe would be: `(cpipe ...; cat) < FILE` must
+         * not see the file again. */
+        (void)lseek(p->opts.in_fd, (off_t)p->map_len, SEEK_SET);
         if (p->produced > 0 || !p->opts.empty_block)
             return CTK_EOF;
     }
@@ -203,6 +220,7 @@ static int produce_seekable(ctk_pipe *p, ctk_unit *unit)
     }
     block_desc d = {p->pos - p->start, len, 0, 0};
     p->pos += len;
+    forget_behind(p);
     return ctk_buf_set(&unit->in, &d, sizeof d);
 }
 
@@ -869,7 +887,9 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     p->shared_pids = shared == MAP_FAILED ? NULL : shared;
     struct stat st;
     int rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && S_ISREG(st.st_mode) && !opts->no_seek)
+    /* A regular file of size 0 may still have contents (/proc, /sys): it
+     * is read like a pipe, not mapped as empty. */
+    if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && !opts->no_seek)
         rc = open_file_input(p, &st);
     else if (rc == 0)
         rc = open_pipe_input(p);
