@@ -402,6 +402,16 @@ interrupt() {
     assert_stderr_regex "^cpipe: cannot open .*nonexistent"
 }
 
+@test "an input that cannot be read fails, with --compare too (not an empty table)" {
+    run --separate-stderr cpp cat </
+    assert_equal "$status" 255
+    assert_stderr_regex "^cpipe: .*Is a directory"
+    run --separate-stderr cpp --compare=sync,thread cat </
+    assert_equal "$status" 255
+    assert_stderr_regex "^cpipe: cannot read the input: Is a directory"
+    assert_output ""
+}
+
 @test "every long option in --help appears in man/cpipe.1" {
     assert_man_has_options cpipe 25
 }

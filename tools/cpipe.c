@@ -337,12 +337,17 @@ static int seekable_copy(int fd, const char *tmpdir)
     }
     char buf[65536];
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            fprintf(stderr, PROG ": cannot keep the input: %s\n", strerror(errno));
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* A read error must not leave the rows comparing a truncated input. */
+        if (n < 0 || write(out, buf, (size_t)n) != n) {
+            fprintf(stderr, PROG ": cannot %s the input: %s\n", n < 0 ? "read" : "keep",
+                    strerror(errno));
             close(out);
             return -1;
         }
+    }
     return out;
 }
 
