@@ -195,6 +195,13 @@ size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t 
     return b->re != NULL ? cut_regex(b, data, len, want) : cut_literal(b, data, len, want);
 }
 
+size_t ctk_blocks_reach(const ctk_blocks *b)
+{
+    if (b->fixed > 0)
+        return 0;
+    return b->re != NULL ? SIZE_MAX : b->sep_len;
+}
+
 size_t ctk_blocks_header_end(const char *data, size_t len, uint64_t n)
 {
     size_t off = 0;

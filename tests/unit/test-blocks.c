@@ -67,6 +67,25 @@ static void test_escapes(void)
     ctk_blocks_free(b);
 }
 
+/* What a windowed cut (cpipe's file path) may rely on. */
+static void test_reach(void)
+{
+    ctk_blocks *b = make(NULL, 0, NULL, 0, 0);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, 1);
+    ctk_blocks_free(b);
+    b = make("\\r\\n", 4, ">", 0, 0);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, 3);
+    ctk_blocks_free(b);
+    b = make("\n", 1, NULL, 1, 0);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, SIZE_MAX);
+    ctk_blocks_free(b);
+    b = make(NULL, 0, NULL, 0, 8);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, 0);
+    /* --fixed reads no data. */
+    g_assert_cmpuint(ctk_blocks_cut(b, NULL, 100, 30), ==, 24);
+    ctk_blocks_free(b);
+}
+
 static void test_recstart(void)
 {
     ctk_blocks *b = make(NULL, 0, ">", 0, 0);
@@ -205,6 +224,7 @@ int main(int argc, char **argv)
     g_test_add_func("/blocks/newline", test_newline);
     g_test_add_func("/blocks/nul", test_nul_records);
     g_test_add_func("/blocks/escapes", test_escapes);
+    g_test_add_func("/blocks/reach", test_reach);
     g_test_add_func("/blocks/recstart", test_recstart);
     g_test_add_func("/blocks/recend-recstart", test_recend_and_recstart);
     g_test_add_func("/blocks/regexp", test_regexp);

@@ -46,6 +46,13 @@ CTK_EXTERN void ctk_blocks_free(ctk_blocks *b);
  * inside data; a recend at the very end of data is one. */
 CTK_EXTERN size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t want);
 
+/* How far past a boundary the rules look: 0 for --fixed (ctk_blocks_cut
+ * then reads no data; it may be NULL), the separator's length for literal
+ * rules, SIZE_MAX for regexps (a cut needs the data from the block's
+ * start). A literal cut found in a window of the data is a cut of the
+ * whole when the window reaches this far past it. */
+CTK_EXTERN size_t ctk_blocks_reach(const ctk_blocks *b);
+
 /* The end of the first n lines of data (newline-terminated, for
  * --header N), or 0 when data holds fewer than n whole lines. */
 CTK_EXTERN size_t ctk_blocks_header_end(const char *data, size_t len, uint64_t n);
