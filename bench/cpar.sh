@@ -32,11 +32,12 @@ median3() {
 }
 raw=$(median3 "$tmp/spawn-loop" "$N" 2 true)
 cp=$(median3 sh -c "'$cpar' -j2 true < '$tmp/items'")
-cpk=$(median3 sh -c "'$cpar' -j2 -k echo < '$tmp/items'")
+cpt=$(median3 sh -c "'$cpar' -s thread -j2 true < '$tmp/items'")
+cpk=$(median3 sh -c "'$cpar' -j2 -k echo {} < '$tmp/items'")
 xa=$(median3 sh -c "xargs -P2 -n1 true < '$tmp/items'")
 if command -v parallel >/dev/null 2>&1; then
     par=$(secs sh -c "parallel -j2 true < '$tmp/pitems'")
-    park=$(secs sh -c "parallel -j2 -k echo < '$tmp/pitems'")
+    park=$(secs sh -c "parallel -j2 -k echo {} < '$tmp/pitems'")
 else
     par="" park=""
 fi
@@ -46,7 +47,8 @@ rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
 echo "$N jobs of 'true', -j2 (GNU parallel timed on $PN jobs and scaled)"
 printf '  %-28s %8s s  %6s jobs/s\n' "raw posix_spawn loop" "$raw" "$(rate "$N" "$raw")"
 printf '  %-28s %8s s  %6s jobs/s\n' "cpar -j2 true" "$cp" "$(rate "$N" "$cp")"
-printf '  %-28s %8s s  %6s jobs/s\n' "cpar -j2 -k echo" "$cpk" "$(rate "$N" "$cpk")"
+printf '  %-28s %8s s  %6s jobs/s\n' "cpar -s thread -j2 true" "$cpt" "$(rate "$N" "$cpt")"
+printf '  %-28s %8s s  %6s jobs/s\n' "cpar -j2 -k echo {}" "$cpk" "$(rate "$N" "$cpk")"
 printf '  %-28s %8s s  %6s jobs/s\n' "xargs -P2 -n1 true" "$xa" "$(rate "$N" "$xa")"
 [ -n "$par" ] && printf '  %-28s %8s s  %6s jobs/s\n' "parallel -j2 true" "$par" "$(rate "$PN" "$par")"
 echo
@@ -55,4 +57,21 @@ echo "cpar vs xargs -P2:        $(ratio "$xa" "$cp")x (bar >= 1.5x)"
 if [ -n "$par" ]; then
     echo "cpar vs GNU parallel:     $(ratio "$(awk -v s="$par" -v n="$N" -v p="$PN" 'BEGIN{print s*n/p}')" "$cp")x (bar >= 8x)"
     echo "cpar -k echo vs parallel: $(ratio "$(awk -v s="$park" -v n="$N" -v p="$PN" 'BEGIN{print s*n/p}')" "$cpk")x (bar >= 5x)"
+fi
+echo "(the default strategy is process; -s thread vs process: $(ratio "$cpt" "$cp")x)"
+
+# Memory: a million input lines, and a job writing 2 GB (spilled to
+# $TMPDIR, never held: RSS stays flat and nothing deadlocks).
+if [ -x /usr/bin/time ]; then
+    echo
+    seq "${M:-1000000}" >"$tmp/million"
+    /usr/bin/time -f %M -o "$tmp/rss" "$cpar" -k --dry-run echo {} <"$tmp/million" >/dev/null
+    echo "${M:-1000000} lines, --dry-run:       max RSS $(tail -n 1 "$tmp/rss") kB (bar < 30000)"
+    head -n "${ME:-100000}" "$tmp/million" >"$tmp/echo-lines"
+    /usr/bin/time -f %M -o "$tmp/rss" "$cpar" -k echo {} <"$tmp/echo-lines" >/dev/null
+    echo "${ME:-100000} lines, echo {} jobs:   max RSS $(tail -n 1 "$tmp/rss") kB (bar < 30000; ME=1000000 for the full million)"
+    t0=$(date +%s.%N)
+    /usr/bin/time -f %M -o "$tmp/rss" "$cpar" 'head -c ${BIG:-2G} /dev/zero # {}' ::: 1 | wc -c >"$tmp/bytes"
+    t1=$(date +%s.%N)
+    echo "a job writing ${BIG:-2G}: $(cat "$tmp/bytes") bytes through cpar in $(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}') s, max RSS $(tail -n 1 "$tmp/rss") kB (no deadlock)"
 fi

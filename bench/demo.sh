@@ -284,4 +284,48 @@ else
     echo "Measured here: thread $(get "$t" thread "" speedup)x, process $(get "$t" process "" speedup)x," \
          "async $(get "$t" async "" speedup)x of sync; every strategy wrote $same."
 fi
+
+# ---- 8. cpar: many short commands ------------------------------------------------
+
+cpar=$builddir/tools/cpar
+# cpar_compare TITLE LESSON ARGS...: cpar --compare ARGS once, as a table.
+cpar_compare() {
+    title=$1 lesson=$2
+    shift 2
+    echo "== $title"
+    echo "$lesson"
+    printf '$ cpar --compare %s\n' "$*"
+    "$cpar" --compare --format tsv --header "$@" >"$tmp/t" 2>"$tmp/err" </dev/null
+    rc=$?
+    if [ "$(wc -l <"$tmp/t")" -lt 2 ]; then
+        echo "demo.sh: cpar --compare $* failed (exit $rc):" >&2
+        cat "$tmp/err" >&2
+        status=1
+        return 1
+    fi
+    table "$tmp/t"
+    [ "$rc" -eq 0 ] || echo "  (cpar exited $rc)"
+    return 0
+}
+
+if [ -x "$cpar" ]; then
+    echo
+    if cpar_compare "cpar, I/O-bound jobs: 20 x sleep 0.1, -j 8" \
+        "Jobs that wait overlap under every concurrent strategy: ~20 x 0.1 s for sync, ~3 x 0.1 s for the others, whatever the cores." \
+        -j 8 'sleep 0.1 # {}' ::: $(seq 20); then
+        t=$tmp/t
+        echo "Measured here: sync $(get "$t" sync "" wall_s) s; process $(get "$t" process "" wall_s) s" \
+             "($(get "$t" process "" speedup)x), thread $(get "$t" thread "" wall_s) s" \
+             "($(get "$t" thread "" speedup)x), async $(get "$t" async "" wall_s) s ($(get "$t" async "" speedup)x)."
+    fi
+    echo
+    # A shell loop of about 0.1 s of CPU per job.
+    if cpar_compare "cpar, CPU-bound jobs: 12 shell loops, -j 8" \
+        "Jobs that compute overlap only as far as there are cores: ~$(nproc 2>/dev/null || echo N)x at best, however many run at once." \
+        -j 8 'i=0; while [ $i -lt 60000 ]; do i=$((i+1)); done # {}' ::: $(seq 12); then
+        t=$tmp/t
+        echo "Measured here: process $(get "$t" process "" speedup)x, thread $(get "$t" thread "" speedup)x," \
+             "async $(get "$t" async "" speedup)x of sync on $(nproc 2>/dev/null || echo '?') cores."
+    fi
+fi
 exit $status

@@ -26,6 +26,7 @@ struct ctk_cmdline {
     seg *segs;
     size_t n_segs, cap;
     int unquoted;    /* items go in raw: rpl inside the command name */
+    int context;     /* -X: a word with a replacement string repeats per column */
     int needs_shell; /* see ctk_cmdline_needs_shell */
 };
 
@@ -582,6 +583,7 @@ static int parse_checked(ctk_cmdline *t, char *const *words, size_t n_words, con
         return rc;
     merge_text(t);
     t->unquoted = (flags & CTK_CMDLINE_TEXT) || is_unquoted(t);
+    t->context = (flags & CTK_CMDLINE_CONTEXT) != 0;
     t->needs_shell = compute_needs_shell(t, flags);
     return 0;
 }
@@ -758,10 +760,99 @@ static int check_columns(const ctk_cmdline_args *a)
     return 0;
 }
 
+/* A piece of the template for -X: a rpl, a run of text without blanks,
+ * or one blank. */
+typedef struct piece {
+    const seg *rpl; /* NULL for text */
+    size_t off, len;
+} piece;
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* A replacement string that -X repeats: one computed from a column. */
+static int per_column(const seg *s)
+{
+    return s != NULL && !s->positional && s->op != OP_SEQ && s->op != OP_SLOT;
+}
+
+static int emit_word(render *r, const piece *w, size_t n, const ctk_cmdline_item *col)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (w[i].rpl == NULL)
+            rc = emit_text(r, r->t->text + w[i].off, w[i].len);
+        else if (col != NULL && per_column(w[i].rpl) && (rc = compute(r, w[i].rpl, col)) == 0)
+            rc = emit_value(r, 0);
+        else if (col == NULL || !per_column(w[i].rpl))
+            rc = emit_rpl(r, w[i].rpl);
+    }
+    return rc;
+}
+
+/* -X (GNU parallel's context replace): each blank-separated word that
+ * holds a replacement string is written once per column, the copies
+ * separated by spaces: "pre{}post" with a, b gives "preapost prebpost". */
+static int render_context(render *r)
+{
+    const ctk_cmdline *t = r->t;
+    piece *ps = calloc(t->n_segs * 2 + strlen(t->text) + 1, sizeof *ps);
+    if (ps == NULL)
+        return CTK_ENOMEM;
+    size_t n = 0;
+    for (size_t k = 0; k < t->n_segs; k++) {
+        const seg *s = &t->segs[k];
+        if (s->is_rpl) {
+            ps[n++] = (piece){s, 0, 0};
+            continue;
+        }
+        for (size_t i = 0; i < s->len;) {
+            size_t j = i + 1;
+            if (!is_blank(t->text[s->off + i]))
+                while (j < s->len && !is_blank(t->text[s->off + j]))
+                    j++;
+            ps[n++] = (piece){NULL, s->off + i, j - i};
+            i = j;
+        }
+    }
+    int rc = 0;
+    for (size_t a = 0; a < n && rc == 0;) {
+        size_t b = a;
+        int repeat = 0;
+        while (b < n && !(ps[b].rpl == NULL && is_blank(t->text[ps[b].off]))) {
+            repeat |= per_column(ps[b].rpl);
+            b++;
+        }
+        if (b == a) { /* a blank */
+            rc = emit_text(r, t->text + ps[a].off, ps[a].len);
+            a++;
+            continue;
+        }
+        size_t cols = r->a->n_cols;
+        if (!repeat || cols == 0) {
+            rc = emit_word(r, ps + a, b - a, NULL);
+        } else {
+            for (size_t c = 0; c < cols && rc == 0; c++) {
+                if (c > 0)
+                    rc = emit_text(r, " ", 1);
+                if (rc == 0)
+                    rc = emit_word(r, ps + a, b - a, &r->a->cols[c]);
+            }
+        }
+        a = b;
+    }
+    free(ps);
+    return rc;
+}
+
 static int render_all(render *r)
 {
     int rc = 0;
-    for (size_t k = 0; k < r->t->n_segs && rc == 0; k++) {
+    if (r->t->context)
+        rc = render_context(r);
+    for (size_t k = 0; !r->t->context && k < r->t->n_segs && rc == 0; k++) {
         const seg *s = &r->t->segs[k];
         rc = s->is_rpl ? emit_rpl(r, s) : emit_text(r, r->t->text + s->off, s->len);
     }
@@ -795,4 +886,67 @@ int ctk_cmdline_render(const ctk_cmdline *t, const ctk_cmdline_args *a, ctk_buf 
 void ctk_cmdline_argv_free(char **argv)
 {
     free(argv);
+}
+
+/* ---- GNU parallel's command line length for -X and -m ------------------ */
+
+void ctk_cmdline_fill_cost(const ctk_cmdline *t, size_t *base, size_t *per_arg)
+{
+    size_t text = 0, rpls = 0, context = 0, groups = 0;
+    /* A run of non-blank bytes is a context group when it holds a rpl
+     * (parallel: s/(\S*\000\S*)//); its text is context. */
+    size_t run_text = 0;
+    int run_rpl = 0;
+    for (size_t k = 0; k <= t->n_segs; k++) {
+        const seg *s = k < t->n_segs ? &t->segs[k] : NULL;
+        if (s != NULL && s->is_rpl) {
+            rpls++;
+            run_rpl = 1;
+            continue;
+        }
+        size_t len = s != NULL ? s->len : 0;
+        for (size_t i = 0; i <= len; i++) {
+            int end = i == len;
+            if (!end)
+                text++;
+            if (!end && !is_blank(t->text[s->off + i])) {
+                run_text++;
+                continue;
+            }
+            if (end && s != NULL)
+                break; /* the run may go on in the next seg */
+            if (run_rpl) {
+                context += run_text;
+                groups++;
+            }
+            run_text = 0;
+            run_rpl = 0;
+        }
+    }
+    *base = text;
+    *per_arg = t->context ? context + groups : rpls;
+}
+
+size_t ctk_cmdline_arg_cost(const ctk_cmdline *t, const ctk_cmdline_item *arg, uint64_t seq,
+                            uint64_t slot)
+{
+    ctk_cmdline_args a = {arg, 1, seq, slot};
+    render r = {.t = t, .a = &a};
+    ctk_buf quoted = {0};
+    size_t cost = 0;
+    for (size_t k = 0; k < t->n_segs; k++) {
+        const seg *s = &t->segs[k];
+        if (!s->is_rpl || (s->positional && s->pos != 1 && s->pos != -1))
+            continue;
+        if (compute(&r, s, arg) < 0)
+            continue;
+        quoted.len = 0;
+        if (t->unquoted)
+            cost += r.value.len;
+        else if (ctk_cmdline_quote(&quoted, (char *)r.value.data, r.value.len) == 0)
+            cost += quoted.len;
+    }
+    ctk_buf_free(&quoted);
+    ctk_buf_free(&r.value);
+    return cost;
 }

@@ -56,7 +56,8 @@ static double throughput_ratio(const ctk_row *base, const ctk_row *row)
 {
     double b = base->work > 0 ? base->work : (double)base->units;
     double r = row->work > 0 ? row->work : (double)row->units;
-    double base_rate = ctk_per_second(b, base->usage.wall), row_rate = ctk_per_second(r, row->usage.wall);
+    double base_rate = ctk_per_second(b, base->usage.wall),
+           row_rate = ctk_per_second(r, row->usage.wall);
     if (b <= 0 || r <= 0)
         return ctk_speedup(&base->usage, &row->usage);
     return base_rate > 0 ? row_rate / base_rate : 0;
@@ -131,7 +132,8 @@ static void columns(const ctk_compare *c, size_t i, int table, unsigned cores, c
     col(cs, "efficiency", CTK_FIELD_NUMBER, speedup > 0, "%.2f",
         ctk_efficiency(speedup, r->jobs, cores));
     col(cs, "max_rss_kb", CTK_FIELD_NUMBER, 1, "%ld", r->usage.max_rss_kb);
-    col(cs, c->unit_name, CTK_FIELD_NUMBER, 1, "%.1f", ctk_per_second((double)r->units, r->usage.wall));
+    col(cs, c->unit_name, CTK_FIELD_NUMBER, 1, "%.1f",
+        ctk_per_second((double)r->units, r->usage.wall));
     if (c->work_name != NULL)
         col(cs, c->work_name, CTK_FIELD_NUMBER, 1, "%.0f", ctk_per_second(r->work, r->usage.wall));
     col(cs, "failed", CTK_FIELD_NUMBER, 1, "%llu", (unsigned long long)r->failed);

@@ -141,3 +141,13 @@ int ctk_lines_next(ctk_lines *r, const char **line, size_t *len, const int *canc
             return rc;
     }
 }
+
+int ctk_lines_ready(const ctk_lines *r)
+{
+    return r->eof || memchr(r->buf + r->start, r->delim, r->end - r->start) != NULL;
+}
+
+int ctk_lines_fd(const ctk_lines *r)
+{
+    return r->fd;
+}

@@ -34,8 +34,13 @@ struct ctk_par {
     int cancels;
     int halted; /* --halt decided: 1 soon, 2 now */
     int halt_status;
-    uint64_t ran, failed, succeeded;
-    ctk_rate *rate;      /* --delay / --rate; NULL: none */
+    uint64_t ran, failed;
+    uint64_t h_done, h_failed, h_succeeded; /* --halt's counts, at job end */
+    ctk_rate *rate;                         /* --delay / --rate; NULL: none */
+    GQueue *pending;                        /* -X/-m: items read but not yet in a job (GBytes) */
+    size_t spread_max;                      /* -X/-m: items per job once spread over the slots */
+    int spread_done;
+    ctk_buf scratch;
     int rate_in_produce; /* the pipeline runs: the reader thread waits */
     /* The program of a direct command, searched in $PATH once: the same
      * search per job cost as much as the rest of a short job's start. */
@@ -123,6 +128,7 @@ int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_l
     p->slot_used = g_new0(unsigned char, opts->jobs + 1);
     p->running = g_ptr_array_new();
     p->uv_running = g_ptr_array_new();
+    p->pending = g_queue_new();
     p->halt_status = -1;
     if (opts->start_rate > 0)
         p->rate = ctk_rate_new(opts->start_rate);
@@ -144,6 +150,8 @@ void ctk_par_free(ctk_par *p)
     g_hash_table_destroy(p->skip);
     g_ptr_array_free(p->running, TRUE);
     g_ptr_array_free(p->uv_running, TRUE);
+    g_queue_free_full(p->pending, (GDestroyNotify)g_bytes_unref);
+    ctk_buf_free(&p->scratch);
     ctk_rate_free(p->rate);
     g_free(p->program_name);
     g_free(p->program_path);
@@ -152,9 +160,10 @@ void ctk_par_free(ctk_par *p)
     g_free(p);
 }
 
-void ctk_par_set_cancel_flag(ctk_par *p, const int *cancel)
+void ctk_par_use_pipeline(ctk_par *p, const int *cancel)
 {
     p->cancel = cancel;
+    p->rate_in_produce = 1;
 }
 
 int ctk_par_nul_replaced(ctk_par *p)
@@ -172,6 +181,77 @@ void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed)
 
 /* ---- producing ---------------------------------------------------------------- */
 
+/* One item's share of a -X/-m line, as GNU parallel counts it. */
+static size_t arg_cost(ctk_par *p, GBytes *v, uint64_t seq)
+{
+    gsize size;
+    ctk_cmdline_item arg = {g_bytes_get_data(v, &size), 0};
+    arg.len = size;
+    return ctk_cmdline_arg_cost(p->opts.cmd, &arg, seq, 1);
+}
+
+/* -X and -m: as many items as fit in a command line of max_chars, as GNU
+ * parallel's CommandLine::populate fills it; at the end of input the last
+ * items are spread evenly over the job slots (once). */
+static int produce_fill(ctk_par *p, ctk_unit *unit)
+{
+    GPtrArray *args = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    size_t len, per_arg;
+    ctk_cmdline_fill_cost(p->opts.cmd, &len, &per_arg);
+    int eof = 0, rc = 0;
+    while (p->spread_max == 0 || args->len < p->spread_max) {
+        GBytes *v = g_queue_pop_head(p->pending);
+        if (v == NULL) {
+            rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
+            if (rc == CTK_EOF || rc == CTK_ECANCELED) {
+                eof = 1;
+                rc = 0;
+                break;
+            }
+            if (rc < 0)
+                break;
+            v = g_bytes_new(p->item.cols[0], p->item.lens[0]);
+        }
+        g_ptr_array_add(args, v);
+        len += (args->len > 1 ? per_arg : 0) + arg_cost(p, v, unit->seq);
+        if (len >= p->opts.max_chars) {
+            if (args->len > 1) {
+                g_queue_push_head(p->pending, g_bytes_ref(v));
+                g_ptr_array_remove_index(args, args->len - 1);
+                break;
+            }
+            /* GNU parallel gives up on the whole run here (exit 255); one
+             * job fails instead and the others go on. */
+            g_ptr_array_free(args, TRUE);
+            return ctk_unit_fail(unit, CTK_ERANGE, "command line too long (%zu >= %zu)", len,
+                                 p->opts.max_chars);
+        }
+    }
+    if (eof && !p->spread_done && args->len > 1 && g_queue_is_empty(p->pending)) {
+        p->spread_done = 1;
+        p->spread_max = (args->len + p->opts.jobs - 1) / p->opts.jobs;
+        while (args->len > p->spread_max) {
+            g_queue_push_head(p->pending, g_bytes_ref(g_ptr_array_index(args, args->len - 1)));
+            g_ptr_array_remove_index(args, args->len - 1);
+        }
+    }
+    if (rc == 0 && args->len == 0)
+        rc = CTK_EOF;
+    if (rc == 0) {
+        int skip = g_hash_table_contains(p->skip, GUINT_TO_POINTER((guint)unit->seq));
+        unsigned char flag = skip ? JOB_SKIP : JOB_RUN;
+        ctk_buf_append(&unit->in, &flag, 1);
+        put_u64(&unit->in, args->len);
+        for (guint i = 0; i < args->len; i++) {
+            gsize size;
+            const void *data = g_bytes_get_data(g_ptr_array_index(args, i), &size);
+            put_str(&unit->in, data, size);
+        }
+    }
+    g_ptr_array_free(args, TRUE);
+    return rc;
+}
+
 int ctk_par_produce(void *arg, ctk_unit *unit)
 {
     ctk_par *p = arg;
@@ -181,6 +261,8 @@ int ctk_par_produce(void *arg, ctk_unit *unit)
      * here spaces the starts. */
     if (p->rate != NULL && p->rate_in_produce && ctk_rate_wait(p->rate, p->cancel) < 0)
         return CTK_EOF;
+    if (p->opts.max_chars > 0)
+        return produce_fill(p, unit);
     int rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
     if (rc == CTK_ECANCELED)
         return CTK_EOF;
@@ -414,11 +496,66 @@ static int job_again(ctk_par *p, const job *j, int rc)
            (p->opts.retries == 0 || j->attempts < p->opts.retries) && !stopping(p);
 }
 
+/* Applies --halt as GNU parallel's should_we_halt does, as soon as a job
+ * has ended (not when it is printed, so no further job starts meanwhile):
+ * its message, its exit status, its when. */
+static void halt_check(ctk_par *p, int failed, int64_t exit, int64_t signo, const char *line,
+                       size_t line_len)
+{
+    const ctk_par_halt *h = &p->opts.halt;
+    if (h->when == CTK_HALT_NEVER)
+        return;
+    pthread_mutex_lock(&p->lock);
+    p->h_done++;
+    p->h_failed += failed != 0;
+    p->h_succeeded += failed == 0;
+    uint64_t limit = 0;
+    const char *why = NULL;
+    if (p->halted == 0) {
+        if (failed && h->why == CTK_HALT_FAIL)
+            why = "failed", limit = p->h_failed;
+        else if (!failed && h->why == CTK_HALT_SUCCESS)
+            why = "succeeded", limit = p->h_succeeded;
+        if (h->why == CTK_HALT_DONE)
+            why = "finished", limit = p->h_done;
+    }
+    if (why != NULL) {
+        fprintf(stderr, "cpar: This job %s:\n%.*s\n", why, (int)line_len, line);
+        uint64_t total = p->opts.total_jobs ? p->opts.total_jobs : 1;
+        double need = h->percent > 0 ? h->percent / 100.0 * (double)total : (double)h->count;
+        if ((double)limit >= need) {
+            if (h->why == CTK_HALT_SUCCESS)
+                p->halt_status = 0;
+            else if (h->percent > 0)
+                p->halt_status = (int)ceil((double)p->h_failed * 100.0 / (double)total);
+            else if (h->count == 1)
+                p->halt_status = exit != 0 ? (int)exit : signo != 0 ? (int)signo + 128 : 0;
+            else
+                p->halt_status = p->h_failed > 101 ? 101 : (int)p->h_failed;
+            __atomic_store_n(&p->halted, h->when == CTK_HALT_NOW ? 2 : 1, __ATOMIC_SEQ_CST);
+            if (h->when == CTK_HALT_SOON && p->running->len + p->uv_running->len > 0)
+                fprintf(stderr, "cpar: Starting no more jobs. Waiting for %u jobs to finish.\n",
+                        p->running->len + p->uv_running->len);
+        }
+    }
+    int now = p->halted == 2;
+    pthread_mutex_unlock(&p->lock);
+    if (now)
+        terminate_all(p);
+}
+
 /* Encodes what came of the job into unit->out (or fails the unit), and
  * releases the job. */
 static void job_end(ctk_par *p, job *j, int rc)
 {
     ctk_unit *unit = j->unit;
+    int interrupted = (__atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 ||
+                       __atomic_load_n(&p->halted, __ATOMIC_SEQ_CST) == 2) &&
+                      (j->res.terminated || j->res.signal != 0);
+    if (!p->opts.dry_run && !interrupted)
+        halt_check(p, rc < 0 || j->res.exit != 0 || j->res.signal != 0 || j->res.timed_out,
+                   j->res.timed_out ? -1 : j->res.exit, j->res.signal, (const char *)j->line.data,
+                   j->line.len);
     if (rc < 0) {
         ctk_unit_fail(unit, rc, "cannot run: %s", ctk_strerror(rc));
     } else {
@@ -622,8 +759,11 @@ static int ujob_attempt(uv_job *u)
         j->res.exit = nf ? 127 : 126;
         if (capture)
             ctk_spawn_stream_append(&j->res.err, text, strlen(text));
-        else if (write(2, text, strlen(text)) < 0)
-            j->res.exit = j->res.exit; /* nowhere left to tell */
+        else
+            ctk_spawn_stream_copy(
+                &(ctk_spawn_stream){.mem = {(unsigned char *)text, strlen(text), strlen(text)},
+                                    .spill_fd = -1},
+                2);
         u->exited = 1;
         ujob_close((uv_handle_t *)&u->proc);
         ujob_close((uv_handle_t *)&u->timer);
@@ -909,51 +1049,15 @@ static void write_record(ctk_par *p, const ctk_unit *unit, const job_result *r, 
 
 /* Counts a finished job and applies --halt as GNU parallel's
  * should_we_halt does: its message, its exit status, its when. */
-static void count(ctk_par *p, int failed, int64_t exit, int64_t signo, const char *line,
-                  size_t line_len)
+static void count(ctk_par *p, int failed)
 {
     pthread_mutex_lock(&p->lock);
     p->ran++;
     p->failed += failed != 0;
-    p->succeeded += failed == 0;
-    const ctk_par_halt *h = &p->opts.halt;
-    uint64_t limit = 0;
-    const char *why = NULL;
-    if (h->when != CTK_HALT_NEVER && p->halted == 0) {
-        if (failed && h->why == CTK_HALT_FAIL)
-            why = "failed", limit = p->failed;
-        else if (!failed && h->why == CTK_HALT_SUCCESS)
-            why = "succeeded", limit = p->succeeded;
-        if (h->why == CTK_HALT_DONE)
-            why = "finished", limit = p->ran;
-    }
-    if (why != NULL) {
-        fprintf(stderr, "cpar: This job %s:\n%.*s\n", why, (int)line_len, line);
-        double need =
-            h->percent > 0 ? h->percent / 100.0 * (double)p->opts.total_jobs : (double)h->count;
-        if ((double)limit >= need) {
-            if (h->why == CTK_HALT_SUCCESS)
-                p->halt_status = 0;
-            else if (h->percent > 0)
-                p->halt_status = (int)ceil((double)p->failed * 100.0 /
-                                           (double)(p->opts.total_jobs ? p->opts.total_jobs : 1));
-            else if (h->count == 1)
-                p->halt_status = exit != 0 ? (int)exit : signo != 0 ? (int)signo + 128 : 0;
-            else
-                p->halt_status = p->failed > 101 ? 101 : (int)p->failed;
-            __atomic_store_n(&p->halted, h->when == CTK_HALT_NOW ? 2 : 1, __ATOMIC_SEQ_CST);
-            if (h->when == CTK_HALT_SOON && p->running->len + p->uv_running->len > 0)
-                fprintf(stderr, "cpar: Starting no more jobs. Waiting for %u jobs to finish.\n",
-                        p->running->len + p->uv_running->len);
-        }
-    }
-    int now = p->halted == 2;
     uint64_t ran = p->ran;
     pthread_mutex_unlock(&p->lock);
     if (p->opts.progress != NULL)
         ctk_progress_update(p->opts.progress, ran);
-    if (now)
-        terminate_all(p);
 }
 
 int ctk_par_status(ctk_par *p)
@@ -982,7 +1086,7 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
             fprintf(stderr, "cpar: job %llu: %s\n", (unsigned long long)unit->seq,
                     unit->error ? unit->error : ctk_strerror(unit->status));
             write_record(p, unit, NULL, input);
-            count(p, 1, 0, 0, "", 0);
+            count(p, 1);
         }
         g_free(input);
         return;
@@ -1020,7 +1124,7 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
     if (!p->opts.dry_run && !interrupted) {
         write_joblog(p, unit, &r);
         write_record(p, unit, &r, input);
-        count(p, r.exit != 0 || r.signal != 0, r.exit, r.signal, r.line, r.line_len);
+        count(p, r.exit != 0 || r.signal != 0);
     }
     g_free(input);
 }
@@ -1084,6 +1188,7 @@ typedef struct engine {
     uint64_t next_seq, consume_seq;
     GHashTable *finished; /* -k: seq -> unit waiting for its turn */
     double start_at;      /* --delay/--rate: the next start's time */
+    int input_fd;         /* input to wait for along with the jobs, or -1 */
     int start_reserved;
 } engine;
 
@@ -1211,6 +1316,16 @@ static int engine_start_next(engine *e)
         if (now < e->start_at)
             return CTK_EAGAIN;
     }
+    /* Reading must not keep finished jobs waiting (their output, their
+     * reaping): with jobs running, read only what is there. */
+    int fd = e->busy > 0 ? ctk_sources_wait_fd(p->opts.sources) : -1;
+    if (fd >= 0) {
+        struct pollfd in = {.fd = fd, .events = POLLIN};
+        if (poll(&in, 1, 0) == 0) {
+            e->input_fd = fd;
+            return CTK_EAGAIN;
+        }
+    }
     ctk_unit *u = unit_new(e->next_seq);
     int rc = ctk_par_produce(p, u);
     if (rc == CTK_EOF || (rc < 0 && u->status == 0)) {
@@ -1268,6 +1383,10 @@ static int engine_wait(engine *e, double start_at)
         double ms = (due - ctk_spawn_clock()) * 1000.0 + 1;
         timeout = ms < 0 ? 0 : ms > 3600e3 ? 3600000 : (int)ms;
     }
+    if (e->input_fd >= 0) {
+        e->fds[n] = (struct pollfd){.fd = e->input_fd, .events = POLLIN};
+        n++;
+    }
     if (n == 0 && timeout < 0)
         return 0;
     int rc = poll(e->fds, n, timeout);
@@ -1309,7 +1428,8 @@ int ctk_par_run_processes(ctk_par *p, unsigned jobs, int keep_order)
     if (p->cancel == NULL)
         p->cancel = &p->cancels; /* the reader polls it while it waits */
     e.slots = g_new0(engine_slot, e.jobs);
-    e.fds = g_new(struct pollfd, (size_t)e.jobs * CTK_SPAWN_WATCH_FDS);
+    e.fds = g_new(struct pollfd, (size_t)e.jobs * CTK_SPAWN_WATCH_FDS + 1);
+    e.input_fd = -1;
     if (keep_order)
         e.finished = g_hash_table_new(g_int64_hash, g_int64_equal);
     /* With -k, a slow first job holds the others' results: bounded, so
@@ -1320,9 +1440,11 @@ int ctk_par_run_processes(ctk_par *p, unsigned jobs, int keep_order)
         double start_at = -1;
         while (!input_done && e.busy < e.jobs && !stopping(p) &&
                (e.finished == NULL || g_hash_table_size(e.finished) < window)) {
+            e.input_fd = -1;
             int src = engine_start_next(&e);
             if (src == CTK_EAGAIN) {
-                start_at = e.start_at;
+                if (e.input_fd < 0)
+                    start_at = e.start_at;
                 break;
             }
             if (src < 0) {
@@ -1409,9 +1531,4 @@ int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_
     g_strfreev(parts);
     g_free(spec);
     return rc;
-}
-
-int ctk_par_rate_parse(const char *text, double *per_sec, char *why, size_t why_len)
-{
-    return ctk_rate_parse(text, per_sec, why, why_len);
 }

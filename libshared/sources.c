@@ -228,6 +228,15 @@ static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
     return 0;
 }
 
+int ctk_sources_wait_fd(ctk_sources *s)
+{
+    if (!s->started || !s->streaming || s->done || s->per_job > 1 || s->streamed != NULL)
+        return -1;
+    group *first = g_ptr_array_index(s->groups, 0);
+    source *head = g_ptr_array_index(first->sources, 0);
+    return ctk_lines_ready(head->lines) ? -1 : ctk_lines_fd(head->lines);
+}
+
 static void push(ctk_sources *s, GBytes *v)
 {
     if (s->colsep == NULL) {

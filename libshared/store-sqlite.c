@@ -236,6 +236,28 @@ static int exec_stmt(sqlite_store *s, sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : db_error(s, "write");
 }
 
+/* Steps a statement that gives at most one row: 1 with the row there
+ * (read it, then sqlite3_reset), 0 for none, or an error. */
+static int step_one(sqlite_store *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : db_error(s, "read");
+}
+
+/* For a query of one integer: 1 with *out set, 0 (and *out 0) for no
+ * row, or an error. */
+static int one_int64(sqlite_store *s, sqlite3_stmt *st, int64_t *out)
+{
+    int rc = step_one(s, st);
+    *out = rc == 1 ? sqlite3_column_int64(st, 0) : 0;
+    if (rc == 1)
+        sqlite3_reset(st);
+    return rc;
+}
+
 static void bind_text(sqlite3_stmt *st, int i, const char *text)
 {
     if (text != NULL)
@@ -531,13 +553,10 @@ static int state_of(sqlite_store *s, int64_t id, int *state)
     if (st == NULL)
         return CTK_EIO;
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *state = sqlite3_column_int(st, 0);
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return CTK_ENOENT;
-    return rc == SQLITE_ROW ? 0 : db_error(s, "read");
+    int64_t v;
+    int rc = one_int64(s, st, &v);
+    *state = (int)v;
+    return rc == 0 ? CTK_ENOENT : rc < 0 ? rc : 0;
 }
 
 static int find_key(sqlite_store *s, const char *queue, const char *key, int64_t *id)
@@ -547,10 +566,8 @@ static int find_key(sqlite_store *s, const char *queue, const char *key, int64_t
         return CTK_EIO;
     bind_text(st, 1, queue);
     bind_text(st, 2, key);
-    int rc = sqlite3_step(st);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "read");
+    int rc = one_int64(s, st, id);
+    return rc < 0 ? rc : 0;
 }
 
 /* How a new job starts given what it waits for: how many are unfinished,
@@ -669,14 +686,13 @@ static int get_job(sqlite_store *s, int64_t id, ctk_job *job)
     if (st == NULL)
         return CTK_EIO;
     sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        read_job(st, job);
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW) {
+    int rc = step_one(s, st);
+    if (rc == 0)
         snprintf(s->error, sizeof s->error, "no job %lld", (long long)id);
-        return rc == SQLITE_DONE ? CTK_ENOENT : db_error(s, "read");
-    }
+    if (rc <= 0)
+        return rc == 0 ? CTK_ENOENT : rc;
+    read_job(st, job);
+    sqlite3_reset(st);
     GArray *after = g_array_new(FALSE, FALSE, sizeof(int64_t));
     st = prep(s, S_DEPS_OF);
     if (st == NULL) {
@@ -701,10 +717,10 @@ static int queue_paused(sqlite_store *s, const char *queue, int *paused)
     if (st == NULL)
         return CTK_EIO;
     bind_text(st, 1, queue);
-    int rc = sqlite3_step(st);
-    *paused = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : db_error(s, "read");
+    int64_t v;
+    int rc = one_int64(s, st, &v);
+    *paused = v != 0;
+    return rc < 0 ? rc : 0;
 }
 
 static int pick_ready(sqlite_store *s, const char *queue, unsigned max_weight, int64_t *id)
@@ -714,12 +730,8 @@ static int pick_ready(sqlite_store *s, const char *queue, unsigned max_weight, i
         return CTK_EIO;
     bind_text(st, 1, queue);
     sqlite3_bind_int(st, 2, (int)max_weight);
-    int rc = sqlite3_step(st);
-    *id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (rc == SQLITE_DONE)
-        return CTK_EAGAIN;
-    return rc == SQLITE_ROW ? 0 : db_error(s, "read");
+    int rc = one_int64(s, st, id);
+    return rc < 0 ? rc : rc == 0 ? CTK_EAGAIN : 0;
 }
 
 static int sqlite_claim(ctk_store *st, const char *queue, const ctk_worker_id *w,

@@ -345,7 +345,8 @@ RETRY_JOB='echo x >> cnt.{}; n=$(wc -l < cnt.{}); echo try $n; [ $n -ge 3 ]'
 # ---- cpar's own ----------------------------------------------------------------------
 
 LONG_OPTIONS='arg-file null delimiter replace max-args max-replace-args shell ungroup group tag
-    joblog resume resume-failed retries timeout termseq dry-run records jobs strategy
+    joblog resume resume-failed retries timeout termseq dry-run records halt delay rate tagstring
+    colsep line-buffer lb results bar eta context-replace multi-args max-chars jobs strategy
     list-strategies compare format header keep-order progress plugin help version'
 
 @test "--help shows the synopsis and every option" {
@@ -427,30 +428,58 @@ print("ok")' <<<"$output"
     assert_output 127
 }
 
-@test "-s sync, -s thread and -s async give the same output; thread runs jobs at once" {
+@test "every strategy gives the same output, exit status and joblog; concurrent ones run jobs at once" {
     local s want
     want=$(printf '%s\n' a b c d)
-    local strategies=(sync thread async)
+    local strategies=(process sync thread async)
     [[ -f $PINNED_SO ]] && strategies+=(pinned)
     for s in "${strategies[@]}"; do
         run --separate-stderr cp_run -s "$s" -j 4 -k 'echo {}; exit {#}' ::: a b c d
         assert_equal "$status" 4
         assert_output "$want"
     done
-    local t0
-    t0=$(now)
-    run cp_run -s thread -j 4 sleep ::: 0.5 0.5 0.5 0.5
-    assert_success
-    elapsed_below "$t0" 2
+    for s in process thread async; do
+        local t0
+        t0=$(now)
+        run cp_run -s "$s" -j 4 sleep ::: 0.5 0.5 0.5 0.5
+        assert_success
+        elapsed_below "$t0" 2
+    done
+    # A command not found, a timeout and retries under each.
+    for s in "${strategies[@]}"; do
+        run --separate-stderr cp_run -s "$s" -k --joblog "$BATS_TEST_TMPDIR/jl.$s" --timeout 1 \
+            --retries 2 'echo {}; exit {}' ::: 0 3
+        assert_equal "$status" 1
+        assert_output $'0\n3'
+        run tsv_col Exitval <"$BATS_TEST_TMPDIR/jl.$s"
+        assert_output $'0\n3'
+        run --separate-stderr cp_run -s "$s" nosuchcmd_ctk_q ::: a
+        assert_equal "$status" 1
+        assert_stderr_regex 'nosuchcmd_ctk_q: command not found'
+        run --separate-stderr cp_run -s "$s" --timeout 0.3 sleep ::: 5
+        assert_equal "$status" 1
+    done
 }
 
-@test "unsupported usages are usage errors: --compare, -s process, --resume without --joblog" {
-    run --separate-stderr cp_run --compare echo ::: a
-    assert_cpar_usage_error '.*--compare'
-    run --separate-stderr cp_run --compare=sync,thread echo ::: a
-    assert_cpar_usage_error '.*--compare'
-    run --separate-stderr cp_run -s process echo ::: a
-    assert_cpar_usage_error '.*process'
+@test "--compare runs the jobs under each strategy and prints a table, warning on stderr" {
+    run --separate-stderr cp_in $'a\nb\nc\nd\n' --compare -j 4 'echo {} >> '"$BATS_TEST_TMPDIR"'/ran'
+    assert_success
+    assert_stderr_regex 'warning: --compare runs every job once per strategy \(4 times'
+    assert_line --index 0 --regexp '^strategy +jobs +wall_s'
+    local s
+    for s in sync thread process async; do
+        assert_line --regexp "^$s +[14] +[0-9.]+ .* 4 +0\$|^$s +[14] .* 0\$"
+    done
+    # Each strategy ran every job once: 4 x 4 lines, each item 4 times.
+    run sort "$BATS_TEST_TMPDIR/ran"
+    assert_output "$(printf 'a\na\na\na\nb\nb\nb\nb\nc\nc\nc\nc\nd\nd\nd\nd')"
+    run --separate-stderr cp_run --compare=sync,process --format tsv --header -j 2 false ::: 1 2 3
+    assert_success
+    run tsv_col failed <<<"$output"
+    assert_output $'3\n3'
+}
+
+@test "usage errors: --resume without --joblog, unknown strategy, bad -j, --halt, --rate, --colsep" {
     run --separate-stderr cp_run --resume echo ::: a
     assert_cpar_usage_error '.*--joblog'
     run --separate-stderr cp_run --resume-failed echo ::: a
@@ -459,12 +488,33 @@ print("ok")' <<<"$output"
     assert_cpar_usage_error '.*nosuch'
     run --separate-stderr cp_run -j 0x echo ::: a
     assert_cpar_usage_error '.*-j'
+    local a
+    for a in 'soon' 'later,fail=1' 'now,fail' 'now,fail=x' 'now,oops=1' 'soon,fail=1%%'; do
+        run --separate-stderr cp_run --halt "$a" echo ::: a
+        assert_cpar_usage_error '.*--halt'
+    done
+    run --separate-stderr cp_run --rate 0 echo ::: a
+    assert_cpar_usage_error '.*--rate'
+    run --separate-stderr cp_run --delay -1 echo ::: a
+    assert_cpar_usage_error '.*--delay'
+    run --separate-stderr cp_run --colsep '(' echo ::: a
+    assert_equal "$status" 2
+    assert_output ""
+    run --separate-stderr cp_run --results out.tsv echo ::: a
+    assert_cpar_usage_error '.*--results'
+    run --separate-stderr cp_run --compare --joblog x echo ::: a
+    assert_cpar_usage_error '.*--compare'
+    run --separate-stderr cp_run -s thread --line-buffer echo ::: a
+    assert_cpar_usage_error '.*--line-buffer'
+    run --separate-stderr cp_run --max-chars 100 echo ::: a
+    assert_cpar_usage_error '.*--max-chars'
+    run --separate-stderr cp_run -X -n 2 echo ::: a
+    assert_cpar_usage_error '.*-X'
 }
 
 @test "GNU parallel options cpar does not support are usage errors naming the option" {
     local a
-    for a in '--halt now,fail=1' '--delay 1' '--results d' --bar --eta --line-buffer \
-        '--tagstring x' -X -m '--max-chars 100' '--colsep ,' '--rate 1' --pipe -q; do
+    for a in --pipe -q '--sshlogin x' --onall '--shuf' '--xargs' '--tee' '--sqlmaster x'; do
         # shellcheck disable=SC2086
         run --separate-stderr cp_run $a echo ::: a
         assert_cpar_usage_error ".*${a%% *}"
@@ -556,6 +606,11 @@ interrupt_cpar() {
     interrupt_cpar TERM 143 sleep
 }
 
+@test "SIGTERM under -s thread and -s async: exit 143, no job left" {
+    interrupt_cpar TERM 143 -s thread sleep
+    interrupt_cpar TERM 143 -s async 'sleep {}; echo never'
+}
+
 @test "SIGINT: exit 130 within seconds, no job left (direct spawn)" {
     interrupt_cpar INT 130 sleep
 }
@@ -598,4 +653,199 @@ interrupt_cpar() {
     run --separate-stderr cp_run -k --resume --joblog "$d/jl" "$cmd" ::: fast slow1 slow2
     assert_success
     assert_output ""
+}
+
+# ---- options compared with GNU parallel, second part ---------------------------
+
+@test "compat: --halt now|soon,fail|success|done=N|N%, and the old numeric forms" {
+    local h
+    for h in now,fail=1 soon,fail=1 soon,fail=2 now,success=1 soon,success=2 now,done=2 \
+        now,fail=50% soon,success=30% 0 1 2 -1 -2 50%; do
+        PAR_ERR=1 same_as_parallel -j1 -k --halt "$h" 'echo {}; exit {}' ::: 0 3 0 4 0 5
+    done
+    PAR_ERR=1 same_as_parallel -j1 -k --halt now,fail=1 'kill -15 $$' ::: a b
+    # Under every strategy, no job starts once the condition is met.
+    local s
+    for s in thread async sync; do
+        run --separate-stderr cp_run -s "$s" -j1 -k --halt now,fail=1 'echo {}; exit {}' ::: 0 3 0 4
+        assert_equal "$status" 3
+        assert_output $'0\n3'
+    done
+    # now: the running jobs end at once (their whole group), soon: they finish.
+    local t0 mark="20.$RANDOM$RANDOM"
+    t0=$(now)
+    same_as_parallel -j2 --halt now,fail=1 'if [ {} = x ]; then sleep 0.3; exit 1; else sleep {}; fi' ::: x "$mark"
+    elapsed_below "$t0" 10
+    run pgrep -f -- "sleep $mark"
+    assert_failure 1
+    same_as_parallel -j2 -k --halt soon,fail=1 'sleep {}; echo {}; exit 1' ::: 0.2 0.5 0.1
+}
+
+@test "compat: --delay spaces the starts; --rate N/s too (cpar's own)" {
+    local t0
+    t0=$(now)
+    same_as_parallel -k -j3 --delay 0.3 echo ::: a b c
+    run cp_run -k -j3 --delay 0.3 'date +%s.%N # {}' ::: a b c
+    assert_success
+    awk 'NR > 1 && $1 - prev < 0.25 { bad = 1 } { prev = $1 } END { exit bad }' <<<"$output" ||
+        fail "starts closer than --delay: $output"
+    run cp_run -k -j3 --rate 5/s 'date +%s.%N # {}' ::: a b c d
+    assert_success
+    awk 'NR > 1 && $1 - prev < 0.15 { bad = 1 } { prev = $1 } END { exit bad }' <<<"$output" ||
+        fail "starts closer than --rate 5/s: $output"
+    run cp_run -k -j3 -s thread --rate 5/s 'date +%s.%N # {}' ::: a b c d
+    assert_success
+    awk 'NR > 1 && $1 - prev < 0.15 { bad = 1 } { prev = $1 } END { exit bad }' <<<"$output" ||
+        fail "thread: starts closer than --rate 5/s: $output"
+}
+
+@test "compat: --tagstring with replacement strings" {
+    same_as_parallel -k --tagstring '{}-x' echo hi ::: a 'b c'
+    same_as_parallel -k --tagstring '[{2}] {1}/{2}' echo ::: a b ::: 1 2
+    same_as_parallel -k --tagstring 'T' 'echo one; echo two' ::: a
+    PAR_ERR=1 same_as_parallel -k --tagstring '{.}' 'echo out; echo err >&2' ::: f.txt
+    same_as_parallel -k -u --tagstring 'ignored' echo ::: a
+}
+
+@test "compat: --colsep REGEX splits items into columns" {
+    same_as_parallel -k --colsep , echo ::: a,b c,d,e
+    same_as_parallel -k --colsep , echo {2} {1} ::: a,b c
+    same_as_parallel -k --colsep '[,;]' echo {2}-{1}-{3} ::: 'x,y' ::: '1;2'
+    PAR_IN=$(bytes_file 'a  b\nc d\n') same_as_parallel -k --colsep ' +' echo {2}
+    PAR_IN=$(bytes_file 'a\tb\nc\td\n') same_as_parallel -k -C '\t' echo {2}{1}
+    same_as_parallel -k --colsep , --dry-run echo ::: 'a b,c'
+    same_as_parallel -k --colsep , --tag echo {1} ::: a,b
+}
+
+@test "compat: --results DIR: GNU parallel's folders and files, nothing on stdout" {
+    same_as_parallel -k --results res 'echo {1}; echo e{2} >&2; exit 1' ::: a 'b/c' 'sp ace' 'x\y' ::: 1 2
+    same_as_parallel --results res2/ echo ::: q
+    local d=$BATS_TEST_TMPDIR
+    diff -r "$d/parallel.d/res" "$d/cpar.d/res" || fail "--results trees differ"
+    diff -r "$d/parallel.d/res2" "$d/cpar.d/res2" || fail "--results trees differ"
+    assert_equal "$(cat "$d/cpar.d/res/1/sp ace/2/2/stderr")" "e2"
+}
+
+@test "compat: --line-buffer prints whole lines; with -k the output is in order" {
+    same_as_parallel -k --line-buffer -j2 'echo {}-1; sleep 0.{}; echo {}-2' ::: 3 1
+    same_as_parallel -k --lb --tag -j2 'echo {}-1; sleep 0.{}; printf {}-2' ::: 3 1
+    PAR_SORT=1 same_as_parallel --line-buffer -j3 'echo {}-1; sleep 0.{}; echo {}-2' ::: 3 1 2
+    # Lines come out while the job runs, not when it ends.
+    bg_cpar --line-buffer 'echo start; sleep 30.{}' ::: "$RANDOM"
+    local i
+    for ((i = 0; i < 250; i++)); do
+        [[ -s $BG_OUT ]] && break
+        sleep 0.02
+    done
+    assert_equal "$(cat "$BG_OUT")" start
+    kill -TERM "$CPAR"
+    bg_wait
+    assert_equal "$BG_STATUS" 143
+}
+
+@test "compat: -X and -m fill command lines as GNU parallel does, spread over the slots at the end" {
+    same_as_parallel -k -X echo ::: 1 2 3 4 5
+    same_as_parallel -k -j1 -X echo ::: 1 2 3 4 5
+    same_as_parallel -k -j3 -X echo ::: $(seq 10)
+    same_as_parallel -k -j2 -X echo pre{}post ::: 1 2 3 4 5
+    same_as_parallel -k -j2 -m echo pre{}post ::: 1 2 3 4 5
+    same_as_parallel -k -j2 -X echo {.}.x {#} ::: a.b c.d e.f
+    same_as_parallel -k -j2 -X --dry-run echo {} {/} ::: d/a.b 'c d.e' "it's"
+    same_as_parallel -k -j1 -m --dry-run echo ::: 'a b' c
+    same_as_parallel -k -j1 -X 'echo {} | wc -w' ::: $(seq 20)
+    PAR_IN=$(bytes_file "$(seq 30)") same_as_parallel -k -j1 --max-chars 20 -X echo
+    PAR_IN=$(bytes_file "$(seq 30)") same_as_parallel -k -j1 -m --max-chars 30 echo {#}: {}
+    PAR_IN=$(bytes_file "$(seq 30)") same_as_parallel -k -j1 -X --max-chars 40 echo {.} x{/}y {1}
+    # Beyond the system's limit: lines break where GNU parallel breaks them.
+    PAR_IN=$(bytes_file "$(seq 30000)") same_as_parallel -k -X echo a{}b
+    PAR_IN=$(bytes_file "$(seq 30000)") same_as_parallel -k -m 'echo {} | wc'
+}
+
+@test "compat: --bar, --eta and --progress never touch stdout" {
+    local o
+    for o in --bar --eta --progress; do
+        PAR_SORT=1 same_as_parallel "$o" -j2 echo ::: a b c
+        PAR_IN=$(bytes_file 'x\ny\n') same_as_parallel -k "$o" echo
+        run --separate-stderr cp_run "$o" -k echo ::: a b c
+        assert_output $'a\nb\nc'
+        [[ -n $stderr ]] || fail "$o drew nothing on stderr"
+    done
+}
+
+@test "a finished job's output comes out while cpar waits for more input" {
+    local out=$BATS_TEST_TMPDIR/out
+    { echo first; sleep 3; echo second; } | timeout -k 5 "$CTK_TIMEOUT" cpar -j2 echo >"$out" &
+    BG=$!
+    local i
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $out ]] && break
+        sleep 0.02
+    done
+    assert_equal "$(cat "$out")" first
+    bg_wait
+    assert_equal "$BG_STATUS" 0
+    assert_equal "$(cat "$out")" $'first\nsecond'
+}
+
+# ---- the bars of the issue, short versions -------------------------------------
+
+@test "kill -9 cpar mid-run, then --resume: every job ran to success exactly once or is rerun" {
+    local d=$BATS_TEST_TMPDIR n=40
+    local cmd="sleep 0.05; echo x >> $d/ran.{}"
+    timeout -k 5 "$CTK_TIMEOUT" cpar -j3 --joblog "$d/jl" "$cmd" ::: $(seq $n) </dev/null \
+        >/dev/null 2>&1 &
+    BG=$!
+    local i
+    for ((i = 0; i < 500; i++)); do
+        [[ -f $d/jl ]] && (($(wc -l <"$d/jl") >= 6)) && break
+        sleep 0.01
+    done
+    local cpar_pid
+    cpar_pid=$(wait_tool cpar "$BG")
+    kill -KILL "$cpar_pid"
+    bg_wait
+    sleep 0.3 # the orphaned jobs of the killed run end
+    local first
+    first=$(tail -n +2 "$d/jl" | cut -f1 | sort -n | tr '\n' ' ')
+    (($(wc -w <<<"$first") < n)) || fail "the run ended before the kill"
+    run --separate-stderr cp_run -j3 --resume --joblog "$d/jl" "$cmd" ::: $(seq $n)
+    assert_success
+    # The joblog has every job once, all succeeded, and no line was cut.
+    joblog_format "$d/jl"
+    run bash -c "tail -n +2 '$d/jl' | cut -f1 | sort -n"
+    assert_output "$(seq $n)"
+    run bash -c "tail -n +2 '$d/jl' | cut -f7 | sort -u"
+    assert_output 0
+    # Logged jobs were not rerun; every job ran at least once.
+    local s
+    for s in $first; do
+        assert_equal "$(wc -l <"$d/ran.$s")" 1
+    done
+    for s in $(seq $n); do
+        [[ -s $d/ran.$s ]] || fail "job $s never ran"
+    done
+}
+
+@test "1,000,000 input lines with --dry-run: max RSS under 30 MB" {
+    [[ -x /usr/bin/time ]] || skip "/usr/bin/time is not installed"
+    local rss=$BATS_TEST_TMPDIR/rss
+    seq 1000000 >"$BATS_TEST_TMPDIR/m"
+    timeout -k 5 "$CTK_TIMEOUT" /usr/bin/time -f %M -o "$rss" cpar -k --dry-run echo {} \
+        <"$BATS_TEST_TMPDIR/m" >"$BATS_TEST_TMPDIR/out" || fail "cpar failed"
+    assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/out")" 1000000
+    assert_equal "$(tail -n 1 "$BATS_TEST_TMPDIR/out")" "echo 1000000"
+    # Sanitizers keep freed memory in quarantine: RSS means nothing there.
+    [[ -n ${CTK_SANITIZED:-} ]] && return 0
+    local kb
+    kb=$(tail -n 1 "$rss")
+    ((kb < 30000)) || fail "max RSS ${kb} kB"
+}
+
+@test "a job writing 300 MB does not deadlock cpar, under each strategy, and arrives whole" {
+    local s
+    for s in process thread async; do
+        run bash -c "timeout 60 cpar -s $s -k 'head -c 300000000 /dev/zero; echo end {}' ::: a </dev/null | wc -c"
+        assert_success
+        assert_output 300000006
+    done
 }

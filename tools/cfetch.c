@@ -23,7 +23,6 @@
 #include "ctk/sigwatch.h"
 #include "ctk/urlpath.h"
 
-
 #define PROG "cfetch"
 /* -j for thread and async when not given; process uses the cores. */
 #define DEFAULT_JOBS 16

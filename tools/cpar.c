@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "ctk/cli.h"
 #include "ctk/parse.h"
 #include "ctk/par.h"
+#include "ctk/rate.h"
 #include "ctk/sigwatch.h"
 #include "ctk/compare.h"
 #include "ctk/isolate.h"
@@ -51,7 +53,15 @@ enum {
     OPT_COLSEP,
     OPT_LINE_BUFFER,
     OPT_RESULTS,
+    OPT_CONTEXT,
+    OPT_MULTI,
+    OPT_MAX_CHARS,
 };
+
+/* GNU parallel's usable command line length for -X/-m on Linux: its probe
+ * of the longest line (parallel --max-line-length-allowed: 130329) less
+ * 3000 for wrapping, halved for hexing. */
+#define GNU_LINE_MAX 63664
 
 static const ctk_cli_option cpar_options[] = {
     {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE", "read items from FILE (repeatable)", OPT_ARG_FILE},
@@ -96,6 +106,12 @@ static const ctk_cli_option cpar_options[] = {
     {"line-buffer", 0, CTK_ARG_NONE, NULL,
      "print whole lines as jobs write them (lines of jobs mix; -s process only)", OPT_LINE_BUFFER},
     {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
+    {"context-replace", 'X', CTK_ARG_NONE, NULL,
+     "fill each command line with items, repeating the words that hold {}", OPT_CONTEXT},
+    {"multi-args", 'm', CTK_ARG_NONE, NULL,
+     "fill each command line with items, {} standing for them all", OPT_MULTI},
+    {"max-chars", 0, CTK_ARG_REQUIRED, "N", "with -X or -m: command lines shorter than N bytes",
+     OPT_MAX_CHARS},
     {"results", 0, CTK_ARG_REQUIRED, "DIR",
      "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them",
      OPT_RESULTS},
@@ -119,6 +135,9 @@ typedef struct cpar_opts {
     double delay, rate;
     const char *tagstring, *colsep, *results;
     int bar, line_buffer;
+    int fill; /* 'X' or 'm' */
+    uint64_t max_chars;
+    int per_job_given;
 } cpar_opts;
 
 static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
@@ -137,6 +156,51 @@ static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
     return CTK_EINVAL;
 }
 
+/* GNU parallel's durations: seconds, or numbers with s, m, h, d
+ * postfixes, added up ("1h30m", "2.5s"). */
+static int parse_duration(const char *v, double *out, char *why, size_t why_len)
+{
+    double total = 0;
+    const char *p = v;
+    do {
+        char *end;
+        errno = 0;
+        double n = g_ascii_strtod(p, &end);
+        int unit = 1;
+        if (end == p || errno != 0 || n < 0 || !isfinite(n))
+            goto bad;
+        switch (*end) {
+        case 's':
+            unit = 1;
+            end++;
+            break;
+        case 'm':
+            unit = 60;
+            end++;
+            break;
+        case 'h':
+            unit = 3600;
+            end++;
+            break;
+        case 'd':
+            unit = 86400;
+            end++;
+            break;
+        case '\0':
+            break;
+        default:
+            goto bad;
+        }
+        total += n * unit;
+        p = end;
+    } while (*p != '\0');
+    *out = total;
+    return 0;
+bad:
+    snprintf(why, why_len, "not a duration (seconds, or with s, m, h, d: 1m30s)");
+    return CTK_EINVAL;
+}
+
 static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
 {
     cpar_opts *o = arg;
@@ -152,8 +216,17 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_REPLACE:
         o->replace = v;
         return 0;
+    case OPT_CONTEXT:
+        o->fill = 'X';
+        return 0;
+    case OPT_MULTI:
+        o->fill = 'm';
+        return 0;
+    case OPT_MAX_CHARS:
+        return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
     case OPT_MAX_ARGS:
     case OPT_MAX_REPLACE:
+        o->per_job_given = 1;
         return ctk_parse_u64(v, 1, 100000, &o->per_job, why, why_len);
     case OPT_SHELL:
         o->shell = 1;
@@ -195,9 +268,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_HALT:
         return ctk_par_halt_parse(v, &o->halt, why, why_len);
     case OPT_DELAY:
-        return ctk_parse_seconds(v, 1e6, &o->delay, why, why_len);
+        return parse_duration(v, &o->delay, why, why_len);
     case OPT_RATE:
-        return ctk_par_rate_parse(v, &o->rate, why, why_len);
+        return ctk_rate_parse(v, &o->rate, why, why_len);
     case OPT_TAGSTRING:
         o->tagstring = v;
         return 0;
@@ -421,6 +494,10 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, size_t n_
         return "--compare runs every job several times: it takes no --joblog or --records";
     if (o->line_buffer && c->strategy != NULL && strcmp(c->strategy, "process") != 0)
         return "--line-buffer works with the process strategy only";
+    if (o->fill && (o->per_job_given || o->colsep != NULL))
+        return "-X and -m take no -n, -N or --colsep";
+    if (o->max_chars > 0 && !o->fill)
+        return "--max-chars works with -X or -m only";
     if (c->compare != NULL && o->dry_run)
         return "--compare runs the jobs: it takes no --dry-run";
     return NULL;
@@ -450,7 +527,7 @@ static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, unsig
         ctk_pipeline_opts pl = {ctk_par_work(par), jobs, keep_order,      0,
                                 ctk_par_produce,   par,  ctk_par_consume, par};
         ctk_pipeline_new(&run.pipeline, &pl);
-        ctk_par_set_cancel_flag(par, ctk_pipeline_cancel_flag(run.pipeline));
+        ctk_par_use_pipeline(par, ctk_pipeline_cancel_flag(run.pipeline));
         if (watch_signals)
             ctk_sigwatch_start(&sw, on_signal, &run);
         rc = ctk_pipeline_run(run.pipeline, ctk_registry_strategy(reg, name));
@@ -609,8 +686,10 @@ int main(int argc, char **argv)
         status = usage_error(problem);
         goto out;
     }
-    if (ctk_cmdline_parse(&cmd, argv + first, in.n_cmd, o.replace,
-                          o.shell ? CTK_CMDLINE_FORCE_SHELL : 0, err, sizeof err) < 0 ||
+    unsigned cmd_flags =
+        (o.shell ? CTK_CMDLINE_FORCE_SHELL : 0) | (o.fill == 'X' ? CTK_CMDLINE_CONTEXT : 0);
+    if (ctk_cmdline_parse(&cmd, argv + first, in.n_cmd, o.replace, cmd_flags, err, sizeof err) <
+            0 ||
         (o.tagstring != NULL && ctk_cmdline_parse(&tagstring, (char **)&o.tagstring, 1, o.replace,
                                                   CTK_CMDLINE_TEXT, err, sizeof err) < 0)) {
         status = usage_error(err);
@@ -632,6 +711,12 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": cannot open input: %s\n", err);
         status = rc == CTK_EINVAL ? 2 : 255;
         goto out;
+    }
+    if (o.max_chars > GNU_LINE_MAX) {
+        /* GNU parallel's words, and what it does: the usable length. */
+        fprintf(stderr, PROG ": Warning: Value for option --max-chars should be < %d.\n",
+                GNU_LINE_MAX);
+        o.max_chars = GNU_LINE_MAX;
     }
     if (o.joblog != NULL && (joblog = open_joblog(o.joblog, o.resume)) == NULL) {
         fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o.joblog, strerror(errno));
@@ -678,6 +763,7 @@ int main(int argc, char **argv)
         .progress = bar,
         .line_buffer = o.line_buffer && !o.ungroup && o.results == NULL,
         .results_dir = o.results,
+        .max_chars = o.fill ? (o.max_chars ? o.max_chars : GNU_LINE_MAX) : 0,
     };
     status = c.compare != NULL ? run_compare(&c, reg, &in, &po) : run_jobs(&c, reg, &po);
     ctk_progress_finish(bar);

@@ -370,6 +370,56 @@ static void test_no_columns(void)
     ctk_cmdline_free(t);
 }
 
+/* --tagstring: a text, items unquoted, nothing appended. */
+static void test_text(void)
+{
+    const char *words[] = {"[{}] {1.} {#}", NULL};
+    ctk_cmdline *t;
+    g_assert_cmpint(ctk_cmdline_parse(&t, (char **)words, 1, NULL, CTK_CMDLINE_TEXT, NULL, 0), ==,
+                    0);
+    ctk_cmdline_item col = {"a b'c.txt", 9};
+    ctk_cmdline_args a = {&col, 1, 7, 1};
+    ctk_buf line = {0};
+    g_assert_cmpint(ctk_cmdline_render(t, &a, &line, NULL), ==, 0);
+    g_assert_cmpuint(line.len, ==, strlen("[a b'c.txt] a b'c 7"));
+    g_assert_cmpint(memcmp(line.data, "[a b'c.txt] a b'c 7", line.len), ==, 0);
+    ctk_cmdline_free(t);
+    const char *plain[] = {"T", NULL};
+    g_assert_cmpint(ctk_cmdline_parse(&t, (char **)plain, 1, NULL, CTK_CMDLINE_TEXT, NULL, 0), ==,
+                    0);
+    g_assert_cmpint(ctk_cmdline_render(t, &a, &line, NULL), ==, 0);
+    g_assert_cmpuint(line.len, ==, 1);
+    ctk_buf_free(&line);
+    ctk_cmdline_free(t);
+}
+
+/* -X repeats the words holding {} per column; the fill cost is GNU
+ * parallel's CommandLine::len. */
+static void test_context(void)
+{
+    const char *words[] = {"cat", "pre{}post", "{#}", NULL};
+    ctk_cmdline *t;
+    g_assert_cmpint(ctk_cmdline_parse(&t, (char **)words, 3, NULL, CTK_CMDLINE_CONTEXT, NULL, 0),
+                    ==, 0);
+    ctk_cmdline_item cols[] = {{"a", 1}, {"b c", 3}};
+    ctk_cmdline_args a = {cols, 2, 5, 1};
+    ctk_buf line = {0};
+    char **argv = NULL;
+    g_assert_cmpint(ctk_cmdline_render(t, &a, &line, &argv), ==, 0);
+    g_assert_cmpuint(line.len, ==, strlen("cat preapost pre'b c'post 5"));
+    g_assert_cmpint(memcmp(line.data, "cat preapost pre'b c'post 5", line.len), ==, 0);
+    const char *want[] = {"cat", "preapost", "preb cpost", "5", NULL};
+    g_assert_cmpstrv((const char *const *)argv, want);
+    size_t base, per_arg;
+    ctk_cmdline_fill_cost(t, &base, &per_arg);
+    g_assert_cmpuint(base, ==, strlen("cat prepost "));
+    g_assert_cmpuint(per_arg, ==, strlen("prepost") + 2); /* two context groups */
+    g_assert_cmpuint(ctk_cmdline_arg_cost(t, &cols[1], 5, 1), ==, strlen("'b c'") + 1);
+    ctk_cmdline_argv_free(argv);
+    ctk_buf_free(&line);
+    ctk_cmdline_free(t);
+}
+
 static void check_argv(const char *const *words, const char *const *cols, const char *want_line,
                        const char *const *want_argv)
 {
@@ -660,5 +710,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cmdline/perl-refused", test_perl_refused);
     g_test_add_func("/cmdline/bad-input", test_bad_input);
     g_test_add_func("/cmdline/line-reused", test_line_reused);
+    g_test_add_func("/cmdline/text", test_text);
+    g_test_add_func("/cmdline/context", test_context);
     return g_test_run();
 }

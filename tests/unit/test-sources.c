@@ -136,6 +136,24 @@ static void test_errors(void)
     ctk_sources_free(s);
 }
 
+/* --colsep: values split into columns, several sources' columns in turn. */
+static void test_colsep(void)
+{
+    ctk_sources *s;
+    ctk_sources_new(&s, '\n');
+    char *a[] = {"a,b", "c", ""}, *n[] = {"1;2"};
+    ctk_sources_add_words(s, a, 3, 0);
+    ctk_sources_add_words(s, n, 1, 0);
+    char err[256];
+    g_assert_cmpint(ctk_sources_set_colsep(s, "[,;]", err, sizeof err), ==, 0);
+    char *got = jobs(s);
+    g_assert_cmpstr(got, ==, "a b 1 2|c 1 2| 1 2");
+    g_free(got);
+    g_assert_cmpint(ctk_sources_set_colsep(s, "(", err, sizeof err), ==, CTK_EINVAL);
+    g_assert_cmpuint(strlen(err), >, 0);
+    ctk_sources_free(s);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -146,5 +164,6 @@ int main(int argc, char **argv)
     g_test_add_func("/sources/nul", test_nul_replaced);
     g_test_add_func("/sources/null-delimiter", test_null_delimiter);
     g_test_add_func("/sources/errors", test_errors);
+    g_test_add_func("/sources/colsep", test_colsep);
     return g_test_run();
 }

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +60,72 @@ static void test_exit_codes(void)
     g_assert_cmpint(run_shell("exit 3", &r), ==, 0);
     g_assert_cmpint(r.exit, ==, 3);
     ctk_spawn_result_free(&r);
+}
+
+/* Three children served by one poll loop through the watch API: each
+ * result complete, a deadline honoured, a command not found reported. */
+static void test_watch_many(void)
+{
+    const char *a[] = {"sh", "-c", "echo one; echo err >&2; exit 4", NULL};
+    const char *b[] = {"sleep", "10", NULL};
+    const char *c[] = {"no-such-cmd-ctk", NULL};
+    ctk_spawn_opts o[3] = {{.argv = a}, {.argv = b}, {.argv = c}};
+    o[1].deadline = ctk_spawn_clock() + 0.3;
+    ctk_spawn_child kids[3];
+    ctk_spawn_result res[3];
+    ctk_spawn_watch *w[3];
+    int left = 0;
+    for (int i = 0; i < 3; i++) {
+        g_assert_cmpint(ctk_spawn_start(&kids[i], &o[i]), ==, 0);
+        int rc = ctk_spawn_watch_begin(&w[i], &kids[i], &res[i]);
+        g_assert_cmpint(rc, ==, i == 2 ? 1 : 0);
+        left += rc == 0;
+    }
+    g_assert_null(w[2]);
+    double t0 = ctk_spawn_clock();
+    while (left > 0) {
+        struct pollfd p[2 * CTK_SPAWN_WATCH_FDS];
+        double due = -1;
+        for (int i = 0; i < 2; i++) {
+            double d;
+            if (w[i] == NULL) {
+                for (int k = 0; k < CTK_SPAWN_WATCH_FDS; k++)
+                    p[i * CTK_SPAWN_WATCH_FDS + k] = (struct pollfd){.fd = -1};
+                continue;
+            }
+            if (ctk_spawn_watch_fds(w[i], &p[i * CTK_SPAWN_WATCH_FDS], &d))
+                d = 0;
+            if (d >= 0 && (due < 0 || d < due))
+                due = d;
+        }
+        int ms = due < 0 ? -1 : (int)((due - ctk_spawn_clock()) * 1000 + 1);
+        g_assert_cmpint(poll(p, 2 * CTK_SPAWN_WATCH_FDS, ms < 0 && due >= 0 ? 0 : ms), >=, 0);
+        for (int i = 0; i < 2; i++) {
+            if (w[i] == NULL)
+                continue;
+            int rc = ctk_spawn_watch_step(w[i], &p[i * CTK_SPAWN_WATCH_FDS]);
+            g_assert_cmpint(rc, >=, 0);
+            if (rc == 1) {
+                ctk_spawn_watch_free(w[i]);
+                w[i] = NULL;
+                left--;
+            }
+        }
+    }
+    g_assert_cmpfloat(ctk_spawn_clock() - t0, <, 5);
+    g_assert_cmpint(res[0].exit, ==, 4);
+    g_assert_cmpuint(res[0].out.mem.len, ==, 4);
+    g_assert_cmpint(memcmp(res[0].out.mem.data, "one\n", 4), ==, 0);
+    g_assert_cmpuint(res[0].err.mem.len, ==, 4);
+    g_assert_true(res[1].timed_out);
+    g_assert_cmpint(res[1].signal, ==, SIGTERM);
+    g_assert_cmpint(res[2].exit, ==, 127);
+    g_assert_nonnull(g_strstr_len((const char *)res[2].err.mem.data, (gssize)res[2].err.mem.len,
+                                  "command not found"));
+    for (int i = 0; i < 3; i++) {
+        ctk_spawn_dispose(&kids[i]);
+        ctk_spawn_result_free(&res[i]);
+    }
 }
 
 static void test_signal(void)
@@ -540,5 +607,6 @@ int main(int argc, char **argv)
     g_test_add_func("/spawn/ungroup-passthrough", test_ungroup_passthrough);
     g_test_add_func("/spawn/termseq-parse", test_termseq_parse);
     g_test_add_func("/spawn/bad-opts", test_bad_opts);
+    g_test_add_func("/spawn/watch-many", test_watch_many);
     return g_test_run();
 }

@@ -10,7 +10,7 @@
  * end). `replace` (-I) renames {} only, as GNU parallel does; positional
  * forms of it exist only when it begins with '{'. Perl expressions {= =}
  * are refused. A template without any replacement string gets the columns
- * appended. Context replace (-X/-m) and -q are not supported here.
+ * appended. -q is not supported here.
  */
 #ifndef CTK_CMDLINE_H
 #define CTK_CMDLINE_H
@@ -48,8 +48,13 @@ enum {
     /* A text, not a command (--tagstring): items go in unquoted and
      * nothing is appended when it has no replacement string. */
     CTK_CMDLINE_TEXT = 2,
-    CTK_CMDLINE_NO_APPEND = 4 /* no replacement string: append nothing
+    CTK_CMDLINE_NO_APPEND = 4, /* no replacement string: append nothing
                                  (parallel --pipe, where input is stdin) */
+    /* -X: every blank-separated word holding a replacement string is
+     * repeated once per column (GNU parallel's context replace). Without
+     * it, a replacement string expands to all columns joined by spaces,
+     * which is -m (and -n). */
+    CTK_CMDLINE_CONTEXT = 8
 };
 
 /* Parses the command words into *out. `replace` is the -I string, or NULL
@@ -73,6 +78,13 @@ CTK_EXTERN int ctk_cmdline_render(const ctk_cmdline *t, const ctk_cmdline_args *
                                   char ***argv);
 
 CTK_EXTERN void ctk_cmdline_argv_free(char **argv);
+
+/* How GNU parallel measures a -X/-m command line of k items (its
+ * CommandLine::len, which decides where lines break): base + (k - 1) *
+ * per_arg + the sum of ctk_cmdline_arg_cost over the items. */
+CTK_EXTERN void ctk_cmdline_fill_cost(const ctk_cmdline *t, size_t *base, size_t *per_arg);
+CTK_EXTERN size_t ctk_cmdline_arg_cost(const ctk_cmdline *t, const ctk_cmdline_item *arg,
+                                       uint64_t seq, uint64_t slot);
 CTK_EXTERN void ctk_cmdline_free(ctk_cmdline *t);
 
 /* Appends s quoted for a POSIX shell exactly as GNU parallel quotes it:

@@ -19,5 +19,10 @@ CTK_EXTERN int ctk_lines_open(ctk_lines **out, int fd, char delim, size_t max_le
  * a negated errno. *line stays valid until the next call. */
 CTK_EXTERN int ctk_lines_next(ctk_lines *r, const char **line, size_t *len, const int *cancel);
 CTK_EXTERN void ctk_lines_close(ctk_lines *r);
+/* 1 when ctk_lines_next can answer from what is buffered (a whole record,
+ * or the end of input), without reading: a poll loop then need not wait
+ * for ctk_lines_fd to be readable first. */
+CTK_EXTERN int ctk_lines_ready(const ctk_lines *r);
+CTK_EXTERN int ctk_lines_fd(const ctk_lines *r);
 
 #endif

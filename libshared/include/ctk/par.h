@@ -32,11 +32,6 @@ typedef struct ctk_par_halt {
  * CTK_EINVAL with a reason in why. */
 CTK_EXTERN int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_len);
 
-/* --rate's value, as rate.h parses it (rate.h's ctk_rate type clashes
- * with stats.h's ctk_rate(), which a tool printing a --compare table
- * includes, so the tool cannot include both). */
-CTK_EXTERN int ctk_par_rate_parse(const char *text, double *per_sec, char *why, size_t why_len);
-
 typedef struct ctk_par_opts {
     const ctk_cmdline *cmd;
     ctk_sources *sources;
@@ -60,6 +55,7 @@ typedef struct ctk_par_opts {
     double start_rate;            /* starts per second (--delay, --rate); 0: no limit */
     const ctk_cmdline *tagstring; /* --tagstring, parsed with CTK_CMDLINE_TEXT; or NULL */
     ctk_progress *progress;       /* --bar: updated per finished job; or NULL */
+    size_t max_chars;             /* -X/-m: fill command lines up to this; 0: one item per job */
     const char *results_dir;      /* --results DIR; or NULL */
     int line_buffer;              /* --line-buffer: whole lines as they come (process engine) */
 } ctk_par_opts;
@@ -81,8 +77,9 @@ CTK_EXTERN void ctk_par_consume(void *arg, const ctk_unit *unit);
 /* Signals every running job's process group (from the signal thread);
  * a second call runs the termination sequence on them. */
 CTK_EXTERN void ctk_par_cancel(ctk_par *p, int signo);
-/* The pipeline's cancel flag, which the producer polls while reading. */
-CTK_EXTERN void ctk_par_set_cancel_flag(ctk_par *p, const int *cancel);
+/* The pipeline runs the jobs (not ctk_par_run_processes): the producer
+ * polls its cancel flag while reading and spaces the starts (--rate). */
+CTK_EXTERN void ctk_par_use_pipeline(ctk_par *p, const int *cancel);
 /* Jobs run, and how many of them failed (non-zero exit, a signal, or
  * never started). */
 CTK_EXTERN void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed);

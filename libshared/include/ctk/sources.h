@@ -45,6 +45,10 @@ CTK_EXTERN int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *e
  * parallel does without --null. */
 CTK_EXTERN int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced,
                                 const int *cancel);
+/* The fd ctk_sources_next would block reading (the streamed source's,
+ * when no whole record is buffered), for a caller that polls it with
+ * other fds first; -1 when the next call would not wait there. */
+CTK_EXTERN int ctk_sources_wait_fd(ctk_sources *s);
 /* Frees the arrays ctk_sources_next allocated in item (start zeroed). */
 CTK_EXTERN void ctk_item_clear(ctk_item *item);
 
