@@ -381,6 +381,20 @@ interrupt() {
     interrupt TERM 143 sync 1
 }
 
+@test "SIGINT with --reduce: the reducer is stopped too, no partial result printed" {
+    local mark="30.$RANDOM$RANDOM"
+    seq 1 100 >"$BATS_TEST_TMPDIR/in"
+    bg_tool cpipe -j2 -b 10 -a "$BATS_TEST_TMPDIR/in" --reduce "awk 'END { print \"SUM\", NR }'" \
+        "sleep $mark; cat"
+    wait_pgrep "^sleep $mark" 2 || fail "the filters did not start"
+    kill -INT "$BG_TOOL"
+    bg_wait
+    assert_equal "$BG_STATUS" 130
+    # Before: the reducer, in its own process group, read the end of its
+    # input and printed "SUM 0".
+    assert_equal "$(cat "$BG_OUT")" ""
+}
+
 @test "--progress: a bar on stderr in MB, at 100% when the file is done" {
     head -c 20971520 /dev/zero | tr '\0' 'x' | fold -w 1023 >"$BATS_TEST_TMPDIR/in"
     run --separate-stderr cpp --progress -a "$BATS_TEST_TMPDIR/in" wc -l

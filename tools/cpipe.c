@@ -173,6 +173,7 @@ static void warn_plugin(void *arg, const ctk_plugin_error *err)
 typedef struct cpipe_run {
     ctk_pipeline *pipeline;
     ctk_pipe *pipe;
+    ctk_spawn_child *reducer;
 } cpipe_run;
 
 static void on_signal(void *arg, int signo)
@@ -180,6 +181,10 @@ static void on_signal(void *arg, int signo)
     cpipe_run *run = arg;
     ctk_pipeline_cancel(run->pipeline, signo);
     ctk_pipe_cancel(run->pipe, signo);
+    /* In a process group of its own, the reducer hears of Ctrl-C only
+     * from us; left alone it would print a result of part of the input. */
+    if (run->reducer != NULL)
+        ctk_spawn_signal(run->reducer, signo);
 }
 
 typedef struct run_plan {
@@ -187,7 +192,8 @@ typedef struct run_plan {
     const ctk_strategy *strategy;
     int unordered;
     int force_progress;
-    ctk_sigwatch *signals; /* NULL: start one (an isolated row) */
+    ctk_sigwatch *signals;    /* NULL: start one (an isolated row) */
+    ctk_spawn_child *reducer; /* --reduce's, to signal with the filters */
 } run_plan;
 
 /* Runs every block; fills st. Returns 0, or a negative code for an
@@ -209,7 +215,7 @@ static int run_blocks(run_plan *plan, ctk_pipe_stats *st, int *signo)
     ctk_progress *progress = NULL;
     ctk_progress_new(&progress, stderr, plan->force_progress, size / div,
                      div == 1024 ? "kB" : "MB");
-    cpipe_run run = {NULL, pipe};
+    cpipe_run run = {NULL, pipe, plan->reducer};
     ctk_pipeline_opts pl = {ctk_pipe_work(pipe), plan->po.jobs, !plan->unordered, plan->po.jobs + 2,
                             ctk_pipe_produce,    pipe,          ctk_pipe_consume, pipe};
     ctk_pipeline_new(&run.pipeline, &pl);
@@ -480,6 +486,7 @@ int main(int argc, char **argv)
             status = 255;
             goto out;
         }
+        plan.reducer = &reducer;
     }
     ctk_pipe_stats st;
     int signo;
