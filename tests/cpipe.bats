@@ -452,6 +452,15 @@ interrupt() {
     grep -q '^cpipe: .*truncated?' "$d/err" || fail "stderr: $(cat "$d/err")"
 }
 
+@test "-a - reads standard input (pipe and file alike)" {
+    seq 1 1000 >"$BATS_TEST_TMPDIR/in"
+    run cpp -b 1k -a - 'wc -l' <"$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_equal "$(awk '{ s += $1 } END { print s }' <<<"$output")" 1000
+    run bash -c 'seq 1 1000 | cpipe -b 1k -a - "wc -l" | awk "{ s += \$1 } END { print s }"'
+    assert_output 1000
+}
+
 @test "an input that cannot be opened: cpipe: message, status 255" {
     run --separate-stderr cpp -a "$BATS_TEST_TMPDIR/nonexistent" cat
     assert_equal "$status" 255

@@ -44,8 +44,8 @@ enum {
 };
 
 static const ctk_cli_option cpipe_options[] = {
-    {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE", "read FILE instead of stdin (seekable: fast path)",
-     OPT_INPUT},
+    {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE",
+     "read FILE instead of stdin ('-': stdin; seekable: fast path)", OPT_INPUT},
     {"block", 'b', CTK_ARG_REQUIRED, "SIZE", "about SIZE bytes per block (k, M, G; default 1M)",
      OPT_BLOCK},
     {"recend", 0, CTK_ARG_REQUIRED, "STR", "records end with STR (default \\n)", OPT_RECEND},
@@ -435,6 +435,9 @@ int main(int argc, char **argv)
         status = usage_error(err);
         goto out;
     }
+    /* "-a -" is standard input, as for parallel -a, xargs -a and cfetch -i. */
+    if (o.input != NULL && strcmp(o.input, "-") == 0)
+        o.input = NULL;
     in_fd = o.input != NULL ? open(o.input, O_RDONLY | O_CLOEXEC) : dup(0);
     if (in_fd < 0) {
         fprintf(stderr, PROG ": cannot open %s: %s\n", o.input ? o.input : "stdin",
