@@ -452,6 +452,18 @@ interrupt() {
     grep -q '^cpipe: .*truncated?' "$d/err" || fail "stderr: $(cat "$d/err")"
 }
 
+@test "-j beyond the file descriptor limit: fewer filters at once, with a warning, not EMFILE" {
+    seq 1 20000 >"$BATS_TEST_TMPDIR/in"
+    local s
+    for s in async thread; do
+        run --separate-stderr bash -c 'ulimit -Sn 256 && ulimit -Hn 256 &&
+            exec cpipe -s "$1" -j 100 -b 1k -a "$2" "sleep 0.1; wc -l"' _ "$s" "$BATS_TEST_TMPDIR/in"
+        assert_success
+        assert_equal "$(awk '{ s += $1 } END { print s }' <<<"$output")" 20000
+        assert_stderr_regex "^cpipe: only enough file descriptors \(256\) to run [0-9]+ filters at once, not 100$"
+    done
+}
+
 @test "-a - reads standard input (pipe and file alike)" {
     seq 1 1000 >"$BATS_TEST_TMPDIR/in"
     run cpp -b 1k -a - 'wc -l' <"$BATS_TEST_TMPDIR/in"

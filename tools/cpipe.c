@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -370,6 +371,36 @@ static const char *check_opts(const cpipe_opts *o, int n_cmd)
     return NULL;
 }
 
+/* Each running filter holds up to this many of our descriptors (its
+ * pipes, pidfd, spill file, and the event loop's copies of them). */
+#define FDS_PER_JOB 10
+#define FDS_SPARE   64
+
+/* Like GNU parallel, runs fewer filters at once than -j asks rather than
+ * failing mid-run with EMFILE: raises the soft limit toward the hard one,
+ * then, if that is not enough, lowers jobs with a warning. */
+static unsigned fit_jobs_to_fds(unsigned jobs)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return jobs;
+    rlim_t need = (rlim_t)jobs * FDS_PER_JOB + FDS_SPARE;
+    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
+        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    if (need <= rl.rlim_cur)
+        return jobs;
+    unsigned fit = rl.rlim_cur > FDS_SPARE + FDS_PER_JOB
+                       ? (unsigned)((rl.rlim_cur - FDS_SPARE) / FDS_PER_JOB)
+                       : 1;
+    fprintf(stderr,
+            PROG ": only enough file descriptors (%llu) to run %u filters at once, not %u\n",
+            (unsigned long long)rl.rlim_cur, fit, jobs);
+    return fit;
+}
+
 static int finish_status(const ctk_pipe_stats *st, int rc, int signo)
 {
     if (signo != 0)
@@ -457,7 +488,7 @@ int main(int argc, char **argv)
                 .in_fd = in_fd,
                 .block = o.block,
                 .header_lines = o.header,
-                .jobs = c.jobs ? c.jobs : ctk_cpu_count(),
+                .jobs = fit_jobs_to_fds(c.jobs ? c.jobs : ctk_cpu_count()),
                 .keep_going = o.keep_going,
                 .tag = o.tag,
                 .empty_block = o.empty_block,
