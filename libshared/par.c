@@ -42,9 +42,7 @@ struct ctk_par {
     int spread_done;
     ctk_buf scratch;
     int rate_in_produce; /* the pipeline runs: the reader thread waits */
-    /* The program of a direct command, searched in $PATH once: the same
-     * search per job cost as much as the rest of a short job's start. */
-    char *program_name, *program_path;
+    ctk_spawn_program program; /* argv[0] searched in $PATH once */
 };
 
 /* ---- byte encoding ------------------------------------------------------------ */
@@ -133,6 +131,7 @@ int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_l
     if (opts->start_rate > 0)
         p->rate = ctk_rate_new(opts->start_rate);
     pthread_mutex_init(&p->lock, NULL);
+    ctk_spawn_program_init(&p->program);
     int rc = opts->resume && opts->joblog_path ? read_joblog(p, err, err_len) : 0;
     if (rc < 0) {
         ctk_par_free(p);
@@ -153,8 +152,7 @@ void ctk_par_free(ctk_par *p)
     g_queue_free_full(p->pending, (GDestroyNotify)g_bytes_unref);
     ctk_buf_free(&p->scratch);
     ctk_rate_free(p->rate);
-    g_free(p->program_name);
-    g_free(p->program_path);
+    ctk_spawn_program_free(&p->program);
     pthread_mutex_destroy(&p->lock);
     g_free(p->slot_used);
     g_free(p);
@@ -386,23 +384,6 @@ static double wall_clock(void)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* The executable for argv[0], searched once; NULL lets the spawner
- * search (and report "command not found" itself). */
-static const char *program_for(ctk_par *p, const char *name)
-{
-    if (strchr(name, '/') != NULL)
-        return NULL;
-    pthread_mutex_lock(&p->lock);
-    if (p->program_name == NULL) {
-        p->program_name = g_strdup(name);
-        p->program_path = g_find_program_in_path(name);
-    }
-    /* One template has one program; another name is searched by spawn. */
-    const char *path = strcmp(p->program_name, name) == 0 ? p->program_path : NULL;
-    pthread_mutex_unlock(&p->lock);
-    return path;
-}
-
 static int decode_columns(const ctk_unit *unit, int *flag, ctk_cmdline_item **cols, size_t *n)
 {
     cursor c = {unit->in.data, unit->in.len};
@@ -468,7 +449,7 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
     j->start = wall_clock();
     j->so = (ctk_spawn_opts){
         .argv = (const char *const *)j->argv,
-        .path = j->argv != NULL ? program_for(p, j->argv[0]) : NULL,
+        .path = j->argv != NULL ? ctk_spawn_program_path(&p->program, j->argv[0]) : NULL,
         .shell = j->argv == NULL ? (const char *)j->line.data : NULL,
         .shell_path = p->opts.shell,
         .out = p->opts.ungroup ? CTK_SPAWN_INHERIT : CTK_SPAWN_CAPTURE,

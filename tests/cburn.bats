@@ -58,19 +58,7 @@ LONG_OPTIONS='workload tasks size duration gil switch-interval share list-worklo
 }
 
 @test "every long option in --help appears in man/cburn.1" {
-    local man="$CTK_SRCDIR/man/cburn.1"
-    assert_file_exists "$man"
-    assert_file_not_empty "$man"
-    run --separate-stderr cb --help
-    assert_success
-    local text missing=() o
-    # Font escapes first (\fB, \f(CW, \f[B]), then every other backslash.
-    text=$(sed -e 's/\\f\[[^]]*\]//g' -e 's/\\f([A-Z][A-Z]//g' -e 's/\\f[A-Z1-4P]//g' \
-        -e 's/\\//g' "$man")
-    for o in $(grep -oE '^ +(-[a-zA-Z], )?--[a-z][a-z-]*' <<<"$output" | sed 's/.*--//'); do
-        grep -qE -- "--$o([^a-z-]|$)" <<<"$text" || missing+=("--$o")
-    done
-    ((${#missing[@]} == 0)) || fail "not in man/cburn.1: ${missing[*]}"
+    assert_man_has_options cburn 15
 }
 
 @test "--version prints 'cburn (ctk) VERSION', the configured version" {

@@ -362,20 +362,7 @@ LONG_OPTIONS='arg-file null delimiter replace max-args max-replace-args shell un
 }
 
 @test "every long option in --help appears in man/cpar.1" {
-    local man="$CTK_SRCDIR/man/cpar.1"
-    assert_file_exists "$man"
-    assert_file_not_empty "$man"
-    run --separate-stderr cp_run --help
-    assert_success
-    local text missing=() o n=0
-    text=$(sed -e 's/\\f\[[^]]*\]//g' -e 's/\\f([A-Z][A-Z]//g' -e 's/\\f[A-Z1-4P]//g' \
-        -e 's/\\//g' "$man")
-    for o in $(grep -oE '^ +(-[a-zA-Z0-9], )?--[a-z][a-z-]*' <<<"$output" | sed 's/.*--//'); do
-        n=$((n + 1))
-        grep -qE -- "--$o([^a-z-]|$)" <<<"$text" || missing+=("--$o")
-    done
-    ((n >= 25)) || fail "only $n options in --help"
-    ((${#missing[@]} == 0)) || fail "not in man/cpar.1: ${missing[*]}"
+    assert_man_has_options cpar 25
 }
 
 @test "man/cpar.1 renders without warnings and has the expected sections" {
