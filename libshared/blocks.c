@@ -46,6 +46,36 @@ static int compile_regex(ctk_blocks *b, const ctk_blocks_opts *o, const char *en
     return 0;
 }
 
+/* GNU parallel reads --recend '\n\n' or '\t' as the bytes, not as
+ * backslashes: \n \t \r \0 \\ and \xHH are decoded (a regexp keeps
+ * them for PCRE). out holds at least len bytes; returns its length. */
+static size_t unescape(const char *in, size_t len, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in[i] != '\\' || i + 1 == len) {
+            out[n++] = in[i];
+            continue;
+        }
+        char c = in[++i];
+        if (c == 'x' && i + 2 < len && g_ascii_isxdigit(in[i + 1]) && g_ascii_isxdigit(in[i + 2])) {
+            out[n++] =
+                (char)(g_ascii_xdigit_value(in[i + 1]) * 16 + g_ascii_xdigit_value(in[i + 2]));
+            i += 2;
+            continue;
+        }
+        const char *from = "nt0r\\", *to = "\n\t\0\r\\";
+        const char *at = c != '\0' ? strchr(from, c) : NULL;
+        if (at != NULL) {
+            out[n++] = to[at - from];
+        } else { /* not an escape we know: kept as typed */
+            out[n++] = '\\';
+            out[n++] = c;
+        }
+    }
+    return n;
+}
+
 int ctk_blocks_new(ctk_blocks **out, const ctk_blocks_opts *o, char *err, size_t err_len)
 {
     ctk_blocks *b = calloc(1, sizeof *b);
@@ -65,15 +95,14 @@ int ctk_blocks_new(ctk_blocks **out, const ctk_blocks_opts *o, char *err, size_t
     } else if (b->fixed == 0 && o->regexp) {
         rc = compile_regex(b, o, end, end_len, err, err_len);
     } else if (b->fixed == 0) {
-        b->sep_len = end_len + o->recstart_len;
-        b->end_len = end_len;
-        b->sep = malloc(b->sep_len);
+        b->sep = malloc(end_len + o->recstart_len + 1);
         if (b->sep == NULL) {
             rc = CTK_ENOMEM;
         } else {
-            memcpy(b->sep, end, end_len);
+            b->end_len = unescape(end, end_len, b->sep);
+            b->sep_len = b->end_len;
             if (o->recstart_len > 0) /* recstart may be NULL */
-                memcpy(b->sep + end_len, o->recstart, o->recstart_len);
+                b->sep_len += unescape(o->recstart, o->recstart_len, b->sep + b->end_len);
         }
     }
     if (rc < 0) {
@@ -164,6 +193,13 @@ size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t 
         return p > 0 ? p : (size_t)b->fixed;
     }
     return b->re != NULL ? cut_regex(b, data, len, want) : cut_literal(b, data, len, want);
+}
+
+size_t ctk_blocks_reach(const ctk_blocks *b)
+{
+    if (b->fixed > 0)
+        return 0;
+    return b->re != NULL ? SIZE_MAX : b->sep_len;
 }
 
 size_t ctk_blocks_header_end(const char *data, size_t len, uint64_t n)

@@ -35,7 +35,8 @@ typedef struct block_result {
     int32_t exit, signal, exec_errno, in_process;
     uint64_t offset, len, out_bytes;
     ctk_spawn_result *res; /* in_process: ours to free */
-    uint32_t path_len, reserved;
+    uint32_t path_len;
+    int32_t input_errno; /* the block could not be fed whole (the file shrank) */
 } block_result;
 
 /* A pipe's capacity we ask for: a 1M block then moves in one write. */
@@ -50,10 +51,11 @@ struct ctk_pipe {
     uint64_t progress_divisor;
     pid_t owner; /* results made in another process travel as bytes */
 
-    /* The input: a mapped file, or a pipe with the bytes read ahead. */
+    /* The input: a file cut by offsets, or a pipe with the bytes read
+     * ahead. */
     int seekable;
-    const char *map;
-    uint64_t map_len;
+    uint64_t size;  /* of the file, when we started */
+    ctk_buf window; /* the file's bytes around a cut */
     uint64_t start; /* where blocks begin: after the header */
     uint64_t pos;   /* the next block's offset */
     ctk_buf header;
@@ -162,47 +164,129 @@ static int open_pipe_input(ctk_pipe *p)
     return rc;
 }
 
+/* Cuts are looked for in a window of the file read around them, never in
+ * a mapping of it: the blocks go from the file to the filters by splice,
+ * so memory stays bounded by the window, and a file that shrinks under us
+ * (a log truncated by its rotation) is an error, not a SIGBUS. */
+#define CUT_WINDOW ((size_t)64 << 10)
+
+/* Reads len bytes of the file at off into p->window. CTK_EIO: the file
+ * ends before them (it shrank since we started). */
+static int read_at(ctk_pipe *p, uint64_t off, size_t len)
+{
+    if (p->window.cap < len) {
+        unsigned char *d = realloc(p->window.data, len);
+        if (d == NULL)
+            return CTK_ENOMEM;
+        p->window.data = d;
+        p->window.cap = len;
+    }
+    p->window.len = 0;
+    while (p->window.len < len) {
+        ssize_t n = pread(p->opts.in_fd, p->window.data + p->window.len, len - p->window.len,
+                          (off_t)(off + p->window.len));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : CTK_EIO;
+        p->window.len += (size_t)n;
+    }
+    return 0;
+}
+
 static int open_file_input(ctk_pipe *p, const struct stat *st)
 {
     off_t at = lseek(p->opts.in_fd, 0, SEEK_CUR);
     if (at < 0 || (uint64_t)st->st_size < (uint64_t)at)
         return CTK_EINVAL;
-    p->map_len = (uint64_t)st->st_size;
-    if (p->map_len > 0) {
-        void *m = mmap(NULL, (size_t)p->map_len, PROT_READ, MAP_SHARED, p->opts.in_fd, 0);
-        if (m == MAP_FAILED)
-            return CTK_EINVAL;
-        p->map = m;
-    }
+    p->size = (uint64_t)st->st_size;
     p->seekable = 1;
+    uint64_t rest = p->size - (uint64_t)at;
     size_t end = 0;
-    int rc = read_header(p, p->map + at, (size_t)(p->map_len - (uint64_t)at), &end);
+    int rc = 0;
+    /* The header: read until it is whole (its lines may be long). */
+    for (uint64_t want = CUT_WINDOW; p->opts.header_lines > 0; want *= 2) {
+        size_t span = (size_t)(want < rest ? want : rest);
+        rc = read_at(p, (uint64_t)at, span);
+        if (rc < 0)
+            break;
+        const char *data = (const char *)p->window.data;
+        if (ctk_blocks_header_end(data, span, p->opts.header_lines) > 0 || span == rest) {
+            rc = read_header(p, data, span, &end);
+            break;
+        }
+    }
     p->start = p->pos = (uint64_t)at + end;
     return rc;
 }
 
 uint64_t ctk_pipe_input_size(const ctk_pipe *p)
 {
-    return p->seekable ? p->map_len - p->start : 0;
+    return p->seekable ? p->size - p->start : 0;
 }
 
 /* ---- producing blocks ------------------------------------------------------ */
 
+/* The length of the block at p->pos, of `rest` bytes left. */
+static int cut_seekable(ctk_pipe *p, uint64_t rest, uint64_t *len)
+{
+    const ctk_blocks *b = p->opts.rules;
+    size_t block = (size_t)p->opts.block, reach = ctk_blocks_reach(b);
+    int rc;
+    *len = rest;
+    if (rest <= block)
+        return 0;
+    if (reach == 0) { /* --fixed: no data needed */
+        size_t c = ctk_blocks_cut(b, NULL, (size_t)rest, block);
+        *len = c > 0 ? c : rest; /* 0: a last, short record */
+        return 0;
+    }
+    if (reach < CUT_WINDOW && block > CUT_WINDOW) {
+        /* Records shorter than the window (the usual case): the last
+         * boundary before `block` is in a window that ends past it by
+         * more than a separator. */
+        size_t from = block - CUT_WINDOW;
+        size_t span = rest - from < 2 * CUT_WINDOW ? (size_t)(rest - from) : 2 * CUT_WINDOW;
+        if ((rc = read_at(p, p->pos + from, span)) < 0)
+            return rc;
+        size_t c = ctk_blocks_cut(b, (const char *)p->window.data, span, CUT_WINDOW);
+        if (c > 0 && c <= CUT_WINDOW) {
+            *len = from + c;
+            return 0;
+        }
+    }
+    /* A long record, or a regexp: everything from the block's start. */
+    for (uint64_t span = block + CUT_WINDOW;; span *= 2) {
+        if (span > rest)
+            span = rest;
+        if ((rc = read_at(p, p->pos, (size_t)span)) < 0)
+            return rc;
+        size_t c = ctk_blocks_cut(b, (const char *)p->window.data, (size_t)span, block);
+        if (c > 0 || span == rest) {
+            *len = c > 0 ? c : rest; /* no boundary: the rest is one record */
+            return 0;
+        }
+    }
+}
+
 static int produce_seekable(ctk_pipe *p, ctk_unit *unit)
 {
-    if (p->pos >= p->map_len) {
+    if (p->pos >= p->size) {
+        /* Consumed, as a pipe would be: `(cpipe ...; cat) < FILE` must
+         * not see the file again. */
+        (void)lseek(p->opts.in_fd, (off_t)p->size, SEEK_SET);
         if (p->produced > 0 || !p->opts.empty_block)
             return CTK_EOF;
     }
-    uint64_t rest = p->map_len - p->pos;
-    uint64_t len = rest;
-    if (rest > p->opts.block) {
-        len = ctk_blocks_cut(p->opts.rules, p->map + p->pos, (size_t)rest, (size_t)p->opts.block);
-        if (len == 0)
-            len = rest; /* no boundary: the rest is one record */
-    }
+    uint64_t len;
+    int rc = cut_seekable(p, p->size - p->pos, &len);
+    if (rc < 0)
+        return rc;
     block_desc d = {p->pos - p->start, len, 0, 0};
     p->pos += len;
+    /* A window grown for a huge record is not kept. */
+    if (p->window.cap > 2 * (size_t)p->opts.block + 2 * CUT_WINDOW)
+        ctk_buf_free(&p->window);
     return ctk_buf_set(&unit->in, &d, sizeof d);
 }
 
@@ -263,7 +347,9 @@ int ctk_pipe_produce(void *arg, ctk_unit *unit)
         return CTK_EOF;
     if (rc < 0 && rc != CTK_EOF) {
         p->eof = 1;
-        p->map_len = p->pos; /* and no more blocks */
+        p->size = p->pos; /* and no more blocks */
+        if (rc == CTK_EIO && p->seekable)
+            return ctk_unit_fail(unit, rc, "the input file shrank while being read (truncated?)");
         return ctk_unit_fail(unit, rc, "cannot read the input: %s", ctk_strerror(rc));
     }
     return rc;
@@ -435,7 +521,7 @@ static int job_report(job *j)
                        r->out.bytes,
                        NULL,
                        0,
-                       0};
+                       r->input_errno};
     if (br.in_process)
         br.res = r;
     int rc = br.in_process ? ctk_buf_set(&j->unit->out, &br, sizeof br)
@@ -806,6 +892,15 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
         br.exit = 255;
     } else if (failed && !skip && !br.exec_errno) {
         report_failure(p, unit->seq, &br);
+    } else if (have && br.input_errno != 0 && !skip) {
+        /* The filter saw a short block and may well have liked it. */
+        report(p, "block %llu (offset %llu, %llu bytes): cannot feed the filter: %s",
+               (unsigned long long)unit->seq, (unsigned long long)br.offset,
+               (unsigned long long)br.len,
+               br.input_errno == EIO ? "the input file ended before the block (truncated?)"
+                                     : strerror(br.input_errno));
+        br.exit = 255;
+        failed = 1;
     }
     ctk_spawn_stream view;
     int viewed = have && br.res == NULL;
@@ -869,7 +964,9 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     p->shared_pids = shared == MAP_FAILED ? NULL : shared;
     struct stat st;
     int rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
-    if (rc == 0 && S_ISREG(st.st_mode) && !opts->no_seek)
+    /* A regular file of size 0 may still have contents (/proc, /sys): it
+     * is read like a pipe, not mapped as empty. */
+    if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && !opts->no_seek)
         rc = open_file_input(p, &st);
     else if (rc == 0)
         rc = open_pipe_input(p);
@@ -904,8 +1001,7 @@ void ctk_pipe_free(ctk_pipe *p)
     g_hash_table_foreach(p->pending, free_result, NULL);
     g_hash_table_destroy(p->pending);
     g_ptr_array_free(p->running, TRUE);
-    if (p->map != NULL)
-        munmap((void *)p->map, (size_t)p->map_len);
+    ctk_buf_free(&p->window);
     if (p->digest != NULL)
         g_checksum_free(p->digest);
     if (p->shared_pids != NULL)

@@ -726,6 +726,8 @@ static void feed_input(drain *d)
     }
     if (n < 0 && errno == EPIPE)
         d->got_epipe = 1;
+    else if (n < 0 && errno != EAGAIN && errno != EINTR)
+        d->r->input_errno = errno;
     /* Closing is the child's end of input: all written, or it stopped
      * reading. */
     if (d->in_off == input_total(o) || (n < 0 && errno != EAGAIN && errno != EINTR))

@@ -88,6 +88,30 @@ round_trip() {
     assert_output "17 0 35"
 }
 
+@test "the file path cuts where the pipe path does, for blocks bigger than its cut window" {
+    # Lines of 1 byte to 150 kB: most cuts are found in a window near the
+    # block's end, some need the block read from its start.
+    python3 -c '
+import random, sys
+random.seed(7)
+out = sys.stdout.buffer
+for i in range(400):
+    n = random.choice([1, 80, 5000, 70000]) if i % 50 else 150000
+    out.write(b"%d>" % i + b"x" * n + b"\n")' >"$BATS_TEST_TMPDIR/in"
+    local b mode
+    for b in 65537 100k 300k; do
+        for mode in "" "--recstart >"; do
+            # shellcheck disable=SC2086
+            cpp -b "$b" $mode -a "$BATS_TEST_TMPDIR/in" 'wc -c' >"$BATS_TEST_TMPDIR/file"
+            # shellcheck disable=SC2086
+            cpp -b "$b" $mode 'wc -c' <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/pipe"
+            cmp "$BATS_TEST_TMPDIR/file" "$BATS_TEST_TMPDIR/pipe" ||
+                fail "-b $b $mode: the file path cut elsewhere"
+            [ "$(awk '{ s += $1 } END { print s }' "$BATS_TEST_TMPDIR/file")" = "$(wc -c <"$BATS_TEST_TMPDIR/in")" ]
+        done
+    done
+}
+
 @test "a record bigger than the block is never split" {
     python3 -c 'print("x" * 5000); print("y"); print("z" * 3000)' >"$BATS_TEST_TMPDIR/in"
     run cpp -b 100 -a "$BATS_TEST_TMPDIR/in" 'wc -c'
@@ -110,6 +134,56 @@ round_trip() {
     done
     run cpp -b 700 --recend 9 'od -c' <"$BATS_TEST_TMPDIR/in"
     assert_output "$(parallel --pipe --recend 9 --block 700 -k 'od -c' <"$BATS_TEST_TMPDIR/in")"
+}
+
+@test "--recend and --recstart decode backslash escapes as parallel --pipe does" {
+    printf 'a\nb\n\nc\nd\n\ne\n' >"$BATS_TEST_TMPDIR/para"
+    run cpp -b 1 --recend '\n\n' 'wc -l' <"$BATS_TEST_TMPDIR/para"
+    assert_success
+    assert_output "$(printf '3\n3\n1')"
+    printf 'a\tbb\tc\t' >"$BATS_TEST_TMPDIR/tabs"
+    run cpp -b 1 --recend '\t' 'wc -c' <"$BATS_TEST_TMPDIR/tabs"
+    assert_output "$(printf '2\n3\n2')"
+    printf 'a\x1eb\x1e' | cpp -b 1 --recend '\x1e' 'wc -c' >"$BATS_TEST_TMPDIR/rs"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/rs")" "$(printf '2\n2')"
+    if command -v parallel >/dev/null; then
+        printf 'x\tbb\tc' >"$BATS_TEST_TMPDIR/tabs"
+        run cpp -b 1 --recstart '\t' 'od -c' <"$BATS_TEST_TMPDIR/tabs"
+        assert_output "$(parallel --pipe -k --block 1 --recstart '\t' 'od -c' <"$BATS_TEST_TMPDIR/tabs" 2>/dev/null)"
+    fi
+}
+
+@test "a regular file that reports size 0 (/proc) is read, not skipped" {
+    local lines
+    lines=$(wc -l </proc/self/mounts)
+    run cpp -a /proc/self/mounts 'wc -l'
+    assert_success
+    [ "$output" -gt 0 ] || fail "nothing read from /proc/self/mounts"
+    [ "$lines" -gt 0 ]
+    cat /proc/cpuinfo >"$BATS_TEST_TMPDIR/expected"
+    cpp cat </proc/cpuinfo >"$BATS_TEST_TMPDIR/out"
+    cmp "$BATS_TEST_TMPDIR/expected" "$BATS_TEST_TMPDIR/out"
+}
+
+@test "a file on stdin is consumed: its offset is at the end afterwards" {
+    seq 1 1000 >"$BATS_TEST_TMPDIR/in"
+    run sh -c 'cpipe -b 1k "wc -l" >/dev/null; wc -c' <"$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_output 0
+}
+
+@test "the seekable path's memory stays bounded by the block, not the file" {
+    [ -x /usr/bin/time ] || skip "GNU time is not installed"
+    yes 'a line of text for the memory bound' | head -c 200M >"$BATS_TEST_TMPDIR/big"
+    /usr/bin/time -f %M -o "$BATS_TEST_TMPDIR/rss" \
+        timeout -k 5 "$CTK_TIMEOUT" cpipe -j2 -b 96k -a "$BATS_TEST_TMPDIR/big" 'wc -c' |
+        awk '{ s += $1 } END { print s }' >"$BATS_TEST_TMPDIR/sum"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/sum")" $((200 << 20))
+    local rss
+    rss=$(tail -1 "$BATS_TEST_TMPDIR/rss")
+    # Before: every cut left its mapped pages resident, ~150 MB here; the
+    # limit leaves room for a sanitizer's own memory.
+    [ "$rss" -lt $((96 * 1024)) ] || fail "max RSS ${rss} kB for a 200 MB file"
 }
 
 @test "filters with shell syntax run under sh; plain ones directly" {
@@ -307,6 +381,20 @@ interrupt() {
     interrupt TERM 143 sync 1
 }
 
+@test "SIGINT with --reduce: the reducer is stopped too, no partial result printed" {
+    local mark="30.$RANDOM$RANDOM"
+    seq 1 100 >"$BATS_TEST_TMPDIR/in"
+    bg_tool cpipe -j2 -b 10 -a "$BATS_TEST_TMPDIR/in" --reduce "awk 'END { print \"SUM\", NR }'" \
+        "sleep $mark; cat"
+    wait_pgrep "^sleep $mark" 2 || fail "the filters did not start"
+    kill -INT "$BG_TOOL"
+    bg_wait
+    assert_equal "$BG_STATUS" 130
+    # Before: the reducer, in its own process group, read the end of its
+    # input and printed "SUM 0".
+    assert_equal "$(cat "$BG_OUT")" ""
+}
+
 @test "--progress: a bar on stderr in MB, at 100% when the file is done" {
     head -c 20971520 /dev/zero | tr '\0' 'x' | fold -w 1023 >"$BATS_TEST_TMPDIR/in"
     run --separate-stderr cpp --progress -a "$BATS_TEST_TMPDIR/in" wc -l
@@ -346,10 +434,59 @@ interrupt() {
     done
 }
 
+@test "a file truncated while cpipe reads it: reported, status 255, no crash" {
+    local d=$BATS_TEST_TMPDIR pid i=0 rc=0
+    yes 'a line of a log that gets rotated' | head -c 8M >"$d/log"
+    # Block 1 holds on until the file is truncated; later blocks are cut
+    # from, or fed from, a file that is no longer there.
+    cpp -j1 -b 1M -a "$d/log" \
+        "if [ \$CPIPE_BLOCK = 1 ]; then touch $d/started; while [ ! -e $d/go ]; do sleep 0.05; done; fi; wc -c" \
+        >"$d/out" 2>"$d/err" 3>&- &
+    pid=$!
+    while [ ! -e "$d/started" ] && [ $((i++)) -lt 400 ]; do sleep 0.05; done
+    : >"$d/log"
+    touch "$d/go"
+    wait "$pid" || rc=$?
+    # Before: killed by SIGBUS (135), or blocks silently short (0).
+    assert_equal "$rc" 255
+    grep -q '^cpipe: .*truncated?' "$d/err" || fail "stderr: $(cat "$d/err")"
+}
+
+@test "-j beyond the file descriptor limit: fewer filters at once, with a warning, not EMFILE" {
+    seq 1 20000 >"$BATS_TEST_TMPDIR/in"
+    local s
+    for s in async thread; do
+        run --separate-stderr bash -c 'ulimit -Sn 256 && ulimit -Hn 256 &&
+            exec cpipe -s "$1" -j 100 -b 1k -a "$2" "sleep 0.1; wc -l"' _ "$s" "$BATS_TEST_TMPDIR/in"
+        assert_success
+        assert_equal "$(awk '{ s += $1 } END { print s }' <<<"$output")" 20000
+        assert_stderr_regex "^cpipe: only enough file descriptors \(256\) to run [0-9]+ filters at once, not 100$"
+    done
+}
+
+@test "-a - reads standard input (pipe and file alike)" {
+    seq 1 1000 >"$BATS_TEST_TMPDIR/in"
+    run cpp -b 1k -a - 'wc -l' <"$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_equal "$(awk '{ s += $1 } END { print s }' <<<"$output")" 1000
+    run bash -c 'seq 1 1000 | cpipe -b 1k -a - "wc -l" | awk "{ s += \$1 } END { print s }"'
+    assert_output 1000
+}
+
 @test "an input that cannot be opened: cpipe: message, status 255" {
     run --separate-stderr cpp -a "$BATS_TEST_TMPDIR/nonexistent" cat
     assert_equal "$status" 255
     assert_stderr_regex "^cpipe: cannot open .*nonexistent"
+}
+
+@test "an input that cannot be read fails, with --compare too (not an empty table)" {
+    run --separate-stderr cpp cat </
+    assert_equal "$status" 255
+    assert_stderr_regex "^cpipe: .*Is a directory"
+    run --separate-stderr cpp --compare=sync,thread cat </
+    assert_equal "$status" 255
+    assert_stderr_regex "^cpipe: cannot read the input: Is a directory"
+    assert_output ""
 }
 
 @test "every long option in --help appears in man/cpipe.1" {

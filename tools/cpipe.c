@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -44,8 +45,8 @@ enum {
 };
 
 static const ctk_cli_option cpipe_options[] = {
-    {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE", "read FILE instead of stdin (seekable: fast path)",
-     OPT_INPUT},
+    {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE",
+     "read FILE instead of stdin ('-': stdin; seekable: fast path)", OPT_INPUT},
     {"block", 'b', CTK_ARG_REQUIRED, "SIZE", "about SIZE bytes per block (k, M, G; default 1M)",
      OPT_BLOCK},
     {"recend", 0, CTK_ARG_REQUIRED, "STR", "records end with STR (default \\n)", OPT_RECEND},
@@ -173,6 +174,7 @@ static void warn_plugin(void *arg, const ctk_plugin_error *err)
 typedef struct cpipe_run {
     ctk_pipeline *pipeline;
     ctk_pipe *pipe;
+    ctk_spawn_child *reducer;
 } cpipe_run;
 
 static void on_signal(void *arg, int signo)
@@ -180,6 +182,10 @@ static void on_signal(void *arg, int signo)
     cpipe_run *run = arg;
     ctk_pipeline_cancel(run->pipeline, signo);
     ctk_pipe_cancel(run->pipe, signo);
+    /* In a process group of its own, the reducer hears of Ctrl-C only
+     * from us; left alone it would print a result of part of the input. */
+    if (run->reducer != NULL)
+        ctk_spawn_signal(run->reducer, signo);
 }
 
 typedef struct run_plan {
@@ -187,7 +193,8 @@ typedef struct run_plan {
     const ctk_strategy *strategy;
     int unordered;
     int force_progress;
-    ctk_sigwatch *signals; /* NULL: start one (an isolated row) */
+    ctk_sigwatch *signals;    /* NULL: start one (an isolated row) */
+    ctk_spawn_child *reducer; /* --reduce's, to signal with the filters */
 } run_plan;
 
 /* Runs every block; fills st. Returns 0, or a negative code for an
@@ -209,7 +216,7 @@ static int run_blocks(run_plan *plan, ctk_pipe_stats *st, int *signo)
     ctk_progress *progress = NULL;
     ctk_progress_new(&progress, stderr, plan->force_progress, size / div,
                      div == 1024 ? "kB" : "MB");
-    cpipe_run run = {NULL, pipe};
+    cpipe_run run = {NULL, pipe, plan->reducer};
     ctk_pipeline_opts pl = {ctk_pipe_work(pipe), plan->po.jobs, !plan->unordered, plan->po.jobs + 2,
                             ctk_pipe_produce,    pipe,          ctk_pipe_consume, pipe};
     ctk_pipeline_new(&run.pipeline, &pl);
@@ -337,12 +344,17 @@ static int seekable_copy(int fd, const char *tmpdir)
     }
     char buf[65536];
     ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        if (write(out, buf, (size_t)n) != n) {
-            fprintf(stderr, PROG ": cannot keep the input: %s\n", strerror(errno));
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* A read error must not leave the rows comparing a truncated input. */
+        if (n < 0 || write(out, buf, (size_t)n) != n) {
+            fprintf(stderr, PROG ": cannot %s the input: %s\n", n < 0 ? "read" : "keep",
+                    strerror(errno));
             close(out);
             return -1;
         }
+    }
     return out;
 }
 
@@ -357,6 +369,36 @@ static const char *check_opts(const cpipe_opts *o, int n_cmd)
     if (o->fixed > 0 && o->header > 0)
         return "--fixed takes no --header (records are not lines)";
     return NULL;
+}
+
+/* Each running filter holds up to this many of our descriptors (its
+ * pipes, pidfd, spill file, and the event loop's copies of them). */
+#define FDS_PER_JOB 10
+#define FDS_SPARE   64
+
+/* Like GNU parallel, runs fewer filters at once than -j asks rather than
+ * failing mid-run with EMFILE: raises the soft limit toward the hard one,
+ * then, if that is not enough, lowers jobs with a warning. */
+static unsigned fit_jobs_to_fds(unsigned jobs)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return jobs;
+    rlim_t need = (rlim_t)jobs * FDS_PER_JOB + FDS_SPARE;
+    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
+        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    if (need <= rl.rlim_cur)
+        return jobs;
+    unsigned fit = rl.rlim_cur > FDS_SPARE + FDS_PER_JOB
+                       ? (unsigned)((rl.rlim_cur - FDS_SPARE) / FDS_PER_JOB)
+                       : 1;
+    fprintf(stderr,
+            PROG ": only enough file descriptors (%llu) to run %u filters at once, not %u\n",
+            (unsigned long long)rl.rlim_cur, fit, jobs);
+    return fit;
 }
 
 static int finish_status(const ctk_pipe_stats *st, int rc, int signo)
@@ -424,6 +466,9 @@ int main(int argc, char **argv)
         status = usage_error(err);
         goto out;
     }
+    /* "-a -" is standard input, as for parallel -a, xargs -a and cfetch -i. */
+    if (o.input != NULL && strcmp(o.input, "-") == 0)
+        o.input = NULL;
     in_fd = o.input != NULL ? open(o.input, O_RDONLY | O_CLOEXEC) : dup(0);
     if (in_fd < 0) {
         fprintf(stderr, PROG ": cannot open %s: %s\n", o.input ? o.input : "stdin",
@@ -443,7 +488,7 @@ int main(int argc, char **argv)
                 .in_fd = in_fd,
                 .block = o.block,
                 .header_lines = o.header,
-                .jobs = c.jobs ? c.jobs : ctk_cpu_count(),
+                .jobs = fit_jobs_to_fds(c.jobs ? c.jobs : ctk_cpu_count()),
                 .keep_going = o.keep_going,
                 .tag = o.tag,
                 .empty_block = o.empty_block,
@@ -475,6 +520,7 @@ int main(int argc, char **argv)
             status = 255;
             goto out;
         }
+        plan.reducer = &reducer;
     }
     ctk_pipe_stats st;
     int signo;

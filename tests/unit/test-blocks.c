@@ -49,6 +49,43 @@ static void test_nul_records(void)
     ctk_blocks_free(b);
 }
 
+/* --recend '\n\n', '\t', '\x1e' mean the bytes, as in GNU parallel; an
+ * unknown escape and a regexp keep the backslash. */
+static void test_escapes(void)
+{
+    ctk_blocks *b = make("\\n\\n", 4, NULL, 0, 0);
+    g_assert_cmpuint(cut(b, "a\nb\n\nc\n\n", 1), ==, 5);
+    ctk_blocks_free(b);
+    b = make("\\x1e", 4, "\\t", 0, 0);
+    g_assert_cmpuint(cut(b, "a\x1e\tb\x1e\tc", 1), ==, 2);
+    ctk_blocks_free(b);
+    b = make("\\q", 2, NULL, 0, 0);
+    g_assert_cmpuint(cut(b, "a\\qb", 1), ==, 3);
+    ctk_blocks_free(b);
+    b = make("\\n", 2, NULL, 1, 0);
+    g_assert_cmpuint(cut(b, "a\nb\n", 1), ==, 2);
+    ctk_blocks_free(b);
+}
+
+/* What a windowed cut (cpipe's file path) may rely on. */
+static void test_reach(void)
+{
+    ctk_blocks *b = make(NULL, 0, NULL, 0, 0);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, 1);
+    ctk_blocks_free(b);
+    b = make("\\r\\n", 4, ">", 0, 0);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, 3);
+    ctk_blocks_free(b);
+    b = make("\n", 1, NULL, 1, 0);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, SIZE_MAX);
+    ctk_blocks_free(b);
+    b = make(NULL, 0, NULL, 0, 8);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, 0);
+    /* --fixed reads no data. */
+    g_assert_cmpuint(ctk_blocks_cut(b, NULL, 100, 30), ==, 24);
+    ctk_blocks_free(b);
+}
+
 static void test_recstart(void)
 {
     ctk_blocks *b = make(NULL, 0, ">", 0, 0);
@@ -186,6 +223,8 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/blocks/newline", test_newline);
     g_test_add_func("/blocks/nul", test_nul_records);
+    g_test_add_func("/blocks/escapes", test_escapes);
+    g_test_add_func("/blocks/reach", test_reach);
     g_test_add_func("/blocks/recstart", test_recstart);
     g_test_add_func("/blocks/recend-recstart", test_recend_and_recstart);
     g_test_add_func("/blocks/regexp", test_regexp);

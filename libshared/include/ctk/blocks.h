@@ -3,9 +3,10 @@
  * record, by GNU parallel's --pipe rules. A boundary is a position between
  * two records: just after --recend, just before --recstart, or (with both)
  * between a recend and a recstart that follows it at once; or every
- * --fixed bytes. With --regexp recend and recstart are regular
- * expressions (PCRE, matched on raw bytes: NUL and invalid UTF-8 are
- * ordinary bytes).
+ * --fixed bytes. Literal separators decode \n \t \r \0 \\ and \xHH
+ * (GNU parallel reads --recend '\n\n' so). With --regexp recend and
+ * recstart are regular expressions (PCRE, matched on raw bytes: NUL and
+ * invalid UTF-8 are ordinary bytes).
  *
  * The functions are pure: they look at bytes the caller holds and return
  * positions, so the same scanner serves a buffer read from a pipe and a
@@ -44,6 +45,13 @@ CTK_EXTERN void ctk_blocks_free(ctk_blocks *b);
  * whole rest is the last block. A boundary needs its recstart wholly
  * inside data; a recend at the very end of data is one. */
 CTK_EXTERN size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t want);
+
+/* How far past a boundary the rules look: 0 for --fixed (ctk_blocks_cut
+ * then reads no data; it may be NULL), the separator's length for literal
+ * rules, SIZE_MAX for regexps (a cut needs the data from the block's
+ * start). A literal cut found in a window of the data is a cut of the
+ * whole when the window reaches this far past it. */
+CTK_EXTERN size_t ctk_blocks_reach(const ctk_blocks *b);
 
 /* The end of the first n lines of data (newline-terminated, for
  * --header N), or 0 when data holds fewer than n whole lines. */

@@ -174,6 +174,8 @@ typedef struct ctk_spawn_result {
     long maxrss_kb;            /* its peak resident set */
     uint64_t in_bytes;         /* input the child accepted (CTK_SPAWN_IN_PIPE) */
     ctk_spawn_stream out, err; /* captured output (empty unless CAPTURE) */
+    int input_errno;           /* feeding stdin failed on our side (EIO: the IN_RANGE
+                                * file ended before the range); not EPIPE */
 } ctk_spawn_result;
 
 /* Monotonic seconds; the clock of opts.deadline and the result's times. */
