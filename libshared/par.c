@@ -41,7 +41,7 @@ struct ctk_par {
     size_t spread_max;                      /* -X/-m: items per job once spread over the slots */
     int spread_done;
     ctk_buf scratch;
-    int rate_in_produce; /* the pipeline runs: the reader thread waits */
+    int rate_in_produce;       /* the pipeline runs: the reader thread waits */
     ctk_spawn_program program; /* argv[0] searched in $PATH once */
 };
 
