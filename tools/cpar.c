@@ -4,21 +4,17 @@
  * wires libctk's sources, command template, spawner and pipeline.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <glib.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "ctk/cli.h"
 #include "ctk/parse.h"
 #include "ctk/par.h"
+#include "ctk/parrun.h"
 #include "ctk/rate.h"
-#include "ctk/sigwatch.h"
-#include "ctk/compare.h"
-#include "ctk/isolate.h"
 #include "ctk/progress.h"
 
 #define PROG "cpar"
@@ -310,167 +306,6 @@ static const ctk_cli cpar_cli = {
     .jobs_unbounded = 256,
 };
 
-/* ---- sources from the operands ---------------------------------------------- */
-
-static int separator(const char *w, int *file, int *linked)
-{
-    *file = strncmp(w, "::::", 4) == 0;
-    const char *rest = w + (*file ? 4 : 3);
-    if (strncmp(w, ":::", 3) != 0 || (rest[0] != '\0' && strcmp(rest, "+") != 0))
-        return 0;
-    *linked = rest[0] == '+';
-    return 1;
-}
-
-/* Splits operands into the command words (returned count) and sources. */
-static int add_operand_sources(ctk_sources *src, int argc, char **argv, int first, size_t *n_cmd,
-                               char *err, size_t err_len)
-{
-    int i = first, file = 0, linked = 0;
-    while (i < argc && !separator(argv[i], &file, &linked))
-        i++;
-    *n_cmd = (size_t)(i - first);
-    while (i < argc) {
-        separator(argv[i], &file, &linked);
-        int j = ++i;
-        int f2, l2;
-        while (j < argc && !separator(argv[j], &f2, &l2))
-            j++;
-        if (!file) {
-            ctk_sources_add_words(src, argv + i, (size_t)(j - i), linked);
-        } else {
-            for (int k = i; k < j; k++) {
-                int rc = ctk_sources_add_file(src, argv[k], linked && k == i, err, err_len);
-                if (rc < 0)
-                    return rc;
-            }
-        }
-        i = j;
-    }
-    return 0;
-}
-
-/* ---- inputs ------------------------------------------------------------------- */
-
-/* What the sources are built from; built again for every --compare row
- * and for counting the jobs (--halt N%, --bar), which is why stdin may
- * first be spooled to a file. */
-typedef struct cpar_input {
-    const cpar_opts *o;
-    int argc;
-    char **argv;
-    int first;
-    size_t n_cmd;
-    const char *stdin_path; /* stdin's copy, or NULL to read stdin itself */
-} cpar_input;
-
-static int reads_stdin(const cpar_input *in)
-{
-    for (guint i = 0; i < in->o->arg_files->len; i++)
-        if (strcmp(g_ptr_array_index(in->o->arg_files, i), "-") == 0)
-            return 1;
-    return in->o->arg_files->len == 0 && in->first + (int)in->n_cmd == in->argc;
-}
-
-static const char *input_path(const cpar_input *in, const char *path)
-{
-    return strcmp(path, "-") == 0 && in->stdin_path != NULL ? in->stdin_path : path;
-}
-
-static int build_sources(const cpar_input *in, ctk_sources **out, char *err, size_t err_len)
-{
-    ctk_sources *src;
-    ctk_sources_new(&src, in->o->delim);
-    int rc = 0;
-    size_t n_cmd;
-    for (guint i = 0; i < in->o->arg_files->len && rc == 0; i++)
-        rc = ctk_sources_add_file(src, input_path(in, g_ptr_array_index(in->o->arg_files, i)), 0,
-                                  err, err_len);
-    if (rc == 0)
-        rc = add_operand_sources(src, in->argc, in->argv, in->first, &n_cmd, err, err_len);
-    if (rc == 0 && in->o->arg_files->len == 0 && in->first + (int)in->n_cmd == in->argc)
-        rc = ctk_sources_add_file(src, input_path(in, "-"), 0, err, err_len);
-    if (rc == 0 && in->o->colsep != NULL)
-        rc = ctk_sources_set_colsep(src, in->o->colsep, err, err_len);
-    if (rc == 0 && ctk_sources_set_per_job(src, in->o->per_job) < 0) {
-        snprintf(err, err_len, "-n/-N take a single input source");
-        rc = CTK_EINVAL;
-    }
-    if (rc < 0) {
-        ctk_sources_free(src);
-        return rc;
-    }
-    *out = src;
-    return 0;
-}
-
-/* Copies stdin to an unlinked-at-exit temporary file. */
-static char *spool_stdin(void)
-{
-    const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
-    char *path = g_build_filename(dir, "cpar-in-XXXXXX", NULL);
-    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
-    char buf[65536];
-    ssize_t n = 0;
-    while (fd >= 0 && (n = read(0, buf, sizeof buf)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 || write(fd, buf, (size_t)n) != n)
-            break;
-    }
-    if (fd < 0 || n != 0) {
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-        }
-        g_free(path);
-        return NULL;
-    }
-    close(fd);
-    return path;
-}
-
-static uint64_t count_jobs(const cpar_input *in)
-{
-    char err[1024];
-    ctk_sources *src;
-    uint64_t n = 0;
-    if (build_sources(in, &src, err, sizeof err) < 0)
-        return 0;
-    ctk_item item = {0};
-    int nul;
-    while (ctk_sources_next(src, &item, &nul, NULL) == 0)
-        n++;
-    ctk_item_clear(&item);
-    ctk_sources_free(src);
-    return n;
-}
-
-/* ---- running ------------------------------------------------------------------ */
-
-typedef struct cpar_run {
-    ctk_pipeline *pipeline;
-    ctk_par *par;
-} cpar_run;
-
-static void on_signal(void *arg, int signo)
-{
-    cpar_run *run = arg;
-    if (run->pipeline != NULL)
-        ctk_pipeline_cancel(run->pipeline, signo);
-    ctk_par_cancel(run->par, signo);
-}
-
-static FILE *open_joblog(const char *path, int resume)
-{
-    FILE *f = fopen(path, resume ? "a" : "w");
-    if (f != NULL && ftell(f) == 0)
-        fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n", f);
-    if (f != NULL)
-        fflush(f);
-    return f;
-}
-
 static void warn_plugin(void *arg, const ctk_plugin_error *err)
 {
     (void)arg;
@@ -511,145 +346,6 @@ static double start_rate(const cpar_opts *o)
     return r;
 }
 
-/* Runs every job under strategy `name`, in this process. Returns 0 or a
- * negative code; the par keeps the counts. */
-static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, unsigned jobs,
-                        int keep_order, int watch_signals, int *signo)
-{
-    cpar_run run = {NULL, par};
-    ctk_sigwatch *sw = NULL;
-    int rc;
-    if (strcmp(name, "process") == 0) {
-        if (watch_signals)
-            ctk_sigwatch_start(&sw, on_signal, &run);
-        rc = ctk_par_run_processes(par, jobs, keep_order);
-    } else {
-        ctk_pipeline_opts pl = {ctk_par_work(par), jobs, keep_order,      0,
-                                ctk_par_produce,   par,  ctk_par_consume, par};
-        ctk_pipeline_new(&run.pipeline, &pl);
-        ctk_par_use_pipeline(par, ctk_pipeline_cancel_flag(run.pipeline));
-        if (watch_signals)
-            ctk_sigwatch_start(&sw, on_signal, &run);
-        rc = ctk_pipeline_run(run.pipeline, ctk_registry_strategy(reg, name));
-    }
-    *signo = ctk_sigwatch_stop(sw);
-    ctk_pipeline_free(run.pipeline);
-    return rc;
-}
-
-static int run_jobs(ctk_common *c, ctk_registry *reg, ctk_par_opts *po)
-{
-    char err[1024];
-    ctk_par *par;
-    int rc = ctk_par_new(&par, po, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, PROG ": %s\n", rc == CTK_EINVAL ? err : ctk_strerror(rc));
-        return 255;
-    }
-    int signo = 0;
-    const char *name = c->strategy ? c->strategy : "process";
-    unsigned jobs = strcmp(name, "sync") == 0 ? 1 : po->jobs;
-    rc = run_strategy(par, reg, name, jobs, c->keep_order, 1, &signo);
-    if (ctk_par_nul_replaced(par))
-        fprintf(stderr, PROG ": warning: a NUL byte in the input was replaced with \\0 "
-                             "(NUL cannot be passed in an argument); did you mean --null?\n");
-    int status = ctk_par_status(par);
-    ctk_par_free(par);
-    if (signo != 0)
-        return ctk_signal_exit_status(signo);
-    if (rc < 0 && rc != CTK_ECANCELED) {
-        fprintf(stderr, PROG ": %s\n", ctk_strerror(rc));
-        return 255;
-    }
-    return status;
-}
-
-/* ---- --compare ---------------------------------------------------------------- */
-
-typedef struct compare_row {
-    const cpar_input *in;
-    ctk_registry *reg;
-    ctk_par_opts po; /* sources filled in the child */
-    const char *name;
-    unsigned jobs;
-    int keep_order;
-} compare_row;
-
-typedef struct row_counts {
-    uint64_t ran, failed;
-    int signo;
-} row_counts;
-
-/* Runs in an isolated child: its own sources, par and signal thread. */
-static int row_in_child(void *arg, ctk_buf *result)
-{
-    compare_row *row = arg;
-    char err[1024];
-    row_counts counts = {0};
-    int rc = build_sources(row->in, &row->po.sources, err, sizeof err);
-    ctk_par *par = NULL;
-    if (rc == 0)
-        rc = ctk_par_new(&par, &row->po, err, sizeof err);
-    if (rc == 0) {
-        rc = run_strategy(par, row->reg, row->name, row->jobs, row->keep_order, 1, &counts.signo);
-        ctk_par_counts(par, &counts.ran, &counts.failed);
-    }
-    ctk_par_free(par);
-    ctk_sources_free(row->po.sources);
-    ctk_buf_set(result, &counts, sizeof counts);
-    return rc == CTK_ECANCELED ? 0 : rc;
-}
-
-static int run_compare(ctk_common *c, ctk_registry *reg, const cpar_input *in, ctk_par_opts *po)
-{
-    ctk_compare *table;
-    ctk_compare_new(&table, "jobs", NULL, NULL, 0);
-    int status = 0;
-    size_t rows = g_strv_length(c->compare);
-    fprintf(stderr,
-            PROG ": warning: --compare runs every job once per strategy (%zu times in all); "
-                 "their output is discarded\n",
-            rows);
-    for (char **n = c->compare; *n != NULL && status == 0; n++) {
-        unsigned jobs = strcmp(*n, "sync") == 0 ? 1 : po->jobs;
-        compare_row row = {in, reg, *po, *n, jobs, c->keep_order};
-        ctk_buf result = {0};
-        ctk_usage usage;
-        int died_of = 0, signo = 0;
-        int rc = ctk_isolate_run(row_in_child, &row, &result, &usage, &died_of, &signo);
-        row_counts counts = {0};
-        if (result.len == sizeof counts)
-            memcpy(&counts, result.data, sizeof counts);
-        ctk_buf_free(&result);
-        if (signo == 0)
-            signo = counts.signo ? counts.signo : ctk_signal_pending();
-        if (signo != 0) {
-            status = ctk_signal_exit_status(signo);
-            break;
-        }
-        if (rc < 0) {
-            fprintf(stderr, PROG ": %s: %s\n", *n,
-                    died_of ? "the row's process was killed" : ctk_strerror(rc));
-            status = 255;
-            break;
-        }
-        ctk_row *r = ctk_compare_add(table, *n, "", jobs);
-        r->usage = usage;
-        r->units = counts.ran;
-        r->failed = counts.failed;
-    }
-    if (ctk_compare_count(table) > 0) {
-        ctk_format fmt = c->format_given ? c->format : CTK_FORMAT_TABLE;
-        if (ctk_compare_print(table, stdout, fmt, c->header, ctk_cpu_count()) < 0 ||
-            fflush(stdout) != 0) {
-            fprintf(stderr, PROG ": cannot write the table: %s\n", strerror(errno));
-            status = 255;
-        }
-    }
-    ctk_compare_free(table);
-    return status;
-}
-
 int main(int argc, char **argv)
 {
     cpar_opts o = {.arg_files = g_ptr_array_new(), .delim = '\n', .per_job = 1, .retries = 1};
@@ -663,10 +359,7 @@ int main(int argc, char **argv)
     ctk_registry_new(&reg);
     ctk_sources *src = NULL;
     ctk_cmdline *cmd = NULL, *tagstring = NULL;
-    FILE *joblog = NULL;
-    ctk_output *records = NULL;
-    FILE *records_file = NULL;
-    char *spooled = NULL;
+    ctk_parrun_files files = {0};
     ctk_progress *bar = NULL;
     int rc = ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err);
     if (rc < 0) {
@@ -675,12 +368,16 @@ int main(int argc, char **argv)
     }
     if (ctk_cli_inform(&cpar_cli, reg, &c, stdout, warn_plugin, NULL))
         goto out;
-    cpar_input in = {&o, argc, argv, first, 0, NULL};
-    {
-        int f, l;
-        while (first + (int)in.n_cmd < argc && !separator(argv[first + in.n_cmd], &f, &l))
-            in.n_cmd++;
-    }
+    ctk_parrun_input in = {(const char *const *)o.arg_files->pdata,
+                           o.arg_files->len,
+                           o.delim,
+                           o.colsep,
+                           o.per_job,
+                           argc,
+                           argv,
+                           first,
+                           ctk_parrun_command_words(argc, argv, first),
+                           NULL};
     const char *problem = check_opts(&o, &c, in.n_cmd);
     if (problem != NULL) {
         status = usage_error(problem);
@@ -698,15 +395,15 @@ int main(int argc, char **argv)
     /* The jobs are counted first (parallel does the same for these), or
      * run several times: stdin must be readable again. */
     int need_total = o.halt.percent > 0 || o.bar || c.progress;
-    if ((need_total || c.compare != NULL) && reads_stdin(&in)) {
-        if ((spooled = spool_stdin()) == NULL) {
+    if ((need_total || c.compare != NULL) && ctk_parrun_reads_stdin(&in)) {
+        if ((files.spooled = ctk_parrun_spool_stdin()) == NULL) {
             fprintf(stderr, PROG ": cannot keep a copy of standard input: %s\n", strerror(errno));
             status = 255;
             goto out;
         }
-        in.stdin_path = spooled;
+        in.stdin_path = files.spooled;
     }
-    rc = build_sources(&in, &src, err, sizeof err);
+    rc = ctk_parrun_sources(&in, &src, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, PROG ": cannot open input: %s\n", err);
         status = rc == CTK_EINVAL ? 2 : 255;
@@ -718,24 +415,17 @@ int main(int argc, char **argv)
                 GNU_LINE_MAX);
         o.max_chars = GNU_LINE_MAX;
     }
-    if (o.joblog != NULL && (joblog = open_joblog(o.joblog, o.resume)) == NULL) {
+    if (o.joblog != NULL && (files.joblog = ctk_parrun_open_joblog(o.joblog, o.resume)) == NULL) {
         fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o.joblog, strerror(errno));
         status = 255;
         goto out;
     }
-    if (o.records != NULL) {
-        int to_stdout = strcmp(o.records, "-") == 0;
-        records_file = to_stdout ? stdout : fopen(o.records, "w");
-        if (records_file == NULL) {
-            fprintf(stderr, PROG ": cannot open %s: %s\n", o.records, strerror(errno));
-            status = 255;
-            goto out;
-        }
-        size_t nf;
-        const ctk_field *fields = ctk_par_record_fields(&nf);
-        ctk_output_new(&records, records_file, c.format, fields, nf, c.header);
+    if (o.records != NULL && ctk_parrun_open_records(&files, o.records, c.format, c.header) < 0) {
+        fprintf(stderr, PROG ": cannot open %s: %s\n", o.records, strerror(errno));
+        status = 255;
+        goto out;
     }
-    uint64_t total = need_total ? count_jobs(&in) : 0;
+    uint64_t total = need_total ? ctk_parrun_count_jobs(&in) : 0;
     if ((o.bar || c.progress) && c.compare == NULL)
         ctk_progress_new(&bar, stderr, 1, total, "jobs");
     char *shell = ctk_par_find_shell();
@@ -751,8 +441,8 @@ int main(int argc, char **argv)
         .timeout = o.timeout,
         .termseq = o.termseq_len ? o.termseq : NULL,
         .termseq_len = o.termseq_len,
-        .joblog = joblog,
-        .records = records,
+        .joblog = files.joblog,
+        .records = files.records,
         .resume = o.resume,
         .joblog_path = o.joblog,
         .shell = shell,
@@ -765,23 +455,13 @@ int main(int argc, char **argv)
         .results_dir = o.results,
         .max_chars = o.fill ? (o.max_chars ? o.max_chars : GNU_LINE_MAX) : 0,
     };
-    status = c.compare != NULL ? run_compare(&c, reg, &in, &po) : run_jobs(&c, reg, &po);
+    status = c.compare != NULL ? ctk_parrun_compare(&c, reg, &in, &po, PROG)
+                               : ctk_parrun_jobs(&c, reg, &po, PROG);
     ctk_progress_finish(bar);
     g_free(shell);
 out:
     ctk_progress_free(bar);
-    if (records != NULL) {
-        ctk_output_finish(records);
-        ctk_output_free(records);
-    }
-    if (records_file != NULL && records_file != stdout)
-        fclose(records_file);
-    if (joblog != NULL)
-        fclose(joblog);
-    if (spooled != NULL) {
-        unlink(spooled);
-        g_free(spooled);
-    }
+    ctk_parrun_files_close(&files);
     ctk_cmdline_free(cmd);
     ctk_cmdline_free(tagstring);
     ctk_sources_free(src);
