@@ -44,11 +44,11 @@ round_trip() {
         random_input "$d/in" "$seed$RANDOM" "$alphabet" $((1500 * seed))
         for s in "${strategies[@]}"; do
             b=${blocks[i++ % ${#blocks[@]}]}
-            cpp -s "$s" -j3 -b "$b" "$@" -a "$d/in" cat >"$d/out.file" ||
-                fail "cpipe -s $s -b $b $* -a FILE cat failed"
+            cpp -s "$s" -j3 -b "$b" "$@" -a "$d/in" cat >"$d/out.file" 2>"$d/err" ||
+                fail "cpipe -s $s -b $b $* -a FILE cat failed (exit $?): $(head -c 2000 "$d/err")"
             cmp "$d/in" "$d/out.file" || fail "file path: -s $s -b $b $* differs"
-            cat "$d/in" | cpp -s "$s" -j3 -b "$b" "$@" cat >"$d/out.pipe" ||
-                fail "cpipe -s $s -b $b $* cat (pipe) failed"
+            cat "$d/in" | cpp -s "$s" -j3 -b "$b" "$@" cat >"$d/out.pipe" 2>"$d/err" ||
+                fail "cpipe -s $s -b $b $* cat (pipe) failed (exit $?): $(head -c 2000 "$d/err")"
             cmp "$d/in" "$d/out.pipe" || fail "pipe path: -s $s -b $b $* differs"
         done
     done

@@ -116,18 +116,20 @@ with open(sys.argv[2], "wb") as f:
     ((hwm < 60000 * CTK_SLOW)) || fail "httpd VmHWM ${hwm} kB"
 }
 
+# libuv's timers count from the loop's cached clock, in whole milliseconds,
+# so a delay can end up to a few ms before curl's own clock says it should.
 @test "/delay/MS waits MS ms before the headers; /trickle sends a byte every MS ms" {
     run get /delay/300 -w ' %{time_starttransfer}'
     assert_success
     assert_line --index 0 ok
-    awk -v t="${lines[1]}" 'BEGIN { exit !(t >= 0.3) }' || fail "first byte after ${lines[1]} s"
+    awk -v t="${lines[1]}" 'BEGIN { exit !(t >= 0.295) }' || fail "first byte after ${lines[1]} s"
     run get /delay/200/any/thing -w ' %{time_starttransfer}'
     assert_line --index 0 ok
-    awk -v t="${lines[1]}" 'BEGIN { exit !(t >= 0.2) }' || fail "first byte after ${lines[1]} s"
+    awk -v t="${lines[1]}" 'BEGIN { exit !(t >= 0.195) }' || fail "first byte after ${lines[1]} s"
     run get /trickle/4/100 -w ' %{time_total}'
     assert_success
     assert_output --regexp '^0123 '
-    awk -v t="${output#* }" 'BEGIN { exit !(t >= 0.4) }' || fail "took ${output#* } s"
+    awk -v t="${output#* }" 'BEGIN { exit !(t >= 0.39) }' || fail "took ${output#* } s"
 }
 
 @test "/close/N and /wrong-length/N cut the body; /drop sends nothing" {
