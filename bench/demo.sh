@@ -44,26 +44,34 @@ get() {
         $col["strategy"] == s && $col["variant"] == v { print $col[f]; exit }' "$1"
 }
 
-# compare TITLE LESSON ARGS...: run cburn ARGS once and print the table.
-# Returns non-zero when cburn gave no table.
-compare() {
-    title=$1 lesson=$2
-    shift 2
+# run_compare TOOL TITLE LESSON ARGS...: run TOOL ARGS once (ARGS holding
+# its --compare) and print the table, then TOOL's stderr indented. Returns
+# non-zero when TOOL gave no table.
+run_compare() {
+    tool=$1 title=$2 lesson=$3
+    shift 3
+    name=$(basename "$tool")
     echo "== $title"
     echo "$lesson"
-    printf '$ cburn %s\n' "$*"
-    "$cburn" "$@" --format tsv --header >"$tmp/t" 2>"$tmp/err"
+    printf '$ %s %s\n' "$name" "$*"
+    # Options first: cpar takes everything after ::: as arguments.
+    "$tool" --format tsv --header "$@" >"$tmp/t" 2>"$tmp/err" </dev/null
     rc=$?
     if [ "$(wc -l <"$tmp/t")" -lt 2 ]; then
-        echo "demo.sh: cburn $* failed (exit $rc):" >&2
+        echo "demo.sh: $name $* failed (exit $rc):" >&2
         cat "$tmp/err" >&2
         status=1
         return 1
     fi
     table "$tmp/t"
     [ -s "$tmp/err" ] && sed 's/^/  /' "$tmp/err"
-    [ "$rc" -eq 0 ] || echo "  (cburn exited $rc)"
+    [ "$rc" -eq 0 ] || echo "  ($name exited $rc)"
     return 0
+}
+
+# compare TITLE LESSON ARGS...: the same for cburn.
+compare() {
+    run_compare "$cburn" "$@"
 }
 
 echo "ctk demo: CPU-bound work under each concurrency strategy, measured here"
@@ -288,31 +296,11 @@ fi
 # ---- 8. cpar: many short commands ------------------------------------------------
 
 cpar=$builddir/tools/cpar
-# cpar_compare TITLE LESSON ARGS...: cpar --compare ARGS once, as a table.
-cpar_compare() {
-    title=$1 lesson=$2
-    shift 2
-    echo "== $title"
-    echo "$lesson"
-    printf '$ cpar --compare %s\n' "$*"
-    "$cpar" --compare --format tsv --header "$@" >"$tmp/t" 2>"$tmp/err" </dev/null
-    rc=$?
-    if [ "$(wc -l <"$tmp/t")" -lt 2 ]; then
-        echo "demo.sh: cpar --compare $* failed (exit $rc):" >&2
-        cat "$tmp/err" >&2
-        status=1
-        return 1
-    fi
-    table "$tmp/t"
-    [ "$rc" -eq 0 ] || echo "  (cpar exited $rc)"
-    return 0
-}
-
 if [ -x "$cpar" ]; then
     echo
-    if cpar_compare "cpar, I/O-bound jobs: 20 x sleep 0.1, -j 8" \
+    if run_compare "$cpar" "cpar, I/O-bound jobs: 20 x sleep 0.1, -j 8" \
         "Jobs that wait overlap under every concurrent strategy: ~20 x 0.1 s for sync, ~3 x 0.1 s for the others, whatever the cores." \
-        -j 8 'sleep 0.1 # {}' ::: $(seq 20); then
+        --compare -j 8 'sleep 0.1 # {}' ::: $(seq 20); then
         t=$tmp/t
         echo "Measured here: sync $(get "$t" sync "" wall_s) s; process $(get "$t" process "" wall_s) s" \
              "($(get "$t" process "" speedup)x), thread $(get "$t" thread "" wall_s) s" \
@@ -320,9 +308,9 @@ if [ -x "$cpar" ]; then
     fi
     echo
     # A shell loop of about 0.1 s of CPU per job.
-    if cpar_compare "cpar, CPU-bound jobs: 12 shell loops, -j 8" \
+    if run_compare "$cpar" "cpar, CPU-bound jobs: 12 shell loops, -j 8" \
         "Jobs that compute overlap only as far as there are cores: ~$(nproc 2>/dev/null || echo N)x at best, however many run at once." \
-        -j 8 'i=0; while [ $i -lt 60000 ]; do i=$((i+1)); done # {}' ::: $(seq 12); then
+        --compare -j 8 'i=0; while [ $i -lt 60000 ]; do i=$((i+1)); done # {}' ::: $(seq 12); then
         t=$tmp/t
         echo "Measured here: process $(get "$t" process "" speedup)x, thread $(get "$t" thread "" speedup)x," \
              "async $(get "$t" async "" speedup)x of sync on $(nproc 2>/dev/null || echo '?') cores."
