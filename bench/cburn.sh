@@ -21,7 +21,7 @@ set -u
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${1:-$(dirname "$here")}
 builddir=$(cd "$builddir" && pwd) || exit 2
-cburn=$builddir/tools/cburn
+cburn=$builddir/tools/cburn/cburn
 if [ ! -x "$cburn" ]; then
     echo "cburn.sh: $cburn not found; run 'make' first" >&2
     exit 2

@@ -55,7 +55,7 @@ done
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${1:-$(dirname "$here")}
 builddir=$(cd "$builddir" && pwd) || exit 2
-cfetch=$builddir/tools/cfetch
+cfetch=$builddir/tools/cfetch/cfetch
 httpd=$builddir/tests/fixtures/httpd
 
 N=${N:-20000}

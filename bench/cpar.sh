@@ -5,7 +5,7 @@
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${1:-$(dirname "$here")}
-cpar=$builddir/tools/cpar
+cpar=$builddir/tools/cpar/cpar
 N=${N:-3000}
 PN=${PN:-300}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ctk-bench.XXXXXX") || exit 2

@@ -16,7 +16,7 @@ if [ "${1:-}" = "--rss" ]; then
 fi
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${1:-$(dirname "$here")}
-cpipe=$builddir/tools/cpipe
+cpipe=$builddir/tools/cpipe/cpipe
 [ -x "$cpipe" ] || { echo "cpipe.sh: $cpipe not found; run 'make' first" >&2; exit 2; }
 SIZE_MB=${SIZE_MB:-500}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ctk-bench.XXXXXX") || exit 2

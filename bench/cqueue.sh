@@ -11,9 +11,9 @@ builddir=${1:-$(dirname "$here")}
 # starts as fast as these.
 export LD_LIBRARY_PATH=$builddir/libshared/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 cq=$builddir/tools/.libs/cqueue
-[ -x "$cq" ] || cq=$builddir/tools/cqueue
+[ -x "$cq" ] || cq=$builddir/tools/cqueue/cqueue
 cpar=$builddir/tools/.libs/cpar
-[ -x "$cpar" ] || cpar=$builddir/tools/cpar
+[ -x "$cpar" ] || cpar=$builddir/tools/cpar/cpar
 N_ADD=${N_ADD:-100000}
 N_ONE=${N_ONE:-500}
 N_TRUE=${N_TRUE:-5000}

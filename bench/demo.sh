@@ -9,7 +9,7 @@ set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${1:-$(dirname "$here")}
-cburn=$builddir/tools/cburn
+cburn=$builddir/tools/cburn/cburn
 if [ ! -x "$cburn" ]; then
     echo "demo.sh: $cburn not found; run 'make' first" >&2
     exit 2
@@ -190,7 +190,7 @@ echo
 echo "== I/O-bound work: 40 URLs that each take 100 ms to answer, 20 at a time (cfetch)"
 echo "Waiting is not computing: threads and async overlap the waits (~20x here, one core or not); processes overlap them too but pay for a process and a connection each (CPU time); sync waits 40 times in a row."
 httpd=$builddir/tests/fixtures/httpd
-cfetch=$builddir/tools/cfetch
+cfetch=$builddir/tools/cfetch/cfetch
 if [ ! -x "$httpd" ] || [ ! -x "$cfetch" ]; then
     echo "demo.sh: $httpd or $cfetch not built; run 'make check' or 'make demo' first" >&2
     status=1
@@ -225,7 +225,7 @@ fi
 echo
 echo "== Producer/consumer: a durable queue between processes (cqueue)"
 echo "A queue decouples producers from consumers: one producer adds jobs while consumers (worker processes) take them; more consumers drain it faster, and a consumer killed with -9 loses nothing (its job runs again)."
-cqueue=$builddir/tools/cqueue
+cqueue=$builddir/tools/cqueue/cqueue
 if [ ! -x "$cqueue" ]; then
     echo "demo.sh: $cqueue not found; run 'make' first" >&2
     status=1
@@ -275,7 +275,7 @@ echo
 echo "== cpipe: gzip -9 on 1M blocks of a 12 MB stream, under each strategy"
 echo "The filters are processes, so every concurrent strategy uses every core: thread and process"
 echo "drive one filter per worker, async drives them all from one event loop; only sync runs one at a time."
-cpipe=$builddir/tools/cpipe
+cpipe=$builddir/tools/cpipe/cpipe
 head -c 9437184 /dev/urandom | base64 -w 76 >"$tmp/stream"
 printf '$ cpipe --compare -j%s --block 1M gzip -9 < stream\n' "$(nproc 2>/dev/null || echo 2)"
 "$cpipe" --compare --format tsv --block 1M gzip -9 <"$tmp/stream" >"$tmp/cp" 2>"$tmp/err"
@@ -295,7 +295,7 @@ fi
 
 # ---- 8. cpar: many short commands ------------------------------------------------
 
-cpar=$builddir/tools/cpar
+cpar=$builddir/tools/cpar/cpar
 if [ -x "$cpar" ]; then
     echo
     if run_compare "$cpar" "cpar, I/O-bound jobs: 20 x sleep 0.1, -j 8" \

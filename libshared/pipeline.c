@@ -4,9 +4,12 @@
  * inline, produce and consume called from the strategy's one thread.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ctk/pipeline.h"
 #include "queue.h"
@@ -41,6 +44,7 @@ struct ctk_pipeline {
     pthread_cond_t credit_freed;
     size_t in_flight; /* produced, not yet consumed */
     int cancel;       /* read by workers through ctk_exec_cancel_flag */
+    int cancel_fd;    /* readable once cancelled, so a waiting loop wakes at once */
     void (*wakeup)(void *);
     void *wakeup_arg;
     void (*cancel_hook)(void *, int);
@@ -124,6 +128,11 @@ unsigned ctk_exec_jobs(const ctk_exec *exec)
 const int *ctk_exec_cancel_flag(const ctk_exec *exec)
 {
     return &exec->pipeline->cancel;
+}
+
+int ctk_exec_cancel_fd(const ctk_exec *exec)
+{
+    return exec->pipeline->cancel_fd;
 }
 
 double ctk_exec_clock(const ctk_exec *exec)
@@ -338,8 +347,14 @@ int ctk_pipeline_new(ctk_pipeline **out, const ctk_pipeline_opts *opts)
         p->opts.window = 64 + 16 * (size_t)opts->jobs;
     p->exec.pipeline = p;
     p->next_out = 1;
+    p->cancel_fd = -1;
+    /* -k is a promise to the user: without its buffer the run fails
+     * rather than quietly writing in completion order. */
     if (p->opts.keep_order && (p->pending = calloc(p->opts.window, sizeof *p->pending)) == NULL)
-        p->opts.keep_order = 0; /* degrade to completion order */
+        goto fail;
+    p->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (p->cancel_fd < 0)
+        goto fail;
     p->input = ctk__queue_new(p->opts.window);
     p->output = ctk__queue_new(p->opts.window);
     if (p->input == NULL || p->output == NULL)
@@ -357,6 +372,8 @@ fail_cond:
 fail:
     ctk__queue_free(p->output);
     ctk__queue_free(p->input);
+    if (p->cancel_fd >= 0)
+        close(p->cancel_fd);
     free(p->pending);
     free(p);
     return CTK_ENOMEM;
@@ -425,6 +442,11 @@ void ctk_pipeline_cancel(ctk_pipeline *p, int signo)
 {
     pthread_mutex_lock(&p->lock);
     __atomic_store_n(&p->cancel, 1, __ATOMIC_RELAXED);
+    /* Never read back: the fd stays readable for the rest of the run. */
+    uint64_t one = 1;
+    if (write(p->cancel_fd, &one, sizeof one) < 0) {
+        /* Only EAGAIN (counter full) is possible, and it is readable then. */
+    }
     pthread_cond_broadcast(&p->credit_freed);
     if (p->cancel_hook != NULL)
         p->cancel_hook(p->cancel_hook_arg, signo);
@@ -436,6 +458,11 @@ void ctk_pipeline_cancel(ctk_pipeline *p, int signo)
 const int *ctk_pipeline_cancel_flag(const ctk_pipeline *p)
 {
     return &p->cancel;
+}
+
+int ctk_pipeline_cancel_fd(const ctk_pipeline *p)
+{
+    return p->cancel_fd;
 }
 
 void ctk_pipeline_counts(ctk_pipeline *p, uint64_t *ok, uint64_t *failed)
@@ -454,6 +481,7 @@ void ctk_pipeline_free(ctk_pipeline *p)
     pthread_mutex_destroy(&p->lock);
     ctk__queue_free(p->output);
     ctk__queue_free(p->input);
+    close(p->cancel_fd);
     free(p->pending);
     free(p);
 }

@@ -1,5 +1,9 @@
 /*
- * registry.c: strategies and workloads by name, and the plugin loader.
+ * registry.c: strategies, workloads and stores by name, and the plugin
+ * loader. The registry knows no tool: the built-in strategies are the
+ * only things it registers itself; a tool adds its own (cburn its
+ * workloads, cqueue its SQLite store) through the public calls a plugin
+ * uses.
  * Plugins are loaded with GModule, checked for the one entry point and
  * its ABI version, and kept open for the registry's lifetime because the
  * ops they register live in them.
@@ -12,18 +16,18 @@
 
 #include "ctk/registry.h"
 #include "strategies.h"
-#include "workloads.h"
 
 typedef struct entry {
-    const void *ops; /* ctk_strategy_ops or ctk_workload_ops */
+    const void *ops; /* ctk_strategy_ops, ctk_workload_ops or ctk_store_ops */
     void *data;
     void (*free_data)(void *);
     ctk_strategy strategy; /* filled for strategies */
     ctk_workload workload; /* filled for workloads */
+    ctk_store_entry store; /* filled for stores */
 } entry;
 
 struct ctk_registry {
-    GHashTable *by_kind[2]; /* name -> entry */
+    GHashTable *by_kind[CTK_KIND_COUNT]; /* name -> entry */
     GPtrArray *modules;     /* GModule *, closed last */
     GHashTable *loaded;     /* canonical path -> 1 */
 };
@@ -49,6 +53,7 @@ static int add(ctk_registry *reg, ctk_kind kind, const char *name, const void *o
     e->free_data = free_data;
     e->strategy = (ctk_strategy){ops, data};
     e->workload = (ctk_workload){ops, data};
+    e->store = (ctk_store_entry){ops, data};
     g_hash_table_insert(reg->by_kind[kind], (gpointer)name, e);
     return 0;
 }
@@ -69,18 +74,30 @@ int ctk_register_workload(ctk_registry *reg, const ctk_workload_ops *ops, void *
     return add(reg, CTK_KIND_WORKLOAD, ops->name, ops, data, free_data);
 }
 
+int ctk_register_store(ctk_registry *reg, const ctk_store_ops *ops, void *data,
+                       void (*free_data)(void *))
+{
+    if (ops == NULL || ops->open == NULL)
+        return CTK_EINVAL;
+    return add(reg, CTK_KIND_STORE, ops->name, ops, data, free_data);
+}
+
 int ctk_registry_new(ctk_registry **out)
 {
     ctk_registry *reg = g_new0(ctk_registry, 1);
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < CTK_KIND_COUNT; k++)
         reg->by_kind[k] = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, entry_free);
     reg->modules = g_ptr_array_new();
     reg->loaded = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     static const ctk_strategy_ops *const builtins[] = {
         &ctk__strategy_sync, &ctk__strategy_thread, &ctk__strategy_process, &ctk__strategy_async};
-    for (size_t i = 0; i < G_N_ELEMENTS(builtins); i++)
-        ctk_register_strategy(reg, builtins[i], NULL, NULL);
-    ctk__register_builtin_workloads(reg);
+    for (size_t i = 0; i < G_N_ELEMENTS(builtins); i++) {
+        int rc = ctk_register_strategy(reg, builtins[i], NULL, NULL);
+        if (rc < 0) {
+            ctk_registry_free(reg);
+            return rc;
+        }
+    }
     *out = reg;
     return 0;
 }
@@ -90,7 +107,7 @@ void ctk_registry_free(ctk_registry *reg)
     if (reg == NULL)
         return;
     /* Entries first: their free functions live in the modules. */
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < CTK_KIND_COUNT; k++)
         g_hash_table_destroy(reg->by_kind[k]);
     for (guint i = 0; i < reg->modules->len; i++)
         g_module_close(g_ptr_array_index(reg->modules, i));
@@ -225,6 +242,12 @@ const ctk_workload *ctk_registry_workload(ctk_registry *reg, const char *name)
 {
     entry *e = g_hash_table_lookup(reg->by_kind[CTK_KIND_WORKLOAD], name);
     return e != NULL ? &e->workload : NULL;
+}
+
+const ctk_store_entry *ctk_registry_store(ctk_registry *reg, const char *name)
+{
+    entry *e = g_hash_table_lookup(reg->by_kind[CTK_KIND_STORE], name);
+    return e != NULL ? &e->store : NULL;
 }
 
 static gint compare_names(gconstpointer a, gconstpointer b)

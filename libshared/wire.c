@@ -16,12 +16,7 @@
 /* A bound on one frame so a corrupt length cannot make us allocate 2^64. */
 #define WIRE_MAX_FRAME ((uint64_t)1 << 34)
 
-typedef struct reader {
-    const unsigned char *p;
-    size_t left;
-} reader;
-
-static int put_u64(ctk_buf *b, uint64_t v)
+int ctk_wire_put_u64(ctk_buf *b, uint64_t v)
 {
     unsigned char bytes[8];
     for (int i = 0; i < 8; i++)
@@ -29,7 +24,42 @@ static int put_u64(ctk_buf *b, uint64_t v)
     return ctk_buf_append(b, bytes, 8);
 }
 
-static int get_u64(reader *r, uint64_t *v)
+int ctk_wire_put_i64(ctk_buf *b, int64_t v)
+{
+    return ctk_wire_put_u64(b, (uint64_t)v);
+}
+
+int ctk_wire_put_f64(ctk_buf *b, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    return ctk_wire_put_u64(b, v);
+}
+
+int ctk_wire_put_bytes(ctk_buf *b, const void *data, size_t len)
+{
+    int rc = ctk_wire_put_u64(b, len);
+    return rc < 0 || len == 0 ? rc : ctk_buf_append(b, data, len);
+}
+
+/* A string is its length plus one (0 for NULL), then its bytes: NULL and
+ * "" stay apart. */
+int ctk_wire_put_str(ctk_buf *b, const char *s)
+{
+    if (s == NULL)
+        return ctk_wire_put_u64(b, 0);
+    size_t len = strlen(s);
+    int rc = ctk_wire_put_u64(b, (uint64_t)len + 1);
+    return rc < 0 || len == 0 ? rc : ctk_buf_append(b, s, len);
+}
+
+void ctk_wire_reader_init(ctk_wire_reader *r, const void *data, size_t len)
+{
+    r->p = data;
+    r->left = data != NULL ? len : 0;
+}
+
+int ctk_wire_get_u64(ctk_wire_reader *r, uint64_t *v)
 {
     if (r->left < 8)
         return CTK_EIO;
@@ -42,111 +72,142 @@ static int get_u64(reader *r, uint64_t *v)
     return 0;
 }
 
-static int put_double(ctk_buf *b, double d)
+int ctk_wire_get_i64(ctk_wire_reader *r, int64_t *v)
 {
-    uint64_t v;
-    memcpy(&v, &d, sizeof v);
-    return put_u64(b, v);
+    uint64_t u;
+    int rc = ctk_wire_get_u64(r, &u);
+    if (rc == 0)
+        *v = (int64_t)u;
+    return rc;
 }
 
-static int get_double(reader *r, double *d)
+int ctk_wire_get_f64(ctk_wire_reader *r, double *d)
 {
     uint64_t v;
-    int rc = get_u64(r, &v);
+    int rc = ctk_wire_get_u64(r, &v);
     if (rc == 0)
         memcpy(d, &v, sizeof v);
     return rc;
 }
 
-static int put_bytes(ctk_buf *b, const void *data, size_t len)
+int ctk_wire_get_bytes(ctk_wire_reader *r, const unsigned char **data, size_t *len)
 {
-    int rc = put_u64(b, len);
-    return rc < 0 ? rc : ctk_buf_append(b, data, len);
-}
-
-static int get_bytes(reader *r, ctk_buf *out)
-{
-    uint64_t len;
-    int rc = get_u64(r, &len);
+    uint64_t n;
+    int rc = ctk_wire_get_u64(r, &n);
     if (rc < 0)
         return rc;
-    if (len > r->left)
+    if (n > r->left)
         return CTK_EIO;
-    rc = ctk_buf_set(out, r->p, (size_t)len);
-    r->p += len;
-    r->left -= len;
-    return rc;
+    *data = r->p;
+    *len = (size_t)n;
+    r->p += n;
+    r->left -= n;
+    return 0;
+}
+
+int ctk_wire_get_str(ctk_wire_reader *r, char **out)
+{
+    uint64_t n;
+    int rc = ctk_wire_get_u64(r, &n);
+    if (rc < 0)
+        return rc;
+    if (n == 0) {
+        *out = NULL;
+        return 0;
+    }
+    if (n - 1 > r->left)
+        return CTK_EIO;
+    char *s = malloc((size_t)n);
+    if (s == NULL)
+        return CTK_ENOMEM;
+    memcpy(s, r->p, (size_t)(n - 1));
+    s[n - 1] = '\0';
+    r->p += n - 1;
+    r->left -= (size_t)(n - 1);
+    *out = s;
+    return 0;
+}
+
+static int get_buf(ctk_wire_reader *r, ctk_buf *out)
+{
+    const unsigned char *data;
+    size_t len;
+    int rc = ctk_wire_get_bytes(r, &data, &len);
+    return rc < 0 ? rc : ctk_buf_set(out, data, len);
 }
 
 int ctk_wire_encode_unit(ctk_buf *frame, const ctk_unit *unit)
 {
     frame->len = 0;
-    int rc = put_u64(frame, WIRE_UNIT_MAGIC);
+    int rc = ctk_wire_put_u64(frame, WIRE_UNIT_MAGIC);
     if (rc == 0)
-        rc = put_u64(frame, unit->seq);
+        rc = ctk_wire_put_u64(frame, unit->seq);
     if (rc == 0)
-        rc = put_bytes(frame, unit->in.data, unit->in.len);
+        rc = ctk_wire_put_bytes(frame, unit->in.data, unit->in.len);
     return rc;
 }
 
 int ctk_wire_decode_unit(const ctk_buf *frame, ctk_unit *unit)
 {
-    reader r = {frame->data, frame->len};
+    ctk_wire_reader r;
+    ctk_wire_reader_init(&r, frame->data, frame->len);
     uint64_t magic;
-    if (get_u64(&r, &magic) < 0 || magic != WIRE_UNIT_MAGIC)
+    if (ctk_wire_get_u64(&r, &magic) < 0 || magic != WIRE_UNIT_MAGIC)
         return CTK_EIO;
-    if (get_u64(&r, &unit->seq) < 0)
+    if (ctk_wire_get_u64(&r, &unit->seq) < 0)
         return CTK_EIO;
-    return get_bytes(&r, &unit->in);
+    return get_buf(&r, &unit->in);
 }
 
 int ctk_wire_encode_result(ctk_buf *frame, const ctk_unit *unit)
 {
     const char *error = unit->error ? unit->error : "";
     frame->len = 0;
-    int rc = put_u64(frame, WIRE_RESULT_MAGIC);
+    int rc = ctk_wire_put_u64(frame, WIRE_RESULT_MAGIC);
     if (rc == 0)
-        rc = put_u64(frame, unit->seq);
+        rc = ctk_wire_put_u64(frame, unit->seq);
     if (rc == 0)
-        rc = put_u64(frame, (uint64_t)(int64_t)unit->status);
+        rc = ctk_wire_put_u64(frame, (uint64_t)(int64_t)unit->status);
     if (rc == 0)
-        rc = put_double(frame, unit->start);
+        rc = ctk_wire_put_f64(frame, unit->start);
     if (rc == 0)
-        rc = put_double(frame, unit->elapsed);
+        rc = ctk_wire_put_f64(frame, unit->elapsed);
     if (rc == 0)
-        rc = put_bytes(frame, unit->out.data, unit->out.len);
+        rc = ctk_wire_put_bytes(frame, unit->out.data, unit->out.len);
     if (rc == 0)
-        rc = put_bytes(frame, error, strlen(error));
+        rc = ctk_wire_put_bytes(frame, error, strlen(error));
     return rc;
 }
 
 int ctk_wire_decode_result(const ctk_buf *frame, ctk_unit *unit)
 {
-    reader r = {frame->data, frame->len};
-    uint64_t magic, seq, status;
-    ctk_buf error = {0};
-    if (get_u64(&r, &magic) < 0 || magic != WIRE_RESULT_MAGIC)
+    ctk_wire_reader r;
+    ctk_wire_reader_init(&r, frame->data, frame->len);
+    uint64_t magic, seq;
+    int64_t status;
+    if (ctk_wire_get_u64(&r, &magic) < 0 || magic != WIRE_RESULT_MAGIC)
         return CTK_EIO;
-    if (get_u64(&r, &seq) < 0 || seq != unit->seq)
+    if (ctk_wire_get_u64(&r, &seq) < 0 || seq != unit->seq)
         return CTK_EIO;
-    if (get_u64(&r, &status) < 0 || get_double(&r, &unit->start) < 0 ||
-        get_double(&r, &unit->elapsed) < 0 || get_bytes(&r, &unit->out) < 0)
+    if (ctk_wire_get_i64(&r, &status) < 0 || ctk_wire_get_f64(&r, &unit->start) < 0 ||
+        ctk_wire_get_f64(&r, &unit->elapsed) < 0)
         return CTK_EIO;
-    if (get_bytes(&r, &error) < 0) {
-        ctk_buf_free(&error);
-        return CTK_EIO;
-    }
-    unit->status = (int)(int64_t)status;
+    /* Out of memory stays CTK_ENOMEM: it is not a malformed frame. */
+    int rc = get_buf(&r, &unit->out);
+    const unsigned char *error;
+    size_t error_len;
+    if (rc == 0)
+        rc = ctk_wire_get_bytes(&r, &error, &error_len);
+    if (rc < 0)
+        return rc;
+    unit->status = (int)status;
     free(unit->error);
     unit->error = NULL;
-    if (error.len > 0) {
-        unit->error = strndup((const char *)error.data, error.len);
-        if (unit->error == NULL) {
-            ctk_buf_free(&error);
+    if (error_len > 0) {
+        unit->error = strndup((const char *)error, error_len);
+        if (unit->error == NULL)
             return CTK_ENOMEM;
-        }
     }
-    ctk_buf_free(&error);
     return 0;
 }
 

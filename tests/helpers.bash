@@ -32,10 +32,13 @@ ctk_load_lib bats-file
 : "${CTK_BUILDDIR:=$CTK_SRCDIR}"
 : "${CTK_PLUGIN_PATH:=$CTK_BUILDDIR/plugins/pinned/.libs}"
 export CTK_SRCDIR CTK_BUILDDIR CTK_PLUGIN_PATH
-case ":$PATH:" in
-*":$CTK_BUILDDIR/tools:"*) ;;
-*) PATH="$CTK_BUILDDIR/tools:$PATH" ;;
-esac
+for ctk_tool in cburn cpar cfetch cpipe cqueue; do
+    case ":$PATH:" in
+    *":$CTK_BUILDDIR/tools/$ctk_tool:"*) ;;
+    *) PATH="$CTK_BUILDDIR/tools/$ctk_tool:$PATH" ;;
+    esac
+done
+unset ctk_tool
 export PATH
 
 # Sanitizer builds run several times slower: every limit scales.

@@ -4,7 +4,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "ctk/blocks.h"
+#include "blocks.h"
 
 static ctk_blocks *make(const char *end, size_t end_len, const char *start, int regexp,
                         uint64_t fixed)

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctk/burn.h"
+#include "burn.h"
+#include "workloads.h"
 
 static ctk_registry *reg;
 
@@ -179,6 +180,7 @@ int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     ctk_registry_new(&reg);
+    g_assert_cmpint(cburn_register_workloads(reg), ==, 0);
     g_test_add_func("/burn/known-answers", test_known_answers);
     g_test_add_func("/burn/strategies-agree", test_strategies_agree);
     g_test_add_func("/burn/share-modes", test_share_modes);

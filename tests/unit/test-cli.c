@@ -3,7 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "ctk/cli.h"
+#include "ctkx/cli.h"
 
 enum { OPT_COLOUR = 256, OPT_LOUD };
 

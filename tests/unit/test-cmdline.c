@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctk/cmdline.h"
+#include "ctkx/cmdline.h"
 
 struct quote_case {
     const char *in, *want;

@@ -3,7 +3,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "ctk/compare.h"
+#include "ctkx/compare.h"
 
 static const ctk_field extra[] = {{"checksum", CTK_FIELD_STRING}, {"lost", CTK_FIELD_NUMBER}};
 

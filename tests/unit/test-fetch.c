@@ -11,7 +11,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#include "ctk/fetch.h"
+#include "fetch.h"
 
 static void test_retryable(void)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctk/isolate.h"
+#include "ctkx/isolate.h"
 
 static int answer(void *arg, ctk_buf *result)
 {

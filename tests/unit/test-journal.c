@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ctk/journal.h"
+#include "journal.h"
 
 static char *temp_path(const char *name)
 {

@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ctk/lines.h"
+#include "ctkx/lines.h"
 #include "testutil.h"
 
 static void test_records(void)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctk/output.h"
+#include "ctkx/output.h"
 
 static const ctk_field two[] = {{"name", CTK_FIELD_STRING}, {"count", CTK_FIELD_NUMBER}};
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctk/parse.h"
+#include "ctkx/parse.h"
 
 /* A rejected input: the code, the reason, and *out left alone. */
 typedef struct bad_case {

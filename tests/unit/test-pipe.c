@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctk/pipe.h"
+#include "pipe.h"
 #include "ctk/registry.h"
 
 static const char *const cat_argv[] = {"cat", NULL};

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctk/progress.h"
+#include "ctkx/progress.h"
 
 /* A forced progress writing into memory. */
 typedef struct capture {

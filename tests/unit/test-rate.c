@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctk/rate.h"
+#include "ctkx/rate.h"
 
 static void test_parse(void)
 {

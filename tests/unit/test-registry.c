@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ctk/registry.h"
+#include "workloads.h"
 
 static int noop_execute(ctk_exec *exec, void *data)
 {
@@ -38,9 +39,15 @@ static void test_register_and_names(void)
     char *joined = ctk_registry_names_joined(reg, CTK_KIND_STRATEGY);
     g_assert_cmpstr(joined, ==, "async, extra, process, sync, thread");
     free(joined);
+    /* The registry knows no tool: cburn's kernels come from cburn. */
     char *workloads = ctk_registry_names_joined(reg, CTK_KIND_WORKLOAD);
+    g_assert_cmpstr(workloads, ==, "");
+    free(workloads);
+    g_assert_cmpint(cburn_register_workloads(reg), ==, 0);
+    workloads = ctk_registry_names_joined(reg, CTK_KIND_WORKLOAD);
     g_assert_cmpstr(workloads, ==, "matmul, primes, sha256, sumsq");
     free(workloads);
+    g_assert_cmpint(cburn_register_workloads(reg), ==, CTK_EEXIST);
     ctk_registry_free(reg);
     /* The registry owns the data it was given. */
     g_assert_cmpint(freed, ==, 1);

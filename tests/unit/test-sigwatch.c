@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "ctk/sigwatch.h"
+#include "ctkx/sigwatch.h"
 
 static int seen;
 

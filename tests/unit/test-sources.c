@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctk/sources.h"
+#include "sources.h"
 #include "testutil.h"
 
 /* Every job as its columns joined by spaces, jobs joined by '|'. */

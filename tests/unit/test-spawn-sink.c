@@ -6,7 +6,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "ctk/spawn.h"
+#include "ctkx/spawn.h"
 
 typedef struct collected {
     GString *s[2];

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ctk/spawn.h"
+#include "ctkx/spawn.h"
 
 static int collect(void *arg, const void *data, size_t len)
 {

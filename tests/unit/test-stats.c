@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctk/stats.h"
+#include "ctkx/stats.h"
 
 #define CHILD_MB 96
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ctk/urlpath.h"
+#include "urlpath.h"
 
 static void assert_safe(const char *name)
 {

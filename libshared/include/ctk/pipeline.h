@@ -52,8 +52,13 @@ CTK_EXTERN int ctk_pipeline_run(ctk_pipeline *p, const ctk_strategy *s);
  * running ones are told (cancel flag, strategy hook). Calling it again
  * escalates (the process strategy then uses SIGKILL). */
 CTK_EXTERN void ctk_pipeline_cancel(ctk_pipeline *p, int signo);
-/* The flag ctk_pipeline_cancel raises; a blocking producer polls it. */
+/* The flag ctk_pipeline_cancel raises, for a loop between two steps. */
 CTK_EXTERN const int *ctk_pipeline_cancel_flag(const ctk_pipeline *p);
+/* A file descriptor that turns readable when the run is cancelled and
+ * stays so: a producer or engine waiting in poll(2) or on a libuv loop
+ * watches it and wakes at once, instead of waking on a timer to look at
+ * the flag. Owned by the pipeline. */
+CTK_EXTERN int ctk_pipeline_cancel_fd(const ctk_pipeline *p);
 CTK_EXTERN void ctk_pipeline_counts(ctk_pipeline *p, uint64_t *ok, uint64_t *failed);
 CTK_EXTERN void ctk_pipeline_free(ctk_pipeline *p);
 

@@ -2,8 +2,8 @@
  * ctk/plugin.h: the whole plugin contract, in the spirit of collectd's
  * plugin.h. A plugin is one shared object that exports one symbol,
  * `ctk_plugin` (use CTK_PLUGIN_DEFINE), whose init function registers what
- * the plugin provides: strategies (how units of work run concurrently) and
- * cburn workloads. Everything a plugin may call is declared here; build it
+ * the plugin provides: strategies (how units of work run concurrently),
+ * cburn workloads and cqueue stores (ctk/store.h). Everything a plugin may call is declared here; build it
  * with `cc -shared -fPIC $(pkg-config --cflags --libs ctk) -o NAME.so NAME.c`.
  */
 #ifndef CTK_PLUGIN_H
@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "ctk/common.h"
+#include "ctk/store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,7 +22,7 @@ extern "C" {
 
 /* Bumped whenever a struct below changes layout or meaning. The loader
  * refuses a plugin built against another version. */
-#define CTK_PLUGIN_ABI 1
+#define CTK_PLUGIN_ABI 2
 
 /* ---- units of work ------------------------------------------------------ */
 
@@ -89,6 +90,11 @@ CTK_EXTERN const ctk_work *ctk_exec_work(const ctk_exec *exec);
 CTK_EXTERN unsigned ctk_exec_jobs(const ctk_exec *exec);
 /* Points at a flag that turns non-zero when the run is cancelled. */
 CTK_EXTERN const int *ctk_exec_cancel_flag(const ctk_exec *exec);
+/* A file descriptor that turns readable when the run is cancelled and stays
+ * so, for a strategy or unit waiting in poll(2) or on a libuv loop (uv_poll):
+ * cancellation reaches a waiting loop at once, with no timer. Owned by the
+ * run; do not read or close it. */
+CTK_EXTERN int ctk_exec_cancel_fd(const ctk_exec *exec);
 /* Seconds since the run started (monotonic clock). */
 CTK_EXTERN double ctk_exec_clock(const ctk_exec *exec);
 /* Calls fn(arg) (from any thread) whenever a unit may have become ready or
@@ -111,6 +117,33 @@ CTK_EXTERN int ctk_wire_encode_unit(ctk_buf *frame, const ctk_unit *unit);
 CTK_EXTERN int ctk_wire_decode_unit(const ctk_buf *frame, ctk_unit *unit);
 CTK_EXTERN int ctk_wire_encode_result(ctk_buf *frame, const ctk_unit *unit);
 CTK_EXTERN int ctk_wire_decode_result(const ctk_buf *frame, ctk_unit *unit);
+/* The fields a tool encodes its unit->in and unit->out with, so that every
+ * unit can cross a process or a machine: fixed-width little-endian
+ * integers and doubles, length-prefixed bytes, strings that keep NULL
+ * apart from "". No pointers. The put functions return 0 or CTK_ENOMEM. */
+CTK_EXTERN int ctk_wire_put_u64(ctk_buf *b, uint64_t v);
+CTK_EXTERN int ctk_wire_put_i64(ctk_buf *b, int64_t v);
+CTK_EXTERN int ctk_wire_put_f64(ctk_buf *b, double v);
+CTK_EXTERN int ctk_wire_put_bytes(ctk_buf *b, const void *data, size_t len);
+CTK_EXTERN int ctk_wire_put_str(ctk_buf *b, const char *s);
+
+/* Reads fields back in the order they were put. Each get returns 0, or
+ * CTK_EIO when the bytes end before the field does (a malformed unit). */
+typedef struct ctk_wire_reader {
+    const unsigned char *p;
+    size_t left;
+} ctk_wire_reader;
+
+CTK_EXTERN void ctk_wire_reader_init(ctk_wire_reader *r, const void *data, size_t len);
+CTK_EXTERN int ctk_wire_get_u64(ctk_wire_reader *r, uint64_t *v);
+CTK_EXTERN int ctk_wire_get_i64(ctk_wire_reader *r, int64_t *v);
+CTK_EXTERN int ctk_wire_get_f64(ctk_wire_reader *r, double *v);
+/* Points into the reader's bytes: valid while they are. */
+CTK_EXTERN int ctk_wire_get_bytes(ctk_wire_reader *r, const unsigned char **data, size_t *len);
+/* A malloc'd copy (free with free()), or NULL for a NULL string;
+ * CTK_ENOMEM when the copy cannot be made. */
+CTK_EXTERN int ctk_wire_get_str(ctk_wire_reader *r, char **out);
+
 /* Sends/receives one frame on a socket or pipe. recv returns CTK_EOF on a
  * clean end of stream before any byte, CTK_EIO on a truncated frame. */
 CTK_EXTERN int ctk_wire_send(int fd, const ctk_buf *frame);
@@ -167,6 +200,10 @@ CTK_EXTERN int ctk_register_strategy(ctk_registry *reg, const ctk_strategy_ops *
                                      void (*free_data)(void *));
 CTK_EXTERN int ctk_register_workload(ctk_registry *reg, const ctk_workload_ops *ops, void *data,
                                      void (*free_data)(void *));
+/* Registers a cqueue store under ops->name, the scheme that picks it from
+ * a --db value ("postgresql" for postgresql://...). */
+CTK_EXTERN int ctk_register_store(ctk_registry *reg, const ctk_store_ops *ops, void *data,
+                                  void (*free_data)(void *));
 
 typedef struct ctk_plugin_desc {
     unsigned abi; /* CTK_PLUGIN_ABI at the plugin's build time */

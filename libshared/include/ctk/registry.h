@@ -1,7 +1,7 @@
 /*
  * ctk/registry.h: what a tool sees of strategies, workloads and plugins.
  * A registry starts with the built-in strategies (sync, thread, process,
- * async) and workloads; plugins add more. Plugins are found by name in
+ * async); tools and plugins add strategies, workloads and stores. Plugins are found by name in
  * $CTK_PLUGIN_PATH (colon-separated) and then in the installed plugin
  * folder, or loaded by path.
  */
@@ -10,7 +10,12 @@
 
 #include "ctk/plugin.h"
 
-typedef enum ctk_kind { CTK_KIND_STRATEGY, CTK_KIND_WORKLOAD } ctk_kind;
+typedef enum ctk_kind {
+    CTK_KIND_STRATEGY,
+    CTK_KIND_WORKLOAD,
+    CTK_KIND_STORE,
+    CTK_KIND_COUNT
+} ctk_kind;
 
 typedef struct ctk_strategy {
     const ctk_strategy_ops *ops;
@@ -21,6 +26,11 @@ typedef struct ctk_workload {
     const ctk_workload_ops *ops;
     void *data;
 } ctk_workload;
+
+typedef struct ctk_store_entry {
+    const ctk_store_ops *ops;
+    void *data;
+} ctk_store_entry;
 
 /* Why a plugin did not load: the file tried and the reason, for the one
  * line "cmd: plugin FILE: reason". */
@@ -44,6 +54,9 @@ CTK_EXTERN char **ctk_registry_search_path(void);
 /* NULL when unknown (no plugin is loaded by these). */
 CTK_EXTERN const ctk_strategy *ctk_registry_strategy(ctk_registry *reg, const char *name);
 CTK_EXTERN const ctk_workload *ctk_registry_workload(ctk_registry *reg, const char *name);
+/* A store by its name, which is also the scheme of a --db value
+ * ("sqlite", "postgresql"). */
+CTK_EXTERN const ctk_store_entry *ctk_registry_store(ctk_registry *reg, const char *name);
 /* Sorted, NULL-terminated names of one kind; free with g_strfreev. */
 CTK_EXTERN char **ctk_registry_names(ctk_registry *reg, ctk_kind kind);
 /* "sync, thread, ..." for error messages; free with free(). */

@@ -196,25 +196,9 @@ struct ctk_store {
     const ctk_store_ops *ops;
 };
 
-/* The built-in SQLite store. */
-CTK_EXTERN const ctk_store_ops *ctk_store_sqlite_ops(void);
-/* The schema version the SQLite store writes. */
-#define CTK_STORE_SQLITE_VERSION 2
-
-/* A store by name ("sqlite"); NULL when none has that name. */
-CTK_EXTERN const ctk_store_ops *ctk_store_find(const char *name);
 CTK_EXTERN int ctk_store_open(ctk_store **out, const ctk_store_ops *ops, const ctk_store_opts *opts,
                               char *err, size_t err_len);
 CTK_EXTERN void ctk_store_close(ctk_store *st);
-
-/* The database path by cqueue's rules: $CQUEUE_DB, else db_opt (--db),
- * else $XDG_STATE_HOME/ctk/queue.db, else ~/.local/state/ctk/queue.db.
- * Creates the folder (0700) of the default path when missing. Free with
- * g_free. CTK_EIO with err filled when the folder cannot be made. */
-CTK_EXTERN int ctk_store_default_path(const char *db_opt, char **out, char *err, size_t err_len);
-/* The folder next to the database for job output, pid files and logs
- * ("PATH.d"), created 0700. Free with g_free. */
-CTK_EXTERN int ctk_store_side_dir(const char *db_path, char **out, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,509 @@
+/*
+ * cli.c: shared option parsing. One table of the shared options, merged at
+ * run time with the tool's table and the loaded strategies' options into
+ * one getopt_long table.
+ */
+#include <fcntl.h>
+#include <getopt.h>
+#include <glib.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctkx/cli.h"
+#include "ctkx/parse.h"
+
+enum {
+    OPT_JOBS = -100,
+    OPT_STRATEGY,
+    OPT_LIST,
+    OPT_COMPARE,
+    OPT_FORMAT,
+    OPT_HEADER,
+    OPT_KEEP_ORDER,
+    OPT_PROGRESS,
+    OPT_PLUGIN,
+    OPT_HELP,
+    OPT_VERSION,
+};
+
+/* Strategy options get ids from here up: OPT_STRATEGY_BASE + k. */
+#define OPT_STRATEGY_BASE 100000
+#define JOBS_MAX          4096
+
+static const ctk_cli_option common_options[] = {
+    {"jobs", 'j', CTK_ARG_REQUIRED, "N", "run N at a time, or N% of the cores", OPT_JOBS},
+    {"strategy", 's', CTK_ARG_REQUIRED, "NAME", "sync, thread, process, async or a plugin's",
+     OPT_STRATEGY},
+    {"list-strategies", 0, CTK_ARG_NONE, NULL, "list the strategies and exit", OPT_LIST},
+    {"compare", 0, CTK_ARG_OPTIONAL, "LIST",
+     "run under each strategy in LIST (default " CTK_COMPARE_DEFAULT ") and print a table",
+     OPT_COMPARE},
+    {"format", 0, CTK_ARG_REQUIRED, "FMT", "records as tsv, json or table", OPT_FORMAT},
+    {"header", 0, CTK_ARG_NONE, NULL, "print a header line before TSV records", OPT_HEADER},
+    {"keep-order", 'k', CTK_ARG_NONE, NULL, "records in input order", OPT_KEEP_ORDER},
+    {"progress", 0, CTK_ARG_NONE, NULL, "progress bar on stderr even when it is no terminal",
+     OPT_PROGRESS},
+    {"plugin", 0, CTK_ARG_REQUIRED, "FILE", "load the plugin FILE (repeatable)", OPT_PLUGIN},
+    {"help", 'h', CTK_ARG_NONE, NULL, "show this help and exit", OPT_HELP},
+    {"version", 'V', CTK_ARG_NONE, NULL, "show the version and exit", OPT_VERSION},
+    {NULL, 0, 0, NULL, NULL, 0},
+};
+
+/* A strategy option as getopt sees it. */
+typedef struct strategy_option {
+    const ctk_strategy *strategy;
+    const ctk_option *option;
+} strategy_option;
+
+typedef struct parse_state {
+    const ctk_cli *cli;
+    ctk_registry *reg;
+    ctk_common *common;
+    GArray *strategy_options;     /* strategy_option */
+    const strategy_option *given; /* the last strategy option used, or NULL */
+    char *err;
+    size_t err_len;
+} parse_state;
+
+static int usage_error(parse_state *ps, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static int usage_error(parse_state *ps, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ps->err, ps->err_len, fmt, ap);
+    va_end(ap);
+    return CTK_EINVAL;
+}
+
+const ctk_strategy *ctk_cli_strategy(ctk_registry *reg, const char *name, char *err, size_t err_len)
+{
+    const ctk_strategy *s = ctk_registry_strategy(reg, name);
+    if (s == NULL) {
+        char *known = ctk_registry_names_joined(reg, CTK_KIND_STRATEGY);
+        snprintf(err, err_len, "unknown strategy '%s' (known: %s)", name, known);
+        free(known);
+    }
+    return s;
+}
+
+/* ---- plugin pre-scan ------------------------------------------------------ */
+
+/* The value of option `name` at argv[i], if argv[i] is that option. */
+static const char *option_value(int argc, char **argv, int i, const char *lng, char shrt)
+{
+    const char *a = argv[i];
+    size_t n = strlen(lng);
+    if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, lng, n) == 0) {
+        if (a[2 + n] == '=')
+            return a + 3 + n;
+        if (a[2 + n] == '\0' && strcmp(lng, "compare") != 0)
+            return i + 1 < argc ? argv[i + 1] : NULL;
+    }
+    if (shrt != 0 && a[0] == '-' && a[1] == shrt)
+        return a[2] != '\0' ? a + 2 : (i + 1 < argc ? argv[i + 1] : NULL);
+    return NULL;
+}
+
+static int load_strategy_names(parse_state *ps, const char *list)
+{
+    char **names = g_strsplit(list, ",", -1);
+    int rc = 0;
+    for (char **n = names; *n != NULL && rc == 0; n++) {
+        if (**n == '\0' || strcmp(*n, "all") == 0 || ctk_registry_strategy(ps->reg, *n) != NULL)
+            continue;
+        ctk_plugin_error perr;
+        rc = ctk_registry_load_name(ps->reg, *n, &perr);
+        if (rc == CTK_ENOENT)
+            rc = 0; /* reported later as an unknown strategy */
+        else if (rc < 0)
+            snprintf(ps->err, ps->err_len, "plugin %s: %s", perr.file, perr.reason);
+    }
+    g_strfreev(names);
+    return rc;
+}
+
+static int known_long(const ctk_cli_option *table, const char *arg)
+{
+    size_t len = strcspn(arg, "=");
+    for (const ctk_cli_option *o = table; o != NULL && o->name != NULL; o++)
+        if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Plugins must be loaded before parsing: they add strategies whose
+ * options are part of the command line. A long option nobody built in
+ * knows may be a plugin's: then every plugin in the path is loaded, as
+ * --help lists their options too. */
+static int prescan(parse_state *ps, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strncmp(argv[i], "--", 2) == 0 && !known_long(ps->cli->options, argv[i] + 2) &&
+            !known_long(common_options, argv[i] + 2))
+            ctk_registry_load_all(ps->reg, NULL, NULL);
+        const char *v;
+        if ((v = option_value(argc, argv, i, "plugin", 0)) != NULL) {
+            ctk_plugin_error perr;
+            int rc = ctk_registry_load_file(ps->reg, v, &perr);
+            if (rc < 0) {
+                snprintf(ps->err, ps->err_len, "plugin %s: %s", perr.file, perr.reason);
+                return rc;
+            }
+        } else if ((v = option_value(argc, argv, i, "strategy", 's')) != NULL ||
+                   (v = option_value(argc, argv, i, "compare", 0)) != NULL) {
+            int rc = load_strategy_names(ps, v);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- the getopt table ----------------------------------------------------- */
+
+static void add_long(GArray *longs, GString *shorts, const ctk_cli_option *o)
+{
+    static const int has[] = {no_argument, required_argument, optional_argument};
+    struct option lo = {o->name, has[o->has_arg], NULL, o->id};
+    g_array_append_val(longs, lo);
+    if (o->short_name != 0) {
+        g_string_append_c(shorts, (char)o->short_name);
+        if (o->has_arg == CTK_ARG_REQUIRED)
+            g_string_append_c(shorts, ':');
+        else if (o->has_arg == CTK_ARG_OPTIONAL)
+            g_string_append(shorts, "::");
+    }
+}
+
+static void collect_strategy_options(parse_state *ps)
+{
+    char **names = ctk_registry_names(ps->reg, CTK_KIND_STRATEGY);
+    for (char **n = names; *n != NULL; n++) {
+        const ctk_strategy *s = ctk_registry_strategy(ps->reg, *n);
+        for (const ctk_option *o = s->ops->options; o != NULL && o->name != NULL; o++) {
+            strategy_option so = {s, o};
+            g_array_append_val(ps->strategy_options, so);
+        }
+    }
+    g_strfreev(names);
+}
+
+static struct option *build_table(parse_state *ps, GString *shorts)
+{
+    GArray *longs = g_array_new(TRUE, TRUE, sizeof(struct option));
+    for (const ctk_cli_option *o = ps->cli->options; o != NULL && o->name != NULL; o++)
+        add_long(longs, shorts, o);
+    for (const ctk_cli_option *o = common_options; o->name != NULL; o++)
+        add_long(longs, shorts, o);
+    for (guint k = 0; k < ps->strategy_options->len; k++) {
+        const strategy_option *so = &g_array_index(ps->strategy_options, strategy_option, k);
+        ctk_cli_option o = {so->option->name,
+                            0,
+                            so->option->arg ? CTK_ARG_REQUIRED : CTK_ARG_NONE,
+                            NULL,
+                            NULL,
+                            OPT_STRATEGY_BASE + (int)k};
+        add_long(longs, shorts, &o);
+    }
+    return (struct option *)g_array_free(longs, FALSE);
+}
+
+/* ---- handling one option -------------------------------------------------- */
+
+static const char *option_label(parse_state *ps, int id, char *buf, size_t len)
+{
+    const ctk_cli_option *tables[] = {ps->cli->options, common_options};
+    for (size_t t = 0; t < 2; t++)
+        for (const ctk_cli_option *o = tables[t]; o != NULL && o->name != NULL; o++)
+            if (o->id == id) {
+                if (o->short_name != 0)
+                    snprintf(buf, len, "-%c", o->short_name);
+                else
+                    snprintf(buf, len, "--%s", o->name);
+                return buf;
+            }
+    snprintf(buf, len, "option");
+    return buf;
+}
+
+static int handle_compare(parse_state *ps, const char *value)
+{
+    const char *list = value != NULL ? value : CTK_COMPARE_DEFAULT;
+    g_strfreev(ps->common->compare);
+    ps->common->compare = NULL;
+    if (*list == '\0')
+        return usage_error(ps, "--compare=: empty list (leave out '=' for the default)");
+    if (strcmp(list, "all") == 0) {
+        /* "all" means every strategy there is, plugins in the path too. */
+        ctk_registry_load_all(ps->reg, NULL, NULL);
+        ps->common->compare = ctk_registry_names(ps->reg, CTK_KIND_STRATEGY);
+        return 0;
+    }
+    ps->common->compare = g_strsplit(list, ",", -1);
+    for (char **n = ps->common->compare; *n != NULL; n++) {
+        if (**n == '\0')
+            return usage_error(ps, "--compare %s: empty strategy name", list);
+        if (ctk_cli_strategy(ps->reg, *n, ps->err, ps->err_len) == NULL)
+            return CTK_EINVAL;
+    }
+    return 0;
+}
+
+static int handle_common(parse_state *ps, int id, const char *value)
+{
+    ctk_common *c = ps->common;
+    char why[160];
+    switch (id) {
+    case OPT_JOBS:
+        if (ps->cli->jobs_unbounded > 0 && strcmp(value, "0") == 0) {
+            c->jobs = ps->cli->jobs_unbounded;
+            return 0;
+        }
+        if (ctk_parse_jobs(value, ctk_cpu_count(), JOBS_MAX, &c->jobs, why, sizeof why) < 0)
+            return usage_error(ps, "-j %s: %s", value, why);
+        return 0;
+    case OPT_STRATEGY:
+        c->strategy = value;
+        return ctk_cli_strategy(ps->reg, value, ps->err, ps->err_len) ? 0 : CTK_EINVAL;
+    case OPT_LIST:
+        c->list_strategies = 1;
+        return 0;
+    case OPT_COMPARE:
+        return handle_compare(ps, value);
+    case OPT_FORMAT:
+        c->format_given = 1;
+        if (ctk_format_parse(value, &c->format) < 0)
+            return usage_error(ps, "--format %s: use tsv, json or table", value);
+        return 0;
+    case OPT_HEADER:
+        c->header = 1;
+        return 0;
+    case OPT_KEEP_ORDER:
+        c->keep_order = 1;
+        return 0;
+    case OPT_PROGRESS:
+        c->progress = 1;
+        return 0;
+    case OPT_PLUGIN: {
+        guint n = c->plugins ? g_strv_length(c->plugins) : 0;
+        c->plugins = g_renew(char *, c->plugins, n + 2);
+        c->plugins[n] = g_strdup(value);
+        c->plugins[n + 1] = NULL;
+        return 0; /* loaded by the pre-scan */
+    }
+    case OPT_HELP:
+        c->help = 1;
+        return 0;
+    case OPT_VERSION:
+        c->version = 1;
+        return 0;
+    default:
+        return usage_error(ps, "internal: unhandled option %d", id);
+    }
+}
+
+static int handle_strategy_option(parse_state *ps, int k, const char *value)
+{
+    const strategy_option *so = &g_array_index(ps->strategy_options, strategy_option, k);
+    int rc = so->strategy->ops->set_option != NULL
+                 ? so->strategy->ops->set_option(so->strategy->data, so->option->name, value)
+                 : CTK_EINVAL;
+    if (rc < 0)
+        return usage_error(ps, "--%s %s: %s", so->option->name, value ? value : "",
+                           ctk_strerror(rc));
+    ps->given = so;
+    return 0;
+}
+
+/* A strategy's option without that strategy would be silently ignored. */
+static int check_strategy_option_used(parse_state *ps)
+{
+    if (ps->given == NULL)
+        return 0;
+    const char *owner = ps->given->strategy->ops->name;
+    const ctk_common *c = ps->common;
+    if (c->strategy != NULL && strcmp(c->strategy, owner) == 0)
+        return 0;
+    for (char **n = c->compare; n != NULL && *n != NULL; n++)
+        if (strcmp(*n, owner) == 0)
+            return 0;
+    return usage_error(ps, "--%s belongs to strategy '%s': add -s %s", ps->given->option->name,
+                       owner, owner);
+}
+
+static int handle(parse_state *ps, int id, const char *value)
+{
+    if (id >= OPT_STRATEGY_BASE)
+        return handle_strategy_option(ps, id - OPT_STRATEGY_BASE, value);
+    if (id >= OPT_JOBS && id <= OPT_VERSION)
+        return handle_common(ps, id, value);
+    char why[256] = "invalid value";
+    int rc = ps->cli->handler(ps->cli->handler_arg, id, value, why, sizeof why);
+    if (rc < 0) {
+        char label[64];
+        option_label(ps, id, label, sizeof label);
+        if (value != NULL)
+            return usage_error(ps, "%s %s: %s", label, value, why);
+        return usage_error(ps, "%s: %s", label, why);
+    }
+    return 0;
+}
+
+/* Maps a short option character back to its id. */
+static int short_id(parse_state *ps, int ch)
+{
+    const ctk_cli_option *tables[] = {ps->cli->options, common_options};
+    for (size_t t = 0; t < 2; t++)
+        for (const ctk_cli_option *o = tables[t]; o != NULL && o->name != NULL; o++)
+            if (o->short_name == ch)
+                return o->id;
+    return 0;
+}
+
+/* getopt's '?' covers an unknown option and a flag given a value. */
+static int unknown_option(parse_state *ps, const char *arg)
+{
+    if (optopt > 0 && optopt < 256)
+        return usage_error(ps, "unknown option '-%c'", optopt);
+    if (optopt != 0 && strchr(arg, '=') != NULL)
+        return usage_error(ps, "option '%.*s' takes no value", (int)(strchr(arg, '=') - arg), arg);
+    return usage_error(ps, "unknown option '%s'", arg);
+}
+
+int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv, ctk_common *common,
+                  int *operands, char *err, size_t err_len)
+{
+    parse_state ps = {.cli = cli,
+                      .reg = reg,
+                      .common = common,
+                      .strategy_options = g_array_new(FALSE, FALSE, sizeof(strategy_option)),
+                      .err = err,
+                      .err_len = err_len};
+    *common = (ctk_common){.format = CTK_FORMAT_TSV};
+    int rc = prescan(&ps, argc, argv);
+    if (rc < 0)
+        goto out;
+    collect_strategy_options(&ps);
+    GString *shorts = g_string_new(cli->stop_at_operand ? "+:" : ":");
+    struct option *table = build_table(&ps, shorts);
+    int index = 0, ch;
+    optind = 0; /* full reinitialisation: tests parse several times */
+    opterr = 0;
+    while (rc == 0 && (ch = getopt_long(argc, argv, shorts->str, table, &index)) != -1) {
+        if (ch == '?')
+            rc = unknown_option(&ps, argv[optind - 1]);
+        else if (ch == ':')
+            rc = usage_error(&ps, "option '%s' needs a value", argv[optind - 1]);
+        else
+            rc = handle(&ps, ch > 0 && ch < 256 ? short_id(&ps, ch) : ch, optarg);
+    }
+    if (rc == 0)
+        rc = check_strategy_option_used(&ps);
+    *operands = optind;
+    g_free(table);
+    g_string_free(shorts, TRUE);
+out:
+    g_array_free(ps.strategy_options, TRUE);
+    return rc;
+}
+
+void ctk_common_free(ctk_common *common)
+{
+    g_strfreev(common->compare);
+    g_strfreev(common->plugins);
+    common->compare = common->plugins = NULL;
+}
+
+/* ---- help ----------------------------------------------------------------- */
+
+static void help_line(FILE *out, int shrt, const char *lng, const char *arg, ctk_arg has,
+                      const char *help)
+{
+    char left[64];
+    int n = shrt != 0 ? snprintf(left, sizeof left, "  -%c, --%s", shrt, lng)
+                      : snprintf(left, sizeof left, "      --%s", lng);
+    if (arg != NULL && (size_t)n < sizeof left)
+        snprintf(left + n, sizeof left - (size_t)n, has == CTK_ARG_OPTIONAL ? "[=%s]" : " %s", arg);
+    fprintf(out, "%-30s%s\n", left, help);
+}
+
+static void help_table(FILE *out, const ctk_cli_option *options)
+{
+    for (const ctk_cli_option *o = options; o != NULL && o->name != NULL; o++)
+        help_line(out, o->short_name, o->name, o->arg, o->has_arg, o->help);
+}
+
+void ctk_cli_help(const ctk_cli *cli, ctk_registry *reg, FILE *out)
+{
+    char **lines = g_strsplit(cli->synopsis, "\n", -1);
+    for (char **l = lines; *l != NULL; l++)
+        if (**l != '\0')
+            fprintf(out, "%s %s %s\n", l == lines ? "Usage:" : "   or:", cli->prog, *l);
+    g_strfreev(lines);
+    fprintf(out, "%s\n\nOptions:\n", cli->summary);
+    help_table(out, cli->options);
+    fprintf(out, "\nShared by every ctk command:\n");
+    help_table(out, common_options);
+    char **names = ctk_registry_names(reg, CTK_KIND_STRATEGY);
+    for (char **n = names; *n != NULL; n++) {
+        const ctk_strategy *s = ctk_registry_strategy(reg, *n);
+        if (s->ops->options == NULL || s->ops->options[0].name == NULL)
+            continue;
+        fprintf(out, "\nStrategy %s:\n", *n);
+        for (const ctk_option *o = s->ops->options; o->name != NULL; o++)
+            help_line(out, 0, o->name, o->arg, CTK_ARG_REQUIRED, o->help);
+    }
+    g_strfreev(names);
+    fprintf(out, "\nSee %s(1) and ctk(7) for details and examples.\n", cli->prog);
+}
+
+void ctk_cli_list_strategies(ctk_registry *reg, FILE *out)
+{
+    char **names = ctk_registry_names(reg, CTK_KIND_STRATEGY);
+    for (char **n = names; *n != NULL; n++) {
+        const ctk_strategy *s = ctk_registry_strategy(reg, *n);
+        fprintf(out, "%-10s %s\n", *n, s->ops->summary ? s->ops->summary : "");
+    }
+    g_strfreev(names);
+}
+
+void ctk_cli_version(const ctk_cli *cli, FILE *out)
+{
+    fprintf(out, "%s (ctk) %s\n", cli->prog, CTK_VERSION);
+}
+
+int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,
+                   void (*warn)(void *arg, const ctk_plugin_error *err), void *warn_arg)
+{
+    if (common->version) {
+        ctk_cli_version(cli, out);
+        return 1;
+    }
+    if (!common->help && !common->list_strategies)
+        return 0;
+    ctk_registry_load_all(reg, warn, warn_arg);
+    if (common->help)
+        ctk_cli_help(cli, reg, out);
+    else
+        ctk_cli_list_strategies(reg, out);
+    return 1;
+}
+
+void ctk_cli_guard_stdio(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0)
+            continue;
+        int null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+        if (null >= 0 && null != fd) {
+            dup2(null, fd);
+            close(null);
+        }
+    }
+}

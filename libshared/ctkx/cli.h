@@ -1,0 +1,90 @@
+/*
+ * ctk/cli.h: the options every command shares, parsed once for all tools,
+ * merged with the tool's own option table and with the options of the
+ * strategies that are loaded (plugins extend the command line). Parsing
+ * fills structs and does nothing else; the tool decides what to print and
+ * how to exit.
+ *
+ * Shared: -j/--jobs N|N%, -s/--strategy NAME, --list-strategies,
+ * --compare[=LIST], --format tsv|json|table, --header, -k/--keep-order,
+ * --progress, --plugin FILE, -h/--help, -V/--version.
+ */
+#ifndef CTK_CLI_H
+#define CTK_CLI_H
+
+#include <stdio.h>
+
+#include "ctkx/output.h"
+#include "ctk/registry.h"
+
+typedef enum ctk_arg { CTK_ARG_NONE, CTK_ARG_REQUIRED, CTK_ARG_OPTIONAL } ctk_arg;
+
+typedef struct ctk_cli_option {
+    const char *name; /* long name without dashes; NULL ends a table */
+    int short_name;   /* 0 when it has none */
+    ctk_arg has_arg;
+    const char *arg;  /* the argument's name in --help */
+    const char *help; /* one line */
+    int id;           /* handed to the handler; tools use 256..99999 */
+} ctk_cli_option;
+
+/* Handles one of the tool's options. Returns 0, or a negative code with a
+ * reason in why ("must be at least 1"); the parser prefixes the option. */
+typedef int (*ctk_cli_handler)(void *arg, int id, const char *value, char *why, size_t why_len);
+
+typedef struct ctk_cli {
+    const char *prog;     /* "cburn" */
+    const char *synopsis; /* lines after "Usage: ", one per form */
+    const char *summary;  /* one paragraph after the synopsis */
+    const ctk_cli_option *options;
+    ctk_cli_handler handler;
+    void *handler_arg;
+    int stop_at_operand;     /* options end at the first operand (cpar) */
+    unsigned jobs_unbounded; /* -j 0 means this many; 0: -j 0 is an error */
+} ctk_cli;
+
+typedef struct ctk_common {
+    unsigned jobs;        /* 0 when not given */
+    const char *strategy; /* NULL when not given */
+    char **compare;       /* NULL unless --compare; strategy names */
+    ctk_format format;
+    int format_given;
+    int header, keep_order, progress;
+    int list_strategies, help, version;
+    char **plugins; /* --plugin files, in order */
+} ctk_common;
+
+/* The strategies --compare runs when given no list. */
+#define CTK_COMPARE_DEFAULT "sync,thread,process,async"
+
+/* Parses argv. Loads plugins named by --plugin, and by -s/--compare when a
+ * name is not built in, before parsing so their options are known.
+ * Returns 0 with *operands set to the index of the first operand;
+ * CTK_EINVAL for a usage error (message in err, no "prog: " prefix);
+ * another negative code for a plugin that would not load (err is
+ * "plugin FILE: reason"). */
+int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv,
+                             ctk_common *common, int *operands, char *err, size_t err_len);
+void ctk_common_free(ctk_common *common);
+/* --help: usage, summary, the tool's options, the shared options and the
+ * options of loaded strategies. */
+void ctk_cli_help(const ctk_cli *cli, ctk_registry *reg, FILE *out);
+/* --list-strategies: one line per strategy, name and summary. */
+void ctk_cli_list_strategies(ctk_registry *reg, FILE *out);
+/* Answers --help, --version or --list-strategies on out, loading every
+ * plugin in the path first (their strategies and options belong in the
+ * answer). Returns 1 when it answered one, else 0. */
+int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common,
+                              FILE *out, void (*warn)(void *arg, const ctk_plugin_error *err),
+                              void *warn_arg);
+/* Opens /dev/null onto whichever of fds 0, 1 and 2 is closed, so that no
+ * descriptor the library opens later lands there by accident. */
+void ctk_cli_guard_stdio(void);
+/* --version: "prog (ctk) VERSION". */
+void ctk_cli_version(const ctk_cli *cli, FILE *out);
+/* Looks a strategy up by name; on failure writes
+ * "unknown strategy 'x' (known: ...)" into err. */
+const ctk_strategy *ctk_cli_strategy(ctk_registry *reg, const char *name, char *err,
+                                                size_t err_len);
+
+#endif

@@ -1,0 +1,153 @@
+/* lines.c: a buffered record reader over read(2), with poll(2) so that
+ * a cancel flag is noticed within a fifth of a second. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctkx/lines.h"
+#include "ctk/plugin.h"
+
+#define LINES_CHUNK 65536
+
+struct ctk_lines {
+    int fd;
+    char delim;
+    size_t max_len;
+    char *buf;
+    size_t cap, start, end; /* unread bytes are buf[start..end) */
+    int eof;
+};
+
+int ctk_lines_open(ctk_lines **out, int fd, char delim, size_t max_len)
+{
+    ctk_lines *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return CTK_ENOMEM;
+    r->fd = fd;
+    r->delim = delim;
+    r->max_len = max_len;
+    r->cap = LINES_CHUNK;
+    r->buf = malloc(r->cap);
+    if (r->buf == NULL) {
+        free(r);
+        return CTK_ENOMEM;
+    }
+    *out = r;
+    return 0;
+}
+
+void ctk_lines_close(ctk_lines *r)
+{
+    if (r == NULL)
+        return;
+    free(r->buf);
+    free(r);
+}
+
+/* Waits until fd is readable or cancel rises. */
+static int wait_readable(ctk_lines *r, const int *cancel)
+{
+    if (cancel == NULL)
+        return 0;
+    for (;;) {
+        if (ctk_is_cancelled(cancel))
+            return CTK_ECANCELED;
+        struct pollfd p = {.fd = r->fd, .events = POLLIN};
+        int n = poll(&p, 1, 200);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+/* Reads more bytes after the unread ones, moving or growing the buffer. */
+static int fill(ctk_lines *r, const int *cancel)
+{
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->start = 0;
+    }
+    /* One spare byte: a record is handed out NUL-terminated in place. */
+    if (r->end + 1 >= r->cap) {
+        char *bigger = realloc(r->buf, r->cap * 2);
+        if (bigger == NULL)
+            return CTK_ENOMEM;
+        r->buf = bigger;
+        r->cap *= 2;
+    }
+    int rc = wait_readable(r, cancel);
+    if (rc < 0)
+        return rc;
+    ssize_t n;
+    do
+        n = read(r->fd, r->buf + r->end, r->cap - r->end - 1);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        r->eof = 1;
+    r->end += (size_t)n;
+    return 0;
+}
+
+/* Skips the rest of an over-long record, counting its bytes. */
+static int skip_record(ctk_lines *r, size_t *len, const int *cancel)
+{
+    for (;;) {
+        char *hit = memchr(r->buf + r->start, r->delim, r->end - r->start);
+        if (hit != NULL) {
+            *len += (size_t)(hit - (r->buf + r->start));
+            r->start = (size_t)(hit - r->buf) + 1;
+            return CTK_ERANGE;
+        }
+        *len += r->end - r->start;
+        r->start = r->end = 0;
+        if (r->eof)
+            return CTK_ERANGE;
+        int rc = fill(r, cancel);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int ctk_lines_next(ctk_lines *r, const char **line, size_t *len, const int *cancel)
+{
+    size_t scanned = 0;
+    for (;;) {
+        char *from = r->buf + r->start + scanned;
+        char *hit = memchr(from, r->delim, r->end - r->start - scanned);
+        size_t have = hit != NULL ? (size_t)(hit - (r->buf + r->start)) : r->end - r->start;
+        if (have > r->max_len) {
+            *line = NULL;
+            *len = 0;
+            return skip_record(r, len, cancel);
+        }
+        if (hit != NULL || (r->eof && have > 0)) {
+            *line = r->buf + r->start;
+            *len = have;
+            r->buf[r->start + have] = '\0';
+            r->start += have + (hit != NULL);
+            return 0;
+        }
+        if (r->eof)
+            return CTK_EOF;
+        scanned = have;
+        int rc = fill(r, cancel);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int ctk_lines_ready(const ctk_lines *r)
+{
+    return r->eof || memchr(r->buf + r->start, r->delim, r->end - r->start) != NULL;
+}
+
+int ctk_lines_fd(const ctk_lines *r)
+{
+    return r->fd;
+}

@@ -1,0 +1,28 @@
+/*
+ * ctk/lines.h: reads delimited records from a file descriptor with a
+ * bound on their length, and gives up waiting when a cancel flag rises
+ * (so a reader thread blocked on a terminal or pipe can be stopped).
+ */
+#ifndef CTK_LINES_H
+#define CTK_LINES_H
+
+#include <stddef.h>
+
+#include "ctk/common.h"
+
+typedef struct ctk_lines ctk_lines;
+
+int ctk_lines_open(ctk_lines **out, int fd, char delim, size_t max_len);
+/* Next record without its delimiter (the last one may lack it). Returns 0;
+ * CTK_EOF; CTK_ECANCELED; CTK_ERANGE for a record longer than max_len
+ * (skipped up to its delimiter; *len is its full length, *line NULL); or
+ * a negated errno. *line stays valid until the next call. */
+int ctk_lines_next(ctk_lines *r, const char **line, size_t *len, const int *cancel);
+void ctk_lines_close(ctk_lines *r);
+/* 1 when ctk_lines_next can answer from what is buffered (a whole record,
+ * or the end of input), without reading: a poll loop then need not wait
+ * for ctk_lines_fd to be readable first. */
+int ctk_lines_ready(const ctk_lines *r);
+int ctk_lines_fd(const ctk_lines *r);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * parse.c: the one checked parser for every number a user types. Each
+ * parser accepts only plain ASCII digits (no sign, no spaces, no hex) so
+ * that "-1" never wraps to a huge count, and writes a short reason the tool
+ * can print after the option's name.
+ */
+#include <errno.h>
+#include <glib.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ctkx/parse.h"
+
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Writes the reason and passes the code through, so callers can
+ * `return fail(...)`. why may be NULL when the caller does not care. */
+__attribute__((format(printf, 4, 5))) static int fail(int code, char *why, size_t why_len,
+                                                      const char *fmt, ...)
+{
+    if (why != NULL && why_len > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, why_len, fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* Leading digits of text into *v; *end points past them. strtoull alone
+ * would skip spaces and accept a sign, hence the first-character check. */
+static int parse_digits(const char *text, uint64_t max, const char **end, uint64_t *v, char *why,
+                        size_t why_len)
+{
+    if (text == NULL || !is_digit(text[0]))
+        return fail(CTK_EINVAL, why, why_len, "not a number");
+    char *stop;
+    errno = 0;
+    unsigned long long n = strtoull(text, &stop, 10);
+    if (errno == ERANGE)
+        return fail(CTK_ERANGE, why, why_len, "too large (at most %" PRIu64 ")", max);
+    *end = stop;
+    *v = n;
+    return 0;
+}
+
+static int check_range(uint64_t v, uint64_t min, uint64_t max, char *why, size_t why_len)
+{
+    if (v < min)
+        return fail(CTK_ERANGE, why, why_len, "must be at least %" PRIu64, min);
+    if (v > max)
+        return fail(CTK_ERANGE, why, why_len, "too large (at most %" PRIu64 ")", max);
+    return 0;
+}
+
+int ctk_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
+                  size_t why_len)
+{
+    const char *end;
+    uint64_t v;
+    int rc = parse_digits(text, max, &end, &v, why, why_len);
+    if (rc < 0)
+        return rc;
+    if (*end != '\0')
+        return fail(CTK_EINVAL, why, why_len, "not a number");
+    rc = check_range(v, min, max, why, why_len);
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
+/* The power of two a size suffix stands for, or -1 when it is none. */
+static int suffix_shift(const char *s)
+{
+    if (s[0] == '\0')
+        return 0;
+    if (s[1] != '\0')
+        return -1;
+    switch (s[0]) {
+    case 'k':
+    case 'K':
+        return 10;
+    case 'M':
+        return 20;
+    case 'G':
+        return 30;
+    case 'T':
+        return 40;
+    default:
+        return -1;
+    }
+}
+
+int ctk_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
+                   size_t why_len)
+{
+    const char *end;
+    uint64_t v;
+    int rc = parse_digits(text, max, &end, &v, why, why_len);
+    if (rc < 0)
+        return rc;
+    int shift = suffix_shift(end);
+    if (shift < 0)
+        return fail(CTK_EINVAL, why, why_len, "unknown suffix '%.8s' (use k, M, G or T)", end);
+    /* Checked before shifting: a shift that drops high bits would wrap. */
+    if (v > (UINT64_MAX >> shift))
+        return fail(CTK_ERANGE, why, why_len, "too large (at most %" PRIu64 ")", max);
+    v <<= shift;
+    rc = check_range(v, min, max, why, why_len);
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
+/* digits [. digits], at least one digit: no sign, exponent, hex, nan, inf
+ * or spaces, all of which strtod would otherwise take. */
+static int is_decimal(const char *s)
+{
+    size_t digits = 0;
+    while (is_digit(*s)) {
+        s++;
+        digits++;
+    }
+    if (*s == '.') {
+        s++;
+        while (is_digit(*s)) {
+            s++;
+            digits++;
+        }
+    }
+    return *s == '\0' && digits > 0;
+}
+
+int ctk_parse_seconds(const char *text, double max, double *out, char *why, size_t why_len)
+{
+    if (text == NULL || !is_decimal(text))
+        return fail(CTK_EINVAL, why, why_len, "not a number of seconds");
+    /* g_ascii_strtod: "0.5" must not depend on the user's LC_NUMERIC. */
+    double v = g_ascii_strtod(text, NULL);
+    if (!isfinite(v))
+        return fail(CTK_ERANGE, why, why_len, "too large (at most %.15g)", max);
+    if (v > max)
+        return fail(CTK_ERANGE, why, why_len, "too large (at most %.15g)", max);
+    *out = v;
+    return 0;
+}
+
+/* "N%" of cores, rounding down but never below one job. */
+static int jobs_percent(uint64_t pct, unsigned cores, unsigned max, unsigned *out, char *why,
+                        size_t why_len)
+{
+    if (pct == 0)
+        return fail(CTK_ERANGE, why, why_len, "must be at least 1%%");
+    uint64_t c = cores > 0 ? cores : 1;
+    if (pct > UINT64_MAX / c)
+        return fail(CTK_ERANGE, why, why_len, "too large (at most %u)", max);
+    uint64_t n = c * pct / 100;
+    if (n < 1)
+        n = 1;
+    if (n > max)
+        return fail(CTK_ERANGE, why, why_len, "too large (at most %u)", max);
+    *out = (unsigned)n;
+    return 0;
+}
+
+int ctk_parse_jobs(const char *text, unsigned cores, unsigned max, unsigned *out, char *why,
+                   size_t why_len)
+{
+    const char *end;
+    uint64_t v;
+    int rc = parse_digits(text, max, &end, &v, why, why_len);
+    if (rc < 0)
+        return rc;
+    if (end[0] == '%' && end[1] == '\0')
+        return jobs_percent(v, cores, max, out, why, why_len);
+    if (*end != '\0')
+        return fail(CTK_EINVAL, why, why_len, "not a number (use N or N%%)");
+    rc = check_range(v, 1, max, why, why_len);
+    if (rc == 0)
+        *out = (unsigned)v;
+    return rc;
+}
+
+unsigned ctk_cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1)
+        return 1;
+    if ((unsigned long)n > UINT_MAX)
+        return UINT_MAX;
+    return (unsigned)n;
+}

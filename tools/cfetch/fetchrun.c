@@ -1,0 +1,266 @@
+/*
+ * fetchrun.c: the reading and recording sides of a cfetch run. The reader
+ * (one thread) decides everything that must be decided in input order:
+ * whether a line is a URL at all, the output file's name (collisions get
+ * a suffix in input order, so a rerun names files the same way), whether
+ * the journal already has it, and when it may start (--rate). The writer
+ * (one thread) prints records, writes --body output and the journal.
+ */
+#include <curl/curl.h>
+#include <glib.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fetchrun.h"
+#include "ctkx/lines.h"
+#include "ctkx/rate.h"
+#include "urlpath.h"
+
+struct ctk_fetchrun {
+    ctk_fetchrun_opts o;
+    ctk_lines *lines;
+    size_t next_url;
+    ctk_urlpath_names *names;
+    ctk_rate *rate; /* NULL: no limit */
+    const int *cancel;
+    int input_failed;
+    ctk_fetchrun_counts counts; /* writer thread only */
+};
+
+static const ctk_field fields[] = {
+    {"seq", CTK_FIELD_NUMBER},      {"url", CTK_FIELD_STRING},     {"status", CTK_FIELD_NUMBER},
+    {"bytes", CTK_FIELD_NUMBER},    {"elapsed", CTK_FIELD_NUMBER}, {"ttfb", CTK_FIELD_NUMBER},
+    {"attempts", CTK_FIELD_NUMBER}, {"path", CTK_FIELD_STRING},    {"error", CTK_FIELD_STRING},
+};
+
+const ctk_field *ctk_fetchrun_fields(size_t *n)
+{
+    *n = G_N_ELEMENTS(fields);
+    return fields;
+}
+
+int ctk_fetchrun_new(ctk_fetchrun **out, const ctk_fetchrun_opts *opts)
+{
+    ctk_fetchrun *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return CTK_ENOMEM;
+    r->o = *opts;
+    if (opts->urls == NULL) {
+        int rc = ctk_lines_open(&r->lines, opts->in_fd, '\n', CTK_FETCHRUN_MAX_URL);
+        if (rc < 0) {
+            free(r);
+            return rc;
+        }
+    }
+    if (opts->rate > 0 && (r->rate = ctk_rate_new(opts->rate)) == NULL) {
+        ctk_lines_close(r->lines);
+        free(r);
+        return CTK_ENOMEM;
+    }
+    r->names = ctk_urlpath_names_new();
+    *out = r;
+    return 0;
+}
+
+void ctk_fetchrun_free(ctk_fetchrun *r)
+{
+    if (r == NULL)
+        return;
+    ctk_lines_close(r->lines);
+    ctk_urlpath_names_free(r->names);
+    ctk_rate_free(r->rate);
+    free(r);
+}
+
+void ctk_fetchrun_set_cancel_flag(ctk_fetchrun *r, const int *cancel)
+{
+    r->cancel = cancel;
+}
+
+void ctk_fetchrun_counts_get(ctk_fetchrun *r, ctk_fetchrun_counts *c)
+{
+    *c = r->counts;
+}
+
+/* ---- reading ----------------------------------------------------------------- */
+
+/* The next URL-to-be: an operand, or a line that is not blank or a
+ * comment. Returns 0, CTK_EOF, or a failed unit's code. */
+static int next_line(ctk_fetchrun *r, ctk_unit *unit, const char **text, size_t *len)
+{
+    if (r->o.urls != NULL) {
+        if (r->next_url >= r->o.n_urls)
+            return CTK_EOF;
+        *text = r->o.urls[r->next_url++];
+        *len = strlen(*text);
+        return 0;
+    }
+    for (;;) {
+        if (r->input_failed)
+            return CTK_EOF;
+        int rc = ctk_lines_next(r->lines, text, len, r->cancel);
+        if (rc == CTK_EOF || rc == CTK_ECANCELED)
+            return CTK_EOF;
+        if (rc == CTK_ERANGE) {
+            ctk_fetch_encode(&unit->in, "", NULL);
+            return ctk_unit_fail(unit, CTK_ERANGE, "line of %zu bytes is too long for a URL", *len);
+        }
+        if (rc < 0) {
+            r->input_failed = 1;
+            ctk_fetch_encode(&unit->in, "", NULL);
+            return ctk_unit_fail(unit, rc, "cannot read input: %s", ctk_strerror(rc));
+        }
+        while (*len > 0 && strchr(" \t\r", (*text)[*len - 1]) != NULL)
+            (*len)--;
+        while (*len > 0 && strchr(" \t", (*text)[0]) != NULL) {
+            (*text)++;
+            (*len)--;
+        }
+        if (*len > 0 && (*text)[0] != '#')
+            return 0;
+    }
+}
+
+/* Why url cannot be fetched, or NULL when it can. */
+static char *check_url(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    char *why = NULL;
+    CURLUcode rc = u != NULL ? curl_url_set(u, CURLUPART_URL, url, 0) : CURLUE_OUT_OF_MEMORY;
+    if (rc != CURLUE_OK)
+        why = g_strdup_printf("not a URL: %s", curl_url_strerror(rc));
+    else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK)
+        why = g_strdup("not a URL: no scheme");
+    else if (g_ascii_strcasecmp(scheme, "http") != 0 && g_ascii_strcasecmp(scheme, "https") != 0)
+        why = g_strdup_printf("unsupported scheme '%s' (http and https are)", scheme);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return why;
+}
+
+static char *output_path(ctk_fetchrun *r, uint64_t seq, const char *url)
+{
+    char *want = NULL;
+    if (r->o.out_template != NULL) {
+        want = ctk_urlpath_expand(r->o.out_template, seq, url, NULL);
+    } else if (r->o.out_dir != NULL) {
+        char name[CTK_URLPATH_NAME_MAX + 1];
+        if (ctk_urlpath_name(url, name, sizeof name) < 0)
+            g_strlcpy(name, "index.html", sizeof name);
+        size_t n = strlen(r->o.out_dir);
+        int slash = n > 0 && r->o.out_dir[n - 1] == '/';
+        want = g_strdup_printf("%s%s%s", r->o.out_dir, slash ? "" : "/", name);
+        char *copy = strdup(want);
+        g_free(want);
+        want = copy;
+    }
+    if (want == NULL)
+        return NULL;
+    char *claimed = ctk_urlpath_claim(r->names, want);
+    free(want);
+    return claimed;
+}
+
+int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
+{
+    ctk_fetchrun *r = arg;
+    const char *text;
+    size_t len;
+    int rc = next_line(r, unit, &text, &len);
+    if (rc != 0)
+        return rc;
+    char *url = g_strndup(text, len);
+    if (strlen(url) != len) {
+        ctk_fetch_encode(&unit->in, url, NULL);
+        g_free(url);
+        return ctk_unit_fail(unit, CTK_EINVAL, "not a URL: contains a NUL byte");
+    }
+    char *why = check_url(url);
+    if (why != NULL) {
+        ctk_fetch_encode(&unit->in, url, NULL);
+        rc = ctk_unit_fail(unit, CTK_EINVAL, "%s", why);
+        g_free(why);
+        g_free(url);
+        return rc;
+    }
+    char *path = output_path(r, unit->seq, url);
+    ctk_journal_entry done;
+    if (r->o.journal != NULL && ctk_journal_done(r->o.journal, url, &done)) {
+        ctk_fetch_result prior = {.status = done.status, .bytes = done.bytes, .path = done.path};
+        rc = ctk_fetch_encode_skip(&unit->in, url, &prior);
+        ctk_journal_entry_free(&done);
+    } else {
+        rc = ctk_fetch_encode(&unit->in, url, path);
+        if (rc == 0 && r->rate != NULL && ctk_rate_wait(r->rate, r->cancel) < 0)
+            rc = CTK_EOF; /* cancelled while waiting for the slot */
+    }
+    free(path);
+    g_free(url);
+    return rc;
+}
+
+/* ---- recording ------------------------------------------------------------------ */
+
+static void journal(ctk_fetchrun *r, const char *url, const ctk_unit *unit,
+                    const ctk_fetch_result *res)
+{
+    if (r->o.journal == NULL || url[0] == '\0' || (res != NULL && res->attempts == 0))
+        return;
+    ctk_journal_record(r->o.journal, url, unit->status == 0, res ? res->status : 0,
+                       res ? res->bytes : 0, res ? res->path : "", unit->error);
+}
+
+void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
+{
+    ctk_fetchrun *r = arg;
+    const char *url = "", *path = "";
+    ctk_fetch_decode(&unit->in, &url, &path);
+    ctk_fetch_result res;
+    int have = ctk_fetch_result_decode(&unit->out, &res) == 0;
+    /* A worker process killed mid-transfer could not remove its partial
+     * file; this side can. */
+    if (unit->status != 0 && path[0] != '\0') {
+        char *partial = ctk_fetch_partial_path(path);
+        unlink(partial);
+        g_free(partial);
+    }
+    /* Cut short by Ctrl-C: not a result; the rerun fetches it. */
+    if (unit->status == CTK_ECANCELED)
+        return;
+    if (unit->status == 0)
+        r->counts.ok++;
+    else
+        r->counts.failed++;
+    if (have)
+        r->counts.bytes += res.bytes;
+    if (r->o.body != NULL && have && res.body_len > 0 &&
+        fwrite(res.body, 1, res.body_len, r->o.body) != res.body_len)
+        r->counts.write_failed = 1;
+    const char *error = unit->status != 0 ? (unit->error ? unit->error : "failed") : NULL;
+    if (r->o.warn != NULL && error != NULL)
+        fprintf(r->o.warn, "%s: %s: %s\n", r->o.prog, url[0] ? url : "(no URL)", error);
+    if (r->o.records != NULL) {
+        char seq[24], status[24] = "", bytes[24] = "", elapsed[24] = "", ttfb[24] = "",
+                      attempts[24] = "";
+        snprintf(seq, sizeof seq, "%llu", (unsigned long long)unit->seq);
+        if (have) {
+            if (res.status > 0)
+                snprintf(status, sizeof status, "%ld", res.status);
+            snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)res.bytes);
+            snprintf(elapsed, sizeof elapsed, "%.6f", res.elapsed);
+            snprintf(ttfb, sizeof ttfb, "%.6f", res.ttfb);
+            snprintf(attempts, sizeof attempts, "%u", res.attempts);
+        }
+        const char *values[] = {seq,     url,  status,   bytes,
+                                elapsed, ttfb, attempts, have && res.path[0] ? res.path : "",
+                                error};
+        if (ctk_output_row(r->o.records, values) < 0)
+            r->counts.write_failed = 1;
+    }
+    /* After the record: killed in between, a rerun fetches this URL again
+     * (a second record) rather than skip one whose record never showed. */
+    journal(r, url, unit, have ? &res : NULL);
+    ctk_progress_update(r->o.progress, r->counts.ok + r->counts.failed);
+}

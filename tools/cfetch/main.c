@@ -1,0 +1,308 @@
+/*
+ * cfetch: fetch many URLs concurrently, one record per URL. Parses options
+ * into the fetch engine's and the run's settings, then hands them to
+ * libctk's fetchcmd (one run, or --compare: the same list under each
+ * strategy, each row in its own process).
+ */
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "ctkx/cli.h"
+#include "fetchcmd.h"
+#include "ctkx/parse.h"
+#include "ctkx/rate.h"
+#include "urlpath.h"
+
+#define PROG "cfetch"
+
+enum {
+    OPT_INPUT = 256,
+    OPT_OUTPUT_DIR,
+    OPT_OUTPUT,
+    OPT_BODY,
+    OPT_RECORDS,
+    OPT_PER_HOST,
+    OPT_RATE,
+    OPT_TIMEOUT,
+    OPT_CONNECT_TIMEOUT,
+    OPT_RETRIES,
+    OPT_RETRY_DELAY,
+    OPT_RETRY_MAX,
+    OPT_FAIL,
+    OPT_LOCATION,
+    OPT_MAX_REDIRS,
+    OPT_HEADER_LINE,
+    OPT_USER_AGENT,
+    OPT_REQUEST,
+    OPT_MAX_FILESIZE,
+    OPT_STALL_TIMEOUT,
+    OPT_STALL_SPEED,
+    OPT_HTTP2,
+    OPT_JOURNAL,
+    OPT_BAR,
+};
+
+static const ctk_cli_option cfetch_options[] = {
+    {"input-file", 'i', CTK_ARG_REQUIRED, "FILE", "read URLs from FILE ('-': standard input)",
+     OPT_INPUT},
+    {"output-dir", 'o', CTK_ARG_REQUIRED, "DIR", "save bodies in DIR, named from their URLs",
+     OPT_OUTPUT_DIR},
+    {"output", 'O', CTK_ARG_REQUIRED, "TEMPLATE", "save bodies as TEMPLATE ({seq} {host} {name})",
+     OPT_OUTPUT},
+    {"body", 0, CTK_ARG_NONE, NULL, "write the bodies to standard output, in input order",
+     OPT_BODY},
+    {"records", 0, CTK_ARG_REQUIRED, "FILE", "write the records to FILE (default: standard output)",
+     OPT_RECORDS},
+    {"per-host", 0, CTK_ARG_REQUIRED, "N", "at most N transfers to one host at a time",
+     OPT_PER_HOST},
+    {"rate", 0, CTK_ARG_REQUIRED, "N[/s|/m|/h]", "start at most N URLs per second, evenly spaced",
+     OPT_RATE},
+    {"timeout", 0, CTK_ARG_REQUIRED, "SECS", "give up on an attempt after SECS", OPT_TIMEOUT},
+    {"connect-timeout", 0, CTK_ARG_REQUIRED, "SECS", "give up connecting after SECS",
+     OPT_CONNECT_TIMEOUT},
+    {"retries", 0, CTK_ARG_REQUIRED, "N",
+     "retry connection errors, timeouts, stalls, 429 and 5xx up to N times", OPT_RETRIES},
+    {"retry-delay", 0, CTK_ARG_REQUIRED, "SECS", "first backoff (default 0.5; doubles, jittered)",
+     OPT_RETRY_DELAY},
+    {"retry-max", 0, CTK_ARG_REQUIRED, "SECS", "longest wait between attempts (default 30)",
+     OPT_RETRY_MAX},
+    {"fail", 'f', CTK_ARG_NONE, NULL, "count 4xx and 5xx responses as failures", OPT_FAIL},
+    {"location", 'L', CTK_ARG_NONE, NULL, "follow redirects", OPT_LOCATION},
+    {"max-redirs", 0, CTK_ARG_REQUIRED, "N", "follow at most N redirects (default 50)",
+     OPT_MAX_REDIRS},
+    {"header-line", 'H', CTK_ARG_REQUIRED, "LINE",
+     "send the header LINE, 'Name: value' (repeatable)", OPT_HEADER_LINE},
+    {"user-agent", 'A', CTK_ARG_REQUIRED, "UA", "send UA as the User-Agent", OPT_USER_AGENT},
+    {"request", 'X', CTK_ARG_REQUIRED, "METHOD", "GET (default) or HEAD", OPT_REQUEST},
+    {"max-filesize", 0, CTK_ARG_REQUIRED, "SIZE", "fail a body larger than SIZE (k, M, G suffixes)",
+     OPT_MAX_FILESIZE},
+    {"stall-timeout", 0, CTK_ARG_REQUIRED, "SECS",
+     "abort (and retry) a transfer slower than --stall-speed for SECS", OPT_STALL_TIMEOUT},
+    {"stall-speed", 0, CTK_ARG_REQUIRED, "BYTES",
+     "bytes/s below which a transfer stalls (default 1)", OPT_STALL_SPEED},
+    {"http2", 0, CTK_ARG_NONE, NULL, "use HTTP/2 where the server offers it, multiplexed",
+     OPT_HTTP2},
+    {"journal", 0, CTK_ARG_REQUIRED, "FILE",
+     "record each finished URL durably in FILE; a rerun skips what succeeded", OPT_JOURNAL},
+    {"bar", 0, CTK_ARG_NONE, NULL, "the same as --progress", OPT_BAR},
+    {NULL, 0, 0, NULL, NULL, 0},
+};
+
+typedef struct cfetch_opts {
+    ctk_fetchcmd run; /* the run's settings, filled in here */
+    GPtrArray *headers;
+    const char *input;
+} cfetch_opts;
+
+static int positive_seconds(const char *v, double *out, char *why, size_t why_len)
+{
+    int rc = ctk_parse_seconds(v, 1e6, out, why, why_len);
+    if (rc == 0 && *out <= 0) {
+        snprintf(why, why_len, "must be more than 0");
+        rc = CTK_ERANGE;
+    }
+    return rc;
+}
+
+static int parse_u(const char *v, uint64_t min, uint64_t max, unsigned *out, char *why,
+                   size_t why_len)
+{
+    uint64_t n;
+    int rc = ctk_parse_u64(v, min, max, &n, why, why_len);
+    if (rc == 0)
+        *out = (unsigned)n;
+    return rc;
+}
+
+static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
+{
+    cfetch_opts *o = arg;
+    ctk_fetch_opts *f = &o->run.fetch;
+    uint64_t n;
+    int rc = 0;
+    switch (id) {
+    case OPT_INPUT:
+        o->input = v;
+        return 0;
+    case OPT_OUTPUT_DIR:
+        o->run.out_dir = v;
+        return 0;
+    case OPT_OUTPUT:
+        o->run.out_template = v;
+        return 0;
+    case OPT_BODY:
+        o->run.body = 1;
+        return 0;
+    case OPT_RECORDS:
+        o->run.records = v;
+        return 0;
+    case OPT_PER_HOST:
+        return parse_u(v, 1, 100000, &f->per_host, why, why_len);
+    case OPT_RATE:
+        return ctk_rate_parse(v, &o->run.rate, why, why_len);
+    case OPT_TIMEOUT:
+        return positive_seconds(v, &f->timeout, why, why_len);
+    case OPT_CONNECT_TIMEOUT:
+        return positive_seconds(v, &f->connect_timeout, why, why_len);
+    case OPT_RETRIES:
+        return parse_u(v, 0, 1000, &f->retries, why, why_len);
+    case OPT_RETRY_DELAY:
+        return ctk_parse_seconds(v, 86400, &f->retry_delay, why, why_len);
+    case OPT_RETRY_MAX:
+        return ctk_parse_seconds(v, 86400, &f->retry_max, why, why_len);
+    case OPT_FAIL:
+        f->fail = 1;
+        return 0;
+    case OPT_LOCATION:
+        f->follow = 1;
+        return 0;
+    case OPT_MAX_REDIRS:
+        rc = ctk_parse_u64(v, 0, 100000, &n, why, why_len);
+        f->max_redirs = (long)n;
+        return rc;
+    case OPT_HEADER_LINE:
+        if (strchr(v, ':') == NULL && strchr(v, ';') == NULL) {
+            snprintf(why, why_len, "not a header: use 'Name: value'");
+            return CTK_EINVAL;
+        }
+        g_ptr_array_add(o->headers, (gpointer)v);
+        return 0;
+    case OPT_USER_AGENT:
+        f->user_agent = v;
+        return 0;
+    case OPT_REQUEST:
+        if (g_ascii_strcasecmp(v, "HEAD") != 0 && g_ascii_strcasecmp(v, "GET") != 0) {
+            snprintf(why, why_len, "GET or HEAD");
+            return CTK_EINVAL;
+        }
+        f->head = g_ascii_strcasecmp(v, "HEAD") == 0;
+        return 0;
+    case OPT_MAX_FILESIZE:
+        return ctk_parse_size(v, 1, UINT64_MAX / 2, &f->max_filesize, why, why_len);
+    case OPT_STALL_TIMEOUT:
+        return positive_seconds(v, &f->stall_timeout, why, why_len);
+    case OPT_STALL_SPEED:
+        return ctk_parse_size(v, 1, UINT32_MAX, &f->stall_speed, why, why_len);
+    case OPT_HTTP2:
+        f->http2 = 1;
+        return 0;
+    case OPT_JOURNAL:
+        o->run.journal = v;
+        return 0;
+    case OPT_BAR:
+        o->run.bar = 1;
+        return 0;
+    }
+    return CTK_EINVAL;
+}
+
+static const ctk_cli cfetch_cli = {
+    .prog = PROG,
+    .synopsis = "[OPTION]... [URL]...\n[OPTION]... --compare[=LIST] [URL]...",
+    .summary = "Fetch every URL (the arguments, else one per line of standard input or -i\n"
+               "FILE) N at a time, and print one record per URL: seq url status bytes\n"
+               "elapsed ttfb attempts path error. Exit 0 when all succeeded, 1 when any\n"
+               "failed.",
+    .options = cfetch_options,
+    .handler = on_option,
+    .jobs_unbounded = 1024,
+};
+
+/* ---- main --------------------------------------------------------------------------- */
+
+static int usage_error(const char *message)
+{
+    fprintf(stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n", message);
+    return 2;
+}
+
+static void warn_plugin(void *arg, const ctk_plugin_error *err)
+{
+    (void)arg;
+    fprintf(stderr, PROG ": plugin %s: %s\n", err->file, err->reason);
+}
+
+static const char *check_opts(const cfetch_opts *o, const ctk_common *c)
+{
+    if (o->run.out_dir != NULL && o->run.out_template != NULL)
+        return "-o DIR and -O TEMPLATE cannot be combined";
+    if (o->run.body && (o->run.out_dir != NULL || o->run.out_template != NULL))
+        return "--body cannot be combined with -o or -O";
+    if (o->run.body && o->run.records != NULL && strcmp(o->run.records, "-") == 0)
+        return "--body and --records - would mix on standard output";
+    if (c->compare != NULL && (o->run.body || o->run.journal != NULL))
+        return "--compare takes no --body or --journal";
+    if (o->run.out_template != NULL) {
+        const char *bad = NULL;
+        char *probe = ctk_urlpath_expand(o->run.out_template, 1, "http://h/", &bad);
+        free(probe);
+        if (probe == NULL)
+            return "-O: unknown placeholder (known: {seq} {host} {name}, {{ and }})";
+    }
+    return NULL;
+}
+
+static int open_input(const cfetch_opts *o)
+{
+    if (o->input == NULL || strcmp(o->input, "-") == 0)
+        return STDIN_FILENO;
+    return open(o->input, O_RDONLY | O_CLOEXEC);
+}
+
+int main(int argc, char **argv)
+{
+    cfetch_opts o = {
+        .headers = g_ptr_array_new(),
+        .run = {.prog = PROG, .fetch = {.retry_delay = 0.5, .retry_max = 30, .max_redirs = 50}}};
+    ctk_common c = {0};
+    ctk_registry *reg;
+    char err[1600];
+    int first, status = 0, in_fd = -1;
+    ctk_cli_guard_stdio();
+    ctk_cli cli = cfetch_cli;
+    cli.handler_arg = &o;
+    ctk_registry_new(&reg);
+    int rc = ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err);
+    if (rc < 0) {
+        status = rc == CTK_EINVAL ? usage_error(err) : (fprintf(stderr, PROG ": %s\n", err), 2);
+        goto out;
+    }
+    if (ctk_cli_inform(&cfetch_cli, reg, &c, stdout, warn_plugin, NULL))
+        goto out;
+    const char *problem = check_opts(&o, &c);
+    if (problem == NULL && first < argc && o.input != NULL)
+        problem = "URLs as arguments and -i FILE cannot be combined";
+    if (problem != NULL) {
+        status = usage_error(problem);
+        goto out;
+    }
+    g_ptr_array_add(o.headers, NULL);
+    o.run.fetch.headers = (const char *const *)o.headers->pdata;
+    o.run.fetch.keep_body = o.run.body;
+    if (first == argc && (in_fd = open_input(&o)) < 0) {
+        fprintf(stderr, PROG ": cannot open %s: %s\n", o.input, strerror(errno));
+        status = 2;
+        goto out;
+    }
+    const char *name = c.strategy ? c.strategy : "async";
+    ctk_fetchcmd *s = &o.run;
+    s->c = &c;
+    s->strategy = ctk_registry_strategy(reg, name);
+    s->jobs = c.jobs ? c.jobs : ctk_fetchcmd_default_jobs(&c, name);
+    s->urls = first < argc ? (const char *const *)argv + first : NULL;
+    s->n_urls = (size_t)(argc - first);
+    s->in_fd = in_fd;
+    status = c.compare != NULL ? ctk_fetchcmd_compare(s, reg) : ctk_fetchcmd_run(s);
+out:
+    if (in_fd > STDIN_FILENO)
+        close(in_fd);
+    g_ptr_array_free(o.headers, TRUE);
+    ctk_common_free(&c);
+    ctk_registry_free(reg);
+    return status;
+}

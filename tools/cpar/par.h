@@ -1,0 +1,96 @@
+/*
+ * ctk/par.h: cpar's engine: one job per input item (or per -n items),
+ * rendered from a GNU parallel command template, run with ctk_spawn, and
+ * reported as GNU parallel reports it: grouped output, --tag, a joblog in
+ * parallel's exact format, and one record per job for machines.
+ *
+ * A job travels through the pipeline as bytes (its columns in, its result
+ * out), so it runs under any strategy whose workers share this process.
+ */
+#ifndef CTK_PAR_H
+#define CTK_PAR_H
+
+#include <stdio.h>
+
+#include "ctkx/cmdline.h"
+#include "ctkx/output.h"
+#include "ctk/pipeline.h"
+#include "ctkx/progress.h"
+#include "sources.h"
+#include "ctkx/spawn.h"
+
+/* --halt WHEN,WHY=N or N%, as GNU parallel's. */
+enum { CTK_HALT_NEVER = 0, CTK_HALT_SOON, CTK_HALT_NOW };
+enum { CTK_HALT_FAIL = 0, CTK_HALT_SUCCESS, CTK_HALT_DONE };
+typedef struct ctk_par_halt {
+    int when, why;
+    uint64_t count; /* N jobs */
+    double percent; /* N% of the jobs (then count is 0) */
+} ctk_par_halt;
+
+/* Parses GNU parallel's --halt values (also 0, 1, 2, -1, -2 and N%).
+ * CTK_EINVAL with a reason in why. */
+int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_len);
+
+typedef struct ctk_par_opts {
+    const ctk_cmdline *cmd;
+    ctk_sources *sources;
+    unsigned jobs;    /* job slots ({%}) */
+    int dry_run;      /* print the command lines, run nothing */
+    int ungroup;      /* -u: the jobs write straight to our stdout/stderr */
+    int tag;          /* --tag: prefix output lines with the arguments */
+    int quiet_output; /* --records -: job output is not printed */
+    unsigned retries; /* attempts for a failing job, as parallel's --retries:
+                         1 once, 0 until it succeeds */
+    double timeout;   /* seconds per attempt; 0: none */
+    const ctk_spawn_termstep *termseq;
+    size_t termseq_len;
+    FILE *joblog;        /* NULL: none; written and flushed per finished job */
+    ctk_output *records; /* NULL: none */
+    int resume;          /* 1: --resume, 2: --resume-failed */
+    const char *joblog_path;
+    const char *shell; /* runs commands that need a shell; NULL: /bin/sh */
+    ctk_par_halt halt;
+    uint64_t total_jobs;          /* jobs in all, for --halt N% (counted first) */
+    double start_rate;            /* starts per second (--delay, --rate); 0: no limit */
+    const ctk_cmdline *tagstring; /* --tagstring, parsed with CTK_CMDLINE_TEXT; or NULL */
+    ctk_progress *progress;       /* --bar: updated per finished job; or NULL */
+    size_t max_chars;             /* -X/-m: fill command lines up to this; 0: one item per job */
+    const char *results_dir;      /* --results DIR; or NULL */
+    int line_buffer;              /* --line-buffer: whole lines as they come (process engine) */
+} ctk_par_opts;
+
+typedef struct ctk_par ctk_par;
+
+/* Reads the joblog first when resuming. CTK_EINVAL with err filled for a
+ * joblog that is not parallel's format. */
+int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_len);
+void ctk_par_free(ctk_par *p);
+ctk_work ctk_par_work(ctk_par *p);
+/* For ctk_pipeline_opts.produce / .consume (arg: the ctk_par). */
+int ctk_par_produce(void *arg, ctk_unit *unit);
+void ctk_par_consume(void *arg, const ctk_unit *unit);
+/* Signals every running job's process group (from the signal thread);
+ * a second call runs the termination sequence on them. */
+void ctk_par_cancel(ctk_par *p, int signo);
+/* The pipeline runs the jobs (not ctk_par_run_processes): the producer
+ * polls its cancel flag while reading and spaces the starts (--rate). */
+void ctk_par_use_pipeline(ctk_par *p, const int *cancel);
+/* Jobs run, and how many of them failed (non-zero exit, a signal, or
+ * never started). */
+void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed);
+/* The exit status GNU parallel would give: failed jobs (101 at most), or
+ * what --halt decided. */
+int ctk_par_status(ctk_par *p);
+/* The process strategy, cpar's default: this thread keeps `jobs`
+ * children running, serves their pipes in one poll loop and reaps each
+ * as it ends; no other thread is involved. Returns 0, CTK_ECANCELED or
+ * an error. */
+int ctk_par_run_processes(ctk_par *p, unsigned jobs, int keep_order);
+/* The fields of a record (seq input exit signal start elapsed bytes
+ * attempts error). */
+const ctk_field *ctk_par_record_fields(size_t *n);
+/* 1 when a NUL byte in the input was replaced (warn once). */
+int ctk_par_nul_replaced(ctk_par *p);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * parrun.c: cpar's run around the par engine: sources from the -a files
+ * and the ::: / :::: operands, stdin spooled for building them again, the
+ * run under one strategy with signal watching, and --compare's rows.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctkx/compare.h"
+#include "ctkx/isolate.h"
+#include "parrun.h"
+#include "ctkx/parse.h"
+#include "ctk/pipeline.h"
+#include "ctkx/sigwatch.h"
+
+/* ---- sources from the operands ---------------------------------------------- */
+
+static int separator(const char *w, int *file, int *linked)
+{
+    *file = strncmp(w, "::::", 4) == 0;
+    const char *rest = w + (*file ? 4 : 3);
+    if (strncmp(w, ":::", 3) != 0 || (rest[0] != '\0' && strcmp(rest, "+") != 0))
+        return 0;
+    *linked = rest[0] == '+';
+    return 1;
+}
+
+size_t ctk_parrun_command_words(int argc, char **argv, int first)
+{
+    int i = first, f, l;
+    while (i < argc && !separator(argv[i], &f, &l))
+        i++;
+    return (size_t)(i - first);
+}
+
+/* Splits operands into the command words (returned count) and sources. */
+static int add_operand_sources(ctk_sources *src, int argc, char **argv, int first, size_t *n_cmd,
+                               char *err, size_t err_len)
+{
+    int file = 0, linked = 0;
+    *n_cmd = ctk_parrun_command_words(argc, argv, first);
+    int i = first + (int)*n_cmd;
+    while (i < argc) {
+        separator(argv[i], &file, &linked);
+        int j = ++i;
+        int f2, l2;
+        while (j < argc && !separator(argv[j], &f2, &l2))
+            j++;
+        if (!file) {
+            ctk_sources_add_words(src, argv + i, (size_t)(j - i), linked);
+        } else {
+            for (int k = i; k < j; k++) {
+                int rc = ctk_sources_add_file(src, argv[k], linked && k == i, err, err_len);
+                if (rc < 0)
+                    return rc;
+            }
+        }
+        i = j;
+    }
+    return 0;
+}
+
+/* ---- inputs ------------------------------------------------------------------- */
+
+int ctk_parrun_reads_stdin(const ctk_parrun_input *in)
+{
+    for (size_t i = 0; i < in->n_arg_files; i++)
+        if (strcmp(in->arg_files[i], "-") == 0)
+            return 1;
+    return in->n_arg_files == 0 && in->first + (int)in->n_cmd == in->argc;
+}
+
+static const char *input_path(const ctk_parrun_input *in, const char *path)
+{
+    return strcmp(path, "-") == 0 && in->stdin_path != NULL ? in->stdin_path : path;
+}
+
+int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err, size_t err_len)
+{
+    ctk_sources *src;
+    ctk_sources_new(&src, in->delim);
+    int rc = 0;
+    size_t n_cmd;
+    for (size_t i = 0; i < in->n_arg_files && rc == 0; i++)
+        rc = ctk_sources_add_file(src, input_path(in, in->arg_files[i]), 0, err, err_len);
+    if (rc == 0)
+        rc = add_operand_sources(src, in->argc, in->argv, in->first, &n_cmd, err, err_len);
+    if (rc == 0 && in->n_arg_files == 0 && in->first + (int)in->n_cmd == in->argc)
+        rc = ctk_sources_add_file(src, input_path(in, "-"), 0, err, err_len);
+    if (rc == 0 && in->colsep != NULL)
+        rc = ctk_sources_set_colsep(src, in->colsep, err, err_len);
+    if (rc == 0 && ctk_sources_set_per_job(src, in->per_job) < 0) {
+        snprintf(err, err_len, "-n/-N take a single input source");
+        rc = CTK_EINVAL;
+    }
+    if (rc < 0) {
+        ctk_sources_free(src);
+        return rc;
+    }
+    *out = src;
+    return 0;
+}
+
+char *ctk_parrun_spool_stdin(void)
+{
+    const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
+    char *path = g_build_filename(dir, "cpar-in-XXXXXX", NULL);
+    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+    char buf[65536];
+    ssize_t n = 0;
+    while (fd >= 0 && (n = read(0, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || write(fd, buf, (size_t)n) != n)
+            break;
+    }
+    if (fd < 0 || n != 0) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
+        g_free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
+}
+
+uint64_t ctk_parrun_count_jobs(const ctk_parrun_input *in)
+{
+    char err[1024];
+    ctk_sources *src;
+    uint64_t n = 0;
+    if (ctk_parrun_sources(in, &src, err, sizeof err) < 0)
+        return 0;
+    ctk_item item = {0};
+    int nul;
+    while (ctk_sources_next(src, &item, &nul, NULL) == 0)
+        n++;
+    ctk_item_clear(&item);
+    ctk_sources_free(src);
+    return n;
+}
+
+/* ---- running ------------------------------------------------------------------ */
+
+typedef struct parrun_run {
+    ctk_pipeline *pipeline;
+    ctk_par *par;
+} parrun_run;
+
+static void on_signal(void *arg, int signo)
+{
+    parrun_run *run = arg;
+    if (run->pipeline != NULL)
+        ctk_pipeline_cancel(run->pipeline, signo);
+    ctk_par_cancel(run->par, signo);
+}
+
+FILE *ctk_parrun_open_joblog(const char *path, int resume)
+{
+    FILE *f = fopen(path, resume ? "a" : "w");
+    if (f != NULL && ftell(f) == 0)
+        fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n", f);
+    if (f != NULL)
+        fflush(f);
+    return f;
+}
+
+int ctk_parrun_open_records(ctk_parrun_files *f, const char *path, ctk_format format, int header)
+{
+    f->records_file = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+    if (f->records_file == NULL)
+        return -1;
+    size_t nf;
+    const ctk_field *fields = ctk_par_record_fields(&nf);
+    ctk_output_new(&f->records, f->records_file, format, fields, nf, header);
+    return 0;
+}
+
+void ctk_parrun_files_close(ctk_parrun_files *f)
+{
+    if (f->records != NULL) {
+        ctk_output_finish(f->records);
+        ctk_output_free(f->records);
+    }
+    if (f->records_file != NULL && f->records_file != stdout)
+        fclose(f->records_file);
+    if (f->joblog != NULL)
+        fclose(f->joblog);
+    if (f->spooled != NULL) {
+        unlink(f->spooled);
+        g_free(f->spooled);
+    }
+}
+
+/* Runs every job under strategy `name`, in this process. Returns 0 or a
+ * negative code; the par keeps the counts. */
+static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, unsigned jobs,
+                        int keep_order, int watch_signals, int *signo)
+{
+    parrun_run run = {NULL, par};
+    ctk_sigwatch *sw = NULL;
+    int rc;
+    if (strcmp(name, "process") == 0) {
+        if (watch_signals)
+            ctk_sigwatch_start(&sw, on_signal, &run);
+        rc = ctk_par_run_processes(par, jobs, keep_order);
+    } else {
+        ctk_pipeline_opts pl = {ctk_par_work(par), jobs, keep_order,      0,
+                                ctk_par_produce,   par,  ctk_par_consume, par};
+        ctk_pipeline_new(&run.pipeline, &pl);
+        ctk_par_use_pipeline(par, ctk_pipeline_cancel_flag(run.pipeline));
+        if (watch_signals)
+            ctk_sigwatch_start(&sw, on_signal, &run);
+        rc = ctk_pipeline_run(run.pipeline, ctk_registry_strategy(reg, name));
+    }
+    *signo = ctk_sigwatch_stop(sw);
+    ctk_pipeline_free(run.pipeline);
+    return rc;
+}
+
+int ctk_parrun_jobs(const ctk_common *c, ctk_registry *reg, const ctk_par_opts *po,
+                    const char *prog)
+{
+    char err[1024];
+    ctk_par *par;
+    int rc = ctk_par_new(&par, po, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", prog, rc == CTK_EINVAL ? err : ctk_strerror(rc));
+        return 255;
+    }
+    int signo = 0;
+    const char *name = c->strategy ? c->strategy : "process";
+    unsigned jobs = strcmp(name, "sync") == 0 ? 1 : po->jobs;
+    rc = run_strategy(par, reg, name, jobs, c->keep_order, 1, &signo);
+    if (ctk_par_nul_replaced(par))
+        fprintf(stderr,
+                "%s: warning: a NUL byte in the input was replaced with \\0 "
+                "(NUL cannot be passed in an argument); did you mean --null?\n",
+                prog);
+    int status = ctk_par_status(par);
+    ctk_par_free(par);
+    if (signo != 0)
+        return ctk_signal_exit_status(signo);
+    if (rc < 0 && rc != CTK_ECANCELED) {
+        fprintf(stderr, "%s: %s\n", prog, ctk_strerror(rc));
+        return 255;
+    }
+    return status;
+}
+
+/* ---- --compare ---------------------------------------------------------------- */
+
+typedef struct compare_row {
+    const ctk_parrun_input *in;
+    ctk_registry *reg;
+    ctk_par_opts po; /* sources filled in the child */
+    const char *name;
+    unsigned jobs;
+    int keep_order;
+} compare_row;
+
+typedef struct row_counts {
+    uint64_t ran, failed;
+    int signo;
+} row_counts;
+
+/* Runs in an isolated child: its own sources, par and signal thread. */
+static int row_in_child(void *arg, ctk_buf *result)
+{
+    compare_row *row = arg;
+    char err[1024];
+    row_counts counts = {0};
+    int rc = ctk_parrun_sources(row->in, &row->po.sources, err, sizeof err);
+    ctk_par *par = NULL;
+    if (rc == 0)
+        rc = ctk_par_new(&par, &row->po, err, sizeof err);
+    if (rc == 0) {
+        rc = run_strategy(par, row->reg, row->name, row->jobs, row->keep_order, 1, &counts.signo);
+        ctk_par_counts(par, &counts.ran, &counts.failed);
+    }
+    ctk_par_free(par);
+    ctk_sources_free(row->po.sources);
+    ctk_buf_set(result, &counts, sizeof counts);
+    return rc == CTK_ECANCELED ? 0 : rc;
+}
+
+int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_input *in,
+                       const ctk_par_opts *po, const char *prog)
+{
+    ctk_compare *table;
+    ctk_compare_new(&table, "jobs", NULL, NULL, 0);
+    int status = 0;
+    size_t rows = g_strv_length(c->compare);
+    fprintf(stderr,
+            "%s: warning: --compare runs every job once per strategy (%zu times in all); "
+            "their output is discarded\n",
+            prog, rows);
+    for (char **n = c->compare; *n != NULL && status == 0; n++) {
+        unsigned jobs = strcmp(*n, "sync") == 0 ? 1 : po->jobs;
+        compare_row row = {in, reg, *po, *n, jobs, c->keep_order};
+        ctk_buf result = {0};
+        ctk_usage usage;
+        int died_of = 0, signo = 0;
+        int rc = ctk_isolate_run(row_in_child, &row, &result, &usage, &died_of, &signo);
+        row_counts counts = {0};
+        if (result.len == sizeof counts)
+            memcpy(&counts, result.data, sizeof counts);
+        ctk_buf_free(&result);
+        if (signo == 0)
+            signo = counts.signo ? counts.signo : ctk_signal_pending();
+        if (signo != 0) {
+            status = ctk_signal_exit_status(signo);
+            break;
+        }
+        if (rc < 0) {
+            fprintf(stderr, "%s: %s: %s\n", prog, *n,
+                    died_of ? "the row's process was killed" : ctk_strerror(rc));
+            status = 255;
+            break;
+        }
+        ctk_row *r = ctk_compare_add(table, *n, "", jobs);
+        r->usage = usage;
+        r->units = counts.ran;
+        r->failed = counts.failed;
+    }
+    if (ctk_compare_count(table) > 0) {
+        ctk_format fmt = c->format_given ? c->format : CTK_FORMAT_TABLE;
+        if (ctk_compare_print(table, stdout, fmt, c->header, ctk_cpu_count()) < 0 ||
+            fflush(stdout) != 0) {
+            fprintf(stderr, "%s: cannot write the table: %s\n", prog, strerror(errno));
+            status = 255;
+        }
+    }
+    ctk_compare_free(table);
+    return status;
+}

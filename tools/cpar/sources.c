@@ -1,0 +1,348 @@
+/*
+ * sources.c: input sources and their combination (see ctk/sources.h).
+ * A group is one source or several linked ones; the job list is the cross
+ * product of the groups, the first group in the outer loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctkx/lines.h"
+#include "sources.h"
+
+/* Items bigger than this are still read (the command line limit decides
+ * later); the bound only stops a runaway record from eating all memory. */
+#define SOURCE_MAX_RECORD ((size_t)1 << 30)
+
+typedef struct source {
+    GPtrArray *values; /* GBytes; NULL while streamed */
+    int fd;            /* streamed: the fd, owned unless stdin */
+    ctk_lines *lines;
+} source;
+
+typedef struct group {
+    GPtrArray *sources; /* source * */
+    size_t length;      /* the shortest member, once loaded */
+} group;
+
+struct ctk_sources {
+    char delim;
+    GPtrArray *groups; /* group * */
+    size_t per_job;
+    int started, streaming, done;
+    size_t *pos;        /* odometer over the groups */
+    GPtrArray *current; /* GBytes of the job being built */
+    GBytes *streamed;   /* the first group's current value when streaming */
+    GRegex *colsep;     /* --colsep: values split into columns; or NULL */
+};
+
+static void source_free(gpointer p)
+{
+    source *src = p;
+    if (src->values != NULL)
+        g_ptr_array_free(src->values, TRUE);
+    ctk_lines_close(src->lines);
+    if (src->fd > 0)
+        close(src->fd);
+    g_free(src);
+}
+
+static void group_free(gpointer p)
+{
+    group *g = p;
+    g_ptr_array_free(g->sources, TRUE);
+    g_free(g);
+}
+
+int ctk_sources_new(ctk_sources **out, char delim)
+{
+    ctk_sources *s = g_new0(ctk_sources, 1);
+    s->delim = delim;
+    s->groups = g_ptr_array_new_with_free_func(group_free);
+    s->per_job = 1;
+    s->current = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    *out = s;
+    return 0;
+}
+
+void ctk_sources_free(ctk_sources *s)
+{
+    if (s != NULL && s->colsep != NULL)
+        g_regex_unref(s->colsep);
+    if (s == NULL)
+        return;
+    g_ptr_array_free(s->groups, TRUE);
+    g_ptr_array_free(s->current, TRUE);
+    if (s->streamed != NULL)
+        g_bytes_unref(s->streamed);
+    g_free(s->pos);
+    g_free(s);
+}
+
+static int add_source(ctk_sources *s, source *src, int linked)
+{
+    if (s->started) {
+        source_free(src);
+        return CTK_EINVAL;
+    }
+    group *g;
+    if (linked && s->groups->len > 0) {
+        g = g_ptr_array_index(s->groups, s->groups->len - 1);
+    } else {
+        g = g_new0(group, 1);
+        g->sources = g_ptr_array_new_with_free_func(source_free);
+        g_ptr_array_add(s->groups, g);
+    }
+    g_ptr_array_add(g->sources, src);
+    return 0;
+}
+
+/* A value with a NUL after its bytes, so columns can be used as C strings;
+ * g_bytes_get_size() counts that NUL too. */
+static GBytes *value_new(const char *data, size_t len)
+{
+    char *copy = g_malloc(len + 1);
+    memcpy(copy, data, len);
+    copy[len] = '\0';
+    return g_bytes_new_take(copy, len + 1);
+}
+
+int ctk_sources_add_words(ctk_sources *s, char *const *words, size_t n, int linked)
+{
+    source *src = g_new0(source, 1);
+    src->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    /* As GNU parallel does, a word holding the record delimiter is several
+     * records ("a\nb" is a and b; "a\n" is a and an empty one). */
+    for (size_t i = 0; i < n; i++) {
+        const char *w = words[i], *end;
+        if (s->delim != '\0')
+            while ((end = strchr(w, s->delim)) != NULL) {
+                g_ptr_array_add(src->values, value_new(w, (size_t)(end - w)));
+                w = end + 1;
+            }
+        g_ptr_array_add(src->values, value_new(w, strlen(w)));
+    }
+    return add_source(s, src, linked);
+}
+
+int ctk_sources_add_file(ctk_sources *s, const char *path, int linked, char *err, size_t err_len)
+{
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int rc = -errno;
+        snprintf(err, err_len, "%s: %s", path, strerror(errno));
+        return rc;
+    }
+    source *src = g_new0(source, 1);
+    src->fd = fd;
+    int rc = ctk_lines_open(&src->lines, fd, s->delim, SOURCE_MAX_RECORD);
+    if (rc < 0) {
+        source_free(src);
+        return rc;
+    }
+    return add_source(s, src, linked);
+}
+
+int ctk_sources_set_per_job(ctk_sources *s, size_t per_job)
+{
+    if (per_job == 0)
+        return CTK_EINVAL;
+    s->per_job = per_job;
+    return 0;
+}
+
+/* The next record of a streamed source, NULs replaced by "\\0". */
+static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_replaced,
+                       const int *cancel)
+{
+    const char *line;
+    size_t len;
+    int rc = ctk_lines_next(src->lines, &line, &len, cancel);
+    if (rc < 0)
+        return rc;
+    if (s->delim == '\0' || memchr(line, '\0', len) == NULL) {
+        *value = value_new(line, len);
+        return 0;
+    }
+    GString *fixed = g_string_sized_new(len + 8);
+    for (size_t i = 0; i < len; i++) {
+        if (line[i] == '\0')
+            g_string_append(fixed, "\\0");
+        else
+            g_string_append_c(fixed, line[i]);
+    }
+    *nul_replaced = 1;
+    *value = value_new(fixed->str, fixed->len);
+    g_string_free(fixed, TRUE);
+    return 0;
+}
+
+static int load_source(ctk_sources *s, source *src, int *nul_replaced, const int *cancel)
+{
+    if (src->values != NULL)
+        return 0;
+    src->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    for (;;) {
+        GBytes *v;
+        int rc = read_record(s, src, &v, nul_replaced, cancel);
+        if (rc == CTK_EOF)
+            return 0;
+        if (rc < 0)
+            return rc;
+        g_ptr_array_add(src->values, v);
+    }
+}
+
+static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
+{
+    s->started = 1;
+    s->pos = g_new0(size_t, s->groups->len ? s->groups->len : 1);
+    if (s->groups->len == 0) {
+        s->done = 1;
+        return 0;
+    }
+    if (s->per_job > 1 && s->groups->len > 1)
+        return CTK_EINVAL;
+    group *first = g_ptr_array_index(s->groups, 0);
+    source *head = g_ptr_array_index(first->sources, 0);
+    s->streaming = first->sources->len == 1 && head->values == NULL;
+    for (guint g = s->streaming ? 1 : 0; g < s->groups->len; g++) {
+        group *grp = g_ptr_array_index(s->groups, g);
+        grp->length = SIZE_MAX;
+        for (guint k = 0; k < grp->sources->len; k++) {
+            source *src = g_ptr_array_index(grp->sources, k);
+            int rc = load_source(s, src, nul_replaced, cancel);
+            if (rc < 0)
+                return rc;
+            if (src->values->len < grp->length)
+                grp->length = src->values->len;
+        }
+        if (grp->length == 0)
+            s->done = 1; /* a product with an empty factor is empty */
+    }
+    return 0;
+}
+
+int ctk_sources_wait_fd(ctk_sources *s)
+{
+    if (!s->started || !s->streaming || s->done || s->per_job > 1 || s->streamed != NULL)
+        return -1;
+    group *first = g_ptr_array_index(s->groups, 0);
+    source *head = g_ptr_array_index(first->sources, 0);
+    return ctk_lines_ready(head->lines) ? -1 : ctk_lines_fd(head->lines);
+}
+
+static void push(ctk_sources *s, GBytes *v)
+{
+    if (s->colsep == NULL) {
+        g_ptr_array_add(s->current, g_bytes_ref(v));
+        return;
+    }
+    gsize size;
+    const char *data = g_bytes_get_data(v, &size);
+    char **cols = g_regex_split_full(s->colsep, data, (gssize)size - 1, 0, 0, 0, NULL);
+    for (char **c = cols; c != NULL && *c != NULL; c++)
+        g_ptr_array_add(s->current, value_new(*c, strlen(*c)));
+    if (cols == NULL || cols[0] == NULL) /* an empty value is one empty column */
+        g_ptr_array_add(s->current, value_new("", 0));
+    g_strfreev(cols);
+}
+
+int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *err, size_t err_len)
+{
+    GError *e = NULL;
+    GRegex *re = g_regex_new(regex, G_REGEX_RAW | G_REGEX_OPTIMIZE, 0, &e);
+    if (re == NULL) {
+        snprintf(err, err_len, "%s", e->message);
+        g_error_free(e);
+        return CTK_EINVAL;
+    }
+    if (s->colsep != NULL)
+        g_regex_unref(s->colsep);
+    s->colsep = re;
+    return 0;
+}
+
+/* Appends the current combination's values; advances the odometer.
+ * Returns CTK_EOF when there is no combination left. */
+static int next_combination(ctk_sources *s, int *nul_replaced, const int *cancel)
+{
+    if (s->done)
+        return CTK_EOF;
+    if (s->streaming && s->streamed == NULL) {
+        group *first = g_ptr_array_index(s->groups, 0);
+        int rc = read_record(s, g_ptr_array_index(first->sources, 0), &s->streamed, nul_replaced,
+                             cancel);
+        if (rc < 0) {
+            if (rc == CTK_EOF)
+                s->done = 1;
+            return rc;
+        }
+    }
+    for (guint g = 0; g < s->groups->len; g++) {
+        group *grp = g_ptr_array_index(s->groups, g);
+        if (g == 0 && s->streaming) {
+            push(s, s->streamed);
+            continue;
+        }
+        for (guint k = 0; k < grp->sources->len; k++) {
+            source *src = g_ptr_array_index(grp->sources, k);
+            push(s, g_ptr_array_index(src->values, s->pos[g]));
+        }
+    }
+    /* The last group varies fastest. */
+    for (guint g = s->groups->len; g-- > 0;) {
+        group *grp = g_ptr_array_index(s->groups, g);
+        if (g == 0 && s->streaming) {
+            g_bytes_unref(s->streamed);
+            s->streamed = NULL;
+            break;
+        }
+        if (++s->pos[g] < grp->length)
+            break;
+        s->pos[g] = 0;
+        if (g == 0)
+            s->done = 1;
+    }
+    return 0;
+}
+
+int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced, const int *cancel)
+{
+    int rc = 0;
+    if (!s->started && (rc = start(s, nul_replaced, cancel)) < 0)
+        return rc;
+    g_ptr_array_set_size(s->current, 0);
+    for (size_t k = 0; k < s->per_job; k++) {
+        rc = next_combination(s, nul_replaced, cancel);
+        if (rc < 0)
+            break;
+    }
+    if (s->current->len == 0)
+        return rc < 0 ? rc : CTK_EOF;
+    if (rc < 0 && rc != CTK_EOF)
+        return rc;
+    item->n = s->current->len;
+    item->cols = g_renew(char *, item->cols, item->n);
+    item->lens = g_renew(size_t, item->lens, item->n);
+    for (size_t i = 0; i < item->n; i++) {
+        gsize size;
+        item->cols[i] = (char *)g_bytes_get_data(g_ptr_array_index(s->current, i), &size);
+        item->lens[i] = size - 1;
+    }
+    return 0;
+}
+
+void ctk_item_clear(ctk_item *item)
+{
+    g_free(item->cols);
+    g_free(item->lens);
+    item->cols = NULL;
+    item->lens = NULL;
+    item->n = 0;
+}

@@ -1,0 +1,55 @@
+/*
+ * ctk/sources.h: where a command's input items come from, combined as GNU
+ * parallel combines them. Each source is stdin, a file (:::: FILE, -a
+ * FILE) or a list of words (::: a b c). Several sources make a cross
+ * product (the last one varies fastest); a source added as "linked"
+ * (:::+, ::::+) pairs element-wise with the one before it, and the
+ * group stops at the shorter. The first group is streamed when it is a
+ * single stdin or file source, so endless input stays flat in memory;
+ * every later source is read whole, since the product revisits it.
+ */
+#ifndef CTK_SOURCES_H
+#define CTK_SOURCES_H
+
+#include <stddef.h>
+
+#include "ctk/common.h"
+
+typedef struct ctk_sources ctk_sources;
+
+/* One job's arguments: n columns of bytes (each NUL-terminated as well). */
+typedef struct ctk_item {
+    size_t n;
+    char **cols;
+    size_t *lens;
+} ctk_item;
+
+/* delim: the record separator for stdin and files ('\n', '\0' with -0). */
+int ctk_sources_new(ctk_sources **out, char delim);
+void ctk_sources_free(ctk_sources *s);
+/* A list of words (:::). A word holding the delimiter is split there. */
+int ctk_sources_add_words(ctk_sources *s, char *const *words, size_t n, int linked);
+/* A file (::::, -a); "-" is stdin. CTK_ENOENT etc. with err filled when
+ * it cannot be opened. */
+int ctk_sources_add_file(ctk_sources *s, const char *path, int linked, char *err,
+                                    size_t err_len);
+/* Groups every `per_job` consecutive items of a single source into one
+ * job (-n / -N). 1 by default. CTK_EINVAL with several sources. */
+int ctk_sources_set_per_job(ctk_sources *s, size_t per_job);
+/* --colsep: every value is split into columns where REGEX (PCRE, on
+ * bytes) matches. CTK_EINVAL with err filled for a bad regex. */
+int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *err, size_t err_len);
+/* The next job's arguments into item (valid until the next call).
+ * Returns 0, CTK_EOF, CTK_ECANCELED, or a read error. *nul_replaced is
+ * set when a NUL byte was replaced by the two characters \0, as GNU
+ * parallel does without --null. */
+int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced,
+                                const int *cancel);
+/* The fd ctk_sources_next would block reading (the streamed source's,
+ * when no whole record is buffered), for a caller that polls it with
+ * other fds first; -1 when the next call would not wait there. */
+int ctk_sources_wait_fd(ctk_sources *s);
+/* Frees the arrays ctk_sources_next allocated in item (start zeroed). */
+void ctk_item_clear(ctk_item *item);
+
+#endif

@@ -1,0 +1,215 @@
+/* blocks.c: record boundaries for cpipe, literal (memrchr/memmem: the
+ * common newline case costs one backward scan of a few bytes) or by
+ * regular expression (GRegex on raw bytes). */
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "blocks.h"
+
+struct ctk_blocks {
+    char *sep; /* literal: recend followed by recstart */
+    size_t sep_len;
+    size_t end_len; /* the boundary lies this far into sep */
+    GRegex *re;     /* regexp: a match's start is the boundary */
+    uint64_t fixed;
+};
+
+static char *regex_pattern(const ctk_blocks_opts *o, const char *end, size_t end_len)
+{
+    GString *p = g_string_new(NULL);
+    if (end_len > 0)
+        g_string_append_printf(p, "(?:%.*s)\\K", (int)end_len, end);
+    if (o->recstart_len > 0)
+        g_string_append_printf(p, "(?=(?:%.*s))", (int)o->recstart_len, o->recstart);
+    return g_string_free(p, FALSE);
+}
+
+static int compile_regex(ctk_blocks *b, const ctk_blocks_opts *o, const char *end, size_t end_len,
+                         char *err, size_t err_len)
+{
+    if (memchr(end, '\0', end_len) != NULL ||
+        (o->recstart_len > 0 && memchr(o->recstart, '\0', o->recstart_len) != NULL)) {
+        snprintf(err, err_len, "a regular expression cannot hold a NUL byte (use \\x00)");
+        return CTK_EINVAL;
+    }
+    char *pattern = regex_pattern(o, end, end_len);
+    GError *gerr = NULL;
+    b->re = g_regex_new(pattern, G_REGEX_RAW | G_REGEX_MULTILINE | G_REGEX_OPTIMIZE, 0, &gerr);
+    g_free(pattern);
+    if (b->re == NULL) {
+        snprintf(err, err_len, "bad regular expression: %s", gerr->message);
+        g_error_free(gerr);
+        return CTK_EINVAL;
+    }
+    return 0;
+}
+
+/* GNU parallel reads --recend '\n\n' or '\t' as the bytes, not as
+ * backslashes: \n \t \r \0 \\ and \xHH are decoded (a regexp keeps
+ * them for PCRE). out holds at least len bytes; returns its length. */
+static size_t unescape(const char *in, size_t len, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (in[i] != '\\' || i + 1 == len) {
+            out[n++] = in[i];
+            continue;
+        }
+        char c = in[++i];
+        if (c == 'x' && i + 2 < len && g_ascii_isxdigit(in[i + 1]) && g_ascii_isxdigit(in[i + 2])) {
+            out[n++] =
+                (char)(g_ascii_xdigit_value(in[i + 1]) * 16 + g_ascii_xdigit_value(in[i + 2]));
+            i += 2;
+            continue;
+        }
+        const char *from = "nt0r\\", *to = "\n\t\0\r\\";
+        const char *at = c != '\0' ? strchr(from, c) : NULL;
+        if (at != NULL) {
+            out[n++] = to[at - from];
+        } else { /* not an escape we know: kept as typed */
+            out[n++] = '\\';
+            out[n++] = c;
+        }
+    }
+    return n;
+}
+
+int ctk_blocks_new(ctk_blocks **out, const ctk_blocks_opts *o, char *err, size_t err_len)
+{
+    ctk_blocks *b = calloc(1, sizeof *b);
+    if (b == NULL)
+        return CTK_ENOMEM;
+    const char *end = o->recend;
+    size_t end_len = o->recend_len;
+    if (end == NULL) {
+        end = o->recstart_len > 0 ? "" : "\n";
+        end_len = o->recstart_len > 0 ? 0 : 1;
+    }
+    b->fixed = o->fixed;
+    int rc = 0;
+    if (b->fixed == 0 && end_len == 0 && o->recstart_len == 0) {
+        snprintf(err, err_len, "the record separator is empty (give --recend or --recstart)");
+        rc = CTK_EINVAL;
+    } else if (b->fixed == 0 && o->regexp) {
+        rc = compile_regex(b, o, end, end_len, err, err_len);
+    } else if (b->fixed == 0) {
+        b->sep = malloc(end_len + o->recstart_len + 1);
+        if (b->sep == NULL) {
+            rc = CTK_ENOMEM;
+        } else {
+            b->end_len = unescape(end, end_len, b->sep);
+            b->sep_len = b->end_len;
+            if (o->recstart_len > 0) /* recstart may be NULL */
+                b->sep_len += unescape(o->recstart, o->recstart_len, b->sep + b->end_len);
+        }
+    }
+    if (rc < 0) {
+        ctk_blocks_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+void ctk_blocks_free(ctk_blocks *b)
+{
+    if (b == NULL)
+        return;
+    if (b->re != NULL)
+        g_regex_unref(b->re);
+    free(b->sep);
+    free(b);
+}
+
+/* The start of the last occurrence of sep that starts in [0, limit) and
+ * fits in data[0, len), or -1. */
+static ptrdiff_t last_sep(const ctk_blocks *b, const char *data, size_t len, size_t limit)
+{
+    if (len < b->sep_len)
+        return -1;
+    if (limit > len - b->sep_len + 1)
+        limit = len - b->sep_len + 1;
+    const char *p = data + limit;
+    while (p > data) {
+        p = memrchr(data, b->sep[0], (size_t)(p - data));
+        if (p == NULL)
+            return -1;
+        if (memcmp(p, b->sep, b->sep_len) == 0)
+            return p - data;
+    }
+    return -1;
+}
+
+static size_t cut_literal(const ctk_blocks *b, const char *data, size_t len, size_t want)
+{
+    /* A boundary p = i + end_len with 0 < p <= want. */
+    size_t limit = want + 1 > b->end_len ? want + 1 - b->end_len : 0;
+    ptrdiff_t i = last_sep(b, data, len, limit);
+    if (i >= 0 && (size_t)i + b->end_len > 0)
+        return (size_t)i + b->end_len;
+    /* None fits: the first boundary after want (or after 0). */
+    size_t from = limit;
+    if (b->end_len == 0 && from == 0)
+        from = 1; /* a recstart at 0 is no boundary */
+    if (from >= len)
+        return 0;
+    const char *p = memmem(data + from, len - from, b->sep, b->sep_len);
+    return p == NULL ? 0 : (size_t)(p - data) + b->end_len;
+}
+
+static size_t cut_regex(const ctk_blocks *b, const char *data, size_t len, size_t want)
+{
+    GMatchInfo *m = NULL;
+    size_t best = 0;
+    g_regex_match_full(b->re, data, (gssize)len, 0, 0, &m, NULL);
+    while (g_match_info_matches(m)) {
+        gint start, end;
+        g_match_info_fetch_pos(m, 0, &start, &end);
+        size_t p = (size_t)start;
+        if (p > 0 && p <= want) {
+            best = p;
+        } else if (p > want) {
+            if (best == 0)
+                best = p;
+            break;
+        }
+        if (!g_match_info_next(m, NULL))
+            break;
+    }
+    g_match_info_free(m);
+    return best;
+}
+
+size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t want)
+{
+    if (want > len)
+        want = len;
+    if (b->fixed > 0) {
+        if (len < b->fixed)
+            return 0;
+        size_t p = (size_t)(want / b->fixed * b->fixed);
+        return p > 0 ? p : (size_t)b->fixed;
+    }
+    return b->re != NULL ? cut_regex(b, data, len, want) : cut_literal(b, data, len, want);
+}
+
+size_t ctk_blocks_reach(const ctk_blocks *b)
+{
+    if (b->fixed > 0)
+        return 0;
+    return b->re != NULL ? SIZE_MAX : b->sep_len;
+}
+
+size_t ctk_blocks_header_end(const char *data, size_t len, uint64_t n)
+{
+    size_t off = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        const char *nl = memchr(data + off, '\n', len - off);
+        if (nl == NULL)
+            return 0;
+        off = (size_t)(nl - data) + 1;
+    }
+    return off;
+}

@@ -1,0 +1,1091 @@
+/* pipe.c: cpipe's engine: cutting the input into blocks (reader thread),
+ * running a filter per block (the strategy's workers, or one libuv loop),
+ * and writing the outputs in order (writer thread). */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipe.h"
+
+/* What a unit's `in` starts with; piped input follows it (header, block). */
+typedef struct block_desc {
+    uint64_t offset; /* of the block's first byte in the input */
+    uint64_t len;    /* the block's bytes, header not counted */
+    uint64_t in_memory;
+    uint64_t reserved;
+} block_desc;
+
+/* What a unit's `out` holds: the filter's end and, in this process, the
+ * result itself (its output may be in a spill file); from a worker
+ * process, the output follows: the path of its spill file (path_len
+ * bytes, linked by name for us to open and unlink), then the bytes kept
+ * in memory (all of them when there is no such file). */
+typedef struct block_result {
+    int32_t exit, signal, exec_errno, in_process;
+    uint64_t offset, len, out_bytes;
+    ctk_spawn_result *res; /* in_process: ours to free */
+    uint32_t path_len;
+    int32_t input_errno; /* the block could not be fed whole (the file shrank) */
+} block_result;
+
+/* A pipe's capacity we ask for: a 1M block then moves in one write. */
+#define PIPE_SIZE ((size_t)1 << 20)
+/* A block's output kept in memory; beyond it waits in a temporary file. */
+#define OUT_MEM_LIMIT ((size_t)4 << 20)
+
+struct ctk_pipe {
+    ctk_pipe_opts opts;
+    const int *cancel;
+    ctk_progress *progress;
+    uint64_t progress_divisor;
+    pid_t owner; /* results made in another process travel as bytes */
+
+    /* The input: a file cut by offsets, or a pipe with the bytes read
+     * ahead. */
+    int seekable;
+    uint64_t size;  /* of the file, when we started */
+    ctk_buf window; /* the file's bytes around a cut */
+    uint64_t start; /* where blocks begin: after the header */
+    uint64_t pos;   /* the next block's offset */
+    ctk_buf header;
+    ctk_buf next; /* piped: a block_desc, the header, bytes read ahead */
+    int eof;
+    uint64_t produced;
+
+    ctk_spawn_program program;
+
+    /* Filters' pids, in memory shared with the process strategy's
+     * workers, so a signal reaches filters this process did not start. */
+    pid_t *shared_pids;
+    size_t n_shared;
+
+    pthread_mutex_t lock; /* everything below */
+    GPtrArray *running;   /* ctk_spawn_child * of this process */
+    GHashTable *pending;  /* ctk_spawn_result * made, not yet consumed */
+    int stop;             /* a block failed: feed no more */
+    ctk_pipe_stats stats;
+    GChecksum *digest;
+};
+
+static int stopped(ctk_pipe *p)
+{
+    return __atomic_load_n(&p->stop, __ATOMIC_RELAXED) || ctk_is_cancelled(p->cancel);
+}
+
+/* ---- the input ----------------------------------------------------------- */
+
+/* Waits for input, giving up when the run is cancelled (a reader blocked
+ * on a silent pipe must not keep cpipe from exiting). */
+static ssize_t read_some(ctk_pipe *p, void *buf, size_t len)
+{
+    for (;;) {
+        struct pollfd pf = {.fd = p->opts.in_fd, .events = POLLIN};
+        int n = poll(&pf, 1, 100);
+        if (ctk_is_cancelled(p->cancel)) {
+            errno = ECANCELED;
+            return -1;
+        }
+        if (n < 0 && errno != EINTR)
+            return -1;
+        if (n <= 0)
+            continue;
+        ssize_t got = read(p->opts.in_fd, buf, len);
+        if (got >= 0 || (errno != EINTR && errno != EAGAIN))
+            return got;
+    }
+}
+
+/* Reads until p->next holds `want` bytes after `from`, or end of input. */
+static int fill(ctk_pipe *p, size_t from, size_t want)
+{
+    while (!p->eof && p->next.len - from < want) {
+        size_t need = from + want + 65536;
+        if (p->next.cap < need) {
+            unsigned char *d = realloc(p->next.data, need);
+            if (d == NULL)
+                return CTK_ENOMEM;
+            p->next.data = d;
+            p->next.cap = need;
+        }
+        ssize_t n = read_some(p, p->next.data + p->next.len, p->next.cap - p->next.len);
+        if (n < 0)
+            return errno == ECANCELED ? CTK_ECANCELED : -errno;
+        if (n == 0)
+            p->eof = 1;
+        p->next.len += (size_t)n;
+    }
+    return 0;
+}
+
+static int read_header(ctk_pipe *p, const char *data, size_t len, size_t *end)
+{
+    *end = 0;
+    if (p->opts.header_lines == 0)
+        return 0;
+    *end = ctk_blocks_header_end(data, len, p->opts.header_lines);
+    if (*end == 0)
+        *end = len; /* fewer lines than asked for: it is all header */
+    return ctk_buf_set(&p->header, data, *end);
+}
+
+static int open_pipe_input(ctk_pipe *p)
+{
+    /* A larger pipe from our writer means fewer, larger reads. */
+    (void)fcntl(p->opts.in_fd, F_SETPIPE_SZ, (int)PIPE_SIZE);
+    block_desc d = {0};
+    int rc = ctk_buf_set(&p->next, &d, sizeof d);
+    size_t end = 0;
+    /* The header: read until it is whole (its lines may be long). */
+    for (size_t want = 65536; rc == 0 && p->opts.header_lines > 0; want *= 2) {
+        rc = fill(p, sizeof d, want);
+        const char *data = (const char *)p->next.data + sizeof d;
+        size_t len = p->next.len - sizeof d;
+        if (rc == 0 && (ctk_blocks_header_end(data, len, p->opts.header_lines) > 0 || p->eof)) {
+            rc = read_header(p, data, len, &end);
+            break;
+        }
+    }
+    if (rc == 0 && end > 0) {
+        /* The header stays where it is: every block's buffer starts so. */
+        p->start = end;
+        p->pos = end;
+    }
+    return rc;
+}
+
+/* Cuts are looked for in a window of the file read around them, never in
+ * a mapping of it: the blocks go from the file to the filters by splice,
+ * so memory stays bounded by the window, and a file that shrinks under us
+ * (a log truncated by its rotation) is an error, not a SIGBUS. */
+#define CUT_WINDOW ((size_t)64 << 10)
+
+/* Reads len bytes of the file at off into p->window. CTK_EIO: the file
+ * ends before them (it shrank since we started). */
+static int read_at(ctk_pipe *p, uint64_t off, size_t len)
+{
+    if (p->window.cap < len) {
+        unsigned char *d = realloc(p->window.data, len);
+        if (d == NULL)
+            return CTK_ENOMEM;
+        p->window.data = d;
+        p->window.cap = len;
+    }
+    p->window.len = 0;
+    while (p->window.len < len) {
+        ssize_t n = pread(p->opts.in_fd, p->window.data + p->window.len, len - p->window.len,
+                          (off_t)(off + p->window.len));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : CTK_EIO;
+        p->window.len += (size_t)n;
+    }
+    return 0;
+}
+
+static int open_file_input(ctk_pipe *p, const struct stat *st)
+{
+    off_t at = lseek(p->opts.in_fd, 0, SEEK_CUR);
+    if (at < 0 || (uint64_t)st->st_size < (uint64_t)at)
+        return CTK_EINVAL;
+    p->size = (uint64_t)st->st_size;
+    p->seekable = 1;
+    uint64_t rest = p->size - (uint64_t)at;
+    size_t end = 0;
+    int rc = 0;
+    /* The header: read until it is whole (its lines may be long). */
+    for (uint64_t want = CUT_WINDOW; p->opts.header_lines > 0; want *= 2) {
+        size_t span = (size_t)(want < rest ? want : rest);
+        rc = read_at(p, (uint64_t)at, span);
+        if (rc < 0)
+            break;
+        const char *data = (const char *)p->window.data;
+        if (ctk_blocks_header_end(data, span, p->opts.header_lines) > 0 || span == rest) {
+            rc = read_header(p, data, span, &end);
+            break;
+        }
+    }
+    p->start = p->pos = (uint64_t)at + end;
+    return rc;
+}
+
+uint64_t ctk_pipe_input_size(const ctk_pipe *p)
+{
+    return p->seekable ? p->size - p->start : 0;
+}
+
+/* ---- producing blocks ------------------------------------------------------ */
+
+/* The length of the block at p->pos, of `rest` bytes left. */
+static int cut_seekable(ctk_pipe *p, uint64_t rest, uint64_t *len)
+{
+    const ctk_blocks *b = p->opts.rules;
+    size_t block = (size_t)p->opts.block, reach = ctk_blocks_reach(b);
+    int rc;
+    *len = rest;
+    if (rest <= block)
+        return 0;
+    if (reach == 0) { /* --fixed: no data needed */
+        size_t c = ctk_blocks_cut(b, NULL, (size_t)rest, block);
+        *len = c > 0 ? c : rest; /* 0: a last, short record */
+        return 0;
+    }
+    if (reach < CUT_WINDOW && block > CUT_WINDOW) {
+        /* Records shorter than the window (the usual case): the last
+         * boundary before `block` is in a window that ends past it by
+         * more than a separator. */
+        size_t from = block - CUT_WINDOW;
+        size_t span = rest - from < 2 * CUT_WINDOW ? (size_t)(rest - from) : 2 * CUT_WINDOW;
+        if ((rc = read_at(p, p->pos + from, span)) < 0)
+            return rc;
+        size_t c = ctk_blocks_cut(b, (const char *)p->window.data, span, CUT_WINDOW);
+        if (c > 0 && c <= CUT_WINDOW) {
+            *len = from + c;
+            return 0;
+        }
+    }
+    /* A long record, or a regexp: everything from the block's start. */
+    for (uint64_t span = block + CUT_WINDOW;; span *= 2) {
+        if (span > rest)
+            span = rest;
+        if ((rc = read_at(p, p->pos, (size_t)span)) < 0)
+            return rc;
+        size_t c = ctk_blocks_cut(b, (const char *)p->window.data, (size_t)span, block);
+        if (c > 0 || span == rest) {
+            *len = c > 0 ? c : rest; /* no boundary: the rest is one record */
+            return 0;
+        }
+    }
+}
+
+static int produce_seekable(ctk_pipe *p, ctk_unit *unit)
+{
+    if (p->pos >= p->size) {
+        /* Consumed, as a pipe would be: `(cpipe ...; cat) < FILE` must
+         * not see the file again. */
+        (void)lseek(p->opts.in_fd, (off_t)p->size, SEEK_SET);
+        if (p->produced > 0 || !p->opts.empty_block)
+            return CTK_EOF;
+    }
+    uint64_t len;
+    int rc = cut_seekable(p, p->size - p->pos, &len);
+    if (rc < 0)
+        return rc;
+    block_desc d = {p->pos - p->start, len, 0, 0};
+    p->pos += len;
+    /* A window grown for a huge record is not kept. */
+    if (p->window.cap > 2 * (size_t)p->opts.block + 2 * CUT_WINDOW)
+        ctk_buf_free(&p->window);
+    return ctk_buf_set(&unit->in, &d, sizeof d);
+}
+
+static int produce_piped(ctk_pipe *p, ctk_unit *unit)
+{
+    size_t skip = sizeof(block_desc) + p->header.len; /* where data starts */
+    size_t want = (size_t)p->opts.block;
+    size_t cut = 0;
+    for (;;) {
+        int rc = fill(p, skip, want);
+        if (rc < 0)
+            return rc;
+        size_t len = p->next.len - skip;
+        if (p->eof && len <= p->opts.block) {
+            cut = len;
+            break;
+        }
+        cut = ctk_blocks_cut(p->opts.rules, (const char *)p->next.data + skip, len,
+                             (size_t)p->opts.block);
+        if (cut > 0 || p->eof) {
+            cut = cut > 0 ? cut : len;
+            break;
+        }
+        want = len + (size_t)p->opts.block; /* a record bigger than a block */
+    }
+    if (cut == 0 && (p->produced > 0 || !p->opts.empty_block))
+        return CTK_EOF;
+    /* The block keeps the buffer; what follows the cut starts the next. */
+    ctk_buf rest = {0};
+    size_t tail = p->next.len - skip - cut;
+    size_t cap = skip + (size_t)p->opts.block + 65536;
+    rest.data = malloc(cap > skip + tail ? cap : skip + tail);
+    if (rest.data == NULL)
+        return CTK_ENOMEM;
+    rest.cap = cap > skip + tail ? cap : skip + tail;
+    memcpy(rest.data, p->next.data, skip);
+    memcpy(rest.data + skip, p->next.data + skip + cut, tail);
+    rest.len = skip + tail;
+    block_desc d = {p->pos - p->start, cut, 1, 0};
+    memcpy(p->next.data, &d, sizeof d);
+    p->next.len = skip + cut;
+    ctk_buf_free(&unit->in);
+    unit->in = p->next;
+    p->next = rest;
+    p->pos += cut;
+    return 0;
+}
+
+int ctk_pipe_produce(void *arg, ctk_unit *unit)
+{
+    ctk_pipe *p = arg;
+    if (stopped(p))
+        return CTK_EOF;
+    int rc = p->seekable ? produce_seekable(p, unit) : produce_piped(p, unit);
+    if (rc == 0)
+        p->produced++;
+    if (rc == CTK_ECANCELED)
+        return CTK_EOF;
+    if (rc < 0 && rc != CTK_EOF) {
+        p->eof = 1;
+        p->size = p->pos; /* and no more blocks */
+        if (rc == CTK_EIO && p->seekable)
+            return ctk_unit_fail(unit, rc, "the input file shrank while being read (truncated?)");
+        return ctk_unit_fail(unit, rc, "cannot read the input: %s", ctk_strerror(rc));
+    }
+    return rc;
+}
+
+/* ---- running a filter ------------------------------------------------------ */
+
+/* Everything one filter run needs, kept together so the async form can
+ * hold it across callbacks. */
+typedef struct job {
+    ctk_pipe *p;
+    ctk_unit *unit;
+    block_desc desc;
+    char **argv;
+    ctk_buf line;
+    char env_block[48], env_offset[48];
+    const char *env[3];
+    ctk_spawn_opts so;
+    ctk_spawn_child child;
+    ctk_spawn_result *res;
+} job;
+
+static void track(ctk_pipe *p, ctk_spawn_child *child, int add)
+{
+    pthread_mutex_lock(&p->lock);
+    if (add)
+        g_ptr_array_add(p->running, child);
+    else
+        g_ptr_array_remove_fast(p->running, child);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* In a worker process: claims a slot of the shared table for pid, or
+ * frees it (pid 0 with the slot returned before). */
+static size_t share_pid(ctk_pipe *p, pid_t pid, size_t slot)
+{
+    if (p->shared_pids == NULL || getpid() == p->owner)
+        return SIZE_MAX;
+    if (pid == 0) {
+        if (slot != SIZE_MAX)
+            __atomic_store_n(&p->shared_pids[slot], 0, __ATOMIC_SEQ_CST);
+        return SIZE_MAX;
+    }
+    for (size_t i = 0; i < p->n_shared; i++) {
+        pid_t none = 0;
+        if (__atomic_compare_exchange_n(&p->shared_pids[i], &none, pid, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
+{
+    memset(j, 0, sizeof *j);
+    j->p = p;
+    j->unit = unit;
+    if (unit->in.len < sizeof j->desc)
+        return CTK_EIO;
+    memcpy(&j->desc, unit->in.data, sizeof j->desc);
+    ctk_cmdline_args args = {NULL, 0, unit->seq, 1};
+    int rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, &j->argv);
+    if (rc < 0)
+        return rc;
+    snprintf(j->env_block, sizeof j->env_block, "CPIPE_BLOCK=%llu", (unsigned long long)unit->seq);
+    snprintf(j->env_offset, sizeof j->env_offset, "CPIPE_OFFSET=%llu",
+             (unsigned long long)j->desc.offset);
+    j->env[0] = j->env_block;
+    j->env[1] = j->env_offset;
+    ctk_spawn_opts *so = &j->so;
+    so->argv = (const char *const *)j->argv;
+    so->path = j->argv != NULL ? ctk_spawn_program_path(&p->program, j->argv[0]) : NULL;
+    so->shell = j->argv == NULL ? (const char *)j->line.data : NULL;
+    so->shell_path = p->opts.shell;
+    so->env = j->env;
+    so->out = CTK_SPAWN_CAPTURE;
+    so->err = CTK_SPAWN_INHERIT;
+    so->mem_limit = OUT_MEM_LIMIT;
+    so->tmpdir = p->opts.tmpdir;
+    so->pipe_size = PIPE_SIZE;
+    /* The unit's buffer outlives the filter: its pages can go to the pipe. */
+    so->input_vmsplice = 1;
+    if (j->desc.in_memory) {
+        so->in = CTK_SPAWN_IN_PIPE;
+        so->input = unit->in.data + sizeof j->desc;
+        so->input_len = unit->in.len - sizeof j->desc;
+    } else {
+        so->in = CTK_SPAWN_IN_RANGE;
+        so->input = p->header.data;
+        so->input_len = p->header.len;
+        so->range_fd = p->opts.in_fd;
+        so->range_offset = p->start + j->desc.offset;
+        so->range_len = j->desc.len;
+    }
+    j->res = calloc(1, sizeof *j->res);
+    if (j->res == NULL)
+        return CTK_ENOMEM;
+    ctk_spawn_result_init(j->res, so);
+    return 0;
+}
+
+static void job_release(job *j)
+{
+    ctk_cmdline_argv_free(j->argv);
+    j->argv = NULL;
+    ctk_buf_free(&j->line);
+    if (j->res != NULL) {
+        ctk_spawn_result_free(j->res);
+        free(j->res);
+        j->res = NULL;
+    }
+}
+
+/* A result crossing from a worker process travels as bytes. */
+static int put_stream_bytes(ctk_buf *out, const ctk_spawn_stream *s)
+{
+    return ctk_spawn_stream_foreach(s, (ctk_spawn_chunk_fn)ctk_buf_append, out);
+}
+
+/* Gives an unlinked (O_TMPFILE) spill file a name the parent can open, so
+ * a big output crosses from a worker process without passing through
+ * memory. Fails for a spill file that was never linkable. */
+static int name_spill(int fd, const char *tmpdir, char *path, size_t len)
+{
+    const char *dir = tmpdir != NULL ? tmpdir : getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    for (int tries = 0; tries < 100; tries++) {
+        int n = snprintf(path, len, "%s/cpipe-out-%ld-%08x", dir, (long)getpid(), g_random_int());
+        if (n < 0 || (size_t)n >= len)
+            return CTK_ERANGE;
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -errno;
+    }
+    return CTK_EEXIST;
+}
+
+static int put_result_bytes(ctk_pipe *p, ctk_buf *out, block_result *br, const ctk_spawn_stream *s)
+{
+    char path[4096];
+    if (s->spill_fd < 0 || name_spill(s->spill_fd, p->opts.tmpdir, path, sizeof path) < 0)
+        return ctk_buf_set(out, br, sizeof *br) == 0 ? put_stream_bytes(out, s) : CTK_ENOMEM;
+    br->path_len = (uint32_t)strlen(path);
+    int rc = ctk_buf_set(out, br, sizeof *br);
+    if (rc == 0)
+        rc = ctk_buf_append(out, path, br->path_len);
+    if (rc == 0)
+        rc = ctk_buf_append(out, s->mem.data, s->mem.len);
+    if (rc < 0)
+        unlink(path);
+    return rc;
+}
+
+/* Fills the unit's out from a finished job; the result moves with it. */
+static int job_report(job *j)
+{
+    ctk_pipe *p = j->p;
+    ctk_spawn_result *r = j->res;
+    block_result br = {r->exit,
+                       r->signal,
+                       r->exec_errno,
+                       getpid() == p->owner,
+                       j->desc.offset,
+                       j->desc.len,
+                       r->out.bytes,
+                       NULL,
+                       0,
+                       r->input_errno};
+    if (br.in_process)
+        br.res = r;
+    int rc = br.in_process ? ctk_buf_set(&j->unit->out, &br, sizeof br)
+                           : put_result_bytes(p, &j->unit->out, &br, &r->out);
+    if (rc < 0)
+        return ctk_unit_fail(j->unit, rc, "cannot keep the filter's output: %s", ctk_strerror(rc));
+    if (br.in_process) {
+        pthread_mutex_lock(&p->lock);
+        g_hash_table_add(p->pending, r);
+        pthread_mutex_unlock(&p->lock);
+        j->res = NULL; /* the writer frees it */
+    }
+    return 0;
+}
+
+static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
+{
+    (void)cancel;
+    ctk_pipe *p = ctx;
+    job j;
+    int rc = job_prepare(&j, p, unit);
+    if (rc < 0) {
+        job_release(&j);
+        return ctk_unit_fail(unit, rc, "cannot prepare the filter: %s", ctk_strerror(rc));
+    }
+    rc = ctk_spawn_start(&j.child, &j.so);
+    if (rc == 0) {
+        track(p, &j.child, 1);
+        size_t slot = share_pid(p, j.child.pid, 0);
+        ctk_spawn_result_free(j.res);
+        rc = ctk_spawn_finish(&j.child, j.res);
+        share_pid(p, 0, slot);
+        track(p, &j.child, 0);
+    }
+    ctk_spawn_dispose(&j.child);
+    if (rc < 0)
+        rc = ctk_unit_fail(unit, rc, "cannot run the filter: %s", ctk_strerror(rc));
+    else
+        rc = job_report(&j);
+    job_release(&j);
+    return rc;
+}
+
+/* ---- the same on an event loop (the async strategy) ------------------------- */
+
+/* One filter watched by a loop: its stdin (writable), stdout and its exit
+ * (pidfd readable), served by spawn's watch steps. Each uv_poll watches a
+ * dup of the fd, so spawn may close the original whenever it is done. */
+typedef struct async_job {
+    job j;
+    uv_loop_t *loop;
+    ctk_done_fn done;
+    void *done_arg;
+    ctk_spawn_watch *watch;
+    uv_poll_t poll[3]; /* stdin, stdout, exit */
+    int fds[3];
+    int open; /* handles not yet closed */
+    uv_timer_t later;
+} async_job;
+
+/* Which of spawn's pollfds each of our polls stands for. */
+static const int watch_index[3] = {2, 3, 1};
+
+static void async_free(async_job *a)
+{
+    ctk_unit *unit = a->j.unit;
+    ctk_done_fn done = a->done;
+    void *done_arg = a->done_arg;
+    ctk_spawn_watch_free(a->watch);
+    ctk_spawn_dispose(&a->j.child);
+    job_release(&a->j);
+    free(a);
+    done(unit, done_arg);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    async_job *a = h->data;
+    for (int i = 0; i < 3; i++)
+        if ((uv_handle_t *)&a->poll[i] == h) {
+            close(a->fds[i]);
+            a->fds[i] = -1;
+        }
+    if (--a->open == 0)
+        async_free(a);
+}
+
+static void unwatch(async_job *a, int i)
+{
+    if (a->fds[i] >= 0 && !uv_is_closing((uv_handle_t *)&a->poll[i]))
+        uv_close((uv_handle_t *)&a->poll[i], on_closed);
+}
+
+/* The filter is reaped (rc 1) or failed (rc < 0): report, close the
+ * polls; the last close hands the unit back. */
+static void async_finish(async_job *a, int rc)
+{
+    job *j = &a->j;
+    track(j->p, &j->child, 0);
+    if (rc < 0)
+        ctk_unit_fail(j->unit, rc, "cannot run the filter: %s", ctk_strerror(rc));
+    else
+        job_report(j);
+    a->open++; /* keep async_free away until every close is issued */
+    for (int i = 0; i < 3; i++)
+        unwatch(a, i);
+    if (--a->open == 0)
+        async_free(a);
+}
+
+/* A write to a filter that stopped reading raises SIGPIPE on this thread:
+ * hold it off and take it back, so the process does not die of it. */
+static int step_guarded(async_job *a, const struct pollfd *p)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    int rc = ctk_spawn_watch_step(a->watch, p);
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&set, NULL, &zero) > 0)
+        ;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static void on_ready(uv_poll_t *w, int status, int events)
+{
+    /* An error on a pipe (the filter closed it) is seen by the read or
+     * write, as an end of file or EPIPE. */
+    (void)status;
+    (void)events;
+    async_job *a = w->data;
+    struct pollfd p[CTK_SPAWN_WATCH_FDS];
+    double due;
+    ctk_spawn_watch_fds(a->watch, p, &due);
+    for (int i = 0; i < 3; i++)
+        if (w == &a->poll[i] && p[watch_index[i]].fd >= 0)
+            p[watch_index[i]].revents = (short)p[watch_index[i]].events;
+    int rc = step_guarded(a, p);
+    if (rc != 0) {
+        async_finish(a, rc);
+        return;
+    }
+    /* Stop polling what spawn no longer watches (a closed pipe, an exit
+     * seen): level-triggered polls would fire forever. */
+    ctk_spawn_watch_fds(a->watch, p, &due);
+    for (int i = 0; i < 3; i++)
+        if (p[watch_index[i]].fd < 0)
+            unwatch(a, i);
+}
+
+static int poll_fd(async_job *a, int i, int fd, int events)
+{
+    a->fds[i] = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+    if (a->fds[i] < 0)
+        return fd >= 0 ? -errno : 0;
+    int rc = uv_poll_init(a->loop, &a->poll[i], a->fds[i]);
+    if (rc < 0) {
+        close(a->fds[i]);
+        a->fds[i] = -1;
+        return rc;
+    }
+    a->poll[i].data = a;
+    a->open++;
+    return uv_poll_start(&a->poll[i], events, on_ready);
+}
+
+/* A filter that never started finishes on the next loop turn, since done
+ * must not be called from within start. */
+static void on_later(uv_timer_t *t)
+{
+    async_job *a = t->data;
+    job_report(&a->j);
+    uv_close((uv_handle_t *)t, on_closed);
+}
+
+static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done, void *done_arg)
+{
+    ctk_pipe *p = ctx;
+    async_job *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return CTK_ENOMEM;
+    a->loop = loop;
+    a->done = done;
+    a->done_arg = done_arg;
+    a->fds[0] = a->fds[1] = a->fds[2] = -1;
+    int rc = job_prepare(&a->j, p, unit);
+    if (rc == 0)
+        rc = ctk_spawn_start(&a->j.child, &a->j.so);
+    if (rc == 0 && a->j.child.pid > 0 && a->j.child.pidfd < 0)
+        rc = -ENOSYS; /* no pidfd (Linux < 5.3): nothing to watch the exit with */
+    if (rc == 0) {
+        ctk_spawn_result_free(a->j.res);
+        rc = ctk_spawn_watch_begin(&a->watch, &a->j.child, a->j.res);
+    }
+    if (rc < 0) {
+        ctk_spawn_watch_free(a->watch);
+        ctk_spawn_dispose(&a->j.child);
+        job_release(&a->j);
+        free(a);
+        return rc;
+    }
+    if (rc == 1) { /* never started: the result says why */
+        uv_timer_init(loop, &a->later);
+        a->later.data = a;
+        a->open = 1;
+        uv_timer_start(&a->later, on_later, 0, 0);
+        return 0;
+    }
+    track(p, &a->j.child, 1);
+    a->open++; /* hold async_free off while the polls are set up */
+    if ((rc = poll_fd(a, 0, a->j.child.in_fd, UV_WRITABLE)) < 0 ||
+        (rc = poll_fd(a, 1, a->j.child.out_fd, UV_READABLE | UV_DISCONNECT)) < 0 ||
+        (rc = poll_fd(a, 2, a->j.child.pidfd, UV_READABLE)) < 0) {
+        ctk_spawn_signal(&a->j.child, SIGKILL);
+        a->open--;
+        async_finish(a, rc);
+        return 0;
+    }
+    a->open--;
+    return 0;
+}
+
+/* ---- writing outputs in order ------------------------------------------------ */
+
+typedef struct writer {
+    ctk_pipe *p;
+    uint64_t seq;
+    int at_line_start;
+    ctk_buf scratch;
+} writer;
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *s = data;
+    while (len > 0) {
+        ssize_t n = write(fd, s, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        s += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* --tag: "BLOCK\t" before every line, one write per chunk. */
+static int write_tagged(void *arg, const void *data, size_t len)
+{
+    writer *w = arg;
+    char tag[32];
+    int tag_len = snprintf(tag, sizeof tag, "%llu\t", (unsigned long long)w->seq);
+    const char *s = data, *end = s + len;
+    w->scratch.len = 0;
+    int rc = 0;
+    while (rc == 0 && s < end) {
+        if (w->at_line_start)
+            rc = ctk_buf_append(&w->scratch, tag, (size_t)tag_len);
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *stop = nl != NULL ? nl + 1 : end;
+        if (rc == 0)
+            rc = ctk_buf_append(&w->scratch, s, (size_t)(stop - s));
+        w->at_line_start = nl != NULL;
+        s = stop;
+    }
+    return rc < 0 ? rc : write_all(w->p->opts.out_fd, w->scratch.data, w->scratch.len);
+}
+
+static int digest_chunk(void *arg, const void *data, size_t len)
+{
+    g_checksum_update(arg, data, len);
+    return 0;
+}
+
+static int write_output(ctk_pipe *p, uint64_t seq, const ctk_spawn_stream *s)
+{
+    if (p->digest != NULL)
+        ctk_spawn_stream_foreach(s, digest_chunk, p->digest);
+    if (p->opts.out_fd < 0)
+        return 0;
+    if (!p->opts.tag)
+        return ctk_spawn_stream_copy(s, p->opts.out_fd);
+    writer w = {p, seq, 1, {0}};
+    int rc = ctk_spawn_stream_foreach(s, write_tagged, &w);
+    if (rc == 0 && !w.at_line_start)
+        rc = write_all(p->opts.out_fd, "\n", 1);
+    ctk_buf_free(&w.scratch);
+    return rc;
+}
+
+static int failed_status(const block_result *br)
+{
+    if (br->signal != 0)
+        return 128 + br->signal;
+    return br->exit;
+}
+
+static void report(const ctk_pipe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void report(const ctk_pipe *p, const char *fmt, ...)
+{
+    if (p->opts.report == NULL)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *message = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    p->opts.report(p->opts.report_arg, message);
+    g_free(message);
+}
+
+static void report_failure(const ctk_pipe *p, uint64_t seq, const block_result *br)
+{
+    char how[128];
+    if (br->signal != 0)
+        snprintf(how, sizeof how, "was killed by signal %d (%s)", br->signal,
+                 strsignal(br->signal));
+    else
+        snprintf(how, sizeof how, "exited with status %d", br->exit);
+    report(p, "block %llu (offset %llu, %llu bytes): the filter %s%s", (unsigned long long)seq,
+           (unsigned long long)br->offset, (unsigned long long)br->len, how,
+           p->opts.keep_going ? "" : "; no further blocks are started");
+}
+
+/* The output of a worker process's block as a stream: the bytes in the
+ * unit, then the named spill file, opened and unlinked here. */
+static int stream_from_bytes(ctk_spawn_stream *view, const ctk_unit *unit, const block_result *br)
+{
+    int rc = 0;
+    const unsigned char *data = unit->out.data + sizeof *br;
+    size_t len = unit->out.len - sizeof *br;
+    ctk_spawn_stream_init(view, 0, NULL);
+    if (br->path_len > 0 && br->path_len <= len) {
+        char *path = g_strndup((const char *)data, br->path_len);
+        view->spill_fd = open(path, O_RDONLY | O_CLOEXEC);
+        rc = view->spill_fd < 0 ? -errno : 0;
+        unlink(path);
+        g_free(path);
+        data += br->path_len;
+        len -= br->path_len;
+    }
+    view->mem.data = (unsigned char *)data;
+    view->mem.len = view->mem.cap = len;
+    view->bytes = view->spill_fd >= 0 ? br->out_bytes : len;
+    return rc;
+}
+
+void ctk_pipe_consume(void *arg, const ctk_unit *unit)
+{
+    ctk_pipe *p = arg;
+    block_result br = {0};
+    int have = unit->status == 0 && unit->out.len >= sizeof br;
+    if (have)
+        memcpy(&br, unit->out.data, sizeof br);
+    pthread_mutex_lock(&p->lock);
+    if (br.res != NULL)
+        g_hash_table_remove(p->pending, br.res);
+    /* After a failure (without --keep-going), later blocks that were
+     * already running are not written: the output is an exact prefix. */
+    int skip = p->stop || p->stats.write_error != 0 || ctk_is_cancelled(p->cancel);
+    pthread_mutex_unlock(&p->lock);
+    int failed = !have || br.exit != 0 || br.signal != 0;
+    if (!have && !skip) {
+        report(p, "block %llu: %s", (unsigned long long)unit->seq,
+               unit->error != NULL ? unit->error : ctk_strerror(unit->status));
+        br.exit = 255;
+    } else if (failed && !skip && !br.exec_errno) {
+        report_failure(p, unit->seq, &br);
+    } else if (have && br.input_errno != 0 && !skip) {
+        /* The filter saw a short block and may well have liked it. */
+        report(p, "block %llu (offset %llu, %llu bytes): cannot feed the filter: %s",
+               (unsigned long long)unit->seq, (unsigned long long)br.offset,
+               (unsigned long long)br.len,
+               br.input_errno == EIO ? "the input file ended before the block (truncated?)"
+                                     : strerror(br.input_errno));
+        br.exit = 255;
+        failed = 1;
+    }
+    ctk_spawn_stream view;
+    int viewed = have && br.res == NULL;
+    int lost = viewed ? stream_from_bytes(&view, unit, &br) : 0;
+    if (lost < 0 && !skip) {
+        report(p, "block %llu: its output is lost: %s", (unsigned long long)unit->seq,
+               ctk_strerror(lost));
+        br.exit = br.exit != 0 ? br.exit : 255;
+        failed = 1;
+    }
+    int wrc = 0;
+    if (!skip && have)
+        wrc = write_output(p, unit->seq, br.res != NULL ? &br.res->out : &view);
+    if (viewed && view.spill_fd >= 0)
+        close(view.spill_fd);
+    pthread_mutex_lock(&p->lock);
+    if (!skip) {
+        p->stats.blocks++;
+        p->stats.in_bytes += br.len;
+        p->stats.out_bytes += wrc == 0 ? br.out_bytes : 0;
+        if (failed) {
+            p->stats.failed++;
+            if (p->stats.status == 0)
+                p->stats.status = failed_status(&br);
+            if (!p->opts.keep_going)
+                __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+        }
+        if (wrc < 0) {
+            p->stats.write_error = -wrc;
+            __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+        }
+    }
+    uint64_t done = p->stats.in_bytes;
+    pthread_mutex_unlock(&p->lock);
+    if (br.res != NULL) {
+        ctk_spawn_result_free(br.res);
+        free(br.res);
+    }
+    if (p->progress != NULL)
+        ctk_progress_update(p->progress, done / p->progress_divisor);
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t err_len)
+{
+    ctk_pipe *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return CTK_ENOMEM;
+    p->opts = *opts;
+    p->owner = getpid();
+    pthread_mutex_init(&p->lock, NULL);
+    ctk_spawn_program_init(&p->program);
+    p->running = g_ptr_array_new();
+    p->pending = g_hash_table_new(NULL, NULL);
+    if (opts->checksum)
+        p->digest = g_checksum_new(G_CHECKSUM_MD5);
+    p->n_shared = 2 * (size_t)opts->jobs + 8;
+    void *shared = mmap(NULL, p->n_shared * sizeof(pid_t), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    p->shared_pids = shared == MAP_FAILED ? NULL : shared;
+    struct stat st;
+    int rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
+    /* A regular file of size 0 may still have contents (/proc, /sys): it
+     * is read like a pipe, not mapped as empty. */
+    if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && !opts->no_seek)
+        rc = open_file_input(p, &st);
+    else if (rc == 0)
+        rc = open_pipe_input(p);
+    if (rc == 0 && p->opts.block == 0) {
+        uint64_t per_job = ctk_pipe_input_size(p) / (16 * (uint64_t)(opts->jobs ? opts->jobs : 1));
+        p->opts.block = CTK_PIPE_BLOCK;
+        if (per_job > p->opts.block)
+            p->opts.block = per_job < 4 * CTK_PIPE_BLOCK ? per_job : 4 * CTK_PIPE_BLOCK;
+    }
+    if (rc < 0) {
+        snprintf(err, err_len, "cannot read the input: %s", ctk_strerror(rc));
+        ctk_pipe_free(p);
+        return CTK_EINVAL;
+    }
+    *out = p;
+    return 0;
+}
+
+static void free_result(gpointer key, gpointer value, gpointer data)
+{
+    (void)value;
+    (void)data;
+    ctk_spawn_result_free(key);
+    free(key);
+}
+
+void ctk_pipe_free(ctk_pipe *p)
+{
+    if (p == NULL)
+        return;
+    /* Results of blocks that were never consumed (a cancelled run). */
+    g_hash_table_foreach(p->pending, free_result, NULL);
+    g_hash_table_destroy(p->pending);
+    g_ptr_array_free(p->running, TRUE);
+    ctk_buf_free(&p->window);
+    if (p->digest != NULL)
+        g_checksum_free(p->digest);
+    if (p->shared_pids != NULL)
+        munmap(p->shared_pids, p->n_shared * sizeof(pid_t));
+    ctk_buf_free(&p->header);
+    ctk_buf_free(&p->next);
+    ctk_spawn_program_free(&p->program);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
+
+ctk_work ctk_pipe_work(ctk_pipe *p)
+{
+    ctk_work w = {pipe_run, pipe_start, p};
+    return w;
+}
+
+void ctk_pipe_set_cancel_flag(ctk_pipe *p, const int *cancel)
+{
+    p->cancel = cancel;
+}
+
+void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress, uint64_t divisor)
+{
+    p->progress = progress;
+    p->progress_divisor = divisor > 0 ? divisor : 1;
+}
+
+void ctk_pipe_cancel(ctk_pipe *p, int signo)
+{
+    pthread_mutex_lock(&p->lock);
+    for (guint i = 0; i < p->running->len; i++)
+        ctk_spawn_signal(g_ptr_array_index(p->running, i), signo);
+    pthread_mutex_unlock(&p->lock);
+    for (size_t i = 0; p->shared_pids != NULL && i < p->n_shared; i++) {
+        pid_t pid = __atomic_load_n(&p->shared_pids[i], __ATOMIC_SEQ_CST);
+        if (pid > 0)
+            kill(-pid, signo);
+    }
+}
+
+void ctk_pipe_stats_get(ctk_pipe *p, ctk_pipe_stats *st)
+{
+    pthread_mutex_lock(&p->lock);
+    *st = p->stats;
+    if (p->digest != NULL)
+        g_strlcpy(st->digest, g_checksum_get_string(p->digest), sizeof st->digest);
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- --reduce ----------------------------------------------------------------------- */
+
+int ctk_pipe_reduce_begin(ctk_spawn_child *child, ctk_spawn_opts *so, const char *cmd,
+                          const char *shell, int *fd)
+{
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) < 0)
+        return -errno;
+    memset(so, 0, sizeof *so);
+    so->shell = cmd;
+    so->shell_path = shell;
+    so->in = CTK_SPAWN_IN_FD;
+    so->in_fd = ends[0];
+    so->out = CTK_SPAWN_INHERIT;
+    so->err = CTK_SPAWN_INHERIT;
+    int rc = ctk_spawn_start(child, so);
+    close(ends[0]);
+    if (rc < 0) {
+        close(ends[1]);
+        ctk_spawn_dispose(child);
+        return rc;
+    }
+    *fd = ends[1];
+    return 0;
+}
+
+int ctk_pipe_reduce_end(ctk_spawn_child *child, int fd)
+{
+    close(fd);
+    ctk_spawn_result r;
+    int rc = ctk_spawn_finish(child, &r);
+    ctk_spawn_dispose(child);
+    if (rc == 0)
+        rc = r.signal != 0 ? 128 + r.signal : r.exit;
+    ctk_spawn_result_free(&r);
+    return rc;
+}

@@ -1,0 +1,91 @@
+/*
+ * ctk/pipe.h: cpipe's engine. The input is cut into record-aligned blocks
+ * (blocks.h); each block becomes a unit of the pipeline (pipeline.h) whose
+ * work runs FILTER once with the block on its stdin (spawn.h) and keeps its
+ * output; the writer thread writes the outputs in input order.
+ *
+ * A seekable input is never read by cpipe: its cuts are found in a
+ * read-only mapping (touching only the pages around each cut) and each
+ * filter's stdin is filled by splice from the page cache. Piped input is
+ * read once into the block's buffer, which goes to the filter as it is.
+ * At most jobs + 2 blocks are between reader and writer, and a block's
+ * output beyond a bound waits in an unlinked temporary file, so memory is
+ * bounded whatever the input size and whatever the filters write.
+ */
+#ifndef CTK_PIPE_H
+#define CTK_PIPE_H
+
+#include "blocks.h"
+#include "ctkx/cmdline.h"
+#include "ctk/pipeline.h"
+#include "ctkx/progress.h"
+#include "ctkx/spawn.h"
+
+typedef struct ctk_pipe_opts {
+    const ctk_cmdline *cmd;  /* the filter */
+    const char *shell;       /* runs filters that need a shell; NULL: /bin/sh */
+    const ctk_blocks *rules; /* where records end */
+    int in_fd;               /* the input (a regular file takes the fast path) */
+    int no_seek;             /* treat in_fd as a pipe even when it is a file */
+    uint64_t block;          /* about this many bytes per block; 0: CTK_PIPE_BLOCK,
+                                or for a seekable input up to 4M (16 blocks
+                                per job), as fewer filter starts cost less */
+    uint64_t header_lines;   /* --header N: repeated at the top of every block */
+    unsigned jobs;           /* filters at once (the window is jobs + 2) */
+    int keep_going;          /* a failed block does not stop the run */
+    int tag;                 /* prefix output lines with the block number */
+    int empty_block;         /* empty input still runs one filter */
+    int out_fd;              /* where outputs go; -1: nowhere (--compare) */
+    int checksum;            /* digest the output (for --compare rows) */
+    const char *tmpdir;      /* spill directory; NULL: $TMPDIR, else /tmp */
+    /* Told about a failed block (number, offset, how), from the writer
+     * thread, in order; NULL: nobody. */
+    void (*report)(void *arg, const char *message);
+    void *report_arg;
+} ctk_pipe_opts;
+
+#define CTK_PIPE_BLOCK ((uint64_t)1 << 20)
+
+typedef struct ctk_pipe ctk_pipe;
+
+/* Looks at the input (seekable or not) and reads the header. CTK_EINVAL
+ * with err filled when the input cannot be used. */
+int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t err_len);
+void ctk_pipe_free(ctk_pipe *p);
+/* The input's size in bytes when it is seekable (for --progress), else 0. */
+uint64_t ctk_pipe_input_size(const ctk_pipe *p);
+/* run for every strategy; start (a libuv loop over every filter's pipes)
+ * for async. */
+ctk_work ctk_pipe_work(ctk_pipe *p);
+/* For ctk_pipeline_opts.produce / .consume (arg: the ctk_pipe). */
+int ctk_pipe_produce(void *arg, ctk_unit *unit);
+void ctk_pipe_consume(void *arg, const ctk_unit *unit);
+/* The pipeline's cancel flag, which the producer polls while waiting. */
+void ctk_pipe_set_cancel_flag(ctk_pipe *p, const int *cancel);
+/* The bar to tell the input done, in units of `divisor` bytes (set
+ * before the run; NULL: none). */
+void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress, uint64_t divisor);
+/* Sends signo to every running filter's process group (any thread). */
+void ctk_pipe_cancel(ctk_pipe *p, int signo);
+
+typedef struct ctk_pipe_stats {
+    uint64_t blocks;    /* blocks whose filter ran */
+    uint64_t failed;    /* of them, failed (exit status, signal, not started) */
+    uint64_t in_bytes;  /* input bytes in those blocks (headers not counted) */
+    uint64_t out_bytes; /* output bytes written */
+    int status;         /* the first failed filter's status (128+N for a signal), or 0 */
+    int write_error;    /* errno of a failed write to out_fd (EPIPE: reader gone), or 0 */
+    char digest[33];    /* with opts.checksum: MD5 of the output in order */
+} ctk_pipe_stats;
+
+void ctk_pipe_stats_get(ctk_pipe *p, ctk_pipe_stats *st);
+
+/* --reduce: starts CMD under the shell with its stdin a pipe whose write
+ * end is returned in *fd (the engine's out_fd); ctk_pipe_reduce_end
+ * closes it, waits and returns the reducer's status (128+N for a signal)
+ * or a negative code. */
+int ctk_pipe_reduce_begin(ctk_spawn_child *child, ctk_spawn_opts *so, const char *cmd,
+                                     const char *shell, int *fd);
+int ctk_pipe_reduce_end(ctk_spawn_child *child, int fd);
+
+#endif

@@ -1,0 +1,276 @@
+/*
+ * piperun.c: cpipe's runs as a whole. One run puts the pipe engine on the
+ * pipeline with a bar, forwards signals to the filters and the --reduce
+ * command, and maps the outcome to an exit status; --compare runs each
+ * strategy in its own process (isolate.h) on the same seekable input,
+ * with the outputs digested so the rows can be checked equal.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctkx/compare.h"
+#include "ctkx/isolate.h"
+#include "ctkx/parse.h"
+#include "piperun.h"
+
+typedef struct cpipe_run {
+    ctk_pipeline *pipeline;
+    ctk_pipe *pipe;
+    ctk_spawn_child *reducer;
+} cpipe_run;
+
+static void on_signal(void *arg, int signo)
+{
+    cpipe_run *run = arg;
+    ctk_pipeline_cancel(run->pipeline, signo);
+    ctk_pipe_cancel(run->pipe, signo);
+    /* In a process group of its own, the reducer hears of Ctrl-C only
+     * from us; left alone it would print a result of part of the input. */
+    if (run->reducer != NULL)
+        ctk_spawn_signal(run->reducer, signo);
+}
+
+/* Runs every block; fills st. Returns 0, or a negative code for an
+ * engine failure (message printed). *signo: the signal that stopped it. */
+static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
+{
+    char err[512];
+    ctk_pipe *pipe;
+    *signo = 0;
+    memset(st, 0, sizeof *st);
+    int rc = ctk_pipe_new(&pipe, &plan->po, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "%s: %s\n", plan->prog, err);
+        return rc;
+    }
+    /* MB and MB/s; kB for a small file. */
+    uint64_t size = ctk_pipe_input_size(pipe);
+    uint64_t div = size > 0 && size < ((uint64_t)10 << 20) ? 1024 : (uint64_t)1 << 20;
+    ctk_progress *progress = NULL;
+    ctk_progress_new(&progress, stderr, plan->force_progress, size / div,
+                     div == 1024 ? "kB" : "MB");
+    cpipe_run run = {NULL, pipe, plan->reducer};
+    ctk_pipeline_opts pl = {ctk_pipe_work(pipe), plan->po.jobs, !plan->unordered, plan->po.jobs + 2,
+                            ctk_pipe_produce,    pipe,          ctk_pipe_consume, pipe};
+    ctk_pipeline_new(&run.pipeline, &pl);
+    ctk_pipe_set_cancel_flag(pipe, ctk_pipeline_cancel_flag(run.pipeline));
+    ctk_pipe_set_progress(pipe, progress, div);
+    int own_signals = plan->signals == NULL;
+    ctk_sigwatch *sw = plan->signals;
+    if (own_signals)
+        ctk_sigwatch_start(&sw, on_signal, &run);
+    else
+        ctk_sigwatch_retarget(sw, on_signal, &run);
+    rc = ctk_pipeline_run(run.pipeline, plan->strategy);
+    if (own_signals)
+        *signo = ctk_sigwatch_stop(sw);
+    else
+        *signo = ctk_sigwatch_received(sw);
+    ctk_progress_finish(progress);
+    ctk_progress_free(progress);
+    ctk_pipe_stats_get(pipe, st);
+    ctk_pipeline_free(run.pipeline);
+    ctk_pipe_free(pipe);
+    if (rc < 0 && rc != CTK_ECANCELED && *signo == 0) {
+        fprintf(stderr, "%s: %s\n", plan->prog, ctk_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
+/* ---- --compare --------------------------------------------------------------------- */
+
+typedef struct row_result {
+    int rc, signo;
+    ctk_pipe_stats st;
+} row_result;
+
+static int row_in_child(void *arg, ctk_buf *result)
+{
+    ctk_piperun *plan = arg;
+    row_result rr = {0};
+    plan->signals = NULL;
+    rr.rc = run_blocks(plan, &rr.st, &rr.signo);
+    ctk_buf_set(result, &rr, sizeof rr);
+    return rr.rc;
+}
+
+/* Each strategy in its own child, on the same (seekable) input; the
+ * outputs are digested, not written, so the rows can be checked equal. */
+int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c, ctk_registry *reg)
+{
+    ctk_field extra[] = {{"output_md5", CTK_FIELD_STRING}};
+    ctk_compare *table;
+    ctk_compare_new(&table, "blocks", "bytes", extra, G_N_ELEMENTS(extra));
+    int status = 0;
+    const char *first_digest = NULL;
+    char digests[64][33];
+    plan->po.out_fd = -1;
+    plan->po.checksum = 1;
+    for (size_t i = 0; names[i] != NULL && status == 0; i++) {
+        char err[512];
+        plan->strategy = ctk_cli_strategy(reg, names[i], err, sizeof err);
+        if (plan->strategy == NULL) {
+            fprintf(stderr, "%s: %s\nTry '%s --help' for more information.\n", plan->prog, err,
+                    plan->prog);
+            status = 2;
+            break;
+        }
+        if (lseek(plan->po.in_fd, 0, SEEK_SET) < 0) {
+            status = 255;
+            break;
+        }
+        ctk_buf result = {0};
+        ctk_usage usage;
+        int died_of = 0, signo = 0;
+        row_result rr = {0};
+        int rc = ctk_isolate_run(row_in_child, plan, &result, &usage, &died_of, &signo);
+        if (result.len == sizeof rr)
+            memcpy(&rr, result.data, sizeof rr);
+        ctk_buf_free(&result);
+        if (signo == 0)
+            signo = ctk_signal_pending();
+        if (signo != 0) {
+            status = ctk_signal_exit_status(signo);
+            break;
+        }
+        if (rc < 0 || died_of != 0) {
+            fprintf(stderr, "%s: %s: the row failed\n", plan->prog, names[i]);
+            status = 255;
+            break;
+        }
+        ctk_row *row = ctk_compare_add(table, names[i], "", plan->po.jobs);
+        row->usage = usage;
+        row->units = rr.st.blocks;
+        row->failed = rr.st.failed;
+        row->work = (double)rr.st.in_bytes;
+        row->extra[0] = g_strdup(rr.st.digest);
+        if (i < G_N_ELEMENTS(digests))
+            memcpy(digests[i], rr.st.digest, sizeof digests[i]);
+        if (first_digest == NULL)
+            first_digest = digests[0];
+        else if (strcmp(first_digest, rr.st.digest) != 0) {
+            fprintf(stderr, "%s: %s: output differs from %s's\n", plan->prog, names[i], names[0]);
+            status = 1;
+        }
+        if (rr.st.status != 0 && status == 0)
+            status = rr.st.status;
+    }
+    if (ctk_compare_count(table) > 0)
+        ctk_compare_print(table, stdout, c->format_given ? c->format : CTK_FORMAT_TABLE, 1,
+                          ctk_cpu_count());
+    fflush(stdout);
+    ctk_compare_free(table);
+    return status;
+}
+
+/* --compare reads the input once per row: a pipe is kept in a temporary
+ * file first. Returns the fd, or -1 (message printed). */
+int ctk_piperun_seekable_copy(const char *prog, int fd, const char *tmpdir)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+        return dup(fd);
+    const char *dir = tmpdir ? tmpdir : g_get_tmp_dir();
+    int out = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (out < 0) {
+        fprintf(stderr, "%s: cannot create a file in %s: %s\n", prog, dir, strerror(errno));
+        return -1;
+    }
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        /* A read error must not leave the rows comparing a truncated input. */
+        if (n < 0 || write(out, buf, (size_t)n) != n) {
+            fprintf(stderr, "%s: cannot %s the input: %s\n", prog, n < 0 ? "read" : "keep",
+                    strerror(errno));
+            close(out);
+            return -1;
+        }
+    }
+    return out;
+}
+
+/* Each running filter holds up to this many of our descriptors (its
+ * pipes, pidfd, spill file, and the event loop's copies of them). */
+#define FDS_PER_JOB 10
+#define FDS_SPARE   64
+
+/* Like GNU parallel, runs fewer filters at once than -j asks rather than
+ * failing mid-run with EMFILE: raises the soft limit toward the hard one,
+ * then, if that is not enough, lowers jobs with a warning. */
+unsigned ctk_piperun_fit_jobs(const char *prog, unsigned jobs)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return jobs;
+    rlim_t need = (rlim_t)jobs * FDS_PER_JOB + FDS_SPARE;
+    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
+        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    if (need <= rl.rlim_cur)
+        return jobs;
+    unsigned fit = rl.rlim_cur > FDS_SPARE + FDS_PER_JOB
+                       ? (unsigned)((rl.rlim_cur - FDS_SPARE) / FDS_PER_JOB)
+                       : 1;
+    fprintf(stderr, "%s: only enough file descriptors (%llu) to run %u filters at once, not %u\n",
+            prog, (unsigned long long)rl.rlim_cur, fit, jobs);
+    return fit;
+}
+
+static int finish_status(const ctk_piperun *plan, const ctk_pipe_stats *st, int rc, int signo)
+{
+    if (signo != 0)
+        return ctk_signal_exit_status(signo);
+    if (rc < 0)
+        return 255;
+    if (st->write_error == EPIPE)
+        return 128 + SIGPIPE; /* as a writer killed by SIGPIPE */
+    if (st->write_error != 0) {
+        fprintf(stderr, "%s: write error: %s\n", plan->prog, strerror(st->write_error));
+        return 255;
+    }
+    return st->status;
+}
+
+int ctk_piperun_run(const ctk_piperun *plan, const char *reduce)
+{
+    ctk_piperun run = *plan; /* out_fd and reducer are this run's */
+    ctk_spawn_child reducer;
+    ctk_spawn_opts reducer_opts;
+    if (reduce != NULL) {
+        int rc =
+            ctk_pipe_reduce_begin(&reducer, &reducer_opts, reduce, run.po.shell, &run.po.out_fd);
+        if (rc < 0) {
+            fprintf(stderr, "%s: cannot start --reduce: %s\n", plan->prog, ctk_strerror(rc));
+            return 255;
+        }
+        run.reducer = &reducer;
+    }
+    ctk_pipe_stats st;
+    int signo;
+    int rc = run_blocks(&run, &st, &signo);
+    int status = finish_status(plan, &st, rc, signo);
+    if (reduce != NULL) {
+        int reduced = ctk_pipe_reduce_end(&reducer, run.po.out_fd);
+        /* A reducer that ended early closed its stdin: its status says why. */
+        if ((status == 0 || st.write_error == EPIPE) && reduced != 0) {
+            if (reduced < 0)
+                fprintf(stderr, "%s: --reduce: %s\n", plan->prog, ctk_strerror(reduced));
+            status = reduced < 0 ? 255 : reduced;
+        }
+    }
+    return status;
+}

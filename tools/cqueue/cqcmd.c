@@ -1,0 +1,755 @@
+/*
+ * cqcmd.c: what cqueue's commands do (see ctk/cqcmd.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ctkx/cmdline.h"
+#include "cqcmd.h"
+#include "jobadd.h"
+#include "jobq.h"
+#include "store-sqlite.h"
+#include "storepath.h"
+#include "ctkx/output.h"
+#include "ctkx/parse.h"
+#include "ctkx/sigwatch.h"
+
+#define PROG         "cqueue"
+#define WAIT_POLL_US 100000
+
+int ctk_cqcmd_usage_error(const char *cmd, const char *message)
+{
+    fprintf(stderr, PROG ": %s\nTry '" PROG " %s%s--help' for more information.\n", message,
+            cmd ? cmd : "", cmd ? " " : "");
+    return 2;
+}
+
+static int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs(PROG ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+static int store_fail(ctk_cqcmd *x)
+{
+    return fail("%s", x->store->ops->last_error(x->store));
+}
+
+static int parse_id(const char *text, int64_t *id)
+{
+    uint64_t v;
+    char why[128];
+    if (ctk_parse_u64(text, 1, INT64_MAX, &v, why, sizeof why) < 0)
+        return fail("'%s': not a job id (%s)", text, why);
+    *id = (int64_t)v;
+    return 0;
+}
+
+/* ---- add ------------------------------------------------------------------------ */
+
+static void fill_spec(ctk_cqcmd *x, ctk_job_spec *s, const char *cwd, char **env)
+{
+    ctk_cqcmd_opts *o = x->o;
+    *s = (ctk_job_spec){
+        .queue = o->queue,
+        .name = o->name,
+        .cwd = cwd,
+        .env = (const char *const *)env,
+        .key = o->key,
+        .after = (const int64_t *)(void *)o->after->data,
+        .n_after = o->after->len,
+        .priority = o->priority,
+        .retries = (unsigned)o->retries,
+        .weight = (unsigned)o->weight,
+        .timeout = o->timeout,
+    };
+}
+
+static int add_one(ctk_cqcmd *x, const char *cwd, char **env)
+{
+    ctk_job_spec s;
+    fill_spec(x, &s, cwd, env);
+    ctk_buf line = {0};
+    /* One word is a shell command line ('make && make test'); several are
+     * a program and its arguments, run without a shell. */
+    if (x->n_args == 1) {
+        s.cmd = x->args[0];
+    } else {
+        for (int i = 0; i < x->n_args; i++) {
+            if (i > 0)
+                ctk_buf_append(&line, " ", 1);
+            ctk_cmdline_quote(&line, x->args[i], strlen(x->args[i]));
+        }
+        ctk_buf_append(&line, "", 1);
+        s.cmd = (const char *)line.data;
+        s.argv = (const char *const *)x->args;
+    }
+    int64_t id = 0;
+    char err[600];
+    int rc = x->store->ops->add(x->store, &s, 1, &id, NULL, err, sizeof err);
+    ctk_buf_free(&line);
+    if (rc < 0)
+        return fail("%s", err);
+    printf("%lld\n", (long long)id);
+    return 0;
+}
+
+static void print_range(void *arg, int64_t first, int64_t last)
+{
+    (void)arg;
+    if (first == last)
+        printf("%lld\n", (long long)first);
+    else
+        printf("%lld-%lld\n", (long long)first, (long long)last);
+    fflush(stdout);
+}
+
+static void warn_skip(void *arg, uint64_t line, const char *why)
+{
+    (void)arg;
+    fprintf(stderr, PROG ": line %llu: %s; not added\n", (unsigned long long)line, why);
+}
+
+static int add_stream(ctk_cqcmd *x, const char *cwd, char **env)
+{
+    ctk_cmdline *tpl = NULL;
+    char err[1024];
+    if (x->o->cmd != NULL) {
+        char *words[] = {(char *)x->o->cmd};
+        if (ctk_cmdline_parse(&tpl, words, 1, NULL, 0, err, sizeof err) < 0)
+            return ctk_cqcmd_usage_error("add", err);
+    }
+    ctk_job_spec proto;
+    fill_spec(x, &proto, cwd, env);
+    ctk_jobadd_opts ao = {.store = x->store,
+                          .proto = &proto,
+                          .tpl = tpl,
+                          .on_range = print_range,
+                          .on_skip = warn_skip};
+    int rc = ctk_jobadd_fd(&ao, 0, err, sizeof err);
+    ctk_cmdline_free(tpl);
+    if (rc < 0)
+        return fail("%s (the lines after the last id printed were not added)", err);
+    return rc;
+}
+
+int ctk_cqcmd_add(ctk_cqcmd *x)
+{
+    char *cwd = g_get_current_dir();
+    char **env = x->o->env ? g_get_environ() : NULL;
+    int status;
+    int from_stdin = x->n_args == 1 && strcmp(x->args[0], "-") == 0;
+    if (!from_stdin && strcmp(x->args[0], "-") == 0)
+        status = ctk_cqcmd_usage_error("add", "'add -' takes no other operand");
+    else if (!from_stdin && x->o->cmd != NULL)
+        status = ctk_cqcmd_usage_error("add", "--cmd goes with 'add -' (items on standard input)");
+    else if (from_stdin && x->o->key != NULL)
+        status = ctk_cqcmd_usage_error("add", "--key names one job; it does not go with 'add -'");
+    else
+        status = from_stdin ? add_stream(x, cwd, env) : add_one(x, cwd, env);
+    g_strfreev(env);
+    g_free(cwd);
+    return status;
+}
+
+/* ---- records -------------------------------------------------------------------- */
+
+static const ctk_field job_fields[] = {
+    {"id", CTK_FIELD_NUMBER},     {"state", CTK_FIELD_STRING},    {"exit", CTK_FIELD_NUMBER},
+    {"signal", CTK_FIELD_NUMBER}, {"attempts", CTK_FIELD_NUMBER}, {"queued_at", CTK_FIELD_NUMBER},
+    {"start", CTK_FIELD_NUMBER},  {"elapsed", CTK_FIELD_NUMBER},  {"name", CTK_FIELD_STRING},
+    {"cmd", CTK_FIELD_STRING},    {"reason", CTK_FIELD_STRING},
+};
+
+/* People get a table; pipes get TSV unless --format says otherwise. */
+static ctk_format format_of(const ctk_cqcmd_opts *o)
+{
+    if (o->c.format_given)
+        return o->c.format;
+    return isatty(1) ? CTK_FORMAT_TABLE : CTK_FORMAT_TSV;
+}
+
+static ctk_output *records_new(const ctk_cqcmd_opts *o, const ctk_field *fields, size_t n)
+{
+    ctk_output *out = NULL;
+    ctk_output_new(&out, stdout, format_of(o), fields, n, o->c.header);
+    return out;
+}
+
+static double job_elapsed(const ctk_job *j)
+{
+    if (j->started_at <= 0)
+        return -1;
+    if (j->state == CTK_JOB_RUNNING)
+        return (double)g_get_real_time() / 1e6 - j->started_at;
+    return j->finished_at > j->started_at ? j->finished_at - j->started_at : -1;
+}
+
+static int job_row(void *arg, const ctk_job *j)
+{
+    char id[24], ex[16], sig[16], att[16], qa[32], st[32], el[32];
+    int finished = j->state >= CTK_JOB_DONE || j->reason != NULL;
+    snprintf(id, sizeof id, "%lld", (long long)j->id);
+    snprintf(ex, sizeof ex, "%d", j->exit_code);
+    snprintf(sig, sizeof sig, "%d", j->signal);
+    snprintf(att, sizeof att, "%u", j->attempts);
+    snprintf(qa, sizeof qa, "%.3f", j->queued_at);
+    snprintf(st, sizeof st, "%.3f", j->started_at);
+    snprintf(el, sizeof el, "%.3f", job_elapsed(j));
+    int ran = j->started_at > 0;
+    int has_exit = finished && j->state != CTK_JOB_CANCELLED && ran;
+    const char *v[] = {id,
+                       ctk_job_state_name(j->state),
+                       has_exit ? ex : NULL,
+                       has_exit ? sig : NULL,
+                       att,
+                       qa,
+                       ran ? st : NULL,
+                       job_elapsed(j) >= 0 ? el : NULL,
+                       j->name,
+                       j->cmd,
+                       j->reason};
+    return ctk_output_row(arg, v) < 0;
+}
+
+int ctk_cqcmd_ls(ctk_cqcmd *x)
+{
+    ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
+    ctk_store_filter f = {x->o->queue, x->o->state, 0, 0};
+    int rc = x->store->ops->list(x->store, &f, job_row, out);
+    ctk_output_finish(out);
+    ctk_output_free(out);
+    return rc < 0 ? store_fail(x) : 0;
+}
+
+/* ---- show, cat ------------------------------------------------------------------ */
+
+static void show_line(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void show_line(const char *key, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("%-10s ", key);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+}
+
+static void show_job(ctk_cqcmd *x, const ctk_job *j)
+{
+    show_line("id:", "%lld", (long long)j->id);
+    show_line("queue:", "%s", j->queue);
+    if (j->name)
+        show_line("name:", "%s", j->name);
+    show_line("state:", "%s", ctk_job_state_name(j->state));
+    if (j->reason)
+        show_line("reason:", "%s", j->reason);
+    show_line("cmd:", "%s", j->cmd);
+    show_line("cwd:", "%s", j->cwd ? j->cwd : "");
+    if (j->key)
+        show_line("key:", "%s", j->key);
+    GString *after = g_string_new(NULL);
+    for (size_t i = 0; i < j->n_after; i++)
+        g_string_append_printf(after, "%s%lld", i ? " " : "", (long long)j->after[i]);
+    if (j->n_after)
+        show_line("after:", "%s", after->str);
+    g_string_free(after, TRUE);
+    show_line("priority:", "%lld", (long long)j->priority);
+    show_line("weight:", "%u", j->weight);
+    show_line("retries:", "%u", j->retries);
+    show_line("attempts:", "%u", j->attempts);
+    if (j->timeout > 0)
+        show_line("timeout:", "%g", j->timeout);
+    if (j->env)
+        show_line("env:", "%u variables", g_strv_length(j->env));
+    if (j->started_at > 0 && j->state >= CTK_JOB_DONE) {
+        show_line("exit:", "%d", j->exit_code);
+        show_line("signal:", "%d", j->signal);
+    }
+    show_line("queued_at:", "%.3f", j->queued_at);
+    if (j->started_at > 0)
+        show_line("start:", "%.3f", j->started_at);
+    if (job_elapsed(j) >= 0)
+        show_line("elapsed:", "%.3f", job_elapsed(j));
+    if (j->worker)
+        show_line("worker:", "%s", j->worker);
+    if (j->state == CTK_JOB_RUNNING && j->pid > 0)
+        show_line("pid:", "%lld", (long long)j->pid);
+    char *out = ctk_jobq_out_path(x->out_dir, j->id, 1),
+         *err = ctk_jobq_out_path(x->out_dir, j->id, 2);
+    show_line("stdout:", "%s", out);
+    show_line("stderr:", "%s", err);
+    g_free(out);
+    g_free(err);
+}
+
+int ctk_cqcmd_show(ctk_cqcmd *x)
+{
+    int64_t id = 0;
+    if (parse_id(x->args[0], &id))
+        return 1;
+    ctk_job j;
+    if (x->store->ops->get(x->store, id, &j) < 0)
+        return store_fail(x);
+    if (x->o->c.format_given) {
+        ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
+        job_row(out, &j);
+        ctk_output_finish(out);
+        ctk_output_free(out);
+    } else {
+        show_job(x, &j);
+    }
+    ctk_job_clear(&j);
+    return 0;
+}
+
+/* Copies what was added to path since *off to fd. */
+static void copy_new(const char *path, off_t *off, int to)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[65536];
+    ssize_t n;
+    while ((n = pread(fd, buf, sizeof buf, *off)) > 0) {
+        ssize_t w = 0;
+        while (w < n) {
+            ssize_t k = write(to, buf + w, (size_t)(n - w));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0)
+                break;
+            w += k;
+        }
+        *off += n;
+    }
+    close(fd);
+}
+
+int ctk_cqcmd_cat(ctk_cqcmd *x)
+{
+    int64_t id = 0;
+    if (parse_id(x->args[0], &id))
+        return 1;
+    char *path[2] = {ctk_jobq_out_path(x->out_dir, id, 1), ctk_jobq_out_path(x->out_dir, id, 2)};
+    off_t off[2] = {0, 0};
+    int status = 0;
+    for (;;) {
+        ctk_job j;
+        if (x->store->ops->get(x->store, id, &j) < 0) {
+            status = store_fail(x);
+            break;
+        }
+        int live = j.state == CTK_JOB_QUEUED || j.state == CTK_JOB_RUNNING;
+        ctk_job_clear(&j);
+        /* Read after the state: what a finished job wrote is all there. */
+        copy_new(path[0], &off[0], 1);
+        copy_new(path[1], &off[1], 2);
+        if (!x->o->follow || !live || ctk_signal_pending())
+            break;
+        g_usleep(WAIT_POLL_US);
+    }
+    g_free(path[0]);
+    g_free(path[1]);
+    return status;
+}
+
+/* ---- wait ----------------------------------------------------------------------- */
+
+static int collect_unfinished(void *arg, const ctk_job *j)
+{
+    g_array_append_val((GArray *)arg, j->id);
+    return 0;
+}
+
+/* The exit status a shell would give for the job. */
+static int job_status(const ctk_job *j)
+{
+    if (j->state == CTK_JOB_DONE)
+        return 0;
+    if (j->state == CTK_JOB_CANCELLED || j->started_at <= 0)
+        return 1;
+    if (j->signal > 0)
+        return 128 + j->signal;
+    return j->exit_code != 0 ? j->exit_code : 1;
+}
+
+static int wait_ids(ctk_cqcmd *x, GArray *ids)
+{
+    ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
+    int failures = 0, last = 0, status = 0;
+    for (guint i = 0; i < ids->len && status == 0; i++) {
+        int64_t id = g_array_index(ids, int64_t, i);
+        for (;;) {
+            ctk_job j;
+            if (x->store->ops->get(x->store, id, &j) < 0) {
+                status = store_fail(x);
+                break;
+            }
+            if (j.state >= CTK_JOB_DONE) {
+                job_row(out, &j);
+                last = job_status(&j);
+                failures += last != 0;
+                ctk_job_clear(&j);
+                break;
+            }
+            ctk_job_clear(&j);
+            int signo = ctk_signal_pending();
+            if (signo != 0) {
+                status = ctk_signal_exit_status(signo);
+                break;
+            }
+            g_usleep(WAIT_POLL_US);
+        }
+    }
+    ctk_output_finish(out);
+    ctk_output_free(out);
+    if (status != 0)
+        return status;
+    if (ids->len == 1)
+        return last;
+    return failures > 101 ? 101 : failures;
+}
+
+int ctk_cqcmd_wait(ctk_cqcmd *x)
+{
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    int status = 0;
+    if (x->o->all == (x->n_args > 0)) {
+        status = ctk_cqcmd_usage_error("wait", "give job ids or --all (not both)");
+    } else if (x->o->all) {
+        for (int s = CTK_JOB_QUEUED; s <= CTK_JOB_RUNNING && status == 0; s++) {
+            ctk_store_filter f = {x->o->queue, s, 0, 0};
+            if (x->store->ops->list(x->store, &f, collect_unfinished, ids) < 0)
+                status = store_fail(x);
+        }
+    } else {
+        for (int i = 0; i < x->n_args && status == 0; i++) {
+            int64_t id = 0;
+            ctk_job j;
+            if (parse_id(x->args[i], &id) != 0)
+                status = 1;
+            else if (x->store->ops->get(x->store, id, &j) < 0)
+                status = store_fail(x);
+            else {
+                ctk_job_clear(&j);
+                g_array_append_val(ids, id);
+            }
+        }
+    }
+    /* Ctrl-C ends the wait, not the jobs: take it as a pending signal. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    if (status == 0)
+        status = wait_ids(x, ids);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    g_array_free(ids, TRUE);
+    return status;
+}
+
+/* ---- rm, retry, kill ------------------------------------------------------------ */
+
+static void remove_output(const char *out_dir, int64_t id)
+{
+    for (int s = 1; s <= 2; s++) {
+        char *p = ctk_jobq_out_path(out_dir, id, s);
+        unlink(p);
+        g_free(p);
+    }
+}
+
+int ctk_cqcmd_rm(ctk_cqcmd *x)
+{
+    int status = 0;
+    for (int i = 0; i < x->n_args; i++) {
+        int64_t id = 0;
+        if (parse_id(x->args[i], &id) != 0)
+            status = 1;
+        else if (x->store->ops->remove(x->store, id) < 0)
+            status = store_fail(x);
+        else
+            remove_output(x->out_dir, id);
+    }
+    return status;
+}
+
+int ctk_cqcmd_retry(ctk_cqcmd *x)
+{
+    if (x->o->failed == (x->n_args > 0))
+        return ctk_cqcmd_usage_error("retry", "give job ids or --failed (not both)");
+    if (x->o->failed) {
+        unsigned n;
+        if (x->store->ops->retry_failed(x->store, x->o->queue, &n) < 0)
+            return store_fail(x);
+        printf("%u\n", n);
+        return 0;
+    }
+    int status = 0;
+    for (int i = 0; i < x->n_args; i++) {
+        int64_t id = 0;
+        if (parse_id(x->args[i], &id) != 0)
+            status = 1;
+        else if (x->store->ops->retry(x->store, id) < 0)
+            status = store_fail(x);
+    }
+    return status;
+}
+
+int ctk_cqcmd_kill(ctk_cqcmd *x)
+{
+    int status = 0;
+    int signo = x->o->signo ? x->o->signo : SIGTERM;
+    for (int i = 0; i < x->n_args; i++) {
+        int64_t id = 0;
+        ctk_job j;
+        if (parse_id(x->args[i], &id) != 0) {
+            status = 1;
+            continue;
+        }
+        if (x->store->ops->request_kill(x->store, id, &j) < 0) {
+            status = store_fail(x);
+            continue;
+        }
+        /* A job that has not reported its pid yet gets it from its worker,
+         * which sees the request when it records the pid. */
+        if (j.state == CTK_JOB_RUNNING && j.pid > 0 && ctk_jobq_signal_job(&j, signo) < 0)
+            status = fail("job %lld: runs on %s, not here; it will not be retried", (long long)id,
+                          j.worker ? j.worker : "another machine");
+        ctk_job_clear(&j);
+    }
+    return status;
+}
+
+/* ---- queue control -------------------------------------------------------------- */
+
+int ctk_cqcmd_pause(ctk_cqcmd *x)
+{
+    return x->store->ops->set_paused(x->store, x->o->queue, 1) < 0 ? store_fail(x) : 0;
+}
+
+int ctk_cqcmd_resume(ctk_cqcmd *x)
+{
+    return x->store->ops->set_paused(x->store, x->o->queue, 0) < 0 ? store_fail(x) : 0;
+}
+
+int ctk_cqcmd_stop(ctk_cqcmd *x)
+{
+    return x->store->ops->stop(x->store, x->o->queue) < 0 ? store_fail(x) : 0;
+}
+
+static const ctk_field stats_fields[] = {
+    {"queue", CTK_FIELD_STRING},     {"paused", CTK_FIELD_NUMBER},
+    {"queued", CTK_FIELD_NUMBER},    {"running", CTK_FIELD_NUMBER},
+    {"done", CTK_FIELD_NUMBER},      {"failed", CTK_FIELD_NUMBER},
+    {"cancelled", CTK_FIELD_NUMBER}, {"throughput", CTK_FIELD_NUMBER},
+    {"mean_wait", CTK_FIELD_NUMBER}, {"mean_run", CTK_FIELD_NUMBER},
+};
+
+int ctk_cqcmd_stats(ctk_cqcmd *x)
+{
+    ctk_store_stats s;
+    if (x->store->ops->stats(x->store, x->o->queue, &s) < 0)
+        return store_fail(x);
+    char n[CTK_JOB_NSTATES][24], paused[8], tp[32], mw[32], mr[32];
+    for (int i = 0; i < CTK_JOB_NSTATES; i++)
+        snprintf(n[i], sizeof n[i], "%llu", (unsigned long long)s.count[i]);
+    snprintf(paused, sizeof paused, "%d", s.paused);
+    snprintf(tp, sizeof tp, "%.3f", (double)s.finished_last_minute / 60.0);
+    snprintf(mw, sizeof mw, "%.3f", s.mean_wait);
+    snprintf(mr, sizeof mr, "%.3f", s.mean_run);
+    const char *v[] = {x->o->queue, paused, n[0], n[1], n[2], n[3], n[4], tp, mw, mr};
+    ctk_output *out = records_new(x->o, stats_fields, G_N_ELEMENTS(stats_fields));
+    ctk_output_row(out, v);
+    ctk_output_finish(out);
+    ctk_output_free(out);
+    return 0;
+}
+
+static int forget_output(void *arg, const ctk_job *j)
+{
+    remove_output(arg, j->id);
+    return 0;
+}
+
+int ctk_cqcmd_clear(ctk_cqcmd *x)
+{
+    if (x->o->clear_mask == 0)
+        return ctk_cqcmd_usage_error("clear",
+                                     "say what to clear: --done, --failed, --cancelled or --all");
+    unsigned n;
+    if (x->store->ops->clear(x->store, x->o->queue, x->o->clear_mask, forget_output, x->out_dir,
+                             &n) < 0)
+        return store_fail(x);
+    printf("%u\n", n);
+    return 0;
+}
+
+/* ---- work ----------------------------------------------------------------------- */
+
+static int open_store(ctk_cqcmd *x)
+{
+    char err[1024];
+    ctk_store_opts so = {.location = x->db_path};
+    if (ctk_store_open(&x->store, ctk_store_sqlite_ops(), &so, err, sizeof err) < 0)
+        return fail("%s", err);
+    return 0;
+}
+
+/* Takes the queue's daemon lock, then detaches: the parent prints the
+ * daemon's pid and exits; the child returns 0 with the lock held. */
+static int daemonize(ctk_cqcmd *x, FILE **log)
+{
+    char *pid_path = g_strdup_printf("%s/work-%s.pid", x->side_dir, x->o->queue);
+    char *log_path = g_strdup_printf("%s/work-%s.log", x->side_dir, x->o->queue);
+    int status = 0;
+    int fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        status = fail("cannot open %s: %s", pid_path, g_strerror(errno));
+    } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        char buf[32] = "";
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        buf[n > 0 ? n : 0] = '\0';
+        g_strchomp(buf);
+        status = fail("a daemon already works on queue '%s' (pid %s; see %s)", x->o->queue,
+                      buf[0] ? buf : "?", pid_path);
+    } else if ((*log = fopen(log_path, "a")) == NULL) {
+        status = fail("cannot open %s: %s", log_path, g_strerror(errno));
+    }
+    if (status == 0) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0) {
+            status = fail("cannot fork: %s", g_strerror(errno));
+        } else if (pid > 0) {
+            printf("%ld\n", (long)pid);
+            status = -1; /* the parent is done */
+        } else {
+            setsid();
+            char buf[32];
+            int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+            if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)len, 0) != len)
+                fprintf(*log, "cqueue: cannot write %s\n", pid_path);
+            int null = open("/dev/null", O_RDWR);
+            dup2(null, 0);
+            dup2(fileno(*log), 1);
+            dup2(fileno(*log), 2);
+            if (null > 2)
+                close(null);
+            /* fd stays open: the lock lives as long as the daemon. */
+        }
+    }
+    if (status != 0 && fd >= 0)
+        close(fd);
+    if (status != 0 && *log != NULL) {
+        fclose(*log);
+        *log = NULL;
+    }
+    g_free(pid_path);
+    g_free(log_path);
+    return status;
+}
+
+static void on_work_signal(void *arg, int signo)
+{
+    (void)signo;
+    ctk_jobq_cancel(arg);
+}
+
+int ctk_cqcmd_work(ctk_cqcmd *x)
+{
+    ctk_cqcmd_opts *o = x->o;
+    const char *s = o->c.strategy;
+    if (s != NULL && strcmp(s, "thread") != 0 && strcmp(s, "sync") != 0)
+        return ctk_cqcmd_usage_error("work", "cqueue runs jobs with the thread or sync strategy");
+    if (o->once + o->drain > 1)
+        return ctk_cqcmd_usage_error("work", "--once and --drain do not go together");
+    FILE *log = NULL;
+    if (o->daemon) {
+        int rc = daemonize(x, &log);
+        if (rc != 0)
+            return rc < 0 ? 0 : rc;
+    }
+    if (open_store(x) != 0) {
+        if (log)
+            fclose(log);
+        return 1;
+    }
+    ctk_jobq_opts jo = {
+        .store = x->store,
+        .queue = o->queue,
+        .out_dir = x->out_dir,
+        .slots = s != NULL && strcmp(s, "sync") == 0 ? 1
+                 : o->c.jobs                         ? o->c.jobs
+                                                     : ctk_cpu_count(),
+        .mode = o->once    ? CTK_JOBQ_ONCE
+                : o->drain ? CTK_JOBQ_DRAIN
+                           : CTK_JOBQ_FOREVER,
+        .idle_exit = o->idle_exit,
+        .lease = o->lease,
+        .log = log,
+    };
+    ctk_jobq *q;
+    ctk_jobq_new(&q, &jo);
+    ctk_sigwatch *sw = NULL;
+    ctk_sigwatch_start(&sw, on_work_signal, q);
+    int rc = ctk_jobq_run(q);
+    int signo = ctk_sigwatch_stop(sw);
+    int status = 0;
+    if (rc < 0)
+        status = fail("%s", ctk_jobq_error(q));
+    else if (signo != 0)
+        status = ctk_signal_exit_status(signo);
+    ctk_jobq_free(q);
+    if (log)
+        fclose(log);
+    return status;
+}
+
+/* ---- setup ---------------------------------------------------------------------- */
+
+int ctk_cqcmd_prepare(ctk_cqcmd *x, int with_store)
+{
+    char err[1024];
+    if (ctk_store_default_path(x->o->db, &x->db_path, err, sizeof err) < 0)
+        return fail("%s", err);
+    if (x->o->daemon && !g_path_is_absolute(x->db_path)) {
+        char *abs = g_canonicalize_filename(x->db_path, NULL);
+        g_free(x->db_path);
+        x->db_path = abs;
+    }
+    if (ctk_store_side_dir(x->db_path, &x->side_dir, err, sizeof err) < 0)
+        return fail("%s", err);
+    x->out_dir = g_build_filename(x->side_dir, "out", NULL);
+    return with_store ? open_store(x) : 0;
+}
+
+void ctk_cqcmd_close(ctk_cqcmd *x)
+{
+    ctk_store_close(x->store);
+    x->store = NULL;
+    g_free(x->db_path);
+    g_free(x->side_dir);
+    g_free(x->out_dir);
+    x->db_path = x->side_dir = x->out_dir = NULL;
+}
