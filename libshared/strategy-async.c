@@ -133,5 +133,6 @@ fail_loop:
 const ctk_strategy_ops ctk__strategy_async = {
     .name = "async",
     .summary = "one thread, one libuv event loop; non-blocking units run concurrently",
+    .flags = CTK_STRATEGY_ONE_THREAD,
     .execute = async_execute,
 };

@@ -220,5 +220,6 @@ fail_alloc:
 const ctk_strategy_ops ctk__strategy_process = {
     .name = "process",
     .summary = "a pool of N forked workers; units and results travel over sockets",
+    .flags = CTK_STRATEGY_PROCESSES,
     .execute = process_execute,
 };

@@ -16,5 +16,6 @@ static int sync_execute(ctk_exec *exec, void *data)
 const ctk_strategy_ops ctk__strategy_sync = {
     .name = "sync",
     .summary = "one unit after another in the calling thread (the baseline)",
+    .flags = CTK_STRATEGY_SERIAL | CTK_STRATEGY_ONE_THREAD,
     .execute = sync_execute,
 };

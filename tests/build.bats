@@ -76,16 +76,49 @@ installed_flags() {
     assert_line ctk_strerror
 }
 
+# The names the installed headers declare with CTK_EXTERN, one a line: the
+# preprocessor drops the comments and expands CTK_EXTERN to its attribute.
+declared_names() {
+    local h
+    for h in common pipeline plugin registry store; do
+        printf '#include "ctk/%s.h"\n' "$h"
+    done | cc -E -P -DCTK_BUILDING_LIBRARY -I"$CTK_SRCDIR/libshared/include" $(pkg-config --cflags libuv) -x c - |
+        tr '\n' ' ' | sed 's/;/;\n/g' | grep 'visibility("default")' |
+        sed -E 's/__attribute__ *\(\(visibility\("default"\)\)\)//; s/\(.*//; s/.*[ *]([a-z_0-9]+) *$/\1/' |
+        grep '^ctk' | sort -u
+}
+
+@test "libctk.so exports exactly what the installed headers declare, both ways" {
+    local lib="$CTK_BUILDDIR/libshared/.libs/libctk.so"
+    assert_file_exists "$lib"
+    nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBR]$/ { print $3 }' | sort -u >"$BATS_TEST_TMPDIR/exported"
+    declared_names >"$BATS_TEST_TMPDIR/declared"
+    (($(wc -l <"$BATS_TEST_TMPDIR/declared") > 40)) || fail "the header scan found too few names"
+    run diff "$BATS_TEST_TMPDIR/exported" "$BATS_TEST_TMPDIR/declared"
+    assert_success
+    assert_output ""
+}
+
+@test "libctk.so links neither libcurl nor SQLite: only cfetch and cqueue do" {
+    run --separate-stderr bash -c 'objdump -p "$1" | grep NEEDED' _ "$CTK_BUILDDIR/libshared/.libs/libctk.so"
+    assert_success
+    refute_output --partial libcurl
+    refute_output --partial libsqlite3
+    run --separate-stderr bash -c 'objdump -p "$1/tools/cpar/.libs/cpar" 2>/dev/null || objdump -p "$1/tools/cpar/cpar"' _ "$CTK_BUILDDIR"
+    assert_output --partial libctk.so
+    refute_output --partial libcurl
+}
+
 # ---- make install ----------------------------------------------------------------
 
 @test "make install puts exactly the public pieces under the prefix" {
     assert_file_executable "$INST/bin/cburn"
     assert_file_exists "$INST/lib/libctk.so"
-    assert_file_exists "$INST/lib/libctk.so.0"
+    assert_file_exists "$INST/lib/libctk.so.1"
     assert_file_exists "$INST/lib/pkgconfig/ctk.pc"
     assert_file_exists "$INST/lib/ctk/plugins/pinned.so"
     assert_equal "$(cd "$INST/include" && find . -type f | sort | tr '\n' ' ')" \
-        "./ctk/common.h ./ctk/plugin.h "
+        "./ctk/common.h ./ctk/pipeline.h ./ctk/plugin.h ./ctk/registry.h ./ctk/store.h "
     local man
     for man in man1/cburn.1 man7/ctk.7 man7/ctk-plugin.7; do
         [[ -n $(find "$INST" -path "*/man/$man" -type f) ]] || fail "no $man under $INST"
@@ -120,7 +153,7 @@ installed_flags() {
     assert_success
     assert_equal "$(cut -f1,11,12 <<<"$output")" "pinned	0	00000000000009a6"
     run --separate-stderr bash -c 'LD_LIBRARY_PATH="$1/lib" ldd "$1/bin/cburn" | grep libctk' _ "$INST"
-    assert_output --partial "$INST/lib/libctk.so.0"
+    assert_output --partial "$INST/lib/libctk.so.1"
 }
 
 @test "a plugin builds against the installed tree with one cc line and loads" {

@@ -79,6 +79,22 @@ static int usage_error(parse_state *ps, const char *fmt, ...)
     return CTK_EINVAL;
 }
 
+static unsigned strategy_flags(ctk_registry *reg, const char *name)
+{
+    const ctk_strategy *s = ctk_registry_strategy(reg, name);
+    return s != NULL ? s->ops->flags : 0;
+}
+
+unsigned ctk_cli_strategy_jobs(ctk_registry *reg, const char *name, unsigned jobs)
+{
+    return strategy_flags(reg, name) & CTK_STRATEGY_SERIAL ? 1 : jobs;
+}
+
+int ctk_cli_strategy_forks(ctk_registry *reg, const char *name)
+{
+    return (strategy_flags(reg, name) & CTK_STRATEGY_PROCESSES) != 0;
+}
+
 const ctk_strategy *ctk_cli_strategy(ctk_registry *reg, const char *name, char *err, size_t err_len)
 {
     const ctk_strategy *s = ctk_registry_strategy(reg, name);

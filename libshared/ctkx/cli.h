@@ -84,6 +84,11 @@ void ctk_cli_guard_stdio(void);
 void ctk_cli_version(const ctk_cli *cli, FILE *out);
 /* Looks a strategy up by name; on failure writes
  * "unknown strategy 'x' (known: ...)" into err. */
+/* 1 when the strategy runs one unit at a time (CTK_STRATEGY_SERIAL), so
+ * that a row or a run says jobs=1 whatever -j says; jobs otherwise. */
+unsigned ctk_cli_strategy_jobs(ctk_registry *reg, const char *name, unsigned jobs);
+/* Whether the strategy runs its units in other processes. */
+int ctk_cli_strategy_forks(ctk_registry *reg, const char *name);
 const ctk_strategy *ctk_cli_strategy(ctk_registry *reg, const char *name, char *err,
                                                 size_t err_len);
 

@@ -68,7 +68,7 @@ double ctk_compare_speedup(const ctk_compare *c, size_t i)
     const ctk_row *row = ctk_compare_row(c, i);
     for (size_t k = 0; k < c->rows->len; k++) {
         const ctk_row *base = ctk_compare_row(c, k);
-        if (strcmp(base->strategy, "sync") == 0 && strcmp(base->variant, row->variant) == 0)
+        if (base->baseline && strcmp(base->variant, row->variant) == 0)
             return throughput_ratio(base, row);
     }
     return 0;

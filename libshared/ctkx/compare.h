@@ -19,6 +19,7 @@ typedef struct ctk_row {
     char strategy[64];
     char variant[64]; /* e.g. "gil", "share=lock"; "" for none */
     unsigned jobs;
+    int baseline; /* a serial strategy's row: what speedup is measured against */
     ctk_usage usage;
     uint64_t units; /* finished units (tasks, jobs, URLs) */
     uint64_t failed;
@@ -37,7 +38,7 @@ ctk_row *ctk_compare_add(ctk_compare *c, const char *strategy, const char *varia
                                     unsigned jobs);
 size_t ctk_compare_count(const ctk_compare *c);
 const ctk_row *ctk_compare_row(const ctk_compare *c, size_t i);
-/* The speedup of row i against the first sync row of the same variant:
+/* The speedup of row i against the first baseline row of the same variant:
  * the ratio of work per second (of wall times, for the same work); 0 when
  * there is no such row. */
 double ctk_compare_speedup(const ctk_compare *c, size_t i);

@@ -12,6 +12,7 @@ static ctk_compare *sample(void)
     ctk_compare *c;
     g_assert_cmpint(ctk_compare_new(&c, "tasks", "ops", extra, 2), ==, 0);
     ctk_row *r = ctk_compare_add(c, "sync", "", 1);
+    r->baseline = 1;
     r->usage.wall = 2.0;
     r->work = 100;
     r->units = 4;
@@ -45,6 +46,7 @@ static void test_speedup_of_timed_runs(void)
     ctk_compare *c;
     ctk_compare_new(&c, "tasks", "ops", NULL, 0);
     ctk_row *r = ctk_compare_add(c, "sync", "", 1);
+    r->baseline = 1;
     r->usage.wall = 1.0;
     r->work = 1000;
     r = ctk_compare_add(c, "process", "", 2);

@@ -237,7 +237,7 @@ static int run_table(cburn_run *run, ctk_registry *reg)
         char *variant = ctk_burn_variant(o->gil, o->shares[m]);
         for (char **n = names; *n != NULL && status == 0; n++) {
             /* sync runs one at a time whatever -j says; its row says so. */
-            unsigned jobs = strcmp(*n, "sync") == 0 ? 1 : run->jobs;
+            unsigned jobs = ctk_cli_strategy_jobs(reg, *n, run->jobs);
             row_job job = {.burn = burn,
                            .strategy = ctk_registry_strategy(reg, *n),
                            .force_progress = run->common->progress};
@@ -258,6 +258,7 @@ static int run_table(cburn_run *run, ctk_registry *reg)
                 break;
             }
             ctk_row *row = ctk_compare_add(table, *n, variant, jobs);
+            row->baseline = ctk_cli_strategy_jobs(reg, *n, 2) == 1;
             row->usage = usage;
             ctk_burn_fill_row(row, &job.tally, o->shares[m]);
             g_array_append_val(shares, o->shares[m]);

@@ -164,13 +164,14 @@ static int row_in_child(void *arg, ctk_buf *result)
     return rc < 0 ? CTK_EIO : 0;
 }
 
-unsigned ctk_fetchcmd_default_jobs(const ctk_common *c, const char *strategy)
+unsigned ctk_fetchcmd_default_jobs(const ctk_common *c, ctk_registry *reg, const char *strategy)
 {
-    if (strcmp(strategy, "sync") == 0)
+    if (ctk_cli_strategy_jobs(reg, strategy, 2) == 1)
         return 1;
     if (c->jobs != 0)
         return c->jobs;
-    return strcmp(strategy, "process") == 0 ? ctk_cpu_count() : CTK_FETCHCMD_JOBS;
+    /* A worker process per transfer costs far more than a socket. */
+    return ctk_cli_strategy_forks(reg, strategy) ? ctk_cpu_count() : CTK_FETCHCMD_JOBS;
 }
 
 /* --compare fetches the list once per row: read standard input first. */
@@ -204,7 +205,7 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
     int status = 0;
     for (char **n = s->c->compare; *n != NULL && status == 0; n++) {
         s->strategy = ctk_registry_strategy(reg, *n);
-        s->jobs = ctk_fetchcmd_default_jobs(s->c, *n);
+        s->jobs = ctk_fetchcmd_default_jobs(s->c, reg, *n);
         ctk_buf result = {0};
         ctk_usage usage;
         int died_of = 0, signo = 0;
@@ -226,6 +227,7 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
             break;
         }
         ctk_row *row = ctk_compare_add(table, *n, "", s->jobs);
+        row->baseline = ctk_cli_strategy_jobs(reg, *n, 2) == 1;
         row->usage = usage;
         row->units = r.counts.ok + r.counts.failed;
         row->failed = r.counts.failed;

@@ -36,7 +36,7 @@ typedef struct ctk_fetchcmd {
 
 /* -j for a strategy: 1 for sync, else -j when given, else the cores for
  * process and CTK_FETCHCMD_JOBS for the others. */
-unsigned ctk_fetchcmd_default_jobs(const ctk_common *c, const char *strategy);
+unsigned ctk_fetchcmd_default_jobs(const ctk_common *c, ctk_registry *reg, const char *strategy);
 /* Fetches everything once under s->strategy, watching signals; returns
  * the exit status (0 all succeeded, 1 any failed, 2 set-up failed,
  * 128+N for signal N). */

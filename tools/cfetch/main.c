@@ -293,7 +293,7 @@ int main(int argc, char **argv)
     ctk_fetchcmd *s = &o.run;
     s->c = &c;
     s->strategy = ctk_registry_strategy(reg, name);
-    s->jobs = c.jobs ? c.jobs : ctk_fetchcmd_default_jobs(&c, name);
+    s->jobs = c.jobs ? c.jobs : ctk_fetchcmd_default_jobs(&c, reg, name);
     s->urls = first < argc ? (const char *const *)argv + first : NULL;
     s->n_urls = (size_t)(argc - first);
     s->in_fd = in_fd;

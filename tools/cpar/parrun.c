@@ -237,7 +237,7 @@ int ctk_parrun_jobs(const ctk_common *c, ctk_registry *reg, const ctk_par_opts *
     }
     int signo = 0;
     const char *name = c->strategy ? c->strategy : "process";
-    unsigned jobs = strcmp(name, "sync") == 0 ? 1 : po->jobs;
+    unsigned jobs = ctk_cli_strategy_jobs(reg, name, po->jobs);
     rc = run_strategy(par, reg, name, jobs, c->keep_order, 1, &signo);
     if (ctk_par_nul_replaced(par))
         fprintf(stderr,
@@ -303,7 +303,7 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
             "their output is discarded\n",
             prog, rows);
     for (char **n = c->compare; *n != NULL && status == 0; n++) {
-        unsigned jobs = strcmp(*n, "sync") == 0 ? 1 : po->jobs;
+        unsigned jobs = ctk_cli_strategy_jobs(reg, *n, po->jobs);
         compare_row row = {in, reg, *po, *n, jobs, c->keep_order};
         ctk_buf result = {0};
         ctk_usage usage;
@@ -326,6 +326,7 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
             break;
         }
         ctk_row *r = ctk_compare_add(table, *n, "", jobs);
+        r->baseline = ctk_cli_strategy_jobs(reg, *n, 2) == 1;
         r->usage = usage;
         r->units = counts.ran;
         r->failed = counts.failed;

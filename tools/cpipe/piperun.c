@@ -148,6 +148,7 @@ int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c, ct
             break;
         }
         ctk_row *row = ctk_compare_add(table, names[i], "", plan->po.jobs);
+        row->baseline = ctk_cli_strategy_jobs(reg, names[i], 2) == 1;
         row->usage = usage;
         row->units = rr.st.blocks;
         row->failed = rr.st.failed;

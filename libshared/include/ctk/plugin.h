@@ -158,9 +158,17 @@ typedef struct ctk_option {
     const char *help; /* one line */
 } ctk_option;
 
+/* What a strategy promises about how it runs units, so that a tool never
+ * has to know a strategy by its name (a plugin's is the equal of a
+ * built-in's). */
+#define CTK_STRATEGY_SERIAL     0x1u /* one unit at a time, whatever jobs says */
+#define CTK_STRATEGY_PROCESSES  0x2u /* units run in processes other than the caller's */
+#define CTK_STRATEGY_ONE_THREAD 0x4u /* all units start on one thread (an event loop) */
+
 typedef struct ctk_strategy_ops {
     const char *name;
     const char *summary; /* one line for --list-strategies */
+    unsigned flags;      /* CTK_STRATEGY_* */
     /* Runs every unit the exec hands out with at most jobs at a time, and
      * returns once all are done (0) or on a fatal error (negative code). */
     int (*execute)(ctk_exec *exec, void *data);
