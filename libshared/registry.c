@@ -28,8 +28,8 @@ typedef struct entry {
 
 struct ctk_registry {
     GHashTable *by_kind[CTK_KIND_COUNT]; /* name -> entry */
-    GPtrArray *modules;     /* GModule *, closed last */
-    GHashTable *loaded;     /* canonical path -> 1 */
+    GPtrArray *modules;                  /* GModule *, closed last */
+    GHashTable *loaded;                  /* canonical path -> 1 */
 };
 
 static void entry_free(gpointer p)

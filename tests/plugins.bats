@@ -13,7 +13,7 @@ setup_file() {
     mkdir -p "$FIXTURES"
     local flags f
     flags=$(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk)
-    for f in solo collatz badabi noentry initfail dupe; do
+    for f in solo collatz badabi noentry initfail dupe wirepair; do
         # shellcheck disable=SC2086
         cc -shared -fPIC -o "$FIXTURES/$f.so" "$CTK_SRCDIR/tests/fixtures/$f.c" $flags
     done
@@ -235,4 +235,51 @@ assert_plugin_error() {
 @test "a strategy's option without that strategy is a usage error naming it" {
     run --separate-stderr cb --cpu-list 0 -t 2 -n 1k
     assert_usage_error "--cpu-list belongs to strategy 'pinned': add -s pinned"
+}
+
+# ---- the pre-scan stops where the command's operands begin ------------------------
+
+@test "cpar: a job's own --plugin FILE is an argument of the job, never loaded" {
+    run --separate-stderr timeout 20 cpar -k echo --plugin "$FIXTURES/noentry.so" ::: a
+    assert_success
+    assert_output "--plugin $FIXTURES/noentry.so a"
+    assert_equal "$stderr" ""
+    run --separate-stderr timeout 20 cpar -k echo --plugin="$FIXTURES/x.so" ::: a
+    assert_success
+    assert_output "--plugin=$FIXTURES/x.so a"
+}
+
+@test "cpipe: a filter's own --plugin=FILE is the filter's, never loaded" {
+    run --separate-stderr timeout 20 cpipe grep --plugin="$FIXTURES/noentry.so" x </dev/null
+    refute_output --partial "plugin"
+    [[ $stderr != *"ctk_plugin entry point"* ]] || fail "the filter's argument was loaded: $stderr"
+}
+
+@test "cqueue: a job command's --plugin is not loaded; cqueue's own still is" {
+    local db="$BATS_TEST_TMPDIR/q.db"
+    run --separate-stderr timeout 20 cqueue --db "$db" add -- echo --plugin "$FIXTURES/noentry.so"
+    assert_success
+    run --separate-stderr timeout 20 cqueue --db "$db" --plugin "$FIXTURES/noentry.so" ls
+    assert_equal "$status" 2
+    assert_equal "${stderr%%$'\n'*}" "cqueue: plugin $FIXTURES/noentry.so: no ctk_plugin entry point (was it built with CTK_PLUGIN_DEFINE?)"
+}
+
+@test "option values are not options: -j 2 --plugin FILE still loads; a value that looks like --plugin does not" {
+    run --separate-stderr timeout 20 cpar -j 2 --plugin "$FIXTURES/noentry.so" echo ::: a
+    assert_equal "$status" 2
+    assert_equal "$stderr" "cpar: plugin $FIXTURES/noentry.so: no ctk_plugin entry point (was it built with CTK_PLUGIN_DEFINE?)"
+    # --tagstring's value is "--plugin": a value, not an option.
+    run --separate-stderr timeout 20 cpar --tagstring --plugin -k echo ::: a
+    assert_success
+    assert_output "--plugin	a"
+}
+
+# ---- the wirepair fixture: units as bytes through a socketpair ---------------------
+
+@test "wirepair: a third-party strategy that moves units through the wire gives sync's checksum" {
+    run --separate-stderr cb --plugin "$FIXTURES/wirepair.so" -s wirepair -t 4 -n 1000 --format tsv
+    assert_success
+    local got=$(cut -f1,11,12 <<<"$output")
+    run --separate-stderr cb -s sync -t 4 -n 1000 --format tsv
+    assert_equal "$got" "wirepair	0	$(cut -f12 <<<"$output")"
 }

@@ -108,22 +108,6 @@ const ctk_strategy *ctk_cli_strategy(ctk_registry *reg, const char *name, char *
 
 /* ---- plugin pre-scan ------------------------------------------------------ */
 
-/* The value of option `name` at argv[i], if argv[i] is that option. */
-static const char *option_value(int argc, char **argv, int i, const char *lng, char shrt)
-{
-    const char *a = argv[i];
-    size_t n = strlen(lng);
-    if (strncmp(a, "--", 2) == 0 && strncmp(a + 2, lng, n) == 0) {
-        if (a[2 + n] == '=')
-            return a + 3 + n;
-        if (a[2 + n] == '\0' && strcmp(lng, "compare") != 0)
-            return i + 1 < argc ? argv[i + 1] : NULL;
-    }
-    if (shrt != 0 && a[0] == '-' && a[1] == shrt)
-        return a[2] != '\0' ? a + 2 : (i + 1 < argc ? argv[i + 1] : NULL);
-    return NULL;
-}
-
 static int load_strategy_names(parse_state *ps, const char *list)
 {
     char **names = g_strsplit(list, ",", -1);
@@ -142,41 +126,120 @@ static int load_strategy_names(parse_state *ps, const char *list)
     return rc;
 }
 
-static int known_long(const ctk_cli_option *table, const char *arg)
+/* The option of table whose long name is arg up to any '=', or NULL. */
+static const ctk_cli_option *find_long(const ctk_cli_option *table, const char *arg)
 {
     size_t len = strcspn(arg, "=");
     for (const ctk_cli_option *o = table; o != NULL && o->name != NULL; o++)
         if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0)
-            return 1;
+            return o;
+    return NULL;
+}
+
+static const ctk_cli_option *find_short(const ctk_cli_option *table, char c)
+{
+    for (const ctk_cli_option *o = table; o != NULL && o->name != NULL; o++)
+        if (o->short_name == c)
+            return o;
+    return NULL;
+}
+
+/* Whether a plugin strategy's option --NAME (arg up to '=') takes a value. */
+static int plugin_option_takes_value(ctk_registry *reg, const char *arg)
+{
+    size_t len = strcspn(arg, "=");
+    char **names = ctk_registry_names(reg, CTK_KIND_STRATEGY);
+    int takes = 0;
+    for (char **n = names; *n != NULL && !takes; n++) {
+        const ctk_strategy *st = ctk_registry_strategy(reg, *n);
+        for (const ctk_option *o = st->ops->options; o != NULL && o->name != NULL; o++)
+            if (strlen(o->name) == len && strncmp(o->name, arg, len) == 0 && o->arg != NULL)
+                takes = 1;
+    }
+    g_strfreev(names);
+    return takes;
+}
+
+/* Acts on one option the pre-scan found: --plugin loads its file, and a
+ * strategy named by -s or --compare that nobody registered may be a
+ * plugin's, found by name in the search path. */
+static int prescan_option(parse_state *ps, const ctk_cli_option *o, const char *value)
+{
+    if (o->id == OPT_PLUGIN && value != NULL) {
+        ctk_plugin_error perr;
+        int rc = ctk_registry_load_file(ps->reg, value, &perr);
+        if (rc < 0)
+            snprintf(ps->err, ps->err_len, "plugin %s: %s", perr.file, perr.reason);
+        return rc;
+    }
+    if ((o->id == OPT_STRATEGY || o->id == OPT_COMPARE) && value != NULL)
+        return load_strategy_names(ps, value);
+    return 0;
+}
+
+/* A short-option cluster ("-kj4", "-j", "-s" "thread"): acts on each and
+ * says how many following words were option values (0 or 1). */
+static int prescan_shorts(parse_state *ps, int argc, char **argv, int i, int *consumed)
+{
+    *consumed = 0;
+    for (const char *c = argv[i] + 1; *c != '\0'; c++) {
+        const ctk_cli_option *o = find_short(ps->cli->options, *c);
+        if (o == NULL)
+            o = find_short(common_options, *c);
+        if (o == NULL || o->has_arg == CTK_ARG_NONE)
+            continue;
+        const char *value = c[1] != '\0' ? c + 1 : NULL;
+        if (value == NULL && o->has_arg == CTK_ARG_REQUIRED && i + 1 < argc) {
+            value = argv[i + 1];
+            *consumed = 1;
+        }
+        return prescan_option(ps, o, value);
+    }
     return 0;
 }
 
 /* Plugins must be loaded before parsing: they add strategies whose
- * options are part of the command line. A long option nobody built in
- * knows may be a plugin's: then every plugin in the path is loaded, as
- * --help lists their options too. */
+ * options are part of the command line. The scan reads argv as getopt
+ * will, and stops where it stops: at "--", and for a tool whose options
+ * end at the first operand (cpar's command, cqueue's subcommand), there,
+ * so a job's own "--plugin FILE" is never loaded. Option values are
+ * skipped, not read as options. A long option nobody built in knows may be
+ * a plugin's: then every plugin in the path is loaded, as --help lists
+ * their options too. */
 static int prescan(parse_state *ps, int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--") == 0)
+        const char *a = argv[i];
+        if (strcmp(a, "--") == 0)
             break;
-        if (strncmp(argv[i], "--", 2) == 0 && !known_long(ps->cli->options, argv[i] + 2) &&
-            !known_long(common_options, argv[i] + 2))
-            ctk_registry_load_all(ps->reg, NULL, NULL);
-        const char *v;
-        if ((v = option_value(argc, argv, i, "plugin", 0)) != NULL) {
-            ctk_plugin_error perr;
-            int rc = ctk_registry_load_file(ps->reg, v, &perr);
-            if (rc < 0) {
-                snprintf(ps->err, ps->err_len, "plugin %s: %s", perr.file, perr.reason);
-                return rc;
-            }
-        } else if ((v = option_value(argc, argv, i, "strategy", 's')) != NULL ||
-                   (v = option_value(argc, argv, i, "compare", 0)) != NULL) {
-            int rc = load_strategy_names(ps, v);
-            if (rc < 0)
-                return rc;
+        if (a[0] != '-' || a[1] == '\0') {
+            if (ps->cli->stop_at_operand)
+                break;
+            continue;
         }
+        int rc = 0;
+        if (a[1] != '-') {
+            int consumed;
+            rc = prescan_shorts(ps, argc, argv, i, &consumed);
+            i += consumed;
+        } else {
+            const ctk_cli_option *o = find_long(ps->cli->options, a + 2);
+            if (o == NULL)
+                o = find_long(common_options, a + 2);
+            const char *eq = strchr(a, '=');
+            if (o == NULL) {
+                ctk_registry_load_all(ps->reg, NULL, NULL);
+                if (eq == NULL && plugin_option_takes_value(ps->reg, a + 2))
+                    i++;
+                continue;
+            }
+            const char *value = eq != NULL ? eq + 1 : NULL;
+            if (value == NULL && o->has_arg == CTK_ARG_REQUIRED && i + 1 < argc)
+                value = argv[++i];
+            rc = prescan_option(ps, o, value);
+        }
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
