@@ -3,6 +3,7 @@
  * replies are fixed-size datagrams on a SOCK_SEQPACKET pair; a new
  * worker's socket travels back as SCM_RIGHTS.
  */
+#include <glib.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -132,10 +133,8 @@ static void __attribute__((noreturn)) server_main(int sock, ctk__worker_fn worke
 
 int ctk__forkserver_start(ctk__forkserver **out, ctk__worker_fn worker, void *arg)
 {
-    ctk__forkserver *fs = calloc(1, sizeof *fs);
+    ctk__forkserver *fs = g_new0(ctk__forkserver, 1);
     int sv[2];
-    if (fs == NULL)
-        return CTK_ENOMEM;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         goto fail_socket;
     if (pthread_mutex_init(&fs->lock, NULL) != 0)
@@ -158,7 +157,7 @@ fail_lock:
     close(sv[0]);
     close(sv[1]);
 fail_socket:
-    free(fs);
+    g_free(fs);
     return CTK_ESYS;
 }
 
@@ -225,5 +224,5 @@ void ctk__forkserver_stop(ctk__forkserver *fs)
     while (waitpid(fs->pid, NULL, 0) < 0 && errno == EINTR)
         ;
     pthread_mutex_destroy(&fs->lock);
-    free(fs);
+    g_free(fs);
 }

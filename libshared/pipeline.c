@@ -3,6 +3,7 @@
  * writer thread, with a credit window bounding the units in flight; or,
  * inline, produce and consume called from the strategy's one thread.
  */
+#include <glib.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -64,7 +65,7 @@ static void unit_free(ctk_unit *u)
     ctk_buf_free(&u->in);
     ctk_buf_free(&u->out);
     free(u->error);
-    free(u);
+    g_free(u);
 }
 
 static int is_cancelled(ctk_pipeline *p)
@@ -200,11 +201,7 @@ static void *reader_main(void *arg)
 {
     ctk_pipeline *p = arg;
     for (uint64_t seq = 1; take_credit(p); seq++) {
-        ctk_unit *u = calloc(1, sizeof *u);
-        if (u == NULL) {
-            return_credit(p, NULL);
-            break;
-        }
+        ctk_unit *u = g_new0(ctk_unit, 1);
         u->seq = seq;
         int rc = p->opts.produce(p->opts.produce_arg, u);
         if (rc == CTK_EOF) {
@@ -269,7 +266,7 @@ static void deliver_rest(ctk_pipeline *p)
         if (u != NULL)
             emit(p, u);
     }
-    free(p->pending);
+    g_free(p->pending);
     p->pending = NULL;
 }
 
@@ -309,12 +306,7 @@ static int next_inline(ctk_pipeline *p, ctk_unit **unit)
         pthread_mutex_unlock(&p->lock);
         if (!room)
             return CTK_EAGAIN;
-        ctk_unit *u = calloc(1, sizeof *u);
-        if (u == NULL) {
-            return_credit(p, NULL);
-            p->input_done = 1;
-            return CTK_EOF;
-        }
+        ctk_unit *u = g_new0(ctk_unit, 1);
         u->seq = ++p->next_seq;
         int rc = p->opts.produce(p->opts.produce_arg, u);
         if (rc == CTK_EOF) {
@@ -339,19 +331,15 @@ int ctk_pipeline_new(ctk_pipeline **out, const ctk_pipeline_opts *opts)
 {
     if (opts->work.run == NULL || opts->produce == NULL || opts->consume == NULL || opts->jobs == 0)
         return CTK_EINVAL;
-    ctk_pipeline *p = calloc(1, sizeof *p);
-    if (p == NULL)
-        return CTK_ENOMEM;
+    ctk_pipeline *p = g_new0(ctk_pipeline, 1);
     p->opts = *opts;
     if (p->opts.window == 0)
         p->opts.window = 64 + 16 * (size_t)opts->jobs;
     p->exec.pipeline = p;
     p->next_out = 1;
     p->cancel_fd = -1;
-    /* -k is a promise to the user: without its buffer the run fails
-     * rather than quietly writing in completion order. */
-    if (p->opts.keep_order && (p->pending = calloc(p->opts.window, sizeof *p->pending)) == NULL)
-        goto fail;
+    if (p->opts.keep_order)
+        p->pending = g_new0(ctk_unit *, p->opts.window);
     p->cancel_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (p->cancel_fd < 0)
         goto fail;
@@ -374,8 +362,8 @@ fail:
     ctk__queue_free(p->input);
     if (p->cancel_fd >= 0)
         close(p->cancel_fd);
-    free(p->pending);
-    free(p);
+    g_free(p->pending);
+    g_free(p);
     return CTK_ENOMEM;
 }
 
@@ -482,6 +470,6 @@ void ctk_pipeline_free(ctk_pipeline *p)
     ctk__queue_free(p->output);
     ctk__queue_free(p->input);
     close(p->cancel_fd);
-    free(p->pending);
-    free(p);
+    g_free(p->pending);
+    g_free(p);
 }

@@ -1,5 +1,6 @@
 /* queue.c: bounded blocking FIFO (a ring of pointers, one mutex, two
  * condition variables). */
+#include <glib.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -19,12 +20,8 @@ ctk__queue *ctk__queue_new(size_t capacity)
 {
     if (capacity == 0)
         return NULL;
-    ctk__queue *q = calloc(1, sizeof *q);
-    if (q == NULL)
-        return NULL;
-    q->ring = calloc(capacity, sizeof *q->ring);
-    if (q->ring == NULL)
-        goto fail_ring;
+    ctk__queue *q = g_new0(ctk__queue, 1);
+    q->ring = g_new0(void *, capacity);
     if (pthread_mutex_init(&q->lock, NULL) != 0)
         goto fail_lock;
     if (pthread_cond_init(&q->not_empty, NULL) != 0)
@@ -39,9 +36,8 @@ fail_not_full:
 fail_not_empty:
     pthread_mutex_destroy(&q->lock);
 fail_lock:
-    free(q->ring);
-fail_ring:
-    free(q);
+    g_free(q->ring);
+    g_free(q);
     return NULL;
 }
 
@@ -52,8 +48,8 @@ void ctk__queue_free(ctk__queue *q)
     pthread_cond_destroy(&q->not_full);
     pthread_cond_destroy(&q->not_empty);
     pthread_mutex_destroy(&q->lock);
-    free(q->ring);
-    free(q);
+    g_free(q->ring);
+    g_free(q);
 }
 
 int ctk__queue_push(ctk__queue *q, void *item)

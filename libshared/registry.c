@@ -272,8 +272,6 @@ char *ctk_registry_names_joined(ctk_registry *reg, ctk_kind kind)
 {
     char **names = ctk_registry_names(reg, kind);
     char *joined = g_strjoinv(", ", names);
-    char *out = strdup(joined);
-    g_free(joined);
     g_strfreev(names);
-    return out;
+    return joined;
 }

@@ -52,4 +52,3 @@ void ctk_store_close(ctk_store *st)
     if (st != NULL)
         st->ops->close(st);
 }
-

@@ -4,6 +4,7 @@
  * on the loop thread, one per loop turn, which is the lesson: blocking
  * work in an event loop serialises.
  */
+#include <glib.h>
 #include <stdlib.h>
 
 #include "strategies.h"
@@ -100,9 +101,7 @@ static void wakeup_from_any_thread(void *arg)
 static int async_execute(ctk_exec *exec, void *data)
 {
     (void)data;
-    async_run *ar = calloc(1, sizeof *ar);
-    if (ar == NULL)
-        return CTK_ENOMEM;
+    async_run *ar = g_new0(async_run, 1);
     ar->exec = exec;
     /* One thread asks for units and hands them back: where the tool lets
      * it, that thread reads and records them too. */
@@ -120,13 +119,13 @@ static int async_execute(ctk_exec *exec, void *data)
     uv_run(&ar->loop, UV_RUN_DEFAULT);
     ctk_exec_set_wakeup(exec, NULL, NULL);
     uv_loop_close(&ar->loop);
-    free(ar);
+    g_free(ar);
     return 0;
 
 fail_async:
     uv_loop_close(&ar->loop);
 fail_loop:
-    free(ar);
+    g_free(ar);
     return CTK_ESYS;
 }
 

@@ -6,6 +6,7 @@
  * the others go on. Workers are forked by a fork server (forkserver.h),
  * never by this multi-threaded process.
  */
+#include <glib.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -170,12 +171,10 @@ static int process_execute(ctk_exec *exec, void *data)
 {
     (void)data;
     pool pl = {.exec = exec, .count = ctk_exec_jobs(exec)};
-    int rc = CTK_ENOMEM;
-    pl.workers = calloc(pl.count, sizeof *pl.workers);
-    dispatcher *ds = calloc(pl.count, sizeof *ds);
-    pthread_t *threads = calloc(pl.count, sizeof *threads);
-    if (pl.workers == NULL || ds == NULL || threads == NULL)
-        goto fail_alloc;
+    int rc = CTK_ESYS;
+    pl.workers = g_new0(worker, pl.count);
+    dispatcher *ds = g_new0(dispatcher, pl.count);
+    pthread_t *threads = g_new0(pthread_t, pl.count);
     if (pthread_mutex_init(&pl.lock, NULL) != 0)
         goto fail_alloc;
     /* Before the first ctk_exec_next the pipeline has started no thread:
@@ -211,9 +210,9 @@ fail_spawn:
 fail_forkserver:
     pthread_mutex_destroy(&pl.lock);
 fail_alloc:
-    free(threads);
-    free(ds);
-    free(pl.workers);
+    g_free(threads);
+    g_free(ds);
+    g_free(pl.workers);
     return rc;
 }
 

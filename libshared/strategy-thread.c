@@ -1,5 +1,6 @@
 /* strategy-thread.c: a pool of N pthreads sharing memory, each pulling the
  * next unit from the input queue as soon as it is free. */
+#include <glib.h>
 #include <pthread.h>
 #include <stdlib.h>
 
@@ -20,9 +21,7 @@ static int thread_execute(ctk_exec *exec, void *data)
 {
     (void)data;
     unsigned jobs = ctk_exec_jobs(exec);
-    pthread_t *threads = calloc(jobs, sizeof *threads);
-    if (threads == NULL)
-        return CTK_ENOMEM;
+    pthread_t *threads = g_new0(pthread_t, jobs);
     unsigned started = 0;
     int rc = 0;
     for (; started < jobs; started++) {
@@ -36,7 +35,7 @@ static int thread_execute(ctk_exec *exec, void *data)
         worker_main(exec);
     for (unsigned i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
-    free(threads);
+    g_free(threads);
     return started > 0 || rc == 0 ? 0 : rc;
 }
 

@@ -99,6 +99,23 @@ declared_names() {
     assert_output ""
 }
 
+@test "libctk.so calls nothing that prints, exits or signals its caller: tools own those" {
+    local lib="$CTK_BUILDDIR/libshared/.libs/libctk.so"
+    run --separate-stderr bash -c 'nm -D --undefined-only "$1" | awk "{ print \$2 }" | sed "s/@.*//"' _ "$lib"
+    assert_success
+    ((${#lines[@]} > 20)) || fail "too few imports: $output"
+    local banned
+    # _exit stays allowed: a forked worker of the process strategy ends with it.
+    for banned in printf vprintf fprintf vfprintf puts fputs fputc putchar fwrite perror \
+        stdout stderr exit abort raise daemon setsid syslog g_print g_printerr g_error \
+        g_warning g_log; do
+        refute_line "$banned"
+    done
+    # kill() only ever reaches the library's own worker processes.
+    run grep -n 'kill(\(0\|getpid()\)' "$CTK_SRCDIR"/libshared/*.c
+    assert_failure 1
+}
+
 @test "libctk.so links neither libcurl nor SQLite: only cfetch and cqueue do" {
     run --separate-stderr bash -c 'objdump -p "$1" | grep NEEDED' _ "$CTK_BUILDDIR/libshared/.libs/libctk.so"
     assert_success

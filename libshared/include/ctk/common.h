@@ -1,7 +1,16 @@
 /*
  * ctk/common.h: what every ctk header needs: the export macro and the one
  * table of error codes. Library functions return 0 or a negative CTK_E*
- * code; ctk_strerror() names it. Only tools turn codes into messages.
+ * code; ctk_strerror() names it. Only tools turn codes into messages:
+ * libctk never prints, exits, or signals the calling process.
+ *
+ * Out of memory, one policy: bookkeeping of a fixed size (a run, a queue,
+ * a registry entry, a unit's record) is allocated with GLib, whose
+ * g_malloc aborts when memory is exhausted, as its containers do anyway;
+ * memory whose size comes from the input (a unit's bytes, a job's output,
+ * a body, a block) goes through ctk_buf or another checked allocation, and
+ * its failure is CTK_ENOMEM, returned, checked and turned into that unit's
+ * error by the caller, never a crash and never a silent drop.
  */
 #ifndef CTK_COMMON_H
 #define CTK_COMMON_H

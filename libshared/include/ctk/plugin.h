@@ -3,8 +3,8 @@
  * plugin.h. A plugin is one shared object that exports one symbol,
  * `ctk_plugin` (use CTK_PLUGIN_DEFINE), whose init function registers what
  * the plugin provides: strategies (how units of work run concurrently),
- * cburn workloads and cqueue stores (ctk/store.h). Everything a plugin may call is declared here; build it
- * with `cc -shared -fPIC $(pkg-config --cflags --libs ctk) -o NAME.so NAME.c`.
+ * cburn workloads and cqueue stores (ctk/store.h). Everything a plugin may call is declared here;
+ * build it with `cc -shared -fPIC $(pkg-config --cflags --libs ctk) -o NAME.so NAME.c`.
  */
 #ifndef CTK_PLUGIN_H
 #define CTK_PLUGIN_H

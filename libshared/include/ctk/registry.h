@@ -59,7 +59,7 @@ CTK_EXTERN const ctk_workload *ctk_registry_workload(ctk_registry *reg, const ch
 CTK_EXTERN const ctk_store_entry *ctk_registry_store(ctk_registry *reg, const char *name);
 /* Sorted, NULL-terminated names of one kind; free with g_strfreev. */
 CTK_EXTERN char **ctk_registry_names(ctk_registry *reg, ctk_kind kind);
-/* "sync, thread, ..." for error messages; free with free(). */
+/* "sync, thread, ..." for error messages; free with g_free() or free(). */
 CTK_EXTERN char *ctk_registry_names_joined(ctk_registry *reg, ctk_kind kind);
 
 #endif
