@@ -184,6 +184,52 @@ static void test_bad_task_is_an_error(void)
     ctk_burn_free(b);
 }
 
+/* A task and a result cross the wire as fixed little-endian fields: the
+ * same bytes on every host, every truncation refused. */
+static void test_wire_round_trip(void)
+{
+    ctk_buf in = {0};
+    g_assert_cmpint(ctk_burn_encode_task(&in, 0x0102030405060708ull, 42), ==, 0);
+    g_assert_cmpuint(in.len, ==, 16);
+    g_assert_cmpuint(in.data[0], ==, 0x08); /* little-endian whatever the host */
+    uint64_t task, size;
+    g_assert_cmpint(ctk_burn_decode_task(&in, &task, &size), ==, 0);
+    g_assert_cmpuint(task, ==, 0x0102030405060708ull);
+    g_assert_cmpuint(size, ==, 42);
+    for (size_t cut = 0; cut < 16; cut++) {
+        ctk_buf part = {in.data, cut, cut};
+        g_assert_cmpint(ctk_burn_decode_task(&part, &task, &size), ==, CTK_EINVAL);
+    }
+
+    ctk_burn_opts o = {ctk_registry_workload(reg, "sumsq"), CTK_SHARE_NONE, 0, 0};
+    ctk_burn *b;
+    g_assert_cmpint(ctk_burn_new(&b, &o), ==, 0);
+    ctk_work w = ctk_burn_work(b);
+    ctk_unit u = {.seq = 1};
+    ctk_burn_encode_task(&u.in, 0, 10);
+    g_assert_cmpint(w.run(w.ctx, &u, NULL), ==, 0);
+    uint64_t value, its;
+    g_assert_cmpint(ctk_burn_decode_result(&u, &value, &its), ==, 0);
+    g_assert_cmpuint(value, ==, 285); /* 0^2 + 1^2 + ... + 9^2 */
+    g_assert_cmpuint(its, ==, 10);
+    ctk_buf frame = {0};
+    g_assert_cmpint(ctk_wire_encode_result(&frame, &u), ==, 0);
+    ctk_unit back = {.seq = 1};
+    g_assert_cmpint(ctk_wire_decode_result(&frame, &back), ==, 0);
+    g_assert_cmpint(ctk_burn_decode_result(&back, &value, &its), ==, 0);
+    g_assert_cmpuint(value, ==, 285);
+    for (size_t cut = 0; cut < u.out.len; cut++) {
+        ctk_unit part = {.seq = 1, .out = {u.out.data, cut, cut}};
+        g_assert_cmpint(ctk_burn_decode_result(&part, &value, &its), ==, CTK_EINVAL);
+    }
+    ctk_buf_free(&frame);
+    ctk_buf_free(&back.out);
+    ctk_buf_free(&u.in);
+    ctk_buf_free(&u.out);
+    ctk_buf_free(&in);
+    ctk_burn_free(b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -196,6 +242,7 @@ int main(int argc, char **argv)
     g_test_add_func("/burn/table-checks", test_table_checks);
     g_test_add_func("/burn/share-names", test_share_names);
     g_test_add_func("/burn/bad-task", test_bad_task_is_an_error);
+    g_test_add_func("/burn/wire-round-trip", test_wire_round_trip);
     int rc = g_test_run();
     ctk_registry_free(reg);
     return rc;

@@ -264,10 +264,8 @@ static int burn_run(void *ctx, ctk_unit *unit, const int *cancel)
     ctk_burn *b = ctx;
     const ctk_workload_ops *w = b->opts.workload->ops;
     uint64_t task, size, value = 0, done = 0;
-    if (unit->in.len != 16)
+    if (ctk_burn_decode_task(&unit->in, &task, &size) < 0)
         return ctk_unit_fail(unit, CTK_EINVAL, "malformed task (%zu bytes)", unit->in.len);
-    memcpy(&task, unit->in.data, 8);
-    memcpy(&size, unit->in.data + 8, 8);
     void *state = calloc(1, w->state_size > 0 ? w->state_size : 1);
     if (state == NULL)
         return ctk_unit_fail(unit, CTK_ENOMEM, "out of memory");
@@ -290,8 +288,11 @@ static int burn_run(void *ctx, ctk_unit *unit, const int *cancel)
                              (task & 1) ? 'A' : 'B', (task & 1) ? 'B' : 'A');
     if (rc < 0)
         return ctk_unit_fail(unit, rc, "%s: %s", w->name, ctk_strerror(rc));
-    uint64_t out[2] = {value, done};
-    return ctk_buf_set(&unit->out, out, sizeof out);
+    unit->out.len = 0;
+    rc = ctk_wire_put_u64(&unit->out, value);
+    if (rc == 0)
+        rc = ctk_wire_put_u64(&unit->out, done);
+    return rc < 0 ? ctk_unit_fail(unit, rc, "%s", ctk_strerror(rc)) : 0;
 }
 
 ctk_work ctk_burn_work(ctk_burn *b)
@@ -301,15 +302,26 @@ ctk_work ctk_burn_work(ctk_burn *b)
 
 int ctk_burn_encode_task(ctk_buf *in, uint64_t task, uint64_t size)
 {
-    uint64_t fields[2] = {task, size};
-    return ctk_buf_set(in, fields, sizeof fields);
+    in->len = 0;
+    int rc = ctk_wire_put_u64(in, task);
+    return rc < 0 ? rc : ctk_wire_put_u64(in, size);
+}
+
+int ctk_burn_decode_task(const ctk_buf *in, uint64_t *task, uint64_t *size)
+{
+    ctk_wire_reader r;
+    ctk_wire_reader_init(&r, in->data, in->len);
+    if (ctk_wire_get_u64(&r, task) < 0 || ctk_wire_get_u64(&r, size) < 0 || r.left != 0)
+        return CTK_EINVAL;
+    return 0;
 }
 
 int ctk_burn_decode_result(const ctk_unit *unit, uint64_t *value, uint64_t *iterations)
 {
-    if (unit->status < 0 || unit->out.len != 16)
+    ctk_wire_reader r;
+    ctk_wire_reader_init(&r, unit->out.data, unit->out.len);
+    if (unit->status < 0 || ctk_wire_get_u64(&r, value) < 0 ||
+        ctk_wire_get_u64(&r, iterations) < 0 || r.left != 0)
         return CTK_EINVAL;
-    memcpy(value, unit->out.data, 8);
-    memcpy(iterations, unit->out.data + 8, 8);
     return 0;
 }

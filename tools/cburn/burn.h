@@ -58,6 +58,8 @@ uint64_t ctk_burn_gil_switches(ctk_burn *b);
 
 /* A task's encoding in a unit, and a result's. */
 int ctk_burn_encode_task(ctk_buf *in, uint64_t task, uint64_t size);
+/* The task's two fields back; CTK_EINVAL for anything but exactly them. */
+int ctk_burn_decode_task(const ctk_buf *in, uint64_t *task, uint64_t *size);
 int ctk_burn_decode_result(const ctk_unit *unit, uint64_t *value, uint64_t *iterations);
 
 #endif
@@ -93,12 +95,12 @@ typedef struct ctk_burn_tally {
 /* Runs the plan under strategy s. 0, CTK_ECANCELED after a signal, or an
  * error from the strategy. Failed tasks are counted, not fatal. */
 int ctk_burn_run(ctk_burn *b, const ctk_strategy *s, const ctk_burn_plan *plan,
-                            ctk_burn_tally *tally);
+                 ctk_burn_tally *tally);
 /* Map mode: one task size per line of fd, one record per line on out
  * (seq input result iterations elapsed error). A line that is not a size
  * becomes an error record and the run goes on. */
 int ctk_burn_map(ctk_burn *b, const ctk_strategy *s, const ctk_burn_plan *plan, int fd,
-                            ctk_output *out, ctk_burn_tally *tally);
+                 ctk_output *out, ctk_burn_tally *tally);
 /* ---- a --compare table of runs ------------------------------------------ */
 
 #include "ctkx/compare.h"
@@ -113,7 +115,7 @@ char *ctk_burn_variant(int gil, ctk_share share);
  * rows ran for a duration, so their checksums differ) and says why not on
  * err as "prog: ...". Returns 1 when something failed, else 0. */
 int ctk_burn_check_rows(const ctk_compare *table, const ctk_share *shares, int timed,
-                                   const char *prog, FILE *err);
+                        const char *prog, FILE *err);
 /* The note lines that explain rows meant to look wrong (shm, crossed). */
 int ctk_burn_print_notes(const ctk_compare *table, const ctk_share *shares, FILE *out);
 

@@ -160,17 +160,19 @@ static int produce_line(void *arg, ctk_unit *unit)
         rc->input_failed = 1;
         return ctk_unit_fail(unit, err, "cannot read input: %s", ctk_strerror(err));
     }
-    uint64_t size;
+    uint64_t size = 0;
     char why[128];
-    err = ctk_burn_encode_task(&unit->in, 0, 0);
+    int bad =
+        strlen(line) != len || ctk_parse_size(line, 0, UINT64_MAX, &size, why, sizeof why) < 0;
+    /* The task, then the line riding along for the record. */
+    err = ctk_burn_encode_task(&unit->in, 0, bad ? 0 : size);
     if (err == 0)
         err = ctk_buf_append(&unit->in, line, len);
     if (err < 0)
         return err;
-    if (ctk_parse_size(line, 0, UINT64_MAX, &size, why, sizeof why) < 0 || strlen(line) != len)
+    if (bad)
         return ctk_unit_fail(unit, CTK_EINVAL, "not a task size: %s",
                              strlen(line) != len ? "contains a NUL byte" : why);
-    memcpy(unit->in.data + 8, &size, sizeof size);
     return 0;
 }
 
