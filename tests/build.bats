@@ -126,6 +126,40 @@ declared_names() {
     refute_output --partial libcurl
 }
 
+# file_cycles OBJ...: the loops among the files whose objects are given, as
+# tsort reports them: an edge from the file that defines a symbol to each
+# file that uses it. Nothing when the files form layers.
+file_cycles() {
+    local o n s
+    declare -A def
+    for o in "$@"; do
+        n=$(basename "$o" .o)
+        n=${n#*_la-}
+        while read -r s; do def[$s]=$n; done < <(nm --defined-only "$o" | awk '$2 ~ /[TDBR]/ { print $3 }')
+    done
+    for o in "$@"; do
+        n=$(basename "$o" .o)
+        n=${n#*_la-}
+        for s in $(nm --undefined-only "$o" | awk '{ print $2 }'); do
+            [[ -n ${def[$s]:-} && ${def[$s]} != "$n" ]] && echo "${def[$s]} $n"
+        done
+    done | sort -u | tsort 2>&1 >/dev/null
+}
+
+@test "no import cycles: the files of libctk, ctkx and each tool call each other in layers" {
+    local core=("$CTK_BUILDDIR"/libshared/.libs/*.o) ctkx=("$CTK_BUILDDIR"/libshared/ctkx/.libs/*.o)
+    ((${#core[@]} > 8 && ${#ctkx[@]} > 8)) || fail "objects not found under $CTK_BUILDDIR/libshared"
+    run file_cycles "${core[@]}" "${ctkx[@]}"
+    assert_output ""
+    local tool objs
+    for tool in cburn cpar cfetch cpipe cqueue; do
+        objs=("$CTK_BUILDDIR/tools/$tool"/.libs/*.o "$CTK_BUILDDIR/tools/$tool/$tool"-main.o)
+        ((${#objs[@]} > 2)) || fail "objects of $tool not found"
+        run file_cycles "${objs[@]}" "${core[@]}" "${ctkx[@]}"
+        [[ -z $output ]] || fail "$tool: $output"
+    done
+}
+
 # ---- make install ----------------------------------------------------------------
 
 @test "make install puts exactly the public pieces under the prefix" {
