@@ -283,3 +283,26 @@ assert_plugin_error() {
     run --separate-stderr cb -s sync -t 4 -n 1000 --format tsv
     assert_equal "$got" "wirepair	0	$(cut -f12 <<<"$output")"
 }
+
+# ---- the example store of ctk-plugin(7) --------------------------------------------
+
+@test "ctk-plugin(7)'s example store is tests/fixtures/exstore.c, builds with one cc line and loads" {
+    # The page's EXAMPLE: A STORE, its first .EX block, with groff's escapes undone.
+    local page="$BATS_TEST_TMPDIR/exstore.c"
+    awk '/^\.SH EXAMPLE: A STORE/ { s = 1 } s && /^\.EE/ { exit } s == 2 { print } s && /^\.EX/ { s = 2 }' \
+        "$CTK_SRCDIR/man/ctk-plugin.7" |
+        perl -pe 's/\\(e|-|\(aq|&)/$1 eq "e" ? "\\" : $1 eq "-" ? "-" : $1 eq "&" ? "" : "\x27"/ge' >"$page"
+    [[ -s $page ]] || fail "no EXAMPLE: A STORE block in man/ctk-plugin.7"
+    run diff -u "$CTK_SRCDIR/tests/fixtures/exstore.c" "$page"
+    assert_success
+    local so="$BATS_TEST_TMPDIR/exstore.so" flags
+    flags=$(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk)
+    # shellcheck disable=SC2086
+    run cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -o "$so" "$page" $flags
+    assert_success
+    assert_equal "$(nm -D --defined-only "$so" | awk '{ print $3 }')" "ctk_plugin"
+    # Any command that loads it runs its init, which registers the store.
+    run --separate-stderr cb --plugin "$so" -t 1 -n 1
+    assert_success
+    assert_equal "$stderr" ""
+}
