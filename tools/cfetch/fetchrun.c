@@ -43,20 +43,18 @@ const ctk_field *ctk_fetchrun_fields(size_t *n)
 
 int ctk_fetchrun_new(ctk_fetchrun **out, const ctk_fetchrun_opts *opts)
 {
-    ctk_fetchrun *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return CTK_ENOMEM;
+    ctk_fetchrun *r = g_new0(ctk_fetchrun, 1);
     r->o = *opts;
     if (opts->urls == NULL) {
         int rc = ctk_lines_open(&r->lines, opts->in_fd, '\n', CTK_FETCHRUN_MAX_URL);
         if (rc < 0) {
-            free(r);
+            g_free(r);
             return rc;
         }
     }
     if (opts->rate > 0 && (r->rate = ctk_rate_new(opts->rate)) == NULL) {
         ctk_lines_close(r->lines);
-        free(r);
+        g_free(r);
         return CTK_ENOMEM;
     }
     r->names = ctk_urlpath_names_new();
@@ -71,7 +69,7 @@ void ctk_fetchrun_free(ctk_fetchrun *r)
     ctk_lines_close(r->lines);
     ctk_urlpath_names_free(r->names);
     ctk_rate_free(r->rate);
-    free(r);
+    g_free(r);
 }
 
 void ctk_fetchrun_set_cancel_flag(ctk_fetchrun *r, const int *cancel)
@@ -168,14 +166,11 @@ static char *output_path(ctk_fetchrun *r, uint64_t seq, const char *url)
         size_t n = strlen(r->o.out_dir);
         int slash = n > 0 && r->o.out_dir[n - 1] == '/';
         want = g_strdup_printf("%s%s%s", r->o.out_dir, slash ? "" : "/", name);
-        char *copy = strdup(want);
-        g_free(want);
-        want = copy;
     }
     if (want == NULL)
         return NULL;
     char *claimed = ctk_urlpath_claim(r->names, want);
-    free(want);
+    g_free(want);
     return claimed;
 }
 
@@ -211,7 +206,7 @@ int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
         if (rc == 0 && r->rate != NULL && ctk_rate_wait(r->rate, r->cancel) < 0)
             rc = CTK_EOF; /* cancelled while waiting for the slot */
     }
-    free(path);
+    g_free(path);
     if (rc == CTK_ENOMEM)
         rc = fail_unit(unit, url, CTK_ENOMEM, "out of memory");
     g_free(url);
