@@ -84,13 +84,13 @@ static void test_expand(void)
     char *p =
         ctk_urlpath_expand("out/{host}/{seq}-{name}", 7, "http://Example.com:8080/a/b.txt", &bad);
     g_assert_cmpstr(p, ==, "out/example.com/7-b.txt");
-    free(p);
+    g_free(p);
     p = ctk_urlpath_expand("{{seq}}-{name}", 1, "http://h/../../x", &bad);
     g_assert_cmpstr(p, ==, "{seq}-x");
-    free(p);
+    g_free(p);
     p = ctk_urlpath_expand("d/{host}", 1, "http://h/", &bad);
     g_assert_cmpstr(p, ==, "d/h");
-    free(p);
+    g_free(p);
     g_assert_null(ctk_urlpath_expand("d/{nope}", 1, "http://h/", &bad));
     g_assert_cmpstr(bad, ==, "{nope}");
 }
@@ -103,7 +103,7 @@ static void test_claim(void)
     for (size_t i = 0; i < G_N_ELEMENTS(want); i++) {
         char *p = ctk_urlpath_claim(n, want[i]);
         g_assert_cmpstr(p, ==, got[i]);
-        free(p);
+        g_free(p);
     }
     ctk_urlpath_names_free(n);
 }

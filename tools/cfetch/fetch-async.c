@@ -2,19 +2,20 @@
  * fetch-async.c: the async engine: one curl multi handle driven from the
  * async strategy's libuv loop through curl's socket and timer callbacks
  * (a uv_poll per socket curl asks about, one uv_timer for curl's timeout),
- * a uv_timer per transfer for its backoff waits, and one that watches the
- * cancel flag. When nothing is in flight every handle on the loop is
+ * a uv_timer per transfer for its backoff waits, and a uv_poll on the
+ * run's cancel fd. When nothing is in flight every handle on the loop is
  * closed, so the strategy can end its loop at any time; the multi handle
  * and its connection cache stay for the next transfer.
  */
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "transfer.h"
+#include "fetch-async.h"
 
 /* A socket curl told us about, polled from then until curl closes it or
  * nothing is in flight. When curl is done with a connection's socket for
@@ -34,13 +35,28 @@ typedef struct sock {
     struct sock *prev, *next;
 } sock;
 
+/* A transfer on the loop: the steps' state first, so curl's PRIVATE
+ * pointer (the xfer) is the axfer too. */
+typedef struct axfer {
+    xfer x;
+    ctk__multi *m;
+    CURL *easy;
+    uv_timer_t timer; /* backoff waits; frees the axfer when closed */
+    ctk_done_fn done;
+    void *done_arg;
+    struct axfer *prev, *next;
+    int in_multi, begun;
+} axfer;
+
 struct ctk__multi {
-    ctk_fetch *f;
+    const ctk__xfer_conf *conf;
+    const int *cancel;
+    int cancel_fd; /* our duplicate of the run's, or -1 */
     CURLM *multi;
     uv_loop_t *loop;
     uv_timer_t *timer; /* curl's timeout; NULL while idle */
-    uv_timer_t *watch; /* looks at the cancel flag; NULL while idle */
-    xfer *active;      /* transfers started and not done, waits included */
+    uv_poll_t *watch;  /* on cancel_fd; NULL while idle */
+    axfer *active;     /* transfers started and not done, waits included */
     unsigned n_active;
     sock *socks;
     struct fd_slot {
@@ -53,12 +69,12 @@ struct ctk__multi {
 
 static void free_handle(uv_handle_t *h)
 {
-    free(h);
+    g_free(h);
 }
 
 static void free_xfer(uv_handle_t *h)
 {
-    free(h->data);
+    g_free(h->data);
 }
 
 static void check_done(ctk__multi *m);
@@ -83,9 +99,7 @@ static struct fd_slot *slot_for(ctk__multi *m, curl_socket_t fd)
         size_t n = m->n_fds > 0 ? m->n_fds : 64;
         while (n <= (size_t)fd)
             n *= 2;
-        struct fd_slot *grown = realloc(m->fds, n * sizeof *grown);
-        if (grown == NULL)
-            return NULL;
+        struct fd_slot *grown = g_renew(struct fd_slot, m->fds, n);
         memset(grown + m->n_fds, 0, (n - m->n_fds) * sizeof *grown);
         m->fds = grown;
         m->n_fds = n;
@@ -123,7 +137,7 @@ static void multi_idle(ctk__multi *m)
     }
 }
 
-static void async_finish(xfer *x)
+static void async_finish(axfer *x)
 {
     ctk__multi *m = x->m;
     if (x->in_multi) {
@@ -131,9 +145,12 @@ static void async_finish(xfer *x)
         x->in_multi = 0;
     }
     uv_timer_stop(&x->timer);
+    if (x->begun) {
+        ctk__xfer_finish(&x->x);
+        x->begun = 0;
+    }
     if (x->easy != NULL) {
-        ctk__xfer_finish(x);
-        curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+        ctk__xfer_detach(x->easy);
         g_ptr_array_add(m->spare, x->easy);
         x->easy = NULL;
     }
@@ -144,7 +161,7 @@ static void async_finish(xfer *x)
     if (x->next != NULL)
         x->next->prev = x->prev;
     m->n_active--;
-    ctk_unit *unit = x->unit;
+    ctk_unit *unit = x->x.unit;
     ctk_done_fn done = x->done;
     void *done_arg = x->done_arg;
     uv_close((uv_handle_t *)&x->timer, free_xfer);
@@ -178,9 +195,9 @@ static sock *sock_new(ctk__multi *m, curl_socket_t fd)
     struct fd_slot *slot = slot_for(m, fd);
     if (slot == NULL)
         return NULL;
-    sock *k = calloc(1, sizeof *k);
-    if (k == NULL || uv_poll_init_socket(m->loop, &k->poll, fd) < 0) {
-        free(k);
+    sock *k = g_new0(sock, 1);
+    if (uv_poll_init_socket(m->loop, &k->poll, fd) < 0) {
+        g_free(k);
         return NULL;
     }
     k->fd = fd;
@@ -195,15 +212,14 @@ static sock *sock_new(ctk__multi *m, curl_socket_t fd)
     return k;
 }
 
-static void sock_watch(sock *k, int events)
+/* 0, or libuv's error when it cannot watch the socket. */
+static int sock_watch(sock *k, int events)
 {
     if (events == k->events)
-        return;
-    k->events = events;
-    if (events == 0)
-        uv_poll_stop(&k->poll);
-    else
-        uv_poll_start(&k->poll, events, on_poll);
+        return 0;
+    int rc = events == 0 ? uv_poll_stop(&k->poll) : uv_poll_start(&k->poll, events, on_poll);
+    k->events = rc == 0 ? events : 0;
+    return rc;
 }
 
 static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *sockp)
@@ -215,7 +231,8 @@ static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *
          * (a writable socket would wake the loop at every turn). */
         if (k != NULL && k->ours) {
             k->wanted = 0;
-            sock_watch(k, k->events & UV_READABLE);
+            if (sock_watch(k, k->events & UV_READABLE) < 0)
+                sock_close(m, k);
         } else if (k != NULL) {
             sock_close(m, k);
         }
@@ -224,9 +241,11 @@ static int on_curl_socket(CURL *e, curl_socket_t fd, int what, void *arg, void *
     if (k == NULL && (k = sock_new(m, fd)) == NULL)
         return -1;
     k->wanted = 1;
-    sock_watch(k, ((what & CURL_POLL_IN) ? UV_READABLE : 0) |
-                      ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0));
-    return 0;
+    /* curl fails the transfer on a socket it cannot have watched. */
+    return sock_watch(k, ((what & CURL_POLL_IN) ? UV_READABLE : 0) |
+                             ((what & CURL_POLL_OUT) ? UV_WRITABLE : 0)) < 0
+               ? -1
+               : 0;
 }
 
 /* curl opens a connection's socket (what it would do itself) and, through
@@ -275,8 +294,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *arg)
     if (m->n_active == 0)
         return 0; /* housekeeping for idle connections can wait */
     if (m->timer == NULL) {
-        if ((m->timer = malloc(sizeof *m->timer)) == NULL)
-            return -1;
+        m->timer = g_new(uv_timer_t, 1);
         uv_timer_init(m->loop, m->timer);
         m->timer->data = m;
     }
@@ -289,12 +307,12 @@ static void on_settled(uv_timer_t *timer)
     async_finish(timer->data);
 }
 
-static void attempt_add(xfer *x)
+static void attempt_add(axfer *x)
 {
-    ctk__xfer_attempt_setup(x, x->easy);
+    ctk__xfer_attempt_setup(&x->x, x->easy);
     if (curl_multi_add_handle(x->m->multi, x->easy) != CURLM_OK) {
         /* Reported from the loop: this may run inside start. */
-        x->code = CURLE_FAILED_INIT;
+        x->x.code = CURLE_FAILED_INIT;
         uv_timer_start(&x->timer, on_settled, 0, 0);
         return;
     }
@@ -303,9 +321,9 @@ static void attempt_add(xfer *x)
 
 static void on_retry(uv_timer_t *timer)
 {
-    xfer *x = timer->data;
-    if (ctk_is_cancelled(x->cancel)) {
-        x->cancelled = 1;
+    axfer *x = timer->data;
+    if (ctk_is_cancelled(x->m->cancel)) {
+        x->x.cancelled = 1;
         async_finish(x);
         return;
     }
@@ -321,11 +339,11 @@ static void check_done(ctk__multi *m)
             continue;
         CURL *e = msg->easy_handle;
         int code = msg->data.result;
-        xfer *x = NULL;
+        axfer *x = NULL;
         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&x);
         curl_multi_remove_handle(m->multi, e);
         x->in_multi = 0;
-        double wait = ctk__xfer_attempt_end(x, e, code);
+        double wait = ctk__xfer_attempt_end(&x->x, e, code);
         if (wait < 0)
             async_finish(x);
         else
@@ -333,62 +351,100 @@ static void check_done(ctk__multi *m)
     }
 }
 
-/* Every 100 ms while transfers run: a cancelled run aborts them all. */
-static void on_watch(uv_timer_t *timer)
+/* The run was cancelled: every transfer ends now (the last one's end
+ * closes this watch). */
+static void on_cancel(uv_poll_t *poll, int status, int events)
 {
-    ctk__multi *m = timer->data;
-    if (!ctk_is_cancelled(m->f->cancel))
-        return;
+    ctk__multi *m = poll->data;
+    (void)status;
+    (void)events;
     while (m->active != NULL) {
-        m->active->cancelled = 1;
+        m->active->x.cancelled = 1;
         async_finish(m->active);
     }
 }
 
-static ctk__multi *multi_for(ctk_fetch *f, uv_loop_t *loop)
+/* Watches the cancel fd while transfers are in flight. Without it (no fd,
+ * or libuv refused) a cancel still ends each transfer at its next step. */
+static void watch_cancel(ctk__multi *m)
 {
-    ctk__multi *m = f->multi;
-    if (m == NULL) {
-        m = calloc(1, sizeof *m);
-        if (m == NULL || (m->multi = curl_multi_init()) == NULL) {
-            free(m);
-            return NULL;
-        }
-        m->f = f;
-        m->spare = g_ptr_array_new();
-        curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-        curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
-        curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-        curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
-        if (f->o.per_host > 0)
-            curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)f->o.per_host);
-        /* curl's cache holds 4 connections per transfer added, so it
-         * shrinks, closing connections, each time transfers end faster
-         * than new ones are added; keep enough for every job. */
-        if (f->o.jobs > 0)
-            curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)f->o.jobs);
-        curl_multi_setopt(m->multi, CURLMOPT_PIPELINING,
-                          f->o.http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
-        f->multi = m;
+    if (m->cancel_fd < 0)
+        return;
+    m->watch = g_new(uv_poll_t, 1);
+    if (uv_poll_init(m->loop, m->watch, m->cancel_fd) < 0) {
+        g_free(m->watch);
+        m->watch = NULL;
+        return;
     }
-    /* Idle, the multi holds nothing on any loop: it may move to another. */
-    if (m->loop != loop && m->n_active > 0)
-        return NULL;
-    m->loop = loop;
-    return m;
+    m->watch->data = m;
+    if (uv_poll_start(m->watch, UV_READABLE, on_cancel) < 0) {
+        uv_close((uv_handle_t *)m->watch, free_handle);
+        m->watch = NULL;
+    }
 }
 
-int ctk__fetch_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done, void *done_arg)
+int ctk__multi_new(ctk__multi **out, const ctk__xfer_conf *conf, const int *cancel, int cancel_fd)
 {
-    ctk_fetch *f = ctx;
-    ctk__multi *m = multi_for(f, loop);
-    if (m == NULL)
+    const ctk_fetch_opts *o = &conf->o;
+    ctk__multi *m = g_new0(ctk__multi, 1);
+    m->conf = conf;
+    m->cancel = cancel;
+    m->cancel_fd = -1;
+    /* Our own fd for the run's: the strategy may poll the run's on the
+     * same loop, and libuv takes one poll handle per fd. */
+    if (cancel_fd >= 0 && (m->cancel_fd = fcntl(cancel_fd, F_DUPFD_CLOEXEC, 0)) < 0)
+        goto fail_dup;
+    if ((m->multi = curl_multi_init()) == NULL)
+        goto fail_multi;
+    m->spare = g_ptr_array_new();
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
+    if (o->per_host > 0)
+        curl_multi_setopt(m->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->per_host);
+    /* curl's cache holds 4 connections per transfer added, so it
+     * shrinks, closing connections, each time transfers end faster
+     * than new ones are added; keep enough for every job. */
+    if (o->jobs > 0)
+        curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)o->jobs);
+    curl_multi_setopt(m->multi, CURLMOPT_PIPELINING,
+                      o->http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
+    *out = m;
+    return 0;
+
+fail_multi:
+    if (m->cancel_fd >= 0)
+        close(m->cancel_fd);
+    g_free(m);
+    return CTK_ENOMEM;
+fail_dup:
+    g_free(m);
+    return CTK_ESYS;
+}
+
+/* A new easy handle whose sockets this engine opens and closes. */
+static CURL *easy_new(ctk__multi *m)
+{
+    CURL *e = ctk__xfer_easy_new(m->conf);
+    if (e != NULL) {
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_curl_open);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, m);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
+        curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, m);
+    }
+    return e;
+}
+
+int ctk__multi_start(ctk__multi *m, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done,
+                     void *done_arg)
+{
+    /* Idle, the multi holds nothing on any loop: it may move to another. */
+    if (m->loop != loop && m->n_active > 0)
         return CTK_EINVAL;
-    xfer *x = calloc(1, sizeof *x);
-    if (x == NULL)
-        return CTK_ENOMEM;
+    m->loop = loop;
+    axfer *x = g_new0(axfer, 1);
     x->m = m;
-    x->cancel = f->cancel;
     x->done = done;
     x->done_arg = done_arg;
     uv_timer_init(loop, &x->timer);
@@ -397,30 +453,21 @@ int ctk__fetch_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn don
     if (m->active != NULL)
         m->active->prev = x;
     m->active = x;
-    if (m->n_active++ == 0) {
-        m->watch = malloc(sizeof *m->watch);
-        if (m->watch != NULL) {
-            uv_timer_init(loop, m->watch);
-            m->watch->data = m;
-            uv_timer_start(m->watch, on_watch, 100, 100);
-        }
-    }
-    if (ctk__xfer_begin(f, x, unit) != 0) {
+    if (m->n_active++ == 0)
+        watch_cancel(m);
+    if (ctk__xfer_begin(&x->x, m->conf, unit) != 0) {
         /* Answered already: reported from the loop, never from inside
          * start, as the contract asks. */
         uv_timer_start(&x->timer, on_settled, 0, 0);
         return 0;
     }
-    if (m->spare->len > 0) {
+    x->begun = 1;
+    if (m->spare->len > 0)
         x->easy = g_ptr_array_remove_index_fast(m->spare, m->spare->len - 1);
-    } else if ((x->easy = ctk__fetch_easy_new(f, 0)) != NULL) {
-        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION, on_curl_open);
-        curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, m);
-        curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION, on_curl_close);
-        curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETDATA, m);
-    }
+    else
+        x->easy = easy_new(m);
     if (x->easy == NULL) {
-        ctk_unit_fail(unit, CTK_ENOMEM, "cannot create a transfer");
+        x->x.code = CURLE_OUT_OF_MEMORY;
         uv_timer_start(&x->timer, on_settled, 0, 0);
         return 0;
     }
@@ -428,7 +475,7 @@ int ctk__fetch_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn don
     return 0;
 }
 
-void ctk__fetch_multi_free(ctk__multi *m)
+void ctk__multi_free(ctk__multi *m)
 {
     if (m == NULL)
         return;
@@ -441,6 +488,8 @@ void ctk__fetch_multi_free(ctk__multi *m)
     /* Closes the cached connections, through on_curl_close: the table
      * stays until then (empty: multi_idle closed every poll). */
     curl_multi_cleanup(m->multi);
-    free(m->fds);
-    free(m);
+    if (m->cancel_fd >= 0)
+        close(m->cancel_fd);
+    g_free(m->fds);
+    g_free(m);
 }

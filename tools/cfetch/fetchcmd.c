@@ -50,7 +50,52 @@ static int open_records(const ctk_fetchcmd *s, FILE **file, ctk_output **out)
     }
     size_t nf;
     const ctk_field *fields = ctk_fetchrun_fields(&nf);
-    ctk_output_new(out, *file, s->c->format, fields, nf, s->c->header);
+    int rc = ctk_output_new(out, *file, s->c->format, fields, nf, s->c->header);
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot set up the records: %s\n", s->prog, ctk_strerror(rc));
+        if (*file != stdout)
+            fclose(*file);
+        *file = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+static void close_records(FILE *file, ctk_output *out)
+{
+    ctk_output_free(out);
+    if (file != NULL && file != stdout)
+        fclose(file);
+}
+
+/* Runs the pipeline over fr with the engine, signals forwarded to it. */
+static int run_pipeline(const ctk_fetchcmd *s, ctk_fetch *fetch, ctk_fetchrun *fr, int inline_ok,
+                        run_result *res)
+{
+    ctk_pipeline_opts po = {ctk_fetch_work(fetch), s->jobs, s->c->keep_order || s->body, 0,
+                            ctk_fetchrun_produce,  fr,      ctk_fetchrun_consume,        fr};
+    signal_target target = {NULL};
+    int rc = ctk_pipeline_new(&target.pipeline, &po);
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot set up the run: %s\n", s->prog, ctk_strerror(rc));
+        return -1;
+    }
+    if (inline_ok)
+        ctk_pipeline_allow_inline(target.pipeline);
+    /* The engines wait on the cancel fd beside their sockets: a signal
+     * ends transfers at once, and nothing wakes on a timer to look. */
+    ctk_fetch_set_cancel(fetch, ctk_pipeline_cancel_flag(target.pipeline),
+                         ctk_pipeline_cancel_fd(target.pipeline));
+    ctk_fetchrun_set_cancel_flag(fr, ctk_pipeline_cancel_flag(target.pipeline));
+    ctk_sigwatch_retarget(s->signals, on_signal, &target);
+    /* A signal that came before the pipeline existed still counts. */
+    if (ctk_sigwatch_received(s->signals) != 0)
+        ctk_pipeline_cancel(target.pipeline, ctk_sigwatch_received(s->signals));
+    res->rc = ctk_pipeline_run(target.pipeline, s->strategy);
+    ctk_sigwatch_retarget(s->signals, NULL, NULL);
+    res->signo = ctk_sigwatch_received(s->signals);
+    ctk_fetchrun_counts_get(fr, &res->counts);
+    ctk_pipeline_free(target.pipeline);
     return 0;
 }
 
@@ -64,6 +109,7 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
     FILE *records_file;
     ctk_output *records;
     char err[512];
+    int ret = -1;
     *res = (run_result){0};
     ctk_fetch_opts fetch_opts = s->fetch;
     fetch_opts.jobs = s->jobs;
@@ -75,15 +121,16 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
     if (s->journal != NULL && !s->quiet &&
         ctk_journal_open(&journal, s->journal, err, sizeof err) < 0) {
         fprintf(stderr, "%s: cannot open journal %s: %s\n", s->prog, s->journal, err);
-        ctk_fetch_free(fetch);
-        return -1;
+        goto fail_journal;
     }
-    if (open_records(s, &records_file, &records) < 0) {
-        ctk_journal_close(journal);
-        ctk_fetch_free(fetch);
-        return -1;
+    if (open_records(s, &records_file, &records) < 0)
+        goto fail_records;
+    rc = ctk_progress_new(&progress, stderr, s->c->progress || s->bar, s->urls ? s->n_urls : 0,
+                          "urls");
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot set up the bar: %s\n", s->prog, ctk_strerror(rc));
+        goto fail_progress;
     }
-    ctk_progress_new(&progress, stderr, s->c->progress || s->bar, s->urls ? s->n_urls : 0, "urls");
     ctk_fetchrun_opts fo = {
         .urls = s->urls,
         .n_urls = s->n_urls,
@@ -98,42 +145,36 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
         .progress = progress,
         .rate = s->rate,
     };
-    ctk_fetchrun_new(&fr, &fo);
-    ctk_pipeline_opts po = {ctk_fetch_work(fetch), s->jobs, s->c->keep_order || s->body, 0,
-                            ctk_fetchrun_produce,  fr,      ctk_fetchrun_consume,        fr};
-    signal_target target = {NULL};
-    ctk_pipeline_new(&target.pipeline, &po);
+    if ((rc = ctk_fetchrun_new(&fr, &fo)) < 0) {
+        fprintf(stderr, "%s: cannot read the input: %s\n", s->prog, ctk_strerror(rc));
+        goto fail_fetchrun;
+    }
     /* Reading a file and printing records are quick: the async loop may do
      * them itself. A pipe or terminal on input, --rate and the journal's
      * fsync wait, and must not hold up transfers in flight. */
     struct stat in_st;
-    if (s->rate == 0 && journal == NULL &&
-        (s->urls != NULL || (fstat(s->in_fd, &in_st) == 0 && S_ISREG(in_st.st_mode))))
-        ctk_pipeline_allow_inline(target.pipeline);
-    ctk_fetch_set_cancel_flag(fetch, ctk_pipeline_cancel_flag(target.pipeline));
-    ctk_fetchrun_set_cancel_flag(fr, ctk_pipeline_cancel_flag(target.pipeline));
-    ctk_sigwatch_retarget(s->signals, on_signal, &target);
-    /* A signal that came before the pipeline existed still counts. */
-    if (ctk_sigwatch_received(s->signals) != 0)
-        ctk_pipeline_cancel(target.pipeline, ctk_sigwatch_received(s->signals));
-    res->rc = ctk_pipeline_run(target.pipeline, s->strategy);
-    ctk_sigwatch_retarget(s->signals, NULL, NULL);
-    res->signo = ctk_sigwatch_received(s->signals);
+    int inline_ok = s->rate == 0 && journal == NULL &&
+                    (s->urls != NULL || (fstat(s->in_fd, &in_st) == 0 && S_ISREG(in_st.st_mode)));
+    if (run_pipeline(s, fetch, fr, inline_ok, res) < 0)
+        goto fail_pipeline;
     ctk_progress_finish(progress);
-    ctk_fetchrun_counts_get(fr, &res->counts);
     if (records != NULL && ctk_output_finish(records) < 0)
         res->counts.write_failed = 1;
     if (fflush(stdout) != 0)
         res->counts.write_failed = 1;
-    ctk_pipeline_free(target.pipeline);
+    ret = 0;
+
+fail_pipeline:
     ctk_fetchrun_free(fr);
-    ctk_output_free(records);
-    if (records_file != NULL && records_file != stdout)
-        fclose(records_file);
+fail_fetchrun:
     ctk_progress_free(progress);
+fail_progress:
+    close_records(records_file, records);
+fail_records:
     ctk_journal_close(journal);
+fail_journal:
     ctk_fetch_free(fetch);
-    return 0;
+    return ret;
 }
 
 static int exit_status(const ctk_fetchcmd *s, const run_result *r)
@@ -156,12 +197,16 @@ static int exit_status(const ctk_fetchcmd *s, const run_result *r)
 static int row_in_child(void *arg, ctk_buf *result)
 {
     ctk_fetchcmd *s = arg;
-    ctk_sigwatch_start(&s->signals, NULL, NULL);
+    int rc = ctk_sigwatch_start(&s->signals, NULL, NULL);
+    if (rc < 0)
+        return rc;
     run_result r;
-    int rc = run_once(s, &r);
+    rc = run_once(s, &r);
     ctk_sigwatch_stop(s->signals);
-    ctk_buf_set(result, &r, sizeof r);
-    return rc < 0 ? CTK_EIO : 0;
+    s->signals = NULL;
+    if (rc < 0)
+        return CTK_EIO;
+    return ctk_buf_set(result, &r, sizeof r);
 }
 
 unsigned ctk_fetchcmd_default_jobs(const ctk_common *c, ctk_registry *reg, const char *strategy)
@@ -201,7 +246,11 @@ static GPtrArray *slurp_urls(int fd)
 static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
 {
     ctk_compare *table;
-    ctk_compare_new(&table, "requests", "bytes", NULL, 0);
+    int rc = ctk_compare_new(&table, "requests", "bytes", NULL, 0);
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot set up the table: %s\n", s->prog, ctk_strerror(rc));
+        return 2;
+    }
     int status = 0;
     for (char **n = s->c->compare; *n != NULL && status == 0; n++) {
         s->strategy = ctk_registry_strategy(reg, *n);
@@ -209,7 +258,7 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
         ctk_buf result = {0};
         ctk_usage usage;
         int died_of = 0, signo = 0;
-        int rc = ctk_isolate_run(row_in_child, s, &result, &usage, &died_of, &signo);
+        rc = ctk_isolate_run(row_in_child, s, &result, &usage, &died_of, &signo);
         run_result r = {0};
         if (result.len == sizeof r)
             memcpy(&r, result.data, sizeof r);
@@ -274,7 +323,11 @@ int ctk_fetchcmd_run(ctk_fetchcmd *s)
     if (!s->body && (isatty(STDOUT_FILENO) || (fstat(STDOUT_FILENO, &st) == 0 &&
                                                (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))))
         setvbuf(stdout, NULL, _IOLBF, 0);
-    ctk_sigwatch_start(&s->signals, NULL, NULL);
+    int rc = ctk_sigwatch_start(&s->signals, NULL, NULL);
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot watch signals: %s\n", s->prog, ctk_strerror(rc));
+        return 2;
+    }
     run_result r;
     int status = run_once(s, &r) < 0 ? 2 : exit_status(s, &r);
     int late = ctk_sigwatch_stop(s->signals);

@@ -9,8 +9,9 @@
 #define CTK_FETCHCMD_H
 
 #include "ctkx/cli.h"
-#include "fetchrun.h"
 #include "ctkx/sigwatch.h"
+#include "fetch.h"
+#include "fetchrun.h"
 
 /* -j for thread and async when not given; process uses the cores. */
 #define CTK_FETCHCMD_JOBS 16

@@ -8,6 +8,7 @@
  */
 #include <curl/curl.h>
 #include <glib.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,20 +43,18 @@ const ctk_field *ctk_fetchrun_fields(size_t *n)
 
 int ctk_fetchrun_new(ctk_fetchrun **out, const ctk_fetchrun_opts *opts)
 {
-    ctk_fetchrun *r = calloc(1, sizeof *r);
-    if (r == NULL)
-        return CTK_ENOMEM;
+    ctk_fetchrun *r = g_new0(ctk_fetchrun, 1);
     r->o = *opts;
     if (opts->urls == NULL) {
         int rc = ctk_lines_open(&r->lines, opts->in_fd, '\n', CTK_FETCHRUN_MAX_URL);
         if (rc < 0) {
-            free(r);
+            g_free(r);
             return rc;
         }
     }
     if (opts->rate > 0 && (r->rate = ctk_rate_new(opts->rate)) == NULL) {
         ctk_lines_close(r->lines);
-        free(r);
+        g_free(r);
         return CTK_ENOMEM;
     }
     r->names = ctk_urlpath_names_new();
@@ -70,7 +69,7 @@ void ctk_fetchrun_free(ctk_fetchrun *r)
     ctk_lines_close(r->lines);
     ctk_urlpath_names_free(r->names);
     ctk_rate_free(r->rate);
-    free(r);
+    g_free(r);
 }
 
 void ctk_fetchrun_set_cancel_flag(ctk_fetchrun *r, const int *cancel)
@@ -84,6 +83,24 @@ void ctk_fetchrun_counts_get(ctk_fetchrun *r, ctk_fetchrun_counts *c)
 }
 
 /* ---- reading ----------------------------------------------------------------- */
+
+/* A unit that goes to consume as an error record: it still names its
+ * URL, unless there is no memory to say even that. */
+static int fail_unit(ctk_unit *unit, const char *url, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail_unit(ctk_unit *unit, const char *url, int status, const char *fmt, ...)
+{
+    if (ctk_fetch_encode(&unit->in, url, NULL) < 0)
+        unit->in.len = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    char *why = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    ctk_unit_fail(unit, status, "%s", why);
+    g_free(why);
+    return status;
+}
 
 /* The next URL-to-be: an operand, or a line that is not blank or a
  * comment. Returns 0, CTK_EOF, or a failed unit's code. */
@@ -102,14 +119,11 @@ static int next_line(ctk_fetchrun *r, ctk_unit *unit, const char **text, size_t 
         int rc = ctk_lines_next(r->lines, text, len, r->cancel);
         if (rc == CTK_EOF || rc == CTK_ECANCELED)
             return CTK_EOF;
-        if (rc == CTK_ERANGE) {
-            ctk_fetch_encode(&unit->in, "", NULL);
-            return ctk_unit_fail(unit, CTK_ERANGE, "line of %zu bytes is too long for a URL", *len);
-        }
+        if (rc == CTK_ERANGE)
+            return fail_unit(unit, "", CTK_ERANGE, "line of %zu bytes is too long for a URL", *len);
         if (rc < 0) {
             r->input_failed = 1;
-            ctk_fetch_encode(&unit->in, "", NULL);
-            return ctk_unit_fail(unit, rc, "cannot read input: %s", ctk_strerror(rc));
+            return fail_unit(unit, "", rc, "cannot read input: %s", ctk_strerror(rc));
         }
         while (*len > 0 && strchr(" \t\r", (*text)[*len - 1]) != NULL)
             (*len)--;
@@ -152,14 +166,11 @@ static char *output_path(ctk_fetchrun *r, uint64_t seq, const char *url)
         size_t n = strlen(r->o.out_dir);
         int slash = n > 0 && r->o.out_dir[n - 1] == '/';
         want = g_strdup_printf("%s%s%s", r->o.out_dir, slash ? "" : "/", name);
-        char *copy = strdup(want);
-        g_free(want);
-        want = copy;
     }
     if (want == NULL)
         return NULL;
     char *claimed = ctk_urlpath_claim(r->names, want);
-    free(want);
+    g_free(want);
     return claimed;
 }
 
@@ -173,14 +184,13 @@ int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
         return rc;
     char *url = g_strndup(text, len);
     if (strlen(url) != len) {
-        ctk_fetch_encode(&unit->in, url, NULL);
+        rc = fail_unit(unit, url, CTK_EINVAL, "not a URL: contains a NUL byte");
         g_free(url);
-        return ctk_unit_fail(unit, CTK_EINVAL, "not a URL: contains a NUL byte");
+        return rc;
     }
     char *why = check_url(url);
     if (why != NULL) {
-        ctk_fetch_encode(&unit->in, url, NULL);
-        rc = ctk_unit_fail(unit, CTK_EINVAL, "%s", why);
+        rc = fail_unit(unit, url, CTK_EINVAL, "%s", why);
         g_free(why);
         g_free(url);
         return rc;
@@ -196,7 +206,9 @@ int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
         if (rc == 0 && r->rate != NULL && ctk_rate_wait(r->rate, r->cancel) < 0)
             rc = CTK_EOF; /* cancelled while waiting for the slot */
     }
-    free(path);
+    g_free(path);
+    if (rc == CTK_ENOMEM)
+        rc = fail_unit(unit, url, CTK_ENOMEM, "out of memory");
     g_free(url);
     return rc;
 }
@@ -212,13 +224,10 @@ static void journal(ctk_fetchrun *r, const char *url, const ctk_unit *unit,
                        res ? res->bytes : 0, res ? res->path : "", unit->error);
 }
 
-void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
+/* One unit's record; res is NULL when it came back with no result. */
+static void record(ctk_fetchrun *r, const ctk_unit *unit, const char *url, const char *path,
+                   const ctk_fetch_result *res)
 {
-    ctk_fetchrun *r = arg;
-    const char *url = "", *path = "";
-    ctk_fetch_decode(&unit->in, &url, &path);
-    ctk_fetch_result res;
-    int have = ctk_fetch_result_decode(&unit->out, &res) == 0;
     /* A worker process killed mid-transfer could not remove its partial
      * file; this side can. */
     if (unit->status != 0 && path[0] != '\0') {
@@ -233,10 +242,10 @@ void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
         r->counts.ok++;
     else
         r->counts.failed++;
-    if (have)
-        r->counts.bytes += res.bytes;
-    if (r->o.body != NULL && have && res.body_len > 0 &&
-        fwrite(res.body, 1, res.body_len, r->o.body) != res.body_len)
+    if (res != NULL)
+        r->counts.bytes += res->bytes;
+    if (r->o.body != NULL && res != NULL && res->body_len > 0 &&
+        fwrite(res->body, 1, res->body_len, r->o.body) != res->body_len)
         r->counts.write_failed = 1;
     const char *error = unit->status != 0 ? (unit->error ? unit->error : "failed") : NULL;
     if (r->o.warn != NULL && error != NULL)
@@ -245,22 +254,39 @@ void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
         char seq[24], status[24] = "", bytes[24] = "", elapsed[24] = "", ttfb[24] = "",
                       attempts[24] = "";
         snprintf(seq, sizeof seq, "%llu", (unsigned long long)unit->seq);
-        if (have) {
-            if (res.status > 0)
-                snprintf(status, sizeof status, "%ld", res.status);
-            snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)res.bytes);
-            snprintf(elapsed, sizeof elapsed, "%.6f", res.elapsed);
-            snprintf(ttfb, sizeof ttfb, "%.6f", res.ttfb);
-            snprintf(attempts, sizeof attempts, "%u", res.attempts);
+        if (res != NULL) {
+            if (res->status > 0)
+                snprintf(status, sizeof status, "%ld", res->status);
+            snprintf(bytes, sizeof bytes, "%llu", (unsigned long long)res->bytes);
+            snprintf(elapsed, sizeof elapsed, "%.6f", res->elapsed);
+            snprintf(ttfb, sizeof ttfb, "%.6f", res->ttfb);
+            snprintf(attempts, sizeof attempts, "%u", res->attempts);
         }
-        const char *values[] = {seq,     url,  status,   bytes,
-                                elapsed, ttfb, attempts, have && res.path[0] ? res.path : "",
-                                error};
+        const char *values[] = {
+            seq,     url,  status,   bytes,
+            elapsed, ttfb, attempts, res != NULL && res->path[0] ? res->path : "",
+            error};
         if (ctk_output_row(r->o.records, values) < 0)
             r->counts.write_failed = 1;
     }
     /* After the record: killed in between, a rerun fetches this URL again
      * (a second record) rather than skip one whose record never showed. */
-    journal(r, url, unit, have ? &res : NULL);
+    journal(r, url, unit, res);
     ctk_progress_update(r->o.progress, r->counts.ok + r->counts.failed);
+}
+
+void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
+{
+    ctk_fetchrun *r = arg;
+    ctk_fetch_unit u;
+    ctk_fetch_result res;
+    /* A unit that does not decode still gets its record, without a URL. */
+    int have_unit = ctk_fetch_unit_decode(&unit->in, &u) == 0;
+    const char *url = have_unit ? u.url : "", *path = have_unit ? u.path : "";
+    int have = ctk_fetch_result_decode(&unit->out, &res) == 0;
+    record(r, unit, url, path, have ? &res : NULL);
+    if (have)
+        ctk_fetch_result_clear(&res);
+    if (have_unit)
+        ctk_fetch_unit_clear(&u);
 }

@@ -10,7 +10,7 @@
 
 #include <stdio.h>
 
-#include "fetch.h"
+#include "fetchunit.h"
 #include "journal.h"
 #include "ctkx/output.h"
 #include "ctkx/progress.h"

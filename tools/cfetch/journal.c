@@ -34,9 +34,7 @@ static const char schema[] = "PRAGMA journal_mode=WAL;"
 
 int ctk_journal_open(ctk_journal **out, const char *path, char *err, size_t err_len)
 {
-    ctk_journal *j = calloc(1, sizeof *j);
-    if (j == NULL)
-        return CTK_ENOMEM;
+    ctk_journal *j = g_new0(ctk_journal, 1);
     int rc = sqlite3_open_v2(path, &j->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(j->db, schema, NULL, NULL, NULL);
@@ -69,7 +67,7 @@ void ctk_journal_close(ctk_journal *j)
     sqlite3_close(j->db);
     if (j->lookup != NULL && j->record != NULL)
         pthread_mutex_destroy(&j->lock);
-    free(j);
+    g_free(j);
 }
 
 int ctk_journal_done(ctk_journal *j, const char *url, ctk_journal_entry *e)
@@ -81,7 +79,7 @@ int ctk_journal_done(ctk_journal *j, const char *url, ctk_journal_entry *e)
         const unsigned char *path = sqlite3_column_text(j->lookup, 2);
         e->status = (long)sqlite3_column_int64(j->lookup, 0);
         e->bytes = (uint64_t)sqlite3_column_int64(j->lookup, 1);
-        e->path = strdup(path != NULL ? (const char *)path : "");
+        e->path = g_strdup(path != NULL ? (const char *)path : "");
     }
     sqlite3_reset(j->lookup);
     sqlite3_clear_bindings(j->lookup);
@@ -91,7 +89,7 @@ int ctk_journal_done(ctk_journal *j, const char *url, ctk_journal_entry *e)
 
 void ctk_journal_entry_free(ctk_journal_entry *e)
 {
-    free(e->path);
+    g_free(e->path);
     e->path = NULL;
 }
 

@@ -17,7 +17,7 @@ typedef struct ctk_journal ctk_journal;
 typedef struct ctk_journal_entry {
     long status;
     uint64_t bytes;
-    char *path; /* malloc'd */
+    char *path; /* ctk_journal_entry_free releases it */
 } ctk_journal_entry;
 
 /* Creates the file when missing. CTK_EIO with a reason in err. */

@@ -240,7 +240,7 @@ static const char *check_opts(const cfetch_opts *o, const ctk_common *c)
     if (o->run.out_template != NULL) {
         const char *bad = NULL;
         char *probe = ctk_urlpath_expand(o->run.out_template, 1, "http://h/", &bad);
-        free(probe);
+        g_free(probe);
         if (probe == NULL)
             return "-O: unknown placeholder (known: {seq} {host} {name}, {{ and }})";
     }

@@ -1,8 +1,9 @@
 /*
  * transfer.c: one URL's transfer, step by step, for both engines: set-up
  * (the unit decoded, the body's file opened beside its final name), each
- * attempt's options and verdict (retry or not, and after how long), and
- * the end (the file renamed into place or removed, the result packed).
+ * attempt's options and verdict (retry or not, and after how long, by the
+ * retry policy below), and the end (the file renamed into place or
+ * removed, the result encoded).
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -26,6 +27,79 @@ double ctk__fetch_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int ctk__xfer_conf_init(ctk__xfer_conf *c, const ctk_fetch_opts *o)
+{
+    *c = (ctk__xfer_conf){.o = *o};
+    c->o.headers = NULL;
+    for (const char *const *h = o->headers; h != NULL && *h != NULL; h++) {
+        struct curl_slist *more = curl_slist_append(c->headers, *h);
+        if (more == NULL) {
+            curl_slist_free_all(c->headers);
+            c->headers = NULL;
+            return CTK_ENOMEM;
+        }
+        c->headers = more;
+    }
+    c->user_agent = g_strdup(o->user_agent != NULL ? o->user_agent : "cfetch/" CTK_VERSION);
+    return 0;
+}
+
+void ctk__xfer_conf_clear(ctk__xfer_conf *c)
+{
+    curl_slist_free_all(c->headers);
+    g_free(c->user_agent);
+    *c = (ctk__xfer_conf){0};
+}
+
+/* ---- the retry policy ---------------------------------------------------------- */
+
+int ctk_fetch_retryable(int curl_code, long status)
+{
+    switch ((CURLcode)curl_code) {
+    case CURLE_OK:
+        return status == 408 || status == 429 || (status >= 500 && status <= 599);
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+double ctk_fetch_backoff(unsigned attempt, double base, double cap, double u)
+{
+    double wait = base * ldexp(1.0, attempt > 0 ? (int)(attempt < 60 ? attempt - 1 : 59) : 0);
+    if (wait > cap)
+        wait = cap;
+    return wait * (0.5 + 0.5 * u);
+}
+
+double ctk_fetch_retry_after(const char *value, double now)
+{
+    while (*value == ' ' || *value == '\t')
+        value++;
+    size_t len = strlen(value);
+    while (len > 0 && strchr(" \t\r\n", value[len - 1]) != NULL)
+        len--;
+    if (len == 0 || len > 64)
+        return -1;
+    char text[65];
+    memcpy(text, value, len);
+    text[len] = '\0';
+    if (strspn(text, "0123456789") == len)
+        return len > 9 ? 1e9 : (double)strtol(text, NULL, 10);
+    time_t when = curl_getdate(text, NULL);
+    if (when == (time_t)-1)
+        return -1;
+    return (double)when > now ? (double)when - now : 0;
+}
+
 static double next_random(xfer *x)
 {
     x->rng ^= x->rng << 13;
@@ -36,27 +110,19 @@ static double next_random(xfer *x)
 
 static int make_parents(const char *path)
 {
-    char *copy = strdup(path);
-    if (copy == NULL)
-        return -1;
+    char *copy = g_strdup(path);
     for (char *p = strchr(copy + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
         *p = '\0';
         if (mkdir(copy, 0777) < 0 && errno != EEXIST) {
-            free(copy);
+            int e = errno;
+            g_free(copy);
+            errno = e;
             return -1;
         }
         *p = '/';
     }
-    free(copy);
+    g_free(copy);
     return 0;
-}
-
-char *ctk_fetch_partial_path(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    size_t dir_len = slash != NULL ? (size_t)(slash - path + 1) : 0;
-    return g_strdup_printf("%.*s.%s.cfetch-part", (int)dir_len, path,
-                           slash != NULL ? slash + 1 : path);
 }
 
 /* The body is written to a file beside its final name and renamed over it
@@ -65,57 +131,55 @@ char *ctk_fetch_partial_path(const char *path)
  * sees a unit fail (a forked worker may have been killed) can remove it. */
 static int open_output(xfer *x)
 {
-    if (x->path[0] == '\0' || x->f->o.head)
+    if (x->u.path[0] == '\0' || x->conf->o.head)
         return 0;
-    if (make_parents(x->path) < 0)
-        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create the directory of %s: %s", x->path,
+    if (make_parents(x->u.path) < 0)
+        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create the directory of %s: %s", x->u.path,
                              strerror(errno));
-    x->tmp = ctk_fetch_partial_path(x->path);
+    x->tmp = ctk_fetch_partial_path(x->u.path);
     x->fd = open(x->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (x->fd < 0) {
         int e = errno;
         g_free(x->tmp);
         x->tmp = NULL;
-        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create %s: %s", x->path, strerror(e));
+        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create %s: %s", x->u.path, strerror(e));
     }
     return 0;
 }
 
-/* Sets up x for unit. Returns 0 to fetch, 1 when the unit is already
- * answered (skipped, or failed before any transfer). */
-int ctk__xfer_begin(ctk_fetch *f, xfer *x, ctk_unit *unit)
+/* A unit that ends before any transfer: x gives back what it took. */
+static int answered(xfer *x)
 {
-    int kind;
-    size_t rest;
-    x->f = f;
+    ctk_fetch_unit_clear(&x->u);
+    return 1;
+}
+
+int ctk__xfer_begin(xfer *x, const ctk__xfer_conf *c, ctk_unit *unit)
+{
+    x->conf = c;
     x->unit = unit;
     x->fd = -1;
     x->retry_after = -1;
     x->t0 = ctk__fetch_now();
     x->rng = (unit->seq * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)(x->t0 * 1e9) ^ 1;
     unit->out.len = 0;
-    if (ctk__fetch_decode_in(&unit->in, &kind, &x->url, &x->path, &rest) < 0) {
-        ctk_unit_fail(unit, CTK_EINVAL, "malformed unit");
+    int rc = ctk_fetch_unit_decode(&unit->in, &x->u);
+    if (rc < 0) {
+        ctk_unit_fail(unit, rc == CTK_ENOMEM ? rc : CTK_EINVAL, "%s",
+                      rc == CTK_ENOMEM ? "out of memory" : "malformed unit");
         return 1;
     }
-    if (kind == CTK__UNIT_SKIP) {
-        ctk_buf_set(&unit->out, unit->in.data + rest, unit->in.len - rest);
-        return 1;
-    }
-    if (f->hosts != NULL) {
-        CURLU *u = curl_url();
-        char *host = NULL;
-        if (u != NULL && curl_url_set(u, CURLUPART_URL, x->url, 0) == CURLUE_OK &&
-            curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-            g_strlcpy(x->host, host, sizeof x->host);
-        curl_free(host);
-        curl_url_cleanup(u);
+    if (x->u.kind == CTK_FETCH_UNIT_SKIP) {
+        if (ctk_buf_set(&unit->out, x->u.answer, x->u.answer_len) < 0)
+            ctk_unit_fail(unit, CTK_ENOMEM, "out of memory");
+        return answered(x);
     }
     if (open_output(x) < 0) {
         ctk_fetch_result r = {
             .path = "", .error = unit->error, .elapsed = ctk__fetch_now() - x->t0};
-        ctk__fetch_pack_result(&unit->out, &r);
-        return 1;
+        if (ctk_fetch_result_encode(&unit->out, &r) < 0)
+            unit->out.len = 0; /* no result: the record shows the error alone */
+        return answered(x);
     }
     return 0;
 }
@@ -124,7 +188,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
     xfer *x = arg;
     size_t len = size * n;
-    uint64_t max = x->f->o.max_filesize;
+    uint64_t max = x->conf->o.max_filesize;
     if (max > 0 && x->bytes + len > max) {
         x->too_big = 1;
         return 0;
@@ -140,7 +204,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
             }
             done += (size_t)w;
         }
-    } else if (x->f->o.keep_body && ctk_buf_append(&x->body, data, len) < 0) {
+    } else if (x->conf->o.keep_body && ctk_buf_append(&x->body, data, len) < 0) {
         x->write_errno = ENOMEM;
         return 0;
     }
@@ -165,16 +229,9 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     return len;
 }
 
-static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-                       curl_off_t ulnow)
+CURL *ctk__xfer_easy_new(const ctk__xfer_conf *c)
 {
-    xfer *x = arg;
-    return ctk_is_cancelled(x->cancel);
-}
-
-CURL *ctk__fetch_easy_new(ctk_fetch *f, int blocking)
-{
-    const ctk_fetch_opts *o = &f->o;
+    const ctk_fetch_opts *o = &c->o;
     CURL *e = curl_easy_init();
     if (e == NULL)
         return NULL;
@@ -185,8 +242,8 @@ CURL *ctk__fetch_easy_new(ctk_fetch *f, int blocking)
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, f->user_agent);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
     curl_easy_setopt(e, CURLOPT_NOBODY, o->head ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, o->follow ? 1L : 0L);
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirs);
@@ -200,21 +257,19 @@ CURL *ctk__fetch_easy_new(ctk_fetch *f, int blocking)
     }
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      o->http2 ? (long)CURL_HTTP_VERSION_2_0 : (long)CURL_HTTP_VERSION_1_1);
-    /* Blocking transfers poll the cancel flag; async ones are aborted by
-     * the loop's watch timer instead. */
-    curl_easy_setopt(e, CURLOPT_NOPROGRESS, blocking ? 0L : 1L);
-    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    /* Cancellation reaches a transfer through the engine's wait on the
+     * run's cancel fd, never through a progress callback on a timer. */
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 1L);
     return e;
 }
 
 static void set_options(xfer *x, CURL *e)
 {
-    curl_easy_setopt(e, CURLOPT_URL, x->url);
+    curl_easy_setopt(e, CURLOPT_URL, x->u.url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, x);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
 }
 
 /* Starts an attempt afresh: a retry overwrites what the last one wrote. */
@@ -243,21 +298,19 @@ double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
     curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &ttfb);
     x->ttfb = ttfb;
-    if (code == CURLE_ABORTED_BY_CALLBACK || ctk_is_cancelled(x->cancel))
-        x->cancelled = 1;
-    if (x->cancelled || x->write_errno != 0 || x->too_big || x->attempts > x->f->o.retries ||
+    if (x->cancelled || x->write_errno != 0 || x->too_big || x->attempts > x->conf->o.retries ||
         !ctk_fetch_retryable(code, x->status))
         return -1;
-    double wait =
-        ctk_fetch_backoff(x->attempts, x->f->o.retry_delay, x->f->o.retry_max, next_random(x));
+    double wait = ctk_fetch_backoff(x->attempts, x->conf->o.retry_delay, x->conf->o.retry_max,
+                                    next_random(x));
     if (x->retry_after > wait)
-        wait = x->retry_after < x->f->o.retry_max ? x->retry_after : x->f->o.retry_max;
+        wait = x->retry_after < x->conf->o.retry_max ? x->retry_after : x->conf->o.retry_max;
     return wait;
 }
 
 static char *failure(const xfer *x)
 {
-    const ctk_fetch_opts *o = &x->f->o;
+    const ctk_fetch_opts *o = &x->conf->o;
     if (x->cancelled)
         return g_strdup("cancelled");
     if (x->write_errno != 0)
@@ -285,12 +338,12 @@ void ctk__xfer_finish(xfer *x)
     if (x->fd >= 0) {
         close(x->fd);
         x->fd = -1;
-        if (error == NULL && rename(x->tmp, x->path) < 0)
-            error = g_strdup_printf("cannot rename into %s: %s", x->path, strerror(errno));
+        if (error == NULL && rename(x->tmp, x->u.path) < 0)
+            error = g_strdup_printf("cannot rename into %s: %s", x->u.path, strerror(errno));
         if (error != NULL)
             unlink(x->tmp);
         else
-            path = x->path;
+            path = x->u.path;
     }
     /* A failed response's body is not the document asked for (curl -f). */
     ctk_fetch_result r = {x->status,
@@ -302,12 +355,24 @@ void ctk__xfer_finish(xfer *x)
                           error != NULL ? error : "",
                           x->body.data,
                           error != NULL ? 0 : x->body.len};
-    if (ctk__fetch_pack_result(&x->unit->out, &r) < 0 && error == NULL)
-        error = g_strdup("out of memory");
+    if (ctk_fetch_result_encode(&x->unit->out, &r) < 0) {
+        x->unit->out.len = 0;
+        if (error == NULL)
+            error = g_strdup("out of memory");
+    }
     if (error != NULL)
         ctk_unit_fail(x->unit, x->cancelled ? CTK_ECANCELED : CTK_EWORK, "%s", error);
     g_free(error);
     g_free(x->tmp);
     x->tmp = NULL;
     ctk_buf_free(&x->body);
+    ctk_fetch_unit_clear(&x->u);
+}
+
+void ctk__xfer_detach(CURL *e)
+{
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, NULL);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, NULL);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, NULL);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, NULL);
 }

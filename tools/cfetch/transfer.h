@@ -1,41 +1,53 @@
 /*
- * transfer.h: what fetch.c (the blocking engine, units, life cycle) and
- * fetch-async.c (the engine on a libuv loop) share inside libctk: the
- * fetch context and one transfer's state and steps (transfer.c). Both
- * engines run a transfer through the same steps, so they cannot disagree
- * about a result.
+ * transfer.h: one URL's transfer on one curl easy handle, step by step
+ * (set-up, each attempt's options and verdict, the settled result), the
+ * options every transfer shares, and the retry policy. Both engines,
+ * blocking (fetch-block.c) and async (fetch-async.c), drive a transfer
+ * through these same steps, so they cannot disagree about a result.
+ * Depends only on fetchunit.h: it never calls back into an engine.
  */
 #ifndef CTK_TRANSFER_H
 #define CTK_TRANSFER_H
 
 #include <curl/curl.h>
-#include <pthread.h>
+#include <stdint.h>
 
-#include "fetch.h"
+#include "fetchunit.h"
 
-enum { CTK__UNIT_FETCH = 0, CTK__UNIT_SKIP = 1 };
+typedef struct ctk_fetch_opts {
+    double timeout;             /* seconds per attempt; 0: none */
+    double connect_timeout;     /* seconds; 0: curl's default */
+    unsigned retries;           /* extra attempts after the first */
+    double retry_delay;         /* first backoff, seconds (doubles each time) */
+    double retry_max;           /* cap on one wait, backoff or Retry-After */
+    int fail;                   /* 4xx/5xx responses are failures */
+    int follow;                 /* -L */
+    long max_redirs;            /* with follow; -1: curl's default */
+    const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
+    const char *user_agent;     /* NULL: "cfetch/VERSION" */
+    int head;                   /* -X HEAD */
+    uint64_t max_filesize;      /* 0: no limit */
+    double stall_timeout;       /* 0: none */
+    uint64_t stall_speed;       /* bytes/s below which a transfer stalls */
+    int http2;
+    unsigned per_host; /* 0: no limit */
+    int keep_body;     /* the body travels back in the result (--body) */
+    unsigned jobs;     /* transfers at once (async keeps that many connections); 0: unknown */
+} ctk_fetch_opts;
 
-#define CTK__HOST_NAME_LEN 128
-
-typedef struct ctk__host_table ctk__host_table;
-typedef struct ctk__multi ctk__multi;
-
-struct ctk_fetch {
-    ctk_fetch_opts o;
+/* What every transfer of a run shares, read-only once made. */
+typedef struct ctk__xfer_conf {
+    ctk_fetch_opts o; /* o.headers is NULL: they are in headers */
     struct curl_slist *headers;
     char *user_agent;
-    pthread_key_t easy_key; /* this thread's easy handle */
-    ctk__host_table *hosts; /* shared mapping; NULL without --per-host */
-    ctk__multi *multi;      /* the async engine's, made on first use */
-    const int *cancel;
-};
+} ctk__xfer_conf;
 
+/* One transfer. The async engine embeds it first in its own state. */
 typedef struct xfer {
-    ctk_fetch *f;
+    const ctk__xfer_conf *conf;
     ctk_unit *unit;
-    const char *url, *path;
-    char host[CTK__HOST_NAME_LEN];
-    char *tmp; /* the body's file until it is complete, or NULL */
+    ctk_fetch_unit u; /* url and path */
+    char *tmp;        /* the body's file until it is complete, or NULL */
     int fd;
     ctk_buf body;
     uint64_t bytes;
@@ -44,42 +56,46 @@ typedef struct xfer {
     long status;
     double retry_after; /* from the last response, or -1 */
     int code;           /* CURLcode of the last attempt */
-    int too_big, write_errno, cancelled;
+    int too_big, write_errno;
+    int cancelled; /* set by the engine that saw the run cancelled */
     uint64_t rng;
-    const int *cancel;
     char errbuf[CURL_ERROR_SIZE];
-    /* async only */
-    ctk__multi *m;
-    CURL *easy;
-    uv_timer_t timer; /* backoff waits; frees the xfer when closed */
-    ctk_done_fn done;
-    void *done_arg;
-    struct xfer *prev, *next;
-    int in_multi;
 } xfer;
+
+/* 0, or CTK_ENOMEM. */
+int ctk__xfer_conf_init(ctk__xfer_conf *c, const ctk_fetch_opts *o);
+void ctk__xfer_conf_clear(ctk__xfer_conf *c);
 
 /* CLOCK_MONOTONIC in seconds. */
 double ctk__fetch_now(void);
-/* Units: kind, URL, path and the offset of what follows them. */
-int ctk__fetch_decode_in(const ctk_buf *in, int *kind, const char **url, const char **path,
-                         size_t *rest);
-int ctk__fetch_pack_result(ctk_buf *out, const ctk_fetch_result *r);
 
-/* A new easy handle with the options every transfer of f shares;
- * blocking: it polls the cancel flag from curl's progress callback. */
-CURL *ctk__fetch_easy_new(ctk_fetch *f, int blocking);
-/* Sets x up for unit: 0 to fetch, 1 when the unit is already answered
- * (skipped, or failed before any transfer). */
-int ctk__xfer_begin(ctk_fetch *f, xfer *x, ctk_unit *unit);
+/* A new easy handle with the options every transfer of c shares. */
+CURL *ctk__xfer_easy_new(const ctk__xfer_conf *c);
+/* Sets x up for unit: 0 to fetch; 1 when the unit is answered already
+ * (skipped, or failed before any transfer), x then holding nothing. */
+int ctk__xfer_begin(xfer *x, const ctk__xfer_conf *c, ctk_unit *unit);
 /* Before each attempt: options on e, the body's destination emptied. */
 void ctk__xfer_attempt_setup(xfer *x, CURL *e);
 /* After each attempt: the seconds to wait before the next, or -1. */
 double ctk__xfer_attempt_end(xfer *x, CURL *e, int code);
-/* Settles the unit: the file moves into place or goes, out is packed. */
+/* Settles the unit (the file moves into place or goes, the result is
+ * encoded into unit->out) and releases what x holds. */
 void ctk__xfer_finish(xfer *x);
+/* Drops e's pointers into a transfer, so e can wait for the next. */
+void ctk__xfer_detach(CURL *e);
 
-/* The async engine (fetch-async.c). */
-int ctk__fetch_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done, void *done_arg);
-void ctk__fetch_multi_free(ctk__multi *m);
+/* ---- the retry policy (pure functions, for tests) -------------------------- */
+
+/* Whether an attempt that ended with curl code `curl_code` (a CURLcode)
+ * and HTTP status `status` is worth another: connection errors, timeouts,
+ * stalls, cut-off bodies, 408, 429 and 5xx. */
+int ctk_fetch_retryable(int curl_code, long status);
+/* The wait before attempt `attempt` + 1 (attempt >= 1): base * 2^(attempt-1),
+ * at most cap, scaled by a jitter factor in [0.5, 1) from u in [0, 1). */
+double ctk_fetch_backoff(unsigned attempt, double base, double cap, double u);
+/* A Retry-After value, delta-seconds or an HTTP-date, as seconds from
+ * `now` (seconds since the epoch); -1 when it is neither. A date in the
+ * past is 0. */
+double ctk_fetch_retry_after(const char *value, double now);
 
 #endif

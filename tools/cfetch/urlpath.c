@@ -114,9 +114,7 @@ char *ctk_urlpath_expand(const char *template_, uint64_t seq, const char *url, c
             g_string_append_c(s, *p);
         }
     }
-    char *copy = strdup(s->str);
-    g_string_free(s, TRUE);
-    return copy;
+    return g_string_free(s, FALSE);
 }
 
 struct ctk_urlpath_names {
@@ -142,7 +140,7 @@ char *ctk_urlpath_claim(ctk_urlpath_names *n, const char *path)
 {
     if (!g_hash_table_contains(n->taken, path)) {
         g_hash_table_insert(n->taken, g_strdup(path), GUINT_TO_POINTER(1));
-        return strdup(path);
+        return g_strdup(path);
     }
     /* The counter lives on the base path, so claims stay O(1); a suffixed
      * name that some URL took literally is skipped. */
@@ -152,7 +150,7 @@ char *ctk_urlpath_claim(ctk_urlpath_names *n, const char *path)
         char *candidate = g_strdup_printf("%s.%u", path, k);
         if (!g_hash_table_contains(n->taken, candidate)) {
             g_hash_table_insert(n->taken, candidate, GUINT_TO_POINTER(1));
-            return strdup(candidate);
+            return g_strdup(candidate);
         }
         g_free(candidate);
     }

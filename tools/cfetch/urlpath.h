@@ -29,7 +29,7 @@ int ctk_urlpath_name(const char *url, char *out, size_t out_len);
 int ctk_urlpath_host(const char *url, char *out, size_t out_len);
 
 /* Expands {seq}, {host}, {name} and {{ / }} in template. Returns a
- * malloc'd path, or NULL for an unknown placeholder (*bad points at it). */
+ * path (g_free), or NULL for an unknown placeholder (*bad points at it). */
 char *ctk_urlpath_expand(const char *template_, uint64_t seq, const char *url,
                                     const char **bad);
 
@@ -37,7 +37,7 @@ char *ctk_urlpath_expand(const char *template_, uint64_t seq, const char *url,
 typedef struct ctk_urlpath_names ctk_urlpath_names;
 ctk_urlpath_names *ctk_urlpath_names_new(void);
 void ctk_urlpath_names_free(ctk_urlpath_names *n);
-/* Returns path itself the first time, then path.1, path.2, ... (malloc'd). */
+/* Returns path itself the first time, then path.1, path.2, ... (g_free). */
 char *ctk_urlpath_claim(ctk_urlpath_names *n, const char *path);
 
 #endif
