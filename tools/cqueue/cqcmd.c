@@ -1,5 +1,5 @@
 /*
- * cqcmd.c: what cqueue's commands do (see ctk/cqcmd.h).
+ * cqcmd.c: what cqueue's commands do (see cqcmd.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,14 +19,15 @@
 #include "cqcmd.h"
 #include "jobadd.h"
 #include "jobq.h"
-#include "store-sqlite.h"
 #include "storepath.h"
 #include "ctkx/output.h"
 #include "ctkx/parse.h"
 #include "ctkx/sigwatch.h"
 
-#define PROG         "cqueue"
-#define WAIT_POLL_US 100000
+#define PROG "cqueue"
+/* How often wait and cat --follow look at the store: it cannot tell
+ * anyone that a job changed. A signal ends the wait at once. */
+#define WAIT_POLL_MS 100
 
 int ctk_cqcmd_usage_error(const char *cmd, const char *message)
 {
@@ -343,11 +346,43 @@ static void copy_new(const char *path, off_t *off, int to)
     close(fd);
 }
 
+/* The stop signals, blocked while a command waits, so that they arrive on
+ * a signalfd the wait polls instead of killing it mid-output. */
+static void stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+}
+
+/* Sleeps until the next look at the store; returns a stop signal that
+ * came meanwhile, or 0. */
+static int wait_a_while(int sfd)
+{
+    struct pollfd p = {.fd = sfd, .events = POLLIN};
+    if (sfd < 0) {
+        g_usleep(WAIT_POLL_MS * 1000);
+        return ctk_signal_pending();
+    }
+    struct signalfd_siginfo si;
+    if (poll(&p, 1, WAIT_POLL_MS) > 0 && read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+        return (int)si.ssi_signo;
+    return 0;
+}
+
 int ctk_cqcmd_cat(ctk_cqcmd *x)
 {
     int64_t id = 0;
     if (parse_id(x->args[0], &id))
         return 1;
+    sigset_t set, old;
+    stop_signals(&set);
+    int sfd = -1;
+    if (x->o->follow) {
+        pthread_sigmask(SIG_BLOCK, &set, &old);
+        sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    }
     char *path[2] = {ctk_jobq_out_path(x->out_dir, id, 1), ctk_jobq_out_path(x->out_dir, id, 2)};
     off_t off[2] = {0, 0};
     int status = 0;
@@ -362,9 +397,18 @@ int ctk_cqcmd_cat(ctk_cqcmd *x)
         /* Read after the state: what a finished job wrote is all there. */
         copy_new(path[0], &off[0], 1);
         copy_new(path[1], &off[1], 2);
-        if (!x->o->follow || !live || ctk_signal_pending())
+        if (!x->o->follow || !live)
             break;
-        g_usleep(WAIT_POLL_US);
+        int signo = wait_a_while(sfd);
+        if (signo != 0) {
+            status = ctk_signal_exit_status(signo);
+            break;
+        }
+    }
+    if (x->o->follow) {
+        if (sfd >= 0)
+            close(sfd);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
     g_free(path[0]);
     g_free(path[1]);
@@ -391,7 +435,7 @@ static int job_status(const ctk_job *j)
     return j->exit_code != 0 ? j->exit_code : 1;
 }
 
-static int wait_ids(ctk_cqcmd *x, GArray *ids)
+static int wait_ids(ctk_cqcmd *x, GArray *ids, int sfd)
 {
     ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
     int failures = 0, last = 0, status = 0;
@@ -411,12 +455,11 @@ static int wait_ids(ctk_cqcmd *x, GArray *ids)
                 break;
             }
             ctk_job_clear(&j);
-            int signo = ctk_signal_pending();
+            int signo = wait_a_while(sfd);
             if (signo != 0) {
                 status = ctk_signal_exit_status(signo);
                 break;
             }
-            g_usleep(WAIT_POLL_US);
         }
     }
     ctk_output_finish(out);
@@ -456,13 +499,13 @@ int ctk_cqcmd_wait(ctk_cqcmd *x)
     }
     /* Ctrl-C ends the wait, not the jobs: take it as a pending signal. */
     sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
+    stop_signals(&set);
     pthread_sigmask(SIG_BLOCK, &set, &old);
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     if (status == 0)
-        status = wait_ids(x, ids);
+        status = wait_ids(x, ids, sfd);
+    if (sfd >= 0)
+        close(sfd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     g_array_free(ids, TRUE);
     return status;
@@ -610,8 +653,8 @@ int ctk_cqcmd_clear(ctk_cqcmd *x)
 static int open_store(ctk_cqcmd *x)
 {
     char err[1024];
-    ctk_store_opts so = {.location = x->db_path};
-    if (ctk_store_open(&x->store, ctk_store_sqlite_ops(), &so, err, sizeof err) < 0)
+    ctk_store_opts so = {.location = x->db.location};
+    if (ctk_store_open(&x->store, x->db.store->ops, &so, err, sizeof err) < 0)
         return fail("%s", err);
     return 0;
 }
@@ -672,16 +715,21 @@ static int daemonize(ctk_cqcmd *x, FILE **log)
 
 static void on_work_signal(void *arg, int signo)
 {
-    (void)signo;
-    ctk_jobq_cancel(arg);
+    ctk_jobq_cancel_signal(arg, signo);
 }
+
+/* A job is a process to wait for: a thread per running job is the
+ * cheapest way to do that, whatever the machine. */
+#define DEFAULT_STRATEGY "thread"
 
 int ctk_cqcmd_work(ctk_cqcmd *x)
 {
     ctk_cqcmd_opts *o = x->o;
-    const char *s = o->c.strategy;
-    if (s != NULL && strcmp(s, "thread") != 0 && strcmp(s, "sync") != 0)
-        return ctk_cqcmd_usage_error("work", "cqueue runs jobs with the thread or sync strategy");
+    const char *name = o->c.strategy != NULL ? o->c.strategy : DEFAULT_STRATEGY;
+    char why[512];
+    const ctk_strategy *strategy = ctk_cli_strategy(x->reg, name, why, sizeof why);
+    if (strategy == NULL)
+        return ctk_cqcmd_usage_error("work", why);
     if (o->once + o->drain > 1)
         return ctk_cqcmd_usage_error("work", "--once and --drain do not go together");
     FILE *log = NULL;
@@ -699,21 +747,30 @@ int ctk_cqcmd_work(ctk_cqcmd *x)
         .store = x->store,
         .queue = o->queue,
         .out_dir = x->out_dir,
-        .slots = s != NULL && strcmp(s, "sync") == 0 ? 1
-                 : o->c.jobs                         ? o->c.jobs
-                                                     : ctk_cpu_count(),
+        .slots = ctk_cli_strategy_jobs(x->reg, name, o->c.jobs ? o->c.jobs : ctk_cpu_count()),
         .mode = o->once    ? CTK_JOBQ_ONCE
                 : o->drain ? CTK_JOBQ_DRAIN
                            : CTK_JOBQ_FOREVER,
         .idle_exit = o->idle_exit,
         .lease = o->lease,
         .log = log,
+        .strategy = strategy,
     };
     ctk_jobq *q;
-    ctk_jobq_new(&q, &jo);
+    int rc = ctk_jobq_new(&q, &jo);
+    if (rc < 0) {
+        if (log)
+            fclose(log);
+        return fail("cannot start the worker: %s", ctk_strerror(rc));
+    }
     ctk_sigwatch *sw = NULL;
-    ctk_sigwatch_start(&sw, on_work_signal, q);
-    int rc = ctk_jobq_run(q);
+    if ((rc = ctk_sigwatch_start(&sw, on_work_signal, q)) < 0) {
+        ctk_jobq_free(q);
+        if (log)
+            fclose(log);
+        return fail("cannot watch signals: %s", ctk_strerror(rc));
+    }
+    rc = ctk_jobq_run(q);
     int signo = ctk_sigwatch_stop(sw);
     int status = 0;
     if (rc < 0)
@@ -728,17 +785,32 @@ int ctk_cqcmd_work(ctk_cqcmd *x)
 
 /* ---- setup ---------------------------------------------------------------------- */
 
+/* A daemon changes directory: a relative file name must not. */
+static void make_absolute(char **path)
+{
+    if (!g_path_is_absolute(*path)) {
+        char *abs = g_canonicalize_filename(*path, NULL);
+        g_free(*path);
+        *path = abs;
+    }
+}
+
 int ctk_cqcmd_prepare(ctk_cqcmd *x, int with_store)
 {
     char err[1024];
-    if (ctk_store_default_path(x->o->db, &x->db_path, err, sizeof err) < 0)
-        return fail("%s", err);
-    if (x->o->daemon && !g_path_is_absolute(x->db_path)) {
-        char *abs = g_canonicalize_filename(x->db_path, NULL);
-        g_free(x->db_path);
-        x->db_path = abs;
+    int rc = cq_db_pick(x->reg, x->o->db, &x->db, err, sizeof err);
+    if (rc == CTK_EINVAL) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
     }
-    if (ctk_store_side_dir(x->db_path, &x->side_dir, err, sizeof err) < 0)
+    if (rc < 0)
+        return fail("%s", err);
+    if (x->o->daemon) {
+        if (strcmp(x->db.location, x->db.side_base) == 0)
+            make_absolute(&x->db.location); /* a file store's file */
+        make_absolute(&x->db.side_base);
+    }
+    if (ctk_store_side_dir(x->db.side_base, &x->side_dir, err, sizeof err) < 0)
         return fail("%s", err);
     x->out_dir = g_build_filename(x->side_dir, "out", NULL);
     return with_store ? open_store(x) : 0;
@@ -748,8 +820,8 @@ void ctk_cqcmd_close(ctk_cqcmd *x)
 {
     ctk_store_close(x->store);
     x->store = NULL;
-    g_free(x->db_path);
+    cq_db_clear(&x->db);
     g_free(x->side_dir);
     g_free(x->out_dir);
-    x->db_path = x->side_dir = x->out_dir = NULL;
+    x->side_dir = x->out_dir = NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * ctk/cqcmd.h: the commands of cqueue, one function each. The tool parses
+ * cqcmd.h: the commands of cqueue, one function each. The tool parses
  * the options into a ctk_cqcmd_opts and the operands into a ctk_cqcmd;
  * each function prints what the command prints (records as tsv/json/table,
  * messages as "cqueue: ...") and returns the command's exit status.
@@ -10,8 +10,9 @@
 #include <glib.h>
 #include <stdint.h>
 
-#include "ctkx/cli.h"
 #include "ctk/store.h"
+#include "ctkx/cli.h"
+#include "storepath.h"
 
 /* The options of every command; a command reads those it has. */
 typedef struct ctk_cqcmd_opts {
@@ -36,7 +37,9 @@ typedef struct ctk_cqcmd_opts {
 
 typedef struct ctk_cqcmd {
     ctk_cqcmd_opts *o;
-    char *db_path, *side_dir, *out_dir;
+    ctk_registry *reg; /* strategies and stores, plugins' too */
+    cq_db db;
+    char *side_dir, *out_dir;
     ctk_store *store;
     char **args; /* the command's operands */
     int n_args;

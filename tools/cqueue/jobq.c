@@ -1,9 +1,10 @@
 /*
- * jobq.c: cqueue's worker (see ctk/jobq.h). The main thread owns the
- * store: it claims, records pids, renews leases and records outcomes, one
- * transaction each. A thread per running job starts it and waits for it,
- * and hands its events back through one queue, so the store is never
- * touched by two threads.
+ * jobq.c: cqueue's worker (see jobq.h). Jobs run through a pipeline and
+ * whichever strategy the user picked: produce claims the next ready job
+ * (waiting for a free slot and for a job), the strategy runs it
+ * (jobrun.c), consume records how it ended. A keeper thread renews the
+ * leases of running jobs, records their pids and requeues the jobs of
+ * dead workers. The three share one store handle under one lock.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,43 +18,44 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/eventfd.h>
+
+#include "ctk/pipeline.h"
 #include "jobq.h"
+#include "jobrun.h"
+#include "jobunit.h"
 
-enum { EV_WAKE, EV_STARTED, EV_ENDED };
-
-typedef struct running {
-    ctk_jobq *q;
+/* A job this worker holds, from claim to consume. */
+typedef struct claim {
     ctk_job job;
-    pthread_t thread;
-    ctk_spawn_child child;
-    int child_live; /* between start and dispose, under q->lock */
-    ctk_spawn_result res;
-    pid_t pid;        /* the child, set before EV_STARTED */
-    int out_fd[2];    /* its stdout and stderr files, once created, or -1 */
-    double pid_due;   /* when to record the pid in the store; 0: done or not yet started */
-    int rc;           /* a library error running it */
-    char reason[256]; /* why it could not start, or "" */
-} running;
-
-typedef struct event {
-    int kind;
-    running *r;
-} event;
+    int64_t pid;    /* its process group, once reported */
+    double pid_due; /* when to record the pid in the store; 0: done or not yet */
+} claim;
 
 struct ctk_jobq {
     ctk_jobq_opts o;
     ctk_worker_id wid;
     char *worker_name, *host;
-    /* Events from job threads (GAsyncQueue would do, but a queue under our
-     * own mutex is one that ThreadSanitizer can see synchronize). */
-    GQueue events;
-    pthread_cond_t event_ready;
-    pthread_mutex_t lock; /* running list and cancelled, against the signal thread */
-    GPtrArray *running;
-    int cancelled;
+    cq_runner runner;
+    int report[2]; /* jobs' (id, pid), from any thread or worker process */
+    int wake_fd;   /* produce waits on it for a free slot */
+    int keeper_fd; /* wakes the keeper: a first job, or the end (keeper_end) */
+    int keeper_end;
+    pthread_mutex_t lock; /* the store, the claims, the counts */
+    GHashTable *claims;   /* id -> claim */
     unsigned weight_used;
     uint64_t ran;
+    int64_t stop_gen0;
+    int stopping, claimed_once;
+    double last_busy, last_control;
+    int failed; /* a store error ended the run; error says which */
     char error[512];
+    pthread_mutex_t cancel_lock; /* the pipeline, against the signal thread */
+    ctk_pipeline *p;
+    int cancel_signo; /* a cancel that came before the pipeline */
+    pthread_t keeper;
+    int keeper_started;
 };
 
 /* ---- process identities -------------------------------------------------------- */
@@ -128,6 +130,13 @@ char *ctk_jobq_out_path(const char *out_dir, int64_t id, int stream)
 
 /* ---- life cycle ---------------------------------------------------------------- */
 
+static void claim_free(void *p)
+{
+    claim *c = p;
+    ctk_job_clear(&c->job);
+    g_free(c);
+}
+
 int ctk_jobq_new(ctk_jobq **out, const ctk_jobq_opts *o)
 {
     ctk_jobq *q = g_new0(ctk_jobq, 1);
@@ -138,13 +147,26 @@ int ctk_jobq_new(ctk_jobq **out, const ctk_jobq_opts *o)
         q->o.lease = 30;
     if (q->o.poll <= 0)
         q->o.poll = 0.1;
+    q->report[0] = q->report[1] = q->wake_fd = q->keeper_fd = -1;
+    if (pipe2(q->report, O_CLOEXEC) < 0 || fcntl(q->report[0], F_SETFL, O_NONBLOCK) < 0 ||
+        (q->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 ||
+        (q->keeper_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0) {
+        int rc = -errno;
+        q->o.store = NULL;
+        ctk_jobq_free(q);
+        return rc;
+    }
     q->worker_name = ctk_jobq_worker_name();
     q->host = g_strdup(g_get_host_name());
     q->wid = (ctk_worker_id){q->worker_name, q->host};
-    g_queue_init(&q->events);
-    pthread_cond_init(&q->event_ready, NULL);
-    q->running = g_ptr_array_new();
+    q->runner = (cq_runner){.shell = o->shell,
+                            .termseq = o->termseq,
+                            .termseq_len = o->termseq_len,
+                            .cancel_fd = -1,
+                            .report_fd = q->report[1]};
+    q->claims = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, claim_free);
     pthread_mutex_init(&q->lock, NULL);
+    pthread_mutex_init(&q->cancel_lock, NULL);
     *out = q;
     return 0;
 }
@@ -153,10 +175,18 @@ void ctk_jobq_free(ctk_jobq *q)
 {
     if (q == NULL)
         return;
-    g_queue_clear_full(&q->events, g_free);
-    pthread_cond_destroy(&q->event_ready);
-    g_ptr_array_free(q->running, TRUE);
-    pthread_mutex_destroy(&q->lock);
+    for (int i = 0; i < 2; i++)
+        if (q->report[i] >= 0)
+            close(q->report[i]);
+    if (q->wake_fd >= 0)
+        close(q->wake_fd);
+    if (q->keeper_fd >= 0)
+        close(q->keeper_fd);
+    if (q->claims != NULL) {
+        g_hash_table_destroy(q->claims);
+        pthread_mutex_destroy(&q->lock);
+        pthread_mutex_destroy(&q->cancel_lock);
+    }
     g_free(q->worker_name);
     g_free(q->host);
     g_free(q);
@@ -197,248 +227,313 @@ static void logf_job(ctk_jobq *q, const ctk_job *job, const char *fmt, ...)
     fflush(q->o.log);
 }
 
-/* ---- one job's thread ------------------------------------------------------------ */
-
-/* The job's output files are created on its first byte: creating two
- * files per job cost more than running a short one. */
-static int sink(void *arg, int stream, const void *data, size_t len)
+static void poke(int fd)
 {
-    running *r = arg;
-    int *fd = &r->out_fd[stream == 2];
-    if (*fd < 0) {
-        char *path = ctk_jobq_out_path(r->q->o.out_dir, r->job.id, stream);
-        *fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        g_free(path);
-        if (*fd < 0)
-            return -errno;
+    uint64_t one = 1;
+    if (write(fd, &one, sizeof one) < 0) {
+        /* EAGAIN: the counter is full, so it is readable anyway. */
     }
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(*fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        p += n;
-        len -= (size_t)n;
+}
+
+static void drain(int fd)
+{
+    uint64_t n;
+    while (read(fd, &n, sizeof n) > 0)
+        ;
+}
+
+/* Under q->lock. Remembers the store's words and ends the run: what runs
+ * is stopped and goes back to the queue. */
+static void store_failed(ctk_jobq *q, int rc)
+{
+    if (!q->failed)
+        snprintf(q->error, sizeof q->error, "%s", q->o.store->ops->last_error(q->o.store));
+    q->failed = rc;
+    ctk_jobq_cancel(q);
+}
+
+static int is_cancelled(ctk_jobq *q)
+{
+    pthread_mutex_lock(&q->cancel_lock);
+    int c =
+        q->cancel_signo != 0 || (q->p != NULL && ctk_is_cancelled(ctk_pipeline_cancel_flag(q->p)));
+    pthread_mutex_unlock(&q->cancel_lock);
+    return c;
+}
+
+/* ---- produce: claim the next job ------------------------------------------------ */
+
+static unsigned free_weight(const ctk_jobq *q)
+{
+    /* A job heavier than -j still runs, alone, on an idle worker. */
+    if (q->weight_used == 0)
+        return INT_MAX;
+    return q->weight_used < q->o.slots ? q->o.slots - q->weight_used : 0;
+}
+
+static void *keeper_main(void *arg);
+
+/* Under q->lock: a claimed job becomes the unit. 1 when one was claimed,
+ * 0 when none is ready, or a negative code. */
+static int claim_one(ctk_jobq *q, ctk_unit *unit)
+{
+    ctk_store *st = q->o.store;
+    claim *c = g_new0(claim, 1);
+    int rc = st->ops->claim(st, q->o.queue, &q->wid, free_weight(q), wall() + q->o.lease, &c->job);
+    if (rc < 0) {
+        g_free(c);
+        if (rc == CTK_EAGAIN)
+            return 0;
+        store_failed(q, rc);
+        return rc;
+    }
+    char *out = ctk_jobq_out_path(q->o.out_dir, c->job.id, 1);
+    char *err = ctk_jobq_out_path(q->o.out_dir, c->job.id, 2);
+    rc = cq_jobunit_encode(&unit->in, &c->job, out, err);
+    g_free(out);
+    g_free(err);
+    if (rc < 0) {
+        /* Out of memory: the job goes back for a later claim, and the
+         * unit reaches consume as an error that names no job. */
+        st->ops->release(st, c->job.id, &q->wid);
+        logf_job(q, &c->job, "cannot encode it (%s); queued again", ctk_strerror(rc));
+        claim_free(c);
+        return ctk_unit_fail(unit, rc, "cannot encode a job: %s", ctk_strerror(rc));
+    }
+    /* An idle keeper sleeps until its next look for dead workers: a
+     * first lease must not run out before it wakes. */
+    if (g_hash_table_size(q->claims) == 0)
+        poke(q->keeper_fd);
+    q->weight_used += c->job.weight > 0 ? c->job.weight : 1;
+    q->claimed_once = 1;
+    g_hash_table_insert(q->claims, &c->job.id, c);
+    logf_job(q, &c->job, "started (attempt %u): %s", c->job.attempts, c->job.cmd);
+    return 1;
+}
+
+/* Under q->lock, with nothing to claim: whether the worker is done. */
+static int should_end(ctk_jobq *q, double now)
+{
+    if (g_hash_table_size(q->claims) > 0) {
+        q->last_busy = now;
+        return 0;
+    }
+    if (q->o.mode == CTK_JOBQ_ONCE)
+        return 1;
+    if (q->o.idle_exit > 0 && now - q->last_busy >= q->o.idle_exit)
+        return 1;
+    if (q->o.mode == CTK_JOBQ_DRAIN) {
+        ctk_store_stats s;
+        int rc = q->o.store->ops->stats(q->o.store, q->o.queue, &s);
+        if (rc < 0) {
+            store_failed(q, rc);
+            return 1;
+        }
+        return s.count[CTK_JOB_QUEUED] == 0 && s.count[CTK_JOB_RUNNING] == 0;
     }
     return 0;
 }
 
-/* An earlier attempt's output is not this one's. */
-static void forget_output(const running *r)
+/* Under q->lock: a `stop` is seen within a poll interval, not at every
+ * job's end. */
+static void look_for_stop(ctk_jobq *q, double now)
 {
-    for (int stream = 1; r->job.attempts > 1 && stream <= 2; stream++) {
-        char *path = ctk_jobq_out_path(r->q->o.out_dir, r->job.id, stream);
-        unlink(path);
-        g_free(path);
+    if (q->stopping || now - q->last_control < q->o.poll)
+        return;
+    ctk_queue_control c = {0, q->stop_gen0};
+    int rc = q->o.store->ops->control(q->o.store, q->o.queue, &c);
+    if (rc < 0) {
+        store_failed(q, rc);
+        return;
+    }
+    q->last_control = now;
+    if (c.stop_gen > q->stop_gen0) {
+        q->stopping = 1;
+        if (q->o.log != NULL)
+            fprintf(q->o.log, "cqueue: stop requested; finishing %u running job(s)\n",
+                    g_hash_table_size(q->claims));
     }
 }
 
-static void post(ctk_jobq *q, int kind, running *r)
+/* Waits for a slot to free, the worker to stop, or (timeout) the next
+ * look at the queue: the store tells no one when a job is added. */
+static void wait_for_work(ctk_jobq *q, int timeout_ms)
 {
-    event *e = g_new(event, 1);
-    e->kind = kind;
-    e->r = r;
-    pthread_mutex_lock(&q->lock);
-    g_queue_push_tail(&q->events, e);
-    pthread_cond_signal(&q->event_ready);
-    pthread_mutex_unlock(&q->lock);
+    struct pollfd p[2] = {{.fd = q->wake_fd, .events = POLLIN},
+                          {.fd = q->runner.cancel_fd, .events = POLLIN}};
+    if (poll(p, 2, timeout_ms) > 0 && p[0].revents != 0)
+        drain(q->wake_fd);
 }
 
-static void run_child(running *r, const ctk_spawn_opts *so)
+static int produce(void *arg, ctk_unit *unit)
 {
-    ctk_jobq *q = r->q;
-    r->rc = ctk_spawn_start(&r->child, so);
-    pthread_mutex_lock(&q->lock);
-    r->child_live = 1;
-    if (q->cancelled && r->child.pid > 0)
-        ctk_spawn_terminate(&r->child);
-    pthread_mutex_unlock(&q->lock);
-    if (r->rc == 0) {
-        r->pid = r->child.pid;
-        if (r->pid > 0)
-            post(q, EV_STARTED, r);
-        r->rc = ctk_spawn_finish(&r->child, &r->res);
+    ctk_jobq *q = arg;
+    if (!q->keeper_started) {
+        /* Started here, on the pipeline's reader thread, so that a
+         * strategy that forks does so before this thread exists. */
+        int rc = pthread_create(&q->keeper, NULL, keeper_main, q);
+        if (rc != 0) {
+            snprintf(q->error, sizeof q->error, "cannot start a thread: %s", g_strerror(rc));
+            q->failed = -rc;
+            return CTK_EOF;
+        }
+        q->keeper_started = 1;
     }
-    pthread_mutex_lock(&q->lock);
-    r->child_live = 0;
-    pthread_mutex_unlock(&q->lock);
-    ctk_spawn_dispose(&r->child);
-}
-
-static void *job_thread(void *arg)
-{
-    running *r = arg;
-    ctk_jobq *q = r->q;
-    const ctk_job *job = &r->job;
-    ctk_spawn_opts so = {
-        .argv = (const char *const *)job->argv,
-        .shell = job->argv == NULL ? job->cmd : NULL,
-        .shell_path = q->o.shell,
-        .env = (const char *const *)job->env,
-        .env_exact = job->env != NULL,
-        .cwd = job->cwd,
-        .sink = sink,
-        .sink_arg = r,
-        .termseq = q->o.termseq,
-        .termseq_len = q->o.termseq_len,
-    };
-    if (job->timeout > 0)
-        so.deadline = ctk_spawn_clock() + job->timeout;
-    forget_output(r);
-    if (job->cwd != NULL && access(job->cwd, X_OK) < 0) {
-        /* posix_spawn would say ENOENT, which reads as "command not found". */
-        snprintf(r->reason, sizeof r->reason, "cannot enter %s: %s", job->cwd, g_strerror(errno));
-        char text[300];
-        int n = snprintf(text, sizeof text, "cqueue: %s\n", r->reason);
-        sink(r, 2, text, (size_t)n);
-    } else {
-        run_child(r, &so); /* a file that cannot be written makes r->rc an error */
-    }
-    for (int i = 0; i < 2; i++)
-        if (r->out_fd[i] >= 0)
-            close(r->out_fd[i]);
-    post(q, EV_ENDED, r);
-    return NULL;
-}
-
-/* ---- the main thread ------------------------------------------------------------- */
-
-static int store_err(ctk_jobq *q, int rc)
-{
-    snprintf(q->error, sizeof q->error, "%s", q->o.store->ops->last_error(q->o.store));
-    return rc;
-}
-
-static int start_job(ctk_jobq *q, ctk_job *job)
-{
-    running *r = g_new0(running, 1);
-    r->q = q;
-    r->job = *job;
-    r->out_fd[0] = r->out_fd[1] = -1;
-    ctk_spawn_stream_init(&r->res.out, 0, NULL);
-    ctk_spawn_stream_init(&r->res.err, 0, NULL);
-    q->weight_used += job->weight > 0 ? job->weight : 1;
-    pthread_mutex_lock(&q->lock);
-    g_ptr_array_add(q->running, r);
-    pthread_mutex_unlock(&q->lock);
-    logf_job(q, job, "started (attempt %u): %s", job->attempts, job->cmd);
-    int rc = pthread_create(&r->thread, NULL, job_thread, r);
-    if (rc != 0) {
-        /* Nothing started: the lease runs out and another claim runs it. */
-        snprintf(q->error, sizeof q->error, "cannot start a thread: %s", g_strerror(rc));
+    for (;;) {
+        if (is_cancelled(q))
+            return CTK_EOF;
+        double now = wall();
         pthread_mutex_lock(&q->lock);
-        g_ptr_array_remove(q->running, r);
+        look_for_stop(q, now);
+        int room = free_weight(q) > 0;
+        int rc = 0;
+        if (!q->stopping && !q->failed && room && !(q->o.mode == CTK_JOBQ_ONCE && q->claimed_once))
+            rc = claim_one(q, unit);
+        int end = rc == 0 && (q->stopping || q->failed || should_end(q, now));
         pthread_mutex_unlock(&q->lock);
-        ctk_job_clear(&r->job);
-        g_free(r);
-        return -rc;
+        if (rc != 0)
+            return rc > 0 ? 0 : rc;
+        if (end)
+            return CTK_EOF;
+        /* A full worker waits for a slot; an idle one looks again after
+         * the poll interval. */
+        wait_for_work(q, room ? (int)(q->o.poll * 1000) : -1);
     }
-    return 0;
 }
+
+/* ---- consume: record how a job ended ------------------------------------------- */
+
+static void outcome_of(const ctk_job *job, const ctk_unit *unit, const cq_outcome *oc,
+                       ctk_job_outcome *o, char *reason, size_t len)
+{
+    memset(o, 0, sizeof *o);
+    reason[0] = '\0';
+    if (unit->status < 0) {
+        o->exit_code = 127;
+        snprintf(reason, len, "cannot run: %s", unit->error ? unit->error : "?");
+    } else if (oc->reason != NULL) {
+        o->exit_code = 127;
+        snprintf(reason, len, "%s", oc->reason);
+    } else if (oc->rc < 0) {
+        o->exit_code = 127;
+        snprintf(reason, len, "cannot run: %s", ctk_strerror((int)oc->rc));
+    } else {
+        o->exit_code = (int)oc->exit_code;
+        o->signal = (int)oc->signal;
+        if (oc->timed_out)
+            snprintf(reason, len, "timed out after %g s", job->timeout);
+        else if (oc->exec_errno == ENOENT)
+            snprintf(reason, len, "command not found");
+        else if (oc->exec_errno != 0)
+            snprintf(reason, len, "cannot execute: %s", g_strerror((int)oc->exec_errno));
+    }
+    o->reason = reason[0] != '\0' ? reason : NULL;
+}
+
+/* Under q->lock. */
+static void record(ctk_jobq *q, claim *c, const ctk_unit *unit)
+{
+    ctk_store *st = q->o.store;
+    cq_outcome oc = {0};
+    ctk_unit u = *unit; /* status and error only: a malformed result is a failed run */
+    if (u.status == 0 && cq_outcome_decode(unit->out.data, unit->out.len, &oc) < 0) {
+        u.status = CTK_EIO;
+        u.error = (char *)"malformed result";
+    }
+    int rc;
+    if (is_cancelled(q) && (u.status < 0 || oc.terminated || oc.signal != 0)) {
+        rc = st->ops->release(st, c->job.id, &q->wid);
+        logf_job(q, &c->job, "stopped with the worker; queued again");
+    } else {
+        ctk_job_outcome o;
+        char reason[300];
+        outcome_of(&c->job, &u, &oc, &o, reason, sizeof reason);
+        rc = st->ops->finish(st, c->job.id, &q->wid, &o);
+        q->ran++;
+        if (rc == CTK_ENOENT)
+            logf_job(q, &c->job, "its lease was lost; this attempt's result is dropped");
+        else
+            logf_job(q, &c->job, "ended: exit %d signal %d%s%s", o.exit_code, o.signal,
+                     o.reason ? ": " : "", o.reason ? o.reason : "");
+    }
+    if (rc < 0 && rc != CTK_ENOENT)
+        fprintf(q->o.log != NULL ? q->o.log : stderr, "cqueue: job %lld: %s\n",
+                (long long)c->job.id, st->ops->last_error(st));
+    cq_outcome_clear(&oc);
+}
+
+static void consume(void *arg, const ctk_unit *unit)
+{
+    ctk_jobq *q = arg;
+    ctk_wire_reader r;
+    int64_t id;
+    ctk_wire_reader_init(&r, unit->in.data, unit->in.len);
+    if (ctk_wire_get_i64(&r, &id) < 0)
+        return; /* a unit that never held a job (claim_one) */
+    pthread_mutex_lock(&q->lock);
+    claim *c = g_hash_table_lookup(q->claims, &id);
+    if (c != NULL) {
+        record(q, c, unit);
+        q->weight_used -= c->job.weight > 0 ? c->job.weight : 1;
+        g_hash_table_remove(q->claims, &id);
+    }
+    pthread_mutex_unlock(&q->lock);
+    poke(q->wake_fd);
+}
+
+/* ---- the keeper: leases, pids, dead workers -------------------------------------- */
 
 /* The pid is recorded once the job has run for PID_DELAY: a short job
  * ends first and costs no transaction for it (a `kill` meanwhile is seen
  * when the job ends, and stops its retries). */
 #define PID_DELAY 0.05
 
-static void on_started(ctk_jobq *q, running *r)
+static void take_reports(ctk_jobq *q)
 {
-    r->pid_due = ctk_spawn_clock() + PID_DELAY;
-}
-
-static void record_pid(ctk_jobq *q, running *r)
-{
-    uint64_t start = 0;
-    int kill_requested = 0;
-    r->pid_due = 0;
-    if (ctk_proc_start_time(r->pid, &start) < 0)
-        return; /* it has just ended */
-    q->o.store->ops->set_pid(q->o.store, r->job.id, &q->wid, r->pid, start, &kill_requested);
+    cq_report r;
     pthread_mutex_lock(&q->lock);
-    if (kill_requested && r->child_live)
-        ctk_spawn_signal(&r->child, SIGTERM);
+    while (read(q->report[0], &r, sizeof r) == (ssize_t)sizeof r) {
+        claim *c = g_hash_table_lookup(q->claims, &r.id);
+        if (c != NULL) {
+            c->pid = r.pid;
+            c->pid_due = ctk_spawn_clock() + PID_DELAY;
+        }
+    }
     pthread_mutex_unlock(&q->lock);
 }
 
-/* Records the pids that are due; returns seconds until the next one is. */
+/* Under q->lock. */
+static void record_pid(ctk_jobq *q, claim *c)
+{
+    uint64_t start = 0, now_start = 0;
+    int kill_requested = 0;
+    c->pid_due = 0;
+    if (ctk_proc_start_time((pid_t)c->pid, &start) < 0)
+        return; /* it has just ended */
+    ctk_store *st = q->o.store;
+    if (st->ops->set_pid(st, c->job.id, &q->wid, c->pid, start, &kill_requested) < 0)
+        return; /* the lease went; expire says so */
+    /* The group is signalled only while its leader is the process started. */
+    if (kill_requested && ctk_proc_start_time((pid_t)c->pid, &now_start) == 0 && now_start == start)
+        kill(-(pid_t)c->pid, SIGTERM);
+}
+
+/* Under q->lock. Records the pids that are due; returns seconds until the
+ * next one is (1e9: none). */
 static double record_pids(ctk_jobq *q)
 {
     double now = ctk_spawn_clock(), next = 1e9;
-    for (guint i = 0; i < q->running->len; i++) {
-        running *r = g_ptr_array_index(q->running, i);
-        if (r->pid_due > 0 && r->pid_due <= now)
-            record_pid(q, r);
-        else if (r->pid_due > 0 && r->pid_due - now < next)
-            next = r->pid_due - now;
+    GHashTableIter it;
+    void *v;
+    g_hash_table_iter_init(&it, q->claims);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        claim *c = v;
+        if (c->pid_due > 0 && c->pid_due <= now)
+            record_pid(q, c);
+        else if (c->pid_due > 0 && c->pid_due - now < next)
+            next = c->pid_due - now;
     }
     return next;
-}
-
-static void outcome_of(const running *r, ctk_job_outcome *o, char *reason, size_t len)
-{
-    memset(o, 0, sizeof *o);
-    reason[0] = '\0';
-    if (r->reason[0] != '\0') {
-        o->exit_code = 127;
-        snprintf(reason, len, "%s", r->reason);
-    } else if (r->rc < 0) {
-        o->exit_code = 127;
-        snprintf(reason, len, "cannot run: %s", ctk_strerror(r->rc));
-    } else {
-        o->exit_code = r->res.exit;
-        o->signal = r->res.signal;
-        if (r->res.timed_out)
-            snprintf(reason, len, "timed out after %g s", r->job.timeout);
-        else if (r->res.exec_errno == ENOENT)
-            snprintf(reason, len, "command not found");
-        else if (r->res.exec_errno != 0)
-            snprintf(reason, len, "cannot execute: %s", g_strerror(r->res.exec_errno));
-    }
-    o->reason = reason[0] != '\0' ? reason : NULL;
-}
-
-static void on_ended(ctk_jobq *q, running *r)
-{
-    pthread_join(r->thread, NULL);
-    pthread_mutex_lock(&q->lock);
-    g_ptr_array_remove(q->running, r);
-    int cancelled = q->cancelled;
-    pthread_mutex_unlock(&q->lock);
-    q->weight_used -= r->job.weight > 0 ? r->job.weight : 1;
-    ctk_store *st = q->o.store;
-    ctk_job_outcome o;
-    char reason[300];
-    outcome_of(r, &o, reason, sizeof reason);
-    int rc;
-    if (cancelled && (r->res.terminated || r->res.signal != 0)) {
-        rc = st->ops->release(st, r->job.id, &q->wid);
-        logf_job(q, &r->job, "stopped with the worker; queued again");
-    } else {
-        rc = st->ops->finish(st, r->job.id, &q->wid, &o);
-        q->ran++;
-        if (rc == CTK_ENOENT)
-            logf_job(q, &r->job, "its lease was lost; this attempt's result is dropped");
-        else
-            logf_job(q, &r->job, "ended: exit %d signal %d%s%s", o.exit_code, o.signal,
-                     o.reason ? ": " : "", o.reason ? o.reason : "");
-    }
-    if (rc < 0 && rc != CTK_ENOENT)
-        fprintf(q->o.log != NULL ? q->o.log : stderr, "cqueue: job %lld: %s\n",
-                (long long)r->job.id, st->ops->last_error(st));
-    ctk_spawn_result_free(&r->res);
-    ctk_job_clear(&r->job);
-    g_free(r);
-}
-
-static void handle(ctk_jobq *q, event *e)
-{
-    if (e->kind == EV_STARTED)
-        on_started(q, e->r);
-    else if (e->kind == EV_ENDED)
-        on_ended(q, e->r);
-    g_free(e);
 }
 
 /* A worker on this host whose process is gone (or is another process now). */
@@ -463,124 +558,77 @@ static int kill_orphan(void *arg, const ctk_job *job)
     return 0;
 }
 
-static unsigned free_weight(const ctk_jobq *q)
-{
-    /* A job heavier than -j still runs, alone, on an idle worker. */
-    if (q->weight_used == 0)
-        return INT_MAX;
-    return q->weight_used < q->o.slots ? q->o.slots - q->weight_used : 0;
-}
+#define EXPIRE_EVERY 1.0
 
-static int is_cancelled(ctk_jobq *q)
+/* Lease renewal and expiry are about time, so they keep their timers:
+ * renewal every third of the lease while jobs run, a look for expired
+ * leases and dead workers every second. Everything else wakes it: a
+ * started job's report, or the end of the run. */
+static void *keeper_main(void *arg)
 {
-    pthread_mutex_lock(&q->lock);
-    int c = q->cancelled;
-    pthread_mutex_unlock(&q->lock);
-    return c;
-}
-
-/* Claims while there is room; returns how many started, or an error. */
-static int claim_some(ctk_jobq *q, unsigned limit)
-{
+    ctk_jobq *q = arg;
     ctk_store *st = q->o.store;
-    int n = 0;
-    while ((unsigned)n < limit && free_weight(q) > 0) {
-        ctk_job job;
-        int rc = st->ops->claim(st, q->o.queue, &q->wid, free_weight(q), wall() + q->o.lease, &job);
-        if (rc == CTK_EAGAIN)
-            break;
+    double last_renew = wall(), last_expire = 0;
+    for (;;) {
+        double now = wall();
+        pthread_mutex_lock(&q->lock);
+        double next = record_pids(q);
+        int rc = 0;
+        int busy = g_hash_table_size(q->claims) > 0;
+        if (!busy)
+            last_renew = now; /* a lease is fresh when claimed */
+        else if (now - last_renew >= q->o.lease / 3) {
+            if ((rc = st->ops->renew(st, &q->wid, now + q->o.lease)) == 0)
+                last_renew = now;
+        }
+        if (rc == 0 && now - last_expire >= EXPIRE_EVERY) {
+            unsigned n;
+            if ((rc = st->ops->expire(st, q->o.queue, q->host, worker_dead, kill_orphan, q, &n)) ==
+                0)
+                last_expire = now;
+        }
         if (rc < 0)
-            return store_err(q, rc);
-        if ((rc = start_job(q, &job)) < 0) {
-            ctk_job_clear(&job);
-            return rc;
+            store_failed(q, rc);
+        pthread_mutex_unlock(&q->lock);
+        double until = last_expire + EXPIRE_EVERY - now;
+        if (busy && last_renew + q->o.lease / 3 - now < until)
+            until = last_renew + q->o.lease / 3 - now;
+        if (next < until)
+            until = next;
+        struct pollfd p[2] = {{.fd = q->keeper_fd, .events = POLLIN},
+                              {.fd = q->report[0], .events = POLLIN}};
+        int ms = until <= 0 ? 0 : (int)(until * 1000) + 1;
+        if (poll(p, 2, ms) > 0) {
+            if (p[0].revents != 0) {
+                drain(q->keeper_fd);
+                if (__atomic_load_n(&q->keeper_end, __ATOMIC_ACQUIRE))
+                    break;
+            }
+            if (p[1].revents != 0)
+                take_reports(q);
         }
-        n++;
     }
-    return n;
+    return NULL;
 }
 
-typedef struct loop_state {
-    int64_t stop_gen0;
-    int stopping, claimed_once;
-    double last_busy, last_renew, last_expire, last_control;
-} loop_state;
+/* ---- the run --------------------------------------------------------------------- */
 
-/* Whether the worker is done: returns 1 to leave the loop. */
-static int should_exit(ctk_jobq *q, loop_state *ls, int claimed, double now)
+/* Jobs claimed that never reached consume (a cancel drops the units no
+ * strategy had taken yet) go back to the queue. */
+static void release_rest(ctk_jobq *q)
 {
-    int idle = q->running->len == 0;
-    if (!idle || claimed > 0) {
-        ls->last_busy = now;
-        return 0;
-    }
-    if (ls->stopping || is_cancelled(q))
-        return 1;
-    if (q->o.mode == CTK_JOBQ_ONCE)
-        return 1;
-    if (q->o.idle_exit > 0 && now - ls->last_busy >= q->o.idle_exit)
-        return 1;
-    if (q->o.mode == CTK_JOBQ_DRAIN) {
-        ctk_store_stats s;
-        if (q->o.store->ops->stats(q->o.store, q->o.queue, &s) == 0 &&
-            s.count[CTK_JOB_QUEUED] == 0 && s.count[CTK_JOB_RUNNING] == 0)
-            return 1;
-    }
-    return 0;
-}
-
-static int housekeeping(ctk_jobq *q, loop_state *ls, double now)
-{
-    ctk_store *st = q->o.store;
-    ctk_queue_control c = {0, ls->stop_gen0};
-    int rc = 0;
-    /* A `stop` is seen within a poll interval, not at every job's end. */
-    if (now - ls->last_control >= q->o.poll) {
-        if ((rc = st->ops->control(st, q->o.queue, &c)) < 0)
-            return store_err(q, rc);
-        ls->last_control = now;
-    }
-    if (c.stop_gen > ls->stop_gen0 && !ls->stopping) {
-        ls->stopping = 1;
-        if (q->o.log != NULL)
-            fprintf(q->o.log, "cqueue: stop requested; finishing %u running job(s)\n",
-                    q->running->len);
-    }
-    if (q->running->len > 0 && now - ls->last_renew >= q->o.lease / 3) {
-        if ((rc = st->ops->renew(st, &q->wid, now + q->o.lease)) < 0)
-            return store_err(q, rc);
-        ls->last_renew = now;
-    }
-    if (now - ls->last_expire >= 1.0) {
-        unsigned n;
-        if ((rc = st->ops->expire(st, q->o.queue, q->host, worker_dead, kill_orphan, q, &n)) < 0)
-            return store_err(q, rc);
-        ls->last_expire = now;
-    }
-    return 0;
-}
-
-/* The next event, waiting up to secs for one (0: not at all; < 0: for
- * ever). NULL when none came. */
-static event *next_event(ctk_jobq *q, double secs)
-{
+    GHashTableIter it;
+    void *v;
     pthread_mutex_lock(&q->lock);
-    if (secs != 0 && g_queue_is_empty(&q->events)) {
-        if (secs < 0) {
-            while (g_queue_is_empty(&q->events))
-                pthread_cond_wait(&q->event_ready, &q->lock);
-        } else {
-            struct timespec until;
-            clock_gettime(CLOCK_REALTIME, &until);
-            double t = (double)until.tv_sec + (double)until.tv_nsec / 1e9 + secs;
-            until.tv_sec = (time_t)t;
-            until.tv_nsec = (long)((t - (double)until.tv_sec) * 1e9);
-            pthread_cond_timedwait(&q->event_ready, &q->lock, &until);
-        }
+    g_hash_table_iter_init(&it, q->claims);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        claim *c = v;
+        if (q->o.store->ops->release(q->o.store, c->job.id, &q->wid) == 0)
+            logf_job(q, &c->job, "never started; queued again");
+        g_hash_table_iter_remove(&it);
     }
-    event *e = g_queue_pop_head(&q->events);
+    q->weight_used = 0;
     pthread_mutex_unlock(&q->lock);
-    return e;
 }
 
 int ctk_jobq_run(ctk_jobq *q)
@@ -588,57 +636,67 @@ int ctk_jobq_run(ctk_jobq *q)
     ctk_store *st = q->o.store;
     ctk_queue_control c;
     int rc = st->ops->control(st, q->o.queue, &c);
-    if (rc < 0)
-        return store_err(q, rc);
-    loop_state ls = {.stop_gen0 = c.stop_gen, .last_busy = wall()};
-    for (;;) {
-        double now = wall();
-        if ((rc = housekeeping(q, &ls, now)) < 0)
-            break;
-        int claimed = 0;
-        int may_claim =
-            !ls.stopping && !is_cancelled(q) && !(q->o.mode == CTK_JOBQ_ONCE && ls.claimed_once);
-        if (may_claim) {
-            claimed = claim_some(q, q->o.mode == CTK_JOBQ_ONCE ? 1 : UINT_MAX);
-            if (claimed < 0) {
-                rc = claimed;
-                break;
-            }
-            ls.claimed_once |= claimed > 0;
-        }
-        if (should_exit(q, &ls, claimed, now))
-            break;
-        /* Sleep until a job event, a pid to record, or the next look at
-         * the queue. */
-        double wait_s = record_pids(q);
-        if (wait_s > q->o.poll)
-            wait_s = q->o.poll;
-        event *e = next_event(q, wait_s);
-        while (e != NULL) {
-            handle(q, e);
-            e = next_event(q, 0);
-        }
+    if (rc < 0) {
+        snprintf(q->error, sizeof q->error, "%s", st->ops->last_error(st));
+        return rc;
     }
-    /* On an error, end what runs (it goes back to the queue). */
-    if (rc < 0)
-        ctk_jobq_cancel(q);
-    while (q->running->len > 0) {
-        event *e = next_event(q, -1);
-        handle(q, e);
+    q->stop_gen0 = c.stop_gen;
+    q->last_busy = wall();
+    ctk_pipeline_opts po = {
+        .work = {.run = cq_runner_run, .start = cq_runner_start, .ctx = &q->runner},
+        .jobs = q->o.slots,
+        .produce = produce,
+        .produce_arg = q,
+        .consume = consume,
+        .consume_arg = q,
+    };
+    ctk_pipeline *p;
+    if ((rc = ctk_pipeline_new(&p, &po)) < 0) {
+        snprintf(q->error, sizeof q->error, "cannot start the run: %s", ctk_strerror(rc));
+        return rc;
     }
-    return rc < 0 ? rc : 0;
+    /* Forked workers inherit the fd: it must be in the context first. */
+    q->runner.cancel_fd = ctk_pipeline_cancel_fd(p);
+    pthread_mutex_lock(&q->cancel_lock);
+    q->p = p;
+    if (q->cancel_signo != 0)
+        ctk_pipeline_cancel(p, q->cancel_signo > 0 ? q->cancel_signo : 0);
+    pthread_mutex_unlock(&q->cancel_lock);
+    rc = ctk_pipeline_run(p, q->o.strategy);
+    if (q->keeper_started) {
+        __atomic_store_n(&q->keeper_end, 1, __ATOMIC_RELEASE);
+        poke(q->keeper_fd);
+        pthread_join(q->keeper, NULL);
+        q->keeper_started = 0;
+    }
+    release_rest(q);
+    pthread_mutex_lock(&q->cancel_lock);
+    q->p = NULL;
+    pthread_mutex_unlock(&q->cancel_lock);
+    ctk_pipeline_free(p);
+    q->runner.cancel_fd = -1;
+    if (q->failed)
+        return q->failed;
+    if (rc < 0 && rc != CTK_ECANCELED) {
+        snprintf(q->error, sizeof q->error, "the %s strategy failed: %s", q->o.strategy->ops->name,
+                 ctk_strerror(rc));
+        return rc;
+    }
+    return 0;
 }
 
 void ctk_jobq_cancel(ctk_jobq *q)
 {
-    pthread_mutex_lock(&q->lock);
-    q->cancelled = 1;
-    for (guint i = 0; i < q->running->len; i++) {
-        running *r = g_ptr_array_index(q->running, i);
-        if (r->child_live)
-            ctk_spawn_terminate(&r->child);
-    }
-    pthread_mutex_unlock(&q->lock);
-    /* Wake the main thread from its wait. */
-    post(q, EV_WAKE, NULL);
+    ctk_jobq_cancel_signal(q, 0);
+}
+
+void ctk_jobq_cancel_signal(ctk_jobq *q, int signo)
+{
+    pthread_mutex_lock(&q->cancel_lock);
+    if (q->cancel_signo == 0)
+        q->cancel_signo = signo > 0 ? signo : -1;
+    if (q->p != NULL)
+        ctk_pipeline_cancel(q->p, signo);
+    pthread_mutex_unlock(&q->cancel_lock);
+    poke(q->wake_fd);
 }

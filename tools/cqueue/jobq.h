@@ -1,9 +1,9 @@
 /*
- * ctk/jobq.h: cqueue's worker. It claims jobs from a store with a lease,
- * runs each with ctk_spawn in its own process group (output straight into
- * files next to the database, so no job's output passes through memory),
- * renews the leases while they run and records how each ended. One thread
- * talks to the store; each running job has a thread that waits for it.
+ * jobq.h: cqueue's worker. It claims jobs from a store with a lease and
+ * runs each as a unit of a pipeline, under the strategy the user picked
+ * (jobrun.h: each job in its own process group, output straight into
+ * files next to the database, so no job's output passes through memory);
+ * it renews the leases while they run and records how each ended.
  *
  * Also here: the process identities that let any cqueue command on this
  * machine tell whether a worker is alive and signal a job's process group
@@ -16,8 +16,9 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "ctkx/spawn.h"
+#include "ctk/registry.h"
 #include "ctk/store.h"
+#include "ctkx/spawn.h"
 
 typedef enum ctk_jobq_mode {
     CTK_JOBQ_FOREVER = 0, /* until stopped (`cqueue stop`, a signal, --idle-exit) */
@@ -37,7 +38,8 @@ typedef struct ctk_jobq_opts {
     const char *shell;                 /* runs jobs given as a command line; NULL: /bin/sh */
     const ctk_spawn_termstep *termseq; /* --timeout and stopping; NULL: the default */
     size_t termseq_len;
-    FILE *log; /* one line per job event (the daemon's log); NULL: none */
+    FILE *log;                    /* one line per job event (the daemon's log); NULL: none */
+    const ctk_strategy *strategy; /* runs the jobs, as units */
 } ctk_jobq_opts;
 
 typedef struct ctk_jobq ctk_jobq;
@@ -48,8 +50,11 @@ int ctk_jobq_new(ctk_jobq **out, const ctk_jobq_opts *opts);
 int ctk_jobq_run(ctk_jobq *q);
 const char *ctk_jobq_error(ctk_jobq *q);
 /* From another thread (the signal watcher): stop claiming, end the
- * running jobs (termination sequence) and put them back in the queue. */
+ * running jobs (termination sequence) and put them back in the queue.
+ * Again escalates, as the strategy does (the process strategy kills its
+ * workers). */
 void ctk_jobq_cancel(ctk_jobq *q);
+void ctk_jobq_cancel_signal(ctk_jobq *q, int signo);
 void ctk_jobq_free(ctk_jobq *q);
 /* Jobs that ended here (any outcome). */
 uint64_t ctk_jobq_ran(ctk_jobq *q);

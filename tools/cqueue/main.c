@@ -1,17 +1,18 @@
 /*
  * cqueue: a durable producer/consumer job queue for the shell. Parses the
  * global options and one command from a table; what each command does is
- * libctk's cqcmd module, the queue itself (store, leases, workers) its
- * store and jobq modules.
+ * cqcmd.c, the queue itself (leases, workers) jobq.c over a store that is
+ * registered, as a plugin's would be, and picked by the --db value.
  */
 #include <glib.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "ctkx/cli.h"
 #include "cqcmd.h"
+#include "ctkx/cli.h"
 #include "ctkx/parse.h"
 #include "ctkx/spawn.h"
+#include "store-sqlite.h"
 
 #define PROG "cqueue"
 
@@ -45,8 +46,8 @@ enum {
 
 static const ctk_cli_option global_options[] = {
     {"queue", 'q', CTK_ARG_REQUIRED, "NAME", "the queue (default: default)", OPT_QUEUE},
-    {"db", 0, CTK_ARG_REQUIRED, "PATH",
-     "the database (after $CQUEUE_DB; default $XDG_STATE_HOME/ctk/queue.db)", OPT_DB},
+    {"db", 0, CTK_ARG_REQUIRED, "PATH|STORE:LOCATION",
+     "the database (before $CQUEUE_DB; default $XDG_STATE_HOME/ctk/queue.db)", OPT_DB},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -286,7 +287,7 @@ static const cq_command *find_command(const char *name)
 
 static const ctk_cli main_cli = {
     .prog = PROG,
-    .synopsis = "[-q QUEUE] [--db PATH] COMMAND [ARG]...",
+    .synopsis = "[-q QUEUE] [--db PATH|STORE:LOCATION] COMMAND [ARG]...",
     .summary = "A durable job queue. Commands: add work ls show cat wait rm retry kill pause\n"
                "resume stats clear stop ('cqueue COMMAND --help' for each).",
     .options = global_options,
@@ -347,7 +348,7 @@ static int run_command(ctk_cqcmd_opts *o, ctk_registry *reg, int argc, char **ar
     if (n < cmd->operands_min || (cmd->operands_max >= 0 && n > cmd->operands_max))
         return ctk_cqcmd_usage_error(cmd->name, n < cmd->operands_min ? "missing operand"
                                                                       : "too many operands");
-    ctk_cqcmd x = {.o = o, .args = argv + first, .n_args = n};
+    ctk_cqcmd x = {.o = o, .reg = reg, .args = argv + first, .n_args = n};
     status = ctk_cqcmd_prepare(&x, !cmd->no_store);
     if (status == 0)
         status = cmd->run(&x);
@@ -365,8 +366,16 @@ int main(int argc, char **argv)
     ctk_cli_guard_stdio();
     ctk_cli cli = main_cli;
     cli.handler_arg = &o;
-    ctk_registry_new(&reg);
-    if (ctk_cli_parse(&cli, reg, argc, argv, &o.c, &first, err, sizeof err) < 0)
+    /* The built-in store registers as a plugin's would: --db picks either. */
+    if (ctk_registry_new(&reg) < 0) {
+        g_array_free(o.after, TRUE);
+        fputs(PROG ": out of memory\n", stderr);
+        return 1;
+    }
+    int rc = ctk_register_store(reg, ctk_store_sqlite_ops(), NULL, NULL);
+    if (rc < 0)
+        status = (fprintf(stderr, PROG ": the sqlite store: %s\n", ctk_strerror(rc)), 1);
+    else if (ctk_cli_parse(&cli, reg, argc, argv, &o.c, &first, err, sizeof err) < 0)
         status = ctk_cqcmd_usage_error(NULL, err);
     else if (ctk_cli_inform(&main_cli, reg, &o.c, stdout, NULL, NULL))
         status = 0;
