@@ -7,8 +7,20 @@
 # shellcheck disable=SC1083,SC2016
 load helpers
 
+setup_file() {
+    # A store plugin, built the way an outside author would build one.
+    FIXTURES="$BATS_FILE_TMPDIR/plugins"
+    mkdir -p "$FIXTURES"
+    local flags
+    flags=$(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk)
+    # shellcheck disable=SC2086
+    cc -shared -fPIC -o "$FIXTURES/memtest.so" "$CTK_SRCDIR/tests/fixtures/memtest.c" $flags
+    export FIXTURES
+}
+
 setup() {
     export CQUEUE_DB="$BATS_TEST_TMPDIR/q.db"
+    export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
     OUT="$BATS_TEST_TMPDIR/q.db.d/out"
     WORKERS=()
 }
@@ -299,8 +311,10 @@ for line in sys.stdin:
     assert_equal "$(stat -c %a "$XDG_STATE_HOME/ctk/queue.db")" 600
     cq --db "$BATS_TEST_TMPDIR/other.db" add -- true
     [[ -f $BATS_TEST_TMPDIR/other.db ]]
+    # The command line wins over the environment.
     CQUEUE_DB="$BATS_TEST_TMPDIR/env.db" cq --db "$BATS_TEST_TMPDIR/other.db" add -- true
-    [[ -f $BATS_TEST_TMPDIR/env.db ]]
+    [[ ! -e $BATS_TEST_TMPDIR/env.db ]]
+    assert_equal "$(cq --db "$BATS_TEST_TMPDIR/other.db" stats --header | tsv_col queued)" 2
     echo "this is not a database, it is just a text file of some length" >"$BATS_TEST_TMPDIR/text.db"
     run --separate-stderr cq --db "$BATS_TEST_TMPDIR/text.db" ls
     assert_failure 1
@@ -329,8 +343,9 @@ for line in sys.stdin:
     assert_stderr_regex "unknown command 'frobnicate'"
     run --separate-stderr cq add
     assert_failure 2
-    run --separate-stderr cq work -s process
+    run --separate-stderr cq work -s nosuch
     assert_failure 2
+    assert_stderr_regex "unknown strategy 'nosuch'"
     run --separate-stderr cq ls --state sleeping
     assert_failure 2
     run --separate-stderr cq show abc
@@ -449,4 +464,116 @@ for line in sys.stdin:
     assert_equal "$(sqlite3 "$CQUEUE_DB" "SELECT count(*) FROM jobs WHERE cmd <> 'true ' || id")" 0
     assert_equal "$(sqlite3 "$CQUEUE_DB" 'SELECT max(id) FROM jobs')" "$n"
     assert_equal "$(sqlite3 "$CQUEUE_DB" 'PRAGMA integrity_check')" ok
+}
+
+@test "--db sqlite:PATH is the database at PATH, with the same side folder" {
+    local db="$BATS_TEST_TMPDIR/s.db"
+    run cq --db "sqlite:$db" add -- echo via-scheme
+    assert_success
+    assert_output 1
+    run cq --db "$db" add -- echo via-path
+    assert_output 2
+    CQUEUE_DB="sqlite:$db" cq work --drain
+    assert_equal "$(cq --db "sqlite:$db" stats --header | tsv_col done)" 2
+    assert_equal "$(cat "$db.d/out/1.out")" via-scheme
+    assert_equal "$(cq --db "$db" cat 2)" via-path
+    [[ ! -e $BATS_TEST_TMPDIR/sqlite:$db ]]
+}
+
+@test "--db with a scheme no store has: one line naming the known stores, exit 2" {
+    run --separate-stderr cq --db 'nosuch://host/q' ls
+    assert_failure 2
+    assert_equal "$output" ""
+    assert_equal "$stderr" "cqueue: --db 'nosuch://host/q': no store for 'nosuch:' (known: sqlite)"
+    CQUEUE_DB=nosuch:q run --separate-stderr cq ls
+    assert_failure 2
+    assert_equal "$stderr" "cqueue: \$CQUEUE_DB 'nosuch:q': no store for 'nosuch:' (known: sqlite)"
+    # An existing file whose name looks like a scheme is still a file.
+    (cd "$BATS_TEST_TMPDIR" && cq --db c.db add -- true >/dev/null && mv c.db odd:c.db &&
+        cq --db odd:c.db ls >/dev/null)
+}
+
+@test "a plugin's store is picked by its scheme and gets the whole value" {
+    run --separate-stderr cq --plugin "$FIXTURES/memtest.so" --db memtest:x ls
+    assert_failure 1
+    assert_equal "$stderr" "cqueue: memtest store: refusing to open 'memtest:x'"
+    run --separate-stderr cq --plugin "$FIXTURES/memtest.so" --db memtest://h/q add -- true
+    assert_failure 1
+    assert_equal "$stderr" "cqueue: memtest store: refusing to open 'memtest://h/q'"
+    run --separate-stderr cq --db memtest:x ls
+    assert_failure 2
+    assert_stderr_regex "no store for 'memtest:' \\(known: sqlite\\)"
+}
+
+# run_under STRATEGY: 12 jobs (weights, a failure, a missing command, a
+# timeout, output on both streams) through `work -s STRATEGY`.
+run_under() {
+    local s=$1 log="$BATS_TEST_TMPDIR/ran-$1" i
+    : >"$log"
+    for ((i = 1; i <= 8; i++)); do
+        cq add --weight $((i % 3 + 1)) -- sh -c "echo $i >>'$log'; echo out-$s-$i; echo err-$s-$i >&2" >/dev/null
+    done
+    cq add -- sh -c "echo 9 >>'$log'; exit 3" >/dev/null
+    cq add -- no-such-command-cq arg >/dev/null
+    cq add --timeout 0.3 -- sh -c "echo 11 >>'$log'; sleep 20" >/dev/null
+    cq add --env -- sh -c "echo 12 >>'$log'; echo \"\$CQ_MARK\"" >/dev/null
+    run cq work -s "$s" -j3 --drain
+    assert_success
+    assert_equal "$(sort -n "$log" | tr '\n' ' ')" "1 2 3 4 5 6 7 8 9 11 12 "
+    for ((i = 1; i <= 8; i++)); do
+        assert_equal "$(cq cat "$i" 2>/dev/null)" "out-$s-$i"
+        assert_equal "$(cq cat "$i" 2>&1 >/dev/null)" "err-$s-$i"
+        assert_equal "$(field "$i" attempts)" 1
+    done
+    assert_equal "$(cq ls | cut -f1-4 | tr '\t\n' ' |')" \
+        "1 done 0 0|2 done 0 0|3 done 0 0|4 done 0 0|5 done 0 0|6 done 0 0|7 done 0 0|8 done 0 0|9 failed 3 0|10 failed 127 0|11 failed 0 15|12 done 0 0|"
+    assert_equal "$(field 10 reason)" "command not found"
+    assert_equal "$(field 11 reason)" "timed out after 0.3 s"
+    assert_equal "$(cq cat 12)" "$s"
+}
+
+@test "work runs every job exactly once under every strategy there is" {
+    local s n=0
+    for s in $(cqueue --list-strategies | awk '{ print $1 }'); do
+        export CQUEUE_DB="$BATS_TEST_TMPDIR/$s.db" CQ_MARK=$s
+        run_under "$s"
+        n=$((n + 1))
+    done
+    ((n >= 4)) || fail "only $n strategies listed"
+}
+
+@test "SIGTERM under each strategy ends the jobs by the sequence and queues them again" {
+    local s
+    for s in $(cqueue --list-strategies | awk '{ print $1 }'); do
+        export CQUEUE_DB="$BATS_TEST_TMPDIR/$s.db"
+        # The first ignores TERM: the sequence's KILL must end it.
+        cq add -- sh -c "trap '' TERM; sleep 30" >/dev/null
+        cq add -- sleep 31 >/dev/null
+        bg_tool cqueue work -j1 -s "$s"
+        for _ in $(seq 200); do [[ $(state 1) == running ]] && break; sleep 0.05; done
+        assert_equal "$(state 1) $(state 2)" "running queued"
+        kill -TERM "$BG_TOOL"
+        bg_wait
+        assert_equal "$BG_STATUS" 143
+        assert_equal "$(state 1) $(state 2)" "queued queued"
+        assert_equal "$(field 1 reason)" "worker stopped; queued again"
+        [[ -z $(pgrep -f 'sleep 3[01]$') ]] || fail "$s: a job outlived its worker"
+    done
+}
+
+@test "kill reaches a job run by a forked worker (-s process)" {
+    cq add -- sh -c 'sleep 30 & sleep 30; wait'
+    timeout 30 cqueue work -s process -j1 --idle-exit 30 &
+    WORKERS+=($!)
+    for _ in $(seq 100); do [[ -n $(field 1 pid) ]] && break; sleep 0.05; done
+    pgid=$(field 1 pid)
+    [[ -n $pgid ]] || fail "job 1 never reported its pid"
+    cq kill 1
+    run cq wait 1
+    assert_failure 143
+    assert_equal "$(field 1 reason)" "killed by cqueue kill"
+    for _ in $(seq 100); do [[ -z $(pgrep -g "$pgid") ]] && break; sleep 0.05; done
+    [[ -z $(pgrep -g "$pgid") ]] || fail "process group $pgid still has processes"
+    cq stop
+    wait "${WORKERS[0]}"
 }

@@ -2,7 +2,9 @@
  * test-store.c: the SQLite store through its ops table: the job state
  * machine, leases under a fake clock, dependencies and their cancellation
  * reasons, keys, retries, counts, and the schema rules (a newer database
- * and a foreign one refused, an older one migrated).
+ * and a foreign one refused, an older one migrated). Also the worker's
+ * unit and result encodings (jobunit.h), and how --db values pick a
+ * store (storepath.h).
  */
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -10,8 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctk/registry.h"
 #include "ctk/store.h"
+#include "jobunit.h"
 #include "store-sqlite.h"
+#include "storepath.h"
 
 typedef struct fixture {
     char *dir, *path;
@@ -357,6 +362,169 @@ static void test_migration(fixture *f, gconstpointer data)
     g_free(old);
 }
 
+/* ---- the worker's unit and result ------------------------------------------ */
+
+static void test_jobunit_round_trip(void)
+{
+    char *argv[] = {"sh", "-c", "echo \"$X\"", "", NULL};
+    char *env[] = {"X=1", "EMPTY=", NULL};
+    ctk_job job = {.id = 42,
+                   .attempts = 3,
+                   .cmd = "sh -c ...",
+                   .argv = argv,
+                   .env = env,
+                   .cwd = "/tmp",
+                   .timeout = 2.5};
+    for (int variant = 0; variant < 2; variant++) {
+        if (variant == 1) /* a shell command line, no recorded environment or folder */
+            job.argv = job.env = NULL, job.cwd = NULL;
+        ctk_buf b = {0};
+        g_assert_cmpint(cq_jobunit_encode(&b, &job, "/o/42.out", "/o/42.err"), ==, 0);
+        cq_jobunit u;
+        g_assert_cmpint(cq_jobunit_decode(b.data, b.len, &u), ==, 0);
+        g_assert_cmpint(u.id, ==, 42);
+        g_assert_cmpuint(u.attempt, ==, 3);
+        g_assert_cmpstr(u.cmd, ==, "sh -c ...");
+        g_assert_cmpstr(u.cwd, ==, job.cwd);
+        g_assert_cmpfloat(u.timeout, ==, 2.5);
+        g_assert_cmpstr(u.out_path, ==, "/o/42.out");
+        g_assert_cmpstr(u.err_path, ==, "/o/42.err");
+        if (variant == 0) {
+            g_assert_cmpuint(g_strv_length(u.argv), ==, 4);
+            g_assert_cmpstr(u.argv[2], ==, "echo \"$X\"");
+            g_assert_cmpstr(u.argv[3], ==, "");
+            g_assert_cmpuint(g_strv_length(u.env), ==, 2);
+            g_assert_cmpstr(u.env[1], ==, "EMPTY=");
+        } else {
+            g_assert_null(u.argv);
+            g_assert_null(u.env);
+        }
+        cq_jobunit_clear(&u);
+        /* Every cut short of the whole is refused, and so is a byte more. */
+        for (size_t len = 0; len < b.len; len++) {
+            g_assert_cmpint(cq_jobunit_decode(b.data, len, &u), ==, CTK_EIO);
+            g_assert_null(u.cmd);
+        }
+        g_assert_cmpint(ctk_buf_append(&b, "", 1), ==, 0);
+        g_assert_cmpint(cq_jobunit_decode(b.data, b.len, &u), ==, CTK_EIO);
+        ctk_buf_free(&b);
+    }
+}
+
+static void test_jobunit_refuses_huge_counts(void)
+{
+    /* id, attempt, cmd "x", then an argv count no input could back. */
+    ctk_buf b = {0};
+    g_assert_cmpint(ctk_wire_put_i64(&b, 1), ==, 0);
+    g_assert_cmpint(ctk_wire_put_u64(&b, 1), ==, 0);
+    g_assert_cmpint(ctk_wire_put_str(&b, "x"), ==, 0);
+    g_assert_cmpint(ctk_wire_put_u64(&b, UINT64_MAX - 1), ==, 0);
+    cq_jobunit u;
+    g_assert_cmpint(cq_jobunit_decode(b.data, b.len, &u), ==, CTK_EIO);
+    ctk_buf_free(&b);
+}
+
+static void test_outcome_round_trip(void)
+{
+    const cq_outcome cases[] = {
+        {.id = 7, .exit_code = 3},
+        {.id = 8, .signal = 9, .terminated = 1},
+        {.id = 9, .exit_code = 127, .exec_errno = 2},
+        {.id = 10, .timed_out = 1, .signal = 15, .rc = CTK_ENOMEM, .reason = "cannot enter /x"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        ctk_buf b = {0};
+        cq_outcome o;
+        g_assert_cmpint(cq_outcome_encode(&b, &cases[i]), ==, 0);
+        g_assert_cmpint(cq_outcome_decode(b.data, b.len, &o), ==, 0);
+        g_assert_cmpint(o.id, ==, cases[i].id);
+        g_assert_cmpint(o.exit_code, ==, cases[i].exit_code);
+        g_assert_cmpint(o.signal, ==, cases[i].signal);
+        g_assert_cmpint(o.exec_errno, ==, cases[i].exec_errno);
+        g_assert_cmpint(o.rc, ==, cases[i].rc);
+        g_assert_cmpint(o.timed_out, ==, cases[i].timed_out);
+        g_assert_cmpint(o.terminated, ==, cases[i].terminated);
+        g_assert_cmpstr(o.reason, ==, cases[i].reason);
+        cq_outcome_clear(&o);
+        for (size_t len = 0; len < b.len; len++)
+            g_assert_cmpint(cq_outcome_decode(b.data, len, &o), ==, CTK_EIO);
+        ctk_buf_free(&b);
+    }
+}
+
+/* ---- --db values ------------------------------------------------------------ */
+
+static int fake_open(ctk_store **out, const ctk_store_opts *opts, char *err, size_t err_len)
+{
+    (void)out;
+    (void)opts;
+    (void)err;
+    (void)err_len;
+    return CTK_EIO;
+}
+
+static void test_db_schemes(void)
+{
+    static const ctk_store_ops pg = {.name = "postgresql", .open = fake_open};
+    ctk_registry *reg;
+    char *dir = g_dir_make_tmp("ctk-db-XXXXXX", NULL);
+    char err[512];
+    cq_db db;
+    g_assert_cmpint(ctk_registry_new(&reg), ==, 0);
+    g_assert_cmpint(ctk_register_store(reg, ctk_store_sqlite_ops(), NULL, NULL), ==, 0);
+    g_assert_cmpint(ctk_register_store(reg, &pg, NULL, NULL), ==, 0);
+    g_setenv("XDG_STATE_HOME", dir, TRUE);
+    g_setenv("CQUEUE_DB", "/env/q.db", TRUE);
+
+    g_assert_cmpint(cq_db_pick(reg, "/a/q.db", &db, err, sizeof err), ==, 0);
+    g_assert_cmpstr(db.store->ops->name, ==, "sqlite");
+    g_assert_cmpstr(db.location, ==, "/a/q.db");
+    g_assert_cmpstr(db.side_base, ==, "/a/q.db");
+    cq_db_clear(&db);
+
+    g_assert_cmpint(cq_db_pick(reg, "sqlite:rel/q.db", &db, err, sizeof err), ==, 0);
+    g_assert_cmpstr(db.store->ops->name, ==, "sqlite");
+    g_assert_cmpstr(db.location, ==, "rel/q.db");
+    g_assert_cmpstr(db.side_base, ==, "rel/q.db");
+    cq_db_clear(&db);
+
+    g_assert_cmpint(cq_db_pick(reg, "postgresql://h/q", &db, err, sizeof err), ==, 0);
+    g_assert_cmpstr(db.store->ops->name, ==, "postgresql");
+    g_assert_cmpstr(db.location, ==, "postgresql://h/q");
+    char *side = g_build_filename(dir, "ctk", "postgresql", NULL);
+    g_assert_cmpstr(db.side_base, ==, side);
+    g_free(side);
+    cq_db_clear(&db);
+
+    /* No --db: the environment. */
+    g_assert_cmpint(cq_db_pick(reg, NULL, &db, err, sizeof err), ==, 0);
+    g_assert_cmpstr(db.location, ==, "/env/q.db");
+    cq_db_clear(&db);
+
+    g_assert_cmpint(cq_db_pick(reg, "mysql://h/q", &db, err, sizeof err), ==, CTK_EINVAL);
+    g_assert_cmpstr(err, ==,
+                    "--db 'mysql://h/q': no store for 'mysql:' (known: postgresql, sqlite)");
+    g_setenv("CQUEUE_DB", "mysql:x", TRUE);
+    g_assert_cmpint(cq_db_pick(reg, NULL, &db, err, sizeof err), ==, CTK_EINVAL);
+    g_assert_cmpstr(err, ==,
+                    "$CQUEUE_DB 'mysql:x': no store for 'mysql:' (known: postgresql, sqlite)");
+
+    /* Neither: the default file. */
+    g_unsetenv("CQUEUE_DB");
+    g_assert_cmpint(cq_db_pick(reg, NULL, &db, err, sizeof err), ==, 0);
+    char *def = g_build_filename(dir, "ctk", "queue.db", NULL);
+    g_assert_cmpstr(db.location, ==, def);
+    g_free(def);
+    cq_db_clear(&db);
+
+    char *ctk_dir = g_build_filename(dir, "ctk", NULL);
+    g_rmdir(ctk_dir);
+    g_free(ctk_dir);
+    g_rmdir(dir);
+    g_free(dir);
+    ctk_registry_free(reg);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -371,5 +539,9 @@ int main(int argc, char **argv)
     ADD("kill-and-clear", test_kill_and_clear);
     ADD("newer-schema-refused", test_newer_schema_refused);
     ADD("migration", test_migration);
+    g_test_add_func("/jobunit/round-trip", test_jobunit_round_trip);
+    g_test_add_func("/jobunit/huge-counts", test_jobunit_refuses_huge_counts);
+    g_test_add_func("/jobunit/outcome-round-trip", test_outcome_round_trip);
+    g_test_add_func("/store/db-schemes", test_db_schemes);
     return g_test_run();
 }
