@@ -314,12 +314,13 @@ static int claim_one(ctk_jobq *q, ctk_unit *unit)
 /* Under q->lock, with nothing to claim: whether the worker is done. */
 static int should_end(ctk_jobq *q, double now)
 {
+    /* The one job may still run: the pipeline waits for it. */
+    if (q->o.mode == CTK_JOBQ_ONCE)
+        return 1;
     if (g_hash_table_size(q->claims) > 0) {
         q->last_busy = now;
         return 0;
     }
-    if (q->o.mode == CTK_JOBQ_ONCE)
-        return 1;
     if (q->o.idle_exit > 0 && now - q->last_busy >= q->o.idle_exit)
         return 1;
     if (q->o.mode == CTK_JOBQ_DRAIN) {
