@@ -13,8 +13,11 @@ setup_file() {
     mkdir -p "$FIXTURES"
     local flags
     flags=$(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk)
-    # shellcheck disable=SC2086
-    cc -shared -fPIC -o "$FIXTURES/memtest.so" "$CTK_SRCDIR/tests/fixtures/memtest.c" $flags
+    local f
+    for f in memtest wirepair; do
+        # shellcheck disable=SC2086
+        cc -shared -fPIC -o "$FIXTURES/$f.so" "$CTK_SRCDIR/tests/fixtures/$f.c" $flags
+    done
     export FIXTURES
 }
 
@@ -540,6 +543,11 @@ run_under() {
         n=$((n + 1))
     done
     ((n >= 4)) || fail "only $n strategies listed"
+}
+
+@test "jobs cross a process boundary as bytes: the wirepair fixture strategy runs them" {
+    export CTK_PLUGIN_PATH=$FIXTURES CQ_MARK=wirepair
+    run_under wirepair
 }
 
 @test "SIGTERM under each strategy ends the jobs by the sequence and queues them again" {
