@@ -91,21 +91,28 @@ static int add_one(ctk_cqcmd *x, const char *cwd, char **env)
     ctk_buf line = {0};
     /* One word is a shell command line ('make && make test'); several are
      * a program and its arguments, run without a shell. */
+    int rc = 0;
     if (x->n_args == 1) {
         s.cmd = x->args[0];
     } else {
-        for (int i = 0; i < x->n_args; i++) {
+        for (int i = 0; rc == 0 && i < x->n_args; i++) {
             if (i > 0)
-                ctk_buf_append(&line, " ", 1);
-            ctk_cmdline_quote(&line, x->args[i], strlen(x->args[i]));
+                rc = ctk_buf_append(&line, " ", 1);
+            if (rc == 0)
+                rc = ctk_cmdline_quote(&line, x->args[i], strlen(x->args[i]));
         }
-        ctk_buf_append(&line, "", 1);
+        if (rc == 0)
+            rc = ctk_buf_append(&line, "", 1);
         s.cmd = (const char *)line.data;
         s.argv = (const char *const *)x->args;
     }
+    if (rc < 0) {
+        ctk_buf_free(&line);
+        return fail("cannot record the command: %s", ctk_strerror(rc));
+    }
     int64_t id = 0;
     char err[600];
-    int rc = x->store->ops->add(x->store, &s, 1, &id, NULL, err, sizeof err);
+    rc = x->store->ops->add(x->store, &s, 1, &id, NULL, err, sizeof err);
     ctk_buf_free(&line);
     if (rc < 0)
         return fail("%s", err);
@@ -191,8 +198,10 @@ static ctk_format format_of(const ctk_cqcmd_opts *o)
 static ctk_output *records_new(const ctk_cqcmd_opts *o, const ctk_field *fields, size_t n)
 {
     ctk_output *out = NULL;
-    ctk_output_new(&out, stdout, format_of(o), fields, n, o->c.header);
-    return out;
+    int rc = ctk_output_new(&out, stdout, format_of(o), fields, n, o->c.header);
+    if (rc < 0)
+        fail("cannot print records: %s", ctk_strerror(rc));
+    return rc < 0 ? NULL : out;
 }
 
 static double job_elapsed(const ctk_job *j)
@@ -234,6 +243,8 @@ static int job_row(void *arg, const ctk_job *j)
 int ctk_cqcmd_ls(ctk_cqcmd *x)
 {
     ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
+    if (out == NULL)
+        return 1;
     ctk_store_filter f = {x->o->queue, x->o->state, 0, 0};
     int rc = x->store->ops->list(x->store, &f, job_row, out);
     ctk_output_finish(out);
@@ -313,6 +324,10 @@ int ctk_cqcmd_show(ctk_cqcmd *x)
         return store_fail(x);
     if (x->o->c.format_given) {
         ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
+        if (out == NULL) {
+            ctk_job_clear(&j);
+            return 1;
+        }
         job_row(out, &j);
         ctk_output_finish(out);
         ctk_output_free(out);
@@ -438,6 +453,8 @@ static int job_status(const ctk_job *j)
 static int wait_ids(ctk_cqcmd *x, GArray *ids, int sfd)
 {
     ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
+    if (out == NULL)
+        return 1;
     int failures = 0, last = 0, status = 0;
     for (guint i = 0; i < ids->len && status == 0; i++) {
         int64_t id = g_array_index(ids, int64_t, i);
@@ -623,10 +640,12 @@ int ctk_cqcmd_stats(ctk_cqcmd *x)
     snprintf(mr, sizeof mr, "%.3f", s.mean_run);
     const char *v[] = {x->o->queue, paused, n[0], n[1], n[2], n[3], n[4], tp, mw, mr};
     ctk_output *out = records_new(x->o, stats_fields, G_N_ELEMENTS(stats_fields));
-    ctk_output_row(out, v);
+    if (out == NULL)
+        return 1;
+    int rc = ctk_output_row(out, v);
     ctk_output_finish(out);
     ctk_output_free(out);
-    return 0;
+    return rc < 0 ? 1 : 0;
 }
 
 static int forget_output(void *arg, const ctk_job *j)

@@ -295,8 +295,9 @@ static int claim_one(ctk_jobq *q, ctk_unit *unit)
     if (rc < 0) {
         /* Out of memory: the job goes back for a later claim, and the
          * unit reaches consume as an error that names no job. */
-        st->ops->release(st, c->job.id, &q->wid);
-        logf_job(q, &c->job, "cannot encode it (%s); queued again", ctk_strerror(rc));
+        int released = st->ops->release(st, c->job.id, &q->wid);
+        logf_job(q, &c->job, "cannot encode it (%s); %s", ctk_strerror(rc),
+                 released == 0 ? "queued again" : "it goes back when its lease ends");
         claim_free(c);
         return ctk_unit_fail(unit, rc, "cannot encode a job: %s", ctk_strerror(rc));
     }
