@@ -85,7 +85,7 @@ static char *run_engine(const char *strategy, int in_fd, const char *filter, uns
     ctk_pipe *p;
     g_assert_cmpint(ctk_pipe_new(&p, &po, err, sizeof err), ==, 0);
     ctk_registry *reg;
-    ctk_registry_new(&reg);
+    g_assert_cmpint(ctk_registry_new(&reg), ==, 0);
     ctk_pipeline *pl;
     ctk_pipeline_opts plo = {ctk_pipe_work(p), jobs, 1, jobs + 2, ctk_pipe_produce, p,
                              ctk_pipe_consume, p};
