@@ -381,6 +381,24 @@ interrupt() {
     interrupt TERM 143 sync 1
 }
 
+@test "a signal ends a run that waits on a silent pipe at once, under every strategy" {
+    # A writer that never writes nor closes: only the cancel fd, not end of
+    # input, can wake the reader.
+    mkfifo "$BATS_TEST_TMPDIR/fifo"
+    exec 4<>"$BATS_TEST_TMPDIR/fifo"
+    local s t0
+    for s in sync thread process async; do
+        bg_tool cpipe -s "$s" -j2 -a "$BATS_TEST_TMPDIR/fifo" cat
+        sleep 0.3
+        t0=$(now)
+        kill -INT "$BG_TOOL"
+        bg_wait
+        elapsed_below "$t0" 2
+        assert_equal "$BG_STATUS" 130
+    done
+    exec 4>&-
+}
+
 @test "SIGINT with --reduce: the reducer is stopped too, no partial result printed" {
     local mark="30.$RANDOM$RANDOM"
     seq 1 100 >"$BATS_TEST_TMPDIR/in"

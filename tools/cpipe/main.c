@@ -2,8 +2,8 @@
  * cpipe: split a stream into record-aligned blocks, run a filter on each
  * block in parallel with the block on its stdin, and write the outputs in
  * input order (GNU parallel's --pipe and --pipepart). Parses options and
- * wires libctk's blocks, command template and piperun (one run, or
- * --compare).
+ * wires the engine beside it (blocks.c, pipe.c, piperun.c: one run, or
+ * --compare) over libctk's pipeline and the command template.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -188,12 +188,16 @@ int main(int argc, char **argv)
     ctk_cli_guard_stdio();
     ctk_cli cli = cpipe_cli;
     cli.handler_arg = &o;
-    ctk_registry_new(&reg);
+    int rc = ctk_registry_new(&reg);
+    if (rc < 0) {
+        fprintf(stderr, PROG ": cannot start: %s\n", ctk_strerror(rc));
+        return 255;
+    }
     ctk_cmdline *cmd = NULL;
     ctk_blocks *rules = NULL;
     char *shell = NULL;
     char **words = NULL;
-    int rc = ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err);
+    rc = ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err);
     if (rc < 0) {
         status = rc == CTK_EINVAL ? usage_error(err) : (fprintf(stderr, PROG ": %s\n", err), 2);
         goto out;

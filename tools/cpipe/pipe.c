@@ -17,27 +17,7 @@
 #include <unistd.h>
 
 #include "pipe.h"
-
-/* What a unit's `in` starts with; piped input follows it (header, block). */
-typedef struct block_desc {
-    uint64_t offset; /* of the block's first byte in the input */
-    uint64_t len;    /* the block's bytes, header not counted */
-    uint64_t in_memory;
-    uint64_t reserved;
-} block_desc;
-
-/* What a unit's `out` holds: the filter's end and, in this process, the
- * result itself (its output may be in a spill file); from a worker
- * process, the output follows: the path of its spill file (path_len
- * bytes, linked by name for us to open and unlink), then the bytes kept
- * in memory (all of them when there is no such file). */
-typedef struct block_result {
-    int32_t exit, signal, exec_errno, in_process;
-    uint64_t offset, len, out_bytes;
-    ctk_spawn_result *res; /* in_process: ours to free */
-    uint32_t path_len;
-    int32_t input_errno; /* the block could not be fed whole (the file shrank) */
-} block_result;
+#include "unit.h"
 
 /* A pipe's capacity we ask for: a 1M block then moves in one write. */
 #define PIPE_SIZE ((size_t)1 << 20)
@@ -47,19 +27,23 @@ typedef struct block_result {
 struct ctk_pipe {
     ctk_pipe_opts opts;
     const int *cancel;
+    int cancel_fd; /* readable once cancelled; -1: none */
     ctk_progress *progress;
     uint64_t progress_divisor;
-    pid_t owner; /* results made in another process travel as bytes */
+    pid_t owner;  /* results made in another process travel as bytes */
+    uint64_t run; /* names this run's tickets (results kept in this process) */
 
     /* The input: a file cut by offsets, or a pipe with the bytes read
      * ahead. */
     int seekable;
-    uint64_t size;  /* of the file, when we started */
-    ctk_buf window; /* the file's bytes around a cut */
-    uint64_t start; /* where blocks begin: after the header */
-    uint64_t pos;   /* the next block's offset */
+    uint64_t size;     /* of the file, when we started */
+    uint64_t dev, ino; /* which file a window unit must name */
+    ctk_buf window;    /* the file's bytes around a cut */
+    uint64_t start;    /* where blocks begin: after the header */
+    uint64_t pos;      /* the next block's offset */
     ctk_buf header;
-    ctk_buf next; /* piped: a block_desc, the header, bytes read ahead */
+    ctk_buf next; /* piped: room for a unit's head, the header, bytes read ahead */
+    ctk_buf head; /* piped: the next unit's head, encoded */
     int eof;
     uint64_t produced;
 
@@ -72,7 +56,8 @@ struct ctk_pipe {
 
     pthread_mutex_t lock; /* everything below */
     GPtrArray *running;   /* ctk_spawn_child * of this process */
-    GHashTable *pending;  /* ctk_spawn_result * made, not yet consumed */
+    GHashTable *pending;  /* ticket -> ctk_spawn_result * made, not yet consumed */
+    uint64_t tickets;     /* the last ticket given */
     int stop;             /* a block failed: feed no more */
     ctk_pipe_stats stats;
     GChecksum *digest;
@@ -86,13 +71,15 @@ static int stopped(ctk_pipe *p)
 /* ---- the input ----------------------------------------------------------- */
 
 /* Waits for input, giving up when the run is cancelled (a reader blocked
- * on a silent pipe must not keep cpipe from exiting). */
+ * on a silent pipe must not keep cpipe from exiting): the cancel fd wakes
+ * the wait at once, so there is no timeout to wake on. */
 static ssize_t read_some(ctk_pipe *p, void *buf, size_t len)
 {
     for (;;) {
-        struct pollfd pf = {.fd = p->opts.in_fd, .events = POLLIN};
-        int n = poll(&pf, 1, 100);
-        if (ctk_is_cancelled(p->cancel)) {
+        struct pollfd pf[2] = {{.fd = p->opts.in_fd, .events = POLLIN},
+                               {.fd = p->cancel_fd, .events = POLLIN}};
+        int n = poll(pf, p->cancel_fd >= 0 ? 2 : 1, -1);
+        if (ctk_is_cancelled(p->cancel) || (n > 0 && pf[1].revents != 0)) {
             errno = ECANCELED;
             return -1;
         }
@@ -143,14 +130,15 @@ static int open_pipe_input(ctk_pipe *p)
 {
     /* A larger pipe from our writer means fewer, larger reads. */
     (void)fcntl(p->opts.in_fd, F_SETPIPE_SZ, (int)PIPE_SIZE);
-    block_desc d = {0};
-    int rc = ctk_buf_set(&p->next, &d, sizeof d);
+    /* Room for each unit's head before its bytes, filled in at the cut. */
+    static const unsigned char room[CTK_PIPE_UNIT_HEAD];
+    int rc = ctk_buf_set(&p->next, room, sizeof room);
     size_t end = 0;
     /* The header: read until it is whole (its lines may be long). */
     for (size_t want = 65536; rc == 0 && p->opts.header_lines > 0; want *= 2) {
-        rc = fill(p, sizeof d, want);
-        const char *data = (const char *)p->next.data + sizeof d;
-        size_t len = p->next.len - sizeof d;
+        rc = fill(p, sizeof room, want);
+        const char *data = (const char *)p->next.data + sizeof room;
+        size_t len = p->next.len - sizeof room;
         if (rc == 0 && (ctk_blocks_header_end(data, len, p->opts.header_lines) > 0 || p->eof)) {
             rc = read_header(p, data, len, &end);
             break;
@@ -282,17 +270,28 @@ static int produce_seekable(ctk_pipe *p, ctk_unit *unit)
     int rc = cut_seekable(p, p->size - p->pos, &len);
     if (rc < 0)
         return rc;
-    block_desc d = {p->pos - p->start, len, 0, 0};
+    /* The block stays in the file: the unit names it, with the header. */
+    ctk_pipe_unit u = {.kind = CTK_PIPE_UNIT_WINDOW,
+                       .offset = p->pos - p->start,
+                       .len = len,
+                       .dev = p->dev,
+                       .ino = p->ino,
+                       .at = p->pos,
+                       .data = p->header.data,
+                       .data_len = p->header.len};
+    unit->in.len = 0;
+    if ((rc = ctk_pipe_unit_encode(&unit->in, &u)) < 0)
+        return rc;
     p->pos += len;
     /* A window grown for a huge record is not kept. */
     if (p->window.cap > 2 * (size_t)p->opts.block + 2 * CUT_WINDOW)
         ctk_buf_free(&p->window);
-    return ctk_buf_set(&unit->in, &d, sizeof d);
+    return 0;
 }
 
 static int produce_piped(ctk_pipe *p, ctk_unit *unit)
 {
-    size_t skip = sizeof(block_desc) + p->header.len; /* where data starts */
+    size_t skip = CTK_PIPE_UNIT_HEAD + p->header.len; /* where data starts */
     size_t want = (size_t)p->opts.block;
     size_t cut = 0;
     for (;;) {
@@ -315,6 +314,10 @@ static int produce_piped(ctk_pipe *p, ctk_unit *unit)
     if (cut == 0 && (p->produced > 0 || !p->opts.empty_block))
         return CTK_EOF;
     /* The block keeps the buffer; what follows the cut starts the next. */
+    p->head.len = 0;
+    int rc = ctk_pipe_unit_encode_head(&p->head, p->pos - p->start, cut, p->header.len + cut);
+    if (rc < 0)
+        return rc;
     ctk_buf rest = {0};
     size_t tail = p->next.len - skip - cut;
     size_t cap = skip + (size_t)p->opts.block + 65536;
@@ -325,8 +328,7 @@ static int produce_piped(ctk_pipe *p, ctk_unit *unit)
     memcpy(rest.data, p->next.data, skip);
     memcpy(rest.data + skip, p->next.data + skip + cut, tail);
     rest.len = skip + tail;
-    block_desc d = {p->pos - p->start, cut, 1, 0};
-    memcpy(p->next.data, &d, sizeof d);
+    memcpy(p->next.data, p->head.data, CTK_PIPE_UNIT_HEAD);
     p->next.len = skip + cut;
     ctk_buf_free(&unit->in);
     unit->in = p->next;
@@ -362,7 +364,7 @@ int ctk_pipe_produce(void *arg, ctk_unit *unit)
 typedef struct job {
     ctk_pipe *p;
     ctk_unit *unit;
-    block_desc desc;
+    ctk_pipe_unit block; /* unit->in decoded; points into it */
     char **argv;
     ctk_buf line;
     char env_block[48], env_offset[48];
@@ -407,16 +409,21 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     memset(j, 0, sizeof *j);
     j->p = p;
     j->unit = unit;
-    if (unit->in.len < sizeof j->desc)
+    const ctk_pipe_unit *b = &j->block;
+    int rc = ctk_pipe_unit_decode(&j->block, unit->in.data, unit->in.len);
+    if (rc < 0)
+        return rc;
+    /* A window is a window of our input, which this process holds open as
+     * opts.in_fd; a unit naming another file cannot be served here. */
+    if (b->kind == CTK_PIPE_UNIT_WINDOW && (!p->seekable || b->dev != p->dev || b->ino != p->ino))
         return CTK_EIO;
-    memcpy(&j->desc, unit->in.data, sizeof j->desc);
     ctk_cmdline_args args = {NULL, 0, unit->seq, 1};
-    int rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, &j->argv);
+    rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, &j->argv);
     if (rc < 0)
         return rc;
     snprintf(j->env_block, sizeof j->env_block, "CPIPE_BLOCK=%llu", (unsigned long long)unit->seq);
     snprintf(j->env_offset, sizeof j->env_offset, "CPIPE_OFFSET=%llu",
-             (unsigned long long)j->desc.offset);
+             (unsigned long long)b->offset);
     j->env[0] = j->env_block;
     j->env[1] = j->env_offset;
     ctk_spawn_opts *so = &j->so;
@@ -432,21 +439,17 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     so->pipe_size = PIPE_SIZE;
     /* The unit's buffer outlives the filter: its pages can go to the pipe. */
     so->input_vmsplice = 1;
-    if (j->desc.in_memory) {
+    so->input = b->data; /* the header, and for BYTES the block after it */
+    so->input_len = b->data_len;
+    if (b->kind == CTK_PIPE_UNIT_BYTES) {
         so->in = CTK_SPAWN_IN_PIPE;
-        so->input = unit->in.data + sizeof j->desc;
-        so->input_len = unit->in.len - sizeof j->desc;
     } else {
         so->in = CTK_SPAWN_IN_RANGE;
-        so->input = p->header.data;
-        so->input_len = p->header.len;
         so->range_fd = p->opts.in_fd;
-        so->range_offset = p->start + j->desc.offset;
-        so->range_len = j->desc.len;
+        so->range_offset = b->at;
+        so->range_len = b->len;
     }
-    j->res = calloc(1, sizeof *j->res);
-    if (j->res == NULL)
-        return CTK_ENOMEM;
+    j->res = g_new0(ctk_spawn_result, 1);
     ctk_spawn_result_init(j->res, so);
     return 0;
 }
@@ -458,15 +461,15 @@ static void job_release(job *j)
     ctk_buf_free(&j->line);
     if (j->res != NULL) {
         ctk_spawn_result_free(j->res);
-        free(j->res);
+        g_free(j->res);
         j->res = NULL;
     }
 }
 
 /* A result crossing from a worker process travels as bytes. */
-static int put_stream_bytes(ctk_buf *out, const ctk_spawn_stream *s)
+static int append_chunk(void *arg, const void *data, size_t len)
 {
-    return ctk_spawn_stream_foreach(s, (ctk_spawn_chunk_fn)ctk_buf_append, out);
+    return ctk_buf_append(arg, data, len);
 }
 
 /* Gives an unlinked (O_TMPFILE) spill file a name the parent can open, so
@@ -491,46 +494,63 @@ static int name_spill(int fd, const char *tmpdir, char *path, size_t len)
     return CTK_EEXIST;
 }
 
-static int put_result_bytes(ctk_pipe *p, ctk_buf *out, block_result *br, const ctk_spawn_stream *s)
+/* The output goes by name when it spilled to a file (so a big output does
+ * not pass through memory), else as bytes; r says how the filter ended. */
+static int put_result_bytes(ctk_pipe *p, ctk_buf *out, ctk_pipe_result *r,
+                            const ctk_spawn_stream *s)
 {
     char path[4096];
-    if (s->spill_fd < 0 || name_spill(s->spill_fd, p->opts.tmpdir, path, sizeof path) < 0)
-        return ctk_buf_set(out, br, sizeof *br) == 0 ? put_stream_bytes(out, s) : CTK_ENOMEM;
-    br->path_len = (uint32_t)strlen(path);
-    int rc = ctk_buf_set(out, br, sizeof *br);
-    if (rc == 0)
-        rc = ctk_buf_append(out, path, br->path_len);
-    if (rc == 0)
-        rc = ctk_buf_append(out, s->mem.data, s->mem.len);
+    r->kind = CTK_PIPE_OUT_BYTES;
+    r->spill_path = NULL;
+    out->len = 0;
+    if (s->spill_fd < 0 || name_spill(s->spill_fd, p->opts.tmpdir, path, sizeof path) < 0) {
+        /* Everything, the spilled part too: the file has no name to send. */
+        int rc = ctk_pipe_result_encode_head(out, r, s->bytes);
+        size_t before = out->len;
+        if (rc == 0)
+            rc = ctk_spawn_stream_foreach(s, append_chunk, out);
+        return rc == 0 && out->len - before != s->bytes ? CTK_EIO : rc;
+    }
+    r->spill_path = path;
+    r->mem = s->mem.data;
+    r->mem_len = s->mem.len;
+    int rc = ctk_pipe_result_encode(out, r);
+    r->spill_path = NULL;
     if (rc < 0)
         unlink(path);
     return rc;
 }
 
-/* Fills the unit's out from a finished job; the result moves with it. */
+/* Fills the unit's out from a finished job. In this process the output
+ * stays where it is and the result carries a ticket for it. */
 static int job_report(job *j)
 {
     ctk_pipe *p = j->p;
-    ctk_spawn_result *r = j->res;
-    block_result br = {r->exit,
-                       r->signal,
-                       r->exec_errno,
-                       getpid() == p->owner,
-                       j->desc.offset,
-                       j->desc.len,
-                       r->out.bytes,
-                       NULL,
-                       0,
-                       r->input_errno};
-    if (br.in_process)
-        br.res = r;
-    int rc = br.in_process ? ctk_buf_set(&j->unit->out, &br, sizeof br)
-                           : put_result_bytes(p, &j->unit->out, &br, &r->out);
+    ctk_spawn_result *res = j->res;
+    ctk_pipe_result r = {.exit = res->exit,
+                         .signal = res->signal,
+                         .exec_errno = res->exec_errno,
+                         .input_errno = res->input_errno,
+                         .offset = j->block.offset,
+                         .len = j->block.len,
+                         .out_bytes = res->out.bytes};
+    int here = getpid() == p->owner, rc;
+    if (here) {
+        r.kind = CTK_PIPE_OUT_HERE;
+        r.run = p->run;
+        pthread_mutex_lock(&p->lock);
+        r.ticket = ++p->tickets;
+        pthread_mutex_unlock(&p->lock);
+        j->unit->out.len = 0;
+        rc = ctk_pipe_result_encode(&j->unit->out, &r);
+    } else {
+        rc = put_result_bytes(p, &j->unit->out, &r, &res->out);
+    }
     if (rc < 0)
         return ctk_unit_fail(j->unit, rc, "cannot keep the filter's output: %s", ctk_strerror(rc));
-    if (br.in_process) {
+    if (here) {
         pthread_mutex_lock(&p->lock);
-        g_hash_table_add(p->pending, r);
+        g_hash_table_insert(p->pending, GSIZE_TO_POINTER((gsize)r.ticket), res);
         pthread_mutex_unlock(&p->lock);
         j->res = NULL; /* the writer frees it */
     }
@@ -593,7 +613,7 @@ static void async_free(async_job *a)
     ctk_spawn_watch_free(a->watch);
     ctk_spawn_dispose(&a->j.child);
     job_release(&a->j);
-    free(a);
+    g_free(a);
     done(unit, done_arg);
 }
 
@@ -699,12 +719,30 @@ static void on_later(uv_timer_t *t)
     uv_close((uv_handle_t *)t, on_closed);
 }
 
+static int report_later(async_job *a)
+{
+    int rc = uv_timer_init(a->loop, &a->later);
+    if (rc < 0) {
+        ctk_spawn_watch_free(a->watch);
+        ctk_spawn_dispose(&a->j.child);
+        job_release(&a->j);
+        g_free(a);
+        return rc;
+    }
+    a->later.data = a;
+    a->open = 1;
+    rc = uv_timer_start(&a->later, on_later, 0, 0);
+    if (rc < 0) { /* the close, too, hands the unit back on a later turn */
+        ctk_unit_fail(a->j.unit, rc, "cannot run the filter: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)&a->later, on_closed);
+    }
+    return 0;
+}
+
 static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done, void *done_arg)
 {
     ctk_pipe *p = ctx;
-    async_job *a = calloc(1, sizeof *a);
-    if (a == NULL)
-        return CTK_ENOMEM;
+    async_job *a = g_new0(async_job, 1);
     a->loop = loop;
     a->done = done;
     a->done_arg = done_arg;
@@ -722,16 +760,11 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
         ctk_spawn_watch_free(a->watch);
         ctk_spawn_dispose(&a->j.child);
         job_release(&a->j);
-        free(a);
+        g_free(a);
         return rc;
     }
-    if (rc == 1) { /* never started: the result says why */
-        uv_timer_init(loop, &a->later);
-        a->later.data = a;
-        a->open = 1;
-        uv_timer_start(&a->later, on_later, 0, 0);
-        return 0;
-    }
+    if (rc == 1) /* never started: the result says why */
+        return report_later(a);
     track(p, &a->j.child, 1);
     a->open++; /* hold async_free off while the polls are set up */
     if ((rc = poll_fd(a, 0, a->j.child.in_fd, UV_WRITABLE)) < 0 ||
@@ -814,11 +847,11 @@ static int write_output(ctk_pipe *p, uint64_t seq, const ctk_spawn_stream *s)
     return rc;
 }
 
-static int failed_status(const block_result *br)
+static int failed_status(const ctk_pipe_result *r)
 {
-    if (br->signal != 0)
-        return 128 + br->signal;
-    return br->exit;
+    if (r->signal != 0)
+        return 128 + (int)r->signal;
+    return (int)r->exit;
 }
 
 static void report(const ctk_pipe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -835,96 +868,115 @@ static void report(const ctk_pipe *p, const char *fmt, ...)
     g_free(message);
 }
 
-static void report_failure(const ctk_pipe *p, uint64_t seq, const block_result *br)
+static void report_failure(const ctk_pipe *p, uint64_t seq, const ctk_pipe_result *r)
 {
     char how[128];
-    if (br->signal != 0)
-        snprintf(how, sizeof how, "was killed by signal %d (%s)", br->signal,
-                 strsignal(br->signal));
+    if (r->signal != 0)
+        snprintf(how, sizeof how, "was killed by signal %d (%s)", (int)r->signal,
+                 strsignal((int)r->signal));
     else
-        snprintf(how, sizeof how, "exited with status %d", br->exit);
+        snprintf(how, sizeof how, "exited with status %d", (int)r->exit);
     report(p, "block %llu (offset %llu, %llu bytes): the filter %s%s", (unsigned long long)seq,
-           (unsigned long long)br->offset, (unsigned long long)br->len, how,
+           (unsigned long long)r->offset, (unsigned long long)r->len, how,
            p->opts.keep_going ? "" : "; no further blocks are started");
 }
 
-/* The output of a worker process's block as a stream: the bytes in the
- * unit, then the named spill file, opened and unlinked here. */
-static int stream_from_bytes(ctk_spawn_stream *view, const ctk_unit *unit, const block_result *br)
+/* The output of a result as a stream in *s: kept in this process (the
+ * ticket redeemed; *res, the whole result, is then ours to free), or the
+ * bytes in the unit followed by the named spill file, opened and unlinked
+ * here (view->spill_fd ours to close). */
+static int result_stream(ctk_pipe *p, const ctk_pipe_result *r, ctk_spawn_stream *view,
+                         const ctk_spawn_stream **s, ctk_spawn_result **res)
 {
-    int rc = 0;
-    const unsigned char *data = unit->out.data + sizeof *br;
-    size_t len = unit->out.len - sizeof *br;
     ctk_spawn_stream_init(view, 0, NULL);
-    if (br->path_len > 0 && br->path_len <= len) {
-        char *path = g_strndup((const char *)data, br->path_len);
-        view->spill_fd = open(path, O_RDONLY | O_CLOEXEC);
-        rc = view->spill_fd < 0 ? -errno : 0;
-        unlink(path);
-        g_free(path);
-        data += br->path_len;
-        len -= br->path_len;
+    *s = view;
+    *res = NULL;
+    if (r->kind == CTK_PIPE_OUT_HERE) {
+        /* A ticket of another run, or one already redeemed, is no output. */
+        if (r->run != p->run || r->ticket > G_MAXSIZE)
+            return CTK_EIO;
+        gpointer key = GSIZE_TO_POINTER((gsize)r->ticket);
+        pthread_mutex_lock(&p->lock);
+        *res = g_hash_table_lookup(p->pending, key);
+        g_hash_table_remove(p->pending, key);
+        pthread_mutex_unlock(&p->lock);
+        if (*res == NULL)
+            return CTK_EIO;
+        *s = &(*res)->out;
+        return 0;
     }
-    view->mem.data = (unsigned char *)data;
-    view->mem.len = view->mem.cap = len;
-    view->bytes = view->spill_fd >= 0 ? br->out_bytes : len;
+    int rc = 0;
+    if (r->spill_path != NULL) {
+        view->spill_fd = open(r->spill_path, O_RDONLY | O_CLOEXEC);
+        rc = view->spill_fd < 0 ? -errno : 0;
+        unlink(r->spill_path);
+    }
+    /* Only read from, never grown or freed: it is the unit's. */
+    view->mem.data = (unsigned char *)r->mem;
+    view->mem.len = view->mem.cap = r->mem_len;
+    view->bytes = view->spill_fd >= 0 ? r->out_bytes : r->mem_len;
     return rc;
 }
 
 void ctk_pipe_consume(void *arg, const ctk_unit *unit)
 {
     ctk_pipe *p = arg;
-    block_result br = {0};
-    int have = unit->status == 0 && unit->out.len >= sizeof br;
-    if (have)
-        memcpy(&br, unit->out.data, sizeof br);
+    ctk_pipe_result r = {0};
+    int why = unit->status;
+    if (why == 0)
+        why = ctk_pipe_result_decode(&r, unit->out.data, unit->out.len);
+    int have = why == 0;
+    ctk_spawn_stream view;
+    const ctk_spawn_stream *out = NULL;
+    ctk_spawn_result *res = NULL;
+    /* Redeemed even when skipped, so the output kept for it is freed. */
+    int lost = have ? result_stream(p, &r, &view, &out, &res) : 0;
     pthread_mutex_lock(&p->lock);
-    if (br.res != NULL)
-        g_hash_table_remove(p->pending, br.res);
     /* After a failure (without --keep-going), later blocks that were
      * already running are not written: the output is an exact prefix. */
     int skip = p->stop || p->stats.write_error != 0 || ctk_is_cancelled(p->cancel);
     pthread_mutex_unlock(&p->lock);
-    int failed = !have || br.exit != 0 || br.signal != 0;
+    int failed = !have || r.exit != 0 || r.signal != 0;
     if (!have && !skip) {
-        report(p, "block %llu: %s", (unsigned long long)unit->seq,
-               unit->error != NULL ? unit->error : ctk_strerror(unit->status));
-        br.exit = 255;
-    } else if (failed && !skip && !br.exec_errno) {
-        report_failure(p, unit->seq, &br);
-    } else if (have && br.input_errno != 0 && !skip) {
+        if (unit->status != 0)
+            report(p, "block %llu: %s", (unsigned long long)unit->seq,
+                   unit->error != NULL ? unit->error : ctk_strerror(unit->status));
+        else
+            report(p, "block %llu: a malformed result: %s", (unsigned long long)unit->seq,
+                   ctk_strerror(why));
+        r.exit = 255;
+    } else if (failed && !skip && !r.exec_errno) {
+        report_failure(p, unit->seq, &r);
+    } else if (have && r.input_errno != 0 && !skip) {
         /* The filter saw a short block and may well have liked it. */
         report(p, "block %llu (offset %llu, %llu bytes): cannot feed the filter: %s",
-               (unsigned long long)unit->seq, (unsigned long long)br.offset,
-               (unsigned long long)br.len,
-               br.input_errno == EIO ? "the input file ended before the block (truncated?)"
-                                     : strerror(br.input_errno));
-        br.exit = 255;
+               (unsigned long long)unit->seq, (unsigned long long)r.offset,
+               (unsigned long long)r.len,
+               r.input_errno == EIO ? "the input file ended before the block (truncated?)"
+                                    : strerror((int)r.input_errno));
+        r.exit = 255;
         failed = 1;
     }
-    ctk_spawn_stream view;
-    int viewed = have && br.res == NULL;
-    int lost = viewed ? stream_from_bytes(&view, unit, &br) : 0;
     if (lost < 0 && !skip) {
         report(p, "block %llu: its output is lost: %s", (unsigned long long)unit->seq,
                ctk_strerror(lost));
-        br.exit = br.exit != 0 ? br.exit : 255;
+        r.exit = r.exit != 0 ? r.exit : 255;
         failed = 1;
     }
     int wrc = 0;
     if (!skip && have)
-        wrc = write_output(p, unit->seq, br.res != NULL ? &br.res->out : &view);
-    if (viewed && view.spill_fd >= 0)
+        wrc = write_output(p, unit->seq, out);
+    if (have && view.spill_fd >= 0)
         close(view.spill_fd);
     pthread_mutex_lock(&p->lock);
     if (!skip) {
         p->stats.blocks++;
-        p->stats.in_bytes += br.len;
-        p->stats.out_bytes += wrc == 0 ? br.out_bytes : 0;
+        p->stats.in_bytes += r.len;
+        p->stats.out_bytes += wrc == 0 ? r.out_bytes : 0;
         if (failed) {
             p->stats.failed++;
             if (p->stats.status == 0)
-                p->stats.status = failed_status(&br);
+                p->stats.status = failed_status(&r);
             if (!p->opts.keep_going)
                 __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
         }
@@ -935,10 +987,11 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     }
     uint64_t done = p->stats.in_bytes;
     pthread_mutex_unlock(&p->lock);
-    if (br.res != NULL) {
-        ctk_spawn_result_free(br.res);
-        free(br.res);
+    if (res != NULL) {
+        ctk_spawn_result_free(res);
+        g_free(res);
     }
+    ctk_pipe_result_clear(&r);
     if (p->progress != NULL)
         ctk_progress_update(p->progress, done / p->progress_divisor);
 }
@@ -947,12 +1000,17 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
 
 int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t err_len)
 {
-    ctk_pipe *p = calloc(1, sizeof *p);
-    if (p == NULL)
-        return CTK_ENOMEM;
+    ctk_pipe *p = g_new0(ctk_pipe, 1);
+    int rc = -pthread_mutex_init(&p->lock, NULL);
+    if (rc < 0) {
+        g_free(p);
+        return rc;
+    }
     p->opts = *opts;
     p->owner = getpid();
-    pthread_mutex_init(&p->lock, NULL);
+    p->cancel_fd = -1;
+    /* Two runs' tickets must not be mistaken for each other. */
+    p->run = (uint64_t)g_random_int() << 32 | g_random_int();
     ctk_spawn_program_init(&p->program);
     p->running = g_ptr_array_new();
     p->pending = g_hash_table_new(NULL, NULL);
@@ -962,8 +1020,10 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     void *shared = mmap(NULL, p->n_shared * sizeof(pid_t), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     p->shared_pids = shared == MAP_FAILED ? NULL : shared;
-    struct stat st;
-    int rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
+    struct stat st = {0};
+    rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
+    p->dev = (uint64_t)st.st_dev;
+    p->ino = (uint64_t)st.st_ino;
     /* A regular file of size 0 may still have contents (/proc, /sys): it
      * is read like a pipe, not mapped as empty. */
     if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && !opts->no_seek)
@@ -987,10 +1047,10 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
 
 static void free_result(gpointer key, gpointer value, gpointer data)
 {
-    (void)value;
+    (void)key;
     (void)data;
-    ctk_spawn_result_free(key);
-    free(key);
+    ctk_spawn_result_free(value);
+    g_free(value);
 }
 
 void ctk_pipe_free(ctk_pipe *p)
@@ -1008,9 +1068,10 @@ void ctk_pipe_free(ctk_pipe *p)
         munmap(p->shared_pids, p->n_shared * sizeof(pid_t));
     ctk_buf_free(&p->header);
     ctk_buf_free(&p->next);
+    ctk_buf_free(&p->head);
     ctk_spawn_program_free(&p->program);
     pthread_mutex_destroy(&p->lock);
-    free(p);
+    g_free(p);
 }
 
 ctk_work ctk_pipe_work(ctk_pipe *p)
@@ -1019,9 +1080,10 @@ ctk_work ctk_pipe_work(ctk_pipe *p)
     return w;
 }
 
-void ctk_pipe_set_cancel_flag(ctk_pipe *p, const int *cancel)
+void ctk_pipe_set_cancel(ctk_pipe *p, const int *flag, int fd)
 {
-    p->cancel = cancel;
+    p->cancel = flag;
+    p->cancel_fd = fd;
 }
 
 void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress, uint64_t divisor)

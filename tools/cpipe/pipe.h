@@ -2,7 +2,9 @@
  * ctk/pipe.h: cpipe's engine. The input is cut into record-aligned blocks
  * (blocks.h); each block becomes a unit of the pipeline (pipeline.h) whose
  * work runs FILTER once with the block on its stdin (spawn.h) and keeps its
- * output; the writer thread writes the outputs in input order.
+ * output; the writer thread writes the outputs in input order. A unit's
+ * block and its result are wire fields (unit.h), so a strategy may run
+ * the block in another process.
  *
  * A seekable input is never read by cpipe: its cuts are found in a
  * read-only mapping (touching only the pages around each cut) and each
@@ -60,8 +62,10 @@ ctk_work ctk_pipe_work(ctk_pipe *p);
 /* For ctk_pipeline_opts.produce / .consume (arg: the ctk_pipe). */
 int ctk_pipe_produce(void *arg, ctk_unit *unit);
 void ctk_pipe_consume(void *arg, const ctk_unit *unit);
-/* The pipeline's cancel flag, which the producer polls while waiting. */
-void ctk_pipe_set_cancel_flag(ctk_pipe *p, const int *cancel);
+/* The pipeline's cancel flag and fd (ctk_pipeline_cancel_flag, _fd): the
+ * flag is looked at between blocks, the fd (readable once cancelled; -1:
+ * none) wakes the reader waiting on piped input. */
+void ctk_pipe_set_cancel(ctk_pipe *p, const int *flag, int fd);
 /* The bar to tell the input done, in units of `divisor` bytes (set
  * before the run; NULL: none). */
 void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress, uint64_t divisor);
@@ -85,7 +89,7 @@ void ctk_pipe_stats_get(ctk_pipe *p, ctk_pipe_stats *st);
  * closes it, waits and returns the reducer's status (128+N for a signal)
  * or a negative code. */
 int ctk_pipe_reduce_begin(ctk_spawn_child *child, ctk_spawn_opts *so, const char *cmd,
-                                     const char *shell, int *fd);
+                          const char *shell, int *fd);
 int ctk_pipe_reduce_end(ctk_spawn_child *child, int fd);
 
 #endif

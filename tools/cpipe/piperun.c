@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,29 @@ static void on_signal(void *arg, int signo)
         ctk_spawn_signal(run->reducer, signo);
 }
 
+/* Runs the pipeline with signals forwarded; *signo: the signal that
+ * stopped it. */
+static int run_watched(ctk_piperun *plan, cpipe_run *run, int *signo)
+{
+    ctk_sigwatch *sw = plan->signals;
+    if (sw == NULL) {
+        int rc = ctk_sigwatch_start(&sw, on_signal, run);
+        if (rc < 0) {
+            fprintf(stderr, "%s: cannot watch signals: %s\n", plan->prog, ctk_strerror(rc));
+            return rc;
+        }
+    } else {
+        ctk_sigwatch_retarget(sw, on_signal, run);
+    }
+    int rc = ctk_pipeline_run(run->pipeline, plan->strategy);
+    *signo = plan->signals == NULL ? ctk_sigwatch_stop(sw) : ctk_sigwatch_received(sw);
+    if (rc < 0 && rc != CTK_ECANCELED && *signo == 0) {
+        fprintf(stderr, "%s: %s\n", plan->prog, ctk_strerror(rc));
+        return rc;
+    }
+    return 0;
+}
+
 /* Runs every block; fills st. Returns 0, or a negative code for an
  * engine failure (message printed). *signo: the signal that stopped it. */
 static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
@@ -55,35 +79,33 @@ static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
     uint64_t size = ctk_pipe_input_size(pipe);
     uint64_t div = size > 0 && size < ((uint64_t)10 << 20) ? 1024 : (uint64_t)1 << 20;
     ctk_progress *progress = NULL;
-    ctk_progress_new(&progress, stderr, plan->force_progress, size / div,
-                     div == 1024 ? "kB" : "MB");
+    rc = ctk_progress_new(&progress, stderr, plan->force_progress, size / div,
+                          div == 1024 ? "kB" : "MB");
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot show progress: %s\n", plan->prog, ctk_strerror(rc));
+        goto fail_progress;
+    }
     cpipe_run run = {NULL, pipe, plan->reducer};
     ctk_pipeline_opts pl = {ctk_pipe_work(pipe), plan->po.jobs, !plan->unordered, plan->po.jobs + 2,
                             ctk_pipe_produce,    pipe,          ctk_pipe_consume, pipe};
-    ctk_pipeline_new(&run.pipeline, &pl);
-    ctk_pipe_set_cancel_flag(pipe, ctk_pipeline_cancel_flag(run.pipeline));
+    rc = ctk_pipeline_new(&run.pipeline, &pl);
+    if (rc < 0) {
+        fprintf(stderr, "%s: cannot start: %s\n", plan->prog, ctk_strerror(rc));
+        goto fail_pipeline;
+    }
+    /* Cancelling wakes a reader waiting on a silent pipe at once. */
+    ctk_pipe_set_cancel(pipe, ctk_pipeline_cancel_flag(run.pipeline),
+                        ctk_pipeline_cancel_fd(run.pipeline));
     ctk_pipe_set_progress(pipe, progress, div);
-    int own_signals = plan->signals == NULL;
-    ctk_sigwatch *sw = plan->signals;
-    if (own_signals)
-        ctk_sigwatch_start(&sw, on_signal, &run);
-    else
-        ctk_sigwatch_retarget(sw, on_signal, &run);
-    rc = ctk_pipeline_run(run.pipeline, plan->strategy);
-    if (own_signals)
-        *signo = ctk_sigwatch_stop(sw);
-    else
-        *signo = ctk_sigwatch_received(sw);
+    rc = run_watched(plan, &run, signo);
     ctk_progress_finish(progress);
-    ctk_progress_free(progress);
     ctk_pipe_stats_get(pipe, st);
     ctk_pipeline_free(run.pipeline);
+fail_pipeline:
+    ctk_progress_free(progress);
+fail_progress:
     ctk_pipe_free(pipe);
-    if (rc < 0 && rc != CTK_ECANCELED && *signo == 0) {
-        fprintf(stderr, "%s: %s\n", plan->prog, ctk_strerror(rc));
-        return rc;
-    }
-    return 0;
+    return rc;
 }
 
 /* ---- --compare --------------------------------------------------------------------- */
@@ -93,14 +115,63 @@ typedef struct row_result {
     ctk_pipe_stats st;
 } row_result;
 
+/* A row's result comes from its child in wire fields, as units do. */
+static int put_row(ctk_buf *b, const row_result *rr)
+{
+    const int64_t ints[] = {rr->rc, rr->signo, rr->st.status, rr->st.write_error};
+    const uint64_t counts[] = {rr->st.blocks, rr->st.failed, rr->st.in_bytes, rr->st.out_bytes};
+    int rc = 0;
+    b->len = 0;
+    for (size_t i = 0; rc == 0 && i < G_N_ELEMENTS(ints); i++)
+        rc = ctk_wire_put_i64(b, ints[i]);
+    for (size_t i = 0; rc == 0 && i < G_N_ELEMENTS(counts); i++)
+        rc = ctk_wire_put_u64(b, counts[i]);
+    return rc == 0 ? ctk_wire_put_bytes(b, rr->st.digest, strlen(rr->st.digest)) : rc;
+}
+
+static int get_int(ctk_wire_reader *r, int *v)
+{
+    int64_t x;
+    int rc = ctk_wire_get_i64(r, &x);
+    if (rc == 0 && (x < INT_MIN || x > INT_MAX))
+        rc = CTK_EIO;
+    if (rc == 0)
+        *v = (int)x;
+    return rc;
+}
+
+/* CTK_EIO for bytes that are not exactly one row's result. */
+static int get_row(const ctk_buf *b, row_result *rr)
+{
+    ctk_wire_reader r;
+    ctk_wire_reader_init(&r, b->data, b->len);
+    memset(rr, 0, sizeof *rr);
+    int *ints[] = {&rr->rc, &rr->signo, &rr->st.status, &rr->st.write_error};
+    uint64_t *counts[] = {&rr->st.blocks, &rr->st.failed, &rr->st.in_bytes, &rr->st.out_bytes};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < G_N_ELEMENTS(ints); i++)
+        rc = get_int(&r, ints[i]);
+    for (size_t i = 0; rc == 0 && i < G_N_ELEMENTS(counts); i++)
+        rc = ctk_wire_get_u64(&r, counts[i]);
+    const unsigned char *digest;
+    size_t len;
+    if (rc == 0)
+        rc = ctk_wire_get_bytes(&r, &digest, &len);
+    if (rc == 0 && (len >= sizeof rr->st.digest || r.left != 0))
+        rc = CTK_EIO;
+    if (rc == 0)
+        memcpy(rr->st.digest, digest, len);
+    return rc;
+}
+
 static int row_in_child(void *arg, ctk_buf *result)
 {
     ctk_piperun *plan = arg;
     row_result rr = {0};
     plan->signals = NULL;
     rr.rc = run_blocks(plan, &rr.st, &rr.signo);
-    ctk_buf_set(result, &rr, sizeof rr);
-    return rr.rc;
+    int rc = put_row(result, &rr);
+    return rc < 0 ? rc : rr.rc;
 }
 
 /* Each strategy in its own child, on the same (seekable) input; the
@@ -109,7 +180,11 @@ int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c, ct
 {
     ctk_field extra[] = {{"output_md5", CTK_FIELD_STRING}};
     ctk_compare *table;
-    ctk_compare_new(&table, "blocks", "bytes", extra, G_N_ELEMENTS(extra));
+    int rc = ctk_compare_new(&table, "blocks", "bytes", extra, G_N_ELEMENTS(extra));
+    if (rc < 0) {
+        fprintf(stderr, "%s: --compare: %s\n", plan->prog, ctk_strerror(rc));
+        return 255;
+    }
     int status = 0;
     const char *first_digest = NULL;
     char digests[64][33];
@@ -132,9 +207,10 @@ int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c, ct
         ctk_usage usage;
         int died_of = 0, signo = 0;
         row_result rr = {0};
-        int rc = ctk_isolate_run(row_in_child, plan, &result, &usage, &died_of, &signo);
-        if (result.len == sizeof rr)
-            memcpy(&rr, result.data, sizeof rr);
+        rc = ctk_isolate_run(row_in_child, plan, &result, &usage, &died_of, &signo);
+        /* A child that answered nothing readable failed its row. */
+        if (get_row(&result, &rr) < 0 && rc >= 0)
+            rc = CTK_EIO;
         ctk_buf_free(&result);
         if (signo == 0)
             signo = ctk_signal_pending();
@@ -165,9 +241,13 @@ int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c, ct
         if (rr.st.status != 0 && status == 0)
             status = rr.st.status;
     }
-    if (ctk_compare_count(table) > 0)
-        ctk_compare_print(table, stdout, c->format_given ? c->format : CTK_FORMAT_TABLE, 1,
-                          ctk_cpu_count());
+    if (ctk_compare_count(table) > 0 &&
+        (rc = ctk_compare_print(table, stdout, c->format_given ? c->format : CTK_FORMAT_TABLE, 1,
+                                ctk_cpu_count())) < 0 &&
+        status == 0) {
+        fprintf(stderr, "%s: cannot print the table: %s\n", plan->prog, ctk_strerror(rc));
+        status = 255;
+    }
     fflush(stdout);
     ctk_compare_free(table);
     return status;
