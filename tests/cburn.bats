@@ -583,3 +583,19 @@ interrupt() {
     awk -F'\t' '$1 != NR || $2 != 1000 { exit 1 }' "$BG_OUT" || fail "records out of order"
     [[ $(wc -l <"$BG_OUT") -gt 10 ]] || fail "no records before the signal"
 }
+
+@test "tasks and map-mode lines cross a process boundary as bytes under the wirepair fixture strategy" {
+    local so
+    so=$(fixture_plugin wirepair)
+    run --separate-stderr cb --plugin "$so" -s wirepair -w primes -t 5 -n 2000 --format tsv
+    assert_success
+    local got
+    got=$(cut -f1,11,12 <<<"$output")
+    run --separate-stderr cb -s sync -w primes -t 5 -n 2000 --format tsv
+    assert_equal "$got" "wirepair	0	$(cut -f12 <<<"$output")"
+    run --separate-stderr bash -c 'printf "10\n20\nx\n30\n" | cburn --plugin "$1" -s wirepair -k -' _ "$so"
+    local via_wire=$output
+    run --separate-stderr bash -c 'printf "10\n20\nx\n30\n" | cburn -s sync -k -'
+    assert_equal "$(cut -f1,2,3,4,6 <<<"$via_wire")" "$(cut -f1,2,3,4,6 <<<"$output")"
+    assert_equal "$(wc -l <<<"$via_wire")" 4
+}

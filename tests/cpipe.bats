@@ -515,3 +515,16 @@ interrupt() {
     assert_man_renders cpipe NAME SYNOPSIS DESCRIPTION OPTIONS RECORDS STRATEGIES 'EXIT STATUS' \
         EXAMPLES 'SEE ALSO'
 }
+
+@test "blocks cross a process boundary as bytes: the wirepair fixture strategy gives thread's output" {
+    local so
+    so=$(fixture_plugin wirepair)
+    random_input "$BATS_TEST_TMPDIR/in" 7 'abcxyz \\n' 300000
+    # A filter that changes every byte, over a file (windows) and a pipe (bytes).
+    run --separate-stderr bash -c 'cpipe --plugin "$1" -s wirepair --block 16k -a "$2" tr a-z A-Z | md5sum' _ "$so" "$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_output "$(tr a-z A-Z <"$BATS_TEST_TMPDIR/in" | md5sum)"
+    run --separate-stderr bash -c 'cat "$2" | cpipe --plugin "$1" -s wirepair --block 16k rev | md5sum' _ "$so" "$BATS_TEST_TMPDIR/in"
+    assert_success
+    assert_output "$(rev <"$BATS_TEST_TMPDIR/in" | md5sum)"
+}

@@ -362,3 +362,16 @@ assert_man_renders() {
         grep -qE "^\.SH \"?$s\"?$" "$man" || fail "no section $s"
     done
 }
+
+# fixture_plugin NAME: builds tests/fixtures/NAME.c as an outside author
+# would (one cc line against the uninstalled ctk.pc) once per test file and
+# prints the path of the .so.
+fixture_plugin() {
+    local so="$BATS_FILE_TMPDIR/$1.so"
+    if [[ ! -f $so ]]; then
+        # shellcheck disable=SC2046
+        cc -shared -fPIC -o "$so" "$CTK_SRCDIR/tests/fixtures/$1.c" \
+            $(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk) >&2 || return 1
+    fi
+    echo "$so"
+}
