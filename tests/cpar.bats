@@ -491,7 +491,7 @@ print("ok")' <<<"$output"
     assert_cpar_usage_error '.*--results'
     run --separate-stderr cp_run --compare --joblog x echo ::: a
     assert_cpar_usage_error '.*--compare'
-    run --separate-stderr cp_run -s thread --line-buffer echo ::: a
+    run --separate-stderr cp_run -s process --line-buffer echo ::: a
     assert_cpar_usage_error '.*--line-buffer'
     run --separate-stderr cp_run --max-chars 100 echo ::: a
     assert_cpar_usage_error '.*--max-chars'
