@@ -17,7 +17,7 @@
 
 /* The strategy jobs run under without -s: chosen by measurement (see
  * cpar(1), STRATEGIES). */
-#define CTK_PARRUN_DEFAULT_STRATEGY "async"
+#define CTK_PARRUN_DEFAULT_STRATEGY "thread"
 
 /* What the sources are built from. */
 typedef struct ctk_parrun_input {
