@@ -363,7 +363,12 @@ int main(int argc, char **argv)
     ctk_cli_guard_stdio();
     ctk_cli cli = cpar_cli;
     cli.handler_arg = &o;
-    ctk_registry_new(&reg);
+    int rrc = ctk_registry_new(&reg);
+    if (rrc < 0) {
+        fprintf(stderr, PROG ": %s\n", ctk_strerror(rrc));
+        g_ptr_array_free(o.arg_files, TRUE);
+        return 255;
+    }
     ctk_sources *src = NULL;
     ctk_cmdline *cmd = NULL, *tagstring = NULL;
     ctk_parrun_files files = {0};
@@ -434,7 +439,8 @@ int main(int argc, char **argv)
     }
     uint64_t total = need_total ? ctk_parrun_count_jobs(&in) : 0;
     if ((o.bar || c.progress) && c.compare == NULL)
-        ctk_progress_new(&bar, stderr, 1, total, "jobs");
+        if (ctk_progress_new(&bar, stderr, 1, total, "jobs") < 0)
+            bar = NULL; /* no bar, the jobs still run */
     char *shell = ctk_spawn_find_shell();
     ctk_par_opts po = {
         .cmd = cmd,

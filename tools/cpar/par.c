@@ -254,10 +254,10 @@ int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_l
     pthread_mutex_init(&p->lock, NULL);
     pthread_mutex_init(&p->print_lock, NULL);
     ctk_spawn_program_init(&p->program);
-    if (opts->start_rate > 0)
-        p->rate = ctk_rate_new(opts->start_rate);
     p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     int rc = p->stop_fd < 0 ? -errno : shared_new(p);
+    if (rc == 0 && opts->start_rate > 0 && (p->rate = ctk_rate_new(opts->start_rate)) == NULL)
+        rc = CTK_ENOMEM;
     if (rc == 0 && opts->resume && opts->joblog_path)
         rc = read_joblog(p, err, err_len);
     if (rc < 0) {
@@ -493,8 +493,14 @@ void ctk_par_cancel(ctk_par *p, int signo)
 {
     pthread_mutex_lock(&p->lock);
     __atomic_add_fetch(&p->cancels, 1, __ATOMIC_SEQ_CST);
-    /* The jobs of forked workers (not in `running`) see the fd. */
-    stop_all(p);
+    /* A first signal goes to the jobs as it came, and they may end as they
+     * like; a second, or jobs running in processes this one cannot signal
+     * (a forking strategy's workers), get the termination sequence. */
+    pthread_mutex_lock(&p->sh->lock);
+    unsigned everywhere = p->sh->running;
+    pthread_mutex_unlock(&p->sh->lock);
+    if (p->cancels > 1 || signo <= 0 || everywhere > p->running->len)
+        stop_all(p);
     for (guint i = 0; i < p->running->len; i++) {
         ctk_spawn_child *child = g_ptr_array_index(p->running, i);
         if (p->cancels == 1 && signo > 0)

@@ -52,7 +52,11 @@ static int add_operand_sources(ctk_sources *src, int argc, char **argv, int firs
         while (j < argc && !separator(argv[j], &f2, &l2))
             j++;
         if (!file) {
-            ctk_sources_add_words(src, argv + i, (size_t)(j - i), linked);
+            int rc = ctk_sources_add_words(src, argv + i, (size_t)(j - i), linked);
+            if (rc < 0) {
+                snprintf(err, err_len, "%s", ctk_strerror(rc));
+                return rc;
+            }
         } else {
             for (int k = i; k < j; k++) {
                 int rc = ctk_sources_add_file(src, argv[k], linked && k == i, err, err_len);
@@ -182,7 +186,11 @@ int ctk_parrun_open_records(ctk_parrun_files *f, const char *path, ctk_format fo
         return -1;
     size_t nf;
     const ctk_field *fields = ctk_par_record_fields(&nf);
-    ctk_output_new(&f->records, f->records_file, format, fields, nf, header);
+    int rc = ctk_output_new(&f->records, f->records_file, format, fields, nf, header);
+    if (rc < 0) {
+        errno = rc == CTK_ENOMEM ? ENOMEM : EINVAL;
+        return -1;
+    }
     return 0;
 }
 
@@ -301,15 +309,21 @@ static int row_in_child(void *arg, ctk_buf *result)
     }
     ctk_par_free(par);
     ctk_sources_free(row->po.sources);
-    ctk_buf_set(result, &counts, sizeof counts);
-    return rc == CTK_ECANCELED ? 0 : rc;
+    int set = ctk_buf_set(result, &counts, sizeof counts);
+    if (rc == 0 || rc == CTK_ECANCELED)
+        rc = set;
+    return rc;
 }
 
 int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_input *in,
                        const ctk_par_opts *po, const char *prog)
 {
     ctk_compare *table;
-    ctk_compare_new(&table, "jobs", NULL, NULL, 0);
+    int trc = ctk_compare_new(&table, "jobs", NULL, NULL, 0);
+    if (trc < 0) {
+        fprintf(stderr, "%s: %s\n", prog, ctk_strerror(trc));
+        return 255;
+    }
     int status = 0;
     size_t rows = g_strv_length(c->compare);
     fprintf(stderr,
