@@ -448,6 +448,29 @@ print("ok")' <<<"$output"
     done
 }
 
+@test "an exec failure reads the same under every strategy: not an ELF nor a script, a missing command" {
+    local d=$BATS_TEST_TMPDIR
+    printf 'plain bytes\001\002\n' >"$d/not-an-elf"
+    chmod +x "$d/not-an-elf"
+    run cp_run --list-strategies
+    assert_success
+    local strategies s want_err want_missing
+    strategies=$(awk '{print $1}' <<<"$output")
+    [[ $strategies == *thread* ]] || fail "no strategies listed: $output"
+    for s in $strategies; do
+        run --separate-stderr cp_run -s "$s" --joblog "$d/jl.$s" "$d/not-an-elf" ::: a
+        assert_equal "$status" 1
+        assert_equal "$stderr" "$d/not-an-elf: Exec format error"
+        run tsv_col Exitval <"$d/jl.$s"
+        assert_output 126
+        run --separate-stderr cp_run -s "$s" --joblog "$d/jm.$s" nosuchcmd_ctk_e ::: a
+        assert_equal "$status" 1
+        assert_equal "$stderr" "nosuchcmd_ctk_e: command not found"
+        run tsv_col Exitval <"$d/jm.$s"
+        assert_output 127
+    done
+}
+
 @test "--compare runs the jobs under each strategy and prints a table, warning on stderr" {
     run --separate-stderr cp_in $'a\nb\nc\nd\n' --compare -j 4 'echo {} >> '"$BATS_TEST_TMPDIR"'/ran'
     assert_success
@@ -491,7 +514,7 @@ print("ok")' <<<"$output"
     assert_cpar_usage_error '.*--results'
     run --separate-stderr cp_run --compare --joblog x echo ::: a
     assert_cpar_usage_error '.*--compare'
-    run --separate-stderr cp_run -s thread --line-buffer echo ::: a
+    run --separate-stderr cp_run -s process --line-buffer echo ::: a
     assert_cpar_usage_error '.*--line-buffer'
     run --separate-stderr cp_run --max-chars 100 echo ::: a
     assert_cpar_usage_error '.*--max-chars'

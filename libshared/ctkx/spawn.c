@@ -767,7 +767,25 @@ static int serve(drain *d, const struct pollfd *p)
         rc = read_output(d, &d->c->out_fd, &d->r->out);
     if (rc == 0 && p[4].revents != 0)
         rc = read_output(d, &d->c->err_fd, &d->r->err);
+    if (p[5].fd >= 0 && p[5].revents != 0)
+        __atomic_store_n(&d->c->terminate, 1, __ATOMIC_RELAXED);
     return rc;
+}
+
+/* What the wait for a child sleeps on. The stop fd stays readable once
+ * it is: after it has begun the sequence it is no longer watched, or
+ * every poll would return at once. */
+static void watched_fds(const drain *d, struct pollfd *p)
+{
+    const ctk_spawn_opts *o = d->c->opts;
+    int stopping = __atomic_load_n(&d->c->terminate, __ATOMIC_RELAXED);
+    p[0] = (struct pollfd){.fd = d->c->wake_fd, .events = POLLIN};
+    p[1] = (struct pollfd){.fd = d->exited ? -1 : d->c->pidfd, .events = POLLIN};
+    p[2] = (struct pollfd){.fd = d->c->in_fd, .events = POLLOUT};
+    p[3] = (struct pollfd){.fd = d->c->out_fd, .events = POLLIN};
+    p[4] = (struct pollfd){.fd = d->c->err_fd, .events = POLLIN};
+    p[5] =
+        (struct pollfd){.fd = o->stop_fd != NULL && !stopping ? *o->stop_fd : -1, .events = POLLIN};
 }
 
 static int drain_loop(drain *d)
@@ -777,14 +795,9 @@ static int drain_loop(drain *d)
         advance_kill(d, now);
         if (job_done(d, now))
             return 0;
-        struct pollfd p[5] = {
-            {.fd = d->c->wake_fd, .events = POLLIN},
-            {.fd = d->exited ? -1 : d->c->pidfd, .events = POLLIN},
-            {.fd = d->c->in_fd, .events = POLLOUT},
-            {.fd = d->c->out_fd, .events = POLLIN},
-            {.fd = d->c->err_fd, .events = POLLIN},
-        };
-        int n = poll(p, 5, poll_timeout(d, now));
+        struct pollfd p[CTK_SPAWN_WATCH_FDS];
+        watched_fds(d, p);
+        int n = poll(p, CTK_SPAWN_WATCH_FDS, poll_timeout(d, now));
         if (n < 0 && errno != EINTR)
             return -errno;
         int rc = n > 0 || d->c->pidfd < 0 ? serve(d, p) : 0;
@@ -1047,14 +1060,7 @@ int ctk_spawn_watch_fds(ctk_spawn_watch *w, struct pollfd *p, double *due)
     drain *d = &w->d;
     double now = ctk_spawn_clock();
     advance_kill(d, now);
-    struct pollfd want[CTK_SPAWN_WATCH_FDS] = {
-        {.fd = d->c->wake_fd, .events = POLLIN},
-        {.fd = d->exited ? -1 : d->c->pidfd, .events = POLLIN},
-        {.fd = d->c->in_fd, .events = POLLOUT},
-        {.fd = d->c->out_fd, .events = POLLIN},
-        {.fd = d->c->err_fd, .events = POLLIN},
-    };
-    memcpy(p, want, sizeof want);
+    watched_fds(d, p);
     if (job_done(d, now)) {
         *due = now;
         return 1;

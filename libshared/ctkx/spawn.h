@@ -56,8 +56,7 @@ int ctk_spawn_stream_copy(const ctk_spawn_stream *s, int fd);
 /* Calls fn on the captured bytes in order, in chunks of any size (for
  * --tag, which prefixes lines). Stops at fn's first non-zero return. */
 typedef int (*ctk_spawn_chunk_fn)(void *arg, const void *data, size_t len);
-int ctk_spawn_stream_foreach(const ctk_spawn_stream *s, ctk_spawn_chunk_fn fn,
-                                        void *arg);
+int ctk_spawn_stream_foreach(const ctk_spawn_stream *s, ctk_spawn_chunk_fn fn, void *arg);
 void ctk_spawn_stream_free(ctk_spawn_stream *s);
 
 /* ---- the termination sequence ------------------------------------------ */
@@ -76,8 +75,7 @@ const ctk_spawn_termstep *ctk_spawn_default_termseq(size_t *n);
  * then milliseconds; a last signal without milliseconds gets 0. Fills at
  * most max steps. CTK_EINVAL for a bad name or number, CTK_ERANGE for too
  * many steps. */
-int ctk_spawn_termseq_parse(const char *text, ctk_spawn_termstep *steps, size_t max,
-                                       size_t *n);
+int ctk_spawn_termseq_parse(const char *text, ctk_spawn_termstep *steps, size_t max, size_t *n);
 
 /* ---- starting and finishing a child ------------------------------------ */
 
@@ -142,6 +140,12 @@ typedef struct ctk_spawn_opts {
      * vmsplice (its pages, not a copy): the caller must neither change nor
      * reuse that memory until finish returns. */
     int input_vmsplice;
+    /* NULL, or the fd of a run's cancel (ctk_pipeline_cancel_fd, an
+     * eventfd that turns readable and stays so): the wait for the child
+     * watches it beside the pipes, and once it is readable the
+     * termination sequence begins at once, as with ctk_spawn_terminate.
+     * A pointer, so that a zeroed opts never watches fd 0. */
+    const int *stop_fd;
 } ctk_spawn_opts;
 
 /* A running child. Fields are readable (the pid is also the process
@@ -247,13 +251,13 @@ void ctk_spawn_terminate(ctk_spawn_child *child);
  * stdin (CTK_SPAWN_IN_PIPE) must block or ignore SIGPIPE itself. */
 typedef struct ctk_spawn_watch ctk_spawn_watch;
 
-#define CTK_SPAWN_WATCH_FDS 5
+/* wake, exit (pidfd), stdin, stdout, stderr, opts.stop_fd: in this order. */
+#define CTK_SPAWN_WATCH_FDS 6
 
 /* Returns 0 with *out to watch; 1 when the child never started (the
  * result is complete, *out NULL); or a negative code (the child is killed
  * and reaped). Fills result (free it with ctk_spawn_result_free). */
-int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *child,
-                                     ctk_spawn_result *result);
+int ctk_spawn_watch_begin(ctk_spawn_watch **out, ctk_spawn_child *child, ctk_spawn_result *result);
 /* Fills p[0..CTK_SPAWN_WATCH_FDS) (fd -1 where nothing is watched) and
  * *due, the ctk_spawn_clock() time to call step even without events (-1:
  * none). Returns 1 when step is due now. */

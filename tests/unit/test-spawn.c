@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -467,6 +468,60 @@ static void test_kill_from_thread(void)
     ctk_spawn_result_free(&r);
 }
 
+typedef struct poke {
+    int fd;
+    unsigned ms;
+} poke;
+
+static void *poke_later(void *arg)
+{
+    poke *k = arg;
+    g_usleep(k->ms * 1000);
+    uint64_t one = 1;
+    g_assert_cmpint(write(k->fd, &one, sizeof one), ==, sizeof one);
+    return NULL;
+}
+
+/* A run's cancel fd, once readable, ends a waiting job at once (no timer
+ * polls for it), in ctk_spawn_finish as in a watch. */
+static void test_stop_fd(void)
+{
+    int stop = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    g_assert_cmpint(stop, >=, 0);
+    const char *argv[] = {"sleep", "30", NULL};
+    ctk_spawn_opts o = {.argv = argv, .stop_fd = &stop};
+    poke k = {stop, 100};
+    pthread_t t;
+    pthread_create(&t, NULL, poke_later, &k);
+    ctk_spawn_result r;
+    g_assert_cmpint(ctk_spawn_run(&o, &r), ==, 0);
+    pthread_join(t, NULL);
+    g_assert_true(r.terminated);
+    g_assert_cmpint(r.signal, ==, SIGTERM);
+    g_assert_cmpfloat(r.elapsed, <, 5.0);
+    ctk_spawn_result_free(&r);
+    /* Already readable when the job starts: it ends at once, through a
+     * watch as well. */
+    ctk_spawn_child c;
+    g_assert_cmpint(ctk_spawn_start(&c, &o), ==, 0);
+    ctk_spawn_watch *w;
+    g_assert_cmpint(ctk_spawn_watch_begin(&w, &c, &r), ==, 0);
+    int rc = 0;
+    while (rc == 0) {
+        struct pollfd p[CTK_SPAWN_WATCH_FDS];
+        double due;
+        ctk_spawn_watch_fds(w, p, &due);
+        g_assert_cmpint(poll(p, CTK_SPAWN_WATCH_FDS, 5000), >, 0);
+        rc = ctk_spawn_watch_step(w, p);
+    }
+    g_assert_cmpint(rc, ==, 1);
+    g_assert_true(r.terminated);
+    ctk_spawn_watch_free(w);
+    ctk_spawn_dispose(&c);
+    ctk_spawn_result_free(&r);
+    close(stop);
+}
+
 static int count_fds(void)
 {
     GDir *dir = g_dir_open("/proc/self/fd", 0, NULL);
@@ -608,5 +663,6 @@ int main(int argc, char **argv)
     g_test_add_func("/spawn/termseq-parse", test_termseq_parse);
     g_test_add_func("/spawn/bad-opts", test_bad_opts);
     g_test_add_func("/spawn/watch-many", test_watch_many);
+    g_test_add_func("/spawn/stop-fd", test_stop_fd);
     return g_test_run();
 }

@@ -100,7 +100,8 @@ static const ctk_cli_option cpar_options[] = {
     {"colsep", 'C', CTK_ARG_REQUIRED, "REGEX", "split each item into columns {1} {2} ... at REGEX",
      OPT_COLSEP},
     {"line-buffer", 0, CTK_ARG_NONE, NULL,
-     "print whole lines as jobs write them (lines of jobs mix; -s process only)", OPT_LINE_BUFFER},
+     "print whole lines as jobs write them (lines of jobs mix; not with forking strategies)",
+     OPT_LINE_BUFFER},
     {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"context-replace", 'X', CTK_ARG_NONE, NULL,
      "fill each command line with items, repeating the words that hold {}", OPT_CONTEXT},
@@ -319,7 +320,8 @@ static int usage_error(const char *message)
 }
 
 /* Checks what the parser cannot; returns a message or NULL. */
-static const char *check_opts(const cpar_opts *o, const ctk_common *c, size_t n_cmd)
+static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_registry *reg,
+                              size_t n_cmd)
 {
     if (o->resume && o->joblog == NULL)
         return "--resume and --resume-failed need --joblog FILE";
@@ -327,8 +329,13 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, size_t n_
         return "no command given (cpar cannot yet run the items themselves as commands)";
     if (c->compare != NULL && (o->joblog != NULL || o->records != NULL))
         return "--compare runs every job several times: it takes no --joblog or --records";
-    if (o->line_buffer && c->strategy != NULL && strcmp(c->strategy, "process") != 0)
-        return "--line-buffer works with the process strategy only";
+    /* Lines are printed as a job writes them by the thread that waits for
+     * it: a strategy running jobs in other processes has no such thread
+     * here, nor the -k order to print them in. */
+    if (o->line_buffer && c->compare == NULL &&
+        ctk_cli_strategy_forks(reg, c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY))
+        return "--line-buffer needs a strategy that runs jobs in cpar's own process "
+               "(this one runs them in worker processes)";
     if (o->fill && (o->per_job_given || o->colsep != NULL))
         return "-X and -m take no -n, -N or --colsep";
     if (o->max_chars > 0 && !o->fill)
@@ -356,7 +363,12 @@ int main(int argc, char **argv)
     ctk_cli_guard_stdio();
     ctk_cli cli = cpar_cli;
     cli.handler_arg = &o;
-    ctk_registry_new(&reg);
+    int rrc = ctk_registry_new(&reg);
+    if (rrc < 0) {
+        fprintf(stderr, PROG ": %s\n", ctk_strerror(rrc));
+        g_ptr_array_free(o.arg_files, TRUE);
+        return 255;
+    }
     ctk_sources *src = NULL;
     ctk_cmdline *cmd = NULL, *tagstring = NULL;
     ctk_parrun_files files = {0};
@@ -378,7 +390,7 @@ int main(int argc, char **argv)
                            first,
                            ctk_parrun_command_words(argc, argv, first),
                            NULL};
-    const char *problem = check_opts(&o, &c, in.n_cmd);
+    const char *problem = check_opts(&o, &c, reg, in.n_cmd);
     if (problem != NULL) {
         status = usage_error(problem);
         goto out;
@@ -427,7 +439,8 @@ int main(int argc, char **argv)
     }
     uint64_t total = need_total ? ctk_parrun_count_jobs(&in) : 0;
     if ((o.bar || c.progress) && c.compare == NULL)
-        ctk_progress_new(&bar, stderr, 1, total, "jobs");
+        if (ctk_progress_new(&bar, stderr, 1, total, "jobs") < 0)
+            bar = NULL; /* no bar, the jobs still run */
     char *shell = ctk_spawn_find_shell();
     ctk_par_opts po = {
         .cmd = cmd,
@@ -452,6 +465,7 @@ int main(int argc, char **argv)
         .tagstring = o.ungroup ? NULL : tagstring,
         .progress = bar,
         .line_buffer = o.line_buffer && !o.ungroup && o.results == NULL,
+        .keep_order = c.keep_order,
         .results_dir = o.results,
         .max_chars = o.fill ? (o.max_chars ? o.max_chars : GNU_LINE_MAX) : 0,
     };

@@ -1,8 +1,9 @@
 /*
- * par.c: cpar's jobs (see ctk/par.h). A unit's input is the job's columns;
+ * par.c: cpar's jobs (see par.h). A unit's input is the job's columns;
  * its output is what came of it: exit, signal, times, the command line,
  * and the captured output (in memory, or in a named temporary file once it
- * outgrew the spawn module's memory bound).
+ * outgrew the spawn module's memory bound). Both are encoded with libctk's
+ * wire fields, so a job runs under any strategy, in this process or not.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,76 +14,175 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "par.h"
 #include "ctkx/rate.h"
+#include "par.h"
 
-enum { JOB_RUN = 0, JOB_SKIP = 1 };
+/* What every process running jobs must agree on, in memory shared with
+ * the workers a forking strategy makes (they are forked from this
+ * process, so they inherit the mapping): the job slots ({%}) and --halt's
+ * decision, so that no worker starts a job once it is made. */
+typedef struct shared {
+    pthread_mutex_t lock; /* process-shared */
+    int halted;           /* --halt decided: 1 soon, 2 now */
+    int halt_status;
+    uint64_t h_done, h_failed, h_succeeded; /* --halt's counts, at job end */
+    unsigned running;                       /* jobs started and not yet ended */
+    unsigned char slot_used[];              /* [jobs + 1] */
+} shared;
 
 struct ctk_par {
     ctk_par_opts opts;
-    const int *cancel;
+    pid_t owner;       /* the process that made the par (and consumes) */
+    const int *cancel; /* the pipeline's flag */
+    int cancel_fd;     /* the pipeline's cancel fd (readable once cancelled), or -1 */
+    /* An eventfd that turns readable when every running job must end (a
+     * cancel, --halt now). Every job's spawn watches it: forked workers
+     * share it (one counter across fork), so it reaches every process. */
+    int stop_fd;
+    shared *sh;
+    size_t sh_size;
     GHashTable *skip; /* seq -> 1: already done (--resume) */
     int nul_replaced;
     ctk_item item;        /* the producer's scratch */
-    pthread_mutex_t lock; /* slots, running jobs, counts */
-    unsigned char *slot_used;
-    GPtrArray *running;    /* ctk_spawn_child * */
-    GPtrArray *uv_running; /* pids of the async strategy's children */
+    pthread_mutex_t lock; /* running jobs, counts */
+    GPtrArray *running;   /* ctk_spawn_child * of this process */
     int cancels;
-    int halted; /* --halt decided: 1 soon, 2 now */
-    int halt_status;
     uint64_t ran, failed;
-    uint64_t h_done, h_failed, h_succeeded; /* --halt's counts, at job end */
-    ctk_rate *rate;                         /* --delay / --rate; NULL: none */
-    GQueue *pending;                        /* -X/-m: items read but not yet in a job (GBytes) */
-    size_t spread_max;                      /* -X/-m: items per job once spread over the slots */
+    pthread_mutex_t print_lock; /* --line-buffer: lines of running jobs vs consume */
+    uint64_t next_out;          /* -k: the seq consume takes next */
+    ctk_rate *rate;             /* --delay / --rate; NULL: none */
+    GQueue *pending;            /* -X/-m: items read but not yet in a job (GBytes) */
+    size_t spread_max;          /* -X/-m: items per job once spread over the slots */
     int spread_done;
-    ctk_buf scratch;
-    int rate_in_produce;       /* the pipeline runs: the reader thread waits */
     ctk_spawn_program program; /* argv[0] searched in $PATH once */
 };
 
-/* ---- byte encoding ------------------------------------------------------------ */
+/* ---- the wire: a job and its result ---------------------------------------- */
 
-static void put_u64(ctk_buf *b, uint64_t v)
+int ctk_par_encode_job(ctk_buf *in, int skip, const ctk_cmdline_item *cols, size_t n)
 {
-    ctk_buf_append(b, &v, sizeof v);
+    int rc = ctk_wire_put_u64(in, skip != 0);
+    if (rc == 0)
+        rc = ctk_wire_put_u64(in, n);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = ctk_wire_put_bytes(in, cols[i].data, cols[i].len);
+    return rc;
 }
 
-static void put_str(ctk_buf *b, const void *data, size_t len)
+int ctk_par_decode_job(const ctk_buf *in, int *skip, ctk_cmdline_item **cols, size_t *n)
 {
-    put_u64(b, len);
-    ctk_buf_append(b, data, len);
-}
-
-typedef struct cursor {
-    const unsigned char *p;
-    size_t left;
-} cursor;
-
-static int get_u64(cursor *c, uint64_t *v)
-{
-    if (c->left < sizeof *v)
-        return CTK_EIO;
-    memcpy(v, c->p, sizeof *v);
-    c->p += sizeof *v;
-    c->left -= sizeof *v;
+    ctk_wire_reader r;
+    uint64_t flag, count;
+    *cols = NULL;
+    *n = 0;
+    ctk_wire_reader_init(&r, in->data, in->len);
+    int rc = ctk_wire_get_u64(&r, &flag);
+    if (rc == 0)
+        rc = ctk_wire_get_u64(&r, &count);
+    /* Each column takes at least its 8-byte length: a count beyond that
+     * is a malformed unit, not an allocation to attempt. */
+    if (rc == 0 && (flag > 1 || count > r.left / 8))
+        rc = CTK_EIO;
+    if (rc < 0)
+        return rc;
+    ctk_cmdline_item *c = g_try_new0(ctk_cmdline_item, count ? count : 1);
+    if (c == NULL)
+        return CTK_ENOMEM;
+    for (uint64_t i = 0; i < count && rc == 0; i++) {
+        const unsigned char *data;
+        rc = ctk_wire_get_bytes(&r, &data, &c[i].len);
+        c[i].data = (const char *)data;
+    }
+    if (rc == 0 && r.left != 0)
+        rc = CTK_EIO;
+    if (rc < 0) {
+        g_free(c);
+        return rc;
+    }
+    *skip = (int)flag;
+    *cols = c;
+    *n = (size_t)count;
     return 0;
 }
 
-static int get_str(cursor *c, const char **data, size_t *len)
+int ctk_par_encode_result(ctk_buf *out, const ctk_par_result *r)
 {
-    uint64_t n;
-    if (get_u64(c, &n) < 0 || n > c->left)
-        return CTK_EIO;
-    *data = (const char *)c->p;
-    *len = (size_t)n;
-    c->p += n;
-    c->left -= n;
+    uint64_t flags = (uint64_t)(r->terminated != 0) | (uint64_t)(r->timed_out != 0) << 1;
+    int rc = 0;
+    if (rc == 0)
+        rc = ctk_wire_put_i64(out, r->exit);
+    if (rc == 0)
+        rc = ctk_wire_put_i64(out, r->signal);
+    if (rc == 0)
+        rc = ctk_wire_put_u64(out, r->attempts);
+    if (rc == 0)
+        rc = ctk_wire_put_u64(out, flags);
+    if (rc == 0)
+        rc = ctk_wire_put_u64(out, r->out_bytes);
+    if (rc == 0)
+        rc = ctk_wire_put_f64(out, r->start);
+    if (rc == 0)
+        rc = ctk_wire_put_f64(out, r->elapsed);
+    if (rc == 0)
+        rc = ctk_wire_put_bytes(out, r->line, r->line_len);
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        rc = ctk_wire_put_bytes(out, r->mem[k], r->mem_len[k]);
+        if (rc == 0)
+            rc = ctk_wire_put_str(out, r->spill[k]);
+    }
+    return rc;
+}
+
+int ctk_par_decode_result(const ctk_buf *out, ctk_par_result *r)
+{
+    ctk_wire_reader rd;
+    uint64_t flags = 0;
+    const unsigned char *data;
+    memset(r, 0, sizeof *r);
+    ctk_wire_reader_init(&rd, out->data, out->len);
+    int rc = ctk_wire_get_i64(&rd, &r->exit);
+    if (rc == 0)
+        rc = ctk_wire_get_i64(&rd, &r->signal);
+    if (rc == 0)
+        rc = ctk_wire_get_u64(&rd, &r->attempts);
+    if (rc == 0)
+        rc = ctk_wire_get_u64(&rd, &flags);
+    if (rc == 0)
+        rc = ctk_wire_get_u64(&rd, &r->out_bytes);
+    if (rc == 0)
+        rc = ctk_wire_get_f64(&rd, &r->start);
+    if (rc == 0)
+        rc = ctk_wire_get_f64(&rd, &r->elapsed);
+    if (rc == 0 && (rc = ctk_wire_get_bytes(&rd, &data, &r->line_len)) == 0)
+        r->line = (const char *)data;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        if ((rc = ctk_wire_get_bytes(&rd, &data, &r->mem_len[k])) == 0)
+            r->mem[k] = (const char *)data;
+        if (rc == 0)
+            rc = ctk_wire_get_str(&rd, &r->spill[k]);
+    }
+    if (rc == 0 && rd.left != 0)
+        rc = CTK_EIO;
+    if (rc < 0) {
+        ctk_par_result_clear(r);
+        return rc;
+    }
+    r->terminated = flags & 1;
+    r->timed_out = flags >> 1 & 1;
     return 0;
+}
+
+void ctk_par_result_clear(ctk_par_result *r)
+{
+    for (int k = 0; k < 2; k++) {
+        free(r->spill[k]);
+        r->spill[k] = NULL;
+    }
 }
 
 /* ---- life cycle --------------------------------------------------------------- */
@@ -118,21 +218,48 @@ static int read_joblog(ctk_par *p, char *err, size_t err_len)
     return rc;
 }
 
+static int shared_new(ctk_par *p)
+{
+    p->sh_size = sizeof(shared) + p->opts.jobs + 1;
+    void *m = mmap(NULL, p->sh_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        return -errno;
+    p->sh = m;
+    p->sh->halt_status = -1;
+    pthread_mutexattr_t attr;
+    int rc = pthread_mutexattr_init(&attr);
+    if (rc == 0)
+        rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    if (rc == 0)
+        rc = pthread_mutex_init(&p->sh->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    if (rc != 0) {
+        munmap(m, p->sh_size);
+        p->sh = NULL;
+        return -rc;
+    }
+    return 0;
+}
+
 int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_len)
 {
     ctk_par *p = g_new0(ctk_par, 1);
     p->opts = *opts;
+    p->owner = getpid();
+    p->cancel_fd = -1;
+    p->next_out = 1;
     p->skip = g_hash_table_new(g_direct_hash, g_direct_equal);
-    p->slot_used = g_new0(unsigned char, opts->jobs + 1);
     p->running = g_ptr_array_new();
-    p->uv_running = g_ptr_array_new();
     p->pending = g_queue_new();
-    p->halt_status = -1;
-    if (opts->start_rate > 0)
-        p->rate = ctk_rate_new(opts->start_rate);
     pthread_mutex_init(&p->lock, NULL);
+    pthread_mutex_init(&p->print_lock, NULL);
     ctk_spawn_program_init(&p->program);
-    int rc = opts->resume && opts->joblog_path ? read_joblog(p, err, err_len) : 0;
+    p->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    int rc = p->stop_fd < 0 ? -errno : shared_new(p);
+    if (rc == 0 && opts->start_rate > 0 && (p->rate = ctk_rate_new(opts->start_rate)) == NULL)
+        rc = CTK_ENOMEM;
+    if (rc == 0 && opts->resume && opts->joblog_path)
+        rc = read_joblog(p, err, err_len);
     if (rc < 0) {
         ctk_par_free(p);
         return rc;
@@ -148,20 +275,24 @@ void ctk_par_free(ctk_par *p)
     ctk_item_clear(&p->item);
     g_hash_table_destroy(p->skip);
     g_ptr_array_free(p->running, TRUE);
-    g_ptr_array_free(p->uv_running, TRUE);
     g_queue_free_full(p->pending, (GDestroyNotify)g_bytes_unref);
-    ctk_buf_free(&p->scratch);
     ctk_rate_free(p->rate);
     ctk_spawn_program_free(&p->program);
     pthread_mutex_destroy(&p->lock);
-    g_free(p->slot_used);
+    pthread_mutex_destroy(&p->print_lock);
+    if (p->sh != NULL) {
+        pthread_mutex_destroy(&p->sh->lock);
+        munmap(p->sh, p->sh_size);
+    }
+    if (p->stop_fd >= 0)
+        close(p->stop_fd);
     g_free(p);
 }
 
-void ctk_par_use_pipeline(ctk_par *p, const int *cancel)
+void ctk_par_use_pipeline(ctk_par *p, const int *cancel, int cancel_fd)
 {
     p->cancel = cancel;
-    p->rate_in_produce = 1;
+    p->cancel_fd = cancel_fd;
 }
 
 int ctk_par_nul_replaced(ctk_par *p)
@@ -177,6 +308,11 @@ void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed)
     pthread_mutex_unlock(&p->lock);
 }
 
+static int halted(const ctk_par *p)
+{
+    return __atomic_load_n(&p->sh->halted, __ATOMIC_SEQ_CST);
+}
+
 /* ---- producing ---------------------------------------------------------------- */
 
 /* One item's share of a -X/-m line, as GNU parallel counts it. */
@@ -186,6 +322,20 @@ static size_t arg_cost(ctk_par *p, GBytes *v, uint64_t seq)
     ctk_cmdline_item arg = {g_bytes_get_data(v, &size), 0};
     arg.len = size;
     return ctk_cmdline_arg_cost(p->opts.cmd, &arg, seq, 1);
+}
+
+static int encode_items(ctk_par *p, ctk_unit *unit, GPtrArray *args)
+{
+    int skip = g_hash_table_contains(p->skip, GUINT_TO_POINTER((guint)unit->seq));
+    ctk_cmdline_item *cols = g_new(ctk_cmdline_item, args->len ? args->len : 1);
+    for (guint i = 0; i < args->len; i++) {
+        gsize size;
+        cols[i].data = g_bytes_get_data(g_ptr_array_index(args, i), &size);
+        cols[i].len = size;
+    }
+    int rc = ctk_par_encode_job(&unit->in, skip, cols, args->len);
+    g_free(cols);
+    return rc < 0 ? ctk_unit_fail(unit, rc, "cannot queue the job: %s", ctk_strerror(rc)) : 0;
 }
 
 /* -X and -m: as many items as fit in a command line of max_chars, as GNU
@@ -235,29 +385,37 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
     }
     if (rc == 0 && args->len == 0)
         rc = CTK_EOF;
-    if (rc == 0) {
-        int skip = g_hash_table_contains(p->skip, GUINT_TO_POINTER((guint)unit->seq));
-        unsigned char flag = skip ? JOB_SKIP : JOB_RUN;
-        ctk_buf_append(&unit->in, &flag, 1);
-        put_u64(&unit->in, args->len);
-        for (guint i = 0; i < args->len; i++) {
-            gsize size;
-            const void *data = g_bytes_get_data(g_ptr_array_index(args, i), &size);
-            put_str(&unit->in, data, size);
-        }
-    }
+    if (rc == 0)
+        rc = encode_items(p, unit, args);
     g_ptr_array_free(args, TRUE);
     return rc;
+}
+
+/* --delay, --rate: the pipeline's strategies take units as they come, so
+ * spacing them here spaces the starts. The wait sleeps on the run's
+ * cancel fd, so a signal ends it at once. */
+static int wait_rate(ctk_par *p)
+{
+    double now = ctk_rate_clock();
+    double due = now + ctk_rate_reserve(p->rate, now);
+    while (!ctk_is_cancelled(p->cancel)) {
+        double left = due - ctk_rate_clock();
+        if (left <= 0)
+            return 0;
+        struct pollfd w = {.fd = p->cancel_fd, .events = POLLIN};
+        int ms = (int)ceil(left * 1000.0);
+        if (poll(&w, 1, ms) < 0 && errno != EINTR)
+            return -errno;
+    }
+    return CTK_ECANCELED;
 }
 
 int ctk_par_produce(void *arg, ctk_unit *unit)
 {
     ctk_par *p = arg;
-    if (__atomic_load_n(&p->halted, __ATOMIC_SEQ_CST))
+    if (halted(p))
         return CTK_EOF;
-    /* The pipeline's strategies take units as they come: spacing them
-     * here spaces the starts. */
-    if (p->rate != NULL && p->rate_in_produce && ctk_rate_wait(p->rate, p->cancel) < 0)
+    if (p->rate != NULL && wait_rate(p) < 0)
         return CTK_EOF;
     if (p->opts.max_chars > 0)
         return produce_fill(p, unit);
@@ -267,12 +425,12 @@ int ctk_par_produce(void *arg, ctk_unit *unit)
     if (rc < 0)
         return rc;
     int skip = g_hash_table_contains(p->skip, GUINT_TO_POINTER((guint)unit->seq));
-    unsigned char flag = skip ? JOB_SKIP : JOB_RUN;
-    ctk_buf_append(&unit->in, &flag, 1);
-    put_u64(&unit->in, p->item.n);
+    ctk_cmdline_item *cols = g_new(ctk_cmdline_item, p->item.n ? p->item.n : 1);
     for (size_t i = 0; i < p->item.n; i++)
-        put_str(&unit->in, p->item.cols[i], p->item.lens[i]);
-    return 0;
+        cols[i] = (ctk_cmdline_item){p->item.cols[i], p->item.lens[i]};
+    rc = ctk_par_encode_job(&unit->in, skip, cols, p->item.n);
+    g_free(cols);
+    return rc < 0 ? ctk_unit_fail(unit, rc, "cannot queue the job: %s", ctk_strerror(rc)) : 0;
 }
 
 /* ---- running ------------------------------------------------------------------ */
@@ -285,36 +443,37 @@ static int cancelled(ctk_par *p)
 /* No new job starts: cancelled, or --halt decided so. */
 static int stopping(ctk_par *p)
 {
-    return cancelled(p) || __atomic_load_n(&p->halted, __ATOMIC_SEQ_CST) != 0;
+    return cancelled(p) || halted(p) != 0;
 }
 
 static unsigned take_slot(ctk_par *p)
 {
-    pthread_mutex_lock(&p->lock);
+    pthread_mutex_lock(&p->sh->lock);
     unsigned slot = 1;
-    while (slot < p->opts.jobs && p->slot_used[slot])
+    while (slot < p->opts.jobs && p->sh->slot_used[slot])
         slot++;
-    p->slot_used[slot] = 1;
-    pthread_mutex_unlock(&p->lock);
+    p->sh->slot_used[slot] = 1;
+    p->sh->running++;
+    pthread_mutex_unlock(&p->sh->lock);
     return slot;
 }
 
 static void give_slot(ctk_par *p, unsigned slot)
 {
-    pthread_mutex_lock(&p->lock);
-    p->slot_used[slot] = 0;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_lock(&p->sh->lock);
+    p->sh->slot_used[slot] = 0;
+    p->sh->running--;
+    pthread_mutex_unlock(&p->sh->lock);
 }
 
-/* Registers a started child so a signal or --halt now can reach it; a
- * cancel that came first reaches it at once. */
+/* Registers a started child so that a signal can reach it; a cancel that
+ * came first reaches it at once. */
 static void track(ctk_par *p, ctk_spawn_child *child, int on)
 {
     pthread_mutex_lock(&p->lock);
     if (on) {
         g_ptr_array_add(p->running, child);
-        if (child->pid > 0 && (__atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 ||
-                               __atomic_load_n(&p->halted, __ATOMIC_SEQ_CST) == 2))
+        if (child->pid > 0 && __atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0)
             ctk_spawn_terminate(child);
     } else {
         g_ptr_array_remove_fast(p->running, child);
@@ -322,21 +481,26 @@ static void track(ctk_par *p, ctk_spawn_child *child, int on)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Runs the termination sequence on every running job (--halt now). */
-static void terminate_all(ctk_par *p)
+static void stop_all(ctk_par *p)
 {
-    pthread_mutex_lock(&p->lock);
-    for (guint i = 0; i < p->running->len; i++)
-        ctk_spawn_terminate(g_ptr_array_index(p->running, i));
-    for (guint i = 0; i < p->uv_running->len; i++)
-        kill(-(pid_t)GPOINTER_TO_INT(g_ptr_array_index(p->uv_running, i)), SIGTERM);
-    pthread_mutex_unlock(&p->lock);
+    uint64_t one = 1;
+    if (write(p->stop_fd, &one, sizeof one) < 0) {
+        /* EAGAIN only: the counter is set, the fd readable already. */
+    }
 }
 
 void ctk_par_cancel(ctk_par *p, int signo)
 {
     pthread_mutex_lock(&p->lock);
     __atomic_add_fetch(&p->cancels, 1, __ATOMIC_SEQ_CST);
+    /* A first signal goes to the jobs as it came, and they may end as they
+     * like; a second, or jobs running in processes this one cannot signal
+     * (a forking strategy's workers), get the termination sequence. */
+    pthread_mutex_lock(&p->sh->lock);
+    unsigned everywhere = p->sh->running;
+    pthread_mutex_unlock(&p->sh->lock);
+    if (p->cancels > 1 || signo <= 0 || everywhere > p->running->len)
+        stop_all(p);
     for (guint i = 0; i < p->running->len; i++) {
         ctk_spawn_child *child = g_ptr_array_index(p->running, i);
         if (p->cancels == 1 && signo > 0)
@@ -344,37 +508,35 @@ void ctk_par_cancel(ctk_par *p, int signo)
         else
             ctk_spawn_terminate(child);
     }
-    /* Children of the async strategy: their pids stay ours until libuv
-     * has reaped them, which happens on the loop thread after the exit
-     * callback has taken them off this list. */
-    for (guint i = 0; i < p->uv_running->len; i++) {
-        pid_t pid = (pid_t)GPOINTER_TO_INT(g_ptr_array_index(p->uv_running, i));
-        kill(-pid, p->cancels == 1 && signo > 0 ? signo : SIGKILL);
-    }
     pthread_mutex_unlock(&p->lock);
 }
 
 /* Captured output goes back as bytes, or as the name of a file holding
  * them when it was too big for memory. */
-static int put_stream(ctk_buf *b, const ctk_spawn_stream *s)
+static int keep_stream(const ctk_spawn_stream *s, const char **mem, size_t *len, char **spill)
 {
-    if (s->spill_fd < 0) {
-        put_str(b, s->mem.data, s->mem.len);
-        put_str(b, "", 0);
+    *mem = (const char *)s->mem.data;
+    *len = s->mem.len;
+    *spill = NULL;
+    if (s->spill_fd < 0)
         return 0;
-    }
+    *mem = "";
+    *len = 0;
     const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
     char *path = g_build_filename(dir, "cpar-out-XXXXXX", NULL);
     int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
     int rc = fd < 0 ? -errno : ctk_spawn_stream_copy(s, fd);
     if (fd >= 0)
         close(fd);
-    put_str(b, "", 0);
-    put_str(b, rc == 0 ? path : "", rc == 0 ? strlen(path) : 0);
     if (rc < 0 && fd >= 0)
         unlink(path);
+    if (rc < 0) {
+        g_free(path);
+        return rc;
+    }
+    *spill = strdup(path);
     g_free(path);
-    return rc;
+    return *spill != NULL ? 0 : CTK_ENOMEM;
 }
 
 static double wall_clock(void)
@@ -384,28 +546,10 @@ static double wall_clock(void)
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-static int decode_columns(const ctk_unit *unit, int *flag, ctk_cmdline_item **cols, size_t *n)
-{
-    cursor c = {unit->in.data, unit->in.len};
-    uint64_t count;
-    if (c.left < 1)
-        return CTK_EIO;
-    *flag = c.p[0];
-    c.p++;
-    c.left--;
-    if (get_u64(&c, &count) < 0 || count > c.left)
-        return CTK_EIO;
-    *cols = g_new0(ctk_cmdline_item, count ? count : 1);
-    for (uint64_t i = 0; i < count; i++)
-        if (get_str(&c, &(*cols)[i].data, &(*cols)[i].len) < 0)
-            return CTK_EIO;
-    *n = (size_t)count;
-    return 0;
-}
-
 /* One job on its way, whatever runs it: rendered once, then attempted
  * (--retries) until it succeeds, gives up or is stopped. */
 typedef struct job {
+    ctk_par *p;
     ctk_unit *unit;
     unsigned slot;
     ctk_buf line;
@@ -418,22 +562,26 @@ typedef struct job {
 
 enum { JOB_READY = 0, JOB_SKIPPED = 1 };
 
+static int line_sink(void *arg, int stream, const void *data, size_t len);
+
 /* Decodes and renders a unit. Returns JOB_READY; JOB_SKIPPED when there
- * is nothing to run (done before, or --halt stopped new jobs); or a
- * negative code with the unit failed. */
+ * is nothing to run (done before, or --halt stopped new jobs: the unit's
+ * out stays empty, which consume reads as "never ran"); or a negative
+ * code with the unit failed. */
 static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
 {
     memset(j, 0, sizeof *j);
+    j->p = p;
     j->unit = unit;
     ctk_cmdline_item *cols = NULL;
     size_t n = 0;
-    int flag;
-    int rc = decode_columns(unit, &flag, &cols, &n);
-    if (rc < 0 || flag == JOB_SKIP || stopping(p)) {
+    int skip = 0;
+    int rc = ctk_par_decode_job(&unit->in, &skip, &cols, &n);
+    if (rc < 0)
+        return ctk_unit_fail(unit, rc, rc == CTK_ENOMEM ? "out of memory" : "malformed job");
+    if (skip || stopping(p)) {
         g_free(cols);
-        if (rc == 0 && flag != JOB_SKIP)
-            unit->in.data[0] = JOB_SKIP; /* never ran: not reported */
-        return rc < 0 ? ctk_unit_fail(unit, rc, "malformed job") : JOB_SKIPPED;
+        return JOB_SKIPPED;
     }
     j->slot = take_slot(p);
     ctk_cmdline_args args = {cols, n, unit->seq, j->slot};
@@ -442,7 +590,9 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
     if (rc < 0) {
         give_slot(p, j->slot);
         ctk_buf_free(&j->line);
-        return ctk_unit_fail(unit, rc, "an argument contains a NUL byte (use -0)");
+        return ctk_unit_fail(unit, rc, "%s",
+                             rc == CTK_ENOMEM ? "out of memory"
+                                              : "an argument contains a NUL byte (use -0)");
     }
     ctk_spawn_stream_init(&j->res.out, 0, NULL);
     ctk_spawn_stream_init(&j->res.err, 0, NULL);
@@ -456,7 +606,12 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
         .err = p->opts.ungroup ? CTK_SPAWN_INHERIT : CTK_SPAWN_CAPTURE,
         .termseq = p->opts.termseq,
         .termseq_len = p->opts.termseq_len,
+        .stop_fd = &p->stop_fd, /* a cancel or --halt now ends it, from any process */
     };
+    if (p->opts.line_buffer && !p->opts.quiet_output) {
+        j->so.sink = line_sink;
+        j->so.sink_arg = j;
+    }
     return JOB_READY;
 }
 
@@ -479,50 +634,54 @@ static int job_again(ctk_par *p, const job *j, int rc)
 
 /* Applies --halt as GNU parallel's should_we_halt does, as soon as a job
  * has ended (not when it is printed, so no further job starts meanwhile):
- * its message, its exit status, its when. */
+ * its message, its exit status, its when. The counts and the decision are
+ * shared by every process running jobs. */
 static void halt_check(ctk_par *p, int failed, int64_t exit, int64_t signo, const char *line,
                        size_t line_len)
 {
     const ctk_par_halt *h = &p->opts.halt;
     if (h->when == CTK_HALT_NEVER)
         return;
-    pthread_mutex_lock(&p->lock);
-    p->h_done++;
-    p->h_failed += failed != 0;
-    p->h_succeeded += failed == 0;
+    shared *sh = p->sh;
+    pthread_mutex_lock(&sh->lock);
+    sh->h_done++;
+    sh->h_failed += failed != 0;
+    sh->h_succeeded += failed == 0;
     uint64_t limit = 0;
     const char *why = NULL;
-    if (p->halted == 0) {
+    if (sh->halted == 0) {
         if (failed && h->why == CTK_HALT_FAIL)
-            why = "failed", limit = p->h_failed;
+            why = "failed", limit = sh->h_failed;
         else if (!failed && h->why == CTK_HALT_SUCCESS)
-            why = "succeeded", limit = p->h_succeeded;
+            why = "succeeded", limit = sh->h_succeeded;
         if (h->why == CTK_HALT_DONE)
-            why = "finished", limit = p->h_done;
+            why = "finished", limit = sh->h_done;
     }
+    int now = 0;
     if (why != NULL) {
         fprintf(stderr, "cpar: This job %s:\n%.*s\n", why, (int)line_len, line);
         uint64_t total = p->opts.total_jobs ? p->opts.total_jobs : 1;
         double need = h->percent > 0 ? h->percent / 100.0 * (double)total : (double)h->count;
         if ((double)limit >= need) {
             if (h->why == CTK_HALT_SUCCESS)
-                p->halt_status = 0;
+                sh->halt_status = 0;
             else if (h->percent > 0)
-                p->halt_status = (int)ceil((double)p->h_failed * 100.0 / (double)total);
+                sh->halt_status = (int)ceil((double)sh->h_failed * 100.0 / (double)total);
             else if (h->count == 1)
-                p->halt_status = exit != 0 ? (int)exit : signo != 0 ? (int)signo + 128 : 0;
+                sh->halt_status = exit != 0 ? (int)exit : signo != 0 ? (int)signo + 128 : 0;
             else
-                p->halt_status = p->h_failed > 101 ? 101 : (int)p->h_failed;
-            __atomic_store_n(&p->halted, h->when == CTK_HALT_NOW ? 2 : 1, __ATOMIC_SEQ_CST);
-            if (h->when == CTK_HALT_SOON && p->running->len + p->uv_running->len > 0)
+                sh->halt_status = sh->h_failed > 101 ? 101 : (int)sh->h_failed;
+            now = h->when == CTK_HALT_NOW;
+            __atomic_store_n(&sh->halted, now ? 2 : 1, __ATOMIC_SEQ_CST);
+            /* The job that decided is still counted as running. */
+            if (!now && sh->running > 1)
                 fprintf(stderr, "cpar: Starting no more jobs. Waiting for %u jobs to finish.\n",
-                        p->running->len + p->uv_running->len);
+                        sh->running - 1);
         }
     }
-    int now = p->halted == 2;
-    pthread_mutex_unlock(&p->lock);
+    pthread_mutex_unlock(&sh->lock);
     if (now)
-        terminate_all(p);
+        stop_all(p); /* every job of every process begins its sequence */
 }
 
 /* Encodes what came of the job into unit->out (or fails the unit), and
@@ -531,7 +690,7 @@ static void job_end(ctk_par *p, job *j, int rc)
 {
     ctk_unit *unit = j->unit;
     int interrupted = (__atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 ||
-                       __atomic_load_n(&p->halted, __ATOMIC_SEQ_CST) == 2) &&
+                       ctk_is_cancelled(p->cancel) || halted(p) == 2) &&
                       (j->res.terminated || j->res.signal != 0);
     if (!p->opts.dry_run && !interrupted)
         halt_check(p, rc < 0 || j->res.exit != 0 || j->res.signal != 0 || j->res.timed_out,
@@ -541,24 +700,107 @@ static void job_end(ctk_par *p, job *j, int rc)
         ctk_unit_fail(unit, rc, "cannot run: %s", ctk_strerror(rc));
     } else {
         ctk_spawn_result *res = &j->res;
-        put_u64(&unit->out, (uint64_t)(int64_t)res->exit);
-        put_u64(&unit->out, (uint64_t)(int64_t)res->signal);
-        put_u64(&unit->out, j->attempts);
-        put_u64(&unit->out, (uint64_t)res->terminated | (uint64_t)res->timed_out << 1);
-        put_u64(&unit->out, res->out.bytes);
-        ctk_buf_append(&unit->out, &j->start, sizeof j->start);
-        ctk_buf_append(&unit->out, &res->elapsed, sizeof res->elapsed);
-        put_str(&unit->out, j->line.data, j->line.len);
-        rc = put_stream(&unit->out, &res->out);
+        ctk_par_result r = {
+            .exit = res->exit,
+            .signal = res->signal,
+            .attempts = j->attempts,
+            .terminated = res->terminated,
+            .timed_out = res->timed_out,
+            .out_bytes = res->out.bytes,
+            .start = j->start,
+            .elapsed = res->elapsed,
+            .line = (const char *)j->line.data,
+            .line_len = j->line.len,
+        };
+        rc = keep_stream(&res->out, &r.mem[0], &r.mem_len[0], &r.spill[0]);
         if (rc == 0)
-            rc = put_stream(&unit->out, &res->err);
-        if (rc < 0)
+            rc = keep_stream(&res->err, &r.mem[1], &r.mem_len[1], &r.spill[1]);
+        if (rc == 0)
+            rc = ctk_par_encode_result(&unit->out, &r);
+        if (rc < 0) {
+            for (int k = 0; k < 2; k++)
+                if (r.spill[k] != NULL)
+                    unlink(r.spill[k]);
             ctk_unit_fail(unit, rc, "cannot keep the job's output: %s", ctk_strerror(rc));
+        }
+        ctk_par_result_clear(&r);
     }
     ctk_spawn_result_free(&j->res);
     give_slot(p, j->slot);
     ctk_cmdline_argv_free(j->argv);
     ctk_buf_free(&j->line);
+}
+
+/* ---- --line-buffer: whole lines as the jobs write them --------------------- */
+
+static char *tag_of(const ctk_unit *unit);
+static char *render_text(const ctk_cmdline *text, const ctk_unit *unit);
+static void print_stream(FILE *to, const char *tag, const char *mem, size_t mem_len,
+                         const char *spill);
+
+/* Prints the complete lines a running job has written so far and keeps
+ * only the unfinished last line; consume prints the rest. With -k only
+ * the job consume takes next prints early, so the order holds. */
+static void flush_lines(ctk_par *p, job *j)
+{
+    pthread_mutex_lock(&p->print_lock);
+    if (p->opts.keep_order && j->unit->seq != p->next_out) {
+        pthread_mutex_unlock(&p->print_lock);
+        return;
+    }
+    ctk_spawn_stream *streams[2] = {&j->res.out, &j->res.err};
+    char *tag = NULL;
+    int tagged = 0;
+    for (int k = 0; k < 2; k++) {
+        ctk_buf *mem = &streams[k]->mem;
+        const unsigned char *nl = mem->len > 0 ? memrchr(mem->data, '\n', mem->len) : NULL;
+        if (nl == NULL || streams[k]->spill_fd >= 0)
+            continue;
+        if (!tagged) {
+            tag = p->opts.tagstring != NULL ? render_text(p->opts.tagstring, j->unit)
+                  : p->opts.tag             ? tag_of(j->unit)
+                                            : NULL;
+            tagged = 1;
+        }
+        size_t n = (size_t)(nl - mem->data) + 1;
+        print_stream(k == 0 ? stdout : stderr, tag, (const char *)mem->data, n, NULL);
+        memmove(mem->data, mem->data + n, mem->len - n);
+        mem->len -= n;
+    }
+    pthread_mutex_unlock(&p->print_lock);
+    g_free(tag);
+}
+
+/* The spawn's sink under --line-buffer (blocking runs): the chunk joins
+ * the captured stream, then whole lines go out. spawn has counted the
+ * bytes already, which the append counts again. */
+static int line_sink(void *arg, int stream, const void *data, size_t len)
+{
+    job *j = arg;
+    ctk_spawn_stream *s = stream == 1 ? &j->res.out : &j->res.err;
+    int rc = ctk_spawn_stream_append(s, data, len);
+    s->bytes -= len;
+    if (rc == 0)
+        flush_lines(j->p, j);
+    return rc;
+}
+
+/* ---- the blocking form: sync, thread, and forking strategies ---------------- */
+
+/* In a worker another process forked for a forking strategy, a cancel
+ * arrives as a signal to the worker: it must not end the worker before
+ * the job it runs has seen the run's cancel fd and ended its own
+ * process group. */
+static void shield_worker(ctk_par *p)
+{
+    if (getpid() == p->owner)
+        return;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 static int run_once(ctk_par *p, job *j)
@@ -575,11 +817,11 @@ static int run_once(ctk_par *p, job *j)
     return rc;
 }
 
-/* The blocking form, for the thread and sync strategies and plugins. */
 static int par_run(void *ctx, ctk_unit *unit, const int *cancel)
 {
     (void)cancel;
     ctk_par *p = ctx;
+    shield_worker(p);
     job j;
     int rc = job_begin(p, unit, &j);
     if (rc != JOB_READY)
@@ -592,196 +834,213 @@ static int par_run(void *ctx, ctk_unit *unit, const int *cancel)
     return unit->status;
 }
 
-/* ---- the async strategy's form: libuv's uv_spawn and pipes --------------------- */
+/* ---- the event-loop form: spawn's watch served by uv_poll ------------------- */
 
-typedef struct uv_job {
+/* One job on a loop: the same spawn as the blocking form (so a failed
+ * exec reads the same), its fds watched by one uv_poll each, on a dup so
+ * that spawn may close the original whenever it is done with it, and one
+ * timer for what falls due (a deadline, a termination step). */
+typedef struct ajob {
     job j;
-    ctk_par *p;
     uv_loop_t *loop;
-    uv_process_t proc;
-    uv_pipe_t pipes[2];
-    uv_timer_t timer; /* the deadline, then the termination sequence's steps */
-    uv_process_options_t po;
-    uv_stdio_container_t stdio[3];
-    char *sh_argv[4];
-    int open_handles;
-    int exited;
-    size_t step; /* next step of the termination sequence */
+    ctk_spawn_child child;
+    ctk_spawn_watch *watch;
+    uv_poll_t poll[CTK_SPAWN_WATCH_FDS];
+    int fds[CTK_SPAWN_WATCH_FDS]; /* the dup poll[i] watches, or -1 */
+    uv_timer_t timer;
+    int open_polls;
+    int ended; /* the attempt is over; rc says how */
+    int rc;
     ctk_done_fn done;
     void *done_arg;
-} uv_job;
+} ajob;
 
-static int ujob_attempt(uv_job *u);
+static void ajob_attempt(ajob *a);
 
-static void ujob_closed(uv_handle_t *h)
+static void ajob_free(uv_handle_t *h)
 {
-    uv_job *u = h->data;
-    if (--u->open_handles > 0)
+    ajob *a = h->data;
+    ctk_unit *unit = a->j.unit;
+    ctk_done_fn done = a->done;
+    void *done_arg = a->done_arg;
+    g_free(a);
+    done(unit, done_arg);
+}
+
+/* Every poll of the attempt is closed: another attempt, or the end. */
+static void ajob_attempt_over(ajob *a)
+{
+    ctk_par *p = a->j.p;
+    if (job_again(p, &a->j, a->rc)) {
+        ajob_attempt(a);
         return;
-    ctk_par *p = u->p;
-    if (job_again(p, &u->j, 0)) {
-        if (ujob_attempt(u) == 0)
-            return;
     }
-    job_end(p, &u->j, 0);
-    ctk_done_fn done = u->done;
-    void *arg = u->done_arg;
-    ctk_unit *unit = u->j.unit;
-    g_free(u);
-    done(unit, arg);
+    job_end(p, &a->j, a->rc);
+    uv_close((uv_handle_t *)&a->timer, ajob_free);
 }
 
-static void ujob_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+static void ajob_poll_closed(uv_handle_t *h)
 {
-    (void)h;
-    buf->base = g_malloc(suggested);
-    buf->len = suggested;
+    ajob *a = h->data;
+    int i = (int)((uv_poll_t *)h - a->poll);
+    close(a->fds[i]);
+    a->fds[i] = -1;
+    if (--a->open_polls == 0 && a->ended)
+        ajob_attempt_over(a);
 }
 
-static void ujob_close(uv_handle_t *h)
+static void ajob_unpoll(ajob *a, int i)
 {
-    if (!uv_is_closing(h))
-        uv_close(h, ujob_closed);
+    if (a->fds[i] >= 0 && !uv_is_closing((uv_handle_t *)&a->poll[i]))
+        uv_close((uv_handle_t *)&a->poll[i], ajob_poll_closed);
 }
 
-static void ujob_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+static void ajob_end_attempt(ajob *a, int rc)
 {
-    uv_job *u = s->data;
-    ctk_spawn_stream *out = (uv_pipe_t *)s == &u->pipes[0] ? &u->j.res.out : &u->j.res.err;
-    if (n > 0)
-        ctk_spawn_stream_append(out, buf->base, (size_t)n);
-    g_free(buf->base);
-    if (n < 0)
-        ujob_close((uv_handle_t *)s);
-}
-
-static void ujob_kill_step(uv_timer_t *t)
-{
-    uv_job *u = t->data;
-    if (u->exited)
-        return;
-    size_t n = u->j.so.termseq_len;
-    const ctk_spawn_termstep *seq =
-        u->j.so.termseq != NULL ? u->j.so.termseq : ctk_spawn_default_termseq(&n);
-    if (u->step == 0)
-        u->j.res.timed_out = 1;
-    int signo = u->step < n ? seq[u->step].signo : SIGKILL;
-    kill(-u->proc.pid, signo);
-    if (u->step < n)
-        uv_timer_start(t, ujob_kill_step, seq[u->step].ms, 0);
-    u->step++;
-}
-
-static void ujob_exit(uv_process_t *proc, int64_t status, int signo)
-{
-    uv_job *u = proc->data;
-    u->exited = 1;
-    u->j.res.exit = (int)status;
-    u->j.res.signal = signo;
-    u->j.res.elapsed = ctk_spawn_clock() - u->j.res.started;
-    pthread_mutex_lock(&u->p->lock);
-    g_ptr_array_remove_fast(u->p->uv_running, GINT_TO_POINTER(proc->pid));
-    pthread_mutex_unlock(&u->p->lock);
-    if (u->j.res.timed_out)
-        kill(-proc->pid, SIGKILL); /* what the sequence left of the group */
-    ujob_close((uv_handle_t *)&u->timer);
-    ujob_close((uv_handle_t *)proc);
-}
-
-static int ujob_attempt(uv_job *u)
-{
-    job *j = &u->j;
-    job_attempt(u->p, j);
-    j->res.started = ctk_spawn_clock();
-    u->exited = 0;
-    u->step = 0;
-    u->po = (uv_process_options_t){0};
-    u->po.exit_cb = ujob_exit;
-    if (j->argv != NULL) {
-        u->po.file = j->so.path != NULL ? j->so.path : j->argv[0];
-        u->po.args = j->argv;
-    } else {
-        u->sh_argv[0] = "sh";
-        u->sh_argv[1] = "-c";
-        u->sh_argv[2] = (char *)j->line.data;
-        u->po.file = j->so.shell_path != NULL ? j->so.shell_path : "/bin/sh";
-        u->po.args = u->sh_argv;
+    if (a->watch != NULL) {
+        ctk_spawn_watch_free(a->watch);
+        a->watch = NULL;
     }
-    /* Detached: a session and process group of its own, as with spawn. */
-    u->po.flags = UV_PROCESS_DETACHED;
-    u->stdio[0].flags = UV_IGNORE;
-    int capture = !u->p->opts.ungroup;
-    for (int k = 0; k < 2; k++) {
-        if (capture) {
-            uv_pipe_init(u->loop, &u->pipes[k], 0);
-            u->pipes[k].data = u;
-            u->stdio[k + 1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-            u->stdio[k + 1].data.stream = (uv_stream_t *)&u->pipes[k];
-        } else {
-            u->stdio[k + 1].flags = UV_INHERIT_FD;
-            u->stdio[k + 1].data.fd = k + 1;
+    track(a->j.p, &a->child, 0);
+    ctk_spawn_dispose(&a->child);
+    uv_timer_stop(&a->timer);
+    a->ended = 1;
+    a->rc = rc;
+    for (int i = 0; i < CTK_SPAWN_WATCH_FDS; i++)
+        ajob_unpoll(a, i);
+    if (a->open_polls == 0)
+        ajob_attempt_over(a);
+}
+
+static void ajob_ready(uv_poll_t *w, int status, int events);
+static void ajob_due(uv_timer_t *t);
+
+static int uv_events(short events)
+{
+    return (events & POLLIN ? UV_READABLE : 0) | (events & POLLOUT ? UV_WRITABLE : 0);
+}
+
+/* Makes the polls and the timer match what the watch waits for now: a
+ * new fd is polled, one spawn is done with is no longer (a level-
+ * triggered poll on a closed pipe or a seen exit would fire forever). */
+static int ajob_sync(ajob *a)
+{
+    struct pollfd p[CTK_SPAWN_WATCH_FDS];
+    double due;
+    if (ctk_spawn_watch_fds(a->watch, p, &due))
+        due = 0;
+    for (int i = 0; i < CTK_SPAWN_WATCH_FDS; i++) {
+        if (p[i].fd < 0) {
+            ajob_unpoll(a, i);
+            continue;
         }
+        if (a->fds[i] >= 0)
+            continue;
+        int fd = fcntl(p[i].fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+            return -errno;
+        int rc = uv_poll_init(a->loop, &a->poll[i], fd);
+        if (rc < 0) {
+            close(fd);
+            return rc;
+        }
+        a->fds[i] = fd;
+        a->poll[i].data = a;
+        a->open_polls++;
+        if ((rc = uv_poll_start(&a->poll[i], uv_events(p[i].events), ajob_ready)) < 0)
+            return rc;
     }
-    u->po.stdio = u->stdio;
-    u->po.stdio_count = 3;
-    u->proc.data = u;
-    uv_timer_init(u->loop, &u->timer);
-    u->timer.data = u;
-    u->open_handles = 2 + (capture ? 2 : 0);
-    int rc = uv_spawn(u->loop, &u->proc, &u->po);
-    if (rc < 0) {
-        /* As a shell reports it: 127 not found, 126 not executable. */
-        const char *name = j->argv != NULL ? j->argv[0] : u->po.file;
-        int nf = rc == UV_ENOENT || rc == UV_ENOTDIR;
-        char text[512];
-        snprintf(text, sizeof text, "%s: %s\n", name,
-                 nf ? (strchr(name, '/') ? "No such file or directory" : "command not found")
-                    : "Permission denied");
-        j->res.exit = nf ? 127 : 126;
-        if (capture)
-            ctk_spawn_stream_append(&j->res.err, text, strlen(text));
-        else
-            ctk_spawn_stream_copy(
-                &(ctk_spawn_stream){.mem = {(unsigned char *)text, strlen(text), strlen(text)},
-                                    .spill_fd = -1},
-                2);
-        u->exited = 1;
-        ujob_close((uv_handle_t *)&u->proc);
-        ujob_close((uv_handle_t *)&u->timer);
-        for (int k = 0; k < 2 && capture; k++)
-            ujob_close((uv_handle_t *)&u->pipes[k]);
+    if (due < 0) {
+        uv_timer_stop(&a->timer);
         return 0;
     }
-    pthread_mutex_lock(&u->p->lock);
-    g_ptr_array_add(u->p->uv_running, GINT_TO_POINTER(u->proc.pid));
-    int stop = __atomic_load_n(&u->p->cancels, __ATOMIC_SEQ_CST) > 0;
-    pthread_mutex_unlock(&u->p->lock);
-    if (stop)
-        kill(-u->proc.pid, SIGTERM);
-    for (int k = 0; k < 2 && capture; k++)
-        uv_read_start((uv_stream_t *)&u->pipes[k], ujob_alloc, ujob_read);
-    if (u->p->opts.timeout > 0)
-        uv_timer_start(&u->timer, ujob_kill_step, (uint64_t)(u->p->opts.timeout * 1000), 0);
-    return 0;
+    double ms = (due - ctk_spawn_clock()) * 1000.0;
+    return uv_timer_start(&a->timer, ajob_due, ms <= 0 ? 0 : (uint64_t)ceil(ms), 0);
+}
+
+/* Serves p; ends the attempt once the child is reaped. */
+static void ajob_step(ajob *a, const struct pollfd *p)
+{
+    int rc = ctk_spawn_watch_step(a->watch, p);
+    if (a->j.p->opts.line_buffer && !a->j.p->opts.quiet_output)
+        flush_lines(a->j.p, &a->j);
+    if (rc == 0 && (rc = ajob_sync(a)) == 0)
+        return;
+    if (rc < 0)
+        ctk_spawn_signal(&a->child, SIGKILL); /* dispose reaps it */
+    ajob_end_attempt(a, rc == 1 ? 0 : rc);
+}
+
+static void ajob_ready(uv_poll_t *w, int status, int events)
+{
+    /* An error on a pipe (the child closed it) is seen by the read, as an
+     * end of file. */
+    (void)status;
+    (void)events;
+    ajob *a = w->data;
+    if (a->ended)
+        return;
+    struct pollfd p[CTK_SPAWN_WATCH_FDS];
+    double due;
+    ctk_spawn_watch_fds(a->watch, p, &due);
+    int i = (int)(w - a->poll);
+    if (p[i].fd >= 0)
+        p[i].revents = p[i].events;
+    ajob_step(a, p);
+}
+
+static void ajob_due(uv_timer_t *t)
+{
+    ajob *a = t->data;
+    if (a->ended)
+        return;
+    struct pollfd p[CTK_SPAWN_WATCH_FDS];
+    double due;
+    ctk_spawn_watch_fds(a->watch, p, &due);
+    ajob_step(a, p);
+}
+
+static void ajob_attempt(ajob *a)
+{
+    job *j = &a->j;
+    job_attempt(j->p, j);
+    a->ended = 0;
+    int rc = ctk_spawn_start(&a->child, &j->so);
+    if (rc == 0) {
+        track(j->p, &a->child, 1);
+        ctk_spawn_result_free(&j->res);
+        rc = ctk_spawn_watch_begin(&a->watch, &a->child, &j->res);
+    }
+    if (rc == 0)
+        rc = ajob_sync(a);
+    if (rc != 0) { /* 1: never started, and the result says why */
+        if (rc < 0)
+            ctk_spawn_signal(&a->child, SIGKILL);
+        ajob_end_attempt(a, rc == 1 ? 0 : rc);
+    }
 }
 
 static int par_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done, void *done_arg)
 {
     ctk_par *p = ctx;
-    uv_job *u = g_new0(uv_job, 1);
-    u->p = p;
-    u->loop = loop;
-    u->done = done;
-    u->done_arg = done_arg;
-    int rc = job_begin(p, unit, &u->j);
+    ajob *a = g_new0(ajob, 1);
+    a->loop = loop;
+    a->done = done;
+    a->done_arg = done_arg;
+    for (int i = 0; i < CTK_SPAWN_WATCH_FDS; i++)
+        a->fds[i] = -1;
+    int rc = job_begin(p, unit, &a->j);
     if (rc != JOB_READY || p->opts.dry_run) {
         if (rc == JOB_READY)
-            job_end(p, &u->j, 0);
-        g_free(u);
+            job_end(p, &a->j, 0);
+        g_free(a);
         done(unit, done_arg);
         return 0;
     }
-    return ujob_attempt(u);
+    uv_timer_init(loop, &a->timer);
+    a->timer.data = a;
+    ajob_attempt(a);
+    return 0;
 }
 
 ctk_work ctk_par_work(ctk_par *p)
@@ -791,56 +1050,14 @@ ctk_work ctk_par_work(ctk_par *p)
 
 /* ---- reporting ---------------------------------------------------------------- */
 
-typedef struct job_result {
-    int64_t exit, signal;
-    uint64_t attempts, terminated, timed_out, out_bytes;
-    double start, elapsed;
-    const char *line;
-    size_t line_len;
-    const char *mem[2];
-    size_t mem_len[2];
-    char *spill[2];
-} job_result;
-
-static int decode_result(const ctk_unit *unit, job_result *r)
-{
-    cursor c = {unit->out.data, unit->out.len};
-    uint64_t v[5];
-    for (int i = 0; i < 5; i++)
-        if (get_u64(&c, &v[i]) < 0)
-            return CTK_EIO;
-    r->exit = (int64_t)v[0];
-    r->signal = (int64_t)v[1];
-    r->attempts = v[2];
-    r->terminated = v[3] & 1;
-    r->timed_out = v[3] >> 1 & 1;
-    r->out_bytes = v[4];
-    if (c.left < 2 * sizeof(double))
-        return CTK_EIO;
-    memcpy(&r->start, c.p, sizeof(double));
-    memcpy(&r->elapsed, c.p + sizeof(double), sizeof(double));
-    c.p += 2 * sizeof(double);
-    c.left -= 2 * sizeof(double);
-    if (get_str(&c, &r->line, &r->line_len) < 0)
-        return CTK_EIO;
-    for (int k = 0; k < 2; k++) {
-        const char *path;
-        size_t len;
-        if (get_str(&c, &r->mem[k], &r->mem_len[k]) < 0 || get_str(&c, &path, &len) < 0)
-            return CTK_EIO;
-        r->spill[k] = len > 0 ? g_strndup(path, len) : NULL;
-    }
-    return 0;
-}
-
 /* The arguments as --tag shows them: columns joined by spaces. */
 static char *tag_of(const ctk_unit *unit)
 {
     ctk_cmdline_item *cols = NULL;
     size_t n = 0;
-    int flag;
+    int skip;
     GString *tag = g_string_new(NULL);
-    if (decode_columns(unit, &flag, &cols, &n) == 0)
+    if (ctk_par_decode_job(&unit->in, &skip, &cols, &n) == 0)
         for (size_t i = 0; i < n; i++) {
             if (i > 0)
                 g_string_append_c(tag, ' ');
@@ -856,10 +1073,10 @@ static char *render_text(const ctk_cmdline *text, const ctk_unit *unit)
 {
     ctk_cmdline_item *cols = NULL;
     size_t n = 0;
-    int flag;
+    int skip;
     ctk_buf line = {0};
     char *out = NULL;
-    if (decode_columns(unit, &flag, &cols, &n) == 0) {
+    if (ctk_par_decode_job(&unit->in, &skip, &cols, &n) == 0) {
         ctk_cmdline_args args = {cols, n, unit->seq, 1};
         if (ctk_cmdline_render(text, &args, &line, NULL) == 0)
             out = g_strndup((const char *)line.data, line.len);
@@ -951,13 +1168,13 @@ static int write_result_file(const char *dir, const char *name, const char *mem,
 
 /* --results DIR: DIR/1/VALUE1/2/VALUE2/{seq,stdout,stderr}, as GNU
  * parallel lays it out; nothing goes to our stdout then. */
-static void write_results(ctk_par *p, const ctk_unit *unit, const job_result *r)
+static void write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result *r)
 {
     ctk_cmdline_item *cols = NULL;
     size_t n = 0;
-    int flag;
+    int skip;
     GString *dir = g_string_new(p->opts.results_dir);
-    if (decode_columns(unit, &flag, &cols, &n) == 0)
+    if (ctk_par_decode_job(&unit->in, &skip, &cols, &n) == 0)
         for (size_t i = 0; i < n; i++) {
             g_string_append_printf(dir, "/%zu/", i + 1);
             append_path_value(dir, cols[i].data, cols[i].len);
@@ -977,7 +1194,7 @@ static void write_results(ctk_par *p, const ctk_unit *unit, const job_result *r)
     g_string_free(dir, TRUE);
 }
 
-static void write_joblog(ctk_par *p, const ctk_unit *unit, const job_result *r)
+static void write_joblog(ctk_par *p, const ctk_unit *unit, const ctk_par_result *r)
 {
     if (p->opts.joblog == NULL)
         return;
@@ -1002,7 +1219,8 @@ const ctk_field *ctk_par_record_fields(size_t *n)
     return record_fields;
 }
 
-static void write_record(ctk_par *p, const ctk_unit *unit, const job_result *r, const char *input)
+static void write_record(ctk_par *p, const ctk_unit *unit, const ctk_par_result *r,
+                         const char *input)
 {
     if (p->opts.records == NULL)
         return;
@@ -1045,27 +1263,31 @@ int ctk_par_status(ctk_par *p)
 {
     pthread_mutex_lock(&p->lock);
     int status = p->failed > 101 ? 101 : (int)p->failed;
-    if (p->halt_status >= 0)
-        status = p->halt_status;
+    int halt_status = __atomic_load_n(&p->sh->halt_status, __ATOMIC_SEQ_CST);
+    if (halt_status >= 0)
+        status = halt_status;
     else if (p->opts.halt.when != CTK_HALT_NEVER && p->opts.halt.percent > 0)
         status = (int)ceil((double)p->failed * 100.0 / (double)(p->ran ? p->ran : 1));
     pthread_mutex_unlock(&p->lock);
     return status;
 }
 
-void ctk_par_consume(void *arg, const ctk_unit *unit)
+/* Reports one finished job (the pipeline's consume): its output, its
+ * joblog line and record, its count. */
+static void report(ctk_par *p, const ctk_unit *unit)
 {
-    ctk_par *p = arg;
-    if (unit->status == 0 && unit->in.len > 0 && unit->in.data[0] == JOB_SKIP)
-        return;
+    if (unit->status == 0 && unit->out.len == 0)
+        return; /* never ran: done before (--resume), or stopped */
     char *input = tag_of(unit);
-    job_result r = {0};
-    if (unit->status < 0 || decode_result(unit, &r) < 0) {
+    ctk_par_result r = {0};
+    int rc = unit->status < 0 ? unit->status : ctk_par_decode_result(&unit->out, &r);
+    if (rc < 0) {
         /* A job stopped by our own signal is not reported: --resume runs
          * it again, which is what a user who pressed Ctrl-C wants. */
         if (unit->status != CTK_ECANCELED) {
+            const char *why = unit->status < 0 ? unit->error : "malformed result";
             fprintf(stderr, "cpar: job %llu: %s\n", (unsigned long long)unit->seq,
-                    unit->error ? unit->error : ctk_strerror(unit->status));
+                    why ? why : ctk_strerror(rc));
             write_record(p, unit, NULL, input);
             count(p, 1);
         }
@@ -1084,11 +1306,9 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
         print_stream(stderr, tag, r.mem[1], r.mem_len[1], r.spill[1]);
         g_free(tagstring);
     }
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 2; k++)
         if (r.spill[k] != NULL && (p->opts.quiet_output || p->opts.results_dir != NULL))
             unlink(r.spill[k]);
-        g_free(r.spill[k]);
-    }
     if (r.timed_out) {
         /* GNU parallel's words, and its Exitval for a job it ended. */
         fprintf(stderr,
@@ -1100,326 +1320,25 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
     /* A job our cancel stopped never finished: not logged, so --resume
      * runs it again. */
     int interrupted = (__atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 ||
-                       __atomic_load_n(&p->halted, __ATOMIC_SEQ_CST) == 2) &&
+                       ctk_is_cancelled(p->cancel) || halted(p) == 2) &&
                       (r.terminated || r.signal != 0);
     if (!p->opts.dry_run && !interrupted) {
         write_joblog(p, unit, &r);
         write_record(p, unit, &r, input);
         count(p, r.exit != 0 || r.signal != 0);
     }
+    ctk_par_result_clear(&r);
     g_free(input);
 }
 
-/* ---- the process engine: one thread keeps N children running ---------------- */
-
-/* A job slot of the engine: the job, its child and the watch on it. Slots
- * never move (a child holds a mutex). */
-typedef struct engine_slot {
-    job j;
-    ctk_spawn_child child;
-    ctk_spawn_watch *watch;
-    int busy;
-} engine_slot;
-
-typedef struct engine {
-    ctk_par *p;
-    unsigned jobs;
-    engine_slot *slots;
-    struct pollfd *fds;
-    unsigned busy;
-    uint64_t next_seq, consume_seq;
-    GHashTable *finished; /* -k: seq -> unit waiting for its turn */
-    double start_at;      /* --delay/--rate: the next start's time */
-    int input_fd;         /* input to wait for along with the jobs, or -1 */
-    int start_reserved;
-} engine;
-
-static ctk_unit *unit_new(uint64_t seq)
+void ctk_par_consume(void *arg, const ctk_unit *unit)
 {
-    ctk_unit *u = g_new0(ctk_unit, 1);
-    u->seq = seq;
-    return u;
-}
-
-static void unit_free(ctk_unit *u)
-{
-    ctk_buf_free(&u->in);
-    ctk_buf_free(&u->out);
-    free(u->error);
-    g_free(u);
-}
-
-/* Hands a finished unit to consume, in input order with -k. */
-static void engine_finish(engine *e, ctk_unit *u)
-{
-    if (e->finished == NULL) {
-        ctk_par_consume(e->p, u);
-        unit_free(u);
-        return;
-    }
-    g_hash_table_insert(e->finished, &u->seq, u);
-    while ((u = g_hash_table_lookup(e->finished, &e->consume_seq)) != NULL) {
-        g_hash_table_remove(e->finished, &e->consume_seq);
-        ctk_par_consume(e->p, u);
-        unit_free(u);
-        e->consume_seq++;
-    }
-}
-
-/* Starts an attempt of slot s's job. Returns 0 while it runs, 1 when it
- * ended at once (not found), or a negative code. */
-static int engine_attempt(engine *e, engine_slot *s)
-{
-    job_attempt(e->p, &s->j);
-    int rc = ctk_spawn_start(&s->child, &s->j.so);
-    if (rc == 0) {
-        track(e->p, &s->child, 1);
-        rc = ctk_spawn_watch_begin(&s->watch, &s->child, &s->j.res);
-    }
-    if (rc != 0) {
-        track(e->p, &s->child, 0);
-        ctk_spawn_dispose(&s->child);
-    }
-    return rc;
-}
-
-/* An attempt ended with rc: another one, or the job's end. */
-static void engine_ended(engine *e, engine_slot *s, int rc)
-{
-    for (;;) {
-        if (!job_again(e->p, &s->j, rc))
-            break;
-        rc = engine_attempt(e, s);
-        if (rc == 0)
-            return;
-        if (rc == 1)
-            rc = 0;
-    }
-    ctk_unit *u = s->j.unit;
-    job_end(e->p, &s->j, rc);
-    s->busy = 0;
-    e->busy--;
-    engine_finish(e, u);
-}
-
-/* --line-buffer: prints the complete lines a running job has written so
- * far and keeps only the unfinished last line; consume prints the rest. */
-static void flush_lines(ctk_par *p, job *j)
-{
-    ctk_spawn_stream *streams[2] = {&j->res.out, &j->res.err};
-    char *tag = NULL;
-    int tagged = 0;
-    for (int k = 0; k < 2; k++) {
-        ctk_buf *mem = &streams[k]->mem;
-        const unsigned char *nl = mem->len > 0 ? memrchr(mem->data, '\n', mem->len) : NULL;
-        if (nl == NULL || streams[k]->spill_fd >= 0)
-            continue;
-        if (!tagged) {
-            tag = p->opts.tagstring != NULL ? render_text(p->opts.tagstring, j->unit)
-                  : p->opts.tag             ? tag_of(j->unit)
-                                            : NULL;
-            tagged = 1;
-        }
-        size_t n = (size_t)(nl - mem->data) + 1;
-        print_stream(k == 0 ? stdout : stderr, tag, (const char *)mem->data, n, NULL);
-        memmove(mem->data, mem->data + n, mem->len - n);
-        mem->len -= n;
-    }
-    g_free(tag);
-}
-
-static void engine_step(engine *e, engine_slot *s, const struct pollfd *p)
-{
-    int rc = ctk_spawn_watch_step(s->watch, p);
-    if (e->p->opts.line_buffer && !e->p->opts.quiet_output &&
-        (e->finished == NULL || s->j.unit->seq == e->consume_seq))
-        flush_lines(e->p, &s->j);
-    if (rc == 0)
-        return;
-    ctk_spawn_watch_free(s->watch);
-    s->watch = NULL;
-    track(e->p, &s->child, 0);
-    ctk_spawn_dispose(&s->child);
-    engine_ended(e, s, rc == 1 ? 0 : rc);
-}
-
-/* Takes the next unit and starts it. Returns 0, CTK_EAGAIN when the
- * start must wait (--delay, --rate), CTK_EOF at the end of input, or a
- * read error. */
-static int engine_start_next(engine *e)
-{
-    ctk_par *p = e->p;
-    if (p->rate != NULL) {
-        double now = ctk_rate_clock();
-        if (!e->start_reserved) {
-            e->start_at = now + ctk_rate_reserve(p->rate, now);
-            e->start_reserved = 1;
-        }
-        if (now < e->start_at)
-            return CTK_EAGAIN;
-    }
-    /* Reading must not keep finished jobs waiting (their output, their
-     * reaping): with jobs running, read only what is there. */
-    int fd = e->busy > 0 ? ctk_sources_wait_fd(p->opts.sources) : -1;
-    if (fd >= 0) {
-        struct pollfd in = {.fd = fd, .events = POLLIN};
-        if (poll(&in, 1, 0) == 0) {
-            e->input_fd = fd;
-            return CTK_EAGAIN;
-        }
-    }
-    ctk_unit *u = unit_new(e->next_seq);
-    int rc = ctk_par_produce(p, u);
-    if (rc == CTK_EOF || (rc < 0 && u->status == 0)) {
-        unit_free(u);
-        return rc;
-    }
-    e->next_seq++;
-    if (rc < 0) {
-        engine_finish(e, u);
-        return 0;
-    }
-    engine_slot *s = e->slots;
-    while (s->busy)
-        s++;
-    rc = job_begin(p, u, &s->j);
-    if (rc != JOB_READY) {
-        engine_finish(e, u);
-        return 0;
-    }
-    e->start_reserved = 0;
-    s->busy = 1;
-    e->busy++;
-    if (p->opts.dry_run) {
-        engine_ended(e, s, 0);
-        return 0;
-    }
-    rc = engine_attempt(e, s);
-    if (rc != 0)
-        engine_ended(e, s, rc == 1 ? 0 : rc);
-    return 0;
-}
-
-/* Polls every running child's fds until one has something to serve or
- * the next thing falls due. */
-static int engine_wait(engine *e, double start_at)
-{
-    double due = start_at;
-    nfds_t n = 0;
-    for (unsigned i = 0; i < e->jobs; i++) {
-        engine_slot *s = &e->slots[i];
-        struct pollfd *p = &e->fds[i * CTK_SPAWN_WATCH_FDS];
-        for (int k = 0; k < CTK_SPAWN_WATCH_FDS; k++)
-            p[k] = (struct pollfd){.fd = -1};
-        if (!s->busy)
-            continue;
-        double d;
-        if (ctk_spawn_watch_fds(s->watch, p, &d))
-            d = 0;
-        if (d >= 0 && (due < 0 || d < due))
-            due = d;
-        n = (nfds_t)(i + 1) * CTK_SPAWN_WATCH_FDS;
-    }
-    int timeout = -1;
-    if (due >= 0) {
-        double ms = (due - ctk_spawn_clock()) * 1000.0 + 1;
-        timeout = ms < 0 ? 0 : ms > 3600e3 ? 3600000 : (int)ms;
-    }
-    if (e->input_fd >= 0) {
-        e->fds[n] = (struct pollfd){.fd = e->input_fd, .events = POLLIN};
-        n++;
-    }
-    if (n == 0 && timeout < 0)
-        return 0;
-    int rc = poll(e->fds, n, timeout);
-    if (rc < 0 && errno != EINTR)
-        return -errno;
-    if (rc < 0)
-        for (nfds_t i = 0; i < n; i++)
-            e->fds[i].revents = 0;
-    for (unsigned i = 0; i < e->jobs; i++)
-        if (e->slots[i].busy)
-            engine_step(e, &e->slots[i], &e->fds[i * CTK_SPAWN_WATCH_FDS]);
-    return 0;
-}
-
-static gint seq_cmp(gconstpointer a, gconstpointer b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static void flush_finished(engine *e)
-{
-    if (e->finished == NULL || g_hash_table_size(e->finished) == 0)
-        return;
-    /* Only after an error: print what is left in order, gaps skipped. */
-    GList *keys = g_list_sort(g_hash_table_get_keys(e->finished), seq_cmp);
-    for (GList *k = keys; k != NULL; k = k->next) {
-        ctk_unit *u = g_hash_table_lookup(e->finished, k->data);
-        g_hash_table_steal(e->finished, k->data);
-        ctk_par_consume(e->p, u);
-        unit_free(u);
-    }
-    g_list_free(keys);
-}
-
-int ctk_par_run_processes(ctk_par *p, unsigned jobs, int keep_order)
-{
-    engine e = {.p = p, .jobs = jobs ? jobs : 1, .next_seq = 1, .consume_seq = 1};
-    if (p->cancel == NULL)
-        p->cancel = &p->cancels; /* the reader polls it while it waits */
-    e.slots = g_new0(engine_slot, e.jobs);
-    e.fds = g_new(struct pollfd, (size_t)e.jobs * CTK_SPAWN_WATCH_FDS + 1);
-    e.input_fd = -1;
-    if (keep_order)
-        e.finished = g_hash_table_new(g_int64_hash, g_int64_equal);
-    /* With -k, a slow first job holds the others' results: bounded, so
-     * memory stays flat however long it runs. */
-    size_t window = (size_t)e.jobs * 64 + 256;
-    int input_done = 0, rc = 0;
-    for (;;) {
-        double start_at = -1;
-        while (!input_done && e.busy < e.jobs && !stopping(p) &&
-               (e.finished == NULL || g_hash_table_size(e.finished) < window)) {
-            e.input_fd = -1;
-            int src = engine_start_next(&e);
-            if (src == CTK_EAGAIN) {
-                if (e.input_fd < 0)
-                    start_at = e.start_at;
-                break;
-            }
-            if (src < 0) {
-                input_done = 1;
-                if (src != CTK_EOF && src != CTK_ECANCELED)
-                    rc = src;
-            }
-        }
-        if (e.busy == 0 && (input_done || stopping(p)))
-            break;
-        int wrc = engine_wait(&e, start_at);
-        if (wrc < 0) {
-            rc = wrc;
-            break;
-        }
-    }
-    for (unsigned i = 0; i < e.jobs; i++)
-        if (e.slots[i].busy) { /* after a poll error only */
-            ctk_spawn_watch_free(e.slots[i].watch);
-            track(p, &e.slots[i].child, 0);
-            ctk_spawn_dispose(&e.slots[i].child);
-            ctk_unit *u = e.slots[i].j.unit;
-            job_end(p, &e.slots[i].j, CTK_ECANCELED);
-            unit_free(u);
-        }
-    flush_finished(&e);
-    if (e.finished != NULL)
-        g_hash_table_destroy(e.finished);
-    g_free(e.fds);
-    g_free(e.slots);
-    if (rc == 0 && cancelled(p))
-        rc = CTK_ECANCELED;
-    return rc;
+    ctk_par *p = arg;
+    /* Under --line-buffer the jobs print from other threads too. */
+    pthread_mutex_lock(&p->print_lock);
+    report(p, unit);
+    p->next_out = unit->seq + 1;
+    pthread_mutex_unlock(&p->print_lock);
 }
 
 int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_len)

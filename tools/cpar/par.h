@@ -4,8 +4,9 @@
  * reported as GNU parallel reports it: grouped output, --tag, a joblog in
  * parallel's exact format, and one record per job for machines.
  *
- * A job travels through the pipeline as bytes (its columns in, its result
- * out), so it runs under any strategy whose workers share this process.
+ * A job travels through the pipeline as bytes in libctk's wire encoding
+ * (its columns in, its result out), so it runs under any strategy, in
+ * this process or in workers it forks.
  */
 #ifndef CTK_PAR_H
 #define CTK_PAR_H
@@ -57,7 +58,9 @@ typedef struct ctk_par_opts {
     ctk_progress *progress;       /* --bar: updated per finished job; or NULL */
     size_t max_chars;             /* -X/-m: fill command lines up to this; 0: one item per job */
     const char *results_dir;      /* --results DIR; or NULL */
-    int line_buffer;              /* --line-buffer: whole lines as they come (process engine) */
+    int line_buffer;              /* --line-buffer: whole lines as they come; jobs must run
+                                     in this process (not under CTK_STRATEGY_PROCESSES) */
+    int keep_order;               /* -k: the pipeline consumes in input order */
 } ctk_par_opts;
 
 typedef struct ctk_par ctk_par;
@@ -73,24 +76,45 @@ void ctk_par_consume(void *arg, const ctk_unit *unit);
 /* Signals every running job's process group (from the signal thread);
  * a second call runs the termination sequence on them. */
 void ctk_par_cancel(ctk_par *p, int signo);
-/* The pipeline runs the jobs (not ctk_par_run_processes): the producer
- * polls its cancel flag while reading and spaces the starts (--rate). */
-void ctk_par_use_pipeline(ctk_par *p, const int *cancel);
+/* The pipeline that runs the jobs: the producer stops reading on its
+ * cancel flag and waits out --rate on its cancel fd. */
+void ctk_par_use_pipeline(ctk_par *p, const int *cancel, int cancel_fd);
 /* Jobs run, and how many of them failed (non-zero exit, a signal, or
  * never started). */
 void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed);
 /* The exit status GNU parallel would give: failed jobs (101 at most), or
  * what --halt decided. */
 int ctk_par_status(ctk_par *p);
-/* The process strategy, cpar's default: this thread keeps `jobs`
- * children running, serves their pipes in one poll loop and reaps each
- * as it ends; no other thread is involved. Returns 0, CTK_ECANCELED or
- * an error. */
-int ctk_par_run_processes(ctk_par *p, unsigned jobs, int keep_order);
 /* The fields of a record (seq input exit signal start elapsed bytes
  * attempts error). */
 const ctk_field *ctk_par_record_fields(size_t *n);
 /* 1 when a NUL byte in the input was replaced (warn once). */
 int ctk_par_nul_replaced(ctk_par *p);
+
+/* ---- the wire: a job (unit->in) and what came of it (unit->out) ---------- */
+
+/* What came of a job. Decoded, the pointers point into the unit's bytes
+ * except spill[], which are malloc'd (ctk_par_result_clear frees them). */
+typedef struct ctk_par_result {
+    int64_t exit, signal;
+    uint64_t attempts;
+    int terminated, timed_out;
+    uint64_t out_bytes;
+    double start, elapsed;
+    const char *line;
+    size_t line_len;
+    const char *mem[2]; /* stdout, stderr: the bytes kept in memory */
+    size_t mem_len[2];
+    char *spill[2]; /* the file holding the rest of them, or NULL */
+} ctk_par_result;
+
+/* The encode functions return 0 or CTK_ENOMEM; the decode functions 0,
+ * CTK_EIO for truncated or malformed bytes, or CTK_ENOMEM. A decoded
+ * job's columns point into `in`; g_free the array. */
+int ctk_par_encode_job(ctk_buf *in, int skip, const ctk_cmdline_item *cols, size_t n);
+int ctk_par_decode_job(const ctk_buf *in, int *skip, ctk_cmdline_item **cols, size_t *n);
+int ctk_par_encode_result(ctk_buf *out, const ctk_par_result *r);
+int ctk_par_decode_result(const ctk_buf *out, ctk_par_result *r);
+void ctk_par_result_clear(ctk_par_result *r);
 
 #endif

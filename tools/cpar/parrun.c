@@ -52,7 +52,11 @@ static int add_operand_sources(ctk_sources *src, int argc, char **argv, int firs
         while (j < argc && !separator(argv[j], &f2, &l2))
             j++;
         if (!file) {
-            ctk_sources_add_words(src, argv + i, (size_t)(j - i), linked);
+            int rc = ctk_sources_add_words(src, argv + i, (size_t)(j - i), linked);
+            if (rc < 0) {
+                snprintf(err, err_len, "%s", ctk_strerror(rc));
+                return rc;
+            }
         } else {
             for (int k = i; k < j; k++) {
                 int rc = ctk_sources_add_file(src, argv[k], linked && k == i, err, err_len);
@@ -83,8 +87,11 @@ static const char *input_path(const ctk_parrun_input *in, const char *path)
 int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err, size_t err_len)
 {
     ctk_sources *src;
-    ctk_sources_new(&src, in->delim);
-    int rc = 0;
+    int rc = ctk_sources_new(&src, in->delim);
+    if (rc < 0) {
+        snprintf(err, err_len, "%s", ctk_strerror(rc));
+        return rc;
+    }
     size_t n_cmd;
     for (size_t i = 0; i < in->n_arg_files && rc == 0; i++)
         rc = ctk_sources_add_file(src, input_path(in, in->arg_files[i]), 0, err, err_len);
@@ -179,7 +186,11 @@ int ctk_parrun_open_records(ctk_parrun_files *f, const char *path, ctk_format fo
         return -1;
     size_t nf;
     const ctk_field *fields = ctk_par_record_fields(&nf);
-    ctk_output_new(&f->records, f->records_file, format, fields, nf, header);
+    int rc = ctk_output_new(&f->records, f->records_file, format, fields, nf, header);
+    if (rc < 0) {
+        errno = rc == CTK_ENOMEM ? ENOMEM : EINVAL;
+        return -1;
+    }
     return 0;
 }
 
@@ -199,27 +210,37 @@ void ctk_parrun_files_close(ctk_parrun_files *f)
     }
 }
 
-/* Runs every job under strategy `name`, in this process. Returns 0 or a
- * negative code; the par keeps the counts. */
-static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, unsigned jobs,
-                        int keep_order, int watch_signals, int *signo)
+/* Whether produce and consume may run on a one-thread strategy's own
+ * thread: only when producing never waits (no --rate, no input that a
+ * writer may keep us waiting for), or the jobs it runs would wait too. */
+static int inline_ok(const ctk_par_opts *po, const ctk_sources *src)
 {
+    return po->start_rate <= 0 && !ctk_sources_may_wait(src);
+}
+
+/* Runs every job under strategy `name` through the pipeline, watching
+ * signals. Returns 0 or a negative code; the par keeps the counts. */
+static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, const ctk_par_opts *po,
+                        unsigned jobs, int keep_order, int *signo)
+{
+    *signo = 0;
+    const ctk_strategy *s = ctk_registry_strategy(reg, name);
+    if (s == NULL)
+        return CTK_ENOENT;
     parrun_run run = {NULL, par};
+    ctk_pipeline_opts pl = {ctk_par_work(par), jobs, keep_order,      0,
+                            ctk_par_produce,   par,  ctk_par_consume, par};
+    int rc = ctk_pipeline_new(&run.pipeline, &pl);
+    if (rc < 0)
+        return rc;
+    ctk_par_use_pipeline(par, ctk_pipeline_cancel_flag(run.pipeline),
+                         ctk_pipeline_cancel_fd(run.pipeline));
+    if (inline_ok(po, po->sources))
+        ctk_pipeline_allow_inline(run.pipeline);
     ctk_sigwatch *sw = NULL;
-    int rc;
-    if (strcmp(name, "process") == 0) {
-        if (watch_signals)
-            ctk_sigwatch_start(&sw, on_signal, &run);
-        rc = ctk_par_run_processes(par, jobs, keep_order);
-    } else {
-        ctk_pipeline_opts pl = {ctk_par_work(par), jobs, keep_order,      0,
-                                ctk_par_produce,   par,  ctk_par_consume, par};
-        ctk_pipeline_new(&run.pipeline, &pl);
-        ctk_par_use_pipeline(par, ctk_pipeline_cancel_flag(run.pipeline));
-        if (watch_signals)
-            ctk_sigwatch_start(&sw, on_signal, &run);
-        rc = ctk_pipeline_run(run.pipeline, ctk_registry_strategy(reg, name));
-    }
+    rc = ctk_sigwatch_start(&sw, on_signal, &run);
+    if (rc == 0)
+        rc = ctk_pipeline_run(run.pipeline, s);
     *signo = ctk_sigwatch_stop(sw);
     ctk_pipeline_free(run.pipeline);
     return rc;
@@ -236,9 +257,9 @@ int ctk_parrun_jobs(const ctk_common *c, ctk_registry *reg, const ctk_par_opts *
         return 255;
     }
     int signo = 0;
-    const char *name = c->strategy ? c->strategy : "process";
+    const char *name = c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY;
     unsigned jobs = ctk_cli_strategy_jobs(reg, name, po->jobs);
-    rc = run_strategy(par, reg, name, jobs, c->keep_order, 1, &signo);
+    rc = run_strategy(par, reg, name, po, jobs, c->keep_order, &signo);
     if (ctk_par_nul_replaced(par))
         fprintf(stderr,
                 "%s: warning: a NUL byte in the input was replaced with \\0 "
@@ -282,20 +303,27 @@ static int row_in_child(void *arg, ctk_buf *result)
     if (rc == 0)
         rc = ctk_par_new(&par, &row->po, err, sizeof err);
     if (rc == 0) {
-        rc = run_strategy(par, row->reg, row->name, row->jobs, row->keep_order, 1, &counts.signo);
+        rc = run_strategy(par, row->reg, row->name, &row->po, row->jobs, row->keep_order,
+                          &counts.signo);
         ctk_par_counts(par, &counts.ran, &counts.failed);
     }
     ctk_par_free(par);
     ctk_sources_free(row->po.sources);
-    ctk_buf_set(result, &counts, sizeof counts);
-    return rc == CTK_ECANCELED ? 0 : rc;
+    int set = ctk_buf_set(result, &counts, sizeof counts);
+    if (rc == 0 || rc == CTK_ECANCELED)
+        rc = set;
+    return rc;
 }
 
 int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_input *in,
                        const ctk_par_opts *po, const char *prog)
 {
     ctk_compare *table;
-    ctk_compare_new(&table, "jobs", NULL, NULL, 0);
+    int trc = ctk_compare_new(&table, "jobs", NULL, NULL, 0);
+    if (trc < 0) {
+        fprintf(stderr, "%s: %s\n", prog, ctk_strerror(trc));
+        return 255;
+    }
     int status = 0;
     size_t rows = g_strv_length(c->compare);
     fprintf(stderr,

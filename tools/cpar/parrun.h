@@ -15,6 +15,10 @@
 #include "ctk/registry.h"
 #include "sources.h"
 
+/* The strategy jobs run under without -s: chosen by measurement (see
+ * cpar(1), STRATEGIES). */
+#define CTK_PARRUN_DEFAULT_STRATEGY "thread"
+
 /* What the sources are built from. */
 typedef struct ctk_parrun_input {
     const char *const *arg_files; /* -a FILE..., "-" for stdin */
@@ -36,8 +40,7 @@ size_t ctk_parrun_command_words(int argc, char **argv, int first);
 int ctk_parrun_reads_stdin(const ctk_parrun_input *in);
 /* Builds the sources; CTK_EINVAL or another negative code with a
  * message in err. */
-int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
-                                  size_t err_len);
+int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err, size_t err_len);
 /* Copies stdin to a temporary file under $TMPDIR (or /tmp); returns its
  * path (g_free it, unlink it) or NULL with errno set. */
 char *ctk_parrun_spool_stdin(void);
@@ -58,20 +61,18 @@ typedef struct ctk_parrun_files {
 
 /* Opens --records PATH ("-": stdout) for the par's record fields; -1
  * with errno set. */
-int ctk_parrun_open_records(ctk_parrun_files *f, const char *path, ctk_format format,
-                                       int header);
+int ctk_parrun_open_records(ctk_parrun_files *f, const char *path, ctk_format format, int header);
 void ctk_parrun_files_close(ctk_parrun_files *f);
 
-/* Runs every job of po under c->strategy (default process), watching
+/* Runs every job of po under c->strategy (or the default), watching
  * SIGINT/SIGTERM/SIGHUP; messages on stderr as "prog: ...". Returns the
  * exit status: the par's, 128+signal, or 255. */
 int ctk_parrun_jobs(const ctk_common *c, ctk_registry *reg, const ctk_par_opts *po,
-                               const char *prog);
+                    const char *prog);
 /* --compare: runs every job once per strategy in c->compare, each row in
  * an isolated child with its own sources from in, and prints the table on
  * stdout. Returns the exit status. */
-int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg,
-                                  const ctk_parrun_input *in, const ctk_par_opts *po,
-                                  const char *prog);
+int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_input *in,
+                       const ctk_par_opts *po, const char *prog);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctkx/lines.h"
@@ -67,6 +68,21 @@ int ctk_sources_new(ctk_sources **out, char delim)
     s->per_job = 1;
     s->current = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     *out = s;
+    return 0;
+}
+
+int ctk_sources_may_wait(const ctk_sources *s)
+{
+    for (guint g = 0; g < s->groups->len; g++) {
+        group *grp = g_ptr_array_index(s->groups, g);
+        for (guint i = 0; i < grp->sources->len; i++) {
+            source *src = g_ptr_array_index(grp->sources, i);
+            struct stat st;
+            /* Words have no lines reader (their fd is 0 but unused). */
+            if (src->lines != NULL && (fstat(src->fd, &st) < 0 || !S_ISREG(st.st_mode)))
+                return 1;
+        }
+    }
     return 0;
 }
 

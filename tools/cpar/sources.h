@@ -31,8 +31,7 @@ void ctk_sources_free(ctk_sources *s);
 int ctk_sources_add_words(ctk_sources *s, char *const *words, size_t n, int linked);
 /* A file (::::, -a); "-" is stdin. CTK_ENOENT etc. with err filled when
  * it cannot be opened. */
-int ctk_sources_add_file(ctk_sources *s, const char *path, int linked, char *err,
-                                    size_t err_len);
+int ctk_sources_add_file(ctk_sources *s, const char *path, int linked, char *err, size_t err_len);
 /* Groups every `per_job` consecutive items of a single source into one
  * job (-n / -N). 1 by default. CTK_EINVAL with several sources. */
 int ctk_sources_set_per_job(ctk_sources *s, size_t per_job);
@@ -43,12 +42,14 @@ int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *err, size_t 
  * Returns 0, CTK_EOF, CTK_ECANCELED, or a read error. *nul_replaced is
  * set when a NUL byte was replaced by the two characters \0, as GNU
  * parallel does without --null. */
-int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced,
-                                const int *cancel);
+int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced, const int *cancel);
 /* The fd ctk_sources_next would block reading (the streamed source's,
  * when no whole record is buffered), for a caller that polls it with
  * other fds first; -1 when the next call would not wait there. */
 int ctk_sources_wait_fd(ctk_sources *s);
+/* 1 when reading may wait on a writer (a source that is a pipe, a
+ * terminal, a socket: anything but a regular file or ::: words). */
+int ctk_sources_may_wait(const ctk_sources *s);
 /* Frees the arrays ctk_sources_next allocated in item (start zeroed). */
 void ctk_item_clear(ctk_item *item);
 
