@@ -401,3 +401,19 @@ reset_stats() {
     read -r req _ <<<"$(stats | tr -c '0-9\n' ' ')"
     assert_equal "$req" 32
 }
+
+@test "URLs and records cross a process boundary as bytes: the wirepair fixture strategy gives async's records" {
+    local so u=$HTTPD_URL
+    so=$(fixture_plugin wirepair)
+    local in=("$u/ok/x" "$u/status/404" "$u/bytes/200000" "$u/redirect/2" "http://127.0.0.1:1/refused")
+    mkdir -p "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/w"
+    run --separate-stderr cf -s async -k -L -o "$BATS_TEST_TMPDIR/a" "${in[@]}"
+    local want=$output
+    run --separate-stderr cf --plugin "$so" -s wirepair -k -L -o "$BATS_TEST_TMPDIR/w" "${in[@]}"
+    assert_equal "$status" 1
+    # url, status, bytes and error agree; times and paths may not.
+    assert_equal "$(cut -f2,3,4,9 <<<"$output")" "$(cut -f2,3,4,9 <<<"$want")"
+    assert_equal "${#lines[@]}" 5
+    run cmp "$BATS_TEST_TMPDIR/a/200000" "$BATS_TEST_TMPDIR/w/200000"
+    assert_success
+}

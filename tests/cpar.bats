@@ -867,3 +867,17 @@ last_start_after() {
         assert_output 300000006
     done
 }
+
+@test "jobs and their results cross a process boundary as bytes: the wirepair fixture strategy gives thread's output" {
+    local so
+    so=$(fixture_plugin wirepair)
+    local cmd='printf "%s|%s\n" {1} {2}; echo "err {#}" >&2; exit $(( {#} % 3 ))'
+    run --separate-stderr timeout 60 cpar -k --tag --joblog "$BATS_TEST_TMPDIR/t.log" -s thread "$cmd" ::: a 'b c' ::: 1 2
+    local want_out=$output want_err=$stderr want_status=$status
+    run --separate-stderr timeout 60 cpar --plugin "$so" -k --tag --joblog "$BATS_TEST_TMPDIR/w.log" -s wirepair "$cmd" ::: a 'b c' ::: 1 2
+    assert_equal "$status" "$want_status"
+    assert_equal "$output" "$want_out"
+    assert_equal "$stderr" "$want_err"
+    # The joblog's seq, exit value and command agree, line for line.
+    assert_equal "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/w.log")" "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/t.log")"
+}
