@@ -1,5 +1,7 @@
-/* lines.c: a buffered record reader over read(2), with poll(2) so that
- * a cancel flag is noticed within a fifth of a second. */
+/* lines.c: a buffered record reader over read(2). While it waits for
+ * input it polls the run's cancel fd beside the input, so a cancel wakes
+ * it at once; without a fd it looks at the cancel flag five times a
+ * second. */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@ struct ctk_lines {
     char *buf;
     size_t cap, start, end; /* unread bytes are buf[start..end) */
     int eof;
+    int cancel_fd; /* readable once the run is cancelled, or -1 */
 };
 
 int ctk_lines_open(ctk_lines **out, int fd, char delim, size_t max_len)
@@ -26,6 +29,7 @@ int ctk_lines_open(ctk_lines **out, int fd, char delim, size_t max_len)
     if (r == NULL)
         return CTK_ENOMEM;
     r->fd = fd;
+    r->cancel_fd = -1;
     r->delim = delim;
     r->max_len = max_len;
     r->cap = LINES_CHUNK;
@@ -46,16 +50,25 @@ void ctk_lines_close(ctk_lines *r)
     free(r);
 }
 
-/* Waits until fd is readable or cancel rises. */
+void ctk_lines_set_cancel_fd(ctk_lines *r, int cancel_fd)
+{
+    r->cancel_fd = cancel_fd;
+}
+
+/* Waits until fd is readable or the run is cancelled. */
 static int wait_readable(ctk_lines *r, const int *cancel)
 {
-    if (cancel == NULL)
+    if (cancel == NULL && r->cancel_fd < 0)
         return 0;
     for (;;) {
         if (ctk_is_cancelled(cancel))
             return CTK_ECANCELED;
-        struct pollfd p = {.fd = r->fd, .events = POLLIN};
-        int n = poll(&p, 1, 200);
+        struct pollfd p[2] = {{.fd = r->fd, .events = POLLIN},
+                              {.fd = r->cancel_fd, .events = POLLIN}};
+        int watched = r->cancel_fd >= 0 ? 2 : 1;
+        int n = poll(p, (nfds_t)watched, watched == 2 ? -1 : 200);
+        if (n > 0 && watched == 2 && (p[1].revents & POLLIN))
+            return CTK_ECANCELED;
         if (n > 0)
             return 0;
         if (n < 0 && errno != EINTR)

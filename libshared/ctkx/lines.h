@@ -19,6 +19,10 @@ int ctk_lines_open(ctk_lines **out, int fd, char delim, size_t max_len);
  * a negated errno. *line stays valid until the next call. */
 int ctk_lines_next(ctk_lines *r, const char **line, size_t *len, const int *cancel);
 void ctk_lines_close(ctk_lines *r);
+/* A fd that turns readable when the run is cancelled (the pipeline's
+ * ctk_pipeline_cancel_fd): a wait for input then wakes at once on a
+ * cancel instead of looking at the flag on a timer. */
+void ctk_lines_set_cancel_fd(ctk_lines *r, int cancel_fd);
 /* 1 when ctk_lines_next can answer from what is buffered (a whole record,
  * or the end of input), without reading: a poll loop then need not wait
  * for ctk_lines_fd to be readable first. */

@@ -5,6 +5,7 @@
  * enough to matter, and it keeps reserve() simple for threads and loops.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -98,7 +99,7 @@ double ctk_rate_clock(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int ctk_rate_wait(ctk_rate *rate, const int *cancel)
+int ctk_rate_wait(ctk_rate *rate, const int *cancel, int cancel_fd)
 {
     double now = ctk_rate_clock();
     double due = now + ctk_rate_reserve(rate, now);
@@ -108,6 +109,13 @@ int ctk_rate_wait(ctk_rate *rate, const int *cancel)
         double left = due - ctk_rate_clock();
         if (left <= 0)
             return 0;
+        if (cancel_fd >= 0) {
+            /* One sleep to the due time, cut short by a cancel. */
+            struct pollfd p = {.fd = cancel_fd, .events = POLLIN};
+            if (poll(&p, 1, (int)(left * 1000) + 1) > 0 && (p.revents & POLLIN))
+                return CTK_ECANCELED;
+            continue;
+        }
         if (left > 0.05)
             left = 0.05;
         struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};

@@ -27,8 +27,10 @@ void ctk_rate_free(ctk_rate *rate);
 double ctk_rate_reserve(ctk_rate *rate, double now);
 
 /* Takes a slot and sleeps until it comes (CLOCK_MONOTONIC). Returns 0, or
- * CTK_ECANCELED as soon as *cancel turns non-zero (polled every 50 ms). */
-int ctk_rate_wait(ctk_rate *rate, const int *cancel);
+ * CTK_ECANCELED as soon as the run is cancelled: at once when cancel_fd
+ * (the pipeline's cancel fd) turns readable; without one (-1), *cancel is
+ * looked at every 50 ms. */
+int ctk_rate_wait(ctk_rate *rate, const int *cancel, int cancel_fd);
 
 /* CLOCK_MONOTONIC in seconds, the clock ctk_rate_wait uses. */
 double ctk_rate_clock(void);

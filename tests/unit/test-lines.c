@@ -1,6 +1,8 @@
 /* test-lines.c: records, the last one without a delimiter, over-long
  * records skipped with their length, and cancel while waiting. */
 #include <glib.h>
+#include <stdint.h>
+#include <sys/eventfd.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -87,11 +89,45 @@ static void test_cancel_while_waiting(void)
     close(fds[1]);
 }
 
+static void *write_fd_later(void *arg)
+{
+    g_usleep(100000);
+    uint64_t one = 1;
+    g_assert_cmpint(write(*(int *)arg, &one, sizeof one), ==, sizeof one);
+    return NULL;
+}
+
+/* Only the run's cancel fd turns readable, no flag: the reader, waiting on
+ * a pipe nobody writes, wakes at once. */
+static void test_cancel_fd_while_waiting(void)
+{
+    int fds[2];
+    g_assert_cmpint(pipe(fds), ==, 0);
+    int cancel_fd = eventfd(0, EFD_CLOEXEC);
+    g_assert_cmpint(cancel_fd, >=, 0);
+    ctk_lines *r;
+    ctk_lines_open(&r, fds[0], '\n', 100);
+    ctk_lines_set_cancel_fd(r, cancel_fd);
+    pthread_t t;
+    pthread_create(&t, NULL, write_fd_later, &cancel_fd);
+    const char *line;
+    size_t len;
+    gint64 t0 = g_get_monotonic_time();
+    g_assert_cmpint(ctk_lines_next(r, &line, &len, NULL), ==, CTK_ECANCELED);
+    g_assert_cmpint(g_get_monotonic_time() - t0, <, 5 * G_USEC_PER_SEC);
+    pthread_join(t, NULL);
+    ctk_lines_close(r);
+    close(cancel_fd);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/lines/records", test_records);
     g_test_add_func("/lines/too-long", test_long_record_skipped);
     g_test_add_func("/lines/cancel", test_cancel_while_waiting);
+    g_test_add_func("/lines/cancel-fd", test_cancel_fd_while_waiting);
     return g_test_run();
 }

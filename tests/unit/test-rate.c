@@ -4,6 +4,9 @@
  * thread its own slot.
  */
 #include <glib.h>
+#include <stdint.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -90,19 +93,37 @@ static void test_threads_get_distinct_slots(void)
     ctk_rate_free(rate);
 }
 
+static void *write_fd_later(void *arg)
+{
+    g_usleep(100000);
+    uint64_t one = 1;
+    g_assert_cmpint(write(*(int *)arg, &one, sizeof one), ==, sizeof one);
+    return NULL;
+}
+
 static void test_wait_paces_and_cancels(void)
 {
     ctk_rate *rate = ctk_rate_new(20); /* 0.05 s apart */
     double t0 = ctk_rate_clock();
     for (int i = 0; i < 5; i++)
-        g_assert_cmpint(ctk_rate_wait(rate, NULL), ==, 0);
+        g_assert_cmpint(ctk_rate_wait(rate, NULL, -1), ==, 0);
     double took = ctk_rate_clock() - t0;
     /* Four gaps of 0.05 s: never less, whatever the machine's load. */
     g_assert_cmpfloat(took, >=, 0.195);
     int cancel = 1;
     ctk_rate *slow = ctk_rate_new(0.001);
-    g_assert_cmpint(ctk_rate_wait(slow, NULL), ==, 0);                /* first is free */
-    g_assert_cmpint(ctk_rate_wait(slow, &cancel), ==, CTK_ECANCELED); /* next in 1000 s */
+    g_assert_cmpint(ctk_rate_wait(slow, NULL, -1), ==, 0);                /* first is free */
+    g_assert_cmpint(ctk_rate_wait(slow, &cancel, -1), ==, CTK_ECANCELED); /* next in 1000 s */
+    /* The cancel fd alone ends a wait of 1000 s as soon as it is written. */
+    int cancel_fd = eventfd(0, EFD_CLOEXEC);
+    g_assert_cmpint(cancel_fd, >=, 0);
+    pthread_t t;
+    pthread_create(&t, NULL, write_fd_later, &cancel_fd);
+    t0 = ctk_rate_clock();
+    g_assert_cmpint(ctk_rate_wait(slow, NULL, cancel_fd), ==, CTK_ECANCELED);
+    g_assert_cmpfloat(ctk_rate_clock() - t0, <, 5.0);
+    pthread_join(t, NULL);
+    close(cancel_fd);
     ctk_rate_free(slow);
     ctk_rate_free(rate);
 }

@@ -92,6 +92,8 @@ static int run_pipeline(run_ctx *rc, const ctk_strategy *s, ctk_work work, ctk_p
     int err = ctk_pipeline_new(&rc->pipeline, &po);
     if (err < 0)
         return err;
+    if (rc->lines != NULL)
+        ctk_lines_set_cancel_fd(rc->lines, ctk_pipeline_cancel_fd(rc->pipeline));
     if (rc->plan->signals != NULL) {
         ctk_sigwatch_retarget(rc->plan->signals, cancel_on_signal, rc->pipeline);
         /* A signal that came before the pipeline existed still counts. */

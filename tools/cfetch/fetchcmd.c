@@ -86,7 +86,8 @@ static int run_pipeline(const ctk_fetchcmd *s, ctk_fetch *fetch, ctk_fetchrun *f
      * ends transfers at once, and nothing wakes on a timer to look. */
     ctk_fetch_set_cancel(fetch, ctk_pipeline_cancel_flag(target.pipeline),
                          ctk_pipeline_cancel_fd(target.pipeline));
-    ctk_fetchrun_set_cancel_flag(fr, ctk_pipeline_cancel_flag(target.pipeline));
+    ctk_fetchrun_set_cancel(fr, ctk_pipeline_cancel_flag(target.pipeline),
+                            ctk_pipeline_cancel_fd(target.pipeline));
     ctk_sigwatch_retarget(s->signals, on_signal, &target);
     /* A signal that came before the pipeline existed still counts. */
     if (ctk_sigwatch_received(s->signals) != 0)

@@ -25,6 +25,7 @@ struct ctk_fetchrun {
     ctk_urlpath_names *names;
     ctk_rate *rate; /* NULL: no limit */
     const int *cancel;
+    int cancel_fd; /* the run's cancel fd, or -1 */
     int input_failed;
     ctk_fetchrun_counts counts; /* writer thread only */
 };
@@ -44,6 +45,7 @@ const ctk_field *ctk_fetchrun_fields(size_t *n)
 int ctk_fetchrun_new(ctk_fetchrun **out, const ctk_fetchrun_opts *opts)
 {
     ctk_fetchrun *r = g_new0(ctk_fetchrun, 1);
+    r->cancel_fd = -1;
     r->o = *opts;
     if (opts->urls == NULL) {
         int rc = ctk_lines_open(&r->lines, opts->in_fd, '\n', CTK_FETCHRUN_MAX_URL);
@@ -72,9 +74,12 @@ void ctk_fetchrun_free(ctk_fetchrun *r)
     g_free(r);
 }
 
-void ctk_fetchrun_set_cancel_flag(ctk_fetchrun *r, const int *cancel)
+void ctk_fetchrun_set_cancel(ctk_fetchrun *r, const int *cancel, int cancel_fd)
 {
     r->cancel = cancel;
+    r->cancel_fd = cancel_fd;
+    if (r->lines != NULL)
+        ctk_lines_set_cancel_fd(r->lines, cancel_fd);
 }
 
 void ctk_fetchrun_counts_get(ctk_fetchrun *r, ctk_fetchrun_counts *c)
@@ -203,7 +208,7 @@ int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
         ctk_journal_entry_free(&done);
     } else {
         rc = ctk_fetch_encode(&unit->in, url, path);
-        if (rc == 0 && r->rate != NULL && ctk_rate_wait(r->rate, r->cancel) < 0)
+        if (rc == 0 && r->rate != NULL && ctk_rate_wait(r->rate, r->cancel, r->cancel_fd) < 0)
             rc = CTK_EOF; /* cancelled while waiting for the slot */
     }
     g_free(path);

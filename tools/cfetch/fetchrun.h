@@ -45,8 +45,9 @@ void ctk_fetchrun_free(ctk_fetchrun *r);
 /* For ctk_pipeline_opts.produce / .consume (arg: the ctk_fetchrun). */
 int ctk_fetchrun_produce(void *arg, ctk_unit *unit);
 void ctk_fetchrun_consume(void *arg, const ctk_unit *unit);
-/* The pipeline's cancel flag, polled by the reader and the rate wait. */
-void ctk_fetchrun_set_cancel_flag(ctk_fetchrun *r, const int *cancel);
+/* The pipeline's cancel flag and fd: the reader and the rate wait sleep
+ * on the fd, so a cancel wakes them at once. */
+void ctk_fetchrun_set_cancel(ctk_fetchrun *r, const int *cancel, int cancel_fd);
 void ctk_fetchrun_counts_get(ctk_fetchrun *r, ctk_fetchrun_counts *c);
 const ctk_field *ctk_fetchrun_fields(size_t *n);
 

@@ -293,6 +293,8 @@ void ctk_par_use_pipeline(ctk_par *p, const int *cancel, int cancel_fd)
 {
     p->cancel = cancel;
     p->cancel_fd = cancel_fd;
+    if (p->opts.sources != NULL)
+        ctk_sources_set_cancel_fd(p->opts.sources, cancel_fd);
 }
 
 int ctk_par_nul_replaced(ctk_par *p)

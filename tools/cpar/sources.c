@@ -40,6 +40,7 @@ struct ctk_sources {
     GPtrArray *current; /* GBytes of the job being built */
     GBytes *streamed;   /* the first group's current value when streaming */
     GRegex *colsep;     /* --colsep: values split into columns; or NULL */
+    int cancel_fd;      /* the run's cancel fd for the readers, or -1 */
 };
 
 static void source_free(gpointer p)
@@ -64,11 +65,25 @@ int ctk_sources_new(ctk_sources **out, char delim)
 {
     ctk_sources *s = g_new0(ctk_sources, 1);
     s->delim = delim;
+    s->cancel_fd = -1;
     s->groups = g_ptr_array_new_with_free_func(group_free);
     s->per_job = 1;
     s->current = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     *out = s;
     return 0;
+}
+
+void ctk_sources_set_cancel_fd(ctk_sources *s, int cancel_fd)
+{
+    s->cancel_fd = cancel_fd;
+    for (guint g = 0; g < s->groups->len; g++) {
+        const group *gr = g_ptr_array_index(s->groups, g);
+        for (guint k = 0; k < gr->sources->len; k++) {
+            source *src = g_ptr_array_index(gr->sources, k);
+            if (src->lines != NULL)
+                ctk_lines_set_cancel_fd(src->lines, cancel_fd);
+        }
+    }
 }
 
 int ctk_sources_may_wait(const ctk_sources *s)
@@ -161,6 +176,7 @@ int ctk_sources_add_file(ctk_sources *s, const char *path, int linked, char *err
         source_free(src);
         return rc;
     }
+    ctk_lines_set_cancel_fd(src->lines, s->cancel_fd);
     return add_source(s, src, linked);
 }
 

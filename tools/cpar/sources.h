@@ -50,6 +50,9 @@ int ctk_sources_wait_fd(ctk_sources *s);
 /* 1 when reading may wait on a writer (a source that is a pipe, a
  * terminal, a socket: anything but a regular file or ::: words). */
 int ctk_sources_may_wait(const ctk_sources *s);
+/* The run's cancel fd: a reader waiting on a pipe or terminal wakes at
+ * once on a cancel. */
+void ctk_sources_set_cancel_fd(ctk_sources *s, int cancel_fd);
 /* Frees the arrays ctk_sources_next allocated in item (start zeroed). */
 void ctk_item_clear(ctk_item *item);
 
