@@ -89,10 +89,10 @@ reset_stats() {
 
 # ---- records ---------------------------------------------------------------------------
 
-@test "one record per URL with the nine fields, TSV with --header, JSON, -k order" {
+@test "one record per URL with the nine fields, TSV with --header-line, JSON, -k order" {
     local urls=() i
     for i in $(seq 1 30); do urls+=("$HTTPD_URL/ok/u$i"); done
-    run --separate-stderr cf --header -k -j 8 "${urls[@]}"
+    run --separate-stderr cf --header-line -k -j 8 "${urls[@]}"
     assert_success
     assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror')"
     assert_equal "$(tail -n +2 <<<"$output" | col 1 | paste -sd,)" "$(seq -s, 1 30)"
@@ -136,8 +136,8 @@ reset_stats() {
         assert_equal "$(rec "$u/redirect/3" 3),$(rec "$u/redirect/3" 9)" "200,"
         [[ $(rec "$u/redirect-loop" 9) == *edirect* ]] || fail "$s: loop: $(rec "$u/redirect-loop" 9)"
         assert_equal "$(rec "$u/bytes/3000000" 4)" 3000000
-        # Without -L a redirect is a record of its own, and a success.
-        run cf -s "$s" "$u/redirect/2"
+        # With --no-location a redirect is a record of its own, and a success.
+        run cf -s "$s" --no-location "$u/redirect/2"
         assert_success
         assert_equal "$(col 3 <<<"$output")" 302
     done
@@ -243,7 +243,9 @@ reset_stats() {
     for s in $STRATEGIES; do
         rm -rf "$BATS_TEST_TMPDIR/w"
         mkdir -p "$BATS_TEST_TMPDIR/w"
-        run cf -s "$s" -k -o "$d" "$u/ok/../../../passwd" "$u/ok/%2e%2e/%2E%2E/evil" "$u/ok/%2e%2e" \
+        # --no-fail: /ok/../../../passwd is the server's /passwd, a 404 whose
+        # body must still land inside DIR.
+        run cf -s "$s" -k --no-fail -o "$d" "$u/ok/../../../passwd" "$u/ok/%2e%2e/%2E%2E/evil" "$u/ok/%2e%2e" \
             "$u/ok/a%2Fb" "$u/ok/.hidden" "$u/ok/" "$u/ok/" "$u/bytes/5000000" "$u/bytes/5000000?again"
         assert_success
         # Nothing outside DIR, nothing hidden inside it.
@@ -394,10 +396,159 @@ reset_stats() {
     local i urls=()
     for i in $(seq 1 8); do urls+=("$HTTPD_URL/delay/50/c$i"); done
     reset_stats
-    run cf --compare -j 4 --format tsv --header "${urls[@]}"
+    run cf --compare -j 4 --format tsv --header-line "${urls[@]}"
     assert_success
     assert_equal "$(tsv_col strategy <<<"$output" | paste -sd,)" "sync,thread,process,async"
     assert_equal "$(tsv_col failed <<<"$output" | sort -u)" 0
     read -r req _ <<<"$(stats | tr -c '0-9\n' ' ')"
     assert_equal "$req" 32
+}
+
+# ---- habits of curl and wget2 users (issue 15) ------------------------------------------------
+
+@test "-H/--header sends request headers as curl -H does; --header-line is the TSV header line" {
+    run cf --body -H 'Authorization: Bearer SECRET1' --header 'X-Two: 2' "$HTTPD_URL/headers"
+    assert_success
+    assert_line "Authorization: Bearer SECRET1"
+    assert_line "X-Two: 2"
+    # The same lines as curl sends for the same options.
+    local ours theirs
+    ours=$(grep -E '^(Authorization|X-Two):' <<<"$output")
+    theirs=$(curl -sS -H 'Authorization: Bearer SECRET1' --header 'X-Two: 2' "$HTTPD_URL/headers" |
+        tr -d '\r' | grep -E '^(Authorization|X-Two):')
+    assert_equal "$ours" "$theirs"
+    # --header takes its value: nothing is read as a URL.
+    run --separate-stderr cf --header 'X-A: b' "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "${#lines[@]}" 1
+    assert_equal "$(col 2 <<<"$output")" "$HTTPD_URL/ok/one"
+    run cf --header-line "$HTTPD_URL/ok/x"
+    assert_success
+    assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror')"
+    # --help lists -H/--header as cfetch's, and no shared --header.
+    run cf --help
+    assert_equal "$(grep -cE -- '--header( |$)' <<<"$output")" 1
+    assert_line --regexp '^  -H, --header LINE +send the header'
+}
+
+@test "no credential in records, messages or the journal: Authorization, Cookie, user:password@" {
+    local j=$BATS_TEST_TMPDIR/j.db hp=${HTTPD_URL#http://} s
+    local closed
+    closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    for s in $STRATEGIES; do
+        rm -f "$j"*
+        run --separate-stderr cf -s "$s" -k --journal "$j" -H 'Authorization: Bearer SECRET1' \
+            -H 'Cookie: k=SECRET2' "http://user:SECRET3@$hp/ok/a" \
+            "http://user:SECRET3@127.0.0.1:$closed/refused" "http://SECRET4@$hp/ok/x" \
+            'Cookie: SECRET5' "$HTTPD_URL/status/403"
+        assert_failure 1
+        assert_equal "${#lines[@]}" 5
+        assert_equal "$(col 2 <<<"$output" | head -n 1)" "http://user:***@$hp/ok/a"
+        assert_equal "$(col 2 <<<"$output" | sed -n 3p)" "http://***@$hp/ok/x"
+        assert_equal "$(col 2 <<<"$output" | sed -n 4p)" "Cookie: ***"
+        assert_equal "$(rec "http://user:***@$hp/ok/a" 3)" 200
+        ! grep -aq SECRET <<<"$output$stderr" || fail "$s: a credential in the output: $output $stderr"
+        ! grep -aqr SECRET "$BATS_TEST_TMPDIR" || fail "$s: a credential in the journal"
+        # Messages (--body sends failures to stderr) say no more.
+        run --separate-stderr cf -s "$s" --body "http://user:SECRET3@127.0.0.1:$closed/refused"
+        assert_failure 1
+        [[ $stderr == *"user:***@"* ]] || fail "$s: $stderr"
+        ! grep -aq SECRET <<<"$output$stderr" || fail "$s: a credential in a message: $stderr"
+    done
+    # The server got them all the same.
+    grep -q "Bearer SECRET1" <(cf --body -H 'Authorization: Bearer SECRET1' "$HTTPD_URL/headers")
+    # An -H that is not a header is refused without echoing it.
+    run --separate-stderr cf -H 'Authorization Bearer SECRET6' "$HTTPD_URL/ok/a"
+    assert_equal "$status" 2
+    ! grep -aq SECRET <<<"$output$stderr" || fail "echoed: $stderr"
+}
+
+@test "-o FILE with one URL writes that file as curl -o; -o DIR, -P and --directory-prefix save in a folder" {
+    cd "$BATS_TEST_TMPDIR"
+    run cf -o big.iso "$HTTPD_URL/bytes/50000"
+    assert_success
+    [[ -f big.iso ]] || fail "big.iso is not a file: $(ls -la)"
+    curl -sS -o curl.iso "$HTTPD_URL/bytes/50000"
+    cmp big.iso curl.iso
+    assert_equal "$(col 8 <<<"$output")" big.iso
+    # An existing directory, a trailing slash, several URLs: the folder form.
+    mkdir d
+    run cf -o d "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "$(cat d/one)" one
+    run cf -o e/ "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "$(cat e/one)" one
+    run cf -o f "$HTTPD_URL/ok/one" "$HTTPD_URL/ok/two"
+    assert_success
+    assert_equal "$(cat f/one f/two | paste -sd' ')" "one two"
+    run cf -P g "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "$(cat g/one)" one
+    run cf --directory-prefix h "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "$(cat h/one)" one
+    # A rerun replaces the file whole, as curl -o does.
+    run cf -o big.iso "$HTTPD_URL/bytes/10"
+    assert_success
+    assert_equal "$(stat -c %s big.iso)" 10
+    run --separate-stderr cf -o x -P y "$HTTPD_URL/ok/one"
+    assert_equal "$status" 2
+}
+
+@test "redirects are followed by default, as wget2 does; --max-redirs bounds them; --no-location" {
+    local s
+    cd "$BATS_TEST_TMPDIR"
+    wget2 -q -O wget.out "$HTTPD_URL/redirect/3" || fail "wget2 did not follow"
+    for s in $STRATEGIES; do
+        run cf -s "$s" -o ours.out "$HTTPD_URL/redirect/3"
+        assert_success
+        assert_equal "$(col 3 <<<"$output")" 200
+        cmp wget.out ours.out
+        run cf -s "$s" --max-redirs 2 "$HTTPD_URL/redirect/3"
+        assert_failure 1
+        [[ $(col 9 <<<"$output") == *edirect* ]] || fail "$s: $(col 9 <<<"$output")"
+        run cf -s "$s" --no-location "$HTTPD_URL/redirect/3"
+        assert_success
+        assert_equal "$(col 3 <<<"$output")" 302
+        # -L is accepted for curl habits: no change.
+        run cf -s "$s" -L "$HTTPD_URL/redirect/1"
+        assert_success
+        assert_equal "$(col 3 <<<"$output")" 200
+    done
+}
+
+@test "a 4xx/5xx body is not kept as the file and the run exits 1, as wget2; --content-on-error, --no-fail" {
+    local s
+    cd "$BATS_TEST_TMPDIR"
+    run wget2 -q -P w "$HTTPD_URL/status/404"
+    assert_failure
+    [[ ! -e w/404 ]] || fail "wget2 kept the 404 body"
+    for s in $STRATEGIES; do
+        rm -rf d page.html
+        run cf -s "$s" -o page.html "$HTTPD_URL/status/404"
+        assert_failure 1
+        [[ ! -e page.html ]] || fail "$s: the 404 body was kept as page.html"
+        assert_equal "$(col 3 <<<"$output"),$(col 8 <<<"$output"),$(col 9 <<<"$output")" "404,,HTTP 404"
+        run cf -s "$s" -k -P d "$HTTPD_URL/ok/a" "$HTTPD_URL/status/500"
+        assert_failure 1
+        assert_equal "$(ls d)" a
+        run cf -s "$s" --content-on-error -o page.html "$HTTPD_URL/status/404"
+        assert_failure 1
+        assert_equal "$(cat page.html)" 404
+        assert_equal "$(col 8 <<<"$output"),$(col 9 <<<"$output")" "page.html,HTTP 404"
+        rm page.html
+        run cf -s "$s" --no-fail -o page.html "$HTTPD_URL/status/404"
+        assert_success
+        assert_equal "$(cat page.html)" 404
+        assert_equal "$(col 3 <<<"$output"),$(col 9 <<<"$output")" "404,"
+    done
+}
+
+@test "--compare with a bad URL prints every row and exits 1" {
+    run cf --compare -j 2 --format tsv --header-line "$HTTPD_URL/ok/a" "$HTTPD_URL/status/404" \
+        "http://127.0.0.1:1/refused"
+    assert_failure 1
+    assert_equal "$(tsv_col strategy <<<"$output" | paste -sd,)" "sync,thread,process,async"
+    assert_equal "$(tsv_col failed <<<"$output" | sort -u)" 2
 }

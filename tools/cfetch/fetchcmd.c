@@ -113,6 +113,7 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
     *res = (run_result){0};
     ctk_fetch_opts fetch_opts = s->fetch;
     fetch_opts.jobs = s->jobs;
+    fetch_opts.durable = s->journal != NULL && !s->quiet;
     int rc = ctk_fetch_new(&fetch, &fetch_opts);
     if (rc < 0) {
         fprintf(stderr, "%s: cannot set up libcurl: %s\n", s->prog, ctk_strerror(rc));
@@ -136,6 +137,7 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
         .n_urls = s->n_urls,
         .in_fd = s->in_fd,
         .out_dir = s->out_dir,
+        .out_file = s->out_file,
         .out_template = s->out_template,
         .body = s->body ? stdout : NULL,
         .records = records,
@@ -251,8 +253,10 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
         fprintf(stderr, "%s: cannot set up the table: %s\n", s->prog, ctk_strerror(rc));
         return 2;
     }
+    /* A row whose URLs failed, or that failed itself, is a row of the
+     * table like the others: every row runs, and the status says so. */
     int status = 0;
-    for (char **n = s->c->compare; *n != NULL && status == 0; n++) {
+    for (char **n = s->c->compare; *n != NULL; n++) {
         s->strategy = ctk_registry_strategy(reg, *n);
         s->jobs = ctk_fetchcmd_default_jobs(s->c, reg, *n);
         ctk_buf result = {0};
@@ -273,7 +277,7 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
             fprintf(stderr, "%s: %s: the row failed (%s)\n", s->prog, *n,
                     died_of ? strsignal(died_of) : ctk_strerror(rc));
             status = 1;
-            break;
+            continue;
         }
         ctk_row *row = ctk_compare_add(table, *n, "", s->jobs);
         row->baseline = ctk_cli_strategy_jobs(reg, *n, 2) == 1;

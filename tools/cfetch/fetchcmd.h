@@ -20,7 +20,8 @@ typedef struct ctk_fetchcmd {
     const char *prog;
     const ctk_common *c;      /* format, header, progress, keep_order, jobs, compare */
     ctk_fetch_opts fetch;     /* jobs is set per run */
-    const char *out_dir;      /* -o DIR, or NULL */
+    const char *out_dir;      /* -P DIR (or -o DIR), or NULL */
+    const char *out_file;     /* -o FILE with one URL, or NULL */
     const char *out_template; /* -O TEMPLATE, or NULL */
     const char *records;      /* --records FILE ("-": stdout), or NULL */
     const char *journal;      /* --journal FILE, or NULL */

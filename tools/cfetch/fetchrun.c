@@ -157,7 +157,9 @@ static char *check_url(const char *url)
 static char *output_path(ctk_fetchrun *r, uint64_t seq, const char *url)
 {
     char *want = NULL;
-    if (r->o.out_template != NULL) {
+    if (r->o.out_file != NULL) {
+        want = g_strdup(r->o.out_file);
+    } else if (r->o.out_template != NULL) {
         want = ctk_urlpath_expand(r->o.out_template, seq, url, NULL);
     } else if (r->o.out_dir != NULL) {
         char name[CTK_URLPATH_NAME_MAX + 1];
@@ -197,7 +199,10 @@ int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
     }
     char *path = output_path(r, unit->seq, url);
     ctk_journal_entry done;
-    if (r->o.journal != NULL && ctk_journal_done(r->o.journal, url, &done)) {
+    char *shown = ctk_urlpath_redact(url);
+    int skip = r->o.journal != NULL && ctk_journal_done(r->o.journal, shown, &done);
+    g_free(shown);
+    if (skip) {
         ctk_fetch_result prior = {.status = done.status, .bytes = done.bytes, .path = done.path};
         rc = ctk_fetch_encode_skip(&unit->in, url, &prior);
         ctk_journal_entry_free(&done);
@@ -282,9 +287,12 @@ void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
     ctk_fetch_result res;
     /* A unit that does not decode still gets its record, without a URL. */
     int have_unit = ctk_fetch_unit_decode(&unit->in, &u) == 0;
-    const char *url = have_unit ? u.url : "", *path = have_unit ? u.path : "";
+    const char *path = have_unit ? u.path : "";
+    /* Records, messages and the journal never show a credential. */
+    char *url = ctk_urlpath_redact(have_unit ? u.url : "");
     int have = ctk_fetch_result_decode(&unit->out, &res) == 0;
     record(r, unit, url, path, have ? &res : NULL);
+    g_free(url);
     if (have)
         ctk_fetch_result_clear(&res);
     if (have_unit)

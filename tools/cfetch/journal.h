@@ -28,7 +28,7 @@ int ctk_journal_done(ctk_journal *j, const char *url, ctk_journal_entry *e);
 void ctk_journal_entry_free(ctk_journal_entry *e);
 /* Records a finished URL (the latest outcome wins), durably, before it
  * returns. Thread-safe. */
-int ctk_journal_record(ctk_journal *j, const char *url, int ok, long status,
-                                  uint64_t bytes, const char *path, const char *error);
+int ctk_journal_record(ctk_journal *j, const char *url, int ok, long status, uint64_t bytes,
+                       const char *path, const char *error);
 
 #endif

@@ -329,23 +329,69 @@ static char *failure(const xfer *x)
     return NULL;
 }
 
+/* Whether the body is kept: a success's, or with --content-on-error the
+ * body of a whole response that failed only by its status. */
+static int keep_body(const xfer *x, const char *error)
+{
+    if (error == NULL)
+        return 1;
+    return x->conf->o.content_on_error && !x->cancelled && x->write_errno == 0 && !x->too_big &&
+           x->code == CURLE_OK && x->status >= 400;
+}
+
+/* The folder of path, opened to fsync it after a rename into it. */
+static int sync_folder(const char *path)
+{
+    char *dir = g_path_get_dirname(path);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int rc = fd >= 0 && fsync(fd) == 0 ? 0 : -1;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    g_free(dir);
+    errno = e;
+    return rc;
+}
+
+/* The body's file, complete, takes its final name. With durable, the
+ * data and then the rename reach the disk before the unit counts: the
+ * journal commits only what a power cut cannot take back. NULL or why
+ * not (g_free). */
+static char *settle_file(xfer *x)
+{
+    int durable = x->conf->o.durable;
+    if (durable && fsync(x->fd) < 0)
+        return g_strdup_printf("cannot sync %s: %s", x->u.path, strerror(errno));
+    if (rename(x->tmp, x->u.path) < 0)
+        return g_strdup_printf("cannot rename into %s: %s", x->u.path, strerror(errno));
+    if (durable && sync_folder(x->u.path) < 0)
+        return g_strdup_printf("cannot sync the folder of %s: %s", x->u.path, strerror(errno));
+    return NULL;
+}
+
 /* Settles the unit: the body's file moves into place or goes away, and
  * the result is packed. */
 void ctk__xfer_finish(xfer *x)
 {
     char *error = failure(x);
     const char *path = "";
+    int keep = keep_body(x, error);
     if (x->fd >= 0) {
+        char *why = keep ? settle_file(x) : NULL;
         close(x->fd);
         x->fd = -1;
-        if (error == NULL && rename(x->tmp, x->u.path) < 0)
-            error = g_strdup_printf("cannot rename into %s: %s", x->u.path, strerror(errno));
-        if (error != NULL)
+        if (why != NULL) {
+            g_free(error);
+            error = why;
+            keep = 0;
+        }
+        if (!keep)
             unlink(x->tmp);
         else
             path = x->u.path;
     }
-    /* A failed response's body is not the document asked for (curl -f). */
+    /* A failed response's body is not the document asked for (curl -f),
+     * unless --content-on-error asks for it. */
     ctk_fetch_result r = {x->status,
                           x->attempts,
                           x->bytes,
@@ -354,7 +400,7 @@ void ctk__xfer_finish(xfer *x)
                           path,
                           error != NULL ? error : "",
                           x->body.data,
-                          error != NULL ? 0 : x->body.len};
+                          keep ? x->body.len : 0};
     if (ctk_fetch_result_encode(&x->unit->out, &r) < 0) {
         x->unit->out.len = 0;
         if (error == NULL)

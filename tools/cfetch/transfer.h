@@ -21,6 +21,8 @@ typedef struct ctk_fetch_opts {
     double retry_delay;         /* first backoff, seconds (doubles each time) */
     double retry_max;           /* cap on one wait, backoff or Retry-After */
     int fail;                   /* 4xx/5xx responses are failures */
+    int content_on_error;       /* a failed 4xx/5xx response's body is kept */
+    int durable;                /* fsync a body and its folder before it counts (--journal) */
     int follow;                 /* -L */
     long max_redirs;            /* with follow; -1: curl's default */
     const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
