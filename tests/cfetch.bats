@@ -552,3 +552,109 @@ reset_stats() {
     assert_equal "$(tsv_col strategy <<<"$output" | paste -sd,)" "sync,thread,process,async"
     assert_equal "$(tsv_col failed <<<"$output" | sort -u)" 2
 }
+
+# ---- the journal (issue 13: items 2, 12, 18, 21, 24) -----------------------------------------
+
+@test "--journal is created 0600, and so are its log files" {
+    local j=$BATS_TEST_TMPDIR/j.db f
+    (umask 022 && cf --journal "$j" "$HTTPD_URL/ok/a" >/dev/null)
+    for f in "$j" "$j"-*; do
+        [[ -e $f ]] || continue
+        assert_equal "$(stat -c %a "$f")" 600
+    done
+}
+
+@test "20 cfetch --journal at once on a new journal: none says 'database is locked'" {
+    local round i j=$BATS_TEST_TMPDIR/c.db
+    for round in 1 2 3; do
+        rm -f "$j"*
+        for i in $(seq 1 20); do
+            cf --journal "$j" "$HTTPD_URL/ok/c$round-$i" >"$BATS_TEST_TMPDIR/out.$i" \
+                2>"$BATS_TEST_TMPDIR/err.$i" &
+        done
+        wait
+        ! grep -h . "$BATS_TEST_TMPDIR"/err.* || fail "round $round: messages above"
+        assert_equal "$(cat "$BATS_TEST_TMPDIR"/out.* | wc -l)" 20
+        assert_equal "$(sqlite3 "$j" 'SELECT count(*) FROM fetched WHERE ok = 1')" 20
+    done
+}
+
+@test "--journal on another program's SQLite file or a non-database refuses it and leaves it byte-identical" {
+    command -v sqlite3 >/dev/null || skip "no sqlite3"
+    cd "$BATS_TEST_TMPDIR"
+    sqlite3 app.db 'CREATE TABLE t(a); INSERT INTO t VALUES (1);'
+    # A table named like the journal's does not make it one.
+    sqlite3 other.db 'CREATE TABLE fetched(x); PRAGMA application_id = 42;'
+    echo 'not sqlite' >junk.db
+    local f sum
+    for f in app.db other.db junk.db; do
+        sum=$(sha256sum "$f")
+        run --separate-stderr cf --journal "$f" "$HTTPD_URL/ok/a"
+        assert_equal "$status" 2
+        assert_equal "$output" ""
+        [[ $stderr == *"cannot open journal $f"* ]] || fail "$f: $stderr"
+        assert_equal "$(sha256sum "$f")" "$sum"
+        [[ ! -e $f-wal && ! -e $f-shm && ! -e $f-journal ]] || fail "$f: $(ls)"
+    done
+    # A journal of the first version (one table, no application_id) is
+    # cfetch's: it is taken on, its rows skipped.
+    sqlite3 old.db "CREATE TABLE fetched (url TEXT PRIMARY KEY, ok INTEGER NOT NULL,
+        status INTEGER, bytes INTEGER, path TEXT, error TEXT, finished REAL NOT NULL);
+        INSERT INTO fetched VALUES ('$HTTPD_URL/ok/old', 1, 200, 3, '', '', 0);"
+    run cf --journal old.db "$HTTPD_URL/ok/old" "$HTTPD_URL/ok/new"
+    assert_success
+    assert_equal "$(rec "$HTTPD_URL/ok/old" 7),$(rec "$HTTPD_URL/ok/new" 7)" "0,1"
+}
+
+@test "--journal: the body and its folder are fsynced before the journal commits" {
+    command -v strace >/dev/null || skip "no strace"
+    local s
+    for s in sync thread; do
+        rm -rf "$BATS_TEST_TMPDIR"/{d,j.db*}
+        strace -f -y -qq -e trace=fsync,fdatasync,rename -o "$BATS_TEST_TMPDIR/trace" \
+            cfetch -s "$s" --journal "$BATS_TEST_TMPDIR/j.db" -P "$BATS_TEST_TMPDIR/d" \
+            "$HTTPD_URL/ok/body" >/dev/null
+        awk -v d="$BATS_TEST_TMPDIR/d" '
+            /fsync\(.*\.body\.cfetch-part>\)/ { body = NR }
+            /rename\(.*cfetch-part/ { ren = NR }
+            index($0, "fsync(") && index($0, "<" d ">)") { dir = NR }
+            /j\.db-wal>\)/ { wal = NR }
+            END { if (!(body && body < ren && ren < dir && dir < wal)) {
+                print "body " body " rename " ren " folder " dir " last wal sync " wal; exit 1 } }
+        ' "$BATS_TEST_TMPDIR/trace" || fail "$s: $(cat "$BATS_TEST_TMPDIR/trace")"
+    done
+}
+
+@test "--journal: a URL inserted before one that is done never overwrites its file; a changed file is fetched again" {
+    local j=$BATS_TEST_TMPDIR/j.db d=$BATS_TEST_TMPDIR/out
+    cd "$BATS_TEST_TMPDIR"
+    run cf --journal "$j" -P "$d" "$HTTPD_URL/ok/a/data"
+    assert_success
+    assert_equal "$(cat "$d/data")" a/data
+    # URL_B maps to the same name and now comes first.
+    run cf -k --journal "$j" -P "$d" "$HTTPD_URL/ok/b/data" "$HTTPD_URL/ok/a/data"
+    assert_success
+    assert_equal "$(cat "$d/data")" a/data
+    assert_equal "$(rec "$HTTPD_URL/ok/a/data" 7),$(rec "$HTTPD_URL/ok/a/data" 8)" "0,$d/data"
+    local b
+    b=$(rec "$HTTPD_URL/ok/b/data" 8)
+    [[ $b != "$d/data" && -n $b ]] || fail "B's path: $b"
+    assert_equal "$(cat "$b")" b/data
+    # The same with -O 'out/{seq}' and a URL inserted before.
+    run cf --journal "$j" -O 'seq/{seq}' "$HTTPD_URL/ok/first"
+    assert_success
+    run cf -k --journal "$j" -O 'seq/{seq}' "$HTTPD_URL/ok/inserted" "$HTTPD_URL/ok/first"
+    assert_success
+    assert_equal "$(cat seq/1)" first
+    assert_equal "$(rec "$HTTPD_URL/ok/first" 7)" 0
+    assert_equal "$(cat "$(rec "$HTTPD_URL/ok/inserted" 8)")" inserted
+    # A file changed behind the journal's back is not A's any more: fetched again.
+    echo tampered >"$d/data"
+    run cf --journal "$j" -P "$d" "$HTTPD_URL/ok/a/data"
+    assert_success
+    assert_equal "$(rec "$HTTPD_URL/ok/a/data" 7)" 1
+    assert_equal "$(cat "$(rec "$HTTPD_URL/ok/a/data" 8)")" a/data
+    rm "$(rec "$HTTPD_URL/ok/a/data" 8)"
+    run cf --journal "$j" -P "$d" "$HTTPD_URL/ok/a/data"
+    assert_equal "$(rec "$HTTPD_URL/ok/a/data" 7)" 1
+}
