@@ -658,3 +658,35 @@ reset_stats() {
     run cf --journal "$j" -P "$d" "$HTTPD_URL/ok/a/data"
     assert_equal "$(rec "$HTTPD_URL/ok/a/data" 7)" 1
 }
+
+@test "-O 'crawl/{host}/{name}' never follows a link planted where the host goes (issue 13 item 10)" {
+    local s
+    cd "$BATS_TEST_TMPDIR"
+    mkdir crawl elsewhere
+    ln -s ../elsewhere crawl/127.0.0.1
+    for s in $STRATEGIES; do
+        run cf -s "$s" -O 'crawl/{host}/{name}' "$HTTPD_URL/ok/evil"
+        assert_failure 1
+        [[ $(col 9 <<<"$output") == *"not followed"* ]] || fail "$s: $(col 9 <<<"$output")"
+        assert_equal "$(ls -A elsewhere)" ""
+    done
+    # A link deeper down, and a file where a folder goes, the same.
+    rm crawl/127.0.0.1
+    mkdir -p crawl/127.0.0.1
+    ln -s ../../elsewhere crawl/127.0.0.1/sub
+    run cf -O 'crawl/{host}/sub/{name}' "$HTTPD_URL/ok/evil"
+    assert_failure 1
+    assert_equal "$(ls -A elsewhere)" ""
+    # Without links the folders are made; a link the user named is followed.
+    rm crawl/127.0.0.1/sub
+    run cf -O 'crawl/{host}/sub/{name}' "$HTTPD_URL/ok/good"
+    assert_success
+    assert_equal "$(cat crawl/127.0.0.1/sub/good)" good
+    mkdir real
+    ln -s real mine
+    run cf -P mine "$HTTPD_URL/ok/a"
+    assert_success
+    run cf -O 'mine/{host}/{name}' "$HTTPD_URL/ok/b"
+    assert_success
+    assert_equal "$(cat real/a real/127.0.0.1/b | paste -sd' ')" "a b"
+}

@@ -117,6 +117,7 @@ typedef struct cfetch_opts {
     GPtrArray *headers;
     const char *input;
     const char *output_path; /* -o: a file or a directory, decided in main */
+    char *trusted_dir;       /* the folder the user named, links followed there */
     int header_line;
     int bad_header; /* an -H without ':' (its value is not echoed) */
 } cfetch_opts;
@@ -306,6 +307,23 @@ static void resolve_output_path(cfetch_opts *o, size_t n_urls)
         o->run.out_dir = p;
 }
 
+/* The folder the user typed: -P DIR, -o FILE's folder, or -O's text
+ * before its first placeholder, up to a '/'. Links there are followed
+ * (the user named them); below, where a URL's host or name goes, none
+ * is. g_free; "" for none. */
+static char *trusted_dir(const cfetch_opts *o)
+{
+    if (o->run.out_dir != NULL)
+        return g_strdup(o->run.out_dir);
+    const char *t = o->run.out_file != NULL ? o->run.out_file : o->run.out_template;
+    if (t == NULL)
+        return g_strdup("");
+    /* A template's text up to its first brace reads the same expanded. */
+    size_t literal = o->run.out_file != NULL ? strlen(t) : strcspn(t, "{}");
+    const char *slash = g_strrstr_len(t, (gssize)literal, "/");
+    return slash != NULL ? g_strndup(t, slash == t ? 1 : (gsize)(slash - t)) : g_strdup("");
+}
+
 static int open_input(const cfetch_opts *o)
 {
     if (o->input == NULL || strcmp(o->input, "-") == 0)
@@ -346,6 +364,8 @@ int main(int argc, char **argv)
     if (o.header_line)
         c.header = 1;
     resolve_output_path(&o, (size_t)(argc - first));
+    o.trusted_dir = trusted_dir(&o);
+    o.run.fetch.trusted_dir = o.trusted_dir;
     g_ptr_array_add(o.headers, NULL);
     o.run.fetch.headers = (const char *const *)o.headers->pdata;
     o.run.fetch.keep_body = o.run.body;
@@ -367,6 +387,7 @@ out:
     if (in_fd > STDIN_FILENO)
         close(in_fd);
     g_ptr_array_free(o.headers, TRUE);
+    g_free(o.trusted_dir);
     ctk_common_free(&c);
     ctk_registry_free(reg);
     return status;
