@@ -690,3 +690,25 @@ reset_stats() {
     assert_success
     assert_equal "$(cat real/a real/127.0.0.1/b | paste -sd' ')" "a b"
 }
+
+@test "ulimit -n 20, -j16, 40 URLs: one record per URL on every strategy, -j lowered with a warning (issue 13 item 17)" {
+    local s n urls=() i
+    for i in $(seq 1 40); do urls+=("$HTTPD_URL/ok/fd$i"); done
+    for s in $STRATEGIES; do
+        for n in 20 12; do
+            run --separate-stderr bash -c 'ulimit -n "$1"; shift; exec "$@"' _ "$n" \
+                timeout -k 5 "$CTK_TIMEOUT" cfetch -s "$s" -j16 "${urls[@]}"
+            assert_equal "${#lines[@]}" 40
+            assert_equal "$(col 1 <<<"$output" | sort -n | paste -sd,)" "$(seq -s, 1 40)"
+            [[ $stderr != *"input/output error"* ]] || fail "$s $n: $stderr"
+            # Every failure says why: the descriptors ran out.
+            local bad
+            bad=$(awk -F'\t' '$9 != "" && $9 !~ /open files/' <<<"$output")
+            assert_equal "$bad" ""
+            if [[ $n == 20 ]]; then
+                assert_success
+                [[ $s == sync || $stderr == *"file descriptors"* ]] || fail "$s: no warning: $stderr"
+            fi
+        done
+    done
+}

@@ -29,6 +29,7 @@ typedef struct ctk_fetchcmd {
     double rate;
     const ctk_strategy *strategy;
     unsigned jobs;
+    int forks;               /* the strategy runs transfers in worker processes */
     const char *const *urls; /* NULL: read in_fd */
     size_t n_urls;
     int in_fd;

@@ -378,7 +378,9 @@ int main(int argc, char **argv)
     ctk_fetchcmd *s = &o.run;
     s->c = &c;
     s->strategy = ctk_registry_strategy(reg, name);
-    s->jobs = c.jobs ? c.jobs : ctk_fetchcmd_default_jobs(&c, reg, name);
+    s->jobs = ctk_cli_strategy_jobs(reg, name,
+                                    c.jobs ? c.jobs : ctk_fetchcmd_default_jobs(&c, reg, name));
+    s->forks = ctk_cli_strategy_forks(reg, name);
     s->urls = first < argc ? (const char *const *)argv + first : NULL;
     s->n_urls = (size_t)(argc - first);
     s->in_fd = in_fd;

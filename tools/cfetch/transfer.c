@@ -367,6 +367,19 @@ void ctk__xfer_attempt_setup(xfer *x, CURL *e)
     set_options(x, e);
 }
 
+/* curl says no more than "Couldn't connect" when it could not even make
+ * a socket: whether this process is out of descriptors is the reason to
+ * report then (EMFILE or ENFILE), else 0. */
+static long fd_shortage(void)
+{
+    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
 /* The verdict on an attempt: seconds to wait before the next, or -1 when
  * this was the last. */
 double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
@@ -375,6 +388,13 @@ double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
     x->code = code;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
     curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &ttfb);
+    /* The system's reason behind a failed connect ("Too many open files"
+     * reads better than curl's "Couldn't connect to server"). */
+    x->os_errno = 0;
+    if (code != CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &x->os_errno);
+    if (code == CURLE_COULDNT_CONNECT && x->os_errno == 0)
+        x->os_errno = fd_shortage();
     x->ttfb = ttfb;
     if (x->cancelled || x->write_errno != 0 || x->too_big || x->attempts > x->conf->o.retries ||
         !ctk_fetch_retryable(code, x->status))
@@ -400,6 +420,10 @@ static char *failure(const xfer *x)
         return g_strdup_printf("stalled: under %llu bytes/s for %gs",
                                (unsigned long long)(o->stall_speed ? o->stall_speed : 1),
                                ceil(o->stall_timeout));
+    if (x->code != CURLE_OK && x->os_errno != 0 && strstr(x->errbuf, strerror(x->os_errno)) == NULL)
+        return g_strdup_printf("%s (%s)",
+                               x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code),
+                               strerror(x->os_errno));
     if (x->code != CURLE_OK)
         return g_strdup(x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code));
     if (o->fail && x->status >= 400)

@@ -62,6 +62,7 @@ typedef struct xfer {
     double retry_after; /* from the last response, or -1 */
     int code;           /* CURLcode of the last attempt */
     int too_big, write_errno;
+    long os_errno; /* CURLINFO_OS_ERRNO of a failed attempt, or 0 */
     int cancelled; /* set by the engine that saw the run cancelled */
     uint64_t rng;
     char errbuf[CURL_ERROR_SIZE];
