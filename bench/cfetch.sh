@@ -422,7 +422,7 @@ if [ -x "$cfetch" ] && [ -x "$httpd" ]; then
     awk -v b="$hbase" 'BEGIN { for (i = 0; i < 200; i++) printf "%s/delay/100/%d\n", b, i }' \
         >"$tmp/delay.urls"
     status=0
-    timeout -k 5 300 "$cfetch" --compare="$strategies" -j 50 --format tsv --header \
+    timeout -k 5 300 "$cfetch" --compare="$strategies" -j 50 --format tsv --header-line \
         -i "$tmp/delay.urls" >"$tmp/compare.tsv" 2>"$tmp/compare.err" || status=$?
     if [ "$status" != 0 ]; then
         echo "  cfetch --compare: exit status $status: $(tail -n 3 "$tmp/compare.err")" >&2

@@ -202,7 +202,7 @@ else
     url=http://127.0.0.1:$(cat "$tmp/httpd.port" 2>/dev/null)
     echo "\$ seq 40 | sed 's|^|$url/delay/100/|' | cfetch --compare -j 20"
     seq 40 | sed "s|^|$url/delay/100/|" |
-        "$cfetch" --compare -j 20 --format tsv --header >"$tmp/t" 2>"$tmp/err"
+        "$cfetch" --compare -j 20 --format tsv --header-line >"$tmp/t" 2>"$tmp/err"
     rc=$?
     kill -TERM "$httpd_pid" 2>/dev/null
     wait "$httpd_pid" 2>/dev/null

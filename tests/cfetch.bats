@@ -89,10 +89,10 @@ reset_stats() {
 
 # ---- records ---------------------------------------------------------------------------
 
-@test "one record per URL with the nine fields, TSV with --header, JSON, -k order" {
+@test "one record per URL with the nine fields, TSV with --header-line, JSON, -k order" {
     local urls=() i
     for i in $(seq 1 30); do urls+=("$HTTPD_URL/ok/u$i"); done
-    run --separate-stderr cf --header -k -j 8 "${urls[@]}"
+    run --separate-stderr cf --header-line -k -j 8 "${urls[@]}"
     assert_success
     assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror')"
     assert_equal "$(tail -n +2 <<<"$output" | col 1 | paste -sd,)" "$(seq -s, 1 30)"
@@ -136,8 +136,8 @@ reset_stats() {
         assert_equal "$(rec "$u/redirect/3" 3),$(rec "$u/redirect/3" 9)" "200,"
         [[ $(rec "$u/redirect-loop" 9) == *edirect* ]] || fail "$s: loop: $(rec "$u/redirect-loop" 9)"
         assert_equal "$(rec "$u/bytes/3000000" 4)" 3000000
-        # Without -L a redirect is a record of its own, and a success.
-        run cf -s "$s" "$u/redirect/2"
+        # With --no-location a redirect is a record of its own, and a success.
+        run cf -s "$s" --no-location "$u/redirect/2"
         assert_success
         assert_equal "$(col 3 <<<"$output")" 302
     done
@@ -243,7 +243,9 @@ reset_stats() {
     for s in $STRATEGIES; do
         rm -rf "$BATS_TEST_TMPDIR/w"
         mkdir -p "$BATS_TEST_TMPDIR/w"
-        run cf -s "$s" -k -o "$d" "$u/ok/../../../passwd" "$u/ok/%2e%2e/%2E%2E/evil" "$u/ok/%2e%2e" \
+        # --no-fail: /ok/../../../passwd is the server's /passwd, a 404 whose
+        # body must still land inside DIR.
+        run cf -s "$s" -k --no-fail -o "$d" "$u/ok/../../../passwd" "$u/ok/%2e%2e/%2E%2E/evil" "$u/ok/%2e%2e" \
             "$u/ok/a%2Fb" "$u/ok/.hidden" "$u/ok/" "$u/ok/" "$u/bytes/5000000" "$u/bytes/5000000?again"
         assert_success
         # Nothing outside DIR, nothing hidden inside it.
@@ -394,7 +396,7 @@ reset_stats() {
     local i urls=()
     for i in $(seq 1 8); do urls+=("$HTTPD_URL/delay/50/c$i"); done
     reset_stats
-    run cf --compare -j 4 --format tsv --header "${urls[@]}"
+    run cf --compare -j 4 --format tsv --header-line "${urls[@]}"
     assert_success
     assert_equal "$(tsv_col strategy <<<"$output" | paste -sd,)" "sync,thread,process,async"
     assert_equal "$(tsv_col failed <<<"$output" | sort -u)" 0
@@ -411,9 +413,317 @@ reset_stats() {
     local want=$output
     run --separate-stderr cf --plugin "$so" -s wirepair -k -L -o "$BATS_TEST_TMPDIR/w" "${in[@]}"
     assert_equal "$status" 1
-    # url, status, bytes and error agree; times and paths may not.
-    assert_equal "$(cut -f2,3,4,9 <<<"$output")" "$(cut -f2,3,4,9 <<<"$want")"
+    # url, status, bytes and error agree; times (in curl's messages too) and paths may not.
+    assert_equal "$(cut -f2,3,4,9 <<<"$output" | sed 's/after [0-9]* ms/after N ms/')" \
+        "$(cut -f2,3,4,9 <<<"$want" | sed 's/after [0-9]* ms/after N ms/')"
     assert_equal "${#lines[@]}" 5
     run cmp "$BATS_TEST_TMPDIR/a/200000" "$BATS_TEST_TMPDIR/w/200000"
     assert_success
+}
+
+# ---- habits of curl and wget2 users (issue 15) ------------------------------------------------
+
+@test "-H/--header sends request headers as curl -H does; --header-line is the TSV header line" {
+    run cf --body -H 'Authorization: Bearer SECRET1' --header 'X-Two: 2' "$HTTPD_URL/headers"
+    assert_success
+    assert_line "Authorization: Bearer SECRET1"
+    assert_line "X-Two: 2"
+    # The same lines as curl sends for the same options.
+    local ours theirs
+    ours=$(grep -E '^(Authorization|X-Two):' <<<"$output")
+    theirs=$(curl -sS -H 'Authorization: Bearer SECRET1' --header 'X-Two: 2' "$HTTPD_URL/headers" |
+        tr -d '\r' | grep -E '^(Authorization|X-Two):')
+    assert_equal "$ours" "$theirs"
+    # --header takes its value: nothing is read as a URL.
+    run --separate-stderr cf --header 'X-A: b' "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "${#lines[@]}" 1
+    assert_equal "$(col 2 <<<"$output")" "$HTTPD_URL/ok/one"
+    run cf --header-line "$HTTPD_URL/ok/x"
+    assert_success
+    assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror')"
+    # --help lists -H/--header as cfetch's, and no shared --header.
+    run cf --help
+    assert_equal "$(grep -cE -- '--header( |$)' <<<"$output")" 1
+    assert_line --regexp '^  -H, --header LINE +send the header'
+}
+
+@test "no credential in records, messages or the journal: Authorization, Cookie, user:password@" {
+    local j=$BATS_TEST_TMPDIR/j.db hp=${HTTPD_URL#http://} s
+    local closed
+    closed=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    for s in $STRATEGIES; do
+        rm -f "$j"*
+        run --separate-stderr cf -s "$s" -k --journal "$j" -H 'Authorization: Bearer SECRET1' \
+            -H 'Cookie: k=SECRET2' "http://user:SECRET3@$hp/ok/a" \
+            "http://user:SECRET3@127.0.0.1:$closed/refused" "http://SECRET4@$hp/ok/x" \
+            'Cookie: SECRET5' "$HTTPD_URL/status/403"
+        assert_failure 1
+        assert_equal "${#lines[@]}" 5
+        assert_equal "$(col 2 <<<"$output" | head -n 1)" "http://user:***@$hp/ok/a"
+        assert_equal "$(col 2 <<<"$output" | sed -n 3p)" "http://***@$hp/ok/x"
+        assert_equal "$(col 2 <<<"$output" | sed -n 4p)" "Cookie: ***"
+        assert_equal "$(rec "http://user:***@$hp/ok/a" 3)" 200
+        ! grep -aq SECRET <<<"$output$stderr" || fail "$s: a credential in the output: $output $stderr"
+        ! grep -aqr SECRET "$BATS_TEST_TMPDIR" || fail "$s: a credential in the journal"
+        # Messages (--body sends failures to stderr) say no more.
+        run --separate-stderr cf -s "$s" --body "http://user:SECRET3@127.0.0.1:$closed/refused"
+        assert_failure 1
+        [[ $stderr == *"user:***@"* ]] || fail "$s: $stderr"
+        ! grep -aq SECRET <<<"$output$stderr" || fail "$s: a credential in a message: $stderr"
+    done
+    # The server got them all the same.
+    grep -q "Bearer SECRET1" <(cf --body -H 'Authorization: Bearer SECRET1' "$HTTPD_URL/headers")
+    # An -H that is not a header is refused without echoing it.
+    run --separate-stderr cf -H 'Authorization Bearer SECRET6' "$HTTPD_URL/ok/a"
+    assert_equal "$status" 2
+    ! grep -aq SECRET <<<"$output$stderr" || fail "echoed: $stderr"
+}
+
+@test "-o FILE with one URL writes that file as curl -o; -o DIR, -P and --directory-prefix save in a folder" {
+    cd "$BATS_TEST_TMPDIR"
+    run cf -o big.iso "$HTTPD_URL/bytes/50000"
+    assert_success
+    [[ -f big.iso ]] || fail "big.iso is not a file: $(ls -la)"
+    curl -sS -o curl.iso "$HTTPD_URL/bytes/50000"
+    cmp big.iso curl.iso
+    assert_equal "$(col 8 <<<"$output")" big.iso
+    # An existing directory, a trailing slash, several URLs: the folder form.
+    mkdir d
+    run cf -o d "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "$(cat d/one)" one
+    run cf -o e/ "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "$(cat e/one)" one
+    run cf -o f "$HTTPD_URL/ok/one" "$HTTPD_URL/ok/two"
+    assert_success
+    assert_equal "$(cat f/one f/two | paste -sd' ')" "one two"
+    run cf -P g "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "$(cat g/one)" one
+    run cf --directory-prefix h "$HTTPD_URL/ok/one"
+    assert_success
+    assert_equal "$(cat h/one)" one
+    # A rerun replaces the file whole, as curl -o does.
+    run cf -o big.iso "$HTTPD_URL/bytes/10"
+    assert_success
+    assert_equal "$(stat -c %s big.iso)" 10
+    run --separate-stderr cf -o x -P y "$HTTPD_URL/ok/one"
+    assert_equal "$status" 2
+}
+
+@test "redirects are followed by default, as wget2 does; --max-redirs bounds them; --no-location" {
+    local s
+    cd "$BATS_TEST_TMPDIR"
+    wget2 -q -O wget.out "$HTTPD_URL/redirect/3" || fail "wget2 did not follow"
+    for s in $STRATEGIES; do
+        run cf -s "$s" -o ours.out "$HTTPD_URL/redirect/3"
+        assert_success
+        assert_equal "$(col 3 <<<"$output")" 200
+        cmp wget.out ours.out
+        run cf -s "$s" --max-redirs 2 "$HTTPD_URL/redirect/3"
+        assert_failure 1
+        [[ $(col 9 <<<"$output") == *edirect* ]] || fail "$s: $(col 9 <<<"$output")"
+        run cf -s "$s" --no-location "$HTTPD_URL/redirect/3"
+        assert_success
+        assert_equal "$(col 3 <<<"$output")" 302
+        # -L is accepted for curl habits: no change.
+        run cf -s "$s" -L "$HTTPD_URL/redirect/1"
+        assert_success
+        assert_equal "$(col 3 <<<"$output")" 200
+    done
+}
+
+@test "a 4xx/5xx body is not kept as the file and the run exits 1, as wget2; --content-on-error, --no-fail" {
+    local s
+    cd "$BATS_TEST_TMPDIR"
+    run wget2 -q -P w "$HTTPD_URL/status/404"
+    assert_failure
+    [[ ! -e w/404 ]] || fail "wget2 kept the 404 body"
+    for s in $STRATEGIES; do
+        rm -rf d page.html
+        run cf -s "$s" -o page.html "$HTTPD_URL/status/404"
+        assert_failure 1
+        [[ ! -e page.html ]] || fail "$s: the 404 body was kept as page.html"
+        assert_equal "$(col 3 <<<"$output"),$(col 8 <<<"$output"),$(col 9 <<<"$output")" "404,,HTTP 404"
+        run cf -s "$s" -k -P d "$HTTPD_URL/ok/a" "$HTTPD_URL/status/500"
+        assert_failure 1
+        assert_equal "$(ls d)" a
+        run cf -s "$s" --content-on-error -o page.html "$HTTPD_URL/status/404"
+        assert_failure 1
+        assert_equal "$(cat page.html)" 404
+        assert_equal "$(col 8 <<<"$output"),$(col 9 <<<"$output")" "page.html,HTTP 404"
+        rm page.html
+        run cf -s "$s" --no-fail -o page.html "$HTTPD_URL/status/404"
+        assert_success
+        assert_equal "$(cat page.html)" 404
+        assert_equal "$(col 3 <<<"$output"),$(col 9 <<<"$output")" "404,"
+    done
+}
+
+@test "--compare with a bad URL prints every row and exits 1" {
+    run cf --compare -j 2 --format tsv --header-line "$HTTPD_URL/ok/a" "$HTTPD_URL/status/404" \
+        "http://127.0.0.1:1/refused"
+    assert_failure 1
+    assert_equal "$(tsv_col strategy <<<"$output" | paste -sd,)" "sync,thread,process,async"
+    assert_equal "$(tsv_col failed <<<"$output" | sort -u)" 2
+}
+
+# ---- the journal (issue 13: items 2, 12, 18, 21, 24) -----------------------------------------
+
+@test "--journal is created 0600, and so are its log files" {
+    local j=$BATS_TEST_TMPDIR/j.db f
+    (umask 022 && cf --journal "$j" "$HTTPD_URL/ok/a" >/dev/null)
+    for f in "$j" "$j"-*; do
+        [[ -e $f ]] || continue
+        assert_equal "$(stat -c %a "$f")" 600
+    done
+}
+
+@test "20 cfetch --journal at once on a new journal: none says 'database is locked'" {
+    local round i j=$BATS_TEST_TMPDIR/c.db
+    for round in 1 2 3; do
+        rm -f "$j"*
+        for i in $(seq 1 20); do
+            cf --journal "$j" "$HTTPD_URL/ok/c$round-$i" >"$BATS_TEST_TMPDIR/out.$i" \
+                2>"$BATS_TEST_TMPDIR/err.$i" &
+        done
+        wait
+        ! grep -h . "$BATS_TEST_TMPDIR"/err.* || fail "round $round: messages above"
+        assert_equal "$(cat "$BATS_TEST_TMPDIR"/out.* | wc -l)" 20
+        assert_equal "$(sqlite3 "$j" 'SELECT count(*) FROM fetched WHERE ok = 1')" 20
+    done
+}
+
+@test "--journal on another program's SQLite file or a non-database refuses it and leaves it byte-identical" {
+    command -v sqlite3 >/dev/null || skip "no sqlite3"
+    cd "$BATS_TEST_TMPDIR"
+    sqlite3 app.db 'CREATE TABLE t(a); INSERT INTO t VALUES (1);'
+    # A table named like the journal's does not make it one.
+    sqlite3 other.db 'CREATE TABLE fetched(x); PRAGMA application_id = 42;'
+    echo 'not sqlite' >junk.db
+    local f sum
+    for f in app.db other.db junk.db; do
+        sum=$(sha256sum "$f")
+        run --separate-stderr cf --journal "$f" "$HTTPD_URL/ok/a"
+        assert_equal "$status" 2
+        assert_equal "$output" ""
+        [[ $stderr == *"cannot open journal $f"* ]] || fail "$f: $stderr"
+        assert_equal "$(sha256sum "$f")" "$sum"
+        [[ ! -e $f-wal && ! -e $f-shm && ! -e $f-journal ]] || fail "$f: $(ls)"
+    done
+    # A journal of the first version (one table, no application_id) is
+    # cfetch's: it is taken on, its rows skipped.
+    sqlite3 old.db "CREATE TABLE fetched (url TEXT PRIMARY KEY, ok INTEGER NOT NULL,
+        status INTEGER, bytes INTEGER, path TEXT, error TEXT, finished REAL NOT NULL);
+        INSERT INTO fetched VALUES ('$HTTPD_URL/ok/old', 1, 200, 3, '', '', 0);"
+    run cf --journal old.db "$HTTPD_URL/ok/old" "$HTTPD_URL/ok/new"
+    assert_success
+    assert_equal "$(rec "$HTTPD_URL/ok/old" 7),$(rec "$HTTPD_URL/ok/new" 7)" "0,1"
+}
+
+@test "--journal: the body and its folder are fsynced before the journal commits" {
+    command -v strace >/dev/null || skip "no strace"
+    local s
+    for s in sync thread; do
+        rm -rf "$BATS_TEST_TMPDIR"/{d,j.db*}
+        strace -f -y -qq -e trace=fsync,fdatasync,rename,renameat,renameat2 -o "$BATS_TEST_TMPDIR/trace" \
+            cfetch -s "$s" --journal "$BATS_TEST_TMPDIR/j.db" -P "$BATS_TEST_TMPDIR/d" \
+            "$HTTPD_URL/ok/body" >/dev/null
+        awk -v d="$BATS_TEST_TMPDIR/d" '
+            /fsync\(.*\.body\.cfetch-part>\)/ { body = NR }
+            /rename.*cfetch-part/ { ren = NR }
+            index($0, "fsync(") && index($0, "<" d ">)") { dir = NR }
+            /j\.db-wal>\)/ { wal = NR }
+            END { if (!(body && body < ren && ren < dir && dir < wal)) {
+                print "body " body " rename " ren " folder " dir " last wal sync " wal; exit 1 } }
+        ' "$BATS_TEST_TMPDIR/trace" || fail "$s: $(cat "$BATS_TEST_TMPDIR/trace")"
+    done
+}
+
+@test "--journal: a URL inserted before one that is done never overwrites its file; a changed file is fetched again" {
+    local j=$BATS_TEST_TMPDIR/j.db d=$BATS_TEST_TMPDIR/out
+    cd "$BATS_TEST_TMPDIR"
+    run cf --journal "$j" -P "$d" "$HTTPD_URL/ok/a/data"
+    assert_success
+    assert_equal "$(cat "$d/data")" a/data
+    # URL_B maps to the same name and now comes first.
+    run cf -k --journal "$j" -P "$d" "$HTTPD_URL/ok/b/data" "$HTTPD_URL/ok/a/data"
+    assert_success
+    assert_equal "$(cat "$d/data")" a/data
+    assert_equal "$(rec "$HTTPD_URL/ok/a/data" 7),$(rec "$HTTPD_URL/ok/a/data" 8)" "0,$d/data"
+    local b
+    b=$(rec "$HTTPD_URL/ok/b/data" 8)
+    [[ $b != "$d/data" && -n $b ]] || fail "B's path: $b"
+    assert_equal "$(cat "$b")" b/data
+    # The same with -O 'out/{seq}' and a URL inserted before.
+    run cf --journal "$j" -O 'seq/{seq}' "$HTTPD_URL/ok/first"
+    assert_success
+    run cf -k --journal "$j" -O 'seq/{seq}' "$HTTPD_URL/ok/inserted" "$HTTPD_URL/ok/first"
+    assert_success
+    assert_equal "$(cat seq/1)" first
+    assert_equal "$(rec "$HTTPD_URL/ok/first" 7)" 0
+    assert_equal "$(cat "$(rec "$HTTPD_URL/ok/inserted" 8)")" inserted
+    # A file changed behind the journal's back is not A's any more: fetched again.
+    echo tampered >"$d/data"
+    run cf --journal "$j" -P "$d" "$HTTPD_URL/ok/a/data"
+    assert_success
+    assert_equal "$(rec "$HTTPD_URL/ok/a/data" 7)" 1
+    assert_equal "$(cat "$(rec "$HTTPD_URL/ok/a/data" 8)")" a/data
+    rm "$(rec "$HTTPD_URL/ok/a/data" 8)"
+    run cf --journal "$j" -P "$d" "$HTTPD_URL/ok/a/data"
+    assert_equal "$(rec "$HTTPD_URL/ok/a/data" 7)" 1
+}
+
+@test "-O 'crawl/{host}/{name}' never follows a link planted where the host goes (issue 13 item 10)" {
+    local s
+    cd "$BATS_TEST_TMPDIR"
+    mkdir crawl elsewhere
+    ln -s ../elsewhere crawl/127.0.0.1
+    for s in $STRATEGIES; do
+        run cf -s "$s" -O 'crawl/{host}/{name}' "$HTTPD_URL/ok/evil"
+        assert_failure 1
+        [[ $(col 9 <<<"$output") == *"not followed"* ]] || fail "$s: $(col 9 <<<"$output")"
+        assert_equal "$(ls -A elsewhere)" ""
+    done
+    # A link deeper down, and a file where a folder goes, the same.
+    rm crawl/127.0.0.1
+    mkdir -p crawl/127.0.0.1
+    ln -s ../../elsewhere crawl/127.0.0.1/sub
+    run cf -O 'crawl/{host}/sub/{name}' "$HTTPD_URL/ok/evil"
+    assert_failure 1
+    assert_equal "$(ls -A elsewhere)" ""
+    # Without links the folders are made; a link the user named is followed.
+    rm crawl/127.0.0.1/sub
+    run cf -O 'crawl/{host}/sub/{name}' "$HTTPD_URL/ok/good"
+    assert_success
+    assert_equal "$(cat crawl/127.0.0.1/sub/good)" good
+    mkdir real
+    ln -s real mine
+    run cf -P mine "$HTTPD_URL/ok/a"
+    assert_success
+    run cf -O 'mine/{host}/{name}' "$HTTPD_URL/ok/b"
+    assert_success
+    assert_equal "$(cat real/a real/127.0.0.1/b | paste -sd' ')" "a b"
+}
+
+@test "ulimit -n 20, -j16, 40 URLs: one record per URL on every strategy, -j lowered with a warning (issue 13 item 17)" {
+    local s n urls=() i
+    for i in $(seq 1 40); do urls+=("$HTTPD_URL/ok/fd$i"); done
+    for s in $STRATEGIES; do
+        for n in 20; do
+            run --separate-stderr bash -c 'ulimit -n "$1"; shift; exec "$@"' _ "$n" \
+                timeout -k 5 "$CTK_TIMEOUT" cfetch -s "$s" -j16 "${urls[@]}"
+            [[ ${#lines[@]} == 40 ]] || fail "$s, ulimit -n $n: ${#lines[@]} records; $stderr"
+            assert_equal "$(col 1 <<<"$output" | sort -n | paste -sd,)" "$(seq -s, 1 40)"
+            [[ $stderr != *"input/output error"* ]] || fail "$s $n: $stderr"
+            # Every failure says why: the descriptors ran out.
+            local bad
+            bad=$(awk -F'\t' '$9 != "" && $9 !~ /open files/' <<<"$output")
+            assert_equal "$bad" ""
+            assert_success
+            [[ $s == sync || $stderr == *"file descriptors"* ]] || fail "$s: no warning: $stderr"
+        done
+    done
 }

@@ -144,6 +144,18 @@ static const ctk_cli_option *find_short(const ctk_cli_option *table, char c)
     return NULL;
 }
 
+/* A tool may take a shared option's long or short name for an option of
+ * its own (cfetch's -H/--header is curl's): the shared option then has
+ * neither in that tool, and --help does not list it. */
+static int shadowed(const ctk_cli_option *tool, const ctk_cli_option *shared)
+{
+    for (const ctk_cli_option *o = tool; o != NULL && o->name != NULL; o++)
+        if (strcmp(o->name, shared->name) == 0 ||
+            (shared->short_name != 0 && o->short_name == shared->short_name))
+            return 1;
+    return 0;
+}
+
 /* Whether a plugin strategy's option --NAME (arg up to '=') takes a value. */
 static int plugin_option_takes_value(ctk_registry *reg, const char *arg)
 {
@@ -279,7 +291,8 @@ static struct option *build_table(parse_state *ps, GString *shorts)
     for (const ctk_cli_option *o = ps->cli->options; o != NULL && o->name != NULL; o++)
         add_long(longs, shorts, o);
     for (const ctk_cli_option *o = common_options; o->name != NULL; o++)
-        add_long(longs, shorts, o);
+        if (!shadowed(ps->cli->options, o))
+            add_long(longs, shorts, o);
     for (guint k = 0; k < ps->strategy_options->len; k++) {
         const strategy_option *so = &g_array_index(ps->strategy_options, strategy_option, k);
         ctk_cli_option o = {so->option->name,
@@ -512,10 +525,12 @@ static void help_line(FILE *out, int shrt, const char *lng, const char *arg, ctk
     fprintf(out, "%-30s%s\n", left, help);
 }
 
-static void help_table(FILE *out, const ctk_cli_option *options)
+/* The options of table that the tool's own (NULL: none) do not shadow. */
+static void help_table(FILE *out, const ctk_cli_option *options, const ctk_cli_option *tool)
 {
     for (const ctk_cli_option *o = options; o != NULL && o->name != NULL; o++)
-        help_line(out, o->short_name, o->name, o->arg, o->has_arg, o->help);
+        if (tool == NULL || !shadowed(tool, o))
+            help_line(out, o->short_name, o->name, o->arg, o->has_arg, o->help);
 }
 
 void ctk_cli_help(const ctk_cli *cli, ctk_registry *reg, FILE *out)
@@ -526,9 +541,9 @@ void ctk_cli_help(const ctk_cli *cli, ctk_registry *reg, FILE *out)
             fprintf(out, "%s %s %s\n", l == lines ? "Usage:" : "   or:", cli->prog, *l);
     g_strfreev(lines);
     fprintf(out, "%s\n\nOptions:\n", cli->summary);
-    help_table(out, cli->options);
+    help_table(out, cli->options, NULL);
     fprintf(out, "\nShared by every ctk command:\n");
-    help_table(out, common_options);
+    help_table(out, common_options, cli->options);
     char **names = ctk_registry_names(reg, CTK_KIND_STRATEGY);
     for (char **n = names; *n != NULL; n++) {
         const ctk_strategy *s = ctk_registry_strategy(reg, *n);

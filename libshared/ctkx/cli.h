@@ -36,6 +36,8 @@ typedef struct ctk_cli {
     const char *prog;     /* "cburn" */
     const char *synopsis; /* lines after "Usage: ", one per form */
     const char *summary;  /* one paragraph after the synopsis */
+    /* An option here with a shared option's long or short name takes
+     * that name over: the shared option is left out in this tool. */
     const ctk_cli_option *options;
     ctk_cli_handler handler;
     void *handler_arg;

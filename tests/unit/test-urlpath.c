@@ -95,6 +95,31 @@ static void test_expand(void)
     g_assert_cmpstr(bad, ==, "{nope}");
 }
 
+static void test_redact(void)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"http://h/a", "http://h/a"},
+        {"http://user:secret@h/a", "http://user:***@h/a"},
+        {"https://TOKEN@h:8080/x?y=1", "https://***@h:8080/x?y=1"},
+        {"http://u:p@ss@h/", "http://u:***@h/"},
+        {"http://h/path@not-userinfo", "http://h/path@not-userinfo"},
+        {"http://h/?q=a:b@c", "http://h/?q=a:b@c"},
+        {"user:pw@h/x", "user:***@h/x"},
+        {"Authorization: Bearer TOKEN", "Authorization: ***"},
+        {"  cookie: a=b", "cookie: ***"},
+        {"Proxy-Authorization: Basic xx", "Proxy-Authorization: ***"},
+        {"not a url", "not a url"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        char *got = ctk_urlpath_redact(cases[i].in);
+        g_assert_cmpstr(got, ==, cases[i].out);
+        g_free(got);
+    }
+}
+
 static void test_claim(void)
 {
     ctk_urlpath_names *n = ctk_urlpath_names_new();
@@ -115,5 +140,6 @@ int main(int argc, char **argv)
     g_test_add_func("/urlpath/sanitize", test_sanitize);
     g_test_add_func("/urlpath/expand", test_expand);
     g_test_add_func("/urlpath/claim", test_claim);
+    g_test_add_func("/urlpath/redact", test_redact);
     return g_test_run();
 }

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -114,6 +115,7 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
     *res = (run_result){0};
     ctk_fetch_opts fetch_opts = s->fetch;
     fetch_opts.jobs = s->jobs;
+    fetch_opts.durable = s->journal != NULL && !s->quiet;
     int rc = ctk_fetch_new(&fetch, &fetch_opts);
     if (rc < 0) {
         fprintf(stderr, "%s: cannot set up libcurl: %s\n", s->prog, ctk_strerror(rc));
@@ -137,6 +139,7 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
         .n_urls = s->n_urls,
         .in_fd = s->in_fd,
         .out_dir = s->out_dir,
+        .out_file = s->out_file,
         .out_template = s->out_template,
         .body = s->body ? stdout : NULL,
         .records = records,
@@ -191,6 +194,51 @@ static int exit_status(const ctk_fetchcmd *s, const run_result *r)
         return 1;
     }
     return r->counts.failed > 0 ? 1 : 0;
+}
+
+/* What a transfer holds at most: its socket, its body's file and the
+ * resolver's socket pair; a process worker costs the parent its socket
+ * and a spare. FDS_SPARE is what the run holds besides (journal, records,
+ * event loop, curl's wake-up pair). */
+#define FDS_PER_TRANSFER 4
+#define FDS_PER_WORKER   2
+#define FDS_SPARE        12
+
+static unsigned open_fds(void)
+{
+    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
+    unsigned n = 0;
+    if (d == NULL)
+        return 3;
+    while (g_dir_read_name(d) != NULL)
+        n++;
+    g_dir_close(d);
+    return n > 0 ? n - 1 : 0; /* the directory's own */
+}
+
+/* Runs fewer transfers at once than -j asks rather than failing them with
+ * EMFILE: raises the soft limit toward the hard one, then, if that is not
+ * enough, lowers jobs with a warning. */
+static unsigned fit_jobs(const ctk_fetchcmd *s, unsigned jobs, int forks)
+{
+    struct rlimit rl;
+    unsigned per = forks ? FDS_PER_WORKER : FDS_PER_TRANSFER;
+    if (jobs <= 1 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return jobs;
+    rlim_t base = open_fds() + FDS_SPARE;
+    rlim_t need = base + (rlim_t)jobs * per;
+    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
+        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    if (need <= rl.rlim_cur)
+        return jobs;
+    unsigned fit = rl.rlim_cur > base + per ? (unsigned)((rl.rlim_cur - base) / per) : 1;
+    fprintf(stderr,
+            "%s: only enough file descriptors (ulimit -n %llu) for %u transfer%s at once, not %u\n",
+            s->prog, (unsigned long long)rl.rlim_cur, fit, fit == 1 ? "" : "s", jobs);
+    return fit;
 }
 
 /* ---- --compare ---------------------------------------------------------------------- */
@@ -252,10 +300,13 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
         fprintf(stderr, "%s: cannot set up the table: %s\n", s->prog, ctk_strerror(rc));
         return 2;
     }
+    /* A row whose URLs failed, or that failed itself, is a row of the
+     * table like the others: every row runs, and the status says so. */
     int status = 0;
-    for (char **n = s->c->compare; *n != NULL && status == 0; n++) {
+    for (char **n = s->c->compare; *n != NULL; n++) {
         s->strategy = ctk_registry_strategy(reg, *n);
-        s->jobs = ctk_fetchcmd_default_jobs(s->c, reg, *n);
+        s->jobs =
+            fit_jobs(s, ctk_fetchcmd_default_jobs(s->c, reg, *n), ctk_cli_strategy_forks(reg, *n));
         ctk_buf result = {0};
         ctk_usage usage;
         int died_of = 0, signo = 0;
@@ -274,7 +325,7 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
             fprintf(stderr, "%s: %s: the row failed (%s)\n", s->prog, *n,
                     died_of ? strsignal(died_of) : ctk_strerror(rc));
             status = 1;
-            break;
+            continue;
         }
         ctk_row *row = ctk_compare_add(table, *n, "", s->jobs);
         row->baseline = ctk_cli_strategy_jobs(reg, *n, 2) == 1;
@@ -330,6 +381,7 @@ int ctk_fetchcmd_run(ctk_fetchcmd *s)
         return 2;
     }
     run_result r;
+    s->jobs = fit_jobs(s, s->jobs, s->forks);
     int status = run_once(s, &r) < 0 ? 2 : exit_status(s, &r);
     int late = ctk_sigwatch_stop(s->signals);
     s->signals = NULL;

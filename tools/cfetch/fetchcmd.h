@@ -20,7 +20,8 @@ typedef struct ctk_fetchcmd {
     const char *prog;
     const ctk_common *c;      /* format, header, progress, keep_order, jobs, compare */
     ctk_fetch_opts fetch;     /* jobs is set per run */
-    const char *out_dir;      /* -o DIR, or NULL */
+    const char *out_dir;      /* -P DIR (or -o DIR), or NULL */
+    const char *out_file;     /* -o FILE with one URL, or NULL */
     const char *out_template; /* -O TEMPLATE, or NULL */
     const char *records;      /* --records FILE ("-": stdout), or NULL */
     const char *journal;      /* --journal FILE, or NULL */
@@ -28,6 +29,7 @@ typedef struct ctk_fetchcmd {
     double rate;
     const ctk_strategy *strategy;
     unsigned jobs;
+    int forks;               /* the strategy runs transfers in worker processes */
     const char *const *urls; /* NULL: read in_fd */
     size_t n_urls;
     int in_fd;

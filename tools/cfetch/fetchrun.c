@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fetchrun.h"
@@ -159,10 +160,26 @@ static char *check_url(const char *url)
     return why;
 }
 
-static char *output_path(ctk_fetchrun *r, uint64_t seq, const char *url)
+/* Whether another URL's body, by the journal, is at path. */
+static int owned_by_other(ctk_fetchrun *r, const char *path, const char *shown)
+{
+    char *owner = NULL;
+    int other = r->o.journal != NULL && ctk_journal_owner(r->o.journal, path, &owner) &&
+                strcmp(owner, shown) != 0;
+    g_free(owner);
+    return other;
+}
+
+/* The body's file: a name no earlier URL of the run took, and no file
+ * the journal has as another URL's (a URL inserted before one that is
+ * done must not overwrite its body). shown: the URL as the journal has
+ * it. */
+static char *output_path(ctk_fetchrun *r, uint64_t seq, const char *url, const char *shown)
 {
     char *want = NULL;
-    if (r->o.out_template != NULL) {
+    if (r->o.out_file != NULL) {
+        want = g_strdup(r->o.out_file);
+    } else if (r->o.out_template != NULL) {
         want = ctk_urlpath_expand(r->o.out_template, seq, url, NULL);
     } else if (r->o.out_dir != NULL) {
         char name[CTK_URLPATH_NAME_MAX + 1];
@@ -175,8 +192,30 @@ static char *output_path(ctk_fetchrun *r, uint64_t seq, const char *url)
     if (want == NULL)
         return NULL;
     char *claimed = ctk_urlpath_claim(r->names, want);
+    while (owned_by_other(r, claimed, shown)) {
+        g_free(claimed);
+        claimed = ctk_urlpath_claim(r->names, want);
+    }
     g_free(want);
     return claimed;
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Whether what the journal recorded is still there: the file (when the
+ * body went to one) as it was left, same size and modification time.
+ * Otherwise the URL is fetched again. */
+static int still_done(const ctk_journal_entry *done)
+{
+    struct stat st;
+    if (done->path[0] == '\0')
+        return 1;
+    if (lstat(done->path, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != done->bytes)
+        return 0;
+    return done->mtime_ns < 0 || mtime_ns(&st) == done->mtime_ns;
 }
 
 int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
@@ -200,9 +239,16 @@ int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
         g_free(url);
         return rc;
     }
-    char *path = output_path(r, unit->seq, url);
     ctk_journal_entry done;
-    if (r->o.journal != NULL && ctk_journal_done(r->o.journal, url, &done)) {
+    char *shown = ctk_urlpath_redact(url);
+    char *path = output_path(r, unit->seq, url, shown);
+    int skip = r->o.journal != NULL && ctk_journal_done(r->o.journal, shown, &done);
+    if (skip && !still_done(&done)) {
+        ctk_journal_entry_free(&done);
+        skip = 0;
+    }
+    g_free(shown);
+    if (skip) {
         ctk_fetch_result prior = {.status = done.status, .bytes = done.bytes, .path = done.path};
         rc = ctk_fetch_encode_skip(&unit->in, url, &prior);
         ctk_journal_entry_free(&done);
@@ -225,8 +271,11 @@ static void journal(ctk_fetchrun *r, const char *url, const ctk_unit *unit,
 {
     if (r->o.journal == NULL || url[0] == '\0' || (res != NULL && res->attempts == 0))
         return;
+    struct stat st;
+    const char *path = res != NULL ? res->path : "";
+    int64_t mtime = path[0] != '\0' && stat(path, &st) == 0 ? mtime_ns(&st) : -1;
     ctk_journal_record(r->o.journal, url, unit->status == 0, res ? res->status : 0,
-                       res ? res->bytes : 0, res ? res->path : "", unit->error);
+                       res ? res->bytes : 0, path, mtime, unit->error);
 }
 
 /* One unit's record; res is NULL when it came back with no result. */
@@ -287,9 +336,12 @@ void ctk_fetchrun_consume(void *arg, const ctk_unit *unit)
     ctk_fetch_result res;
     /* A unit that does not decode still gets its record, without a URL. */
     int have_unit = ctk_fetch_unit_decode(&unit->in, &u) == 0;
-    const char *url = have_unit ? u.url : "", *path = have_unit ? u.path : "";
+    const char *path = have_unit ? u.path : "";
+    /* Records, messages and the journal never show a credential. */
+    char *url = ctk_urlpath_redact(have_unit ? u.url : "");
     int have = ctk_fetch_result_decode(&unit->out, &res) == 0;
     record(r, unit, url, path, have ? &res : NULL);
+    g_free(url);
     if (have)
         ctk_fetch_result_clear(&res);
     if (have_unit)

@@ -22,7 +22,8 @@ typedef struct ctk_fetchrun_opts {
     const char *const *urls; /* n_urls URLs; NULL: read lines from in_fd */
     size_t n_urls;
     int in_fd;
-    const char *out_dir;      /* -o DIR, or NULL */
+    const char *out_dir;      /* -P DIR (or -o DIR), or NULL */
+    const char *out_file;     /* -o FILE: the one URL's body, or NULL */
     const char *out_template; /* -O TEMPLATE, or NULL */
     FILE *body;               /* --body: bodies here (run with keep_order) */
     ctk_output *records;      /* NULL: no records */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctkx/cli.h"
@@ -22,6 +23,7 @@
 
 enum {
     OPT_INPUT = 256,
+    OPT_OUTPUT_PATH,
     OPT_OUTPUT_DIR,
     OPT_OUTPUT,
     OPT_BODY,
@@ -34,8 +36,12 @@ enum {
     OPT_RETRY_DELAY,
     OPT_RETRY_MAX,
     OPT_FAIL,
+    OPT_NO_FAIL,
+    OPT_CONTENT_ON_ERROR,
     OPT_LOCATION,
+    OPT_NO_LOCATION,
     OPT_MAX_REDIRS,
+    OPT_HEADER,
     OPT_HEADER_LINE,
     OPT_USER_AGENT,
     OPT_REQUEST,
@@ -50,7 +56,11 @@ enum {
 static const ctk_cli_option cfetch_options[] = {
     {"input-file", 'i', CTK_ARG_REQUIRED, "FILE", "read URLs from FILE ('-': standard input)",
      OPT_INPUT},
-    {"output-dir", 'o', CTK_ARG_REQUIRED, "DIR", "save bodies in DIR, named from their URLs",
+    {"output-path", 'o', CTK_ARG_REQUIRED, "PATH",
+     "one URL: save it as the file PATH (curl -o); else, or a folder: -P PATH", OPT_OUTPUT_PATH},
+    {"output-dir", 'P', CTK_ARG_REQUIRED, "DIR", "save bodies in DIR, named from their URLs",
+     OPT_OUTPUT_DIR},
+    {"directory-prefix", 0, CTK_ARG_REQUIRED, "DIR", "the same as --output-dir (wget's -P)",
      OPT_OUTPUT_DIR},
     {"output", 'O', CTK_ARG_REQUIRED, "TEMPLATE", "save bodies as TEMPLATE ({seq} {host} {name})",
      OPT_OUTPUT},
@@ -71,12 +81,21 @@ static const ctk_cli_option cfetch_options[] = {
      OPT_RETRY_DELAY},
     {"retry-max", 0, CTK_ARG_REQUIRED, "SECS", "longest wait between attempts (default 30)",
      OPT_RETRY_MAX},
-    {"fail", 'f', CTK_ARG_NONE, NULL, "count 4xx and 5xx responses as failures", OPT_FAIL},
-    {"location", 'L', CTK_ARG_NONE, NULL, "follow redirects", OPT_LOCATION},
-    {"max-redirs", 0, CTK_ARG_REQUIRED, "N", "follow at most N redirects (default 50)",
+    {"fail", 'f', CTK_ARG_NONE, NULL, "count 4xx and 5xx responses as failures (the default)",
+     OPT_FAIL},
+    {"no-fail", 0, CTK_ARG_NONE, NULL, "count 4xx and 5xx responses as successes, bodies kept",
+     OPT_NO_FAIL},
+    {"content-on-error", 0, CTK_ARG_NONE, NULL, "keep the body of a 4xx or 5xx response",
+     OPT_CONTENT_ON_ERROR},
+    {"location", 'L', CTK_ARG_NONE, NULL, "follow redirects (the default)", OPT_LOCATION},
+    {"no-location", 0, CTK_ARG_NONE, NULL, "do not follow redirects: a 3xx is the result",
+     OPT_NO_LOCATION},
+    {"max-redirs", 0, CTK_ARG_REQUIRED, "N", "follow at most N redirects (default 50, as curl)",
      OPT_MAX_REDIRS},
-    {"header-line", 'H', CTK_ARG_REQUIRED, "LINE",
-     "send the header LINE, 'Name: value' (repeatable)", OPT_HEADER_LINE},
+    {"header", 'H', CTK_ARG_REQUIRED, "LINE", "send the header LINE, 'Name: value' (repeatable)",
+     OPT_HEADER},
+    {"header-line", 0, CTK_ARG_NONE, NULL, "print a header line before TSV records",
+     OPT_HEADER_LINE},
     {"user-agent", 'A', CTK_ARG_REQUIRED, "UA", "send UA as the User-Agent", OPT_USER_AGENT},
     {"request", 'X', CTK_ARG_REQUIRED, "METHOD", "GET (default) or HEAD", OPT_REQUEST},
     {"max-filesize", 0, CTK_ARG_REQUIRED, "SIZE", "fail a body larger than SIZE (k, M, G suffixes)",
@@ -97,6 +116,10 @@ typedef struct cfetch_opts {
     ctk_fetchcmd run; /* the run's settings, filled in here */
     GPtrArray *headers;
     const char *input;
+    const char *output_path; /* -o: a file or a directory, decided in main */
+    char *trusted_dir;       /* the folder the user named, links followed there */
+    int header_line;
+    int bad_header; /* an -H without ':' (its value is not echoed) */
 } cfetch_opts;
 
 static int positive_seconds(const char *v, double *out, char *why, size_t why_len)
@@ -129,6 +152,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_INPUT:
         o->input = v;
         return 0;
+    case OPT_OUTPUT_PATH:
+        o->output_path = v;
+        return 0;
     case OPT_OUTPUT_DIR:
         o->run.out_dir = v;
         return 0;
@@ -158,19 +184,31 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_FAIL:
         f->fail = 1;
         return 0;
+    case OPT_NO_FAIL:
+        f->fail = 0;
+        return 0;
+    case OPT_CONTENT_ON_ERROR:
+        f->content_on_error = 1;
+        return 0;
     case OPT_LOCATION:
         f->follow = 1;
+        return 0;
+    case OPT_NO_LOCATION:
+        f->follow = 0;
         return 0;
     case OPT_MAX_REDIRS:
         rc = ctk_parse_u64(v, 0, 100000, &n, why, why_len);
         f->max_redirs = (long)n;
         return rc;
-    case OPT_HEADER_LINE:
-        if (strchr(v, ':') == NULL && strchr(v, ';') == NULL) {
-            snprintf(why, why_len, "not a header: use 'Name: value'");
-            return CTK_EINVAL;
-        }
+    case OPT_HEADER:
+        /* Refused in main, not here: the parser's message would echo the
+         * value, and a header may hold a credential. */
+        if (strchr(v, ':') == NULL && strchr(v, ';') == NULL)
+            o->bad_header = 1;
         g_ptr_array_add(o->headers, (gpointer)v);
+        return 0;
+    case OPT_HEADER_LINE:
+        o->header_line = 1;
         return 0;
     case OPT_USER_AGENT:
         f->user_agent = v;
@@ -229,10 +267,16 @@ static void warn_plugin(void *arg, const ctk_plugin_error *err)
 
 static const char *check_opts(const cfetch_opts *o, const ctk_common *c)
 {
-    if (o->run.out_dir != NULL && o->run.out_template != NULL)
-        return "-o DIR and -O TEMPLATE cannot be combined";
-    if (o->run.body && (o->run.out_dir != NULL || o->run.out_template != NULL))
-        return "--body cannot be combined with -o or -O";
+    if (o->bad_header)
+        return "-H: not a header: use 'Name: value' (the value is not shown: it may hold a "
+               "credential)";
+    if (o->output_path != NULL && o->run.out_dir != NULL)
+        return "-o PATH and -P DIR cannot be combined";
+    if ((o->run.out_dir != NULL || o->output_path != NULL) && o->run.out_template != NULL)
+        return "-o/-P and -O TEMPLATE cannot be combined";
+    if (o->run.body &&
+        (o->run.out_dir != NULL || o->output_path != NULL || o->run.out_template != NULL))
+        return "--body cannot be combined with -o, -P or -O";
     if (o->run.body && o->run.records != NULL && strcmp(o->run.records, "-") == 0)
         return "--body and --records - would mix on standard output";
     if (c->compare != NULL && (o->run.body || o->run.journal != NULL))
@@ -247,6 +291,39 @@ static const char *check_opts(const cfetch_opts *o, const ctk_common *c)
     return NULL;
 }
 
+/* -o PATH with one URL is curl's -o: that file, unless PATH is a
+ * directory already (or ends in '/'); otherwise it names the directory
+ * the bodies go to, as -P does. */
+static void resolve_output_path(cfetch_opts *o, size_t n_urls)
+{
+    const char *p = o->output_path;
+    struct stat st;
+    if (p == NULL)
+        return;
+    size_t len = strlen(p);
+    if (n_urls == 1 && len > 0 && p[len - 1] != '/' && !(stat(p, &st) == 0 && S_ISDIR(st.st_mode)))
+        o->run.out_file = p;
+    else
+        o->run.out_dir = p;
+}
+
+/* The folder the user typed: -P DIR, -o FILE's folder, or -O's text
+ * before its first placeholder, up to a '/'. Links there are followed
+ * (the user named them); below, where a URL's host or name goes, none
+ * is. g_free; "" for none. */
+static char *trusted_dir(const cfetch_opts *o)
+{
+    if (o->run.out_dir != NULL)
+        return g_strdup(o->run.out_dir);
+    const char *t = o->run.out_file != NULL ? o->run.out_file : o->run.out_template;
+    if (t == NULL)
+        return g_strdup("");
+    /* A template's text up to its first brace reads the same expanded. */
+    size_t literal = o->run.out_file != NULL ? strlen(t) : strcspn(t, "{}");
+    const char *slash = g_strrstr_len(t, (gssize)literal, "/");
+    return slash != NULL ? g_strndup(t, slash == t ? 1 : (gsize)(slash - t)) : g_strdup("");
+}
+
 static int open_input(const cfetch_opts *o)
 {
     if (o->input == NULL || strcmp(o->input, "-") == 0)
@@ -258,7 +335,10 @@ int main(int argc, char **argv)
 {
     cfetch_opts o = {
         .headers = g_ptr_array_new(),
-        .run = {.prog = PROG, .fetch = {.retry_delay = 0.5, .retry_max = 30, .max_redirs = 50}}};
+        .run = {
+            .prog = PROG,
+            .fetch = {
+                .retry_delay = 0.5, .retry_max = 30, .max_redirs = 50, .follow = 1, .fail = 1}}};
     ctk_common c = {0};
     ctk_registry *reg;
     char err[1600];
@@ -281,6 +361,11 @@ int main(int argc, char **argv)
         status = usage_error(problem);
         goto out;
     }
+    if (o.header_line)
+        c.header = 1;
+    resolve_output_path(&o, (size_t)(argc - first));
+    o.trusted_dir = trusted_dir(&o);
+    o.run.fetch.trusted_dir = o.trusted_dir;
     g_ptr_array_add(o.headers, NULL);
     o.run.fetch.headers = (const char *const *)o.headers->pdata;
     o.run.fetch.keep_body = o.run.body;
@@ -293,7 +378,9 @@ int main(int argc, char **argv)
     ctk_fetchcmd *s = &o.run;
     s->c = &c;
     s->strategy = ctk_registry_strategy(reg, name);
-    s->jobs = c.jobs ? c.jobs : ctk_fetchcmd_default_jobs(&c, reg, name);
+    s->jobs = ctk_cli_strategy_jobs(reg, name,
+                                    c.jobs ? c.jobs : ctk_fetchcmd_default_jobs(&c, reg, name));
+    s->forks = ctk_cli_strategy_forks(reg, name);
     s->urls = first < argc ? (const char *const *)argv + first : NULL;
     s->n_urls = (size_t)(argc - first);
     s->in_fd = in_fd;
@@ -302,6 +389,7 @@ out:
     if (in_fd > STDIN_FILENO)
         close(in_fd);
     g_ptr_array_free(o.headers, TRUE);
+    g_free(o.trusted_dir);
     ctk_common_free(&c);
     ctk_registry_free(reg);
     return status;

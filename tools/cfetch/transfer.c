@@ -108,9 +108,10 @@ static double next_random(xfer *x)
     return (double)(x->rng >> 11) / 9007199254740992.0;
 }
 
-static int make_parents(const char *path)
+/* mkdir -p of dir, following links: the user named it. */
+static int make_dirs(const char *dir)
 {
-    char *copy = g_strdup(path);
+    char *copy = g_strconcat(dir, "/", NULL);
     for (char *p = strchr(copy + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
         *p = '\0';
         if (mkdir(copy, 0777) < 0 && errno != EEXIST) {
@@ -125,6 +126,71 @@ static int make_parents(const char *path)
     return 0;
 }
 
+/* The length of trusted as a folder that path is inside, or 0. */
+static size_t trusted_len(const char *path, const char *trusted)
+{
+    size_t n = trusted != NULL ? strlen(trusted) : 0;
+    while (n > 1 && trusted[n - 1] == '/')
+        n--;
+    if (n == 0 || strncmp(path, trusted, n) != 0 || (path[n] != '/' && trusted[n - 1] != '/'))
+        return 0;
+    return n;
+}
+
+/* Opens the folder path's last component goes in, creating what is
+ * missing. Below the folder the user named, each component is opened
+ * with O_NOFOLLOW relative to the one before: a link planted where a
+ * template puts a host or a name is refused, never followed. On failure
+ * -1, errno set and *where the folder that failed (g_free). */
+static int open_parent(const char *path, const char *trusted, char **where)
+{
+    size_t head = trusted_len(path, trusted);
+    const char *last = strrchr(path, '/');
+    size_t dir_len = last != NULL ? (size_t)(last - path) : 0;
+    char *dir = head > 0 ? g_strndup(path, head) : g_strdup(path[0] == '/' ? "/" : ".");
+    int fd = -1;
+    if (head > 0 && make_dirs(dir) < 0)
+        goto fail;
+    if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+        goto fail;
+    for (size_t i = head; i < dir_len;) {
+        size_t n = strcspn(path + i, "/");
+        if (n == 0 || i + n > dir_len) {
+            i += n + 1;
+            continue;
+        }
+        char *comp = g_strndup(path + i, n);
+        g_free(dir);
+        dir = g_strndup(path, i + n);
+        int next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (next < 0 && errno == ENOENT && (mkdirat(fd, comp, 0777) == 0 || errno == EEXIST))
+            next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int e = errno;
+        g_free(comp);
+        close(fd);
+        fd = next;
+        errno = e;
+        if (fd < 0)
+            goto fail;
+        i += n + 1;
+    }
+    g_free(dir);
+    return fd;
+fail:;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    *where = dir;
+    errno = e;
+    return -1;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash != NULL ? slash + 1 : path;
+}
+
 /* The body is written to a file beside its final name and renamed over it
  * only when complete: a file at the final name is never partial, whatever
  * interrupts the run. Its name follows from the final one, so whoever
@@ -133,15 +199,26 @@ static int open_output(xfer *x)
 {
     if (x->u.path[0] == '\0' || x->conf->o.head)
         return 0;
-    if (make_parents(x->u.path) < 0)
-        return ctk_unit_fail(x->unit, CTK_EIO, "cannot create the directory of %s: %s", x->u.path,
-                             strerror(errno));
+    char *where = NULL;
+    x->dir_fd = open_parent(x->u.path, x->conf->o.trusted_dir, &where);
+    if (x->dir_fd < 0) {
+        int e = errno;
+        int rc = ctk_unit_fail(
+            x->unit, CTK_EIO, "cannot create the directory of %s: %s: %s", x->u.path, where,
+            e == ELOOP || e == ENOTDIR ? "a link or not a directory (links are not followed there)"
+                                       : strerror(e));
+        g_free(where);
+        return rc;
+    }
     x->tmp = ctk_fetch_partial_path(x->u.path);
-    x->fd = open(x->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
+    x->fd = openat(x->dir_fd, base_name(x->tmp),
+                   O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (x->fd < 0) {
         int e = errno;
         g_free(x->tmp);
         x->tmp = NULL;
+        close(x->dir_fd);
+        x->dir_fd = -1;
         return ctk_unit_fail(x->unit, CTK_EIO, "cannot create %s: %s", x->u.path, strerror(e));
     }
     return 0;
@@ -159,6 +236,7 @@ int ctk__xfer_begin(xfer *x, const ctk__xfer_conf *c, ctk_unit *unit)
     x->conf = c;
     x->unit = unit;
     x->fd = -1;
+    x->dir_fd = -1;
     x->retry_after = -1;
     x->t0 = ctk__fetch_now();
     x->rng = (unit->seq * 0x9E3779B97F4A7C15ULL) ^ (uint64_t)(x->t0 * 1e9) ^ 1;
@@ -289,6 +367,19 @@ void ctk__xfer_attempt_setup(xfer *x, CURL *e)
     set_options(x, e);
 }
 
+/* curl says no more than "Couldn't connect" when it could not even make
+ * a socket: whether this process is out of descriptors is the reason to
+ * report then (EMFILE or ENFILE), else 0. */
+static long fd_shortage(void)
+{
+    int fd = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 0);
+    if (fd >= 0) {
+        close(fd);
+        return 0;
+    }
+    return errno == EMFILE || errno == ENFILE ? errno : 0;
+}
+
 /* The verdict on an attempt: seconds to wait before the next, or -1 when
  * this was the last. */
 double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
@@ -297,6 +388,13 @@ double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
     x->code = code;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &x->status);
     curl_easy_getinfo(e, CURLINFO_STARTTRANSFER_TIME, &ttfb);
+    /* The system's reason behind a failed connect ("Too many open files"
+     * reads better than curl's "Couldn't connect to server"). */
+    x->os_errno = 0;
+    if (code != CURLE_OK)
+        curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &x->os_errno);
+    if (code == CURLE_COULDNT_CONNECT && x->os_errno == 0)
+        x->os_errno = fd_shortage();
     x->ttfb = ttfb;
     if (x->cancelled || x->write_errno != 0 || x->too_big || x->attempts > x->conf->o.retries ||
         !ctk_fetch_retryable(code, x->status))
@@ -322,10 +420,40 @@ static char *failure(const xfer *x)
         return g_strdup_printf("stalled: under %llu bytes/s for %gs",
                                (unsigned long long)(o->stall_speed ? o->stall_speed : 1),
                                ceil(o->stall_timeout));
+    if (x->code != CURLE_OK && x->os_errno != 0 && strstr(x->errbuf, strerror(x->os_errno)) == NULL)
+        return g_strdup_printf("%s (%s)",
+                               x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code),
+                               strerror(x->os_errno));
     if (x->code != CURLE_OK)
         return g_strdup(x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code));
     if (o->fail && x->status >= 400)
         return g_strdup_printf("HTTP %ld", x->status);
+    return NULL;
+}
+
+/* Whether the body is kept: a success's, or with --content-on-error the
+ * body of a whole response that failed only by its status. */
+static int keep_body(const xfer *x, const char *error)
+{
+    if (error == NULL)
+        return 1;
+    return x->conf->o.content_on_error && !x->cancelled && x->write_errno == 0 && !x->too_big &&
+           x->code == CURLE_OK && x->status >= 400;
+}
+
+/* The body's file, complete, takes its final name. With durable, the
+ * data and then the rename reach the disk before the unit counts: the
+ * journal commits only what a power cut cannot take back. NULL or why
+ * not (g_free). */
+static char *settle_file(xfer *x)
+{
+    int durable = x->conf->o.durable;
+    if (durable && fsync(x->fd) < 0)
+        return g_strdup_printf("cannot sync %s: %s", x->u.path, strerror(errno));
+    if (renameat(x->dir_fd, base_name(x->tmp), x->dir_fd, base_name(x->u.path)) < 0)
+        return g_strdup_printf("cannot rename into %s: %s", x->u.path, strerror(errno));
+    if (durable && fsync(x->dir_fd) < 0)
+        return g_strdup_printf("cannot sync the folder of %s: %s", x->u.path, strerror(errno));
     return NULL;
 }
 
@@ -335,17 +463,25 @@ void ctk__xfer_finish(xfer *x)
 {
     char *error = failure(x);
     const char *path = "";
+    int keep = keep_body(x, error);
     if (x->fd >= 0) {
+        char *why = keep ? settle_file(x) : NULL;
         close(x->fd);
         x->fd = -1;
-        if (error == NULL && rename(x->tmp, x->u.path) < 0)
-            error = g_strdup_printf("cannot rename into %s: %s", x->u.path, strerror(errno));
-        if (error != NULL)
-            unlink(x->tmp);
+        if (why != NULL) {
+            g_free(error);
+            error = why;
+            keep = 0;
+        }
+        if (!keep)
+            unlinkat(x->dir_fd, base_name(x->tmp), 0);
         else
             path = x->u.path;
+        close(x->dir_fd);
+        x->dir_fd = -1;
     }
-    /* A failed response's body is not the document asked for (curl -f). */
+    /* A failed response's body is not the document asked for (curl -f),
+     * unless --content-on-error asks for it. */
     ctk_fetch_result r = {x->status,
                           x->attempts,
                           x->bytes,
@@ -354,7 +490,7 @@ void ctk__xfer_finish(xfer *x)
                           path,
                           error != NULL ? error : "",
                           x->body.data,
-                          error != NULL ? 0 : x->body.len};
+                          keep ? x->body.len : 0};
     if (ctk_fetch_result_encode(&x->unit->out, &r) < 0) {
         x->unit->out.len = 0;
         if (error == NULL)

@@ -21,6 +21,10 @@ typedef struct ctk_fetch_opts {
     double retry_delay;         /* first backoff, seconds (doubles each time) */
     double retry_max;           /* cap on one wait, backoff or Retry-After */
     int fail;                   /* 4xx/5xx responses are failures */
+    int content_on_error;       /* a failed 4xx/5xx response's body is kept */
+    int durable;                /* fsync a body and its folder before it counts (--journal) */
+    const char *trusted_dir;    /* folders the user named (-P, -o, -O's literal head): links
+                                 * followed there, never below; NULL or "": none */
     int follow;                 /* -L */
     long max_redirs;            /* with follow; -1: curl's default */
     const char *const *headers; /* "Name: value", NULL-terminated, or NULL */
@@ -49,6 +53,7 @@ typedef struct xfer {
     ctk_fetch_unit u; /* url and path */
     char *tmp;        /* the body's file until it is complete, or NULL */
     int fd;
+    int dir_fd; /* the folder of tmp and of the final name, or -1 */
     ctk_buf body;
     uint64_t bytes;
     unsigned attempts;
@@ -57,6 +62,7 @@ typedef struct xfer {
     double retry_after; /* from the last response, or -1 */
     int code;           /* CURLcode of the last attempt */
     int too_big, write_errno;
+    long os_errno; /* CURLINFO_OS_ERRNO of a failed attempt, or 0 */
     int cancelled; /* set by the engine that saw the run cancelled */
     uint64_t rng;
     char errbuf[CURL_ERROR_SIZE];

@@ -155,3 +155,43 @@ char *ctk_urlpath_claim(ctk_urlpath_names *n, const char *path)
         g_free(candidate);
     }
 }
+
+/* A header line whose value is a credential, judged by its name. */
+static int credential_header(const char *text)
+{
+    static const char *const names[] = {"authorization", "proxy-authorization", "cookie"};
+    while (*text == ' ' || *text == '\t')
+        text++;
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+        size_t n = strlen(names[i]);
+        if (g_ascii_strncasecmp(text, names[i], n) == 0 && (text[n] == ':' || text[n] == ' '))
+            return (int)n;
+    }
+    return 0;
+}
+
+char *ctk_urlpath_redact(const char *text)
+{
+    int name = credential_header(text);
+    if (name > 0) {
+        const char *start = text + strspn(text, " \t");
+        return g_strdup_printf("%.*s: ***", name, start);
+    }
+    /* The authority is after "://", or the start of a text that has no
+     * scheme (curl would read "user:pw@host/" as one); it ends at the
+     * path, query or fragment. Its last '@' ends the user info. */
+    const char *scheme_end = strstr(text, "://");
+    const char *auth = scheme_end != NULL ? scheme_end + 3 : text;
+    size_t auth_len = strcspn(auth, "/?#");
+    const char *at = NULL;
+    for (const char *p = auth; p < auth + auth_len; p++)
+        if (*p == '@')
+            at = p;
+    if (at == NULL)
+        return g_strdup(text);
+    /* user:password keeps the user; a user alone may be a token
+     * (https://TOKEN@host/), so it goes whole. */
+    const char *colon = memchr(auth, ':', (size_t)(at - auth));
+    size_t keep = colon != NULL ? (size_t)(colon - text) + 1 : (size_t)(auth - text);
+    return g_strdup_printf("%.*s***%s", (int)keep, text, at);
+}

@@ -30,8 +30,13 @@ int ctk_urlpath_host(const char *url, char *out, size_t out_len);
 
 /* Expands {seq}, {host}, {name} and {{ / }} in template. Returns a
  * path (g_free), or NULL for an unknown placeholder (*bad points at it). */
-char *ctk_urlpath_expand(const char *template_, uint64_t seq, const char *url,
-                                    const char **bad);
+char *ctk_urlpath_expand(const char *template_, uint64_t seq, const char *url, const char **bad);
+
+/* text (a URL, or what was given as one) with its credentials masked,
+ * for records, messages and the journal: "user:password@" becomes
+ * "user:***@", a user alone "***@", and a text that is an Authorization,
+ * Proxy-Authorization or Cookie header line keeps only its name. g_free. */
+char *ctk_urlpath_redact(const char *text);
 
 /* The names handed out in one run, so that two URLs never share a file. */
 typedef struct ctk_urlpath_names ctk_urlpath_names;
