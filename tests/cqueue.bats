@@ -72,7 +72,7 @@ for line in sys.stdin:
     cq add -- sh -c 'echo out; echo err >&2; exit 3'
     cq add 'echo a | tr a b'
     run cq work --drain -j2
-    assert_success
+    assert_failure 1 # job 1 failed (issue 15: it was 0)
     assert_equal "$(state 1)" failed
     assert_equal "$(state 2)" done
     run --separate-stderr cq cat 1
@@ -90,7 +90,8 @@ for line in sys.stdin:
     assert_output 1-5
     run bash -c 'printf "a.txt\nb/c.gz\n" | cqueue add - --cmd "echo {.} {/}"'
     assert_output 6-7
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(cq cat 7)" "b/c c.gz"
     assert_equal "$(cq cat 6)" "a a.txt"
     run bash -c 'printf "" | cqueue add -'
@@ -101,7 +102,8 @@ for line in sys.stdin:
 @test "a command that does not exist fails with 127, recorded" {
     cq add -- no-such-command-anywhere x
     cq add no-such-command-either
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(state 1)" failed
     assert_equal "$(field 1 exit)" 127
     assert_equal "$(field 1 reason)" "command not found"
@@ -116,7 +118,8 @@ for line in sys.stdin:
     cq add --after 2 -- echo never2
     cq add -- true
     cq add --after 4 -- echo runs
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(state 2)" cancelled
     assert_equal "$(field 2 reason)" "dependency 1 failed"
     assert_equal "$(field 3 reason)" "dependency 2 cancelled"
@@ -131,7 +134,8 @@ for line in sys.stdin:
     touch "$BATS_TEST_TMPDIR/flag"
     cq add -- sh -c "test ! -e '$BATS_TEST_TMPDIR/flag'"
     cq add --after 1 -- echo dep
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(state 2)" cancelled
     rm "$BATS_TEST_TMPDIR/flag"
     cq retry 1
@@ -142,7 +146,8 @@ for line in sys.stdin:
     assert_equal "$(field 1 attempts)" 2
     cq add -- false
     cq add -- false
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     run cq retry --failed
     assert_output 2
     run --separate-stderr cq retry 1
@@ -153,7 +158,8 @@ for line in sys.stdin:
 @test "--retries runs a failing job again; --timeout ends it" {
     cq add --retries 2 -- false
     cq add --timeout 0.3 -- sleep 30
-    cq work --drain -j2
+    run cq work --drain -j2
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(field 1 attempts)" 3
     assert_equal "$(state 1)" failed
     assert_equal "$(state 2)" failed
@@ -188,7 +194,8 @@ for line in sys.stdin:
     cq add -- sh -c 'exit 4'
     cq add -- true
     cq add -- false
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     run cq wait 1
     assert_failure 4
     assert_equal "$(cut -f1,2 <<<"$output")" "$(printf '1\tfailed')"
@@ -249,7 +256,8 @@ for line in sys.stdin:
     cq add -- echo x
     cq add -- false
     cq add -- echo y
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     [[ -f $OUT/1.out ]]
     cq rm 1
     [[ ! -e $OUT/1.out ]]
@@ -521,7 +529,7 @@ run_under() {
     cq add --timeout 0.3 -- sh -c "echo 11 >>'$log'; sleep 20" >/dev/null
     cq add --env -- sh -c "echo 12 >>'$log'; echo \"\$CQ_MARK\"" >/dev/null
     run cq work -s "$s" -j3 --drain
-    assert_success
+    assert_failure 1 # jobs 9-11 fail (issue 15: it was 0)
     assert_equal "$(sort -n "$log" | tr '\n' ' ')" "1 2 3 4 5 6 7 8 9 11 12 "
     for ((i = 1; i <= 8; i++)); do
         assert_equal "$(cq cat "$i" 2>/dev/null)" "out-$s-$i"
@@ -584,4 +592,38 @@ run_under() {
     [[ -z $(pgrep -g "$pgid") ]] || fail "process group $pgid still has processes"
     cq stop
     wait "${WORKERS[0]}"
+}
+
+# ---- issue 15 and 13: habits and hardening ------------------------------------------
+
+@test "work --drain exits 1 when a job it ran failed, 0 when a retry saved it (issue 15)" {
+    touch "$BATS_TEST_TMPDIR/once"
+    cq add --retries 1 -- sh -c "rm '$BATS_TEST_TMPDIR/once' 2>/dev/null && exit 1; exit 0" >/dev/null
+    cq add -- true >/dev/null
+    run --separate-stderr cq work --drain
+    assert_success
+    cq add -- sh -c 'exit 3' >/dev/null
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "^cqueue: 1 job\\(s\\) failed"
+    cq add -- false >/dev/null
+    run --separate-stderr cq work --once
+    assert_failure 1
+}
+
+@test "the nightly example: a failed build makes work --drain and wait --all exit non-zero (issue 15)" {
+    build=$(cq -q nightly add --weight 2 -- sh -c 'exit 2')
+    tests=$(cq -q nightly add --after "$build" --retries 1 -- true)
+    cq -q nightly add --after "$build,$tests" -- true >/dev/null
+    run cq -q nightly work -j 2 --drain
+    assert_failure 1
+    # Every job of the queue counts, also those finished before the wait.
+    run cq -q nightly wait --all
+    assert_failure 3
+    assert_equal "$(cut -f1,2 <<<"$output" | tr '\t\n' ' |')" "1 failed|2 cancelled|3 cancelled|"
+    cq -q nightly clear --all >/dev/null
+    cq -q nightly add -- true >/dev/null
+    cq -q nightly work --drain
+    run cq -q nightly wait --all
+    assert_success
 }

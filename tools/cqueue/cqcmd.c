@@ -432,12 +432,6 @@ int ctk_cqcmd_cat(ctk_cqcmd *x)
 
 /* ---- wait ----------------------------------------------------------------------- */
 
-static int collect_unfinished(void *arg, const ctk_job *j)
-{
-    g_array_append_val((GArray *)arg, j->id);
-    return 0;
-}
-
 /* The exit status a shell would give for the job. */
 static int job_status(const ctk_job *j)
 {
@@ -450,69 +444,88 @@ static int job_status(const ctk_job *j)
     return j->exit_code != 0 ? j->exit_code : 1;
 }
 
-static int wait_ids(ctk_cqcmd *x, GArray *ids, int sfd)
+/* What a wait has seen: the records it printed and how they ended. */
+typedef struct wait_tally {
+    ctk_output *out;
+    GArray *pending; /* ids not finished yet */
+    unsigned n, failures;
+    int last;
+} wait_tally;
+
+static void tally_job(wait_tally *t, const ctk_job *j)
 {
-    ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
-    if (out == NULL)
-        return 1;
-    int failures = 0, last = 0, status = 0;
-    for (guint i = 0; i < ids->len && status == 0; i++) {
-        int64_t id = g_array_index(ids, int64_t, i);
+    job_row(t->out, j);
+    t->last = job_status(j);
+    t->failures += t->last != 0;
+    t->n++;
+}
+
+/* --all: a finished job counts now, an unfinished one is waited for. */
+static int tally_or_pend(void *arg, const ctk_job *j)
+{
+    wait_tally *t = arg;
+    if (j->state >= CTK_JOB_DONE)
+        tally_job(t, j);
+    else
+        g_array_append_val(t->pending, j->id);
+    return 0;
+}
+
+static int wait_pending(ctk_cqcmd *x, wait_tally *t, int sfd)
+{
+    for (guint i = 0; i < t->pending->len; i++) {
+        int64_t id = g_array_index(t->pending, int64_t, i);
         for (;;) {
             ctk_job j;
-            if (x->store->ops->get(x->store, id, &j) < 0) {
-                status = store_fail(x);
-                break;
-            }
-            if (j.state >= CTK_JOB_DONE) {
-                job_row(out, &j);
-                last = job_status(&j);
-                failures += last != 0;
-                ctk_job_clear(&j);
-                break;
-            }
+            if (x->store->ops->get(x->store, id, &j) < 0)
+                return store_fail(x);
+            int finished = j.state >= CTK_JOB_DONE;
+            if (finished)
+                tally_job(t, &j);
             ctk_job_clear(&j);
-            int signo = wait_a_while(sfd);
-            if (signo != 0) {
-                status = ctk_signal_exit_status(signo);
+            if (finished)
                 break;
-            }
+            int signo = wait_a_while(sfd);
+            if (signo != 0)
+                return ctk_signal_exit_status(signo);
         }
     }
-    ctk_output_finish(out);
-    ctk_output_free(out);
-    if (status != 0)
-        return status;
-    if (ids->len == 1)
-        return last;
-    return failures > 101 ? 101 : failures;
+    return 0;
+}
+
+/* Ids given: each must exist (1 otherwise), and is waited for in order. */
+static int pend_ids(ctk_cqcmd *x, wait_tally *t)
+{
+    for (int i = 0; i < x->n_args; i++) {
+        int64_t id = 0;
+        ctk_job j;
+        if (parse_id(x->args[i], &id) != 0)
+            return 1;
+        if (x->store->ops->get(x->store, id, &j) < 0)
+            return store_fail(x);
+        ctk_job_clear(&j);
+        g_array_append_val(t->pending, id);
+    }
+    return 0;
 }
 
 int ctk_cqcmd_wait(ctk_cqcmd *x)
 {
-    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    int status = 0;
-    if (x->o->all == (x->n_args > 0)) {
-        status = ctk_cqcmd_usage_error("wait", "give job ids or --all (not both)");
-    } else if (x->o->all) {
-        for (int s = CTK_JOB_QUEUED; s <= CTK_JOB_RUNNING && status == 0; s++) {
-            ctk_store_filter f = {x->o->queue, s, 0, 0};
-            if (x->store->ops->list(x->store, &f, collect_unfinished, ids) < 0)
-                status = store_fail(x);
-        }
+    if (x->o->all == (x->n_args > 0))
+        return ctk_cqcmd_usage_error("wait", "give job ids or --all (not both)");
+    wait_tally t = {.pending = g_array_new(FALSE, FALSE, sizeof(int64_t))};
+    if ((t.out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields))) == NULL) {
+        g_array_free(t.pending, TRUE);
+        return 1;
+    }
+    int status;
+    if (x->o->all) {
+        /* Every job of the queue counts, also one that failed before the
+         * wait began: `work --drain; wait --all || mail` must see it. */
+        ctk_store_filter f = {x->o->queue, -1, 0, 0};
+        status = x->store->ops->list(x->store, &f, tally_or_pend, &t) < 0 ? store_fail(x) : 0;
     } else {
-        for (int i = 0; i < x->n_args && status == 0; i++) {
-            int64_t id = 0;
-            ctk_job j;
-            if (parse_id(x->args[i], &id) != 0)
-                status = 1;
-            else if (x->store->ops->get(x->store, id, &j) < 0)
-                status = store_fail(x);
-            else {
-                ctk_job_clear(&j);
-                g_array_append_val(ids, id);
-            }
-        }
+        status = pend_ids(x, &t);
     }
     /* Ctrl-C ends the wait, not the jobs: take it as a pending signal. */
     sigset_t set, old;
@@ -520,12 +533,18 @@ int ctk_cqcmd_wait(ctk_cqcmd *x)
     pthread_sigmask(SIG_BLOCK, &set, &old);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     if (status == 0)
-        status = wait_ids(x, ids, sfd);
+        status = wait_pending(x, &t, sfd);
     if (sfd >= 0)
         close(sfd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    g_array_free(ids, TRUE);
-    return status;
+    ctk_output_finish(t.out);
+    ctk_output_free(t.out);
+    g_array_free(t.pending, TRUE);
+    if (status != 0)
+        return status;
+    if (!x->o->all && t.n == 1)
+        return t.last;
+    return t.failures > 101 ? 101 : (int)t.failures;
 }
 
 /* ---- rm, retry, kill ------------------------------------------------------------ */
@@ -796,6 +815,10 @@ int ctk_cqcmd_work(ctk_cqcmd *x)
         status = fail("%s", ctk_jobq_error(q));
     else if (signo != 0)
         status = ctk_signal_exit_status(signo);
+    else if ((o->drain || o->once) && ctk_jobq_failed(q) > 0)
+        /* A script's `work --drain && deploy` must not deploy a failed build. */
+        status = fail("%llu job(s) failed (cqueue -q %s ls --state failed)",
+                      (unsigned long long)ctk_jobq_failed(q), o->queue);
     ctk_jobq_free(q);
     if (log)
         fclose(log);

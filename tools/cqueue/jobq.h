@@ -58,6 +58,8 @@ void ctk_jobq_cancel_signal(ctk_jobq *q, int signo);
 void ctk_jobq_free(ctk_jobq *q);
 /* Jobs that ended here (any outcome). */
 uint64_t ctk_jobq_ran(ctk_jobq *q);
+/* Jobs that ended here and are failed for good (no retry left). */
+uint64_t ctk_jobq_failed(ctk_jobq *q);
 
 /* "DIR/ID.out" or "DIR/ID.err" (stream 1 or 2). Free with g_free. */
 char *ctk_jobq_out_path(const char *out_dir, int64_t id, int stream);
