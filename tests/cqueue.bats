@@ -627,3 +627,16 @@ run_under() {
     run cq -q nightly wait --all
     assert_success
 }
+
+@test "a queue name with '/', '.' or '..' is a usage error; nothing is written outside the side folder (issue 13 #11)" {
+    local q
+    for q in ../../escape a/b / . .. ''; do
+        run --separate-stderr cq -q "$q" work --daemon
+        assert_failure 2
+        assert_stderr_regex "^cqueue: -q .*: must not (contain '/'|be '\\.' or '\\.\\.'|be empty)"
+    done
+    [[ ! -e $BATS_TEST_TMPDIR/escape.pid && ! -e $BATS_TEST_TMPDIR/q.db.d/a ]]
+    [[ -z $(find "$BATS_TEST_TMPDIR" -name '*escape*') ]]
+    run cq -q a.b-c_d add -- true
+    assert_success
+}

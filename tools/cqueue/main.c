@@ -142,6 +142,23 @@ static int parse_after(ctk_cqcmd_opts *o, const char *v, char *why, size_t why_l
     return rc;
 }
 
+/* A queue name becomes part of file names in the side folder
+ * (work-QUEUE.pid, work-QUEUE.log): it must stay one name in it. */
+static int check_queue_name(const char *v, char *why, size_t why_len)
+{
+    const char *bad = NULL;
+    if (*v == '\0')
+        bad = "must not be empty";
+    else if (strchr(v, '/') != NULL)
+        bad = "must not contain '/'";
+    else if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+        bad = "must not be '.' or '..'";
+    if (bad == NULL)
+        return 0;
+    snprintf(why, why_len, "%s", bad);
+    return CTK_EINVAL;
+}
+
 static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
 {
     ctk_cqcmd_opts *o = arg;
@@ -151,7 +168,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     switch (id) {
     case OPT_QUEUE:
         o->queue = v;
-        return *v ? 0 : (snprintf(why, why_len, "must not be empty"), CTK_EINVAL);
+        return check_queue_name(v, why, why_len);
     case OPT_DB:
         o->db = v;
         return 0;
