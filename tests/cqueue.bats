@@ -640,3 +640,23 @@ run_under() {
     run cq -q a.b-c_d add -- true
     assert_success
 }
+
+@test "tables and show spell out control bytes of names and commands; TSV and JSON keep theirs (issue 13 #12)" {
+    cq add --name $'evil\e]0;pwned\a' -- printf $'\e[31mred\x7f\x01' >/dev/null
+    cq add $'echo a\tb' >/dev/null
+    cq work --drain
+    local out
+    for out in "$(cq ls --format table)" "$(cq show 1)" "$(cq wait --all --format table)" \
+        "$(cq show 2)" "$(cq -q $'\e[2J' stats --format table)"; do
+        [[ $out != *[$'\x01'-$'\x08\x0b'-$'\x1f\x7f']* ]] || fail "a control byte reached the table: $(od -c <<<"$out")"
+    done
+    run cq show 1
+    assert_line "name:      evil\\e]0;pwned\\a"
+    assert_line "cmd:       printf '\\e[31mred\\x7f\\x01'"
+    run cq ls --format table
+    assert_output --partial "evil\\e]0;pwned\\a"
+    assert_output --partial "echo a\\tb"
+    # JSON escapes as JSON does; TSV is for programs and stays as it was.
+    assert_equal "$(cq ls --format json | python3 -c 'import json,sys; print(repr(json.loads(sys.stdin.readline())["name"]))')" "'evil\\x1b]0;pwned\\x07'"
+    assert_equal "$(cq ls --format tsv | head -1 | cut -f9)" $'evil\e]0;pwned\a'
+}

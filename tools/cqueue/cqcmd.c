@@ -195,13 +195,79 @@ static ctk_format format_of(const ctk_cqcmd_opts *o)
     return isatty(1) ? CTK_FORMAT_TABLE : CTK_FORMAT_TSV;
 }
 
-static ctk_output *records_new(const ctk_cqcmd_opts *o, const ctk_field *fields, size_t n)
+/* Text for a terminal: job names and commands come from anyone who can
+ * add a job, and a raw ESC or BEL in them would drive the terminal of
+ * whoever lists the queue. Control bytes (C0 and DEL) are spelled out
+ * (\e, \a, \t, \n, \x7f, ...). NULL when s needs no change. */
+static char *term_escape(const char *s)
 {
-    ctk_output *out = NULL;
-    int rc = ctk_output_new(&out, stdout, format_of(o), fields, n, o->c.header);
-    if (rc < 0)
-        fail("cannot print records: %s", ctk_strerror(rc));
-    return rc < 0 ? NULL : out;
+    const char *p = s;
+    while (p != NULL && *p != '\0' && (unsigned char)*p >= 0x20 && *p != 0x7f)
+        p++;
+    if (s == NULL || *p == '\0')
+        return NULL;
+    GString *e = g_string_new_len(s, p - s);
+    for (; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        const char *named = c == 0x1b   ? "\\e"
+                            : c == '\a' ? "\\a"
+                            : c == '\b' ? "\\b"
+                            : c == '\t' ? "\\t"
+                            : c == '\n' ? "\\n"
+                            : c == '\v' ? "\\v"
+                            : c == '\f' ? "\\f"
+                            : c == '\r' ? "\\r"
+                                        : NULL;
+        if (named != NULL)
+            g_string_append(e, named);
+        else if (c < 0x20 || c == 0x7f)
+            g_string_append_printf(e, "\\x%02x", c);
+        else
+            g_string_append_c(e, (char)c);
+    }
+    return g_string_free(e, FALSE);
+}
+
+/* Records on stdout; a table gets its text escaped for the terminal,
+ * TSV and JSON keep their own escaping. */
+typedef struct records {
+    ctk_output *out;
+    size_t n;
+    int table;
+} records;
+
+static int records_new(records *r, const ctk_cqcmd_opts *o, const ctk_field *fields, size_t n)
+{
+    ctk_format f = format_of(o);
+    *r = (records){NULL, n, f == CTK_FORMAT_TABLE};
+    int rc = ctk_output_new(&r->out, stdout, f, fields, n, o->c.header);
+    return rc < 0 ? fail("cannot print records: %s", ctk_strerror(rc)) : 0;
+}
+
+static int records_row(records *r, const char *const *values)
+{
+    if (!r->table)
+        return ctk_output_row(r->out, values);
+    const char **v = g_new(const char *, r->n);
+    char **owned = g_new0(char *, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+        owned[i] = values[i] != NULL ? term_escape(values[i]) : NULL;
+        v[i] = owned[i] != NULL ? owned[i] : values[i];
+    }
+    int rc = ctk_output_row(r->out, v);
+    for (size_t i = 0; i < r->n; i++)
+        g_free(owned[i]);
+    g_free(owned);
+    g_free(v);
+    return rc;
+}
+
+static int records_end(records *r)
+{
+    int rc = ctk_output_finish(r->out);
+    ctk_output_free(r->out);
+    r->out = NULL;
+    return rc;
 }
 
 static double job_elapsed(const ctk_job *j)
@@ -237,18 +303,17 @@ static int job_row(void *arg, const ctk_job *j)
                        j->name,
                        j->cmd,
                        j->reason};
-    return ctk_output_row(arg, v) < 0;
+    return records_row(arg, v) < 0;
 }
 
 int ctk_cqcmd_ls(ctk_cqcmd *x)
 {
-    ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
-    if (out == NULL)
+    records out;
+    if (records_new(&out, x->o, job_fields, G_N_ELEMENTS(job_fields)) != 0)
         return 1;
     ctk_store_filter f = {x->o->queue, x->o->state, 0, 0};
-    int rc = x->store->ops->list(x->store, &f, job_row, out);
-    ctk_output_finish(out);
-    ctk_output_free(out);
+    int rc = x->store->ops->list(x->store, &f, job_row, &out);
+    records_end(&out);
     return rc < 0 ? store_fail(x) : 0;
 }
 
@@ -266,19 +331,27 @@ static void show_line(const char *key, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A show line with text from the job: escaped, as in a table. */
+static void show_text(const char *key, const char *text)
+{
+    char *e = term_escape(text);
+    show_line(key, "%s", e != NULL ? e : text);
+    g_free(e);
+}
+
 static void show_job(ctk_cqcmd *x, const ctk_job *j)
 {
     show_line("id:", "%lld", (long long)j->id);
-    show_line("queue:", "%s", j->queue);
+    show_text("queue:", j->queue);
     if (j->name)
-        show_line("name:", "%s", j->name);
+        show_text("name:", j->name);
     show_line("state:", "%s", ctk_job_state_name(j->state));
     if (j->reason)
-        show_line("reason:", "%s", j->reason);
-    show_line("cmd:", "%s", j->cmd);
-    show_line("cwd:", "%s", j->cwd ? j->cwd : "");
+        show_text("reason:", j->reason);
+    show_text("cmd:", j->cmd);
+    show_text("cwd:", j->cwd ? j->cwd : "");
     if (j->key)
-        show_line("key:", "%s", j->key);
+        show_text("key:", j->key);
     GString *after = g_string_new(NULL);
     for (size_t i = 0; i < j->n_after; i++)
         g_string_append_printf(after, "%s%lld", i ? " " : "", (long long)j->after[i]);
@@ -303,7 +376,7 @@ static void show_job(ctk_cqcmd *x, const ctk_job *j)
     if (job_elapsed(j) >= 0)
         show_line("elapsed:", "%.3f", job_elapsed(j));
     if (j->worker)
-        show_line("worker:", "%s", j->worker);
+        show_text("worker:", j->worker);
     if (j->state == CTK_JOB_RUNNING && j->pid > 0)
         show_line("pid:", "%lld", (long long)j->pid);
     char *out = ctk_jobq_out_path(x->out_dir, j->id, 1),
@@ -323,14 +396,13 @@ int ctk_cqcmd_show(ctk_cqcmd *x)
     if (x->store->ops->get(x->store, id, &j) < 0)
         return store_fail(x);
     if (x->o->c.format_given) {
-        ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
-        if (out == NULL) {
+        records out;
+        if (records_new(&out, x->o, job_fields, G_N_ELEMENTS(job_fields)) != 0) {
             ctk_job_clear(&j);
             return 1;
         }
-        job_row(out, &j);
-        ctk_output_finish(out);
-        ctk_output_free(out);
+        job_row(&out, &j);
+        records_end(&out);
     } else {
         show_job(x, &j);
     }
@@ -446,7 +518,7 @@ static int job_status(const ctk_job *j)
 
 /* What a wait has seen: the records it printed and how they ended. */
 typedef struct wait_tally {
-    ctk_output *out;
+    records out;
     GArray *pending; /* ids not finished yet */
     unsigned n, failures;
     int last;
@@ -454,7 +526,7 @@ typedef struct wait_tally {
 
 static void tally_job(wait_tally *t, const ctk_job *j)
 {
-    job_row(t->out, j);
+    job_row(&t->out, j);
     t->last = job_status(j);
     t->failures += t->last != 0;
     t->n++;
@@ -514,7 +586,7 @@ int ctk_cqcmd_wait(ctk_cqcmd *x)
     if (x->o->all == (x->n_args > 0))
         return ctk_cqcmd_usage_error("wait", "give job ids or --all (not both)");
     wait_tally t = {.pending = g_array_new(FALSE, FALSE, sizeof(int64_t))};
-    if ((t.out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields))) == NULL) {
+    if (records_new(&t.out, x->o, job_fields, G_N_ELEMENTS(job_fields)) != 0) {
         g_array_free(t.pending, TRUE);
         return 1;
     }
@@ -537,8 +609,7 @@ int ctk_cqcmd_wait(ctk_cqcmd *x)
     if (sfd >= 0)
         close(sfd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    ctk_output_finish(t.out);
-    ctk_output_free(t.out);
+    records_end(&t.out);
     g_array_free(t.pending, TRUE);
     if (status != 0)
         return status;
@@ -658,12 +729,11 @@ int ctk_cqcmd_stats(ctk_cqcmd *x)
     snprintf(mw, sizeof mw, "%.3f", s.mean_wait);
     snprintf(mr, sizeof mr, "%.3f", s.mean_run);
     const char *v[] = {x->o->queue, paused, n[0], n[1], n[2], n[3], n[4], tp, mw, mr};
-    ctk_output *out = records_new(x->o, stats_fields, G_N_ELEMENTS(stats_fields));
-    if (out == NULL)
+    records out;
+    if (records_new(&out, x->o, stats_fields, G_N_ELEMENTS(stats_fields)) != 0)
         return 1;
-    int rc = ctk_output_row(out, v);
-    ctk_output_finish(out);
-    ctk_output_free(out);
+    int rc = records_row(&out, v);
+    records_end(&out);
     return rc < 0 ? 1 : 0;
 }
 
