@@ -660,3 +660,84 @@ run_under() {
     assert_equal "$(cq ls --format json | python3 -c 'import json,sys; print(repr(json.loads(sys.stdin.readline())["name"]))')" "'evil\\x1b]0;pwned\\x07'"
     assert_equal "$(cq ls --format tsv | head -1 | cut -f9)" $'evil\e]0;pwned\a'
 }
+
+# A root-owned private file that a planted link points at.
+victim() {
+    printf 'secret %s\n' "$1" >"$BATS_TEST_TMPDIR/victim-$1"
+    chmod 600 "$BATS_TEST_TMPDIR/victim-$1"
+    echo "$BATS_TEST_TMPDIR/victim-$1"
+}
+
+@test "a side folder planted by another user, or writable by others, is refused; its links are not followed (issue 13 #7)" {
+    [[ $(id -u) == 0 ]] || skip "needs root to play another user"
+    cq add -- echo pwned >/dev/null
+    local d="$BATS_TEST_TMPDIR/q.db.d" out pid log
+    rm -rf "$d"
+    mkdir -p "$d/out"
+    out=$(victim out) pid=$(victim pid) log=$(victim log)
+    ln -s "$out" "$d/out/1.out"
+    ln -s "$pid" "$d/work-default.pid"
+    ln -s "$log" "$d/work-default.log"
+    chmod 777 "$d" "$d/out"
+    chown -hR nobody:nogroup "$d"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "^cqueue: .*q\\.db\\.d is owned by uid 65534, not by you \\(uid 0\\): refusing"
+    run --separate-stderr cq work --daemon
+    assert_failure 1
+    run --separate-stderr cq cat 1
+    assert_failure 1
+    # Ours, but writable by others: refused the same.
+    chown -hR root:root "$d"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "q\\.db\\.d is writable by others \\(mode 0777\\)"
+    chmod 755 "$d"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "q\\.db\\.d/out is writable by others"
+    # Ours and private, with links someone left inside: never followed.
+    chmod 700 "$d/out"
+    run --separate-stderr cq work --daemon
+    assert_failure 1
+    assert_stderr_regex "cannot open .*work-default\\.pid"
+    run cq work --drain
+    assert_equal "$(field 1 state)" failed
+    for f in "$out" "$pid" "$log"; do
+        assert_equal "$(cat "$f")" "secret ${f##*-}"
+        assert_equal "$(stat -c %a "$f")" 600
+    done
+    [[ -L $d/out/1.out ]]
+}
+
+@test "a database of another user, or writable by others, is refused; --shared-group trusts a group's (issue 13 #8)" {
+    [[ $(id -u) == 0 ]] || skip "needs root to play another user"
+    cq add -- touch "$BATS_TEST_TMPDIR/ran-as-root" >/dev/null
+    chown nobody:nogroup "$CQUEUE_DB"
+    chmod 666 "$CQUEUE_DB"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "^cqueue: .*q\\.db is owned by uid 65534, not by you \\(uid 0\\): refusing another user's queue"
+    [[ ! -e $BATS_TEST_TMPDIR/ran-as-root ]]
+    run --separate-stderr cq ls
+    assert_failure 1
+    # --shared-group: only a group of the user's; nogroup is not root's.
+    chmod 660 "$CQUEUE_DB"
+    run --separate-stderr cq --shared-group work --drain
+    assert_failure 1
+    [[ ! -e $BATS_TEST_TMPDIR/ran-as-root ]]
+    # The user's own file, writable by its group or others.
+    chown root:root "$CQUEUE_DB"
+    chmod 666 "$CQUEUE_DB"
+    run --separate-stderr cq --shared-group work --drain
+    assert_failure 1
+    assert_stderr_regex "q\\.db is writable by others \\(mode 0666\\)"
+    chmod 660 "$CQUEUE_DB"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "q\\.db is writable by its group \\(mode 0660\\).*--shared-group"
+    [[ ! -e $BATS_TEST_TMPDIR/ran-as-root ]]
+    run cq --shared-group work --drain
+    assert_success
+    [[ -e $BATS_TEST_TMPDIR/ran-as-root ]]
+}

@@ -379,8 +379,8 @@ static void show_job(ctk_cqcmd *x, const ctk_job *j)
         show_text("worker:", j->worker);
     if (j->state == CTK_JOB_RUNNING && j->pid > 0)
         show_line("pid:", "%lld", (long long)j->pid);
-    char *out = ctk_jobq_out_path(x->out_dir, j->id, 1),
-         *err = ctk_jobq_out_path(x->out_dir, j->id, 2);
+    char *out = ctk_jobq_out_path(x->side.out_dir, j->id, 1),
+         *err = ctk_jobq_out_path(x->side.out_dir, j->id, 2);
     show_line("stdout:", "%s", out);
     show_line("stderr:", "%s", err);
     g_free(out);
@@ -410,10 +410,16 @@ int ctk_cqcmd_show(ctk_cqcmd *x)
     return 0;
 }
 
-/* Copies what was added to path since *off to fd. */
-static void copy_new(const char *path, off_t *off, int to)
+/* A job's output file in the out folder: "ID.out" or "ID.err". */
+static char *out_name(int64_t id, int stream)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return g_strdup_printf("%lld.%s", (long long)id, stream == 2 ? "err" : "out");
+}
+
+/* Copies what was added to the file name in dir since *off to fd. */
+static void copy_new(int dir, const char *name, off_t *off, int to)
+{
+    int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return;
     char buf[65536];
@@ -470,7 +476,7 @@ int ctk_cqcmd_cat(ctk_cqcmd *x)
         pthread_sigmask(SIG_BLOCK, &set, &old);
         sfd = signalfd(-1, &set, SFD_CLOEXEC);
     }
-    char *path[2] = {ctk_jobq_out_path(x->out_dir, id, 1), ctk_jobq_out_path(x->out_dir, id, 2)};
+    char *path[2] = {out_name(id, 1), out_name(id, 2)};
     off_t off[2] = {0, 0};
     int status = 0;
     for (;;) {
@@ -482,8 +488,8 @@ int ctk_cqcmd_cat(ctk_cqcmd *x)
         int live = j.state == CTK_JOB_QUEUED || j.state == CTK_JOB_RUNNING;
         ctk_job_clear(&j);
         /* Read after the state: what a finished job wrote is all there. */
-        copy_new(path[0], &off[0], 1);
-        copy_new(path[1], &off[1], 2);
+        copy_new(x->side.out_fd, path[0], &off[0], 1);
+        copy_new(x->side.out_fd, path[1], &off[1], 2);
         if (!x->o->follow || !live)
             break;
         int signo = wait_a_while(sfd);
@@ -620,12 +626,12 @@ int ctk_cqcmd_wait(ctk_cqcmd *x)
 
 /* ---- rm, retry, kill ------------------------------------------------------------ */
 
-static void remove_output(const char *out_dir, int64_t id)
+static void remove_output(const cq_side *side, int64_t id)
 {
     for (int s = 1; s <= 2; s++) {
-        char *p = ctk_jobq_out_path(out_dir, id, s);
-        unlink(p);
-        g_free(p);
+        char *name = out_name(id, s);
+        unlinkat(side->out_fd, name, 0);
+        g_free(name);
     }
 }
 
@@ -639,7 +645,7 @@ int ctk_cqcmd_rm(ctk_cqcmd *x)
         else if (x->store->ops->remove(x->store, id) < 0)
             status = store_fail(x);
         else
-            remove_output(x->out_dir, id);
+            remove_output(&x->side, id);
     }
     return status;
 }
@@ -749,8 +755,8 @@ int ctk_cqcmd_clear(ctk_cqcmd *x)
         return ctk_cqcmd_usage_error("clear",
                                      "say what to clear: --done, --failed, --cancelled or --all");
     unsigned n;
-    if (x->store->ops->clear(x->store, x->o->queue, x->o->clear_mask, forget_output, x->out_dir,
-                             &n) < 0)
+    if (x->store->ops->clear(x->store, x->o->queue, x->o->clear_mask, forget_output, &x->side, &n) <
+        0)
         return store_fail(x);
     printf("%u\n", n);
     return 0;
@@ -758,12 +764,44 @@ int ctk_cqcmd_clear(ctk_cqcmd *x)
 
 /* ---- work ----------------------------------------------------------------------- */
 
+/* The built-in store's database is a file of ours. */
+static int is_file_store(const ctk_cqcmd *x)
+{
+    return strcmp(x->db.location, x->db.side_base) == 0;
+}
+
+/* Whoever can write the database decides what a worker runs: a file of
+ * another user, or one others may write, is refused (missing is fine: it
+ * is about to be created, ours). */
+static int check_db_file(ctk_cqcmd *x, int must_exist)
+{
+    struct stat st;
+    char err[600];
+    if (!is_file_store(x))
+        return 0;
+    if (stat(x->db.location, &st) < 0)
+        return errno == ENOENT && !must_exist
+                   ? 0
+                   : fail("cannot open %s: %s", x->db.location, g_strerror(errno));
+    if (cq_check_trusted(&st, x->o->shared_group, x->db.location, err, sizeof err) < 0)
+        return fail("%s", err);
+    return 0;
+}
+
 static int open_store(ctk_cqcmd *x)
 {
     char err[1024];
     ctk_store_opts so = {.location = x->db.location};
+    if (check_db_file(x, 0) != 0)
+        return 1;
     if (ctk_store_open(&x->store, x->db.store->ops, &so, err, sizeof err) < 0)
         return fail("%s", err);
+    /* Again once open: a file planted between the look and the open. */
+    if (check_db_file(x, 1) != 0) {
+        ctk_store_close(x->store);
+        x->store = NULL;
+        return 1;
+    }
     return 0;
 }
 
@@ -771,10 +809,13 @@ static int open_store(ctk_cqcmd *x)
  * daemon's pid and exits; the child returns 0 with the lock held. */
 static int daemonize(ctk_cqcmd *x, FILE **log)
 {
-    char *pid_path = g_strdup_printf("%s/work-%s.pid", x->side_dir, x->o->queue);
-    char *log_path = g_strdup_printf("%s/work-%s.log", x->side_dir, x->o->queue);
-    int status = 0;
-    int fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char *pid_name = g_strdup_printf("work-%s.pid", x->o->queue);
+    char *log_name = g_strdup_printf("work-%s.log", x->o->queue);
+    char *pid_path = g_build_filename(x->side.dir, pid_name, NULL);
+    char *log_path = g_build_filename(x->side.dir, log_name, NULL);
+    int status = 0, log_fd = -1;
+    /* Inside the folder held open, and never through a planted link. */
+    int fd = openat(x->side.dir_fd, pid_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         status = fail("cannot open %s: %s", pid_path, g_strerror(errno));
     } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -784,8 +825,13 @@ static int daemonize(ctk_cqcmd *x, FILE **log)
         g_strchomp(buf);
         status = fail("a daemon already works on queue '%s' (pid %s; see %s)", x->o->queue,
                       buf[0] ? buf : "?", pid_path);
-    } else if ((*log = fopen(log_path, "a")) == NULL) {
+    } else if ((log_fd = openat(x->side.dir_fd, log_name,
+                                O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+                   0 ||
+               (*log = fdopen(log_fd, "a")) == NULL) {
         status = fail("cannot open %s: %s", log_path, g_strerror(errno));
+        if (log_fd >= 0)
+            close(log_fd);
     }
     if (status == 0) {
         fflush(stdout);
@@ -818,6 +864,8 @@ static int daemonize(ctk_cqcmd *x, FILE **log)
     }
     g_free(pid_path);
     g_free(log_path);
+    g_free(pid_name);
+    g_free(log_name);
     return status;
 }
 
@@ -854,7 +902,8 @@ int ctk_cqcmd_work(ctk_cqcmd *x)
     ctk_jobq_opts jo = {
         .store = x->store,
         .queue = o->queue,
-        .out_dir = x->out_dir,
+        .out_dir = x->side.out_dir,
+        .out_dir_fd = x->side.out_fd,
         .slots = ctk_cli_strategy_jobs(x->reg, name, o->c.jobs ? o->c.jobs : ctk_cpu_count()),
         .mode = o->once    ? CTK_JOBQ_ONCE
                 : o->drain ? CTK_JOBQ_DRAIN
@@ -918,14 +967,29 @@ int ctk_cqcmd_prepare(ctk_cqcmd *x, int with_store)
     if (rc < 0)
         return fail("%s", err);
     if (x->o->daemon) {
-        if (strcmp(x->db.location, x->db.side_base) == 0)
-            make_absolute(&x->db.location); /* a file store's file */
+        if (is_file_store(x))
+            make_absolute(&x->db.location);
         make_absolute(&x->db.side_base);
     }
-    if (ctk_store_side_dir(x->db.side_base, &x->side_dir, err, sizeof err) < 0)
+    if (is_file_store(x)) {
+        /* Its folder, as `--db new/q.db` always made it; an error here is
+         * the open's to report. */
+        char *dir = g_path_get_dirname(x->db.location);
+        g_mkdir_with_parents(dir, 0700);
+        g_free(dir);
+    }
+    /* The store first: a file that is not a cqueue database, or that is
+     * not to be trusted, is refused before anything is made beside it.
+     * `work` opens it again itself (after detaching, with --daemon). */
+    if (open_store(x) != 0)
+        return 1;
+    if (!with_store) {
+        ctk_store_close(x->store);
+        x->store = NULL;
+    }
+    if (cq_side_open(&x->side, x->db.side_base, x->o->shared_group, err, sizeof err) < 0)
         return fail("%s", err);
-    x->out_dir = g_build_filename(x->side_dir, "out", NULL);
-    return with_store ? open_store(x) : 0;
+    return 0;
 }
 
 void ctk_cqcmd_close(ctk_cqcmd *x)
@@ -933,7 +997,5 @@ void ctk_cqcmd_close(ctk_cqcmd *x)
     ctk_store_close(x->store);
     x->store = NULL;
     cq_db_clear(&x->db);
-    g_free(x->side_dir);
-    g_free(x->out_dir);
-    x->side_dir = x->out_dir = NULL;
+    cq_side_close(&x->side);
 }

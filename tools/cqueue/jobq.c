@@ -163,7 +163,8 @@ int ctk_jobq_new(ctk_jobq **out, const ctk_jobq_opts *o)
                             .termseq = o->termseq,
                             .termseq_len = o->termseq_len,
                             .cancel_fd = -1,
-                            .report_fd = q->report[1]};
+                            .report_fd = q->report[1],
+                            .out_dir_fd = o->out_dir_fd};
     q->claims = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, claim_free);
     pthread_mutex_init(&q->lock, NULL);
     pthread_mutex_init(&q->cancel_lock, NULL);

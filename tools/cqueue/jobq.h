@@ -30,6 +30,7 @@ typedef struct ctk_jobq_opts {
     ctk_store *store;
     const char *queue;
     const char *out_dir; /* ID.out and ID.err go here */
+    int out_dir_fd;      /* out_dir, open (O_DIRECTORY), or -1 */
     unsigned slots;      /* -j: a job takes its weight of them */
     ctk_jobq_mode mode;
     double idle_exit;                  /* exit after this long with nothing to do; 0: never */

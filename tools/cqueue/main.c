@@ -42,12 +42,15 @@ enum {
     OPT_DONE,
     OPT_CANCELLED,
     OPT_SIGNAL,
+    OPT_SHARED_GROUP,
 };
 
 static const ctk_cli_option global_options[] = {
     {"queue", 'q', CTK_ARG_REQUIRED, "NAME", "the queue (default: default)", OPT_QUEUE},
     {"db", 0, CTK_ARG_REQUIRED, "PATH|STORE:LOCATION",
      "the database (before $CQUEUE_DB; default $XDG_STATE_HOME/ctk/queue.db)", OPT_DB},
+    {"shared-group", 0, CTK_ARG_NONE, NULL,
+     "trust a database and side folder a group of yours may write", OPT_SHARED_GROUP},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -171,6 +174,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         return check_queue_name(v, why, why_len);
     case OPT_DB:
         o->db = v;
+        return 0;
+    case OPT_SHARED_GROUP:
+        o->shared_group = 1;
         return 0;
     case OPT_NAME:
         o->name = v;
@@ -365,7 +371,11 @@ static int run_command(ctk_cqcmd_opts *o, ctk_registry *reg, int argc, char **ar
     if (n < cmd->operands_min || (cmd->operands_max >= 0 && n > cmd->operands_max))
         return ctk_cqcmd_usage_error(cmd->name, n < cmd->operands_min ? "missing operand"
                                                                       : "too many operands");
-    ctk_cqcmd x = {.o = o, .reg = reg, .args = argv + first, .n_args = n};
+    ctk_cqcmd x = {.o = o,
+                   .reg = reg,
+                   .side = {.dir_fd = -1, .out_fd = -1},
+                   .args = argv + first,
+                   .n_args = n};
     status = ctk_cqcmd_prepare(&x, !cmd->no_store);
     if (status == 0)
         status = cmd->run(&x);
