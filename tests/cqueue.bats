@@ -741,3 +741,22 @@ victim() {
     assert_success
     [[ -e $BATS_TEST_TMPDIR/ran-as-root ]]
 }
+
+@test "retry --failed skips a job whose key a live job holds, names it, and retries the rest (issue 13 #19)" {
+    cq add --key k1 -- false >/dev/null
+    cq add -- false >/dev/null
+    cq add --key k3 -- false >/dev/null
+    run cq work --drain
+    assert_failure 1
+    cq add --key k1 -- true >/dev/null # job 4 holds k1 now
+    run --separate-stderr cq retry --failed
+    assert_failure 1
+    assert_output 2
+    assert_stderr_regex "job 1: its key 'k1' is held by job 4; not retried"
+    assert_stderr_regex "1 failed job\\(s\\) not retried"
+    [[ $stderr != *UNIQUE* ]] || fail "a raw SQLite error: $stderr"
+    assert_equal "$(cq ls | cut -f1,2 | tr '\t\n' ' |')" "1 failed|2 queued|3 queued|4 queued|"
+    run --separate-stderr cq retry 1
+    assert_failure 1
+    assert_stderr_regex "held by job 4"
+}

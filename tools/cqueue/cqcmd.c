@@ -650,17 +650,46 @@ int ctk_cqcmd_rm(ctk_cqcmd *x)
     return status;
 }
 
+static int collect_id(void *arg, const ctk_job *j)
+{
+    g_array_append_val((GArray *)arg, j->id);
+    return 0;
+}
+
+/* Each failed job on its own: one that cannot go back (a live job holds
+ * its key) is named and skipped, and the rest are retried. Prints how
+ * many went back. */
+static int retry_failed(ctk_cqcmd *x)
+{
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    ctk_store_filter f = {x->o->queue, CTK_JOB_FAILED, 0, 0};
+    int status = 0;
+    unsigned n = 0, skipped = 0;
+    if (x->store->ops->list(x->store, &f, collect_id, ids) < 0)
+        status = store_fail(x);
+    for (guint i = 0; status == 0 && i < ids->len; i++) {
+        int64_t id = g_array_index(ids, int64_t, i);
+        int rc = x->store->ops->retry(x->store, id);
+        if (rc == 0)
+            n++;
+        else if (rc == CTK_EEXIST)
+            skipped++, fail("%s; not retried", x->store->ops->last_error(x->store));
+        else if (rc != CTK_EINVAL) /* EINVAL: not failed any more */
+            status = store_fail(x);
+    }
+    g_array_free(ids, TRUE);
+    printf("%u\n", n);
+    if (status == 0 && skipped > 0)
+        status = fail("%u failed job(s) not retried", skipped);
+    return status;
+}
+
 int ctk_cqcmd_retry(ctk_cqcmd *x)
 {
     if (x->o->failed == (x->n_args > 0))
         return ctk_cqcmd_usage_error("retry", "give job ids or --failed (not both)");
-    if (x->o->failed) {
-        unsigned n;
-        if (x->store->ops->retry_failed(x->store, x->o->queue, &n) < 0)
-            return store_fail(x);
-        printf("%u\n", n);
-        return 0;
-    }
+    if (x->o->failed)
+        return retry_failed(x);
     int status = 0;
     for (int i = 0; i < x->n_args; i++) {
         int64_t id = 0;

@@ -117,6 +117,7 @@ enum stmt_id {
     S_COUNTS,
     S_RECENT,
     S_QUEUE_ROW,
+    S_KEY_OF,
     S_N
 };
 
@@ -182,6 +183,7 @@ static const char *const stmt_sql[S_N] = {
     [S_COUNTS] = "SELECT state, n FROM counts WHERE queue = ?1",
     [S_RECENT] = "SELECT count(*) FROM jobs WHERE queue = ?1 AND finished_at >= ?2",
     [S_QUEUE_ROW] = "SELECT n_finished, sum_wait, sum_run, paused FROM queues WHERE name = ?1",
+    [S_KEY_OF] = "SELECT queue, key FROM jobs WHERE id = ?1",
 };
 
 typedef struct sqlite_store {
@@ -1125,10 +1127,39 @@ static int sqlite_remove(ctk_store *st, int64_t id)
     return end(s, rc);
 }
 
+/* A job whose key a queued or running job holds now cannot be queued
+ * again (the key names one live job): CTK_EEXIST, and the error says
+ * which job holds it. */
+static int key_free(sqlite_store *s, int64_t id)
+{
+    sqlite3_stmt *q = prep(s, S_KEY_OF);
+    if (q == NULL)
+        return CTK_EIO;
+    sqlite3_bind_int64(q, 1, id);
+    int rc = step_one(s, q);
+    if (rc <= 0)
+        return rc;
+    char *queue = column_text(q, 0), *key = column_text(q, 1);
+    sqlite3_reset(q);
+    int64_t holder = 0;
+    rc = key != NULL ? find_key(s, queue, key, &holder) : 0;
+    if (rc == 0 && holder != 0 && holder != id) {
+        snprintf(s->error, sizeof s->error, "job %lld: its key '%s' is held by job %lld",
+                 (long long)id, key, (long long)holder);
+        rc = CTK_EEXIST;
+    }
+    g_free(queue);
+    g_free(key);
+    return rc;
+}
+
 /* Queues a job again with `waiting` recounted; when one of its own
  * dependencies failed meanwhile, it is cancelled again at once. */
 static int requeue_one(sqlite_store *s, int64_t id)
 {
+    int krc = key_free(s, id);
+    if (krc < 0)
+        return krc;
     sqlite3_stmt *q = prep(s, S_WAITING_COUNT);
     if (q == NULL)
         return CTK_EIO;
@@ -1169,6 +1200,11 @@ static int retry_tree(sqlite_store *s, int64_t root)
     for (guint k = 0; rc == 0 && k < todo->len; k++) {
         int64_t id = g_array_index(todo, int64_t, k);
         rc = requeue_one(s, id);
+        /* A dependent whose key is taken stays cancelled, with its own. */
+        if (rc == CTK_EEXIST && k > 0) {
+            rc = 0;
+            continue;
+        }
         char prefix[64];
         snprintf(prefix, sizeof prefix, "dependency %lld ", (long long)id);
         sqlite3_stmt *q = rc == 0 ? prep(s, S_DEPENDENTS) : NULL;
@@ -1231,7 +1267,11 @@ static int sqlite_retry_failed(ctk_store *st, const char *queue, unsigned *n)
         rc = state_of(s, g_array_index(ids, int64_t, i), &state);
         if (rc == 0 && state == CTK_JOB_FAILED) {
             rc = retry_tree(s, g_array_index(ids, int64_t, i));
-            (*n)++;
+            /* One whose key a live job holds stays failed; the rest go. */
+            if (rc == CTK_EEXIST)
+                rc = 0;
+            else if (rc == 0)
+                (*n)++;
         }
     }
     g_array_free(ids, TRUE);
