@@ -760,3 +760,25 @@ victim() {
     assert_failure 1
     assert_stderr_regex "held by job 4"
 }
+
+@test "add - prints each batch's id range as it commits: a kill -9 leaves every committed id on stdout (issue 13 #23)" {
+    local ids="$BATS_TEST_TMPDIR/ids"
+    (
+        for ((i = 1; i <= 100000; i++)); do
+            echo "true $i"
+            ((i % 1000 == 0)) && sleep 0.3
+        done
+    ) | cqueue add - >"$ids" &
+    local producer=$!
+    for _ in $(seq 200); do (($(cq stats --header | tsv_col queued) >= 3000)) && break; sleep 0.05; done
+    kill -KILL "$producer"
+    wait "$producer" || true
+    local n
+    n=$(cq stats --header | tsv_col queued)
+    ((n >= 3000 && n < 100000)) || fail "$n jobs: the producer was not killed mid-input"
+    # One line per batch, FIRST-LAST, together every id committed.
+    grep -qvE '^[0-9]+(-[0-9]+)?$' "$ids" && fail "not ranges: $(head -3 "$ids")"
+    (($(wc -l <"$ids") >= 3)) || fail "ranges were held back: $(cat "$ids")"
+    assert_equal "$(awk -F- '{ n += ($2 == "" ? 1 : $2 - $1 + 1) } END { print n }' "$ids")" "$n"
+    assert_equal "$(tail -1 "$ids" | sed 's/.*-//')" "$n"
+}

@@ -271,7 +271,7 @@ static const cq_command commands[] = {
     {"add", ctk_cqcmd_add, add_options, "[OPTION]... [--] COMMAND [ARG]...\n[OPTION]... -",
      "Add a job and print its id. One word is a shell command line; several are a program\n"
      "and its arguments. 'add -' adds one job per line of standard input, in batched\n"
-     "transactions, and prints the id range.",
+     "transactions, and prints each batch's id range as it commits.",
      1, -1, 0},
     {"work", ctk_cqcmd_work, work_options, "[-j N] [-s STRATEGY] [--once|--drain] [OPTION]...",
      "Claim jobs and run them, N at a time, until stopped.", 0, 0, 1},
