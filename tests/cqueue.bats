@@ -782,3 +782,33 @@ victim() {
     assert_equal "$(awk -F- '{ n += ($2 == "" ? 1 : $2 - $1 + 1) } END { print n }' "$ids")" "$n"
     assert_equal "$(tail -1 "$ids" | sed 's/.*-//')" "$n"
 }
+
+@test "40 first users of a new database at once: 40 jobs, every one exits 0, no 'database is locked' (issue 13 #18)" {
+    local run db pids i
+    for run in 1 2 3; do
+        db="$BATS_TEST_TMPDIR/new-$run.db"
+        pids=()
+        for ((i = 0; i < 40; i++)); do
+            cqueue --db "$db" add -- true >/dev/null 2>>"$BATS_TEST_TMPDIR/err" &
+            pids+=($!)
+        done
+        for i in "${pids[@]}"; do wait "$i" || fail "an add failed: $(cat "$BATS_TEST_TMPDIR/err")"; done
+        assert_equal "$(sqlite3 "$db" 'SELECT count(*) FROM jobs')" 40
+    done
+    [[ ! -s $BATS_TEST_TMPDIR/err ]] || fail "$(cat "$BATS_TEST_TMPDIR/err")"
+}
+
+@test "another program's SQLite file is refused and left byte-identical: no WAL, no side folder (issue 13 #21)" {
+    local app="$BATS_TEST_TMPDIR/app.db" sum cmd
+    sqlite3 "$app" 'CREATE TABLE t(x); INSERT INTO t VALUES(1);'
+    sum=$(sha256sum <"$app")
+    for cmd in ls "add -- true" "work --drain" "work --daemon" "stats"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cq --db "$app" $cmd
+        assert_failure 1
+        assert_stderr_regex "app\\.db: not a cqueue database"
+        assert_equal "$(sha256sum <"$app")" "$sum"
+    done
+    [[ ! -e $app.d && ! -e $app-wal && ! -e $app-shm ]] || fail "$(ls -a "$BATS_TEST_TMPDIR")"
+    assert_equal "$(sqlite3 "$app" 'PRAGMA journal_mode')" delete
+}

@@ -193,6 +193,7 @@ typedef struct sqlite_store {
     sqlite3_stmt *stmt[S_N];
     double (*clock)(void *arg);
     void *clock_arg;
+    int ours; /* known to be a cqueue database: closing may write to it */
     char error[512];
 } sqlite_store;
 
@@ -421,6 +422,55 @@ int ctk__store_sqlite_migrate(sqlite3 *db, int from, int to)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : CTK_EIO;
 }
 
+#define FOREIGN_FMT "%s: not a cqueue database (another program's SQLite file)"
+
+/* Before anything is written (the switch to WAL rewrites the header):
+ * another program's database is refused and left byte-identical. An
+ * empty file is ours to set up. */
+static int refuse_foreign(sqlite_store *s, char *err, size_t err_len)
+{
+    int64_t app = 0, version = 0, tables = 0;
+    int rc = pragma_int(s, "PRAGMA application_id", &app);
+    if (rc == 0 && app != APPLICATION_ID)
+        rc = pragma_int(s, "PRAGMA user_version", &version);
+    if (rc == 0 && app != APPLICATION_ID)
+        rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables);
+    if (rc < 0)
+        return rc;
+    if (app != APPLICATION_ID && (tables > 0 || version > 0)) {
+        snprintf(err, err_len, FOREIGN_FMT, s->path);
+        return CTK_EINVAL;
+    }
+    return 0;
+}
+
+/* Switching a new database to WAL takes an exclusive lock without waiting
+ * for it (SQLite calls no busy handler there): many first users at once
+ * take turns here instead of seeing "database is locked". */
+static int use_wal(sqlite_store *s)
+{
+    gint64 until = g_get_monotonic_time() + (gint64)BUSY_MS * 1000;
+    for (unsigned pause_us = 1000;; pause_us = pause_us < 50000 ? pause_us * 2 : pause_us) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            const unsigned char *mode = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+            int wal = mode != NULL && g_ascii_strcasecmp((const char *)mode, "wal") == 0;
+            sqlite3_finalize(st);
+            if (wal)
+                return 0;
+            if (rc == SQLITE_ROW)
+                rc = SQLITE_BUSY; /* left as it was: someone held it */
+        }
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            return db_error(s, "cannot use");
+        if (g_get_monotonic_time() >= until)
+            return db_error(s, "cannot switch to WAL");
+        g_usleep(pause_us);
+    }
+}
+
 /* Brings the schema up to date in one transaction; refuses a database that
  * is not ours or that a newer cqueue wrote. */
 static int check_schema(sqlite_store *s, char *err, size_t err_len)
@@ -444,8 +494,7 @@ static int check_schema(sqlite_store *s, char *err, size_t err_len)
         return end(s, rc);
     }
     if (app != APPLICATION_ID && (tables > 0 || version > 0)) {
-        snprintf(err, err_len, "%s: not a cqueue database (another program's SQLite file)",
-                 s->path);
+        snprintf(err, err_len, FOREIGN_FMT, s->path);
         return end(s, CTK_EINVAL);
     }
     if (version > CTK_STORE_SQLITE_VERSION) {
@@ -484,7 +533,7 @@ static void sqlite_close(ctk_store *st)
         return;
     for (int i = 0; i < S_N; i++)
         sqlite3_finalize(s->stmt[i]);
-    if (s->db != NULL)
+    if (s->db != NULL && s->ours)
         trim_wal(s);
     sqlite3_close(s->db);
     g_free(s->path);
@@ -522,21 +571,28 @@ static int sqlite_open(ctk_store **out, const ctk_store_opts *o, char *err, size
         rc = db_error(s, "cannot open");
         goto fail;
     }
+    /* Before the first statement: creating the schema waits its turn too. */
     sqlite3_busy_timeout(s->db, BUSY_MS);
+    /* The first read finds out whether the file is a database at all, and
+     * whose; nothing is written to one that is not ours. */
+    if ((rc = refuse_foreign(s, err, err_len)) == CTK_EINVAL)
+        goto out;
+    if (rc < 0)
+        goto fail;
     /* One `cqueue add` per job must not pay for recreating the WAL and a
      * checkpoint (two fsyncs) at every exit; the WAL is trimmed when it
      * has grown (trim_wal). */
     int persist = 1;
     sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    /* The first read finds out whether the file is a database at all. */
-    if ((rc = exec_sql(s, "PRAGMA journal_mode = WAL", "cannot use")) < 0 ||
+    if ((rc = use_wal(s)) < 0 ||
         (rc = exec_sql(s, "PRAGMA synchronous = NORMAL", "cannot use")) < 0 ||
         (rc = exec_sql(s, "PRAGMA cache_size = -32768", "cannot use")) < 0 ||
         (rc = exec_sql(s, "PRAGMA temp_store = MEMORY", "cannot use")) < 0)
         goto fail;
     if ((rc = check_schema(s, err, err_len)) < 0)
         goto out;
+    s->ours = 1;
     *out = &s->base;
     return 0;
 fail:
