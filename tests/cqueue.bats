@@ -436,7 +436,7 @@ for line in sys.stdin:
     for p in "${producers[@]}"; do wait "$p"; done
     cq wait --all >/dev/null
     cq stop
-    for p in "${WORKERS[@]}"; do wait "$p"; done
+    for p in "${WORKERS[@]}"; do wait "$p" || fail "a worker exited $?: $(cat "$errs")"; done
     WORKERS=()
     assert_equal "$(cq stats --header | tsv_col done)" 480
     assert_equal "$(sqlite3 "$CQUEUE_DB" 'SELECT count(*) FROM jobs WHERE attempts <> 1')" 0
@@ -791,6 +791,12 @@ victim() {
         for ((i = 0; i < 40; i++)); do
             cqueue --db "$db" add -- true >/dev/null 2>>"$BATS_TEST_TMPDIR/err" &
             pids+=($!)
+            # Readers among them must not take a half-made schema for a
+            # foreign database.
+            if ((i % 4 == 0)); then
+                cqueue --db "$db" ls >/dev/null 2>>"$BATS_TEST_TMPDIR/err" &
+                pids+=($!)
+            fi
         done
         for i in "${pids[@]}"; do wait "$i" || fail "an add failed: $(cat "$BATS_TEST_TMPDIR/err")"; done
         assert_equal "$(sqlite3 "$db" 'SELECT count(*) FROM jobs')" 40

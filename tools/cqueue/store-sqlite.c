@@ -429,14 +429,21 @@ int ctk__store_sqlite_migrate(sqlite3 *db, int from, int to)
  * empty file is ours to set up. */
 static int refuse_foreign(sqlite_store *s, char *err, size_t err_len)
 {
-    int64_t app = 0, version = 0, tables = 0;
-    int rc = pragma_int(s, "PRAGMA application_id", &app);
-    if (rc == 0 && app != APPLICATION_ID)
-        rc = pragma_int(s, "PRAGMA user_version", &version);
-    if (rc == 0 && app != APPLICATION_ID)
-        rc = pragma_int(s, "SELECT count(*) FROM sqlite_master", &tables);
-    if (rc < 0)
-        return rc;
+    /* One statement, one snapshot: another first user may commit the
+     * schema between two reads, and a half-seen one looks foreign. */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT application_id FROM pragma_application_id()),"
+                           " (SELECT user_version FROM pragma_user_version()),"
+                           " (SELECT count(*) FROM sqlite_master)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s, "read");
+    int rc = sqlite3_step(st);
+    int64_t app = sqlite3_column_int64(st, 0), version = sqlite3_column_int64(st, 1),
+            tables = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return db_error(s, "read");
     if (app != APPLICATION_ID && (tables > 0 || version > 0)) {
         snprintf(err, err_len, FOREIGN_FMT, s->path);
         return CTK_EINVAL;
