@@ -72,7 +72,7 @@ for line in sys.stdin:
     cq add -- sh -c 'echo out; echo err >&2; exit 3'
     cq add 'echo a | tr a b'
     run cq work --drain -j2
-    assert_success
+    assert_failure 1 # job 1 failed (issue 15: it was 0)
     assert_equal "$(state 1)" failed
     assert_equal "$(state 2)" done
     run --separate-stderr cq cat 1
@@ -90,7 +90,8 @@ for line in sys.stdin:
     assert_output 1-5
     run bash -c 'printf "a.txt\nb/c.gz\n" | cqueue add - --cmd "echo {.} {/}"'
     assert_output 6-7
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(cq cat 7)" "b/c c.gz"
     assert_equal "$(cq cat 6)" "a a.txt"
     run bash -c 'printf "" | cqueue add -'
@@ -101,7 +102,8 @@ for line in sys.stdin:
 @test "a command that does not exist fails with 127, recorded" {
     cq add -- no-such-command-anywhere x
     cq add no-such-command-either
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(state 1)" failed
     assert_equal "$(field 1 exit)" 127
     assert_equal "$(field 1 reason)" "command not found"
@@ -116,7 +118,8 @@ for line in sys.stdin:
     cq add --after 2 -- echo never2
     cq add -- true
     cq add --after 4 -- echo runs
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(state 2)" cancelled
     assert_equal "$(field 2 reason)" "dependency 1 failed"
     assert_equal "$(field 3 reason)" "dependency 2 cancelled"
@@ -131,7 +134,8 @@ for line in sys.stdin:
     touch "$BATS_TEST_TMPDIR/flag"
     cq add -- sh -c "test ! -e '$BATS_TEST_TMPDIR/flag'"
     cq add --after 1 -- echo dep
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(state 2)" cancelled
     rm "$BATS_TEST_TMPDIR/flag"
     cq retry 1
@@ -142,7 +146,8 @@ for line in sys.stdin:
     assert_equal "$(field 1 attempts)" 2
     cq add -- false
     cq add -- false
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     run cq retry --failed
     assert_output 2
     run --separate-stderr cq retry 1
@@ -153,7 +158,8 @@ for line in sys.stdin:
 @test "--retries runs a failing job again; --timeout ends it" {
     cq add --retries 2 -- false
     cq add --timeout 0.3 -- sleep 30
-    cq work --drain -j2
+    run cq work --drain -j2
+    assert_failure 1  # a job failed (issue 15)
     assert_equal "$(field 1 attempts)" 3
     assert_equal "$(state 1)" failed
     assert_equal "$(state 2)" failed
@@ -188,7 +194,8 @@ for line in sys.stdin:
     cq add -- sh -c 'exit 4'
     cq add -- true
     cq add -- false
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     run cq wait 1
     assert_failure 4
     assert_equal "$(cut -f1,2 <<<"$output")" "$(printf '1\tfailed')"
@@ -249,7 +256,8 @@ for line in sys.stdin:
     cq add -- echo x
     cq add -- false
     cq add -- echo y
-    cq work --drain
+    run cq work --drain
+    assert_failure 1  # a job failed (issue 15)
     [[ -f $OUT/1.out ]]
     cq rm 1
     [[ ! -e $OUT/1.out ]]
@@ -428,7 +436,7 @@ for line in sys.stdin:
     for p in "${producers[@]}"; do wait "$p"; done
     cq wait --all >/dev/null
     cq stop
-    for p in "${WORKERS[@]}"; do wait "$p"; done
+    for p in "${WORKERS[@]}"; do wait "$p" || fail "a worker exited $?: $(cat "$errs")"; done
     WORKERS=()
     assert_equal "$(cq stats --header | tsv_col done)" 480
     assert_equal "$(sqlite3 "$CQUEUE_DB" 'SELECT count(*) FROM jobs WHERE attempts <> 1')" 0
@@ -521,7 +529,7 @@ run_under() {
     cq add --timeout 0.3 -- sh -c "echo 11 >>'$log'; sleep 20" >/dev/null
     cq add --env -- sh -c "echo 12 >>'$log'; echo \"\$CQ_MARK\"" >/dev/null
     run cq work -s "$s" -j3 --drain
-    assert_success
+    assert_failure 1 # jobs 9-11 fail (issue 15: it was 0)
     assert_equal "$(sort -n "$log" | tr '\n' ' ')" "1 2 3 4 5 6 7 8 9 11 12 "
     for ((i = 1; i <= 8; i++)); do
         assert_equal "$(cq cat "$i" 2>/dev/null)" "out-$s-$i"
@@ -584,4 +592,229 @@ run_under() {
     [[ -z $(pgrep -g "$pgid") ]] || fail "process group $pgid still has processes"
     cq stop
     wait "${WORKERS[0]}"
+}
+
+# ---- issue 15 and 13: habits and hardening ------------------------------------------
+
+@test "work --drain exits 1 when a job it ran failed, 0 when a retry saved it (issue 15)" {
+    touch "$BATS_TEST_TMPDIR/once"
+    cq add --retries 1 -- sh -c "rm '$BATS_TEST_TMPDIR/once' 2>/dev/null && exit 1; exit 0" >/dev/null
+    cq add -- true >/dev/null
+    run --separate-stderr cq work --drain
+    assert_success
+    cq add -- sh -c 'exit 3' >/dev/null
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "^cqueue: 1 job\\(s\\) failed"
+    cq add -- false >/dev/null
+    run --separate-stderr cq work --once
+    assert_failure 1
+}
+
+@test "the nightly example: a failed build makes work --drain and wait --all exit non-zero (issue 15)" {
+    build=$(cq -q nightly add --weight 2 -- sh -c 'exit 2')
+    tests=$(cq -q nightly add --after "$build" --retries 1 -- true)
+    cq -q nightly add --after "$build,$tests" -- true >/dev/null
+    run cq -q nightly work -j 2 --drain
+    assert_failure 1
+    # Every job of the queue counts, also those finished before the wait.
+    run cq -q nightly wait --all
+    assert_failure 3
+    assert_equal "$(cut -f1,2 <<<"$output" | tr '\t\n' ' |')" "1 failed|2 cancelled|3 cancelled|"
+    cq -q nightly clear --all >/dev/null
+    cq -q nightly add -- true >/dev/null
+    cq -q nightly work --drain
+    run cq -q nightly wait --all
+    assert_success
+}
+
+@test "a queue name with '/', '.' or '..' is a usage error; nothing is written outside the side folder (issue 13 #11)" {
+    local q
+    for q in ../../escape a/b / . .. ''; do
+        run --separate-stderr cq -q "$q" work --daemon
+        assert_failure 2
+        assert_stderr_regex "^cqueue: -q .*: must not (contain '/'|be '\\.' or '\\.\\.'|be empty)"
+    done
+    [[ ! -e $BATS_TEST_TMPDIR/escape.pid && ! -e $BATS_TEST_TMPDIR/q.db.d/a ]]
+    [[ -z $(find "$BATS_TEST_TMPDIR" -name '*escape*') ]]
+    run cq -q a.b-c_d add -- true
+    assert_success
+}
+
+@test "tables and show spell out control bytes of names and commands; TSV and JSON keep theirs (issue 13 #12)" {
+    cq add --name $'evil\e]0;pwned\a' -- printf $'\e[31mred\x7f\x01' >/dev/null
+    cq add $'echo a\tb' >/dev/null
+    cq work --drain
+    local out
+    for out in "$(cq ls --format table)" "$(cq show 1)" "$(cq wait --all --format table)" \
+        "$(cq show 2)" "$(cq -q $'\e[2J' stats --format table)"; do
+        [[ $out != *[$'\x01'-$'\x08\x0b'-$'\x1f\x7f']* ]] || fail "a control byte reached the table: $(od -c <<<"$out")"
+    done
+    run cq show 1
+    assert_line "name:      evil\\e]0;pwned\\a"
+    assert_line "cmd:       printf '\\e[31mred\\x7f\\x01'"
+    run cq ls --format table
+    assert_output --partial "evil\\e]0;pwned\\a"
+    assert_output --partial "echo a\\tb"
+    # JSON escapes as JSON does; TSV is for programs and stays as it was.
+    assert_equal "$(cq ls --format json | python3 -c 'import json,sys; print(repr(json.loads(sys.stdin.readline())["name"]))')" "'evil\\x1b]0;pwned\\x07'"
+    assert_equal "$(cq ls --format tsv | head -1 | cut -f9)" $'evil\e]0;pwned\a'
+}
+
+# A root-owned private file that a planted link points at.
+victim() {
+    printf 'secret %s\n' "$1" >"$BATS_TEST_TMPDIR/victim-$1"
+    chmod 600 "$BATS_TEST_TMPDIR/victim-$1"
+    echo "$BATS_TEST_TMPDIR/victim-$1"
+}
+
+@test "a side folder planted by another user, or writable by others, is refused; its links are not followed (issue 13 #7)" {
+    [[ $(id -u) == 0 ]] || skip "needs root to play another user"
+    cq add -- echo pwned >/dev/null
+    local d="$BATS_TEST_TMPDIR/q.db.d" out pid log
+    rm -rf "$d"
+    mkdir -p "$d/out"
+    out=$(victim out) pid=$(victim pid) log=$(victim log)
+    ln -s "$out" "$d/out/1.out"
+    ln -s "$pid" "$d/work-default.pid"
+    ln -s "$log" "$d/work-default.log"
+    chmod 777 "$d" "$d/out"
+    chown -hR nobody:nogroup "$d"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "^cqueue: .*q\\.db\\.d is owned by uid 65534, not by you \\(uid 0\\): refusing"
+    run --separate-stderr cq work --daemon
+    assert_failure 1
+    run --separate-stderr cq cat 1
+    assert_failure 1
+    # Ours, but writable by others: refused the same.
+    chown -hR root:root "$d"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "q\\.db\\.d is writable by others \\(mode 0777\\)"
+    chmod 755 "$d"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "q\\.db\\.d/out is writable by others"
+    # Ours and private, with links someone left inside: never followed.
+    chmod 700 "$d/out"
+    run --separate-stderr cq work --daemon
+    assert_failure 1
+    assert_stderr_regex "cannot open .*work-default\\.pid"
+    run cq work --drain
+    assert_equal "$(field 1 state)" failed
+    for f in "$out" "$pid" "$log"; do
+        assert_equal "$(cat "$f")" "secret ${f##*-}"
+        assert_equal "$(stat -c %a "$f")" 600
+    done
+    [[ -L $d/out/1.out ]]
+}
+
+@test "a database of another user, or writable by others, is refused; --shared-group trusts a group's (issue 13 #8)" {
+    [[ $(id -u) == 0 ]] || skip "needs root to play another user"
+    cq add -- touch "$BATS_TEST_TMPDIR/ran-as-root" >/dev/null
+    chown nobody:nogroup "$CQUEUE_DB"
+    chmod 666 "$CQUEUE_DB"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "^cqueue: .*q\\.db is owned by uid 65534, not by you \\(uid 0\\): refusing another user's queue"
+    [[ ! -e $BATS_TEST_TMPDIR/ran-as-root ]]
+    run --separate-stderr cq ls
+    assert_failure 1
+    # --shared-group: only a group of the user's; nogroup is not root's.
+    chmod 660 "$CQUEUE_DB"
+    run --separate-stderr cq --shared-group work --drain
+    assert_failure 1
+    [[ ! -e $BATS_TEST_TMPDIR/ran-as-root ]]
+    # The user's own file, writable by its group or others.
+    chown root:root "$CQUEUE_DB"
+    chmod 666 "$CQUEUE_DB"
+    run --separate-stderr cq --shared-group work --drain
+    assert_failure 1
+    assert_stderr_regex "q\\.db is writable by others \\(mode 0666\\)"
+    chmod 660 "$CQUEUE_DB"
+    run --separate-stderr cq work --drain
+    assert_failure 1
+    assert_stderr_regex "q\\.db is writable by its group \\(mode 0660\\).*--shared-group"
+    [[ ! -e $BATS_TEST_TMPDIR/ran-as-root ]]
+    run cq --shared-group work --drain
+    assert_success
+    [[ -e $BATS_TEST_TMPDIR/ran-as-root ]]
+}
+
+@test "retry --failed skips a job whose key a live job holds, names it, and retries the rest (issue 13 #19)" {
+    cq add --key k1 -- false >/dev/null
+    cq add -- false >/dev/null
+    cq add --key k3 -- false >/dev/null
+    run cq work --drain
+    assert_failure 1
+    cq add --key k1 -- true >/dev/null # job 4 holds k1 now
+    run --separate-stderr cq retry --failed
+    assert_failure 1
+    assert_output 2
+    assert_stderr_regex "job 1: its key 'k1' is held by job 4; not retried"
+    assert_stderr_regex "1 failed job\\(s\\) not retried"
+    [[ $stderr != *UNIQUE* ]] || fail "a raw SQLite error: $stderr"
+    assert_equal "$(cq ls | cut -f1,2 | tr '\t\n' ' |')" "1 failed|2 queued|3 queued|4 queued|"
+    run --separate-stderr cq retry 1
+    assert_failure 1
+    assert_stderr_regex "held by job 4"
+}
+
+@test "add - prints each batch's id range as it commits: a kill -9 leaves every committed id on stdout (issue 13 #23)" {
+    local ids="$BATS_TEST_TMPDIR/ids"
+    (
+        for ((i = 1; i <= 100000; i++)); do
+            echo "true $i"
+            ((i % 1000 == 0)) && sleep 0.3
+        done
+    ) | cqueue add - >"$ids" &
+    local producer=$!
+    for _ in $(seq 200); do (($(cq stats --header | tsv_col queued) >= 3000)) && break; sleep 0.05; done
+    kill -KILL "$producer"
+    wait "$producer" || true
+    local n
+    n=$(cq stats --header | tsv_col queued)
+    ((n >= 3000 && n < 100000)) || fail "$n jobs: the producer was not killed mid-input"
+    # One line per batch, FIRST-LAST, together every id committed.
+    grep -qvE '^[0-9]+(-[0-9]+)?$' "$ids" && fail "not ranges: $(head -3 "$ids")"
+    (($(wc -l <"$ids") >= 3)) || fail "ranges were held back: $(cat "$ids")"
+    assert_equal "$(awk -F- '{ n += ($2 == "" ? 1 : $2 - $1 + 1) } END { print n }' "$ids")" "$n"
+    assert_equal "$(tail -1 "$ids" | sed 's/.*-//')" "$n"
+}
+
+@test "40 first users of a new database at once: 40 jobs, every one exits 0, no 'database is locked' (issue 13 #18)" {
+    local run db pids i
+    for run in 1 2 3; do
+        db="$BATS_TEST_TMPDIR/new-$run.db"
+        pids=()
+        for ((i = 0; i < 40; i++)); do
+            cqueue --db "$db" add -- true >/dev/null 2>>"$BATS_TEST_TMPDIR/err" &
+            pids+=($!)
+            # Readers among them must not take a half-made schema for a
+            # foreign database.
+            if ((i % 4 == 0)); then
+                cqueue --db "$db" ls >/dev/null 2>>"$BATS_TEST_TMPDIR/err" &
+                pids+=($!)
+            fi
+        done
+        for i in "${pids[@]}"; do wait "$i" || fail "an add failed: $(cat "$BATS_TEST_TMPDIR/err")"; done
+        assert_equal "$(sqlite3 "$db" 'SELECT count(*) FROM jobs')" 40
+    done
+    [[ ! -s $BATS_TEST_TMPDIR/err ]] || fail "$(cat "$BATS_TEST_TMPDIR/err")"
+}
+
+@test "another program's SQLite file is refused and left byte-identical: no WAL, no side folder (issue 13 #21)" {
+    local app="$BATS_TEST_TMPDIR/app.db" sum cmd
+    sqlite3 "$app" 'CREATE TABLE t(x); INSERT INTO t VALUES(1);'
+    sum=$(sha256sum <"$app")
+    for cmd in ls "add -- true" "work --drain" "work --daemon" "stats"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cq --db "$app" $cmd
+        assert_failure 1
+        assert_stderr_regex "app\\.db: not a cqueue database"
+        assert_equal "$(sha256sum <"$app")" "$sum"
+    done
+    [[ ! -e $app.d && ! -e $app-wal && ! -e $app-shm ]] || fail "$(ls -a "$BATS_TEST_TMPDIR")"
+    assert_equal "$(sqlite3 "$app" 'PRAGMA journal_mode')" delete
 }

@@ -284,6 +284,34 @@ static void test_keys(fixture *f, gconstpointer data)
     g_assert_cmpint(existed, ==, 0);
 }
 
+/* A failed job whose key a live job holds now is not queued again (issue
+ * 13 #19): retry says so, retry_failed leaves it and retries the rest. */
+static void test_retry_key_taken(fixture *f, gconstpointer data)
+{
+    (void)data;
+    int64_t a = add(f, "fetch x", NULL, 0, "x", 0), b = add(f, "other", NULL, 0, NULL, 0);
+    int64_t dep = add(f, "after a", &a, 1, "y", 0);
+    for (int i = 0; i < 2; i++)
+        finish(f, &f->w1, claim(f, &f->w1, 10), 1, 0);
+    g_assert_cmpint(state(f, dep), ==, CTK_JOB_CANCELLED);
+    int64_t holder = add(f, "fetch x again", NULL, 0, "x", 0);
+    g_assert_cmpint(f->st->ops->retry(f->st, a), ==, CTK_EEXIST);
+    g_assert_nonnull(strstr(f->st->ops->last_error(f->st), "held by job"));
+    g_assert_cmpint(state(f, a), ==, CTK_JOB_FAILED);
+    unsigned n = 0;
+    g_assert_cmpint(f->st->ops->retry_failed(f->st, "q", &n), ==, 0);
+    g_assert_cmpint(n, ==, 1);
+    g_assert_cmpint(state(f, a), ==, CTK_JOB_FAILED);
+    g_assert_cmpint(state(f, b), ==, CTK_JOB_QUEUED);
+    /* Once the key is free, a comes back, with its dependent; a dependent
+     * whose own key is taken stays cancelled. */
+    g_assert_cmpint(f->st->ops->remove(f->st, holder), ==, 0);
+    add(f, "holds y", NULL, 0, "y", 0);
+    g_assert_cmpint(f->st->ops->retry(f->st, a), ==, 0);
+    g_assert_cmpint(state(f, a), ==, CTK_JOB_QUEUED);
+    g_assert_cmpint(state(f, dep), ==, CTK_JOB_CANCELLED);
+}
+
 static void test_kill_and_clear(fixture *f, gconstpointer data)
 {
     (void)data;
@@ -537,6 +565,7 @@ int main(int argc, char **argv)
     ADD("dependencies", test_dependencies);
     ADD("keys", test_keys);
     ADD("kill-and-clear", test_kill_and_clear);
+    ADD("retry-key-taken", test_retry_key_taken);
     ADD("newer-schema-refused", test_newer_schema_refused);
     ADD("migration", test_migration);
     g_test_add_func("/jobunit/round-trip", test_jobunit_round_trip);

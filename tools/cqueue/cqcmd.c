@@ -195,13 +195,79 @@ static ctk_format format_of(const ctk_cqcmd_opts *o)
     return isatty(1) ? CTK_FORMAT_TABLE : CTK_FORMAT_TSV;
 }
 
-static ctk_output *records_new(const ctk_cqcmd_opts *o, const ctk_field *fields, size_t n)
+/* Text for a terminal: job names and commands come from anyone who can
+ * add a job, and a raw ESC or BEL in them would drive the terminal of
+ * whoever lists the queue. Control bytes (C0 and DEL) are spelled out
+ * (\e, \a, \t, \n, \x7f, ...). NULL when s needs no change. */
+static char *term_escape(const char *s)
 {
-    ctk_output *out = NULL;
-    int rc = ctk_output_new(&out, stdout, format_of(o), fields, n, o->c.header);
-    if (rc < 0)
-        fail("cannot print records: %s", ctk_strerror(rc));
-    return rc < 0 ? NULL : out;
+    const char *p = s;
+    while (p != NULL && *p != '\0' && (unsigned char)*p >= 0x20 && *p != 0x7f)
+        p++;
+    if (s == NULL || *p == '\0')
+        return NULL;
+    GString *e = g_string_new_len(s, p - s);
+    for (; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        const char *named = c == 0x1b   ? "\\e"
+                            : c == '\a' ? "\\a"
+                            : c == '\b' ? "\\b"
+                            : c == '\t' ? "\\t"
+                            : c == '\n' ? "\\n"
+                            : c == '\v' ? "\\v"
+                            : c == '\f' ? "\\f"
+                            : c == '\r' ? "\\r"
+                                        : NULL;
+        if (named != NULL)
+            g_string_append(e, named);
+        else if (c < 0x20 || c == 0x7f)
+            g_string_append_printf(e, "\\x%02x", c);
+        else
+            g_string_append_c(e, (char)c);
+    }
+    return g_string_free(e, FALSE);
+}
+
+/* Records on stdout; a table gets its text escaped for the terminal,
+ * TSV and JSON keep their own escaping. */
+typedef struct records {
+    ctk_output *out;
+    size_t n;
+    int table;
+} records;
+
+static int records_new(records *r, const ctk_cqcmd_opts *o, const ctk_field *fields, size_t n)
+{
+    ctk_format f = format_of(o);
+    *r = (records){NULL, n, f == CTK_FORMAT_TABLE};
+    int rc = ctk_output_new(&r->out, stdout, f, fields, n, o->c.header);
+    return rc < 0 ? fail("cannot print records: %s", ctk_strerror(rc)) : 0;
+}
+
+static int records_row(records *r, const char *const *values)
+{
+    if (!r->table)
+        return ctk_output_row(r->out, values);
+    const char **v = g_new(const char *, r->n);
+    char **owned = g_new0(char *, r->n);
+    for (size_t i = 0; i < r->n; i++) {
+        owned[i] = values[i] != NULL ? term_escape(values[i]) : NULL;
+        v[i] = owned[i] != NULL ? owned[i] : values[i];
+    }
+    int rc = ctk_output_row(r->out, v);
+    for (size_t i = 0; i < r->n; i++)
+        g_free(owned[i]);
+    g_free(owned);
+    g_free(v);
+    return rc;
+}
+
+static int records_end(records *r)
+{
+    int rc = ctk_output_finish(r->out);
+    ctk_output_free(r->out);
+    r->out = NULL;
+    return rc;
 }
 
 static double job_elapsed(const ctk_job *j)
@@ -237,18 +303,17 @@ static int job_row(void *arg, const ctk_job *j)
                        j->name,
                        j->cmd,
                        j->reason};
-    return ctk_output_row(arg, v) < 0;
+    return records_row(arg, v) < 0;
 }
 
 int ctk_cqcmd_ls(ctk_cqcmd *x)
 {
-    ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
-    if (out == NULL)
+    records out;
+    if (records_new(&out, x->o, job_fields, G_N_ELEMENTS(job_fields)) != 0)
         return 1;
     ctk_store_filter f = {x->o->queue, x->o->state, 0, 0};
-    int rc = x->store->ops->list(x->store, &f, job_row, out);
-    ctk_output_finish(out);
-    ctk_output_free(out);
+    int rc = x->store->ops->list(x->store, &f, job_row, &out);
+    records_end(&out);
     return rc < 0 ? store_fail(x) : 0;
 }
 
@@ -266,19 +331,27 @@ static void show_line(const char *key, const char *fmt, ...)
     va_end(ap);
 }
 
+/* A show line with text from the job: escaped, as in a table. */
+static void show_text(const char *key, const char *text)
+{
+    char *e = term_escape(text);
+    show_line(key, "%s", e != NULL ? e : text);
+    g_free(e);
+}
+
 static void show_job(ctk_cqcmd *x, const ctk_job *j)
 {
     show_line("id:", "%lld", (long long)j->id);
-    show_line("queue:", "%s", j->queue);
+    show_text("queue:", j->queue);
     if (j->name)
-        show_line("name:", "%s", j->name);
+        show_text("name:", j->name);
     show_line("state:", "%s", ctk_job_state_name(j->state));
     if (j->reason)
-        show_line("reason:", "%s", j->reason);
-    show_line("cmd:", "%s", j->cmd);
-    show_line("cwd:", "%s", j->cwd ? j->cwd : "");
+        show_text("reason:", j->reason);
+    show_text("cmd:", j->cmd);
+    show_text("cwd:", j->cwd ? j->cwd : "");
     if (j->key)
-        show_line("key:", "%s", j->key);
+        show_text("key:", j->key);
     GString *after = g_string_new(NULL);
     for (size_t i = 0; i < j->n_after; i++)
         g_string_append_printf(after, "%s%lld", i ? " " : "", (long long)j->after[i]);
@@ -303,11 +376,11 @@ static void show_job(ctk_cqcmd *x, const ctk_job *j)
     if (job_elapsed(j) >= 0)
         show_line("elapsed:", "%.3f", job_elapsed(j));
     if (j->worker)
-        show_line("worker:", "%s", j->worker);
+        show_text("worker:", j->worker);
     if (j->state == CTK_JOB_RUNNING && j->pid > 0)
         show_line("pid:", "%lld", (long long)j->pid);
-    char *out = ctk_jobq_out_path(x->out_dir, j->id, 1),
-         *err = ctk_jobq_out_path(x->out_dir, j->id, 2);
+    char *out = ctk_jobq_out_path(x->side.out_dir, j->id, 1),
+         *err = ctk_jobq_out_path(x->side.out_dir, j->id, 2);
     show_line("stdout:", "%s", out);
     show_line("stderr:", "%s", err);
     g_free(out);
@@ -323,14 +396,13 @@ int ctk_cqcmd_show(ctk_cqcmd *x)
     if (x->store->ops->get(x->store, id, &j) < 0)
         return store_fail(x);
     if (x->o->c.format_given) {
-        ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
-        if (out == NULL) {
+        records out;
+        if (records_new(&out, x->o, job_fields, G_N_ELEMENTS(job_fields)) != 0) {
             ctk_job_clear(&j);
             return 1;
         }
-        job_row(out, &j);
-        ctk_output_finish(out);
-        ctk_output_free(out);
+        job_row(&out, &j);
+        records_end(&out);
     } else {
         show_job(x, &j);
     }
@@ -338,10 +410,16 @@ int ctk_cqcmd_show(ctk_cqcmd *x)
     return 0;
 }
 
-/* Copies what was added to path since *off to fd. */
-static void copy_new(const char *path, off_t *off, int to)
+/* A job's output file in the out folder: "ID.out" or "ID.err". */
+static char *out_name(int64_t id, int stream)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    return g_strdup_printf("%lld.%s", (long long)id, stream == 2 ? "err" : "out");
+}
+
+/* Copies what was added to the file name in dir since *off to fd. */
+static void copy_new(int dir, const char *name, off_t *off, int to)
+{
+    int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
         return;
     char buf[65536];
@@ -398,7 +476,7 @@ int ctk_cqcmd_cat(ctk_cqcmd *x)
         pthread_sigmask(SIG_BLOCK, &set, &old);
         sfd = signalfd(-1, &set, SFD_CLOEXEC);
     }
-    char *path[2] = {ctk_jobq_out_path(x->out_dir, id, 1), ctk_jobq_out_path(x->out_dir, id, 2)};
+    char *path[2] = {out_name(id, 1), out_name(id, 2)};
     off_t off[2] = {0, 0};
     int status = 0;
     for (;;) {
@@ -410,8 +488,8 @@ int ctk_cqcmd_cat(ctk_cqcmd *x)
         int live = j.state == CTK_JOB_QUEUED || j.state == CTK_JOB_RUNNING;
         ctk_job_clear(&j);
         /* Read after the state: what a finished job wrote is all there. */
-        copy_new(path[0], &off[0], 1);
-        copy_new(path[1], &off[1], 2);
+        copy_new(x->side.out_fd, path[0], &off[0], 1);
+        copy_new(x->side.out_fd, path[1], &off[1], 2);
         if (!x->o->follow || !live)
             break;
         int signo = wait_a_while(sfd);
@@ -432,12 +510,6 @@ int ctk_cqcmd_cat(ctk_cqcmd *x)
 
 /* ---- wait ----------------------------------------------------------------------- */
 
-static int collect_unfinished(void *arg, const ctk_job *j)
-{
-    g_array_append_val((GArray *)arg, j->id);
-    return 0;
-}
-
 /* The exit status a shell would give for the job. */
 static int job_status(const ctk_job *j)
 {
@@ -450,69 +522,88 @@ static int job_status(const ctk_job *j)
     return j->exit_code != 0 ? j->exit_code : 1;
 }
 
-static int wait_ids(ctk_cqcmd *x, GArray *ids, int sfd)
+/* What a wait has seen: the records it printed and how they ended. */
+typedef struct wait_tally {
+    records out;
+    GArray *pending; /* ids not finished yet */
+    unsigned n, failures;
+    int last;
+} wait_tally;
+
+static void tally_job(wait_tally *t, const ctk_job *j)
 {
-    ctk_output *out = records_new(x->o, job_fields, G_N_ELEMENTS(job_fields));
-    if (out == NULL)
-        return 1;
-    int failures = 0, last = 0, status = 0;
-    for (guint i = 0; i < ids->len && status == 0; i++) {
-        int64_t id = g_array_index(ids, int64_t, i);
+    job_row(&t->out, j);
+    t->last = job_status(j);
+    t->failures += t->last != 0;
+    t->n++;
+}
+
+/* --all: a finished job counts now, an unfinished one is waited for. */
+static int tally_or_pend(void *arg, const ctk_job *j)
+{
+    wait_tally *t = arg;
+    if (j->state >= CTK_JOB_DONE)
+        tally_job(t, j);
+    else
+        g_array_append_val(t->pending, j->id);
+    return 0;
+}
+
+static int wait_pending(ctk_cqcmd *x, wait_tally *t, int sfd)
+{
+    for (guint i = 0; i < t->pending->len; i++) {
+        int64_t id = g_array_index(t->pending, int64_t, i);
         for (;;) {
             ctk_job j;
-            if (x->store->ops->get(x->store, id, &j) < 0) {
-                status = store_fail(x);
-                break;
-            }
-            if (j.state >= CTK_JOB_DONE) {
-                job_row(out, &j);
-                last = job_status(&j);
-                failures += last != 0;
-                ctk_job_clear(&j);
-                break;
-            }
+            if (x->store->ops->get(x->store, id, &j) < 0)
+                return store_fail(x);
+            int finished = j.state >= CTK_JOB_DONE;
+            if (finished)
+                tally_job(t, &j);
             ctk_job_clear(&j);
-            int signo = wait_a_while(sfd);
-            if (signo != 0) {
-                status = ctk_signal_exit_status(signo);
+            if (finished)
                 break;
-            }
+            int signo = wait_a_while(sfd);
+            if (signo != 0)
+                return ctk_signal_exit_status(signo);
         }
     }
-    ctk_output_finish(out);
-    ctk_output_free(out);
-    if (status != 0)
-        return status;
-    if (ids->len == 1)
-        return last;
-    return failures > 101 ? 101 : failures;
+    return 0;
+}
+
+/* Ids given: each must exist (1 otherwise), and is waited for in order. */
+static int pend_ids(ctk_cqcmd *x, wait_tally *t)
+{
+    for (int i = 0; i < x->n_args; i++) {
+        int64_t id = 0;
+        ctk_job j;
+        if (parse_id(x->args[i], &id) != 0)
+            return 1;
+        if (x->store->ops->get(x->store, id, &j) < 0)
+            return store_fail(x);
+        ctk_job_clear(&j);
+        g_array_append_val(t->pending, id);
+    }
+    return 0;
 }
 
 int ctk_cqcmd_wait(ctk_cqcmd *x)
 {
-    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-    int status = 0;
-    if (x->o->all == (x->n_args > 0)) {
-        status = ctk_cqcmd_usage_error("wait", "give job ids or --all (not both)");
-    } else if (x->o->all) {
-        for (int s = CTK_JOB_QUEUED; s <= CTK_JOB_RUNNING && status == 0; s++) {
-            ctk_store_filter f = {x->o->queue, s, 0, 0};
-            if (x->store->ops->list(x->store, &f, collect_unfinished, ids) < 0)
-                status = store_fail(x);
-        }
+    if (x->o->all == (x->n_args > 0))
+        return ctk_cqcmd_usage_error("wait", "give job ids or --all (not both)");
+    wait_tally t = {.pending = g_array_new(FALSE, FALSE, sizeof(int64_t))};
+    if (records_new(&t.out, x->o, job_fields, G_N_ELEMENTS(job_fields)) != 0) {
+        g_array_free(t.pending, TRUE);
+        return 1;
+    }
+    int status;
+    if (x->o->all) {
+        /* Every job of the queue counts, also one that failed before the
+         * wait began: `work --drain; wait --all || mail` must see it. */
+        ctk_store_filter f = {x->o->queue, -1, 0, 0};
+        status = x->store->ops->list(x->store, &f, tally_or_pend, &t) < 0 ? store_fail(x) : 0;
     } else {
-        for (int i = 0; i < x->n_args && status == 0; i++) {
-            int64_t id = 0;
-            ctk_job j;
-            if (parse_id(x->args[i], &id) != 0)
-                status = 1;
-            else if (x->store->ops->get(x->store, id, &j) < 0)
-                status = store_fail(x);
-            else {
-                ctk_job_clear(&j);
-                g_array_append_val(ids, id);
-            }
-        }
+        status = pend_ids(x, &t);
     }
     /* Ctrl-C ends the wait, not the jobs: take it as a pending signal. */
     sigset_t set, old;
@@ -520,22 +611,27 @@ int ctk_cqcmd_wait(ctk_cqcmd *x)
     pthread_sigmask(SIG_BLOCK, &set, &old);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     if (status == 0)
-        status = wait_ids(x, ids, sfd);
+        status = wait_pending(x, &t, sfd);
     if (sfd >= 0)
         close(sfd);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    g_array_free(ids, TRUE);
-    return status;
+    records_end(&t.out);
+    g_array_free(t.pending, TRUE);
+    if (status != 0)
+        return status;
+    if (!x->o->all && t.n == 1)
+        return t.last;
+    return t.failures > 101 ? 101 : (int)t.failures;
 }
 
 /* ---- rm, retry, kill ------------------------------------------------------------ */
 
-static void remove_output(const char *out_dir, int64_t id)
+static void remove_output(const cq_side *side, int64_t id)
 {
     for (int s = 1; s <= 2; s++) {
-        char *p = ctk_jobq_out_path(out_dir, id, s);
-        unlink(p);
-        g_free(p);
+        char *name = out_name(id, s);
+        unlinkat(side->out_fd, name, 0);
+        g_free(name);
     }
 }
 
@@ -549,8 +645,42 @@ int ctk_cqcmd_rm(ctk_cqcmd *x)
         else if (x->store->ops->remove(x->store, id) < 0)
             status = store_fail(x);
         else
-            remove_output(x->out_dir, id);
+            remove_output(&x->side, id);
     }
+    return status;
+}
+
+static int collect_id(void *arg, const ctk_job *j)
+{
+    g_array_append_val((GArray *)arg, j->id);
+    return 0;
+}
+
+/* Each failed job on its own: one that cannot go back (a live job holds
+ * its key) is named and skipped, and the rest are retried. Prints how
+ * many went back. */
+static int retry_failed(ctk_cqcmd *x)
+{
+    GArray *ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
+    ctk_store_filter f = {x->o->queue, CTK_JOB_FAILED, 0, 0};
+    int status = 0;
+    unsigned n = 0, skipped = 0;
+    if (x->store->ops->list(x->store, &f, collect_id, ids) < 0)
+        status = store_fail(x);
+    for (guint i = 0; status == 0 && i < ids->len; i++) {
+        int64_t id = g_array_index(ids, int64_t, i);
+        int rc = x->store->ops->retry(x->store, id);
+        if (rc == 0)
+            n++;
+        else if (rc == CTK_EEXIST)
+            skipped++, fail("%s; not retried", x->store->ops->last_error(x->store));
+        else if (rc != CTK_EINVAL) /* EINVAL: not failed any more */
+            status = store_fail(x);
+    }
+    g_array_free(ids, TRUE);
+    printf("%u\n", n);
+    if (status == 0 && skipped > 0)
+        status = fail("%u failed job(s) not retried", skipped);
     return status;
 }
 
@@ -558,13 +688,8 @@ int ctk_cqcmd_retry(ctk_cqcmd *x)
 {
     if (x->o->failed == (x->n_args > 0))
         return ctk_cqcmd_usage_error("retry", "give job ids or --failed (not both)");
-    if (x->o->failed) {
-        unsigned n;
-        if (x->store->ops->retry_failed(x->store, x->o->queue, &n) < 0)
-            return store_fail(x);
-        printf("%u\n", n);
-        return 0;
-    }
+    if (x->o->failed)
+        return retry_failed(x);
     int status = 0;
     for (int i = 0; i < x->n_args; i++) {
         int64_t id = 0;
@@ -639,12 +764,11 @@ int ctk_cqcmd_stats(ctk_cqcmd *x)
     snprintf(mw, sizeof mw, "%.3f", s.mean_wait);
     snprintf(mr, sizeof mr, "%.3f", s.mean_run);
     const char *v[] = {x->o->queue, paused, n[0], n[1], n[2], n[3], n[4], tp, mw, mr};
-    ctk_output *out = records_new(x->o, stats_fields, G_N_ELEMENTS(stats_fields));
-    if (out == NULL)
+    records out;
+    if (records_new(&out, x->o, stats_fields, G_N_ELEMENTS(stats_fields)) != 0)
         return 1;
-    int rc = ctk_output_row(out, v);
-    ctk_output_finish(out);
-    ctk_output_free(out);
+    int rc = records_row(&out, v);
+    records_end(&out);
     return rc < 0 ? 1 : 0;
 }
 
@@ -660,8 +784,8 @@ int ctk_cqcmd_clear(ctk_cqcmd *x)
         return ctk_cqcmd_usage_error("clear",
                                      "say what to clear: --done, --failed, --cancelled or --all");
     unsigned n;
-    if (x->store->ops->clear(x->store, x->o->queue, x->o->clear_mask, forget_output, x->out_dir,
-                             &n) < 0)
+    if (x->store->ops->clear(x->store, x->o->queue, x->o->clear_mask, forget_output, &x->side, &n) <
+        0)
         return store_fail(x);
     printf("%u\n", n);
     return 0;
@@ -669,12 +793,44 @@ int ctk_cqcmd_clear(ctk_cqcmd *x)
 
 /* ---- work ----------------------------------------------------------------------- */
 
+/* The built-in store's database is a file of ours. */
+static int is_file_store(const ctk_cqcmd *x)
+{
+    return strcmp(x->db.location, x->db.side_base) == 0;
+}
+
+/* Whoever can write the database decides what a worker runs: a file of
+ * another user, or one others may write, is refused (missing is fine: it
+ * is about to be created, ours). */
+static int check_db_file(ctk_cqcmd *x, int must_exist)
+{
+    struct stat st;
+    char err[600];
+    if (!is_file_store(x))
+        return 0;
+    if (stat(x->db.location, &st) < 0)
+        return errno == ENOENT && !must_exist
+                   ? 0
+                   : fail("cannot open %s: %s", x->db.location, g_strerror(errno));
+    if (cq_check_trusted(&st, x->o->shared_group, x->db.location, err, sizeof err) < 0)
+        return fail("%s", err);
+    return 0;
+}
+
 static int open_store(ctk_cqcmd *x)
 {
     char err[1024];
     ctk_store_opts so = {.location = x->db.location};
+    if (check_db_file(x, 0) != 0)
+        return 1;
     if (ctk_store_open(&x->store, x->db.store->ops, &so, err, sizeof err) < 0)
         return fail("%s", err);
+    /* Again once open: a file planted between the look and the open. */
+    if (check_db_file(x, 1) != 0) {
+        ctk_store_close(x->store);
+        x->store = NULL;
+        return 1;
+    }
     return 0;
 }
 
@@ -682,10 +838,13 @@ static int open_store(ctk_cqcmd *x)
  * daemon's pid and exits; the child returns 0 with the lock held. */
 static int daemonize(ctk_cqcmd *x, FILE **log)
 {
-    char *pid_path = g_strdup_printf("%s/work-%s.pid", x->side_dir, x->o->queue);
-    char *log_path = g_strdup_printf("%s/work-%s.log", x->side_dir, x->o->queue);
-    int status = 0;
-    int fd = open(pid_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    char *pid_name = g_strdup_printf("work-%s.pid", x->o->queue);
+    char *log_name = g_strdup_printf("work-%s.log", x->o->queue);
+    char *pid_path = g_build_filename(x->side.dir, pid_name, NULL);
+    char *log_path = g_build_filename(x->side.dir, log_name, NULL);
+    int status = 0, log_fd = -1;
+    /* Inside the folder held open, and never through a planted link. */
+    int fd = openat(x->side.dir_fd, pid_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
         status = fail("cannot open %s: %s", pid_path, g_strerror(errno));
     } else if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -695,8 +854,13 @@ static int daemonize(ctk_cqcmd *x, FILE **log)
         g_strchomp(buf);
         status = fail("a daemon already works on queue '%s' (pid %s; see %s)", x->o->queue,
                       buf[0] ? buf : "?", pid_path);
-    } else if ((*log = fopen(log_path, "a")) == NULL) {
+    } else if ((log_fd = openat(x->side.dir_fd, log_name,
+                                O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) <
+                   0 ||
+               (*log = fdopen(log_fd, "a")) == NULL) {
         status = fail("cannot open %s: %s", log_path, g_strerror(errno));
+        if (log_fd >= 0)
+            close(log_fd);
     }
     if (status == 0) {
         fflush(stdout);
@@ -729,6 +893,8 @@ static int daemonize(ctk_cqcmd *x, FILE **log)
     }
     g_free(pid_path);
     g_free(log_path);
+    g_free(pid_name);
+    g_free(log_name);
     return status;
 }
 
@@ -765,7 +931,8 @@ int ctk_cqcmd_work(ctk_cqcmd *x)
     ctk_jobq_opts jo = {
         .store = x->store,
         .queue = o->queue,
-        .out_dir = x->out_dir,
+        .out_dir = x->side.out_dir,
+        .out_dir_fd = x->side.out_fd,
         .slots = ctk_cli_strategy_jobs(x->reg, name, o->c.jobs ? o->c.jobs : ctk_cpu_count()),
         .mode = o->once    ? CTK_JOBQ_ONCE
                 : o->drain ? CTK_JOBQ_DRAIN
@@ -796,6 +963,10 @@ int ctk_cqcmd_work(ctk_cqcmd *x)
         status = fail("%s", ctk_jobq_error(q));
     else if (signo != 0)
         status = ctk_signal_exit_status(signo);
+    else if ((o->drain || o->once) && ctk_jobq_failed(q) > 0)
+        /* A script's `work --drain && deploy` must not deploy a failed build. */
+        status = fail("%llu job(s) failed (cqueue -q %s ls --state failed)",
+                      (unsigned long long)ctk_jobq_failed(q), o->queue);
     ctk_jobq_free(q);
     if (log)
         fclose(log);
@@ -825,14 +996,29 @@ int ctk_cqcmd_prepare(ctk_cqcmd *x, int with_store)
     if (rc < 0)
         return fail("%s", err);
     if (x->o->daemon) {
-        if (strcmp(x->db.location, x->db.side_base) == 0)
-            make_absolute(&x->db.location); /* a file store's file */
+        if (is_file_store(x))
+            make_absolute(&x->db.location);
         make_absolute(&x->db.side_base);
     }
-    if (ctk_store_side_dir(x->db.side_base, &x->side_dir, err, sizeof err) < 0)
+    if (is_file_store(x)) {
+        /* Its folder, as `--db new/q.db` always made it; an error here is
+         * the open's to report. */
+        char *dir = g_path_get_dirname(x->db.location);
+        g_mkdir_with_parents(dir, 0700);
+        g_free(dir);
+    }
+    /* The store first: a file that is not a cqueue database, or that is
+     * not to be trusted, is refused before anything is made beside it.
+     * `work` opens it again itself (after detaching, with --daemon). */
+    if (open_store(x) != 0)
+        return 1;
+    if (!with_store) {
+        ctk_store_close(x->store);
+        x->store = NULL;
+    }
+    if (cq_side_open(&x->side, x->db.side_base, x->o->shared_group, err, sizeof err) < 0)
         return fail("%s", err);
-    x->out_dir = g_build_filename(x->side_dir, "out", NULL);
-    return with_store ? open_store(x) : 0;
+    return 0;
 }
 
 void ctk_cqcmd_close(ctk_cqcmd *x)
@@ -840,7 +1026,5 @@ void ctk_cqcmd_close(ctk_cqcmd *x)
     ctk_store_close(x->store);
     x->store = NULL;
     cq_db_clear(&x->db);
-    g_free(x->side_dir);
-    g_free(x->out_dir);
-    x->side_dir = x->out_dir = NULL;
+    cq_side_close(&x->side);
 }

@@ -32,6 +32,7 @@ typedef struct ctk_cqcmd_opts {
     int follow, all, failed;
     unsigned clear_mask;
     int signo;
+    int shared_group; /* a group's queue: group-writable files are trusted */
     ctk_common c;
 } ctk_cqcmd_opts;
 
@@ -39,7 +40,7 @@ typedef struct ctk_cqcmd {
     ctk_cqcmd_opts *o;
     ctk_registry *reg; /* strategies and stores, plugins' too */
     cq_db db;
-    char *side_dir, *out_dir;
+    cq_side side; /* the side folder, held open */
     ctk_store *store;
     char **args; /* the command's operands */
     int n_args;

@@ -46,6 +46,9 @@ static int flush(batch *b, char *err, size_t err_len)
             b->first = b->ids[i];
         b->last = b->ids[i];
     }
+    /* Told as it commits: a producer killed later has printed the ids of
+     * every job it added. */
+    tell_range(b);
     g_array_set_size(b->specs, 0);
     g_ptr_array_set_size(b->owned, 0);
     g_ptr_array_set_size(b->vectors, 0);

@@ -20,7 +20,9 @@ typedef struct ctk_jobadd_opts {
     const ctk_cmdline *tpl;    /* NULL: each line is a shell command */
     unsigned batch;            /* lines per transaction; 0: 10,000 */
     int pause_ms;              /* commit when no input comes for this long; 0: 50 */
-    /* Told each run of consecutive ids as its batch commits (may be NULL). */
+    /* Told each run of consecutive ids of a batch as soon as the batch
+     * commits, so a producer killed later has told every id it added
+     * (may be NULL). */
     void (*on_range)(void *arg, int64_t first, int64_t last);
     /* Told of a line that could not become a job (a NUL byte in it). */
     void (*on_skip)(void *arg, uint64_t line, const char *why);

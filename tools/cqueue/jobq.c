@@ -45,7 +45,7 @@ struct ctk_jobq {
     pthread_mutex_t lock; /* the store, the claims, the counts */
     GHashTable *claims;   /* id -> claim */
     unsigned weight_used;
-    uint64_t ran;
+    uint64_t ran, failed_jobs;
     int64_t stop_gen0;
     int stopping, claimed_once;
     double last_busy, last_control;
@@ -163,7 +163,8 @@ int ctk_jobq_new(ctk_jobq **out, const ctk_jobq_opts *o)
                             .termseq = o->termseq,
                             .termseq_len = o->termseq_len,
                             .cancel_fd = -1,
-                            .report_fd = q->report[1]};
+                            .report_fd = q->report[1],
+                            .out_dir_fd = o->out_dir_fd};
     q->claims = g_hash_table_new_full(g_int64_hash, g_int64_equal, NULL, claim_free);
     pthread_mutex_init(&q->lock, NULL);
     pthread_mutex_init(&q->cancel_lock, NULL);
@@ -200,6 +201,11 @@ const char *ctk_jobq_error(ctk_jobq *q)
 uint64_t ctk_jobq_ran(ctk_jobq *q)
 {
     return q->ran;
+}
+
+uint64_t ctk_jobq_failed(ctk_jobq *q)
+{
+    return q->failed_jobs;
 }
 
 static double wall(void)
@@ -432,6 +438,17 @@ static void outcome_of(const ctk_job *job, const ctk_unit *unit, const cq_outcom
     o->reason = reason[0] != '\0' ? reason : NULL;
 }
 
+/* Under q->lock. The store decides whether a failed attempt is retried:
+ * only a job that ended failed counts against `work --drain`. */
+static void count_if_failed(ctk_jobq *q, int64_t id)
+{
+    ctk_job j;
+    if (q->o.store->ops->get(q->o.store, id, &j) < 0)
+        return;
+    q->failed_jobs += j.state == CTK_JOB_FAILED;
+    ctk_job_clear(&j);
+}
+
 /* Under q->lock. */
 static void record(ctk_jobq *q, claim *c, const ctk_unit *unit)
 {
@@ -452,6 +469,8 @@ static void record(ctk_jobq *q, claim *c, const ctk_unit *unit)
         outcome_of(&c->job, &u, &oc, &o, reason, sizeof reason);
         rc = st->ops->finish(st, c->job.id, &q->wid, &o);
         q->ran++;
+        if (rc == 0 && (o.exit_code != 0 || o.signal != 0 || o.reason != NULL))
+            count_if_failed(q, c->job.id);
         if (rc == CTK_ENOENT)
             logf_job(q, &c->job, "its lease was lost; this attempt's result is dropped");
         else

@@ -30,6 +30,7 @@ typedef struct ctk_jobq_opts {
     ctk_store *store;
     const char *queue;
     const char *out_dir; /* ID.out and ID.err go here */
+    int out_dir_fd;      /* out_dir, open (O_DIRECTORY), or -1 */
     unsigned slots;      /* -j: a job takes its weight of them */
     ctk_jobq_mode mode;
     double idle_exit;                  /* exit after this long with nothing to do; 0: never */
@@ -58,6 +59,8 @@ void ctk_jobq_cancel_signal(ctk_jobq *q, int signo);
 void ctk_jobq_free(ctk_jobq *q);
 /* Jobs that ended here (any outcome). */
 uint64_t ctk_jobq_ran(ctk_jobq *q);
+/* Jobs that ended here and are failed for good (no retry left). */
+uint64_t ctk_jobq_failed(ctk_jobq *q);
 
 /* "DIR/ID.out" or "DIR/ID.err" (stream 1 or 2). Free with g_free. */
 char *ctk_jobq_out_path(const char *out_dir, int64_t id, int stream);

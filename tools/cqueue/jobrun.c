@@ -34,6 +34,19 @@ typedef struct jobexec {
     struct pollfd p[NFDS];
 } jobexec;
 
+/* The name to open path by: its base name in the output folder when the
+ * runner holds that folder open, else path itself. */
+static const char *out_name(const cq_runner *rn, const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return rn->out_dir_fd >= 0 && slash != NULL ? slash + 1 : path;
+}
+
+static int out_dirfd(const cq_runner *rn)
+{
+    return rn->out_dir_fd >= 0 ? rn->out_dir_fd : AT_FDCWD;
+}
+
 /* The job's output files are created on its first byte: creating two
  * files per job cost more than running a short one. */
 static int sink(void *arg, int stream, const void *data, size_t len)
@@ -41,8 +54,9 @@ static int sink(void *arg, int stream, const void *data, size_t len)
     jobexec *je = arg;
     int *fd = &je->out_fd[stream == 2];
     if (*fd < 0) {
-        *fd = open(stream == 2 ? je->ju.err_path : je->ju.out_path,
-                   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        const char *path = stream == 2 ? je->ju.err_path : je->ju.out_path;
+        *fd = openat(out_dirfd(je->rn), out_name(je->rn, path),
+                     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (*fd < 0)
             return -errno;
     }
@@ -99,8 +113,8 @@ static int begin(jobexec *je, const cq_runner *rn, const ctk_unit *unit)
     ctk_spawn_result_init(&je->res, &je->so);
     /* An earlier attempt's output is not this one's. */
     if (ju->attempt > 1) {
-        unlink(ju->out_path);
-        unlink(ju->err_path);
+        unlinkat(out_dirfd(rn), out_name(rn, ju->out_path), 0);
+        unlinkat(out_dirfd(rn), out_name(rn, ju->err_path), 0);
     }
     if (ju->cwd != NULL && access(ju->cwd, X_OK) < 0) {
         /* posix_spawn would say ENOENT, which reads as "command not found". */

@@ -22,6 +22,10 @@ typedef struct cq_runner {
     size_t termseq_len;
     int cancel_fd; /* readable once the worker stops: running jobs are ended */
     int report_fd; /* where each started job's (id, pid) is written, or -1 */
+    /* The output folder, or -1: output files are opened by their base name
+     * relative to it and never through a symbolic link, so a folder
+     * swapped or a link planted in it sends no output elsewhere. */
+    int out_dir_fd;
 } cq_runner;
 
 /* One report: written whole (it is less than PIPE_BUF) from any thread

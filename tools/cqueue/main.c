@@ -42,12 +42,15 @@ enum {
     OPT_DONE,
     OPT_CANCELLED,
     OPT_SIGNAL,
+    OPT_SHARED_GROUP,
 };
 
 static const ctk_cli_option global_options[] = {
     {"queue", 'q', CTK_ARG_REQUIRED, "NAME", "the queue (default: default)", OPT_QUEUE},
     {"db", 0, CTK_ARG_REQUIRED, "PATH|STORE:LOCATION",
      "the database (before $CQUEUE_DB; default $XDG_STATE_HOME/ctk/queue.db)", OPT_DB},
+    {"shared-group", 0, CTK_ARG_NONE, NULL,
+     "trust a database and side folder a group of yours may write", OPT_SHARED_GROUP},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -142,6 +145,23 @@ static int parse_after(ctk_cqcmd_opts *o, const char *v, char *why, size_t why_l
     return rc;
 }
 
+/* A queue name becomes part of file names in the side folder
+ * (work-QUEUE.pid, work-QUEUE.log): it must stay one name in it. */
+static int check_queue_name(const char *v, char *why, size_t why_len)
+{
+    const char *bad = NULL;
+    if (*v == '\0')
+        bad = "must not be empty";
+    else if (strchr(v, '/') != NULL)
+        bad = "must not contain '/'";
+    else if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+        bad = "must not be '.' or '..'";
+    if (bad == NULL)
+        return 0;
+    snprintf(why, why_len, "%s", bad);
+    return CTK_EINVAL;
+}
+
 static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
 {
     ctk_cqcmd_opts *o = arg;
@@ -151,9 +171,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     switch (id) {
     case OPT_QUEUE:
         o->queue = v;
-        return *v ? 0 : (snprintf(why, why_len, "must not be empty"), CTK_EINVAL);
+        return check_queue_name(v, why, why_len);
     case OPT_DB:
         o->db = v;
+        return 0;
+    case OPT_SHARED_GROUP:
+        o->shared_group = 1;
         return 0;
     case OPT_NAME:
         o->name = v;
@@ -248,7 +271,7 @@ static const cq_command commands[] = {
     {"add", ctk_cqcmd_add, add_options, "[OPTION]... [--] COMMAND [ARG]...\n[OPTION]... -",
      "Add a job and print its id. One word is a shell command line; several are a program\n"
      "and its arguments. 'add -' adds one job per line of standard input, in batched\n"
-     "transactions, and prints the id range.",
+     "transactions, and prints each batch's id range as it commits.",
      1, -1, 0},
     {"work", ctk_cqcmd_work, work_options, "[-j N] [-s STRATEGY] [--once|--drain] [OPTION]...",
      "Claim jobs and run them, N at a time, until stopped.", 0, 0, 1},
@@ -348,7 +371,11 @@ static int run_command(ctk_cqcmd_opts *o, ctk_registry *reg, int argc, char **ar
     if (n < cmd->operands_min || (cmd->operands_max >= 0 && n > cmd->operands_max))
         return ctk_cqcmd_usage_error(cmd->name, n < cmd->operands_min ? "missing operand"
                                                                       : "too many operands");
-    ctk_cqcmd x = {.o = o, .reg = reg, .args = argv + first, .n_args = n};
+    ctk_cqcmd x = {.o = o,
+                   .reg = reg,
+                   .side = {.dir_fd = -1, .out_fd = -1},
+                   .args = argv + first,
+                   .n_args = n};
     status = ctk_cqcmd_prepare(&x, !cmd->no_store);
     if (status == 0)
         status = cmd->run(&x);

@@ -117,6 +117,7 @@ enum stmt_id {
     S_COUNTS,
     S_RECENT,
     S_QUEUE_ROW,
+    S_KEY_OF,
     S_N
 };
 
@@ -182,6 +183,7 @@ static const char *const stmt_sql[S_N] = {
     [S_COUNTS] = "SELECT state, n FROM counts WHERE queue = ?1",
     [S_RECENT] = "SELECT count(*) FROM jobs WHERE queue = ?1 AND finished_at >= ?2",
     [S_QUEUE_ROW] = "SELECT n_finished, sum_wait, sum_run, paused FROM queues WHERE name = ?1",
+    [S_KEY_OF] = "SELECT queue, key FROM jobs WHERE id = ?1",
 };
 
 typedef struct sqlite_store {
@@ -191,6 +193,7 @@ typedef struct sqlite_store {
     sqlite3_stmt *stmt[S_N];
     double (*clock)(void *arg);
     void *clock_arg;
+    int ours; /* known to be a cqueue database: closing may write to it */
     char error[512];
 } sqlite_store;
 
@@ -419,6 +422,62 @@ int ctk__store_sqlite_migrate(sqlite3 *db, int from, int to)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : CTK_EIO;
 }
 
+#define FOREIGN_FMT "%s: not a cqueue database (another program's SQLite file)"
+
+/* Before anything is written (the switch to WAL rewrites the header):
+ * another program's database is refused and left byte-identical. An
+ * empty file is ours to set up. */
+static int refuse_foreign(sqlite_store *s, char *err, size_t err_len)
+{
+    /* One statement, one snapshot: another first user may commit the
+     * schema between two reads, and a half-seen one looks foreign. */
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT application_id FROM pragma_application_id()),"
+                           " (SELECT user_version FROM pragma_user_version()),"
+                           " (SELECT count(*) FROM sqlite_master)",
+                           -1, &st, NULL) != SQLITE_OK)
+        return db_error(s, "read");
+    int rc = sqlite3_step(st);
+    int64_t app = sqlite3_column_int64(st, 0), version = sqlite3_column_int64(st, 1),
+            tables = sqlite3_column_int64(st, 2);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return db_error(s, "read");
+    if (app != APPLICATION_ID && (tables > 0 || version > 0)) {
+        snprintf(err, err_len, FOREIGN_FMT, s->path);
+        return CTK_EINVAL;
+    }
+    return 0;
+}
+
+/* Switching a new database to WAL takes an exclusive lock without waiting
+ * for it (SQLite calls no busy handler there): many first users at once
+ * take turns here instead of seeing "database is locked". */
+static int use_wal(sqlite_store *s)
+{
+    gint64 until = g_get_monotonic_time() + (gint64)BUSY_MS * 1000;
+    for (unsigned pause_us = 1000;; pause_us = pause_us < 50000 ? pause_us * 2 : pause_us) {
+        sqlite3_stmt *st;
+        int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_step(st);
+            const unsigned char *mode = rc == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+            int wal = mode != NULL && g_ascii_strcasecmp((const char *)mode, "wal") == 0;
+            sqlite3_finalize(st);
+            if (wal)
+                return 0;
+            if (rc == SQLITE_ROW)
+                rc = SQLITE_BUSY; /* left as it was: someone held it */
+        }
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED)
+            return db_error(s, "cannot use");
+        if (g_get_monotonic_time() >= until)
+            return db_error(s, "cannot switch to WAL");
+        g_usleep(pause_us);
+    }
+}
+
 /* Brings the schema up to date in one transaction; refuses a database that
  * is not ours or that a newer cqueue wrote. */
 static int check_schema(sqlite_store *s, char *err, size_t err_len)
@@ -442,8 +501,7 @@ static int check_schema(sqlite_store *s, char *err, size_t err_len)
         return end(s, rc);
     }
     if (app != APPLICATION_ID && (tables > 0 || version > 0)) {
-        snprintf(err, err_len, "%s: not a cqueue database (another program's SQLite file)",
-                 s->path);
+        snprintf(err, err_len, FOREIGN_FMT, s->path);
         return end(s, CTK_EINVAL);
     }
     if (version > CTK_STORE_SQLITE_VERSION) {
@@ -482,7 +540,7 @@ static void sqlite_close(ctk_store *st)
         return;
     for (int i = 0; i < S_N; i++)
         sqlite3_finalize(s->stmt[i]);
-    if (s->db != NULL)
+    if (s->db != NULL && s->ours)
         trim_wal(s);
     sqlite3_close(s->db);
     g_free(s->path);
@@ -520,21 +578,28 @@ static int sqlite_open(ctk_store **out, const ctk_store_opts *o, char *err, size
         rc = db_error(s, "cannot open");
         goto fail;
     }
+    /* Before the first statement: creating the schema waits its turn too. */
     sqlite3_busy_timeout(s->db, BUSY_MS);
+    /* The first read finds out whether the file is a database at all, and
+     * whose; nothing is written to one that is not ours. */
+    if ((rc = refuse_foreign(s, err, err_len)) == CTK_EINVAL)
+        goto out;
+    if (rc < 0)
+        goto fail;
     /* One `cqueue add` per job must not pay for recreating the WAL and a
      * checkpoint (two fsyncs) at every exit; the WAL is trimmed when it
      * has grown (trim_wal). */
     int persist = 1;
     sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist);
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
-    /* The first read finds out whether the file is a database at all. */
-    if ((rc = exec_sql(s, "PRAGMA journal_mode = WAL", "cannot use")) < 0 ||
+    if ((rc = use_wal(s)) < 0 ||
         (rc = exec_sql(s, "PRAGMA synchronous = NORMAL", "cannot use")) < 0 ||
         (rc = exec_sql(s, "PRAGMA cache_size = -32768", "cannot use")) < 0 ||
         (rc = exec_sql(s, "PRAGMA temp_store = MEMORY", "cannot use")) < 0)
         goto fail;
     if ((rc = check_schema(s, err, err_len)) < 0)
         goto out;
+    s->ours = 1;
     *out = &s->base;
     return 0;
 fail:
@@ -1125,10 +1190,39 @@ static int sqlite_remove(ctk_store *st, int64_t id)
     return end(s, rc);
 }
 
+/* A job whose key a queued or running job holds now cannot be queued
+ * again (the key names one live job): CTK_EEXIST, and the error says
+ * which job holds it. */
+static int key_free(sqlite_store *s, int64_t id)
+{
+    sqlite3_stmt *q = prep(s, S_KEY_OF);
+    if (q == NULL)
+        return CTK_EIO;
+    sqlite3_bind_int64(q, 1, id);
+    int rc = step_one(s, q);
+    if (rc <= 0)
+        return rc;
+    char *queue = column_text(q, 0), *key = column_text(q, 1);
+    sqlite3_reset(q);
+    int64_t holder = 0;
+    rc = key != NULL ? find_key(s, queue, key, &holder) : 0;
+    if (rc == 0 && holder != 0 && holder != id) {
+        snprintf(s->error, sizeof s->error, "job %lld: its key '%s' is held by job %lld",
+                 (long long)id, key, (long long)holder);
+        rc = CTK_EEXIST;
+    }
+    g_free(queue);
+    g_free(key);
+    return rc;
+}
+
 /* Queues a job again with `waiting` recounted; when one of its own
  * dependencies failed meanwhile, it is cancelled again at once. */
 static int requeue_one(sqlite_store *s, int64_t id)
 {
+    int krc = key_free(s, id);
+    if (krc < 0)
+        return krc;
     sqlite3_stmt *q = prep(s, S_WAITING_COUNT);
     if (q == NULL)
         return CTK_EIO;
@@ -1169,6 +1263,11 @@ static int retry_tree(sqlite_store *s, int64_t root)
     for (guint k = 0; rc == 0 && k < todo->len; k++) {
         int64_t id = g_array_index(todo, int64_t, k);
         rc = requeue_one(s, id);
+        /* A dependent whose key is taken stays cancelled, with its own. */
+        if (rc == CTK_EEXIST && k > 0) {
+            rc = 0;
+            continue;
+        }
         char prefix[64];
         snprintf(prefix, sizeof prefix, "dependency %lld ", (long long)id);
         sqlite3_stmt *q = rc == 0 ? prep(s, S_DEPENDENTS) : NULL;
@@ -1231,7 +1330,11 @@ static int sqlite_retry_failed(ctk_store *st, const char *queue, unsigned *n)
         rc = state_of(s, g_array_index(ids, int64_t, i), &state);
         if (rc == 0 && state == CTK_JOB_FAILED) {
             rc = retry_tree(s, g_array_index(ids, int64_t, i));
-            (*n)++;
+            /* One whose key a live job holds stays failed; the rest go. */
+            if (rc == CTK_EEXIST)
+                rc = 0;
+            else if (rc == 0)
+                (*n)++;
         }
     }
     g_array_free(ids, TRUE);

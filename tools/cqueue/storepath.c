@@ -3,11 +3,14 @@
  * and its side folder live (see storepath.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "storepath.h"
 
@@ -119,16 +122,92 @@ void cq_db_clear(cq_db *db)
     memset(db, 0, sizeof *db);
 }
 
-int ctk_store_side_dir(const char *base, char **out, char *err, size_t err_len)
+static int in_my_groups(gid_t gid)
 {
-    char *dir = g_strconcat(base, ".d", NULL);
-    char *jobs = g_build_filename(dir, "out", NULL);
-    int rc = make_private_dir(jobs, err, err_len);
-    g_free(jobs);
-    if (rc < 0) {
-        g_free(dir);
-        return rc;
-    }
-    *out = dir;
+    if (gid == getegid())
+        return 1;
+    gid_t groups[256];
+    int n = getgroups(G_N_ELEMENTS(groups), groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return 1;
     return 0;
+}
+
+int cq_check_trusted(const struct stat *st, int shared_group, const char *what, char *err,
+                     size_t err_len)
+{
+    unsigned mode = (unsigned)st->st_mode & 07777;
+    if (st->st_uid != geteuid() && !(shared_group && in_my_groups(st->st_gid)))
+        snprintf(err, err_len,
+                 "%s is owned by uid %lu, not by you (uid %lu): refusing another user's "
+                 "queue%s",
+                 what, (unsigned long)st->st_uid, (unsigned long)geteuid(),
+                 shared_group ? " (--shared-group: not a group of yours either)"
+                              : " (a group's shared queue needs --shared-group)");
+    else if (mode & S_IWOTH)
+        snprintf(err, err_len, "%s is writable by others (mode %04o): refusing it", what, mode);
+    else if ((mode & S_IWGRP) && !shared_group)
+        snprintf(err, err_len,
+                 "%s is writable by its group (mode %04o): refusing it (chmod g-w it, or "
+                 "--shared-group for a queue the group shares)",
+                 what, mode);
+    else
+        return 0;
+    return -EPERM;
+}
+
+/* Opens the folder name in at (made when missing) without following a
+ * link, and checks who may write it. */
+static int open_dir_at(int at, const char *name, const char *shown, int shared_group, int *fd,
+                       char *err, size_t err_len)
+{
+    struct stat st;
+    if (mkdirat(at, name, shared_group ? 0770 : 0700) < 0 && errno != EEXIST) {
+        snprintf(err, err_len, "cannot create %s: %s", shown, g_strerror(errno));
+        return CTK_EIO;
+    }
+    *fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (*fd < 0) {
+        snprintf(err, err_len, "cannot open %s: %s%s", shown, g_strerror(errno),
+                 errno == ENOTDIR || errno == ELOOP ? " (not a folder, or a symbolic link)" : "");
+        return CTK_EIO;
+    }
+    if (fstat(*fd, &st) < 0) {
+        snprintf(err, err_len, "cannot open %s: %s", shown, g_strerror(errno));
+        return CTK_EIO;
+    }
+    return cq_check_trusted(&st, shared_group, shown, err, err_len);
+}
+
+int cq_side_open(cq_side *side, const char *base, int shared_group, char *err, size_t err_len)
+{
+    side->dir = g_strconcat(base, ".d", NULL);
+    side->out_dir = g_build_filename(side->dir, "out", NULL);
+    side->dir_fd = side->out_fd = -1;
+    /* The database's own folder is the user's to choose; the side folder
+     * is cqueue's, and is held from here on by descriptor. */
+    char *parent = g_path_get_dirname(side->dir);
+    int rc = make_private_dir(parent, err, err_len);
+    g_free(parent);
+    if (rc == 0)
+        rc = open_dir_at(AT_FDCWD, side->dir, side->dir, shared_group, &side->dir_fd, err, err_len);
+    if (rc == 0)
+        rc = open_dir_at(side->dir_fd, "out", side->out_dir, shared_group, &side->out_fd, err,
+                         err_len);
+    if (rc < 0)
+        cq_side_close(side);
+    return rc;
+}
+
+void cq_side_close(cq_side *side)
+{
+    if (side->dir_fd >= 0)
+        close(side->dir_fd);
+    if (side->out_fd >= 0)
+        close(side->out_fd);
+    g_free(side->dir);
+    g_free(side->out_dir);
+    memset(side, 0, sizeof *side);
+    side->dir_fd = side->out_fd = -1;
 }

@@ -29,8 +29,27 @@ typedef struct cq_db {
 int cq_db_pick(ctk_registry *reg, const char *db_opt, cq_db *db, char *err, size_t err_len);
 void cq_db_clear(cq_db *db);
 
+struct stat;
+
+/* Whether a file or folder of the queue can be trusted: the user's own and
+ * writable by no one else; with shared_group, also one whose group is one
+ * of the user's and that the group may write (never others). Anyone who
+ * can write the database decides what a worker runs; anyone who can write
+ * the side folder decides where its output goes. 0, or -EPERM with err
+ * saying why (what names the file). */
+int cq_check_trusted(const struct stat *st, int shared_group, const char *what, char *err,
+                     size_t err_len);
+
 /* The folder next to the database for job output, pid files and logs
- * ("BASE.d"), created 0700. Free with g_free. */
-int ctk_store_side_dir(const char *base, char **out, char *err, size_t err_len);
+ * ("BASE.d", and its "out"), created 0700 (0770 with shared_group), each
+ * checked by cq_check_trusted and held open: everything in them is opened
+ * relative to these descriptors, never through a symbolic link. */
+typedef struct cq_side {
+    char *dir, *out_dir;
+    int dir_fd, out_fd; /* -1 when not open */
+} cq_side;
+
+int cq_side_open(cq_side *side, const char *base, int shared_group, char *err, size_t err_len);
+void cq_side_close(cq_side *side);
 
 #endif
