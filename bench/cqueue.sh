@@ -10,9 +10,9 @@ builddir=${1:-$(dirname "$here")}
 # The real binaries, not libtool's wrapper scripts: an installed cqueue
 # starts as fast as these.
 export LD_LIBRARY_PATH=$builddir/libshared/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-cq=$builddir/tools/.libs/cqueue
+cq=$builddir/tools/cqueue/.libs/cqueue
 [ -x "$cq" ] || cq=$builddir/tools/cqueue/cqueue
-cpar=$builddir/tools/.libs/cpar
+cpar=$builddir/tools/cpar/.libs/cpar
 [ -x "$cpar" ] || cpar=$builddir/tools/cpar/cpar
 N_ADD=${N_ADD:-100000}
 N_ONE=${N_ONE:-500}
