@@ -57,7 +57,9 @@ typedef struct ctk_job_spec {
     double timeout;   /* seconds per attempt; 0: none */
 } ctk_job_spec;
 
-/* A job as stored; every string is owned (ctk_job_clear frees them). */
+/* A job as stored; every string and array is owned and ctk_job_clear frees
+ * them with g_free: a store allocates them with g_malloc, g_strdup or, as
+ * GLib 2.46 and later allocate with the system malloc, malloc/strdup. */
 typedef struct ctk_job {
     int64_t id;
     ctk_job_state state;
@@ -169,7 +171,8 @@ typedef struct ctk_store_ops {
      * cancelled. CTK_EAGAIN for a running job. */
     int (*remove)(ctk_store *st, int64_t id);
     /* A failed or cancelled job queued again for one more attempt, and
-     * the jobs cancelled because of it with it. CTK_EINVAL when it is in
+     * the jobs cancelled because of it with it. CTK_EEXIST when a queued or
+     * running job holds its key (last_error names that job); CTK_EINVAL when it is in
      * another state. */
     int (*retry)(ctk_store *st, int64_t id);
     /* Failed jobs of the queue queued again; *n how many. */
