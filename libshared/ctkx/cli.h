@@ -65,8 +65,8 @@ typedef struct ctk_common {
  * CTK_EINVAL for a usage error (message in err, no "prog: " prefix);
  * another negative code for a plugin that would not load (err is
  * "plugin FILE: reason"). */
-int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv,
-                             ctk_common *common, int *operands, char *err, size_t err_len);
+int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv, ctk_common *common,
+                  int *operands, char *err, size_t err_len);
 void ctk_common_free(ctk_common *common);
 /* --help: usage, summary, the tool's options, the shared options and the
  * options of loaded strategies. */
@@ -76,9 +76,8 @@ void ctk_cli_list_strategies(ctk_registry *reg, FILE *out);
 /* Answers --help, --version or --list-strategies on out, loading every
  * plugin in the path first (their strategies and options belong in the
  * answer). Returns 1 when it answered one, else 0. */
-int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common,
-                              FILE *out, void (*warn)(void *arg, const ctk_plugin_error *err),
-                              void *warn_arg);
+int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,
+                   void (*warn)(void *arg, const ctk_plugin_error *err), void *warn_arg);
 /* Opens /dev/null onto whichever of fds 0, 1 and 2 is closed, so that no
  * descriptor the library opens later lands there by accident. */
 void ctk_cli_guard_stdio(void);
@@ -92,6 +91,6 @@ unsigned ctk_cli_strategy_jobs(ctk_registry *reg, const char *name, unsigned job
 /* Whether the strategy runs its units in other processes. */
 int ctk_cli_strategy_forks(ctk_registry *reg, const char *name);
 const ctk_strategy *ctk_cli_strategy(ctk_registry *reg, const char *name, char *err,
-                                                size_t err_len);
+                                     size_t err_len);
 
 #endif

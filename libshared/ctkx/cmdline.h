@@ -60,8 +60,8 @@ enum {
 /* Parses the command words into *out. `replace` is the -I string, or NULL
  * for "{}". Returns 0; CTK_EINVAL with a message in err (which may be NULL)
  * for {= perl =} or an empty `replace`; CTK_ENOMEM. */
-int ctk_cmdline_parse(ctk_cmdline **out, char *const *words, size_t n_words,
-                                 const char *replace, unsigned flags, char *err, size_t err_len);
+int ctk_cmdline_parse(ctk_cmdline **out, char *const *words, size_t n_words, const char *replace,
+                      unsigned flags, char *err, size_t err_len);
 
 /* 1 when jobs must run as /bin/sh -c LINE: forced, the replacement string is
  * part of the command name (GNU parallel then inserts items unquoted), the
@@ -75,7 +75,7 @@ int ctk_cmdline_needs_shell(const ctk_cmdline *t);
  * the template needs a shell. Returns 0; CTK_EINVAL when a column contains
  * a NUL byte (no argv can carry it); CTK_ENOMEM. */
 int ctk_cmdline_render(const ctk_cmdline *t, const ctk_cmdline_args *a, ctk_buf *line,
-                                  char ***argv);
+                       char ***argv);
 
 void ctk_cmdline_argv_free(char **argv);
 
@@ -83,8 +83,8 @@ void ctk_cmdline_argv_free(char **argv);
  * CommandLine::len, which decides where lines break): base + (k - 1) *
  * per_arg + the sum of ctk_cmdline_arg_cost over the items. */
 void ctk_cmdline_fill_cost(const ctk_cmdline *t, size_t *base, size_t *per_arg);
-size_t ctk_cmdline_arg_cost(const ctk_cmdline *t, const ctk_cmdline_item *arg,
-                                       uint64_t seq, uint64_t slot);
+size_t ctk_cmdline_arg_cost(const ctk_cmdline *t, const ctk_cmdline_item *arg, uint64_t seq,
+                            uint64_t slot);
 void ctk_cmdline_free(ctk_cmdline *t);
 
 /* Appends s quoted for a POSIX shell exactly as GNU parallel quotes it:

@@ -32,10 +32,9 @@ typedef struct ctk_compare ctk_compare;
 /* unit_name: "tasks" gives a "tasks_per_s" column; work_name: "ops" gives
  * "ops_per_s" (NULL for none). extra: the tool's own columns. */
 int ctk_compare_new(ctk_compare **out, const char *unit_name, const char *work_name,
-                               const ctk_field *extra, size_t n_extra);
+                    const ctk_field *extra, size_t n_extra);
 /* A new zeroed row; valid until the next add. */
-ctk_row *ctk_compare_add(ctk_compare *c, const char *strategy, const char *variant,
-                                    unsigned jobs);
+ctk_row *ctk_compare_add(ctk_compare *c, const char *strategy, const char *variant, unsigned jobs);
 size_t ctk_compare_count(const ctk_compare *c);
 const ctk_row *ctk_compare_row(const ctk_compare *c, size_t i);
 /* The speedup of row i against the first baseline row of the same variant:
@@ -44,7 +43,7 @@ const ctk_row *ctk_compare_row(const ctk_compare *c, size_t i);
 double ctk_compare_speedup(const ctk_compare *c, size_t i);
 /* Prints every row. A table hides the variant column when no row has one. */
 int ctk_compare_print(const ctk_compare *c, FILE *out, ctk_format format, int header,
-                                 unsigned cores);
+                      unsigned cores);
 void ctk_compare_free(ctk_compare *c);
 
 #endif

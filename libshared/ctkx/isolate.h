@@ -24,7 +24,7 @@ typedef int (*ctk_isolated_fn)(void *arg, ctk_buf *result);
  * *died_of: the signal that ended the child, or 0. *forwarded: the first
  * signal the parent received and passed on, or 0. usage covers the child
  * and everything it waited for. Call from a thread with no siblings. */
-int ctk_isolate_run(ctk_isolated_fn fn, void *arg, ctk_buf *result, ctk_usage *usage,
-                               int *died_of, int *forwarded);
+int ctk_isolate_run(ctk_isolated_fn fn, void *arg, ctk_buf *result, ctk_usage *usage, int *died_of,
+                    int *forwarded);
 
 #endif

@@ -29,8 +29,8 @@ typedef struct ctk_output ctk_output;
 int ctk_format_parse(const char *text, ctk_format *out);
 /* fields: n of them. header: print a header line (TSV); tables always
  * have one, JSON never. */
-int ctk_output_new(ctk_output **out, FILE *stream, ctk_format format,
-                              const ctk_field *fields, size_t n, int header);
+int ctk_output_new(ctk_output **out, FILE *stream, ctk_format format, const ctk_field *fields,
+                   size_t n, int header);
 /* values[i] is the text of field i, NULL for a missing value (empty in
  * TSV and tables, null in JSON). Bytes that are not valid UTF-8 become
  * U+FFFD in JSON; TSV escapes \t, \n, \r and \\ as backslash sequences.

@@ -13,17 +13,16 @@
 
 /* Decimal digits only (no sign, no spaces, no suffix), min <= v <= max. */
 int ctk_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
-                             size_t why_len);
+                  size_t why_len);
 /* A count with an optional binary suffix k, M, G, T (x1024 each), e.g.
  * "100M"; also plain decimal exponents are not accepted. */
-int ctk_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *out,
-                              char *why, size_t why_len);
+int ctk_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
+                   size_t why_len);
 /* Non-negative decimal seconds ("0.5", "30"), at most max. */
-int ctk_parse_seconds(const char *text, double max, double *out, char *why,
-                                 size_t why_len);
+int ctk_parse_seconds(const char *text, double max, double *out, char *why, size_t why_len);
 /* -j: "N" (1..max) or "N%" of `cores`, at least 1. */
-int ctk_parse_jobs(const char *text, unsigned cores, unsigned max, unsigned *out,
-                              char *why, size_t why_len);
+int ctk_parse_jobs(const char *text, unsigned cores, unsigned max, unsigned *out, char *why,
+                   size_t why_len);
 /* Online CPUs, at least 1. */
 unsigned ctk_cpu_count(void);
 

@@ -14,8 +14,7 @@ typedef struct ctk_progress ctk_progress;
 
 /* total 0 means unknown (no bar, no ETA). Returns NULL progress (and 0)
  * when the bar should not show: not forced and stream is no terminal. */
-int ctk_progress_new(ctk_progress **out, FILE *stream, int force, uint64_t total,
-                                const char *unit);
+int ctk_progress_new(ctk_progress **out, FILE *stream, int force, uint64_t total, const char *unit);
 /* Thread-safe; cheap when called more often than the redraw rate. */
 void ctk_progress_update(ctk_progress *p, uint64_t done);
 /* Draws the final state and ends the line. NULL-safe. */
@@ -24,7 +23,7 @@ void ctk_progress_free(ctk_progress *p);
 /* The line as it would be drawn (for tests), without the \r and clear:
  * "[#####-----]  45%  450/1000 tasks  123.4/s  ETA 0:04", or with total 0
  * "450 lines  123.4/s  0:03 elapsed". Empty when p is NULL. */
-void ctk_progress_render(const ctk_progress *p, uint64_t done, double elapsed,
-                                    char *line, size_t len);
+void ctk_progress_render(const ctk_progress *p, uint64_t done, double elapsed, char *line,
+                         size_t len);
 
 #endif

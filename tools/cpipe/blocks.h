@@ -34,8 +34,7 @@ typedef struct ctk_blocks ctk_blocks;
 /* Compiles the rules. CTK_EINVAL with a message in err for a regular
  * expression that does not compile or a separator that is empty on both
  * sides. */
-int ctk_blocks_new(ctk_blocks **out, const ctk_blocks_opts *o, char *err,
-                              size_t err_len);
+int ctk_blocks_new(ctk_blocks **out, const ctk_blocks_opts *o, char *err, size_t err_len);
 void ctk_blocks_free(ctk_blocks *b);
 
 /* Where to cut data[0, len) for a block of about `want` bytes: the last

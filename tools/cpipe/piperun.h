@@ -35,7 +35,6 @@ int ctk_piperun_run(const ctk_piperun *plan, const char *reduce);
 int ctk_piperun_seekable_copy(const char *prog, int fd, const char *tmpdir);
 /* Each strategy in names in its own child on plan->po.in_fd (seekable);
  * prints the table on stdout and returns the exit status. */
-int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c,
-                                   ctk_registry *reg);
+int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c, ctk_registry *reg);
 
 #endif
