@@ -62,8 +62,6 @@ int ctk_burn_encode_task(ctk_buf *in, uint64_t task, uint64_t size);
 int ctk_burn_decode_task(const ctk_buf *in, uint64_t *task, uint64_t *size);
 int ctk_burn_decode_result(const ctk_unit *unit, uint64_t *value, uint64_t *iterations);
 
-#endif
-
 /* ---- whole runs ---------------------------------------------------------- */
 
 #include "ctkx/output.h"
@@ -121,3 +119,5 @@ int ctk_burn_print_notes(const ctk_compare *table, const ctk_share *shares, FILE
 
 /* The record fields of map mode, for ctk_output_new. */
 const ctk_field *ctk_burn_map_fields(size_t *n);
+
+#endif
