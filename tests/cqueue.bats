@@ -9,15 +9,9 @@ load helpers
 
 setup_file() {
     # A store plugin, built the way an outside author would build one.
-    FIXTURES="$BATS_FILE_TMPDIR/plugins"
-    mkdir -p "$FIXTURES"
-    local flags
-    flags=$(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk)
-    local f
-    for f in memtest wirepair; do
-        # shellcheck disable=SC2086
-        cc -shared -fPIC -o "$FIXTURES/$f.so" "$CTK_SRCDIR/tests/fixtures/$f.c" $flags
-    done
+    FIXTURES=$BATS_FILE_TMPDIR
+    fixture_plugin memtest >/dev/null
+    fixture_plugin wirepair >/dev/null
     export FIXTURES
 }
 

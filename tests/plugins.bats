@@ -9,13 +9,10 @@
 load helpers
 
 setup_file() {
-    FIXTURES="$BATS_FILE_TMPDIR/plugins"
-    mkdir -p "$FIXTURES"
-    local flags f
-    flags=$(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk)
+    FIXTURES=$BATS_FILE_TMPDIR
+    local f
     for f in solo collatz badabi noentry initfail dupe wirepair; do
-        # shellcheck disable=SC2086
-        cc -shared -fPIC -o "$FIXTURES/$f.so" "$CTK_SRCDIR/tests/fixtures/$f.c" $flags
+        fixture_plugin "$f" >/dev/null
     done
     echo "this is text, not a shared object" >"$FIXTURES/x.so"
     export FIXTURES
