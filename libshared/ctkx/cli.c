@@ -522,7 +522,12 @@ static void help_line(FILE *out, int shrt, const char *lng, const char *arg, ctk
                       : snprintf(left, sizeof left, "      --%s", lng);
     if (arg != NULL && (size_t)n < sizeof left)
         snprintf(left + n, sizeof left - (size_t)n, has == CTK_ARG_OPTIONAL ? "[=%s]" : " %s", arg);
-    fprintf(out, "%-30s%s\n", left, help);
+    /* A long option and argument get the help on a line of its own, as
+     * GNU tools print them, rather than running into it. */
+    if (strlen(left) >= 30)
+        fprintf(out, "%s\n%-30s%s\n", left, "", help);
+    else
+        fprintf(out, "%-30s%s\n", left, help);
 }
 
 /* The options of table that the tool's own (NULL: none) do not shadow. */

@@ -58,7 +58,8 @@ struct ctk_pipe {
     GPtrArray *running;   /* ctk_spawn_child * of this process */
     GHashTable *pending;  /* ticket -> ctk_spawn_result * made, not yet consumed */
     uint64_t tickets;     /* the last ticket given */
-    int stop;             /* a block failed: feed no more */
+    int stop;             /* --halt reached: feed no more */
+    int discard;          /* --halt now: running blocks' outputs are not written */
     ctk_pipe_stats stats;
     GChecksum *digest;
 };
@@ -876,9 +877,8 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const ctk_pipe_resul
                  strsignal((int)r->signal));
     else
         snprintf(how, sizeof how, "exited with status %d", (int)r->exit);
-    report(p, "block %llu (offset %llu, %llu bytes): the filter %s%s", (unsigned long long)seq,
-           (unsigned long long)r->offset, (unsigned long long)r->len, how,
-           p->opts.keep_going ? "" : "; no further blocks are started");
+    report(p, "block %llu (offset %llu, %llu bytes): the filter %s", (unsigned long long)seq,
+           (unsigned long long)r->offset, (unsigned long long)r->len, how);
 }
 
 /* The output of a result as a stream in *s: kept in this process (the
@@ -918,6 +918,42 @@ static int result_stream(ctk_pipe *p, const ctk_pipe_result *r, ctk_spawn_stream
     return rc;
 }
 
+/* GNU parallel's --halt over blocks, with the lock held after a block is
+ * counted: soon stops feeding blocks, now also writes none of the running
+ * filters' outputs (the caller ends them). Returns the count that reached
+ * the threshold, or 0. */
+static uint64_t halt_reached(ctk_pipe *p)
+{
+    const ctk_halt *h = &p->opts.halt;
+    if (h->when == CTK_HALT_NEVER || p->stop)
+        return 0;
+    uint64_t failed = p->stats.failed, blocks = p->stats.blocks;
+    uint64_t count = h->why == CTK_HALT_FAIL      ? failed
+                     : h->why == CTK_HALT_SUCCESS ? blocks - failed
+                                                  : blocks;
+    if (count == 0 || count < h->count)
+        return 0;
+    if (h->why == CTK_HALT_SUCCESS)
+        p->stats.status = 0; /* halting on success is a success */
+    p->stats.halted = 1;
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+    if (h->when == CTK_HALT_NOW)
+        p->discard = 1;
+    return count;
+}
+
+static void halt_announce(ctk_pipe *p, uint64_t count)
+{
+    const ctk_halt *h = &p->opts.halt;
+    report(p, "--halt: %llu block%s %s; %s", (unsigned long long)count, count == 1 ? "" : "s",
+           h->why == CTK_HALT_FAIL      ? "failed"
+           : h->why == CTK_HALT_SUCCESS ? "succeeded"
+                                        : "done",
+           h->when == CTK_HALT_NOW ? "ending the running filters" : "starting no more blocks");
+    if (h->when == CTK_HALT_NOW)
+        ctk_pipe_cancel(p, SIGTERM);
+}
+
 void ctk_pipe_consume(void *arg, const ctk_unit *unit)
 {
     ctk_pipe *p = arg;
@@ -932,9 +968,9 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     /* Redeemed even when skipped, so the output kept for it is freed. */
     int lost = have ? result_stream(p, &r, &view, &out, &res) : 0;
     pthread_mutex_lock(&p->lock);
-    /* After a failure (without --keep-going), later blocks that were
-     * already running are not written: the output is an exact prefix. */
-    int skip = p->stop || p->stats.write_error != 0 || ctk_is_cancelled(p->cancel);
+    /* After --halt now, later blocks that were already running are not
+     * written: the output is an exact prefix. */
+    int skip = p->discard || p->stats.write_error != 0 || ctk_is_cancelled(p->cancel);
     pthread_mutex_unlock(&p->lock);
     int failed = !have || r.exit != 0 || r.signal != 0;
     if (!have && !skip) {
@@ -964,6 +1000,7 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
         failed = 1;
     }
     int wrc = 0;
+    uint64_t halted = 0;
     if (!skip && have)
         wrc = write_output(p, unit->seq, out);
     if (have && view.spill_fd >= 0)
@@ -977,8 +1014,18 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
             p->stats.failed++;
             if (p->stats.status == 0)
                 p->stats.status = failed_status(&r);
-            if (!p->opts.keep_going)
-                __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+        }
+        /* cpipe's own trouble (the input, a lost output, a filter that
+         * cannot start) would hit every later block alike: stop now with
+         * its status, whatever --halt says. */
+        int own = failed && (!have || r.input_errno != 0 || lost < 0 || r.exec_errno != 0);
+        if (own && !p->stop) {
+            p->stats.status = failed_status(&r);
+            p->stats.halted = 1;
+            p->discard = 1;
+            __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+        } else {
+            halted = halt_reached(p);
         }
         if (wrc < 0) {
             p->stats.write_error = -wrc;
@@ -987,6 +1034,10 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     }
     uint64_t done = p->stats.in_bytes;
     pthread_mutex_unlock(&p->lock);
+    if (halted != 0)
+        halt_announce(p, halted);
+    else if (p->discard && !skip)
+        ctk_pipe_cancel(p, SIGTERM);
     if (res != NULL) {
         ctk_spawn_result_free(res);
         g_free(res);

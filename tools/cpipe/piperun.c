@@ -323,7 +323,12 @@ static int finish_status(const ctk_piperun *plan, const ctk_pipe_stats *st, int 
         fprintf(stderr, "%s: write error: %s\n", plan->prog, strerror(st->write_error));
         return 255;
     }
-    return st->status;
+    /* As GNU parallel: a run that --halt stopped exits as the block that
+     * stopped it; otherwise every block ran and the status counts the
+     * failed ones, 101 standing for more than 100. */
+    if (st->halted || st->failed == 0)
+        return st->status;
+    return st->failed > 100 ? 101 : (int)st->failed;
 }
 
 int ctk_piperun_run(const ctk_piperun *plan, const char *reduce)
