@@ -881,3 +881,27 @@ last_start_after() {
     # The joblog's seq, exit value and command agree, line for line.
     assert_equal "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/w.log")" "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/t.log")"
 }
+
+# ---- hardening: low limits, full disks, planted links, kills (issue 13) ------------
+
+@test "under a low ulimit -n, -j is capped with a warning and every job's output and joblog line are kept, under each strategy" {
+    local s d=$BATS_TEST_TMPDIR
+    for s in process sync thread async; do
+        rm -f "$d/jl" "$d/side"
+        run --separate-stderr bash -c "ulimit -Sn 64 && ulimit -Hn 64 && cd '$d' &&
+            seq 100 | timeout 60 cpar -s $s -j60 --joblog jl 'echo {} >> side; echo {}'"
+        assert_success
+        assert_equal "$(sort -n <<<"$output")" "$(seq 100)"
+        assert_equal "$(tail -n +2 "$d/jl" | cut -f1 | sort -n)" "$(seq 100)"
+        assert_equal "$(wc -l <"$d/side")" 100
+        if [[ $s != sync ]]; then
+            [[ $stderr =~ ^cpar:\ only\ enough\ file\ descriptors\ \(64\)\ to\ run\ [0-9]+\ jobs\ at\ once,\ not\ 60$ ]] ||
+                fail "$s: no fd cap warning: $stderr"
+        fi
+    done
+    # The soft limit is raised toward the hard one before -j is lowered.
+    run --separate-stderr bash -c "ulimit -Sn 64 && ulimit -Hn 4096 && seq 100 | timeout 60 cpar -j60 'echo {}' | wc -l"
+    assert_success
+    assert_output 100
+    assert_equal "$stderr" ""
+}

@@ -1134,3 +1134,22 @@ char *ctk_spawn_find_shell(void)
     const char *env = g_getenv("SHELL");
     return g_strdup(env != NULL && *env == '/' ? env : "/bin/sh");
 }
+
+unsigned ctk_spawn_fit_jobs(unsigned jobs, unsigned per_job, unsigned spare,
+                            unsigned long long *limit)
+{
+    struct rlimit rl;
+    *limit = 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return jobs;
+    rlim_t need = (rlim_t)jobs * per_job + spare;
+    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
+        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    *limit = (unsigned long long)rl.rlim_cur;
+    if (need <= rl.rlim_cur)
+        return jobs;
+    return rl.rlim_cur > (rlim_t)spare + per_job ? (unsigned)((rl.rlim_cur - spare) / per_job) : 1;
+}
