@@ -528,3 +528,15 @@ interrupt() {
     assert_success
     assert_output "$(rev <"$BATS_TEST_TMPDIR/in" | md5sum)"
 }
+
+@test "a full TMPDIR: cpipe says the filter's output could not be kept (not that it could not run), under each strategy" {
+    local full=$BATS_TEST_TMPDIR/full s
+    mkdir -p "$full"
+    mount -t tmpfs -o size=1m tmpfs "$full" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
+    for s in process thread async; do
+        run --separate-stderr bash -c "head -c 20000000 /dev/zero | TMPDIR='$full' timeout 60 cpipe -s $s --block 5M cat | wc -c"
+        [[ $stderr == *"cannot keep the filter's output: No space left on device"* ]] || { umount "$full"; fail "$s: $stderr"; }
+        [[ $stderr != *"cannot run the filter"* ]] || { umount "$full"; fail "$s: $stderr"; }
+    done
+    umount "$full"
+}
