@@ -1009,3 +1009,31 @@ teardown() {
         [[ $stderr != *"Permission denied"* ]] || fail "$s: $stderr"
     done
 }
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+@test "kill -9 of cpar ends its running jobs too, under every strategy" {
+    local s d=$BATS_TEST_TMPDIR pid i
+    for s in process sync thread async; do
+        rm -f "$d"/job.*
+        cpar -s "$s" -j2 'echo $$ > '"$d"'/job.{}; exec sleep 30' ::: a b </dev/null >/dev/null 2>&1 &
+        pid=$!
+        for i in $(seq 100); do
+            [[ -s $d/job.a ]] && { [[ $s == sync ]] || [[ -s $d/job.b ]]; } && break
+            sleep 0.05
+        done
+        [[ -s $d/job.a ]] || fail "$s: no job started"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+        for i in $(seq 100); do
+            alive "$(cat "$d/job.a")" || break
+            sleep 0.05
+        done
+        alive "$(cat "$d/job.a")" && fail "$s: job outlived cpar"
+        [[ -s $d/job.b ]] && alive "$(cat "$d/job.b")" && fail "$s: job b outlived cpar"
+    done
+    return 0
+}

@@ -540,3 +540,26 @@ interrupt() {
     done
     umount "$full"
 }
+
+@test "kill -9 of cpipe ends its running filters too, under every strategy" {
+    local s d=$BATS_TEST_TMPDIR pid i f
+    for s in process sync thread async; do
+        rm -f "$d"/filter.*
+        # shellcheck disable=SC2016
+        yes | cpipe -s "$s" -j2 --block 1k 'echo $$ > '"$d"'/filter.$$; exec sleep 30' >/dev/null 2>&1 &
+        pid=$!
+        for i in $(seq 100); do
+            compgen -G "$d/filter.*" >/dev/null && break
+            sleep 0.05
+        done
+        compgen -G "$d/filter.*" >/dev/null || fail "$s: no filter started"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+        sleep 0.5
+        for f in "$d"/filter.*; do
+            [[ -r /proc/$(cat "$f")/stat ]] && [[ $(awk '{print $3}' "/proc/$(cat "$f")/stat") != Z ]] &&
+                fail "$s: filter outlived cpipe"
+        done
+    done
+    return 0
+}
