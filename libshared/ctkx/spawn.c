@@ -422,7 +422,7 @@ static int is_exec_failure(int err)
  * that it only makes system calls. */
 typedef struct launch {
     const ctk_spawn_opts *o;
-    const char *file; /* execve's path, or NULL: search $PATH for argv[0] */
+    const char *file; /* execve's path */
     char *const *argv;
     char *const *envp;
     int from[3]; /* the fd to become 0, 1, 2; -1: leave it; -2: /dev/null */
@@ -479,10 +479,7 @@ static void __attribute__((noreturn, noinline)) launch_child(launch *l)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    if (l->file != NULL)
-        execve(l->file, l->argv, l->envp);
-    else
-        execvpe(l->argv[0], l->argv, l->envp);
+    execve(l->file, l->argv, l->envp);
 fail:
     l->err = errno != 0 ? errno : ECHILD;
     _exit(127);
@@ -499,9 +496,20 @@ static int spawn_process(ctk_spawn_child *c, pipe_ends ends, char *const *envp)
         l.file = o->shell_path ? o->shell_path : "/bin/sh";
         l.argv = sh_argv;
     } else {
-        l.file = o->path;
         l.argv = (char *const *)o->argv;
     }
+    /* The $PATH search is done here, not by execvpe in the child, which
+     * would run a file that is not an executable with /bin/sh (posix_spawn
+     * and a shell say "Exec format error"). */
+    char *found = NULL;
+    if (o->shell == NULL && o->path == NULL && strchr(o->argv[0], '/') == NULL &&
+        (found = g_find_program_in_path(o->argv[0])) == NULL) {
+        c->pid = 0;
+        c->exec_errno = ENOENT;
+        return 0;
+    }
+    if (o->shell == NULL)
+        l.file = found != NULL ? found : o->path != NULL ? o->path : o->argv[0];
     l.from[0] = ends[0][0] >= 0              ? ends[0][0]
                 : o->in == CTK_SPAWN_IN_NULL ? -2
                 : o->in == CTK_SPAWN_IN_FD   ? o->in_fd
@@ -516,6 +524,7 @@ static int spawn_process(ctk_spawn_child *c, pipe_ends ends, char *const *envp)
         launch_child(&l);
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    g_free(found);
     if (pid < 0)
         return -fork_errno;
     int rc = l.err;
