@@ -575,3 +575,38 @@ interrupt() {
     assert_success
     assert_output "$(rev <"$BATS_TEST_TMPDIR/in" | md5sum)"
 }
+
+@test "a full TMPDIR: cpipe says the filter's output could not be kept (not that it could not run), under each strategy" {
+    local full=$BATS_TEST_TMPDIR/full s
+    mkdir -p "$full"
+    mount -t tmpfs -o size=1m tmpfs "$full" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
+    for s in process thread async; do
+        run --separate-stderr bash -c "head -c 20000000 /dev/zero | TMPDIR='$full' timeout 60 cpipe -s $s --block 5M cat | wc -c"
+        [[ $stderr == *"cannot keep the filter's output: No space left on device"* ]] || { umount "$full"; fail "$s: $stderr"; }
+        [[ $stderr != *"cannot run the filter"* ]] || { umount "$full"; fail "$s: $stderr"; }
+    done
+    umount "$full"
+}
+
+@test "kill -9 of cpipe ends its running filters too, under every strategy" {
+    local s d=$BATS_TEST_TMPDIR pid i f
+    for s in process sync thread async; do
+        rm -f "$d"/filter.*
+        # shellcheck disable=SC2016
+        yes | cpipe -s "$s" -j2 --block 1k 'echo $$ > '"$d"'/filter.$$; exec sleep 30' >/dev/null 2>&1 &
+        pid=$!
+        for i in $(seq 100); do
+            compgen -G "$d/filter.*" >/dev/null && break
+            sleep 0.05
+        done
+        compgen -G "$d/filter.*" >/dev/null || fail "$s: no filter started"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+        sleep 0.5
+        for f in "$d"/filter.*; do
+            [[ -r /proc/$(cat "$f")/stat ]] && [[ $(awk '{print $3}' "/proc/$(cat "$f")/stat") != Z ]] &&
+                fail "$s: filter outlived cpipe"
+        done
+    done
+    return 0
+}

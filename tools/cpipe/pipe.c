@@ -569,6 +569,7 @@ static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
         return ctk_unit_fail(unit, rc, "cannot prepare the filter: %s", ctk_strerror(rc));
     }
     rc = ctk_spawn_start(&j.child, &j.so);
+    int ran = rc == 0 && j.child.pid > 0;
     if (rc == 0) {
         track(p, &j.child, 1);
         size_t slot = share_pid(p, j.child.pid, 0);
@@ -579,7 +580,9 @@ static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
     }
     ctk_spawn_dispose(&j.child);
     if (rc < 0)
-        rc = ctk_unit_fail(unit, rc, "cannot run the filter: %s", ctk_strerror(rc));
+        rc = ctk_unit_fail(unit, rc, "%s: %s",
+                           ran ? "cannot keep the filter's output" : "cannot run the filter",
+                           ctk_strerror(rc));
     else
         rc = job_report(&j);
     job_release(&j);
@@ -638,12 +641,12 @@ static void unwatch(async_job *a, int i)
 
 /* The filter is reaped (rc 1) or failed (rc < 0): report, close the
  * polls; the last close hands the unit back. */
-static void async_finish(async_job *a, int rc)
+static void async_finish(async_job *a, int rc, const char *failed)
 {
     job *j = &a->j;
     track(j->p, &j->child, 0);
     if (rc < 0)
-        ctk_unit_fail(j->unit, rc, "cannot run the filter: %s", ctk_strerror(rc));
+        ctk_unit_fail(j->unit, rc, "%s: %s", failed, ctk_strerror(rc));
     else
         job_report(j);
     a->open++; /* keep async_free away until every close is issued */
@@ -684,7 +687,9 @@ static void on_ready(uv_poll_t *w, int status, int events)
             p[watch_index[i]].revents = (short)p[watch_index[i]].events;
     int rc = step_guarded(a, p);
     if (rc != 0) {
-        async_finish(a, rc);
+        /* The filter ran: what fails now is keeping its output (a full
+         * spill folder), and the block counts as failed. */
+        async_finish(a, rc, "cannot keep the filter's output");
         return;
     }
     /* Stop polling what spawn no longer watches (a closed pipe, an exit
@@ -773,7 +778,7 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
         (rc = poll_fd(a, 2, a->j.child.pidfd, UV_READABLE)) < 0) {
         ctk_spawn_signal(&a->j.child, SIGKILL);
         a->open--;
-        async_finish(a, rc);
+        async_finish(a, rc, "cannot run the filter");
         return 0;
     }
     a->open--;

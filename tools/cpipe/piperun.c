@@ -292,22 +292,12 @@ int ctk_piperun_seekable_copy(const char *prog, int fd, const char *tmpdir)
  * then, if that is not enough, lowers jobs with a warning. */
 unsigned ctk_piperun_fit_jobs(const char *prog, unsigned jobs)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-        return jobs;
-    rlim_t need = (rlim_t)jobs * FDS_PER_JOB + FDS_SPARE;
-    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
-        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-            rl.rlim_cur = raised.rlim_cur;
-    }
-    if (need <= rl.rlim_cur)
-        return jobs;
-    unsigned fit = rl.rlim_cur > FDS_SPARE + FDS_PER_JOB
-                       ? (unsigned)((rl.rlim_cur - FDS_SPARE) / FDS_PER_JOB)
-                       : 1;
-    fprintf(stderr, "%s: only enough file descriptors (%llu) to run %u filters at once, not %u\n",
-            prog, (unsigned long long)rl.rlim_cur, fit, jobs);
+    unsigned long long limit;
+    unsigned fit = ctk_spawn_fit_jobs(jobs, FDS_PER_JOB, FDS_SPARE, &limit);
+    if (fit < jobs)
+        fprintf(stderr,
+                "%s: only enough file descriptors (%llu) to run %u filters at once, not %u\n", prog,
+                limit, fit, jobs);
     return fit;
 }
 
