@@ -51,6 +51,8 @@ enum { TAG_ASK = 1, TAG_UNIT, TAG_RESULT, TAG_DRY, TAG_STOP, TAG_CANCEL, TAG_BEA
 
 typedef struct mpi_conf {
     double timeout; /* seconds a peer may stay silent */
+    pid_t launched; /* the process mpirun started (plugin init ran there) */
+    int ended;      /* this process's mpi run is over: the workers are gone */
 } mpi_conf;
 
 static double now(void)
@@ -383,7 +385,7 @@ static int serve(worker *w, unsigned jobs, double timeout)
     return status;
 }
 
-static void __attribute__((noreturn)) worker_main(ctk_exec *exec, const mpi_conf *conf)
+static int worker_main(ctk_exec *exec, const mpi_conf *conf)
 {
     unsigned jobs = ctk_exec_jobs(exec);
     worker w = {.exec = exec};
@@ -397,12 +399,17 @@ static void __attribute__((noreturn)) worker_main(ctk_exec *exec, const mpi_conf
     int status = started > 0 ? serve(&w, started, conf->timeout) : 1;
     for (unsigned i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
+    free(threads);
     if (status == 0)
         finalize();
     /* A worker rank writes nothing and runs no more of the tool: its
      * records are rank 0's. _exit: the tool's stdio and atexit state are
-     * not this loop's to flush. */
-    _exit(status);
+     * not this loop's to flush. Only a child the tool forked for one row
+     * of --compare goes back, to end as the tool's child does (its
+     * parent's output goes nowhere on a worker rank). */
+    if (getpid() == conf->launched)
+        _exit(status);
+    return 0;
 }
 
 /* ---- rank 0 ------------------------------------------------------------------- */
@@ -666,7 +673,9 @@ static int fail_all(ctk_exec *exec, const char *why)
 
 static int mpi_execute(ctk_exec *exec, void *data)
 {
-    const mpi_conf *conf = data;
+    mpi_conf *conf = data;
+    if (conf->ended)
+        return fail_all(exec, "one mpi run per mpirun: the worker ranks have ended");
     int rc = mpi_start();
     if (rc == CTK_ENOENT)
         return fail_all(exec, "not started by mpirun (run: mpirun -np N CMD -s mpi ...)");
@@ -681,11 +690,18 @@ static int mpi_execute(ctk_exec *exec, void *data)
         int len = 0;
         MPI_Get_processor_name(name, &len);
         MPI_Gather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, NULL, 0, MPI_CHAR, 0, MPI_COMM_WORLD);
-        worker_main(exec, conf);
+        conf->ended = 1;
+        return worker_main(exec, conf);
     }
     if (size < 2)
         return fail_all(exec, "no worker rank (run: mpirun -np N with N >= 2)");
-    return master_main(exec, conf, size);
+    rc = master_main(exec, conf, size);
+    conf->ended = 1;
+    /* A child the tool forked for one row of --compare ends with _exit,
+     * which runs no exit handler: MPI ends here then. */
+    if (getpid() != conf->launched)
+        finalize();
+    return rc;
 }
 
 static int mpi_set_option(void *data, const char *name, const char *value)
@@ -716,21 +732,34 @@ static const ctk_strategy_ops mpi_ops = {
     .set_option = mpi_set_option,
 };
 
+/* A worker rank's exit status is not the run's (rank 0's is), and a
+ * non-zero one would make mpirun abort the job under rank 0's feet: the
+ * tool around a worker rank may well see a run with no records. Runs
+ * last of the exit handlers, as it is the first registered. */
+static void worker_exit(void)
+{
+    finalize();
+    _exit(0);
+}
+
 static int mpi_init(ctk_registry *reg)
 {
     mpi_conf *conf = calloc(1, sizeof *conf);
     if (conf == NULL)
         return CTK_ENOMEM;
     conf->timeout = DEFAULT_TIMEOUT;
+    conf->launched = getpid();
     /* A worker rank writes nothing: what the tool would print there (its
-     * table, its summary) is rank 0's to print. */
+     * records, its table, its messages) is rank 0's to print. */
     const char *rank = world_rank_env();
     if (rank != NULL && strcmp(rank, "0") != 0) {
         int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (null >= 0) {
             dup2(null, STDOUT_FILENO);
+            dup2(null, STDERR_FILENO);
             close(null);
         }
+        atexit(worker_exit);
     }
     int rc = ctk_register_strategy(reg, &mpi_ops, conf, free);
     if (rc < 0)
