@@ -46,8 +46,8 @@
 enum { TAG_ASK = 1, TAG_UNIT, TAG_RESULT, TAG_DRY, TAG_STOP, TAG_CANCEL, TAG_BEAT };
 
 #define DEFAULT_TIMEOUT 30.0
-#define SLEEP_MIN_NS    20000L   /* first idle sleep */
-#define SLEEP_MAX_NS    1000000L /* longest idle sleep: bounds the latency of a pull */
+#define SLEEP_MIN_NS    20000L  /* first idle sleep */
+#define SLEEP_MAX_NS    250000L /* longest idle sleep: bounds the latency of a pull */
 
 typedef struct mpi_conf {
     double timeout; /* seconds a peer may stay silent */
@@ -166,8 +166,15 @@ static int receive(const MPI_Status *st, ctk_buf *frame)
 
 /* ---- MPI's life in this process ---------------------------------------------- */
 
+/* Set once a rank has died: MPI_Finalize would wait for it forever (it
+ * synchronises every rank), so the survivors end without it. The one
+ * piece of process-wide state here, as MPI itself is process-wide. */
+static int world_broken;
+
 static void finalize(void)
 {
+    if (__atomic_load_n(&world_broken, __ATOMIC_RELAXED))
+        return;
     int inited = 0, done = 0;
     MPI_Initialized(&inited);
     MPI_Finalized(&done);
@@ -332,8 +339,10 @@ static int serve(worker *w, unsigned jobs, double timeout)
         unsigned sent = send_results(w, &o, &frame);
         held -= sent;
         busy |= sent > 0;
-        if (!dry && held + asked < jobs) {
-            int32_t want = (int32_t)(jobs - held - asked);
+        /* -j units run here; as many again wait queued, so a runner that
+         * finishes finds its next unit without a round trip to rank 0. */
+        if (!dry && held + asked < 2 * jobs) {
+            int32_t want = (int32_t)(2 * jobs - held - asked);
             if (post(&o, 0, TAG_ASK, &want, sizeof want) == 0)
                 asked += (unsigned)want;
         }
@@ -358,6 +367,8 @@ static int serve(worker *w, unsigned jobs, double timeout)
                     memcpy(&signo, frame.data, sizeof signo);
                 kill(getpid(), signo > 0 ? (int)signo : SIGTERM);
             } else if (st.MPI_TAG == TAG_STOP) {
+                if (frame.len > 0)
+                    __atomic_store_n(&world_broken, 1, __ATOMIC_RELAXED);
                 break;
             }
         }
@@ -367,6 +378,7 @@ static int serve(worker *w, unsigned jobs, double timeout)
         }
         if (now() - heard > timeout) {
             status = 1; /* rank 0 is gone: end what runs here too */
+            __atomic_store_n(&world_broken, 1, __ATOMIC_RELAXED);
             kill(getpid(), SIGTERM);
             break;
         }
@@ -517,6 +529,7 @@ static void take_result(master *m, peer *p)
 static void declare_dead(master *m, peer *p, const char *why)
 {
     p->alive = 0;
+    __atomic_store_n(&world_broken, 1, __ATOMIC_RELAXED);
     while (p->n > 0) {
         ctk_unit *unit = p->inflight[p->n - 1].unit;
         ctk_unit_fail(unit, m->cancel_sent ? CTK_ECANCELED : CTK_ECHILD,
@@ -646,9 +659,12 @@ static int master_main(ctk_exec *exec, const mpi_conf *conf, int size)
         else
             idle(&ns);
     }
+    /* STOP carries a byte when a rank died: end without MPI_Finalize. */
+    unsigned char broken = 1;
+    int no_finalize = __atomic_load_n(&world_broken, __ATOMIC_RELAXED);
     for (int i = 0; i < m.npeers; i++)
         if (m.peers[i].alive)
-            post(&m.o, m.peers[i].rank, TAG_STOP, NULL, 0);
+            post(&m.o, m.peers[i].rank, TAG_STOP, &broken, no_finalize ? 1 : 0);
     drain(&m.o, conf->timeout);
     for (int i = 0; i < m.npeers; i++)
         free(m.peers[i].inflight);
