@@ -535,7 +535,9 @@ static int job_report(job *j)
                          .offset = j->block.offset,
                          .len = j->block.len,
                          .out_bytes = res->out.bytes};
-    int here = getpid() == p->owner, rc;
+    /* A worker rank of a strategy that crosses hosts is the owner of its
+     * own pipe, yet never consumes: the strategy's flag says so. */
+    int here = getpid() == p->owner && !p->opts.elsewhere, rc;
     if (here) {
         r.kind = CTK_PIPE_OUT_HERE;
         r.run = p->run;

@@ -42,6 +42,9 @@ typedef struct ctk_pipe_opts {
     int out_fd;              /* where outputs go; -1: nowhere (--compare) */
     int checksum;            /* digest the output (for --compare rows) */
     const char *tmpdir;      /* spill directory; NULL: $TMPDIR, else /tmp */
+    int elsewhere;           /* units run in other processes, maybe on other
+                                hosts (CTK_STRATEGY_PROCESSES): every result
+                                travels as bytes, never as a ticket */
     /* Told about a failed block (number, offset, how), from the writer
      * thread, in order; NULL: nobody. */
     void (*report)(void *arg, const char *message);

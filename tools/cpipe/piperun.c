@@ -70,6 +70,7 @@ static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
     ctk_pipe *pipe;
     *signo = 0;
     memset(st, 0, sizeof *st);
+    plan->po.elsewhere = (plan->strategy->ops->flags & CTK_STRATEGY_PROCESSES) != 0;
     int rc = ctk_pipe_new(&pipe, &plan->po, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "%s: %s\n", plan->prog, err);
