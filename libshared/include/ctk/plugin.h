@@ -22,7 +22,7 @@ extern "C" {
 
 /* Bumped whenever a struct below changes layout or meaning. The loader
  * refuses a plugin built against another version. */
-#define CTK_PLUGIN_ABI 2
+#define CTK_PLUGIN_ABI 3
 
 /* ---- units of work ------------------------------------------------------ */
 
