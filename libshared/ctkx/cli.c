@@ -575,6 +575,20 @@ void ctk_cli_list_strategies(ctk_registry *reg, FILE *out)
 void ctk_cli_version(const ctk_cli *cli, FILE *out)
 {
     fprintf(out, "%s (ctk) %s\n", cli->prog, CTK_VERSION);
+    /* The libctk.so.1 the dynamic linker found, which a package upgrade
+     * can make newer than the one this tool was built with. */
+    if (strcmp(ctk_version(), CTK_VERSION) == 0)
+        fprintf(out, "libctk %s, plugin ABI %u\n", ctk_version(), ctk_plugin_abi());
+    else
+        fprintf(out, "libctk %s (built with %s), plugin ABI %u\n", ctk_version(), CTK_VERSION,
+                ctk_plugin_abi());
+    fputs("Copyright (C) 2026 the ctk authors.\n"
+          "License " CTK_LICENSE "\n"
+          "This is free software: you are free to change and redistribute it.\n"
+          "There is NO WARRANTY, to the extent permitted by law.\n"
+          "\n"
+          "Report bugs to <" CTK_BUGREPORT ">.\n",
+          out);
 }
 
 int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,

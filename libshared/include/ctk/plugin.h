@@ -24,6 +24,9 @@ extern "C" {
  * refuses a plugin built against another version. */
 #define CTK_PLUGIN_ABI 3
 
+/* The plugin ABI the running libctk loads (its CTK_PLUGIN_ABI). */
+CTK_EXTERN unsigned ctk_plugin_abi(void);
+
 /* ---- units of work ------------------------------------------------------ */
 
 /* A growable byte buffer. Units and results are bytes so that any strategy,
