@@ -14,6 +14,7 @@
 
 #include "ctkx/cli.h"
 #include "ctkx/parse.h"
+#include "ctkx/plot.h"
 
 enum {
     OPT_JOBS = -100,
@@ -25,6 +26,7 @@ enum {
     OPT_KEEP_ORDER,
     OPT_PROGRESS,
     OPT_PLUGIN,
+    OPT_PLOT,
     OPT_HELP,
     OPT_VERSION,
 };
@@ -41,6 +43,8 @@ static const ctk_cli_option common_options[] = {
     {"compare", 0, CTK_ARG_OPTIONAL, "LIST",
      "run under each strategy in LIST (default " CTK_COMPARE_DEFAULT ") and print a table",
      OPT_COMPARE},
+    {"plot", 0, CTK_ARG_REQUIRED, "FILE",
+     "with --compare: chart wall, CPU time, speedup in FILE (.svg/.png, gnuplot)", OPT_PLOT},
     {"format", 0, CTK_ARG_REQUIRED, "FMT", "records as tsv, json or table", OPT_FORMAT},
     {"header", 0, CTK_ARG_NONE, NULL, "print a header line before TSV records", OPT_HEADER},
     {"keep-order", 'k', CTK_ARG_NONE, NULL, "records in input order", OPT_KEEP_ORDER},
@@ -389,6 +393,9 @@ static int handle_common(parse_state *ps, int id, const char *value)
         c->plugins[n + 1] = NULL;
         return 0; /* loaded by the pre-scan */
     }
+    case OPT_PLOT:
+        c->plot = value;
+        return 0;
     case OPT_HELP:
         c->help = 1;
         return 0;
@@ -427,6 +434,19 @@ static int check_strategy_option_used(parse_state *ps)
             return 0;
     return usage_error(ps, "--%s belongs to strategy '%s': add -s %s", ps->given->option->name,
                        owner, owner);
+}
+
+/* --plot draws the --compare table, and must fail before the work is done,
+ * not after: a missing gnuplot is found now. An answer to --help,
+ * --version or --list-strategies needs neither. */
+static int check_plot(parse_state *ps)
+{
+    const ctk_common *c = ps->common;
+    if (c->plot == NULL || c->help || c->version || c->list_strategies)
+        return 0;
+    if (c->compare == NULL)
+        return usage_error(ps, "--plot draws the --compare table: add --compare");
+    return ctk_plot_check(c->plot, ps->err, ps->err_len);
 }
 
 static int handle(parse_state *ps, int id, const char *value)
@@ -497,6 +517,8 @@ int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv, 
     }
     if (rc == 0)
         rc = check_strategy_option_used(&ps);
+    if (rc == 0)
+        rc = check_plot(&ps);
     *operands = optind;
     g_free(table);
     g_string_free(shorts, TRUE);

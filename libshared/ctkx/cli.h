@@ -6,7 +6,7 @@
  * how to exit.
  *
  * Shared: -j/--jobs N|N%, -s/--strategy NAME, --list-strategies,
- * --compare[=LIST], --format tsv|json|table, --header, -k/--keep-order,
+ * --compare[=LIST], --plot FILE, --format tsv|json|table, --header, -k/--keep-order,
  * --progress, --plugin FILE, -h/--help, -V/--version.
  */
 #ifndef CTK_CLI_H
@@ -49,6 +49,7 @@ typedef struct ctk_common {
     unsigned jobs;        /* 0 when not given */
     const char *strategy; /* NULL when not given */
     char **compare;       /* NULL unless --compare; strategy names */
+    const char *plot;     /* --plot FILE (only with --compare), or NULL */
     ctk_format format;
     int format_given;
     int header, keep_order, progress;

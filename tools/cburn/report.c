@@ -14,6 +14,7 @@
 #include "ctkx/compare.h"
 #include "ctkx/isolate.h"
 #include "ctkx/parse.h"
+#include "ctkx/plot.h"
 
 /* ---- one row of the table ------------------------------------------------- */
 
@@ -149,6 +150,8 @@ int cburn_run_table(cburn_run *run, ctk_registry *reg)
             fprintf(stderr, PROG ": cannot write the table: %s\n", strerror(errno));
             status = 1;
         }
+        if (ctk_plot_compare(table, run->common->plot, PROG) < 0)
+            status = 1;
         if (status == 0)
             status = ctk_burn_check_rows(table, (ctk_share *)shares->data, o->duration > 0, PROG,
                                          stderr);

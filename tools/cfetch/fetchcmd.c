@@ -19,6 +19,7 @@
 #include "ctkx/isolate.h"
 #include "ctkx/lines.h"
 #include "ctkx/parse.h"
+#include "ctkx/plot.h"
 #include "ctk/pipeline.h"
 
 typedef struct run_result {
@@ -343,6 +344,8 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
             fprintf(stderr, "%s: cannot write the table: %s\n", s->prog, strerror(errno));
             status = 1;
         }
+        if (ctk_plot_compare(table, s->c->plot, s->prog) < 0)
+            status = 1;
     }
     ctk_compare_free(table);
     return status;

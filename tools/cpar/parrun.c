@@ -15,6 +15,7 @@
 #include "ctkx/isolate.h"
 #include "parrun.h"
 #include "ctkx/parse.h"
+#include "ctkx/plot.h"
 #include "ctk/pipeline.h"
 #include "ctkx/sigwatch.h"
 
@@ -417,6 +418,8 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
             fprintf(stderr, "%s: cannot write the table: %s\n", prog, strerror(errno));
             status = 255;
         }
+        if (ctk_plot_compare(table, c->plot, prog) < 0)
+            status = 255;
     }
     ctk_compare_free(table);
     return status;

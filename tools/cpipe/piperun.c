@@ -20,6 +20,7 @@
 #include "ctkx/compare.h"
 #include "ctkx/isolate.h"
 #include "ctkx/parse.h"
+#include "ctkx/plot.h"
 #include "piperun.h"
 
 typedef struct cpipe_run {
@@ -250,6 +251,8 @@ int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c, ct
         status = 255;
     }
     fflush(stdout);
+    if (ctk_plot_compare(table, c->plot, plan->prog) < 0)
+        status = 255;
     ctk_compare_free(table);
     return status;
 }

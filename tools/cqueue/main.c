@@ -318,6 +318,10 @@ static const ctk_cli main_cli = {
     .stop_at_operand = 1,
 };
 
+/* The shared --compare changes nothing in cqueue: there is no table for
+ * --plot to draw, and a picture silently not drawn would be a lie. */
+#define CQ_NO_PLOT "--plot: cqueue has no --compare table to draw"
+
 static int run_command(ctk_cqcmd_opts *o, ctk_registry *reg, int argc, char **argv)
 {
     const cq_command *cmd = find_command(argv[0]);
@@ -359,6 +363,10 @@ static int run_command(ctk_cqcmd_opts *o, ctk_registry *reg, int argc, char **ar
     if (ctk_cli_inform(&cli, reg, &c, stdout, NULL, NULL)) {
         ctk_common_free(&c);
         return 0;
+    }
+    if (c.plot != NULL) {
+        ctk_common_free(&c);
+        return ctk_cqcmd_usage_error(cmd->name, CQ_NO_PLOT);
     }
     if (c.format_given || c.header || c.jobs || c.strategy) {
         /* Shared options given after the command count as given before it. */
@@ -406,6 +414,8 @@ int main(int argc, char **argv)
         status = ctk_cqcmd_usage_error(NULL, err);
     else if (ctk_cli_inform(&main_cli, reg, &o.c, stdout, NULL, NULL))
         status = 0;
+    else if (o.c.plot != NULL)
+        status = ctk_cqcmd_usage_error(NULL, CQ_NO_PLOT);
     else if (first == argc)
         status = ctk_cqcmd_usage_error(NULL, "no command given");
     else
