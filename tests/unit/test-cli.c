@@ -90,6 +90,27 @@ static void test_compare_lists(void)
     ctk_common_free(&p.common);
 }
 
+/* --plot is checked at parse time, before any work: it needs --compare
+ * and a picture's name; --help answers without either. */
+static void test_plot_needs_compare(void)
+{
+    parsed p;
+    parse(&p, "tool --plot x.svg");
+    g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+    g_assert_cmpstr(p.err, ==, "--plot draws the --compare table: add --compare");
+    ctk_common_free(&p.common);
+    parse(&p, "tool --compare=sync --plot x.pdf");
+    g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+    g_assert_cmpstr(p.err, ==, "--plot x.pdf: name a .svg or .png file");
+    ctk_common_free(&p.common);
+    parse(&p, "tool --plot x.pdf --help");
+    g_assert_cmpint(p.rc, ==, 0);
+    g_assert_cmpstr(p.common.plot, ==, "x.pdf");
+    ctk_common_free(&p.common);
+    /* The rest depends on gnuplot being on PATH, which tests/plots.bats
+     * covers both ways. */
+}
+
 static void test_tool_options(void)
 {
     parsed p;
@@ -162,6 +183,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/cli/shared", test_shared_options);
     g_test_add_func("/cli/compare", test_compare_lists);
+    g_test_add_func("/cli/plot", test_plot_needs_compare);
     g_test_add_func("/cli/tool-options", test_tool_options);
     g_test_add_func("/cli/usage-errors", test_usage_errors);
     g_test_add_func("/cli/missing-plugin", test_missing_plugin_is_reported);
