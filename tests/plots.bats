@@ -99,6 +99,15 @@ check_chart() {
     assert_equal "$(grep -cx gil <<<"$output")" 6
 }
 
+@test "cburn --plot with many rows (--share=all): still one bar per row in each panel" {
+    need_gnuplot
+    run --separate-stderr cb --share=all --compare=sync,thread,process -n 16k -t 4 --format tsv \
+        --header --plot "$T/s.svg"
+    printf '%s\n' "$output" >"$T/s.tsv"
+    [[ $(wc -l <"$T/s.tsv") -gt 8 ]] || fail "too few rows: $output"
+    check_chart "$T/s.tsv" "$T/s.svg"
+}
+
 @test "cburn --plot FILE.png writes a PNG and the table as usual" {
     need_gnuplot
     run --separate-stderr cb --compare=sync,thread -n 64k -t 4 --plot "$T/c.png"

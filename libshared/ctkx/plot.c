@@ -73,14 +73,24 @@ static void panel(GString *s, const char *title, const char *column, const char 
 static char *script(const ctk_compare *c, picture pic, const char *title, const char *tsv)
 {
     size_t rows = ctk_compare_count(c);
+    /* A few rows fit three panels side by side; more (cburn --share=all
+     * has a row per strategy and mode) get the panels one above the
+     * other, each wide enough for its bars and their labels. */
+    int stacked = rows > 6;
+    unsigned width = stacked ? (unsigned)MAX(900, 150 + 75 * (int)MIN(rows, 64)) : 1200;
+    unsigned height = stacked ? 3 * 360 : 440;
     GString *s = g_string_new(NULL);
     /* noenhanced: '_' and '^' in names are text, not sub- and superscripts. */
     if (pic == PICTURE_SVG)
-        g_string_append(s, "set terminal svg size 1200,440 dynamic noenhanced font 'sans,11' "
-                           "background '#ffffff'\n");
+        g_string_append_printf(s,
+                               "set terminal svg size %u,%u dynamic noenhanced font 'sans,11' "
+                               "background '#ffffff'\n",
+                               width, height);
     else
-        g_string_append(s, "set terminal pngcairo size 1200,440 noenhanced font 'sans,10' "
-                           "background '#ffffff'\n");
+        g_string_append_printf(s,
+                               "set terminal pngcairo size %u,%u noenhanced font 'sans,10' "
+                               "background '#ffffff'\n",
+                               width, height);
     g_string_append(s, "set datafile separator '\\t'\n$data << EOD\n");
     g_string_append(s, tsv);
     g_string_append(s, "EOD\n");
@@ -95,7 +105,9 @@ static char *script(const ctk_compare *c, picture pic, const char *title, const 
                        "lab(x) = strcol('strategy') . (strcol('variant') eq '' ? '' : "
                        "\"\\n\" . strcol('variant'))\n");
     g_string_append_printf(s, "set xrange [-0.6:%zu.6]\n", rows > 0 ? rows - 1 : 0);
-    g_string_append(s, "set multiplot layout 1,3 title ");
+    if (stacked)
+        g_string_append(s, "set bmargin 6\n"); /* room for two-line labels */
+    g_string_append_printf(s, "set multiplot layout %s title ", stacked ? "3,1" : "1,3");
     quoted(s, title);
     g_string_append(s, "\n");
     panel(s, "wall time (s)", "wall_s", "#4878a8", "");
@@ -127,6 +139,7 @@ static char *table_tsv(const ctk_compare *c, unsigned cores)
 typedef struct drawing {
     int fd;
     GString *err;
+    size_t bytes;
 } drawing;
 
 static int sink(void *arg, int stream, const void *data, size_t len)
@@ -138,6 +151,7 @@ static int sink(void *arg, int stream, const void *data, size_t len)
         return 0;
     }
     const char *p = data;
+    d->bytes += len;
     while (len > 0) {
         ssize_t n = write(d->fd, p, len);
         if (n < 0 && errno == EINTR)
@@ -150,15 +164,16 @@ static int sink(void *arg, int stream, const void *data, size_t len)
     return 0;
 }
 
-/* gnuplot's first line of complaint, or a description of how it ended. */
+/* How gnuplot ended, with its last line of complaint: it echoes the
+ * script line and a caret first, then says what is wrong. */
 static void gnuplot_failure(const ctk_spawn_result *r, const GString *said_all, char *why,
                             size_t why_len)
 {
     char *err = g_strndup(said_all->str, said_all->len);
     char **lines = g_strsplit(err, "\n", -1);
     const char *said = NULL;
-    for (char **l = lines; *l != NULL && said == NULL; l++)
-        if (g_strstrip(*l)[0] != '\0' && strcmp(*l, "^") != 0)
+    for (char **l = lines; *l != NULL; l++)
+        if (g_strstrip(*l)[0] != '\0')
             said = *l;
     if (r->signal != 0)
         snprintf(why, why_len, "gnuplot was killed by signal %d", r->signal);
@@ -210,6 +225,9 @@ int ctk_plot_write(const ctk_compare *c, const char *file, const char *title, un
             snprintf(why, why_len, "gnuplot: %s", ctk_strerror(rc));
         else if (r.exit != 0 || r.signal != 0) {
             gnuplot_failure(&r, d.err, why, why_len);
+            rc = CTK_EIO;
+        } else if (d.bytes == 0) {
+            snprintf(why, why_len, "gnuplot drew nothing");
             rc = CTK_EIO;
         }
         ctk_spawn_result_free(&r);
