@@ -92,3 +92,33 @@ every_job_done() {
     rm -f "$OUT/filler"
     every_job_done 40
 }
+
+@test "cfetch: a server that closes after each response without saying so: 200 URLs succeed, one attempt each, every strategy" {
+    httpd_start
+    local s i
+    for ((i = 1; i <= 200; i++)); do
+        echo "$HTTPD_URL/silent-close/$i"
+    done >"$BATS_TEST_TMPDIR/urls"
+    # The oracle: curl, reusing its connections, gets every one too.
+    local curl_args=()
+    for ((i = 1; i <= 50; i++)); do
+        curl_args+=(-o /dev/null "$HTTPD_URL/silent-close/curl-$i")
+    done
+    run curl -sS --fail "${curl_args[@]}"
+    assert_success
+    for s in sync thread process async; do
+        run --separate-stderr timeout -k 5 "$CTK_TIMEOUT" cfetch -s "$s" -j8 -i "$BATS_TEST_TMPDIR/urls"
+        ((status == 0)) || fail "$s: exit $status: $stderr"
+        local bad
+        bad=$(awk -F'\t' '$3 != 200 || $7 != 1' <<<"$output")
+        [[ -z $bad ]] || fail "$s: failed or retried: $bad"
+        ((${#lines[@]} == 200)) || fail "$s: ${#lines[@]} records"
+    done
+    # A request sent on a dead connection never reached the server: it
+    # answered each URL once per strategy, nothing twice.
+    run awk -F'\t' '$3 ~ /^\/silent-close\/[0-9]/ { print $3 }' "$HTTPD_LOG"
+    local dup
+    dup=$(sort <<<"$output" | uniq -c | awk '$1 != 4' | head -n 3)
+    [[ -z $dup ]] || fail "a URL not answered once per strategy: $dup"
+    httpd_stop
+}
