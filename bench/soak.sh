@@ -104,7 +104,7 @@ check_zombies() {
 
 # run_and_hit WHAT CMD...: runs CMD in its own session, and after a
 # random delay sends a random signal to it or to one of its children.
-# Sets hit_sid and hit_kills (1 when a kill landed on a running job).
+# Sets hit_sid and last_hit (what was done, for the findings).
 run_and_hit() {
     local what=$1
     shift
@@ -122,12 +122,8 @@ run_and_hit() {
     fi
     if kill -0 "$target" 2>/dev/null && kill -s "$sig" "$target" 2>/dev/null; then
         kills=$((kills + 1))
-        hit_kills=1
-    else
-        hit_kills=0
     fi
     wait "$pid" 2>/dev/null
-    hit_status=$?
     last_hit="$what: SIG$sig to $([ "$target" = "$pid" ] && echo it || echo a child) after ${delay}s"
 }
 
@@ -192,7 +188,7 @@ start_httpd() {
 }
 
 round_cfetch() {
-    local d=$root/cfetch s n=60 i url
+    local d=$root/cfetch s n=60 i
     [ -n "$httpd_pid" ] || start_httpd || {
         say "cfetch rounds skipped: no test server ($httpd_bin)"
         return 0
@@ -217,7 +213,9 @@ round_cfetch() {
         [ "$(cat "$d/out/$i" 2>/dev/null)" = ok ] || bad=$((bad + 1))
     done
     [ $bad = 0 ] || finding "$last_hit: $bad of $n bodies missing or wrong after the rerun"
-    find "$d/out" -name '.*' | grep -q . && finding "$last_hit: a partial file left: $(ls -a "$d/out" | grep '^\.[^.]' | head -n 2)"
+    local partial
+    partial=$(find "$d/out" -name '.*' | head -n 2)
+    [ -z "$partial" ] || finding "$last_hit: a partial file left: $partial"
     check_tmp "$last_hit"
 }
 
@@ -264,7 +262,7 @@ final_cqueue() {
     n=$(wc -l <"$root/ids")
     while read -r id; do
         state=$(cqueue show "$id" 2>/dev/null | awk '$1 == "state:" { print $2 }')
-        [ "$state" = done ] || {
+        [ "$state" = "done" ] || {
             lost=$((lost + 1))
             [ $lost -le 3 ] && say "job $id: state ${state:-unknown}"
         }

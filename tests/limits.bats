@@ -4,7 +4,7 @@
 # failure, no attempt counted); cfetch retries a reused connection the
 # server closed before answering, without counting an attempt.
 
-# shellcheck disable=SC2016
+# shellcheck disable=SC2016,SC2154
 load helpers
 load httpd
 
@@ -56,7 +56,7 @@ every_job_done() {
             exec timeout -k 5 "$CTK_TIMEOUT" cqueue work -s "$s" -j100 --drain 2>"$BATS_TEST_TMPDIR/err"
         ) &
         WORKER=$!
-        local pid= i
+        local pid='' i
         for ((i = 0; i < 200; i++)); do
             pid=$(pgrep -o -f "^[^ ]*cqueue work -s $s -j100" || true)
             [[ -z $pid ]] || break
@@ -83,7 +83,7 @@ every_job_done() {
     sleep 1.5
     run cqueue ls --state failed
     assert_output ''
-    run cqueue ls --state done
+    run cqueue ls --state "done"
     assert_output ''
     rm "$OUT/filler"
     wait "$WORKER" || fail "the worker failed: $(cat "$BATS_TEST_TMPDIR/err")"

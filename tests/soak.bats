@@ -4,6 +4,7 @@
 # workers under kill -9, ulimit -n 64, a full disk that frees), which must
 # find nothing; and the cases it found, each on its own.
 
+# shellcheck disable=SC2154
 load helpers
 load httpd
 

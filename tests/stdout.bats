@@ -5,7 +5,7 @@
 # "cmd: write error: No space left on device" and a failing status; a
 # reader that went away stays quiet (SIGPIPE or 141).
 
-# shellcheck disable=SC2016
+# shellcheck disable=SC2016,SC2154
 load helpers
 load httpd
 
