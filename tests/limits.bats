@@ -22,6 +22,7 @@ teardown() {
         wait "$WORKER" 2>/dev/null || true
     fi
     [[ -z $MOUNTED ]] || umount "$MOUNTED" 2>/dev/null || true
+    httpd_stop # a failed test leaves no server behind
 }
 
 # every_job_done N: N jobs, each done after exactly one attempt, and each

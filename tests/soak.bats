@@ -8,6 +8,10 @@
 load helpers
 load httpd
 
+teardown() {
+    httpd_stop # a failed test leaves no server behind
+}
+
 @test "the fault soak, 30 seconds: nothing lost, nothing twice beyond killed work, no zombie, no fd growth, no temporary file" {
     run --separate-stderr env SOAK_SECONDS=$((30 * CTK_SLOW)) TMPDIR="$BATS_TEST_TMPDIR" \
         timeout -k 5 $((300 * CTK_SLOW)) "$CTK_SRCDIR/bench/soak.sh" "$CTK_BUILDDIR"
