@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/rate.h"
 #include "par.h"
 
@@ -1138,7 +1139,7 @@ static void print_stream(FILE *to, const char *tag, const char *mem, size_t mem_
             fclose(f);
         unlink(spill);
     }
-    fflush(to);
+    ctk_closeout_flush(to);
 }
 
 /* A value as a --results folder name, as GNU parallel writes it: '\' as

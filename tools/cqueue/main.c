@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cqcmd.h"
+#include "ctkx/closeout.h"
 #include "ctkx/cli.h"
 #include "ctkx/parse.h"
 #include "ctkx/spawn.h"
@@ -391,6 +392,7 @@ int main(int argc, char **argv)
     char err[1600];
     int first, status = 0;
     ctk_cli_guard_stdio();
+    ctk_closeout_init(PROG, 1);
     ctk_cli cli = main_cli;
     cli.handler_arg = &o;
     /* The built-in store registers as a plugin's would: --db picks either. */
