@@ -27,6 +27,7 @@ enum {
     OPT_PLUGIN,
     OPT_HELP,
     OPT_VERSION,
+    OPT_DUMP_OPTIONS,
 };
 
 /* Strategy options get ids from here up: OPT_STRATEGY_BASE + k. */
@@ -49,6 +50,15 @@ static const ctk_cli_option common_options[] = {
     {"plugin", 0, CTK_ARG_REQUIRED, "FILE", "load the plugin FILE (repeatable)", OPT_PLUGIN},
     {"help", 'h', CTK_ARG_NONE, NULL, "show this help and exit", OPT_HELP},
     {"version", 'V', CTK_ARG_NONE, NULL, "show the version and exit", OPT_VERSION},
+    {NULL, 0, 0, NULL, NULL, 0},
+};
+
+/* Accepted but never listed in --help: for the completion generator
+ * (completions/gen-completions.sh), which reads the option tables from
+ * the built tools so the completions cannot drift from them. */
+static const ctk_cli_option hidden_options[] = {
+    {"dump-options", 0, CTK_ARG_NONE, NULL, "print the option table as TSV and exit",
+     OPT_DUMP_OPTIONS},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -238,6 +248,8 @@ static int prescan(parse_state *ps, int argc, char **argv)
             const ctk_cli_option *o = find_long(ps->cli->options, a + 2);
             if (o == NULL)
                 o = find_long(common_options, a + 2);
+            if (o == NULL)
+                o = find_long(hidden_options, a + 2);
             const char *eq = strchr(a, '=');
             if (o == NULL) {
                 ctk_registry_load_all(ps->reg, NULL, NULL);
@@ -291,6 +303,9 @@ static struct option *build_table(parse_state *ps, GString *shorts)
     for (const ctk_cli_option *o = ps->cli->options; o != NULL && o->name != NULL; o++)
         add_long(longs, shorts, o);
     for (const ctk_cli_option *o = common_options; o->name != NULL; o++)
+        if (!shadowed(ps->cli->options, o))
+            add_long(longs, shorts, o);
+    for (const ctk_cli_option *o = hidden_options; o->name != NULL; o++)
         if (!shadowed(ps->cli->options, o))
             add_long(longs, shorts, o);
     for (guint k = 0; k < ps->strategy_options->len; k++) {
@@ -395,6 +410,9 @@ static int handle_common(parse_state *ps, int id, const char *value)
     case OPT_VERSION:
         c->version = 1;
         return 0;
+    case OPT_DUMP_OPTIONS:
+        c->dump_options = 1;
+        return 0;
     default:
         return usage_error(ps, "internal: unhandled option %d", id);
     }
@@ -433,7 +451,7 @@ static int handle(parse_state *ps, int id, const char *value)
 {
     if (id >= OPT_STRATEGY_BASE)
         return handle_strategy_option(ps, id - OPT_STRATEGY_BASE, value);
-    if (id >= OPT_JOBS && id <= OPT_VERSION)
+    if (id >= OPT_JOBS && id <= OPT_DUMP_OPTIONS)
         return handle_common(ps, id, value);
     char why[256] = "invalid value";
     int rc = ps->cli->handler(ps->cli->handler_arg, id, value, why, sizeof why);
@@ -572,9 +590,45 @@ void ctk_cli_version(const ctk_cli *cli, FILE *out)
     fprintf(out, "%s (ctk) %s\n", cli->prog, CTK_VERSION);
 }
 
+/* One option as a TSV line: short name, long name, argument kind, the
+ * argument's name, help. Fields are never empty ("-" stands for none) so
+ * that `read` and awk split them alike. */
+static void dump_line(FILE *out, int shrt, const char *lng, ctk_arg has, const char *arg,
+                      const char *help)
+{
+    static const char *const kinds[] = {"none", "required", "optional"};
+    char s[2] = {(char)shrt, '\0'};
+    fprintf(out, "option\t%s\t%s\t%s\t%s\t%s\n", shrt != 0 ? s : "-", lng, kinds[has],
+            arg != NULL ? arg : "-", help != NULL && *help != '\0' ? help : "-");
+}
+
+void ctk_cli_dump_options(const ctk_cli *cli, ctk_registry *reg, FILE *out)
+{
+    fprintf(out, "tool\t%s\t%s\n", cli->prog, cli->stop_at_operand ? "stop-at-operand" : "-");
+    const ctk_cli_option *tables[] = {cli->options, common_options};
+    for (size_t t = 0; t < 2; t++)
+        for (const ctk_cli_option *o = tables[t]; o != NULL && o->name != NULL; o++)
+            if (t == 0 || !shadowed(cli->options, o))
+                dump_line(out, o->short_name, o->name, o->has_arg, o->arg, o->help);
+    char **names = ctk_registry_names(reg, CTK_KIND_STRATEGY);
+    for (char **n = names; *n != NULL; n++) {
+        const ctk_strategy *s = ctk_registry_strategy(reg, *n);
+        for (const ctk_option *o = s->ops->options; o != NULL && o->name != NULL; o++)
+            dump_line(out, 0, o->name, o->arg != NULL ? CTK_ARG_REQUIRED : CTK_ARG_NONE, o->arg,
+                      o->help);
+    }
+    g_strfreev(names);
+}
+
 int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,
                    void (*warn)(void *arg, const ctk_plugin_error *err), void *warn_arg)
 {
+    /* The table as built, without the plugins of the path: generated
+     * completions must not depend on what the build machine has. */
+    if (common->dump_options) {
+        ctk_cli_dump_options(cli, reg, out);
+        return 1;
+    }
     if (common->version) {
         ctk_cli_version(cli, out);
         return 1;
