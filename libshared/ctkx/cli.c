@@ -594,12 +594,12 @@ void ctk_cli_version(const ctk_cli *cli, FILE *out)
  * argument's name, help. Fields are never empty ("-" stands for none) so
  * that `read` and awk split them alike. */
 static void dump_line(FILE *out, int shrt, const char *lng, ctk_arg has, const char *arg,
-                      const char *help)
+                      const char *help, const char *origin)
 {
     static const char *const kinds[] = {"none", "required", "optional"};
     char s[2] = {(char)shrt, '\0'};
-    fprintf(out, "option\t%s\t%s\t%s\t%s\t%s\n", shrt != 0 ? s : "-", lng, kinds[has],
-            arg != NULL ? arg : "-", help != NULL && *help != '\0' ? help : "-");
+    fprintf(out, "option\t%s\t%s\t%s\t%s\t%s\t%s\n", shrt != 0 ? s : "-", lng, kinds[has],
+            arg != NULL ? arg : "-", help != NULL && *help != '\0' ? help : "-", origin);
 }
 
 void ctk_cli_dump_options(const ctk_cli *cli, ctk_registry *reg, FILE *out)
@@ -609,13 +609,14 @@ void ctk_cli_dump_options(const ctk_cli *cli, ctk_registry *reg, FILE *out)
     for (size_t t = 0; t < 2; t++)
         for (const ctk_cli_option *o = tables[t]; o != NULL && o->name != NULL; o++)
             if (t == 0 || !shadowed(cli->options, o))
-                dump_line(out, o->short_name, o->name, o->has_arg, o->arg, o->help);
+                dump_line(out, o->short_name, o->name, o->has_arg, o->arg, o->help,
+                          t == 0 ? "tool" : "shared");
     char **names = ctk_registry_names(reg, CTK_KIND_STRATEGY);
     for (char **n = names; *n != NULL; n++) {
         const ctk_strategy *s = ctk_registry_strategy(reg, *n);
         for (const ctk_option *o = s->ops->options; o != NULL && o->name != NULL; o++)
             dump_line(out, 0, o->name, o->arg != NULL ? CTK_ARG_REQUIRED : CTK_ARG_NONE, o->arg,
-                      o->help);
+                      o->help, "strategy");
     }
     g_strfreev(names);
 }

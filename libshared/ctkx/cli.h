@@ -81,8 +81,9 @@ int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *comm
                    void (*warn)(void *arg, const ctk_plugin_error *err), void *warn_arg);
 /* The hidden --dump-options: "tool\tPROG\tstop-at-operand|-", then one
  * line per option, "option\tSHORT|-\tLONG\tnone|required|optional\t
- * ARG|-\tHELP": the tool's, the shared ones it does not shadow, and the
- * options of the strategies registered in reg. */
+ * ARG|-\tHELP\tORIGIN": the tool's (ORIGIN tool), the shared ones it
+ * does not shadow (shared), and the options of the strategies registered
+ * in reg (strategy). */
 void ctk_cli_dump_options(const ctk_cli *cli, ctk_registry *reg, FILE *out);
 /* Opens /dev/null onto whichever of fds 0, 1 and 2 is closed, so that no
  * descriptor the library opens later lands there by accident. */
