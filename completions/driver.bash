@@ -69,6 +69,8 @@ _ctk_complete() {
                 o=${w%%=*} v=${w#*=} took=1
             elif [[ ${COMP_WORDS[i + 1]:-} == = ]] && ((i + 2 < cword)); then
                 v=${COMP_WORDS[i + 2]} took=1 i=$((i + 2))
+            elif [[ ${COMP_WORDS[i + 1]:-} == = ]] && ((i + 1 < cword)); then
+                i=$((i + 1)) # the value is the word being completed
             elif "_ctk_${tool}_takes" "$scope" "$w" && ((i + 1 < cword)); then
                 v=${COMP_WORDS[i + 1]} took=1 i=$((i + 1))
             fi
