@@ -49,7 +49,7 @@ _ctk_values() {
 # operands (and cqueue's command) start.
 _ctk_complete() {
     local tool=$1 _ctk_prog=${COMP_WORDS[0]} cword=$COMP_CWORD
-    local cur=${COMP_WORDS[COMP_CWORD]} prev= opt= head= scope= w o i
+    local cur=${COMP_WORDS[COMP_CWORD]} prev='' opt='' head='' scope='' w o i
     local operands=0 ended=0 took v cmds stop
     local -a _ctk_plugins=() _ctk_globals=()
     cmds=$("_ctk_${tool}_commands")

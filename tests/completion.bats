@@ -193,7 +193,7 @@ first_words() {
             true' _ "$COMPDIR/_$tool")
         while read -r scope short long; do
             grep -qE -- "^\*?--$long(=|\[)" <<<"$specs" || missing+=("$tool --$long")
-            [[ $short == . ]] || grep -qE -- "^\*?-$short[+-]?\[" <<<"$specs" || missing+=("$tool -$short")
+            [[ $short == . ]] || grep -qE -- "^\*?-${short}[+-]?\[" <<<"$specs" || missing+=("$tool -$short")
         done < <(scope_options "$tool")
     done
     ((${#missing[@]} == 0)) || fail "not given to _arguments: ${missing[*]}"
