@@ -4,8 +4,9 @@
 # The table is checked against --help (an independent listing); the
 # generated files against a fresh generation; the bash completion by
 # driving its function with COMP_WORDS/COMP_CWORD as bash does on TAB;
-# fish by its own `complete -C`; zsh, whose engine needs a terminal, by
-# its syntax check and the _arguments specs it would be given.
+# fish by its own `complete -C`; zsh by its completion system run in a
+# pseudo-terminal (tests/zsh-complete.zsh). fish and zsh tests skip when
+# the shell is not installed.
 
 load helpers
 
@@ -171,30 +172,52 @@ first_words() {
     assert_line "$id"
 }
 
-@test "zsh: the completions parse and hand every option to _arguments" {
+# zsh_complete LINE: the matches zsh's completion system offers for LINE,
+# one per line (tests/zsh-complete.zsh drives an interactive zsh in a pty).
+zsh_complete() {
+    timeout -k 5 60 zsh "$CTK_SRCDIR/tests/zsh-complete.zsh" "$COMPDIR" "$1" |
+        tr -d '\r\0' | grep -av -e '^$' -e $'\e'
+}
+
+zsh_or_skip() {
     command -v zsh >/dev/null || skip "zsh is not installed (apt-get install zsh)"
-    local tool scope short long specs missing=()
+    zsh -fc 'zmodload zsh/zpty' 2>/dev/null || skip "zsh has no zsh/zpty module"
+}
+
+@test "zsh: every option of every table completes, by zsh's own completion system" {
+    zsh_or_skip
+    local tool scope short long missing=() got="" at="" last=""
     for tool in "${TOOLS[@]}"; do
         zsh -n "$COMPDIR/_$tool" || fail "_$tool: syntax"
         head -n 1 "$COMPDIR/_$tool" | grep -qx "#compdef $tool" || fail "_$tool: no #compdef"
-        # _arguments stubbed: each call prints its specs; cqueue's commands
-        # are reached by setting the state _arguments -C would set.
-        specs=$(zsh -fc '
-            _arguments() { printf "%s\n" "$@"; return 1; }
-            _describe() { :; }
-            source "$1"
-            _ctk_'"$tool"' 2>/dev/null
-            if (( $+functions[_ctk_jobs] )) && [[ '"$tool"' == cqueue ]]; then
-                for c in $(cqueue --dump-options | awk -F"\t" "\$1 == \"command\" {print \$2}"); do
-                    _arguments() { printf "%s\n" "$@"; state=argument; words=($c); return 1; }
-                    _ctk_cqueue 2>/dev/null
-                done
-            fi
-            true' _ "$COMPDIR/_$tool")
         while read -r scope short long; do
-            grep -qE -- "^\*?--$long(=|\[)" <<<"$specs" || missing+=("$tool --$long")
-            [[ $short == . ]] || grep -qE -- "^\*?-${short}[+-]?\[" <<<"$specs" || missing+=("$tool -$short")
+            at=$tool
+            [[ $scope != . ]] && at="$tool $scope"
+            # one TAB per scope: "-" offers every option, short and long
+            [[ $at == "$last" ]] || got=$(zsh_complete "$at -") last=$at
+            grep -qx -- "--$long" <<<"$got" || missing+=("$at --$long")
+            [[ $short == . ]] || grep -qx -- "-$short" <<<"$got" || missing+=("$at -$short")
         done < <(scope_options "$tool")
     done
-    ((${#missing[@]} == 0)) || fail "not given to _arguments: ${missing[*]}"
+    ((${#missing[@]} == 0)) || fail "do not complete: ${missing[*]}"
+}
+
+@test "zsh: strategies (a plugin's too), workloads, cqueue commands and job ids" {
+    zsh_or_skip
+    run zsh_complete "cburn -s "
+    assert_equal "$(sort <<<"$output")" "$(first_words cburn --list-strategies)"
+    assert_line pinned
+    run zsh_complete "cpipe --compare=sync,"
+    assert_equal "$(sort <<<"$output")" "$(first_words cburn --list-strategies)"
+    run zsh_complete "cburn -w "
+    assert_equal "$(sort <<<"$output")" "$(first_words cburn --list-workloads)"
+    run zsh_complete "cqueue "
+    assert_equal "$output" "$(cqueue --dump-options | awk -F'\t' '$1 == "command" {print $2}')"
+    local id other="$BATS_TEST_TMPDIR/other.db" mine
+    id=$(cqueue add true)
+    mine=$(cqueue --db "$other" add true && cqueue --db "$other" add true)
+    run zsh_complete "cqueue show "
+    assert_line "$id"
+    run zsh_complete "cqueue --db $other kill "
+    assert_equal "$(sort -n <<<"$output")" "$mine"
 }
