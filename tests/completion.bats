@@ -186,17 +186,17 @@ zsh_or_skip() {
 
 @test "zsh: every option of every table completes, by zsh's own completion system" {
     zsh_or_skip
-    local tool scope short long missing=() got="" at="" last=""
+    local tool scope short long missing=() got="" cmdline="" last=""
     for tool in "${TOOLS[@]}"; do
         zsh -n "$COMPDIR/_$tool" || fail "_$tool: syntax"
         head -n 1 "$COMPDIR/_$tool" | grep -qx "#compdef $tool" || fail "_$tool: no #compdef"
         while read -r scope short long; do
-            at=$tool
-            [[ $scope != . ]] && at="$tool $scope"
+            cmdline=$tool
+            [[ $scope != . ]] && cmdline="$tool $scope"
             # one TAB per scope: "-" offers every option, short and long
-            [[ $at == "$last" ]] || got=$(zsh_complete "$at -") last=$at
-            grep -qx -- "--$long" <<<"$got" || missing+=("$at --$long")
-            [[ $short == . ]] || grep -qx -- "-$short" <<<"$got" || missing+=("$at -$short")
+            [[ $cmdline == "$last" ]] || got=$(zsh_complete "$cmdline -") last=$cmdline
+            grep -qx -- "--$long" <<<"$got" || missing+=("$cmdline --$long")
+            [[ $short == . ]] || grep -qx -- "-$short" <<<"$got" || missing+=("$cmdline -$short")
         done < <(scope_options "$tool")
     done
     ((${#missing[@]} == 0)) || fail "do not complete: ${missing[*]}"
