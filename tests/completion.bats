@@ -75,6 +75,21 @@ first_words() {
     done
 }
 
+@test "make install puts them where bash-completion, zsh and fish look" {
+    local dest="$BATS_TEST_TMPDIR/root" prefix tool
+    prefix=$(sed -n 's/^prefix = //p' "$CTK_BUILDDIR/Makefile")
+    run make -s -C "$CTK_BUILDDIR" DESTDIR="$dest" install-bashcompletionDATA \
+        install-zshcompletionDATA install-fishcompletionDATA
+    assert_success
+    for tool in "${TOOLS[@]}"; do
+        assert_file_exists "$dest$prefix/share/bash-completion/completions/$tool.bash"
+        assert_file_exists "$dest$prefix/share/zsh/vendor-completions/_$tool"
+        assert_file_exists "$dest$prefix/share/fish/vendor_completions.d/$tool.fish"
+    done
+    # nothing else, nowhere else
+    assert_equal "$(cd "$dest" && find . -type f | wc -l)" 15
+}
+
 @test "bash: every option of every table completes, long and short" {
     local tool scope short long missing=() got
     for tool in "${TOOLS[@]}"; do

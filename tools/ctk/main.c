@@ -79,7 +79,7 @@ int main(int argc, char **argv)
     if (argc < 2)
         return usage_error("%s", "no command given");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0) {
         help(stdout);
         return 0;
     }
