@@ -27,7 +27,6 @@ enum {
     OPT_PLUGIN,
     OPT_HELP,
     OPT_VERSION,
-    OPT_DUMP_OPTIONS,
 };
 
 /* Strategy options get ids from here up: OPT_STRATEGY_BASE + k. */
@@ -50,15 +49,6 @@ static const ctk_cli_option common_options[] = {
     {"plugin", 0, CTK_ARG_REQUIRED, "FILE", "load the plugin FILE (repeatable)", OPT_PLUGIN},
     {"help", 'h', CTK_ARG_NONE, NULL, "show this help and exit", OPT_HELP},
     {"version", 'V', CTK_ARG_NONE, NULL, "show the version and exit", OPT_VERSION},
-    {NULL, 0, 0, NULL, NULL, 0},
-};
-
-/* Accepted but never listed in --help: for the completion generator
- * (completions/gen-completions.sh), which reads the option tables from
- * the built tools so the completions cannot drift from them. */
-static const ctk_cli_option hidden_options[] = {
-    {"dump-options", 0, CTK_ARG_NONE, NULL, "print the option table as TSV and exit",
-     OPT_DUMP_OPTIONS},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -248,8 +238,6 @@ static int prescan(parse_state *ps, int argc, char **argv)
             const ctk_cli_option *o = find_long(ps->cli->options, a + 2);
             if (o == NULL)
                 o = find_long(common_options, a + 2);
-            if (o == NULL)
-                o = find_long(hidden_options, a + 2);
             const char *eq = strchr(a, '=');
             if (o == NULL) {
                 ctk_registry_load_all(ps->reg, NULL, NULL);
@@ -303,9 +291,6 @@ static struct option *build_table(parse_state *ps, GString *shorts)
     for (const ctk_cli_option *o = ps->cli->options; o != NULL && o->name != NULL; o++)
         add_long(longs, shorts, o);
     for (const ctk_cli_option *o = common_options; o->name != NULL; o++)
-        if (!shadowed(ps->cli->options, o))
-            add_long(longs, shorts, o);
-    for (const ctk_cli_option *o = hidden_options; o->name != NULL; o++)
         if (!shadowed(ps->cli->options, o))
             add_long(longs, shorts, o);
     for (guint k = 0; k < ps->strategy_options->len; k++) {
@@ -410,9 +395,6 @@ static int handle_common(parse_state *ps, int id, const char *value)
     case OPT_VERSION:
         c->version = 1;
         return 0;
-    case OPT_DUMP_OPTIONS:
-        c->dump_options = 1;
-        return 0;
     default:
         return usage_error(ps, "internal: unhandled option %d", id);
     }
@@ -451,7 +433,7 @@ static int handle(parse_state *ps, int id, const char *value)
 {
     if (id >= OPT_STRATEGY_BASE)
         return handle_strategy_option(ps, id - OPT_STRATEGY_BASE, value);
-    if (id >= OPT_JOBS && id <= OPT_DUMP_OPTIONS)
+    if (id >= OPT_JOBS && id <= OPT_VERSION)
         return handle_common(ps, id, value);
     char why[256] = "invalid value";
     int rc = ps->cli->handler(ps->cli->handler_arg, id, value, why, sizeof why);
@@ -496,6 +478,16 @@ int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv, 
                       .err = err,
                       .err_len = err_len};
     *common = (ctk_common){.format = CTK_FORMAT_TSV};
+    /* The hidden --dump-options, for the completion generator
+     * (completions/gen-completions.sh): alone and spelt out, and kept out
+     * of getopt's table, where it would make a real option's abbreviation
+     * ambiguous (cburn --du for --duration). */
+    if (argc == 2 && strcmp(argv[1], "--dump-options") == 0) {
+        common->dump_options = 1;
+        *operands = argc;
+        g_array_free(ps.strategy_options, TRUE);
+        return 0;
+    }
     int rc = prescan(&ps, argc, argv);
     if (rc < 0)
         goto out;

@@ -79,7 +79,7 @@ void ctk_cli_list_strategies(ctk_registry *reg, FILE *out);
  * answer). Returns 1 when it answered one, else 0. */
 int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,
                    void (*warn)(void *arg, const ctk_plugin_error *err), void *warn_arg);
-/* The hidden --dump-options: "tool\tPROG\tstop-at-operand|-", then one
+/* The hidden --dump-options (only as the one argument): "tool\tPROG\tstop-at-operand|-", then one
  * line per option, "option\tSHORT|-\tLONG\tnone|required|optional\t
  * ARG|-\tHELP\tORIGIN": the tool's (ORIGIN tool), the shared ones it
  * does not shadow (shared), and the options of the strategies registered

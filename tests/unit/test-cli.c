@@ -165,6 +165,15 @@ static void test_dump_options(void)
     parse(&p, "tool --dump-options");
     g_assert_cmpint(p.rc, ==, 0);
     g_assert_true(p.common.dump_options);
+    /* alone and spelt out only: it takes no abbreviation from --loud */
+    parse(&p, "tool --dump-options x");
+    g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+    parse(&p, "tool --dump");
+    g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+    parse(&p, "tool --lo");
+    g_assert_cmpint(p.rc, ==, 0);
+    g_assert_true(p.tool.loud);
+    parse(&p, "tool --dump-options");
     ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, NULL, 1, 0};
     ctk_registry *reg;
     ctk_registry_new(&reg);
