@@ -24,12 +24,14 @@ typedef struct entry {
     ctk_strategy strategy; /* filled for strategies */
     ctk_workload workload; /* filled for workloads */
     ctk_store_entry store; /* filled for stores */
+    char *source;          /* the plugin file that registered it, or NULL */
 } entry;
 
 struct ctk_registry {
     GHashTable *by_kind[CTK_KIND_COUNT]; /* name -> entry */
     GPtrArray *modules;                  /* GModule *, closed last */
     GHashTable *loaded;                  /* canonical path -> 1 */
+    const char *loading;                 /* the plugin whose init runs, or NULL */
 };
 
 static void entry_free(gpointer p)
@@ -37,6 +39,7 @@ static void entry_free(gpointer p)
     entry *e = p;
     if (e->free_data != NULL)
         e->free_data(e->data);
+    g_free(e->source);
     g_free(e);
 }
 
@@ -54,6 +57,7 @@ static int add(ctk_registry *reg, ctk_kind kind, const char *name, const void *o
     e->strategy = (ctk_strategy){ops, data};
     e->workload = (ctk_workload){ops, data};
     e->store = (ctk_store_entry){ops, data};
+    e->source = g_strdup(reg->loading);
     g_hash_table_insert(reg->by_kind[kind], (gpointer)name, e);
     return 0;
 }
@@ -163,7 +167,9 @@ int ctk_registry_load_file(ctk_registry *reg, const char *path, ctk_plugin_error
                     "built for plugin ABI %u, this ctk has ABI %u: rebuild it against this ctk",
                     abi, (unsigned)CTK_PLUGIN_ABI);
     }
+    reg->loading = canonical;
     int rc = desc->init != NULL ? desc->init(reg) : CTK_EINVAL;
+    reg->loading = NULL;
     /* Keep the module even when init failed half-way: it may have
      * registered ops that point into it. */
     g_ptr_array_add(reg->modules, module);
@@ -248,6 +254,14 @@ const ctk_store_entry *ctk_registry_store(ctk_registry *reg, const char *name)
 {
     entry *e = g_hash_table_lookup(reg->by_kind[CTK_KIND_STORE], name);
     return e != NULL ? &e->store : NULL;
+}
+
+const char *ctk_registry_source(ctk_registry *reg, ctk_kind kind, const char *name)
+{
+    if (reg == NULL || kind < 0 || kind >= CTK_KIND_COUNT || name == NULL)
+        return NULL;
+    entry *e = g_hash_table_lookup(reg->by_kind[kind], name);
+    return e != NULL ? e->source : NULL;
 }
 
 static gint compare_names(gconstpointer a, gconstpointer b)

@@ -1037,3 +1037,15 @@ alive() {
     done
     return 0
 }
+
+@test "compat: --resume reads a joblog Seq past 2^32 as itself, not as a small job number" {
+    # Found by fuzzing the joblog reader: seq 4294967297 skipped job 1.
+    local d=$BATS_TEST_TMPDIR p
+    for p in parallel cpar; do
+        mkdir -p "$d/$p.d"
+        printf 'Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n4294967297\t:\t1700000000.000\t     0.001\t0\t2\t0\t0\techo x\n' \
+            >"$d/$p.d/jl"
+    done
+    same_as_parallel -k --resume --joblog jl echo ::: a b
+    assert_equal "$(tr '\n' ' ' <"$d/cpar.out")" "a b "
+}

@@ -82,6 +82,14 @@ built_packages() {
         assert_line "/usr/share/man/man1/$t.1.gz"
     done
     assert_line /usr/share/man/man7/ctk.7.gz
+    # the front door, and the completions generated from the tables
+    assert_line /usr/bin/ctk
+    assert_line /usr/share/man/man1/ctk.1.gz
+    for t in cburn cpar cfetch cpipe cqueue; do
+        assert_line "/usr/share/bash-completion/completions/$t.bash"
+        assert_line "/usr/share/zsh/vendor-completions/_$t"
+        assert_line "/usr/share/fish/vendor_completions.d/$t.fish"
+    done
     refute_line --regexp '/usr/lib/|/usr/include/'
 }
 

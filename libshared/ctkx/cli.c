@@ -498,6 +498,16 @@ int ctk_cli_parse(const ctk_cli *cli, ctk_registry *reg, int argc, char **argv, 
                       .err = err,
                       .err_len = err_len};
     *common = (ctk_common){.format = CTK_FORMAT_TSV};
+    /* The hidden --dump-options, for the completion generator
+     * (completions/gen-completions.sh): alone and spelt out, and kept out
+     * of getopt's table, where it would make a real option's abbreviation
+     * ambiguous (cburn --du for --duration). */
+    if (argc == 2 && strcmp(argv[1], "--dump-options") == 0) {
+        common->dump_options = 1;
+        *operands = argc;
+        g_array_free(ps.strategy_options, TRUE);
+        return 0;
+    }
     int rc = prescan(&ps, argc, argv);
     if (rc < 0)
         goto out;
@@ -613,9 +623,46 @@ void ctk_cli_version(const ctk_cli *cli, FILE *out)
           out);
 }
 
+/* One option as a TSV line: short name, long name, argument kind, the
+ * argument's name, help. Fields are never empty ("-" stands for none) so
+ * that `read` and awk split them alike. */
+static void dump_line(FILE *out, int shrt, const char *lng, ctk_arg has, const char *arg,
+                      const char *help, const char *origin)
+{
+    static const char *const kinds[] = {"none", "required", "optional"};
+    char s[2] = {(char)shrt, '\0'};
+    fprintf(out, "option\t%s\t%s\t%s\t%s\t%s\t%s\n", shrt != 0 ? s : "-", lng, kinds[has],
+            arg != NULL ? arg : "-", help != NULL && *help != '\0' ? help : "-", origin);
+}
+
+void ctk_cli_dump_options(const ctk_cli *cli, ctk_registry *reg, FILE *out)
+{
+    fprintf(out, "tool\t%s\t%s\n", cli->prog, cli->stop_at_operand ? "stop-at-operand" : "-");
+    const ctk_cli_option *tables[] = {cli->options, common_options};
+    for (size_t t = 0; t < 2; t++)
+        for (const ctk_cli_option *o = tables[t]; o != NULL && o->name != NULL; o++)
+            if (t == 0 || !shadowed(cli->options, o))
+                dump_line(out, o->short_name, o->name, o->has_arg, o->arg, o->help,
+                          t == 0 ? "tool" : "shared");
+    char **names = ctk_registry_names(reg, CTK_KIND_STRATEGY);
+    for (char **n = names; *n != NULL; n++) {
+        const ctk_strategy *s = ctk_registry_strategy(reg, *n);
+        for (const ctk_option *o = s->ops->options; o != NULL && o->name != NULL; o++)
+            dump_line(out, 0, o->name, o->arg != NULL ? CTK_ARG_REQUIRED : CTK_ARG_NONE, o->arg,
+                      o->help, "strategy");
+    }
+    g_strfreev(names);
+}
+
 int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,
                    void (*warn)(void *arg, const ctk_plugin_error *err), void *warn_arg)
 {
+    /* The table as built, without the plugins of the path: generated
+     * completions must not depend on what the build machine has. */
+    if (common->dump_options) {
+        ctk_cli_dump_options(cli, reg, out);
+        return 1;
+    }
     if (common->version) {
         ctk_cli_version(cli, out);
         return 1;

@@ -54,7 +54,8 @@ typedef struct ctk_common {
     int format_given;
     int header, keep_order, progress;
     int list_strategies, help, version;
-    char **plugins; /* --plugin files, in order */
+    char **plugins;   /* --plugin files, in order */
+    int dump_options; /* the hidden --dump-options */
 } ctk_common;
 
 /* The strategies --compare runs when given no list. */
@@ -79,6 +80,12 @@ void ctk_cli_list_strategies(ctk_registry *reg, FILE *out);
  * answer). Returns 1 when it answered one, else 0. */
 int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,
                    void (*warn)(void *arg, const ctk_plugin_error *err), void *warn_arg);
+/* The hidden --dump-options (only as the one argument): "tool\tPROG\tstop-at-operand|-", then one
+ * line per option, "option\tSHORT|-\tLONG\tnone|required|optional\t
+ * ARG|-\tHELP\tORIGIN": the tool's (ORIGIN tool), the shared ones it
+ * does not shadow (shared), and the options of the strategies registered
+ * in reg (strategy). */
+void ctk_cli_dump_options(const ctk_cli *cli, ctk_registry *reg, FILE *out);
 /* Opens /dev/null onto whichever of fds 0, 1 and 2 is closed, so that no
  * descriptor the library opens later lands there by accident. */
 void ctk_cli_guard_stdio(void);

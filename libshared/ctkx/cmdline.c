@@ -173,7 +173,8 @@ static int append_base(ctk_buf *out, const char *s, size_t len, int noext)
     int rc = ctk_buf_append(out, s, cut);
     if (rc == 0)
         rc = ctk_buf_append(out, s + cut + cut_len, len - cut - cut_len);
-    if (rc == 0 && noext)
+    /* An empty base has no extension; out->data may still be NULL then. */
+    if (rc == 0 && noext && out->len > start)
         out->len = start + op_noext((char *)out->data + start, out->len - start);
     return rc;
 }

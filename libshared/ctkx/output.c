@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/output.h"
 
 struct ctk_output {
@@ -379,7 +380,7 @@ int ctk_output_finish(ctk_output *o)
                 return rc;
         }
     }
-    if (fflush(o->stream) != 0 || ferror(o->stream))
+    if (ctk_closeout_flush(o->stream) != 0)
         return CTK_EIO;
     return 0;
 }

@@ -178,6 +178,57 @@ static void test_help_lists_everything(void)
     ctk_registry_free(reg);
 }
 
+/* The hidden --dump-options: parsed, answered by ctk_cli_inform with the
+ * table as TSV (the completions are generated from it), never in --help. */
+static void test_dump_options(void)
+{
+    parsed p;
+    parse(&p, "tool --dump-options");
+    g_assert_cmpint(p.rc, ==, 0);
+    g_assert_true(p.common.dump_options);
+    /* alone and spelt out only: it takes no abbreviation from --loud */
+    parse(&p, "tool --dump-options x");
+    g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+    parse(&p, "tool --dump");
+    g_assert_cmpint(p.rc, ==, CTK_EINVAL);
+    parse(&p, "tool --lo");
+    g_assert_cmpint(p.rc, ==, 0);
+    g_assert_true(p.tool.loud);
+    parse(&p, "tool --dump-options");
+    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, NULL, 1, 0};
+    ctk_registry *reg;
+    ctk_registry_new(&reg);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    g_assert_cmpint(ctk_cli_inform(&cli, reg, &p.common, f, NULL, NULL), ==, 1);
+    fclose(f);
+    char **lines = g_strsplit(text, "\n", -1);
+    g_assert_cmpstr(lines[0], ==, "tool\ttool\tstop-at-operand");
+    g_assert_cmpstr(lines[1], ==, "option\tc\tcolour\trequired\tNAME\ta colour\ttool");
+    g_assert_cmpstr(lines[2], ==, "option\t-\tloud\tnone\t-\tbe loud\ttool");
+    g_assert_cmpstr(lines[3], ==,
+                    "option\tj\tjobs\trequired\tN\trun N at a time, or N% of the cores\tshared");
+    g_assert_nonnull(strstr(text, "option\t-\tcompare\toptional\tLIST\t"));
+    g_assert_null(strstr(text, "dump-options"));
+    /* one line per option of the table, 7 fields each */
+    for (char **l = lines + 1; *l != NULL && **l != '\0'; l++) {
+        char **fields = g_strsplit(*l, "\t", -1);
+        g_assert_cmpuint(g_strv_length(fields), ==, 7);
+        g_strfreev(fields);
+    }
+    g_strfreev(lines);
+    free(text);
+    text = NULL;
+    f = open_memstream(&text, &len);
+    ctk_cli_help(&cli, reg, f);
+    fclose(f);
+    g_assert_null(strstr(text, "dump-options"));
+    free(text);
+    ctk_registry_free(reg);
+    ctk_common_free(&p.common);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -188,5 +239,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/usage-errors", test_usage_errors);
     g_test_add_func("/cli/missing-plugin", test_missing_plugin_is_reported);
     g_test_add_func("/cli/help", test_help_lists_everything);
+    g_test_add_func("/cli/dump-options", test_dump_options);
     return g_test_run();
 }

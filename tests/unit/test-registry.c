@@ -48,6 +48,13 @@ static void test_register_and_names(void)
     g_assert_cmpstr(workloads, ==, "matmul, primes, sha256, sumsq");
     free(workloads);
     g_assert_cmpint(cburn_register_workloads(reg), ==, CTK_EEXIST);
+    /* Only a plugin's registrations have a source file (tests/ctk.bats
+     * checks one); built-in and program-registered ones have none. */
+    g_assert_null(ctk_registry_source(reg, CTK_KIND_STRATEGY, "sync"));
+    g_assert_null(ctk_registry_source(reg, CTK_KIND_STRATEGY, "extra"));
+    g_assert_null(ctk_registry_source(reg, CTK_KIND_WORKLOAD, "sumsq"));
+    g_assert_null(ctk_registry_source(reg, CTK_KIND_STRATEGY, "nosuch"));
+    g_assert_null(ctk_registry_source(reg, CTK_KIND_COUNT, "sync"));
     ctk_registry_free(reg);
     /* The registry owns the data it was given. */
     g_assert_cmpint(freed, ==, 1);

@@ -154,6 +154,39 @@ static void test_colsep(void)
     ctk_sources_free(s);
 }
 
+/* --colsep splits bytes: an empty separator between every byte, even
+ * one that is not UTF-8 (GLib's own split read before the value then),
+ * a lookahead before each match, captures as columns (expected values
+ * from `parallel --colsep RE echo {1}={2}={3}= ::: VALUE`; a trailing
+ * empty column, which parallel's {n} cannot tell from none, is kept as
+ * GLib's split kept it). */
+static void test_colsep_bytes(void)
+{
+    static const struct {
+        const char *re, *value, *want;
+    } cases[] = {
+        {"", "\x80\x04", "\x80 \x04"},
+        {"x*", "abcb", "a b c b"},
+        {"(?=b)", "abcb", "a bc b"},
+        {"(?=b)", "bab", "ba b"},
+        {"(:)", "a:", "a : "},
+        {"b", "bab", " a "},
+        {":", "a:", "a "},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        ctk_sources *s;
+        ctk_sources_new(&s, '\n');
+        char *w[] = {(char *)cases[i].value};
+        ctk_sources_add_words(s, w, 1, 0);
+        char err[256];
+        g_assert_cmpint(ctk_sources_set_colsep(s, cases[i].re, err, sizeof err), ==, 0);
+        char *got = jobs(s);
+        g_assert_cmpstr(got, ==, cases[i].want);
+        g_free(got);
+        ctk_sources_free(s);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -165,5 +198,6 @@ int main(int argc, char **argv)
     g_test_add_func("/sources/null-delimiter", test_null_delimiter);
     g_test_add_func("/sources/errors", test_errors);
     g_test_add_func("/sources/colsep", test_colsep);
+    g_test_add_func("/sources/colsep-bytes", test_colsep_bytes);
     return g_test_run();
 }

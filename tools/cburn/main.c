@@ -13,6 +13,7 @@
 #include "burn.h"
 #include "report.h"
 #include "workloads.h"
+#include "ctkx/closeout.h"
 #include "ctkx/cli.h"
 #include "ctkx/compare.h"
 #include "ctkx/isolate.h"
@@ -173,6 +174,7 @@ int main(int argc, char **argv)
     char err[1600];
     int operands, status;
     ctk_cli_guard_stdio();
+    ctk_closeout_init(PROG, 1);
     ctk_cli cli = cburn_cli;
     cli.handler_arg = &o;
     if (ctk_registry_new(&reg) < 0 || cburn_register_workloads(reg) < 0) {

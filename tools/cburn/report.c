@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "report.h"
+#include "ctkx/closeout.h"
 #include "ctkx/cli.h"
 #include "ctkx/compare.h"
 #include "ctkx/isolate.h"
@@ -146,8 +147,8 @@ int cburn_run_table(cburn_run *run, ctk_registry *reg)
         if (ctk_compare_print(table, stdout, fmt, run->common->header, ctk_cpu_count()) < 0 ||
             (fmt == CTK_FORMAT_TABLE &&
              ctk_burn_print_notes(table, (ctk_share *)shares->data, stdout) < 0) ||
-            fflush(stdout) != 0) {
-            fprintf(stderr, PROG ": cannot write the table: %s\n", strerror(errno));
+            ctk_closeout_flush(stdout) != 0) {
+            ctk_closeout_error(); /* reported at exit as a write error */
             status = 1;
         }
         if (ctk_plot_compare(table, run->common->plot, PROG) < 0)
@@ -197,8 +198,8 @@ int cburn_run_map(cburn_run *run, ctk_registry *reg)
         run->stopped_by = ctk_sigwatch_received(run->signals);
         return ctk_signal_exit_status(run->stopped_by);
     }
-    if (wrc < 0 || fflush(stdout) != 0) {
-        fprintf(stderr, PROG ": cannot write records: %s\n", strerror(errno));
+    if (wrc < 0 || ctk_closeout_flush(stdout) != 0) {
+        ctk_closeout_error(); /* reported at exit as a write error */
         return 1;
     }
     if (rc < 0) {

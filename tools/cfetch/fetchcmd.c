@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/compare.h"
 #include "fetchcmd.h"
 #include "ctkx/isolate.h"
@@ -165,7 +166,7 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
     ctk_progress_finish(progress);
     if (records != NULL && ctk_output_finish(records) < 0)
         res->counts.write_failed = 1;
-    if (fflush(stdout) != 0)
+    if (ctk_closeout_flush(stdout) != 0)
         res->counts.write_failed = 1;
     ret = 0;
 
@@ -187,7 +188,9 @@ static int exit_status(const ctk_fetchcmd *s, const run_result *r)
     if (r->signo != 0)
         return ctk_signal_exit_status(r->signo);
     if (r->counts.write_failed) {
-        fprintf(stderr, "%s: cannot write the output: %s\n", s->prog, strerror(errno));
+        /* A failed stdout is reported at exit as a write error. */
+        if (ctk_closeout_error() == 0)
+            fprintf(stderr, "%s: cannot write the records: %s\n", s->prog, strerror(errno));
         return 1;
     }
     if (r->rc < 0 && r->rc != CTK_ECANCELED) {
@@ -340,8 +343,8 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
     if (ctk_compare_count(table) > 0) {
         ctk_format fmt = s->c->format_given ? s->c->format : CTK_FORMAT_TABLE;
         if (ctk_compare_print(table, stdout, fmt, s->c->header, ctk_cpu_count()) < 0 ||
-            fflush(stdout) != 0) {
-            fprintf(stderr, "%s: cannot write the table: %s\n", s->prog, strerror(errno));
+            ctk_closeout_flush(stdout) != 0) {
+            ctk_closeout_error(); /* reported at exit as a write error */
             status = 1;
         }
         if (ctk_plot_compare(table, s->c->plot, s->prog) < 0)

@@ -7,6 +7,7 @@
  * (one thread) prints records, writes --body output and the journal.
  */
 #include <curl/curl.h>
+#include <errno.h>
 #include <glib.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include "fetchrun.h"
+#include "ctkx/closeout.h"
 #include "ctkx/lines.h"
 #include "ctkx/rate.h"
 #include "urlpath.h"
@@ -299,8 +301,11 @@ static void record(ctk_fetchrun *r, const ctk_unit *unit, const char *url, const
     if (res != NULL)
         r->counts.bytes += res->bytes;
     if (r->o.body != NULL && res != NULL && res->body_len > 0 &&
-        fwrite(res->body, 1, res->body_len, r->o.body) != res->body_len)
+        fwrite(res->body, 1, res->body_len, r->o.body) != res->body_len) {
         r->counts.write_failed = 1;
+        if (r->o.body == stdout) /* errno is the failed write's, now */
+            ctk_closeout_note(errno != 0 ? errno : EIO);
+    }
     const char *error = unit->status != 0 ? (unit->error ? unit->error : "failed") : NULL;
     if (r->o.warn != NULL && error != NULL)
         fprintf(r->o.warn, "%s: %s: %s\n", r->o.prog, url[0] ? url : "(no URL)", error);

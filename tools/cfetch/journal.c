@@ -39,8 +39,11 @@ struct ctk_journal {
     pthread_mutex_t lock; /* the statements are shared by reader and writer */
 };
 
-static const char create_schema[] = "PRAGMA journal_mode=WAL;"
-                                    "BEGIN IMMEDIATE;"
+/* One transaction: a cfetch killed while it creates the journal leaves an
+ * empty file (which a rerun takes as new), never a database without the
+ * table that the next run would take for another program's. WAL is set
+ * after the commit, on every open (it cannot change in a transaction). */
+static const char create_schema[] = "BEGIN IMMEDIATE;"
                                     "CREATE TABLE IF NOT EXISTS fetched ("
                                     " url TEXT PRIMARY KEY,"
                                     " ok INTEGER NOT NULL,"
@@ -146,6 +149,10 @@ static int claim_file(ctk_journal *j, int fresh, char *err, size_t err_len)
     if (setup[0] != '\0' && sqlite3_exec(j->db, setup, NULL, NULL, NULL) != SQLITE_OK) {
         snprintf(err, err_len, "%s", sqlite3_errmsg(j->db));
         sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        return CTK_EIO;
+    }
+    if (sqlite3_exec(j->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf(err, err_len, "%s", sqlite3_errmsg(j->db));
         return CTK_EIO;
     }
     return 0;

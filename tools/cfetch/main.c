@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/cli.h"
 #include "fetchcmd.h"
 #include "ctkx/parse.h"
@@ -344,6 +345,7 @@ int main(int argc, char **argv)
     char err[1600];
     int first, status = 0, in_fd = -1;
     ctk_cli_guard_stdio();
+    ctk_closeout_init(PROG, 1);
     ctk_cli cli = cfetch_cli;
     cli.handler_arg = &o;
     ctk_registry_new(&reg);

@@ -363,8 +363,29 @@ void ctk__xfer_attempt_setup(xfer *x, CURL *e)
     x->too_big = 0;
     x->retry_after = -1;
     x->errbuf[0] = '\0';
-    x->attempts++;
+    if (!x->redial)
+        x->attempts++;
     set_options(x, e);
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, x->redial ? 1L : 0L);
+    x->redial = 0;
+}
+
+#define MAX_REDIALS 5
+
+/* The server closed a kept-alive connection as we sent on it (it need not
+ * say Connection: close): nothing of a response came, so the request
+ * never reached an answer and is sent again on a new connection. libcurl
+ * does this itself for some of these races, not for a reset seen on the
+ * first read or a send that fails. Not an attempt: the URL was never
+ * tried. */
+static int died_reused(const xfer *x, CURL *e, int code)
+{
+    long connects = -1, header = -1;
+    if (code != CURLE_RECV_ERROR && code != CURLE_SEND_ERROR && code != CURLE_GOT_NOTHING)
+        return 0;
+    curl_easy_getinfo(e, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(e, CURLINFO_HEADER_SIZE, &header);
+    return connects == 0 && header == 0 && x->bytes == 0;
 }
 
 /* curl says no more than "Couldn't connect" when it could not even make
@@ -396,6 +417,12 @@ double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
     if (code == CURLE_COULDNT_CONNECT && x->os_errno == 0)
         x->os_errno = fd_shortage();
     x->ttfb = ttfb;
+    if (!x->cancelled && x->write_errno == 0 && x->redials < MAX_REDIALS &&
+        died_reused(x, e, code)) {
+        x->redials++;
+        x->redial = 1;
+        return 0;
+    }
     if (x->cancelled || x->write_errno != 0 || x->too_big || x->attempts > x->conf->o.retries ||
         !ctk_fetch_retryable(code, x->status))
         return -1;

@@ -57,6 +57,11 @@ typedef struct xfer {
     ctk_buf body;
     uint64_t bytes;
     unsigned attempts;
+    /* A reused connection that died before a response byte: the request
+     * goes again on a new one, uncounted (redial), at most MAX_REDIALS
+     * times. */
+    unsigned redials;
+    int redial;
     double t0, ttfb;
     long status;
     double retry_after; /* from the last response, or -1 */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/cli.h"
 #include "ctkx/parse.h"
 #include "par.h"
@@ -361,6 +362,7 @@ int main(int argc, char **argv)
     char err[1600];
     int first, status = 0;
     ctk_cli_guard_stdio();
+    ctk_closeout_init(PROG, 255);
     ctk_cli cli = cpar_cli;
     cli.handler_arg = &o;
     int rrc = ctk_registry_new(&reg);

@@ -19,6 +19,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/rate.h"
 #include "par.h"
 
@@ -214,7 +215,7 @@ static int read_joblog(ctk_par *p, char *err, size_t err_len)
             snprintf(err, err_len, "%s:%u: not a joblog line", p->opts.joblog_path, n);
             rc = CTK_EINVAL;
         } else if (p->opts.resume == 1 || (strcmp(f9[6], "0") == 0 && strcmp(f9[7], "0") == 0)) {
-            g_hash_table_add(p->skip, GUINT_TO_POINTER((guint)seq));
+            g_hash_table_add(p->skip, GSIZE_TO_POINTER((gsize)seq));
         }
         g_strfreev(f9);
         if (rc < 0)
@@ -335,7 +336,7 @@ static size_t arg_cost(ctk_par *p, GBytes *v, uint64_t seq)
 
 static int encode_items(ctk_par *p, ctk_unit *unit, GPtrArray *args)
 {
-    int skip = g_hash_table_contains(p->skip, GUINT_TO_POINTER((guint)unit->seq));
+    int skip = g_hash_table_contains(p->skip, GSIZE_TO_POINTER((gsize)unit->seq));
     ctk_cmdline_item *cols = g_new(ctk_cmdline_item, args->len ? args->len : 1);
     for (guint i = 0; i < args->len; i++) {
         gsize size;
@@ -433,7 +434,7 @@ int ctk_par_produce(void *arg, ctk_unit *unit)
         return CTK_EOF;
     if (rc < 0)
         return rc;
-    int skip = g_hash_table_contains(p->skip, GUINT_TO_POINTER((guint)unit->seq));
+    int skip = g_hash_table_contains(p->skip, GSIZE_TO_POINTER((gsize)unit->seq));
     ctk_cmdline_item *cols = g_new(ctk_cmdline_item, p->item.n ? p->item.n : 1);
     for (size_t i = 0; i < p->item.n; i++)
         cols[i] = (ctk_cmdline_item){p->item.cols[i], p->item.lens[i]};
@@ -1138,7 +1139,7 @@ static void print_stream(FILE *to, const char *tag, const char *mem, size_t mem_
             fclose(f);
         unlink(spill);
     }
-    fflush(to);
+    ctk_closeout_flush(to);
 }
 
 /* A value as a --results folder name, as GNU parallel writes it: '\' as

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/compare.h"
 #include "ctkx/isolate.h"
 #include "parrun.h"
@@ -414,8 +415,8 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
     if (ctk_compare_count(table) > 0) {
         ctk_format fmt = c->format_given ? c->format : CTK_FORMAT_TABLE;
         if (ctk_compare_print(table, stdout, fmt, c->header, ctk_cpu_count()) < 0 ||
-            fflush(stdout) != 0) {
-            fprintf(stderr, "%s: cannot write the table: %s\n", prog, strerror(errno));
+            ctk_closeout_flush(stdout) != 0) {
+            ctk_closeout_error(); /* reported at exit as a write error */
             status = 255;
         }
         if (ctk_plot_compare(table, c->plot, prog) < 0)

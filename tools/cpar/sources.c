@@ -269,6 +269,57 @@ int ctk_sources_wait_fd(ctk_sources *s)
     return ctk_lines_ready(head->lines) ? -1 : ctk_lines_fd(head->lines);
 }
 
+/* The next match of re in data[0, len) at or after *pos, as
+ * g_match_info_next steps: past an empty match by one byte, and never
+ * the same match twice. 0 when there is none (a match error included:
+ * the rest is then one column, nothing is dropped). */
+static int next_sep(const GRegex *re, const char *data, size_t len, size_t *pos, int *s, int *e,
+                    GMatchInfo **mi)
+{
+    for (;;) {
+        int prev_s = *s, prev_e = *e;
+        if (*pos > len)
+            return 0;
+        g_match_info_free(*mi);
+        *mi = NULL;
+        if (!g_regex_match_full(re, data, (gssize)len, (gint)*pos, 0, mi, NULL))
+            return 0;
+        g_match_info_fetch_pos(*mi, 0, s, e);
+        *pos = *pos == (size_t)*e ? *pos + 1 : (size_t)*e;
+        if (*s != prev_s || *e != prev_e)
+            return 1;
+    }
+}
+
+/* Splits a value at --colsep as g_regex_split_full does (the text
+ * between separators, then each group the separator captured; an empty
+ * separator splits between bytes), but by bytes: GLib 2.74 steps back
+ * over an empty separator as UTF-8 even for a G_REGEX_RAW regex, and
+ * reads before the value when it starts with a continuation byte. */
+static void push_split(ctk_sources *s, const char *data, size_t len)
+{
+    size_t last_end = 0, pos = 0;
+    int last_empty = 0, ms = -1, me = -1;
+    GMatchInfo *mi = NULL;
+    while (next_sep(s->colsep, data, len, &pos, &ms, &me, &mi)) {
+        last_empty = ms == me;
+        /* An empty separator just where another one ended is none. */
+        if (last_end != (size_t)me) {
+            g_ptr_array_add(s->current, value_new(data + last_end, (size_t)ms - last_end));
+            for (int i = 1; i < g_match_info_get_match_count(mi); i++) {
+                int cs = -1, ce = -1;
+                g_match_info_fetch_pos(mi, i, &cs, &ce);
+                g_ptr_array_add(s->current, cs < 0 ? value_new("", 0)
+                                                   : value_new(data + cs, (size_t)(ce - cs)));
+            }
+        }
+        last_end = (size_t)me;
+    }
+    g_match_info_free(mi);
+    if (!last_empty || last_end < len)
+        g_ptr_array_add(s->current, value_new(data + last_end, len - last_end));
+}
+
 static void push(ctk_sources *s, GBytes *v)
 {
     if (s->colsep == NULL) {
@@ -277,12 +328,10 @@ static void push(ctk_sources *s, GBytes *v)
     }
     gsize size;
     const char *data = g_bytes_get_data(v, &size);
-    char **cols = g_regex_split_full(s->colsep, data, (gssize)size - 1, 0, 0, 0, NULL);
-    for (char **c = cols; c != NULL && *c != NULL; c++)
-        g_ptr_array_add(s->current, value_new(*c, strlen(*c)));
-    if (cols == NULL || cols[0] == NULL) /* an empty value is one empty column */
+    if (size <= 1) /* an empty value is one empty column */
         g_ptr_array_add(s->current, value_new("", 0));
-    g_strfreev(cols);
+    else
+        push_split(s, data, size - 1);
 }
 
 int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *err, size_t err_len)

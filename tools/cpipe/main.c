@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/cli.h"
 #include "ctkx/spawn.h"
 #include "ctkx/parse.h"
@@ -200,6 +201,7 @@ int main(int argc, char **argv)
     char err[1600];
     int first, status = 0, in_fd = -1;
     ctk_cli_guard_stdio();
+    ctk_closeout_init(PROG, 255);
     ctk_cli cli = cpipe_cli;
     cli.handler_arg = &o;
     int rc = ctk_registry_new(&reg);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/compare.h"
 #include "ctkx/isolate.h"
 #include "ctkx/parse.h"
@@ -250,7 +251,7 @@ int ctk_piperun_compare(ctk_piperun *plan, char **names, const ctk_common *c, ct
         fprintf(stderr, "%s: cannot print the table: %s\n", plan->prog, ctk_strerror(rc));
         status = 255;
     }
-    fflush(stdout);
+    ctk_closeout_flush(stdout);
     if (ctk_plot_compare(table, c->plot, plan->prog) < 0)
         status = 255;
     ctk_compare_free(table);
@@ -315,6 +316,7 @@ static int finish_status(const ctk_piperun *plan, const ctk_pipe_stats *st, int 
         return 128 + SIGPIPE; /* as a writer killed by SIGPIPE */
     if (st->write_error != 0) {
         fprintf(stderr, "%s: write error: %s\n", plan->prog, strerror(st->write_error));
+        ctk_closeout_reported();
         return 255;
     }
     /* As GNU parallel: a run that --halt stopped exits as the block that

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ctkx/closeout.h"
 #include "ctkx/cmdline.h"
 #include "cqcmd.h"
 #include "jobadd.h"
@@ -127,7 +128,7 @@ static void print_range(void *arg, int64_t first, int64_t last)
         printf("%lld\n", (long long)first);
     else
         printf("%lld-%lld\n", (long long)first, (long long)last);
-    fflush(stdout);
+    ctk_closeout_flush(stdout);
 }
 
 static void warn_skip(void *arg, uint64_t line, const char *why)
@@ -417,26 +418,36 @@ static char *out_name(int64_t id, int stream)
 }
 
 /* Copies what was added to the file name in dir since *off to fd. */
-static void copy_new(int dir, const char *name, off_t *off, int to)
+/* Returns the errno of a failed write to stdout (noted for the exit
+ * check), or 0. */
+static int copy_new(int dir, const char *name, off_t *off, int to)
 {
     int fd = openat(dir, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return;
+        return 0;
     char buf[65536];
     ssize_t n;
-    while ((n = pread(fd, buf, sizeof buf, *off)) > 0) {
+    int err = 0;
+    while (err == 0 && (n = pread(fd, buf, sizeof buf, *off)) > 0) {
         ssize_t w = 0;
         while (w < n) {
             ssize_t k = write(to, buf + w, (size_t)(n - w));
             if (k < 0 && errno == EINTR)
                 continue;
-            if (k < 0)
+            if (k < 0) {
+                err = errno;
                 break;
+            }
             w += k;
         }
         *off += n;
     }
     close(fd);
+    if (err != 0 && to == STDOUT_FILENO) {
+        ctk_closeout_note(err);
+        return err;
+    }
+    return 0;
 }
 
 /* The stop signals, blocked while a command waits, so that they arrive on
@@ -503,8 +514,11 @@ int ctk_cqcmd_cat(ctk_cqcmd *x)
         int live = j.state == CTK_JOB_QUEUED || j.state == CTK_JOB_RUNNING;
         ctk_job_clear(&j);
         /* Read after the state: what a finished job wrote is all there. */
-        copy_new(x->side.out_fd, path[0], &off[0], 1);
-        copy_new(x->side.out_fd, path[1], &off[1], 2);
+        if (copy_new(x->side.out_fd, path[0], &off[0], STDOUT_FILENO) != 0) {
+            status = 1;
+            break;
+        }
+        copy_new(x->side.out_fd, path[1], &off[1], STDERR_FILENO);
         if (!x->o->follow || !live)
             break;
         int signo = wait_a_while(sfd);
@@ -878,7 +892,7 @@ static int daemonize(ctk_cqcmd *x, FILE **log)
             close(log_fd);
     }
     if (status == 0) {
-        fflush(stdout);
+        ctk_closeout_flush(stdout);
         pid_t pid = fork();
         if (pid < 0) {
             status = fail("cannot fork: %s", g_strerror(errno));

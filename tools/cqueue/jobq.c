@@ -20,6 +20,7 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 
 #include "ctk/pipeline.h"
 #include "jobq.h"
@@ -32,6 +33,11 @@ typedef struct claim {
     int64_t pid;    /* its process group, once reported */
     double pid_due; /* when to record the pid in the store; 0: done or not yet */
     int kill_sent;  /* a `kill` from another host was honoured */
+    /* A job that could not be started for want of a resource stays ours
+     * and is started again at retry_due (0: it is not waiting), after a
+     * backoff that doubles with each of its start_fails. */
+    double retry_due;
+    unsigned start_fails;
 } claim;
 
 struct ctk_jobq {
@@ -49,6 +55,8 @@ struct ctk_jobq {
     uint64_t ran, failed_jobs;
     int64_t stop_gen0;
     int stopping, claimed_once;
+    int lowered; /* slots were lowered after a start failed: said once */
+    int told;    /* a start that failed was said on stderr (once) */
     double last_busy, last_control;
     int failed; /* a store error ended the run; error says which */
     char error[512];
@@ -319,6 +327,42 @@ static int claim_one(ctk_jobq *q, ctk_unit *unit)
     return 1;
 }
 
+/* Under q->lock: a job whose start failed for want of a resource goes to
+ * a strategy again once its backoff is over and there is room. 1 when
+ * one did, 0 when none is due; *next gets the seconds until the next one
+ * is (unchanged when none waits). */
+static int restart_one(ctk_jobq *q, ctk_unit *unit, double now, double *next)
+{
+    GHashTableIter it;
+    void *v;
+    g_hash_table_iter_init(&it, q->claims);
+    while (g_hash_table_iter_next(&it, NULL, &v)) {
+        claim *c = v;
+        if (c->retry_due <= 0)
+            continue;
+        if (c->retry_due > now) {
+            if (c->retry_due - now < *next)
+                *next = c->retry_due - now;
+            continue;
+        }
+        unsigned w = c->job.weight > 0 ? c->job.weight : 1;
+        if (free_weight(q) < w && q->weight_used > 0)
+            continue;
+        char *out = ctk_jobq_out_path(q->o.out_dir, c->job.id, 1);
+        char *err = ctk_jobq_out_path(q->o.out_dir, c->job.id, 2);
+        int rc = cq_jobunit_encode(&unit->in, &c->job, out, err);
+        g_free(out);
+        g_free(err);
+        if (rc < 0)
+            continue; /* out of memory: on a later turn */
+        c->retry_due = 0;
+        q->weight_used += w;
+        logf_job(q, &c->job, "started again (attempt %u): %s", c->job.attempts, c->job.cmd);
+        return 1;
+    }
+    return 0;
+}
+
 /* Under q->lock, with nothing to claim: whether the worker is done. */
 static int should_end(ctk_jobq *q, double now)
 {
@@ -371,13 +415,17 @@ static void look_for_stop(ctk_jobq *q, double now)
 
 /* Waits for a slot to free, the worker to stop, or the next look at the
  * queue. */
-static void wait_for_work(ctk_jobq *q, int room)
+/* next: seconds until a job that could not start is due again (1e9:
+ * none). */
+static void wait_for_work(ctk_jobq *q, int room, double next)
 {
     ctk_store *st = q->o.store;
     if (room && st->ops->wait != NULL) {
         double timeout = STORE_WAIT_NET;
         if (q->o.idle_exit > 0 && q->o.idle_exit - (wall() - q->last_busy) < timeout)
             timeout = q->o.idle_exit - (wall() - q->last_busy);
+        if (next < timeout)
+            timeout = next;
         int fds[2] = {q->wake_fd, q->runner.cancel_fd};
         /* A store error here is the next claim's to report. */
         st->ops->wait(st, q->o.queue, fds, 2, timeout > 0 ? timeout : 0);
@@ -388,7 +436,10 @@ static void wait_for_work(ctk_jobq *q, int room)
     }
     struct pollfd p[2] = {{.fd = q->wake_fd, .events = POLLIN},
                           {.fd = q->runner.cancel_fd, .events = POLLIN}};
-    if (poll(p, 2, room ? (int)(q->o.poll * 1000) : -1) > 0 && p[0].revents != 0)
+    int ms = room ? (int)(q->o.poll * 1000) : -1;
+    if (next < 1e9 && (ms < 0 || next * 1000 < ms))
+        ms = (int)(next * 1000) + 1;
+    if (poll(p, 2, ms) > 0 && p[0].revents != 0)
         drain(q->wake_fd);
 }
 
@@ -414,7 +465,13 @@ static int produce(void *arg, ctk_unit *unit)
         look_for_stop(q, now);
         int room = free_weight(q) > 0;
         int rc = 0;
-        if (!q->stopping && !q->failed && room && !(q->o.mode == CTK_JOBQ_ONCE && q->claimed_once))
+        double next = 1e9;
+        if (!q->stopping && !q->failed)
+            rc = restart_one(q, unit, now, &next);
+        /* While a job waits to start again, no other is claimed: what
+         * it lacks, another would too, and other workers may have it. */
+        if (rc == 0 && !q->stopping && !q->failed && room && next >= 1e9 &&
+            !(q->o.mode == CTK_JOBQ_ONCE && q->claimed_once))
             rc = claim_one(q, unit);
         int end = rc == 0 && (q->stopping || q->failed || should_end(q, now));
         pthread_mutex_unlock(&q->lock);
@@ -423,8 +480,8 @@ static int produce(void *arg, ctk_unit *unit)
         if (end)
             return CTK_EOF;
         /* A full worker waits for a slot; an idle one looks again after
-         * the poll interval. */
-        wait_for_work(q, room);
+         * the poll interval; a job to start again is due at next. */
+        wait_for_work(q, room, next);
     }
 }
 
@@ -468,8 +525,44 @@ static void count_if_failed(ctk_jobq *q, int64_t id)
     ctk_job_clear(&j);
 }
 
-/* Under q->lock. */
-static void record(ctk_jobq *q, claim *c, const ctk_unit *unit)
+#define RESTART_FIRST 0.05 /* seconds before a job that could not start tries again */
+#define RESTART_MAX   5.0
+
+/* Under q->lock. A job that could not start for want of a resource is no
+ * failure and costs no attempt: it stays this worker's and starts again
+ * after a backoff. Running that many at once is what ran out, so the
+ * worker runs fewer from now on (as many as run now), and says so once. */
+static void restart_later(ctk_jobq *q, claim *c, const cq_outcome *oc)
+{
+    unsigned w = c->job.weight > 0 ? c->job.weight : 1;
+    unsigned others = q->weight_used > w ? q->weight_used - w : 0;
+    double backoff = RESTART_FIRST * (double)(1u << (c->start_fails < 7 ? c->start_fails : 7));
+    c->start_fails++;
+    c->retry_due = wall() + (backoff < RESTART_MAX ? backoff : RESTART_MAX);
+    const char *why = oc->reason != NULL ? oc->reason : ctk_strerror((int)oc->rc);
+    /* Fewer at once helps with descriptors and processes, not with space. */
+    int crowded = oc->rc == -EMFILE || oc->rc == -ENFILE || oc->rc == -EAGAIN ||
+                  oc->rc == -ENOMEM || oc->rc == CTK_ENOMEM;
+    FILE *say = q->o.log != NULL ? q->o.log : stderr;
+    if (crowded && others > 0 && others < q->o.slots) {
+        if (!q->lowered)
+            fprintf(say,
+                    "cqueue: cannot start job %lld (%s): running at most %u jobs at once "
+                    "(was %u); a job that cannot start waits and starts again\n",
+                    (long long)c->job.id, why, others, q->o.slots);
+        q->lowered = q->told = 1;
+        q->o.slots = others;
+    } else if (!q->told) {
+        fprintf(say, "cqueue: cannot start job %lld (%s); it waits and starts again\n",
+                (long long)c->job.id, why);
+        q->told = 1;
+    }
+    logf_job(q, &c->job, "cannot start (%s); starting it again in %.2f s", why,
+             c->retry_due - wall());
+}
+
+/* Under q->lock. Returns 1 when the claim stays for a later start. */
+static int record(ctk_jobq *q, claim *c, const ctk_unit *unit)
 {
     ctk_store *st = q->o.store;
     cq_outcome oc = {0};
@@ -479,6 +572,11 @@ static void record(ctk_jobq *q, claim *c, const ctk_unit *unit)
         u.error = (char *)"malformed result";
     }
     int rc;
+    if (u.status == 0 && oc.unstarted && !is_cancelled(q)) {
+        restart_later(q, c, &oc);
+        cq_outcome_clear(&oc);
+        return 1;
+    }
     if (is_cancelled(q) && (u.status < 0 || oc.terminated || oc.signal != 0)) {
         rc = st->ops->release(st, c->job.id, &q->wid);
         logf_job(q, &c->job, "stopped with the worker; queued again");
@@ -500,6 +598,7 @@ static void record(ctk_jobq *q, claim *c, const ctk_unit *unit)
         fprintf(q->o.log != NULL ? q->o.log : stderr, "cqueue: job %lld: %s\n",
                 (long long)c->job.id, st->ops->last_error(st));
     cq_outcome_clear(&oc);
+    return 0;
 }
 
 static void consume(void *arg, const ctk_unit *unit)
@@ -513,9 +612,10 @@ static void consume(void *arg, const ctk_unit *unit)
     pthread_mutex_lock(&q->lock);
     claim *c = g_hash_table_lookup(q->claims, &id);
     if (c != NULL) {
-        record(q, c, unit);
+        int kept = record(q, c, unit);
         q->weight_used -= c->job.weight > 0 ? c->job.weight : 1;
-        g_hash_table_remove(q->claims, &id);
+        if (!kept)
+            g_hash_table_remove(q->claims, &id);
     }
     pthread_mutex_unlock(&q->lock);
     poke(q->wake_fd);
@@ -703,8 +803,39 @@ static void release_rest(ctk_jobq *q)
     pthread_mutex_unlock(&q->lock);
 }
 
+/* Each running job holds up to this many of our descriptors (its pipes
+ * while it starts, pidfd, eventfd, output files, an epoll set). */
+#define FDS_PER_JOB 8
+#define FDS_SPARE   32
+
+/* Like cpipe, runs fewer jobs at once than -j asks rather than have them
+ * fail to start with EMFILE: raises the soft limit toward the hard one,
+ * then, if that is not enough, lowers the slots and says so. */
+static void fit_slots(ctk_jobq *q)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    rlim_t need = (rlim_t)q->o.slots * FDS_PER_JOB + FDS_SPARE;
+    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
+        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    if (need <= rl.rlim_cur)
+        return;
+    unsigned fit = rl.rlim_cur > FDS_SPARE + FDS_PER_JOB
+                       ? (unsigned)((rl.rlim_cur - FDS_SPARE) / FDS_PER_JOB)
+                       : 1;
+    fprintf(q->o.log != NULL ? q->o.log : stderr,
+            "cqueue: only enough file descriptors (%llu) to run %u jobs at once, not %u\n",
+            (unsigned long long)rl.rlim_cur, fit, q->o.slots);
+    q->o.slots = fit;
+}
+
 int ctk_jobq_run(ctk_jobq *q)
 {
+    fit_slots(q);
     ctk_store *st = q->o.store;
     ctk_queue_control c;
     int rc = st->ops->control(st, q->o.queue, &c);

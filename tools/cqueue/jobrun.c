@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "jobrun.h"
@@ -27,9 +28,11 @@ typedef struct jobexec {
     ctk_spawn_watch *watch;
     ctk_spawn_result res;
     int out_fd[2];
-    int started;  /* the child needs ctk_spawn_dispose */
-    int stopping; /* the cancel fd was seen: the sequence runs */
-    int rc;       /* a library error running it */
+    int started;     /* the child needs ctk_spawn_dispose */
+    int stopping;    /* the cancel fd was seen: the sequence runs */
+    int unstarted;   /* never started for want of a resource (for_want_of) */
+    int lost_output; /* its output could not be kept for want of a resource */
+    int rc;          /* a library error running it */
     char reason[300];
     struct pollfd p[NFDS];
 } jobexec;
@@ -47,8 +50,12 @@ static int out_dirfd(const cq_runner *rn)
     return rn->out_dir_fd >= 0 ? rn->out_dir_fd : AT_FDCWD;
 }
 
+static int for_want_of(int rc);
+
 /* The job's output files are created on its first byte: creating two
- * files per job cost more than running a short one. */
+ * files per job cost more than running a short one. A file that cannot
+ * be created or written for want of descriptors or space ends the job,
+ * which then runs again later: its output is kept or it is not done. */
 static int sink(void *arg, int stream, const void *data, size_t len)
 {
     jobexec *je = arg;
@@ -57,16 +64,20 @@ static int sink(void *arg, int stream, const void *data, size_t len)
         const char *path = stream == 2 ? je->ju.err_path : je->ju.out_path;
         *fd = openat(out_dirfd(je->rn), out_name(je->rn, path),
                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (*fd < 0)
+        if (*fd < 0) {
+            je->lost_output = for_want_of(-errno);
             return -errno;
+        }
     }
     const char *p = data;
     while (len > 0) {
         ssize_t n = write(*fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
+        if (n < 0) {
+            je->lost_output = for_want_of(-errno);
             return -errno;
+        }
         p += n;
         len -= (size_t)n;
     }
@@ -85,9 +96,40 @@ static void report(const jobexec *je)
     /* A lost report only means `kill` finds no pid until the job ends. */
 }
 
+/* A start that failed for want of a resource says "not now", not
+ * "never": the worker starts the job again later instead of failing it. */
+static int for_want_of(int rc)
+{
+    switch (-rc) {
+    case EMFILE:
+    case ENFILE:
+    case EAGAIN:
+    case ENOMEM:
+    case ENOSPC:
+    case EDQUOT:
+    case ENOBUFS:
+        return 1;
+    default:
+        return rc == CTK_ENOMEM;
+    }
+}
+
+/* An output folder with no block or inode left could not keep what the
+ * job writes: the job waits for space rather than run and fail. */
+static int out_dir_full(const cq_runner *rn)
+{
+    struct statvfs sv;
+    if (rn->out_dir_fd < 0 || fstatvfs(rn->out_dir_fd, &sv) < 0)
+        return 0;
+    fsblkcnt_t blocks = geteuid() == 0 ? sv.f_bfree : sv.f_bavail;
+    fsfilcnt_t inodes = geteuid() == 0 ? sv.f_ffree : sv.f_favail;
+    return blocks == 0 || (sv.f_files > 0 && inodes < 2);
+}
+
 /* Returns 0 while the child runs, 1 when the job has ended already, or a
- * negative code for a unit that is not a job. */
-static int begin(jobexec *je, const cq_runner *rn, const ctk_unit *unit)
+ * negative code for a unit that is not a job. pre_err: a resource the run
+ * needs could not be had (a negative code), so the job is not started. */
+static int begin(jobexec *je, const cq_runner *rn, const ctk_unit *unit, int pre_err)
 {
     memset(je, 0, sizeof *je);
     je->rn = rn;
@@ -111,6 +153,13 @@ static int begin(jobexec *je, const cq_runner *rn, const ctk_unit *unit)
     if (ju->timeout > 0)
         je->so.deadline = ctk_spawn_clock() + ju->timeout;
     ctk_spawn_result_init(&je->res, &je->so);
+    if (pre_err == 0 && out_dir_full(rn))
+        pre_err = -ENOSPC;
+    if (pre_err < 0) {
+        je->rc = pre_err;
+        je->unstarted = for_want_of(pre_err);
+        return 1;
+    }
     /* An earlier attempt's output is not this one's. */
     if (ju->attempt > 1) {
         unlinkat(out_dirfd(rn), out_name(rn, ju->out_path), 0);
@@ -130,8 +179,12 @@ static int begin(jobexec *je, const cq_runner *rn, const ctk_unit *unit)
         report(je);
         rc = ctk_spawn_watch_begin(&je->watch, &je->child, &je->res);
     }
-    if (rc < 0)
+    if (rc < 0) {
         je->rc = rc;
+        /* A child that started before a later step failed is ended at
+         * once by dispose, before it could do much: started again too. */
+        je->unstarted = for_want_of(rc);
+    }
     return rc == 0 ? 0 : 1;
 }
 
@@ -179,6 +232,7 @@ static int end(jobexec *je, ctk_unit *unit)
         .rc = je->rc,
         .timed_out = je->res.timed_out,
         .terminated = je->res.terminated,
+        .unstarted = je->unstarted || (je->lost_output && je->rc < 0),
         .reason = je->reason[0] != '\0' ? je->reason : NULL,
     };
     unit->out.len = 0;
@@ -220,7 +274,7 @@ int cq_runner_run(void *ctx, ctk_unit *unit, const int *cancel)
     if (ctk_is_cancelled(cancel) || fd_readable(rn->cancel_fd))
         return ctk_unit_fail(unit, CTK_ECANCELED, "cancelled");
     jobexec *je = g_new(jobexec, 1);
-    int rc = begin(je, rn, unit);
+    int rc = begin(je, rn, unit, 0);
     if (rc < 0) {
         g_free(je);
         return ctk_unit_fail(unit, rc, "malformed job: %s", ctk_strerror(rc));
@@ -342,20 +396,28 @@ int cq_runner_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn done
     aj->epfd = -1;
     for (int i = 0; i < NFDS; i++)
         aj->watched[i] = -1;
-    int rc = begin(&aj->je, rn, unit);
+    /* The epoll set first: without it the job is not started at all. */
+    aj->epfd = epoll_create1(EPOLL_CLOEXEC);
+    int rc = begin(&aj->je, rn, unit, aj->epfd < 0 ? -errno : 0);
     if (rc < 0) {
+        if (aj->epfd >= 0)
+            close(aj->epfd);
         g_free(aj);
         return rc;
     }
     uv_timer_init(loop, &aj->timer);
     aj->timer.data = aj;
     aj->handles = 1;
-    if (rc == 0 && (aj->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-        aj->je.rc = CTK_ESYS;
-    if (aj->epfd >= 0 && uv_poll_init(loop, &aj->poll, aj->epfd) < 0) {
+    if (rc != 0 && aj->epfd >= 0) {
         close(aj->epfd);
         aj->epfd = -1;
-        aj->je.rc = CTK_ESYS;
+    }
+    int prc;
+    if (aj->epfd >= 0 && (prc = uv_poll_init(loop, &aj->poll, aj->epfd)) < 0) {
+        close(aj->epfd);
+        aj->epfd = -1;
+        aj->je.rc = prc; /* a libuv code is a negated errno */
+        aj->je.unstarted = for_want_of(prc);
     }
     if (aj->epfd < 0) {
         /* Done already (or cannot be watched: dispose ends it): report

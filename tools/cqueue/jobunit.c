@@ -123,8 +123,8 @@ void cq_jobunit_clear(cq_jobunit *u)
 
 int cq_outcome_encode(ctk_buf *b, const cq_outcome *o)
 {
-    const int64_t f[] = {o->id, o->exit_code, o->signal,    o->exec_errno,
-                         o->rc, o->timed_out, o->terminated};
+    const int64_t f[] = {o->id, o->exit_code, o->signal,     o->exec_errno,
+                         o->rc, o->timed_out, o->terminated, o->unstarted};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < G_N_ELEMENTS(f); i++)
         rc = ctk_wire_put_i64(b, f[i]);
@@ -136,8 +136,8 @@ int cq_outcome_decode(const void *data, size_t len, cq_outcome *o)
     ctk_wire_reader r;
     memset(o, 0, sizeof *o);
     ctk_wire_reader_init(&r, data, len);
-    int64_t *f[] = {&o->id, &o->exit_code, &o->signal,    &o->exec_errno,
-                    &o->rc, &o->timed_out, &o->terminated};
+    int64_t *f[] = {&o->id, &o->exit_code, &o->signal,     &o->exec_errno,
+                    &o->rc, &o->timed_out, &o->terminated, &o->unstarted};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < G_N_ELEMENTS(f); i++)
         rc = ctk_wire_get_i64(&r, f[i]);

@@ -33,6 +33,9 @@ typedef struct cq_outcome {
     int64_t exec_errno; /* the command could not be started */
     int64_t rc;         /* a library error running it (CTK_E*), or 0 */
     int64_t timed_out, terminated;
+    /* It never started for want of a resource (descriptors, processes,
+     * memory, space; rc says which): the worker starts it again later. */
+    int64_t unstarted;
     char *reason; /* why it could not run ("cannot enter DIR: ..."), or NULL */
 } cq_outcome;
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cqcmd.h"
+#include "ctkx/closeout.h"
 #include "ctkx/cli.h"
 #include "ctkx/parse.h"
 #include "ctkx/spawn.h"
@@ -391,6 +392,26 @@ static int run_command(ctk_cqcmd_opts *o, ctk_registry *reg, int argc, char **ar
     return status;
 }
 
+/* The hidden --dump-options: the global table, then each command's, each
+ * after a "command\tNAME\tSYNOPSIS" line (the completions read which
+ * commands take job ids from the synopsis). */
+static int dump_options(ctk_registry *reg)
+{
+    ctk_cli_dump_options(&main_cli, reg, stdout);
+    for (size_t i = 0; i < G_N_ELEMENTS(commands); i++) {
+        char *synopsis = g_strdelimit(g_strdup(commands[i].synopsis), "\n", '|');
+        printf("command\t%s\t%s\n", commands[i].name, *synopsis != '\0' ? synopsis : "-");
+        g_free(synopsis);
+        ctk_cli cli = {.prog = commands[i].name,
+                       .synopsis = commands[i].synopsis,
+                       .summary = commands[i].summary,
+                       .options = commands[i].options,
+                       .stop_at_operand = 1};
+        ctk_cli_dump_options(&cli, reg, stdout);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ctk_cqcmd_opts o = {.queue = "default", .state = -1, .weight = 1};
@@ -399,6 +420,7 @@ int main(int argc, char **argv)
     char err[1600];
     int first, status = 0;
     ctk_cli_guard_stdio();
+    ctk_closeout_init(PROG, 1);
     ctk_cli cli = main_cli;
     cli.handler_arg = &o;
     /* The built-in store registers as a plugin's would: --db picks either. */
@@ -412,6 +434,8 @@ int main(int argc, char **argv)
         status = (fprintf(stderr, PROG ": the sqlite store: %s\n", ctk_strerror(rc)), 1);
     else if (ctk_cli_parse(&cli, reg, argc, argv, &o.c, &first, err, sizeof err) < 0)
         status = ctk_cqcmd_usage_error(NULL, err);
+    else if (o.c.dump_options)
+        status = dump_options(reg);
     else if (ctk_cli_inform(&main_cli, reg, &o.c, stdout, NULL, NULL))
         status = 0;
     else if (o.c.plot != NULL)

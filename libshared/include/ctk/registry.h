@@ -57,6 +57,10 @@ CTK_EXTERN const ctk_workload *ctk_registry_workload(ctk_registry *reg, const ch
 /* A store by its name, which is also the scheme of a --db value
  * ("sqlite", "postgresql"). */
 CTK_EXTERN const ctk_store_entry *ctk_registry_store(ctk_registry *reg, const char *name);
+/* The plugin file (canonical path) whose initialisation registered NAME,
+ * or NULL for one built into libctk or registered by the program itself;
+ * valid while reg lives. */
+CTK_EXTERN const char *ctk_registry_source(ctk_registry *reg, ctk_kind kind, const char *name);
 /* Sorted, NULL-terminated names of one kind; free with g_strfreev. */
 CTK_EXTERN char **ctk_registry_names(ctk_registry *reg, ctk_kind kind);
 /* "sync, thread, ..." for error messages; free with g_free() or free(). */
