@@ -648,7 +648,7 @@ static int master_main(ctk_exec *exec, const mpi_conf *conf, int size)
     double t = now();
     for (int i = 0; i < m.npeers; i++) {
         m.peers[i] = (peer){.rank = i + 1, .alive = 1, .heard = t};
-        strcpy(m.peers[i].host, "?");
+        snprintf(m.peers[i].host, sizeof m.peers[i].host, "?");
     }
     learn_hosts(&m);
     double beat = 0;
