@@ -143,7 +143,8 @@ in_file() {
 }
 
 @test "-i means -I {}" {
-    same -k -i echo {} ::: a b
+    same -k -i -j1 echo {} ::: a b
+    same -k -i repl echo repl ::: a b
 }
 
 @test "--joblog - writes the log on stdout" {
@@ -279,7 +280,7 @@ in_file() {
     same -k --no-notice echo ::: a
     same -k --nice 10 echo ::: a
     same -k --tmpdir "$BATS_TEST_TMPDIR" echo ::: a
-    same -k --load 100% echo ::: a
+    same -k --load 10000 echo ::: a
     same -k --memfree 1k echo ::: a
 }
 
@@ -291,9 +292,41 @@ in_file() {
     same -k --tag echo ::: a b ::: 1 2
 }
 
-@test "--plus replacement strings" {
-    same -k --plus echo {+/} {+.} {..} {...} {/..} ::: dir/a.tar.gz
-    same -k --plus echo {##} {0#} ::: a b c
+@test "--plus, --rpl, --match, --filter: a usage error that says why" {
+    run cpar -k --plus echo {+/} ::: dir/a.tar.gz
+    assert_failure 2
+    assert_output --partial 'not supported'
+    run cpar --rpl '{:} s/A/D/' echo {:} ::: A
+    assert_failure 2
+    assert_output --partial 'Perl'
+}
+
+@test "renamed replacement strings: --er, --bnr, --dnr, --bner" {
+    same -k --er FOO echo FOO ::: /a/b.c a/b.c b.c
+    same -k --bnr FOO echo FOO ::: /a/b.c a/b.c b.c
+    same -k --dnr II echo II {} ::: a a/b a/b/c
+    same -j1 -k -X --bner FOO echo FOO ::: /a/b.c a/b.c b.c
+}
+
+@test "-X with -N and -L with {}" {
+    same -X -j1 -N 6 echo {-1}orrec{1} ::: t B X D E c
+    in_file "$(seq 19 | tr '\n' ' ' | tr ' ' '\n')"
+    same -k -L 10 echo a{}b
+}
+
+@test "--header without --colsep splits at tabs" {
+    in_file 'A\tB\n1\tone\n'
+    same --header : echo {B} {A}
+}
+
+@test "--dryrun --joblog - prints the command lines only" {
+    same --dryrun --joblog - echo ::: Only_this
+}
+
+@test "-n0 and -L0 run the command once per item without it" {
+    in_file '1\n2\n'
+    same -k -n0 echo n0
+    same -k -L0 echo L0
 }
 
 @test "{= perl =} is refused with a clear error" {

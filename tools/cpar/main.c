@@ -77,6 +77,14 @@ enum {
     OPT_NICE,
     OPT_TMPDIR,
     OPT_SHUF,
+    OPT_RENAME_NOEXT,
+    OPT_RENAME_BASE,
+    OPT_RENAME_DIR,
+    OPT_RENAME_BASENOEXT,
+    OPT_RENAME_SEQ,
+    OPT_RENAME_SLOT,
+    OPT_PERL, /* options whose values are Perl: refused, naming that */
+    OPT_PLUS,
 };
 
 /* GNU parallel's usable command line length for -X/-m on Linux: its probe
@@ -178,6 +186,26 @@ static const ctk_cli_option cpar_options[] = {
      OPT_TMPDIR},
     {"linebuffer", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"halt-on-error", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N", "the same as --halt", OPT_HALT},
+    {"argsep", 0, CTK_ARG_REQUIRED, "SEP", "the same as --arg-sep", OPT_ARG_SEP},
+    {"dryrun", 0, CTK_ARG_NONE, NULL, "the same as --dry-run", OPT_DRY_RUN},
+    {"extensionreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {.}", OPT_RENAME_NOEXT},
+    {"er", 0, CTK_ARG_REQUIRED, "STR", "the same as --extensionreplace", OPT_RENAME_NOEXT},
+    {"basenamereplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {/}", OPT_RENAME_BASE},
+    {"bnr", 0, CTK_ARG_REQUIRED, "STR", "the same as --basenamereplace", OPT_RENAME_BASE},
+    {"dirnamereplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {//}", OPT_RENAME_DIR},
+    {"dnr", 0, CTK_ARG_REQUIRED, "STR", "the same as --dirnamereplace", OPT_RENAME_DIR},
+    {"basenameextensionreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {/.}",
+     OPT_RENAME_BASENOEXT},
+    {"bner", 0, CTK_ARG_REQUIRED, "STR", "the same as --basenameextensionreplace",
+     OPT_RENAME_BASENOEXT},
+    {"seqreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {#}", OPT_RENAME_SEQ},
+    {"slotreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {%}", OPT_RENAME_SLOT},
+    {"gnu", 0, CTK_ARG_NONE, NULL, "accepted; no effect", OPT_ACCEPTED},
+    {"plus", 0, CTK_ARG_NONE, NULL, "not supported: a usage error naming the strings cpar has",
+     OPT_PLUS},
+    {"rpl", 0, CTK_ARG_REQUIRED, "PERL", "not supported (Perl): a usage error", OPT_PERL},
+    {"match", 0, CTK_ARG_REQUIRED, "REGEX", "not supported (Perl): a usage error", OPT_PERL},
+    {"filter", 0, CTK_ARG_REQUIRED, "PERL", "not supported (Perl): a usage error", OPT_PERL},
     {"pipe", 0, CTK_ARG_NONE, NULL, "not here: cpipe(1) splits standard input into blocks",
      OPT_PIPE},
     {"pipepart", 0, CTK_ARG_NONE, NULL, "not here: see cpipe(1)", OPT_PIPE},
@@ -220,6 +248,7 @@ typedef struct cpar_opts {
     const char *jobs, *strategy, *header;
     int records_header, link, verbose, trace, quote, no_empty, files, shuf, pipe;
     const char *eof_str, *arg_sep, *arg_file_sep, *trim;
+    ctk_cmdline_names names; /* names.all is -I's: see replace */
 } cpar_opts;
 
 static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
@@ -311,13 +340,16 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_MAX_LINES:
     case OPT_MAX_LINES_OPT:
         o->per_job_given = 1;
-        o->max_replace = id == OPT_MAX_REPLACE;
-        if (id == OPT_MAX_LINES_OPT && v == NULL) {
+        /* -N and -L repeat a word holding {} per item, as -X does; -n
+         * puts the items in {}'s place. */
+        o->max_replace = id != OPT_MAX_ARGS;
+        if (id == OPT_MAX_LINES_OPT && (v == NULL || strcmp(v, "0") == 0)) {
             o->per_job = 1;
             return 0;
         }
-        if (id == OPT_MAX_REPLACE && strcmp(v, "0") == 0) {
-            /* -N0: one item per job, given to the command nowhere. */
+        if (strcmp(v, "0") == 0) {
+            /* -N0, -n0, -L0: one item per job, given to the command
+             * nowhere. */
             o->per_job = 1;
             o->max_replace = -1;
             return 0;
@@ -340,6 +372,14 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_ACCEPTED:
     case OPT_ACCEPTED_VALUE:
         return 0;
+    case OPT_PLUS:
+        snprintf(why, why_len,
+                 "GNU parallel's --plus replacement strings are not supported; cpar has {} {.} "
+                 "{/} {//} {/.} {#} {%%} and their positional forms");
+        return CTK_EINVAL;
+    case OPT_PERL:
+        snprintf(why, why_len, "Perl expressions are not supported (cpar runs no Perl)");
+        return CTK_EINVAL;
     case OPT_PIPE:
         o->pipe = 1;
         return 0;
@@ -386,6 +426,24 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         return 0;
     case OPT_SHUF:
         o->shuf = 1;
+        return 0;
+    case OPT_RENAME_NOEXT:
+        o->names.noext = v;
+        return 0;
+    case OPT_RENAME_BASE:
+        o->names.base = v;
+        return 0;
+    case OPT_RENAME_DIR:
+        o->names.dir = v;
+        return 0;
+    case OPT_RENAME_BASENOEXT:
+        o->names.basenoext = v;
+        return 0;
+    case OPT_RENAME_SEQ:
+        o->names.seq = v;
+        return 0;
+    case OPT_RENAME_SLOT:
+        o->names.slot = v;
         return 0;
     case OPT_NICE: {
         char *end;
@@ -520,8 +578,8 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_regis
         ctk_cli_strategy_forks(reg, c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY))
         return "--line-buffer needs a strategy that runs jobs in cpar's own process "
                "(this one runs them in worker processes)";
-    if (o->fill && (o->per_job_given || o->colsep != NULL))
-        return "-X and -m take no -n, -N or --colsep";
+    if (o->fill && o->colsep != NULL)
+        return "-X and -m take no --colsep";
     if (c->compare != NULL && o->dry_run)
         return "--compare runs the jobs: it takes no --dry-run";
     return NULL;
@@ -782,11 +840,15 @@ int main(int argc, char **argv)
         goto out;
     c.header = o.records_header;
     rewrite_separators(&o, argc, argv, first);
+    /* --header without --colsep splits the header and the values at tabs,
+     * as GNU parallel does. */
+    if (o.header != NULL && o.colsep == NULL)
+        o.colsep = "\t";
     ctk_parrun_input in = {(const char *const *)o.arg_files->pdata,
                            o.arg_files->len,
                            o.delim,
                            o.colsep,
-                           o.per_job,
+                           o.fill ? 1 : o.per_job,
                            argc,
                            argv,
                            first,
@@ -866,11 +928,13 @@ int main(int argc, char **argv)
         (o.shell || shell != NULL ? CTK_CMDLINE_FORCE_SHELL : 0) |
         (o.fill == 'X' || (o.max_replace == 1 && o.per_job > 1) ? CTK_CMDLINE_CONTEXT : 0) |
         (o.max_replace < 0 ? CTK_CMDLINE_NO_APPEND : 0);
-    rc = ctk_cmdline_parse(&cmd, (char **)words->pdata, words->len, o.replace, cmd_flags, err,
-                           sizeof err);
+    o.names.all = o.replace;
+    rc = ctk_cmdline_parse_names(&cmd, (char **)words->pdata, words->len, &o.names, cmd_flags, err,
+                                 sizeof err);
     g_ptr_array_free(words, TRUE);
-    if (rc < 0 || (tagtext != NULL && ctk_cmdline_parse(&tagstring, &tagtext, 1, o.replace,
-                                                        CTK_CMDLINE_TEXT, err, sizeof err) < 0)) {
+    unsigned tag_flags = CTK_CMDLINE_TEXT | (cmd_flags & CTK_CMDLINE_CONTEXT);
+    if (rc < 0 || (tagtext != NULL && ctk_cmdline_parse_names(&tagstring, &tagtext, 1, &o.names,
+                                                              tag_flags, err, sizeof err) < 0)) {
         status = usage_error(err);
         goto out;
     }
@@ -880,7 +944,9 @@ int main(int argc, char **argv)
                 GNU_LINE_MAX);
         o.max_chars = GNU_LINE_MAX;
     }
-    if (o.joblog != NULL && strcmp(o.joblog, "-") == 0) {
+    if (o.joblog != NULL && strcmp(o.joblog, "-") == 0 && o.dry_run) {
+        o.joblog = NULL; /* a dry run logs nothing; parallel prints only the lines */
+    } else if (o.joblog != NULL && strcmp(o.joblog, "-") == 0) {
         /* --joblog -: the log goes to stdout, after each job's output. */
         int fd = dup(STDOUT_FILENO);
         files.joblog = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -942,6 +1008,8 @@ int main(int argc, char **argv)
         .trace = o.trace,
         .files = o.files,
         .line_max = line_max,
+        .no_args = o.max_replace < 0,
+        .fill_max = o.fill && o.per_job_given ? (size_t)o.per_job : 0,
     };
     status = c.compare != NULL ? ctk_parrun_compare(&c, reg, &in, &po, PROG)
                                : ctk_parrun_jobs(&c, reg, &po, PROG);

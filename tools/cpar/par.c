@@ -374,7 +374,8 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
     size_t len, per_arg;
     ctk_cmdline_fill_cost(p->opts.cmd, &len, &per_arg);
     int eof = 0, rc = 0;
-    while (p->spread_max == 0 || args->len < p->spread_max) {
+    while ((p->spread_max == 0 || args->len < p->spread_max) &&
+           (p->opts.fill_max == 0 || args->len < p->opts.fill_max)) {
         GPtrArray *v = g_queue_pop_head(p->pending);
         if (v == NULL) {
             rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
@@ -455,7 +456,7 @@ int ctk_par_produce(void *arg, ctk_unit *unit)
     ctk_cmdline_item *cols = g_new(ctk_cmdline_item, p->item.n ? p->item.n : 1);
     for (size_t i = 0; i < p->item.n; i++)
         cols[i] = (ctk_cmdline_item){p->item.cols[i], p->item.lens[i]};
-    rc = ctk_par_encode_job(&unit->in, skip, cols, p->item.n);
+    rc = ctk_par_encode_job(&unit->in, skip, cols, p->opts.no_args ? 0 : p->item.n);
     g_free(cols);
     return rc < 0 ? ctk_unit_fail(unit, rc, "cannot queue the job: %s", ctk_strerror(rc)) : 0;
 }
