@@ -517,7 +517,7 @@ print("ok")' <<<"$output"
     assert_cpar_usage_error '.*--compare'
     run --separate-stderr cp_run -s process --line-buffer echo ::: a
     assert_cpar_usage_error '.*--line-buffer'
-    run --separate-stderr cp_run -X -n 2 echo ::: a
+    run --separate-stderr cp_run -X --colsep , echo ::: a
     assert_cpar_usage_error '.*-X'
 }
 
