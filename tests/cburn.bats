@@ -61,15 +61,14 @@ LONG_OPTIONS='workload tasks size duration gil switch-interval share list-worklo
     assert_man_has_options cburn 15
 }
 
-@test "--version prints 'cburn (ctk) VERSION', the configured version" {
+@test "--version starts with 'cburn (ctk) VERSION', the configured version" {
     run --separate-stderr cb --version
     assert_success
-    assert_equal "${#lines[@]}" 1
-    assert_output --regexp '^cburn \(ctk\) [0-9]+\.[0-9]+(\.[0-9]+)?$'
+    assert_regex "${lines[0]}" '^cburn \(ctk\) [0-9]+\.[0-9]+(\.[0-9]+)?$'
     local want
     want=$(sed -n 's/^AC_INIT(\[ctk\], *\[\([^]]*\)\].*/\1/p' "$CTK_SRCDIR/configure.ac")
     [[ -n $want ]] || skip "no version in configure.ac"
-    assert_output "cburn (ctk) $want"
+    assert_equal "${lines[0]}" "cburn (ctk) $want"
 }
 
 @test "--list-strategies lists the built-ins and the pinned plugin, each with a summary" {

@@ -880,3 +880,159 @@ last_start_after() {
     # The joblog's seq, exit value and command agree, line for line.
     assert_equal "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/w.log")" "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/t.log")"
 }
+
+# ---- hardening: low limits, full disks, planted links, kills (issue 13) ------------
+
+@test "under a low ulimit -n, -j is capped with a warning and every job's output and joblog line are kept, under each strategy" {
+    local s d=$BATS_TEST_TMPDIR
+    for s in process sync thread async; do
+        rm -f "$d/jl" "$d/side"
+        run --separate-stderr bash -c "ulimit -Sn 64 && ulimit -Hn 64 && cd '$d' &&
+            seq 100 | timeout 60 cpar -s $s -j60 --joblog jl 'echo {} >> side; echo {}'"
+        assert_success
+        assert_equal "$(sort -n <<<"$output")" "$(seq 100)"
+        assert_equal "$(tail -n +2 "$d/jl" | cut -f1 | sort -n)" "$(seq 100)"
+        assert_equal "$(wc -l <"$d/side")" 100
+        if [[ $s != sync ]]; then
+            [[ $stderr =~ ^cpar:\ only\ enough\ file\ descriptors\ \(64\)\ to\ run\ [0-9]+\ jobs\ at\ once,\ not\ 60$ ]] ||
+                fail "$s: no fd cap warning: $stderr"
+        fi
+    done
+    # The soft limit is raised toward the hard one before -j is lowered.
+    run --separate-stderr bash -c "ulimit -Sn 64 && ulimit -Hn 4096 && seq 100 | timeout 60 cpar -j60 'echo {}' | wc -l"
+    assert_success
+    assert_output 100
+    assert_equal "$stderr" ""
+}
+
+# full_fs: a 1 MB tmpfs at $BATS_TEST_TMPDIR/full (root only; skips
+# otherwise); unmounted by teardown_full_fs.
+full_fs() {
+    FULL=$BATS_TEST_TMPDIR/full
+    mkdir -p "$FULL"
+    mount -t tmpfs -o size=1m tmpfs "$FULL" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
+}
+
+teardown() {
+    [[ -n ${FULL:-} ]] && umount "$FULL" 2>/dev/null
+    ctk_cleanup
+}
+
+@test "--results on a full disk: a job whose output was lost has failed (exit status, Exitval, message), under each strategy" {
+    full_fs
+    local s
+    for s in process thread async; do
+        rm -rf "${FULL:?}"/*
+        run --separate-stderr timeout 60 cpar -s "$s" --joblog "$BATS_TEST_TMPDIR/jr" --results "$FULL/res" \
+            'head -c 300000 /dev/zero; : {}' ::: $(seq 10)
+        local lost
+        lost=$(tail -n +2 "$BATS_TEST_TMPDIR/jr" | awk -F'\t' '$7 != 0' | wc -l)
+        ((lost > 0)) || fail "$s: no job reported failed"
+        assert_equal "$status" "$lost"
+        [[ $stderr == *"cannot keep output of job "*"No space left on device"* ]] || fail "$s: $stderr"
+        # Every job logged as a success has its whole output.
+        local seq
+        for seq in $(tail -n +2 "$BATS_TEST_TMPDIR/jr" | awk -F'\t' '$7 == 0 {print $1}'); do
+            assert_equal "$(wc -c <"$FULL/res/1/$seq/stdout")" 300000
+        done
+    done
+}
+
+@test "a full TMPDIR: cpar says the job's output could not be kept, and the job counts failed" {
+    full_fs
+    local s
+    for s in process thread async; do
+        run --separate-stderr env TMPDIR="$FULL" timeout 60 cpar -s "$s" 'head -c 1600000 /dev/zero; : {}' ::: 1 2 3 4
+        ((status > 0)) || fail "$s: exit $status"
+        [[ $stderr == *"cannot keep the job's output: No space left on device"* ]] || fail "$s: $stderr"
+        [[ $stderr != *"cannot run"* ]] || fail "$s: $stderr"
+    done
+}
+
+@test "a joblog on a full disk is a reported write error; --resume reruns a torn last line instead of refusing the log" {
+    full_fs
+    head -c $((1024 * 1024 - 8192)) /dev/zero >"$FULL/fill" 2>/dev/null || true
+    run --separate-stderr timeout 60 cpar --joblog "$FULL/jl" 'echo {}' ::: $(seq 300)
+    assert_equal "$status" 255
+    [[ $stderr == *"--joblog $FULL/jl: cannot write: No space left on device"* ]] || fail "$stderr"
+    # The log holds whole lines only.
+    assert_equal "$(tail -c 1 "$FULL/jl" | od -An -c | tr -d ' ')" '\n'
+    rm "$FULL/fill"
+    run timeout 60 cpar --resume --joblog "$FULL/jl" 'echo {}' ::: $(seq 300)
+    assert_success
+    assert_equal "$(tail -n +2 "$FULL/jl" | cut -f1 | sort -n)" "$(seq 300)"
+    # A torn last line (even one with every field) is rerun, and not glued to.
+    local jl=$BATS_TEST_TMPDIR/torn
+    cpar --joblog "$jl" 'echo {}' ::: 1 2 >/dev/null
+    printf '3\t:\t1.0\t0\t2\t0\t0\techo' >>"$jl"
+    run timeout 60 cpar --resume --joblog "$jl" 'echo {}' ::: 1 2 3 4
+    assert_success
+    assert_equal "$(sort <<<"$output")" $'3\n4'
+    assert_equal "$(tail -n +2 "$jl" | cut -f1 | sort -n)" "$(seq 4)"
+    assert_equal "$(awk -F'\t' 'NF != 9' "$jl")" ""
+}
+
+@test "--results follows no planted link, for a file or a folder" {
+    local d=$BATS_TEST_TMPDIR
+    mkdir -p "$d/res/1/a" "$d/res2/1" "$d/elsewhere"
+    echo keep >"$d/victim"
+    ln -s "$d/victim" "$d/res/1/a/stdout"
+    ln -s "$d/elsewhere" "$d/res2/1/a"
+    run --separate-stderr cpar --results "$d/res" 'echo {}' ::: a
+    assert_equal "$status" 1
+    assert_equal "$(cat "$d/victim")" keep
+    [[ $stderr == *"cannot keep output of job 1"* ]] || fail "$stderr"
+    run --separate-stderr cpar --results "$d/res2" 'echo {}' ::: a
+    assert_equal "$status" 1
+    assert_equal "$(ls -A "$d/elsewhere")" ""
+}
+
+@test "--timeout ends the job's whole process group under every strategy" {
+    local s t0
+    for s in process sync thread async; do
+        t0=$(now)
+        run --separate-stderr timeout 60 cpar -s "$s" --timeout 1 'sleep 30 & echo {}' ::: 1
+        assert_equal "$status" 1
+        elapsed_below "$t0" 10
+    done
+}
+
+@test "a job that cannot be started reports the real errno under every strategy" {
+    local s big=$BATS_TEST_TMPDIR/big
+    head -c 200000 /dev/zero | tr '\0' a >"$big"
+    echo >>"$big"
+    for s in process sync thread async; do
+        run --separate-stderr timeout 60 cpar -s "$s" 'echo {} | wc -c' :::: "$big"
+        assert_equal "$status" 1
+        [[ $stderr == *"Argument list too long"* ]] || fail "$s: $stderr"
+        [[ $stderr != *"Permission denied"* ]] || fail "$s: $stderr"
+    done
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+@test "kill -9 of cpar ends its running jobs too, under every strategy" {
+    local s d=$BATS_TEST_TMPDIR pid i
+    for s in process sync thread async; do
+        rm -f "$d"/job.*
+        cpar -s "$s" -j2 'echo $$ > '"$d"'/job.{}; exec sleep 30' ::: a b </dev/null >/dev/null 2>&1 &
+        pid=$!
+        for i in $(seq 100); do
+            [[ -s $d/job.a ]] && { [[ $s == sync ]] || [[ -s $d/job.b ]]; } && break
+            sleep 0.05
+        done
+        [[ -s $d/job.a ]] || fail "$s: no job started"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+        for i in $(seq 100); do
+            alive "$(cat "$d/job.a")" || break
+            sleep 0.05
+        done
+        alive "$(cat "$d/job.a")" && fail "$s: job outlived cpar"
+        [[ -s $d/job.b ]] && alive "$(cat "$d/job.b")" && fail "$s: job b outlived cpar"
+    done
+    return 0
+}

@@ -219,13 +219,14 @@ for i in range(400):
 
 # ---- failures ---------------------------------------------------------------------------------
 
-@test "a failing filter: block number and offset reported, earlier output whole, its status" {
+@test "--halt now,fail=1: block number and offset reported, earlier output whole, its status" {
     seq 1 1000 >"$BATS_TEST_TMPDIR/in"
     local s
     for s in thread async process sync; do
-        run --separate-stderr cpp -s "$s" -j2 -b 500 -a "$BATS_TEST_TMPDIR/in" \
+        run --separate-stderr cpp -s "$s" -j2 -b 500 --halt now,fail=1 -a "$BATS_TEST_TMPDIR/in" \
             'if [ "$CPIPE_BLOCK" = 3 ]; then exit 7; fi; cat'
         assert_equal "$status" 7
+        assert_stderr_regex "cpipe: --halt: 1 block failed; ending the running filters"
         # Blocks 1 and 2 (500 and 500 bytes up to a newline) are complete.
         assert_equal "$output" "$(head -c "$(cpp -b 500 -a "$BATS_TEST_TMPDIR/in" 'wc -c' |
             head -2 | awk '{ s += $1 } END { print s }')" "$BATS_TEST_TMPDIR/in")"
@@ -239,16 +240,62 @@ for i in range(400):
 
 @test "a filter killed by a signal: reported with the signal, status 128+N" {
     seq 1 100 >"$BATS_TEST_TMPDIR/in"
-    run --separate-stderr cpp -b 100 -a "$BATS_TEST_TMPDIR/in" 'kill -9 $$'
+    run --separate-stderr cpp -b 100 --halt now,fail=1 -a "$BATS_TEST_TMPDIR/in" 'kill -9 $$'
     assert_equal "$status" 137
     assert_stderr_regex "block 1 \(offset 0, [0-9]+ bytes\): the filter was killed by signal 9"
 }
 
-@test "--keep-going: the failure is reported and every other block is written" {
+@test "by default every block runs: failures reported, every other block written, exit = failed blocks" {
+    seq 1 1000 >"$BATS_TEST_TMPDIR/in"
+    local s n
+    n=$(cpp -b 500 -a "$BATS_TEST_TMPDIR/in" 'wc -l' | wc -l)
+    for s in thread async process sync; do
+        run --separate-stderr cpp -s "$s" -b 500 -a "$BATS_TEST_TMPDIR/in" \
+            'if [ "$CPIPE_BLOCK" = 2 ] || [ "$CPIPE_BLOCK" = 4 ]; then exit 3; fi; wc -l'
+        assert_equal "$status" 2
+        assert_equal "${#lines[@]}" $((n - 2))
+        assert_stderr_regex "block 2 .*status 3"
+        assert_stderr_regex "block 4 .*status 3"
+    done
+}
+
+@test "GNU parallel --pipe as the oracle: the exit status counts failed blocks, 101 for more than 100" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed (./bootstrap --test-deps)"
+    local want got
+    for n in 7 150; do
+        want=$(seq "$n" | parallel --will-cite --pipe -N1 false 2>/dev/null; echo $?)
+        got=$(seq "$n" | cpp -b 1 false 2>/dev/null; echo $?)
+        assert_equal "$got" "$want"
+    done
+    # cpipe(1)'s own example: a block where grep finds nothing does not stop the others.
+    seq 1 5000 >"$BATS_TEST_TMPDIR/in"
+    run --separate-stderr cpp -b 2000 -a "$BATS_TEST_TMPDIR/in" grep -x 4999
+    assert_output 4999
+    assert [ "$status" -gt 0 ]
+}
+
+@test "--halt soon,fail=1 writes the blocks already running; --halt success and bad values" {
+    seq 1 1000 >"$BATS_TEST_TMPDIR/in"
+    run --separate-stderr cpp -j1 -b 500 --halt soon,fail=1 -a "$BATS_TEST_TMPDIR/in" \
+        'if [ "$CPIPE_BLOCK" = 2 ]; then exit 3; fi; wc -l'
+    assert_equal "$status" 3
+    assert_stderr_regex "starting no more blocks"
+    run --separate-stderr cpp -j1 -b 500 --halt now,success=1 -a "$BATS_TEST_TMPDIR/in" wc -l
+    assert_success
+    assert_equal "${#lines[@]}" 1
+    run --separate-stderr cpp --halt sometime,fail=1 cat </dev/null
+    assert_equal "$status" 2
+    assert_stderr_regex "^cpipe: --halt sometime,fail=1: use"
+    run --separate-stderr cpp --halt-on-error 10% cat </dev/null
+    assert_equal "$status" 2
+    assert_stderr_regex "use a count"
+}
+
+@test "--keep-going (the default) still runs every block" {
     seq 1 1000 >"$BATS_TEST_TMPDIR/in"
     run --separate-stderr cpp --keep-going -b 500 -a "$BATS_TEST_TMPDIR/in" \
         'if [ "$CPIPE_BLOCK" = 2 ]; then exit 3; fi; wc -l'
-    assert_equal "$status" 3
+    assert_equal "$status" 1
     local n
     n=$(cpp -b 500 -a "$BATS_TEST_TMPDIR/in" 'wc -l' | wc -l)
     assert_equal "${#lines[@]}" $((n - 1))
@@ -527,4 +574,39 @@ interrupt() {
     run --separate-stderr bash -c 'cat "$2" | cpipe --plugin "$1" -s wirepair --block 16k rev | md5sum' _ "$so" "$BATS_TEST_TMPDIR/in"
     assert_success
     assert_output "$(rev <"$BATS_TEST_TMPDIR/in" | md5sum)"
+}
+
+@test "a full TMPDIR: cpipe says the filter's output could not be kept (not that it could not run), under each strategy" {
+    local full=$BATS_TEST_TMPDIR/full s
+    mkdir -p "$full"
+    mount -t tmpfs -o size=1m tmpfs "$full" 2>/dev/null || skip "cannot mount a tmpfs (not root?)"
+    for s in process thread async; do
+        run --separate-stderr bash -c "head -c 20000000 /dev/zero | TMPDIR='$full' timeout 60 cpipe -s $s --block 5M cat | wc -c"
+        [[ $stderr == *"cannot keep the filter's output: No space left on device"* ]] || { umount "$full"; fail "$s: $stderr"; }
+        [[ $stderr != *"cannot run the filter"* ]] || { umount "$full"; fail "$s: $stderr"; }
+    done
+    umount "$full"
+}
+
+@test "kill -9 of cpipe ends its running filters too, under every strategy" {
+    local s d=$BATS_TEST_TMPDIR pid i f
+    for s in process sync thread async; do
+        rm -f "$d"/filter.*
+        # shellcheck disable=SC2016
+        yes | cpipe -s "$s" -j2 --block 1k 'echo $$ > '"$d"'/filter.$$; exec sleep 30' >/dev/null 2>&1 &
+        pid=$!
+        for i in $(seq 100); do
+            compgen -G "$d/filter.*" >/dev/null && break
+            sleep 0.05
+        done
+        compgen -G "$d/filter.*" >/dev/null || fail "$s: no filter started"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+        sleep 0.5
+        for f in "$d"/filter.*; do
+            [[ -r /proc/$(cat "$f")/stat ]] && [[ $(awk '{print $3}' "/proc/$(cat "$f")/stat") != Z ]] &&
+                fail "$s: filter outlived cpipe"
+        done
+    done
+    return 0
 }

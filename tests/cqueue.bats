@@ -4,8 +4,20 @@
 # version of bench/cqueue.sh's durability run) and many producers and
 # workers at once.
 
+#
+# CQUEUE_TEST_STORE picks the store every test runs on: sqlite (the
+# default) or postgres, for which a throwaway server is started for the
+# file (tests/pg.bash) and each test gets a database of its own
+# (tests/cqueue-pg.bats runs this file so).
+
 # shellcheck disable=SC1083,SC2016
 load helpers
+load pg
+
+# tests/cqueue-pg.bats is a link to this file: run under that name, the
+# store is postgres.
+STORE=${CQUEUE_TEST_STORE:-sqlite}
+[[ $(basename "$BATS_TEST_FILENAME") == cqueue-pg.bats ]] && STORE=${CQUEUE_TEST_STORE:-postgres}
 
 setup_file() {
     # A store plugin, built the way an outside author would build one.
@@ -13,13 +25,32 @@ setup_file() {
     fixture_plugin memtest >/dev/null
     fixture_plugin wirepair >/dev/null
     export FIXTURES
+    if [[ $STORE == postgres ]]; then
+        local why
+        why=$(pg_missing)
+        [[ -z $why ]] || skip "$why"
+        pg_start
+        CTK_PLUGIN_PATH="$CTK_PLUGIN_PATH:$CTK_BUILDDIR/plugins/store-postgres/.libs"
+        export CTK_PLUGIN_PATH
+    fi
+}
+
+teardown_file() {
+    pg_stop
 }
 
 setup() {
-    export CQUEUE_DB="$BATS_TEST_TMPDIR/q.db"
     export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
-    OUT="$BATS_TEST_TMPDIR/q.db.d/out"
     WORKERS=()
+    if [[ $STORE == postgres ]]; then
+        export CQUEUE_DB
+        CQUEUE_DB=$(new_db q)
+        SIDE="$XDG_STATE_HOME/ctk/postgresql.d"
+    else
+        export CQUEUE_DB="$BATS_TEST_TMPDIR/q.db"
+        SIDE="$BATS_TEST_TMPDIR/q.db.d"
+    fi
+    OUT="$SIDE/out"
 }
 
 teardown() {
@@ -29,6 +60,39 @@ teardown() {
         wait "$p" 2>/dev/null || true
     done
     ctk_cleanup
+}
+
+# new_db NAME: the --db value of a new, empty queue database.
+new_db() {
+    if [[ $STORE == postgres ]]; then
+        psql -X -qAt "$PG_URL/postgres" -c "CREATE DATABASE t${BATS_TEST_NUMBER}_$1" >/dev/null
+        echo "$PG_URL/t${BATS_TEST_NUMBER}_$1"
+    else
+        echo "$BATS_TEST_TMPDIR/$1.db"
+    fi
+}
+
+# dbq SQL: a query on the jobs table of $CQUEUE_DB, on either store.
+dbq() {
+    if [[ $STORE == postgres ]]; then
+        PGOPTIONS='-c search_path=cqueue' psql -X -qAt "$CQUEUE_DB" -c "$1"
+    else
+        sqlite3 "$CQUEUE_DB" "$1"
+    fi
+}
+
+# db_check: the store's own integrity check says ok.
+db_check() {
+    if [[ $STORE == postgres ]]; then
+        assert_equal "$(dbq "SELECT count(*) FROM deps d WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = d.job)")" 0
+    else
+        db_check
+    fi
+}
+
+# sqlite_only: the test is about the SQLite file itself.
+sqlite_only() {
+    [[ $STORE == sqlite ]] || skip "about the SQLite store's file ($1)"
 }
 
 cq() {
@@ -294,21 +358,22 @@ for line in sys.stdin:
     assert_success
     pid=$output
     WORKERS+=("$pid")
-    [[ -f $BATS_TEST_TMPDIR/q.db.d/work-default.pid ]]
-    assert_equal "$(cat "$BATS_TEST_TMPDIR/q.db.d/work-default.pid")" "$pid"
+    [[ -f $SIDE/work-default.pid ]]
+    assert_equal "$(cat "$SIDE/work-default.pid")" "$pid"
     run --separate-stderr cq work --daemon
     assert_failure 1
     assert_stderr_regex "a daemon already works on queue 'default' \\(pid $pid"
     cq add -- echo via-daemon
     cq wait 1
     assert_equal "$(cq cat 1)" via-daemon
-    grep -q "job 1: ended: exit 0" "$BATS_TEST_TMPDIR/q.db.d/work-default.log"
+    grep -q "job 1: ended: exit 0" "$SIDE/work-default.log"
     cq stop
     for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
     assert_gone "$pid"
 }
 
 @test "the store: path rules, modes 0600 and 0700, bad files refused with a clear error" {
+    sqlite_only "paths and modes"
     unset CQUEUE_DB
     export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
     cq add -- true
@@ -406,9 +471,9 @@ for line in sys.stdin:
         (($(field "$i" attempts) > 1)) || fail "job $i ran twice with one attempt"
     done
     local retried
-    retried=$(sqlite3 "$CQUEUE_DB" 'SELECT count(*) FROM jobs WHERE attempts > 1')
+    retried=$(dbq 'SELECT count(*) FROM jobs WHERE attempts > 1')
     ((retried <= kills)) || fail "$retried jobs ran again after $kills kills"
-    assert_equal "$(sqlite3 "$CQUEUE_DB" 'PRAGMA integrity_check')" ok
+    db_check
     run grep -i locked "$BATS_TEST_TMPDIR/werr"
     assert_failure
 }
@@ -433,7 +498,7 @@ for line in sys.stdin:
     for p in "${WORKERS[@]}"; do wait "$p" || fail "a worker exited $?: $(cat "$errs")"; done
     WORKERS=()
     assert_equal "$(cq stats --header | tsv_col done)" 480
-    assert_equal "$(sqlite3 "$CQUEUE_DB" 'SELECT count(*) FROM jobs WHERE attempts <> 1')" 0
+    assert_equal "$(dbq 'SELECT count(*) FROM jobs WHERE attempts <> 1')" 0
     run cat "$errs"
     assert_output ""
 }
@@ -466,12 +531,13 @@ for line in sys.stdin:
     local n
     n=$(cq stats --header | tsv_col queued)
     ((n > 0 && n < 100000)) || fail "$n jobs: the producer was not killed mid-input"
-    assert_equal "$(sqlite3 "$CQUEUE_DB" "SELECT count(*) FROM jobs WHERE cmd <> 'true ' || id")" 0
-    assert_equal "$(sqlite3 "$CQUEUE_DB" 'SELECT max(id) FROM jobs')" "$n"
-    assert_equal "$(sqlite3 "$CQUEUE_DB" 'PRAGMA integrity_check')" ok
+    assert_equal "$(dbq "SELECT count(*) FROM jobs WHERE cmd <> 'true ' || id")" 0
+    assert_equal "$(dbq 'SELECT max(id) FROM jobs')" "$n"
+    db_check
 }
 
 @test "--db sqlite:PATH is the database at PATH, with the same side folder" {
+    sqlite_only "the sqlite: scheme"
     local db="$BATS_TEST_TMPDIR/s.db"
     run cq --db "sqlite:$db" add -- echo via-scheme
     assert_success
@@ -489,10 +555,12 @@ for line in sys.stdin:
     run --separate-stderr cq --db 'nosuch://host/q' ls
     assert_failure 2
     assert_equal "$output" ""
-    assert_equal "$stderr" "cqueue: --db 'nosuch://host/q': no store for 'nosuch:' (known: sqlite)"
+    local known=sqlite
+    [[ $STORE == postgres ]] && known="postgres, postgresql, sqlite"
+    assert_equal "$stderr" "cqueue: --db 'nosuch://host/q': no store for 'nosuch:' (known: $known)"
     CQUEUE_DB=nosuch:q run --separate-stderr cq ls
     assert_failure 2
-    assert_equal "$stderr" "cqueue: \$CQUEUE_DB 'nosuch:q': no store for 'nosuch:' (known: sqlite)"
+    assert_equal "$stderr" "cqueue: \$CQUEUE_DB 'nosuch:q': no store for 'nosuch:' (known: $known)"
     # An existing file whose name looks like a scheme is still a file.
     (cd "$BATS_TEST_TMPDIR" && cq --db c.db add -- true >/dev/null && mv c.db odd:c.db &&
         cq --db odd:c.db ls >/dev/null)
@@ -507,7 +575,9 @@ for line in sys.stdin:
     assert_equal "$stderr" "cqueue: memtest store: refusing to open 'memtest://h/q'"
     run --separate-stderr cq --db memtest:x ls
     assert_failure 2
-    assert_stderr_regex "no store for 'memtest:' \\(known: sqlite\\)"
+    local known=sqlite
+    [[ $STORE == postgres ]] && known="postgres, postgresql, sqlite"
+    assert_stderr_regex "no store for 'memtest:' \\(known: $known\\)"
 }
 
 # run_under STRATEGY: 12 jobs (weights, a failure, a missing command, a
@@ -540,7 +610,8 @@ run_under() {
 @test "work runs every job exactly once under every strategy there is" {
     local s n=0
     for s in $(cqueue --list-strategies | awk '{ print $1 }'); do
-        export CQUEUE_DB="$BATS_TEST_TMPDIR/$s.db" CQ_MARK=$s
+        CQUEUE_DB=$(new_db "$s")
+        export CQUEUE_DB CQ_MARK=$s
         run_under "$s"
         n=$((n + 1))
     done
@@ -548,14 +619,15 @@ run_under() {
 }
 
 @test "jobs cross a process boundary as bytes: the wirepair fixture strategy runs them" {
-    export CTK_PLUGIN_PATH=$FIXTURES CQ_MARK=wirepair
+    export CTK_PLUGIN_PATH=$FIXTURES:$CTK_PLUGIN_PATH CQ_MARK=wirepair
     run_under wirepair
 }
 
 @test "SIGTERM under each strategy ends the jobs by the sequence and queues them again" {
     local s
     for s in $(cqueue --list-strategies | awk '{ print $1 }'); do
-        export CQUEUE_DB="$BATS_TEST_TMPDIR/$s.db"
+        CQUEUE_DB=$(new_db "$s")
+        export CQUEUE_DB
         # The first ignores TERM: the sequence's KILL must end it.
         cq add -- sh -c "trap '' TERM; sleep 30" >/dev/null
         cq add -- sleep 31 >/dev/null
@@ -629,7 +701,7 @@ run_under() {
         assert_failure 2
         assert_stderr_regex "^cqueue: -q .*: must not (contain '/'|be '\\.' or '\\.\\.'|be empty)"
     done
-    [[ ! -e $BATS_TEST_TMPDIR/escape.pid && ! -e $BATS_TEST_TMPDIR/q.db.d/a ]]
+    [[ ! -e $BATS_TEST_TMPDIR/escape.pid && ! -e $SIDE/a ]]
     [[ -z $(find "$BATS_TEST_TMPDIR" -name '*escape*') ]]
     run cq -q a.b-c_d add -- true
     assert_success
@@ -663,6 +735,7 @@ victim() {
 }
 
 @test "a side folder planted by another user, or writable by others, is refused; its links are not followed (issue 13 #7)" {
+    sqlite_only "its side folder next to the file"
     [[ $(id -u) == 0 ]] || skip "needs root to play another user"
     cq add -- echo pwned >/dev/null
     local d="$BATS_TEST_TMPDIR/q.db.d" out pid log
@@ -705,6 +778,7 @@ victim() {
 }
 
 @test "a database of another user, or writable by others, is refused; --shared-group trusts a group's (issue 13 #8)" {
+    sqlite_only "file owner and mode"
     [[ $(id -u) == 0 ]] || skip "needs root to play another user"
     cq add -- touch "$BATS_TEST_TMPDIR/ran-as-root" >/dev/null
     chown nobody:nogroup "$CQUEUE_DB"
@@ -778,6 +852,7 @@ victim() {
 }
 
 @test "40 first users of a new database at once: 40 jobs, every one exits 0, no 'database is locked' (issue 13 #18)" {
+    sqlite_only "creating the file and WAL"
     local run db pids i
     for run in 1 2 3; do
         db="$BATS_TEST_TMPDIR/new-$run.db"
@@ -799,6 +874,7 @@ victim() {
 }
 
 @test "another program's SQLite file is refused and left byte-identical: no WAL, no side folder (issue 13 #21)" {
+    sqlite_only "a foreign SQLite file"
     local app="$BATS_TEST_TMPDIR/app.db" sum cmd
     sqlite3 "$app" 'CREATE TABLE t(x); INSERT INTO t VALUES(1);'
     sum=$(sha256sum <"$app")
@@ -811,4 +887,140 @@ victim() {
     done
     [[ ! -e $app.d && ! -e $app-wal && ! -e $app-shm ]] || fail "$(ls -a "$BATS_TEST_TMPDIR")"
     assert_equal "$(sqlite3 "$app" 'PRAGMA journal_mode')" delete
+}
+
+# ---- PostgreSQL only -----------------------------------------------------------------
+
+pg_only() {
+    [[ $STORE == postgres ]] || skip "about the PostgreSQL store (tests/cqueue-pg.bats)"
+}
+
+# on_host NAME CMD...: CMD as if on another machine (its own host name).
+on_host() {
+    local name=$1
+    shift
+    exec unshare --uts sh -c 'hostname "$0" && exec "$@"' "$name" "$@"
+}
+
+@test "pg: postgres:// is the same store; a server that is not there is one clear line, exit 1" {
+    pg_only
+    cq add -- echo one >/dev/null
+    run --separate-stderr cq --db "${CQUEUE_DB/postgresql:/postgres:}" ls --format tsv
+    assert_success
+    assert_output --regexp "echo one"
+    run --separate-stderr cq --db "postgresql://postgres@127.0.0.1:1/nosuch" ls
+    assert_failure 1
+    assert_equal "${#lines[@]}" 0
+    assert_stderr_regex "^cqueue: postgresql: cannot connect: .*127\.0\.0\.1.*port 1"
+}
+
+@test "pg: another program's schema \"cqueue\" and a newer cqueue's are refused, untouched" {
+    pg_only
+    local db
+    db=$(new_db foreign)
+    psql -X -qAt "$db" -c 'CREATE SCHEMA cqueue; CREATE TABLE cqueue.t(x int)' >/dev/null
+    run --separate-stderr cq --db "$db" add -- true
+    assert_failure 1
+    assert_stderr_regex "not a cqueue database \(its schema \"cqueue\" belongs to another program\)"
+    assert_equal "$(psql -X -qAt "$db" -c "SELECT count(*) FROM pg_tables WHERE schemaname = 'cqueue'")" 1
+    cq add -- true >/dev/null
+    dbq "UPDATE meta SET v = '99' WHERE k = 'version'"
+    run --separate-stderr cq ls
+    assert_failure 1
+    assert_stderr_regex "written by a newer cqueue \(schema version 99; this one knows up to 1\)"
+}
+
+@test "pg: an idle worker waits on LISTEN, not a polling loop: few transactions, a new job starts at once" {
+    pg_only
+    cq add -- true >/dev/null
+    bg_tool cqueue work -j1
+    cq wait 1 >/dev/null
+    local db=${CQUEUE_DB##*/} c0 c1
+    commits() {
+        psql -X -qAt "$PG_URL/postgres" -c "SELECT pg_stat_force_next_flush()" \
+            -c "SELECT xact_commit FROM pg_stat_database WHERE datname = '$db'"
+    }
+    sleep 1.5
+    c0=$(commits)
+    sleep 4
+    c1=$(commits)
+    # Its keeper looks for expired leases once a second; a worker that
+    # polled the queue every 0.1 s would make 40 or more.
+    (((c1 - c0) <= 12)) || fail "$((c1 - c0)) transactions in 4 s of idling"
+    cq add -- true >/dev/null
+    run cq wait 2
+    assert_success
+    kill -TERM "$BG_TOOL"
+    bg_wait
+}
+
+@test "pg: a worker on another host that dies: its lease ends and a worker here queues the job again" {
+    pg_only
+    command -v unshare >/dev/null && ((EUID == 0)) || skip "needs root and unshare for a second host name"
+    cq add -- sh -c 'sleep 4; echo ran >>"$0"' "$BATS_TEST_TMPDIR/ran" >/dev/null
+    on_host elsewhere cqueue work -j1 --lease 2 2>/dev/null &
+    local far=$!
+    for _ in $(seq 200); do [[ $(state 1) == running ]] && break; sleep 0.05; done
+    assert_equal "$(field 1 worker | cut -d/ -f1)" elsewhere
+    kill -KILL "$far"
+    wait "$far" || true
+    # No pid here to check: only the lease tells.
+    timeout 60 cqueue work -j1 --drain --lease 2
+    assert_equal "$(state 1)" done
+    assert_equal "$(field 1 attempts)" 2
+    assert_equal "$(field 1 worker | cut -d/ -f1)" "$(hostname)"
+    # The first attempt's process lived on "elsewhere", as it would on a
+    # real host whose worker died; the second ran here.
+    grep -q ran "$BATS_TEST_TMPDIR/ran"
+}
+
+@test "pg: kill of a job running on another host is honoured at the owner's next lease renewal" {
+    pg_only
+    command -v unshare >/dev/null && ((EUID == 0)) || skip "needs root and unshare for a second host name"
+    cq add -- sleep 60 >/dev/null
+    on_host elsewhere cqueue work -j1 --lease 3 2>/dev/null &
+    WORKERS+=($!)
+    for _ in $(seq 200); do [[ -n $(field 1 pid) && $(field 1 pid) != 0 ]] && break; sleep 0.05; done
+    run --separate-stderr cq kill 1
+    assert_failure 1
+    assert_stderr_regex "job 1: runs on elsewhere/.*, not here"
+    run cq wait 1
+    assert_equal "$(state 1)" failed
+    assert_equal "$(field 1 signal)" 15
+    assert_equal "$(field 1 attempts)" 1
+}
+
+@test "pg: the server restarts mid-run: workers reconnect, every job done once, none lost" {
+    pg_only
+    local log="$BATS_TEST_TMPDIR/ran" n=2000 i kills=4
+    seq "$n" | sed "s|.*|echo & >>$log|" | cq add - >/dev/null
+    start_worker() { timeout 300 cqueue work -j4 --drain --lease 5 2>>"$BATS_TEST_TMPDIR/werr" & }
+    for i in 1 2 3 4; do
+        start_worker
+        WORKERS+=($!)
+    done
+    sleep 1
+    for ((i = 0; i < kills; i++)); do
+        sleep 0.5
+        local victim=${WORKERS[$((RANDOM % 4))]}
+        kill -KILL "$victim" 2>/dev/null || true
+        wait "$victim" 2>/dev/null || true
+        start_worker
+        WORKERS=("${WORKERS[@]/$victim/$!}")
+        ((i == 1)) && pg_restart
+    done
+    for p in "${WORKERS[@]}"; do wait "$p" || true; done
+    WORKERS=()
+    timeout 120 cqueue work -j4 --drain --lease 5
+    assert_equal "$(cq stats --header | tsv_col done)" "$n"
+    # The ids from the jobs' own output: each one, and twice only where
+    # a killed worker held it (no more than 4 jobs per kill).
+    assert_equal "$(sort -un "$log" | wc -l)" "$n"
+    local twice
+    twice=$(sort -n "$log" | uniq -d | wc -l)
+    ((twice <= 4 * kills)) || fail "$twice jobs ran twice after $kills kills"
+    for i in $(sort -n "$log" | uniq -d); do
+        (($(field "$i" attempts) > 1)) || fail "job $i ran twice with one attempt"
+    done
+    db_check
 }

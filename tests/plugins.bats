@@ -303,3 +303,19 @@ assert_plugin_error() {
     assert_success
     assert_equal "$stderr" ""
 }
+
+@test "ctk-plugin(7)'s store for many machines, store-postgres, builds with its one cc line" {
+    pkg-config --exists libpq || skip "libpq is not installed (apt-get install libpq-dev)"
+    local so="$BATS_TEST_TMPDIR/store-postgres.so" flags
+    flags=$(PKG_CONFIG_PATH="$CTK_BUILDDIR" pkg-config --cflags --libs ctk libpq)
+    # shellcheck disable=SC2086
+    run cc -std=c11 -Wall -Wextra -Werror -shared -fPIC -o "$so" \
+        "$CTK_SRCDIR/plugins/store-postgres/store-postgres.c" $flags
+    assert_success
+    assert_equal "$(nm -D --defined-only "$so" | awk '{ print $3 }')" "ctk_plugin"
+    # Loaded by path, it registers both schemes: a --db value of either
+    # reaches it (and no server is there to answer).
+    run --separate-stderr cqueue --plugin "$so" --db postgres://127.0.0.1:1/x ls
+    assert_failure 1
+    assert_stderr_regex "^cqueue: postgresql: cannot connect: "
+}

@@ -522,7 +522,12 @@ static void help_line(FILE *out, int shrt, const char *lng, const char *arg, ctk
                       : snprintf(left, sizeof left, "      --%s", lng);
     if (arg != NULL && (size_t)n < sizeof left)
         snprintf(left + n, sizeof left - (size_t)n, has == CTK_ARG_OPTIONAL ? "[=%s]" : " %s", arg);
-    fprintf(out, "%-30s%s\n", left, help);
+    /* A long option and argument get the help on a line of its own, as
+     * GNU tools print them, rather than running into it. */
+    if (strlen(left) >= 30)
+        fprintf(out, "%s\n%-30s%s\n", left, "", help);
+    else
+        fprintf(out, "%-30s%s\n", left, help);
 }
 
 /* The options of table that the tool's own (NULL: none) do not shadow. */
@@ -570,6 +575,20 @@ void ctk_cli_list_strategies(ctk_registry *reg, FILE *out)
 void ctk_cli_version(const ctk_cli *cli, FILE *out)
 {
     fprintf(out, "%s (ctk) %s\n", cli->prog, CTK_VERSION);
+    /* The libctk.so.1 the dynamic linker found, which a package upgrade
+     * can make newer than the one this tool was built with. */
+    if (strcmp(ctk_version(), CTK_VERSION) == 0)
+        fprintf(out, "libctk %s, plugin ABI %u\n", ctk_version(), ctk_plugin_abi());
+    else
+        fprintf(out, "libctk %s (built with %s), plugin ABI %u\n", ctk_version(), CTK_VERSION,
+                ctk_plugin_abi());
+    fputs("Copyright (C) 2026 the ctk authors.\n"
+          "License " CTK_LICENSE "\n"
+          "This is free software: you are free to change and redistribute it.\n"
+          "There is NO WARRANTY, to the extent permitted by law.\n"
+          "\n"
+          "Report bugs to <" CTK_BUGREPORT ">.\n",
+          out);
 }
 
 int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *common, FILE *out,

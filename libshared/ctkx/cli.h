@@ -81,7 +81,8 @@ int ctk_cli_inform(const ctk_cli *cli, ctk_registry *reg, const ctk_common *comm
 /* Opens /dev/null onto whichever of fds 0, 1 and 2 is closed, so that no
  * descriptor the library opens later lands there by accident. */
 void ctk_cli_guard_stdio(void);
-/* --version: "prog (ctk) VERSION". */
+/* --version, as GNU tools print it: "prog (ctk) VERSION", the running
+ * libctk's version and plugin ABI, the licence and where to report bugs. */
 void ctk_cli_version(const ctk_cli *cli, FILE *out);
 /* Looks a strategy up by name; on failure writes
  * "unknown strategy 'x' (known: ...)" into err. */

@@ -1,19 +1,20 @@
-/* spawn.c: one child command, started with posix_spawn in its own process
- * group, its pipes served by one poll loop (so feeding stdin never waits
- * on a full stdout), its output kept in memory up to a bound and spilled
- * to an unlinked file beyond, and its end enforced by a termination
- * sequence sent to the whole group. */
+/* spawn.c: one child command, started with vfork in its own process
+ * group and bound to die with the thread that started it, its pipes
+ * served by one poll loop (so feeding stdin never waits on a full
+ * stdout), its output kept in memory up to a bound and spilled to an
+ * unlinked file beyond, and its end enforced by a termination sequence
+ * sent to the whole group. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glib.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
@@ -349,62 +350,6 @@ static int open_pipes(const ctk_spawn_opts *o, pipe_ends ends)
     return 0;
 }
 
-/* Wires fd `target` of the child: a pipe end, /dev/null, a given fd, or
- * (inherit) nothing to do. */
-static int wire_fd(posix_spawn_file_actions_t *fa, int target, int pipe_end, int null_flags,
-                   int from_fd)
-{
-    if (pipe_end >= 0)
-        return -posix_spawn_file_actions_adddup2(fa, pipe_end, target);
-    if (null_flags >= 0)
-        return -posix_spawn_file_actions_addopen(fa, target, "/dev/null", null_flags, 0);
-    if (from_fd >= 0 && from_fd != target)
-        return -posix_spawn_file_actions_adddup2(fa, from_fd, target);
-    return 0;
-}
-
-static int set_actions(posix_spawn_file_actions_t *fa, const ctk_spawn_opts *o, pipe_ends ends)
-{
-    int null_in = o->in == CTK_SPAWN_IN_NULL ? O_RDONLY : -1;
-    int null_out = o->out == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
-    int null_err = o->err == CTK_SPAWN_DISCARD ? O_WRONLY : -1;
-    int in_fd = o->in == CTK_SPAWN_IN_FD ? o->in_fd : -1;
-    int rc;
-    if ((rc = wire_fd(fa, 0, ends[0][0], null_in, in_fd)) < 0 ||
-        (rc = wire_fd(fa, 1, ends[1][1], null_out, -1)) < 0 ||
-        (rc = wire_fd(fa, 2, ends[2][1], null_err, -1)) < 0)
-        return rc;
-    if (o->cwd != NULL && (rc = -posix_spawn_file_actions_addchdir_np(fa, o->cwd)) < 0)
-        return rc;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-    /* Our fds are CLOEXEC, but fds other code left inheritable must not
-     * reach the job either (a held pipe end would keep a reader waiting). */
-    rc = -posix_spawn_file_actions_addclosefrom_np(fa, 3);
-#endif
-    return rc;
-}
-
-/* The caller may have blocked signals for a sigwait thread or ignored
- * some; a job must start as if from a shell. */
-static int set_attr(posix_spawnattr_t *attr)
-{
-    static const int reset[] = {SIGINT,  SIGTERM, SIGHUP,  SIGPIPE, SIGQUIT, SIGCHLD, SIGUSR1,
-                                SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ, SIGXCPU};
-    sigset_t none, defaults;
-    sigemptyset(&none);
-    sigemptyset(&defaults);
-    for (size_t i = 0; i < sizeof reset / sizeof reset[0]; i++)
-        sigaddset(&defaults, reset[i]);
-    short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
-    int rc;
-    if ((rc = posix_spawnattr_setflags(attr, flags)) != 0 ||
-        (rc = posix_spawnattr_setpgroup(attr, 0)) != 0 ||
-        (rc = posix_spawnattr_setsigmask(attr, &none)) != 0 ||
-        (rc = posix_spawnattr_setsigdefault(attr, &defaults)) != 0)
-        return -rc;
-    return 0;
-}
-
 /* Whether `entry` ("NAME=...") is replaced by one of `extra`. */
 static int overridden(const char *entry, const char *const *extra)
 {
@@ -473,24 +418,124 @@ static int is_exec_failure(int err)
     }
 }
 
-static int spawn_process(ctk_spawn_child *c, const posix_spawn_file_actions_t *fa,
-                         const posix_spawnattr_t *attr, char *const *envp)
+/* What the child of vfork needs: everything decided before it runs, so
+ * that it only makes system calls. */
+typedef struct launch {
+    const ctk_spawn_opts *o;
+    const char *file; /* execve's path */
+    char *const *argv;
+    char *const *envp;
+    int from[3]; /* the fd to become 0, 1, 2; -1: leave it; -2: /dev/null */
+    pid_t parent;
+    volatile int err; /* the child's errno (shared memory under vfork) */
+} launch;
+
+static const int reset_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGPIPE, SIGQUIT, SIGCHLD, SIGUSR1,
+                                    SIGUSR2, SIGALRM, SIGTSTP, SIGTTIN, SIGTTOU, SIGXFSZ, SIGXCPU};
+
+static int child_fd(int target, int from)
+{
+    int flags = target == 0 ? O_RDONLY : O_WRONLY;
+    if (from == -2 && (from = open("/dev/null", flags | O_CLOEXEC)) < 0)
+        return -1;
+    return from >= 0 && from != target && dup2(from, target) < 0 ? -1 : 0;
+}
+
+/* The child: runs on the parent's memory until exec, so it touches
+ * nothing but its stack and l->err, and leaves by exec or _exit. */
+static void __attribute__((noreturn, noinline)) launch_child(launch *l)
+{
+    struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
+    sigemptyset(&dfl.sa_mask);
+    /* Handlers of the caller must not run here (its memory is ours), and
+     * a job starts as from a shell: what was caught or ignored is reset. */
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sigaction(sig, NULL, &old) == 0 && old.sa_handler != SIG_DFL &&
+            old.sa_handler != SIG_IGN)
+            sigaction(sig, &dfl, NULL);
+    for (size_t i = 0; i < sizeof reset_signals / sizeof reset_signals[0]; i++)
+        sigaction(reset_signals[i], &dfl, NULL);
+    /* The job dies with the thread that started it (kill -9 of cpar or
+     * cpipe included). That thread is the one that waits for it and
+     * reaps it in every strategy (sync: the caller; thread: the pool
+     * worker, which lives until the run ends; async: the loop thread;
+     * process: the worker's own thread), so it never exits first while
+     * the job is wanted. A parent already gone before the prctl took
+     * effect is seen by getppid. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != l->parent)
+        goto fail;
+    if (setpgid(0, 0) < 0)
+        goto fail;
+    for (int i = 0; i < 3; i++)
+        if (child_fd(i, l->from[i]) < 0)
+            goto fail;
+    if (l->o->cwd != NULL && chdir(l->o->cwd) < 0)
+        goto fail;
+#ifdef SYS_close_range
+    /* Our fds are CLOEXEC, but fds other code left inheritable must not
+     * reach the job either (a held pipe end would keep a reader waiting). */
+    syscall(SYS_close_range, 3U, ~0U, 0U);
+#endif
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execve(l->file, l->argv, l->envp);
+fail:
+    l->err = errno != 0 ? errno : ECHILD;
+    _exit(127);
+}
+
+/* vfork rather than posix_spawn: the child must set PR_SET_PDEATHSIG,
+ * which posix_spawn has no attribute for. */
+static int spawn_process(ctk_spawn_child *c, pipe_ends ends, char *const *envp)
 {
     const ctk_spawn_opts *o = c->opts;
     char *sh_argv[] = {"sh", "-c", (char *)o->shell, NULL};
-    int rc;
-    if (o->shell != NULL)
-        rc = posix_spawn(&c->pid, o->shell_path ? o->shell_path : "/bin/sh", fa, attr, sh_argv,
-                         envp);
-    else if (o->path != NULL)
-        rc = posix_spawn(&c->pid, o->path, fa, attr, (char *const *)o->argv, envp);
-    else
-        rc = posix_spawnp(&c->pid, o->argv[0], fa, attr, (char *const *)o->argv, envp);
-    if (rc == 0)
+    launch l = {.o = o, .envp = envp, .parent = getpid()};
+    if (o->shell != NULL) {
+        l.file = o->shell_path ? o->shell_path : "/bin/sh";
+        l.argv = sh_argv;
+    } else {
+        l.argv = (char *const *)o->argv;
+    }
+    /* The $PATH search is done here, not by execvpe in the child, which
+     * would run a file that is not an executable with /bin/sh (posix_spawn
+     * and a shell say "Exec format error"). */
+    char *found = NULL;
+    if (o->shell == NULL && o->path == NULL && strchr(o->argv[0], '/') == NULL &&
+        (found = g_find_program_in_path(o->argv[0])) == NULL) {
+        c->pid = 0;
+        c->exec_errno = ENOENT;
         return 0;
+    }
+    if (o->shell == NULL)
+        l.file = found != NULL ? found : o->path != NULL ? o->path : o->argv[0];
+    l.from[0] = ends[0][0] >= 0              ? ends[0][0]
+                : o->in == CTK_SPAWN_IN_NULL ? -2
+                : o->in == CTK_SPAWN_IN_FD   ? o->in_fd
+                                             : -1;
+    l.from[1] = ends[1][1] >= 0 ? ends[1][1] : o->out == CTK_SPAWN_DISCARD ? -2 : -1;
+    l.from[2] = ends[2][1] >= 0 ? ends[2][1] : o->err == CTK_SPAWN_DISCARD ? -2 : -1;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid = vfork();
+    if (pid == 0)
+        launch_child(&l);
+    int fork_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    g_free(found);
+    if (pid < 0)
+        return -fork_errno;
+    int rc = l.err;
+    if (rc == 0) {
+        c->pid = pid;
+        return 0;
+    }
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
     c->pid = 0;
-    /* glibc reports the exec's errno from the child: that is the job
-     * failing (as in a shell), not us. */
+    /* The exec's errno is the job failing (as in a shell), not us. */
     if (!is_exec_failure(rc))
         return -rc;
     c->exec_errno = rc;
@@ -532,31 +577,19 @@ int ctk_spawn_start(ctk_spawn_child *c, const ctk_spawn_opts *o)
     if (!valid_opts(o))
         return CTK_EINVAL;
     pipe_ends ends = {{-1, -1}, {-1, -1}, {-1, -1}};
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
     char **env = NULL;
     int rc = open_pipes(o, ends);
     if (rc < 0)
         goto fail_pipes;
-    if ((rc = -posix_spawn_file_actions_init(&fa)) < 0)
-        goto fail_pipes;
-    if ((rc = -posix_spawnattr_init(&attr)) < 0)
-        goto fail_actions;
-    if ((rc = set_actions(&fa, o, ends)) < 0 || (rc = set_attr(&attr)) < 0)
-        goto fail_attr;
     if (o->env != NULL && !o->env_exact && (rc = merge_env(&env, o->env)) < 0)
-        goto fail_attr;
+        goto fail_pipes;
     c->started = ctk_spawn_clock();
-    rc = spawn_process(c, &fa, &attr, o->env_exact ? (char **)o->env : env != NULL ? env : environ);
+    rc = spawn_process(c, ends, o->env_exact ? (char **)o->env : env != NULL ? env : environ);
     if (rc == 0 && c->pid > 0) {
         take_ends(c, ends);
         rc = open_waiters(c);
     }
     free(env);
-fail_attr:
-    posix_spawnattr_destroy(&attr);
-fail_actions:
-    posix_spawn_file_actions_destroy(&fa);
 fail_pipes:
     close_pipes(ends);
     return rc;
@@ -1133,4 +1166,23 @@ char *ctk_spawn_find_shell(void)
     }
     const char *env = g_getenv("SHELL");
     return g_strdup(env != NULL && *env == '/' ? env : "/bin/sh");
+}
+
+unsigned ctk_spawn_fit_jobs(unsigned jobs, unsigned per_job, unsigned spare,
+                            unsigned long long *limit)
+{
+    struct rlimit rl;
+    *limit = 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+        return jobs;
+    rlim_t need = (rlim_t)jobs * per_job + spare;
+    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
+        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl.rlim_cur = raised.rlim_cur;
+    }
+    *limit = (unsigned long long)rl.rlim_cur;
+    if (need <= rl.rlim_cur)
+        return jobs;
+    return rl.rlim_cur > (rlim_t)spare + per_job ? (unsigned)((rl.rlim_cur - spare) / per_job) : 1;
 }

@@ -269,6 +269,17 @@ int ctk_spawn_watch_step(ctk_spawn_watch *w, const struct pollfd *p);
  * ctk_spawn_dispose kills and reaps the child). */
 void ctk_spawn_watch_free(ctk_spawn_watch *w);
 
+/* ---- the descriptors a run needs ----------------------------------------- */
+
+/* How many of `jobs` children can run at once when each holds up to
+ * per_job of our descriptors and `spare` more are needed besides. Raises
+ * the soft RLIMIT_NOFILE toward the hard one first, only as far as the
+ * run needs (children inherit it, and some programs still walk every
+ * possible fd or use select()). Returns jobs, or fewer when even the hard
+ * limit is too low (at least 1), with *limit set to the soft limit. */
+unsigned ctk_spawn_fit_jobs(unsigned jobs, unsigned per_job, unsigned spare,
+                            unsigned long long *limit);
+
 #ifdef __cplusplus
 }
 #endif

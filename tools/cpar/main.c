@@ -237,7 +237,7 @@ typedef struct cpar_opts {
     double timeout;
     ctk_spawn_termstep termseq[CTK_SPAWN_TERMSEQ_MAX];
     size_t termseq_len;
-    ctk_par_halt halt;
+    ctk_halt halt;
     double delay, rate;
     const char *tagstring, *colsep, *results;
     int bar, line_buffer;
@@ -502,7 +502,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->records = v;
         return 0;
     case OPT_HALT:
-        return ctk_par_halt_parse(v, &o->halt, why, why_len);
+        return ctk_halt_parse(v, &o->halt, why, why_len);
     case OPT_DELAY:
         return parse_duration(v, &o->delay, why, why_len);
     case OPT_RATE:

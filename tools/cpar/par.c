@@ -53,6 +53,7 @@ struct ctk_par {
     GPtrArray *running;   /* ctk_spawn_child * of this process */
     int cancels;
     uint64_t ran, failed;
+    int joblog_errno;           /* writing the joblog failed: it is no longer written */
     pthread_mutex_t print_lock; /* --line-buffer: lines of running jobs vs consume */
     uint64_t next_out;          /* -k: the seq consume takes next */
     ctk_rate *rate;             /* --delay / --rate; NULL: none */
@@ -197,9 +198,15 @@ static int read_joblog(ctk_par *p, char *err, size_t err_len)
     char *line = NULL;
     size_t cap = 0;
     int rc = 0;
-    for (unsigned n = 1; getline(&line, &cap, f) > 0; n++) {
+    ssize_t len;
+    for (unsigned n = 1; (len = getline(&line, &cap, f)) > 0; n++) {
         if (n == 1 && strncmp(line, "Seq\t", 4) == 0)
             continue;
+        /* A last line without its newline was torn by a crash or a full
+         * disk while being written: that job is run again. */
+        if (line[len - 1] != '\n')
+            break;
+        line[len - 1] = '\0';
         char **f9 = g_strsplit(line, "\t", 9);
         guint fields = g_strv_length(f9);
         char *end = NULL;
@@ -604,6 +611,7 @@ typedef struct job {
     double start;
     char env_seq[40], env_slot[40], env_pid[40];
     const char *env[4];
+    int ran; /* the last attempt's child started: a failure now loses its output */
 } job;
 
 enum { JOB_READY = 0, JOB_SKIPPED = 1 };
@@ -705,7 +713,7 @@ static int job_again(ctk_par *p, const job *j, int rc)
 static void halt_check(ctk_par *p, int failed, int64_t exit, int64_t signo, const char *line,
                        size_t line_len)
 {
-    const ctk_par_halt *h = &p->opts.halt;
+    const ctk_halt *h = &p->opts.halt;
     if (h->when == CTK_HALT_NEVER)
         return;
     shared *sh = p->sh;
@@ -763,7 +771,11 @@ static void job_end(ctk_par *p, job *j, int rc)
                    j->res.timed_out ? -1 : j->res.exit, j->res.signal, (const char *)j->line.data,
                    j->line.len);
     if (rc < 0) {
-        ctk_unit_fail(unit, rc, "cannot run: %s", ctk_strerror(rc));
+        /* A job that started and then failed on our side (a spill file on
+         * a full disk) ran, but its output is lost: it has failed. */
+        ctk_unit_fail(unit, rc, "%s: %s",
+                      j->ran ? "cannot keep the job's output" : "cannot run the job",
+                      ctk_strerror(rc));
     } else {
         ctk_spawn_result *res = &j->res;
         ctk_par_result r = {
@@ -874,6 +886,7 @@ static int run_once(ctk_par *p, job *j)
     job_attempt(p, j);
     ctk_spawn_child child;
     int rc = ctk_spawn_start(&child, &j->so);
+    j->ran = rc == 0 && child.pid > 0;
     if (rc == 0) {
         track(p, &child, 1);
         rc = ctk_spawn_finish(&child, &j->res);
@@ -1072,6 +1085,7 @@ static void ajob_attempt(ajob *a)
     job_attempt(j->p, j);
     a->ended = 0;
     int rc = ctk_spawn_start(&a->child, &j->so);
+    j->ran = rc == 0 && a->child.pid > 0;
     if (rc == 0) {
         track(j->p, &a->child, 1);
         ctk_spawn_result_free(&j->res);
@@ -1205,59 +1219,99 @@ static void append_path_value(GString *path, const char *data, size_t len)
     }
 }
 
-static int write_result_file(const char *dir, const char *name, const char *mem, size_t len,
+/* One result file in the folder dfd, never through a link planted in
+ * its place (another user's link to a file of ours would be truncated). */
+static int write_result_file(int dfd, const char *name, const char *mem, size_t len,
                              const char *spill)
 {
-    char *path = g_build_filename(dir, name, NULL);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    g_free(path);
+    int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0)
         return -errno;
     int rc = 0;
     ctk_spawn_stream s;
     ctk_spawn_stream_init(&s, len + 1, NULL);
-    if (ctk_spawn_stream_append(&s, mem, len) < 0 || ctk_spawn_stream_copy(&s, fd) < 0)
-        rc = CTK_EIO;
+    if ((rc = ctk_spawn_stream_append(&s, mem, len)) == 0)
+        rc = ctk_spawn_stream_copy(&s, fd);
     ctk_spawn_stream_free(&s);
-    int in = spill != NULL ? open(spill, O_RDONLY | O_CLOEXEC) : -1;
+    int in = rc == 0 && spill != NULL ? open(spill, O_RDONLY | O_CLOEXEC) : -1;
+    if (rc == 0 && spill != NULL && in < 0)
+        rc = -errno;
     char buf[65536];
     ssize_t n;
-    while (in >= 0 && (n = read(in, buf, sizeof buf)) > 0)
-        if (write(fd, buf, (size_t)n) != n)
-            rc = CTK_EIO;
+    while (rc == 0 && in >= 0 && (n = read(in, buf, sizeof buf)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = -errno;
+        else if (write(fd, buf, (size_t)n) != n)
+            rc = errno != 0 ? -errno : CTK_EIO;
+    }
     if (in >= 0)
         close(in);
-    if (close(fd) < 0)
+    if (close(fd) < 0 && rc == 0)
         rc = -errno;
     return rc;
 }
 
+/* Steps from folder dfd into its child `name`, made if missing, without
+ * following a link: the folder fd replaces dfd. */
+static int enter_folder(int *dfd, const char *name)
+{
+    if (*name == '\0')
+        return 0; /* an empty value: the path's "//" stays where it is */
+    if (mkdirat(*dfd, name, 0777) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = openat(*dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    close(*dfd);
+    *dfd = fd;
+    return 0;
+}
+
 /* --results DIR: DIR/1/VALUE1/2/VALUE2/{seq,stdout,stderr}, as GNU
- * parallel lays it out; nothing goes to our stdout then. */
-static void write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result *r)
+ * parallel lays it out; nothing goes to our stdout then. DIR is the
+ * user's to name (a link there is theirs); below it every folder and
+ * file is reached through folder fds without following links. */
+static int write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result *r)
 {
     ctk_cmdline_item *cols = NULL;
     size_t n = 0;
     int skip;
     GString *dir = g_string_new(p->opts.results_dir);
-    if (ctk_par_decode_job(&unit->in, &skip, &cols, &n) == 0)
-        for (size_t i = 0; i < n; i++) {
-            g_string_append_printf(dir, "/%zu/", i + 1);
-            append_path_value(dir, cols[i].data, cols[i].len);
-        }
+    int rc = g_mkdir_with_parents(dir->str, 0777) < 0 ? -errno : 0;
+    int dfd = rc == 0 ? open(dir->str, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (rc == 0 && dfd < 0)
+        rc = -errno;
+    if (rc == 0 && (rc = ctk_par_decode_job(&unit->in, &skip, &cols, &n)) < 0)
+        n = 0;
+    GString *value = g_string_new(NULL);
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char index[24];
+        snprintf(index, sizeof index, "%zu", i + 1);
+        g_string_truncate(value, 0);
+        append_path_value(value, cols[i].data, cols[i].len);
+        g_string_append_printf(dir, "/%s/%s", index, value->str);
+        if ((rc = enter_folder(&dfd, index)) == 0)
+            rc = enter_folder(&dfd, value->str);
+    }
+    g_string_free(value, TRUE);
     g_free(cols);
     char seq[24];
     int len = snprintf(seq, sizeof seq, "%llu", (unsigned long long)unit->seq);
-    int rc = g_mkdir_with_parents(dir->str, 0777) < 0 ? -errno : 0;
     if (rc == 0)
-        rc = write_result_file(dir->str, "seq", seq, (size_t)len, NULL);
+        rc = write_result_file(dfd, "seq", seq, (size_t)len, NULL);
     if (rc == 0)
-        rc = write_result_file(dir->str, "stdout", r->mem[0], r->mem_len[0], r->spill[0]);
+        rc = write_result_file(dfd, "stdout", r->mem[0], r->mem_len[0], r->spill[0]);
     if (rc == 0)
-        rc = write_result_file(dir->str, "stderr", r->mem[1], r->mem_len[1], r->spill[1]);
+        rc = write_result_file(dfd, "stderr", r->mem[1], r->mem_len[1], r->spill[1]);
+    if (dfd >= 0)
+        close(dfd);
     if (rc < 0)
-        fprintf(stderr, "cpar: --results: cannot write in %s: %s\n", dir->str, ctk_strerror(rc));
+        fprintf(stderr, "cpar: cannot keep output of job %llu: --results %s: %s\n",
+                (unsigned long long)unit->seq, dir->str, ctk_strerror(rc));
     g_string_free(dir, TRUE);
+    return rc;
 }
 
 /* --files: the job's stdout in a file of its own, as GNU parallel names
@@ -1271,7 +1325,10 @@ static void write_files(const ctk_par_result *r)
     if (fd >= 0) {
         close(fd);
         char *d = g_path_get_dirname(path), *b = g_path_get_basename(path);
-        rc = write_result_file(d, b, r->mem[0], r->mem_len[0], r->spill[0]);
+        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = dfd < 0 ? -errno : write_result_file(dfd, b, r->mem[0], r->mem_len[0], r->spill[0]);
+        if (dfd >= 0)
+            close(dfd);
         g_free(d);
         g_free(b);
     }
@@ -1285,15 +1342,28 @@ static void write_files(const ctk_par_result *r)
 
 static void write_joblog(ctk_par *p, const ctk_unit *unit, const ctk_par_result *r)
 {
-    if (p->opts.joblog == NULL)
+    FILE *f = p->opts.joblog;
+    if (f == NULL || p->joblog_errno != 0)
         return;
     /* parallel's exact layout: %.3f start, %10.3f runtime; Send is 0 (no
      * --pipe), Receive the bytes of output. The line is flushed before the
      * next job is reported, so a crash never loses a logged success. */
-    fprintf(p->opts.joblog, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%lld\t%lld\t%.*s\n",
-            (unsigned long long)unit->seq, r->start, r->elapsed, (unsigned long long)r->out_bytes,
-            (long long)r->exit, (long long)r->signal, (int)r->line_len, r->line);
-    fflush(p->opts.joblog);
+    off_t before = lseek(fileno(f), 0, SEEK_END);
+    int n = fprintf(f, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%lld\t%lld\t%.*s\n",
+                    (unsigned long long)unit->seq, r->start, r->elapsed,
+                    (unsigned long long)r->out_bytes, (long long)r->exit, (long long)r->signal,
+                    (int)r->line_len, r->line);
+    if (n >= 0 && fflush(f) == 0)
+        return;
+    /* A full disk took part of the line: cut the log back to its last
+     * whole line and write no more, so that --resume reruns this job and
+     * every later one instead of trusting a torn or missing line. */
+    p->joblog_errno = errno != 0 ? errno : EIO;
+    fprintf(stderr, "cpar: --joblog %s: cannot write: %s; no more jobs are logged\n",
+            p->opts.joblog_path ? p->opts.joblog_path : "", g_strerror(p->joblog_errno));
+    if (before >= 0 && ftruncate(fileno(f), before) < 0) {
+        /* --resume ignores a torn last line too */
+    }
 }
 
 static const ctk_field record_fields[] = {
@@ -1352,6 +1422,8 @@ int ctk_par_status(ctk_par *p)
 {
     pthread_mutex_lock(&p->lock);
     int status = p->failed > 101 ? 101 : (int)p->failed;
+    if (p->joblog_errno != 0)
+        status = 255; /* the record of what ran is incomplete */
     int halt_status = __atomic_load_n(&p->sh->halt_status, __ATOMIC_SEQ_CST);
     if (halt_status >= 0)
         status = halt_status;
@@ -1387,7 +1459,10 @@ static void report(ctk_par *p, const ctk_unit *unit)
         fwrite(r.line, 1, r.line_len, stdout);
         fputc('\n', stdout);
     } else if (p->opts.results_dir != NULL) {
-        write_results(p, unit, &r);
+        /* A job whose output is lost has failed, and the joblog says so
+         * (--resume-failed runs it again). */
+        if (write_results(p, unit, &r) < 0 && r.exit == 0 && r.signal == 0)
+            r.exit = 255;
     } else if (!p->opts.quiet_output) {
         char *tagstring = p->opts.tagstring != NULL ? render_text(p->opts.tagstring, unit) : NULL;
         const char *tag = tagstring != NULL ? tagstring : p->opts.tag ? input : NULL;
@@ -1437,57 +1512,4 @@ void ctk_par_consume(void *arg, const ctk_unit *unit)
     report(p, unit);
     p->next_out = unit->seq + 1;
     pthread_mutex_unlock(&p->print_lock);
-}
-
-int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_len)
-{
-    static const struct {
-        const char *legacy, *full;
-    } legacy[] = {{"0", "never"},
-                  {"1", "soon,fail=1"},
-                  {"2", "now,fail=1"},
-                  {"-1", "soon,success=1"},
-                  {"-2", "now,success=1"}};
-    memset(h, 0, sizeof *h);
-    char *spec = NULL;
-    for (size_t i = 0; i < G_N_ELEMENTS(legacy); i++)
-        if (strcmp(text, legacy[i].legacy) == 0)
-            spec = g_strdup(legacy[i].full);
-    size_t len = strlen(text);
-    if (spec == NULL && len > 1 && text[len - 1] == '%' && strspn(text, "0123456789") == len - 1)
-        spec = g_strdup_printf("soon,fail=%s", text);
-    if (spec == NULL)
-        spec = g_strdup(text);
-    int rc = 0;
-    char **parts = g_strsplit_set(spec, ",=", 3);
-    guint n = g_strv_length(parts);
-    if (n >= 1 && strcmp(parts[0], "never") == 0 && n == 1) {
-        h->when = CTK_HALT_NEVER;
-    } else if (n != 3 || (strcmp(parts[0], "soon") != 0 && strcmp(parts[0], "now") != 0)) {
-        snprintf(why, why_len, "use never, or soon|now,fail|success|done=N or N%%");
-        rc = CTK_EINVAL;
-    } else {
-        h->when = strcmp(parts[0], "now") == 0 ? CTK_HALT_NOW : CTK_HALT_SOON;
-        if (strcmp(parts[1], "fail") == 0)
-            h->why = CTK_HALT_FAIL;
-        else if (strcmp(parts[1], "success") == 0)
-            h->why = CTK_HALT_SUCCESS;
-        else if (strcmp(parts[1], "done") == 0)
-            h->why = CTK_HALT_DONE;
-        else
-            rc = CTK_EINVAL;
-        const char *num = parts[2];
-        size_t digits = strspn(num, "0123456789");
-        if (digits == 0 || digits > 9 || (num[digits] != '\0' && strcmp(num + digits, "%") != 0))
-            rc = CTK_EINVAL;
-        else if (num[digits] == '%')
-            h->percent = (double)strtoul(num, NULL, 10);
-        else
-            h->count = strtoull(num, NULL, 10);
-        if (rc < 0)
-            snprintf(why, why_len, "use soon|now,fail|success|done=N or N%%");
-    }
-    g_strfreev(parts);
-    g_free(spec);
-    return rc;
 }

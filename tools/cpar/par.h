@@ -14,24 +14,12 @@
 #include <stdio.h>
 
 #include "ctkx/cmdline.h"
+#include "ctkx/halt.h"
 #include "ctkx/output.h"
 #include "ctk/pipeline.h"
 #include "ctkx/progress.h"
 #include "sources.h"
 #include "ctkx/spawn.h"
-
-/* --halt WHEN,WHY=N or N%, as GNU parallel's. */
-enum { CTK_HALT_NEVER = 0, CTK_HALT_SOON, CTK_HALT_NOW };
-enum { CTK_HALT_FAIL = 0, CTK_HALT_SUCCESS, CTK_HALT_DONE };
-typedef struct ctk_par_halt {
-    int when, why;
-    uint64_t count; /* N jobs */
-    double percent; /* N% of the jobs (then count is 0) */
-} ctk_par_halt;
-
-/* Parses GNU parallel's --halt values (also 0, 1, 2, -1, -2 and N%).
- * CTK_EINVAL with a reason in why. */
-int ctk_par_halt_parse(const char *text, ctk_par_halt *h, char *why, size_t why_len);
 
 typedef struct ctk_par_opts {
     const ctk_cmdline *cmd;
@@ -51,7 +39,7 @@ typedef struct ctk_par_opts {
     int resume;          /* 1: --resume, 2: --resume-failed */
     const char *joblog_path;
     const char *shell; /* runs commands that need a shell; NULL: /bin/sh */
-    ctk_par_halt halt;
+    ctk_halt halt;
     uint64_t total_jobs;          /* jobs in all, for --halt N% (counted first) */
     double start_rate;            /* starts per second (--delay, --rate); 0: no limit */
     const ctk_cmdline *tagstring; /* --tagstring, parsed with CTK_CMDLINE_TEXT; or NULL */

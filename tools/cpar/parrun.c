@@ -173,9 +173,36 @@ static void on_signal(void *arg, int signo)
     ctk_par_cancel(run->par, signo);
 }
 
+/* A joblog whose last line was torn (a crash, a full disk) ends without
+ * a newline: --resume reruns that job, and the line it appends must not
+ * be glued to the torn one, so the log is cut back to its last newline. */
+static void cut_torn_line(FILE *f)
+{
+    int fd = fileno(f);
+    off_t end = lseek(fd, 0, SEEK_END);
+    char buf[4096];
+    while (end > 0) {
+        off_t from = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
+        ssize_t n = pread(fd, buf, (size_t)(end - from), from);
+        if (n != end - from)
+            return;
+        char *nl = memrchr(buf, '\n', (size_t)n);
+        if (nl != NULL || from == 0) {
+            off_t keep = nl != NULL ? from + (nl - buf) + 1 : 0;
+            /* On failure read_joblog still ignores the torn line. */
+            if (keep != lseek(fd, 0, SEEK_END) && ftruncate(fd, keep) < 0)
+                return;
+            return;
+        }
+        end = from;
+    }
+}
+
 FILE *ctk_parrun_open_joblog(const char *path, int resume)
 {
-    FILE *f = fopen(path, resume ? "a" : "w");
+    FILE *f = fopen(path, resume ? "a+" : "w");
+    if (f != NULL && resume)
+        cut_torn_line(f);
     if (f != NULL && ftell(f) == 0)
         fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n", f);
     if (f != NULL)
@@ -250,19 +277,42 @@ static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, const
     return rc;
 }
 
+/* Each running job holds up to this many of our descriptors: its pipes,
+ * pidfd and wake eventfd, two spill files, a file keeping its output, and
+ * an event loop's copies of the watched ones. */
+#define FDS_PER_JOB 16
+#define FDS_SPARE   64
+
+/* As GNU parallel does, runs fewer jobs at once than -j asks rather than
+ * failing mid-run with EMFILE (the jobs that ran would lose their output
+ * and joblog lines): the soft limit is raised toward the hard one, and
+ * past that -j is lowered with a warning. */
+static unsigned fit_jobs(const char *prog, unsigned jobs)
+{
+    unsigned long long limit;
+    unsigned fit = ctk_spawn_fit_jobs(jobs, FDS_PER_JOB, FDS_SPARE, &limit);
+    if (fit < jobs)
+        fprintf(stderr, "%s: only enough file descriptors (%llu) to run %u jobs at once, not %u\n",
+                prog, limit, fit, jobs);
+    return fit;
+}
+
 int ctk_parrun_jobs(const ctk_common *c, ctk_registry *reg, const ctk_par_opts *po,
                     const char *prog)
 {
     char err[1024];
     ctk_par *par;
+    const char *name = c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY;
+    unsigned jobs = fit_jobs(prog, ctk_cli_strategy_jobs(reg, name, po->jobs));
+    ctk_par_opts fitted = *po;
+    fitted.jobs = jobs < po->jobs ? jobs : po->jobs;
+    po = &fitted;
     int rc = ctk_par_new(&par, po, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "%s: %s\n", prog, rc == CTK_EINVAL ? err : ctk_strerror(rc));
         return 255;
     }
     int signo = 0;
-    const char *name = c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY;
-    unsigned jobs = ctk_cli_strategy_jobs(reg, name, po->jobs);
     rc = run_strategy(par, reg, name, po, jobs, c->keep_order, &signo);
     if (ctk_par_nul_replaced(par))
         fprintf(stderr,
@@ -336,8 +386,9 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
             "their output is discarded\n",
             prog, rows);
     for (char **n = c->compare; *n != NULL && status == 0; n++) {
-        unsigned jobs = ctk_cli_strategy_jobs(reg, *n, po->jobs);
+        unsigned jobs = fit_jobs(prog, ctk_cli_strategy_jobs(reg, *n, po->jobs));
         compare_row row = {in, reg, *po, *n, jobs, c->keep_order};
+        row.po.jobs = jobs < po->jobs ? jobs : po->jobs;
         ctk_buf result = {0};
         ctk_usage usage;
         int died_of = 0, signo = 0;

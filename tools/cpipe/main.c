@@ -35,6 +35,7 @@ enum {
     OPT_BLOCK_ID,
     OPT_TAG,
     OPT_KEEP_GOING,
+    OPT_HALT,
     OPT_EMPTY_BLOCK,
     OPT_SHELL,
     OPT_TMPDIR,
@@ -61,7 +62,10 @@ static const ctk_cli_option cpipe_options[] = {
      OPT_BLOCK_ID},
     {"tag", 0, CTK_ARG_NONE, NULL, "prefix each output line with the block number and a tab",
      OPT_TAG},
-    {"keep-going", 0, CTK_ARG_NONE, NULL, "report a failed block and go on with the others",
+    {"halt", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N",
+     "stop early: now|soon,fail|success|done=N (default never: run every block)", OPT_HALT},
+    {"halt-on-error", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N", "the same as --halt", OPT_HALT},
+    {"keep-going", 0, CTK_ARG_NONE, NULL, "run every block whatever fails (--halt never)",
      OPT_KEEP_GOING},
     {"empty-block", 0, CTK_ARG_NONE, NULL, "run FILTER once on empty input", OPT_EMPTY_BLOCK},
     {"shell", 0, CTK_ARG_NONE, NULL, "run FILTER under /bin/sh -c even without shell syntax",
@@ -76,7 +80,8 @@ typedef struct cpipe_opts {
     uint64_t block, header, fixed;
     const char *recend, *recstart;
     size_t recend_len;
-    int regexp, unordered, block_id, tag, keep_going, empty_block, shell;
+    int regexp, unordered, block_id, tag, empty_block, shell;
+    ctk_halt halt;
     const char *reduce, *tmpdir;
 } cpipe_opts;
 
@@ -120,8 +125,17 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->tag = 1;
         return 0;
     case OPT_KEEP_GOING:
-        o->keep_going = 1;
+        o->halt = (ctk_halt){.when = CTK_HALT_NEVER};
         return 0;
+    case OPT_HALT: {
+        int rc = ctk_halt_parse(v, &o->halt, why, why_len);
+        /* A share of blocks needs their number, unknown on a stream. */
+        if (rc == 0 && o->halt.percent > 0) {
+            snprintf(why, why_len, "cpipe does not know the number of blocks: use a count, not %%");
+            rc = CTK_EINVAL;
+        }
+        return rc;
+    }
     case OPT_EMPTY_BLOCK:
         o->empty_block = 1;
         return 0;
@@ -256,7 +270,7 @@ int main(int argc, char **argv)
                 .block = o.block,
                 .header_lines = o.header,
                 .jobs = ctk_piperun_fit_jobs(PROG, c.jobs ? c.jobs : ctk_cpu_count()),
-                .keep_going = o.keep_going,
+                .halt = o.halt,
                 .tag = o.tag,
                 .empty_block = o.empty_block,
                 .out_fd = 1,

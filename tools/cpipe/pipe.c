@@ -58,7 +58,8 @@ struct ctk_pipe {
     GPtrArray *running;   /* ctk_spawn_child * of this process */
     GHashTable *pending;  /* ticket -> ctk_spawn_result * made, not yet consumed */
     uint64_t tickets;     /* the last ticket given */
-    int stop;             /* a block failed: feed no more */
+    int stop;             /* --halt reached: feed no more */
+    int discard;          /* --halt now: running blocks' outputs are not written */
     ctk_pipe_stats stats;
     GChecksum *digest;
 };
@@ -534,7 +535,9 @@ static int job_report(job *j)
                          .offset = j->block.offset,
                          .len = j->block.len,
                          .out_bytes = res->out.bytes};
-    int here = getpid() == p->owner, rc;
+    /* A worker rank of a strategy that crosses hosts is the owner of its
+     * own pipe, yet never consumes: the strategy's flag says so. */
+    int here = getpid() == p->owner && !p->opts.elsewhere, rc;
     if (here) {
         r.kind = CTK_PIPE_OUT_HERE;
         r.run = p->run;
@@ -568,6 +571,7 @@ static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
         return ctk_unit_fail(unit, rc, "cannot prepare the filter: %s", ctk_strerror(rc));
     }
     rc = ctk_spawn_start(&j.child, &j.so);
+    int ran = rc == 0 && j.child.pid > 0;
     if (rc == 0) {
         track(p, &j.child, 1);
         size_t slot = share_pid(p, j.child.pid, 0);
@@ -578,7 +582,9 @@ static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
     }
     ctk_spawn_dispose(&j.child);
     if (rc < 0)
-        rc = ctk_unit_fail(unit, rc, "cannot run the filter: %s", ctk_strerror(rc));
+        rc = ctk_unit_fail(unit, rc, "%s: %s",
+                           ran ? "cannot keep the filter's output" : "cannot run the filter",
+                           ctk_strerror(rc));
     else
         rc = job_report(&j);
     job_release(&j);
@@ -637,12 +643,12 @@ static void unwatch(async_job *a, int i)
 
 /* The filter is reaped (rc 1) or failed (rc < 0): report, close the
  * polls; the last close hands the unit back. */
-static void async_finish(async_job *a, int rc)
+static void async_finish(async_job *a, int rc, const char *failed)
 {
     job *j = &a->j;
     track(j->p, &j->child, 0);
     if (rc < 0)
-        ctk_unit_fail(j->unit, rc, "cannot run the filter: %s", ctk_strerror(rc));
+        ctk_unit_fail(j->unit, rc, "%s: %s", failed, ctk_strerror(rc));
     else
         job_report(j);
     a->open++; /* keep async_free away until every close is issued */
@@ -683,7 +689,9 @@ static void on_ready(uv_poll_t *w, int status, int events)
             p[watch_index[i]].revents = (short)p[watch_index[i]].events;
     int rc = step_guarded(a, p);
     if (rc != 0) {
-        async_finish(a, rc);
+        /* The filter ran: what fails now is keeping its output (a full
+         * spill folder), and the block counts as failed. */
+        async_finish(a, rc, "cannot keep the filter's output");
         return;
     }
     /* Stop polling what spawn no longer watches (a closed pipe, an exit
@@ -772,7 +780,7 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
         (rc = poll_fd(a, 2, a->j.child.pidfd, UV_READABLE)) < 0) {
         ctk_spawn_signal(&a->j.child, SIGKILL);
         a->open--;
-        async_finish(a, rc);
+        async_finish(a, rc, "cannot run the filter");
         return 0;
     }
     a->open--;
@@ -876,9 +884,8 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const ctk_pipe_resul
                  strsignal((int)r->signal));
     else
         snprintf(how, sizeof how, "exited with status %d", (int)r->exit);
-    report(p, "block %llu (offset %llu, %llu bytes): the filter %s%s", (unsigned long long)seq,
-           (unsigned long long)r->offset, (unsigned long long)r->len, how,
-           p->opts.keep_going ? "" : "; no further blocks are started");
+    report(p, "block %llu (offset %llu, %llu bytes): the filter %s", (unsigned long long)seq,
+           (unsigned long long)r->offset, (unsigned long long)r->len, how);
 }
 
 /* The output of a result as a stream in *s: kept in this process (the
@@ -918,6 +925,42 @@ static int result_stream(ctk_pipe *p, const ctk_pipe_result *r, ctk_spawn_stream
     return rc;
 }
 
+/* GNU parallel's --halt over blocks, with the lock held after a block is
+ * counted: soon stops feeding blocks, now also writes none of the running
+ * filters' outputs (the caller ends them). Returns the count that reached
+ * the threshold, or 0. */
+static uint64_t halt_reached(ctk_pipe *p)
+{
+    const ctk_halt *h = &p->opts.halt;
+    if (h->when == CTK_HALT_NEVER || p->stop)
+        return 0;
+    uint64_t failed = p->stats.failed, blocks = p->stats.blocks;
+    uint64_t count = h->why == CTK_HALT_FAIL      ? failed
+                     : h->why == CTK_HALT_SUCCESS ? blocks - failed
+                                                  : blocks;
+    if (count == 0 || count < h->count)
+        return 0;
+    if (h->why == CTK_HALT_SUCCESS)
+        p->stats.status = 0; /* halting on success is a success */
+    p->stats.halted = 1;
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+    if (h->when == CTK_HALT_NOW)
+        p->discard = 1;
+    return count;
+}
+
+static void halt_announce(ctk_pipe *p, uint64_t count)
+{
+    const ctk_halt *h = &p->opts.halt;
+    report(p, "--halt: %llu block%s %s; %s", (unsigned long long)count, count == 1 ? "" : "s",
+           h->why == CTK_HALT_FAIL      ? "failed"
+           : h->why == CTK_HALT_SUCCESS ? "succeeded"
+                                        : "done",
+           h->when == CTK_HALT_NOW ? "ending the running filters" : "starting no more blocks");
+    if (h->when == CTK_HALT_NOW)
+        ctk_pipe_cancel(p, SIGTERM);
+}
+
 void ctk_pipe_consume(void *arg, const ctk_unit *unit)
 {
     ctk_pipe *p = arg;
@@ -932,9 +975,9 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     /* Redeemed even when skipped, so the output kept for it is freed. */
     int lost = have ? result_stream(p, &r, &view, &out, &res) : 0;
     pthread_mutex_lock(&p->lock);
-    /* After a failure (without --keep-going), later blocks that were
-     * already running are not written: the output is an exact prefix. */
-    int skip = p->stop || p->stats.write_error != 0 || ctk_is_cancelled(p->cancel);
+    /* After --halt now, later blocks that were already running are not
+     * written: the output is an exact prefix. */
+    int skip = p->discard || p->stats.write_error != 0 || ctk_is_cancelled(p->cancel);
     pthread_mutex_unlock(&p->lock);
     int failed = !have || r.exit != 0 || r.signal != 0;
     if (!have && !skip) {
@@ -964,6 +1007,7 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
         failed = 1;
     }
     int wrc = 0;
+    uint64_t halted = 0;
     if (!skip && have)
         wrc = write_output(p, unit->seq, out);
     if (have && view.spill_fd >= 0)
@@ -977,8 +1021,18 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
             p->stats.failed++;
             if (p->stats.status == 0)
                 p->stats.status = failed_status(&r);
-            if (!p->opts.keep_going)
-                __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+        }
+        /* cpipe's own trouble (the input, a lost output, a filter that
+         * cannot start) would hit every later block alike: stop now with
+         * its status, whatever --halt says. */
+        int own = failed && (!have || r.input_errno != 0 || lost < 0 || r.exec_errno != 0);
+        if (own && !p->stop) {
+            p->stats.status = failed_status(&r);
+            p->stats.halted = 1;
+            p->discard = 1;
+            __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+        } else {
+            halted = halt_reached(p);
         }
         if (wrc < 0) {
             p->stats.write_error = -wrc;
@@ -987,6 +1041,10 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     }
     uint64_t done = p->stats.in_bytes;
     pthread_mutex_unlock(&p->lock);
+    if (halted != 0)
+        halt_announce(p, halted);
+    else if (p->discard && !skip)
+        ctk_pipe_cancel(p, SIGTERM);
     if (res != NULL) {
         ctk_spawn_result_free(res);
         g_free(res);

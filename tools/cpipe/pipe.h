@@ -19,6 +19,7 @@
 
 #include "blocks.h"
 #include "ctkx/cmdline.h"
+#include "ctkx/halt.h"
 #include "ctk/pipeline.h"
 #include "ctkx/progress.h"
 #include "ctkx/spawn.h"
@@ -34,12 +35,16 @@ typedef struct ctk_pipe_opts {
                                 per job), as fewer filter starts cost less */
     uint64_t header_lines;   /* --header N: repeated at the top of every block */
     unsigned jobs;           /* filters at once (the window is jobs + 2) */
-    int keep_going;          /* a failed block does not stop the run */
+    ctk_halt halt;           /* when failed (or done) blocks stop the run;
+                                default never: every block runs */
     int tag;                 /* prefix output lines with the block number */
     int empty_block;         /* empty input still runs one filter */
     int out_fd;              /* where outputs go; -1: nowhere (--compare) */
     int checksum;            /* digest the output (for --compare rows) */
     const char *tmpdir;      /* spill directory; NULL: $TMPDIR, else /tmp */
+    int elsewhere;           /* units run in other processes, maybe on other
+                                hosts (CTK_STRATEGY_PROCESSES): every result
+                                travels as bytes, never as a ticket */
     /* Told about a failed block (number, offset, how), from the writer
      * thread, in order; NULL: nobody. */
     void (*report)(void *arg, const char *message);
@@ -79,6 +84,7 @@ typedef struct ctk_pipe_stats {
     uint64_t out_bytes; /* output bytes written */
     int status;         /* the first failed filter's status (128+N for a signal), or 0 */
     int write_error;    /* errno of a failed write to out_fd (EPIPE: reader gone), or 0 */
+    int halted;         /* --halt stopped the run */
     char digest[33];    /* with opts.checksum: MD5 of the output in order */
 } ctk_pipe_stats;
 

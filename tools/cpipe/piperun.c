@@ -70,6 +70,7 @@ static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
     ctk_pipe *pipe;
     *signo = 0;
     memset(st, 0, sizeof *st);
+    plan->po.elsewhere = (plan->strategy->ops->flags & CTK_STRATEGY_PROCESSES) != 0;
     int rc = ctk_pipe_new(&pipe, &plan->po, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "%s: %s\n", plan->prog, err);
@@ -292,22 +293,12 @@ int ctk_piperun_seekable_copy(const char *prog, int fd, const char *tmpdir)
  * then, if that is not enough, lowers jobs with a warning. */
 unsigned ctk_piperun_fit_jobs(const char *prog, unsigned jobs)
 {
-    struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
-        return jobs;
-    rlim_t need = (rlim_t)jobs * FDS_PER_JOB + FDS_SPARE;
-    if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
-        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
-        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
-            rl.rlim_cur = raised.rlim_cur;
-    }
-    if (need <= rl.rlim_cur)
-        return jobs;
-    unsigned fit = rl.rlim_cur > FDS_SPARE + FDS_PER_JOB
-                       ? (unsigned)((rl.rlim_cur - FDS_SPARE) / FDS_PER_JOB)
-                       : 1;
-    fprintf(stderr, "%s: only enough file descriptors (%llu) to run %u filters at once, not %u\n",
-            prog, (unsigned long long)rl.rlim_cur, fit, jobs);
+    unsigned long long limit;
+    unsigned fit = ctk_spawn_fit_jobs(jobs, FDS_PER_JOB, FDS_SPARE, &limit);
+    if (fit < jobs)
+        fprintf(stderr,
+                "%s: only enough file descriptors (%llu) to run %u filters at once, not %u\n", prog,
+                limit, fit, jobs);
     return fit;
 }
 
@@ -323,7 +314,12 @@ static int finish_status(const ctk_piperun *plan, const ctk_pipe_stats *st, int 
         fprintf(stderr, "%s: write error: %s\n", plan->prog, strerror(st->write_error));
         return 255;
     }
-    return st->status;
+    /* As GNU parallel: a run that --halt stopped exits as the block that
+     * stopped it; otherwise every block ran and the status counts the
+     * failed ones, 101 standing for more than 100. */
+    if (st->halted || st->failed == 0)
+        return st->status;
+    return st->failed > 100 ? 101 : (int)st->failed;
 }
 
 int ctk_piperun_run(const ctk_piperun *plan, const char *reduce)

@@ -464,6 +464,21 @@ static int wait_a_while(int sfd)
     return 0;
 }
 
+/* Like wait_a_while, but a store that tells when a job ends (PostgreSQL)
+ * is waited on instead of looked at every WAIT_POLL_MS. */
+static int wait_for_change(ctk_cqcmd *x, int sfd)
+{
+    if (x->store->ops->wait == NULL || sfd < 0)
+        return wait_a_while(sfd);
+    /* Any queue: the jobs waited for may be in another. */
+    x->store->ops->wait(x->store, NULL, &sfd, 1, 5.0);
+    struct pollfd p = {.fd = sfd, .events = POLLIN};
+    struct signalfd_siginfo si;
+    if (poll(&p, 1, 0) > 0 && read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+        return (int)si.ssi_signo;
+    return 0;
+}
+
 int ctk_cqcmd_cat(ctk_cqcmd *x)
 {
     int64_t id = 0;
@@ -563,7 +578,7 @@ static int wait_pending(ctk_cqcmd *x, wait_tally *t, int sfd)
             ctk_job_clear(&j);
             if (finished)
                 break;
-            int signo = wait_a_while(sfd);
+            int signo = wait_for_change(x, sfd);
             if (signo != 0)
                 return ctk_signal_exit_status(signo);
         }

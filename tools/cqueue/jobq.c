@@ -31,6 +31,7 @@ typedef struct claim {
     ctk_job job;
     int64_t pid;    /* its process group, once reported */
     double pid_due; /* when to record the pid in the store; 0: done or not yet */
+    int kill_sent;  /* a `kill` from another host was honoured */
 } claim;
 
 struct ctk_jobq {
@@ -363,13 +364,31 @@ static void look_for_stop(ctk_jobq *q, double now)
     }
 }
 
-/* Waits for a slot to free, the worker to stop, or (timeout) the next
- * look at the queue: the store tells no one when a job is added. */
-static void wait_for_work(ctk_jobq *q, int timeout_ms)
+/* A store that tells when a job may be ready (PostgreSQL's LISTEN) is
+ * waited on with no timer but --idle-exit's and a slow safety net; one
+ * that cannot tell (SQLite) is looked at again after the poll interval. */
+#define STORE_WAIT_NET 30.0
+
+/* Waits for a slot to free, the worker to stop, or the next look at the
+ * queue. */
+static void wait_for_work(ctk_jobq *q, int room)
 {
+    ctk_store *st = q->o.store;
+    if (room && st->ops->wait != NULL) {
+        double timeout = STORE_WAIT_NET;
+        if (q->o.idle_exit > 0 && q->o.idle_exit - (wall() - q->last_busy) < timeout)
+            timeout = q->o.idle_exit - (wall() - q->last_busy);
+        int fds[2] = {q->wake_fd, q->runner.cancel_fd};
+        /* A store error here is the next claim's to report. */
+        st->ops->wait(st, q->o.queue, fds, 2, timeout > 0 ? timeout : 0);
+        struct pollfd p = {.fd = q->wake_fd, .events = POLLIN};
+        if (poll(&p, 1, 0) > 0)
+            drain(q->wake_fd);
+        return;
+    }
     struct pollfd p[2] = {{.fd = q->wake_fd, .events = POLLIN},
                           {.fd = q->runner.cancel_fd, .events = POLLIN}};
-    if (poll(p, 2, timeout_ms) > 0 && p[0].revents != 0)
+    if (poll(p, 2, room ? (int)(q->o.poll * 1000) : -1) > 0 && p[0].revents != 0)
         drain(q->wake_fd);
 }
 
@@ -405,7 +424,7 @@ static int produce(void *arg, ctk_unit *unit)
             return CTK_EOF;
         /* A full worker waits for a slot; an idle one looks again after
          * the poll interval. */
-        wait_for_work(q, room ? (int)(q->o.poll * 1000) : -1);
+        wait_for_work(q, room);
     }
 }
 
@@ -581,6 +600,36 @@ static int kill_orphan(void *arg, const ctk_job *job)
 
 #define EXPIRE_EVERY 1.0
 
+/* Under q->lock, at each lease renewal: `kill` run on another host cannot
+ * signal a job here, so it only marks it; the worker that holds the job
+ * sends the signal. (One on this host was signalled by `kill` itself.) */
+static int honour_kills(ctk_jobq *q)
+{
+    ctk_store *st = q->o.store;
+    GHashTableIter it;
+    gpointer value;
+    g_hash_table_iter_init(&it, q->claims);
+    while (g_hash_table_iter_next(&it, NULL, &value)) {
+        claim *c = value;
+        ctk_job now;
+        if (c->kill_sent || c->pid <= 0)
+            continue;
+        int rc = st->ops->get(st, c->job.id, &now);
+        if (rc == CTK_ENOENT)
+            continue;
+        if (rc < 0)
+            return rc;
+        if (now.kill_requested && now.state == CTK_JOB_RUNNING && now.worker != NULL &&
+            strcmp(now.worker, q->wid.id) == 0) {
+            c->kill_sent = 1;
+            kill(-(pid_t)c->pid, SIGTERM);
+            logf_job(q, &c->job, "kill requested; sent SIGTERM");
+        }
+        ctk_job_clear(&now);
+    }
+    return 0;
+}
+
 /* Lease renewal and expiry are about time, so they keep their timers:
  * renewal every third of the lease while jobs run, a look for expired
  * leases and dead workers every second. Everything else wakes it: a
@@ -599,8 +648,10 @@ static void *keeper_main(void *arg)
         if (!busy)
             last_renew = now; /* a lease is fresh when claimed */
         else if (now - last_renew >= q->o.lease / 3) {
-            if ((rc = st->ops->renew(st, &q->wid, now + q->o.lease)) == 0)
+            if ((rc = st->ops->renew(st, &q->wid, now + q->o.lease)) == 0) {
                 last_renew = now;
+                rc = honour_kills(q);
+            }
         }
         if (rc == 0 && now - last_expire >= EXPIRE_EVERY) {
             unsigned n;

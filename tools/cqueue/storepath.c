@@ -62,6 +62,24 @@ static int unknown_store(ctk_registry *reg, const char *what, const char *value,
     return CTK_EINVAL;
 }
 
+/* A scheme no loaded store has: the plugins in the search path are
+ * loaded (store-NAME first), so `--db postgresql://...` needs no
+ * --plugin. */
+static const ctk_store_entry *find_store(ctk_registry *reg, const char *name)
+{
+    const ctk_store_entry *e = ctk_registry_store(reg, name);
+    if (e != NULL)
+        return e;
+    char *file = g_strconcat("store-", name, NULL);
+    ctk_plugin_error perr;
+    ctk_registry_load_name(reg, file, &perr);
+    g_free(file);
+    if ((e = ctk_registry_store(reg, name)) != NULL)
+        return e;
+    ctk_registry_load_all(reg, NULL, NULL);
+    return ctk_registry_store(reg, name);
+}
+
 int cq_db_pick(ctk_registry *reg, const char *db_opt, cq_db *db, char *err, size_t err_len)
 {
     const char *env = g_getenv("CQUEUE_DB");
@@ -83,7 +101,7 @@ int cq_db_pick(ctk_registry *reg, const char *db_opt, cq_db *db, char *err, size
         char *name = g_strndup(value, n);
         if (n > 0 && strcmp(name, BUILTIN_STORE) == 0) {
             db->location = g_strdup(value + n + 1);
-        } else if (n > 0 && (db->store = ctk_registry_store(reg, name)) != NULL) {
+        } else if (n > 0 && (db->store = find_store(reg, name)) != NULL) {
             db->location = g_strdup(value);
         } else if (n > 0 && !g_file_test(value, G_FILE_TEST_EXISTS)) {
             g_free(name);

@@ -60,6 +60,10 @@ CTK_EXTERN const char *ctk_strerror(int code);
 /* The short name ("EINVAL") for a code; "UNKNOWN" when it is none of ours. */
 CTK_EXTERN const char *ctk_err_name(int code);
 
+/* The version of the libctk a program runs with ("0.1.0"), which may be
+ * newer than the one it was built against; --version prints both. */
+CTK_EXTERN const char *ctk_version(void);
+
 #ifdef __cplusplus
 }
 #endif

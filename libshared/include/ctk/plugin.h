@@ -22,7 +22,10 @@ extern "C" {
 
 /* Bumped whenever a struct below changes layout or meaning. The loader
  * refuses a plugin built against another version. */
-#define CTK_PLUGIN_ABI 2
+#define CTK_PLUGIN_ABI 3
+
+/* The plugin ABI the running libctk loads (its CTK_PLUGIN_ABI). */
+CTK_EXTERN unsigned ctk_plugin_abi(void);
 
 /* ---- units of work ------------------------------------------------------ */
 

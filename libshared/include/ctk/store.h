@@ -192,6 +192,14 @@ typedef struct ctk_store_ops {
     int (*check)(ctk_store *st, char *result, size_t len);
     /* The store's own words for the last error (for a user), never NULL. */
     const char *(*last_error)(ctk_store *st);
+    /* Optional (NULL: the caller looks again after a pause). Blocks until
+     * the store hears that something changed in `queue` (a job added,
+     * finished or put back; a pause lifted; a stop), one of fds is
+     * readable, or timeout seconds pass (< 0: no limit). The first call
+     * may return at once: it begins listening, so a caller looks again
+     * before it waits. Uses no state the other ops use, so one thread may
+     * wait while another holds the handle. Returns 0, or a negative code. */
+    int (*wait)(ctk_store *st, const char *queue, const int *fds, size_t n_fds, double timeout);
 } ctk_store_ops;
 
 /* The common handle every store's own struct begins with. */
