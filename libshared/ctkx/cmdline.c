@@ -311,9 +311,31 @@ static int replace_all(ctk_cmdline *t, const rpl *r, int pos)
     return 0;
 }
 
-/* The table after -I, longest first (parallel sorts by length so that a
- * short string inside a long one is not replaced first). */
-static void rpl_table(rpl *tab, const char *replace)
+/* The name given for op, or NULL for its default. */
+static const char *renamed(const ctk_cmdline_names *names, enum op op)
+{
+    switch (op) {
+    case OP_ALL:
+        return names->all;
+    case OP_NOEXT:
+        return names->noext;
+    case OP_BASE:
+        return names->base;
+    case OP_DIR:
+        return names->dir;
+    case OP_BASENOEXT:
+        return names->basenoext;
+    case OP_SEQ:
+        return names->seq;
+    default:
+        return names->slot;
+    }
+}
+
+/* The table after -I and the other renames, longest first (parallel
+ * sorts by length so that a short string inside a long one is not
+ * replaced first). */
+static void rpl_table(rpl *tab, const ctk_cmdline_names *names)
 {
     static const rpl defaults[N_RPL] = {
         {"{//}", OP_DIR}, {"{/.}", OP_BASENOEXT}, {"{#}", OP_SEQ}, {"{%}", OP_SLOT},
@@ -321,10 +343,13 @@ static void rpl_table(rpl *tab, const char *replace)
     };
     memcpy(tab, defaults, sizeof defaults);
     for (int i = 0; i < N_RPL; i++)
-        if (tab[i].op == OP_ALL)
-            tab[i].str = replace;
-        else if (strcmp(tab[i].str, replace) == 0)
-            tab[i].str = NULL; /* -I took over this name */
+        if (renamed(names, tab[i].op) != NULL)
+            tab[i].str = renamed(names, tab[i].op);
+    for (int i = 0; i < N_RPL; i++)
+        for (int j = 0; j < N_RPL && tab[i].str != NULL; j++)
+            if (j != i && tab[j].str != NULL && renamed(names, tab[j].op) != NULL &&
+                renamed(names, tab[i].op) == NULL && strcmp(tab[i].str, tab[j].str) == 0)
+                tab[i].str = NULL; /* a rename took over this default name */
     for (int i = 1; i < N_RPL; i++)
         for (int j = i; j > 0; j--) {
             size_t a = tab[j - 1].str ? strlen(tab[j - 1].str) : 0;
@@ -337,10 +362,10 @@ static void rpl_table(rpl *tab, const char *replace)
         }
 }
 
-static int find_rpls(ctk_cmdline *t, const char *replace)
+static int find_rpls(ctk_cmdline *t, const ctk_cmdline_names *names)
 {
     rpl tab[N_RPL];
-    rpl_table(tab, replace);
+    rpl_table(tab, names);
     for (int i = 0; i < N_RPL; i++) {
         if (tab[i].str == NULL)
             continue;
@@ -572,12 +597,12 @@ static int compute_needs_shell(const ctk_cmdline *t, unsigned flags)
     return 0;
 }
 
-static int parse_checked(ctk_cmdline *t, char *const *words, size_t n_words, const char *replace,
-                         unsigned flags)
+static int parse_checked(ctk_cmdline *t, char *const *words, size_t n_words,
+                         const ctk_cmdline_names *names, unsigned flags)
 {
     int rc = join_words(t, words, n_words);
     if (rc == 0)
-        rc = find_rpls(t, replace);
+        rc = find_rpls(t, names);
     if (rc == 0 && !has_rpl(t) && !(flags & (CTK_CMDLINE_TEXT | CTK_CMDLINE_NO_APPEND)))
         rc = append_default(t, n_words);
     if (rc < 0)
@@ -592,13 +617,23 @@ static int parse_checked(ctk_cmdline *t, char *const *words, size_t n_words, con
 int ctk_cmdline_parse(ctk_cmdline **out, char *const *words, size_t n_words, const char *replace,
                       unsigned flags, char *err, size_t err_len)
 {
+    ctk_cmdline_names names = {.all = replace};
+    return ctk_cmdline_parse_names(out, words, n_words, &names, flags, err, err_len);
+}
+
+int ctk_cmdline_parse_names(ctk_cmdline **out, char *const *words, size_t n_words,
+                            const ctk_cmdline_names *given, unsigned flags, char *err,
+                            size_t err_len)
+{
     *out = NULL;
-    if (replace == NULL)
-        replace = "{}";
-    if (replace[0] == '\0') {
-        set_err(err, err_len, "the replacement string must not be empty");
-        return CTK_EINVAL;
-    }
+    ctk_cmdline_names names = *given;
+    const char *each[] = {names.all,       names.noext, names.base, names.dir,
+                          names.basenoext, names.seq,   names.slot};
+    for (size_t i = 0; i < sizeof each / sizeof *each; i++)
+        if (each[i] != NULL && each[i][0] == '\0') {
+            set_err(err, err_len, "the replacement string must not be empty");
+            return CTK_EINVAL;
+        }
     if (has_perl(words, n_words)) {
         set_err(err, err_len, "perl expressions {= =} are not supported");
         return CTK_EINVAL;
@@ -606,7 +641,7 @@ int ctk_cmdline_parse(ctk_cmdline **out, char *const *words, size_t n_words, con
     ctk_cmdline *t = calloc(1, sizeof *t);
     if (t == NULL)
         return CTK_ENOMEM;
-    int rc = parse_checked(t, words, n_words, replace, flags);
+    int rc = parse_checked(t, words, n_words, &names, flags);
     if (rc < 0) {
         ctk_cmdline_free(t);
         return rc;

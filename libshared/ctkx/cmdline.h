@@ -63,6 +63,18 @@ enum {
 int ctk_cmdline_parse(ctk_cmdline **out, char *const *words, size_t n_words, const char *replace,
                       unsigned flags, char *err, size_t err_len);
 
+/* GNU parallel's renamed replacement strings (-I, --extensionreplace,
+ * --basenamereplace, --dirnamereplace, --basenameextensionreplace,
+ * --seqreplace, --slotreplace): each NULL keeps its default. */
+typedef struct ctk_cmdline_names {
+    const char *all, *noext, *base, *dir, *basenoext, *seq, *slot;
+} ctk_cmdline_names;
+
+/* ctk_cmdline_parse with every replacement string renamable. */
+int ctk_cmdline_parse_names(ctk_cmdline **out, char *const *words, size_t n_words,
+                            const ctk_cmdline_names *names, unsigned flags, char *err,
+                            size_t err_len);
+
 /* 1 when jobs must run as /bin/sh -c LINE: forced, the replacement string is
  * part of the command name (GNU parallel then inserts items unquoted), the
  * template holds shell syntax, or its command is a shell builtin or

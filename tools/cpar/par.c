@@ -58,7 +58,8 @@ struct ctk_par {
     pthread_mutex_t print_lock; /* --line-buffer: lines of running jobs vs consume */
     uint64_t next_out;          /* -k: the seq consume takes next */
     ctk_rate *rate;             /* --delay / --rate; NULL: none */
-    GQueue *pending;            /* -X/-m: items read but not yet in a job (GBytes) */
+    GQueue *pending;            /* -X/-m: items read but not yet in a job (GPtrArray
+                                   of GBytes: one per column of the item) */
     size_t spread_max;          /* -X/-m: items per job once spread over the slots */
     int spread_done;
     ctk_spawn_program program; /* argv[0] searched in $PATH once */
@@ -283,7 +284,7 @@ void ctk_par_free(ctk_par *p)
     ctk_item_clear(&p->item);
     g_hash_table_destroy(p->skip);
     g_ptr_array_free(p->running, TRUE);
-    g_queue_free_full(p->pending, (GDestroyNotify)g_bytes_unref);
+    g_queue_free_full(p->pending, (GDestroyNotify)g_ptr_array_unref);
     ctk_rate_free(p->rate);
     ctk_spawn_program_free(&p->program);
     pthread_mutex_destroy(&p->lock);
@@ -323,29 +324,53 @@ static int halted(const ctk_par *p)
     return __atomic_load_n(&p->sh->halted, __ATOMIC_SEQ_CST);
 }
 
+static void too_long(ctk_par *p, uint64_t seq, size_t len, const char *line, size_t line_len);
+
 /* ---- producing ---------------------------------------------------------------- */
 
-/* One item's share of a -X/-m line, as GNU parallel counts it. */
-static size_t arg_cost(ctk_par *p, GBytes *v, uint64_t seq)
+/* One item's share of a -X/-m line, as GNU parallel counts it: each of
+ * its columns (several with several sources). */
+static size_t arg_cost(ctk_par *p, GPtrArray *v, uint64_t seq)
 {
-    gsize size;
-    ctk_cmdline_item arg = {g_bytes_get_data(v, &size), 0};
-    arg.len = size;
-    return ctk_cmdline_arg_cost(p->opts.cmd, &arg, seq, 1);
+    size_t cost = 0;
+    for (guint i = 0; i < v->len; i++) {
+        gsize size;
+        ctk_cmdline_item arg = {g_bytes_get_data(g_ptr_array_index(v, i), &size), 0};
+        arg.len = size;
+        cost += ctk_cmdline_arg_cost(p->opts.cmd, &arg, seq, 1);
+    }
+    return cost;
 }
 
+/* The items' columns, one after the other: with several sources {1} {2}
+ * are then the first item's, as in GNU parallel. */
 static int encode_items(ctk_par *p, ctk_unit *unit, GPtrArray *args)
 {
     int skip = g_hash_table_contains(p->skip, GSIZE_TO_POINTER((gsize)unit->seq));
-    ctk_cmdline_item *cols = g_new(ctk_cmdline_item, args->len ? args->len : 1);
+    size_t n = 0;
+    for (guint i = 0; i < args->len; i++)
+        n += ((GPtrArray *)g_ptr_array_index(args, i))->len;
+    ctk_cmdline_item *cols = g_new(ctk_cmdline_item, n ? n : 1);
+    n = 0;
     for (guint i = 0; i < args->len; i++) {
-        gsize size;
-        cols[i].data = g_bytes_get_data(g_ptr_array_index(args, i), &size);
-        cols[i].len = size;
+        GPtrArray *item = g_ptr_array_index(args, i);
+        for (guint k = 0; k < item->len; k++, n++) {
+            gsize size;
+            cols[n].data = g_bytes_get_data(g_ptr_array_index(item, k), &size);
+            cols[n].len = size;
+        }
     }
-    int rc = ctk_par_encode_job(&unit->in, skip, cols, args->len);
+    int rc = ctk_par_encode_job(&unit->in, skip, cols, n);
     g_free(cols);
     return rc < 0 ? ctk_unit_fail(unit, rc, "cannot queue the job: %s", ctk_strerror(rc)) : 0;
+}
+
+static GPtrArray *item_copy(const ctk_item *item)
+{
+    GPtrArray *v = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    for (size_t i = 0; i < item->n; i++)
+        g_ptr_array_add(v, g_bytes_new(item->cols[i], item->lens[i]));
+    return v;
 }
 
 /* -X and -m: as many items as fit in a command line of max_chars, as GNU
@@ -353,12 +378,13 @@ static int encode_items(ctk_par *p, ctk_unit *unit, GPtrArray *args)
  * items are spread evenly over the job slots (once). */
 static int produce_fill(ctk_par *p, ctk_unit *unit)
 {
-    GPtrArray *args = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+    GPtrArray *args = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
     size_t len, per_arg;
     ctk_cmdline_fill_cost(p->opts.cmd, &len, &per_arg);
     int eof = 0, rc = 0;
-    while (p->spread_max == 0 || args->len < p->spread_max) {
-        GBytes *v = g_queue_pop_head(p->pending);
+    while ((p->spread_max == 0 || args->len < p->spread_max) &&
+           (p->opts.fill_max == 0 || args->len < p->opts.fill_max)) {
+        GPtrArray *v = g_queue_pop_head(p->pending);
         if (v == NULL) {
             rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
             if (rc == CTK_EOF || rc == CTK_ECANCELED) {
@@ -368,19 +394,19 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
             }
             if (rc < 0)
                 break;
-            v = g_bytes_new(p->item.cols[0], p->item.lens[0]);
+            v = item_copy(&p->item);
         }
         g_ptr_array_add(args, v);
         len += (args->len > 1 ? per_arg : 0) + arg_cost(p, v, unit->seq);
         if (len >= p->opts.max_chars) {
             if (args->len > 1) {
-                g_queue_push_head(p->pending, g_bytes_ref(v));
+                g_queue_push_head(p->pending, g_ptr_array_ref(v));
                 g_ptr_array_remove_index(args, args->len - 1);
                 break;
             }
-            /* GNU parallel gives up on the whole run here (exit 255); one
-             * job fails instead and the others go on. */
+            /* GNU parallel gives up on the whole run here (exit 255). */
             g_ptr_array_free(args, TRUE);
+            too_long(p, unit->seq, len, "", 0);
             return ctk_unit_fail(unit, CTK_ERANGE, "command line too long (%zu >= %zu)", len,
                                  p->opts.max_chars);
         }
@@ -389,7 +415,7 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
         p->spread_done = 1;
         p->spread_max = (args->len + p->opts.jobs - 1) / p->opts.jobs;
         while (args->len > p->spread_max) {
-            g_queue_push_head(p->pending, g_bytes_ref(g_ptr_array_index(args, args->len - 1)));
+            g_queue_push_head(p->pending, g_ptr_array_ref(g_ptr_array_index(args, args->len - 1)));
             g_ptr_array_remove_index(args, args->len - 1);
         }
     }
@@ -438,7 +464,7 @@ int ctk_par_produce(void *arg, ctk_unit *unit)
     ctk_cmdline_item *cols = g_new(ctk_cmdline_item, p->item.n ? p->item.n : 1);
     for (size_t i = 0; i < p->item.n; i++)
         cols[i] = (ctk_cmdline_item){p->item.cols[i], p->item.lens[i]};
-    rc = ctk_par_encode_job(&unit->in, skip, cols, p->item.n);
+    rc = ctk_par_encode_job(&unit->in, skip, cols, p->opts.no_args ? 0 : p->item.n);
     g_free(cols);
     return rc < 0 ? ctk_unit_fail(unit, rc, "cannot queue the job: %s", ctk_strerror(rc)) : 0;
 }
@@ -497,6 +523,22 @@ static void stop_all(ctk_par *p)
     if (write(p->stop_fd, &one, sizeof one) < 0) {
         /* EAGAIN only: the counter is set, the fd readable already. */
     }
+}
+
+/* A command line over the limit: GNU parallel refuses the whole run
+ * there (exit 255), its words; the jobs running end, none starts. */
+static void too_long(ctk_par *p, uint64_t seq, size_t len, const char *line, size_t line_len)
+{
+    pthread_mutex_lock(&p->sh->lock);
+    int first = p->sh->halt_status != 255;
+    p->sh->halt_status = 255;
+    __atomic_store_n(&p->sh->halted, 2, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&p->sh->lock);
+    if (first)
+        fprintf(stderr, "cpar: Error: Command line too long (%zu >= %zu) at input %llu: %.*s...\n",
+                len, p->opts.line_max, (unsigned long long)(seq - 1),
+                (int)(line_len < 50 ? line_len : 50), line);
+    stop_all(p);
 }
 
 void ctk_par_cancel(ctk_par *p, int signo)
@@ -568,6 +610,8 @@ typedef struct job {
     ctk_spawn_result res;
     unsigned attempts;
     double start;
+    char env_seq[40], env_slot[40], env_pid[40];
+    const char *env[4];
     int ran; /* the last attempt's child started: a failure now loses its output */
 } job;
 
@@ -598,6 +642,13 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
     ctk_cmdline_args args = {cols, n, unit->seq, j->slot};
     rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, p->opts.dry_run ? NULL : &j->argv);
     g_free(cols);
+    if (rc == 0 && p->opts.line_max > 0 && j->line.len >= p->opts.line_max) {
+        give_slot(p, j->slot);
+        too_long(p, unit->seq, j->line.len, (const char *)j->line.data, j->line.len);
+        ctk_cmdline_argv_free(j->argv);
+        ctk_buf_free(&j->line);
+        return ctk_unit_fail(unit, CTK_ERANGE, "command line too long");
+    }
     if (rc < 0) {
         give_slot(p, j->slot);
         ctk_buf_free(&j->line);
@@ -619,6 +670,19 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
         .termseq_len = p->opts.termseq_len,
         .stop_fd = &p->stop_fd, /* a cancel or --halt now ends it, from any process */
     };
+    /* As GNU parallel sets them for every job. */
+    snprintf(j->env_seq, sizeof j->env_seq, "PARALLEL_SEQ=%llu", (unsigned long long)unit->seq);
+    snprintf(j->env_slot, sizeof j->env_slot, "PARALLEL_JOBSLOT=%u", j->slot);
+    snprintf(j->env_pid, sizeof j->env_pid, "PARALLEL_PID=%ld", (long)p->owner);
+    j->env[0] = j->env_seq;
+    j->env[1] = j->env_slot;
+    j->env[2] = j->env_pid;
+    j->env[3] = NULL;
+    j->so.env = j->env;
+    if (p->opts.trace && !p->opts.dry_run) {
+        fprintf(stderr, "%.*s\n", (int)j->line.len, (const char *)j->line.data);
+        fflush(stderr);
+    }
     if (p->opts.line_buffer && !p->opts.quiet_output) {
         j->so.sink = line_sink;
         j->so.sink_arg = j;
@@ -1251,6 +1315,32 @@ static int write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
     return rc;
 }
 
+/* --files: the job's stdout in a file of its own, as GNU parallel names
+ * them ($TMPDIR/parXXXXX.par), and that file's name on stdout. */
+static void write_files(const ctk_par_result *r)
+{
+    const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
+    char *path = g_build_filename(dir, "parXXXXXX.par", NULL);
+    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+    int rc = fd < 0 ? -errno : 0;
+    if (fd >= 0) {
+        close(fd);
+        char *d = g_path_get_dirname(path), *b = g_path_get_basename(path);
+        int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        rc = dfd < 0 ? -errno : write_result_file(dfd, b, r->mem[0], r->mem_len[0], r->spill[0]);
+        if (dfd >= 0)
+            close(dfd);
+        g_free(d);
+        g_free(b);
+    }
+    if (rc < 0)
+        fprintf(stderr, "cpar: --files: cannot write %s: %s\n", path, ctk_strerror(rc));
+    else
+        printf("%s\n", path);
+    fflush(stdout);
+    g_free(path);
+}
+
 static void write_joblog(ctk_par *p, const ctk_unit *unit, const ctk_par_result *r)
 {
     FILE *f = p->opts.joblog;
@@ -1377,12 +1467,21 @@ static void report(ctk_par *p, const ctk_unit *unit)
     } else if (!p->opts.quiet_output) {
         char *tagstring = p->opts.tagstring != NULL ? render_text(p->opts.tagstring, unit) : NULL;
         const char *tag = tagstring != NULL ? tagstring : p->opts.tag ? input : NULL;
-        print_stream(stdout, tag, r.mem[0], r.mem_len[0], r.spill[0]);
+        if (p->opts.verbose) {
+            char *shown = g_strdup_printf("%.*s\n", (int)r.line_len, r.line);
+            print_stream(stdout, tag, shown, strlen(shown), NULL);
+            g_free(shown);
+        }
+        if (p->opts.files)
+            write_files(&r);
+        else
+            print_stream(stdout, tag, r.mem[0], r.mem_len[0], r.spill[0]);
         print_stream(stderr, tag, r.mem[1], r.mem_len[1], r.spill[1]);
         g_free(tagstring);
     }
     for (int k = 0; k < 2; k++)
-        if (r.spill[k] != NULL && (p->opts.quiet_output || p->opts.results_dir != NULL))
+        if (r.spill[k] != NULL &&
+            (p->opts.quiet_output || p->opts.results_dir != NULL || (k == 0 && p->opts.files)))
             unlink(r.spill[k]);
     if (r.timed_out) {
         /* GNU parallel's words, and its Exitval for a job it ended. */

@@ -49,6 +49,13 @@ typedef struct ctk_par_opts {
     int line_buffer;              /* --line-buffer: whole lines as they come; jobs must run
                                      in this process (not under CTK_STRATEGY_PROCESSES) */
     int keep_order;               /* -k: the pipeline consumes in input order */
+    /* GNU parallel's habits (cpar(1), GNU PARALLEL): */
+    int verbose;     /* -v: each command line on stdout before its output */
+    int trace;       /* -t: each command line on stderr as it starts */
+    int files;       /* --files: output kept in a file under $TMPDIR, its name printed */
+    size_t line_max; /* a longer command line ends the run (exit 255); 0: no limit */
+    int no_args;     /* -N0: a job per item, the command gets none */
+    size_t fill_max; /* -X/-m with -n/-N: at most this many items per line; 0: no cap */
 } ctk_par_opts;
 
 typedef struct ctk_par ctk_par;

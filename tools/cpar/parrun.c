@@ -103,6 +103,10 @@ int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
         rc = ctk_sources_add_file(src, input_path(in, "-"), 0, err, err_len);
     if (rc == 0 && in->colsep != NULL)
         rc = ctk_sources_set_colsep(src, in->colsep, err, err_len);
+    ctk_sources_set_trim(src, in->trim_left, in->trim_right);
+    ctk_sources_set_eof(src, in->eof);
+    ctk_sources_set_skip_blank(src, in->skip_blank);
+    ctk_sources_set_shuffle(src, in->shuffle);
     if (rc == 0 && ctk_sources_set_per_job(src, in->per_job) < 0) {
         snprintf(err, err_len, "-n/-N take a single input source");
         rc = CTK_EINVAL;
@@ -377,6 +381,7 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
         return 255;
     }
     int status = 0;
+    uint64_t most_failed = 0; /* a row whose jobs failed fails the run */
     size_t rows = g_strv_length(c->compare);
     fprintf(stderr,
             "%s: warning: --compare runs every job once per strategy (%zu times in all); "
@@ -411,6 +416,8 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
         r->usage = usage;
         r->units = counts.ran;
         r->failed = counts.failed;
+        if (counts.failed > most_failed)
+            most_failed = counts.failed;
     }
     if (ctk_compare_count(table) > 0) {
         ctk_format fmt = c->format_given ? c->format : CTK_FORMAT_TABLE;
@@ -423,5 +430,9 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
             status = 255;
     }
     ctk_compare_free(table);
+    if (status == 0 && most_failed > 0) {
+        fprintf(stderr, "%s: --compare: jobs failed (see the failed column)\n", prog);
+        status = most_failed > 101 ? 101 : (int)most_failed;
+    }
     return status;
 }

@@ -31,6 +31,12 @@ typedef struct ctk_parrun_input {
     int first;              /* argv[first]: the first command word */
     size_t n_cmd;           /* command words before the first ::: / :::: */
     const char *stdin_path; /* stdin's copy, or NULL to read stdin itself */
+
+    /* GNU parallel's input habits (see sources.h) */
+    int trim_left, trim_right; /* --trim */
+    const char *eof;           /* -E STR, or NULL */
+    int skip_blank;            /* -r */
+    int shuffle;               /* --shuf */
 } ctk_parrun_input;
 
 /* How many of argv[first..argc) come before the first source separator

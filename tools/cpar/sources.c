@@ -22,6 +22,7 @@
 
 typedef struct source {
     GPtrArray *values; /* GBytes; NULL while streamed */
+    int ended;         /* streamed: -E's string was read */
     int fd;            /* streamed: the fd, owned unless stdin */
     ctk_lines *lines;
 } source;
@@ -41,6 +42,12 @@ struct ctk_sources {
     GBytes *streamed;   /* the first group's current value when streaming */
     GRegex *colsep;     /* --colsep: values split into columns; or NULL */
     int cancel_fd;      /* the run's cancel fd for the readers, or -1 */
+    int trim_left, trim_right;
+    char *eof;           /* -E: ends a source; or NULL */
+    int skip_blank;      /* -r */
+    int shuffle;         /* --shuf */
+    GPtrArray *shuffled; /* --shuf: every job's values (GPtrArray of GBytes), read first */
+    guint shuffled_next;
 };
 
 static void source_free(gpointer p)
@@ -112,7 +119,65 @@ void ctk_sources_free(ctk_sources *s)
     if (s->streamed != NULL)
         g_bytes_unref(s->streamed);
     g_free(s->pos);
+    g_free(s->eof);
+    if (s->shuffled != NULL)
+        g_ptr_array_free(s->shuffled, TRUE);
     g_free(s);
+}
+
+void ctk_sources_set_shuffle(ctk_sources *s, int on)
+{
+    s->shuffle = on;
+}
+
+void ctk_sources_set_trim(ctk_sources *s, int left, int right)
+{
+    s->trim_left = left;
+    s->trim_right = right;
+}
+
+void ctk_sources_set_eof(ctk_sources *s, const char *eof)
+{
+    g_free(s->eof);
+    s->eof = g_strdup(eof);
+}
+
+void ctk_sources_set_skip_blank(ctk_sources *s, int on)
+{
+    s->skip_blank = on;
+}
+
+static int is_blank_value(GBytes *v)
+{
+    gsize size;
+    const char *d = g_bytes_get_data(v, &size);
+    for (gsize i = 0; i + 1 < size; i++)
+        if (!g_ascii_isspace(d[i]))
+            return 0;
+    return 1;
+}
+
+static int is_eof_value(const ctk_sources *s, GBytes *v)
+{
+    gsize size;
+    const char *d = g_bytes_get_data(v, &size);
+    return s->eof != NULL && size - 1 == strlen(s->eof) && memcmp(d, s->eof, size - 1) == 0;
+}
+
+/* -E and -r on a source read whole (words, or a file loaded). */
+static void filter_values(const ctk_sources *s, GPtrArray *values)
+{
+    for (guint i = 0; i < values->len;) {
+        GBytes *v = g_ptr_array_index(values, i);
+        if (is_eof_value(s, v)) {
+            g_ptr_array_set_size(values, i);
+            break;
+        }
+        if (s->skip_blank && is_blank_value(v))
+            g_ptr_array_remove_index(values, i);
+        else
+            i++;
+    }
 }
 
 static int add_source(ctk_sources *s, source *src, int linked)
@@ -189,8 +254,31 @@ int ctk_sources_set_per_job(ctk_sources *s, size_t per_job)
 }
 
 /* The next record of a streamed source, NULs replaced by "\\0". */
+static int read_record_raw(ctk_sources *s, source *src, GBytes **value, int *nul_replaced,
+                           const int *cancel);
+
 static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_replaced,
                        const int *cancel)
+{
+    for (;;) {
+        if (src->ended)
+            return CTK_EOF;
+        int rc = read_record_raw(s, src, value, nul_replaced, cancel);
+        if (rc < 0)
+            return rc;
+        if (is_eof_value(s, *value)) {
+            g_bytes_unref(*value);
+            src->ended = 1;
+            return CTK_EOF;
+        }
+        if (!s->skip_blank || !is_blank_value(*value))
+            return 0;
+        g_bytes_unref(*value);
+    }
+}
+
+static int read_record_raw(ctk_sources *s, source *src, GBytes **value, int *nul_replaced,
+                           const int *cancel)
 {
     const char *line;
     size_t len;
@@ -248,9 +336,12 @@ static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
         grp->length = SIZE_MAX;
         for (guint k = 0; k < grp->sources->len; k++) {
             source *src = g_ptr_array_index(grp->sources, k);
+            int was_loaded = src->values != NULL;
             int rc = load_source(s, src, nul_replaced, cancel);
             if (rc < 0)
                 return rc;
+            if (was_loaded)
+                filter_values(s, src->values); /* words; files were read filtered */
             if (src->values->len < grp->length)
                 grp->length = src->values->len;
         }
@@ -267,6 +358,16 @@ int ctk_sources_wait_fd(ctk_sources *s)
     group *first = g_ptr_array_index(s->groups, 0);
     source *head = g_ptr_array_index(first->sources, 0);
     return ctk_lines_ready(head->lines) ? -1 : ctk_lines_fd(head->lines);
+}
+
+/* One column, trimmed as --trim says. */
+static void push_column(ctk_sources *s, const char *d, size_t len)
+{
+    while (s->trim_left && len > 0 && (d[0] == ' ' || d[0] == '\t'))
+        d++, len--;
+    while (s->trim_right && len > 0 && (d[len - 1] == ' ' || d[len - 1] == '\t'))
+        len--;
+    g_ptr_array_add(s->current, value_new(d, len));
 }
 
 /* The next match of re in data[0, len) at or after *pos, as
@@ -305,29 +406,31 @@ static void push_split(ctk_sources *s, const char *data, size_t len)
         last_empty = ms == me;
         /* An empty separator just where another one ended is none. */
         if (last_end != (size_t)me) {
-            g_ptr_array_add(s->current, value_new(data + last_end, (size_t)ms - last_end));
+            push_column(s, data + last_end, (size_t)ms - last_end);
             for (int i = 1; i < g_match_info_get_match_count(mi); i++) {
                 int cs = -1, ce = -1;
                 g_match_info_fetch_pos(mi, i, &cs, &ce);
-                g_ptr_array_add(s->current, cs < 0 ? value_new("", 0)
-                                                   : value_new(data + cs, (size_t)(ce - cs)));
+                push_column(s, cs < 0 ? "" : data + cs, cs < 0 ? 0 : (size_t)(ce - cs));
             }
         }
         last_end = (size_t)me;
     }
     g_match_info_free(mi);
     if (!last_empty || last_end < len)
-        g_ptr_array_add(s->current, value_new(data + last_end, len - last_end));
+        push_column(s, data + last_end, len - last_end);
 }
 
 static void push(ctk_sources *s, GBytes *v)
 {
-    if (s->colsep == NULL) {
-        g_ptr_array_add(s->current, g_bytes_ref(v));
-        return;
-    }
     gsize size;
     const char *data = g_bytes_get_data(v, &size);
+    if (s->colsep == NULL) {
+        if (s->trim_left || s->trim_right)
+            push_column(s, data, size - 1);
+        else
+            g_ptr_array_add(s->current, g_bytes_ref(v));
+        return;
+    }
     if (size <= 1) /* an empty value is one empty column */
         g_ptr_array_add(s->current, value_new("", 0));
     else
@@ -393,11 +496,10 @@ static int next_combination(ctk_sources *s, int *nul_replaced, const int *cancel
     return 0;
 }
 
-int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced, const int *cancel)
+/* The next job's values into s->current. */
+static int next_values(ctk_sources *s, int *nul_replaced, const int *cancel)
 {
     int rc = 0;
-    if (!s->started && (rc = start(s, nul_replaced, cancel)) < 0)
-        return rc;
     g_ptr_array_set_size(s->current, 0);
     for (size_t k = 0; k < s->per_job; k++) {
         rc = next_combination(s, nul_replaced, cancel);
@@ -408,6 +510,47 @@ int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced, const in
         return rc < 0 ? rc : CTK_EOF;
     if (rc < 0 && rc != CTK_EOF)
         return rc;
+    return 0;
+}
+
+/* --shuf: every job is read first, then served in a random order. */
+static int next_shuffled(ctk_sources *s, int *nul_replaced, const int *cancel)
+{
+    if (s->shuffled == NULL) {
+        s->shuffled = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+        int rc;
+        while ((rc = next_values(s, nul_replaced, cancel)) == 0) {
+            GPtrArray *job = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+            for (guint i = 0; i < s->current->len; i++)
+                g_ptr_array_add(job, g_bytes_ref(g_ptr_array_index(s->current, i)));
+            g_ptr_array_add(s->shuffled, job);
+        }
+        if (rc != CTK_EOF)
+            return rc;
+        for (guint i = s->shuffled->len; i > 1; i--) {
+            guint j = (guint)g_random_int_range(0, (gint32)i);
+            gpointer t = s->shuffled->pdata[i - 1];
+            s->shuffled->pdata[i - 1] = s->shuffled->pdata[j];
+            s->shuffled->pdata[j] = t;
+        }
+    }
+    g_ptr_array_set_size(s->current, 0);
+    if (s->shuffled_next >= s->shuffled->len)
+        return CTK_EOF;
+    GPtrArray *job = g_ptr_array_index(s->shuffled, s->shuffled_next++);
+    for (guint i = 0; i < job->len; i++)
+        g_ptr_array_add(s->current, g_bytes_ref(g_ptr_array_index(job, i)));
+    return 0;
+}
+
+int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced, const int *cancel)
+{
+    int rc = 0;
+    if (!s->started && (rc = start(s, nul_replaced, cancel)) < 0)
+        return rc;
+    rc = s->shuffle ? next_shuffled(s, nul_replaced, cancel) : next_values(s, nul_replaced, cancel);
+    if (rc < 0)
+        return rc;
     item->n = s->current->len;
     item->cols = g_renew(char *, item->cols, item->n);
     item->lens = g_renew(size_t, item->lens, item->n);
@@ -417,6 +560,53 @@ int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced, const in
         item->lens[i] = size - 1;
     }
     return 0;
+}
+
+int ctk_sources_take_header(ctk_sources *s, char ***names, size_t *n_names, int *nul_replaced,
+                            const int *cancel)
+{
+    int rc = 0;
+    if (!s->started && (rc = start(s, nul_replaced, cancel)) < 0)
+        return rc;
+    GPtrArray *out = g_ptr_array_new();
+    for (guint g = 0; g < s->groups->len; g++) {
+        group *grp = g_ptr_array_index(s->groups, g);
+        grp->length = SIZE_MAX;
+        for (guint k = 0; k < grp->sources->len; k++) {
+            source *src = g_ptr_array_index(grp->sources, k);
+            GBytes *v = NULL;
+            if (g == 0 && s->streaming) {
+                rc = read_record(s, src, &v, nul_replaced, cancel);
+                if (rc == CTK_EOF)
+                    s->done = 1;
+                else if (rc < 0)
+                    break;
+                rc = 0;
+            } else if (src->values->len > 0) {
+                v = g_bytes_ref(g_ptr_array_index(src->values, 0));
+                g_ptr_array_remove_index(src->values, 0);
+            }
+            if (!(g == 0 && s->streaming) && src->values->len < grp->length)
+                grp->length = src->values->len;
+            if (v == NULL)
+                continue;
+            g_ptr_array_set_size(s->current, 0);
+            push(s, v);
+            g_bytes_unref(v);
+            for (guint i = 0; i < s->current->len; i++) {
+                gsize size;
+                const char *d = g_bytes_get_data(g_ptr_array_index(s->current, i), &size);
+                g_ptr_array_add(out, g_strndup(d, size - 1));
+            }
+        }
+        if (!(g == 0 && s->streaming) && grp->length == 0)
+            s->done = 1;
+    }
+    g_ptr_array_set_size(s->current, 0);
+    *n_names = out->len;
+    g_ptr_array_add(out, NULL);
+    *names = (char **)g_ptr_array_free(out, FALSE);
+    return rc;
 }
 
 void ctk_item_clear(ctk_item *item)

@@ -53,6 +53,21 @@ int ctk_sources_may_wait(const ctk_sources *s);
 /* The run's cancel fd: a reader waiting on a pipe or terminal wakes at
  * once on a cancel. */
 void ctk_sources_set_cancel_fd(ctk_sources *s, int cancel_fd);
+/* GNU parallel's input habits, set before the first ctk_sources_next:
+ * --trim (left, right: remove blanks around each column), -E/-e STR (a
+ * value equal to STR ends its source), -r (empty and blank values are
+ * skipped). */
+void ctk_sources_set_trim(ctk_sources *s, int left, int right);
+void ctk_sources_set_eof(ctk_sources *s, const char *eof);
+void ctk_sources_set_skip_blank(ctk_sources *s, int on);
+/* --shuf: every job is read first, then they come in a random order. */
+void ctk_sources_set_shuffle(ctk_sources *s, int on);
+/* --header: takes the first value of every source (the first line of a
+ * file or stdin, the first word of a ::: list) as the names of the
+ * columns it makes, in column order, appended to names (g_free each).
+ * Returns 0 or a read error. */
+int ctk_sources_take_header(ctk_sources *s, char ***names, size_t *n_names, int *nul_replaced,
+                            const int *cancel);
 /* Frees the arrays ctk_sources_next allocated in item (start zeroed). */
 void ctk_item_clear(ctk_item *item);
 
