@@ -64,7 +64,7 @@ void ctk_spawn_stream_free(ctk_spawn_stream *s)
 
 /* An anonymous file: O_TMPFILE where the file system has it, otherwise a
  * named one unlinked at once. Either way nothing is left behind on exit. */
-static int open_spill(const char *tmpdir)
+int ctk_spawn_tmpfile(const char *tmpdir)
 {
     const char *dir = tmpdir != NULL ? tmpdir : getenv("TMPDIR");
     if (dir == NULL || *dir == '\0')
@@ -123,7 +123,7 @@ int ctk_spawn_stream_append(ctk_spawn_stream *s, const void *data, size_t len)
         return rc;
     if (len > keep) {
         if (s->spill_fd < 0) {
-            int fd = open_spill(s->tmpdir);
+            int fd = ctk_spawn_tmpfile(s->tmpdir);
             if (fd < 0)
                 return fd;
             s->spill_fd = fd;

@@ -58,6 +58,11 @@ int ctk_spawn_stream_copy(const ctk_spawn_stream *s, int fd);
 typedef int (*ctk_spawn_chunk_fn)(void *arg, const void *data, size_t len);
 int ctk_spawn_stream_foreach(const ctk_spawn_stream *s, ctk_spawn_chunk_fn fn, void *arg);
 void ctk_spawn_stream_free(ctk_spawn_stream *s);
+/* An anonymous read-write file in tmpdir (NULL: $TMPDIR, else /tmp):
+ * O_TMPFILE, or where the file system lacks it a named file unlinked at
+ * once, so a kill -9 leaves nothing behind. Close-on-exec; a negative
+ * code when it cannot be made. */
+int ctk_spawn_tmpfile(const char *tmpdir);
 
 /* ---- the termination sequence ------------------------------------------ */
 

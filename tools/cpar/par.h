@@ -49,6 +49,8 @@ typedef struct ctk_par_opts {
     int line_buffer;              /* --line-buffer: whole lines as they come; jobs must run
                                      in this process (not under CTK_STRATEGY_PROCESSES) */
     int keep_order;               /* -k: the pipeline consumes in input order */
+    int elsewhere;                /* the strategy has CTK_STRATEGY_PROCESSES: a process
+                                     running jobs may not be the consumer's */
 } ctk_par_opts;
 
 typedef struct ctk_par ctk_par;
@@ -81,8 +83,9 @@ int ctk_par_nul_replaced(ctk_par *p);
 
 /* ---- the wire: a job (unit->in) and what came of it (unit->out) ---------- */
 
-/* What came of a job. Decoded, the pointers point into the unit's bytes
- * except spill[], which are malloc'd (ctk_par_result_clear frees them). */
+/* What came of a job. Decoded, the pointers point into the unit's bytes.
+ * An output too big for memory waits in the run's spool (ctkx/spool.h):
+ * spool_len[k] bytes at spool_off[k], and mem[k] is empty. */
 typedef struct ctk_par_result {
     int64_t exit, signal;
     uint64_t attempts;
@@ -93,7 +96,9 @@ typedef struct ctk_par_result {
     size_t line_len;
     const char *mem[2]; /* stdout, stderr: the bytes kept in memory */
     size_t mem_len[2];
-    char *spill[2]; /* the file holding the rest of them, or NULL */
+    uint64_t spool_id;     /* the spool holding the ranges (ctk_spool_id) */
+    uint64_t spool_off[2]; /* where the output is in it */
+    uint64_t spool_len[2]; /* its length; 0: all of it is in mem */
 } ctk_par_result;
 
 /* The encode functions return 0 or CTK_ENOMEM; the decode functions 0,
