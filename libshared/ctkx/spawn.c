@@ -150,7 +150,7 @@ static int each_spilled(const ctk_spawn_stream *s, uint64_t off, ctk_spawn_chunk
     if (chunk == NULL)
         return CTK_ENOMEM;
     while (off < spilled(s) && rc == 0) {
-        ssize_t n = pread(s->spill_fd, chunk, CHUNK, (off_t)off);
+        ssize_t n = pread(s->spill_fd, chunk, CHUNK, (off_t)(s->spill_at + off));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -181,9 +181,9 @@ static int write_chunk(void *arg, const void *data, size_t len)
  * for targets sendfile refuses (an O_APPEND file, for one). */
 static int copy_spill(const ctk_spawn_stream *s, int fd)
 {
-    off_t off = 0;
-    while ((uint64_t)off < spilled(s)) {
-        uint64_t left = spilled(s) - (uint64_t)off;
+    off_t off = (off_t)s->spill_at;
+    while ((uint64_t)off - s->spill_at < spilled(s)) {
+        uint64_t left = spilled(s) - ((uint64_t)off - s->spill_at);
         ssize_t n = sendfile(fd, s->spill_fd, &off, left < (1u << 30) ? left : (1u << 30));
         if (n > 0 || (n < 0 && errno == EINTR))
             continue;
@@ -197,7 +197,7 @@ static int copy_spill(const ctk_spawn_stream *s, int fd)
         }
         if (errno != EINVAL && errno != ENOSYS)
             return -errno;
-        return each_spilled(s, (uint64_t)off, write_chunk, &fd);
+        return each_spilled(s, (uint64_t)off - s->spill_at, write_chunk, &fd);
     }
     return 0;
 }

@@ -40,6 +40,8 @@ extern "C" {
 typedef struct ctk_spawn_stream {
     ctk_buf mem;        /* the first bytes, at most limit */
     int spill_fd;       /* unlinked file with the bytes after them, or -1 */
+    uint64_t spill_at;  /* where in spill_fd they start: 0, but for a view
+                           of a range of a spool (ctkx/spool.h) */
     uint64_t bytes;     /* everything captured */
     size_t limit;       /* memory bound */
     const char *tmpdir; /* where to spill; NULL: $TMPDIR, else /tmp */

@@ -62,6 +62,11 @@ int ctk_spool_reaches(const ctk_spool *s, int elsewhere)
     return s != NULL && (getpid() != s->creator || !elsewhere);
 }
 
+int ctk_spool_fd(const ctk_spool *s)
+{
+    return s->fd;
+}
+
 uint64_t ctk_spool_id(const ctk_spool *s)
 {
     return s->id;

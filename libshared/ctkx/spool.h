@@ -55,6 +55,9 @@ int ctk_spool_foreach(ctk_spool *s, uint64_t off, uint64_t len, ctk_spawn_chunk_
 /* The range written to fd (sendfile where it can), retrying short
  * writes and EAGAIN. */
 int ctk_spool_copy(ctk_spool *s, uint64_t off, uint64_t len, int fd);
+/* The spool's descriptor (-1 when it could not be made), for a
+ * ctk_spawn_stream view of a range (spill_at): read it, never close it. */
+int ctk_spool_fd(const ctk_spool *s);
 /* Frees the range's disk space (a hole): done with it. */
 void ctk_spool_release(ctk_spool *s, uint64_t off, uint64_t len);
 
