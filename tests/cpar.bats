@@ -1129,3 +1129,33 @@ kill_marked() {
     assert_equal "$(sort "$BATS_TEST_TMPDIR/ran" | tr '\n' ' ')" "1 1 2 2 3 3 "
     [[ -z $(ls -A "$tmp") ]] || fail "left $(ls -A "$tmp")"
 }
+
+# ---- kill -9 leaves no job process (issue 13, #15) -------------------------------------
+
+@test "kill -9 of cpar ends its jobs' grandchildren too, under every strategy" {
+    local s n mark pid i left
+    for s in process sync thread async; do
+        for n in 1 2; do
+            # A unique argument: other tests and other users run sleeps too.
+            mark="30.0$$$RANDOM$n"
+            cpar -s "$s" -j4 'sleep '"$mark"'; echo {}' ::: 1 2 3 4 </dev/null >/dev/null 2>&1 &
+            pid=$!
+            for i in $(seq 200); do
+                pgrep -f -- "^sleep $mark" >/dev/null && break
+                sleep 0.05
+            done
+            pgrep -f -- "^sleep $mark" >/dev/null || fail "$s: no job started"
+            kill -KILL "$pid"
+            wait "$pid" 2>/dev/null || true
+            for i in $(seq 40); do
+                left=$(pgrep -f -- "^sleep $mark" || true)
+                [[ -z $left ]] && break
+                sleep 0.05
+            done
+            if [[ -n $left ]]; then
+                kill_marked "sleep $mark"
+                fail "$s: still running 2 s after kill -9: $left"
+            fi
+        done
+    done
+}

@@ -658,3 +658,35 @@ interrupt() {
         done
     done
 }
+
+# ---- kill -9 leaves no filter process (issue 13, #15) ----------------------------------
+
+@test "kill -9 of cpipe ends its filters' grandchildren too, under every strategy" {
+    local s n mark pid i p left
+    for s in process sync thread async; do
+        for n in 1 2; do
+            # A unique argument: other tests and other users run sleeps too.
+            mark="30.0$$$RANDOM$n"
+            yes | cpipe -s "$s" -j3 --block 1k 'cat >/dev/null; sleep '"$mark"'; echo' >/dev/null 2>&1 &
+            pid=$!
+            for i in $(seq 200); do
+                pgrep -f -- "^sleep $mark" >/dev/null && break
+                sleep 0.05
+            done
+            pgrep -f -- "^sleep $mark" >/dev/null || fail "$s: no filter started"
+            kill -KILL "$pid"
+            wait "$pid" 2>/dev/null || true
+            for i in $(seq 40); do
+                left=$(pgrep -f -- "^sleep $mark" || true)
+                [[ -z $left ]] && break
+                sleep 0.05
+            done
+            if [[ -n $left ]]; then
+                for p in $(pgrep -f -- "sleep $mark"); do
+                    kill -KILL "$p" 2>/dev/null || true
+                done
+                fail "$s: still running 2 s after kill -9: $left"
+            fi
+        done
+    done
+}

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ctkx/spawn.h"
+#include "ctkx/guard.h"
 
 extern char **environ;
 
@@ -530,6 +531,9 @@ static int spawn_process(ctk_spawn_child *c, pipe_ends ends, char *const *envp)
     int rc = l.err;
     if (rc == 0) {
         c->pid = pid;
+        /* The group is set up (vfork held us until exec): a kill -9 of
+         * us from now on ends all of it, not only its leader. */
+        ctk_guard_note(pid, 1);
         return 0;
     }
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -851,6 +855,8 @@ static int reap(drain *d, int force)
     c->pid = 0; /* from here signals would reach a reusable pid */
     close_fd(&c->wake_fd);
     pthread_mutex_unlock(&c->lock);
+    /* Before the reap: until then the group id cannot be reused. */
+    ctk_guard_note(pid, 0);
     int status;
     struct rusage ru;
     while (wait4(pid, &status, 0, &ru) < 0)
@@ -993,6 +999,7 @@ void ctk_spawn_dispose(ctk_spawn_child *c)
      * waited for: no path leaves a zombie or an orphaned job. */
     if (c->pid > 0) {
         kill(-c->pid, SIGKILL);
+        ctk_guard_note(c->pid, 0);
         while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
             ;
         c->pid = 0;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "ctkx/closeout.h"
+#include "ctkx/guard.h"
 #include "ctkx/rate.h"
 #include "ctkx/spool.h"
 #include "par.h"
@@ -281,6 +282,9 @@ int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_l
     /* Before any strategy forks: its workers share the spool. */
     if (rc == 0 && (p->spool = ctk_spool_new(NULL)) == NULL)
         rc = CTK_ENOMEM;
+    /* Without a guard (no fork left) the jobs' leaders still die with us. */
+    if (rc == 0 && !opts->dry_run)
+        (void)ctk_guard_start();
     if (rc == 0 && opts->resume && opts->joblog_path)
         rc = read_joblog(p, err, err_len);
     if (rc < 0) {

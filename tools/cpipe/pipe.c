@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "pipe.h"
+#include "ctkx/guard.h"
 #include "ctkx/spool.h"
 #include "unit.h"
 
@@ -1061,6 +1062,8 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
         g_free(p);
         return CTK_ENOMEM;
     }
+    /* Without a guard (no fork left) the filters' leaders still die with us. */
+    (void)ctk_guard_start();
     p->running = g_ptr_array_new();
     p->pending = g_hash_table_new(NULL, NULL);
     if (opts->checksum)
