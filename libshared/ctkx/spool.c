@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
@@ -17,13 +18,29 @@
 #define ALIGN ((uint64_t)4096)
 #define CHUNK ((size_t)1 << 16)
 
+/* Shared with every forked process. Once no range is in use the spool
+ * starts again from offset 0, so its size stays near the outputs waiting
+ * at once, not the run's total (ext4 ends a file at 16 TiB). Robust: a
+ * worker killed holding the lock must not stop the others. */
+typedef struct shared {
+    pthread_mutex_t lock;
+    uint64_t end;  /* bytes reserved */
+    uint64_t live; /* ranges in use */
+} shared;
+
 struct ctk_spool {
     int fd;        /* the anonymous file, or -1 */
     int open_rc;   /* why it could not be made */
     pid_t creator; /* the process that made it (and consumes) */
     uint64_t id;   /* its inode: unique among live files */
-    uint64_t *end; /* shared with every forked process: bytes reserved */
+    shared *sh;
 };
+
+static void lock(shared *sh)
+{
+    if (pthread_mutex_lock(&sh->lock) == EOWNERDEAD)
+        pthread_mutex_consistent(&sh->lock);
+}
 
 ctk_spool *ctk_spool_new(const char *tmpdir)
 {
@@ -31,8 +48,20 @@ ctk_spool *ctk_spool_new(const char *tmpdir)
     if (s == NULL)
         return NULL;
     s->creator = getpid();
-    s->end = mmap(NULL, sizeof *s->end, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (s->end == MAP_FAILED) {
+    s->sh = mmap(NULL, sizeof *s->sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pthread_mutexattr_t attr;
+    int rc = s->sh == MAP_FAILED ? -1 : pthread_mutexattr_init(&attr);
+    if (rc == 0) {
+        rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+        if (rc == 0)
+            rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+        if (rc == 0)
+            rc = pthread_mutex_init(&s->sh->lock, &attr);
+        pthread_mutexattr_destroy(&attr);
+    }
+    if (rc != 0) {
+        if (s->sh != MAP_FAILED)
+            munmap(s->sh, sizeof *s->sh);
         free(s);
         return NULL;
     }
@@ -53,7 +82,9 @@ void ctk_spool_free(ctk_spool *s)
         return;
     if (s->fd >= 0)
         close(s->fd);
-    munmap(s->end, sizeof *s->end);
+    if (getpid() == s->creator)
+        pthread_mutex_destroy(&s->sh->lock);
+    munmap(s->sh, sizeof *s->sh);
     free(s);
 }
 
@@ -128,8 +159,15 @@ int ctk_spool_put(ctk_spool *s, const ctk_spawn_stream *st, uint64_t *off)
 {
     if (s->fd < 0)
         return s->open_rc;
+    *off = 0;
+    if (st->bytes == 0)
+        return 0;
     uint64_t room = (st->bytes + ALIGN - 1) / ALIGN * ALIGN;
-    *off = __atomic_fetch_add(s->end, room, __ATOMIC_SEQ_CST);
+    lock(s->sh);
+    *off = s->sh->end;
+    s->sh->end += room;
+    s->sh->live++;
+    pthread_mutex_unlock(&s->sh->lock);
     int rc = pwrite_all(s->fd, (const char *)st->mem.data, st->mem.len, *off);
     uint64_t spilled = st->bytes - st->mem.len;
     if (rc == 0 && spilled > 0)
@@ -225,4 +263,8 @@ void ctk_spool_release(ctk_spool *s, uint64_t off, uint64_t len)
      * only when the run ends: still nothing is left behind. */
     (void)fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
                     (off_t)((len + ALIGN - 1) / ALIGN * ALIGN));
+    lock(s->sh);
+    if (s->sh->live > 0 && --s->sh->live == 0)
+        s->sh->end = 0;
+    pthread_mutex_unlock(&s->sh->lock);
 }

@@ -12,8 +12,8 @@
  * its fd was taken, and holds one open fd per waiting output (-k behind
  * one slow job: thousands, past ulimit -n). The spool is opened
  * (O_TMPFILE, never named) before the strategy forks, so every worker
- * inherits the same file and a shared word with its end: a worker
- * reserves a range with one atomic add, writes the output there and
+ * inherits the same file and a shared record of its end: a worker
+ * reserves a range under a process-shared lock, writes the output there and
  * sends (spool id, offset, length) as wire bytes; the consumer reads the
  * range and punches it out, so the disk holds only outputs not yet
  * printed. Having no name, it is freed by the kernel with the last
@@ -58,7 +58,8 @@ int ctk_spool_copy(ctk_spool *s, uint64_t off, uint64_t len, int fd);
 /* The spool's descriptor (-1 when it could not be made), for a
  * ctk_spawn_stream view of a range (spill_at): read it, never close it. */
 int ctk_spool_fd(const ctk_spool *s);
-/* Frees the range's disk space (a hole): done with it. */
+/* Frees the range's disk space (a hole): done with it. Each range put
+ * is released once (by the consumer, or by whoever gives up on it). */
 void ctk_spool_release(ctk_spool *s, uint64_t off, uint64_t len);
 
 #endif
