@@ -1050,3 +1050,113 @@ alive() {
     same_as_parallel -k --resume --joblog jl echo ::: a b
     assert_equal "$(tr '\n' ' ' <"$d/cpar.out")" "a b "
 }
+
+# ---- nothing left in TMPDIR (issue 13, #14) ------------------------------------------
+
+# kill_marked MARK: kills, by pid, the processes whose command line holds
+# MARK (a word this test made up), so that no job outlives its test.
+kill_marked() {
+    local p
+    for p in $(pgrep -f -- "$1"); do
+        kill -KILL "$p" 2>/dev/null || true
+    done
+}
+
+@test "outputs bigger than memory are byte-identical to parallel's and leave TMPDIR empty, under every strategy" {
+    need_parallel
+    local s tmp=$BATS_TEST_TMPDIR/tmp want got
+    mkdir "$tmp"
+    # 2.6 MB of stdout and 0.6 MB of stderr per job: past the 1 MB kept in memory.
+    want=$(parallel -k -j3 'seq {} 400000; seq 100000 >&2' ::: 1 2 3 4 5 2>&1 | md5sum)
+    for s in process sync thread async; do
+        got=$(TMPDIR=$tmp timeout 60 cpar -s "$s" -j3 -k 'seq {} 400000; seq 100000 >&2' ::: 1 2 3 4 5 2>&1 | md5sum)
+        assert_equal "$got" "$want"
+        got=$(TMPDIR=$tmp timeout 60 cpar -s "$s" -j3 --tag 'seq {} 400000' ::: 1 2 3 4 5 | sort | md5sum)
+        assert_equal "$got" "$(parallel -j3 --tag 'seq {} 400000' ::: 1 2 3 4 5 | sort | md5sum)"
+        rm -rf "$BATS_TEST_TMPDIR/res"
+        TMPDIR=$tmp timeout 60 cpar -s "$s" --results "$BATS_TEST_TMPDIR/res" 'seq {} 400000' ::: 7
+        cmp "$BATS_TEST_TMPDIR/res/1/7/stdout" <(seq 7 400000) || fail "$s: --results differs"
+        assert_equal "$(ls -A "$tmp")" ""
+    done
+}
+
+@test "SIGKILL, SIGTERM and SIGINT mid-run leave TMPDIR empty, with outputs past memory waiting, under every strategy" {
+    local s sig n d=$BATS_TEST_TMPDIR tmp=$BATS_TEST_TMPDIR/tmp mark pid i
+    mkdir "$tmp"
+    mark="30.0$$$RANDOM"
+    for s in process sync thread async; do
+        for sig in KILL TERM INT; do
+            for n in 1 2 3; do
+                rm -f "$d"/done.*
+                # Job 8 holds -k's order: the 2.6 MB outputs of the jobs
+                # running beside it wait (sync: it is killed while running).
+                TMPDIR=$tmp cpar -k -s "$s" -j4 \
+                    'if [ {} = 8 ]; then sleep '"$mark"'; fi; seq 400000; touch '"$d"'/done.{}' \
+                    ::: $(seq 12) </dev/null >/dev/null 2>&1 &
+                pid=$!
+                for i in $(seq 200); do
+                    (($(compgen -G "$d/done.*" | wc -l) >= 6)) && break
+                    sleep 0.05
+                done
+                (($(compgen -G "$d/done.*" | wc -l) >= 6)) || fail "$s: the jobs did not run"
+                sleep 0.2
+                kill -"$sig" "$pid"
+                wait "$pid" 2>/dev/null || true
+                kill_marked "sleep $mark"
+                [[ -z $(ls -A "$tmp") ]] || fail "$s, SIG$sig, run $n: left $(ls -A "$tmp")"
+            done
+        done
+    done
+}
+
+@test "kill -9 of cpar --compare leaves no copy of stdin in TMPDIR" {
+    local tmp=$BATS_TEST_TMPDIR/tmp mark="30.0$$$RANDOM" pid i n
+    mkdir "$tmp"
+    for n in 1 2 3; do
+        seq 3 | TMPDIR=$tmp cpar --compare=sync,process 'sleep '"$mark"'; echo {}' >/dev/null 2>&1 &
+        pid=$!
+        for i in $(seq 200); do
+            pgrep -f -- "sleep $mark" >/dev/null && break
+            sleep 0.05
+        done
+        pgrep -f -- "sleep $mark" >/dev/null || fail "no job started"
+        kill -KILL "$pid"
+        wait "$pid" 2>/dev/null || true
+        kill_marked "sleep $mark"
+        [[ -z $(ls -A "$tmp") ]] || fail "run $n: left $(ls -A "$tmp")"
+    done
+    # And the copy still feeds every row.
+    seq 3 | TMPDIR=$tmp timeout 60 cpar --compare=sync,process 'echo {} >>'"$BATS_TEST_TMPDIR"'/ran' >/dev/null
+    assert_equal "$(sort "$BATS_TEST_TMPDIR/ran" | tr '\n' ' ')" "1 1 2 2 3 3 "
+    [[ -z $(ls -A "$tmp") ]] || fail "left $(ls -A "$tmp")"
+}
+
+# ---- kill -9 leaves no job process (issue 13, #15) -------------------------------------
+
+@test "kill -9 of cpar ends its jobs' grandchildren too, under every strategy" {
+    local s n mark pid i left
+    for s in process sync thread async; do
+        for n in 1 2; do
+            # A unique argument: other tests and other users run sleeps too.
+            mark="30.0$$$RANDOM$n"
+            cpar -s "$s" -j4 'sleep '"$mark"'; echo {}' ::: 1 2 3 4 </dev/null >/dev/null 2>&1 &
+            pid=$!
+            for i in $(seq 200); do
+                pgrep -f -- "^sleep $mark" >/dev/null && break
+                sleep 0.05
+            done
+            pgrep -f -- "^sleep $mark" >/dev/null || fail "$s: no job started"
+            kill -KILL "$pid"
+            wait "$pid" 2>/dev/null || true
+            for i in $(seq 40); do
+                left=$(pgrep -f -- "^sleep $mark" || true)
+                [[ -z $left ]] && break
+                sleep 0.05
+            done
+            if [[ -n $left ]]; then
+                kill_marked "sleep $mark"
+                fail "$s: still running 2 s after kill -9: $left"
+            fi
+        done
+    done
+}

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "ctkx/spawn.h"
+#include "ctkx/guard.h"
 
 extern char **environ;
 
@@ -64,7 +65,7 @@ void ctk_spawn_stream_free(ctk_spawn_stream *s)
 
 /* An anonymous file: O_TMPFILE where the file system has it, otherwise a
  * named one unlinked at once. Either way nothing is left behind on exit. */
-static int open_spill(const char *tmpdir)
+int ctk_spawn_tmpfile(const char *tmpdir)
 {
     const char *dir = tmpdir != NULL ? tmpdir : getenv("TMPDIR");
     if (dir == NULL || *dir == '\0')
@@ -123,7 +124,7 @@ int ctk_spawn_stream_append(ctk_spawn_stream *s, const void *data, size_t len)
         return rc;
     if (len > keep) {
         if (s->spill_fd < 0) {
-            int fd = open_spill(s->tmpdir);
+            int fd = ctk_spawn_tmpfile(s->tmpdir);
             if (fd < 0)
                 return fd;
             s->spill_fd = fd;
@@ -150,7 +151,7 @@ static int each_spilled(const ctk_spawn_stream *s, uint64_t off, ctk_spawn_chunk
     if (chunk == NULL)
         return CTK_ENOMEM;
     while (off < spilled(s) && rc == 0) {
-        ssize_t n = pread(s->spill_fd, chunk, CHUNK, (off_t)off);
+        ssize_t n = pread(s->spill_fd, chunk, CHUNK, (off_t)(s->spill_at + off));
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
@@ -181,9 +182,9 @@ static int write_chunk(void *arg, const void *data, size_t len)
  * for targets sendfile refuses (an O_APPEND file, for one). */
 static int copy_spill(const ctk_spawn_stream *s, int fd)
 {
-    off_t off = 0;
-    while ((uint64_t)off < spilled(s)) {
-        uint64_t left = spilled(s) - (uint64_t)off;
+    off_t off = (off_t)s->spill_at;
+    while ((uint64_t)off - s->spill_at < spilled(s)) {
+        uint64_t left = spilled(s) - ((uint64_t)off - s->spill_at);
         ssize_t n = sendfile(fd, s->spill_fd, &off, left < (1u << 30) ? left : (1u << 30));
         if (n > 0 || (n < 0 && errno == EINTR))
             continue;
@@ -197,7 +198,7 @@ static int copy_spill(const ctk_spawn_stream *s, int fd)
         }
         if (errno != EINVAL && errno != ENOSYS)
             return -errno;
-        return each_spilled(s, (uint64_t)off, write_chunk, &fd);
+        return each_spilled(s, (uint64_t)off - s->spill_at, write_chunk, &fd);
     }
     return 0;
 }
@@ -530,6 +531,9 @@ static int spawn_process(ctk_spawn_child *c, pipe_ends ends, char *const *envp)
     int rc = l.err;
     if (rc == 0) {
         c->pid = pid;
+        /* The group is set up (vfork held us until exec): a kill -9 of
+         * us from now on ends all of it, not only its leader. */
+        ctk_guard_note(pid, 1);
         return 0;
     }
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -851,6 +855,8 @@ static int reap(drain *d, int force)
     c->pid = 0; /* from here signals would reach a reusable pid */
     close_fd(&c->wake_fd);
     pthread_mutex_unlock(&c->lock);
+    /* Before the reap: until then the group id cannot be reused. */
+    ctk_guard_note(pid, 0);
     int status;
     struct rusage ru;
     while (wait4(pid, &status, 0, &ru) < 0)
@@ -993,6 +999,7 @@ void ctk_spawn_dispose(ctk_spawn_child *c)
      * waited for: no path leaves a zombie or an orphaned job. */
     if (c->pid > 0) {
         kill(-c->pid, SIGKILL);
+        ctk_guard_note(c->pid, 0);
         while (waitpid(c->pid, NULL, 0) < 0 && errno == EINTR)
             ;
         c->pid = 0;

@@ -40,6 +40,8 @@ extern "C" {
 typedef struct ctk_spawn_stream {
     ctk_buf mem;        /* the first bytes, at most limit */
     int spill_fd;       /* unlinked file with the bytes after them, or -1 */
+    uint64_t spill_at;  /* where in spill_fd they start: 0, but for a view
+                           of a range of a spool (ctkx/spool.h) */
     uint64_t bytes;     /* everything captured */
     size_t limit;       /* memory bound */
     const char *tmpdir; /* where to spill; NULL: $TMPDIR, else /tmp */
@@ -58,6 +60,11 @@ int ctk_spawn_stream_copy(const ctk_spawn_stream *s, int fd);
 typedef int (*ctk_spawn_chunk_fn)(void *arg, const void *data, size_t len);
 int ctk_spawn_stream_foreach(const ctk_spawn_stream *s, ctk_spawn_chunk_fn fn, void *arg);
 void ctk_spawn_stream_free(ctk_spawn_stream *s);
+/* An anonymous read-write file in tmpdir (NULL: $TMPDIR, else /tmp):
+ * O_TMPFILE, or where the file system lacks it a named file unlinked at
+ * once, so a kill -9 leaves nothing behind. Close-on-exec; a negative
+ * code when it cannot be made. */
+int ctk_spawn_tmpfile(const char *tmpdir);
 
 /* ---- the termination sequence ------------------------------------------ */
 

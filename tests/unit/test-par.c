@@ -66,7 +66,9 @@ static void test_result_round_trip(void)
         .line_len = 10,
         .mem = {"out\n", ""},
         .mem_len = {4, 0},
-        .spill = {NULL, "/tmp/cpar-out-x"},
+        .spool_id = 77,
+        .spool_off = {0, (uint64_t)1 << 33},
+        .spool_len = {0, 12345},
     };
     ctk_buf out = {0};
     g_assert_cmpint(ctk_par_encode_result(&out, &r), ==, 0);
@@ -85,15 +87,21 @@ static void test_result_round_trip(void)
     g_assert_cmpuint(got.mem_len[0], ==, 4);
     g_assert_true(memcmp(got.mem[0], "out\n", 4) == 0);
     g_assert_cmpuint(got.mem_len[1], ==, 0);
-    g_assert_null(got.spill[0]);
-    g_assert_cmpstr(got.spill[1], ==, "/tmp/cpar-out-x");
+    g_assert_cmpuint(got.spool_id, ==, 77);
+    g_assert_cmpuint(got.spool_len[0], ==, 0);
+    g_assert_cmpuint(got.spool_off[1], ==, (uint64_t)1 << 33);
+    g_assert_cmpuint(got.spool_len[1], ==, 12345);
     ctk_par_result_clear(&got);
     for (size_t len = 0; len < out.len; len++) {
         ctk_buf cut = {out.data, len, len};
         g_assert_cmpint(ctk_par_decode_result(&cut, &got), ==, CTK_EIO);
-        g_assert_null(got.spill[0]);
-        g_assert_null(got.spill[1]);
     }
+    /* An output both spooled and in memory is malformed. */
+    ctk_buf both = {0};
+    r.spool_len[0] = 1;
+    g_assert_cmpint(ctk_par_encode_result(&both, &r), ==, 0);
+    g_assert_cmpint(ctk_par_decode_result(&both, &got), ==, CTK_EIO);
+    ctk_buf_free(&both);
     /* Trailing bytes are as wrong as missing ones. */
     g_assert_cmpint(ctk_buf_append(&out, "", 1), ==, 0);
     g_assert_cmpint(ctk_par_decode_result(&out, &got), ==, CTK_EIO);

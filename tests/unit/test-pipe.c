@@ -351,7 +351,9 @@ static void assert_same_result(const ctk_pipe_result *a, const ctk_pipe_result *
     g_assert_cmpuint(a->kind, ==, b->kind);
     g_assert_cmpuint(a->run, ==, b->run);
     g_assert_cmpuint(a->ticket, ==, b->ticket);
-    g_assert_cmpstr(a->spill_path, ==, b->spill_path);
+    g_assert_cmpuint(a->spool_id, ==, b->spool_id);
+    g_assert_cmpuint(a->spool_off, ==, b->spool_off);
+    g_assert_cmpuint(a->spool_len, ==, b->spool_len);
     g_assert_cmpmem(a->mem, a->mem_len, b->mem, b->mem_len);
 }
 
@@ -375,14 +377,14 @@ static void test_wire_result(void)
          .kind = CTK_PIPE_OUT_BYTES,
          .mem = (const unsigned char *)out,
          .mem_len = 2},
-        /* Killed, with the output past memory in a named file. */
+        /* Killed, with the output past memory in the run's spool. */
         {.signal = 9,
          .input_errno = 5,
          .out_bytes = 10 << 20,
          .kind = CTK_PIPE_OUT_BYTES,
-         .spill_path = "/tmp/cpipe-out-1-0000abcd",
-         .mem = (const unsigned char *)out,
-         .mem_len = 2},
+         .spool_id = 1234,
+         .spool_off = (uint64_t)5 << 32,
+         .spool_len = 10 << 20},
         /* Never started; no output at all. */
         {.exit = 127, .exec_errno = 2, .kind = CTK_PIPE_OUT_BYTES},
     };
@@ -393,7 +395,6 @@ static void test_wire_result(void)
         g_assert_cmpint(ctk_pipe_result_decode(&back, b.data, b.len), ==, 0);
         assert_same_result(&cases[i], &back);
         ctk_pipe_result_clear(&back);
-        g_assert_null(back.spill_path);
         /* The worker's form (head, then the bytes from wherever) is the same. */
         ctk_buf head = {0};
         g_assert_cmpint(ctk_pipe_result_encode_head(&head, &cases[i], cases[i].mem_len), ==, 0);
@@ -413,14 +414,15 @@ static void test_wire_result_malformed(void)
                                   .kind = CTK_PIPE_OUT_BYTES,
                                   .mem = (const unsigned char *)"ab",
                                   .mem_len = 2};
-    ctk_pipe_result bad[] = {good, good, good, good, good, good};
+    ctk_pipe_result bad[] = {good, good, good, good, good, good, good};
     bad[0].exit = 256;
     bad[1].exit = -1;
     bad[2].signal = 1000;
     bad[3].exec_errno = -5;
-    bad[4].out_bytes = 3; /* no spill file, yet fewer bytes than the output */
-    bad[5].spill_path = "/tmp/x";
-    bad[5].out_bytes = 1; /* more bytes in memory than the output */
+    bad[4].out_bytes = 3; /* not spooled, yet fewer bytes than the output */
+    bad[5].spool_len = 2; /* spooled, and bytes in memory too */
+    bad[6].mem_len = 0;
+    bad[6].spool_len = 1; /* spooled, yet fewer bytes than the output */
     for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
         ctk_buf b = {0};
         g_assert_cmpint(ctk_pipe_result_encode(&b, &bad[i]), ==, 0);

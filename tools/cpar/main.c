@@ -880,7 +880,7 @@ int main(int argc, char **argv)
      * run several times: stdin must be readable again. */
     int need_total = o.halt.percent > 0 || o.bar || c.progress;
     if ((need_total || c.compare != NULL) && ctk_parrun_reads_stdin(&in)) {
-        if ((files.spooled = ctk_parrun_spool_stdin()) == NULL) {
+        if ((files.spooled = ctk_parrun_spool_stdin(&files.spooled_fd)) == NULL) {
             fprintf(stderr, PROG ": cannot keep a copy of standard input: %s\n", strerror(errno));
             status = 255;
             goto out;

@@ -1,7 +1,7 @@
 /*
  * par.c: cpar's jobs (see par.h). A unit's input is the job's columns;
  * its output is what came of it: exit, signal, times, the command line,
- * and the captured output (in memory, or in a named temporary file once it
+ * and the captured output (in memory, or in the run's spool once it
  * outgrew the spawn module's memory bound). Both are encoded with libctk's
  * wire fields, so a job runs under any strategy, in this process or not.
  */
@@ -20,7 +20,9 @@
 #include <unistd.h>
 
 #include "ctkx/closeout.h"
+#include "ctkx/guard.h"
 #include "ctkx/rate.h"
+#include "ctkx/spool.h"
 #include "par.h"
 
 /* What every process running jobs must agree on, in memory shared with
@@ -63,6 +65,7 @@ struct ctk_par {
     size_t spread_max;          /* -X/-m: items per job once spread over the slots */
     int spread_done;
     ctk_spawn_program program; /* argv[0] searched in $PATH once */
+    ctk_spool *spool;          /* big outputs on their way to consume */
 };
 
 /* ---- the wire: a job and its result ---------------------------------------- */
@@ -133,10 +136,14 @@ int ctk_par_encode_result(ctk_buf *out, const ctk_par_result *r)
         rc = ctk_wire_put_f64(out, r->elapsed);
     if (rc == 0)
         rc = ctk_wire_put_bytes(out, r->line, r->line_len);
+    if (rc == 0)
+        rc = ctk_wire_put_u64(out, r->spool_id);
     for (int k = 0; k < 2 && rc == 0; k++) {
         rc = ctk_wire_put_bytes(out, r->mem[k], r->mem_len[k]);
         if (rc == 0)
-            rc = ctk_wire_put_str(out, r->spill[k]);
+            rc = ctk_wire_put_u64(out, r->spool_off[k]);
+        if (rc == 0)
+            rc = ctk_wire_put_u64(out, r->spool_len[k]);
     }
     return rc;
 }
@@ -163,11 +170,18 @@ int ctk_par_decode_result(const ctk_buf *out, ctk_par_result *r)
         rc = ctk_wire_get_f64(&rd, &r->elapsed);
     if (rc == 0 && (rc = ctk_wire_get_bytes(&rd, &data, &r->line_len)) == 0)
         r->line = (const char *)data;
+    if (rc == 0)
+        rc = ctk_wire_get_u64(&rd, &r->spool_id);
     for (int k = 0; k < 2 && rc == 0; k++) {
         if ((rc = ctk_wire_get_bytes(&rd, &data, &r->mem_len[k])) == 0)
             r->mem[k] = (const char *)data;
         if (rc == 0)
-            rc = ctk_wire_get_str(&rd, &r->spill[k]);
+            rc = ctk_wire_get_u64(&rd, &r->spool_off[k]);
+        if (rc == 0)
+            rc = ctk_wire_get_u64(&rd, &r->spool_len[k]);
+        /* A spooled output has no bytes in memory: both is malformed. */
+        if (rc == 0 && r->spool_len[k] > 0 && r->mem_len[k] > 0)
+            rc = CTK_EIO;
     }
     if (rc == 0 && rd.left != 0)
         rc = CTK_EIO;
@@ -182,10 +196,9 @@ int ctk_par_decode_result(const ctk_buf *out, ctk_par_result *r)
 
 void ctk_par_result_clear(ctk_par_result *r)
 {
-    for (int k = 0; k < 2; k++) {
-        free(r->spill[k]);
-        r->spill[k] = NULL;
-    }
+    /* Nothing decoded is allocated now; kept for callers that pair it
+     * with decode. */
+    (void)r;
 }
 
 /* ---- life cycle --------------------------------------------------------------- */
@@ -267,6 +280,12 @@ int ctk_par_new(ctk_par **out, const ctk_par_opts *opts, char *err, size_t err_l
     int rc = p->stop_fd < 0 ? -errno : shared_new(p);
     if (rc == 0 && opts->start_rate > 0 && (p->rate = ctk_rate_new(opts->start_rate)) == NULL)
         rc = CTK_ENOMEM;
+    /* Before any strategy forks: its workers share the spool. */
+    if (rc == 0 && (p->spool = ctk_spool_new(NULL)) == NULL)
+        rc = CTK_ENOMEM;
+    /* Without a guard (no fork left) the jobs' leaders still die with us. */
+    if (rc == 0 && !opts->dry_run)
+        (void)ctk_guard_start();
     if (rc == 0 && opts->resume && opts->joblog_path)
         rc = read_joblog(p, err, err_len);
     if (rc < 0) {
@@ -287,6 +306,7 @@ void ctk_par_free(ctk_par *p)
     g_queue_free_full(p->pending, (GDestroyNotify)g_ptr_array_unref);
     ctk_rate_free(p->rate);
     ctk_spawn_program_free(&p->program);
+    ctk_spool_free(p->spool);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->print_lock);
     if (p->sh != NULL) {
@@ -563,32 +583,37 @@ void ctk_par_cancel(ctk_par *p, int signo)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Captured output goes back as bytes, or as the name of a file holding
- * them when it was too big for memory. */
-static int keep_stream(const ctk_spawn_stream *s, const char **mem, size_t *len, char **spill)
+static int append_chunk(void *arg, const void *data, size_t len)
+{
+    return ctk_buf_append(arg, data, len);
+}
+
+/* Captured output goes back as bytes, or, when it was too big for
+ * memory, as a range of the run's spool: never as a named file, which a
+ * kill -9 would leave behind. A process whose spool the consumer cannot
+ * read (a rank running the tool itself) sends the bytes whatever their
+ * size. */
+static int keep_stream(ctk_par *p, const ctk_spawn_stream *s, ctk_buf *copy, const char **mem,
+                       size_t *len, uint64_t *off, uint64_t *spooled)
 {
     *mem = (const char *)s->mem.data;
     *len = s->mem.len;
-    *spill = NULL;
+    *off = *spooled = 0;
     if (s->spill_fd < 0)
         return 0;
-    *mem = "";
-    *len = 0;
-    const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
-    char *path = g_build_filename(dir, "cpar-out-XXXXXX", NULL);
-    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
-    int rc = fd < 0 ? -errno : ctk_spawn_stream_copy(s, fd);
-    if (fd >= 0)
-        close(fd);
-    if (rc < 0 && fd >= 0)
-        unlink(path);
-    if (rc < 0) {
-        g_free(path);
+    if (!ctk_spool_reaches(p->spool, p->opts.elsewhere)) {
+        copy->len = 0;
+        int rc = ctk_spawn_stream_foreach(s, append_chunk, copy);
+        *mem = (const char *)copy->data;
+        *len = copy->len;
         return rc;
     }
-    *spill = strdup(path);
-    g_free(path);
-    return *spill != NULL ? 0 : CTK_ENOMEM;
+    *mem = "";
+    *len = 0;
+    int rc = ctk_spool_put(p->spool, s, off);
+    if (rc == 0)
+        *spooled = s->bytes;
+    return rc;
 }
 
 static double wall_clock(void)
@@ -791,18 +816,22 @@ static void job_end(ctk_par *p, job *j, int rc)
             .line = (const char *)j->line.data,
             .line_len = j->line.len,
         };
-        rc = keep_stream(&res->out, &r.mem[0], &r.mem_len[0], &r.spill[0]);
+        ctk_buf copy[2] = {{0}, {0}};
+        r.spool_id = ctk_spool_id(p->spool);
+        rc = keep_stream(p, &res->out, &copy[0], &r.mem[0], &r.mem_len[0], &r.spool_off[0],
+                         &r.spool_len[0]);
         if (rc == 0)
-            rc = keep_stream(&res->err, &r.mem[1], &r.mem_len[1], &r.spill[1]);
+            rc = keep_stream(p, &res->err, &copy[1], &r.mem[1], &r.mem_len[1], &r.spool_off[1],
+                             &r.spool_len[1]);
         if (rc == 0)
             rc = ctk_par_encode_result(&unit->out, &r);
         if (rc < 0) {
             for (int k = 0; k < 2; k++)
-                if (r.spill[k] != NULL)
-                    unlink(r.spill[k]);
+                ctk_spool_release(p->spool, r.spool_off[k], r.spool_len[k]);
             ctk_unit_fail(unit, rc, "cannot keep the job's output: %s", ctk_strerror(rc));
         }
-        ctk_par_result_clear(&r);
+        ctk_buf_free(&copy[0]);
+        ctk_buf_free(&copy[1]);
     }
     ctk_spawn_result_free(&j->res);
     give_slot(p, j->slot);
@@ -815,7 +844,7 @@ static void job_end(ctk_par *p, job *j, int rc)
 static char *tag_of(const ctk_unit *unit);
 static char *render_text(const ctk_cmdline *text, const ctk_unit *unit);
 static void print_stream(FILE *to, const char *tag, const char *mem, size_t mem_len,
-                         const char *spill);
+                         ctk_spool *spool, uint64_t off, uint64_t spooled);
 
 /* Prints the complete lines a running job has written so far and keeps
  * only the unfinished last line; consume prints the rest. With -k only
@@ -842,7 +871,7 @@ static void flush_lines(ctk_par *p, job *j)
             tagged = 1;
         }
         size_t n = (size_t)(nl - mem->data) + 1;
-        print_stream(k == 0 ? stdout : stderr, tag, (const char *)mem->data, n, NULL);
+        print_stream(k == 0 ? stdout : stderr, tag, (const char *)mem->data, n, NULL, 0, 0);
         memmove(mem->data, mem->data + n, mem->len - n);
         mem->len -= n;
     }
@@ -1187,22 +1216,20 @@ static void write_tagged(tagger *t, const char *data, size_t len)
     }
 }
 
-/* One stream of a job: the memory part, then the file part. */
+static int tagged_chunk(void *arg, const void *data, size_t len)
+{
+    write_tagged(arg, data, len);
+    return 0;
+}
+
+/* One stream of a job: the memory part, then the spooled part. */
 static void print_stream(FILE *to, const char *tag, const char *mem, size_t mem_len,
-                         const char *spill)
+                         ctk_spool *spool, uint64_t off, uint64_t spooled)
 {
     tagger t = {to, tag, 1};
     write_tagged(&t, mem, mem_len);
-    if (spill != NULL) {
-        FILE *f = fopen(spill, "r");
-        char buf[65536];
-        size_t n;
-        while (f != NULL && (n = fread(buf, 1, sizeof buf, f)) > 0)
-            write_tagged(&t, buf, n);
-        if (f != NULL)
-            fclose(f);
-        unlink(spill);
-    }
+    if (spooled > 0)
+        ctk_spool_foreach(spool, off, spooled, tagged_chunk, &t);
     ctk_closeout_flush(to);
 }
 
@@ -1223,7 +1250,7 @@ static void append_path_value(GString *path, const char *data, size_t len)
 /* One result file in the folder dfd, never through a link planted in
  * its place (another user's link to a file of ours would be truncated). */
 static int write_result_file(int dfd, const char *name, const char *mem, size_t len,
-                             const char *spill)
+                             ctk_spool *spool, uint64_t off, uint64_t spooled)
 {
     int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
     if (fd < 0)
@@ -1234,21 +1261,8 @@ static int write_result_file(int dfd, const char *name, const char *mem, size_t 
     if ((rc = ctk_spawn_stream_append(&s, mem, len)) == 0)
         rc = ctk_spawn_stream_copy(&s, fd);
     ctk_spawn_stream_free(&s);
-    int in = rc == 0 && spill != NULL ? open(spill, O_RDONLY | O_CLOEXEC) : -1;
-    if (rc == 0 && spill != NULL && in < 0)
-        rc = -errno;
-    char buf[65536];
-    ssize_t n;
-    while (rc == 0 && in >= 0 && (n = read(in, buf, sizeof buf)) != 0) {
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            rc = -errno;
-        else if (write(fd, buf, (size_t)n) != n)
-            rc = errno != 0 ? -errno : CTK_EIO;
-    }
-    if (in >= 0)
-        close(in);
+    if (rc == 0 && spooled > 0)
+        rc = ctk_spool_copy(spool, off, spooled, fd);
     if (close(fd) < 0 && rc == 0)
         rc = -errno;
     return rc;
@@ -1301,11 +1315,13 @@ static int write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
     char seq[24];
     int len = snprintf(seq, sizeof seq, "%llu", (unsigned long long)unit->seq);
     if (rc == 0)
-        rc = write_result_file(dfd, "seq", seq, (size_t)len, NULL);
+        rc = write_result_file(dfd, "seq", seq, (size_t)len, NULL, 0, 0);
     if (rc == 0)
-        rc = write_result_file(dfd, "stdout", r->mem[0], r->mem_len[0], r->spill[0]);
+        rc = write_result_file(dfd, "stdout", r->mem[0], r->mem_len[0], p->spool, r->spool_off[0],
+                               r->spool_len[0]);
     if (rc == 0)
-        rc = write_result_file(dfd, "stderr", r->mem[1], r->mem_len[1], r->spill[1]);
+        rc = write_result_file(dfd, "stderr", r->mem[1], r->mem_len[1], p->spool, r->spool_off[1],
+                               r->spool_len[1]);
     if (dfd >= 0)
         close(dfd);
     if (rc < 0)
@@ -1317,7 +1333,7 @@ static int write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
 
 /* --files: the job's stdout in a file of its own, as GNU parallel names
  * them ($TMPDIR/parXXXXX.par), and that file's name on stdout. */
-static void write_files(const ctk_par_result *r)
+static void write_files(ctk_par *p, const ctk_par_result *r)
 {
     const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
     char *path = g_build_filename(dir, "parXXXXXX.par", NULL);
@@ -1327,7 +1343,9 @@ static void write_files(const ctk_par_result *r)
         close(fd);
         char *d = g_path_get_dirname(path), *b = g_path_get_basename(path);
         int dfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        rc = dfd < 0 ? -errno : write_result_file(dfd, b, r->mem[0], r->mem_len[0], r->spill[0]);
+        rc = dfd < 0 ? -errno
+                     : write_result_file(dfd, b, r->mem[0], r->mem_len[0], p->spool,
+                                         r->spool_off[0], r->spool_len[0]);
         if (dfd >= 0)
             close(dfd);
         g_free(d);
@@ -1443,6 +1461,11 @@ static void report(ctk_par *p, const ctk_unit *unit)
     char *input = tag_of(unit);
     ctk_par_result r = {0};
     int rc = unit->status < 0 ? unit->status : ctk_par_decode_result(&unit->out, &r);
+    /* A range of some other spool (a process that did not share ours)
+     * cannot be read here. */
+    if (rc == 0 && (r.spool_len[0] > 0 || r.spool_len[1] > 0) &&
+        r.spool_id != ctk_spool_id(p->spool))
+        rc = CTK_EIO;
     if (rc < 0) {
         /* A job stopped by our own signal is not reported: --resume runs
          * it again, which is what a user who pressed Ctrl-C wants. */
@@ -1469,20 +1492,19 @@ static void report(ctk_par *p, const ctk_unit *unit)
         const char *tag = tagstring != NULL ? tagstring : p->opts.tag ? input : NULL;
         if (p->opts.verbose) {
             char *shown = g_strdup_printf("%.*s\n", (int)r.line_len, r.line);
-            print_stream(stdout, tag, shown, strlen(shown), NULL);
+            print_stream(stdout, tag, shown, strlen(shown), NULL, 0, 0);
             g_free(shown);
         }
         if (p->opts.files)
-            write_files(&r);
+            write_files(p, &r);
         else
-            print_stream(stdout, tag, r.mem[0], r.mem_len[0], r.spill[0]);
-        print_stream(stderr, tag, r.mem[1], r.mem_len[1], r.spill[1]);
+            print_stream(stdout, tag, r.mem[0], r.mem_len[0], p->spool, r.spool_off[0],
+                         r.spool_len[0]);
+        print_stream(stderr, tag, r.mem[1], r.mem_len[1], p->spool, r.spool_off[1], r.spool_len[1]);
         g_free(tagstring);
     }
     for (int k = 0; k < 2; k++)
-        if (r.spill[k] != NULL &&
-            (p->opts.quiet_output || p->opts.results_dir != NULL || (k == 0 && p->opts.files)))
-            unlink(r.spill[k]);
+        ctk_spool_release(p->spool, r.spool_off[k], r.spool_len[k]);
     if (r.timed_out) {
         /* GNU parallel's words, and its Exitval for a job it ended. */
         fprintf(stderr,

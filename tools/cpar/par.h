@@ -56,6 +56,8 @@ typedef struct ctk_par_opts {
     size_t line_max; /* a longer command line ends the run (exit 255); 0: no limit */
     int no_args;     /* -N0: a job per item, the command gets none */
     size_t fill_max; /* -X/-m with -n/-N: at most this many items per line; 0: no cap */
+    int elsewhere;   /* the strategy has CTK_STRATEGY_PROCESSES: a process
+                        running jobs may not be the consumer's */
 } ctk_par_opts;
 
 typedef struct ctk_par ctk_par;
@@ -88,8 +90,9 @@ int ctk_par_nul_replaced(ctk_par *p);
 
 /* ---- the wire: a job (unit->in) and what came of it (unit->out) ---------- */
 
-/* What came of a job. Decoded, the pointers point into the unit's bytes
- * except spill[], which are malloc'd (ctk_par_result_clear frees them). */
+/* What came of a job. Decoded, the pointers point into the unit's bytes.
+ * An output too big for memory waits in the run's spool (ctkx/spool.h):
+ * spool_len[k] bytes at spool_off[k], and mem[k] is empty. */
 typedef struct ctk_par_result {
     int64_t exit, signal;
     uint64_t attempts;
@@ -100,7 +103,9 @@ typedef struct ctk_par_result {
     size_t line_len;
     const char *mem[2]; /* stdout, stderr: the bytes kept in memory */
     size_t mem_len[2];
-    char *spill[2]; /* the file holding the rest of them, or NULL */
+    uint64_t spool_id;     /* the spool holding the ranges (ctk_spool_id) */
+    uint64_t spool_off[2]; /* where the output is in it */
+    uint64_t spool_len[2]; /* its length; 0: all of it is in mem */
 } ctk_par_result;
 
 /* The encode functions return 0 or CTK_ENOMEM; the decode functions 0,

@@ -19,6 +19,7 @@
 #include "ctkx/plot.h"
 #include "ctk/pipeline.h"
 #include "ctkx/sigwatch.h"
+#include "ctkx/spawn.h"
 
 /* ---- sources from the operands ---------------------------------------------- */
 
@@ -119,29 +120,32 @@ int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
     return 0;
 }
 
-char *ctk_parrun_spool_stdin(void)
+char *ctk_parrun_spool_stdin(int *keep)
 {
-    const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
-    char *path = g_build_filename(dir, "cpar-in-XXXXXX", NULL);
-    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
+    /* Anonymous (O_TMPFILE or unlinked at once), so a kill -9 leaves no
+     * copy behind; the rows (forked, not exec'd) inherit the descriptor,
+     * and each opening of /proc/self/fd/N reads it from its start. */
+    int fd = ctk_spawn_tmpfile(NULL);
+    if (fd < 0) {
+        errno = -fd;
+        return NULL;
+    }
     char buf[65536];
     ssize_t n = 0;
-    while (fd >= 0 && (n = read(0, buf, sizeof buf)) != 0) {
+    while ((n = read(0, buf, sizeof buf)) != 0) {
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 || write(fd, buf, (size_t)n) != n)
             break;
     }
-    if (fd < 0 || n != 0) {
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-        }
-        g_free(path);
+    if (n != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
         return NULL;
     }
-    close(fd);
-    return path;
+    *keep = fd;
+    return g_strdup_printf("/proc/self/fd/%d", fd);
 }
 
 uint64_t ctk_parrun_count_jobs(const ctk_parrun_input *in)
@@ -238,7 +242,7 @@ void ctk_parrun_files_close(ctk_parrun_files *f)
     if (f->joblog != NULL)
         fclose(f->joblog);
     if (f->spooled != NULL) {
-        unlink(f->spooled);
+        close(f->spooled_fd);
         g_free(f->spooled);
     }
 }
@@ -279,6 +283,14 @@ static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, const
     return rc;
 }
 
+/* Whether the strategy may run jobs in processes other than the one
+ * that prints them (ctk_par_opts.elsewhere). */
+static int elsewhere(ctk_registry *reg, const char *name)
+{
+    const ctk_strategy *s = ctk_registry_strategy(reg, name);
+    return s != NULL && (s->ops->flags & CTK_STRATEGY_PROCESSES) != 0;
+}
+
 /* Each running job holds up to this many of our descriptors: its pipes,
  * pidfd and wake eventfd, two spill files, a file keeping its output, and
  * an event loop's copies of the watched ones. */
@@ -308,6 +320,7 @@ int ctk_parrun_jobs(const ctk_common *c, ctk_registry *reg, const ctk_par_opts *
     unsigned jobs = fit_jobs(prog, ctk_cli_strategy_jobs(reg, name, po->jobs));
     ctk_par_opts fitted = *po;
     fitted.jobs = jobs < po->jobs ? jobs : po->jobs;
+    fitted.elsewhere = elsewhere(reg, name);
     po = &fitted;
     int rc = ctk_par_new(&par, po, err, sizeof err);
     if (rc < 0) {
@@ -391,6 +404,7 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
         unsigned jobs = fit_jobs(prog, ctk_cli_strategy_jobs(reg, *n, po->jobs));
         compare_row row = {in, reg, *po, *n, jobs, c->keep_order};
         row.po.jobs = jobs < po->jobs ? jobs : po->jobs;
+        row.po.elsewhere = elsewhere(reg, *n);
         ctk_buf result = {0};
         ctk_usage usage;
         int died_of = 0, signo = 0;

@@ -47,9 +47,10 @@ int ctk_parrun_reads_stdin(const ctk_parrun_input *in);
 /* Builds the sources; CTK_EINVAL or another negative code with a
  * message in err. */
 int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err, size_t err_len);
-/* Copies stdin to a temporary file under $TMPDIR (or /tmp); returns its
- * path (g_free it, unlink it) or NULL with errno set. */
-char *ctk_parrun_spool_stdin(void);
+/* Copies stdin to an anonymous file under $TMPDIR (or /tmp), open as
+ * *fd (close it when done); returns a path that reads it from the start,
+ * here and in forked children (g_free it), or NULL with errno set. */
+char *ctk_parrun_spool_stdin(int *fd);
 /* The number of jobs the sources make (0 when they cannot be built). */
 uint64_t ctk_parrun_count_jobs(const ctk_parrun_input *in);
 /* Opens a joblog (appending for --resume) with GNU parallel's header
@@ -57,12 +58,13 @@ uint64_t ctk_parrun_count_jobs(const ctk_parrun_input *in);
 FILE *ctk_parrun_open_joblog(const char *path, int resume);
 
 /* What a run opens, closed by ctk_parrun_files_close: the joblog, the
- * records' stream and writer, and stdin's spooled copy (unlinked). */
+ * records' stream and writer, and stdin's spooled copy. */
 typedef struct ctk_parrun_files {
     FILE *joblog;
     FILE *records_file; /* stdout for --records - */
     ctk_output *records;
-    char *spooled;
+    char *spooled;  /* the path of stdin's copy, or NULL */
+    int spooled_fd; /* its descriptor, when spooled is set */
 } ctk_parrun_files;
 
 /* Opens --records PATH ("-": stdout) for the par's record fields; -1

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "pipe.h"
+#include "ctkx/guard.h"
+#include "ctkx/spool.h"
 #include "unit.h"
 
 /* A pipe's capacity we ask for: a 1M block then moves in one write. */
@@ -30,8 +32,9 @@ struct ctk_pipe {
     int cancel_fd; /* readable once cancelled; -1: none */
     ctk_progress *progress;
     uint64_t progress_divisor;
-    pid_t owner;  /* results made in another process travel as bytes */
-    uint64_t run; /* names this run's tickets (results kept in this process) */
+    pid_t owner;      /* results made in another process travel as bytes */
+    ctk_spool *spool; /* elsewhere: big outputs on their way to the writer */
+    uint64_t run;     /* names this run's tickets (results kept in this process) */
 
     /* The input: a file cut by offsets, or a pipe with the bytes read
      * ahead. */
@@ -473,52 +476,33 @@ static int append_chunk(void *arg, const void *data, size_t len)
     return ctk_buf_append(arg, data, len);
 }
 
-/* Gives an unlinked (O_TMPFILE) spill file a name the parent can open, so
- * a big output crosses from a worker process without passing through
- * memory. Fails for a spill file that was never linkable. */
-static int name_spill(int fd, const char *tmpdir, char *path, size_t len)
-{
-    const char *dir = tmpdir != NULL ? tmpdir : getenv("TMPDIR");
-    if (dir == NULL || *dir == '\0')
-        dir = "/tmp";
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    for (int tries = 0; tries < 100; tries++) {
-        int n = snprintf(path, len, "%s/cpipe-out-%ld-%08x", dir, (long)getpid(), g_random_int());
-        if (n < 0 || (size_t)n >= len)
-            return CTK_ERANGE;
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
-            return 0;
-        if (errno != EEXIST)
-            return -errno;
-    }
-    return CTK_EEXIST;
-}
-
-/* The output goes by name when it spilled to a file (so a big output does
- * not pass through memory), else as bytes; r says how the filter ended. */
+/* The output goes as a range of the run's spool when it spilled to a
+ * file (so a big output does not pass through memory, and nothing named
+ * is left behind by a kill -9), else as bytes; r says how the filter
+ * ended. A process whose spool the consumer cannot read (a rank running
+ * cpipe itself) sends the bytes whatever their size. */
 static int put_result_bytes(ctk_pipe *p, ctk_buf *out, ctk_pipe_result *r,
                             const ctk_spawn_stream *s)
 {
-    char path[4096];
     r->kind = CTK_PIPE_OUT_BYTES;
-    r->spill_path = NULL;
     out->len = 0;
-    if (s->spill_fd < 0 || name_spill(s->spill_fd, p->opts.tmpdir, path, sizeof path) < 0) {
-        /* Everything, the spilled part too: the file has no name to send. */
+    if (s->spill_fd < 0 || !ctk_spool_reaches(p->spool, p->opts.elsewhere)) {
         int rc = ctk_pipe_result_encode_head(out, r, s->bytes);
         size_t before = out->len;
         if (rc == 0)
             rc = ctk_spawn_stream_foreach(s, append_chunk, out);
         return rc == 0 && out->len - before != s->bytes ? CTK_EIO : rc;
     }
-    r->spill_path = path;
-    r->mem = s->mem.data;
-    r->mem_len = s->mem.len;
-    int rc = ctk_pipe_result_encode(out, r);
-    r->spill_path = NULL;
+    int rc = ctk_spool_put(p->spool, s, &r->spool_off);
     if (rc < 0)
-        unlink(path);
+        return rc;
+    r->spool_id = ctk_spool_id(p->spool);
+    r->spool_len = s->bytes;
+    r->mem = NULL;
+    r->mem_len = 0;
+    rc = ctk_pipe_result_encode(out, r);
+    if (rc < 0)
+        ctk_spool_release(p->spool, r->spool_off, r->spool_len);
     return rc;
 }
 
@@ -889,9 +873,9 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const ctk_pipe_resul
 }
 
 /* The output of a result as a stream in *s: kept in this process (the
- * ticket redeemed; *res, the whole result, is then ours to free), or the
- * bytes in the unit followed by the named spill file, opened and unlinked
- * here (view->spill_fd ours to close). */
+ * ticket redeemed; *res, the whole result, is then ours to free), the
+ * bytes in the unit, or a range of the spool (view->spill_fd is the
+ * spool's, never to be closed; the range is released once written). */
 static int result_stream(ctk_pipe *p, const ctk_pipe_result *r, ctk_spawn_stream *view,
                          const ctk_spawn_stream **s, ctk_spawn_result **res)
 {
@@ -912,17 +896,19 @@ static int result_stream(ctk_pipe *p, const ctk_pipe_result *r, ctk_spawn_stream
         *s = &(*res)->out;
         return 0;
     }
-    int rc = 0;
-    if (r->spill_path != NULL) {
-        view->spill_fd = open(r->spill_path, O_RDONLY | O_CLOEXEC);
-        rc = view->spill_fd < 0 ? -errno : 0;
-        unlink(r->spill_path);
-    }
     /* Only read from, never grown or freed: it is the unit's. */
     view->mem.data = (unsigned char *)r->mem;
     view->mem.len = view->mem.cap = r->mem_len;
-    view->bytes = view->spill_fd >= 0 ? r->out_bytes : r->mem_len;
-    return rc;
+    view->bytes = r->mem_len;
+    if (r->spool_len > 0) {
+        /* A range of another spool (a process that did not share ours). */
+        if (p->spool == NULL || r->spool_id != ctk_spool_id(p->spool))
+            return CTK_EIO;
+        view->spill_fd = ctk_spool_fd(p->spool);
+        view->spill_at = r->spool_off;
+        view->bytes = r->spool_len;
+    }
+    return 0;
 }
 
 /* GNU parallel's --halt over blocks, with the lock held after a block is
@@ -1010,8 +996,8 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     uint64_t halted = 0;
     if (!skip && have)
         wrc = write_output(p, unit->seq, out);
-    if (have && view.spill_fd >= 0)
-        close(view.spill_fd);
+    if (have && r.kind == CTK_PIPE_OUT_BYTES && r.spool_len > 0 && p->spool != NULL)
+        ctk_spool_release(p->spool, r.spool_off, r.spool_len);
     pthread_mutex_lock(&p->lock);
     if (!skip) {
         p->stats.blocks++;
@@ -1070,6 +1056,14 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     /* Two runs' tickets must not be mistaken for each other. */
     p->run = (uint64_t)g_random_int() << 32 | g_random_int();
     ctk_spawn_program_init(&p->program);
+    /* Before any strategy forks: its workers share the spool. */
+    if (opts->elsewhere && (p->spool = ctk_spool_new(opts->tmpdir)) == NULL) {
+        pthread_mutex_destroy(&p->lock);
+        g_free(p);
+        return CTK_ENOMEM;
+    }
+    /* Without a guard (no fork left) the filters' leaders still die with us. */
+    (void)ctk_guard_start();
     p->running = g_ptr_array_new();
     p->pending = g_hash_table_new(NULL, NULL);
     if (opts->checksum)
@@ -1128,6 +1122,7 @@ void ctk_pipe_free(ctk_pipe *p)
     ctk_buf_free(&p->next);
     ctk_buf_free(&p->head);
     ctk_spawn_program_free(&p->program);
+    ctk_spool_free(p->spool);
     pthread_mutex_destroy(&p->lock);
     g_free(p);
 }

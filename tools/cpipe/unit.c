@@ -82,7 +82,9 @@ int ctk_pipe_result_encode_head(ctk_buf *out, const ctk_pipe_result *r, uint64_t
     }
     if (r->kind != CTK_PIPE_OUT_BYTES)
         return CTK_EINVAL;
-    rc = ctk_wire_put_str(out, r->spill_path);
+    const uint64_t spool[] = {r->spool_id, r->spool_off, r->spool_len};
+    for (size_t i = 0; rc == 0 && i < sizeof spool / sizeof spool[0]; i++)
+        rc = ctk_wire_put_u64(out, spool[i]);
     return rc == 0 ? ctk_wire_put_u64(out, mem_len) : rc;
 }
 
@@ -118,11 +120,14 @@ int ctk_pipe_result_decode(ctk_pipe_result *r, const void *out, size_t len)
         if ((rc = ctk_wire_get_u64(&rd, &r->run)) == 0)
             rc = ctk_wire_get_u64(&rd, &r->ticket);
     } else if (rc == 0 && r->kind == CTK_PIPE_OUT_BYTES) {
-        if ((rc = ctk_wire_get_str(&rd, &r->spill_path)) == 0)
+        uint64_t *spool[] = {&r->spool_id, &r->spool_off, &r->spool_len};
+        for (size_t i = 0; rc == 0 && i < sizeof spool / sizeof spool[0]; i++)
+            rc = ctk_wire_get_u64(&rd, spool[i]);
+        if (rc == 0)
             rc = ctk_wire_get_bytes(&rd, &r->mem, &r->mem_len);
-        /* Without a spill file the bytes here are all the output. */
-        if (rc == 0 &&
-            (r->spill_path == NULL ? r->mem_len != r->out_bytes : r->mem_len > r->out_bytes))
+        /* The output is all here, or all in the spool. */
+        if (rc == 0 && (r->spool_len == 0 ? r->mem_len != r->out_bytes
+                                          : r->mem_len != 0 || r->spool_len != r->out_bytes))
             rc = CTK_EIO;
     } else if (rc == 0) {
         rc = CTK_EIO;
@@ -136,6 +141,5 @@ int ctk_pipe_result_decode(ctk_pipe_result *r, const void *out, size_t len)
 
 void ctk_pipe_result_clear(ctk_pipe_result *r)
 {
-    free(r->spill_path);
-    r->spill_path = NULL;
+    (void)r;
 }

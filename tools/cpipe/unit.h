@@ -13,8 +13,9 @@
  * read a block into a buffer after that room and fill the room in at the
  * cut: the buffer is then the unit, with no copy.
  *
- * A result's output is either its bytes (and the name of a spill file
- * holding what did not fit in memory), or, when the filter ran in the
+ * A result's output is either its bytes (or, when they did not fit in
+ * memory, a range of the run's spool, ctkx/spool.h: never a named file,
+ * which a kill -9 would leave behind), or, when the filter ran in the
  * very process that consumes the result, a ticket for the output kept
  * there, so a big output is not copied into the unit only to be copied
  * out again. A ticket names its run, so a result from elsewhere cannot
@@ -59,7 +60,7 @@ int ctk_pipe_unit_decode(ctk_pipe_unit *u, const void *in, size_t len);
 
 enum ctk_pipe_out_kind {
     CTK_PIPE_OUT_HERE = 1,  /* run, ticket: kept by the consuming process */
-    CTK_PIPE_OUT_BYTES = 2, /* spill_path (or NULL), then mem */
+    CTK_PIPE_OUT_BYTES = 2, /* spool range (or none), then mem */
 };
 
 typedef struct ctk_pipe_result {
@@ -72,12 +73,12 @@ typedef struct ctk_pipe_result {
     uint64_t out_bytes; /* everything the filter wrote */
     uint64_t kind;
     uint64_t run, ticket;     /* HERE */
-    char *spill_path;         /* BYTES: a file with the output after mem, to be
-                               * opened and unlinked by the consumer; NULL: none.
-                               * Decoded: malloc'd (ctk_pipe_result_clear). */
-    const unsigned char *mem; /* BYTES: the output's first bytes (all of them
-                               * without a spill file); decoded: points
-                               * into the encoded bytes */
+    uint64_t spool_id;        /* BYTES: the spool holding the output (ctk_spool_id) */
+    uint64_t spool_off;       /* where the output is in it */
+    uint64_t spool_len;       /* 0: none, the output is mem; else out_bytes,
+                               * and mem is empty */
+    const unsigned char *mem; /* BYTES: the output, unless spooled; decoded:
+                               * points into the encoded bytes */
     size_t mem_len;
 } ctk_pipe_result;
 
@@ -87,9 +88,9 @@ int ctk_pipe_result_encode(ctk_buf *out, const ctk_pipe_result *r);
  * the caller appends exactly mem_len bytes (from wherever they are). */
 int ctk_pipe_result_encode_head(ctk_buf *out, const ctk_pipe_result *r, uint64_t mem_len);
 /* CTK_EIO for bytes that are not exactly one result (truncated, out of
- * range, bytes left over); CTK_ENOMEM when spill_path cannot be copied. */
+ * range, bytes left over). */
 int ctk_pipe_result_decode(ctk_pipe_result *r, const void *out, size_t len);
-/* Frees what decode allocated. */
+/* Frees what decode allocated (nothing now; kept for its callers). */
 void ctk_pipe_result_clear(ctk_pipe_result *r);
 
 #endif
