@@ -63,8 +63,8 @@ typedef struct engine_case {
     int seekable;
 } engine_case;
 
-static char *run_engine(const char *strategy, int in_fd, const char *filter, unsigned jobs,
-                        ctk_pipe_stats *st)
+static char *run_engine_halt(const char *strategy, int in_fd, const char *filter, unsigned jobs,
+                             const ctk_halt *halt, ctk_pipe_stats *st)
 {
     char *words[] = {(char *)filter};
     ctk_cmdline *cmd;
@@ -82,6 +82,8 @@ static char *run_engine(const char *strategy, int in_fd, const char *filter, uns
                         .jobs = jobs,
                         .out_fd = out,
                         .checksum = 1};
+    if (halt != NULL)
+        po.halt = *halt;
     ctk_pipe *p;
     g_assert_cmpint(ctk_pipe_new(&p, &po, err, sizeof err), ==, 0);
     ctk_registry *reg;
@@ -104,6 +106,12 @@ static char *run_engine(const char *strategy, int in_fd, const char *filter, uns
     g_assert_cmpint(pread(out, text, (size_t)sb.st_size, 0), ==, sb.st_size);
     close(out);
     return text;
+}
+
+static char *run_engine(const char *strategy, int in_fd, const char *filter, unsigned jobs,
+                        ctk_pipe_stats *st)
+{
+    return run_engine_halt(strategy, in_fd, filter, jobs, NULL, st);
 }
 
 static int input_fd(const char *text, int seekable)
@@ -145,7 +153,9 @@ static void test_engine(gconstpointer data)
     g_string_free(in, TRUE);
 }
 
-static void test_engine_failure_stops(void)
+/* By default every block runs, as parallel --pipe: the failure is
+ * counted, the other blocks are written. */
+static void test_engine_failure_goes_on(void)
 {
     GString *in = g_string_new(NULL);
     for (int i = 0; i < 3000; i++)
@@ -154,6 +164,30 @@ static void test_engine_failure_stops(void)
     ctk_pipe_stats st;
     char *out = run_engine("sync", fd, "if [ $CPIPE_BLOCK = 2 ]; then exit 5; fi; cat", 1, &st);
     g_assert_cmpint(st.status, ==, 5);
+    g_assert_cmpint(st.halted, ==, 0);
+    g_assert_cmpuint(st.failed, ==, 1);
+    g_assert_cmpuint(st.blocks, >, 3);
+    /* Everything but block 2's thousand-odd bytes, up to the last line. */
+    g_assert_true(g_str_has_suffix(out, "line 2999\n"));
+    g_assert_cmpuint(strlen(out), <, in->len);
+    g_assert_cmpuint(strlen(out), >, in->len - 1100);
+    g_free(out);
+    close(fd);
+    g_string_free(in, TRUE);
+}
+
+static void test_engine_failure_stops(void)
+{
+    GString *in = g_string_new(NULL);
+    for (int i = 0; i < 3000; i++)
+        g_string_append_printf(in, "line %d\n", i);
+    int fd = input_fd(in->str, 1);
+    ctk_pipe_stats st;
+    ctk_halt halt = {.when = CTK_HALT_NOW, .why = CTK_HALT_FAIL, .count = 1};
+    char *out =
+        run_engine_halt("sync", fd, "if [ $CPIPE_BLOCK = 2 ]; then exit 5; fi; cat", 1, &halt, &st);
+    g_assert_cmpint(st.status, ==, 5);
+    g_assert_cmpint(st.halted, ==, 1);
     g_assert_cmpuint(st.failed, ==, 1);
     g_assert_cmpuint(st.blocks, ==, 2); /* block 3 never started under sync */
     g_assert_true(g_str_has_prefix(in->str, out));
@@ -460,6 +494,7 @@ int main(int argc, char **argv)
         g_test_add_data_func(name, &cases[i], test_engine);
         g_free(name);
     }
+    g_test_add_func("/pipe/engine/failure-goes-on", test_engine_failure_goes_on);
     g_test_add_func("/pipe/engine/failure-stops", test_engine_failure_stops);
     return g_test_run();
 }
