@@ -86,7 +86,7 @@ db_check() {
     if [[ $STORE == postgres ]]; then
         assert_equal "$(dbq "SELECT count(*) FROM deps d WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = d.job)")" 0
     else
-        db_check
+        assert_equal "$(sqlite3 "$CQUEUE_DB" 'PRAGMA integrity_check')" ok
     fi
 }
 
@@ -453,7 +453,9 @@ for line in sys.stdin:
     for ((i = 0; i < kills; i++)); do
         sleep 0.4
         local victim=${WORKERS[$((RANDOM % 2))]}
-        kill -KILL "$victim" 2>/dev/null || true
+        # The worker is timeout's child: kill it, not only its guard.
+        # shellcheck disable=SC2046
+        kill -KILL $(pgrep -P "$victim") "$victim" 2>/dev/null || true
         wait "$victim" 2>/dev/null || true
         start_worker
         local fresh=$!
