@@ -43,6 +43,7 @@ enum {
     OPT_CANCELLED,
     OPT_SIGNAL,
     OPT_SHARED_GROUP,
+    OPT_NO_START,
 };
 
 static const ctk_cli_option global_options[] = {
@@ -69,6 +70,9 @@ static const ctk_cli_option add_options[] = {
      OPT_WEIGHT},
     {"cmd", 0, CTK_ARG_REQUIRED, "TEMPLATE", "with '-': each line fills TEMPLATE ({} {.} {/} ...)",
      OPT_CMD},
+    {"no-start", 0, CTK_ARG_NONE, NULL,
+     "start no daemon worker when none serves the queue (also CQUEUE_NO_AUTOSTART=1)",
+     OPT_NO_START},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -200,6 +204,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_CMD:
         o->cmd = v;
         return 0;
+    case OPT_NO_START:
+        o->no_start = 1;
+        return 0;
     case OPT_ONCE:
         o->once = 1;
         return 0;
@@ -271,17 +278,22 @@ static const cq_command commands[] = {
     {"add", ctk_cqcmd_add, add_options, "[OPTION]... [--] COMMAND [ARG]...\n[OPTION]... -",
      "Add a job and print its id. One word is a shell command line; several are a program\n"
      "and its arguments. 'add -' adds one job per line of standard input, in batched\n"
-     "transactions, and prints each batch's id range as it commits.",
+     "transactions, and prints each batch's id range as it commits. When no worker\n"
+     "serves the queue on this machine, add starts its daemon (work --daemon), as tsp\n"
+     "runs a job at once; --no-start or CQUEUE_NO_AUTOSTART=1 leave it queued.",
      1, -1, 0},
     {"work", ctk_cqcmd_work, work_options, "[-j N] [-s STRATEGY] [--once|--drain] [OPTION]...",
      "Claim jobs and run them, N at a time, until stopped.", 0, 0, 1},
     {"ls", ctk_cqcmd_ls, ls_options, "[--state STATE] [--format FMT]", "List the jobs.", 0, 0, 0},
-    {"show", ctk_cqcmd_show, no_options, "ID", "Show everything about a job.", 1, 1, 0},
-    {"cat", ctk_cqcmd_cat, cat_options, "[--follow] ID",
-     "Print a job's output (its stdout on stdout, its stderr on stderr).", 1, 1, 0},
-    {"wait", ctk_cqcmd_wait, wait_options, "ID...\n--all",
-     "Wait until the jobs have finished; exit with the job's status, or the number of\n"
-     "failures for several.",
+    {"show", ctk_cqcmd_show, no_options, "[ID]",
+     "Show everything about a job (default: the last one added, as tsp -i).", 0, 1, 0},
+    {"cat", ctk_cqcmd_cat, cat_options, "[--follow] [ID]",
+     "Print a job's output (its stdout on stdout, its stderr on stderr); default: the\n"
+     "last job added, as tsp -c.",
+     0, 1, 0},
+    {"wait", ctk_cqcmd_wait, wait_options, "[ID...]\n--all",
+     "Wait until the jobs (default: the last one added, as tsp -w) have finished; exit\n"
+     "with the job's status, or the number of failures for several.",
      0, -1, 0},
     {"rm", ctk_cqcmd_rm, no_options, "ID...", "Remove jobs that are not running.", 1, -1, 0},
     {"retry", ctk_cqcmd_retry, retry_options, "ID...\n--failed",
