@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ctkx/cli.h"
+#include "ctkx/lines.h"
 #include "fetchcmd.h"
 #include "ctkx/parse.h"
 #include "ctkx/rate.h"
@@ -382,7 +383,8 @@ static const ctk_cli cfetch_cli = {
     .summary = "Fetch every URL (the arguments, else one per line of standard input or -i\n"
                "FILE) N at a time, and print one record per URL: seq url status bytes\n"
                "elapsed ttfb attempts path error effective_url content_type. Exit 0 when\n"
-               "all succeeded, 1 when any failed, 2 on a usage error or a missing -i FILE.",
+               "all succeeded, 1 when any failed, 2 on a usage error, 255 when -i FILE\n"
+               "cannot be opened.",
     .options = cfetch_options,
     .handler = on_option,
     .jobs_unbounded = 1024,
@@ -530,9 +532,11 @@ int main(int argc, char **argv)
     }
     if (first == argc && (in_fd = open_input(&o)) < 0) {
         fprintf(stderr, PROG ": cannot open %s: %s\n", o.input, strerror(errno));
-        status = 2;
+        status = CTK_EXIT_NO_INPUT;
         goto out;
     }
+    if (first == argc)
+        ctk_lines_warn_tty(PROG, in_fd);
     const char *name = c.strategy ? c.strategy : "async";
     ctk_fetchcmd *s = &o.run;
     s->c = &c;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ctkx/cmdline.h"
+#include "ctkx/lines.h"
 #include "cqcmd.h"
 #include "jobadd.h"
 #include "jobq.h"
@@ -147,6 +148,7 @@ static int add_stream(ctk_cqcmd *x, const char *cwd, char **env)
         if (ctk_cmdline_parse(&tpl, words, 1, NULL, 0, err, sizeof err) < 0)
             return ctk_cqcmd_usage_error("add", err);
     }
+    ctk_lines_warn_tty("cqueue add", STDIN_FILENO);
     ctk_job_spec proto;
     fill_spec(x, &proto, cwd, env);
     ctk_jobadd_opts ao = {.store = x->store,
