@@ -44,7 +44,7 @@ static const ctk_cli_option common_options[] = {
     {"format", 0, CTK_ARG_REQUIRED, "FMT", "records as tsv, json or table", OPT_FORMAT},
     {"header", 0, CTK_ARG_NONE, NULL, "print a header line before TSV records", OPT_HEADER},
     {"keep-order", 'k', CTK_ARG_NONE, NULL, "records in input order", OPT_KEEP_ORDER},
-    {"progress", 0, CTK_ARG_NONE, NULL, "progress bar on stderr even when it is no terminal",
+    {"progress", 0, CTK_ARG_NONE, NULL, "a progress bar on stderr (none unless asked)",
      OPT_PROGRESS},
     {"plugin", 0, CTK_ARG_REQUIRED, "FILE", "load the plugin FILE (repeatable)", OPT_PLUGIN},
     {"help", 'h', CTK_ARG_NONE, NULL, "show this help and exit", OPT_HELP},
