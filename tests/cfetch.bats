@@ -78,7 +78,7 @@ reset_stats() {
 
 @test "usage errors exit 2 with a message and nothing on stdout" {
     local args
-    for args in "-j x" "--rate 0" "--rate fast" "-X POST" "-o d -O x" "--retries -1" \
+    for args in "-j x" "--rate 0" "--rate fast" "-X A\ B" "-o d -O x" "--retries -1" \
         "--timeout 0" "--max-filesize 1Q" "-O {nope}" "--body -o d" "--nosuch" "-H nocolon"; do
         # shellcheck disable=SC2086
         run --separate-stderr cf $args "$HTTPD_URL/ok/x"
@@ -96,7 +96,7 @@ reset_stats() {
     for i in $(seq 1 30); do urls+=("$HTTPD_URL/ok/u$i"); done
     run --separate-stderr cf --header-line -k -j 8 "${urls[@]}"
     assert_success
-    assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror')"
+    assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror\teffective_url\tcontent_type')"
     assert_equal "$(tail -n +2 <<<"$output" | col 1 | paste -sd,)" "$(seq -s, 1 30)"
     assert_equal "$(tail -n +2 <<<"$output" | col 3 | sort -u)" "200"
     assert_equal "$(rec "$HTTPD_URL/ok/u7" 4)" 3
@@ -443,7 +443,7 @@ reset_stats() {
     assert_equal "$(col 2 <<<"$output")" "$HTTPD_URL/ok/one"
     run cf --header-line "$HTTPD_URL/ok/x"
     assert_success
-    assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror')"
+    assert_equal "${lines[0]}" "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror\teffective_url\tcontent_type')"
     # --help lists -H/--header as cfetch's, and no shared --header.
     run cf --help
     assert_equal "$(grep -cE -- '--header( |$)' <<<"$output")" 1
@@ -729,5 +729,164 @@ reset_stats() {
             assert_success
             [[ $s == sync || $stderr == *"file descriptors"* ]] || fail "$s: no warning: $stderr"
         done
+    done
+}
+
+# ---- what curl and wget users type (issue 15) ---------------------------------------
+
+@test "-d, --data-binary @FILE and -X: the body and the method as curl sends them" {
+    local u="$HTTPD_URL/echo"
+    printf 'line1\nline2\n' >"$BATS_TEST_TMPDIR/d"
+    for args in "-d a=1 -d b=2" "--data-binary @$BATS_TEST_TMPDIR/d" "-d @$BATS_TEST_TMPDIR/d" \
+        "-X PUT -d x=y" "-X DELETE"; do
+        # shellcheck disable=SC2086
+        want=$(curl -s $args "$u")
+        # shellcheck disable=SC2086
+        run cf --body $args "$u"
+        assert_success
+        assert_output "$want"
+    done
+}
+
+@test "-d @missing: a usage error naming the file; -X with a space is refused" {
+    run cf -d @"$BATS_TEST_TMPDIR/nope" "$HTTPD_URL/echo"
+    assert_failure 2
+    assert_output --partial "nope"
+    run cf -X 'GET X' "$HTTPD_URL/ok/a"
+    assert_failure 2
+    assert_output --partial "not a method"
+}
+
+@test "-u user:pass: sent as Basic auth, never in a record or message" {
+    run cf --body -u bob:s3cret "$HTTPD_URL/headers"
+    assert_success
+    assert_output --partial "Authorization: Basic $(printf bob:s3cret | base64)"
+    run cf --format json -u bob:s3cret "$HTTPD_URL/redirect/1" "$HTTPD_URL/status/404"
+    assert_failure 1
+    refute_output --partial s3cret
+    refute_output --partial bob
+}
+
+@test "--insecure is accepted; -k keeps its ctk meaning (--keep-order) and --help names the clash" {
+    run cf --insecure -k "$HTTPD_URL/delay/200" "$HTTPD_URL/ok/b"
+    assert_success
+    assert_equal "$(col 2 <<<"$output")" "$(printf '%s\n' "$HTTPD_URL/delay/200" "$HTTPD_URL/ok/b")"
+    run cf --help
+    assert_output --partial "curl's -k: -k is --keep-order here"
+    assert_output --partial "curl's -c: -c is --continue here"
+}
+
+@test "--compressed asks for an encoding, as curl --compressed does" {
+    run cf --body --compressed "$HTTPD_URL/headers"
+    assert_success
+    assert_output --partial "Accept-Encoding:"
+    run cf --body "$HTTPD_URL/headers"
+    refute_output --partial "Accept-Encoding:"
+}
+
+@test "-c and -C -: a partial file is completed with a Range request, as curl -C - and wget2 -c" {
+    for opt in -c "-C -" --continue; do
+        pattern 1000 | head -c 300 >"$BATS_TEST_TMPDIR/f"
+        # shellcheck disable=SC2086
+        run cf $opt -o "$BATS_TEST_TMPDIR/f" "$HTTPD_URL/bytes/1000"
+        assert_success
+        assert_equal "$(col 3 <<<"$output")" 206
+        assert_equal "$(col 4 <<<"$output")" 700
+        cmp "$BATS_TEST_TMPDIR/f" <(pattern 1000)
+    done
+    # The oracle agrees on the result.
+    pattern 1000 | head -c 300 >"$BATS_TEST_TMPDIR/g"
+    curl -s -C - -o "$BATS_TEST_TMPDIR/g" "$HTTPD_URL/bytes/1000"
+    cmp "$BATS_TEST_TMPDIR/f" "$BATS_TEST_TMPDIR/g"
+}
+
+@test "-c on a complete file: 416 is success, the file untouched (curl -C - exits 0 too)" {
+    pattern 500 >"$BATS_TEST_TMPDIR/f"
+    curl -s -C - -o "$BATS_TEST_TMPDIR/f" "$HTTPD_URL/bytes/500"
+    run cf -c -o "$BATS_TEST_TMPDIR/f" "$HTTPD_URL/bytes/500"
+    assert_success
+    assert_equal "$(col 3 <<<"$output")" 416
+    cmp "$BATS_TEST_TMPDIR/f" <(pattern 500)
+}
+
+@test "-c where the server ignores Range: the file starts over, whole" {
+    echo "old junk" >"$BATS_TEST_TMPDIR/f"
+    run cf -c -o "$BATS_TEST_TMPDIR/f" "$HTTPD_URL/ok/fresh"
+    assert_success
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/f")" fresh
+}
+
+@test "-c, -nc without an output file, and together: usage errors" {
+    run cf -c "$HTTPD_URL/ok/a"
+    assert_failure 2
+    run cf -nc "$HTTPD_URL/ok/a"
+    assert_failure 2
+    run cf -c -nc -o "$BATS_TEST_TMPDIR/x" "$HTTPD_URL/ok/a"
+    assert_failure 2
+    run cf -C 10 -o "$BATS_TEST_TMPDIR/x" "$HTTPD_URL/ok/a"
+    assert_failure 2
+}
+
+@test "-nc / --no-clobber: an existing file is kept and not fetched, as wget -nc" {
+    echo keep >"$BATS_TEST_TMPDIR/a"
+    for opt in -nc --no-clobber; do
+        : >"$HTTPD_LOG.mark"
+        before=$(wc -l <"$HTTPD_LOG")
+        run cf "$opt" -P "$BATS_TEST_TMPDIR" "$HTTPD_URL/ok/a" "$HTTPD_URL/ok/b"
+        assert_success
+        assert_equal "$(cat "$BATS_TEST_TMPDIR/a")" keep
+        assert_equal "$(cat "$BATS_TEST_TMPDIR/b")" b
+        after=$(wc -l <"$HTTPD_LOG")
+        # Only /ok/b went to the server (the first round; then b exists too).
+        [[ $opt == -nc ]] && assert_equal $((after - before)) 1
+        [[ $opt == --no-clobber ]] && assert_equal $((after - before)) 0
+        rm -f "$BATS_TEST_TMPDIR/b.keep"
+    done
+}
+
+@test "--limit-rate slows a transfer down" {
+    run cf --limit-rate 1M "$HTTPD_URL/bytes/3000000"
+    assert_success
+    # 3 MB at 1 MB/s: libcurl's limiter lets a first burst through, then
+    # holds the rest to the rate, well over a second in all.
+    awk -F'\t' '{ exit !($5 > 1.0) }' <<<"$output"
+    run cf --limit-rate nonsense "$HTTPD_URL/bytes/10"
+    assert_failure 2
+}
+
+@test "-x/--proxy goes through the proxy; --noproxy bypasses it" {
+    # The test server is no proxy: a request through it asks for the full URL.
+    want=$(curl -s -o /dev/null -w '%{http_code}' -x "$HTTPD_URL" "http://example.invalid/ok/x")
+    run cf -x "$HTTPD_URL" "http://example.invalid/ok/x"
+    assert_equal "$(col 3 <<<"$output")" "$want"
+    run cf --body -x "http://127.0.0.1:9" --noproxy 127.0.0.1 "$HTTPD_URL/ok/direct"
+    assert_success
+    assert_output direct
+    run cf -x "http://127.0.0.1:9" "$HTTPD_URL/ok/direct"
+    assert_failure 1
+}
+
+@test "-b and --cookie-jar: cookies sent and saved as curl does" {
+    run cf --body -b 'n1=v1; n2=v2' "$HTTPD_URL/headers"
+    assert_output --partial "Cookie: n1=v1; n2=v2"
+    run cf -j1 -k --cookie-jar "$BATS_TEST_TMPDIR/jar" "$HTTPD_URL/set-cookie/sess/abc"
+    assert_success
+    curl -s -c "$BATS_TEST_TMPDIR/curljar" "$HTTPD_URL/set-cookie/sess/abc" >/dev/null
+    assert_equal "$(grep -v '^#' "$BATS_TEST_TMPDIR/jar" | grep .)" \
+        "$(grep -v '^#' "$BATS_TEST_TMPDIR/curljar" | grep .)"
+    run cf --body -b "$BATS_TEST_TMPDIR/jar" "$HTTPD_URL/headers"
+    assert_output --partial "Cookie: sess=abc"
+}
+
+@test "records end with effective_url and content_type; the first nine columns as before" {
+    run cf --header-line "$HTTPD_URL/redirect/2" "$HTTPD_URL/bytes/5"
+    assert_success
+    assert_line --index 0 "$(printf 'seq\turl\tstatus\tbytes\telapsed\tttfb\tattempts\tpath\terror\teffective_url\tcontent_type')"
+    assert_equal "$(rec "$HTTPD_URL/redirect/2" 10)" "$HTTPD_URL/redirect/0"
+    assert_equal "$(rec "$HTTPD_URL/redirect/2" 11)" "$(curl -sL -o /dev/null -w '%{content_type}' "$HTTPD_URL/redirect/2")"
+    assert_equal "$(rec "$HTTPD_URL/bytes/5" 11)" application/octet-stream
+    for s in $STRATEGIES; do
+        run cf -s "$s" --format json "$HTTPD_URL/redirect/1"
+        assert_output --partial "\"effective_url\":\"$HTTPD_URL/redirect/0\""
     done
 }

@@ -1026,3 +1026,51 @@ on_host() {
     done
     db_check
 }
+
+# ---- tsp habits (issue 15) -------------------------------------------------------------
+
+@test "add starts the queue's daemon when no worker serves it (tsp runs at once); --no-start and CQUEUE_NO_AUTOSTART=1 do not" {
+    [[ $STORE == postgres ]] && skip "the daemon's pid file and lock live in the side folder of a file database"
+    run cq add --no-start true
+    assert_success
+    [[ ! -e $SIDE/work-default.pid ]] || [[ -z $(cat "$SIDE/work-default.pid") ]]
+    unset CQUEUE_NO_AUTOSTART
+    run cq add 'echo now'
+    assert_success
+    id=$output
+    run timeout 20 cqueue wait "$id"
+    assert_success
+    pid=$(cat "$SIDE/work-default.pid")
+    [[ -n $pid ]] && kill -0 "$pid"
+    # A second add finds it serving: still one daemon.
+    run cq add true
+    assert_success
+    assert_equal "$(cat "$SIDE/work-default.pid")" "$pid"
+    cq stop
+    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    run kill -0 "$pid"
+    assert_failure
+}
+
+@test "wait, cat and show with no id take the last job added (tsp -w, -c, -i)" {
+    cq add 'echo first' >/dev/null
+    id=$(cq add 'echo second; exit 4')
+    cq work --drain >/dev/null 2>&1 || true
+    run cq wait
+    assert_failure 4
+    run cq cat
+    assert_output second
+    run cq show
+    assert_line --regexp "^id: +$id$"
+    run cq -q empty show
+    assert_failure 1
+    assert_output --partial "no job"
+}
+
+@test "times: epoch in TSV and JSON, ISO 8601 in a table" {
+    cq add true >/dev/null
+    run cq ls --format tsv
+    assert_output --regexp $'\t[0-9]{10}\\.[0-9]{3}\t'
+    run cq ls --format table
+    assert_output --regexp '20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'
+}

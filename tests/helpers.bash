@@ -47,6 +47,10 @@ CTK_SLOW=1
 # The guard on any one command: a hung command fails its test.
 CTK_TIMEOUT=$((60 * CTK_SLOW))
 
+# `cqueue add` starts a daemon worker when none serves the queue: no test
+# may leave one behind, so none starts unless a test asks (unset it).
+export CQUEUE_NO_AUTOSTART=1
+
 PINNED_SO="$CTK_BUILDDIR/plugins/pinned/.libs/pinned.so"
 
 # cb ARGS...: cburn under the guard.

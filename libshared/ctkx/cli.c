@@ -48,7 +48,7 @@ static const ctk_cli_option common_options[] = {
     {"format", 0, CTK_ARG_REQUIRED, "FMT", "records as tsv, json or table", OPT_FORMAT},
     {"header", 0, CTK_ARG_NONE, NULL, "print a header line before TSV records", OPT_HEADER},
     {"keep-order", 'k', CTK_ARG_NONE, NULL, "records in input order", OPT_KEEP_ORDER},
-    {"progress", 0, CTK_ARG_NONE, NULL, "progress bar on stderr even when it is no terminal",
+    {"progress", 0, CTK_ARG_NONE, NULL, "a progress bar on stderr (none unless asked)",
      OPT_PROGRESS},
     {"plugin", 0, CTK_ARG_REQUIRED, "FILE", "load the plugin FILE (repeatable)", OPT_PLUGIN},
     {"help", 'h', CTK_ARG_NONE, NULL, "show this help and exit", OPT_HELP},
@@ -156,6 +156,18 @@ static int shadowed(const ctk_cli_option *tool, const ctk_cli_option *shared)
     for (const ctk_cli_option *o = tool; o != NULL && o->name != NULL; o++)
         if (strcmp(o->name, shared->name) == 0 ||
             (shared->short_name != 0 && o->short_name == shared->short_name))
+            return 1;
+    return 0;
+}
+
+/* Whether the command leaves the shared option out: shadowed by its own,
+ * or named in cli->without. */
+static int left_out(const ctk_cli *cli, const ctk_cli_option *shared)
+{
+    if (shadowed(cli->options, shared))
+        return 1;
+    for (const char *const *w = cli->without; w != NULL && *w != NULL; w++)
+        if (strcmp(*w, shared->name) == 0)
             return 1;
     return 0;
 }
@@ -295,7 +307,7 @@ static struct option *build_table(parse_state *ps, GString *shorts)
     for (const ctk_cli_option *o = ps->cli->options; o != NULL && o->name != NULL; o++)
         add_long(longs, shorts, o);
     for (const ctk_cli_option *o = common_options; o->name != NULL; o++)
-        if (!shadowed(ps->cli->options, o))
+        if (!left_out(ps->cli, o))
             add_long(longs, shorts, o);
     for (guint k = 0; k < ps->strategy_options->len; k++) {
         const strategy_option *so = &g_array_index(ps->strategy_options, strategy_option, k);
@@ -562,11 +574,11 @@ static void help_line(FILE *out, int shrt, const char *lng, const char *arg, ctk
         fprintf(out, "%-30s%s\n", left, help);
 }
 
-/* The options of table that the tool's own (NULL: none) do not shadow. */
-static void help_table(FILE *out, const ctk_cli_option *options, const ctk_cli_option *tool)
+/* The options of table the command offers (cli NULL: all of them). */
+static void help_table(FILE *out, const ctk_cli_option *options, const ctk_cli *cli)
 {
     for (const ctk_cli_option *o = options; o != NULL && o->name != NULL; o++)
-        if (tool == NULL || !shadowed(tool, o))
+        if (cli == NULL || !left_out(cli, o))
             help_line(out, o->short_name, o->name, o->arg, o->has_arg, o->help);
 }
 
@@ -580,7 +592,7 @@ void ctk_cli_help(const ctk_cli *cli, ctk_registry *reg, FILE *out)
     fprintf(out, "%s\n\nOptions:\n", cli->summary);
     help_table(out, cli->options, NULL);
     fprintf(out, "\nShared by every ctk command:\n");
-    help_table(out, common_options, cli->options);
+    help_table(out, common_options, cli);
     char **names = ctk_registry_names(reg, CTK_KIND_STRATEGY);
     for (char **n = names; *n != NULL; n++) {
         const ctk_strategy *s = ctk_registry_strategy(reg, *n);

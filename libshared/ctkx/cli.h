@@ -43,6 +43,10 @@ typedef struct ctk_cli {
     void *handler_arg;
     int stop_at_operand;     /* options end at the first operand (cpar) */
     unsigned jobs_unbounded; /* -j 0 means this many; 0: -j 0 is an error */
+    /* Long names of shared options this command has no use for (cqueue
+     * ls has no --compare): left out of the parser and of --help, so
+     * --help lists only what works. NULL-terminated, or NULL. */
+    const char *const *without;
 } ctk_cli;
 
 typedef struct ctk_common {

@@ -4,6 +4,7 @@
  * second. */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -163,4 +164,12 @@ int ctk_lines_ready(const ctk_lines *r)
 int ctk_lines_fd(const ctk_lines *r)
 {
     return r->fd;
+}
+
+int ctk_lines_warn_tty(const char *prog, int fd)
+{
+    if (!isatty(fd))
+        return 0;
+    fprintf(stderr, "%s: reading input from the terminal; end with Ctrl-D\n", prog);
+    return 1;
 }

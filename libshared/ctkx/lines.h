@@ -29,4 +29,14 @@ void ctk_lines_set_cancel_fd(ctk_lines *r, int cancel_fd);
 int ctk_lines_ready(const ctk_lines *r);
 int ctk_lines_fd(const ctk_lines *r);
 
+/* When fd (the input about to be read) is a terminal, tells the user on
+ * stderr, as GNU parallel does: "PROG: reading input from the terminal;
+ * end with Ctrl-D". Every tool that reads its input from stdin calls it
+ * once, before the first read. Returns 1 when it warned. */
+int ctk_lines_warn_tty(const char *prog, int fd);
+
+/* A missing or unreadable input file (-a, -i): the status every ctk tool
+ * exits with, GNU parallel's for `-a missing`. */
+#define CTK_EXIT_NO_INPUT 255
+
 #endif

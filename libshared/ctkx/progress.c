@@ -1,13 +1,14 @@
 /*
  * progress.c: a one-line progress display (bar, count, rate, ETA) for long
  * runs. Workers on any thread report counts; the line is redrawn at most
- * ten times a second so reporting stays cheap, and only on a terminal
- * unless forced, so pipes and logs never see carriage returns.
+ * ten times a second so reporting stays cheap, and only when asked
+ * (--progress, --bar), so pipes and logs never see carriage returns.
  */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,8 @@ struct ctk_progress {
     uint64_t done;
     double drawn_at; /* seconds since t0 of the last draw; < 0: never */
     int finished;
+    int shown;      /* a line is on the screen now (cleared by ctk_progress_clear) */
+    int shares_tty; /* stdout is the same terminal: records would land on the bar */
 };
 
 static double since(const struct timespec *t0)
@@ -41,7 +44,9 @@ int ctk_progress_new(ctk_progress **out, FILE *stream, int force, uint64_t total
     *out = NULL;
     if (stream == NULL)
         return CTK_EINVAL;
-    if (!force && !isatty(fileno(stream)))
+    /* None unless asked, in every tool (parallel, xargs and pigz show
+     * none either): a terminal alone is no request for one. */
+    if (!force)
         return 0;
     ctk_progress *p = calloc(1, sizeof *p);
     if (p == NULL)
@@ -52,6 +57,10 @@ int ctk_progress_new(ctk_progress **out, FILE *stream, int force, uint64_t total
     if (pthread_mutex_init(&p->lock, NULL) != 0)
         goto fail_lock;
     p->stream = stream;
+    struct stat a, b;
+    p->shares_tty = isatty(fileno(stream)) && isatty(STDOUT_FILENO) &&
+                    fstat(fileno(stream), &a) == 0 && fstat(STDOUT_FILENO, &b) == 0 &&
+                    a.st_rdev == b.st_rdev;
     p->total = total;
     p->drawn_at = -1;
     clock_gettime(CLOCK_MONOTONIC, &p->t0);
@@ -135,6 +144,21 @@ static void draw(ctk_progress *p, double now)
     fprintf(p->stream, "\r%s\033[K", line);
     fflush(p->stream);
     p->drawn_at = now;
+    p->shown = 1;
+}
+
+void ctk_progress_clear(ctk_progress *p)
+{
+    if (p == NULL || !p->shares_tty)
+        return;
+    pthread_mutex_lock(&p->lock);
+    if (p->shown && !p->finished) {
+        fputs("\r\033[K", p->stream);
+        fflush(p->stream);
+        p->shown = 0;
+        p->drawn_at = -1; /* the next update draws it again, below the record */
+    }
+    pthread_mutex_unlock(&p->lock);
 }
 
 void ctk_progress_update(ctk_progress *p, uint64_t done)

@@ -43,7 +43,7 @@ static void parse(parsed *p, const char *line)
 {
     char **argv = g_strsplit(line, " ", -1);
     int argc = (int)g_strv_length(argv);
-    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, &p->tool, 0, 0};
+    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, &p->tool, 0, 0, NULL};
     ctk_registry *reg;
     ctk_registry_new(&reg);
     memset(p, 0, sizeof *p);
@@ -158,7 +158,7 @@ static void test_missing_plugin_is_reported(void)
 
 static void test_help_lists_everything(void)
 {
-    ctk_cli cli = {"tool", "[OPTION]...\n-", "A tool.", tool_options, on_option, NULL, 0, 0};
+    ctk_cli cli = {"tool", "[OPTION]...\n-", "A tool.", tool_options, on_option, NULL, 0, 0, NULL};
     ctk_registry *reg;
     ctk_registry_new(&reg);
     char *text = NULL;

@@ -191,12 +191,30 @@ static void test_terminal(void)
     }
     FILE *f = fopen(ptsname(master), "w");
     g_assert_nonnull(f);
-    ctk_progress *p = NULL;
+    /* A terminal alone is no request for a bar (none unless asked, in
+     * every tool, as parallel and xargs); asked for, it shows there. */
+    ctk_progress *p = (ctk_progress *)&p;
     g_assert_cmpint(ctk_progress_new(&p, f, 0, 100, "tasks"), ==, 0);
+    g_assert_null(p);
+    g_assert_cmpint(ctk_progress_new(&p, f, 1, 100, "tasks"), ==, 0);
     g_assert_nonnull(p);
     ctk_progress_free(p);
     fclose(f);
     close(master);
+}
+
+/* A bar on a stream that is not standard output's terminal: a record
+ * cannot land on it, so clear draws nothing. */
+static void test_clear_other_stream(void)
+{
+    capture c;
+    capture_open(&c, 100, "tasks");
+    ctk_progress_update(c.p, 10);
+    size_t before = strlen(capture_text(&c));
+    ctk_progress_clear(c.p);
+    g_assert_cmpuint(strlen(capture_text(&c)), ==, before);
+    ctk_progress_clear(NULL);
+    capture_close(&c);
 }
 
 static void test_update_rate_limited(void)
@@ -305,6 +323,7 @@ int main(int argc, char **argv)
     g_test_add_func("/progress/render/long-eta", test_render_long_eta);
     g_test_add_func("/progress/render/unknown", test_render_unknown);
     g_test_add_func("/progress/render/no-unit", test_render_no_unit);
+    g_test_add_func("/progress/clear/other-stream", test_clear_other_stream);
     g_test_add_func("/progress/render/huge", test_render_huge);
     g_test_add_func("/progress/render/truncated", test_render_truncated);
     g_test_add_func("/progress/null-safe", test_null_safe);

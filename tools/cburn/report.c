@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "report.h"
@@ -14,6 +15,7 @@
 #include "ctkx/cli.h"
 #include "ctkx/compare.h"
 #include "ctkx/isolate.h"
+#include "ctkx/lines.h"
 #include "ctkx/parse.h"
 #include "ctkx/plot.h"
 
@@ -182,6 +184,13 @@ int cburn_run_map(cburn_run *run, ctk_registry *reg)
     size_t n_fields;
     const ctk_field *fields = ctk_burn_map_fields(&n_fields);
     ctk_output *out;
+    /* A record is a line: to a pipe or a terminal each goes out when it
+     * is whole, not when a block fills (the next command waits on it). */
+    struct stat st;
+    if (isatty(STDOUT_FILENO) ||
+        (fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))))
+        setvbuf(stdout, NULL, _IOLBF, 0);
+    ctk_lines_warn_tty("cburn", STDIN_FILENO);
     ctk_output_new(&out, stdout, run->common->format, fields, n_fields, run->common->header);
     ctk_progress *progress = NULL;
     ctk_progress_new(&progress, stderr, run->common->progress, 0, "lines");

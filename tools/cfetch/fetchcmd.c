@@ -150,6 +150,7 @@ static int run_once(const ctk_fetchcmd *s, run_result *res)
         .journal = journal,
         .progress = progress,
         .rate = s->rate,
+        .no_clobber = s->no_clobber,
     };
     if ((rc = ctk_fetchrun_new(&fr, &fo)) < 0) {
         fprintf(stderr, "%s: cannot read the input: %s\n", s->prog, ctk_strerror(rc));

@@ -26,6 +26,7 @@ typedef struct ctk_fetchcmd {
     const char *records;      /* --records FILE ("-": stdout), or NULL */
     const char *journal;      /* --journal FILE, or NULL */
     int body, bar;
+    int no_clobber; /* --no-clobber: a URL whose file exists is skipped */
     double rate;
     const ctk_strategy *strategy;
     unsigned jobs;

@@ -34,9 +34,18 @@ struct ctk_fetchrun {
 };
 
 static const ctk_field fields[] = {
-    {"seq", CTK_FIELD_NUMBER},      {"url", CTK_FIELD_STRING},     {"status", CTK_FIELD_NUMBER},
-    {"bytes", CTK_FIELD_NUMBER},    {"elapsed", CTK_FIELD_NUMBER}, {"ttfb", CTK_FIELD_NUMBER},
-    {"attempts", CTK_FIELD_NUMBER}, {"path", CTK_FIELD_STRING},    {"error", CTK_FIELD_STRING},
+    {"seq", CTK_FIELD_NUMBER},
+    {"url", CTK_FIELD_STRING},
+    {"status", CTK_FIELD_NUMBER},
+    {"bytes", CTK_FIELD_NUMBER},
+    {"elapsed", CTK_FIELD_NUMBER},
+    {"ttfb", CTK_FIELD_NUMBER},
+    {"attempts", CTK_FIELD_NUMBER},
+    {"path", CTK_FIELD_STRING},
+    {"error", CTK_FIELD_STRING},
+    /* Added last, so that scripts reading the first nine keep working. */
+    {"effective_url", CTK_FIELD_STRING},
+    {"content_type", CTK_FIELD_STRING},
 };
 
 const ctk_field *ctk_fetchrun_fields(size_t *n)
@@ -250,7 +259,12 @@ int ctk_fetchrun_produce(void *arg, ctk_unit *unit)
         skip = 0;
     }
     g_free(shown);
-    if (skip) {
+    struct stat kept;
+    if (!skip && r->o.no_clobber && path != NULL && lstat(path, &kept) == 0) {
+        /* wget -nc: the file there stays, and the URL is not fetched. */
+        ctk_fetch_result prior = {.bytes = (uint64_t)kept.st_size, .path = path};
+        rc = ctk_fetch_encode_skip(&unit->in, url, &prior);
+    } else if (skip) {
         ctk_fetch_result prior = {.status = done.status, .bytes = done.bytes, .path = done.path};
         rc = ctk_fetch_encode_skip(&unit->in, url, &prior);
         ctk_journal_entry_free(&done);
@@ -321,12 +335,24 @@ static void record(ctk_fetchrun *r, const ctk_unit *unit, const char *url, const
             snprintf(ttfb, sizeof ttfb, "%.6f", res->ttfb);
             snprintf(attempts, sizeof attempts, "%u", res->attempts);
         }
-        const char *values[] = {
-            seq,     url,  status,   bytes,
-            elapsed, ttfb, attempts, res != NULL && res->path[0] ? res->path : "",
-            error};
+        char *eurl = res != NULL && res->effective_url != NULL && res->effective_url[0]
+                         ? ctk_urlpath_redact(res->effective_url)
+                         : g_strdup("");
+        const char *values[] = {seq,
+                                url,
+                                status,
+                                bytes,
+                                elapsed,
+                                ttfb,
+                                attempts,
+                                res != NULL && res->path[0] ? res->path : "",
+                                error,
+                                eurl,
+                                res != NULL && res->content_type ? res->content_type : ""};
+        ctk_progress_clear(r->o.progress);
         if (ctk_output_row(r->o.records, values) < 0)
             r->counts.write_failed = 1;
+        g_free(eurl);
     }
     /* After the record: killed in between, a rerun fetches this URL again
      * (a second record) rather than skip one whose record never showed. */

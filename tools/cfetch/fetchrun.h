@@ -31,7 +31,8 @@ typedef struct ctk_fetchrun_opts {
     const char *prog;
     ctk_journal *journal; /* NULL: none */
     ctk_progress *progress;
-    double rate; /* URLs started per second at most (ctk/rate.h); 0: no limit */
+    double rate;    /* URLs started per second at most (ctk/rate.h); 0: no limit */
+    int no_clobber; /* a URL whose output file exists is skipped, the file kept */
 } ctk_fetchrun_opts;
 
 typedef struct ctk_fetchrun ctk_fetchrun;

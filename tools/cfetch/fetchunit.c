@@ -2,7 +2,7 @@
  * fetchunit.c: cfetch's unit and result as wire fields. A unit is
  * (kind, url, path) and, for a unit the journal answered, the encoded
  * result to hand back as it is; a result is (status, attempts, bytes,
- * elapsed, ttfb, path, error, body). Decoding is strict: a field cut
+ * elapsed, ttfb, path, error, body, effective URL, content type). Decoding is strict: a field cut
  * short, a string missing or bytes left over make the buffer malformed.
  */
 #include <glib.h>
@@ -98,6 +98,10 @@ int ctk_fetch_result_encode(ctk_buf *out, const ctk_fetch_result *r)
         rc = ctk_wire_put_str(out, r->error != NULL ? r->error : "");
     if (rc == 0)
         rc = ctk_wire_put_bytes(out, r->body, r->body_len);
+    if (rc == 0)
+        rc = ctk_wire_put_str(out, r->effective_url != NULL ? r->effective_url : "");
+    if (rc == 0)
+        rc = ctk_wire_put_str(out, r->content_type != NULL ? r->content_type : "");
     return rc;
 }
 
@@ -106,7 +110,7 @@ int ctk_fetch_result_decode(const ctk_buf *out, ctk_fetch_result *res)
     ctk_wire_reader r;
     int64_t status;
     uint64_t attempts, bytes;
-    char *path = NULL, *error = NULL;
+    char *path = NULL, *error = NULL, *eurl = NULL, *ctype = NULL;
     *res = (ctk_fetch_result){0};
     ctk_wire_reader_init(&r, out->data, out->len);
     int rc = ctk_wire_get_i64(&r, &status);
@@ -126,11 +130,17 @@ int ctk_fetch_result_decode(const ctk_buf *out, ctk_fetch_result *res)
         rc = get_str(&r, &error);
     if (rc == 0)
         rc = ctk_wire_get_bytes(&r, &res->body, &res->body_len);
+    if (rc == 0)
+        rc = get_str(&r, &eurl);
+    if (rc == 0)
+        rc = get_str(&r, &ctype);
     if (rc == 0 && r.left != 0)
         rc = CTK_EIO;
     if (rc < 0) {
         free(path);
         free(error);
+        free(eurl);
+        free(ctype);
         *res = (ctk_fetch_result){0};
         return rc;
     }
@@ -139,6 +149,8 @@ int ctk_fetch_result_decode(const ctk_buf *out, ctk_fetch_result *res)
     res->bytes = bytes;
     res->path = path;
     res->error = error;
+    res->effective_url = eurl;
+    res->content_type = ctype;
     return 0;
 }
 
@@ -147,6 +159,8 @@ void ctk_fetch_result_clear(ctk_fetch_result *r)
     /* Decoded strings are the decoder's copies, const only to readers. */
     free((void *)r->path);
     free((void *)r->error);
+    free((void *)r->effective_url);
+    free((void *)r->content_type);
     *r = (ctk_fetch_result){0};
 }
 

@@ -27,6 +27,8 @@ typedef struct ctk_fetch_result {
     const char *error;         /* "" when it succeeded */
     const unsigned char *body; /* keep_body only */
     size_t body_len;
+    const char *effective_url; /* the URL the last response came from (redirects followed) */
+    const char *content_type;  /* its Content-Type, or "" */
 } ctk_fetch_result;
 
 /* A decoded unit. url and path are malloc'd (ctk_fetch_unit_clear);

@@ -15,6 +15,7 @@
 
 #include "ctkx/closeout.h"
 #include "ctkx/cli.h"
+#include "ctkx/lines.h"
 #include "fetchcmd.h"
 #include "ctkx/parse.h"
 #include "ctkx/rate.h"
@@ -52,6 +53,20 @@ enum {
     OPT_HTTP2,
     OPT_JOURNAL,
     OPT_BAR,
+    OPT_DATA,
+    OPT_DATA_BINARY,
+    OPT_DATA_RAW,
+    OPT_USER,
+    OPT_INSECURE,
+    OPT_COMPRESSED,
+    OPT_CONTINUE,
+    OPT_CONTINUE_AT,
+    OPT_LIMIT_RATE,
+    OPT_PROXY,
+    OPT_NOPROXY,
+    OPT_COOKIE,
+    OPT_COOKIE_JAR,
+    OPT_NO_CLOBBER,
 };
 
 static const ctk_cli_option cfetch_options[] = {
@@ -98,7 +113,34 @@ static const ctk_cli_option cfetch_options[] = {
     {"header-line", 0, CTK_ARG_NONE, NULL, "print a header line before TSV records",
      OPT_HEADER_LINE},
     {"user-agent", 'A', CTK_ARG_REQUIRED, "UA", "send UA as the User-Agent", OPT_USER_AGENT},
-    {"request", 'X', CTK_ARG_REQUIRED, "METHOD", "GET (default) or HEAD", OPT_REQUEST},
+    {"request", 'X', CTK_ARG_REQUIRED, "METHOD",
+     "GET (default; POST with -d), HEAD, POST, PUT, DELETE...", OPT_REQUEST},
+    {"data", 'd', CTK_ARG_REQUIRED, "DATA",
+     "send DATA in a POST (repeatable, joined by &; @FILE: its text, newlines dropped)", OPT_DATA},
+    {"data-binary", 0, CTK_ARG_REQUIRED, "DATA", "as -d, @FILE sent byte for byte",
+     OPT_DATA_BINARY},
+    {"data-raw", 0, CTK_ARG_REQUIRED, "DATA", "as -d, a leading @ is no file", OPT_DATA_RAW},
+    {"user", 'u', CTK_ARG_REQUIRED, "USER:PASS", "HTTP authentication (never shown in records)",
+     OPT_USER},
+    {"insecure", 0, CTK_ARG_NONE, NULL,
+     "do not check TLS certificates (curl's -k: -k is --keep-order here)", OPT_INSECURE},
+    {"compressed", 0, CTK_ARG_NONE, NULL, "ask for a compressed response and decode it",
+     OPT_COMPRESSED},
+    {"continue", 'c', CTK_ARG_NONE, NULL,
+     "resume: keep what the output file holds and fetch the rest (wget -c)", OPT_CONTINUE},
+    {"continue-at", 'C', CTK_ARG_REQUIRED, "-", "-C -: the same as --continue (curl)",
+     OPT_CONTINUE_AT},
+    {"limit-rate", 0, CTK_ARG_REQUIRED, "RATE", "at most RATE bytes/s per transfer (k, M, G)",
+     OPT_LIMIT_RATE},
+    {"proxy", 'x', CTK_ARG_REQUIRED, "[PROTO://]HOST[:PORT]", "use this proxy", OPT_PROXY},
+    {"noproxy", 0, CTK_ARG_REQUIRED, "HOSTS",
+     "hosts (comma-separated, * for all) to reach directly", OPT_NOPROXY},
+    {"cookie", 'b', CTK_ARG_REQUIRED, "DATA|FILE",
+     "send the cookies 'n=v; n2=v2', or those of a cookie FILE", OPT_COOKIE},
+    {"cookie-jar", 0, CTK_ARG_REQUIRED, "FILE",
+     "write the cookies at the end to FILE (curl's -c: -c is --continue here)", OPT_COOKIE_JAR},
+    {"no-clobber", 0, CTK_ARG_NONE, NULL,
+     "skip a URL whose output file exists (wget -nc, also spelt -nc)", OPT_NO_CLOBBER},
     {"max-filesize", 0, CTK_ARG_REQUIRED, "SIZE", "fail a body larger than SIZE (k, M, G suffixes)",
      OPT_MAX_FILESIZE},
     {"stall-timeout", 0, CTK_ARG_REQUIRED, "SECS",
@@ -121,7 +163,60 @@ typedef struct cfetch_opts {
     char *trusted_dir;       /* the folder the user named, links followed there */
     int header_line;
     int bad_header; /* an -H without ':' (its value is not echoed) */
+    GString *data;  /* -d, --data-binary, --data-raw joined by '&', or NULL */
+    const char *data_problem;
 } cfetch_opts;
+
+/* curl's -d @FILE: the file's text without CR and LF ("-": stdin);
+ * binary: byte for byte. NULL when it cannot be read. */
+static char *read_data_file(const char *name, int binary, size_t *len, char *why, size_t why_len)
+{
+    GError *gerr = NULL;
+    char *text = NULL;
+    gsize n = 0;
+    if (strcmp(name, "-") == 0) {
+        GString *all = g_string_new(NULL);
+        char buf[65536];
+        ssize_t r;
+        while ((r = read(STDIN_FILENO, buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR))
+            if (r > 0)
+                g_string_append_len(all, buf, r);
+        n = all->len;
+        text = g_string_free(all, FALSE);
+    } else if (!g_file_get_contents(name, &text, &n, &gerr)) {
+        snprintf(why, why_len, "%s", gerr->message);
+        g_error_free(gerr);
+        return NULL;
+    }
+    if (!binary) {
+        gsize out = 0;
+        for (gsize i = 0; i < n; i++)
+            if (text[i] != '\r' && text[i] != '\n')
+                text[out++] = text[i];
+        n = out;
+    }
+    *len = n;
+    return text;
+}
+
+static int add_data(cfetch_opts *o, int id, const char *v, char *why, size_t why_len)
+{
+    if (o->data == NULL)
+        o->data = g_string_new(NULL);
+    else
+        g_string_append_c(o->data, '&');
+    if (id != OPT_DATA_RAW && v[0] == '@') {
+        size_t len;
+        char *text = read_data_file(v + 1, id == OPT_DATA_BINARY, &len, why, why_len);
+        if (text == NULL)
+            return CTK_EINVAL;
+        g_string_append_len(o->data, text, (gssize)len);
+        g_free(text);
+        return 0;
+    }
+    g_string_append(o->data, v);
+    return 0;
+}
 
 static int positive_seconds(const char *v, double *out, char *why, size_t why_len)
 {
@@ -215,11 +310,54 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         f->user_agent = v;
         return 0;
     case OPT_REQUEST:
-        if (g_ascii_strcasecmp(v, "HEAD") != 0 && g_ascii_strcasecmp(v, "GET") != 0) {
-            snprintf(why, why_len, "GET or HEAD");
+        if (v[0] == '\0' || strlen(v) > 32 ||
+            strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+                strlen(v)) {
+            snprintf(why, why_len, "not a method (GET, HEAD, POST, PUT, DELETE...)");
             return CTK_EINVAL;
         }
         f->head = g_ascii_strcasecmp(v, "HEAD") == 0;
+        f->method = f->head || g_ascii_strcasecmp(v, "GET") == 0 ? NULL : v;
+        return 0;
+    case OPT_DATA:
+    case OPT_DATA_BINARY:
+    case OPT_DATA_RAW:
+        return add_data(o, id, v, why, why_len);
+    case OPT_USER:
+        f->userpwd = v;
+        return 0;
+    case OPT_INSECURE:
+        f->insecure = 1;
+        return 0;
+    case OPT_COMPRESSED:
+        f->compressed = 1;
+        return 0;
+    case OPT_CONTINUE:
+        f->resume = 1;
+        return 0;
+    case OPT_CONTINUE_AT:
+        if (strcmp(v, "-") != 0) {
+            snprintf(why, why_len, "only '-C -' (continue from the file's size) is supported");
+            return CTK_EINVAL;
+        }
+        f->resume = 1;
+        return 0;
+    case OPT_LIMIT_RATE:
+        return ctk_parse_size(v, 1, UINT64_MAX / 2, &f->limit_rate, why, why_len);
+    case OPT_PROXY:
+        f->proxy = v;
+        return 0;
+    case OPT_NOPROXY:
+        f->noproxy = v;
+        return 0;
+    case OPT_COOKIE:
+        f->cookie = v;
+        return 0;
+    case OPT_COOKIE_JAR:
+        f->cookie_jar = v;
+        return 0;
+    case OPT_NO_CLOBBER:
+        o->run.no_clobber = 1;
         return 0;
     case OPT_MAX_FILESIZE:
         return ctk_parse_size(v, 1, UINT64_MAX / 2, &f->max_filesize, why, why_len);
@@ -245,8 +383,9 @@ static const ctk_cli cfetch_cli = {
     .synopsis = "[OPTION]... [URL]...\n[OPTION]... --compare[=LIST] [URL]...",
     .summary = "Fetch every URL (the arguments, else one per line of standard input or -i\n"
                "FILE) N at a time, and print one record per URL: seq url status bytes\n"
-               "elapsed ttfb attempts path error. Exit 0 when all succeeded, 1 when any\n"
-               "failed.",
+               "elapsed ttfb attempts path error effective_url content_type. Exit 0 when\n"
+               "all succeeded, 1 when any failed, 2 on a usage error, 255 when -i FILE\n"
+               "cannot be opened.",
     .options = cfetch_options,
     .handler = on_option,
     .jobs_unbounded = 1024,
@@ -282,6 +421,15 @@ static const char *check_opts(const cfetch_opts *o, const ctk_common *c)
         return "--body and --records - would mix on standard output";
     if (c->compare != NULL && (o->run.body || o->run.journal != NULL))
         return "--compare takes no --body or --journal";
+    int to_file = o->run.out_dir != NULL || o->output_path != NULL || o->run.out_template != NULL;
+    if (o->run.fetch.resume && !to_file)
+        return "-c/--continue (-C -) resumes a file: give -o, -P or -O";
+    if (o->run.no_clobber && !to_file)
+        return "--no-clobber (-nc) keeps files: give -o, -P or -O";
+    if (o->run.no_clobber && o->run.fetch.resume)
+        return "--no-clobber and --continue cannot be combined";
+    if (o->run.fetch.head && o->data != NULL)
+        return "-X HEAD cannot send -d data";
     if (o->run.out_template != NULL) {
         const char *bad = NULL;
         char *probe = ctk_urlpath_expand(o->run.out_template, 1, "http://h/", &bad);
@@ -346,6 +494,15 @@ int main(int argc, char **argv)
     int first, status = 0, in_fd = -1;
     ctk_cli_guard_stdio();
     ctk_closeout_init(PROG, 1);
+    /* wget's -nc is one word with one dash; -k is cfetch's --keep-order,
+     * not curl's --insecure: a TLS failure then says so. */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "-nc") == 0)
+            argv[i] = (char *)"--no-clobber";
+        else if (argv[i][0] == '-' && argv[i][1] != '-' && strchr(argv[i], 'k') != NULL &&
+                 strspn(argv[i] + 1, "kfL") == strlen(argv[i] + 1))
+            o.run.fetch.k_hint = 1;
+    }
     ctk_cli cli = cfetch_cli;
     cli.handler_arg = &o;
     ctk_registry_new(&reg);
@@ -371,11 +528,17 @@ int main(int argc, char **argv)
     g_ptr_array_add(o.headers, NULL);
     o.run.fetch.headers = (const char *const *)o.headers->pdata;
     o.run.fetch.keep_body = o.run.body;
+    if (o.data != NULL) {
+        o.run.fetch.data = o.data->str;
+        o.run.fetch.data_len = o.data->len;
+    }
     if (first == argc && (in_fd = open_input(&o)) < 0) {
         fprintf(stderr, PROG ": cannot open %s: %s\n", o.input, strerror(errno));
-        status = 2;
+        status = CTK_EXIT_NO_INPUT;
         goto out;
     }
+    if (first == argc)
+        ctk_lines_warn_tty(PROG, in_fd);
     const char *name = c.strategy ? c.strategy : "async";
     ctk_fetchcmd *s = &o.run;
     s->c = &c;
@@ -391,6 +554,8 @@ out:
     if (in_fd > STDIN_FILENO)
         close(in_fd);
     g_ptr_array_free(o.headers, TRUE);
+    if (o.data != NULL)
+        g_string_free(o.data, TRUE);
     g_free(o.trusted_dir);
     ctk_common_free(&c);
     ctk_registry_free(reg);

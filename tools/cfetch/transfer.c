@@ -27,6 +27,18 @@ double ctk__fetch_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void share_lock(CURL *e, curl_lock_data data, curl_lock_access access, void *arg)
+{
+    (void)e, (void)data, (void)access;
+    g_mutex_lock(&((ctk__xfer_conf *)arg)->share_lock);
+}
+
+static void share_unlock(CURL *e, curl_lock_data data, void *arg)
+{
+    (void)e, (void)data;
+    g_mutex_unlock(&((ctk__xfer_conf *)arg)->share_lock);
+}
+
 int ctk__xfer_conf_init(ctk__xfer_conf *c, const ctk_fetch_opts *o)
 {
     *c = (ctk__xfer_conf){.o = *o};
@@ -41,6 +53,20 @@ int ctk__xfer_conf_init(ctk__xfer_conf *c, const ctk_fetch_opts *o)
         c->headers = more;
     }
     c->user_agent = g_strdup(o->user_agent != NULL ? o->user_agent : "cfetch/" CTK_VERSION);
+    if (o->cookie_jar != NULL || (o->cookie != NULL && strchr(o->cookie, '=') == NULL)) {
+        /* One cookie store for the run, as curl has for its transfers:
+         * a cookie one response sets goes with the next request. */
+        g_mutex_init(&c->share_lock);
+        c->share = curl_share_init();
+        if (c->share == NULL) {
+            ctk__xfer_conf_clear(c);
+            return CTK_ENOMEM;
+        }
+        curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+        curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_COOKIE);
+    }
     return 0;
 }
 
@@ -48,6 +74,10 @@ void ctk__xfer_conf_clear(ctk__xfer_conf *c)
 {
     curl_slist_free_all(c->headers);
     g_free(c->user_agent);
+    if (c->share != NULL) {
+        curl_share_cleanup(c->share);
+        g_mutex_clear(&c->share_lock);
+    }
     *c = (ctk__xfer_conf){0};
 }
 
@@ -210,6 +240,19 @@ static int open_output(xfer *x)
         g_free(where);
         return rc;
     }
+    if (x->conf->o.resume) {
+        /* -c/-C -: what an earlier run left at the final name is the
+         * start of the body; the rest is appended there (curl, wget). */
+        x->in_place = 1;
+        x->fd = openat(x->dir_fd, base_name(x->u.path), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                       0666);
+        if (x->fd >= 0)
+            return 0;
+        int e = errno;
+        close(x->dir_fd);
+        x->dir_fd = -1;
+        return ctk_unit_fail(x->unit, CTK_EIO, "cannot open %s: %s", x->u.path, strerror(e));
+    }
     x->tmp = ctk_fetch_partial_path(x->u.path);
     x->fd = openat(x->dir_fd, base_name(x->tmp),
                    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0666);
@@ -267,6 +310,20 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
     xfer *x = arg;
     size_t len = size * n;
     uint64_t max = x->conf->o.max_filesize;
+    if (!x->body_started) {
+        x->body_started = 1;
+        if (x->in_place && x->resume_from > 0 && x->head_status == 416) {
+            x->discard = 1; /* the file is whole already: curl -C -, wget -c */
+        } else if (x->in_place && x->resume_from > 0 && x->head_status != 206) {
+            /* The server sent the whole body: start the file over. */
+            if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0) {
+                x->write_errno = errno;
+                return 0;
+            }
+        }
+    }
+    if (x->discard)
+        return len;
     if (max > 0 && x->bytes + len > max) {
         x->too_big = 1;
         return 0;
@@ -297,6 +354,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *arg)
     static const char name[] = "retry-after:";
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         x->retry_after = -1; /* a new response (after a redirect) */
+        const char *sp = memchr(line, ' ', len);
+        x->head_status = sp != NULL ? strtol(sp + 1, NULL, 10) : 0;
     } else if (len > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0 &&
                len < 128) {
         char value[128];
@@ -333,6 +392,34 @@ CURL *ctk__xfer_easy_new(const ctk__xfer_conf *c)
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, (long)(o->stall_speed ? o->stall_speed : 1));
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)ceil(o->stall_timeout));
     }
+    if (o->method != NULL)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, o->method);
+    if (o->data != NULL) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->data_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, o->data);
+    }
+    if (o->userpwd != NULL)
+        curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
+    if (o->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (o->compressed)
+        curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+    if (o->limit_rate > 0)
+        curl_easy_setopt(e, CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)o->limit_rate);
+    if (o->proxy != NULL)
+        curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+    if (o->noproxy != NULL)
+        curl_easy_setopt(e, CURLOPT_NOPROXY, o->noproxy);
+    if (c->share != NULL)
+        curl_easy_setopt(e, CURLOPT_SHARE, c->share);
+    if (o->cookie != NULL && strchr(o->cookie, '=') != NULL)
+        curl_easy_setopt(e, CURLOPT_COOKIE, o->cookie); /* curl -b 'n=v' */
+    else if (o->cookie != NULL || o->cookie_jar != NULL)
+        curl_easy_setopt(e, CURLOPT_COOKIEFILE, o->cookie != NULL ? o->cookie : "");
+    if (o->cookie_jar != NULL)
+        curl_easy_setopt(e, CURLOPT_COOKIEJAR, o->cookie_jar);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                      o->http2 ? (long)CURL_HTTP_VERSION_2_0 : (long)CURL_HTTP_VERSION_1_1);
     /* Cancellation reaches a transfer through the engine's wait on the
@@ -353,7 +440,20 @@ static void set_options(xfer *x, CURL *e)
 /* Starts an attempt afresh: a retry overwrites what the last one wrote. */
 void ctk__xfer_attempt_setup(xfer *x, CURL *e)
 {
-    if (x->fd >= 0 && x->bytes > 0) {
+    x->body_started = 0;
+    x->discard = 0;
+    x->head_status = 0;
+    if (x->in_place) {
+        /* Each attempt continues from what the file holds by now. */
+        struct stat st;
+        off_t end = fstat(x->fd, &st) == 0 ? st.st_size : 0;
+        if (lseek(x->fd, end, SEEK_SET) < 0)
+            x->write_errno = errno;
+        x->resume_from = (uint64_t)end;
+        char range[32];
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)end);
+        curl_easy_setopt(e, CURLOPT_RANGE, end > 0 ? range : NULL);
+    } else if (x->fd >= 0 && x->bytes > 0) {
         if (ftruncate(x->fd, 0) < 0 || lseek(x->fd, 0, SEEK_SET) < 0)
             x->write_errno = errno;
     }
@@ -401,6 +501,23 @@ static long fd_shortage(void)
     return errno == EMFILE || errno == ENFILE ? errno : 0;
 }
 
+/* curl puts -u's user into the effective URL: a record shows none. */
+static char *without_userinfo(const char *url)
+{
+    CURLU *u = url != NULL ? curl_url() : NULL;
+    char *out = NULL, *plain = NULL;
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &plain, 0) == CURLUE_OK)
+        out = g_strdup(plain);
+    else if (url != NULL)
+        out = g_strdup(url);
+    curl_free(plain);
+    curl_url_cleanup(u);
+    return out;
+}
+
 /* The verdict on an attempt: seconds to wait before the next, or -1 when
  * this was the last. */
 double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
@@ -417,6 +534,13 @@ double ctk__xfer_attempt_end(xfer *x, CURL *e, int code)
     if (code == CURLE_COULDNT_CONNECT && x->os_errno == 0)
         x->os_errno = fd_shortage();
     x->ttfb = ttfb;
+    char *eurl = NULL, *ctype = NULL;
+    curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eurl);
+    curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ctype);
+    g_free(x->effective_url);
+    g_free(x->content_type);
+    x->effective_url = without_userinfo(eurl);
+    x->content_type = g_strdup(ctype);
     if (!x->cancelled && x->write_errno == 0 && x->redials < MAX_REDIALS &&
         died_reused(x, e, code)) {
         x->redials++;
@@ -447,12 +571,17 @@ static char *failure(const xfer *x)
         return g_strdup_printf("stalled: under %llu bytes/s for %gs",
                                (unsigned long long)(o->stall_speed ? o->stall_speed : 1),
                                ceil(o->stall_timeout));
+    if (x->code == CURLE_PEER_FAILED_VERIFICATION && o->k_hint)
+        return g_strdup_printf("%s (cfetch's -k is --keep-order; curl's -k is --insecure here)",
+                               x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code));
     if (x->code != CURLE_OK && x->os_errno != 0 && strstr(x->errbuf, strerror(x->os_errno)) == NULL)
         return g_strdup_printf("%s (%s)",
                                x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code),
                                strerror(x->os_errno));
     if (x->code != CURLE_OK)
         return g_strdup(x->errbuf[0] != '\0' ? x->errbuf : curl_easy_strerror(x->code));
+    if (x->status == 416 && x->in_place && x->resume_from > 0)
+        return NULL; /* nothing left to fetch: complete */
     if (o->fail && x->status >= 400)
         return g_strdup_printf("HTTP %ld", x->status);
     return NULL;
@@ -491,7 +620,23 @@ void ctk__xfer_finish(xfer *x)
     char *error = failure(x);
     const char *path = "";
     int keep = keep_body(x, error);
-    if (x->fd >= 0) {
+    if (x->fd >= 0 && x->in_place) {
+        /* What came is kept for the next -c, a failure or not; only an
+         * empty file this run created goes. */
+        struct stat st;
+        if (error == NULL && x->conf->o.durable && fsync(x->fd) < 0) {
+            g_free(error);
+            error = g_strdup_printf("cannot sync %s: %s", x->u.path, strerror(errno));
+        }
+        if (error != NULL && fstat(x->fd, &st) == 0 && st.st_size == 0)
+            unlinkat(x->dir_fd, base_name(x->u.path), 0);
+        else if (error == NULL)
+            path = x->u.path;
+        close(x->fd);
+        x->fd = -1;
+        close(x->dir_fd);
+        x->dir_fd = -1;
+    } else if (x->fd >= 0) {
         char *why = keep ? settle_file(x) : NULL;
         close(x->fd);
         x->fd = -1;
@@ -517,7 +662,9 @@ void ctk__xfer_finish(xfer *x)
                           path,
                           error != NULL ? error : "",
                           x->body.data,
-                          keep ? x->body.len : 0};
+                          keep ? x->body.len : 0,
+                          x->effective_url,
+                          x->content_type};
     if (ctk_fetch_result_encode(&x->unit->out, &r) < 0) {
         x->unit->out.len = 0;
         if (error == NULL)
@@ -529,6 +676,9 @@ void ctk__xfer_finish(xfer *x)
     g_free(x->tmp);
     x->tmp = NULL;
     ctk_buf_free(&x->body);
+    g_free(x->effective_url);
+    g_free(x->content_type);
+    x->effective_url = x->content_type = NULL;
     ctk_fetch_unit_clear(&x->u);
 }
 

@@ -10,6 +10,7 @@
 #define CTK_TRANSFER_H
 
 #include <curl/curl.h>
+#include <glib.h>
 #include <stdint.h>
 
 #include "fetchunit.h"
@@ -34,9 +35,21 @@ typedef struct ctk_fetch_opts {
     double stall_timeout;       /* 0: none */
     uint64_t stall_speed;       /* bytes/s below which a transfer stalls */
     int http2;
-    unsigned per_host; /* 0: no limit */
-    int keep_body;     /* the body travels back in the result (--body) */
-    unsigned jobs;     /* transfers at once (async keeps that many connections); 0: unknown */
+    unsigned per_host;  /* 0: no limit */
+    int keep_body;      /* the body travels back in the result (--body) */
+    unsigned jobs;      /* transfers at once (async keeps that many connections); 0: unknown */
+    const char *method; /* -X other than GET/HEAD, or NULL */
+    const char *data;   /* -d/--data-binary: the request body, or NULL */
+    size_t data_len;
+    const char *userpwd; /* -u user:pass, or NULL */
+    int insecure;        /* --insecure: no certificate or host check */
+    int k_hint;          /* -k was typed: a failed check names --insecure */
+    int compressed;      /* --compressed: ask for and decode gzip, deflate... */
+    int resume;          /* -c/-C -: continue the file at the final name */
+    uint64_t limit_rate; /* bytes/s per transfer; 0: none */
+    const char *proxy, *noproxy;
+    const char *cookie;     /* -b: "n=v; ..." sent as is, or a cookie file to read */
+    const char *cookie_jar; /* --cookie-jar FILE, or NULL */
 } ctk_fetch_opts;
 
 /* What every transfer of a run shares, read-only once made. */
@@ -44,6 +57,8 @@ typedef struct ctk__xfer_conf {
     ctk_fetch_opts o; /* o.headers is NULL: they are in headers */
     struct curl_slist *headers;
     char *user_agent;
+    CURLSH *share;     /* cookies shared by every handle (-b FILE, --cookie-jar), or NULL */
+    GMutex share_lock; /* with share */
 } ctk__xfer_conf;
 
 /* One transfer. The async engine embeds it first in its own state. */
@@ -70,6 +85,12 @@ typedef struct xfer {
     long os_errno; /* CURLINFO_OS_ERRNO of a failed attempt, or 0 */
     int cancelled; /* set by the engine that saw the run cancelled */
     uint64_t rng;
+    int in_place;                       /* resume: fd is the file at its final name, appended to */
+    uint64_t resume_from;               /* this attempt's Range start (resume), or 0 */
+    long head_status;                   /* the status line of the response being received */
+    int body_started;                   /* this attempt's first body byte was seen */
+    int discard;                        /* 416 on a resume: the file is complete, drop the body */
+    char *effective_url, *content_type; /* of the last attempt, or NULL */
     char errbuf[CURL_ERROR_SIZE];
 } xfer;
 

@@ -16,6 +16,7 @@
 
 #include "ctkx/closeout.h"
 #include "ctkx/cli.h"
+#include "ctkx/lines.h"
 #include "ctkx/spawn.h"
 #include "ctkx/parse.h"
 #include "piperun.h"
@@ -255,9 +256,10 @@ int main(int argc, char **argv)
     if (in_fd < 0) {
         fprintf(stderr, PROG ": cannot open %s: %s\n", o.input ? o.input : "stdin",
                 strerror(errno));
-        status = 255;
+        status = CTK_EXIT_NO_INPUT;
         goto out;
     }
+    ctk_lines_warn_tty(PROG, in_fd);
     /* A reader that went away is a write error to handle, not a death. */
     signal(SIGPIPE, SIG_IGN);
     shell = ctk_spawn_find_shell();

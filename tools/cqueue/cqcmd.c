@@ -13,10 +13,13 @@
 #include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctkx/closeout.h"
 #include "ctkx/cmdline.h"
+#include "ctkx/lines.h"
 #include "cqcmd.h"
 #include "jobadd.h"
 #include "jobq.h"
@@ -146,6 +149,7 @@ static int add_stream(ctk_cqcmd *x, const char *cwd, char **env)
         if (ctk_cmdline_parse(&tpl, words, 1, NULL, 0, err, sizeof err) < 0)
             return ctk_cqcmd_usage_error("add", err);
     }
+    ctk_lines_warn_tty("cqueue add", STDIN_FILENO);
     ctk_job_spec proto;
     fill_spec(x, &proto, cwd, env);
     ctk_jobadd_opts ao = {.store = x->store,
@@ -158,6 +162,62 @@ static int add_stream(ctk_cqcmd *x, const char *cwd, char **env)
     if (rc < 0)
         return fail("%s (the lines after the last id printed were not added)", err);
     return rc;
+}
+
+/* The file every worker of a queue holds a shared lock on while it runs
+ * (on this machine): whether anyone serves the queue is whether an
+ * exclusive lock on it is refused. */
+static int serve_lock_open(ctk_cqcmd *x)
+{
+    char *name = g_strdup_printf("work-%s.serve", x->o->queue);
+    int fd = openat(x->side.dir_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    g_free(name);
+    return fd;
+}
+
+/* tsp and nq run a job as soon as it is added: when no worker serves the
+ * queue, start its daemon (`work --daemon`), quietly; --no-start and
+ * CQUEUE_NO_AUTOSTART=1 opt out. */
+static void autostart(ctk_cqcmd *x)
+{
+    const char *env = getenv("CQUEUE_NO_AUTOSTART");
+    if (x->o->no_start || (env != NULL && env[0] != '\0' && strcmp(env, "0") != 0))
+        return;
+    int fd = serve_lock_open(x);
+    if (fd < 0)
+        return;
+    int idle = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    if (!idle)
+        return;
+    char *argv[12];
+    int n = 0;
+    argv[n++] = (char *)"cqueue";
+    if (x->o->db != NULL) {
+        argv[n++] = (char *)"--db";
+        argv[n++] = (char *)x->o->db;
+    }
+    if (x->o->shared_group)
+        argv[n++] = (char *)"--shared-group";
+    argv[n++] = (char *)"-q";
+    argv[n++] = (char *)x->o->queue;
+    argv[n++] = (char *)"work";
+    argv[n++] = (char *)"--daemon";
+    argv[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_RDWR);
+        dup2(null, 0);
+        dup2(null, 1); /* the daemon's pid: add prints the job's id only */
+        dup2(null, 2); /* a daemon started by a concurrent add is no error */
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    if (pid > 0)
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
 }
 
 int ctk_cqcmd_add(ctk_cqcmd *x)
@@ -174,9 +234,40 @@ int ctk_cqcmd_add(ctk_cqcmd *x)
         status = ctk_cqcmd_usage_error("add", "--key names one job; it does not go with 'add -'");
     else
         status = from_stdin ? add_stream(x, cwd, env) : add_one(x, cwd, env);
+    if (status == 0)
+        autostart(x);
     g_strfreev(env);
     g_free(cwd);
     return status;
+}
+
+/* ---- the last job (tsp -w, -c, -i with no id) ----------------------------------- */
+
+static int max_id(void *arg, const ctk_job *j)
+{
+    int64_t *id = arg;
+    if (j->id > *id)
+        *id = j->id;
+    return 0;
+}
+
+/* The id of the queue's last job added, for show, cat and wait without
+ * an id; 1 (a message printed) when there is none. */
+static int last_job(ctk_cqcmd *x, int64_t *id)
+{
+    ctk_store_filter f = {x->o->queue, -1, 0, 0};
+    *id = 0;
+    if (x->store->ops->list(x->store, &f, max_id, id) < 0)
+        return store_fail(x);
+    if (*id == 0)
+        return fail("queue '%s' has no job", x->o->queue);
+    return 0;
+}
+
+/* The id operand, or the last job when there is none. */
+static int job_arg(ctk_cqcmd *x, int64_t *id)
+{
+    return x->n_args == 0 ? last_job(x, id) : parse_id(x->args[0], id);
 }
 
 /* ---- records -------------------------------------------------------------------- */
@@ -271,6 +362,18 @@ static int records_end(records *r)
     return rc;
 }
 
+/* A time for people (a table, show on a terminal): ISO 8601, local, to
+ * the second; scripts (TSV, JSON, a pipe) get seconds since the epoch. */
+static void format_time(char *buf, size_t len, double t, int human)
+{
+    time_t secs = (time_t)t;
+    struct tm tm;
+    if (human && localtime_r(&secs, &tm) != NULL &&
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) > 0)
+        return;
+    snprintf(buf, len, "%.3f", t);
+}
+
 static double job_elapsed(const ctk_job *j)
 {
     if (j->started_at <= 0)
@@ -288,8 +391,9 @@ static int job_row(void *arg, const ctk_job *j)
     snprintf(ex, sizeof ex, "%d", j->exit_code);
     snprintf(sig, sizeof sig, "%d", j->signal);
     snprintf(att, sizeof att, "%u", j->attempts);
-    snprintf(qa, sizeof qa, "%.3f", j->queued_at);
-    snprintf(st, sizeof st, "%.3f", j->started_at);
+    int human = ((records *)arg)->table;
+    format_time(qa, sizeof qa, j->queued_at, human);
+    format_time(st, sizeof st, j->started_at, human);
     snprintf(el, sizeof el, "%.3f", job_elapsed(j));
     int ran = j->started_at > 0;
     int has_exit = finished && j->state != CTK_JOB_CANCELLED && ran;
@@ -371,9 +475,14 @@ static void show_job(ctk_cqcmd *x, const ctk_job *j)
         show_line("exit:", "%d", j->exit_code);
         show_line("signal:", "%d", j->signal);
     }
-    show_line("queued_at:", "%.3f", j->queued_at);
-    if (j->started_at > 0)
-        show_line("start:", "%.3f", j->started_at);
+    char when[40];
+    int human = isatty(STDOUT_FILENO);
+    format_time(when, sizeof when, j->queued_at, human);
+    show_line("queued_at:", "%s", when);
+    if (j->started_at > 0) {
+        format_time(when, sizeof when, j->started_at, human);
+        show_line("start:", "%s", when);
+    }
     if (job_elapsed(j) >= 0)
         show_line("elapsed:", "%.3f", job_elapsed(j));
     if (j->worker)
@@ -391,7 +500,7 @@ static void show_job(ctk_cqcmd *x, const ctk_job *j)
 int ctk_cqcmd_show(ctk_cqcmd *x)
 {
     int64_t id = 0;
-    if (parse_id(x->args[0], &id))
+    if (job_arg(x, &id))
         return 1;
     ctk_job j;
     if (x->store->ops->get(x->store, id, &j) < 0)
@@ -493,7 +602,7 @@ static int wait_for_change(ctk_cqcmd *x, int sfd)
 int ctk_cqcmd_cat(ctk_cqcmd *x)
 {
     int64_t id = 0;
-    if (parse_id(x->args[0], &id))
+    if (job_arg(x, &id))
         return 1;
     sigset_t set, old;
     stop_signals(&set);
@@ -618,7 +727,7 @@ static int pend_ids(ctk_cqcmd *x, wait_tally *t)
 
 int ctk_cqcmd_wait(ctk_cqcmd *x)
 {
-    if (x->o->all == (x->n_args > 0))
+    if (x->o->all && x->n_args > 0)
         return ctk_cqcmd_usage_error("wait", "give job ids or --all (not both)");
     wait_tally t = {.pending = g_array_new(FALSE, FALSE, sizeof(int64_t))};
     if (records_new(&t.out, x->o, job_fields, G_N_ELEMENTS(job_fields)) != 0) {
@@ -631,6 +740,11 @@ int ctk_cqcmd_wait(ctk_cqcmd *x)
          * wait began: `work --drain; wait --all || mail` must see it. */
         ctk_store_filter f = {x->o->queue, -1, 0, 0};
         status = x->store->ops->list(x->store, &f, tally_or_pend, &t) < 0 ? store_fail(x) : 0;
+    } else if (x->n_args == 0) {
+        int64_t id;
+        status = last_job(x, &id);
+        if (status == 0)
+            g_array_append_val(t.pending, id);
     } else {
         status = pend_ids(x, &t);
     }
@@ -936,6 +1050,8 @@ static void on_work_signal(void *arg, int signo)
  * cheapest way to do that, whatever the machine. */
 #define DEFAULT_STRATEGY "thread"
 
+static int work_loop(ctk_cqcmd *x, const char *name, const ctk_strategy *strategy, FILE *log);
+
 int ctk_cqcmd_work(ctk_cqcmd *x)
 {
     ctk_cqcmd_opts *o = x->o;
@@ -957,6 +1073,21 @@ int ctk_cqcmd_work(ctk_cqcmd *x)
             fclose(log);
         return 1;
     }
+    /* Held as long as this worker runs: add then starts no daemon. */
+    int serve_fd = serve_lock_open(x);
+    if (serve_fd >= 0 && flock(serve_fd, LOCK_SH) < 0) {
+        close(serve_fd);
+        serve_fd = -1;
+    }
+    int status = work_loop(x, name, strategy, log);
+    if (serve_fd >= 0)
+        close(serve_fd);
+    return status;
+}
+
+static int work_loop(ctk_cqcmd *x, const char *name, const ctk_strategy *strategy, FILE *log)
+{
+    ctk_cqcmd_opts *o = x->o;
     ctk_jobq_opts jo = {
         .store = x->store,
         .queue = o->queue,

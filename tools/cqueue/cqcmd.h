@@ -24,6 +24,7 @@ typedef struct ctk_cqcmd_opts {
     double timeout;
     GArray *after;
     int env;
+    int no_start; /* --no-start or CQUEUE_NO_AUTOSTART=1: no daemon started */
     /* work */
     int once, drain, daemon;
     double idle_exit, lease;

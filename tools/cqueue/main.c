@@ -44,6 +44,7 @@ enum {
     OPT_CANCELLED,
     OPT_SIGNAL,
     OPT_SHARED_GROUP,
+    OPT_NO_START,
 };
 
 static const ctk_cli_option global_options[] = {
@@ -70,6 +71,9 @@ static const ctk_cli_option add_options[] = {
      OPT_WEIGHT},
     {"cmd", 0, CTK_ARG_REQUIRED, "TEMPLATE", "with '-': each line fills TEMPLATE ({} {.} {/} ...)",
      OPT_CMD},
+    {"no-start", 0, CTK_ARG_NONE, NULL,
+     "start no daemon worker when none serves the queue (also CQUEUE_NO_AUTOSTART=1)",
+     OPT_NO_START},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -201,6 +205,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_CMD:
         o->cmd = v;
         return 0;
+    case OPT_NO_START:
+        o->no_start = 1;
+        return 0;
     case OPT_ONCE:
         o->once = 1;
         return 0;
@@ -254,6 +261,17 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
 
 /* ---- the command table ---------------------------------------------------------- */
 
+/* The shared options a command has no use for: --help lists only what
+ * works, and the parser refuses the rest as unknown. No command
+ * compares strategies, keeps an order or draws a bar. */
+static const char *const without_run[] = {"compare",    "format",   "header",
+                                          "keep-order", "progress", NULL};
+static const char *const without_records[] = {
+    "jobs", "strategy", "list-strategies", "compare", "keep-order", "progress", NULL};
+static const char *const without_all[] = {"jobs",       "strategy", "list-strategies",
+                                          "compare",    "format",   "header",
+                                          "keep-order", "progress", NULL};
+
 typedef int (*cq_fn)(ctk_cqcmd *x);
 
 typedef struct cq_command {
@@ -264,6 +282,7 @@ typedef struct cq_command {
     const char *summary;
     int operands_min, operands_max; /* -1: any number */
     int no_store;                   /* opens the store itself (work --daemon) */
+    const char *const *without;     /* shared options it does not take */
 } cq_command;
 
 /* ---- main ----------------------------------------------------------------------- */
@@ -272,33 +291,43 @@ static const cq_command commands[] = {
     {"add", ctk_cqcmd_add, add_options, "[OPTION]... [--] COMMAND [ARG]...\n[OPTION]... -",
      "Add a job and print its id. One word is a shell command line; several are a program\n"
      "and its arguments. 'add -' adds one job per line of standard input, in batched\n"
-     "transactions, and prints each batch's id range as it commits.",
-     1, -1, 0},
+     "transactions, and prints each batch's id range as it commits. When no worker\n"
+     "serves the queue on this machine, add starts its daemon (work --daemon), as tsp\n"
+     "runs a job at once; --no-start or CQUEUE_NO_AUTOSTART=1 leave it queued.",
+     1, -1, 0, without_all},
     {"work", ctk_cqcmd_work, work_options, "[-j N] [-s STRATEGY] [--once|--drain] [OPTION]...",
-     "Claim jobs and run them, N at a time, until stopped.", 0, 0, 1},
-    {"ls", ctk_cqcmd_ls, ls_options, "[--state STATE] [--format FMT]", "List the jobs.", 0, 0, 0},
-    {"show", ctk_cqcmd_show, no_options, "ID", "Show everything about a job.", 1, 1, 0},
-    {"cat", ctk_cqcmd_cat, cat_options, "[--follow] ID",
-     "Print a job's output (its stdout on stdout, its stderr on stderr).", 1, 1, 0},
-    {"wait", ctk_cqcmd_wait, wait_options, "ID...\n--all",
-     "Wait until the jobs have finished; exit with the job's status, or the number of\n"
-     "failures for several.",
-     0, -1, 0},
-    {"rm", ctk_cqcmd_rm, no_options, "ID...", "Remove jobs that are not running.", 1, -1, 0},
+     "Claim jobs and run them, N at a time, until stopped.", 0, 0, 1, without_run},
+    {"ls", ctk_cqcmd_ls, ls_options, "[--state STATE] [--format FMT]", "List the jobs.", 0, 0, 0,
+     without_records},
+    {"show", ctk_cqcmd_show, no_options, "[ID]",
+     "Show everything about a job (default: the last one added, as tsp -i).", 0, 1, 0,
+     without_records},
+    {"cat", ctk_cqcmd_cat, cat_options, "[--follow] [ID]",
+     "Print a job's output (its stdout on stdout, its stderr on stderr); default: the\n"
+     "last job added, as tsp -c.",
+     0, 1, 0, without_all},
+    {"wait", ctk_cqcmd_wait, wait_options, "[ID...]\n--all",
+     "Wait until the jobs (default: the last one added, as tsp -w) have finished; exit\n"
+     "with the job's status, or the number of failures for several.",
+     0, -1, 0, without_records},
+    {"rm", ctk_cqcmd_rm, no_options, "ID...", "Remove jobs that are not running.", 1, -1, 0,
+     without_all},
     {"retry", ctk_cqcmd_retry, retry_options, "ID...\n--failed",
-     "Queue failed or cancelled jobs again.", 0, -1, 0},
+     "Queue failed or cancelled jobs again.", 0, -1, 0, without_all},
     {"kill", ctk_cqcmd_kill, kill_options, "[--signal SIG] ID...",
-     "Signal a running job's process group (a queued one is cancelled).", 1, -1, 0},
+     "Signal a running job's process group (a queued one is cancelled).", 1, -1, 0, without_all},
     {"pause", ctk_cqcmd_pause, no_options, "", "Stop workers from claiming jobs of the queue.", 0,
-     0, 0},
-    {"resume", ctk_cqcmd_resume, no_options, "", "Let workers claim jobs again.", 0, 0, 0},
+     0, 0, without_all},
+    {"resume", ctk_cqcmd_resume, no_options, "", "Let workers claim jobs again.", 0, 0, 0,
+     without_all},
     {"stats", ctk_cqcmd_stats, no_options, "",
-     "Counts per state, throughput (jobs/s over the last minute), mean wait and run time.", 0, 0,
-     0},
+     "Counts per state, throughput (jobs/s over the last minute), mean wait and run time.", 0, 0, 0,
+     without_records},
     {"clear", ctk_cqcmd_clear, clear_options, "--done|--failed|--cancelled|--all",
-     "Remove finished jobs and their output.", 0, 0, 0},
+     "Remove finished jobs and their output.", 0, 0, 0, without_all},
     {"stop", ctk_cqcmd_stop, no_options, "",
-     "Make every worker of the queue stop claiming, finish its jobs and exit.", 0, 0, 0},
+     "Make every worker of the queue stop claiming, finish its jobs and exit.", 0, 0, 0,
+     without_all},
 };
 
 static const cq_command *find_command(const char *name)
@@ -339,7 +368,8 @@ static int run_command(ctk_cqcmd_opts *o, ctk_registry *reg, int argc, char **ar
                    .options = cmd->options,
                    .handler = on_option,
                    .handler_arg = o,
-                   .stop_at_operand = 1};
+                   .stop_at_operand = 1,
+                   .without = cmd->without};
     ctk_common c = {0};
     int first, status;
     if (ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err) < 0) {
