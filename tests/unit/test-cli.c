@@ -195,7 +195,7 @@ static void test_dump_options(void)
     g_assert_cmpint(p.rc, ==, 0);
     g_assert_true(p.tool.loud);
     parse(&p, "tool --dump-options");
-    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, NULL, 1, 0};
+    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, NULL, 1, 0, NULL};
     ctk_registry *reg;
     ctk_registry_new(&reg);
     char *text = NULL;
