@@ -16,6 +16,11 @@
  * each other's claims, and every change that can make a job ready sends
  * NOTIFY, which idle workers wait for on a second connection (LISTEN).
  *
+ * Round trips are what a job costs here, so the common paths take one:
+ * a claim is one UPDATE that returns the job, a successful finish one
+ * statement (its NOTIFY within), both in autocommit; a batch of `add -`
+ * streams its rows with COPY between two round trips.
+ *
  * When the server goes away (a restart), an operation reconnects with
  * backoff and runs its transaction again; the jobs keep running
  * meanwhile. A transaction whose COMMIT got no answer may have committed:
@@ -1006,10 +1011,9 @@ static int copy_try(pg_store *s, add_args *a, int *committing)
 {
     ctk_buf q = {0};
     char num[64], now[64] = "";
-    int rc = 0, copy_in = 0;
+    int copy_in = 0;
     *committing = 0;
-    rc = ctk_buf_append(&q, "BEGIN;", 7) == 0 ? 0 : CTK_ENOMEM;
-    q.len -= rc == 0;
+    int rc = ctk_buf_append(&q, "BEGIN;", 6) == 0 ? 0 : fail(s, CTK_ENOMEM, "out of memory");
     const char *last_queue = NULL;
     for (size_t i = 0; rc == 0 && i < a->n; i++)
         if (last_queue == NULL || strcmp(last_queue, a->specs[i].queue) != 0)
