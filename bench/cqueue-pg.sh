@@ -7,6 +7,10 @@
 # `pg_ctl restart -m immediate` mid-run; every job done, none lost, none
 # run twice but those whose worker was killed, counted from the jobs' own
 # output. A throwaway server (tests/pg.bash) is started and removed.
+# Beside `add -` it prints what the server itself can do on this machine
+# (psql \copy of the same rows) and the load average, so a rate below the
+# bar says whose it is. PG_PLUGIN_DIR=DIR measures another build of the
+# plugin (an older one) under the same conditions.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${1:-$(dirname "$here")}
