@@ -86,7 +86,7 @@ db_check() {
     if [[ $STORE == postgres ]]; then
         assert_equal "$(dbq "SELECT count(*) FROM deps d WHERE NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = d.job)")" 0
     else
-        db_check
+        assert_equal "$(sqlite3 "$CQUEUE_DB" 'PRAGMA integrity_check')" ok
     fi
 }
 
