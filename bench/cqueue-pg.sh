@@ -7,12 +7,17 @@
 # `pg_ctl restart -m immediate` mid-run; every job done, none lost, none
 # run twice but those whose worker was killed, counted from the jobs' own
 # output. A throwaway server (tests/pg.bash) is started and removed.
+# Beside `add -` it prints what the server itself can do on this machine
+# (psql \copy of the same rows) and the load average, so a rate below the
+# bar says whose it is. PG_PLUGIN_DIR=DIR measures another build of the
+# plugin (an older one) under the same conditions.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=${1:-$(dirname "$here")}
 export CTK_BUILDDIR=$builddir
 export LD_LIBRARY_PATH=$builddir/libshared/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-export CTK_PLUGIN_PATH=$builddir/plugins/store-postgres/.libs
+# PG_PLUGIN_DIR: another build of the plugin (an older one, to compare).
+export CTK_PLUGIN_PATH=${PG_PLUGIN_DIR:-$builddir/plugins/store-postgres/.libs}
 cq=$builddir/tools/cqueue/.libs/cqueue
 [ -x "$cq" ] || cq=$builddir/tools/cqueue/cqueue
 N_ADD=${N_ADD:-100000}
@@ -54,6 +59,7 @@ fresh() {
 
 # ---- 1. add - ------------------------------------------------------------------
 seq "$N_ADD" | sed 's/^/true item-/' >"$tmp/items"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-34s %12s %12s %8s\n' "measure" "sqlite" "postgresql" "pg/sqlite"
 for st in sqlite pg; do
     fresh "$st"
@@ -61,11 +67,29 @@ for st in sqlite pg; do
     "$cq" add - <"$tmp/items" >/dev/null || status=1
     secs=$(since "$t")
     eval "add_$st=$(rate "$N_ADD" "$secs")"
+    [ "$st" = pg ] && add_db=$CQUEUE_DB
 done
 # shellcheck disable=SC2154
 printf '%-34s %12s %12s %8s  %s\n' "add - of $N_ADD items (items/s)" "$add_sqlite" "$add_pg" \
     "$(ratio "$add_pg" "$add_sqlite")" \
     "$(awk -v v="$add_pg" 'BEGIN { print (v >= 100000 ? "ok (bar 100000/s)" : "BELOW THE BAR (100000/s)") }')"
+# The ceiling on this machine: the server's own COPY of the same rows
+# (psql \copy from a file), into a fresh cqueue.jobs with its indexes, and
+# into a copy of the table with none; a rate well below the bar here is
+# the machine's, not the store's.
+cols="id, queue, state, waiting, name, cmd, argv, cwd, env, priority, retries, weight, timeout, queued_at"
+psql -X -q "$add_db" -c "\\copy (SELECT $cols FROM cqueue.jobs ORDER BY id) TO '$tmp/rows'"
+fresh pg
+"$cq" stats >/dev/null
+t=$(now)
+psql -X -q "$CQUEUE_DB" -c "\\copy cqueue.jobs($cols) FROM '$tmp/rows'" || status=1
+copy_idx=$(rate "$N_ADD" "$(since "$t")")
+psql -X -q "$CQUEUE_DB" -c "CREATE TABLE public.bare (LIKE cqueue.jobs INCLUDING DEFAULTS)"
+t=$(now)
+psql -X -q "$CQUEUE_DB" -c "\\copy public.bare($cols) FROM '$tmp/rows'" || status=1
+copy_bare=$(rate "$N_ADD" "$(since "$t")")
+printf '%-34s %12s %12s %8s\n' "  ceiling: psql \\copy, jobs table" "" "$copy_idx" "$(ratio "$copy_idx" "$add_sqlite")"
+printf '%-34s %12s %12s %8s\n' "  ceiling: psql \\copy, no index" "" "$copy_bare" "$(ratio "$copy_bare" "$add_sqlite")"
 
 # ---- 2. claim and finish -------------------------------------------------------
 for w in 1 2 4 8; do
@@ -122,4 +146,5 @@ if [ "$done_n" != "$N_DUR" ] || [ "$uniq_n" != "$N_DUR" ] || [ "$twice" -gt "$re
 else
     echo "durability: ok (every job done; only jobs of killed workers ran twice)"
 fi
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 exit $status

@@ -1073,4 +1073,53 @@ on_host() {
     assert_output --regexp $'\t[0-9]{10}\\.[0-9]{3}\t'
     run cq ls --format table
     assert_output --regexp '20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'
+
+@test "pg: add - goes through COPY: tabs, backslashes, CR and UTF-8 in an item come back and run as given" {
+    pg_only
+    local out=$BATS_TEST_TMPDIR/out
+    # An item's bytes are COPY's escapes where they are not data: each
+    # must reach the table and the shell as it was typed.
+    printf 'printf "%%s\\n" "a\tb\\\\c\rd é" >%s\n' "$out" >"$BATS_TEST_TMPDIR/items"
+    printf 'x\\N\n' >>"$BATS_TEST_TMPDIR/items"
+    run bash -c 'cqueue add - <"$1"' _ "$BATS_TEST_TMPDIR/items"
+    assert_success
+    assert_output 1-2
+    assert_equal "$(dbq "SELECT cmd FROM jobs WHERE id = 1")" "$(head -n1 "$BATS_TEST_TMPDIR/items")"
+    assert_equal "$(dbq "SELECT cmd FROM jobs WHERE id = 2")" 'x\N'
+    assert_equal "$(dbq "SELECT count(*) FROM jobs WHERE name IS NULL AND env IS NULL")" 2
+    run cq work --drain
+    assert_equal "$(state 1)" done
+    assert_equal "$(od -c "$out")" "$(printf 'a\tb\\c\rd é\n' | od -c)"
+    # A program and its words, run without a shell: the argv (bytea)
+    # goes through COPY too.
+    run cq add -- printf '%s|\n' "$(printf 'a\tb\\c é')"
+    assert_output 3
+    assert_equal "$(dbq "SELECT argv IS NOT NULL FROM jobs WHERE id = 3")" t
+    cq work --drain
+    assert_equal "$(cq cat 3)" "$(printf 'a\tb\\c é|')"
+}
+
+@test "pg: a successful job costs two statements (claim, finish), no BEGIN or COMMIT of its own" {
+    pg_only
+    local n=30 db=${CQUEUE_DB##*/} log=$PG_DIR/server.log
+    seq "$n" | sed 's/^/true /' | cq add - >/dev/null
+    psql -X -qAt "$PG_URL/postgres" -c "ALTER DATABASE $db SET log_statement = 'all'" >/dev/null
+    local before t0 t1
+    before=$(wc -l <"$log")
+    t0=$(date +%s)
+    cq work -j1 --drain
+    t1=$(date +%s)
+    psql -X -qAt "$PG_URL/postgres" -c "ALTER DATABASE $db RESET log_statement" >/dev/null
+    assert_equal "$(cq stats --header | tsv_col done)" "$n"
+    # Only this database logs statements, and only this worker uses it.
+    local stmts begins
+    stmts=$(tail -n +$((before + 1)) "$log" | grep -cE 'LOG:  (statement|execute [^ ]*):')
+    begins=$(tail -n +$((before + 1)) "$log" | grep -cE 'LOG:  (statement|execute [^ ]*): BEGIN')
+    # Per job: the claim and the finish; besides, per second, the keeper's
+    # look for expired leases (a transaction of four) and a stop check;
+    # and a few at the start and the end. Three transactions of their
+    # own per job (BEGIN, ..., COMMIT) would make 11 per job.
+    local most=$((2 * n + 6 * (t1 - t0 + 1) + 20))
+    ((stmts <= most)) || fail "$stmts statements for $n jobs in $((t1 - t0)) s (at most $most)"
+    ((begins <= t1 - t0 + 3)) || fail "$begins BEGINs for $n jobs in $((t1 - t0)) s"
 }

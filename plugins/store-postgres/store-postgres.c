@@ -16,6 +16,11 @@
  * each other's claims, and every change that can make a job ready sends
  * NOTIFY, which idle workers wait for on a second connection (LISTEN).
  *
+ * Round trips are what a job costs here, so the common paths take one:
+ * a claim is one UPDATE that returns the job, a successful finish one
+ * statement (its NOTIFY within), both in autocommit; a batch of `add -`
+ * streams its rows with COPY between two round trips.
+ *
  * When the server goes away (a restart), an operation reconnects with
  * backoff and runs its transaction again; the jobs keep running
  * meanwhile. A transaction whose COMMIT got no answer may have committed:
@@ -83,7 +88,6 @@ static const char *const migrations[] = {
 enum stmt_id {
     S_QUEUE_ENSURE,
     S_INSERT,
-    S_INSERT_MANY,
     S_BATCH_NOTE,
     S_BATCH_FIND,
     S_BATCH_TRIM,
@@ -93,6 +97,7 @@ enum stmt_id {
     S_LOCK_STATE,
     S_CLAIM,
     S_CLAIM_FIND,
+    S_FINISH_OK,
     S_GET,
     S_SET_PID,
     S_RENEW,
@@ -132,14 +137,6 @@ static const char *const stmt_sql[S_N] = {
                  " priority, retries, weight, timeout, queued_at, reason, finished_at)"
                  " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, " NOW ", $14,"
                  " CASE WHEN $2 = 4 THEN " NOW " END) RETURNING id",
-    /* The rows are made in the order of the arrays, so their ids rise in
-     * that order too. */
-    [S_INSERT_MANY] =
-        "INSERT INTO cqueue.jobs(queue, state, name, cmd, argv, cwd, env, priority, retries,"
-        " weight, timeout, queued_at) SELECT $1, 0, u.name, u.cmd, decode(u.argv, 'hex'), u.cwd,"
-        " decode(u.env, 'hex'), u.pri, u.ret, u.w, u.t, " NOW " FROM unnest($2::text[],"
-        " $3::text[], $4::text[], $5::text[], $6::text[], $7::int8[], $8::int4[], $9::int4[],"
-        " $10::float8[]) AS u(name, cmd, argv, cwd, env, pri, ret, w, t) RETURNING id",
     [S_BATCH_NOTE] = "INSERT INTO cqueue.batches(tok, ids, at) VALUES($1, $2::bigint[], " NOW ")",
     [S_BATCH_FIND] = "SELECT ids FROM cqueue.batches WHERE tok = $1",
     [S_BATCH_TRIM] = "DELETE FROM cqueue.batches WHERE at < " NOW " - 3600",
@@ -156,9 +153,22 @@ static const char *const stmt_sql[S_N] = {
                 " UPDATE cqueue.jobs j SET state = 1, worker = $3, host = $4,"
                 " attempts = attempts + 1, started_at = " NOW ", lease_until = " NOW " + $5,"
                 " pid = NULL, pid_start = NULL, claim_tok = $6 FROM c WHERE j.id = c.id"
-                " RETURNING j.id",
-    [S_CLAIM_FIND] = "SELECT id FROM cqueue.jobs WHERE worker = $1 AND state = 1"
-                     " AND claim_tok = $2",
+                " RETURNING " JOB_COLS,
+    [S_CLAIM_FIND] = "SELECT " JOB_COLS " FROM cqueue.jobs j WHERE j.worker = $1 AND j.state = 1"
+                     " AND j.claim_tok = $2",
+    /* A run that succeeded, as one statement: done, its dependents one
+     * wait fewer, the queue's totals, and the NOTIFY, all in the
+     * statement's own transaction. No row: w no longer holds the job. */
+    [S_FINISH_OK] =
+        "WITH f AS (UPDATE cqueue.jobs SET state = 2, exit = 0, signal = 0, reason = NULL,"
+        " finished_at = " NOW ", lease_until = NULL, pid = NULL WHERE id = $1 AND state = 1"
+        " AND worker = $2 RETURNING id, queue, queued_at, started_at),"
+        " u AS (UPDATE cqueue.jobs SET waiting = waiting - 1 WHERE state = 0 AND waiting > 0"
+        " AND id IN (SELECT d.job FROM cqueue.deps d JOIN f ON d.after = f.id)),"
+        " q AS (UPDATE cqueue.queues SET n_finished = n_finished + 1,"
+        " sum_wait = sum_wait + (f.started_at - f.queued_at),"
+        " sum_run = sum_run + (" NOW " - f.started_at) FROM f WHERE name = f.queue)"
+        " SELECT pg_notify('" CHANNEL "', f.queue) FROM f",
     [S_GET] = "SELECT " JOB_COLS " FROM cqueue.jobs j WHERE j.id = $1",
     [S_SET_PID] = "UPDATE cqueue.jobs SET pid = $3, pid_start = $4 WHERE id = $1 AND state = 1"
                   " AND worker = $2 RETURNING kill_requested",
@@ -470,6 +480,32 @@ static int txn(pg_store *s, txn_fn fn, void *arg)
     }
 }
 
+/* Runs fn, whose work is one statement, in that statement's own
+ * transaction (autocommit): no BEGIN and COMMIT, so one round trip where
+ * txn costs three. Reads go here too: under READ COMMITTED each statement
+ * of a transaction sees its own snapshot anyway. A statement sent on a
+ * connection that broke may have committed, so the next try sees
+ * s->ambiguous, as after an unanswered COMMIT. */
+static int once(pg_store *s, txn_fn fn, void *arg)
+{
+    s->ambiguous = 0;
+    for (unsigned tries = 0;; tries++) {
+        s->lost = s->retryable = 0;
+        int rc = fn(s, arg);
+        if (rc == 0 || (!s->lost && !s->retryable))
+            return rc;
+        if (s->lost) {
+            s->ambiguous = 1;
+            if (reconnect(s) < 0)
+                return CTK_EIO;
+        } else if (tries > 50) {
+            return rc;
+        } else {
+            usleep((useconds_t)(1000 + (unsigned)rand() % 10000));
+        }
+    }
+}
+
 /* ---- opening ---------------------------------------------------------------- */
 
 static int migrate(pg_store *s, void *arg)
@@ -665,22 +701,6 @@ static void read_job(const PGresult *r, int row, ctk_job *job)
     get_ids(r, row, 25, &job->after, &job->n_after);
 }
 
-/* An array literal's element: "text" with \ and " escaped, or NULL. */
-static int put_elem(ctk_buf *b, const char *text, size_t i)
-{
-    int rc = i > 0 ? ctk_buf_append(b, ",", 1) : 0;
-    if (text == NULL)
-        return rc == 0 ? ctk_buf_append(b, "NULL", 4) : rc;
-    rc = rc == 0 ? ctk_buf_append(b, "\"", 1) : rc;
-    for (const char *c = text; rc == 0 && *c != '\0'; c++) {
-        if (*c == '\\' || *c == '"')
-            rc = ctk_buf_append(b, "\\", 1);
-        if (rc == 0)
-            rc = ctk_buf_append(b, c, 1);
-    }
-    return rc == 0 ? ctk_buf_append(b, "\"", 1) : rc;
-}
-
 /* ---- adding ----------------------------------------------------------------- */
 
 static int state_of(pg_store *s, enum stmt_id which, int64_t id, int *state)
@@ -779,63 +799,6 @@ static int insert_one(pg_store *s, const ctk_job_spec *j, int64_t *id, int *exis
     return rc < 0 ? rc : 0;
 }
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The common `add -`: one queue, no keys, no dependencies: the whole
- * batch is one statement over arrays. */
-static int insert_many(pg_store *s, const add_args *a)
-{
-    ctk_buf col[9] = {{0}};
-    int rc = 0;
-    for (int c = 0; c < 9; c++)
-        rc |= ctk_buf_append(&col[c], "{", 1);
-    for (size_t i = 0; rc == 0 && i < a->n; i++) {
-        const ctk_job_spec *j = &a->specs[i];
-        ctk_buf hex = {0};
-        char num[4][32];
-        snprintf(num[0], sizeof num[0], "%" PRId64, j->priority);
-        snprintf(num[1], sizeof num[1], "%u", j->retries);
-        snprintf(num[2], sizeof num[2], "%u", j->weight > 0 ? j->weight : 1);
-        snprintf(num[3], sizeof num[3], "%.17g", j->timeout);
-        rc |= put_elem(&col[0], j->name, i) | put_elem(&col[1], j->cmd, i);
-        rc |= j->argv != NULL ? put_vector_hex(&hex, j->argv, 0) : 0;
-        rc |= put_elem(&col[2], j->argv != NULL ? (const char *)hex.data : NULL, i);
-        hex.len = 0;
-        rc |= put_elem(&col[3], j->cwd, i);
-        rc |= j->env != NULL ? put_vector_hex(&hex, j->env, 0) : 0;
-        rc |= put_elem(&col[4], j->env != NULL ? (const char *)hex.data : NULL, i);
-        for (int k = 0; k < 4; k++)
-            rc |= put_elem(&col[5 + k], num[k], i);
-        ctk_buf_free(&hex);
-    }
-    params p = {0};
-    p_text(&p, a->specs[0].queue);
-    for (int c = 0; c < 9; c++) {
-        rc |= ctk_buf_append(&col[c], "}", 2); /* with the NUL */
-        p_text(&p, (const char *)col[c].data);
-    }
-    PGresult *r = rc == 0 ? run(s, S_INSERT_MANY, &p) : NULL;
-    for (int c = 0; c < 9; c++)
-        ctk_buf_free(&col[c]);
-    if (rc != 0)
-        return fail(s, CTK_ENOMEM, "out of memory");
-    if (r == NULL)
-        return CTK_EIO;
-    if ((size_t)PQntuples(r) != a->n) {
-        PQclear(r);
-        return fail(s, CTK_EIO, "postgresql: added %d jobs of %zu", PQntuples(r), a->n);
-    }
-    for (size_t i = 0; i < a->n; i++)
-        a->ids[i] = get_i64(r, (int)i, 0);
-    PQclear(r);
-    qsort(a->ids, a->n, sizeof *a->ids, cmp_i64);
-    return 0;
-}
-
 /* What a batch whose COMMIT went unanswered did, if it committed. */
 static int batch_done(pg_store *s, const add_args *a, int *found)
 {
@@ -886,21 +849,12 @@ static int add_txn(pg_store *s, void *arg)
         if (rc < 0 || found)
             return rc;
     }
-    int simple = 1;
-    for (size_t i = 0; i < a->n && simple; i++)
-        simple = a->specs[i].key == NULL && a->specs[i].n_after == 0 &&
-                 strcmp(a->specs[i].queue, a->specs[0].queue) == 0;
     const char *last_queue = NULL;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < a->n; i++)
         if (last_queue == NULL || strcmp(last_queue, a->specs[i].queue) != 0)
             rc = ensure_queue(s, last_queue = a->specs[i].queue);
-    if (rc == 0 && simple) {
-        rc = insert_many(s, a);
-        if (a->existed != NULL)
-            memset(a->existed, 0, a->n * sizeof *a->existed);
-    }
-    for (size_t i = 0; rc == 0 && !simple && i < a->n; i++) {
+    for (size_t i = 0; rc == 0 && i < a->n; i++) {
         int dup = 0;
         rc = insert_one(s, &a->specs[i], &a->ids[i], &dup);
         if (a->existed != NULL)
@@ -918,6 +872,241 @@ static int add_txn(pg_store *s, void *arg)
     return rc;
 }
 
+/* ---- adding in bulk: COPY ------------------------------------------------------ */
+
+/* Appends text as a field of COPY's text format. */
+static int put_copy_text(ctk_buf *b, const char *text)
+{
+    if (text == NULL)
+        return ctk_buf_append(b, "\\N", 2);
+    int rc = 0;
+    const char *run_start = text, *c = text;
+    for (; rc == 0 && *c != '\0'; c++) {
+        const char *esc = *c == '\\'   ? "\\\\"
+                          : *c == '\n' ? "\\n"
+                          : *c == '\r' ? "\\r"
+                          : *c == '\t' ? "\\t"
+                                       : NULL;
+        if (esc == NULL)
+            continue;
+        rc = ctk_buf_append(b, run_start, (size_t)(c - run_start));
+        rc = rc == 0 ? ctk_buf_append(b, esc, 2) : rc;
+        run_start = c + 1;
+    }
+    return rc == 0 ? ctk_buf_append(b, run_start, (size_t)(c - run_start)) : rc;
+}
+
+/* A vector as a bytea field of COPY's text format (its \x doubled). */
+static int put_copy_vector(ctk_buf *b, ctk_buf *hex, const char *const *v)
+{
+    if (v == NULL)
+        return ctk_buf_append(b, "\\N", 2);
+    hex->len = 0;
+    int rc = put_vector_hex(hex, v, 0);
+    rc = rc == 0 ? ctk_buf_append(b, "\\\\x", 3) : rc;
+    return rc == 0 ? ctk_buf_append(b, hex->data, hex->len - 1) : rc; /* not its NUL */
+}
+
+/* Appends SQL text with a literal quoted for this connection. */
+static int put_literal(pg_store *s, ctk_buf *b, const char *before, const char *text,
+                       const char *after)
+{
+    char *lit = PQescapeLiteral(s->conn, text, strlen(text));
+    if (lit == NULL)
+        return fail(s, CTK_ENOMEM, "postgresql: %s", PQerrorMessage(s->conn));
+    int rc = ctk_buf_append(b, before, strlen(before));
+    rc = rc == 0 ? ctk_buf_append(b, lit, strlen(lit)) : rc;
+    rc = rc == 0 ? ctk_buf_append(b, after, strlen(after) + 1) : rc; /* with the NUL */
+    b->len -= rc == 0;
+    PQfreemem(lit);
+    return rc == 0 ? 0 : fail(s, CTK_ENOMEM, "out of memory");
+}
+
+/* The results of what was sent, to the last; the first failure is the
+ * one noted. want_ids: the rows of the id query go to a->ids. Stops at
+ * COPY's request for data (*copy_in set). */
+static int take_results(pg_store *s, add_args *a, char *now, size_t now_len, int *copy_in)
+{
+    int rc = 0;
+    PGresult *r;
+    while ((r = PQgetResult(s->conn)) != NULL) {
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_COPY_IN) {
+            PQclear(r);
+            *copy_in = 1;
+            return rc;
+        }
+        if (st == PGRES_TUPLES_OK && now != NULL && rc == 0) {
+            if ((size_t)PQntuples(r) != a->n)
+                rc = fail(s, CTK_EIO, "postgresql: %d ids for %zu jobs", PQntuples(r), a->n);
+            for (size_t i = 0; rc == 0 && i < a->n; i++)
+                a->ids[i] = get_i64(r, (int)i, 0);
+            if (rc == 0)
+                snprintf(now, now_len, "%s", PQgetvalue(r, 0, 1));
+        } else if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && rc == 0) {
+            set_error(s, "add", r);
+            classify(s, r);
+            rc = CTK_EIO;
+        }
+        PQclear(r);
+    }
+    if (rc == 0 && PQstatus(s->conn) == CONNECTION_BAD) {
+        set_error(s, "add", NULL);
+        s->lost = 1;
+        rc = CTK_EIO;
+    }
+    return rc;
+}
+
+#define COPY_CHUNK 65536
+
+/* Streams the batch's rows into COPY, in chunks. */
+static int copy_rows(pg_store *s, const add_args *a, const char *now)
+{
+    ctk_buf b = {0}, hex = {0};
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < a->n; i++) {
+        const ctk_job_spec *j = &a->specs[i];
+        char num[160];
+        snprintf(num, sizeof num, "%" PRId64 "\t", a->ids[i]);
+        rc = ctk_buf_append(&b, num, strlen(num));
+        rc = rc == 0 ? put_copy_text(&b, j->queue) : rc;
+        rc = rc == 0 ? ctk_buf_append(&b, "\t0\t0\t", 5) : rc;
+        rc = rc == 0 ? put_copy_text(&b, j->name) : rc;
+        rc = rc == 0 ? ctk_buf_append(&b, "\t", 1) : rc;
+        rc = rc == 0 ? put_copy_text(&b, j->cmd) : rc;
+        rc = rc == 0 ? ctk_buf_append(&b, "\t", 1) : rc;
+        rc = rc == 0 ? put_copy_vector(&b, &hex, j->argv) : rc;
+        rc = rc == 0 ? ctk_buf_append(&b, "\t", 1) : rc;
+        rc = rc == 0 ? put_copy_text(&b, j->cwd) : rc;
+        rc = rc == 0 ? ctk_buf_append(&b, "\t", 1) : rc;
+        rc = rc == 0 ? put_copy_vector(&b, &hex, j->env) : rc;
+        snprintf(num, sizeof num, "\t%" PRId64 "\t%u\t%u\t%.17g\t%s\n", j->priority, j->retries,
+                 j->weight > 0 ? j->weight : 1, j->timeout, now);
+        rc = rc == 0 ? ctk_buf_append(&b, num, strlen(num)) : rc;
+        if (rc != 0)
+            rc = fail(s, CTK_ENOMEM, "out of memory");
+        else if ((b.len >= COPY_CHUNK || i + 1 == a->n) &&
+                 PQputCopyData(s->conn, (const char *)b.data, (int)b.len) != 1)
+            rc = CTK_EIO;
+        else if (b.len >= COPY_CHUNK)
+            b.len = 0;
+    }
+    ctk_buf_free(&b);
+    ctk_buf_free(&hex);
+    /* A failure here ends the COPY with an error: nothing is added. */
+    if (PQputCopyEnd(s->conn, rc == 0 ? NULL : "cqueue gave up the batch") != 1 && rc == 0)
+        rc = CTK_EIO;
+    if (rc == CTK_EIO) {
+        set_error(s, "COPY", NULL);
+        s->lost = PQstatus(s->conn) == CONNECTION_BAD;
+    }
+    return rc;
+}
+
+/* The batch's SQL around the COPY: sent as one simple query each, so the
+ * batch costs two round trips and the stream of rows. The ids come from
+ * the sequence first, so COPY (which returns nothing) writes them. */
+static int copy_try(pg_store *s, add_args *a, int *committing)
+{
+    ctk_buf q = {0};
+    char num[64], now[64] = "";
+    int copy_in = 0;
+    *committing = 0;
+    int rc = ctk_buf_append(&q, "BEGIN;", 6) == 0 ? 0 : fail(s, CTK_ENOMEM, "out of memory");
+    const char *last_queue = NULL;
+    for (size_t i = 0; rc == 0 && i < a->n; i++)
+        if (last_queue == NULL || strcmp(last_queue, a->specs[i].queue) != 0)
+            rc = put_literal(s, &q, "INSERT INTO cqueue.queues(name) VALUES(",
+                             last_queue = a->specs[i].queue, ") ON CONFLICT DO NOTHING;");
+    snprintf(num, sizeof num, "%zu", a->n);
+    if (rc == 0)
+        rc = put_literal(
+            s, &q, "SELECT nextval('cqueue.jobs_id_seq'), " NOW " FROM generate_series(1, ", num,
+            ");COPY cqueue.jobs(id, queue, state, waiting, name, cmd, argv, cwd, env,"
+            " priority, retries, weight, timeout, queued_at) FROM STDIN");
+    if (rc == 0 && !PQsendQuery(s->conn, (const char *)q.data)) {
+        set_error(s, "add", NULL);
+        s->lost = 1;
+        rc = CTK_EIO;
+    }
+    if (rc == 0)
+        rc = take_results(s, a, now, sizeof now, &copy_in);
+    if (rc == 0 && !copy_in)
+        rc = fail(s, CTK_EIO, "postgresql: add: COPY did not start");
+    if (copy_in) {
+        int crc = copy_rows(s, a, now);
+        int trc = take_results(s, a, NULL, 0, &copy_in);
+        rc = rc < 0 ? rc : crc < 0 ? crc : trc;
+    }
+    /* Then, in one more round trip: the NOTIFY, the batch's token (what
+     * a retry after an unanswered COMMIT looks for) and the COMMIT. The
+     * token's row holds no ids (10,000 of them made the COMMIT ten times
+     * slower): they are still in a->ids when the retry finds the row. */
+    q.len = 0;
+    last_queue = NULL;
+    for (size_t i = 0; rc == 0 && i < a->n; i++)
+        if (last_queue == NULL || strcmp(last_queue, a->specs[i].queue) != 0)
+            rc = put_literal(s, &q, "SELECT pg_notify('" CHANNEL "', ",
+                             last_queue = a->specs[i].queue, ");");
+    if (rc == 0)
+        rc = put_literal(s, &q,
+                         "DELETE FROM cqueue.batches WHERE at < " NOW " - 3600;"
+                         "INSERT INTO cqueue.batches(tok, ids, at) VALUES(",
+                         a->tok, ", '{");
+    if (rc == 0) {
+        const char *end = "}', " NOW ");COMMIT";
+        rc = ctk_buf_append(&q, end, strlen(end) + 1) == 0 ? 0
+                                                           : fail(s, CTK_ENOMEM, "out of memory");
+    }
+    if (rc == 0) {
+        *committing = 1;
+        if (!PQsendQuery(s->conn, (const char *)q.data)) {
+            set_error(s, "add", NULL);
+            s->lost = 1;
+            rc = CTK_EIO;
+        } else {
+            rc = take_results(s, a, NULL, 0, &copy_in);
+        }
+    }
+    ctk_buf_free(&q);
+    if (rc < 0 && !s->lost && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+        plain(s, "ROLLBACK");
+    return rc;
+}
+
+/* A batch of plain jobs (no key, no --after), as txn runs one: again
+ * after a lost connection or a conflict; after an unanswered COMMIT, the
+ * batch's token says whether it happened. */
+static int copy_batch(pg_store *s, add_args *a)
+{
+    s->ambiguous = 0;
+    for (unsigned tries = 0;; tries++) {
+        s->lost = s->retryable = 0;
+        int64_t found = 0;
+        int committing = 0;
+        params p = {0};
+        p_text(&p, a->tok);
+        int rc = s->ambiguous ? one_i64(s, S_BATCH_FIND, &p, &found) : 0;
+        if (rc == 1)
+            return 0;
+        if (rc == 0)
+            rc = copy_try(s, a, &committing);
+        if (rc == 0 || (!s->lost && !s->retryable))
+            return rc;
+        if (s->lost) {
+            if (committing)
+                s->ambiguous = 1;
+            if (reconnect(s) < 0)
+                return CTK_EIO;
+        } else if (tries > 50) {
+            return rc;
+        } else {
+            usleep((useconds_t)(1000 + (unsigned)rand() % 10000));
+        }
+    }
+}
+
 static int pg_add(ctk_store *st, const ctk_job_spec *specs, size_t n, int64_t *ids, int *existed,
                   char *err, size_t err_len)
 {
@@ -926,7 +1115,12 @@ static int pg_add(ctk_store *st, const ctk_job_spec *specs, size_t n, int64_t *i
         return 0;
     add_args a = {specs, n, ids, existed, ""};
     make_token(a.tok, sizeof a.tok);
-    int rc = txn(s, add_txn, &a);
+    int simple = 1;
+    for (size_t i = 0; i < n && simple; i++)
+        simple = specs[i].key == NULL && specs[i].n_after == 0;
+    if (existed != NULL)
+        memset(existed, 0, n * sizeof *existed);
+    int rc = simple ? copy_batch(s, &a) : txn(s, add_txn, &a);
     if (rc < 0)
         snprintf(err, err_len, "%s", s->error);
     return rc;
@@ -957,16 +1151,30 @@ typedef struct claim_args {
     char tok[160];
 } claim_args;
 
+/* Runs a statement whose rows are jobs: 1 with the first in *job, 0 for
+ * none, or an error. */
+static int one_job(pg_store *s, enum stmt_id which, const params *p, ctk_job *job)
+{
+    PGresult *r = run(s, which, p);
+    if (r == NULL)
+        return CTK_EIO;
+    int rows = PQntuples(r);
+    if (rows > 0)
+        read_job(r, 0, job);
+    PQclear(r);
+    return rows > 0;
+}
+
+/* One statement: the job is taken and read back in the same UPDATE. */
 static int claim_txn(pg_store *s, void *arg)
 {
     claim_args *a = arg;
-    int64_t id = 0;
     params p = {0};
     int rc = 0;
     if (s->ambiguous) { /* did the last try take one? */
         p_text(&p, a->w->id);
         p_text(&p, a->tok);
-        rc = one_i64(s, S_CLAIM_FIND, &p, &id);
+        rc = one_job(s, S_CLAIM_FIND, &p, a->job);
     }
     if (rc == 0) {
         p.n = 0;
@@ -976,13 +1184,9 @@ static int claim_txn(pg_store *s, void *arg)
         p_text(&p, a->w->host);
         p_f64(&p, a->lease);
         p_text(&p, a->tok);
-        rc = one_i64(s, S_CLAIM, &p, &id);
+        rc = one_job(s, S_CLAIM, &p, a->job);
     }
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return CTK_EAGAIN;
-    return get_job(s, id, a->job);
+    return rc < 0 ? rc : rc == 0 ? CTK_EAGAIN : 0;
 }
 
 static int pg_claim(ctk_store *st, const char *queue, const ctk_worker_id *w, unsigned max_weight,
@@ -993,7 +1197,7 @@ static int pg_claim(ctk_store *st, const char *queue, const ctk_worker_id *w, un
     claim_args a = {queue, w, max_weight, lease_until - wall(), job, ""};
     make_token(a.tok, sizeof a.tok);
     memset(job, 0, sizeof *job);
-    int rc = txn(s, claim_txn, &a);
+    int rc = once(s, claim_txn, &a);
     if (rc < 0 && job->id != 0)
         ctk_job_clear(job);
     return rc;
@@ -1025,7 +1229,7 @@ static int pg_set_pid(ctk_store *st, int64_t id, const ctk_worker_id *w, int64_t
                       uint64_t pid_start, int *kill_requested)
 {
     pid_args a = {id, w, pid, pid_start, kill_requested};
-    return txn((pg_store *)st, set_pid_txn, &a);
+    return once((pg_store *)st, set_pid_txn, &a);
 }
 
 typedef struct renew_args {
@@ -1045,7 +1249,7 @@ static int renew_txn(pg_store *s, void *arg)
 static int pg_renew(ctk_store *st, const ctk_worker_id *w, double lease_until)
 {
     renew_args a = {w, lease_until - wall()};
-    return txn((pg_store *)st, renew_txn, &a);
+    return once((pg_store *)st, renew_txn, &a);
 }
 
 /* Cancels the queued jobs that wait for `id`, and theirs, with the reason
@@ -1154,9 +1358,28 @@ static int finish_txn(pg_store *s, void *arg)
     return rc;
 }
 
+/* A success, the common end, in one statement. */
+static int finish_ok_txn(pg_store *s, void *arg)
+{
+    finish_args *a = arg;
+    params p = {0};
+    p_i64(&p, a->id);
+    p_text(&p, a->w->id);
+    PGresult *r = run(s, S_FINISH_OK, &p);
+    if (r == NULL)
+        return CTK_EIO;
+    int rows = PQntuples(r);
+    PQclear(r);
+    /* No row: the lease was lost, or the last try's statement, whose
+     * answer never came, did record it. */
+    return rows == 1 || s->ambiguous ? 0 : CTK_ENOENT;
+}
+
 static int pg_finish(ctk_store *st, int64_t id, const ctk_worker_id *w, const ctk_job_outcome *o)
 {
     finish_args a = {id, w, o};
+    if (o->exit_code == 0 && o->signal == 0)
+        return once((pg_store *)st, finish_ok_txn, &a);
     return txn((pg_store *)st, finish_txn, &a);
 }
 
@@ -1260,7 +1483,7 @@ static int get_txn(pg_store *s, void *arg)
 static int pg_get(ctk_store *st, int64_t id, ctk_job *job)
 {
     get_args a = {id, job};
-    return txn((pg_store *)st, get_txn, &a);
+    return once((pg_store *)st, get_txn, &a);
 }
 
 typedef struct list_args {
@@ -1288,7 +1511,7 @@ static int list_txn(pg_store *s, void *arg)
 static int pg_list(ctk_store *st, const ctk_store_filter *f, ctk_job_fn fn, void *arg)
 {
     list_args a = {f, NULL};
-    int rc = txn((pg_store *)st, list_txn, &a);
+    int rc = once((pg_store *)st, list_txn, &a);
     for (int i = 0; rc == 0 && i < PQntuples(a.r); i++) {
         ctk_job job;
         read_job(a.r, i, &job);
@@ -1326,7 +1549,7 @@ static int control_txn(pg_store *s, void *arg)
 static int pg_control(ctk_store *st, const char *queue, ctk_queue_control *c)
 {
     queue_args a = {.queue = queue, .c = c};
-    return txn((pg_store *)st, control_txn, &a);
+    return once((pg_store *)st, control_txn, &a);
 }
 
 static int stats_txn(pg_store *s, void *arg)
@@ -1364,7 +1587,7 @@ static int stats_txn(pg_store *s, void *arg)
 static int pg_stats(ctk_store *st, const char *queue, ctk_store_stats *out)
 {
     queue_args a = {.queue = queue, .stats = out};
-    return txn((pg_store *)st, stats_txn, &a);
+    return once((pg_store *)st, stats_txn, &a);
 }
 
 /* ---- changing ----------------------------------------------------------------- */
