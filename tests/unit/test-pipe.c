@@ -63,6 +63,9 @@ typedef struct engine_case {
     int seekable;
 } engine_case;
 
+/* --halt for the next run_engine (default never: every block runs). */
+static ctk_halt engine_halt;
+
 static char *run_engine(const char *strategy, int in_fd, const char *filter, unsigned jobs,
                         ctk_pipe_stats *st)
 {
@@ -80,6 +83,7 @@ static char *run_engine(const char *strategy, int in_fd, const char *filter, uns
                         .in_fd = in_fd,
                         .block = 1000,
                         .jobs = jobs,
+                        .halt = engine_halt,
                         .out_fd = out,
                         .checksum = 1};
     ctk_pipe *p;
@@ -152,10 +156,12 @@ static void test_engine_failure_stops(void)
         g_string_append_printf(in, "line %d\n", i);
     int fd = input_fd(in->str, 1);
     ctk_pipe_stats st;
+    engine_halt = (ctk_halt){.when = CTK_HALT_NOW, .why = CTK_HALT_FAIL, .count = 1};
     char *out = run_engine("sync", fd, "if [ $CPIPE_BLOCK = 2 ]; then exit 5; fi; cat", 1, &st);
+    engine_halt = (ctk_halt){0};
     g_assert_cmpint(st.status, ==, 5);
     g_assert_cmpuint(st.failed, ==, 1);
-    g_assert_cmpuint(st.blocks, ==, 2); /* block 3 never started under sync */
+    g_assert_cmpuint(st.blocks, ==, 2); /* --halt now: later outputs are not written */
     g_assert_true(g_str_has_prefix(in->str, out));
     g_assert_cmpuint(strlen(out), >, 900);
     g_assert_cmpuint(strlen(out), <=, 1000);
