@@ -488,7 +488,7 @@ interrupt() {
 @test "bad options: exit 2 with 'cpipe: message'" {
     local args
     for args in "--block 0 cat" "--block 1x cat" "" "--header x cat" "--fixed 0 cat" \
-        "--regexp --recend ( cat" "--fixed 4 --recend x cat" "-s nosuch cat" "--recend= cat" \
+        "--regexp --recend ( cat" "--fixed 4 --recend x cat" "-s nosuch cat" \
         "--no-such-option cat" "-j 0x cat"; do
         # shellcheck disable=SC2086
         run --separate-stderr cpp $args </dev/null
@@ -609,4 +609,42 @@ interrupt() {
         done
     done
     return 0
+}
+
+# ---- cut points: GNU parallel is the oracle (issue 15) ----------------------
+
+cut_oracle() { # MODE BLOCK INPUT-COMMAND: compare cpipe with parallel
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    eval "$3" > "$BATS_TEST_TMPDIR/in"
+    local exp got
+    if [ "$1" = pipepart ]; then
+        exp=$(parallel --will-cite --pipepart -a "$BATS_TEST_TMPDIR/in" -k --block "$2" 'paste -sd,')
+        got=$(cpp -a "$BATS_TEST_TMPDIR/in" --block "$2" 'paste -sd,')
+    else
+        exp=$(cat "$BATS_TEST_TMPDIR/in" | parallel --will-cite --pipe -k $1 --block "$2" 'paste -sd,' 2>/dev/null)
+        got=$(cat "$BATS_TEST_TMPDIR/in" | cpp $1 --block "$2" 'paste -sd,')
+    fi
+    [ "$exp" = "$got" ] || { echo "parallel: $exp"; echo "cpipe: $got"; return 1; }
+}
+
+@test "cut points: --pipepart and --pipe match GNU parallel at many sizes" {
+    for b in 1 3 5 7 13 40; do
+        cut_oracle pipepart $b "seq 30"
+        cut_oracle pipepart $b "printf 'a\nbb\nccc\ndddd\neeeee\n'"
+        cut_oracle --pipe $b "seq 30"
+        cut_oracle --pipe $b "printf 'aaaaaaaaaa\nb\nc\n'"
+        cut_oracle --pipe $b "printf '1\n2\n3'"
+        cut_oracle "--recend ''" $b "seq 12"
+        cut_oracle -L2 $b "seq 11"
+    done
+    cut_oracle -N3 1 "seq 10"
+}
+
+@test "--block-size and lowercase suffixes read as parallel reads them" {
+    seq 3000 > "$BATS_TEST_TMPDIR/f"
+    a=$(cpp -a "$BATS_TEST_TMPDIR/f" --block-size 2k 'wc -l')
+    b=$(cpp -a "$BATS_TEST_TMPDIR/f" --blocksize 2000 'wc -l')
+    [ "$a" = "$b" ]
+    c=$(cpp -a "$BATS_TEST_TMPDIR/f" --block 2K 'wc -l')
+    [ "$a" != "$c" ]
 }
