@@ -83,9 +83,10 @@ round_trip() {
     random_input "$BATS_TEST_TMPDIR/in" 7 'ab' 995
     run cpp --fixed 10 -b 64 -a "$BATS_TEST_TMPDIR/in" 'wc -c'
     assert_success
-    # 995 bytes: 16 blocks of 60, then the 35 left.
-    run awk '$1 % 10 != 0 && NR < 17 { bad++ } END { print NR, bad + 0, $1 }' <<<"$output"
-    assert_output "17 0 35"
+    # 995 bytes cut as --pipepart cuts: 14 blocks of 70 (the first record
+    # end after 64 bytes), then the 15 left.
+    run awk '$1 % 10 != 0 && NR < 15 { bad++ } END { print NR, bad + 0, $1 }' <<<"$output"
+    assert_output "15 0 15"
 }
 
 @test "the file path cuts where the pipe path does, for blocks bigger than its cut window" {
@@ -114,11 +115,14 @@ for i in range(400):
 
 @test "a record bigger than the block is never split" {
     python3 -c 'print("x" * 5000); print("y"); print("z" * 3000)' >"$BATS_TEST_TMPDIR/in"
+    # As parallel --pipepart: each block ends at the first record end past
+    # its size.
     run cpp -b 100 -a "$BATS_TEST_TMPDIR/in" 'wc -c'
     assert_success
-    assert_output $'5001\n2\n3001'
-    run cpp -b 100 'wc -c' <"$BATS_TEST_TMPDIR/in"
-    assert_output $'5001\n2\n3001'
+    assert_output $'5001\n3003'
+    # As parallel --pipe: the block grew while reading the long record.
+    run cpp --pipe -b 100 'wc -c' <"$BATS_TEST_TMPDIR/in"
+    assert_output $'5003\n3001'
 }
 
 # ---- like GNU parallel ------------------------------------------------------------------
@@ -128,11 +132,11 @@ for i in range(400):
     seq 1 5000 >"$BATS_TEST_TMPDIR/in"
     local b
     for b in 1000 1024 333; do
-        run cpp -b "$b" 'wc -c' <"$BATS_TEST_TMPDIR/in"
+        run cpp --pipe -b "$b" 'wc -c' <"$BATS_TEST_TMPDIR/in"
         assert_success
         assert_output "$(parallel --pipe --block "$b" -k 'wc -c' <"$BATS_TEST_TMPDIR/in")"
     done
-    run cpp -b 700 --recend 9 'od -c' <"$BATS_TEST_TMPDIR/in"
+    run cpp --pipe -b 700 --recend 9 'od -c' <"$BATS_TEST_TMPDIR/in"
     assert_output "$(parallel --pipe --recend 9 --block 700 -k 'od -c' <"$BATS_TEST_TMPDIR/in")"
 }
 
@@ -336,7 +340,7 @@ for i in range(400):
 
 @test "--tag, CPIPE_BLOCK, CPIPE_OFFSET and --block-id" {
     seq 1 6 >"$BATS_TEST_TMPDIR/in"
-    run cpp -b 4 --tag cat <"$BATS_TEST_TMPDIR/in"
+    run cpp --pipe -b 4 --tag cat <"$BATS_TEST_TMPDIR/in"
     assert_output $'1\t1\n1\t2\n2\t3\n2\t4\n3\t5\n3\t6'
     seq 1 3000 >"$BATS_TEST_TMPDIR/in"
     # Each block's offset is where its bytes are in the input.
@@ -488,7 +492,7 @@ interrupt() {
 @test "bad options: exit 2 with 'cpipe: message'" {
     local args
     for args in "--block 0 cat" "--block 1x cat" "" "--header x cat" "--fixed 0 cat" \
-        "--regexp --recend ( cat" "--fixed 4 --recend x cat" "-s nosuch cat" "--recend= cat" \
+        "--regexp --recend ( cat" "--fixed 4 --recend x cat" "-s nosuch cat" \
         "--no-such-option cat" "-j 0x cat"; do
         # shellcheck disable=SC2086
         run --separate-stderr cpp $args </dev/null
@@ -689,4 +693,41 @@ interrupt() {
             fi
         done
     done
+
+# ---- cut points: GNU parallel is the oracle (issue 15) ----------------------
+
+cut_oracle() { # MODE BLOCK INPUT-COMMAND: compare cpipe with parallel
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    eval "$3" > "$BATS_TEST_TMPDIR/in"
+    local exp got
+    if [ "$1" = pipepart ]; then
+        exp=$(parallel --will-cite --pipepart -a "$BATS_TEST_TMPDIR/in" -k --block "$2" 'paste -sd,')
+        got=$(cpp -a "$BATS_TEST_TMPDIR/in" --block "$2" 'paste -sd,')
+    else
+        exp=$(cat "$BATS_TEST_TMPDIR/in" | parallel --will-cite --pipe -k $1 --block "$2" 'paste -sd,' 2>/dev/null)
+        got=$(cat "$BATS_TEST_TMPDIR/in" | cpp $1 --block "$2" 'paste -sd,')
+    fi
+    [ "$exp" = "$got" ] || { echo "parallel: $exp"; echo "cpipe: $got"; return 1; }
+}
+
+@test "cut points: --pipepart and --pipe match GNU parallel at many sizes" {
+    for b in 1 3 5 7 13 40; do
+        cut_oracle pipepart $b "seq 30"
+        cut_oracle pipepart $b "printf 'a\nbb\nccc\ndddd\neeeee\n'"
+        cut_oracle --pipe $b "seq 30"
+        cut_oracle --pipe $b "printf 'aaaaaaaaaa\nb\nc\n'"
+        cut_oracle --pipe $b "printf '1\n2\n3'"
+        cut_oracle "--recend ''" $b "seq 12"
+        cut_oracle -L2 $b "seq 11"
+    done
+    cut_oracle -N3 1 "seq 10"
+}
+
+@test "--block-size and lowercase suffixes read as parallel reads them" {
+    seq 3000 > "$BATS_TEST_TMPDIR/f"
+    a=$(cpp -a "$BATS_TEST_TMPDIR/f" --block-size 2k 'wc -l')
+    b=$(cpp -a "$BATS_TEST_TMPDIR/f" --blocksize 2000 'wc -l')
+    [ "$a" = "$b" ]
+    c=$(cpp -a "$BATS_TEST_TMPDIR/f" --block 2K 'wc -l')
+    [ "$a" != "$c" ]
 }

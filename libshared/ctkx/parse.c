@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ctkx/parse.h"
@@ -114,6 +115,59 @@ int ctk_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, 
     if (v > (UINT64_MAX >> shift))
         return fail(CTK_ERANGE, why, why_len, "too large (at most %" PRIu64 ")", max);
     v <<= shift;
+    rc = check_range(v, min, max, why, why_len);
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
+/* GNU parallel's multiply_binary_prefix for one suffix: the factor, or 0
+ * when s is no suffix it knows. */
+static uint64_t parallel_factor(const char *s)
+{
+    static const char units[] = "kmgtp";
+    if (s[0] == '\0')
+        return 1;
+    const char *at = strchr(units, g_ascii_tolower(s[0]));
+    if (at == NULL || (s[1] != '\0' && !(s[1] == 'i' && s[2] == '\0')))
+        return 0;
+    int binary = s[1] == 'i' || g_ascii_isupper(s[0]);
+    uint64_t f = 1;
+    for (const char *u = units; u <= at; u++)
+        f *= binary ? 1024 : 1000;
+    return f;
+}
+
+int ctk_parse_size_parallel(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
+                            size_t why_len)
+{
+    const char *end;
+    uint64_t whole;
+    int rc = parse_digits(text, max, &end, &whole, why, why_len);
+    if (rc < 0)
+        return rc;
+    const char *frac = NULL;
+    if (*end == '.') {
+        frac = ++end;
+        while (is_digit(*end))
+            end++;
+    }
+    uint64_t f = parallel_factor(end);
+    if (f == 0)
+        return fail(CTK_EINVAL, why, why_len,
+                    "unknown suffix '%.8s' (use k=1000, K=1024, m, M, g, G, t, T)", end);
+    if (whole > UINT64_MAX / f)
+        return fail(CTK_ERANGE, why, why_len, "too large (at most %" PRIu64 ")", max);
+    uint64_t v = whole * f;
+    /* The fraction's share of the factor, in integers ("0.1M" is 104857,
+     * as parallel's int() of the product). */
+    unsigned __int128 num = 0, den = 1;
+    for (const char *d = frac; d != NULL && is_digit(*d) && den < UINT64_C(1000000000000000000);
+         d++) {
+        num = num * 10 + (unsigned)(*d - '0');
+        den *= 10;
+    }
+    v += (uint64_t)(num * f / den);
     rc = check_range(v, min, max, why, why_len);
     if (rc == 0)
         *out = v;

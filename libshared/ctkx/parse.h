@@ -18,6 +18,12 @@ int ctk_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, c
  * "100M"; also plain decimal exponents are not accepted. */
 int ctk_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
                    size_t why_len);
+/* A size as GNU parallel reads --block and -N: decimal digits with an
+ * optional fraction and suffix, lowercase k m g t p decimal (x1000),
+ * uppercase K M G T P and Ki Mi Gi Ti Pi (either case) binary (x1024);
+ * the product's whole part ("1.5k" is 1500). */
+int ctk_parse_size_parallel(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
+                            size_t why_len);
 /* Non-negative decimal seconds ("0.5", "30"), at most max. */
 int ctk_parse_seconds(const char *text, double max, double *out, char *why, size_t why_len);
 /* -j: "N" (1..max) or "N%" of `cores`, at least 1. */

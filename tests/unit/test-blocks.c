@@ -29,9 +29,16 @@ static void test_newline(void)
     g_assert_cmpuint(cut(b, s, 7), ==, 3);
     g_assert_cmpuint(cut(b, s, 8), ==, 8);
     g_assert_cmpuint(cut(b, s, 100), ==, 11);
-    /* A record bigger than the block: the block grows to hold it. */
-    g_assert_cmpuint(cut(b, s, 1), ==, 3);
-    g_assert_cmpuint(cut(b, "xxxxxxxx\ny", 2), ==, 9);
+    /* A record bigger than the block: no cut (parallel grows the block),
+     * and --pipepart's cut is the first boundary after the size. */
+    size_t c = 0;
+    g_assert_cmpuint(cut(b, s, 1), ==, 0);
+    g_assert_cmpuint(cut(b, "xxxxxxxx\ny", 2), ==, 0);
+    g_assert_true(ctk_blocks_next(b, s, strlen(s), 1, &c));
+    g_assert_cmpuint(c, ==, 3);
+    g_assert_true(ctk_blocks_next(b, s, strlen(s), 3, &c));
+    g_assert_cmpuint(c, ==, 8);
+    g_assert_false(ctk_blocks_next(b, "xxxxxxxx", 8, 2, &c));
     /* No boundary yet: read more. */
     g_assert_cmpuint(cut(b, "no newline", 4), ==, 0);
     g_assert_cmpuint(cut(b, "", 4), ==, 0);
@@ -44,7 +51,7 @@ static void test_nul_records(void)
     const char s[] = "a\0bb\0ccc\0";
     g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 4), ==, 2);
     g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 5), ==, 5);
-    g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 1), ==, 2);
+    g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 1), ==, 0);
     g_assert_cmpuint(ctk_blocks_cut(b, s, 9, 9), ==, 9);
     ctk_blocks_free(b);
 }
@@ -54,16 +61,16 @@ static void test_nul_records(void)
 static void test_escapes(void)
 {
     ctk_blocks *b = make("\\n\\n", 4, NULL, 0, 0);
-    g_assert_cmpuint(cut(b, "a\nb\n\nc\n\n", 1), ==, 5);
+    g_assert_cmpuint(cut(b, "a\nb\n\nc\n\n", 6), ==, 5);
     ctk_blocks_free(b);
     b = make("\\x1e", 4, "\\t", 0, 0);
-    g_assert_cmpuint(cut(b, "a\x1e\tb\x1e\tc", 1), ==, 2);
+    g_assert_cmpuint(cut(b, "a\x1e\tb\x1e\tc", 3), ==, 2);
     ctk_blocks_free(b);
     b = make("\\q", 2, NULL, 0, 0);
-    g_assert_cmpuint(cut(b, "a\\qb", 1), ==, 3);
+    g_assert_cmpuint(cut(b, "a\\qb", 3), ==, 3);
     ctk_blocks_free(b);
     b = make("\\n", 2, NULL, 1, 0);
-    g_assert_cmpuint(cut(b, "a\nb\n", 1), ==, 2);
+    g_assert_cmpuint(cut(b, "a\nb\n", 2), ==, 2);
     ctk_blocks_free(b);
 }
 
@@ -90,10 +97,19 @@ static void test_recstart(void)
 {
     ctk_blocks *b = make(NULL, 0, ">", 0, 0);
     const char *s = ">a\nb\n>c\n>d\n";
-    g_assert_cmpuint(cut(b, s, 8), ==, 8);
+    /* The recstart must lie inside the block, as in parallel's buffer. */
+    g_assert_cmpuint(cut(b, s, 9), ==, 8);
+    g_assert_cmpuint(cut(b, s, 8), ==, 5);
     g_assert_cmpuint(cut(b, s, 7), ==, 5);
     /* A recstart at 0 is no boundary. */
-    g_assert_cmpuint(cut(b, s, 2), ==, 5);
+    g_assert_cmpuint(cut(b, s, 2), ==, 0);
+    size_t c = 0;
+    g_assert_true(ctk_blocks_next(b, s, strlen(s), 1, &c));
+    g_assert_cmpuint(c, ==, 5);
+    /* -N counts from 1, as parallel's nindex. */
+    g_assert_true(ctk_blocks_nth(b, s, strlen(s), 2, &c));
+    g_assert_cmpuint(c, ==, 8);
+    g_assert_false(ctk_blocks_nth(b, s, strlen(s), 3, &c));
     g_assert_cmpuint(cut(b, ">only\n", 2), ==, 0);
     ctk_blocks_free(b);
 }
@@ -104,7 +120,8 @@ static void test_recend_and_recstart(void)
     const char *s = "{a}{b}x{c}{d}";
     /* "}x{" is no boundary: recstart must follow recend at once. */
     g_assert_cmpuint(cut(b, s, 9), ==, 3);
-    g_assert_cmpuint(cut(b, s, 10), ==, 10);
+    g_assert_cmpuint(cut(b, s, 10), ==, 3);
+    g_assert_cmpuint(cut(b, s, 11), ==, 10);
     /* The recstart must be visible: "{a}" alone may not be cut after. */
     g_assert_cmpuint(cut(b, "{a}", 3), ==, 0);
     ctk_blocks_free(b);
@@ -116,7 +133,7 @@ static void test_regexp(void)
     const char *s = "a1\nb\nc22\nd";
     g_assert_cmpuint(cut(b, s, 6), ==, 3);
     g_assert_cmpuint(cut(b, s, 9), ==, 9);
-    g_assert_cmpuint(cut(b, s, 2), ==, 3);
+    g_assert_cmpuint(cut(b, s, 2), ==, 0);
     ctk_blocks_free(b);
     b = make(NULL, 0, "^>", 1, 0);
     g_assert_cmpuint(cut(b, ">a\n>b\n", 4), ==, 3);
@@ -127,7 +144,13 @@ static void test_fixed(void)
 {
     ctk_blocks *b = make(NULL, 0, NULL, 0, 4);
     g_assert_cmpuint(cut(b, "0123456789", 9), ==, 8);
-    g_assert_cmpuint(cut(b, "0123456789", 3), ==, 4);
+    g_assert_cmpuint(cut(b, "0123456789", 3), ==, 0);
+    size_t c = 0;
+    g_assert_true(ctk_blocks_next(b, NULL, 10, 5, &c));
+    g_assert_cmpuint(c, ==, 8);
+    g_assert_false(ctk_blocks_next(b, NULL, 10, 9, &c));
+    g_assert_cmpuint(ctk_blocks_lines_cut("a\nb\nc\nd", 7, 2), ==, 4);
+    g_assert_cmpuint(ctk_blocks_lines_cut("a\nb", 3, 2), ==, 0);
     g_assert_cmpuint(cut(b, "012", 3), ==, 0);
     ctk_blocks_free(b);
 }
@@ -165,10 +188,17 @@ static size_t reference(const char *d, size_t len, size_t want, const char *end,
     if (want > len)
         want = len;
     for (size_t p = want; p > 0; p--)
-        if (is_boundary(d, len, p, end, start))
+        if (is_boundary(d, want, p, end, start))
             return p;
-    for (size_t p = want + 1; p <= len; p++)
-        if (is_boundary(d, len, p, end, start))
+    return 0;
+}
+
+/* The first boundary whose separator starts at or after from, or 0. */
+static size_t reference_next(const char *d, size_t len, size_t from, const char *end,
+                             const char *start)
+{
+    for (size_t p = from + strlen(end); p <= len; p++)
+        if ((p > 0 || strlen(end) > 0) && is_boundary(d, len, p, end, start))
             return p;
     return 0;
 }
@@ -189,6 +219,14 @@ static void check_every_offset(const char *end, const char *start, const char *a
             size_t expect = reference(d, len, want, end, start);
             g_assert_cmpuint(ctk_blocks_cut(lit, d, len, want), ==, expect);
             g_assert_cmpuint(ctk_blocks_cut(re, d, len, want), ==, expect);
+            size_t next = reference_next(d, len, want, end, start), c = 0;
+            g_assert_cmpint(ctk_blocks_next(lit, d, len, want, &c), ==, next > 0);
+            if (next > 0)
+                g_assert_cmpuint(c, ==, next);
+            c = 0;
+            g_assert_cmpint(ctk_blocks_next(re, d, len, want, &c), ==, next > 0);
+            if (next > 0)
+                g_assert_cmpuint(c, ==, next);
         }
     }
     g_free(qe);

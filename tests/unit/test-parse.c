@@ -146,6 +146,32 @@ static void test_size_range(void)
     g_assert_cmpuint(v, ==, 1024);
 }
 
+/* GNU parallel's multiply_binary_prefix: lowercase decimal, uppercase
+ * and "i" binary, fractions truncated. */
+static void test_size_parallel(void)
+{
+    static const struct {
+        const char *text;
+        uint64_t value;
+    } cases[] = {
+        {"5", 5},        {"10k", 10000},   {"10K", 10240},     {"2ki", 2048},  {"200m", 200000000},
+        {"1M", 1048576}, {"1Mi", 1048576}, {"1g", 1000000000}, {"1.5k", 1500}, {"0.1M", 104857}};
+    for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+        uint64_t v = 0;
+        char why[128];
+        g_test_message("input '%s'", cases[i].text);
+        g_assert_cmpint(ctk_parse_size_parallel(cases[i].text, 0, UINT64_MAX, &v, why, sizeof why),
+                        ==, 0);
+        g_assert_cmpuint(v, ==, cases[i].value);
+    }
+    uint64_t v = 7;
+    char why[128];
+    g_assert_cmpint(ctk_parse_size_parallel("1x", 0, UINT64_MAX, &v, why, sizeof why), ==,
+                    CTK_EINVAL);
+    g_assert_cmpint(ctk_parse_size_parallel("1k", 1, 999, &v, why, sizeof why), ==, CTK_ERANGE);
+    g_assert_cmpuint(v, ==, 7);
+}
+
 static void test_seconds_good(void)
 {
     static const struct {
@@ -297,6 +323,7 @@ int main(int argc, char **argv)
     g_test_add_func("/parse/size/good", test_size_good);
     g_test_add_func("/parse/size/bad", test_size_bad);
     g_test_add_func("/parse/size/range", test_size_range);
+    g_test_add_func("/parse/size-parallel", test_size_parallel);
     g_test_add_func("/parse/seconds/good", test_seconds_good);
     g_test_add_func("/parse/seconds/bad", test_seconds_bad);
     g_test_add_func("/parse/seconds/huge", test_seconds_huge);

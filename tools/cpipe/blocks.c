@@ -142,24 +142,16 @@ static ptrdiff_t last_sep(const ctk_blocks *b, const char *data, size_t len, siz
     return -1;
 }
 
-static size_t cut_literal(const ctk_blocks *b, const char *data, size_t len, size_t want)
+/* GNU parallel's pass(): the last separator wholly inside data[0, len). */
+static size_t cut_literal(const ctk_blocks *b, const char *data, size_t len)
 {
-    /* A boundary p = i + end_len with 0 < p <= want. */
-    size_t limit = want + 1 > b->end_len ? want + 1 - b->end_len : 0;
-    ptrdiff_t i = last_sep(b, data, len, limit);
-    if (i >= 0 && (size_t)i + b->end_len > 0)
-        return (size_t)i + b->end_len;
-    /* None fits: the first boundary after want (or after 0). */
-    size_t from = limit;
-    if (b->end_len == 0 && from == 0)
-        from = 1; /* a recstart at 0 is no boundary */
-    if (from >= len)
-        return 0;
-    const char *p = memmem(data + from, len - from, b->sep, b->sep_len);
-    return p == NULL ? 0 : (size_t)(p - data) + b->end_len;
+    ptrdiff_t i = last_sep(b, data, len, len);
+    return i >= 0 ? (size_t)i + b->end_len : 0;
 }
 
-static size_t cut_regex(const ctk_blocks *b, const char *data, size_t len, size_t want)
+/* The boundary of the last match in data[0, len) (a lookahead for
+ * recstart sees no further than len), or 0. */
+static size_t cut_regex(const ctk_blocks *b, const char *data, size_t len)
 {
     GMatchInfo *m = NULL;
     size_t best = 0;
@@ -167,14 +159,8 @@ static size_t cut_regex(const ctk_blocks *b, const char *data, size_t len, size_
     while (g_match_info_matches(m)) {
         gint start, end;
         g_match_info_fetch_pos(m, 0, &start, &end);
-        size_t p = (size_t)start;
-        if (p > 0 && p <= want) {
-            best = p;
-        } else if (p > want) {
-            if (best == 0)
-                best = p;
-            break;
-        }
+        if (start > 0)
+            best = (size_t)start;
         if (!g_match_info_next(m, NULL))
             break;
     }
@@ -186,13 +172,71 @@ size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t 
 {
     if (want > len)
         want = len;
+    if (b->fixed > 0)
+        return (size_t)(want / b->fixed * b->fixed);
+    return b->re != NULL ? cut_regex(b, data, want) : cut_literal(b, data, want);
+}
+
+int ctk_blocks_next(const ctk_blocks *b, const char *data, size_t len, size_t from, size_t *cut)
+{
     if (b->fixed > 0) {
-        if (len < b->fixed)
-            return 0;
-        size_t p = (size_t)(want / b->fixed * b->fixed);
-        return p > 0 ? p : (size_t)b->fixed;
+        uint64_t c = from <= b->fixed ? b->fixed : (from + b->fixed - 1) / b->fixed * b->fixed;
+        *cut = (size_t)c;
+        return c <= len;
     }
-    return b->re != NULL ? cut_regex(b, data, len, want) : cut_literal(b, data, len, want);
+    if (b->re != NULL) {
+        GMatchInfo *m = NULL;
+        int found = 0;
+        if (from < len && g_regex_match_full(b->re, data, (gssize)len, (gint)from, 0, &m, NULL)) {
+            gint start, end;
+            g_match_info_fetch_pos(m, 0, &start, &end);
+            *cut = (size_t)start;
+            found = 1;
+        }
+        g_match_info_free(m);
+        return found;
+    }
+    if (from >= len || len - from < b->sep_len)
+        return 0;
+    const char *p = memmem(data + from, len - from, b->sep, b->sep_len);
+    if (p == NULL)
+        return 0;
+    *cut = (size_t)(p - data) + b->end_len;
+    return 1;
+}
+
+int ctk_blocks_nth(const ctk_blocks *b, const char *data, size_t len, uint64_t n, size_t *cut)
+{
+    if (b->fixed > 0) {
+        if (n > len / b->fixed)
+            return 0;
+        *cut = (size_t)(n * b->fixed);
+        return 1;
+    }
+    /* GNU's nindex: each search starts one past the previous
+     * separator's start, the first at 1. */
+    size_t from = 1, c = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!ctk_blocks_next(b, data, len, from, &c))
+            return 0;
+        from = b->re != NULL ? (c > from ? c : from + 1) : c - b->end_len + 1;
+    }
+    *cut = c;
+    return 1;
+}
+
+size_t ctk_blocks_lines_cut(const char *data, size_t len, uint64_t lines)
+{
+    uint64_t n = 0;
+    for (const char *p = data, *end = data + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        n++;
+    n -= n % lines;
+    if (n == 0)
+        return 0;
+    size_t off = 0;
+    for (uint64_t i = 0; i < n; i++)
+        off = (size_t)((const char *)memchr(data + off, '\n', len - off) - data) + 1;
+    return off;
 }
 
 size_t ctk_blocks_reach(const ctk_blocks *b)

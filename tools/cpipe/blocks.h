@@ -37,13 +37,24 @@ typedef struct ctk_blocks ctk_blocks;
 int ctk_blocks_new(ctk_blocks **out, const ctk_blocks_opts *o, char *err, size_t err_len);
 void ctk_blocks_free(ctk_blocks *b);
 
-/* Where to cut data[0, len) for a block of about `want` bytes: the last
- * boundary p with 0 < p <= want; when there is none, the first boundary
- * after want (a record bigger than the block is never split). Returns 0
- * when data holds no boundary yet: read more, or at end of input the
- * whole rest is the last block. A boundary needs its recstart wholly
- * inside data; a recend at the very end of data is one. */
+/* GNU parallel's --pipe cut: the last boundary p > 0 whose separator
+ * (recend and recstart) lies wholly in data[0, min(len, want)), or 0 when
+ * there is none there (the caller grows the block, as parallel does).
+ * With --fixed the last multiple of the record size in it. */
 size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t want);
+
+/* The first boundary whose separator starts at or after `from` and lies
+ * wholly in data[0, len) (--pipepart's cut after a block's size): 1 with
+ * it in *cut, or 0 when data holds none yet. */
+int ctk_blocks_next(const ctk_blocks *b, const char *data, size_t len, size_t from, size_t *cut);
+
+/* -N: the boundary after the n-th separator, searched as GNU parallel
+ * does (a separator at 0 does not count): 1 with it in *cut, or 0. */
+int ctk_blocks_nth(const ctk_blocks *b, const char *data, size_t len, uint64_t n, size_t *cut);
+
+/* -L: the end of the last whole group of `lines` newline-ended lines in
+ * data[0, len), or 0 when it holds fewer. */
+size_t ctk_blocks_lines_cut(const char *data, size_t len, uint64_t lines);
 
 /* How far past a boundary the rules look: 0 for --fixed (ctk_blocks_cut
  * then reads no data; it may be NULL), the separator's length for literal

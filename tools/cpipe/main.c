@@ -41,13 +41,30 @@ enum {
     OPT_EMPTY_BLOCK,
     OPT_SHELL,
     OPT_TMPDIR,
+    OPT_PIPE,
+    OPT_PIPEPART,
+    OPT_RECORDS,
+    OPT_LINES,
+    OPT_ROUND_ROBIN,
+    OPT_CAT,
+    OPT_FIFO,
 };
 
 static const ctk_cli_option cpipe_options[] = {
     {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE",
      "read FILE instead of stdin ('-': stdin; seekable: fast path)", OPT_INPUT},
-    {"block", 'b', CTK_ARG_REQUIRED, "SIZE", "about SIZE bytes per block (k, M, G; default 1M)",
-     OPT_BLOCK},
+    {"block", 'b', CTK_ARG_REQUIRED, "SIZE",
+     "about SIZE bytes per block (k=1000, K=1024, m, M, g, G; default 1M)", OPT_BLOCK},
+    {"block-size", 0, CTK_ARG_REQUIRED, "SIZE", "the same as --block", OPT_BLOCK},
+    {"blocksize", 0, CTK_ARG_REQUIRED, "SIZE", "the same as --block", OPT_BLOCK},
+    {"pipe", 0, CTK_ARG_NONE, NULL, "cut blocks as parallel --pipe does (also a seekable input)",
+     OPT_PIPE},
+    {"pipepart", 0, CTK_ARG_NONE, NULL,
+     "cut blocks as parallel --pipepart does (the default for a seekable input)", OPT_PIPEPART},
+    {"max-replace-args", 'N', CTK_ARG_REQUIRED, "N",
+     "exactly N records per block (the last may have fewer)", OPT_RECORDS},
+    {"max-lines", 'L', CTK_ARG_REQUIRED, "N", "a record is N lines (with -N: N*L lines per block)",
+     OPT_LINES},
     {"recend", 0, CTK_ARG_REQUIRED, "STR", "records end with STR (default \\n)", OPT_RECEND},
     {"recstart", 0, CTK_ARG_REQUIRED, "STR", "records start with STR", OPT_RECSTART},
     {"null", '0', CTK_ARG_NONE, NULL, "records end with a NUL byte", OPT_NULL},
@@ -79,7 +96,8 @@ static const ctk_cli_option cpipe_options[] = {
 
 typedef struct cpipe_opts {
     const char *input;
-    uint64_t block, header, fixed;
+    uint64_t block, header, fixed, records, lines;
+    int part; /* -1: by the input; 0: --pipe; 1: --pipepart */
     const char *recend, *recstart;
     size_t recend_len;
     int regexp, unordered, block_id, tag, empty_block, shell;
@@ -95,7 +113,17 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->input = v;
         return 0;
     case OPT_BLOCK:
-        return ctk_parse_size(v, 1, (uint64_t)1 << 40, &o->block, why, why_len);
+        return ctk_parse_size_parallel(v, 1, (uint64_t)1 << 40, &o->block, why, why_len);
+    case OPT_PIPE:
+        o->part = 0;
+        return 0;
+    case OPT_PIPEPART:
+        o->part = 1;
+        return 0;
+    case OPT_RECORDS:
+        return ctk_parse_size_parallel(v, 1, UINT32_MAX, &o->records, why, why_len);
+    case OPT_LINES:
+        return ctk_parse_size_parallel(v, 1, UINT32_MAX, &o->lines, why, why_len);
     case OPT_RECEND:
         o->recend = v;
         o->recend_len = strlen(v);
@@ -113,7 +141,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_HEADER:
         return ctk_parse_u64(v, 0, 1000000, &o->header, why, why_len);
     case OPT_FIXED:
-        return ctk_parse_size(v, 1, (uint64_t)1 << 30, &o->fixed, why, why_len);
+        return ctk_parse_size_parallel(v, 1, (uint64_t)1 << 30, &o->fixed, why, why_len);
     case OPT_UNORDERED:
         o->unordered = 1;
         return 0;
@@ -191,12 +219,14 @@ static const char *check_opts(const cpipe_opts *o, int n_cmd)
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
     if (o->fixed > 0 && o->header > 0)
         return "--fixed takes no --header (records are not lines)";
+    if (o->part == 1 && (o->records > 0 || o->lines > 0))
+        return "--pipepart takes no -N or -L (as in parallel): records are counted on --pipe";
     return NULL;
 }
 
 int main(int argc, char **argv)
 {
-    cpipe_opts o = {0}; /* block 0: the engine chooses */
+    cpipe_opts o = {.part = -1}; /* block 0: the engine chooses */
     ctk_common c = {0};
     ctk_registry *reg;
     char err[1600];
@@ -231,6 +261,13 @@ int main(int argc, char **argv)
     if (strategy == NULL) {
         status = usage_error(err);
         goto out;
+    }
+    /* --recend '' alone: records end anywhere, blocks are cut at exactly
+     * their size, as parallel cuts them. */
+    if (o.recend != NULL && o.recend_len == 0 && o.recstart == NULL && o.fixed == 0) {
+        o.recend = NULL;
+        o.regexp = 0;
+        o.fixed = 1;
     }
     ctk_blocks_opts bo = {o.recend, o.recend_len, o.recstart, o.recstart ? strlen(o.recstart) : 0,
                           o.regexp, o.fixed};
@@ -273,6 +310,9 @@ int main(int argc, char **argv)
                 .in_fd = in_fd,
                 .block = o.block,
                 .header_lines = o.header,
+                .part = o.part,
+                .records = o.records,
+                .lines = o.lines,
                 .jobs = ctk_piperun_fit_jobs(PROG, c.jobs ? c.jobs : ctk_cpu_count()),
                 .halt = o.halt,
                 .tag = o.tag,

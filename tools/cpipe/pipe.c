@@ -44,6 +44,8 @@ struct ctk_pipe {
     ctk_buf window;    /* the file's bytes around a cut */
     uint64_t start;    /* where blocks begin: after the header */
     uint64_t pos;      /* the next block's offset */
+    uint64_t grown;    /* --pipe: the block size, grown past records longer than it */
+    uint64_t carry;    /* --pipe: bytes parallel would hold read past pos */
     ctk_buf header;
     ctk_buf next; /* piped: room for a unit's head, the header, bytes read ahead */
     ctk_buf head; /* piped: the next unit's head, encoded */
@@ -219,45 +221,128 @@ uint64_t ctk_pipe_input_size(const ctk_pipe *p)
 
 /* ---- producing blocks ------------------------------------------------------ */
 
+/* GNU parallel reads a pipe a block at a time and, finding no record end
+ * in what it holds, grows the block by 30% (up to 2G) for the rest of the
+ * run. */
+static void grow(ctk_pipe *p)
+{
+    uint64_t two_gb = ((uint64_t)1 << 31) - 1, b = p->grown;
+    b = b + (b * 3 + 9) / 10 + 1; /* ceil(b * 1.3 + 1) */
+    p->grown = b < two_gb ? b : two_gb;
+}
+
+/* How much parallel's buffer holds after its next read: carry topped up
+ * to the next multiple of the block size. */
+static uint64_t pipe_target(const ctk_pipe *p)
+{
+    return p->carry + p->grown - p->carry % p->grown;
+}
+
+/* The last cut in the file's [pos, pos + t) with its separator wholly
+ * inside, read backwards a window at a time; 0 when there is none. */
+static int last_cut_seekable(ctk_pipe *p, uint64_t t, uint64_t *cut)
+{
+    const ctk_blocks *b = p->opts.rules;
+    size_t reach = ctk_blocks_reach(b);
+    int rc;
+    *cut = 0;
+    if (reach == 0) {
+        *cut = ctk_blocks_cut(b, NULL, (size_t)t, (size_t)t);
+        return 0;
+    }
+    if (reach == SIZE_MAX || t <= 2 * CUT_WINDOW) { /* a regexp needs the whole */
+        if ((rc = read_at(p, p->pos, (size_t)t)) < 0)
+            return rc;
+        *cut = ctk_blocks_cut(b, (const char *)p->window.data, (size_t)t, (size_t)t);
+        return 0;
+    }
+    /* Windows overlap by a separator less a byte, so each separator is
+     * wholly inside one of them. */
+    for (uint64_t end = t;;) {
+        uint64_t from = end > CUT_WINDOW ? end - CUT_WINDOW : 0;
+        if ((rc = read_at(p, p->pos + from, (size_t)(end - from))) < 0)
+            return rc;
+        size_t c = ctk_blocks_cut(b, (const char *)p->window.data, (size_t)(end - from),
+                                  (size_t)(end - from));
+        if (c > 0 || from == 0) {
+            *cut = c > 0 ? from + c : 0;
+            return 0;
+        }
+        end = from + reach - 1;
+    }
+}
+
+/* The first cut in the file at or after pos + from (parallel --pipepart
+ * seeks there and reads on to a record's end); with a regexp, the last
+ * one in the first 128K read from there (parallel's greedy match). 0 when
+ * the file has none: the rest is the block. */
+static int next_cut_seekable(ctk_pipe *p, uint64_t rest, uint64_t from, uint64_t *cut)
+{
+    const ctk_blocks *b = p->opts.rules;
+    size_t reach = ctk_blocks_reach(b), c = 0;
+    int rc;
+    *cut = 0;
+    if (reach == 0) {
+        if (ctk_blocks_next(b, NULL, (size_t)rest, (size_t)from, &c))
+            *cut = c;
+        return 0;
+    }
+    for (uint64_t at = from; at < rest;) {
+        uint64_t span = reach == SIZE_MAX ? (at - from) + 131072 : CUT_WINDOW + reach - 1;
+        uint64_t start = reach == SIZE_MAX ? from : at;
+        if (start + span > rest)
+            span = rest - start;
+        if ((rc = read_at(p, p->pos + start, (size_t)span)) < 0)
+            return rc;
+        const char *w = (const char *)p->window.data;
+        if (reach == SIZE_MAX) {
+            c = ctk_blocks_cut(b, w, (size_t)span, (size_t)span);
+            if (c > 0) {
+                *cut = start + c;
+                return 0;
+            }
+        } else if (ctk_blocks_next(b, w, (size_t)span, 0, &c)) {
+            *cut = start + c;
+            return 0;
+        }
+        at = start + span;
+        if (reach != SIZE_MAX && at < rest)
+            at -= reach - 1;
+        if (start + span >= rest)
+            break;
+    }
+    return 0;
+}
+
 /* The length of the block at p->pos, of `rest` bytes left. */
 static int cut_seekable(ctk_pipe *p, uint64_t rest, uint64_t *len)
 {
-    const ctk_blocks *b = p->opts.rules;
-    size_t block = (size_t)p->opts.block, reach = ctk_blocks_reach(b);
+    uint64_t block = p->opts.block, c;
     int rc;
     *len = rest;
-    if (rest <= block)
-        return 0;
-    if (reach == 0) { /* --fixed: no data needed */
-        size_t c = ctk_blocks_cut(b, NULL, (size_t)rest, block);
-        *len = c > 0 ? c : rest; /* 0: a last, short record */
+    if (p->opts.part) {
+        if (rest <= block)
+            return 0;
+        if ((rc = next_cut_seekable(p, rest, block, &c)) < 0)
+            return rc;
+        *len = c > 0 ? c : rest;
         return 0;
     }
-    if (reach < CUT_WINDOW && block > CUT_WINDOW) {
-        /* Records shorter than the window (the usual case): the last
-         * boundary before `block` is in a window that ends past it by
-         * more than a separator. */
-        size_t from = block - CUT_WINDOW;
-        size_t span = rest - from < 2 * CUT_WINDOW ? (size_t)(rest - from) : 2 * CUT_WINDOW;
-        if ((rc = read_at(p, p->pos + from, span)) < 0)
-            return rc;
-        size_t c = ctk_blocks_cut(b, (const char *)p->window.data, span, CUT_WINDOW);
-        if (c > 0 && c <= CUT_WINDOW) {
-            *len = from + c;
+    for (;;) {
+        uint64_t t = pipe_target(p);
+        if (rest < t) { /* parallel's read meets the end: all of it */
+            p->carry = 0;
             return 0;
         }
-    }
-    /* A long record, or a regexp: everything from the block's start. */
-    for (uint64_t span = block + CUT_WINDOW;; span *= 2) {
-        if (span > rest)
-            span = rest;
-        if ((rc = read_at(p, p->pos, (size_t)span)) < 0)
+        if ((rc = last_cut_seekable(p, t, &c)) < 0)
             return rc;
-        size_t c = ctk_blocks_cut(b, (const char *)p->window.data, (size_t)span, block);
-        if (c > 0 || span == rest) {
-            *len = c > 0 ? c : rest; /* no boundary: the rest is one record */
+        if (c > 0) {
+            *len = c;
+            p->carry = t - c;
             return 0;
         }
+        p->carry = t;
+        grow(p);
     }
 }
 
@@ -293,33 +378,99 @@ static int produce_seekable(ctk_pipe *p, ctk_unit *unit)
     return 0;
 }
 
-static int produce_piped(ctk_pipe *p, ctk_unit *unit)
+/* Where the block in data[0, len) ends by -N, -L or the --pipepart rule,
+ * whatever the block size: 1 with *cut, 0 when more data is needed. */
+static int cut_counted(ctk_pipe *p, const char *data, size_t len, size_t *cut)
 {
-    size_t skip = CTK_PIPE_UNIT_HEAD + p->header.len; /* where data starts */
-    size_t want = (size_t)p->opts.block;
-    size_t cut = 0;
+    const ctk_blocks *b = p->opts.rules;
+    uint64_t n = p->opts.records;
+    if (n > 0)
+        return ctk_blocks_nth(b, data, len, p->opts.lines > 0 ? n * p->opts.lines : n, cut);
+    size_t block = (size_t)p->opts.block;
+    if (ctk_blocks_reach(b) != SIZE_MAX)
+        return ctk_blocks_next(b, data, len, block, cut);
+    /* A regexp: the last match in the first 128K past the block's size. */
+    for (size_t span = 131072; len > block; span += 131072) {
+        size_t have = len - block < span ? len - block : span;
+        size_t c = ctk_blocks_cut(b, data + block, have, have);
+        if (c > 0) {
+            *cut = block + c;
+            return 1;
+        }
+        if (have < span)
+            break;
+    }
+    return 0;
+}
+
+/* -N and --pipepart on a pipe: read until the rule finds the cut. */
+static int cut_piped_counted(ctk_pipe *p, size_t skip, size_t *cut)
+{
+    size_t want = p->opts.records > 0 ? 65536 : (size_t)p->opts.block + 65536;
     for (;;) {
         int rc = fill(p, skip, want);
         if (rc < 0)
             return rc;
+        const char *data = (const char *)p->next.data + skip;
         size_t len = p->next.len - skip;
-        if (p->eof && len <= p->opts.block) {
-            cut = len;
-            break;
+        if (p->opts.records == 0 && len <= p->opts.block && p->eof) {
+            *cut = len;
+            return 0;
         }
-        cut = ctk_blocks_cut(p->opts.rules, (const char *)p->next.data + skip, len,
-                             (size_t)p->opts.block);
-        if (cut > 0 || p->eof) {
-            cut = cut > 0 ? cut : len;
-            break;
+        if (cut_counted(p, data, len, cut))
+            return 0;
+        if (p->eof) {
+            *cut = len;
+            return 0;
         }
-        want = len + (size_t)p->opts.block; /* a record bigger than a block */
+        want = len * 2;
     }
+}
+
+/* --pipe on a pipe, as parallel reads it: top the buffer up to the next
+ * multiple of the block size, cut at the last boundary in it (with -L, a
+ * whole number of -L lines, also at the end of input), else grow. */
+static int cut_piped_sized(ctk_pipe *p, size_t skip, size_t *cut)
+{
+    for (;;) {
+        uint64_t t = pipe_target(p);
+        int rc = fill(p, skip, (size_t)t);
+        if (rc < 0)
+            return rc;
+        const char *data = (const char *)p->next.data + skip;
+        size_t len = p->next.len - skip, c;
+        if (len < t) { /* the end of input */
+            c = p->opts.lines > 0 ? ctk_blocks_lines_cut(data, len, p->opts.lines) : 0;
+            *cut = c > 0 ? c : len;
+            p->carry = len - *cut;
+            return 0;
+        }
+        c = p->opts.lines > 0 ? ctk_blocks_lines_cut(data, (size_t)t, p->opts.lines)
+                              : ctk_blocks_cut(p->opts.rules, data, len, (size_t)t);
+        if (c > 0) {
+            *cut = c;
+            p->carry = t - c;
+            return 0;
+        }
+        p->carry = t;
+        grow(p);
+    }
+}
+
+static int produce_piped(ctk_pipe *p, ctk_unit *unit)
+{
+    size_t skip = CTK_PIPE_UNIT_HEAD + p->header.len; /* where data starts */
+    size_t cut = 0;
+    int rc = p->opts.records > 0 || (p->opts.part && p->opts.lines == 0)
+                 ? cut_piped_counted(p, skip, &cut)
+                 : cut_piped_sized(p, skip, &cut);
+    if (rc < 0)
+        return rc;
     if (cut == 0 && (p->produced > 0 || !p->opts.empty_block))
         return CTK_EOF;
     /* The block keeps the buffer; what follows the cut starts the next. */
     p->head.len = 0;
-    int rc = ctk_pipe_unit_encode_head(&p->head, p->pos - p->start, cut, p->header.len + cut);
+    rc = ctk_pipe_unit_encode_head(&p->head, p->pos - p->start, cut, p->header.len + cut);
     if (rc < 0)
         return rc;
     ctk_buf rest = {0};
@@ -1078,7 +1229,11 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     p->ino = (uint64_t)st.st_ino;
     /* A regular file of size 0 may still have contents (/proc, /sys): it
      * is read like a pipe, not mapped as empty. */
-    if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && !opts->no_seek)
+    /* -N and -L count records as they stream by (parallel refuses them
+     * with --pipepart). */
+    if (opts->records > 0 || opts->lines > 0)
+        p->opts.no_seek = 1;
+    if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && !p->opts.no_seek)
         rc = open_file_input(p, &st);
     else if (rc == 0)
         rc = open_pipe_input(p);
@@ -1088,6 +1243,14 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
         if (per_job > p->opts.block)
             p->opts.block = per_job < 4 * CTK_PIPE_BLOCK ? per_job : 4 * CTK_PIPE_BLOCK;
     }
+    /* Unless told, a file is cut as --pipepart cuts it, a pipe as --pipe. */
+    if (p->opts.part < 0)
+        p->opts.part = p->seekable;
+    p->grown = p->opts.block;
+    /* parallel reads the header a block at a time: what it read past the
+     * header is in its buffer when the first block is cut. */
+    if (p->header.len > 0 && p->grown > 0)
+        p->carry = (p->header.len + p->grown - 1) / p->grown * p->grown - p->header.len;
     if (rc < 0) {
         snprintf(err, err_len, "cannot read the input: %s", ctk_strerror(rc));
         ctk_pipe_free(p);
