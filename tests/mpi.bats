@@ -141,10 +141,12 @@ untimed() {
     mpi 3 cpar -s mpi -j1 -k --mpi-timeout 2 --records rec \
         'echo "$OMPI_COMM_WORLD_RANK $PPID" >>ran; sleep {}' ::: 1 1 1 1 1 1 >/dev/null 2>err &
     local job=$! i
-    for ((i = 0; i < 200; i++)); do
+    # mpirun's start-up takes seconds on a loaded machine.
+    for ((i = 0; i < 1200; i++)); do
         grep -q '^2 ' ran 2>/dev/null && break
         sleep 0.05
     done
+    grep -q '^2 ' ran || fail "rank 2 ran no job within 60 s"
     kill -9 "$(awk '$1 == 2 {print $2; exit}' ran)"
     # Under --enable-recovery mpirun's own status does not follow rank 0's
     # (Open MPI 4.1): the records and messages are what count.

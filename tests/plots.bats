@@ -120,7 +120,7 @@ check_chart() {
 
 @test "cpar, cfetch and cpipe --compare --plot chart their own tables; cqueue refuses" {
     need_gnuplot
-    run --separate-stderr timeout 60 cpar --compare=sync,thread -j 2 --format tsv --header \
+    run --separate-stderr timeout 60 cpar --compare=sync,thread -j 2 --format tsv --records-header \
         --plot "$T/cpar.svg" true ::: 1 2 3
     assert_success
     printf '%s\n' "$output" >"$T/cpar.tsv"
