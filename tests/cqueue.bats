@@ -1073,6 +1073,7 @@ on_host() {
     assert_output --regexp $'\t[0-9]{10}\\.[0-9]{3}\t'
     run cq ls --format table
     assert_output --regexp '20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}'
+}
 
 @test "pg: add - goes through COPY: tabs, backslashes, CR and UTF-8 in an item come back and run as given" {
     pg_only
