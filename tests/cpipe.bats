@@ -693,6 +693,8 @@ interrupt() {
             fi
         done
     done
+    return 0
+}
 
 # ---- cut points: GNU parallel is the oracle (issue 15) ----------------------
 
