@@ -250,6 +250,10 @@ typedef struct cpar_opts {
     int records_header, link, verbose, trace, quote, no_empty, files, shuf, pipe;
     const char *eof_str, *arg_sep, *arg_file_sep, *trim;
     ctk_cmdline_names names; /* names.all is -I's: see replace */
+    /* The shared options being parsed: -s NAME is cpar's own option, yet
+     * the parser must see the strategy, or a strategy's options (say
+     * --mpi-timeout) would be refused as given without it. */
+    ctk_common *common;
 } cpar_opts;
 
 static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
@@ -363,6 +367,8 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         if (v[0] >= '0' && v[0] <= '9')
             return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
         o->strategy = v;
+        if (o->common != NULL)
+            o->common->strategy = v;
         return 0;
     case OPT_HEADER:
         o->header = v;
@@ -803,6 +809,7 @@ int main(int argc, char **argv)
     ctk_closeout_init(PROG, 255);
     ctk_cli cli = cpar_cli;
     cli.handler_arg = &o;
+    o.common = &c;
     int rrc = ctk_registry_new(&reg);
     if (rrc < 0) {
         fprintf(stderr, PROG ": %s\n", ctk_strerror(rrc));
