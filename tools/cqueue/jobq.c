@@ -429,6 +429,10 @@ static void wait_for_work(ctk_jobq *q, int room, double next)
         int fds[2] = {q->wake_fd, q->runner.cancel_fd};
         /* A store error here is the next claim's to report. */
         st->ops->wait(st, q->o.queue, fds, 2, timeout > 0 ? timeout : 0);
+        /* A notification may be a `stop`: the next turn looks at the
+         * queue's control row even if it looked a moment ago, or the
+         * worker would sleep through it until the safety net. */
+        q->last_control = 0;
         struct pollfd p = {.fd = q->wake_fd, .events = POLLIN};
         if (poll(&p, 1, 0) > 0)
             drain(q->wake_fd);
