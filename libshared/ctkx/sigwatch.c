@@ -12,6 +12,8 @@
 struct ctk_sigwatch {
     pthread_t thread;
     pthread_mutex_t lock;
+    pthread_cond_t ready_cond;
+    int ready;
     sigset_t watched;
     sigset_t old_mask;
     ctk_signal_fn on_signal;
@@ -57,6 +59,13 @@ static void *watch_main(void *p)
 {
     ctk_sigwatch *w = p;
     struct timespec grace = {GRACE_SECONDS, 0};
+    /* The thread's start-up allocates (the sanitizers' allocators take
+     * locks there that fork does not): say when it is done, so a fork
+     * after ctk_sigwatch_start never copies a lock held mid-allocation. */
+    pthread_mutex_lock(&w->lock);
+    w->ready = 1;
+    pthread_cond_signal(&w->ready_cond);
+    pthread_mutex_unlock(&w->lock);
     for (;;) {
         int first = ctk_sigwatch_received(w);
         int signo = first ? sigtimedwait(&w->watched, NULL, &grace) : 0;
@@ -87,16 +96,24 @@ int ctk_sigwatch_start(ctk_sigwatch **out, ctk_signal_fn on_signal, void *arg)
     sigaddset(&w->watched, SIGUSR2);
     if (pthread_mutex_init(&w->lock, NULL) != 0)
         goto fail_lock;
+    if (pthread_cond_init(&w->ready_cond, NULL) != 0)
+        goto fail_cond;
     if (pthread_sigmask(SIG_BLOCK, &w->watched, &w->old_mask) != 0)
         goto fail_mask;
     if (pthread_create(&w->thread, NULL, watch_main, w) != 0)
         goto fail_thread;
+    pthread_mutex_lock(&w->lock);
+    while (!w->ready)
+        pthread_cond_wait(&w->ready_cond, &w->lock);
+    pthread_mutex_unlock(&w->lock);
     *out = w;
     return 0;
 
 fail_thread:
     pthread_sigmask(SIG_SETMASK, &w->old_mask, NULL);
 fail_mask:
+    pthread_cond_destroy(&w->ready_cond);
+fail_cond:
     pthread_mutex_destroy(&w->lock);
 fail_lock:
     free(w);
@@ -133,6 +150,7 @@ int ctk_sigwatch_stop(ctk_sigwatch *w)
     int signo = w->received;
     /* Leave SIGUSR2 blocked if it was: a late one must not kill us. */
     pthread_sigmask(SIG_SETMASK, &w->old_mask, NULL);
+    pthread_cond_destroy(&w->ready_cond);
     pthread_mutex_destroy(&w->lock);
     free(w);
     return signo;
