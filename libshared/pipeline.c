@@ -30,7 +30,8 @@ struct ctk_pipeline {
     int started; /* reader and writer exist (guarded by lock) */
     int start_failed;
 
-    int inline_ok; /* the tool allows inline mode */
+    ctk_stop_hooks stop; /* the tool's --halt across hosts; set before the run */
+    int inline_ok;       /* the tool allows inline mode */
     /* Inline mode: the strategy's thread only, no lock needed. */
     int inline_mode;
     int input_done;
@@ -107,6 +108,9 @@ int ctk_exec_next(ctk_exec *exec, ctk_unit **unit, int wait)
 
 void ctk_exec_done(ctk_exec *exec, ctk_unit *unit)
 {
+    const ctk_stop_hooks *stop = &exec->pipeline->stop;
+    if (stop->ended != NULL)
+        stop->ended(stop->arg, unit);
     if (exec->pipeline->inline_mode) {
         deliver(exec->pipeline, unit);
         return;
@@ -157,6 +161,24 @@ void ctk_exec_set_cancel_hook(ctk_exec *exec, void (*fn)(void *arg, int signo), 
     p->cancel_hook = fn;
     p->cancel_hook_arg = arg;
     pthread_mutex_unlock(&p->lock);
+}
+
+int ctk_exec_stop(ctk_exec *exec)
+{
+    const ctk_stop_hooks *stop = &exec->pipeline->stop;
+    return stop->decided != NULL ? stop->decided(stop->arg) : CTK_STOP_NONE;
+}
+
+void ctk_exec_apply_stop(ctk_exec *exec, int how)
+{
+    const ctk_stop_hooks *stop = &exec->pipeline->stop;
+    if (stop->apply != NULL && (how == CTK_STOP_SOON || how == CTK_STOP_NOW))
+        stop->apply(stop->arg, how);
+}
+
+int ctk_exec_stop_each(ctk_exec *exec)
+{
+    return exec->pipeline->stop.each;
 }
 
 void ctk_exec_run_unit(ctk_exec *exec, ctk_unit *unit)
@@ -451,6 +473,11 @@ const int *ctk_pipeline_cancel_flag(const ctk_pipeline *p)
 int ctk_pipeline_cancel_fd(const ctk_pipeline *p)
 {
     return p->cancel_fd;
+}
+
+void ctk_pipeline_set_stop(ctk_pipeline *p, const ctk_stop_hooks *hooks)
+{
+    p->stop = hooks != NULL ? *hooks : (ctk_stop_hooks){0};
 }
 
 void ctk_pipeline_counts(ctk_pipeline *p, uint64_t *ok, uint64_t *failed)

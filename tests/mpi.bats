@@ -181,6 +181,9 @@ untimed() {
     assert_equal "$(wc -l <pids)" 4
     kill -INT "$(pgrep -P "$job" -x mpirun)"
     wait "$job" || status=$?
+    # Not 130: Open MPI's mpirun (4.1) makes its own status 1 on SIGINT
+    # whatever rank 0 returns, and will not forward SIGINT to the ranks
+    # (ess_base_forward_signals refuses it); see cpar(1), -s mpi.
     [[ ${status:-0} -ne 0 ]]
     local pid
     for pid in $(cat pids); do
@@ -191,15 +194,81 @@ untimed() {
     assert_equal "$(wc -l <log)" 1
 }
 
-@test "--halt now,fail=1: status and records as under -s process" {
-    skip "cpar decides --halt where the job ran, in memory shared with rank 0 only on one host: not yet carried across ranks"
-    # Two worker ranks with -j1 each run two jobs at a time, as -j2 does.
-    local -A st
-    for s in mpi process; do
-        if [[ $s == mpi ]]; then r=(mpi 3 cpar -j1); else r=(cpar -j2); fi
-        "${r[@]}" -s $s -k --halt now,fail=1 --records rec.$s \
-            'sleep {1}; exit {2}' ::: '0 3' '2 0' '2 0' '2 0' --colsep ' ' >/dev/null 2>&1 || st[$s]=$?
+# A worker rank runs -j jobs at a time, so two worker ranks with -j1 run
+# what -s process runs with -j2; under --halt a worker slot starts its next
+# job only once rank 0 has counted the last, as a local slot does.
+@test "cpar --halt now|soon: status, records and joblog as under -s process" {
+    local h s
+    # Two slots: jobs end at 0 (fails), 1, 1.6, 1.9 (fails), 2.5 and 2.9 s,
+    # far enough apart that which are running at a decision is no race.
+    for h in now,fail=1 soon,fail=1 now,success=1 soon,done=3 now,fail=2 soon,fail=50%; do
+        local -A st=()
+        for s in mpi process; do
+            if [[ $s == mpi ]]; then r=(mpi 3 cpar -j1); else r=(cpar -j2); fi
+            "${r[@]}" -s $s -k --halt $h --colsep ' ' --records rec.$s --joblog log.$s \
+                'sleep {1}; exit {2}' ::: '0 3' '1 0' '1.6 0' '1.5 0' '0.3 4' '1 0' \
+                >/dev/null 2>err.$s || st[$s]=$?
+        done
+        echo "--halt $h" >&2
+        assert_equal "${st[mpi]:-0}" "${st[process]:-0}"
+        assert_equal "$(untimed rec.mpi)" "$(untimed rec.process)"
+        assert_equal "$(cut -f1,2,5-9 log.mpi)" "$(cut -f1,2,5-9 log.process)"
+        # Rank 0 decided, and said so as cpar does.
+        assert_equal "$(grep -c '^cpar: This job' err.mpi)" "$(grep -c '^cpar: This job' err.process)"
     done
-    assert_equal "${st[mpi]:-0}" 3
-    assert_equal "$(untimed rec.mpi)" "$(untimed rec.process)"
+    # The last run: half the jobs failed, as GNU parallel counts it.
+    assert_equal "${st[mpi]}" 34
+}
+
+@test "cpar --halt now,fail=1 -s mpi: the running jobs of every rank end at once" {
+    mpi 3 cpar -s mpi -j1 --halt now,fail=1 --joblog log \
+        'echo "$OMPI_COMM_WORLD_RANK $$" >>ran; [ {} = 1 ] && sleep 0.5 && exit 4; exec sleep 6{}' \
+        ::: 1 2 3 4 >/dev/null 2>&1 || status=$?
+    assert_equal "${status:-0}" 4
+    # Rank 0 ran none; the job on the other rank was ended, not waited for.
+    run grep -c '^0 ' ran
+    assert_output 0
+    assert_equal "$(awk '{print $1}' ran | sort -u | tr '\n' ' ')" "1 2 "
+    local pid
+    for pid in $(awk '{print $2}' ran); do
+        run kill -0 "$pid"
+        assert_failure
+    done
+    # Only the failed job is logged (an ended one is not: --resume runs it).
+    assert_equal "$(wc -l <log)" 2
+    assert_equal "$(awk -F'\t' 'NR == 2 {print $1, $7}' log)" "1 4"
+}
+
+# One worker rank with -j2 runs as -s process -j2 does (the same window of
+# blocks in flight, so the same blocks are cut before --halt stops it).
+@test "cpipe --halt now|soon: output and status as under -s process" {
+    seq 1 30000 >in.txt
+    local h s
+    for h in now,fail=1 soon,fail=1 now,done=4; do
+        local -A st=()
+        for s in mpi process; do
+            if [[ $s == mpi ]]; then r=(mpi 2 cpipe); else r=(cpipe); fi
+            "${r[@]}" -s $s -j2 --pipe --block 10k --halt $h \
+                'wc -l; case $CPIPE_BLOCK in 1|2) ;; 3) sleep 0.5; exit 7;; *) sleep 3;; esac' \
+                <in.txt >out.$s 2>err.$s || st[$s]=$?
+        done
+        echo "--halt $h" >&2
+        assert_equal "${st[mpi]:-0}" 7
+        assert_equal "${st[process]:-0}" 7
+        cmp out.mpi out.process
+        grep -q -- '--halt: ' err.mpi
+    done
+}
+
+# Each rank in a folder of its own: anything a worker rank opens would
+# show there (on a shared file system it would truncate rank 0's file).
+@test "cpar -s mpi --joblog --records: the worker ranks open no output" {
+    mkdir r0 r1 r2
+    mpi 3 sh -c 'cd r$OMPI_COMM_WORLD_RANK && exec cpar -s mpi -k --joblog log --records rec \
+        "$@"' sh true ::: a b c
+    cpar -s process -k --joblog log.proc --records rec.proc true ::: a b c
+    assert_equal "$(ls r1 r2)" "$(printf 'r1:\n\nr2:')"
+    assert_equal "$(cut -f1,2,5-9 r0/log)" "$(cut -f1,2,5-9 log.proc)"
+    assert_equal "$(untimed r0/rec)" "$(untimed rec.proc)"
+    assert_equal "$(wc -l <r0/log)" 4
 }

@@ -11,7 +11,13 @@
  * of them at a time with the tool's own run, sends the results back and
  * ends its process without returning to the tool. Units and results
  * travel as libctk's wire frames, one MPI message each; control messages
- * (ask, dry, stop, cancel, heartbeat) carry no unit data.
+ * (ask, dry, stop, cancel, halt, heartbeat) carry no unit data.
+ *
+ * The tool's early stop (--halt) is decided on rank 0, from the results
+ * as they come back (libctk's stop hooks), and carried to every worker
+ * rank ahead of any later unit, where the tool applies it: the units it
+ * still gets are skipped or run as they would be on one host, and on
+ * "now" the running ones end.
  *
  * All MPI calls are made by the thread that calls execute (MPI_THREAD_
  * FUNNELED): on a worker, runner threads run units and hand them back
@@ -43,7 +49,17 @@
 
 #include <ctk/plugin.h>
 
-enum { TAG_ASK = 1, TAG_UNIT, TAG_RESULT, TAG_DRY, TAG_STOP, TAG_CANCEL, TAG_BEAT };
+enum {
+    TAG_ASK = 1,
+    TAG_UNIT,
+    TAG_RESULT,
+    TAG_DRY,
+    TAG_STOP,
+    TAG_CANCEL,
+    TAG_BEAT,
+    TAG_HALT,
+    TAG_ACK
+};
 
 #define DEFAULT_TIMEOUT 30.0
 #define SLEEP_MIN_NS    20000L  /* first idle sleep */
@@ -222,12 +238,24 @@ typedef struct item {
     struct item *next;
 } item;
 
+/* A runner's slot: under ctk_exec_stop_each it waits, after each unit,
+ * for rank 0 to have counted the result (TAG_ACK). */
+typedef struct slot {
+    struct worker *w;
+    uint64_t seq; /* the unit whose ack it waits for */
+    int waiting;
+} slot;
+
 typedef struct worker {
     ctk_exec *exec;
     pthread_mutex_t lock;
     pthread_cond_t ready;
+    pthread_cond_t acked;
     item *todo, *todo_tail; /* units to run, in arrival order */
     item *done;             /* results to send */
+    slot *slots;            /* [jobs] */
+    unsigned nslots;
+    int each; /* ctk_exec_stop_each */
     int closing;
 } worker;
 
@@ -247,7 +275,8 @@ static void push(item **head, item **tail, item *it)
 
 static void *runner_main(void *arg)
 {
-    worker *w = arg;
+    slot *me = arg;
+    worker *w = me->w;
     for (;;) {
         pthread_mutex_lock(&w->lock);
         while (w->todo == NULL && !w->closing)
@@ -264,9 +293,30 @@ static void *runner_main(void *arg)
         ctk_exec_run_unit(w->exec, it->unit);
         it->unit->start -= it->arrived;
         pthread_mutex_lock(&w->lock);
+        me->seq = it->unit->seq;
+        me->waiting = w->each;
         push(&w->done, NULL, it);
+        /* As a local job slot waits for its job to be counted: rank 0 may
+         * decide to stop on this result, and the next unit must know. */
+        while (me->waiting && !w->closing)
+            pthread_cond_wait(&w->acked, &w->lock);
         pthread_mutex_unlock(&w->lock);
     }
+}
+
+/* Rank 0 counted these results (and sent any stop they caused first). */
+static void take_acks(worker *w, const ctk_buf *frame)
+{
+    pthread_mutex_lock(&w->lock);
+    for (size_t k = 0; k + sizeof(uint64_t) <= frame->len; k += sizeof(uint64_t)) {
+        uint64_t seq;
+        memcpy(&seq, frame->data + k, sizeof seq);
+        for (unsigned i = 0; i < w->nslots; i++)
+            if (w->slots[i].waiting && w->slots[i].seq == seq)
+                w->slots[i].waiting = 0;
+    }
+    pthread_cond_broadcast(&w->acked);
+    pthread_mutex_unlock(&w->lock);
 }
 
 static void unit_free(ctk_unit *unit)
@@ -340,9 +390,13 @@ static int serve(worker *w, unsigned jobs, double timeout)
         held -= sent;
         busy |= sent > 0;
         /* -j units run here; as many again wait queued, so a runner that
-         * finishes finds its next unit without a round trip to rank 0. */
-        if (!dry && held + asked < 2 * jobs) {
-            int32_t want = (int32_t)(2 * jobs - held - asked);
+         * finishes finds its next unit without a round trip to rank 0.
+         * Not when the tool may stop on any result: a slot waits for rank
+         * 0 anyway, and the units running are then the first ones in
+         * input order, as under a local -j. */
+        unsigned depth = w->each ? jobs : 2 * jobs;
+        if (!dry && held + asked < depth) {
+            int32_t want = (int32_t)(depth - held - asked);
             if (post(&o, 0, TAG_ASK, &want, sizeof want) == 0)
                 asked += (unsigned)want;
         }
@@ -359,6 +413,13 @@ static int serve(worker *w, unsigned jobs, double timeout)
             } else if (st.MPI_TAG == TAG_DRY) {
                 dry = 1;
                 asked = 0;
+            } else if (st.MPI_TAG == TAG_HALT) {
+                int32_t how = 0;
+                if (frame.len == sizeof how)
+                    memcpy(&how, frame.data, sizeof how);
+                ctk_exec_apply_stop(w->exec, (int)how);
+            } else if (st.MPI_TAG == TAG_ACK) {
+                take_acks(w, &frame);
             } else if (st.MPI_TAG == TAG_CANCEL) {
                 /* Cancel reaches the units as a Ctrl-C would here: through
                  * the tool's own signal handling, which ends its jobs. */
@@ -391,6 +452,7 @@ static int serve(worker *w, unsigned jobs, double timeout)
     pthread_mutex_lock(&w->lock);
     w->closing = 1;
     pthread_cond_broadcast(&w->ready);
+    pthread_cond_broadcast(&w->acked);
     pthread_mutex_unlock(&w->lock);
     drain(&o, status == 0 ? timeout : 1.0);
     ctk_buf_free(&frame);
@@ -400,18 +462,24 @@ static int serve(worker *w, unsigned jobs, double timeout)
 static int worker_main(ctk_exec *exec, const mpi_conf *conf)
 {
     unsigned jobs = ctk_exec_jobs(exec);
-    worker w = {.exec = exec};
+    worker w = {.exec = exec, .each = ctk_exec_stop_each(exec)};
     pthread_mutex_init(&w.lock, NULL);
     pthread_cond_init(&w.ready, NULL);
+    pthread_cond_init(&w.acked, NULL);
     pthread_t *threads = calloc(jobs, sizeof *threads);
+    w.slots = calloc(jobs, sizeof *w.slots);
     unsigned started = 0;
-    while (threads != NULL && started < jobs &&
-           pthread_create(&threads[started], NULL, runner_main, &w) == 0)
-        started++;
+    while (threads != NULL && w.slots != NULL && started < jobs) {
+        w.slots[started].w = &w;
+        if (pthread_create(&threads[started], NULL, runner_main, &w.slots[started]) != 0)
+            break;
+        w.nslots = ++started;
+    }
     int status = started > 0 ? serve(&w, started, conf->timeout) : 1;
     for (unsigned i = 0; i < started; i++)
         pthread_join(threads[i], NULL);
     free(threads);
+    free(w.slots);
     if (status == 0)
         finalize();
     /* A worker rank writes nothing and runs no more of the tool: its
@@ -437,6 +505,7 @@ typedef struct peer {
     unsigned asked; /* units it asked for and has not got */
     sent *inflight; /* [cap] */
     unsigned n, cap;
+    ctk_buf acks; /* seqs of results counted this round (ctk_exec_stop_each) */
     double heard; /* last message, any kind */
     char host[MPI_MAX_PROCESSOR_NAME];
 } peer;
@@ -450,6 +519,7 @@ typedef struct master {
     ctk_buf frame;
     int eof;
     int cancel_sent;
+    int32_t halt_sent; /* the tool's CTK_STOP_* the workers know of */
     unsigned inflight;
 } master;
 
@@ -522,6 +592,8 @@ static void take_result(master *m, peer *p)
             unit->start += at; /* it came as the time since it arrived */
         untrack(m, p, i);
         ctk_exec_done(m->exec, unit);
+        if (ctk_exec_stop_each(m->exec))
+            ctk_buf_append(&p->acks, &seq, sizeof seq);
         return;
     }
 }
@@ -581,6 +653,23 @@ static int master_round(master *m, double *beat)
            flag) {
         handle(m, &st);
         busy = 1;
+    }
+    /* A result just taken may have made the tool stop: the workers learn
+     * of it before any unit handed out after it. */
+    int32_t how = (int32_t)ctk_exec_stop(m->exec);
+    if (how > m->halt_sent) {
+        for (int i = 0; i < m->npeers; i++)
+            if (m->peers[i].alive)
+                post(&m->o, m->peers[i].rank, TAG_HALT, &how, sizeof how);
+        m->halt_sent = how;
+        busy = 1;
+    }
+    /* After the stop, so a worker's slot that goes on knows of it. */
+    for (int i = 0; i < m->npeers; i++) {
+        peer *p = &m->peers[i];
+        if (p->acks.len > 0 && p->alive)
+            post(&m->o, p->rank, TAG_ACK, p->acks.data, p->acks.len);
+        p->acks.len = 0;
     }
     unsigned before = m->inflight;
     for (int i = 0; i < m->npeers; i++)
@@ -666,8 +755,10 @@ static int master_main(ctk_exec *exec, const mpi_conf *conf, int size)
         if (m.peers[i].alive)
             post(&m.o, m.peers[i].rank, TAG_STOP, &broken, no_finalize ? 1 : 0);
     drain(&m.o, conf->timeout);
-    for (int i = 0; i < m.npeers; i++)
+    for (int i = 0; i < m.npeers; i++) {
         free(m.peers[i].inflight);
+        ctk_buf_free(&m.peers[i].acks);
+    }
     free(m.peers);
     ctk_buf_free(&m.frame);
     return 0;
@@ -739,10 +830,23 @@ static const ctk_option mpi_options[] = {
     {NULL, NULL, NULL},
 };
 
+#define MPI_SUMMARY "units spread over the ranks of mpirun (rank 0 reads and writes, the rest run)"
+
 static const ctk_strategy_ops mpi_ops = {
     .name = "mpi",
-    .summary = "units spread over the ranks of mpirun (rank 0 reads and writes, the rest run)",
-    .flags = CTK_STRATEGY_PROCESSES,
+    .summary = MPI_SUMMARY,
+    .flags = CTK_STRATEGY_PROCESSES | CTK_STRATEGY_REMOTE,
+    .execute = mpi_execute,
+    .options = mpi_options,
+    .set_option = mpi_set_option,
+};
+
+/* The same on a worker rank, which tells the tool so: it opens no output
+ * there (its joblog, its records are rank 0's). */
+static const ctk_strategy_ops mpi_worker_ops = {
+    .name = "mpi",
+    .summary = MPI_SUMMARY,
+    .flags = CTK_STRATEGY_PROCESSES | CTK_STRATEGY_REMOTE | CTK_STRATEGY_WORKER,
     .execute = mpi_execute,
     .options = mpi_options,
     .set_option = mpi_set_option,
@@ -768,7 +872,8 @@ static int mpi_init(ctk_registry *reg)
     /* A worker rank writes nothing: what the tool would print there (its
      * records, its table, its messages) is rank 0's to print. */
     const char *rank = world_rank_env();
-    if (rank != NULL && strcmp(rank, "0") != 0) {
+    int on_worker = rank != NULL && strcmp(rank, "0") != 0;
+    if (on_worker) {
         int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (null >= 0) {
             dup2(null, STDOUT_FILENO);
@@ -777,7 +882,7 @@ static int mpi_init(ctk_registry *reg)
         }
         atexit(worker_exit);
     }
-    int rc = ctk_register_strategy(reg, &mpi_ops, conf, free);
+    int rc = ctk_register_strategy(reg, on_worker ? &mpi_worker_ops : &mpi_ops, conf, free);
     if (rc < 0)
         free(conf);
     return rc;

@@ -1,6 +1,6 @@
 /* test-pipeline.c: the window bounds units in flight, cancel stops a run
- * promptly, inline mode keeps every unit on the strategy's thread, and
- * invalid options are refused. */
+ * promptly, inline mode keeps every unit on the strategy's thread, the
+ * stop hooks reach the tool, and invalid options are refused. */
 #include "testutil.h"
 
 typedef struct counting {
@@ -270,6 +270,98 @@ static void test_thread_strategy_ignores_inline(void)
     g_strfreev(items);
 }
 
+/* The stop hooks: a strategy hands units back, the tool's `ended` sees
+ * each before consume and decides; the strategy reads the decision and
+ * passes one on (as a remote strategy's worker would); without hooks both
+ * are inert. */
+typedef struct stop_tool {
+    int ended, applied, last_how;
+} stop_tool;
+
+static void stop_tool_ended(void *arg, const ctk_unit *unit)
+{
+    (void)unit;
+    ((stop_tool *)arg)->ended++;
+}
+
+static int stop_tool_decided(void *arg)
+{
+    return ((stop_tool *)arg)->ended >= 3 ? CTK_STOP_SOON : CTK_STOP_NONE;
+}
+
+static void stop_tool_apply(void *arg, int how)
+{
+    stop_tool *t = arg;
+    t->applied++;
+    t->last_how = how;
+}
+
+typedef struct stop_seen {
+    int stops[16];
+    int n, each;
+} stop_seen;
+
+static int stop_execute(ctk_exec *exec, void *data)
+{
+    stop_seen *seen = data;
+    seen->each = ctk_exec_stop_each(exec);
+    ctk_unit *unit;
+    while (ctk_exec_next(exec, &unit, CTK_WAIT) == 0) {
+        ctk_exec_run_unit(exec, unit);
+        ctk_exec_done(exec, unit);
+        if (seen->n < 16)
+            seen->stops[seen->n++] = ctk_exec_stop(exec);
+    }
+    ctk_exec_apply_stop(exec, CTK_STOP_NOW);
+    ctk_exec_apply_stop(exec, 7); /* not a decision: ignored */
+    return 0;
+}
+
+static void run_stop(const ctk_stop_hooks *hooks, stop_seen *seen, feed *f)
+{
+    static const ctk_strategy_ops ops = {.name = "stopper", .execute = stop_execute};
+    char **items = numbers(5);
+    feed_init(f, items);
+    ctk_registry *reg;
+    ctk_registry_new(&reg);
+    g_assert_cmpint(ctk_register_strategy(reg, &ops, seen, NULL), ==, 0);
+    ctk_pipeline *p;
+    ctk_pipeline_opts o = {{square_run, NULL, NULL}, 1, 1, 0, feed_produce, f, feed_consume, f};
+    g_assert_cmpint(ctk_pipeline_new(&p, &o), ==, 0);
+    ctk_pipeline_set_stop(p, hooks);
+    g_assert_cmpint(ctk_pipeline_run(p, ctk_registry_strategy(reg, "stopper")), ==, 0);
+    ctk_pipeline_free(p);
+    ctk_registry_free(reg);
+    g_strfreev(items);
+}
+
+static void test_stop_hooks(void)
+{
+    stop_tool t = {0};
+    ctk_stop_hooks hooks = {stop_tool_ended, stop_tool_decided, stop_tool_apply, &t, 1};
+    stop_seen seen = {{0}, 0, 0};
+    feed f;
+    run_stop(&hooks, &seen, &f);
+    g_assert_cmpint(t.ended, ==, 5);
+    g_assert_cmpuint(f.seen->len, ==, 5);
+    g_assert_cmpint(seen.n, ==, 5);
+    g_assert_cmpint(seen.stops[1], ==, CTK_STOP_NONE);
+    g_assert_cmpint(seen.stops[2], ==, CTK_STOP_SOON);
+    g_assert_cmpint(seen.each, ==, 1);
+    g_assert_cmpint(t.applied, ==, 1);
+    g_assert_cmpint(t.last_how, ==, CTK_STOP_NOW);
+    feed_clear(&f);
+
+    stop_seen none = {{0}, 0, 1};
+    run_stop(NULL, &none, &f);
+    g_assert_cmpint(none.n, ==, 5);
+    for (int i = 0; i < none.n; i++)
+        g_assert_cmpint(none.stops[i], ==, CTK_STOP_NONE);
+    g_assert_cmpint(none.each, ==, 0);
+    g_assert_cmpuint(f.seen->len, ==, 5);
+    feed_clear(&f);
+}
+
 static void test_empty_input(void)
 {
     char *items[] = {NULL};
@@ -302,6 +394,7 @@ int main(int argc, char **argv)
     g_test_add_func("/pipeline/not-inline-unless-allowed", test_not_inline_without_leave);
     g_test_add_func("/pipeline/thread-ignores-inline", test_thread_strategy_ignores_inline);
     g_test_add_func("/pipeline/empty", test_empty_input);
+    g_test_add_func("/pipeline/stop-hooks", test_stop_hooks);
     g_test_add_func("/pipeline/invalid", test_invalid_options);
     return g_test_run();
 }

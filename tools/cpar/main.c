@@ -953,6 +953,15 @@ int main(int argc, char **argv)
                 GNU_LINE_MAX);
         o.max_chars = GNU_LINE_MAX;
     }
+    /* A worker rank of a strategy spanning hosts (mpi) only runs jobs:
+     * the joblog and records are the consuming rank's, and opening them
+     * here would truncate its files on a shared file system. */
+    const ctk_strategy *chosen =
+        ctk_registry_strategy(reg, c.strategy ? c.strategy : CTK_PARRUN_DEFAULT_STRATEGY);
+    if (c.compare == NULL && chosen != NULL && (chosen->ops->flags & CTK_STRATEGY_WORKER) != 0) {
+        o.joblog = o.records = NULL;
+        o.resume = 0;
+    }
     if (o.joblog != NULL && strcmp(o.joblog, "-") == 0 && o.dry_run) {
         o.joblog = NULL; /* a dry run logs nothing; parallel prints only the lines */
     } else if (o.joblog != NULL && strcmp(o.joblog, "-") == 0) {

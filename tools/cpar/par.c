@@ -792,7 +792,8 @@ static void job_end(ctk_par *p, job *j, int rc)
     int interrupted = (__atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 ||
                        ctk_is_cancelled(p->cancel) || halted(p) == 2) &&
                       (j->res.terminated || j->res.signal != 0);
-    if (!p->opts.dry_run && !interrupted)
+    /* Under a remote strategy the consumer decides, from the results. */
+    if (!p->opts.dry_run && !interrupted && !p->opts.remote)
         halt_check(p, rc < 0 || j->res.exit != 0 || j->res.signal != 0 || j->res.timed_out,
                    j->res.timed_out ? -1 : j->res.exit, j->res.signal, (const char *)j->line.data,
                    j->line.len);
@@ -837,6 +838,62 @@ static void job_end(ctk_par *p, job *j, int rc)
     give_slot(p, j->slot);
     ctk_cmdline_argv_free(j->argv);
     ctk_buf_free(&j->line);
+}
+
+/* ---- --halt across hosts ------------------------------------------------------ */
+
+static char *tag_of(const ctk_unit *unit);
+
+/* A result back from a process that shares no memory with this one: it
+ * counts for --halt here, as halt_check counts a job where it ended under
+ * a local strategy. A job that never ran (skipped, or cancelled before it
+ * started) and one our own stop ended do not count, as there. */
+static void stop_ended(void *arg, const ctk_unit *unit)
+{
+    ctk_par *p = arg;
+    if (p->opts.dry_run || p->opts.halt.when == CTK_HALT_NEVER || unit->status == CTK_ECANCELED ||
+        (unit->status == 0 && unit->out.len == 0))
+        return;
+    ctk_par_result r = {0};
+    if (unit->status < 0 || ctk_par_decode_result(&unit->out, &r) < 0) {
+        /* It failed on its way (a rank that died): a job that failed. */
+        char *input = tag_of(unit);
+        halt_check(p, 1, 0, 0, input, strlen(input));
+        g_free(input);
+        return;
+    }
+    int interrupted = (cancelled(p) || halted(p) == 2) && (r.terminated || r.signal != 0);
+    if (!interrupted)
+        halt_check(p, r.exit != 0 || r.signal != 0 || r.timed_out, r.timed_out ? -1 : r.exit,
+                   r.signal, r.line, r.line_len);
+    ctk_par_result_clear(&r);
+}
+
+static int stop_decided(void *arg)
+{
+    int h = halted(arg);
+    return h == 2 ? CTK_STOP_NOW : h == 1 ? CTK_STOP_SOON : CTK_STOP_NONE;
+}
+
+/* Where jobs run: the consumer's decision becomes this process's, so the
+ * jobs it still gets are skipped (job_begin) and, on now, the running
+ * ones end. */
+static void stop_apply(void *arg, int how)
+{
+    ctk_par *p = arg;
+    int want = how == CTK_STOP_NOW ? 2 : 1;
+    pthread_mutex_lock(&p->sh->lock);
+    if (p->sh->halted < want)
+        __atomic_store_n(&p->sh->halted, want, __ATOMIC_SEQ_CST);
+    pthread_mutex_unlock(&p->sh->lock);
+    if (want == 2)
+        stop_all(p);
+}
+
+ctk_stop_hooks ctk_par_stop_hooks(ctk_par *p)
+{
+    int each = p->opts.halt.when != CTK_HALT_NEVER && !p->opts.dry_run;
+    return (ctk_stop_hooks){stop_ended, stop_decided, stop_apply, p, each};
 }
 
 /* ---- --line-buffer: whole lines as the jobs write them --------------------- */

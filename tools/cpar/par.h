@@ -58,6 +58,9 @@ typedef struct ctk_par_opts {
     size_t fill_max; /* -X/-m with -n/-N: at most this many items per line; 0: no cap */
     int elsewhere;   /* the strategy has CTK_STRATEGY_PROCESSES: a process
                         running jobs may not be the consumer's */
+    int remote;      /* the strategy has CTK_STRATEGY_REMOTE: the processes
+                        running jobs share no memory with the consumer, which
+                        decides --halt from the results (ctk_par_stop_hooks) */
 } ctk_par_opts;
 
 typedef struct ctk_par ctk_par;
@@ -76,6 +79,10 @@ void ctk_par_cancel(ctk_par *p, int signo);
 /* The pipeline that runs the jobs: the producer stops reading on its
  * cancel flag and waits out --rate on its cancel fd. */
 void ctk_par_use_pipeline(ctk_par *p, const int *cancel, int cancel_fd);
+/* --halt under a CTK_STRATEGY_REMOTE strategy (ctk_pipeline_set_stop):
+ * the consumer counts each job as its result comes back and decides;
+ * the processes running jobs apply the decision. */
+ctk_stop_hooks ctk_par_stop_hooks(ctk_par *p);
 /* Jobs run, and how many of them failed (non-zero exit, a signal, or
  * never started). */
 void ctk_par_counts(ctk_par *p, uint64_t *ran, uint64_t *failed);

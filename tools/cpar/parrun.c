@@ -270,6 +270,10 @@ static int run_strategy(ctk_par *par, ctk_registry *reg, const char *name, const
     int rc = ctk_pipeline_new(&run.pipeline, &pl);
     if (rc < 0)
         return rc;
+    if (po->remote) {
+        ctk_stop_hooks hooks = ctk_par_stop_hooks(par);
+        ctk_pipeline_set_stop(run.pipeline, &hooks);
+    }
     ctk_par_use_pipeline(par, ctk_pipeline_cancel_flag(run.pipeline),
                          ctk_pipeline_cancel_fd(run.pipeline));
     if (inline_ok(po, po->sources))
@@ -289,6 +293,14 @@ static int elsewhere(ctk_registry *reg, const char *name)
 {
     const ctk_strategy *s = ctk_registry_strategy(reg, name);
     return s != NULL && (s->ops->flags & CTK_STRATEGY_PROCESSES) != 0;
+}
+
+/* Whether the jobs run in processes sharing no memory with this one
+ * (ctk_par_opts.remote). */
+static int remote(ctk_registry *reg, const char *name)
+{
+    const ctk_strategy *s = ctk_registry_strategy(reg, name);
+    return s != NULL && (s->ops->flags & CTK_STRATEGY_REMOTE) != 0;
 }
 
 /* Each running job holds up to this many of our descriptors: its pipes,
@@ -321,6 +333,7 @@ int ctk_parrun_jobs(const ctk_common *c, ctk_registry *reg, const ctk_par_opts *
     ctk_par_opts fitted = *po;
     fitted.jobs = jobs < po->jobs ? jobs : po->jobs;
     fitted.elsewhere = elsewhere(reg, name);
+    fitted.remote = remote(reg, name);
     po = &fitted;
     int rc = ctk_par_new(&par, po, err, sizeof err);
     if (rc < 0) {
@@ -405,6 +418,7 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
         compare_row row = {in, reg, *po, *n, jobs, c->keep_order};
         row.po.jobs = jobs < po->jobs ? jobs : po->jobs;
         row.po.elsewhere = elsewhere(reg, *n);
+        row.po.remote = remote(reg, *n);
         ctk_buf result = {0};
         ctk_usage usage;
         int died_of = 0, signo = 0;

@@ -699,6 +699,13 @@ static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
 {
     (void)cancel;
     ctk_pipe *p = ctx;
+    /* After --halt now no output of a later block is written: a block
+     * that has not started does not (consume skips it unreported). */
+    pthread_mutex_lock(&p->lock);
+    int discard = p->discard;
+    pthread_mutex_unlock(&p->lock);
+    if (discard)
+        return ctk_unit_fail(unit, CTK_ECANCELED, "not started: --halt now");
     job j;
     int rc = job_prepare(&j, p, unit);
     if (rc < 0) {
@@ -1189,6 +1196,41 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     ctk_pipe_result_clear(&r);
     if (p->progress != NULL)
         ctk_progress_update(p->progress, done / p->progress_divisor);
+}
+
+/* ---- --halt across hosts --------------------------------------------------------- */
+
+/* consume decides --halt, in the consuming process, whatever the
+ * strategy: a remote one only needs the decision carried to where the
+ * filters run. */
+static int stop_decided(void *arg)
+{
+    ctk_pipe *p = arg;
+    pthread_mutex_lock(&p->lock);
+    int how = p->discard ? CTK_STOP_NOW : p->stop ? CTK_STOP_SOON : CTK_STOP_NONE;
+    pthread_mutex_unlock(&p->lock);
+    return how;
+}
+
+/* Where filters run: now ends the running ones, as halt_announce does
+ * to the filters of this host; their outputs are not written anyway. */
+static void stop_apply(void *arg, int how)
+{
+    ctk_pipe *p = arg;
+    pthread_mutex_lock(&p->lock);
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+    if (how == CTK_STOP_NOW)
+        p->discard = 1;
+    pthread_mutex_unlock(&p->lock);
+    if (how == CTK_STOP_NOW)
+        ctk_pipe_cancel(p, SIGTERM);
+}
+
+ctk_stop_hooks ctk_pipe_stop_hooks(ctk_pipe *p)
+{
+    /* consume decides in input order, after the window: a filter never
+     * waits for its block to be counted, here as on one host. */
+    return (ctk_stop_hooks){NULL, stop_decided, stop_apply, p, 0};
 }
 
 /* ---- life cycle ------------------------------------------------------------------ */

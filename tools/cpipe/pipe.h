@@ -81,6 +81,9 @@ void ctk_pipe_set_cancel(ctk_pipe *p, const int *flag, int fd);
 void ctk_pipe_set_progress(ctk_pipe *p, ctk_progress *progress, uint64_t divisor);
 /* Sends signo to every running filter's process group (any thread). */
 void ctk_pipe_cancel(ctk_pipe *p, int signo);
+/* --halt under a CTK_STRATEGY_REMOTE strategy (ctk_pipeline_set_stop):
+ * consume's decision, carried to the processes running filters. */
+ctk_stop_hooks ctk_pipe_stop_hooks(ctk_pipe *p);
 
 typedef struct ctk_pipe_stats {
     uint64_t blocks;    /* blocks whose filter ran */

@@ -96,6 +96,10 @@ static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
         fprintf(stderr, "%s: cannot start: %s\n", plan->prog, ctk_strerror(rc));
         goto fail_pipeline;
     }
+    if (plan->strategy->ops->flags & CTK_STRATEGY_REMOTE) {
+        ctk_stop_hooks hooks = ctk_pipe_stop_hooks(pipe);
+        ctk_pipeline_set_stop(run.pipeline, &hooks);
+    }
     /* Cancelling wakes a reader waiting on a silent pipe at once. */
     ctk_pipe_set_cancel(pipe, ctk_pipeline_cancel_flag(run.pipeline),
                         ctk_pipeline_cancel_fd(run.pipeline));

@@ -59,6 +59,26 @@ CTK_EXTERN const int *ctk_pipeline_cancel_flag(const ctk_pipeline *p);
  * watches it and wakes at once, instead of waking on a timer to look at
  * the flag. Owned by the pipeline. */
 CTK_EXTERN int ctk_pipeline_cancel_fd(const ctk_pipeline *p);
+/* A tool's early stop (--halt) under a CTK_STRATEGY_REMOTE strategy,
+ * whose units run in processes sharing nothing with this one. `ended`
+ * sees, in the consuming process, each unit as soon as ctk_exec_done
+ * hands it back (in the order units end, before keep_order holds any
+ * back), so the tool can count it; `decided` returns the tool's
+ * CTK_STOP_* so far; `apply` makes a decision that arrived from the
+ * consuming process the tool's own where units run. Any may be NULL;
+ * each may be called from any thread. Call before ctk_pipeline_run. */
+typedef struct ctk_stop_hooks {
+    void (*ended)(void *arg, const ctk_unit *unit);
+    int (*decided)(void *arg);
+    void (*apply)(void *arg, int how);
+    void *arg;
+    /* The decision may follow from any one result (cpar's --halt): where
+     * units run, a slot starts no further unit until the consuming
+     * process has seen the result of the last one it ran, as a local
+     * slot waits for its job to be counted. */
+    int each;
+} ctk_stop_hooks;
+CTK_EXTERN void ctk_pipeline_set_stop(ctk_pipeline *p, const ctk_stop_hooks *hooks);
 CTK_EXTERN void ctk_pipeline_counts(ctk_pipeline *p, uint64_t *ok, uint64_t *failed);
 CTK_EXTERN void ctk_pipeline_free(ctk_pipeline *p);
 

@@ -107,6 +107,24 @@ CTK_EXTERN void ctk_exec_set_wakeup(ctk_exec *exec, void (*fn)(void *arg), void 
  * so a strategy can stop what polling cannot reach (child processes). */
 CTK_EXTERN void ctk_exec_set_cancel_hook(ctk_exec *exec, void (*fn)(void *arg, int signo),
                                          void *arg);
+/* The tool's early stop (--halt), for a CTK_STRATEGY_REMOTE strategy
+ * whose units run where the tool's own stop cannot reach. In the process
+ * that consumes, ctk_exec_stop says what the tool has decided so far
+ * (it only rises): CTK_STOP_SOON, start no more units; CTK_STOP_NOW, end
+ * the running ones too. The strategy carries a rise to every process that
+ * runs units, ahead of any unit it hands out afterwards, and there calls
+ * ctk_exec_apply_stop: the tool then skips or runs the units it is still
+ * given as it would locally, and ends its running units on NOW. Without
+ * the tool's stop hooks (ctk_pipeline_set_stop) these are no-ops. */
+enum { CTK_STOP_NONE = 0, CTK_STOP_SOON = 1, CTK_STOP_NOW = 2 };
+CTK_EXTERN int ctk_exec_stop(ctk_exec *exec);
+CTK_EXTERN void ctk_exec_apply_stop(ctk_exec *exec, int how);
+/* Non-zero when the tool's decision may follow from any one result
+ * (ctk_stop_hooks.each): then a slot where units run starts no further
+ * unit until the consuming process has passed the result of the last one
+ * it ran to ctk_exec_done (and any rise of ctk_exec_stop that followed
+ * has been applied there). */
+CTK_EXTERN int ctk_exec_stop_each(ctk_exec *exec);
 /* Runs unit with the work's blocking `run`, filling start/elapsed and
  * turning a failure without message into one. Every strategy uses it. */
 CTK_EXTERN void ctk_exec_run_unit(ctk_exec *exec, ctk_unit *unit);
@@ -167,6 +185,16 @@ typedef struct ctk_option {
 #define CTK_STRATEGY_SERIAL     0x1u /* one unit at a time, whatever jobs says */
 #define CTK_STRATEGY_PROCESSES  0x2u /* units run in processes other than the caller's */
 #define CTK_STRATEGY_ONE_THREAD 0x4u /* all units start on one thread (an event loop) */
+/* Units run in processes that were not forked from the caller (other
+ * hosts: MPI ranks): they share no memory, file or descriptor with it, so
+ * a tool's early stop (--halt) reaches them only through the strategy
+ * (ctk_exec_stop, ctk_exec_apply_stop). */
+#define CTK_STRATEGY_REMOTE 0x8u
+/* In this process the strategy only runs units handed to it from another
+ * process (an MPI rank >= 1): the tool's produce and consume never run
+ * here, so it opens no output and writes nothing (records, logs, result
+ * files are the other process's). */
+#define CTK_STRATEGY_WORKER 0x10u
 
 typedef struct ctk_strategy_ops {
     const char *name;
