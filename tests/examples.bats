@@ -1,0 +1,398 @@
+#!/usr/bin/env bats
+# examples.bats: every command of every man page's EXAMPLES section, taken
+# from the page source at test time (never copied here), run in a scratch
+# folder with the files it names prepared, URLs pointed at the test server
+# (tests/fixtures/httpd), cqueue on a temporary database. Each test asserts
+# what the page promises: the exit status and the output's shape (the
+# header and rows it shows, the files it says it writes).
+#
+# A test names the example it runs by a key: a fixed string the command
+# contains (or `=COMMAND`, the whole command). The first test checks that
+# every command of every page is claimed by exactly one key of this file
+# and every key by exactly one command, so an example added to a page (or
+# removed from it) fails here until a test handles it.
+#
+# Where an example would take long here (sizes meant to show a speedup on
+# an idle machine), the test scales it down with a sed expression that must
+# change the command, so a rewrite that no longer applies fails too.
+
+load helpers
+load httpd
+
+PAGES="cburn.1 cpar.1 cfetch.1 cpipe.1 cqueue.1 ctk.1 ctk.7 ctk-plugin.7"
+
+setup_file() {
+    httpd_start
+}
+
+teardown_file() {
+    httpd_stop
+}
+
+setup() {
+    SCRATCH="$BATS_TEST_TMPDIR/work"
+    mkdir -p "$SCRATCH"
+    cd "$SCRATCH" || return 1
+    export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
+    export CQUEUE_DB="$BATS_TEST_TMPDIR/q.db"
+    QUEUE_PIDS=
+}
+
+teardown() {
+    # A cqueue daemon a test started (and a failed test left behind).
+    local q
+    for q in $QUEUES_STARTED; do
+        timeout -k 5 30 cqueue -q "$q" stop >/dev/null 2>&1 || true
+    done
+    QUEUES_STARTED=
+    ctk_cleanup
+}
+
+# ---- the pages' examples --------------------------------------------------------
+
+# page_examples PAGE [N]: the commands of PAGE's EXAMPLES section, one a
+# line, groff escapes undone: in a block whose lines start with `$ ` those
+# lines (the rest is the output the page shows); elsewhere every line but
+# comments, a line ending in `\`, `|` or `&&` joined with the next. With N,
+# the output the page shows for command N (from 0) instead.
+page_examples() {
+    perl -e '
+use strict; use warnings;
+my ($page, $want) = @ARGV;
+open my $fh, "<", $page or die "$page: $!\n";
+my ($in_sec, $in_blk, @cmds, @out, @blk) = (0, 0);
+my %esc = ("e" => "\\", "-" => "-", "&" => "", "(aq" => "\x27", "(dq" => "\"", "(ga" => "`", "(ti" => "~", "(ha" => "^");
+sub flush_blk {
+    my $prompted = grep { /^\$ / } @blk;
+    my $pending;
+    for my $l (@blk) {
+        if ($prompted) {
+            if ($l =~ /^\$ (.*)/) { push @cmds, $1; push @out, ""; }
+            elsif (@cmds) { $out[-1] .= "$l\n"; }
+            next;
+        }
+        if (defined $pending) { $l =~ s/^\s+//; $pending .= " " . $l; }
+        else { next if $l =~ /^\s*(#|$)/; $pending = $l; }
+        next if $pending =~ s/\s*\\$//;
+        next if $pending =~ /(\||&&)\s*$/;
+        push @cmds, $pending; push @out, ""; undef $pending;
+    }
+    if (defined $pending) { push @cmds, $pending; push @out, ""; }
+    @blk = ();
+}
+while (my $l = <$fh>) {
+    chomp $l;
+    if ($l =~ /^\.SH\s+"?EXAMPLES"?\s*$/) { $in_sec = 1; next }
+    if ($l =~ /^\.SH/) { $in_sec = 0; next }
+    next unless $in_sec;
+    if ($l =~ /^\.(EX|nf)\b/) { $in_blk = 1; next }
+    if ($l =~ /^\.(EE|fi)\b/) { $in_blk = 0; flush_blk(); next }
+    next unless $in_blk;
+    next if $l =~ /^\.(RS|RE|PP|sp)\b/;
+    $l =~ s/\\(e|-|&|\(aq|\(dq|\(ga|\(ti|\(ha)/$esc{$1}/g;
+    push @blk, $l;
+}
+if (defined $want) { print $out[$want] } else { print "$_\n" for @cmds }
+' "$CTK_SRCDIR/man/$1" ${2:+"$2"}
+}
+
+# key_matches KEY COMMAND
+key_matches() {
+    if [[ $1 == =* ]]; then
+        [[ $2 == "${1#=}" ]]
+    else
+        [[ $2 == *"$1"* ]]
+    fi
+}
+
+# ex_index PAGE KEY: the index of the one command of PAGE that KEY claims.
+ex_index() {
+    local i=0 found=() c
+    while IFS= read -r c; do
+        key_matches "$2" "$c" && found+=("$i")
+        i=$((i + 1))
+    done < <(page_examples "$1")
+    ((${#found[@]} == 1)) || {
+        echo "man/$1: key '$2' claims ${#found[@]} examples" >&2
+        return 1
+    }
+    echo "${found[0]}"
+}
+
+# ex PAGE KEY [SED...]: the command KEY claims, with the page's URLs on
+# the test server and each SED expression applied (each must change it).
+ex() {
+    local page=$1 key=$2 i cmd new e
+    shift 2
+    i=$(ex_index "$page" "$key") || return 1
+    cmd=$(page_examples "$page" | sed -n "$((i + 1))p")
+    for e in "$@"; do
+        new=$(sed -e "$e" <<<"$cmd")
+        [[ $new != "$cmd" ]] || {
+            echo "man/$page: '$e' does not change: $cmd" >&2
+            return 1
+        }
+        cmd=$new
+    done
+    cmd=${cmd//https:\/\/example.com/$HTTPD_URL}
+    cmd=${cmd//https:\/\/example.org/$HTTPD_URL}
+    cmd=${cmd//http:\/\/127.0.0.1:8080/$HTTPD_URL}
+    printf '%s\n' "$cmd"
+}
+
+# ex_run PAGE KEY [SED...]: runs the example (bash -c, in the current
+# folder, under the guard) with `run --separate-stderr`; EX is the command.
+ex_run() {
+    EX=$(ex "$@") || fail "no such example"
+    echo "# $EX" >&3
+    run --separate-stderr timeout -k 5 "$CTK_TIMEOUT" bash -c "$EX"
+}
+
+# ex_shown PAGE KEY: the output the page shows under the command.
+ex_shown() {
+    local i
+    i=$(ex_index "$1" "$2") || return 1
+    page_examples "$1" "$i"
+}
+
+# squeeze: runs of blanks as one space, none at the ends.
+squeeze() {
+    sed -E 's/[[:space:]]+/ /g; s/^ //; s/ $//'
+}
+
+# table_rows: the rows of a blank-aligned table on stdin (a header line
+# first; notes and `...` skipped) as STRATEGY[ VARIANT] TAB CHECKSUM TAB
+# FAILED. Cells may be empty, so the strategy and variant are cut at the
+# header's columns; the checksum is the first 16-hex-digit field and the
+# failed count the field before it.
+table_rows() {
+    awk '
+        /^strategy/ { v = index($0, "variant"); j = index($0, "jobs"); next }
+        /^(note:|cburn:|\.\.\.)/ || NF == 0 { next }
+        {
+            key = $1
+            if (v) { var = substr($0, v, j - v); gsub(/ +/, "", var); key = key " " var }
+            sum = ""; failed = ""
+            for (i = 2; i <= NF; i++) if ($i ~ /^[0-9a-f]+$/ && length($i) == 16) { sum = $i; failed = $(i - 1); break }
+            print key "\t" sum "\t" failed
+        }'
+}
+
+# assert_table PAGE KEY [same|any]: $output holds the table the page shows:
+# the same header, the same rows (by strategy and variant, in order; only
+# in that order among others when the page elides rows with `...`), one
+# checksum over the rows that did not fail, and no failed task where the
+# page shows none. With `same` (the run was not scaled) the checksum is
+# the page's; with `any` (a timed run: rows do different work) the rows'
+# checksums may differ.
+assert_table() {
+    local shown want got
+    shown=$(ex_shown "$1" "$2")
+    [[ -n $shown ]] || fail "man/$1 shows no output for $2"
+    assert_equal "$(grep -E '^strategy' <<<"$output" | squeeze)" \
+        "$(grep -E '^strategy' <<<"$shown" | squeeze)"
+    want=$(table_rows <<<"$shown" | cut -f1)
+    got=$(table_rows <<<"$output" | cut -f1)
+    if grep -q '^\.\.\.' <<<"$shown"; then
+        local rest=$got w
+        while IFS= read -r w; do
+            grep -qxF -- "$w" <<<"$rest" || fail "row '$w' of the page is not in order in: $got"
+            rest=$(awk -v w="$w" 'found { print } $0 == w { found = 1 }' <<<"$rest")
+        done <<<"$want"
+    else
+        assert_equal "$got" "$want"
+    fi
+    # A row fails only where the page shows one failing.
+    local row
+    while IFS=$'\t' read -r row _ f; do
+        [[ $f == 0 ]] && continue
+        table_rows <<<"$shown" | awk -F'\t' -v r="$row" '$1 == r && $3 != 0 { ok = 1 } END { exit !ok }' ||
+            fail "row $row failed $f tasks: $output"
+    done < <(table_rows <<<"$output")
+    local sums
+    sums=$(table_rows <<<"$output" | awk -F'\t' '$3 == 0 { print $2 }' | sort -u)
+    [[ -n $sums ]] || fail "no checksum in: $output"
+    [[ ${3:-} == any ]] || (($(wc -l <<<"$sums") == 1)) || fail "the rows disagree on the checksum: $output"
+    if [[ ${3:-} == same ]]; then
+        assert_equal "$sums" "$(table_rows <<<"$shown" | awk -F'\t' '$3 == 0 { print $2 }' | sort -u)"
+    fi
+}
+
+# ---- the pages have no example without a test ------------------------------------
+
+@test "every example of every page is claimed by exactly one test key, and every key by one example" {
+    local page keys k c n bad=() counts=()
+    for page in $PAGES; do
+        # The keys this file uses for the page: `ex_run PAGE 'KEY'` or
+        # `ex PAGE 'KEY'` (single-quoted, no quote inside).
+        mapfile -t keys < <(grep -oE "\bex(_run|_shown)? $page '[^']+'" "$BATS_TEST_FILENAME" |
+            sed -E "s/^[a-z_]+ [^ ]+ '(.*)'\$/\\1/" | sort -u)
+        n=0
+        while IFS= read -r c; do
+            n=$((n + 1))
+            local claims=0
+            for k in "${keys[@]}"; do
+                key_matches "$k" "$c" && claims=$((claims + 1))
+            done
+            ((claims == 1)) || bad+=("man/$page: claimed by $claims keys: $c")
+        done < <(page_examples "$page")
+        for k in "${keys[@]}"; do
+            local hits=0
+            while IFS= read -r c; do
+                key_matches "$k" "$c" && hits=$((hits + 1))
+            done < <(page_examples "$page")
+            ((hits == 1)) || bad+=("man/$page: key '$k' claims $hits examples")
+        done
+        counts+=("$page:$n/${#keys[@]}")
+    done
+    echo "# examples/keys: ${counts[*]}" >&3
+    ((${#bad[@]} == 0)) || fail "$(printf '%s\n' "${bad[@]}")"
+    # The extraction itself: the pages hold this many commands at least
+    # (a parser that finds nothing would make the check above vacuous).
+    n=0
+    for page in $PAGES; do
+        n=$((n + $(page_examples "$page" | wc -l)))
+    done
+    ((n >= 80)) || fail "only $n examples found"
+}
+
+# ---- cburn(1) ----------------------------------------------------------------------
+
+@test "cburn(1): the default run, one thread row" {
+    ex_run cburn.1 '=cburn' 's/$/ -n 2M/'
+    assert_success
+    assert_table cburn.1 '=cburn'
+}
+
+@test "cburn(1): --compare, the four strategies" {
+    ex_run cburn.1 '=cburn --compare -n 20M' 's/20M/2M/'
+    assert_success
+    assert_table cburn.1 '=cburn --compare -n 20M'
+}
+
+@test "cburn(1): --compare --plot writes the chart" {
+    ex_run cburn.1 '--plot compare.svg' 's/20M/2M/'
+    assert_success
+    assert_equal "$(grep -c '^sync\|^thread\|^process\|^async' <<<"$output")" 4
+    assert_file_exists compare.svg
+    grep -q '<svg' compare.svg || fail "compare.svg is not an SVG: $(head -c 200 compare.svg)"
+}
+
+@test "cburn(1): --gil, one row per strategy with the gil variant" {
+    ex_run cburn.1 '--gil' 's/$/ -n 1M/'
+    assert_success
+    assert_table cburn.1 '--gil'
+}
+
+@test "cburn(1): --share=all, the page's rows among the variants, a note for each lossy row" {
+    ex_run cburn.1 '--share=all' 's/-n 2M/-n 200k/'
+    assert_success
+    assert_table cburn.1 '--share=all'
+    # Every row that lost updates has its note.
+    local lossy
+    lossy=$(awk 'NR > 1 && $0 !~ /^note:/ && $(NF - 1) ~ /^[1-9][0-9]*$/ && NF >= 13 { print $1 }' <<<"$output")
+    for s in $lossy; do
+        assert_line --regexp "^note: $s with share=shm lost [0-9]+ of [0-9]+ additions"
+    done
+}
+
+@test "cburn(1): crossed lock order: deadlocks reported on stderr and exit 1, ordered never fails" {
+    ex_run cburn.1 '--share=ordered,crossed'
+    assert_table cburn.1 '--share=ordered,crossed'
+    local failed
+    failed=$(table_rows <<<"$output" | awk -F'\t' '{ s += $3 } END { print s + 0 }')
+    # Two tasks must run at once for a deadlock: on a busy machine they
+    # may not, and then no row fails and the exit is 0.
+    if ((failed > 0)); then
+        assert_equal "$status" 1
+        assert_stderr_regex "^cburn: task [0-9]+: deadlock after [0-9]+ additions"
+        assert_line --regexp "^note: thread with share=crossed: $failed of 4 tasks deadlocked"
+    else
+        assert_equal "$status" 0
+    fi
+}
+
+# Map-mode records without the elapsed times (the page's are blank-
+# aligned, the tool's tab-separated).
+but_elapsed() {
+    sed -E 's/(^|[[:space:]])[0-9]+\.[0-9]{6}([[:space:]]|$)/ /g; s/(^|[[:space:]])elapsed([[:space:]]|$)/ /' | squeeze
+}
+
+@test "cburn(1): map mode, primes below each input, the last three" {
+    ex_run cburn.1 'cburn -w primes -k -'
+    assert_success
+    assert_equal "$(but_elapsed <<<"$output")" "$(ex_shown cburn.1 'cburn -w primes -k -' | but_elapsed)"
+    # An independent count.
+    assert_equal "$(tail -n 1 <<<"$output" | cut -f3)" "$(primes_below 1000)"
+}
+
+@test "cburn(1): map mode, a bad size is an error record, the others go on, exit 1" {
+    ex_run cburn.1 '--header -k -; echo'
+    assert_success
+    assert_equal "$(but_elapsed <<<"$output")" "$(ex_shown cburn.1 '--header -k -; echo' | but_elapsed)"
+}
+
+@test "cburn(1): --format json through jq, one line per strategy" {
+    ex_run cburn.1 '--format json | jq' 's/50M/2M/'
+    assert_success
+    assert_equal "$(awk '{ print $1 }' <<<"$output")" "$(ex_shown cburn.1 '--format json | jq' | awk '{ print $1 }')"
+    assert_line --index 0 $'sync\t1\t1'
+}
+
+@test "cburn(1): map mode as JSON" {
+    ex_run cburn.1 'cburn --format json -'
+    assert_success
+    local strip='s/"elapsed":[0-9.e-]*/"elapsed":T/'
+    assert_equal "$(sed "$strip" <<<"$output")" "$(ex_shown cburn.1 'cburn --format json -' | sed "$strip")"
+}
+
+@test "cburn(1): --duration, every row timed" {
+    ex_run cburn.1 '--duration 5' 's/--duration 5/--duration 0.3/' 's/10M/1M/'
+    assert_success
+    assert_table cburn.1 '--duration 5' any
+}
+
+@test "cburn(1): many small primes tasks under a pool" {
+    ex_run cburn.1 '-w primes -t 32' 's/250k/20k/'
+    assert_success
+    assert_table cburn.1 '-w primes -t 32'
+}
+
+@test "cburn(1): the pinned plugin strategy with its option" {
+    ex_run cburn.1 '-s pinned --cpu-list' 's/50M/2M/'
+    assert_success
+    assert_table cburn.1 '-s pinned --cpu-list'
+}
+
+# collatz.c as ctk-plugin(7)'s EXAMPLE: A WORKLOAD gives it.
+collatz_c() {
+    awk '/^\.SH EXAMPLE: A WORKLOAD/ { s = 1 } s && /^\.EE/ { exit } s == 2 { print } s && /^\.EX/ { s = 2 }' \
+        "$CTK_SRCDIR/man/ctk-plugin.7" |
+        perl -pe 's/\\(e|-|\(aq|&)/$1 eq "e" ? "\\" : $1 eq "-" ? "-" : $1 eq "&" ? "" : "\x27"/ge' >collatz.c
+    [[ -s collatz.c ]] || fail "no EXAMPLE: A WORKLOAD block in man/ctk-plugin.7"
+}
+
+@test "cburn(1): a workload plugin of one's own: build, list, compare" {
+    collatz_c
+    export PKG_CONFIG_PATH="$CTK_BUILDDIR"
+    ex_run cburn.1 'cc -shared -fPIC -o myplugin.so collatz.c'
+    assert_success
+    assert_equal "$(nm -D --defined-only myplugin.so | awk '{ print $3 }')" ctk_plugin
+    ex_run cburn.1 '--list-workloads | head -n 1'
+    assert_success
+    assert_equal "$(squeeze <<<"$output")" "$(ex_shown cburn.1 '--list-workloads | head -n 1' | squeeze)"
+    ex_run cburn.1 '-w collatz -n 100k --compare'
+    assert_success
+    assert_table cburn.1 '-w collatz -n 100k --compare' same
+}
+
+@test "cburn(1): half the cores, TSV for a spreadsheet in sha.tsv" {
+    ex_run cburn.1 '-w sha256' 's/--compare/-n 50k --compare/'
+    assert_success
+    assert_output ""
+    assert_file_exists sha.tsv
+    run tsv_col strategy <sha.tsv
+    assert_success
+    assert_output $'sync\nthread'
+    assert_equal "$(tsv_col jobs <sha.tsv | sed -n 2p)" "$(($(nproc) / 2 > 0 ? $(nproc) / 2 : 1))"
+}
