@@ -396,3 +396,224 @@ collatz_c() {
     assert_output $'sync\nthread'
     assert_equal "$(tsv_col jobs <sha.tsv | sed -n 2p)" "$(($(nproc) / 2 > 0 ? $(nproc) / 2 : 1))"
 }
+
+# ---- cpar(1) -----------------------------------------------------------------------
+
+# gnu ARGS...: GNU parallel, the oracle.
+gnu() {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    timeout -k 5 "$CTK_TIMEOUT" parallel --will-cite "$@"
+}
+
+@test "cpar(1): gzip every log file, two at a time" {
+    mkdir sub
+    seq 100 >a.log
+    seq 200 >sub/b.log
+    echo keep >c.txt
+    ex_run cpar.1 'cpar -j2 gzip'
+    assert_success
+    assert_equal "$(find . -type f | sort)" "$(printf '%s\n' ./a.log.gz ./c.txt ./sub/b.log.gz)"
+    assert_equal "$(zcat sub/b.log.gz)" "$(seq 200)"
+}
+
+@test "cpar(1): NUL-separated names, one with a newline" {
+    printf abc >'x
+y'
+    printf 12345 >plain
+    ex_run cpar.1 'cpar -0 wc -c'
+    assert_success
+    assert_equal "$(sort <<<"$output")" "$(find . -type f -print0 | xargs -0 -n1 wc -c | sort)"
+}
+
+@test "cpar(1): convert every jpg, keeping the base name" {
+    command -v convert >/dev/null || skip "convert (ImageMagick) is not installed"
+    convert -size 4x4 xc:red a.jpg && convert -size 4x4 xc:blue b.jpg ||
+        skip "convert cannot write a JPEG here"
+    ex_run cpar.1 'cpar convert {} {.}.png'
+    assert_success
+    for f in a b; do
+        assert_equal "$(head -c 4 "$f.png" | od -An -c | squeeze)" '211 P N G'
+    done
+}
+
+@test "cpar(1): no command: the input lines are the command lines" {
+    ex_run cpar.1 'cpar -j4 -k'
+    assert_success
+    assert_output $'one\ntwo'
+}
+
+@test "cpar(1): --header : --colsep names the columns" {
+    ex_run cpar.1 '--header : --colsep'
+    assert_success
+    assert_output "$(printf 'name\tsize\nx\t1\ny\t2\n' | gnu -k --header : --colsep '\t' echo {name} {size})"
+    assert_output $'x 1\ny 2'
+}
+
+@test "cpar(1): an exported bash function as the command" {
+    ex_run cpar.1 'export -f greet'
+    assert_success
+    assert_output $'hello a\nhello b'
+}
+
+@test "cpar(1): -X -s 20 fills command lines as GNU parallel does" {
+    ex_run cpar.1 '-X -s 20'
+    assert_success
+    assert_output "$(gnu -k -X -s 20 echo ::: aaa bbb ccc ddd eee)"
+    (($(wc -l <<<"$output") > 1)) || fail "one line only: $output"
+}
+
+@test "cpar(1): every combination of two lists, in order" {
+    ex_run cpar.1 'echo {1}-{2}'
+    assert_success
+    assert_output "$(gnu -k echo {1}-{2} ::: a b c ::: 1 2)"
+    assert_equal "${#lines[@]}" 6
+}
+
+@test "cpar(1): pairs from two files with ::::+" {
+    printf 'one\n' >s1
+    printf 'two\n' >s2
+    printf '%s\n' s1 s2 >sources.txt
+    printf '%s\n' t1 t2 >targets.txt
+    ex_run cpar.1 '::::+ targets.txt'
+    assert_success
+    assert_equal "$(cat t1)" one
+    assert_equal "$(cat t2)" two
+}
+
+@test "cpar(1): --tag, a shell pipeline per item" {
+    printf 'ERROR x\nok\nERROR y\n' >a.log
+    printf 'fine\n' >b.log
+    ex_run cpar.1 '--tag'
+    assert_success
+    assert_equal "$(sort <<<"$output")" $'a.log\t2\nb.log\t0'
+}
+
+@test "cpar(1): --dry-run prints the command lines and runs nothing" {
+    mkdir dir
+    touch dir/a.txt 'b c.txt'
+    ex_run cpar.1 '--dry-run'
+    assert_success
+    assert_equal "${#lines[@]}" 2
+    assert_line --regexp '^mv dir/a\.txt a\.bak$'
+    assert_line --regexp "^mv ('b c\\.txt'|b\\\\ c\\.txt) ('b c\\.bak'|b\\\\ c\\.bak)$"
+    assert_file_exists dir/a.txt
+    assert_file_exists 'b c.txt'
+    assert_file_not_exists a.bak
+}
+
+@test "cpar(1): -N3, three items per job" {
+    ex_run cpar.1 '-N3'
+    assert_success
+    assert_output "$(seq 10 | gnu -k -N3 echo {1}+{2}+{3})"
+}
+
+@test "cpar(1): a joblog, --resume runs what did not finish, --resume-failed the failures" {
+    # ./fetch fails for `bad` until bad.ok exists; every call is logged.
+    cat >fetch <<'SH'
+#!/bin/sh
+echo "$1" >>calls
+[ "$1" != bad ] || [ -e bad.ok ]
+SH
+    chmod +x fetch
+    printf '%s\n' a bad c >urls.txt
+    ex_run cpar.1 '--joblog jobs.log --retries 2 --timeout 60 ./fetch'
+    assert_failure
+    # bad ran three times (two retries), a and c once.
+    assert_equal "$(sort calls | uniq -c | squeeze)" $'1 a\n3 bad\n1 c'
+    rm calls
+    ex_run cpar.1 '--resume --joblog'
+    assert_file_not_exists calls
+    touch bad.ok
+    ex_run cpar.1 '--resume-failed'
+    assert_success
+    assert_equal "$(cat calls)" bad
+}
+
+@test "cpar(1): --records - as JSON, the failed jobs through jq" {
+    echo good >a.conf
+    echo bad >b.conf
+    printf '#!/bin/sh\n! grep -q bad "$1"\n' >check
+    chmod +x check
+    ex_run cpar.1 '--records - --format json ./check'
+    assert_success
+    assert_output b.conf
+}
+
+@test "cpar(1): --records runs.tsv next to the output" {
+    for d in lib app doc; do
+        mkdir "$d"
+        printf 'all:\n\t@echo built %s\n' "$d" >"$d/Makefile"
+    done
+    ex_run cpar.1 '--records runs.tsv'
+    assert_success
+    for d in lib app doc; do
+        assert_line "built $d"
+    done
+    run tsv_col exit <runs.tsv
+    assert_success
+    assert_output $'0\n0\n0'
+}
+
+@test "cpar(1): --compare on a sleep workload" {
+    ex_run cpar.1 '--compare -j8' 's/seq 40/seq 8/'
+    assert_success
+    assert_equal "$(awk 'NR > 1 { print $1 }' <<<"$output")" $'sync\nthread\nprocess\nasync'
+    assert_equal "$(awk 'NR > 1 { print $NF }' <<<"$output" | sort -u)" 0
+}
+
+@test "cpar(1): --compare --plot writes the chart" {
+    ex_run cpar.1 '--plot sleep.svg' 's/seq 40/seq 8/'
+    assert_success
+    assert_file_exists sleep.svg
+    grep -q '<svg' sleep.svg || fail "sleep.svg is not an SVG"
+}
+
+@test "cpar(1): --halt now,fail=1 ends the jobs still running" {
+    mkdir tests
+    printf 'exit 1\n' >tests/a
+    printf 'sleep 5; touch b.done\n' >tests/b
+    printf '#!/bin/sh\nexec sh "$1"\n' >test
+    chmod +x test
+    ex_run cpar.1 '--halt now,fail=1'
+    assert_failure
+    assert_file_not_exists b.done
+}
+
+@test "cpar(1): --rate with --results, one folder per item" {
+    printf '%s\n' "$HTTPD_URL/ok/one" "$HTTPD_URL/ok/two" >urls.txt
+    ex_run cpar.1 '--results out curl'
+    assert_success
+    local one two
+    one=$(grep -rlx one out) || fail "no result holds one: $(find out)"
+    two=$(grep -rlx two out) || fail "no result holds two: $(find out)"
+    assert_equal "${one##*/}" stdout
+    assert_equal "${two##*/}" stdout
+    [[ ${one%/*} != "${two%/*}" ]] || fail "one folder for both"
+}
+
+@test "cpar(1): a CSV file's columns as arguments" {
+    printf 'ann,30\nbob,41\n' >people.csv
+    ex_run cpar.1 '--colsep ,'
+    assert_success
+    assert_output $'30 is ann\n41 is bob'
+}
+
+@test "cpar(1): --line-buffer --tagstring tags every line" {
+    printf '#!/bin/sh\necho start "$1"; echo end "$1"\n' >build
+    chmod +x build
+    ex_run cpar.1 '--line-buffer'
+    assert_success
+    assert_equal "${#lines[@]}" 6
+    for x in a b c; do
+        assert_line --regexp "^\\[$x\\][[:space:]]+start $x$"
+        assert_line --regexp "^\\[$x\\][[:space:]]+end $x$"
+    done
+}
+
+@test "cpar(1): -0 -X rm -f, many names per command" {
+    mkdir sub
+    touch a.o 'b c.o' sub/d.o keep.c
+    ex_run cpar.1 'cpar -0 -X rm -f'
+    assert_success
+    assert_equal "$(find . -type f)" ./keep.c
+}
