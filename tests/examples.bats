@@ -741,3 +741,103 @@ requests() {
     max=$(curl -sS "$HTTPD_URL/stats" | sed -E 's/.*inflight_max=([0-9]+).*/\1/')
     ((max >= 1 && max <= 4)) || fail "$max requests at once"
 }
+
+# ---- cpipe(1) ----------------------------------------------------------------------
+
+# lines_file FILE N: N numbered lines of text, some with ERROR or timeout.
+lines_file() {
+    awk -v n="$2" 'BEGIN { for (i = 1; i <= n; i++)
+        printf "%d %s line of the log, padded to look like one\n", i, i % 97 == 0 ? "ERROR" : i % 89 == 0 ? "timeout" : "info" }' >"$1"
+}
+
+@test "cpipe(1): gzip by blocks is a valid multi-member gzip file; xz likewise" {
+    lines_file big.log 150000
+    ex_run cpipe.1 'gzip -1 > big.log.gz' 's/--block 4M/--block 2M/'
+    assert_success
+    (($(stat -c %s big.log) > 2 * 2 * 1024 * 1024)) || fail "big.log is one block"
+    ex_run cpipe.1 'gunzip < big.log.gz | cmp - big.log'
+    assert_success
+    head -c 700000 big.log >big.tar
+    ex_run cpipe.1 'xz -T1' 's/--block 16M/--block 256K/'
+    assert_success
+    cmp big.tar <(xz -dc big.tar.xz) || fail "big.tar.xz is not big.tar"
+}
+
+@test "cpipe(1): counting lines, summed by awk or by --reduce" {
+    lines_file big.txt 60000
+    ex_run cpipe.1 'wc -l | awk'
+    assert_success
+    assert_output 60000
+    ex_run cpipe.1 '--reduce'
+    assert_success
+    assert_output 60000
+}
+
+@test "cpipe(1): grep a big log, the matches in the log's order, blocks without one included" {
+    lines_file huge.log 60000
+    ex_run cpipe.1 'grep -F' 's|/var/log/huge.log|huge.log|'
+    assert_success
+    assert_output "$(grep -F ERROR huge.log)"
+}
+
+@test "cpipe(1): count matches of a compressed log, one count per block" {
+    lines_file huge.log 100000
+    gzip -k huge.log
+    ex_run cpipe.1 'grep -c timeout || true'
+    assert_success
+    assert_equal "$(awk '{ s += $1 } END { print s }' <<<"$output")" "$(grep -c timeout huge.log)"
+}
+
+@test "cpipe(1): --header 1 gives every block the CSV header" {
+    python3 -c '
+import random
+random.seed(7)
+print("id,amount,note")
+for i in range(60000):
+    print("%d,%d.25,some words to make the file bigger than a block" % (i, random.randrange(1000)))' >sales.csv
+    ex_run cpipe.1 '--header 1 -a sales.csv'
+    assert_success
+    (($(wc -l <<<"$output") > 1)) || fail "one block only"
+    assert_equal "$(awk '{ s += $1 } END { printf "%.2f", s }' <<<"$output")" \
+        "$(awk -F, 'NR > 1 { s += $2 } END { printf "%.2f", s }' sales.csv)"
+}
+
+@test "cpipe(1): NUL-terminated records: the sizes of every file under a folder" {
+    mkdir -p d/e
+    for i in $(seq 50); do head -c "$((i * 37))" /dev/zero >"d/e/f $i"; done
+    ex_run cpipe.1 'xargs -0 stat' 's|find / |find . |'
+    assert_success
+    assert_output "$(find . -print0 | xargs -0 stat -c %s | awk '{s+=$1} END {print s}')"
+}
+
+@test "cpipe(1): FASTA records cut at >, a filter of one's own" {
+    python3 -c '
+import random
+random.seed(3)
+for i in range(3000):
+    print(">seq%d" % i)
+    for j in range(8):
+        print("".join(random.choice("ACGT") for _ in range(60)))' >genome.fa
+    printf '#!/bin/sh\ngrep -v "^>" | tr -cd GC | wc -c\n' >count-gc
+    chmod +x count-gc
+    ex_run cpipe.1 '--recstart'
+    assert_success
+    (($(wc -l <<<"$output") > 1)) || fail "one block only"
+    assert_equal "$(awk '{ s += $1 } END { print s }' <<<"$output")" "$(grep -v '^>' genome.fa | tr -cd GC | wc -c)"
+    # Every block began at a record.
+    run bash -c "cpipe --recstart '>' -a genome.fa 'sed -n 1p' | cut -c1 | sort -u"
+    assert_output '>'
+}
+
+@test "cpipe(1): --compare, one row per strategy; --plot the chart" {
+    lines_file big.txt 40000
+    ex_run cpipe.1 'cpipe --compare -a big.txt'
+    assert_success
+    assert_equal "$(awk 'NR > 1 { print $1 }' <<<"$output")" $'sync\nthread\nprocess\nasync'
+    assert_equal "$(awk 'NR > 1 { print $(NF - 1) }' <<<"$output" | sort -u)" 0
+    # One output whatever the strategy.
+    assert_equal "$(awk 'NR > 1 { print $NF }' <<<"$output" | sort -u | wc -l)" 1
+    ex_run cpipe.1 '--plot gzip.svg'
+    assert_success
+    grep -q '<svg' gzip.svg || fail "gzip.svg is not an SVG"
+}
