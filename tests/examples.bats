@@ -35,6 +35,8 @@ setup() {
     cd "$SCRATCH" || return 1
     export XDG_STATE_HOME="$BATS_TEST_TMPDIR/state"
     export CQUEUE_DB="$BATS_TEST_TMPDIR/q.db"
+    # ctk(1)'s examples call the front door by name.
+    PATH="$CTK_BUILDDIR/tools/ctk:$PATH"
     QUEUE_PIDS=
 }
 
@@ -840,4 +842,133 @@ for i in range(3000):
     ex_run cpipe.1 '--plot gzip.svg'
     assert_success
     grep -q '<svg' gzip.svg || fail "gzip.svg is not an SVG"
+}
+
+# ---- cqueue(1) ---------------------------------------------------------------------
+
+# cq_wait QUEUE: waits (under the guard) until no job of QUEUE is queued
+# or running.
+cq_wait() {
+    timeout -k 5 "$CTK_TIMEOUT" cqueue -q "$1" wait --all >/dev/null 2>&1 || true
+}
+
+@test "cqueue(1): a download queue served by a daemon: add, list the failures, retry them" {
+    QUEUES_STARTED=dl
+    ex_run cqueue.1 '--daemon'
+    assert_success
+    printf '<a href="%s">a</a> <a href="%s">b</a> <a href="%s">c</a>\n' \
+        "$HTTPD_URL/ok/a.iso" "$HTTPD_URL/ok/b.iso" "$HTTPD_URL/ok/notes.txt" >index.html
+    ex_run cqueue.1 'index.html' 's|https://|http://|'
+    assert_success
+    # The ids of the jobs added, as a range.
+    assert_output --regexp '^[0-9]+-[0-9]+$'
+    assert_equal "$((${output#*-} - ${output%-*} + 1))" 2
+    export url="$HTTPD_URL/status/404"
+    ex_run cqueue.1 'add --key'
+    assert_success
+    local failed_id=$output
+    # Once each: the same key is not added again while it is queued or running.
+    run cqueue -q dl add --key "$url" -- true
+    cq_wait dl
+    assert_equal "$(cat a.iso b.iso)" $'a.iso\nb.iso'
+    assert_file_not_exists notes.txt
+    ex_run cqueue.1 'ls --state failed$'
+    assert_success
+    assert_equal "${#lines[@]}" 1
+    assert_output --partial "$failed_id"
+    ex_run cqueue.1 'retry --failed'
+    assert_success
+    cq_wait dl
+    run cqueue -q dl --format json show "$failed_id"
+    assert_success
+    assert_equal "$(json_fields attempts <<<"$output")" 2
+}
+
+@test "cqueue(1): the nightly batch: a failed test makes the worker exit 1 and the mail go out" {
+    mkdir bin
+    printf '#!/bin/sh\n{ echo "mail $*"; cat; } >mail.out\n' >bin/mail
+    chmod +x bin/mail
+    export PATH="$SCRATCH/bin:$PATH"
+    printf 'all:\n\t@echo built >built\ncheck:\n\t@echo check >>checks; false\n' >Makefile
+    printf '#!/bin/sh\necho report >report.out\n' >report.sh
+    chmod +x report.sh
+    # Last night's failure, which clear --all forgets.
+    cqueue -q nightly add false >/dev/null
+    cqueue -q nightly work --drain >/dev/null 2>&1 || true
+    # The five lines share variables: one script, in the page's order.
+    local script
+    script=$(ex cqueue.1 'nightly clear --all') &&
+        script+=$'\n'$(ex cqueue.1 'build=$(') &&
+        script+=$'\n'$(ex cqueue.1 'tests=$(') &&
+        script+=$'\n'$(ex cqueue.1 '-- ./report.sh') &&
+        script+=$'\n'$(ex cqueue.1 'nightly work -j 2 --drain') || fail "an example is missing"
+    echo "# $script" >&3
+    run --separate-stderr timeout -k 5 "$CTK_TIMEOUT" bash -c "$script"
+    assert_success
+    assert_file_exists built
+    # make check ran twice (one retry), then the worker exited 1: the mail.
+    assert_equal "$(cat checks)" $'check\ncheck'
+    assert_file_exists mail.out
+    run head -n 1 mail.out
+    assert_output "mail -s nightly failed me"
+}
+
+@test "cqueue(1): gzip every log file, three at a time, then the failures as JSON" {
+    mkdir -p var/log/app/old var/log/app/broken.log
+    seq 100 >var/log/app/a.log
+    seq 200 >var/log/app/old/b.log
+    ex_run cqueue.1 'find /var/log/app' 's|/var/log/app|var/log/app|'
+    assert_success
+    assert_output '1-3'
+    ex_run cqueue.1 'cqueue work -j 3 --drain'
+    # gzip of the folder broken.log failed: the worker says so.
+    assert_failure 1
+    assert_file_exists var/log/app/a.log.gz
+    assert_equal "$(zcat var/log/app/old/b.log.gz)" "$(seq 200)"
+    ex_run cqueue.1 'cqueue ls --state failed --format json'
+    assert_success
+    assert_equal "${#lines[@]}" 1
+    assert_output --partial broken.log
+}
+
+# ---- ctk(1) ------------------------------------------------------------------------
+
+@test "ctk(1): cpar through the front door" {
+    seq 50 >a.txt
+    seq 60 >b.txt
+    ex_run ctk.1 'ctk cpar'
+    assert_success
+    assert_equal "$(find . -type f | sort)" $'./a.txt.gz\n./b.txt.gz'
+    assert_equal "$(zcat b.txt.gz)" "$(seq 60)"
+}
+
+@test "ctk(1): ctk list shows a plugin folder's strategy and its file" {
+    export HOME="$SCRATCH/home"
+    mkdir -p "$HOME/ctk-plugins"
+    cp "$PINNED_SO" "$HOME/ctk-plugins/"
+    ex_run ctk.1 'ctk list'
+    assert_success
+    assert_line --regexp "^  pinned +$HOME/ctk-plugins/pinned\\.so "
+    assert_line --regexp '^  thread +built in'
+}
+
+@test "ctk(1): ctk doctor, and a script's test for the Open MPI engine" {
+    ex_run ctk.1 '=ctk doctor'
+    assert_success
+    assert_line --regexp '^  ok +cburn '
+    assert_line --regexp '^  cores +[0-9]+ online'
+    # Without the mpi plugin in the path the engine is unusable, and the
+    # script says so.
+    ex_run ctk.1 'no mpi here'
+    assert_success
+    assert_output "no mpi here"
+    # With it (and mpirun), the page's pattern matches doctor's line.
+    local mpi_so="$CTK_BUILDDIR/plugins/mpi/mpi.so"
+    if [[ -e $mpi_so ]] && command -v mpirun >/dev/null; then
+        mkdir mpi
+        cp "$mpi_so" mpi/
+        CTK_PLUGIN_PATH="$SCRATCH/mpi:$CTK_PLUGIN_PATH" ex_run ctk.1 'no mpi here'
+        assert_success
+        assert_output ""
+    fi
 }
