@@ -226,28 +226,28 @@ assert_table() {
 # ---- the pages have no example without a test ------------------------------------
 
 @test "every example of every page is claimed by exactly one test key, and every key by one example" {
-    local page keys k c n bad=() counts=()
+    local page keys cmds k c n bad=() counts=()
     for page in $PAGES; do
         # The keys this file uses for the page: `ex_run PAGE 'KEY'` or
         # `ex PAGE 'KEY'` (single-quoted, no quote inside).
         mapfile -t keys < <(grep -oE "\bex(_run|_shown)? $page '[^']+'" "$BATS_TEST_FILENAME" |
             sed -E "s/^[a-z_]+ [^ ]+ '(.*)'\$/\\1/" | sort -u)
-        n=0
-        while IFS= read -r c; do
-            n=$((n + 1))
+        mapfile -t cmds < <(page_examples "$page")
+        for c in "${cmds[@]}"; do
             local claims=0
             for k in "${keys[@]}"; do
                 key_matches "$k" "$c" && claims=$((claims + 1))
             done
             ((claims == 1)) || bad+=("man/$page: claimed by $claims keys: $c")
-        done < <(page_examples "$page")
+        done
         for k in "${keys[@]}"; do
             local hits=0
-            while IFS= read -r c; do
+            for c in "${cmds[@]}"; do
                 key_matches "$k" "$c" && hits=$((hits + 1))
-            done < <(page_examples "$page")
+            done
             ((hits == 1)) || bad+=("man/$page: key '$k' claims $hits examples")
         done
+        n=${#cmds[@]}
         counts+=("$page:$n/${#keys[@]}")
     done
     echo "# examples/keys: ${counts[*]}" >&3
