@@ -37,7 +37,7 @@ setup() {
     export CQUEUE_DB="$BATS_TEST_TMPDIR/q.db"
     # ctk(1)'s examples call the front door by name.
     PATH="$CTK_BUILDDIR/tools/ctk:$PATH"
-    QUEUE_PIDS=
+    QUEUES_STARTED=
 }
 
 teardown() {
@@ -433,7 +433,7 @@ y'
 @test "cpar(1): convert every jpg, keeping the base name" {
     command -v convert >/dev/null || skip "convert (ImageMagick) is not installed"
     convert -size 4x4 xc:red a.jpg && convert -size 4x4 xc:blue b.jpg ||
-        skip "convert cannot write a JPEG here"
+        skip "no ImageMagick here: convert cannot write a JPEG (apt-get install imagemagick)"
     ex_run cpar.1 'cpar convert {} {.}.png'
     assert_success
     for f in a b; do
@@ -450,7 +450,7 @@ y'
 @test "cpar(1): --header : --colsep names the columns" {
     ex_run cpar.1 '--header : --colsep'
     assert_success
-    assert_output "$(printf 'name\tsize\nx\t1\ny\t2\n' | gnu -k --header : --colsep '\t' echo {name} {size})"
+    assert_output "$(printf 'name\tsize\nx\t1\ny\t2\n' | gnu -k --header : --colsep '\t' echo '{name}' '{size}')"
     assert_output $'x 1\ny 2'
 }
 
@@ -470,7 +470,7 @@ y'
 @test "cpar(1): every combination of two lists, in order" {
     ex_run cpar.1 'echo {1}-{2}'
     assert_success
-    assert_output "$(gnu -k echo {1}-{2} ::: a b c ::: 1 2)"
+    assert_output "$(gnu -k echo '{1}-{2}' ::: a b c ::: 1 2)"
     assert_equal "${#lines[@]}" 6
 }
 
@@ -511,7 +511,7 @@ y'
 @test "cpar(1): -N3, three items per job" {
     ex_run cpar.1 '-N3'
     assert_success
-    assert_output "$(seq 10 | gnu -k -N3 echo {1}+{2}+{3})"
+    assert_output "$(seq 10 | gnu -k -N3 echo '{1}+{2}+{3}')"
 }
 
 @test "cpar(1): a joblog, --resume runs what did not finish, --resume-failed the failures" {
@@ -579,7 +579,7 @@ SH
     mkdir tests
     printf 'exit 1\n' >tests/a
     printf 'sleep 5; touch b.done\n' >tests/b
-    printf '#!/bin/sh\nexec sh "$1"\n' >test
+    printf '#!/bin/sh\nexec sh "$1"\n' >./test
     chmod +x test
     ex_run cpar.1 '--halt now,fail=1'
     assert_failure
