@@ -55,8 +55,10 @@ teardown() {
 # page_examples PAGE [N]: the commands of PAGE's EXAMPLES section, one a
 # line, groff escapes undone: in a block whose lines start with `$ ` those
 # lines (the rest is the output the page shows); elsewhere every line but
-# comments, a line ending in `\`, `|` or `&&` joined with the next. With N,
-# the output the page shows for command N (from 0) instead.
+# comments, a line ending in `\`, `|` or `&&` joined with the next. The
+# `EXAMPLE: ...` sections of ctk-plugin(7) count too, but for their C
+# sources (a block that opens with a comment or an #include). With N, the
+# output the page shows for command N (from 0) instead.
 page_examples() {
     perl -e '
 use strict; use warnings;
@@ -66,6 +68,7 @@ my ($in_sec, $in_blk, @cmds, @out, @blk) = (0, 0);
 my %esc = ("e" => "\\", "-" => "-", "&" => "", "(aq" => "\x27", "(dq" => "\"", "(ga" => "`", "(ti" => "~", "(ha" => "^");
 sub flush_blk {
     my $prompted = grep { /^\$ / } @blk;
+    if (@blk && $blk[0] =~ m{^(/\*|#include)}) { @blk = (); return }
     my $pending;
     for my $l (@blk) {
         if ($prompted) {
@@ -84,7 +87,7 @@ sub flush_blk {
 }
 while (my $l = <$fh>) {
     chomp $l;
-    if ($l =~ /^\.SH\s+"?EXAMPLES"?\s*$/) { $in_sec = 1; next }
+    if ($l =~ /^\.SH\s+"?EXAMPLE(S|: .*)"?\s*$/) { $in_sec = 1; next }
     if ($l =~ /^\.SH/) { $in_sec = 0; next }
     next unless $in_sec;
     if ($l =~ /^\.(EX|nf)\b/) { $in_blk = 1; next }
@@ -971,4 +974,85 @@ cq_wait() {
         assert_success
         assert_output ""
     fi
+}
+
+# ---- ctk-plugin(7) -----------------------------------------------------------------
+
+# page_c SECTION FILE: the first .EX block of ctk-plugin(7)'s section
+# SECTION (its C source), groff's escapes undone, into FILE.
+page_c() {
+    awk -v sec="$1" '$0 == ".SH " sec { s = 1; next } s && /^\.SH/ { exit } s && /^\.EE/ { exit } s == 2 { print } s && /^\.EX/ { s = 2 }' \
+        "$CTK_SRCDIR/man/ctk-plugin.7" |
+        perl -pe 's/\\(e|-|\(aq|&)/$1 eq "e" ? "\\" : $1 eq "-" ? "-" : $1 eq "&" ? "" : "\x27"/ge' >"$2"
+    [[ -s $2 ]] || fail "no $1 block in man/ctk-plugin.7"
+}
+
+@test "ctk-plugin(7): the collatz workload: build, compare, map mode" {
+    page_c 'EXAMPLE: A WORKLOAD' collatz.c
+    export PKG_CONFIG_PATH="$CTK_BUILDDIR"
+    ex_run ctk-plugin.7 'o collatz.so collatz.c'
+    assert_success
+    ex_run ctk-plugin.7 'collatz.so -w collatz -n 100k --compare'
+    assert_success
+    assert_table ctk-plugin.7 'collatz.so -w collatz -n 100k --compare' same
+    ex_run ctk-plugin.7 'collatz.so -w collatz -k -'
+    assert_success
+    assert_equal "$(but_elapsed <<<"$output")" "$(ex_shown ctk-plugin.7 'collatz.so -w collatz -k -' | but_elapsed)"
+    # Independently: the steps of 1..10 and of 1..27.
+    assert_equal "$(cut -f3 <<<"$output")" "$(python3 -c '
+def steps(n):
+    s = 0
+    while n != 1:
+        n, s = (n // 2 if n % 2 == 0 else 3 * n + 1), s + 1
+    return s
+for m in (10, 27):
+    print(sum(steps(n) for n in range(1, m + 1)))')"
+}
+
+@test "ctk-plugin(7): the capped strategy: build, its option in --help, a bad value" {
+    page_c 'EXAMPLE: A STRATEGY WITH AN OPTION' capped.c
+    export PKG_CONFIG_PATH="$CTK_BUILDDIR"
+    ex_run ctk-plugin.7 'o capped.so capped.c'
+    assert_success
+    ex_run ctk-plugin.7 'capped --help | tail -n 4'
+    assert_success
+    assert_output "$(ex_shown ctk-plugin.7 'capped --help | tail -n 4')"
+    ex_run ctk-plugin.7 'capped --cap 0'
+    assert_failure 2
+    assert_output ""
+    assert_equal "$stderr" "$(ex_shown ctk-plugin.7 'capped --cap 0')"
+}
+
+@test "ctk-plugin(7): the example store: build, add a job, list it" {
+    page_c 'EXAMPLE: A STORE' exstore.c
+    export PKG_CONFIG_PATH="$CTK_BUILDDIR" HOME="$SCRATCH"
+    ex_run ctk-plugin.7 'o exstore.so exstore.c'
+    assert_success
+    ex_run ctk-plugin.7 'exstore:$HOME/q add -- echo hello'
+    assert_success
+    assert_output 1
+    ex_run ctk-plugin.7 'exstore:$HOME/q ls'
+    assert_success
+    assert_equal "${#lines[@]}" 1
+    assert_equal "$(cut -f1,2 <<<"$output")" $'1\tqueued'
+    assert_output --partial "echo hello"
+}
+
+@test "ctk-plugin(7): store-postgres built from ctk's sources, on a throwaway server" {
+    load pg
+    local why
+    why=$(pg_missing)
+    [[ -z $why ]] || skip "$why"
+    pkg-config --exists libpq || skip "libpq is not installed (apt-get install libpq-dev)"
+    pg_start || fail "no PostgreSQL server"
+    psql -X -qAt "$PG_URL/postgres" -c "CREATE DATABASE jobs" >/dev/null
+    cp "$CTK_SRCDIR/plugins/store-postgres/store-postgres.c" .
+    export PKG_CONFIG_PATH="$CTK_BUILDDIR"
+    ex_run ctk-plugin.7 'o store-postgres.so store-postgres.c'
+    assert_success
+    ex_run ctk-plugin.7 'postgresql://db.example/jobs stats' "s|postgresql://db.example|$PG_URL|"
+    local st=$status out=$output err=$stderr
+    pg_stop
+    assert_equal "$st" 0
+    [[ -n $out ]] || fail "stats printed nothing: $err"
 }
