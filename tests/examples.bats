@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# examples.bats: every command of every man page's EXAMPLES section, taken
-# from the page source at test time (never copied here), run in a scratch
+# examples.bats: every command of every man page's EXAMPLES section (and
+# the shell lines of ctk-plugin(7)'s EXAMPLE: sections), taken from the
+# page source at test time (never copied here), run in a scratch
 # folder with the files it names prepared, URLs pointed at the test server
 # (tests/fixtures/httpd), cqueue on a temporary database. Each test asserts
 # what the page promises: the exit status and the output's shape (the
@@ -18,6 +19,7 @@
 
 load helpers
 load httpd
+load pg
 
 PAGES="cburn.1 cpar.1 cfetch.1 cpipe.1 cqueue.1 ctk.1 ctk.7 ctk-plugin.7"
 
@@ -41,12 +43,20 @@ setup() {
 }
 
 teardown() {
-    # A cqueue daemon a test started (and a failed test left behind).
-    local q
+    # A cqueue daemon a test started: asked to stop, waited for (by the
+    # pid in its pid file), killed if it does not go.
+    local q pid i
     for q in $QUEUES_STARTED; do
+        pid=$(cat "$CQUEUE_DB.d/work-$q.pid" 2>/dev/null) || pid=
         timeout -k 5 30 cqueue -q "$q" stop >/dev/null 2>&1 || true
+        for ((i = 0; i < 500 && ${#pid} > 0; i++)); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.02
+        done
+        [[ -z $pid ]] || kill -KILL "$pid" 2>/dev/null || true
     done
     QUEUES_STARTED=
+    pg_stop
     ctk_cleanup
 }
 
@@ -1039,7 +1049,6 @@ for m in (10, 27):
 }
 
 @test "ctk-plugin(7): store-postgres built from ctk's sources, on a throwaway server" {
-    load pg
     local why
     why=$(pg_missing)
     [[ -z $why ]] || skip "$why"
@@ -1051,8 +1060,11 @@ for m in (10, 27):
     ex_run ctk-plugin.7 'o store-postgres.so store-postgres.c'
     assert_success
     ex_run ctk-plugin.7 'postgresql://db.example/jobs stats' "s|postgresql://db.example|$PG_URL|"
-    local st=$status out=$output err=$stderr
-    pg_stop
-    assert_equal "$st" 0
-    [[ -n $out ]] || fail "stats printed nothing: $err"
+    assert_success
+    # The default queue's row, empty, from the server.
+    assert_output --regexp $'^default(\t0(\\.000)?)+$'
+    # It is that server's database the store set up.
+    local tables
+    tables=$(psql -X -qAt "$PG_URL/jobs" -c "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cqueue'")
+    ((tables > 0)) || fail "no cqueue table in the jobs database"
 }
