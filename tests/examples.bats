@@ -731,7 +731,7 @@ requests() {
 }
 
 @test "cfetch(1): --compare on slow URLs, one row per strategy" {
-    ex_run cfetch.1 'cfetch --compare -j 50$' 's/seq 200/seq 20/'
+    ex_run cfetch.1 'cfetch --compare -j 50$' 's/seq 200/seq 10/'
     assert_success
     assert_equal "$(awk 'NR > 1 { print $1 }' <<<"$output")" $'sync\nthread\nprocess\nasync'
     assert_equal "$(awk 'NR > 1 { print $NF }' <<<"$output" | sort -u)" 0
@@ -739,7 +739,7 @@ requests() {
 
 @test "cfetch(1): --compare --plot writes a PNG" {
     command -v gnuplot >/dev/null || skip "gnuplot is not installed (the PNG chart needs it)"
-    ex_run cfetch.1 '--plot fetch.png' 's/seq 200/seq 20/'
+    ex_run cfetch.1 '--plot fetch.png' 's/seq 200/seq 10/'
     assert_success
     assert_equal "$(head -c 4 fetch.png | od -An -c | squeeze)" '211 P N G'
 }
@@ -808,7 +808,7 @@ lines_file() {
 import random
 random.seed(7)
 print("id,amount,note")
-for i in range(60000):
+for i in range(30000):
     print("%d,%d.25,some words to make the file bigger than a block" % (i, random.randrange(1000)))' >sales.csv
     ex_run cpipe.1 '--header 1 -a sales.csv'
     assert_success
