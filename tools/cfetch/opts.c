@@ -324,7 +324,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         f->resume = 1;
         return 0;
     case OPT_LIMIT_RATE:
-        return ctk_parse_size(v, 1, UINT64_MAX / 2, &f->limit_rate, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_BINARY, 1, UINT64_MAX / 2, &f->limit_rate, why, why_len);
     case OPT_PROXY:
         f->proxy = v;
         return 0;
@@ -341,11 +341,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->run.no_clobber = 1;
         return 0;
     case OPT_MAX_FILESIZE:
-        return ctk_parse_size(v, 1, UINT64_MAX / 2, &f->max_filesize, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_BINARY, 1, UINT64_MAX / 2, &f->max_filesize, why,
+                              why_len);
     case OPT_STALL_TIMEOUT:
         return positive_seconds(v, &f->stall_timeout, why, why_len);
     case OPT_STALL_SPEED:
-        return ctk_parse_size(v, 1, UINT32_MAX, &f->stall_speed, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_BINARY, 1, UINT32_MAX, &f->stall_speed, why, why_len);
     case OPT_HTTP2:
         f->http2 = 1;
         return 0;
