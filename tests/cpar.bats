@@ -12,59 +12,7 @@ load helpers
 # ---- comparing with GNU parallel ---------------------------------------------------
 
 setup() {
-    # parallel keeps its state under $PARALLEL_HOME; options in $PARALLEL
-    # would change what it does; it runs commands under $SHELL, cpar under
-    # /bin/sh: the same shell for both.
-    export PARALLEL_HOME="$BATS_TEST_TMPDIR/parallel-home"
-    unset PARALLEL
-    export SHELL=/bin/sh
-}
-
-need_parallel() {
-    command -v parallel >/dev/null || skip "GNU parallel is not installed"
-    parallel --version 2>/dev/null | grep -q '^GNU parallel' || skip "parallel is not GNU parallel"
-}
-
-# same_as_parallel ARGS...: runs `parallel ARGS` and `cpar ARGS`, each in
-# its own directory ($BATS_TEST_TMPDIR/parallel.d and cpar.d, kept for the
-# whole test so that joblogs and counter files carry over between calls)
-# with the same standard input ($PAR_IN, a file; /dev/null by default),
-# and fails unless their standard outputs (byte for byte) and exit
-# statuses are the same. PAR_SORT=1 sorts both outputs first (for runs
-# whose order parallel does not fix); PAR_ERR=1 compares standard error
-# too, without the "parallel: "/"cpar: " messages of the tools themselves;
-# PAR_STATUS_ONLY=1 compares the exit statuses only.
-same_as_parallel() {
-    need_parallel
-    local in=${PAR_IN:-/dev/null} d=$BATS_TEST_TMPDIR p
-    for p in parallel cpar; do
-        mkdir -p "$d/$p.d"
-        local s=0
-        (cd "$d/$p.d" && exec timeout -k 5 "$CTK_TIMEOUT" "$p" "$@") \
-            <"$in" >"$d/$p.out" 2>"$d/$p.err" || s=$?
-        echo "$s" >"$d/$p.status"
-        ((s != 124 && s != 137)) || fail "$p $* timed out"
-        if [[ -n ${PAR_SORT:-} ]]; then
-            LC_ALL=C sort -o "$d/$p.out" "$d/$p.out"
-        fi
-        grep -avE '^(parallel|cpar): ' "$d/$p.err" >"$d/$p.err.jobs" || true
-    done
-    local why=()
-    [[ $(<"$d/parallel.status") == "$(<"$d/cpar.status")" ]] ||
-        why+=("exit status: parallel $(<"$d/parallel.status"), cpar $(<"$d/cpar.status")")
-    if [[ -z ${PAR_STATUS_ONLY:-} ]]; then
-        cmp -s "$d/parallel.out" "$d/cpar.out" ||
-            why+=("stdout differs:" "$(diff <(od -c "$d/parallel.out") <(od -c "$d/cpar.out") | head -20)")
-        if [[ -n ${PAR_ERR:-} ]]; then
-            cmp -s "$d/parallel.err.jobs" "$d/cpar.err.jobs" ||
-                why+=("stderr differs:" "$(diff "$d/parallel.err.jobs" "$d/cpar.err.jobs" | head -20)")
-        fi
-    fi
-    if ((${#why[@]} > 0)); then
-        printf '%s\n' "invocation: $(printf '%q ' "$@")" "${why[@]}" \
-            "parallel stderr: $(head -c 600 "$d/parallel.err")" "cpar stderr: $(head -c 600 "$d/cpar.err")" |
-            fail
-    fi
+    parallel_env
 }
 
 # joblog_format FILE: the Starttime and JobRuntime columns are formatted as
@@ -1011,11 +959,6 @@ teardown() {
     done
 }
 
-# alive PID: the process exists and is not a zombie.
-alive() {
-    [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
-}
-
 @test "kill -9 of cpar ends its running jobs too, under every strategy" {
     local s d=$BATS_TEST_TMPDIR pid i
     for s in process sync thread async; do
@@ -1053,15 +996,6 @@ alive() {
 
 # ---- nothing left in TMPDIR (issue 13, #14) ------------------------------------------
 
-# kill_marked MARK: kills, by pid, the processes whose command line holds
-# MARK (a word this test made up), so that no job outlives its test.
-kill_marked() {
-    local p
-    for p in $(pgrep -f -- "$1"); do
-        kill -KILL "$p" 2>/dev/null || true
-    done
-}
-
 @test "outputs bigger than memory are byte-identical to parallel's and leave TMPDIR empty, under every strategy" {
     need_parallel
     local s tmp=$BATS_TEST_TMPDIR/tmp want got
@@ -1081,45 +1015,21 @@ kill_marked() {
 }
 
 @test "SIGKILL, SIGTERM and SIGINT mid-run leave TMPDIR empty, with outputs past memory waiting, under every strategy" {
-    local s sig n d=$BATS_TEST_TMPDIR tmp=$BATS_TEST_TMPDIR/tmp mark pid i
+    local d=$BATS_TEST_TMPDIR tmp=$BATS_TEST_TMPDIR/tmp
     mkdir "$tmp"
-    mark="30.0$$$RANDOM"
-    for s in process sync thread async; do
-        for sig in KILL TERM INT; do
-            for n in 1 2 3; do
-                rm -f "$d"/done.*
-                # Job 8 holds -k's order: the 2.6 MB outputs of the jobs
-                # running beside it wait (sync: it is killed while running).
-                TMPDIR=$tmp cpar -k -s "$s" -j4 \
-                    'if [ {} = 8 ]; then sleep '"$mark"'; fi; seq 400000; touch '"$d"'/done.{}' \
-                    ::: $(seq 12) </dev/null >/dev/null 2>&1 &
-                pid=$!
-                for i in $(seq 200); do
-                    (($(compgen -G "$d/done.*" | wc -l) >= 6)) && break
-                    sleep 0.05
-                done
-                (($(compgen -G "$d/done.*" | wc -l) >= 6)) || fail "$s: the jobs did not run"
-                sleep 0.2
-                kill -"$sig" "$pid"
-                wait "$pid" 2>/dev/null || true
-                kill_marked "sleep $mark"
-                [[ -z $(ls -A "$tmp") ]] || fail "$s, SIG$sig, run $n: left $(ls -A "$tmp")"
-            done
-        done
-    done
+    # Job 8 holds -k's order: the 2.6 MB outputs of the jobs running beside
+    # it wait (sync: it is killed while running).
+    assert_signals_leave_tmp_empty "$tmp" 6 0.2 - cpar -k -j4 \
+        'if [ {} = 8 ]; then sleep @MARK@; fi; seq 400000; touch '"$d"'/done.{}' ::: $(seq 12)
 }
 
 @test "kill -9 of cpar --compare leaves no copy of stdin in TMPDIR" {
-    local tmp=$BATS_TEST_TMPDIR/tmp mark="30.0$$$RANDOM" pid i n
+    local tmp=$BATS_TEST_TMPDIR/tmp mark="30.0$$$RANDOM" pid n
     mkdir "$tmp"
     for n in 1 2 3; do
         seq 3 | TMPDIR=$tmp cpar --compare=sync,process 'sleep '"$mark"'; echo {}' >/dev/null 2>&1 &
         pid=$!
-        for i in $(seq 200); do
-            pgrep -f -- "sleep $mark" >/dev/null && break
-            sleep 0.05
-        done
-        pgrep -f -- "sleep $mark" >/dev/null || fail "no job started"
+        wait_pgrep "sleep $mark" 1 || fail "no job started"
         kill -KILL "$pid"
         wait "$pid" 2>/dev/null || true
         kill_marked "sleep $mark"
@@ -1134,29 +1044,5 @@ kill_marked() {
 # ---- kill -9 leaves no job process (issue 13, #15) -------------------------------------
 
 @test "kill -9 of cpar ends its jobs' grandchildren too, under every strategy" {
-    local s n mark pid i left
-    for s in process sync thread async; do
-        for n in 1 2; do
-            # A unique argument: other tests and other users run sleeps too.
-            mark="30.0$$$RANDOM$n"
-            cpar -s "$s" -j4 'sleep '"$mark"'; echo {}' ::: 1 2 3 4 </dev/null >/dev/null 2>&1 &
-            pid=$!
-            for i in $(seq 200); do
-                pgrep -f -- "^sleep $mark" >/dev/null && break
-                sleep 0.05
-            done
-            pgrep -f -- "^sleep $mark" >/dev/null || fail "$s: no job started"
-            kill -KILL "$pid"
-            wait "$pid" 2>/dev/null || true
-            for i in $(seq 40); do
-                left=$(pgrep -f -- "^sleep $mark" || true)
-                [[ -z $left ]] && break
-                sleep 0.05
-            done
-            if [[ -n $left ]]; then
-                kill_marked "sleep $mark"
-                fail "$s: still running 2 s after kill -9: $left"
-            fi
-        done
-    done
+    assert_kill9_ends_grandchildren job - cpar -j4 'sleep @MARK@; echo {}' ::: 1 2 3 4
 }

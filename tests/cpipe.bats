@@ -9,9 +9,7 @@
 load helpers
 
 setup() {
-    export PARALLEL_HOME="$BATS_TEST_TMPDIR/parallel-home"
-    unset PARALLEL
-    export SHELL=/bin/sh
+    parallel_env
 }
 
 # cpp ARGS...: cpipe under the guard.
@@ -608,8 +606,7 @@ interrupt() {
         wait "$pid" 2>/dev/null || true
         sleep 0.5
         for f in "$d"/filter.*; do
-            [[ -r /proc/$(cat "$f")/stat ]] && [[ $(awk '{print $3}' "/proc/$(cat "$f")/stat") != Z ]] &&
-                fail "$s: filter outlived cpipe"
+            alive "$(cat "$f")" && fail "$s: filter outlived cpipe"
         done
     done
     return 0
@@ -633,67 +630,20 @@ interrupt() {
 }
 
 @test "SIGKILL, SIGTERM and SIGINT mid-run leave the spill folder empty, with outputs past memory waiting, under every strategy" {
-    local s sig n d=$BATS_TEST_TMPDIR tmp=$BATS_TEST_TMPDIR/tmp mark="30.0$$$RANDOM" pid i p
+    local d=$BATS_TEST_TMPDIR tmp=$BATS_TEST_TMPDIR/tmp
     mkdir "$tmp"
-    for s in process sync thread async; do
-        for sig in KILL TERM INT; do
-            for n in 1 2 3; do
-                rm -f "$d"/done.*
-                # Block 4 holds the order: the 5 MB outputs of the blocks
-                # after it wait (sync: it is killed while running).
-                # shellcheck disable=SC2016
-                seq 1 300000 | TMPDIR=$tmp cpipe -s "$s" -j3 --block 100k \
-                    'cat >/dev/null; if [ $CPIPE_BLOCK = 4 ]; then sleep '"$mark"'; fi
-                     head -c 5000000 /dev/zero; touch '"$d"'/done.$CPIPE_BLOCK' >/dev/null 2>&1 &
-                pid=$!
-                for i in $(seq 200); do
-                    (($(compgen -G "$d/done.*" | wc -l) >= 3)) && break
-                    sleep 0.05
-                done
-                (($(compgen -G "$d/done.*" | wc -l) >= 3)) || fail "$s: the filters did not run"
-                sleep 0.3
-                kill -"$sig" "$pid"
-                wait "$pid" 2>/dev/null || true
-                for p in $(pgrep -f -- "sleep $mark"); do
-                    kill -KILL "$p" 2>/dev/null || true
-                done
-                [[ -z $(ls -A "$tmp") ]] || fail "$s, SIG$sig, run $n: left $(ls -A "$tmp")"
-            done
-        done
-    done
+    # Block 4 holds the order: the 5 MB outputs of the blocks after it
+    # wait (sync: it is killed while running).
+    # shellcheck disable=SC2016
+    assert_signals_leave_tmp_empty "$tmp" 3 0.3 'seq 1 300000' cpipe -j3 --block 100k \
+        'cat >/dev/null; if [ $CPIPE_BLOCK = 4 ]; then sleep @MARK@; fi
+         head -c 5000000 /dev/zero; touch '"$d"'/done.$CPIPE_BLOCK'
 }
 
 # ---- kill -9 leaves no filter process (issue 13, #15) ----------------------------------
 
 @test "kill -9 of cpipe ends its filters' grandchildren too, under every strategy" {
-    local s n mark pid i p left
-    for s in process sync thread async; do
-        for n in 1 2; do
-            # A unique argument: other tests and other users run sleeps too.
-            mark="30.0$$$RANDOM$n"
-            yes | cpipe -s "$s" -j3 --block 1k 'cat >/dev/null; sleep '"$mark"'; echo' >/dev/null 2>&1 &
-            pid=$!
-            for i in $(seq 200); do
-                pgrep -f -- "^sleep $mark" >/dev/null && break
-                sleep 0.05
-            done
-            pgrep -f -- "^sleep $mark" >/dev/null || fail "$s: no filter started"
-            kill -KILL "$pid"
-            wait "$pid" 2>/dev/null || true
-            for i in $(seq 40); do
-                left=$(pgrep -f -- "^sleep $mark" || true)
-                [[ -z $left ]] && break
-                sleep 0.05
-            done
-            if [[ -n $left ]]; then
-                for p in $(pgrep -f -- "sleep $mark"); do
-                    kill -KILL "$p" 2>/dev/null || true
-                done
-                fail "$s: still running 2 s after kill -9: $left"
-            fi
-        done
-    done
-    return 0
+    assert_kill9_ends_grandchildren filter yes cpipe -j3 --block 1k 'cat >/dev/null; sleep @MARK@; echo'
 }
 
 # ---- cut points: GNU parallel is the oracle (issue 15) ----------------------

@@ -379,3 +379,157 @@ fixture_plugin() {
     fi
     echo "$so"
 }
+
+# ---- GNU parallel as the oracle ---------------------------------------------------
+
+# parallel_env: what setup() runs where GNU parallel is compared: parallel
+# keeps its state under $PARALLEL_HOME; options in $PARALLEL would change
+# what it does; it runs commands under $SHELL, cpar under /bin/sh: the same
+# shell for both.
+parallel_env() {
+    export PARALLEL_HOME="$BATS_TEST_TMPDIR/parallel-home"
+    unset PARALLEL
+    export SHELL=/bin/sh
+}
+
+need_parallel() {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    parallel --version 2>/dev/null | grep -q '^GNU parallel' || skip "parallel is not GNU parallel"
+}
+
+# same_as_parallel ARGS...: runs `parallel --will-cite ARGS` and `cpar
+# ARGS`, each in its own directory ($BATS_TEST_TMPDIR/parallel.d and
+# cpar.d, kept for the whole test so that joblogs and counter files carry
+# over between calls) with the same standard input ($PAR_IN, a file;
+# /dev/null by default), and fails unless their standard outputs (byte
+# for byte) and exit statuses are the same. PAR_SORT=1 sorts both outputs
+# first (for runs whose order parallel does not fix); PAR_ERR=1 compares
+# standard error too, without the "parallel: "/"cpar: " messages of the
+# tools themselves; PAR_ERRSHAPE=1 requires both to say something on
+# standard error or both nothing; PAR_STATUS_ONLY=1 compares the exit
+# statuses only.
+same_as_parallel() {
+    need_parallel
+    local in=${PAR_IN:-/dev/null} d=$BATS_TEST_TMPDIR p
+    for p in parallel cpar; do
+        mkdir -p "$d/$p.d"
+        local s=0 cmd=("$p")
+        [[ $p == parallel ]] && cmd+=(--will-cite)
+        (cd "$d/$p.d" && exec timeout -k 5 "$CTK_TIMEOUT" "${cmd[@]}" "$@") \
+            <"$in" >"$d/$p.out" 2>"$d/$p.err" || s=$?
+        echo "$s" >"$d/$p.status"
+        ((s != 124 && s != 137)) || fail "$p $* timed out"
+        [[ -z ${PAR_SORT:-} ]] || LC_ALL=C sort -o "$d/$p.out" "$d/$p.out"
+        grep -avE '^(parallel|cpar): ' "$d/$p.err" >"$d/$p.err.jobs" || true
+    done
+    local why=()
+    [[ $(<"$d/parallel.status") == "$(<"$d/cpar.status")" ]] ||
+        why+=("exit status: parallel $(<"$d/parallel.status"), cpar $(<"$d/cpar.status")")
+    if [[ -z ${PAR_STATUS_ONLY:-} ]]; then
+        cmp -s "$d/parallel.out" "$d/cpar.out" ||
+            why+=("stdout differs (parallel <, cpar >):"
+                "$(diff <(od -c "$d/parallel.out") <(od -c "$d/cpar.out") | head -20)")
+        if [[ -n ${PAR_ERR:-} ]]; then
+            cmp -s "$d/parallel.err.jobs" "$d/cpar.err.jobs" ||
+                why+=("stderr differs:" "$(diff "$d/parallel.err.jobs" "$d/cpar.err.jobs" | head -20)")
+        fi
+    fi
+    if [[ -n ${PAR_ERRSHAPE:-} ]]; then
+        { [[ -s $d/parallel.err && -s $d/cpar.err ]] || [[ ! -s $d/parallel.err && ! -s $d/cpar.err ]]; } ||
+            why+=("only one of them wrote to stderr")
+    fi
+    if ((${#why[@]} > 0)); then
+        printf '%s\n' "invocation: $(printf '%q ' "$@")" "${why[@]}" \
+            "parallel stderr: $(head -c 600 "$d/parallel.err")" "cpar stderr: $(head -c 600 "$d/cpar.err")" |
+            fail
+    fi
+}
+
+# ---- kill -9 and signals leave nothing behind (issue 13) -----------------------------
+
+# kill_marked MARK: kills, by pid, the processes whose command line holds
+# MARK (a word the test made up), so that no job outlives its test.
+kill_marked() {
+    local p
+    for p in $(pgrep -f -- "$1"); do
+        kill -KILL "$p" 2>/dev/null || true
+    done
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    [[ -r /proc/$1/stat ]] && [[ $(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) != Z ]]
+}
+
+# bg_fed FEED CMD...: starts CMD in the background with its output
+# thrown away and its standard input the output of the shell command
+# FEED ("-": /dev/null); $! is CMD's pid.
+bg_fed() {
+    local feed=$1
+    shift
+    if [[ $feed == - ]]; then
+        "$@" </dev/null >/dev/null 2>&1 &
+    else
+        "$@" < <(eval "$feed") >/dev/null 2>&1 &
+    fi
+}
+
+# assert_kill9_ends_grandchildren WHAT FEED TOOL ARG...: under every
+# strategy, twice, starts TOOL -s STRATEGY ARG... (bg_fed FEED), each @MARK@
+# in ARG made a number no other process uses, for the jobs to `sleep`;
+# once a sleep runs, kill -9 of TOOL must end every sleep within 2 s.
+assert_kill9_ends_grandchildren() {
+    local what=$1 feed=$2 tool=$3 s n mark pid i left
+    shift 3
+    for s in process sync thread async; do
+        for n in 1 2; do
+            # A unique argument: other tests and other users run sleeps too.
+            mark="30.0$$$RANDOM$n"
+            bg_fed "$feed" "$tool" -s "$s" "${@//@MARK@/$mark}"
+            pid=$!
+            wait_pgrep "^sleep $mark" 1 || fail "$s: no $what started"
+            kill -KILL "$pid"
+            wait "$pid" 2>/dev/null || true
+            for i in $(seq 40); do
+                left=$(pgrep -f -- "^sleep $mark" || true)
+                [[ -z $left ]] && break
+                sleep 0.05
+            done
+            if [[ -n $left ]]; then
+                kill_marked "sleep $mark"
+                fail "$s: still running 2 s after kill -9: $left"
+            fi
+        done
+    done
+}
+
+# assert_signals_leave_tmp_empty TMP WANT SETTLE FEED TOOL ARG...: under
+# every strategy, for SIGKILL, SIGTERM and SIGINT, three times: starts
+# TMPDIR=TMP TOOL -s STRATEGY ARG... (bg_fed FEED), each @MARK@ in ARG made
+# a number for one job to `sleep` on while the others' outputs wait past
+# memory; once WANT jobs have touched $BATS_TEST_TMPDIR/done.*, waits
+# SETTLE seconds, sends the signal, and fails unless TMP is left empty.
+assert_signals_leave_tmp_empty() {
+    local tmp=$1 want=$2 settle=$3 feed=$4 tool=$5 d=$BATS_TEST_TMPDIR s sig n mark pid i
+    shift 5
+    mark="30.0$$$RANDOM"
+    for s in process sync thread async; do
+        for sig in KILL TERM INT; do
+            for n in 1 2 3; do
+                rm -f "$d"/done.*
+                TMPDIR=$tmp bg_fed "$feed" "$tool" -s "$s" "${@//@MARK@/$mark}"
+                pid=$!
+                for i in $(seq 200); do
+                    (($(compgen -G "$d/done.*" | wc -l) >= want)) && break
+                    sleep 0.05
+                done
+                (($(compgen -G "$d/done.*" | wc -l) >= want)) || fail "$s: the jobs did not run"
+                sleep "$settle"
+                kill -"$sig" "$pid"
+                wait "$pid" 2>/dev/null || true
+                kill_marked "sleep $mark"
+                [[ -z $(ls -A "$tmp") ]] || fail "$s, SIG$sig, run $n: left $(ls -A "$tmp")"
+            done
+        done
+    done
+}

@@ -78,68 +78,36 @@ int ctk_parse_u64(const char *text, uint64_t min, uint64_t max, uint64_t *out, c
     return rc;
 }
 
-/* The power of two a size suffix stands for, or -1 when it is none. */
-static int suffix_shift(const char *s)
-{
-    if (s[0] == '\0')
-        return 0;
-    if (s[1] != '\0')
-        return -1;
-    switch (s[0]) {
-    case 'k':
-    case 'K':
-        return 10;
-    case 'M':
-        return 20;
-    case 'G':
-        return 30;
-    case 'T':
-        return 40;
-    default:
-        return -1;
-    }
-}
-
-int ctk_parse_size(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
-                   size_t why_len)
-{
-    const char *end;
-    uint64_t v;
-    int rc = parse_digits(text, max, &end, &v, why, why_len);
-    if (rc < 0)
-        return rc;
-    int shift = suffix_shift(end);
-    if (shift < 0)
-        return fail(CTK_EINVAL, why, why_len, "unknown suffix '%.8s' (use k, M, G or T)", end);
-    /* Checked before shifting: a shift that drops high bits would wrap. */
-    if (v > (UINT64_MAX >> shift))
-        return fail(CTK_ERANGE, why, why_len, "too large (at most %" PRIu64 ")", max);
-    v <<= shift;
-    rc = check_range(v, min, max, why, why_len);
-    if (rc == 0)
-        *out = v;
-    return rc;
-}
-
-/* GNU parallel's multiply_binary_prefix for one suffix: the factor, or 0
- * when s is no suffix it knows. */
-static uint64_t parallel_factor(const char *s)
+/* The factor a size suffix stands for under the rules, or 0 when it is
+ * none they know. CTK_SIZE_PARALLEL is GNU parallel's
+ * multiply_binary_prefix for one suffix. */
+static uint64_t size_factor(const char *s, ctk_size_rules rules)
 {
     static const char units[] = "kmgtp";
     if (s[0] == '\0')
         return 1;
     const char *at = strchr(units, g_ascii_tolower(s[0]));
-    if (at == NULL || (s[1] != '\0' && !(s[1] == 'i' && s[2] == '\0')))
+    if (at == NULL)
         return 0;
-    int binary = s[1] == 'i' || g_ascii_isupper(s[0]);
+    int binary;
+    if (rules == CTK_SIZE_PARALLEL) {
+        if (s[1] != '\0' && !(s[1] == 'i' && s[2] == '\0'))
+            return 0;
+        binary = s[1] == 'i' || g_ascii_isupper(s[0]);
+    } else {
+        /* k or K, then M, G, T: uppercase only, all binary. */
+        if (s[1] != '\0' || *at == 'p' || (s[0] != 'k' && !g_ascii_isupper(s[0])))
+            return 0;
+        binary = 1;
+    }
     uint64_t f = 1;
     for (const char *u = units; u <= at; u++)
         f *= binary ? 1024 : 1000;
     return f;
 }
 
-int ctk_parse_size_parallel(const char *text, uint64_t min, uint64_t max, uint64_t *out, char *why,
-                            size_t why_len)
+int ctk_parse_size(const char *text, ctk_size_rules rules, uint64_t min, uint64_t max,
+                   uint64_t *out, char *why, size_t why_len)
 {
     const char *end;
     uint64_t whole;
@@ -147,15 +115,17 @@ int ctk_parse_size_parallel(const char *text, uint64_t min, uint64_t max, uint64
     if (rc < 0)
         return rc;
     const char *frac = NULL;
-    if (*end == '.') {
+    if (rules == CTK_SIZE_PARALLEL && *end == '.') {
         frac = ++end;
         while (is_digit(*end))
             end++;
     }
-    uint64_t f = parallel_factor(end);
+    uint64_t f = size_factor(end, rules);
     if (f == 0)
-        return fail(CTK_EINVAL, why, why_len,
-                    "unknown suffix '%.8s' (use k=1000, K=1024, m, M, g, G, t, T)", end);
+        return fail(CTK_EINVAL, why, why_len, "unknown suffix '%.8s' (use %s)", end,
+                    rules == CTK_SIZE_PARALLEL ? "k=1000, K=1024, m, M, g, G, t, T"
+                                               : "k, M, G or T");
+    /* Checked before multiplying: a product that drops high bits would wrap. */
     if (whole > UINT64_MAX / f)
         return fail(CTK_ERANGE, why, why_len, "too large (at most %" PRIu64 ")", max);
     uint64_t v = whole * f;

@@ -238,31 +238,23 @@ typedef struct pg_store {
     char error[768];
 } pg_store;
 
-/* Parameters of one statement, as text (NULL: SQL NULL). */
-typedef struct params {
-    const char *v[MAX_PARAMS];
-    char num[MAX_PARAMS][32];
-    int n;
-} params;
+/* One parameter of a statement, sent as text. */
+typedef struct param {
+    char kind; /* 't' text (NULL: SQL NULL), 'i' integer, 'f' float */
+    const char *text;
+    int64_t i;
+    double f;
+} param;
 
-static void p_text(params *p, const char *text)
-{
-    p->v[p->n++] = text;
-}
-
-static void p_i64(params *p, int64_t v)
-{
-    snprintf(p->num[p->n], sizeof p->num[0], "%" PRId64, v);
-    p->v[p->n] = p->num[p->n];
-    p->n++;
-}
-
-static void p_f64(params *p, double v)
-{
-    snprintf(p->num[p->n], sizeof p->num[0], "%.17g", v);
-    p->v[p->n] = p->num[p->n];
-    p->n++;
-}
+/* A statement's parameters are written where it is run, in order:
+ * run(s, S_GET, PARAMS(P_INT(id))). The compound literals give each its
+ * type, so an int, an int64_t or a double cannot be sent as another. */
+#define P_TEXT(v) ((param){.kind = 't', .text = (v)})
+#define P_INT(v)  ((param){.kind = 'i', .i = (v)})
+#define P_REAL(v) ((param){.kind = 'f', .f = (v)})
+#define PARAMS(...)                                                                                \
+    (const param[]){__VA_ARGS__}, (int)(sizeof((param[]){__VA_ARGS__}) / sizeof(param))
+#define NO_PARAMS NULL, 0
 
 static int fail(pg_store *s, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(pg_store *s, int code, const char *fmt, ...)
@@ -331,39 +323,64 @@ static void classify(pg_store *s, const PGresult *r)
         s->retryable = 1;
 }
 
-/* Runs a statement of the table (prepared once per connection). The
- * result is the caller's to PQclear; NULL on an error, which is noted. */
-static PGresult *run(pg_store *s, enum stmt_id id, const params *p)
+/* r if it is a success (rows or none), else NULL with the error noted
+ * under `what` and r cleared. */
+static PGresult *checked(pg_store *s, const char *what, PGresult *r)
 {
-    char name[16];
-    snprintf(name, sizeof name, "s%d", (int)id);
-    PGresult *r;
-    if (!s->prepared[id]) {
-        r = PQprepare(s->conn, name, stmt_sql[id], 0, NULL);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            set_error(s, "prepare", r);
-            classify(s, r);
-            PQclear(r);
-            return NULL;
-        }
-        PQclear(r);
-        s->prepared[id] = 1;
-    }
-    r = PQexecPrepared(s->conn, name, p != NULL ? p->n : 0, p != NULL ? p->v : NULL, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
-    set_error(s, "query", r);
+    set_error(s, what, r);
     classify(s, r);
     PQclear(r);
     return NULL;
 }
 
-static int exec_stmt(pg_store *s, enum stmt_id id, const params *p)
+/* Runs a statement of the table (prepared once per connection) with its
+ * parameters. The result is the caller's to PQclear; NULL on an error,
+ * which is noted. */
+static PGresult *run(pg_store *s, enum stmt_id id, const param *ps, int n)
 {
-    PGresult *r = run(s, id, p);
+    char name[16], num[MAX_PARAMS][32];
+    const char *v[MAX_PARAMS];
+    if (n > MAX_PARAMS) {
+        fail(s, CTK_EINVAL, "postgresql: %d parameters for statement %d", n, (int)id);
+        return NULL;
+    }
+    for (int k = 0; k < n; k++) {
+        v[k] = num[k];
+        if (ps[k].kind == 't')
+            v[k] = ps[k].text;
+        else if (ps[k].kind == 'i')
+            snprintf(num[k], sizeof num[k], "%" PRId64, ps[k].i);
+        else
+            snprintf(num[k], sizeof num[k], "%.17g", ps[k].f);
+    }
+    snprintf(name, sizeof name, "s%d", (int)id);
+    if (!s->prepared[id]) {
+        PGresult *r = checked(s, "prepare", PQprepare(s->conn, name, stmt_sql[id], 0, NULL));
+        if (r == NULL)
+            return NULL;
+        PQclear(r);
+        s->prepared[id] = 1;
+    }
+    return checked(s, "query", PQexecPrepared(s->conn, name, n, v, NULL, NULL, 0));
+}
+
+/* Runs SQL text as it is, without parameters: run's result, its error
+ * noted under `what`. */
+static PGresult *run_sql(pg_store *s, const char *what, const char *sql)
+{
+    return checked(s, what, PQexec(s->conn, sql));
+}
+
+/* Runs a statement whose rows, if any, are not wanted. */
+static int exec_stmt(pg_store *s, enum stmt_id id, const param *ps, int n)
+{
+    PGresult *r = run(s, id, ps, n);
+    int rc = r != NULL ? 0 : CTK_EIO;
     PQclear(r);
-    return r != NULL ? 0 : CTK_EIO;
+    return rc;
 }
 
 static int64_t get_i64(const PGresult *r, int row, int col)
@@ -383,9 +400,9 @@ static char *get_text(const PGresult *r, int row, int col)
 
 /* For a query of one integer: 1 with *out set, 0 (and *out 0) for no
  * row, or an error. */
-static int one_i64(pg_store *s, enum stmt_id id, const params *p, int64_t *out)
+static int one_i64(pg_store *s, int64_t *out, enum stmt_id id, const param *ps, int n)
 {
-    PGresult *r = run(s, id, p);
+    PGresult *r = run(s, id, ps, n);
     *out = 0;
     if (r == NULL)
         return CTK_EIO;
@@ -398,9 +415,7 @@ static int one_i64(pg_store *s, enum stmt_id id, const params *p, int64_t *out)
 
 static int notify(pg_store *s, const char *queue)
 {
-    params p = {0};
-    p_text(&p, queue);
-    return exec_stmt(s, S_NOTIFY, &p);
+    return exec_stmt(s, S_NOTIFY, PARAMS(P_TEXT(queue)));
 }
 
 static int notify_job_queue(pg_store *s, int64_t id);
@@ -409,15 +424,10 @@ static int notify_job_queue(pg_store *s, int64_t id);
 
 static int plain(pg_store *s, const char *sql)
 {
-    PGresult *r = PQexec(s->conn, sql);
-    ExecStatusType st = PQresultStatus(r);
-    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
-    if (!ok) {
-        set_error(s, sql, r);
-        classify(s, r);
-    }
+    PGresult *r = run_sql(s, sql, sql);
+    int rc = r != NULL ? 0 : CTK_EIO;
     PQclear(r);
-    return ok ? 0 : CTK_EIO;
+    return rc;
 }
 
 static PGconn *connect_quiet(const char *conninfo)
@@ -511,31 +521,24 @@ static int once(pg_store *s, txn_fn fn, void *arg)
 static int migrate(pg_store *s, void *arg)
 {
     char *err = arg;
-    PGresult *r = PQexec(s->conn, "SELECT pg_advisory_xact_lock(" LOCK_KEY ")");
-    int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok)
-        set_error(s, "lock", r), classify(s, r);
+    PGresult *r = run_sql(s, "lock", "SELECT pg_advisory_xact_lock(" LOCK_KEY ")");
+    if (r == NULL)
+        return CTK_EIO;
     PQclear(r);
-    if (!ok)
+    r = run_sql(s, "read",
+                "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'cqueue'),"
+                " to_regclass('cqueue.meta') IS NOT NULL");
+    if (r == NULL)
         return CTK_EIO;
-    r = PQexec(s->conn, "SELECT (SELECT count(*) FROM pg_namespace WHERE nspname = 'cqueue'),"
-                        " to_regclass('cqueue.meta') IS NOT NULL");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        set_error(s, "read", r), classify(s, r);
-        PQclear(r);
-        return CTK_EIO;
-    }
     int have_schema = get_i64(r, 0, 0) > 0, have_meta = PQgetvalue(r, 0, 1)[0] == 't';
     PQclear(r);
     int64_t version = 0;
     if (have_meta) {
-        r = PQexec(s->conn, "SELECT (SELECT v FROM cqueue.meta WHERE k = 'application'),"
-                            " (SELECT v FROM cqueue.meta WHERE k = 'version')");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            set_error(s, "read", r), classify(s, r);
-            PQclear(r);
+        r = run_sql(s, "read",
+                    "SELECT (SELECT v FROM cqueue.meta WHERE k = 'application'),"
+                    " (SELECT v FROM cqueue.meta WHERE k = 'version')");
+        if (r == NULL)
             return CTK_EIO;
-        }
         int ours = !PQgetisnull(r, 0, 0) && strcmp(PQgetvalue(r, 0, 0), "cqueue") == 0;
         version = get_i64(r, 0, 1);
         PQclear(r);
@@ -705,10 +708,8 @@ static void read_job(const PGresult *r, int row, ctk_job *job)
 
 static int state_of(pg_store *s, enum stmt_id which, int64_t id, int *state)
 {
-    params p = {0};
-    p_i64(&p, id);
     int64_t v;
-    int rc = one_i64(s, which, &p, &v);
+    int rc = one_i64(s, &v, which, PARAMS(P_INT(id)));
     *state = (int)v;
     if (rc == 0)
         fail(s, CTK_ENOENT, "no job %" PRId64, id);
@@ -717,18 +718,13 @@ static int state_of(pg_store *s, enum stmt_id which, int64_t id, int *state)
 
 static int find_key(pg_store *s, const char *queue, const char *key, int64_t *id)
 {
-    params p = {0};
-    p_text(&p, queue);
-    p_text(&p, key);
-    int rc = one_i64(s, S_KEY_FIND, &p, id);
+    int rc = one_i64(s, id, S_KEY_FIND, PARAMS(P_TEXT(queue), P_TEXT(key)));
     return rc < 0 ? rc : 0;
 }
 
 static int ensure_queue(pg_store *s, const char *queue)
 {
-    params p = {0};
-    p_text(&p, queue);
-    return exec_stmt(s, S_QUEUE_ENSURE, &p);
+    return exec_stmt(s, S_QUEUE_ENSURE, PARAMS(P_TEXT(queue)));
 }
 
 typedef struct add_args {
@@ -770,41 +766,27 @@ static int insert_one(pg_store *s, const ctk_job_spec *j, int64_t *id, int *exis
         ctk_buf_free(&env);
         return fail(s, CTK_ENOMEM, "out of memory");
     }
-    params p = {0};
-    p_text(&p, j->queue);
-    p_i64(&p, reason[0] != '\0' ? CTK_JOB_CANCELLED : CTK_JOB_QUEUED);
-    p_i64(&p, waiting);
-    p_text(&p, j->name);
-    p_text(&p, j->cmd);
-    p_text(&p, j->argv != NULL ? (const char *)argv.data : NULL);
-    p_text(&p, j->cwd);
-    p_text(&p, j->env != NULL ? (const char *)env.data : NULL);
-    p_text(&p, j->key);
-    p_i64(&p, j->priority);
-    p_i64(&p, j->retries);
-    p_i64(&p, j->weight > 0 ? j->weight : 1);
-    p_f64(&p, j->timeout);
-    p_text(&p, reason[0] != '\0' ? reason : NULL);
-    rc = one_i64(s, S_INSERT, &p, id);
+    rc = one_i64(s, id, S_INSERT,
+                 PARAMS(P_TEXT(j->queue),
+                        P_INT(reason[0] != '\0' ? CTK_JOB_CANCELLED : CTK_JOB_QUEUED),
+                        P_INT(waiting), P_TEXT(j->name), P_TEXT(j->cmd),
+                        P_TEXT(j->argv != NULL ? (const char *)argv.data : NULL), P_TEXT(j->cwd),
+                        P_TEXT(j->env != NULL ? (const char *)env.data : NULL), P_TEXT(j->key),
+                        P_INT(j->priority), P_INT(j->retries), P_INT(j->weight > 0 ? j->weight : 1),
+                        P_REAL(j->timeout), P_TEXT(reason[0] != '\0' ? reason : NULL)));
     ctk_buf_free(&argv);
     ctk_buf_free(&env);
     if (rc < 0)
         return rc;
-    for (size_t i = 0; rc >= 0 && i < j->n_after; i++) {
-        params d = {0};
-        p_i64(&d, *id);
-        p_i64(&d, j->after[i]);
-        rc = exec_stmt(s, S_DEP_INSERT, &d);
-    }
+    for (size_t i = 0; rc >= 0 && i < j->n_after; i++)
+        rc = exec_stmt(s, S_DEP_INSERT, PARAMS(P_INT(*id), P_INT(j->after[i])));
     return rc < 0 ? rc : 0;
 }
 
 /* What a batch whose COMMIT went unanswered did, if it committed. */
 static int batch_done(pg_store *s, const add_args *a, int *found)
 {
-    params p = {0};
-    p_text(&p, a->tok);
-    PGresult *r = run(s, S_BATCH_FIND, &p);
+    PGresult *r = run(s, S_BATCH_FIND, PARAMS(P_TEXT(a->tok)));
     *found = 0;
     if (r == NULL)
         return CTK_EIO;
@@ -831,11 +813,8 @@ static int note_batch(pg_store *s, const add_args *a)
         rc = ctk_buf_append(&b, num, (size_t)len);
     }
     rc = rc == 0 ? ctk_buf_append(&b, "}", 2) : rc;
-    params p = {0};
-    p_text(&p, a->tok);
-    p_text(&p, (const char *)b.data);
     if (rc == 0)
-        rc = exec_stmt(s, S_BATCH_NOTE, &p);
+        rc = exec_stmt(s, S_BATCH_NOTE, PARAMS(P_TEXT(a->tok), P_TEXT((const char *)b.data)));
     ctk_buf_free(&b);
     return rc;
 }
@@ -865,7 +844,7 @@ static int add_txn(pg_store *s, void *arg)
         if (last_queue == NULL || strcmp(last_queue, a->specs[i].queue) != 0)
             rc = notify(s, last_queue = a->specs[i].queue);
     if (rc == 0 && a->n > 1) {
-        rc = exec_stmt(s, S_BATCH_TRIM, NULL);
+        rc = exec_stmt(s, S_BATCH_TRIM, NO_PARAMS);
         if (rc == 0)
             rc = note_batch(s, a);
     }
@@ -1085,9 +1064,7 @@ static int copy_batch(pg_store *s, add_args *a)
         s->lost = s->retryable = 0;
         int64_t found = 0;
         int committing = 0;
-        params p = {0};
-        p_text(&p, a->tok);
-        int rc = s->ambiguous ? one_i64(s, S_BATCH_FIND, &p, &found) : 0;
+        int rc = s->ambiguous ? one_i64(s, &found, S_BATCH_FIND, PARAMS(P_TEXT(a->tok))) : 0;
         if (rc == 1)
             return 0;
         if (rc == 0)
@@ -1130,9 +1107,7 @@ static int pg_add(ctk_store *st, const ctk_job_spec *specs, size_t n, int64_t *i
 
 static int get_job(pg_store *s, int64_t id, ctk_job *job)
 {
-    params p = {0};
-    p_i64(&p, id);
-    PGresult *r = run(s, S_GET, &p);
+    PGresult *r = run(s, S_GET, PARAMS(P_INT(id)));
     if (r == NULL)
         return CTK_EIO;
     int rows = PQntuples(r);
@@ -1153,9 +1128,9 @@ typedef struct claim_args {
 
 /* Runs a statement whose rows are jobs: 1 with the first in *job, 0 for
  * none, or an error. */
-static int one_job(pg_store *s, enum stmt_id which, const params *p, ctk_job *job)
+static int one_job(pg_store *s, ctk_job *job, enum stmt_id which, const param *ps, int n)
 {
-    PGresult *r = run(s, which, p);
+    PGresult *r = run(s, which, ps, n);
     if (r == NULL)
         return CTK_EIO;
     int rows = PQntuples(r);
@@ -1169,23 +1144,15 @@ static int one_job(pg_store *s, enum stmt_id which, const params *p, ctk_job *jo
 static int claim_txn(pg_store *s, void *arg)
 {
     claim_args *a = arg;
-    params p = {0};
     int rc = 0;
-    if (s->ambiguous) { /* did the last try take one? */
-        p_text(&p, a->w->id);
-        p_text(&p, a->tok);
-        rc = one_job(s, S_CLAIM_FIND, &p, a->job);
-    }
-    if (rc == 0) {
-        p.n = 0;
-        p_text(&p, a->queue);
-        p_i64(&p, a->max_weight > INT32_MAX ? INT32_MAX : (int64_t)a->max_weight);
-        p_text(&p, a->w->id);
-        p_text(&p, a->w->host);
-        p_f64(&p, a->lease);
-        p_text(&p, a->tok);
-        rc = one_job(s, S_CLAIM, &p, a->job);
-    }
+    if (s->ambiguous) /* did the last try take one? */
+        rc = one_job(s, a->job, S_CLAIM_FIND, PARAMS(P_TEXT(a->w->id), P_TEXT(a->tok)));
+    if (rc == 0)
+        rc =
+            one_job(s, a->job, S_CLAIM,
+                    PARAMS(P_TEXT(a->queue),
+                           P_INT(a->max_weight > INT32_MAX ? INT32_MAX : (int64_t)a->max_weight),
+                           P_TEXT(a->w->id), P_TEXT(a->w->host), P_REAL(a->lease), P_TEXT(a->tok)));
     return rc < 0 ? rc : rc == 0 ? CTK_EAGAIN : 0;
 }
 
@@ -1214,13 +1181,10 @@ typedef struct pid_args {
 static int set_pid_txn(pg_store *s, void *arg)
 {
     pid_args *a = arg;
-    params p = {0};
-    p_i64(&p, a->id);
-    p_text(&p, a->w->id);
-    p_i64(&p, a->pid);
-    p_i64(&p, (int64_t)a->pid_start);
     int64_t k;
-    int rc = one_i64(s, S_SET_PID, &p, &k);
+    int rc = one_i64(
+        s, &k, S_SET_PID,
+        PARAMS(P_INT(a->id), P_TEXT(a->w->id), P_INT(a->pid), P_INT((int64_t)a->pid_start)));
     *a->kill_requested = rc == 1 && k != 0;
     return rc < 0 ? rc : 0;
 }
@@ -1240,10 +1204,7 @@ typedef struct renew_args {
 static int renew_txn(pg_store *s, void *arg)
 {
     renew_args *a = arg;
-    params p = {0};
-    p_text(&p, a->w->id);
-    p_f64(&p, a->lease);
-    return exec_stmt(s, S_RENEW, &p);
+    return exec_stmt(s, S_RENEW, PARAMS(P_TEXT(a->w->id), P_REAL(a->lease)));
 }
 
 static int pg_renew(ctk_store *st, const ctk_worker_id *w, double lease_until)
@@ -1263,9 +1224,7 @@ static int cancel_dependents(pg_store *s, int64_t id, const char *what)
     todo[0] = id;
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < len; k++) {
-        params p = {0};
-        p_i64(&p, todo[k]);
-        PGresult *r = run(s, S_DEPENDENTS, &p);
+        PGresult *r = run(s, S_DEPENDENTS, PARAMS(P_INT(todo[k])));
         if (r == NULL) {
             rc = CTK_EIO;
             break;
@@ -1277,10 +1236,7 @@ static int cancel_dependents(pg_store *s, int64_t id, const char *what)
             if (get_i64(r, i, 1) != CTK_JOB_QUEUED)
                 continue;
             int64_t j = get_i64(r, i, 0);
-            params u = {0};
-            p_i64(&u, j);
-            p_text(&u, reason);
-            rc = exec_stmt(s, S_CANCEL, &u);
+            rc = exec_stmt(s, S_CANCEL, PARAMS(P_INT(j), P_TEXT(reason)));
             if (len == cap) {
                 int64_t *more = realloc(todo, (cap *= 2) * sizeof *todo);
                 if (more == NULL) {
@@ -1299,9 +1255,7 @@ static int cancel_dependents(pg_store *s, int64_t id, const char *what)
 
 static int bump(pg_store *s, enum stmt_id id, int64_t v)
 {
-    params p = {0};
-    p_i64(&p, v);
-    return exec_stmt(s, id, &p);
+    return exec_stmt(s, id, PARAMS(P_INT(v)));
 }
 
 typedef struct finish_args {
@@ -1314,9 +1268,7 @@ static int finish_txn(pg_store *s, void *arg)
 {
     finish_args *a = arg;
     const ctk_job_outcome *o = a->o;
-    params p = {0};
-    p_i64(&p, a->id);
-    PGresult *r = run(s, S_RUN_INFO, &p);
+    PGresult *r = run(s, S_RUN_INFO, PARAMS(P_INT(a->id)));
     if (r == NULL)
         return CTK_EIO;
     if (PQntuples(r) != 1 || get_i64(r, 0, 0) != CTK_JOB_RUNNING || PQgetisnull(r, 0, 1) ||
@@ -1334,24 +1286,18 @@ static int finish_txn(pg_store *s, void *arg)
     int ok = o->exit_code == 0 && o->signal == 0;
     int again = !ok && !o->no_retry && !kill_requested && attempts <= retries;
     const char *killed = kill_requested ? "killed by cqueue kill" : NULL;
-    p.n = 0;
-    p_i64(&p, a->id);
-    p_i64(&p, o->exit_code);
-    p_i64(&p, o->signal);
-    if (!ok)
-        p_text(&p, o->reason != NULL ? o->reason : killed);
-    int rc = exec_stmt(s, ok ? S_DONE : again ? S_REQUEUE : S_FAILED, &p);
+    const char *reason = o->reason != NULL ? o->reason : killed;
+    int rc =
+        ok ? exec_stmt(s, S_DONE, PARAMS(P_INT(a->id), P_INT(o->exit_code), P_INT(o->signal)))
+           : exec_stmt(s, again ? S_REQUEUE : S_FAILED,
+                       PARAMS(P_INT(a->id), P_INT(o->exit_code), P_INT(o->signal), P_TEXT(reason)));
     if (rc == 0 && ok)
         rc = bump(s, S_UNBLOCK, a->id);
     if (rc == 0 && !ok && !again)
         rc = cancel_dependents(s, a->id, "failed");
-    if (rc == 0 && !again) {
-        p.n = 0;
-        p_text(&p, queue);
-        p_f64(&p, started_at - queued_at);
-        p_f64(&p, started_at);
-        rc = exec_stmt(s, S_QUEUE_STATS_ADD, &p);
-    }
+    if (rc == 0 && !again)
+        rc = exec_stmt(s, S_QUEUE_STATS_ADD,
+                       PARAMS(P_TEXT(queue), P_REAL(started_at - queued_at), P_REAL(started_at)));
     if (rc == 0)
         rc = notify(s, queue);
     free(queue);
@@ -1362,10 +1308,7 @@ static int finish_txn(pg_store *s, void *arg)
 static int finish_ok_txn(pg_store *s, void *arg)
 {
     finish_args *a = arg;
-    params p = {0};
-    p_i64(&p, a->id);
-    p_text(&p, a->w->id);
-    PGresult *r = run(s, S_FINISH_OK, &p);
+    PGresult *r = run(s, S_FINISH_OK, PARAMS(P_INT(a->id), P_TEXT(a->w->id)));
     if (r == NULL)
         return CTK_EIO;
     int rows = PQntuples(r);
@@ -1391,13 +1334,10 @@ typedef struct release_args {
 static int release_txn(pg_store *s, void *arg)
 {
     release_args *a = arg;
-    params p = {0};
-    p_i64(&p, a->id);
-    p_text(&p, a->w->id);
-    p_text(&p, "worker stopped; queued again");
-    PGresult *r = run(s, S_RELEASE, &p);
-    PQclear(r);
-    return r != NULL ? notify_job_queue(s, a->id) : CTK_EIO;
+    int rc =
+        exec_stmt(s, S_RELEASE,
+                  PARAMS(P_INT(a->id), P_TEXT(a->w->id), P_TEXT("worker stopped; queued again")));
+    return rc == 0 ? notify_job_queue(s, a->id) : rc;
 }
 
 static int pg_release(ctk_store *st, int64_t id, const ctk_worker_id *w)
@@ -1423,10 +1363,7 @@ static int expire_txn(pg_store *s, void *arg)
     ctk_buf dead = {0};
     int rc = ctk_buf_append(&dead, "{", 1);
     if (a->host != NULL && a->is_dead != NULL) {
-        params p = {0};
-        p_text(&p, a->queue);
-        p_text(&p, a->host);
-        PGresult *r = run(s, S_HERE_RUNNING, &p);
+        PGresult *r = run(s, S_HERE_RUNNING, PARAMS(P_TEXT(a->queue), P_TEXT(a->host)));
         if (r == NULL)
             rc = CTK_EIO;
         for (int i = 0; r != NULL && rc == 0 && i < PQntuples(r); i++)
@@ -1439,10 +1376,8 @@ static int expire_txn(pg_store *s, void *arg)
         PQclear(r);
     }
     rc = rc == 0 ? ctk_buf_append(&dead, "}", 2) : rc;
-    params p = {0};
-    p_text(&p, a->queue);
-    p_text(&p, (const char *)dead.data);
-    a->lost = rc == 0 ? run(s, S_EXPIRE, &p) : NULL;
+    a->lost = rc == 0 ? run(s, S_EXPIRE, PARAMS(P_TEXT(a->queue), P_TEXT((const char *)dead.data)))
+                      : NULL;
     ctk_buf_free(&dead);
     if (a->lost == NULL)
         return rc < 0 ? rc : CTK_EIO;
@@ -1494,17 +1429,14 @@ typedef struct list_args {
 static int list_txn(pg_store *s, void *arg)
 {
     list_args *a = arg;
-    params p = {0};
-    p_text(&p, a->f->queue);
-    p_i64(&p, a->f->after_id);
-    if (a->f->limit > 0)
-        p_i64(&p, a->f->limit);
-    else
-        p_text(&p, NULL); /* LIMIT NULL: all */
-    if (a->f->state >= 0)
-        p_i64(&p, a->f->state);
+    const ctk_store_filter *f = a->f;
+    param limit = f->limit > 0 ? P_INT(f->limit) : P_TEXT(NULL); /* LIMIT NULL: all */
     PQclear(a->r);
-    a->r = run(s, a->f->state >= 0 ? S_LIST_STATE : S_LIST_ALL, &p);
+    if (f->state >= 0)
+        a->r = run(s, S_LIST_STATE,
+                   PARAMS(P_TEXT(f->queue), P_INT(f->after_id), limit, P_INT(f->state)));
+    else
+        a->r = run(s, S_LIST_ALL, PARAMS(P_TEXT(f->queue), P_INT(f->after_id), limit));
     return a->r != NULL ? 0 : CTK_EIO;
 }
 
@@ -1535,9 +1467,7 @@ typedef struct queue_args {
 static int control_txn(pg_store *s, void *arg)
 {
     queue_args *a = arg;
-    params p = {0};
-    p_text(&p, a->queue);
-    PGresult *r = run(s, S_CONTROL, &p);
+    PGresult *r = run(s, S_CONTROL, PARAMS(P_TEXT(a->queue)));
     if (r == NULL)
         return CTK_EIO;
     a->c->paused = PQntuples(r) == 1 ? (int)get_i64(r, 0, 0) : 0;
@@ -1557,9 +1487,7 @@ static int stats_txn(pg_store *s, void *arg)
     queue_args *a = arg;
     ctk_store_stats *out = a->stats;
     memset(out, 0, sizeof *out);
-    params p = {0};
-    p_text(&p, a->queue);
-    PGresult *r = run(s, S_COUNTS, &p);
+    PGresult *r = run(s, S_COUNTS, PARAMS(P_TEXT(a->queue)));
     if (r == NULL)
         return CTK_EIO;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -1569,10 +1497,10 @@ static int stats_txn(pg_store *s, void *arg)
     }
     PQclear(r);
     int64_t recent;
-    if (one_i64(s, S_RECENT, &p, &recent) < 0)
+    if (one_i64(s, &recent, S_RECENT, PARAMS(P_TEXT(a->queue))) < 0)
         return CTK_EIO;
     out->finished_last_minute = (uint64_t)recent;
-    if ((r = run(s, S_QUEUE_ROW, &p)) == NULL)
+    if ((r = run(s, S_QUEUE_ROW, PARAMS(P_TEXT(a->queue)))) == NULL)
         return CTK_EIO;
     if (PQntuples(r) == 1) {
         double n = (double)get_i64(r, 0, 0);
@@ -1625,9 +1553,7 @@ static int pg_remove(ctk_store *st, int64_t id)
  * again (the key names one live job): CTK_EEXIST, naming that job. */
 static int key_free(pg_store *s, int64_t id)
 {
-    params p = {0};
-    p_i64(&p, id);
-    PGresult *r = run(s, S_KEY_OF, &p);
+    PGresult *r = run(s, S_KEY_OF, PARAMS(P_INT(id)));
     if (r == NULL)
         return CTK_EIO;
     int rc = 0;
@@ -1649,9 +1575,7 @@ static int requeue_one(pg_store *s, int64_t id)
     int rc = key_free(s, id);
     if (rc < 0)
         return rc;
-    params p = {0};
-    p_i64(&p, id);
-    PGresult *r = run(s, S_DEP_STATES, &p);
+    PGresult *r = run(s, S_DEP_STATES, PARAMS(P_INT(id)));
     if (r == NULL)
         return CTK_EIO;
     int waiting = 0;
@@ -1664,13 +1588,9 @@ static int requeue_one(pg_store *s, int64_t id)
                      ctk_job_state_name((ctk_job_state)state));
     }
     PQclear(r);
-    p_i64(&p, waiting);
-    if ((rc = exec_stmt(s, S_RETRY, &p)) < 0 || reason[0] == '\0')
+    if ((rc = exec_stmt(s, S_RETRY, PARAMS(P_INT(id), P_INT(waiting)))) < 0 || reason[0] == '\0')
         return rc;
-    p.n = 0;
-    p_i64(&p, id);
-    p_text(&p, reason);
-    return exec_stmt(s, S_CANCEL, &p);
+    return exec_stmt(s, S_CANCEL, PARAMS(P_INT(id), P_TEXT(reason)));
 }
 
 /* A retried job brings back the jobs that were cancelled only because it
@@ -1694,9 +1614,7 @@ static int retry_tree(pg_store *s, int64_t root)
             break;
         char prefix[64];
         int plen = snprintf(prefix, sizeof prefix, "dependency %" PRId64 " ", todo[k]);
-        params p = {0};
-        p_i64(&p, todo[k]);
-        PGresult *r = run(s, S_DEPENDENTS, &p);
+        PGresult *r = run(s, S_DEPENDENTS, PARAMS(P_INT(todo[k])));
         if (r == NULL) {
             rc = CTK_EIO;
             break;
@@ -1723,9 +1641,7 @@ static int retry_tree(pg_store *s, int64_t root)
 
 static int notify_job_queue(pg_store *s, int64_t id)
 {
-    params p = {0};
-    p_i64(&p, id);
-    PGresult *r = run(s, S_KEY_OF, &p);
+    PGresult *r = run(s, S_KEY_OF, PARAMS(P_INT(id)));
     int rc = r == NULL ? CTK_EIO : PQntuples(r) == 1 ? notify(s, PQgetvalue(r, 0, 0)) : 0;
     PQclear(r);
     return rc;
@@ -1759,9 +1675,7 @@ static int retry_failed_txn(pg_store *s, void *arg)
 {
     retry_failed_args *a = arg;
     *a->n = 0;
-    params p = {0};
-    p_text(&p, a->queue);
-    PGresult *r = run(s, S_FAILED_IDS, &p);
+    PGresult *r = run(s, S_FAILED_IDS, PARAMS(P_TEXT(a->queue)));
     if (r == NULL)
         return CTK_EIO;
     int rc = 0;
@@ -1801,10 +1715,8 @@ static int kill_txn(pg_store *s, void *arg)
     if (rc < 0)
         return rc;
     if (a->job->state == CTK_JOB_QUEUED) {
-        params p = {0};
-        p_i64(&p, a->id);
-        p_text(&p, "killed by cqueue kill before it ran");
-        rc = exec_stmt(s, S_CANCEL, &p);
+        rc = exec_stmt(s, S_CANCEL,
+                       PARAMS(P_INT(a->id), P_TEXT("killed by cqueue kill before it ran")));
         if (rc == 0)
             rc = cancel_dependents(s, a->id, "cancelled");
     } else if (a->job->state == CTK_JOB_RUNNING) {
@@ -1831,12 +1743,10 @@ static int queue_update_txn(pg_store *s, void *arg)
 {
     queue_args *a = arg;
     int rc = ensure_queue(s, a->queue);
-    params p = {0};
-    p_text(&p, a->queue);
-    if (a->which == S_SET_PAUSED)
-        p_i64(&p, a->value);
-    if (rc == 0)
-        rc = exec_stmt(s, a->which, &p);
+    if (rc == 0 && a->which == S_SET_PAUSED)
+        rc = exec_stmt(s, S_SET_PAUSED, PARAMS(P_TEXT(a->queue), P_INT(a->value)));
+    else if (rc == 0)
+        rc = exec_stmt(s, a->which, PARAMS(P_TEXT(a->queue)));
     return rc == 0 ? notify(s, a->queue) : rc;
 }
 
@@ -1868,12 +1778,8 @@ static int clear_txn(pg_store *s, void *arg)
     for (int state = CTK_JOB_DONE; rc == 0 && state < CTK_JOB_NSTATES; state++) {
         if (!(a->mask & (1u << state)))
             continue;
-        params p = {0};
-        p_text(&p, a->queue);
-        p_i64(&p, 0);
-        p_text(&p, NULL);
-        p_i64(&p, state);
-        PGresult *r = run(s, S_LIST_STATE, &p);
+        PGresult *r =
+            run(s, S_LIST_STATE, PARAMS(P_TEXT(a->queue), P_INT(0), P_TEXT(NULL), P_INT(state)));
         if (r == NULL)
             return CTK_EIO;
         for (int i = 0; rc == 0 && i < PQntuples(r); i++, (*a->n)++) {
@@ -1902,15 +1808,12 @@ static int pg_check(ctk_store *st, char *result, size_t len)
     /* What SQLite's integrity_check is to a file, these are to the
      * tables: a job in two states at once cannot happen, so look for
      * what can (a dangling dependency, a running job with no worker). */
-    PGresult *r =
-        PQexec(s->conn, "SELECT (SELECT count(*) FROM cqueue.deps d WHERE NOT EXISTS (SELECT 1"
-                        " FROM cqueue.jobs j WHERE j.id = d.job)),"
-                        " (SELECT count(*) FROM cqueue.jobs WHERE state = 1 AND worker IS NULL)");
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        set_error(s, "check", r);
-        PQclear(r);
+    PGresult *r = run_sql(s, "check",
+                          "SELECT (SELECT count(*) FROM cqueue.deps d WHERE NOT EXISTS (SELECT 1"
+                          " FROM cqueue.jobs j WHERE j.id = d.job)),"
+                          " (SELECT count(*) FROM cqueue.jobs WHERE state = 1 AND worker IS NULL)");
+    if (r == NULL)
         return CTK_EIO;
-    }
     int64_t dangling = get_i64(r, 0, 0), orphans = get_i64(r, 0, 1);
     PQclear(r);
     if (dangling == 0 && orphans == 0)

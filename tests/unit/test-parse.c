@@ -102,7 +102,9 @@ static void test_size_good(void)
         uint64_t v = 1;
         char why[128];
         g_test_message("input '%s'", cases[i].text);
-        g_assert_cmpint(ctk_parse_size(cases[i].text, 0, UINT64_MAX, &v, why, sizeof why), ==, 0);
+        g_assert_cmpint(
+            ctk_parse_size(cases[i].text, CTK_SIZE_BINARY, 0, UINT64_MAX, &v, why, sizeof why), ==,
+            0);
         g_assert_cmpuint(v, ==, cases[i].value);
     }
 }
@@ -117,6 +119,9 @@ static void test_size_bad(void)
         {"16E", CTK_EINVAL, "unknown suffix 'E' (use k, M, G or T)"},
         {"1m", CTK_EINVAL, "unknown suffix 'm' (use k, M, G or T)"},
         {"1kb", CTK_EINVAL, "unknown suffix 'kb' (use k, M, G or T)"},
+        /* GNU parallel's fractions and P are CTK_SIZE_PARALLEL's only. */
+        {"1.5k", CTK_EINVAL, "unknown suffix '.5k' (use k, M, G or T)"},
+        {"1P", CTK_EINVAL, "unknown suffix 'P' (use k, M, G or T)"},
         {"1 k", CTK_EINVAL, "unknown suffix ' k' (use k, M, G or T)"},
         {"20000000T", CTK_ERANGE, "too large (at most 18446744073709551615)"},
         {"16777216T", CTK_ERANGE, "too large (at most 18446744073709551615)"},
@@ -126,8 +131,9 @@ static void test_size_bad(void)
         uint64_t v = 12345;
         char why[128] = "";
         g_test_message("input '%s'", cases[i].text);
-        g_assert_cmpint(ctk_parse_size(cases[i].text, 0, UINT64_MAX, &v, why, sizeof why), ==,
-                        cases[i].code);
+        g_assert_cmpint(
+            ctk_parse_size(cases[i].text, CTK_SIZE_BINARY, 0, UINT64_MAX, &v, why, sizeof why), ==,
+            cases[i].code);
         g_assert_cmpstr(why, ==, cases[i].why);
         g_assert_cmpuint(v, ==, 12345);
     }
@@ -138,11 +144,13 @@ static void test_size_range(void)
     uint64_t v = 0;
     char why[128];
     /* The range applies after the suffix. */
-    g_assert_cmpint(ctk_parse_size("1k", 0, 1000, &v, why, sizeof why), ==, CTK_ERANGE);
+    g_assert_cmpint(ctk_parse_size("1k", CTK_SIZE_BINARY, 0, 1000, &v, why, sizeof why), ==,
+                    CTK_ERANGE);
     g_assert_cmpstr(why, ==, "too large (at most 1000)");
-    g_assert_cmpint(ctk_parse_size("1023", 1024, UINT64_MAX, &v, why, sizeof why), ==, CTK_ERANGE);
+    g_assert_cmpint(ctk_parse_size("1023", CTK_SIZE_BINARY, 1024, UINT64_MAX, &v, why, sizeof why),
+                    ==, CTK_ERANGE);
     g_assert_cmpstr(why, ==, "must be at least 1024");
-    g_assert_cmpint(ctk_parse_size("1k", 1024, 1024, &v, why, sizeof why), ==, 0);
+    g_assert_cmpint(ctk_parse_size("1k", CTK_SIZE_BINARY, 1024, 1024, &v, why, sizeof why), ==, 0);
     g_assert_cmpuint(v, ==, 1024);
 }
 
@@ -160,15 +168,17 @@ static void test_size_parallel(void)
         uint64_t v = 0;
         char why[128];
         g_test_message("input '%s'", cases[i].text);
-        g_assert_cmpint(ctk_parse_size_parallel(cases[i].text, 0, UINT64_MAX, &v, why, sizeof why),
-                        ==, 0);
+        g_assert_cmpint(
+            ctk_parse_size(cases[i].text, CTK_SIZE_PARALLEL, 0, UINT64_MAX, &v, why, sizeof why),
+            ==, 0);
         g_assert_cmpuint(v, ==, cases[i].value);
     }
     uint64_t v = 7;
     char why[128];
-    g_assert_cmpint(ctk_parse_size_parallel("1x", 0, UINT64_MAX, &v, why, sizeof why), ==,
+    g_assert_cmpint(ctk_parse_size("1x", CTK_SIZE_PARALLEL, 0, UINT64_MAX, &v, why, sizeof why), ==,
                     CTK_EINVAL);
-    g_assert_cmpint(ctk_parse_size_parallel("1k", 1, 999, &v, why, sizeof why), ==, CTK_ERANGE);
+    g_assert_cmpint(ctk_parse_size("1k", CTK_SIZE_PARALLEL, 1, 999, &v, why, sizeof why), ==,
+                    CTK_ERANGE);
     g_assert_cmpuint(v, ==, 7);
 }
 

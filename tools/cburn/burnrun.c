@@ -164,8 +164,8 @@ static int produce_line(void *arg, ctk_unit *unit)
     }
     uint64_t size = 0;
     char why[128];
-    int bad =
-        strlen(line) != len || ctk_parse_size(line, 0, UINT64_MAX, &size, why, sizeof why) < 0;
+    int bad = strlen(line) != len ||
+              ctk_parse_size(line, CTK_SIZE_BINARY, 0, UINT64_MAX, &size, why, sizeof why) < 0;
     /* The task, then the line riding along for the record. */
     err = ctk_burn_encode_task(&unit->in, 0, bad ? 0 : size);
     if (err == 0)

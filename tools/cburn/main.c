@@ -82,7 +82,7 @@ static int on_option(void *arg, int id, const char *value, char *why, size_t why
     case OPT_TASKS:
         return ctk_parse_u64(value, 1, 100000000, &o->tasks, why, why_len);
     case OPT_SIZE:
-        return ctk_parse_size(value, 1, UINT64_MAX / 2, &o->size, why, why_len);
+        return ctk_parse_size(value, CTK_SIZE_BINARY, 1, UINT64_MAX / 2, &o->size, why, why_len);
     case OPT_DURATION: {
         int rc = ctk_parse_seconds(value, 86400, &o->duration, why, why_len);
         if (rc == 0 && o->duration <= 0) {
