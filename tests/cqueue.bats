@@ -626,13 +626,15 @@ run_under() {
 }
 
 @test "SIGTERM under each strategy ends the jobs by the sequence and queues them again" {
-    local s
+    local s mark=$$$RANDOM
     for s in $(cqueue --list-strategies | awk '{ print $1 }'); do
         CQUEUE_DB=$(new_db "$s")
         export CQUEUE_DB
-        # The first ignores TERM: the sequence's KILL must end it.
-        cq add -- sh -c "trap '' TERM; sleep 30" >/dev/null
-        cq add -- sleep 31 >/dev/null
+        # The first ignores TERM: the sequence's KILL must end it. The
+        # mark keeps another test file's sleeps (cqueue-pg runs this very
+        # test at the same time) out of the count.
+        cq add -- sh -c "trap '' TERM; sleep 30.$mark" >/dev/null
+        cq add -- sleep "31.$mark" >/dev/null
         bg_tool cqueue work -j1 -s "$s"
         for _ in $(seq 200); do [[ $(state 1) == running ]] && break; sleep 0.05; done
         assert_equal "$(state 1) $(state 2)" "running queued"
@@ -641,7 +643,7 @@ run_under() {
         assert_equal "$BG_STATUS" 143
         assert_equal "$(state 1) $(state 2)" "queued queued"
         assert_equal "$(field 1 reason)" "worker stopped; queued again"
-        [[ -z $(pgrep -f 'sleep 3[01]$') ]] || fail "$s: a job outlived its worker"
+        [[ -z $(pgrep -f "sleep 3[01]\\.$mark\$") ]] || fail "$s: a job outlived its worker"
     done
 }
 
