@@ -428,7 +428,7 @@ typedef struct launch {
     char *const *envp;
     int from[3]; /* the fd to become 0, 1, 2; -1: leave it; -2: /dev/null */
     pid_t parent;
-    volatile int err; /* the child's errno (shared memory under vfork) */
+    int report_fd; /* the child writes its errno here when exec fails */
 } launch;
 
 static const int reset_signals[] = {SIGINT,  SIGTERM, SIGHUP,  SIGPIPE, SIGQUIT, SIGCHLD, SIGUSR1,
@@ -443,7 +443,7 @@ static int child_fd(int target, int from)
 }
 
 /* The child: runs on the parent's memory until exec, so it touches
- * nothing but its stack and l->err, and leaves by exec or _exit. */
+ * nothing but its stack, and leaves by exec or _exit. */
 static void __attribute__((noreturn, noinline)) launch_child(launch *l)
 {
     struct sigaction dfl = {.sa_handler = SIG_DFL}, old;
@@ -474,16 +474,57 @@ static void __attribute__((noreturn, noinline)) launch_child(launch *l)
         goto fail;
 #ifdef SYS_close_range
     /* Our fds are CLOEXEC, but fds other code left inheritable must not
-     * reach the job either (a held pipe end would keep a reader waiting). */
-    syscall(SYS_close_range, 3U, ~0U, 0U);
+     * reach the job either (a held pipe end would keep a reader waiting).
+     * The report pipe stays until exec closes it. */
+    if (l->report_fd > 3)
+        syscall(SYS_close_range, 3U, (unsigned)l->report_fd - 1, 0U);
+    syscall(SYS_close_range, (unsigned)l->report_fd + 1, ~0U, 0U);
 #endif
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execve(l->file, l->argv, l->envp);
-fail:
-    l->err = errno != 0 ? errno : ECHILD;
+fail:;
+    int err = errno != 0 ? errno : ECHILD;
+    ssize_t n;
+    do
+        n = write(l->report_fd, &err, sizeof err);
+    while (n < 0 && errno == EINTR);
     _exit(127);
+}
+
+/* A close-on-exec pipe the child reports a failed exec on: EOF means the
+ * exec happened. Not the child writing into our memory, which only a real
+ * vfork shares (the sanitizers' vfork is a fork). Both ends above 2, so
+ * the child's dup2 onto 0-2 cannot take them. */
+static int open_report(int report[2])
+{
+    if (pipe2(report, O_CLOEXEC) < 0)
+        return -errno;
+    for (int i = 0; i < 2; i++) {
+        if (report[i] > 2)
+            continue;
+        int moved = fcntl(report[i], F_DUPFD_CLOEXEC, 3);
+        int err = errno;
+        close(report[i]);
+        report[i] = moved;
+        if (moved < 0) {
+            close(report[1 - i]);
+            return -err;
+        }
+    }
+    return 0;
+}
+
+/* What the child reported: its errno, or 0 once it has exec'd. */
+static int read_report(int fd)
+{
+    int err = 0;
+    ssize_t n;
+    do
+        n = read(fd, &err, sizeof err);
+    while (n < 0 && errno == EINTR);
+    return n == (ssize_t)sizeof err ? err : 0;
 }
 
 /* vfork rather than posix_spawn: the child must set PR_SET_PDEATHSIG,
@@ -517,6 +558,13 @@ static int spawn_process(ctk_spawn_child *c, pipe_ends ends, char *const *envp)
                                              : -1;
     l.from[1] = ends[1][1] >= 0 ? ends[1][1] : o->out == CTK_SPAWN_DISCARD ? -2 : -1;
     l.from[2] = ends[2][1] >= 0 ? ends[2][1] : o->err == CTK_SPAWN_DISCARD ? -2 : -1;
+    int report[2];
+    int rc = open_report(report);
+    if (rc < 0) {
+        g_free(found);
+        return rc;
+    }
+    l.report_fd = report[1];
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -526,9 +574,13 @@ static int spawn_process(ctk_spawn_child *c, pipe_ends ends, char *const *envp)
     int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     g_free(found);
-    if (pid < 0)
+    close(report[1]);
+    if (pid < 0) {
+        close(report[0]);
         return -fork_errno;
-    int rc = l.err;
+    }
+    rc = read_report(report[0]);
+    close(report[0]);
     if (rc == 0) {
         c->pid = pid;
         /* The group is set up (vfork held us until exec): a kill -9 of
