@@ -167,6 +167,11 @@ int ctk_registry_load_file(ctk_registry *reg, const char *path, ctk_plugin_error
                     "built for plugin ABI %u, this ctk has ABI %u: rebuild it against this ctk",
                     abi, (unsigned)CTK_PLUGIN_ABI);
     }
+    /* A plugin that ran stays mapped to the end of the process: the
+     * libraries it pulled in (libpq, Open MPI) keep thread-local storage,
+     * exit handlers and threads that outlive any close (unmapping them
+     * crashed LeakSanitizer's exit scan under store-postgres). */
+    g_module_make_resident(module);
     reg->loading = canonical;
     int rc = desc->init != NULL ? desc->init(reg) : CTK_EINVAL;
     reg->loading = NULL;
