@@ -124,6 +124,7 @@ static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first
         .eof = o->eof_str,
         .skip_blank = o->no_empty,
         .shuffle = o->shuf,
+        .link = o->link,
     };
     /* --colsep trims as GNU parallel's does unless --trim says otherwise. */
     const char *trim = o->trim != NULL ? o->trim : o->colsep != NULL ? "rl" : "n";
