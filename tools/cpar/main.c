@@ -100,9 +100,32 @@ static double start_rate(const cpar_opts *o)
     return r;
 }
 
-static int need_total(const cpar_opts *o, const ctk_common *c)
+/* --plus's {##} and {0#} in the command or --tagstring: parsed here only
+ * to ask (build_command reports what does not parse). */
+static int plus_wants_total(const cpar_opts *o, int first, size_t n_cmd)
 {
-    return o->halt.percent > 0 || o->bar || c->progress;
+    ctk_cmdline *t = NULL;
+    int wants = 0;
+    if (!o->plus)
+        return 0;
+    if (ctk_cmdline_parse_names(&t, o->argv + first, n_cmd, &o->names,
+                                CTK_CMDLINE_PLUS | CTK_CMDLINE_NO_APPEND, NULL, 0) == 0)
+        wants = ctk_cmdline_wants_total(t);
+    ctk_cmdline_free(t);
+    char *tag = (char *)o->tagstring;
+    if (!wants && tag != NULL &&
+        ctk_cmdline_parse_names(&t, &tag, 1, &o->names, CTK_CMDLINE_PLUS | CTK_CMDLINE_TEXT, NULL,
+                                0) == 0) {
+        wants = ctk_cmdline_wants_total(t);
+        ctk_cmdline_free(t);
+    }
+    return wants;
+}
+
+static int need_total(const cpar_opts *o, const ctk_common *c, const ctk_parrun_input *in)
+{
+    return o->halt.percent > 0 || o->bar || c->progress ||
+           plus_wants_total(o, in->first, in->n_cmd);
 }
 
 /* The sources, and --header's names from their first values. Returns -1
@@ -135,7 +158,7 @@ static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first
                              "(or give ::: ITEM..., :::: FILE or -a FILE).\n");
     /* The jobs are counted first (parallel does the same for these), or
      * run several times: stdin must be readable again. */
-    if ((need_total(o, c) || c->compare != NULL) && ctk_parrun_reads_stdin(in)) {
+    if ((need_total(o, c, in) || c->compare != NULL) && ctk_parrun_reads_stdin(in)) {
         if ((r->files.spooled = ctk_parrun_spool_stdin(&r->files.spooled_fd)) == NULL) {
             fprintf(stderr, PROG ": cannot keep a copy of standard input: %s\n", strerror(errno));
             return 255;
@@ -189,12 +212,12 @@ static int build_command(run *r, cpar_opts *o, int first)
     unsigned cmd_flags =
         (o->shell || r->shell != NULL ? CTK_CMDLINE_FORCE_SHELL : 0) |
         (o->fill == 'X' || (o->max_replace == 1 && o->per_job > 1) ? CTK_CMDLINE_CONTEXT : 0) |
-        (o->max_replace < 0 ? CTK_CMDLINE_NO_APPEND : 0);
+        (o->max_replace < 0 ? CTK_CMDLINE_NO_APPEND : 0) | (o->plus ? CTK_CMDLINE_PLUS : 0);
     o->names.all = o->replace;
     int rc = ctk_cmdline_parse_names(&r->cmd, (char **)words->pdata, words->len, &o->names,
                                      cmd_flags, err, sizeof err);
     g_ptr_array_free(words, TRUE);
-    unsigned tag_flags = CTK_CMDLINE_TEXT | (cmd_flags & CTK_CMDLINE_CONTEXT);
+    unsigned tag_flags = CTK_CMDLINE_TEXT | (cmd_flags & (CTK_CMDLINE_CONTEXT | CTK_CMDLINE_PLUS));
     if (rc < 0 ||
         (r->tagtext != NULL && ctk_cmdline_parse_names(&r->tagstring, &r->tagtext, 1, &o->names,
                                                        tag_flags, err, sizeof err) < 0))
@@ -241,7 +264,7 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
         fprintf(stderr, PROG ": cannot open %s: %s\n", o->records, strerror(errno));
         return 255;
     }
-    r->total = need_total(o, c) ? ctk_parrun_count_jobs(&r->in) : 0;
+    r->total = need_total(o, c, &r->in) ? ctk_parrun_count_jobs(&r->in) : 0;
     if (r->total > 0 && o->header != NULL)
         r->total--; /* the header line */
     if ((o->bar || c->progress) && c->compare == NULL)
@@ -266,6 +289,9 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
 {
     size_t line_max = o->max_chars ? o->max_chars : GNU_LINE_MAX;
     unsigned jobs = c->jobs ? c->jobs : ctk_cpu_count();
+    ctk_cmdline_set_totals(r->cmd, r->total, jobs);
+    if (r->tagstring != NULL)
+        ctk_cmdline_set_totals(r->tagstring, r->total, jobs);
     ctk_par_opts po = {
         .cmd = r->cmd,
         .sources = r->src,

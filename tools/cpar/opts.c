@@ -193,7 +193,9 @@ static const ctk_cli_option cpar_options[] = {
     {"seqreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {#}", OPT_RENAME_SEQ},
     {"slotreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {%}", OPT_RENAME_SLOT},
     {"gnu", 0, CTK_ARG_NONE, NULL, "accepted; no effect", OPT_ACCEPTED},
-    {"plus", 0, CTK_ARG_NONE, NULL, "not supported: a usage error naming the strings cpar has",
+    {"plus", 0, CTK_ARG_NONE, NULL,
+     "GNU parallel's --plus strings: {+/} {+.} {..} {/..} {##} {0#} {0%} {:-STR} {:N:M} {#RE} "
+     "{%RE} {/RE/STR} {^RE} {,RE} ...",
      OPT_PLUS},
     {"rpl", 0, CTK_ARG_REQUIRED, "PERL", "not supported (Perl): a usage error", OPT_PERL},
     {"match", 0, CTK_ARG_REQUIRED, "REGEX", "not supported (Perl): a usage error", OPT_PERL},
@@ -339,10 +341,8 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_ACCEPTED_VALUE:
         return 0;
     case OPT_PLUS:
-        snprintf(why, why_len,
-                 "GNU parallel's --plus replacement strings are not supported; cpar has {} {.} "
-                 "{/} {//} {/.} {#} {%%} and their positional forms");
-        return CTK_EINVAL;
+        o->plus = 1;
+        return 0;
     case OPT_PERL:
         snprintf(why, why_len, "Perl expressions are not supported (cpar runs no Perl)");
         return CTK_EINVAL;

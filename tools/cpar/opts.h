@@ -42,7 +42,7 @@ typedef struct cpar_opts {
     int per_job_given;
     int max_replace; /* -N: {} repeats per item, as -X does */
     const char *jobs, *header;
-    int records_header, link, verbose, trace, quote, no_empty, files, shuf, pipe;
+    int records_header, link, verbose, trace, quote, no_empty, files, shuf, pipe, plus;
     const char *eof_str, *arg_sep, *arg_file_sep, *trim;
     ctk_cmdline_names names; /* names.all is -I's: see replace */
 
