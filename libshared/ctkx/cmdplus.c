@@ -144,12 +144,13 @@ static char *make_ungreedy(const char *re)
     return g_string_free(out, FALSE);
 }
 
-static GRegex *compile(const char *re, char *err, size_t err_len)
+/* what: the string as the user wrote it, for the message. */
+static GRegex *compile(const char *re, const char *what, char *err, size_t err_len)
 {
     GError *e = NULL;
     GRegex *r = g_regex_new(re, G_REGEX_RAW, 0, &e);
     if (r == NULL) {
-        snprintf(err, err_len, "--plus: bad regular expression '%s': %s", re, e->message);
+        snprintf(err, err_len, "--plus: %s: bad regular expression '%s': %s", what, re, e->message);
         g_error_free(e);
     }
     return r;
@@ -185,8 +186,8 @@ static int build(ctk_plus *p, GMatchInfo *mi, int first_group, char *err, size_t
     int rc = 0;
     switch (k->kind) {
     case K_PROGRAM:
-        p->a = compile(k->a.re, err, err_len);
-        p->b = k->b.re != NULL ? compile(k->b.re, err, err_len) : NULL;
+        p->a = compile(k->a.re, k->key, err, err_len);
+        p->b = k->b.re != NULL ? compile(k->b.re, k->key, err, err_len) : NULL;
         break;
     case K_DEFAULT:
         p->str = g_strdup(g1);
@@ -199,7 +200,9 @@ static int build(ctk_plus *p, GMatchInfo *mi, int first_group, char *err, size_t
     case K_REGEX: {
         char *user = k->ungreedy ? make_ungreedy(g1) : g_strdup(g1);
         char *re = g_strdup_printf(k->a.re, user);
-        p->a = compile(re, err, err_len);
+        char *what = g_match_info_fetch(mi, 0);
+        p->a = compile(re, what, err, err_len);
+        g_free(what);
         p->str = g_strdup(g2);
         g_free(re);
         g_free(user);
