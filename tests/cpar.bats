@@ -335,21 +335,6 @@ LONG_OPTIONS='arg-file null delimiter replace max-args max-replace-args shell un
     assert_output --partial 'cpar(1)'
 }
 
-@test "man/cpar.1's --plus EXAMPLES entry prints what parallel prints" {
-    need_parallel
-    local line words n=0
-    # the example as the page has it, its roff escapes undone
-    while IFS= read -r line; do
-        line=${line//\\-/-}
-        line=${line//\\(aq/\'}
-        [[ $line == cpar\ * ]] || fail "not a cpar command: $line"
-        read -ra words <<<"${line#cpar }"
-        same_as_parallel "${words[@]}"
-        n=$((n + 1))
-    done < <(sed -n '/^\.EX/,/^\.EE/p' "$CTK_SRCDIR/man/cpar.1" | grep -F -- '\-\-plus')
-    ((n > 0)) || fail "no --plus example in man/cpar.1"
-}
-
 @test "every long option in --help appears in man/cpar.1" {
     assert_man_has_options cpar 25
 }
