@@ -87,6 +87,32 @@ bytes_file() {
     same_as_parallel -k echo :::: "$f1" ::::+ "$f2"
 }
 
+@test "compat: --link/--xapply recycle the shorter sources; :::+ stops at the shortest" {
+    local f1 f2
+    f1=$(bytes_file 'x\ny\nz\n')
+    f2=$(bytes_file '1\n2\n')
+    # nothing of the longest source is dropped: c pairs with 1 again
+    same_as_parallel -k --link echo {1}{2} ::: a b c ::: 1 2
+    same_as_parallel -k --xapply echo {1}{2} ::: a b ::: 1 2 3
+    same_as_parallel -k --link echo {1}{2}{3} ::: a b ::: 1 2 3 ::: X Y Z W
+    same_as_parallel -k --link echo ::: a b c :::+ 1 2
+    same_as_parallel -k --link echo ::: a b c ::: 1
+    same_as_parallel -k --link -a "$f1" -a "$f2" echo
+    same_as_parallel -k --link -a "$f2" echo ::: a b c
+    same_as_parallel -k --link echo {1}{2} :::: "$f1" "$f2"
+    same_as_parallel -k --link echo {1}{2} :::: "$f2" ::: a b c d e
+    same_as_parallel -k --link --header : echo {A}{B} ::: A a b c ::: B 1 2
+    PAR_IN=$(bytes_file 'p\nq\nr\n') same_as_parallel -k --link echo ::: a b :::: -
+    same_as_parallel -k --link --dry-run echo {1}{2} ::: a b c ::: 1 2
+    # without --link: :::+ and ::::+ stop at the shorter, files cross
+    same_as_parallel -k echo {1}{2} ::: a b c :::+ 1 2
+    same_as_parallel -k echo {1}{2} ::: a b :::+ 1 2 3
+    same_as_parallel -k echo {1}{2}{3} ::: a b :::+ 1 2 3 :::+ X
+    same_as_parallel -k echo {1}{2} :::: "$f1" ::::+ "$f2"
+    same_as_parallel -k echo {1}{2} :::: "$f1" "$f2"
+    same_as_parallel -k -a "$f1" -a "$f2" echo
+}
+
 @test "compat: -0/--null and -d DELIM, newlines inside -0 items" {
     PAR_IN=$(bytes_file 'a\nb\0c d\0') same_as_parallel -k -0 echo '<{}>'
     PAR_IN=$(bytes_file 'a\nb\0c d\0') same_as_parallel -k --null printf '%s|\n'

@@ -467,6 +467,17 @@ y'
     assert_output $'x 1\ny 2'
 }
 
+@test "cpar(1): --plus strings print what GNU parallel prints" {
+    local oracle
+    # the page's command, run by parallel (a sed edit of the page's text)
+    oracle=$(ex cpar.1 'cpar -k --plus' 's/^cpar /parallel --will-cite /') || fail "no such example"
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    ex_run cpar.1 'cpar -k --plus'
+    assert_success
+    assert_output "$(bash -c "$oracle")"
+    assert_line --index 0 --partial 'a tar.gz a.tar a.TAR.gz'
+}
+
 @test "cpar(1): an exported bash function as the command" {
     ex_run cpar.1 'export -f greet'
     assert_success

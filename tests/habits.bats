@@ -243,12 +243,60 @@ in_file() {
 
 @test "--tag with several sources" {
     same_as_parallel -k --tag echo ::: a b ::: 1 2
+    # a dry run tags its lines too
+    same_as_parallel -k --dry-run --tag echo ::: a b ::: 1 2
+    same_as_parallel -k --dry-run --tagstring 'T{}' echo ::: a b
 }
 
-@test "--plus, --rpl, --match, --filter: a usage error that says why" {
-    run cpar -k --plus echo {+/} ::: dir/a.tar.gz
+@test "--plus: GNU parallel's replacement strings, run and --dry-run" {
+    local mode paths=(dir/sub/a.b.c.d a.tar.gz noext /x.y .hid '' 'a b/c.d' "it's.x.y")
+    for mode in -k "-k --dry-run"; do
+        # shellcheck disable=SC2086 # $mode is one or two options
+        {
+            same_as_parallel $mode --plus echo {+/} {+.} {+..} {+...} ::: "${paths[@]}"
+            same_as_parallel $mode --plus echo {..} {...} {/..} {/...} ::: "${paths[@]}"
+            same_as_parallel $mode --plus echo {0#} {##} {#} ::: a b c d e f g h i j k
+            same_as_parallel $mode --plus -j1 echo {0%} {%} ::: a b
+            same_as_parallel $mode --plus -j 12 echo {0%} ::: a
+            same_as_parallel $mode --plus echo {:-x} {:2} {:1:2} {:9} {:5:2} ::: '' 0 abcdef
+            same_as_parallel $mode --plus echo '{:-a b}' '{1:-a b}' ::: ''
+            same_as_parallel $mode --plus echo '{#a*b}' '{##a*b}' '{%b*c}' '{%%b*c}' ::: aabbcc aabxbcc
+            same_as_parallel $mode --plus echo '{#(a)b}' '{%b(c)}' ::: aabbcc
+            same_as_parallel $mode --plus echo '{/b/X}' '{//b/X}' '{/#a/X}' '{/%c/X}' ::: aabbcc
+            same_as_parallel $mode --plus echo '{//[aeiou]/}' '{/./Z}' '{1/a/ b}' ::: education "a b'c"
+            same_as_parallel $mode --plus echo '{^a}' '{^^b}' '{,A}' '{,,B}' ::: aabbcc AABBCC
+            # positional forms, -N, -X, -m, -I, --header, --tagstring
+            same_as_parallel $mode --plus echo {2+/} {1..} {2/..} {1:-e} {2%.gz} {2//a/} ::: a.b.c ::: x/y.tar.gz
+            same_as_parallel $mode --plus echo {-1+.} {-2..} {3+.} ::: a.b.c ::: d.e.f
+            same_as_parallel $mode --plus -N2 echo {1+.} {2..} ::: a.b.c d.e.f g.h
+            same_as_parallel $mode --plus -X echo {+.} ::: a.1 b.2 c.3
+            same_as_parallel $mode --plus -m echo {+.} ::: a.1 b.2 c.3
+            same_as_parallel $mode --plus -I ,, echo ,, {+.} ::: a.b
+            same_as_parallel $mode --plus --header : echo {A}-{+.} ::: A a.b c.d
+            same_as_parallel $mode --plus --tagstring '{##}:{+.}' echo {} ::: a.1 b.2
+            same_as_parallel $mode --plus echo {} ::: a.1 b.2
+        }
+    done
+    # {##} and {0#} count the jobs first, read from stdin too
+    in_file 'a.x\nb.y\nc.z\n'
+    same_as_parallel -k --plus echo {0#}/{##} {+.}
+    in_file 'x/y.z\nq\0p/r.s\0'
+    same_as_parallel -k --dry-run --plus -0 echo '{+/}' '{/..}' '{+.}' '{%.z}' '{:1:3}'
+}
+
+@test "--plus: strings cpar does not have, and {= perl =}, are clear usage errors" {
+    run cpar -k --plus echo {choose_k} ::: a b ::: a b
     assert_failure 2
-    assert_output --partial 'not supported'
+    assert_output --partial '{choose_k} is not supported'
+    run cpar -k --plus echo '{%(}' ::: a
+    assert_failure 2
+    assert_output --partial 'bad regular expression'
+    run cpar -k --plus echo '{= $_ =}' ::: a
+    assert_failure 2
+    assert_output --partial 'perl expressions'
+}
+
+@test "--rpl, --match, --filter: a usage error that says why" {
     run cpar --rpl '{:} s/A/D/' echo {:} ::: A
     assert_failure 2
     assert_output --partial 'Perl'

@@ -200,7 +200,9 @@ static int prescan_option(parse_state *ps, const ctk_cli_option *o, const char *
             snprintf(ps->err, ps->err_len, "plugin %s: %s", perr.file, perr.reason);
         return rc;
     }
-    if ((o->id == OPT_STRATEGY || o->id == OPT_COMPARE) && value != NULL)
+    int names_strategy = o->id == OPT_STRATEGY || o->id == OPT_COMPARE ||
+                         (ps->cli->strategy_option != 0 && o->id == ps->cli->strategy_option);
+    if (names_strategy && value != NULL)
         return load_strategy_names(ps, value);
     return 0;
 }
@@ -469,6 +471,8 @@ static int handle(parse_state *ps, int id, const char *value)
         return handle_common(ps, id, value);
     char why[256] = "invalid value";
     int rc = ps->cli->handler(ps->cli->handler_arg, id, value, why, sizeof why);
+    if (rc == CTK_CLI_STRATEGY && ps->cli->strategy_option != 0 && id == ps->cli->strategy_option)
+        return handle_common(ps, OPT_STRATEGY, value);
     if (rc < 0) {
         char label[64];
         option_label(ps, id, label, sizeof label);

@@ -29,7 +29,9 @@ typedef struct ctk_cli_option {
 } ctk_cli_option;
 
 /* Handles one of the tool's options. Returns 0, or a negative code with a
- * reason in why ("must be at least 1"); the parser prefixes the option. */
+ * reason in why ("must be at least 1"); the parser prefixes the option.
+ * For the option named by ctk_cli.strategy_option it may also return
+ * CTK_CLI_STRATEGY: the value names the shared strategy. */
 typedef int (*ctk_cli_handler)(void *arg, int id, const char *value, char *why, size_t why_len);
 
 typedef struct ctk_cli {
@@ -47,7 +49,17 @@ typedef struct ctk_cli {
      * ls has no --compare): left out of the parser and of --help, so
      * --help lists only what works. NULL-terminated, or NULL. */
     const char *const *without;
+    /* The id of a tool option that takes the shared -s/--strategy's name
+     * yet may still name the strategy (cpar's -s NAME|N, where a number
+     * is --max-chars): the pre-scan loads a plugin its value names, as
+     * for -s, and when the handler returns CTK_CLI_STRATEGY the value
+     * becomes common->strategy, checked as -s checks it. 0: none. */
+    int strategy_option;
 } ctk_cli;
+
+/* A handler's answer for ctk_cli.strategy_option: "this value is the
+ * shared strategy". */
+#define CTK_CLI_STRATEGY 1
 
 typedef struct ctk_common {
     unsigned jobs;        /* 0 when not given */

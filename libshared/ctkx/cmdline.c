@@ -2,14 +2,29 @@
  * matching rules, the path operations and the quoting copy GNU parallel
  * 20221122 byte for byte, including its corner cases; the comments name the
  * Perl each function reproduces. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ctkx/cmdline.h"
+#include "ctkx/cmdplus.h"
 
-/* What a replacement string computes from one column. */
-enum op { OP_ALL, OP_NOEXT, OP_BASE, OP_DIR, OP_BASENOEXT, OP_SEQ, OP_SLOT };
+/* What a replacement string computes from one column. OP_PLUS and the
+ * ones after it are --plus's: a string of cmdplus.c, {##}, {0#}, {0%}. */
+enum op {
+    OP_ALL,
+    OP_NOEXT,
+    OP_BASE,
+    OP_DIR,
+    OP_BASENOEXT,
+    OP_SEQ,
+    OP_SLOT,
+    OP_PLUS,
+    OP_TOTAL,
+    OP_SEQ0,
+    OP_SLOT0
+};
 
 /* A piece of the joined template: literal text or a replacement string. */
 typedef struct seg {
@@ -19,6 +34,7 @@ typedef struct seg {
     int positional;  /* rpl only: pos picks one column */
     long long pos;   /* GNU parallel's position number */
     size_t off, len; /* text only: bytes in t->text */
+    size_t plus;     /* OP_PLUS: its occurrence in t->plus */
 } seg;
 
 struct ctk_cmdline {
@@ -28,14 +44,26 @@ struct ctk_cmdline {
     int unquoted;    /* items go in raw: rpl inside the command name */
     int context;     /* -X: a word with a replacement string repeats per column */
     int needs_shell; /* see ctk_cmdline_needs_shell */
+    ctk_plus **plus; /* --plus strings found, by seg.plus */
+    size_t n_plus;
+    uint64_t total;    /* {##} {0#}: the number of jobs */
+    unsigned max_jobs; /* {0%}: the job slots */
 };
 
 typedef struct rpl {
-    const char *str;
+    const char *str; /* the string; for a --plus key, parallel's key text */
     enum op op;
+    int plus_key; /* OP_PLUS: cmdplus.c's key number */
 } rpl;
 
+/* The values of the job, not of a column: parallel's "1 $_=..." strings. */
+static int job_value(enum op op)
+{
+    return op == OP_SEQ || op == OP_SLOT || op == OP_TOTAL || op == OP_SEQ0 || op == OP_SLOT0;
+}
+
 #define N_RPL   7
+#define G_N_JOB 3               /* --plus's {##} {0#} {0%} */
 #define POS_MAX 1000000000000LL /* beyond any column count */
 
 static void set_err(char *err, size_t err_len, const char *msg)
@@ -278,7 +306,7 @@ static size_t find_in_seg(const ctk_cmdline *t, size_t k, const rpl *r, int pos,
         if (!pos && len - i >= rl && memcmp(s + i, r->str, rl) == 0)
             m = rl;
         else if (pos && (m = match_positional(s + i, len - i, r->str + 1, &ndig)) > 0)
-            set_position(out, s + i + 1, ndig, r->op == OP_SEQ || r->op == OP_SLOT);
+            set_position(out, s + i + 1, ndig, job_value(r->op));
         if (m > 0) {
             *at = t->segs[k].off + i;
             return m;
@@ -287,19 +315,58 @@ static size_t find_in_seg(const ctk_cmdline *t, size_t k, const rpl *r, int pos,
     return 0;
 }
 
+/* A --plus string of cmdplus.c in text segment k: its length (0 when
+ * none) with *at and x set, its occurrence kept in t->plus; CTK_EINVAL
+ * with err set for a bad regex or a string cpar does not have. */
+static long find_plus_in_seg(ctk_cmdline *t, size_t k, const rpl *r, int pos, size_t *at, seg *x,
+                             char *err, size_t err_len)
+{
+    const char *s = t->text + t->segs[k].off;
+    size_t m, dig, ndig;
+    ctk_plus *p = NULL;
+    char why[512];
+    int rc = ctk_plus_find((size_t)r->plus_key, pos, s, t->segs[k].len, at, &m, &dig, &ndig, &p,
+                           why, sizeof why);
+    if (rc <= 0) {
+        if (rc < 0)
+            set_err(err, err_len, why);
+        return rc;
+    }
+    ctk_plus **grown = realloc(t->plus, (t->n_plus + 1) * sizeof *grown);
+    if (grown == NULL) {
+        ctk_plus_free(p);
+        return CTK_ENOMEM;
+    }
+    t->plus = grown;
+    t->plus[t->n_plus] = p;
+    x->plus = t->n_plus++;
+    if (pos)
+        set_position(x, s + dig, ndig, 0);
+    *at += t->segs[k].off;
+    return (long)m;
+}
+
 /* Replaces every occurrence of r (or its positional form) in searchable
  * text, leftmost first, as parallel's s{...}{...} loop does. */
-static int replace_all(ctk_cmdline *t, const rpl *r, int pos)
+static int replace_all(ctk_cmdline *t, const rpl *r, int pos, char *err, size_t err_len)
 {
     for (size_t k = 0; k < t->n_segs; k++) {
         seg x = {.is_rpl = 1, .op = r->op};
         size_t at, m;
         if (t->segs[k].is_rpl || !t->segs[k].searchable)
             continue;
-        if ((m = find_in_seg(t, k, r, pos, &at, &x)) == 0)
+        if (r->op == OP_PLUS) {
+            long found = find_plus_in_seg(t, k, r, pos, &at, &x, err, err_len);
+            if (found < 0)
+                return (int)found;
+            m = (size_t)found;
+        } else {
+            m = find_in_seg(t, k, r, pos, &at, &x);
+        }
+        if (m == 0)
             continue;
         /* {#} and {%} are "1 $_=..." in parallel: position 1. */
-        if (!pos && (r->op == OP_SEQ || r->op == OP_SLOT)) {
+        if (!pos && job_value(r->op)) {
             x.positional = 1;
             x.pos = 1;
         }
@@ -338,8 +405,8 @@ static const char *renamed(const ctk_cmdline_names *names, enum op op)
 static void rpl_table(rpl *tab, const ctk_cmdline_names *names)
 {
     static const rpl defaults[N_RPL] = {
-        {"{//}", OP_DIR}, {"{/.}", OP_BASENOEXT}, {"{#}", OP_SEQ}, {"{%}", OP_SLOT},
-        {"{/}", OP_BASE}, {"{.}", OP_NOEXT},      {"{}", OP_ALL},
+        {"{//}", OP_DIR, -1}, {"{/.}", OP_BASENOEXT, -1}, {"{#}", OP_SEQ, -1}, {"{%}", OP_SLOT, -1},
+        {"{/}", OP_BASE, -1}, {"{.}", OP_NOEXT, -1},      {"{}", OP_ALL, -1},
     };
     memcpy(tab, defaults, sizeof defaults);
     for (int i = 0; i < N_RPL; i++)
@@ -362,20 +429,54 @@ static void rpl_table(rpl *tab, const ctk_cmdline_names *names)
         }
 }
 
-static int find_rpls(ctk_cmdline *t, const ctk_cmdline_names *names)
+/* --plus: parallel's %Global::plus joins the table, every string sorted
+ * by the length of its key as parallel sorts them (a stable sort: keys
+ * of one length come in the order given). */
+static rpl *plus_table(const rpl *tab, size_t *n)
 {
-    rpl tab[N_RPL];
-    rpl_table(tab, names);
-    for (int i = 0; i < N_RPL; i++) {
+    static const rpl job[] = {
+        {"{##}", OP_TOTAL, -1}, {"{0#}", OP_SEQ0, -1}, {"{0%}", OP_SLOT0, -1}};
+    size_t n_keys = ctk_plus_n_keys(), total = N_RPL + G_N_JOB + n_keys;
+    rpl *all = calloc(total, sizeof *all);
+    if (all == NULL)
+        return NULL;
+    memcpy(all, tab, N_RPL * sizeof *tab);
+    memcpy(all + N_RPL, job, sizeof job);
+    for (size_t k = 0; k < n_keys; k++)
+        all[N_RPL + G_N_JOB + k] = (rpl){ctk_plus_key(k), OP_PLUS, (int)k};
+    for (size_t i = 1; i < total; i++)
+        for (size_t j = i; j > 0; j--) {
+            size_t a = all[j - 1].str ? strlen(all[j - 1].str) : 0;
+            size_t b = all[j].str ? strlen(all[j].str) : 0;
+            if (a >= b)
+                break;
+            rpl tmp = all[j - 1];
+            all[j - 1] = all[j];
+            all[j] = tmp;
+        }
+    *n = total;
+    return all;
+}
+
+static int find_rpls(ctk_cmdline *t, const ctk_cmdline_names *names, unsigned flags, char *err,
+                     size_t err_len)
+{
+    rpl base[N_RPL], *tab = base;
+    size_t n = N_RPL;
+    rpl_table(base, names);
+    if ((flags & CTK_CMDLINE_PLUS) && (tab = plus_table(base, &n)) == NULL)
+        return CTK_ENOMEM;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         if (tab[i].str == NULL)
             continue;
-        int rc = replace_all(t, &tab[i], 0);
+        rc = replace_all(t, &tab[i], 0, err, err_len);
         if (rc == 0 && tab[i].str[0] == '{')
-            rc = replace_all(t, &tab[i], 1);
-        if (rc < 0)
-            return rc;
+            rc = replace_all(t, &tab[i], 1, err, err_len);
     }
-    return 0;
+    if (tab != base)
+        free(tab);
+    return rc;
 }
 
 /* Joins the words with spaces into t->text, one text segment per word and
@@ -598,11 +699,11 @@ static int compute_needs_shell(const ctk_cmdline *t, unsigned flags)
 }
 
 static int parse_checked(ctk_cmdline *t, char *const *words, size_t n_words,
-                         const ctk_cmdline_names *names, unsigned flags)
+                         const ctk_cmdline_names *names, unsigned flags, char *err, size_t err_len)
 {
     int rc = join_words(t, words, n_words);
     if (rc == 0)
-        rc = find_rpls(t, names);
+        rc = find_rpls(t, names, flags, err, err_len);
     if (rc == 0 && !has_rpl(t) && !(flags & (CTK_CMDLINE_TEXT | CTK_CMDLINE_NO_APPEND)))
         rc = append_default(t, n_words);
     if (rc < 0)
@@ -641,7 +742,7 @@ int ctk_cmdline_parse_names(ctk_cmdline **out, char *const *words, size_t n_word
     ctk_cmdline *t = calloc(1, sizeof *t);
     if (t == NULL)
         return CTK_ENOMEM;
-    int rc = parse_checked(t, words, n_words, &names, flags);
+    int rc = parse_checked(t, words, n_words, &names, flags, err, err_len);
     if (rc < 0) {
         ctk_cmdline_free(t);
         return rc;
@@ -661,7 +762,24 @@ void ctk_cmdline_free(ctk_cmdline *t)
         return;
     free(t->text);
     free(t->segs);
+    for (size_t i = 0; i < t->n_plus; i++)
+        ctk_plus_free(t->plus[i]);
+    free(t->plus);
     free(t);
+}
+
+int ctk_cmdline_wants_total(const ctk_cmdline *t)
+{
+    for (size_t k = 0; k < t->n_segs; k++)
+        if (t->segs[k].is_rpl && (t->segs[k].op == OP_TOTAL || t->segs[k].op == OP_SEQ0))
+            return 1;
+    return 0;
+}
+
+void ctk_cmdline_set_totals(ctk_cmdline *t, uint64_t total_jobs, unsigned max_jobs)
+{
+    t->total = total_jobs;
+    t->max_jobs = max_jobs;
 }
 
 /* ---- rendering ------------------------------------------------------------ */
@@ -737,17 +855,39 @@ static const ctk_cmdline_item *column(const ctk_cmdline_args *a, const ctk_cmdli
     return a->n_cols > 0 ? &a->cols[idx] : empty;
 }
 
+/* parallel's width of {0#} and {0%}: 1+int(log(n)/log(10)), in doubles
+ * as Perl computes it (log(1000)/log(10) is just below 3). */
+static int pad_width(uint64_t n)
+{
+    return n < 1 ? 1 : 1 + (int)(log((double)n) / log(10.0));
+}
+
 /* Computes the value of s for column c into r->value. */
 static int compute(render *r, const seg *s, const ctk_cmdline_item *c)
 {
-    char num[24];
+    char num[48];
+    int n;
     r->value.len = 0;
-    if (s->op == OP_SEQ || s->op == OP_SLOT) {
-        int n = snprintf(num, sizeof num, "%llu",
-                         (unsigned long long)(s->op == OP_SEQ ? r->a->seq : r->a->slot));
+    switch (s->op) {
+    case OP_SEQ:
+    case OP_SLOT:
+    case OP_TOTAL:
+        n = snprintf(num, sizeof num, "%llu",
+                     (unsigned long long)(s->op == OP_SEQ    ? r->a->seq
+                                          : s->op == OP_SLOT ? r->a->slot
+                                                             : r->t->total));
         return ctk_buf_append(&r->value, num, (size_t)n);
+    case OP_SEQ0:
+    case OP_SLOT0:
+        n = snprintf(num, sizeof num, "%0*llu",
+                     pad_width(s->op == OP_SEQ0 ? r->t->total : r->t->max_jobs),
+                     (unsigned long long)(s->op == OP_SEQ0 ? r->a->seq : r->a->slot));
+        return ctk_buf_append(&r->value, num, (size_t)n);
+    case OP_PLUS:
+        return ctk_plus_apply(r->t->plus[s->plus], c->data, c->len, &r->value);
+    default:
+        return apply_op(&r->value, s->op, c);
     }
-    return apply_op(&r->value, s->op, c);
 }
 
 static int emit_rpl(render *r, const seg *s)
@@ -811,7 +951,7 @@ static int is_blank(char c)
 /* A replacement string that -X repeats: one computed from a column. */
 static int per_column(const seg *s)
 {
-    return s != NULL && !s->positional && s->op != OP_SEQ && s->op != OP_SLOT;
+    return s != NULL && !s->positional && !job_value(s->op);
 }
 
 static int emit_word(render *r, const piece *w, size_t n, const ctk_cmdline_item *col)

@@ -54,7 +54,12 @@ enum {
      * repeated once per column (GNU parallel's context replace). Without
      * it, a replacement string expands to all columns joined by spaces,
      * which is -m (and -n). */
-    CTK_CMDLINE_CONTEXT = 8
+    CTK_CMDLINE_CONTEXT = 8,
+    /* GNU parallel's --plus strings too: {+/} {+.} {+..} {+...} {..} {...}
+     * {/..} {/...} {##} {0#} {0%} {:-str} {:n} {:n:m} {#re} {##re} {%re}
+     * {%%re} {/re/str} {/#re/str} {/%re/str} {//re/str} {^re} {^^re} {,re}
+     * {,,re}, and their positional forms ({2+/}). */
+    CTK_CMDLINE_PLUS = 16
 };
 
 /* Parses the command words into *out. `replace` is the -I string, or NULL
@@ -98,6 +103,11 @@ void ctk_cmdline_fill_cost(const ctk_cmdline *t, size_t *base, size_t *per_arg);
 size_t ctk_cmdline_arg_cost(const ctk_cmdline *t, const ctk_cmdline_item *arg, uint64_t seq,
                             uint64_t slot);
 void ctk_cmdline_free(ctk_cmdline *t);
+/* --plus's {##} and {0#} need the number of jobs: 1 when t has one. */
+int ctk_cmdline_wants_total(const ctk_cmdline *t);
+/* The number of jobs ({##}, {0#}'s width) and of job slots ({0%}'s
+ * width), before rendering. */
+void ctk_cmdline_set_totals(ctk_cmdline *t, uint64_t total_jobs, unsigned max_jobs);
 
 /* Appends s quoted for a POSIX shell exactly as GNU parallel quotes it:
  * [-_.+a-zA-Z0-9/] words as they are, "" as '', anything else in single

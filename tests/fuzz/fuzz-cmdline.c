@@ -1,7 +1,8 @@
 /*
  * fuzz-cmdline.c: cpar's command templates (libshared/ctkx/cmdline.c): the
  * replacement strings {} {.} {/} {//} {/.} {#} {%} {n...}, -I, -X, -m,
- * --shell, --tagstring, and the quoting of the items put in.
+ * --shell, --tagstring, --plus's strings, and the quoting of the items
+ * put in.
  *
  * Input: a flags byte, a word-count byte, a column-count byte, a seq
  * byte, then NUL-separated fields: the -I string (empty: none), the
@@ -17,7 +18,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz f = {data, size};
-    unsigned flags = fz_byte(&f) & 15;
+    unsigned flags = fz_byte(&f) & 31; /* CTK_CMDLINE_PLUS is 16 */
     size_t n_words = fz_byte(&f) % 6;
     size_t n_cols = fz_byte(&f) % 5;
     uint64_t seq = fz_byte(&f) + 1;
@@ -40,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ctk_cmdline_parse(&t, words, n_words, replace[0] != '\0' ? replace : NULL, flags, err,
                           sizeof err) == 0) {
         int shell = ctk_cmdline_needs_shell(t);
+        ctk_cmdline_set_totals(t, seq, (unsigned)(seq % 3 + 1));
         ctk_cmdline_args a = {cols, n_cols, seq, seq % 3 + 1};
         ctk_buf line = {0};
         char **argv = NULL;

@@ -43,7 +43,8 @@ static void parse(parsed *p, const char *line)
 {
     char **argv = g_strsplit(line, " ", -1);
     int argc = (int)g_strv_length(argv);
-    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, &p->tool, 0, 0, NULL};
+    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, &p->tool, 0,
+                   0,      NULL,          0};
     ctk_registry *reg;
     ctk_registry_new(&reg);
     memset(p, 0, sizeof *p);
@@ -158,7 +159,8 @@ static void test_missing_plugin_is_reported(void)
 
 static void test_help_lists_everything(void)
 {
-    ctk_cli cli = {"tool", "[OPTION]...\n-", "A tool.", tool_options, on_option, NULL, 0, 0, NULL};
+    ctk_cli cli = {"tool", "[OPTION]...\n-", "A tool.", tool_options, on_option, NULL, 0, 0, NULL,
+                   0};
     ctk_registry *reg;
     ctk_registry_new(&reg);
     char *text = NULL;
@@ -195,7 +197,7 @@ static void test_dump_options(void)
     g_assert_cmpint(p.rc, ==, 0);
     g_assert_true(p.tool.loud);
     parse(&p, "tool --dump-options");
-    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, NULL, 1, 0, NULL};
+    ctk_cli cli = {"tool", "[OPTION]...", "A tool.", tool_options, on_option, NULL, 1, 0, NULL, 0};
     ctk_registry *reg;
     ctk_registry_new(&reg);
     char *text = NULL;
@@ -229,6 +231,85 @@ static void test_dump_options(void)
     ctk_common_free(&p.common);
 }
 
+/* A tool option that takes -s over and still names the shared strategy
+ * when its handler says so (cpar's -s NAME|N: a number is its own). */
+enum { OPT_S = 300 };
+
+static const ctk_cli_option s_options[] = {
+    {"strategy", 's', CTK_ARG_REQUIRED, "NAME|N", "a strategy, or a size", OPT_S},
+    {NULL, 0, 0, NULL, NULL, 0},
+};
+
+static int on_s(void *arg, int id, const char *value, char *why, size_t why_len)
+{
+    (void)why, (void)why_len;
+    if (id != OPT_S)
+        return CTK_EINVAL;
+    if (g_ascii_isdigit(value[0])) {
+        *(const char **)arg = value;
+        return 0;
+    }
+    return CTK_CLI_STRATEGY;
+}
+
+static void test_tool_option_sets_strategy(void)
+{
+    const char *lines[][3] = {
+        /* argv, the strategy set, the size kept by the tool */
+        {"tool -s process x", "process", NULL},
+        {"tool --strategy=sync x", "sync", NULL},
+        {"tool -s 100 x", NULL, "100"},
+    };
+    for (size_t i = 0; i < G_N_ELEMENTS(lines); i++) {
+        const char *size = NULL;
+        char **argv = g_strsplit(lines[i][0], " ", -1);
+        ctk_cli cli = {.prog = "tool",
+                       .synopsis = "",
+                       .summary = "",
+                       .options = s_options,
+                       .handler = on_s,
+                       .handler_arg = &size,
+                       .strategy_option = OPT_S};
+        ctk_registry *reg;
+        ctk_registry_new(&reg);
+        ctk_common c;
+        int operands;
+        char err[256] = "";
+        g_assert_cmpint(ctk_cli_parse(&cli, reg, (int)g_strv_length(argv), argv, &c, &operands, err,
+                                      sizeof err),
+                        ==, 0);
+        g_assert_cmpstr(c.strategy, ==, lines[i][1]);
+        g_assert_cmpstr(size, ==, lines[i][2]);
+        ctk_common_free(&c);
+        /* an unknown name is refused as -s refuses it */
+        char *bad[] = {"tool", "-s", "nope", "x", NULL};
+        g_assert_cmpint(ctk_cli_parse(&cli, reg, 4, bad, &c, &operands, err, sizeof err), ==,
+                        CTK_EINVAL);
+        g_assert_true(g_str_has_prefix(err, "unknown strategy 'nope'"));
+        ctk_common_free(&c);
+        ctk_registry_free(reg);
+        g_strfreev(argv);
+    }
+    /* without strategy_option, the same answer is no strategy */
+    const char *size = NULL;
+    char *argv[] = {"tool", "-s", "process", "x", NULL};
+    ctk_cli cli = {.prog = "tool",
+                   .synopsis = "",
+                   .summary = "",
+                   .options = s_options,
+                   .handler = on_s,
+                   .handler_arg = &size};
+    ctk_registry *reg;
+    ctk_registry_new(&reg);
+    ctk_common c;
+    int operands;
+    char err[256];
+    g_assert_cmpint(ctk_cli_parse(&cli, reg, 4, argv, &c, &operands, err, sizeof err), ==, 0);
+    g_assert_null(c.strategy);
+    ctk_common_free(&c);
+    ctk_registry_free(reg);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -240,5 +321,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cli/missing-plugin", test_missing_plugin_is_reported);
     g_test_add_func("/cli/help", test_help_lists_everything);
     g_test_add_func("/cli/dump-options", test_dump_options);
+    g_test_add_func("/cli/tool-option-sets-strategy", test_tool_option_sets_strategy);
     return g_test_run();
 }

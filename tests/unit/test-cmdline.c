@@ -691,6 +691,43 @@ static void test_line_reused(void)
     ctk_cmdline_free(t);
 }
 
+/* --plus's strings exist only with CTK_CMDLINE_PLUS (without it {+.} is
+ * text and the item is appended); {##} and {0#} ask for the number of
+ * jobs, the others do not. The values themselves are compared with GNU
+ * parallel in tests/habits.bats. */
+static void test_plus_flag(void)
+{
+    char *words[] = {"echo", "{+.}", NULL};
+    ctk_cmdline *t = NULL;
+    const char *cols[] = {"a.b", NULL};
+    g_assert_cmpint(ctk_cmdline_parse(&t, words, 2, NULL, 0, NULL, 0), ==, 0);
+    char *plain = render_cols(t, cols, 1, 1, NULL);
+    ctk_cmdline_free(t);
+    g_assert_cmpint(ctk_cmdline_parse(&t, words, 2, NULL, CTK_CMDLINE_PLUS, NULL, 0), ==, 0);
+    char *plus = render_cols(t, cols, 1, 1, NULL);
+    g_assert_false(ctk_cmdline_wants_total(t));
+    ctk_cmdline_free(t);
+    g_assert_cmpstr(plain, !=, plus);
+    g_assert_nonnull(strstr(plain, "{+.}"));
+    g_assert_null(strstr(plus, "{+.}"));
+    g_free(plain);
+    g_free(plus);
+    const char *totals[] = {"{##}", "{0#}", "{2##}"};
+    for (size_t i = 0; i < G_N_ELEMENTS(totals); i++) {
+        char *w[] = {"echo", (char *)totals[i], NULL};
+        g_assert_cmpint(ctk_cmdline_parse(&t, w, 2, NULL, CTK_CMDLINE_PLUS, NULL, 0), ==, 0);
+        g_assert_true(ctk_cmdline_wants_total(t));
+        ctk_cmdline_free(t);
+    }
+    /* a regex that does not compile is an error with a message */
+    char err[256] = "";
+    char *bad[] = {"echo", "{%(}", NULL};
+    g_assert_cmpint(ctk_cmdline_parse(&t, bad, 2, NULL, CTK_CMDLINE_PLUS, err, sizeof err), ==,
+                    CTK_EINVAL);
+    g_assert_null(t);
+    g_assert_nonnull(strstr(err, "bad regular expression"));
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "--print-args") == 0)
@@ -712,5 +749,6 @@ int main(int argc, char **argv)
     g_test_add_func("/cmdline/line-reused", test_line_reused);
     g_test_add_func("/cmdline/text", test_text);
     g_test_add_func("/cmdline/context", test_context);
+    g_test_add_func("/cmdline/plus", test_plus_flag);
     return g_test_run();
 }

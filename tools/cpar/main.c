@@ -1,11 +1,11 @@
 /*
  * cpar: run a command for every input item, N at a time, with GNU
- * parallel's interface. Parses options and the ::: / :::: sources, then
- * wires libctk's sources, command template, spawner and pipeline.
+ * parallel's interface. opts.c parses the options and the ::: / ::::
+ * sources; this wires libctk's sources, command template, spawner and
+ * pipeline, runs them and exits with GNU parallel's status.
  */
 #include <errno.h>
 #include <glib.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,721 +14,23 @@
 #include "ctkx/closeout.h"
 #include "ctkx/cli.h"
 #include "ctkx/parse.h"
+#include "ctkx/progress.h"
+#include "opts.h"
 #include "par.h"
 #include "parrun.h"
-#include "ctkx/rate.h"
-#include "ctkx/progress.h"
 
-#define PROG "cpar"
-/* GNU parallel's exit status counts failed jobs up to this. */
-#define FAILED_MAX 101
-
-enum {
-    OPT_ARG_FILE = 256,
-    OPT_NULL,
-    OPT_DELIM,
-    OPT_REPLACE,
-    OPT_MAX_ARGS,
-    OPT_MAX_REPLACE,
-    OPT_SHELL,
-    OPT_UNGROUP,
-    OPT_GROUP,
-    OPT_TAG,
-    OPT_JOBLOG,
-    OPT_RESUME,
-    OPT_RESUME_FAILED,
-    OPT_RETRIES,
-    OPT_TIMEOUT,
-    OPT_TERMSEQ,
-    OPT_DRY_RUN,
-    OPT_RECORDS,
-    OPT_HALT,
-    OPT_DELAY,
-    OPT_RATE,
-    OPT_TAGSTRING,
-    OPT_BAR,
-    OPT_ETA,
-    OPT_COLSEP,
-    OPT_LINE_BUFFER,
-    OPT_RESULTS,
-    OPT_CONTEXT,
-    OPT_MULTI,
-    OPT_MAX_CHARS,
-    OPT_JOBS,
-    OPT_STRATEGY,
-    OPT_HEADER,
-    OPT_RECORDS_HEADER,
-    OPT_ACCEPTED,       /* parallel's options with no effect here: a flag */
-    OPT_ACCEPTED_VALUE, /* the same, taking a value */
-    OPT_PIPE,
-    OPT_LINK,
-    OPT_VERBOSE,
-    OPT_TRACE,
-    OPT_QUOTE,
-    OPT_EOF_STR,
-    OPT_EOF_OPT,
-    OPT_NO_EMPTY,
-    OPT_REPLACE_I,
-    OPT_MAX_LINES,
-    OPT_MAX_LINES_OPT,
-    OPT_FILES,
-    OPT_ARG_SEP,
-    OPT_ARG_FILE_SEP,
-    OPT_TRIM,
-    OPT_NICE,
-    OPT_TMPDIR,
-    OPT_SHUF,
-    OPT_RENAME_NOEXT,
-    OPT_RENAME_BASE,
-    OPT_RENAME_DIR,
-    OPT_RENAME_BASENOEXT,
-    OPT_RENAME_SEQ,
-    OPT_RENAME_SLOT,
-    OPT_PERL, /* options whose values are Perl: refused, naming that */
-    OPT_PLUS,
-};
-
-/* GNU parallel's usable command line length for -X/-m on Linux: its probe
- * of the longest line (parallel --max-line-length-allowed: 130329) less
- * 3000 for wrapping, halved for hexing. */
-#define GNU_LINE_MAX 63664
-
-static const ctk_cli_option cpar_options[] = {
-    {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE", "read items from FILE (repeatable)", OPT_ARG_FILE},
-    {"null", '0', CTK_ARG_NONE, NULL, "items end with a NUL byte, not a newline", OPT_NULL},
-    {"delimiter", 'd', CTK_ARG_REQUIRED, "DELIM", "items end with DELIM (one byte; \\n \\t \\0)",
-     OPT_DELIM},
-    {"replace", 'I', CTK_ARG_REQUIRED, "STR", "use STR instead of {} in the command", OPT_REPLACE},
-    {"max-args", 'n', CTK_ARG_REQUIRED, "N", "N items per job", OPT_MAX_ARGS},
-    {"max-replace-args", 'N', CTK_ARG_REQUIRED, "N", "N items per job, as {1} .. {N}",
-     OPT_MAX_REPLACE},
-    {"shell", 0, CTK_ARG_NONE, NULL, "run every command under /bin/sh -c", OPT_SHELL},
-    {"ungroup", 'u', CTK_ARG_NONE, NULL, "jobs write straight to the output, interleaved",
-     OPT_UNGROUP},
-    {"group", 0, CTK_ARG_NONE, NULL, "print each job's output together when it ends (default)",
-     OPT_GROUP},
-    {"tag", 0, CTK_ARG_NONE, NULL, "prefix each output line with the job's arguments", OPT_TAG},
-    {"joblog", 0, CTK_ARG_REQUIRED, "FILE", "log each finished job to FILE (GNU parallel's format)",
-     OPT_JOBLOG},
-    {"resume", 0, CTK_ARG_NONE, NULL, "skip the jobs FILE of --joblog already has", OPT_RESUME},
-    {"resume-failed", 0, CTK_ARG_NONE, NULL, "skip the jobs --joblog has as succeeded",
-     OPT_RESUME_FAILED},
-    {"retries", 0, CTK_ARG_REQUIRED, "N",
-     "run a failing job up to N times in all (0: until it succeeds)", OPT_RETRIES},
-    {"timeout", 0, CTK_ARG_REQUIRED, "SECS", "end a job (its process group) after SECS",
-     OPT_TIMEOUT},
-    {"termseq", 0, CTK_ARG_REQUIRED, "SEQ",
-     "how to end a job: SIG,MS,... (default TERM,200,TERM,100,TERM,50,KILL,25)", OPT_TERMSEQ},
-    {"dry-run", 0, CTK_ARG_NONE, NULL, "print the commands instead of running them", OPT_DRY_RUN},
-    {"records", 0, CTK_ARG_REQUIRED, "FILE",
-     "write one record per job to FILE ('-': stdout, instead of the jobs' output)", OPT_RECORDS},
-    {"halt", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N",
-     "stop when N jobs (or N%) failed, succeeded or are done: soon (let running jobs end) "
-     "or now (end them)",
-     OPT_HALT},
-    {"delay", 0, CTK_ARG_REQUIRED, "SECS", "start jobs at least SECS apart", OPT_DELAY},
-    {"rate", 0, CTK_ARG_REQUIRED, "N[/s|/m|/h]", "start at most N jobs per second, evenly spaced",
-     OPT_RATE},
-    {"tagstring", 0, CTK_ARG_REQUIRED, "STR",
-     "prefix each output line with STR (replacement strings allowed) and a tab", OPT_TAGSTRING},
-    {"colsep", 'C', CTK_ARG_REQUIRED, "REGEX", "split each item into columns {1} {2} ... at REGEX",
-     OPT_COLSEP},
-    {"line-buffer", 0, CTK_ARG_NONE, NULL,
-     "print whole lines as jobs write them (lines of jobs mix; not with forking strategies)",
-     OPT_LINE_BUFFER},
-    {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
-    {"context-replace", 'X', CTK_ARG_NONE, NULL,
-     "fill each command line with items, repeating the words that hold {}", OPT_CONTEXT},
-    {"multi-args", 'm', CTK_ARG_NONE, NULL,
-     "fill each command line with items, {} standing for them all", OPT_MULTI},
-    {"max-chars", 0, CTK_ARG_REQUIRED, "N", "with -X or -m: command lines shorter than N bytes",
-     OPT_MAX_CHARS},
-    {"results", 0, CTK_ARG_REQUIRED, "DIR",
-     "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them",
-     OPT_RESULTS},
-    {"bar", 0, CTK_ARG_NONE, NULL, "show a progress bar on stderr", OPT_BAR},
-    {"eta", 0, CTK_ARG_NONE, NULL, "show progress and the estimated time left on stderr", OPT_ETA},
-    /* GNU parallel's spellings and options; cpar(1), GNU PARALLEL. These
-     * take over the shared -j, -s and --header: cpar's -j knows +N and -N,
-     * a numeric -s is --max-chars, and --header names columns. */
-    {"jobs", 'j', CTK_ARG_REQUIRED, "N",
-     "run N at a time; N% of the cores; +N, -N: the cores plus or minus N; 0: many", OPT_JOBS},
-    {"max-procs", 'P', CTK_ARG_REQUIRED, "N", "the same as -j", OPT_JOBS},
-    {"strategy", 's', CTK_ARG_REQUIRED, "NAME|N",
-     "sync, thread, process, async or a plugin's; a number N is --max-chars N", OPT_STRATEGY},
-    {"header", 0, CTK_ARG_REQUIRED, "REGEX",
-     "the first input line (first value of each :::) names the columns: {name}", OPT_HEADER},
-    {"records-header", 0, CTK_ARG_NONE, NULL, "print a header line before TSV records",
-     OPT_RECORDS_HEADER},
-    {"xapply", 0, CTK_ARG_NONE, NULL, "pair the input sources element-wise (all linked)", OPT_LINK},
-    {"link", 0, CTK_ARG_NONE, NULL, "the same as --xapply", OPT_LINK},
-    {"verbose", 'v', CTK_ARG_NONE, NULL, "print each command line before its output", OPT_VERBOSE},
-    {"trace", 't', CTK_ARG_NONE, NULL, "print each command line on stderr as it starts", OPT_TRACE},
-    {"quote", 'q', CTK_ARG_NONE, NULL, "quote the command: no shell syntax, words as they are",
-     OPT_QUOTE},
-    {"eof-string", 'E', CTK_ARG_REQUIRED, "STR", "stop reading input at an item equal to STR",
-     OPT_EOF_STR},
-    {"eof", 'e', CTK_ARG_OPTIONAL, "STR", "the same as -E STR (-e alone: none)", OPT_EOF_OPT},
-    {"no-run-if-empty", 'r', CTK_ARG_NONE, NULL, "skip empty and blank input lines", OPT_NO_EMPTY},
-    {"replace-braces", 'i', CTK_ARG_OPTIONAL, "STR", "the same as -I STR (-i alone: -I {})",
-     OPT_REPLACE_I},
-    {"max-lines", 'L', CTK_ARG_REQUIRED, "N", "N input lines per job (as -n N)", OPT_MAX_LINES},
-    {"lines", 'l', CTK_ARG_OPTIONAL, "N", "the same as -L N (-l alone: 1)", OPT_MAX_LINES_OPT},
-    {"files", 0, CTK_ARG_NONE, NULL,
-     "keep each job's output in a file under $TMPDIR and print the file's name", OPT_FILES},
-    {"arg-sep", 0, CTK_ARG_REQUIRED, "SEP", "use SEP instead of :::", OPT_ARG_SEP},
-    {"arg-file-sep", 0, CTK_ARG_REQUIRED, "SEP", "use SEP instead of ::::", OPT_ARG_FILE_SEP},
-    {"trim", 0, CTK_ARG_REQUIRED, "n|l|r|lr|rl",
-     "remove blanks around each column: none, left, right, both (--colsep: both)", OPT_TRIM},
-    {"shuf", 0, CTK_ARG_NONE, NULL, "run the jobs in a random order (reads all input first)",
-     OPT_SHUF},
-    {"nice", 0, CTK_ARG_REQUIRED, "N", "run the jobs at niceness N", OPT_NICE},
-    {"tmpdir", 0, CTK_ARG_REQUIRED, "DIR", "keep temporary files in DIR (sets $TMPDIR)",
-     OPT_TMPDIR},
-    {"linebuffer", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
-    {"halt-on-error", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N", "the same as --halt", OPT_HALT},
-    {"argsep", 0, CTK_ARG_REQUIRED, "SEP", "the same as --arg-sep", OPT_ARG_SEP},
-    {"dryrun", 0, CTK_ARG_NONE, NULL, "the same as --dry-run", OPT_DRY_RUN},
-    {"extensionreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {.}", OPT_RENAME_NOEXT},
-    {"er", 0, CTK_ARG_REQUIRED, "STR", "the same as --extensionreplace", OPT_RENAME_NOEXT},
-    {"basenamereplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {/}", OPT_RENAME_BASE},
-    {"bnr", 0, CTK_ARG_REQUIRED, "STR", "the same as --basenamereplace", OPT_RENAME_BASE},
-    {"dirnamereplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {//}", OPT_RENAME_DIR},
-    {"dnr", 0, CTK_ARG_REQUIRED, "STR", "the same as --dirnamereplace", OPT_RENAME_DIR},
-    {"basenameextensionreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {/.}",
-     OPT_RENAME_BASENOEXT},
-    {"bner", 0, CTK_ARG_REQUIRED, "STR", "the same as --basenameextensionreplace",
-     OPT_RENAME_BASENOEXT},
-    {"seqreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {#}", OPT_RENAME_SEQ},
-    {"slotreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {%}", OPT_RENAME_SLOT},
-    {"gnu", 0, CTK_ARG_NONE, NULL, "accepted; no effect", OPT_ACCEPTED},
-    {"plus", 0, CTK_ARG_NONE, NULL, "not supported: a usage error naming the strings cpar has",
-     OPT_PLUS},
-    {"rpl", 0, CTK_ARG_REQUIRED, "PERL", "not supported (Perl): a usage error", OPT_PERL},
-    {"match", 0, CTK_ARG_REQUIRED, "REGEX", "not supported (Perl): a usage error", OPT_PERL},
-    {"filter", 0, CTK_ARG_REQUIRED, "PERL", "not supported (Perl): a usage error", OPT_PERL},
-    {"pipe", 0, CTK_ARG_NONE, NULL, "not here: cpipe(1) splits standard input into blocks",
-     OPT_PIPE},
-    {"pipepart", 0, CTK_ARG_NONE, NULL, "not here: see cpipe(1)", OPT_PIPE},
-    {"will-cite", 0, CTK_ARG_NONE, NULL, "accepted for GNU parallel's scripts; no effect",
-     OPT_ACCEPTED},
-    {"no-notice", 0, CTK_ARG_NONE, NULL, "accepted; no effect", OPT_ACCEPTED},
-    {"compress", 0, CTK_ARG_NONE, NULL,
-     "accepted; no effect (output beyond memory goes to temporary files as it is)", OPT_ACCEPTED},
-    {"plain", 0, CTK_ARG_NONE, NULL, "accepted; no effect (cpar reads no profiles)", OPT_ACCEPTED},
-    {"env", 0, CTK_ARG_REQUIRED, "VAR",
-     "accepted; no effect: jobs run here and inherit the whole environment", OPT_ACCEPTED_VALUE},
-    {"compress-program", 0, CTK_ARG_REQUIRED, "PRG", "accepted; no effect", OPT_ACCEPTED_VALUE},
-    {"decompress-program", 0, CTK_ARG_REQUIRED, "PRG", "accepted; no effect", OPT_ACCEPTED_VALUE},
-    {"load", 0, CTK_ARG_REQUIRED, "MAX", "accepted; no effect (cpar does not watch the load)",
-     OPT_ACCEPTED_VALUE},
-    {"memfree", 0, CTK_ARG_REQUIRED, "SIZE",
-     "accepted; no effect (cpar does not watch free memory)", OPT_ACCEPTED_VALUE},
-    {NULL, 0, 0, NULL, NULL, 0},
-};
-
-typedef struct cpar_opts {
-    GPtrArray *arg_files;
-    char delim;
-    const char *replace;
-    uint64_t per_job;
-    int shell, ungroup, tag, dry_run, resume;
-    const char *joblog, *records;
-    uint64_t retries;
-    double timeout;
-    ctk_spawn_termstep termseq[CTK_SPAWN_TERMSEQ_MAX];
-    size_t termseq_len;
-    ctk_halt halt;
-    double delay, rate;
-    const char *tagstring, *colsep, *results;
-    int bar, line_buffer;
-    int fill; /* 'X' or 'm' */
-    uint64_t max_chars;
-    int per_job_given;
-    int max_replace; /* -N: {} repeats per item, as -X does */
-    const char *jobs, *strategy, *header;
-    int records_header, link, verbose, trace, quote, no_empty, files, shuf, pipe;
-    const char *eof_str, *arg_sep, *arg_file_sep, *trim;
-    ctk_cmdline_names names; /* names.all is -I's: see replace */
-    /* The shared options being parsed: -s NAME is cpar's own option, yet
-     * the parser must see the strategy, or a strategy's options (say
-     * --mpi-timeout) would be refused as given without it. */
-    ctk_common *common;
-} cpar_opts;
-
-static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
-{
-    static const char escapes[][2] = {{'n', '\n'}, {'t', '\t'}, {'0', '\0'}, {'\\', '\\'}};
-    if (v[0] != '\0' && v[1] == '\0') {
-        o->delim = v[0];
-        return 0;
-    }
-    for (size_t i = 0; v[0] == '\\' && i < G_N_ELEMENTS(escapes); i++)
-        if (v[1] == escapes[i][0] && v[2] == '\0') {
-            o->delim = escapes[i][1];
-            return 0;
-        }
-    snprintf(why, why_len, "one byte, or \\n, \\t, \\0");
-    return CTK_EINVAL;
-}
-
-/* GNU parallel's durations: seconds, or numbers with s, m, h, d
- * postfixes, added up ("1h30m", "2.5s"). */
-static int parse_duration(const char *v, double *out, char *why, size_t why_len)
-{
-    double total = 0;
-    const char *p = v;
-    do {
-        char *end;
-        errno = 0;
-        double n = g_ascii_strtod(p, &end);
-        int unit = 1;
-        if (end == p || errno != 0 || n < 0 || !isfinite(n))
-            goto bad;
-        switch (*end) {
-        case 's':
-            unit = 1;
-            end++;
-            break;
-        case 'm':
-            unit = 60;
-            end++;
-            break;
-        case 'h':
-            unit = 3600;
-            end++;
-            break;
-        case 'd':
-            unit = 86400;
-            end++;
-            break;
-        case '\0':
-            break;
-        default:
-            goto bad;
-        }
-        total += n * unit;
-        p = end;
-    } while (*p != '\0');
-    *out = total;
-    return 0;
-bad:
-    snprintf(why, why_len, "not a duration (seconds, or with s, m, h, d: 1m30s)");
-    return CTK_EINVAL;
-}
-
-static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
-{
-    cpar_opts *o = arg;
-    switch (id) {
-    case OPT_ARG_FILE:
-        g_ptr_array_add(o->arg_files, (gpointer)v);
-        return 0;
-    case OPT_NULL:
-        o->delim = '\0';
-        return 0;
-    case OPT_DELIM:
-        return parse_delim(o, v, why, why_len);
-    case OPT_REPLACE:
-        o->replace = v;
-        return 0;
-    case OPT_CONTEXT:
-        o->fill = 'X';
-        return 0;
-    case OPT_MULTI:
-        o->fill = 'm';
-        return 0;
-    case OPT_MAX_CHARS:
-        return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
-    case OPT_MAX_ARGS:
-    case OPT_MAX_REPLACE:
-    case OPT_MAX_LINES:
-    case OPT_MAX_LINES_OPT:
-        o->per_job_given = 1;
-        /* -N and -L repeat a word holding {} per item, as -X does; -n
-         * puts the items in {}'s place. */
-        o->max_replace = id != OPT_MAX_ARGS;
-        if (id == OPT_MAX_LINES_OPT && (v == NULL || strcmp(v, "0") == 0)) {
-            o->per_job = 1;
-            return 0;
-        }
-        if (strcmp(v, "0") == 0) {
-            /* -N0, -n0, -L0: one item per job, given to the command
-             * nowhere. */
-            o->per_job = 1;
-            o->max_replace = -1;
-            return 0;
-        }
-        return ctk_parse_u64(v, 1, 100000, &o->per_job, why, why_len);
-    case OPT_JOBS:
-        o->jobs = v;
-        return 0;
-    case OPT_STRATEGY:
-        if (v[0] >= '0' && v[0] <= '9')
-            return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
-        o->strategy = v;
-        if (o->common != NULL)
-            o->common->strategy = v;
-        return 0;
-    case OPT_HEADER:
-        o->header = v;
-        return 0;
-    case OPT_RECORDS_HEADER:
-        o->records_header = 1;
-        return 0;
-    case OPT_ACCEPTED:
-    case OPT_ACCEPTED_VALUE:
-        return 0;
-    case OPT_PLUS:
-        snprintf(why, why_len,
-                 "GNU parallel's --plus replacement strings are not supported; cpar has {} {.} "
-                 "{/} {//} {/.} {#} {%%} and their positional forms");
-        return CTK_EINVAL;
-    case OPT_PERL:
-        snprintf(why, why_len, "Perl expressions are not supported (cpar runs no Perl)");
-        return CTK_EINVAL;
-    case OPT_PIPE:
-        o->pipe = 1;
-        return 0;
-    case OPT_LINK:
-        o->link = 1;
-        return 0;
-    case OPT_VERBOSE:
-        o->verbose = 1;
-        return 0;
-    case OPT_TRACE:
-        o->trace = 1;
-        return 0;
-    case OPT_QUOTE:
-        o->quote = 1;
-        return 0;
-    case OPT_EOF_STR:
-    case OPT_EOF_OPT:
-        o->eof_str = v;
-        return 0;
-    case OPT_NO_EMPTY:
-        o->no_empty = 1;
-        return 0;
-    case OPT_REPLACE_I:
-        o->replace = v != NULL && v[0] != '\0' ? v : "{}";
-        return 0;
-    case OPT_FILES:
-        o->files = 1;
-        return 0;
-    case OPT_ARG_SEP:
-    case OPT_ARG_FILE_SEP:
-        if (v[0] == '\0') {
-            snprintf(why, why_len, "must not be empty");
-            return CTK_EINVAL;
-        }
-        *(id == OPT_ARG_SEP ? &o->arg_sep : &o->arg_file_sep) = v;
-        return 0;
-    case OPT_TRIM:
-        if (strcmp(v, "n") != 0 && strcmp(v, "l") != 0 && strcmp(v, "r") != 0 &&
-            strcmp(v, "lr") != 0 && strcmp(v, "rl") != 0) {
-            snprintf(why, why_len, "use n, l, r, lr or rl");
-            return CTK_EINVAL;
-        }
-        o->trim = v;
-        return 0;
-    case OPT_SHUF:
-        o->shuf = 1;
-        return 0;
-    case OPT_RENAME_NOEXT:
-        o->names.noext = v;
-        return 0;
-    case OPT_RENAME_BASE:
-        o->names.base = v;
-        return 0;
-    case OPT_RENAME_DIR:
-        o->names.dir = v;
-        return 0;
-    case OPT_RENAME_BASENOEXT:
-        o->names.basenoext = v;
-        return 0;
-    case OPT_RENAME_SEQ:
-        o->names.seq = v;
-        return 0;
-    case OPT_RENAME_SLOT:
-        o->names.slot = v;
-        return 0;
-    case OPT_NICE: {
-        char *end;
-        errno = 0;
-        long n = strtol(v, &end, 10);
-        if (end == v || *end != '\0' || errno != 0 || n < -20 || n > 19) {
-            snprintf(why, why_len, "a niceness from -20 to 19");
-            return CTK_EINVAL;
-        }
-        errno = 0;
-        /* The jobs inherit it; cpar itself only waits. */
-        if (nice((int)n) == -1 && errno != 0) {
-            snprintf(why, why_len, "%s", strerror(errno));
-            return CTK_EINVAL;
-        }
-        return 0;
-    }
-    case OPT_TMPDIR:
-        g_setenv("TMPDIR", v, TRUE);
-        return 0;
-    case OPT_SHELL:
-        o->shell = 1;
-        return 0;
-    case OPT_UNGROUP:
-        o->ungroup = 1;
-        return 0;
-    case OPT_GROUP:
-        o->ungroup = 0;
-        return 0;
-    case OPT_TAG:
-        o->tag = 1;
-        return 0;
-    case OPT_JOBLOG:
-        o->joblog = v;
-        return 0;
-    case OPT_RESUME:
-        o->resume = 1;
-        return 0;
-    case OPT_RESUME_FAILED:
-        o->resume = 2;
-        return 0;
-    case OPT_RETRIES:
-        return ctk_parse_u64(v, 0, 1000000, &o->retries, why, why_len);
-    case OPT_TIMEOUT:
-        return ctk_parse_seconds(v, 1e9, &o->timeout, why, why_len);
-    case OPT_TERMSEQ: {
-        int rc = ctk_spawn_termseq_parse(v, o->termseq, CTK_SPAWN_TERMSEQ_MAX, &o->termseq_len);
-        if (rc < 0)
-            snprintf(why, why_len, "use SIGNAL,MS,SIGNAL,MS,... (e.g. TERM,200,KILL,25)");
-        return rc;
-    }
-    case OPT_DRY_RUN:
-        o->dry_run = 1;
-        return 0;
-    case OPT_RECORDS:
-        o->records = v;
-        return 0;
-    case OPT_HALT:
-        return ctk_halt_parse(v, &o->halt, why, why_len);
-    case OPT_DELAY:
-        return parse_duration(v, &o->delay, why, why_len);
-    case OPT_RATE:
-        return ctk_rate_parse(v, &o->rate, why, why_len);
-    case OPT_TAGSTRING:
-        o->tagstring = v;
-        return 0;
-    case OPT_COLSEP:
-        o->colsep = v;
-        return 0;
-    case OPT_LINE_BUFFER:
-        o->line_buffer = 1;
-        return 0;
-    case OPT_RESULTS:
-        if (g_str_has_suffix(v, ".csv") || g_str_has_suffix(v, ".tsv") ||
-            g_str_has_suffix(v, ".json")) {
-            snprintf(why, why_len,
-                     "a table file (.csv, .tsv, .json) is not supported; give a folder");
-            return CTK_EINVAL;
-        }
-        o->results = v;
-        return 0;
-    case OPT_BAR:
-    case OPT_ETA:
-        o->bar = 1;
-        return 0;
-    }
-    return CTK_EINVAL;
-}
-
-static const ctk_cli cpar_cli = {
-    .prog = PROG,
-    .synopsis = "[OPTION]... [COMMAND [ARG]...] [::: ITEM...]... [:::: FILE...]...",
-    .summary = "Run COMMAND once per input item, N at a time, as GNU parallel does. Items\n"
-               "are the lines of standard input, or the ::: lists and :::: files (several\n"
-               "sources make a cross product; :::+ and ::::+ link a source to the one before).\n"
-               "Without COMMAND every item is a command line. Options in $PARALLEL come first.",
-    .options = cpar_options,
-    .handler = on_option,
-    .stop_at_operand = 1,
-    /* -j 0: as many as possible, as in GNU parallel, within a bound. */
-    .jobs_unbounded = 256,
-};
-
-static void warn_plugin(void *arg, const ctk_plugin_error *err)
-{
-    (void)arg;
-    fprintf(stderr, PROG ": plugin %s: %s\n", err->file, err->reason);
-}
-
-static int usage_error(const char *message)
-{
-    fprintf(stderr, PROG ": %s\nTry '" PROG " --help' for more information.\n", message);
-    return 2;
-}
-
-/* Checks what the parser cannot; returns a message or NULL. */
-static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_registry *reg,
-                              size_t n_cmd)
-{
-    if (o->resume && o->joblog == NULL)
-        return "--resume and --resume-failed need --joblog FILE";
-    (void)n_cmd;
-    if (o->pipe)
-        return "--pipe and --pipepart are cpipe's: cpipe [OPTION]... COMMAND splits standard "
-               "input into blocks (see cpipe(1))";
-    if (c->compare != NULL && (o->joblog != NULL || o->records != NULL))
-        return "--compare runs every job several times: it takes no --joblog or --records";
-    /* Lines are printed as a job writes them by the thread that waits for
-     * it: a strategy running jobs in other processes has no such thread
-     * here, nor the -k order to print them in. */
-    if (o->line_buffer && c->compare == NULL &&
-        ctk_cli_strategy_forks(reg, c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY))
-        return "--line-buffer needs a strategy that runs jobs in cpar's own process "
-               "(this one runs them in worker processes)";
-    if (o->fill && o->colsep != NULL)
-        return "-X and -m take no --colsep";
-    if (c->compare != NULL && o->dry_run)
-        return "--compare runs the jobs: it takes no --dry-run";
-    return NULL;
-}
-
-/* $PARALLEL holds options to put before the command line's, as GNU
- * parallel reads them (split as the shell splits words). */
-static char **with_env_options(int *argc, char **argv, char ***owned)
-{
-    const char *env = g_getenv("PARALLEL");
-    char **words = NULL;
-    int n = 0;
-    *owned = NULL;
-    if (env == NULL || *env == '\0' || !g_shell_parse_argv(env, &n, &words, NULL))
-        return argv;
-    char **out = g_new0(char *, (size_t)(*argc + n + 1));
-    out[0] = argv[0];
-    for (int i = 0; i < n; i++)
-        out[1 + i] = words[i];
-    for (int i = 1; i < *argc; i++)
-        out[n + i] = argv[i];
-    *argc += n;
-    *owned = words;
-    return out;
-}
-
-/* Whether the option word a (before any '=') takes the next word as its
- * value: cpar's table, and the shared options that take one. */
-static int takes_value(const char *a)
-{
-    if (a[1] == '-') {
-        size_t len = strcspn(a + 2, "=");
-        if (a[2 + len] == '=')
-            return 0;
-        if ((len == 6 && strncmp(a + 2, "format", 6) == 0) ||
-            (len == 6 && strncmp(a + 2, "plugin", 6) == 0))
-            return 1;
-        for (const ctk_cli_option *o = cpar_options; o->name != NULL; o++)
-            if (strlen(o->name) == len && strncmp(o->name, a + 2, len) == 0)
-                return o->has_arg == CTK_ARG_REQUIRED;
-        return 0;
-    }
-    for (const char *c = a + 1; *c != '\0'; c++)
-        for (const ctk_cli_option *o = cpar_options; o->name != NULL; o++)
-            if (o->short_name == *c && o->has_arg != CTK_ARG_NONE)
-                return o->has_arg == CTK_ARG_REQUIRED && c[1] == '\0';
-    return 0;
-}
-
-/* "sync,thread", "all", "process": names of strategies, a comma list. */
-static int is_strategy_list(ctk_registry *reg, const char *w)
-{
-    if (strcmp(w, "all") == 0 || (strchr(w, ',') != NULL && strchr(w, ' ') == NULL))
-        return 1;
-    return ctk_registry_strategy(reg, w) != NULL;
-}
-
-/* GNU parallel's --replace takes a value only when one follows (its
- * optional string): "--replace -k" is -I {} and -k. */
-static void fix_optional_values(int argc, char **argv, ctk_registry *reg, GPtrArray *owned)
-{
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (a[0] != '-' || a[1] == '\0' || strcmp(a, "--") == 0)
-            return;
-        /* "--compare sync,thread": a list of strategies is its value, not
-         * the command. */
-        if (strcmp(a, "--compare") == 0 && i + 1 < argc && is_strategy_list(reg, argv[i + 1])) {
-            char *joined = g_strconcat("--compare=", argv[i + 1], NULL);
-            g_ptr_array_add(owned, joined);
-            argv[i] = joined;
-            memmove(argv + i + 1, argv + i + 2, (size_t)(argc - i - 2) * sizeof *argv);
-            argv[--argc] = NULL;
-            continue;
-        }
-        if (strcmp(a, "--replace") == 0 && (i + 1 == argc || argv[i + 1][0] == '-')) {
-            argv[i] = (char *)"--replace={}";
-            continue;
-        }
-        /* -i WORD: parallel's -i takes the next word unless it is an
-         * option. */
-        if (strcmp(a, "-i") == 0 && i + 1 < argc && argv[i + 1][0] != '-') {
-            char *joined = g_strconcat("-i", argv[i + 1], NULL);
-            g_ptr_array_add(owned, joined);
-            argv[i] = joined;
-            memmove(argv + i + 1, argv + i + 2, (size_t)(argc - i - 2) * sizeof *argv);
-            argv[--argc] = NULL;
-            continue;
-        }
-        if (takes_value(a))
-            i++;
-    }
-}
-
-/* --arg-sep, --arg-file-sep: the user's separators become ::: and ::::;
- * --link: every source after the first is linked (:::+, ::::+). */
-static void rewrite_separators(const cpar_opts *o, int argc, char **argv, int first)
-{
-    int sources = 0;
-    for (int i = first; i < argc; i++) {
-        int file;
-        if (o->arg_sep != NULL && strcmp(argv[i], o->arg_sep) == 0)
-            argv[i] = (char *)":::";
-        else if (o->arg_file_sep != NULL && strcmp(argv[i], o->arg_file_sep) == 0)
-            argv[i] = (char *)"::::";
-        if (strcmp(argv[i], ":::") == 0)
-            file = 0;
-        else if (strcmp(argv[i], "::::") == 0)
-            file = 1;
-        else
-            continue;
-        if (o->link && (sources++ > 0 || o->arg_files->len > 0))
-            argv[i] = (char *)(file ? "::::+" : ":::+");
-    }
-}
-
-/* -j: N, N%, 0 (as many as may be), and GNU parallel's +N and -N (the
- * cores plus or minus N, at least 1). */
-static int parse_jobs(const char *v, unsigned *jobs, char *err, size_t err_len)
-{
-    char why[160];
-    unsigned cores = ctk_cpu_count();
-    if (strcmp(v, "0") == 0) {
-        *jobs = cpar_cli.jobs_unbounded;
-        return 0;
-    }
-    if (v[0] == '+' || v[0] == '-') {
-        uint64_t n;
-        if (ctk_parse_u64(v + 1, 0, 4096, &n, why, sizeof why) < 0) {
-            snprintf(err, err_len, "-j %s: %s", v, why);
-            return CTK_EINVAL;
-        }
-        long j = v[0] == '+' ? (long)cores + (long)n : (long)cores - (long)n;
-        *jobs = j < 1 ? 1 : j > 4096 ? 4096 : (unsigned)j;
-        return 0;
-    }
-    if (ctk_parse_jobs(v, cores, 4096, jobs, why, sizeof why) < 0) {
-        snprintf(err, err_len, "-j %s: %s", v, why);
-        return CTK_EINVAL;
-    }
-    return 0;
-}
+/* What a run builds from the options, freed by run_free. */
+typedef struct run {
+    ctk_parrun_input in;
+    ctk_sources *src;
+    ctk_cmdline *cmd, *tagstring;
+    ctk_parrun_files files;
+    ctk_progress *bar;
+    char **names; /* --header's column names */
+    size_t n_names;
+    char *tagtext, *shell;
+    uint64_t total; /* the jobs, counted when needed; else 0 */
+} run;
 
 /* --header: {name} (and {name.} {name/} {name//} {name/.}) in a word
  * becomes the column's number. */
@@ -798,124 +100,98 @@ static double start_rate(const cpar_opts *o)
     return r;
 }
 
-int main(int argc, char **argv)
+/* --plus's {##} and {0#} in the command or --tagstring: parsed here only
+ * to ask (build_command reports what does not parse). */
+static int plus_wants_total(const cpar_opts *o, int first, size_t n_cmd)
 {
-    cpar_opts o = {.arg_files = g_ptr_array_new(), .delim = '\n', .per_job = 1, .retries = 1};
-    ctk_common c = {0};
-    ctk_registry *reg;
+    ctk_cmdline *t = NULL;
+    int wants = 0;
+    if (!o->plus)
+        return 0;
+    if (ctk_cmdline_parse_names(&t, o->argv + first, n_cmd, &o->names,
+                                CTK_CMDLINE_PLUS | CTK_CMDLINE_NO_APPEND, NULL, 0) == 0)
+        wants = ctk_cmdline_wants_total(t);
+    ctk_cmdline_free(t);
+    char *tag = (char *)o->tagstring;
+    if (!wants && tag != NULL &&
+        ctk_cmdline_parse_names(&t, &tag, 1, &o->names, CTK_CMDLINE_PLUS | CTK_CMDLINE_TEXT, NULL,
+                                0) == 0) {
+        wants = ctk_cmdline_wants_total(t);
+        ctk_cmdline_free(t);
+    }
+    return wants;
+}
+
+static int need_total(const cpar_opts *o, const ctk_common *c, const ctk_parrun_input *in)
+{
+    return o->halt.percent > 0 || o->bar || c->progress ||
+           plus_wants_total(o, in->first, in->n_cmd);
+}
+
+/* The sources, and --header's names from their first values. Returns -1
+ * or the exit status. */
+static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first)
+{
     char err[1600];
-    int first, status = 0;
-    ctk_cli_guard_stdio();
-    ctk_closeout_init(PROG, 255);
-    ctk_cli cli = cpar_cli;
-    cli.handler_arg = &o;
-    o.common = &c;
-    int rrc = ctk_registry_new(&reg);
-    if (rrc < 0) {
-        fprintf(stderr, PROG ": %s\n", ctk_strerror(rrc));
-        g_ptr_array_free(o.arg_files, TRUE);
-        return 255;
-    }
-    ctk_sources *src = NULL;
-    ctk_cmdline *cmd = NULL, *tagstring = NULL;
-    ctk_parrun_files files = {0};
-    ctk_progress *bar = NULL;
-    char **env_words, **names = NULL, *tagtext = NULL, *shell = NULL;
-    size_t n_names = 0;
-    GPtrArray *owned = g_ptr_array_new_with_free_func(g_free);
-    char **orig_argv = argv;
-    argv = with_env_options(&argc, argv, &env_words);
-    fix_optional_values(argc, argv, reg, owned);
-    while (argc > 0 && argv[argc - 1] == NULL)
-        argc--; /* --compare LIST became one word */
-    int rc = ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err);
-    if (rc == 0 && o.strategy != NULL) {
-        ctk_plugin_error perr;
-        if (ctk_registry_strategy(reg, o.strategy) == NULL &&
-            ctk_registry_load_name(reg, o.strategy, &perr) < 0 &&
-            ctk_registry_strategy(reg, o.strategy) == NULL)
-            (void)perr;
-        if (ctk_cli_strategy(reg, o.strategy, err, sizeof err) == NULL)
-            rc = CTK_EINVAL;
-        c.strategy = o.strategy;
-    }
-    if (rc == 0 && o.jobs != NULL)
-        rc = parse_jobs(o.jobs, &c.jobs, err, sizeof err);
-    if (rc < 0) {
-        status = rc == CTK_EINVAL ? usage_error(err) : (fprintf(stderr, PROG ": %s\n", err), 2);
-        goto out;
-    }
-    if (ctk_cli_inform(&cpar_cli, reg, &c, stdout, warn_plugin, NULL))
-        goto out;
-    c.header = o.records_header;
-    rewrite_separators(&o, argc, argv, first);
-    /* --header without --colsep splits the header and the values at tabs,
-     * as GNU parallel does. */
-    if (o.header != NULL && o.colsep == NULL)
-        o.colsep = "\t";
-    ctk_parrun_input in = {(const char *const *)o.arg_files->pdata,
-                           o.arg_files->len,
-                           o.delim,
-                           o.colsep,
-                           o.fill ? 1 : o.per_job,
-                           argc,
-                           argv,
-                           first,
-                           ctk_parrun_command_words(argc, argv, first),
-                           NULL,
-                           0,
-                           0,
-                           NULL,
-                           0,
-                           0};
+    ctk_parrun_input *in = &r->in;
+    *in = (ctk_parrun_input){
+        .arg_files = (const char *const *)o->arg_files->pdata,
+        .n_arg_files = o->arg_files->len,
+        .delim = o->delim,
+        .colsep = o->colsep,
+        .per_job = o->fill ? 1 : o->per_job,
+        .argc = o->argc,
+        .argv = o->argv,
+        .first = first,
+        .n_cmd = ctk_parrun_command_words(o->argc, o->argv, first),
+        .eof = o->eof_str,
+        .skip_blank = o->no_empty,
+        .shuffle = o->shuf,
+        .link = o->link,
+    };
     /* --colsep trims as GNU parallel's does unless --trim says otherwise. */
-    const char *trim = o.trim != NULL ? o.trim : o.colsep != NULL ? "rl" : "n";
-    in.trim_left = strchr(trim, 'l') != NULL;
-    in.trim_right = strchr(trim, 'r') != NULL;
-    in.eof = o.eof_str;
-    in.skip_blank = o.no_empty;
-    in.shuffle = o.shuf;
-    const char *problem = check_opts(&o, &c, reg, in.n_cmd);
-    if (problem != NULL) {
-        status = usage_error(problem);
-        goto out;
-    }
-    if (ctk_parrun_reads_stdin(&in) && isatty(STDIN_FILENO))
+    const char *trim = o->trim != NULL ? o->trim : o->colsep != NULL ? "rl" : "n";
+    in->trim_left = strchr(trim, 'l') != NULL;
+    in->trim_right = strchr(trim, 'r') != NULL;
+    if (ctk_parrun_reads_stdin(in) && isatty(STDIN_FILENO))
         fprintf(stderr, PROG ": Warning: Input is read from the terminal: end it with Ctrl-D "
                              "(or give ::: ITEM..., :::: FILE or -a FILE).\n");
     /* The jobs are counted first (parallel does the same for these), or
      * run several times: stdin must be readable again. */
-    int need_total = o.halt.percent > 0 || o.bar || c.progress;
-    if ((need_total || c.compare != NULL) && ctk_parrun_reads_stdin(&in)) {
-        if ((files.spooled = ctk_parrun_spool_stdin(&files.spooled_fd)) == NULL) {
+    if ((need_total(o, c, in) || c->compare != NULL) && ctk_parrun_reads_stdin(in)) {
+        if ((r->files.spooled = ctk_parrun_spool_stdin(&r->files.spooled_fd)) == NULL) {
             fprintf(stderr, PROG ": cannot keep a copy of standard input: %s\n", strerror(errno));
-            status = 255;
-            goto out;
+            return 255;
         }
-        in.stdin_path = files.spooled;
+        in->stdin_path = r->files.spooled;
     }
-    rc = ctk_parrun_sources(&in, &src, err, sizeof err);
+    int rc = ctk_parrun_sources(in, &r->src, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, PROG ": cannot open input: %s\n", err);
-        status = rc == CTK_EINVAL ? 2 : 255;
-        goto out;
+        return rc == CTK_EINVAL ? 2 : 255;
     }
-    if (o.header != NULL) {
+    if (o->header != NULL) {
         int nul = 0;
-        rc = ctk_sources_take_header(src, &names, &n_names, &nul, NULL);
+        rc = ctk_sources_take_header(r->src, &r->names, &r->n_names, &nul, NULL);
         if (rc < 0) {
             fprintf(stderr, PROG ": cannot read the header: %s\n", ctk_strerror(rc));
-            status = 255;
-            goto out;
+            return 255;
         }
     }
-    /* The command words, with --header's names and -q's quoting; without
-     * any, each input line is the command line itself, as in parallel. */
+    return -1;
+}
+
+/* The command template and --tagstring's, with --header's names and -q's
+ * quoting; without command words, each input line is the command line
+ * itself, as in parallel. Returns -1 or the exit status. */
+static int build_command(run *r, cpar_opts *o, int first)
+{
+    char err[1600];
     GPtrArray *words = g_ptr_array_new_with_free_func(g_free);
-    for (size_t i = 0; i < in.n_cmd; i++) {
-        char *w = names != NULL ? name_columns(argv[first + i], names, n_names)
-                                : g_strdup(argv[first + i]);
-        if (o.quote) {
+    for (size_t i = 0; i < r->in.n_cmd; i++) {
+        const char *word = o->argv[first + (int)i];
+        char *w = r->names != NULL ? name_columns(word, r->names, r->n_names) : g_strdup(word);
+        if (o->quote) {
             ctk_buf q = {0};
             if (ctk_cmdline_quote(&q, w, strlen(w)) == 0) {
                 g_free(w);
@@ -926,126 +202,167 @@ int main(int argc, char **argv)
         g_ptr_array_add(words, w);
     }
     if (words->len == 0)
-        g_ptr_array_add(words, g_strdup(o.replace != NULL ? o.replace : "{}"));
-    if (o.tagstring != NULL) {
-        char *t = tag_escapes(o.tagstring);
-        tagtext = names != NULL ? name_columns(t, names, n_names) : g_strdup(t);
+        g_ptr_array_add(words, g_strdup(o->replace != NULL ? o->replace : "{}"));
+    if (o->tagstring != NULL) {
+        char *t = tag_escapes(o->tagstring);
+        r->tagtext = r->names != NULL ? name_columns(t, r->names, r->n_names) : g_strdup(t);
         g_free(t);
     }
-    shell = function_shell((const char *)g_ptr_array_index(words, 0));
+    r->shell = function_shell((const char *)g_ptr_array_index(words, 0));
     unsigned cmd_flags =
-        (o.shell || shell != NULL ? CTK_CMDLINE_FORCE_SHELL : 0) |
-        (o.fill == 'X' || (o.max_replace == 1 && o.per_job > 1) ? CTK_CMDLINE_CONTEXT : 0) |
-        (o.max_replace < 0 ? CTK_CMDLINE_NO_APPEND : 0);
-    o.names.all = o.replace;
-    rc = ctk_cmdline_parse_names(&cmd, (char **)words->pdata, words->len, &o.names, cmd_flags, err,
-                                 sizeof err);
+        (o->shell || r->shell != NULL ? CTK_CMDLINE_FORCE_SHELL : 0) |
+        (o->fill == 'X' || (o->max_replace == 1 && o->per_job > 1) ? CTK_CMDLINE_CONTEXT : 0) |
+        (o->max_replace < 0 ? CTK_CMDLINE_NO_APPEND : 0) | (o->plus ? CTK_CMDLINE_PLUS : 0);
+    o->names.all = o->replace;
+    int rc = ctk_cmdline_parse_names(&r->cmd, (char **)words->pdata, words->len, &o->names,
+                                     cmd_flags, err, sizeof err);
     g_ptr_array_free(words, TRUE);
-    unsigned tag_flags = CTK_CMDLINE_TEXT | (cmd_flags & CTK_CMDLINE_CONTEXT);
-    if (rc < 0 || (tagtext != NULL && ctk_cmdline_parse_names(&tagstring, &tagtext, 1, &o.names,
-                                                              tag_flags, err, sizeof err) < 0)) {
-        status = usage_error(err);
-        goto out;
+    unsigned tag_flags = CTK_CMDLINE_TEXT | (cmd_flags & (CTK_CMDLINE_CONTEXT | CTK_CMDLINE_PLUS));
+    if (rc < 0 ||
+        (r->tagtext != NULL && ctk_cmdline_parse_names(&r->tagstring, &r->tagtext, 1, &o->names,
+                                                       tag_flags, err, sizeof err) < 0))
+        return cpar_usage_error(err);
+    if (r->shell == NULL)
+        r->shell = ctk_spawn_find_shell();
+    return -1;
+}
+
+/* --joblog, --records and the progress bar. Returns -1 or the exit
+ * status. */
+static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry *reg)
+{
+    /* A worker rank of a strategy spanning hosts (mpi) only runs jobs:
+     * the joblog and records are the consuming rank's, and opening them
+     * here would truncate its files on a shared file system. */
+    const ctk_strategy *chosen =
+        ctk_registry_strategy(reg, c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY);
+    if (c->compare == NULL && chosen != NULL && (chosen->ops->flags & CTK_STRATEGY_WORKER) != 0) {
+        o->joblog = o->records = NULL;
+        o->resume = 0;
     }
-    if (o.max_chars > GNU_LINE_MAX) {
+    if (o->joblog != NULL && strcmp(o->joblog, "-") == 0 && o->dry_run) {
+        o->joblog = NULL; /* a dry run logs nothing; parallel prints only the lines */
+    } else if (o->joblog != NULL && strcmp(o->joblog, "-") == 0) {
+        /* --joblog -: the log goes to stdout, after each job's output. */
+        int fd = dup(STDOUT_FILENO);
+        r->files.joblog = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (r->files.joblog != NULL) {
+            fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+                  r->files.joblog);
+            fflush(r->files.joblog);
+        }
+        o->resume = 0;
+    } else if (o->joblog != NULL) {
+        r->files.joblog = ctk_parrun_open_joblog(o->joblog, o->resume);
+    }
+    if (o->joblog != NULL && r->files.joblog == NULL) {
+        fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o->joblog, strerror(errno));
+        return 255;
+    }
+    if (o->records != NULL &&
+        ctk_parrun_open_records(&r->files, o->records, c->format, c->header) < 0) {
+        fprintf(stderr, PROG ": cannot open %s: %s\n", o->records, strerror(errno));
+        return 255;
+    }
+    r->total = need_total(o, c, &r->in) ? ctk_parrun_count_jobs(&r->in) : 0;
+    if (r->total > 0 && o->header != NULL)
+        r->total--; /* the header line */
+    if ((o->bar || c->progress) && c->compare == NULL)
+        if (ctk_progress_new(&r->bar, stderr, 1, r->total, "jobs") < 0)
+            r->bar = NULL; /* no bar, the jobs still run */
+    return -1;
+}
+
+static void run_free(run *r)
+{
+    g_free(r->shell);
+    g_strfreev(r->names);
+    g_free(r->tagtext);
+    ctk_progress_free(r->bar);
+    ctk_parrun_files_close(&r->files);
+    ctk_cmdline_free(r->cmd);
+    ctk_cmdline_free(r->tagstring);
+    ctk_sources_free(r->src);
+}
+
+static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registry *reg)
+{
+    size_t line_max = o->max_chars ? o->max_chars : GNU_LINE_MAX;
+    unsigned jobs = c->jobs ? c->jobs : ctk_cpu_count();
+    ctk_cmdline_set_totals(r->cmd, r->total, jobs);
+    if (r->tagstring != NULL)
+        ctk_cmdline_set_totals(r->tagstring, r->total, jobs);
+    ctk_par_opts po = {
+        .cmd = r->cmd,
+        .sources = r->src,
+        .jobs = jobs,
+        .dry_run = o->dry_run,
+        .ungroup = o->ungroup,
+        .tag = o->tag,
+        .quiet_output = c->compare != NULL || (o->records != NULL && strcmp(o->records, "-") == 0),
+        .retries = (unsigned)o->retries,
+        .timeout = o->timeout,
+        .termseq = o->termseq_len ? o->termseq : NULL,
+        .termseq_len = o->termseq_len,
+        .joblog = r->files.joblog,
+        .records = r->files.records,
+        .resume = o->resume,
+        .joblog_path = o->joblog,
+        .shell = r->shell,
+        .halt = o->halt,
+        .total_jobs = r->total,
+        .start_rate = start_rate(o),
+        .tagstring = o->ungroup ? NULL : r->tagstring,
+        .progress = r->bar,
+        .line_buffer = o->line_buffer && !o->ungroup && o->results == NULL,
+        .keep_order = c->keep_order,
+        .results_dir = o->results,
+        .max_chars = o->fill ? line_max : 0,
+        .verbose = o->verbose,
+        .trace = o->trace,
+        .files = o->files,
+        .line_max = line_max,
+        .no_args = o->max_replace < 0,
+        .fill_max = o->fill && o->per_job_given ? (size_t)o->per_job : 0,
+    };
+    int status = c->compare != NULL ? ctk_parrun_compare(c, reg, &r->in, &po, PROG)
+                                    : ctk_parrun_jobs(c, reg, &po, PROG);
+    ctk_progress_finish(r->bar);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    cpar_opts o;
+    ctk_common c = {0};
+    ctk_registry *reg;
+    run r = {0};
+    int first;
+    ctk_cli_guard_stdio();
+    ctk_closeout_init(PROG, 255);
+    int rc = ctk_registry_new(&reg);
+    if (rc < 0) {
+        fprintf(stderr, PROG ": %s\n", ctk_strerror(rc));
+        return 255;
+    }
+    cpar_opts_init(&o, argc, argv);
+    int status = cpar_opts_parse(&o, &c, reg, &first);
+    if (status < 0)
+        status = open_input(&r, &o, &c, first);
+    if (status < 0)
+        status = build_command(&r, &o, first);
+    if (status < 0 && o.max_chars > GNU_LINE_MAX) {
         /* GNU parallel's words, and what it does: the usable length. */
         fprintf(stderr, PROG ": Warning: Value for option --max-chars should be < %d.\n",
                 GNU_LINE_MAX);
         o.max_chars = GNU_LINE_MAX;
     }
-    /* A worker rank of a strategy spanning hosts (mpi) only runs jobs:
-     * the joblog and records are the consuming rank's, and opening them
-     * here would truncate its files on a shared file system. */
-    const ctk_strategy *chosen =
-        ctk_registry_strategy(reg, c.strategy ? c.strategy : CTK_PARRUN_DEFAULT_STRATEGY);
-    if (c.compare == NULL && chosen != NULL && (chosen->ops->flags & CTK_STRATEGY_WORKER) != 0) {
-        o.joblog = o.records = NULL;
-        o.resume = 0;
-    }
-    if (o.joblog != NULL && strcmp(o.joblog, "-") == 0 && o.dry_run) {
-        o.joblog = NULL; /* a dry run logs nothing; parallel prints only the lines */
-    } else if (o.joblog != NULL && strcmp(o.joblog, "-") == 0) {
-        /* --joblog -: the log goes to stdout, after each job's output. */
-        int fd = dup(STDOUT_FILENO);
-        files.joblog = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (files.joblog != NULL) {
-            fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-                  files.joblog);
-            fflush(files.joblog);
-        }
-        o.resume = 0;
-    } else if (o.joblog != NULL) {
-        files.joblog = ctk_parrun_open_joblog(o.joblog, o.resume);
-    }
-    if (o.joblog != NULL && files.joblog == NULL) {
-        fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o.joblog, strerror(errno));
-        status = 255;
-        goto out;
-    }
-    if (o.records != NULL && ctk_parrun_open_records(&files, o.records, c.format, c.header) < 0) {
-        fprintf(stderr, PROG ": cannot open %s: %s\n", o.records, strerror(errno));
-        status = 255;
-        goto out;
-    }
-    uint64_t total = need_total ? ctk_parrun_count_jobs(&in) : 0;
-    if (total > 0 && o.header != NULL)
-        total--; /* the header line */
-    if ((o.bar || c.progress) && c.compare == NULL)
-        if (ctk_progress_new(&bar, stderr, 1, total, "jobs") < 0)
-            bar = NULL; /* no bar, the jobs still run */
-    if (shell == NULL)
-        shell = ctk_spawn_find_shell();
-    size_t line_max = o.max_chars ? o.max_chars : GNU_LINE_MAX;
-    ctk_par_opts po = {
-        .cmd = cmd,
-        .sources = src,
-        .jobs = c.jobs ? c.jobs : ctk_cpu_count(),
-        .dry_run = o.dry_run,
-        .ungroup = o.ungroup,
-        .tag = o.tag,
-        .quiet_output = c.compare != NULL || (o.records != NULL && strcmp(o.records, "-") == 0),
-        .retries = (unsigned)o.retries,
-        .timeout = o.timeout,
-        .termseq = o.termseq_len ? o.termseq : NULL,
-        .termseq_len = o.termseq_len,
-        .joblog = files.joblog,
-        .records = files.records,
-        .resume = o.resume,
-        .joblog_path = o.joblog,
-        .shell = shell,
-        .halt = o.halt,
-        .total_jobs = total,
-        .start_rate = start_rate(&o),
-        .tagstring = o.ungroup ? NULL : tagstring,
-        .progress = bar,
-        .line_buffer = o.line_buffer && !o.ungroup && o.results == NULL,
-        .keep_order = c.keep_order,
-        .results_dir = o.results,
-        .max_chars = o.fill ? line_max : 0,
-        .verbose = o.verbose,
-        .trace = o.trace,
-        .files = o.files,
-        .line_max = line_max,
-        .no_args = o.max_replace < 0,
-        .fill_max = o.fill && o.per_job_given ? (size_t)o.per_job : 0,
-    };
-    status = c.compare != NULL ? ctk_parrun_compare(&c, reg, &in, &po, PROG)
-                               : ctk_parrun_jobs(&c, reg, &po, PROG);
-    ctk_progress_finish(bar);
-out:
-    g_free(shell);
-    g_strfreev(names);
-    g_free(tagtext);
-    ctk_progress_free(bar);
-    ctk_parrun_files_close(&files);
-    ctk_cmdline_free(cmd);
-    ctk_cmdline_free(tagstring);
-    ctk_sources_free(src);
-    g_ptr_array_free(o.arg_files, TRUE);
-    g_ptr_array_free(owned, TRUE);
-    if (argv != orig_argv)
-        g_free(argv);
-    g_strfreev(env_words);
+    if (status < 0)
+        status = open_outputs(&r, &o, &c, reg);
+    if (status < 0)
+        status = run_jobs(&r, &o, &c, reg);
+    run_free(&r);
+    cpar_opts_free(&o);
     ctk_common_free(&c);
     ctk_registry_free(reg);
     return status;

@@ -1537,8 +1537,13 @@ static void report(ctk_par *p, const ctk_unit *unit)
         return;
     }
     if (p->opts.dry_run) {
-        fwrite(r.line, 1, r.line_len, stdout);
-        fputc('\n', stdout);
+        /* --tag and --tagstring tag the printed lines as parallel does. */
+        char *tagstring = p->opts.tagstring != NULL ? render_text(p->opts.tagstring, unit) : NULL;
+        const char *tag = tagstring != NULL ? tagstring : p->opts.tag ? input : NULL;
+        char *shown = g_strdup_printf("%.*s\n", (int)r.line_len, r.line);
+        print_stream(stdout, tag, shown, strlen(shown), NULL, 0, 0);
+        g_free(shown);
+        g_free(tagstring);
     } else if (p->opts.results_dir != NULL) {
         /* A job whose output is lost has failed, and the joblog says so
          * (--resume-failed runs it again). */

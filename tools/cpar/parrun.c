@@ -42,8 +42,8 @@ size_t ctk_parrun_command_words(int argc, char **argv, int first)
 }
 
 /* Splits operands into the command words (returned count) and sources. */
-static int add_operand_sources(ctk_sources *src, int argc, char **argv, int first, size_t *n_cmd,
-                               char *err, size_t err_len)
+static int add_operand_sources(ctk_sources *src, int argc, char **argv, int first, int link,
+                               size_t *n_cmd, char *err, size_t err_len)
 {
     int file = 0, linked = 0;
     *n_cmd = ctk_parrun_command_words(argc, argv, first);
@@ -62,7 +62,9 @@ static int add_operand_sources(ctk_sources *src, int argc, char **argv, int firs
             }
         } else {
             for (int k = i; k < j; k++) {
-                int rc = ctk_sources_add_file(src, argv[k], linked && k == i, err, err_len);
+                /* --link links every file of a :::: too */
+                int rc =
+                    ctk_sources_add_file(src, argv[k], (linked && k == i) || link, err, err_len);
                 if (rc < 0)
                     return rc;
             }
@@ -97,9 +99,11 @@ int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
     }
     size_t n_cmd;
     for (size_t i = 0; i < in->n_arg_files && rc == 0; i++)
-        rc = ctk_sources_add_file(src, input_path(in, in->arg_files[i]), 0, err, err_len);
+        rc = ctk_sources_add_file(src, input_path(in, in->arg_files[i]), in->link && i > 0, err,
+                                  err_len);
     if (rc == 0)
-        rc = add_operand_sources(src, in->argc, in->argv, in->first, &n_cmd, err, err_len);
+        rc =
+            add_operand_sources(src, in->argc, in->argv, in->first, in->link, &n_cmd, err, err_len);
     if (rc == 0 && in->n_arg_files == 0 && in->first + (int)in->n_cmd == in->argc)
         rc = ctk_sources_add_file(src, input_path(in, "-"), 0, err, err_len);
     if (rc == 0 && in->colsep != NULL)
@@ -108,6 +112,7 @@ int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
     ctk_sources_set_eof(src, in->eof);
     ctk_sources_set_skip_blank(src, in->skip_blank);
     ctk_sources_set_shuffle(src, in->shuffle);
+    ctk_sources_set_recycle(src, in->link);
     if (rc == 0 && ctk_sources_set_per_job(src, in->per_job) < 0) {
         snprintf(err, err_len, "-n/-N take a single input source");
         rc = CTK_EINVAL;

@@ -37,6 +37,7 @@ typedef struct ctk_parrun_input {
     const char *eof;           /* -E STR, or NULL */
     int skip_blank;            /* -r */
     int shuffle;               /* --shuf */
+    int link;                  /* --link: every source linked, the shorter recycled */
 } ctk_parrun_input;
 
 /* How many of argv[first..argc) come before the first source separator

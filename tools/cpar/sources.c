@@ -29,7 +29,7 @@ typedef struct source {
 
 typedef struct group {
     GPtrArray *sources; /* source * */
-    size_t length;      /* the shortest member, once loaded */
+    size_t length;      /* the shortest member (the longest recycling), once loaded */
 } group;
 
 struct ctk_sources {
@@ -46,6 +46,7 @@ struct ctk_sources {
     char *eof;           /* -E: ends a source; or NULL */
     int skip_blank;      /* -r */
     int shuffle;         /* --shuf */
+    int recycle;         /* --link: linked groups run to their longest member */
     GPtrArray *shuffled; /* --shuf: every job's values (GPtrArray of GBytes), read first */
     guint shuffled_next;
 };
@@ -123,6 +124,24 @@ void ctk_sources_free(ctk_sources *s)
     if (s->shuffled != NULL)
         g_ptr_array_free(s->shuffled, TRUE);
     g_free(s);
+}
+
+void ctk_sources_set_recycle(ctk_sources *s, int on)
+{
+    s->recycle = on;
+}
+
+/* A loaded group's length: its shortest member, or recycling its longest
+ * (0 still when a member is empty: there is nothing to pair with). */
+static size_t group_length(const ctk_sources *s, const group *grp)
+{
+    size_t shortest = SIZE_MAX, longest = 0;
+    for (guint k = 0; k < grp->sources->len; k++) {
+        const source *src = g_ptr_array_index(grp->sources, k);
+        shortest = MIN(shortest, (size_t)src->values->len);
+        longest = MAX(longest, (size_t)src->values->len);
+    }
+    return s->recycle && shortest > 0 ? longest : shortest;
 }
 
 void ctk_sources_set_shuffle(ctk_sources *s, int on)
@@ -342,9 +361,8 @@ static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
                 return rc;
             if (was_loaded)
                 filter_values(s, src->values); /* words; files were read filtered */
-            if (src->values->len < grp->length)
-                grp->length = src->values->len;
         }
+        grp->length = group_length(s, grp);
         if (grp->length == 0)
             s->done = 1; /* a product with an empty factor is empty */
     }
@@ -476,7 +494,7 @@ static int next_combination(ctk_sources *s, int *nul_replaced, const int *cancel
         }
         for (guint k = 0; k < grp->sources->len; k++) {
             source *src = g_ptr_array_index(grp->sources, k);
-            push(s, g_ptr_array_index(src->values, s->pos[g]));
+            push(s, g_ptr_array_index(src->values, s->pos[g] % src->values->len));
         }
     }
     /* The last group varies fastest. */
@@ -586,8 +604,6 @@ int ctk_sources_take_header(ctk_sources *s, char ***names, size_t *n_names, int 
                 v = g_bytes_ref(g_ptr_array_index(src->values, 0));
                 g_ptr_array_remove_index(src->values, 0);
             }
-            if (!(g == 0 && s->streaming) && src->values->len < grp->length)
-                grp->length = src->values->len;
             if (v == NULL)
                 continue;
             g_ptr_array_set_size(s->current, 0);
@@ -599,6 +615,8 @@ int ctk_sources_take_header(ctk_sources *s, char ***names, size_t *n_names, int 
                 g_ptr_array_add(out, g_strndup(d, size - 1));
             }
         }
+        if (!(g == 0 && s->streaming))
+            grp->length = group_length(s, grp);
         if (!(g == 0 && s->streaming) && grp->length == 0)
             s->done = 1;
     }

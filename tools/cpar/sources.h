@@ -4,9 +4,9 @@
  * FILE) or a list of words (::: a b c). Several sources make a cross
  * product (the last one varies fastest); a source added as "linked"
  * (:::+, ::::+) pairs element-wise with the one before it, and the
- * group stops at the shorter. The first group is streamed when it is a
- * single stdin or file source, so endless input stays flat in memory;
- * every later source is read whole, since the product revisits it.
+ * group stops at the shorter (or, recycling, goes on to the longer). The first group is streamed
+ * when it is a single stdin or file source, so endless input stays flat in memory; every later
+ * source is read whole, since the product revisits it.
  */
 #ifndef CTK_SOURCES_H
 #define CTK_SOURCES_H
@@ -60,6 +60,10 @@ void ctk_sources_set_cancel_fd(ctk_sources *s, int cancel_fd);
 void ctk_sources_set_trim(ctk_sources *s, int left, int right);
 void ctk_sources_set_eof(ctk_sources *s, const char *eof);
 void ctk_sources_set_skip_blank(ctk_sources *s, int on);
+/* --link/--xapply: linked sources pair element-wise up to the longest,
+ * the shorter ones starting over (GNU parallel's recycling), instead of
+ * stopping at the shortest as :::+ does. */
+void ctk_sources_set_recycle(ctk_sources *s, int on);
 /* --shuf: every job is read first, then they come in a random order. */
 void ctk_sources_set_shuffle(ctk_sources *s, int on);
 /* --header: takes the first value of every source (the first line of a
