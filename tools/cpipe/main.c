@@ -117,6 +117,8 @@ int main(int argc, char **argv)
                 .halt = o.halt,
                 .tag = o.tag,
                 .empty_block = o.empty_block,
+                .cat = o.cat,
+                .fifo = o.fifo,
                 .out_fd = 1,
                 .tmpdir = o.tmpdir,
                 .report = print_report,

@@ -32,9 +32,9 @@ enum {
     OPT_PIPEPART,
     OPT_RECORDS,
     OPT_LINES,
-    OPT_ROUND_ROBIN,
     OPT_CAT,
     OPT_FIFO,
+    OPT_ACCEPTED,
 };
 
 static const ctk_cli_option cpipe_options[] = {
@@ -78,6 +78,11 @@ static const ctk_cli_option cpipe_options[] = {
      OPT_SHELL},
     {"tmpdir", 0, CTK_ARG_REQUIRED, "DIR",
      "where outputs waiting their turn spill (default $TMPDIR)", OPT_TMPDIR},
+    {"cat", 0, CTK_ARG_NONE, NULL,
+     "give FILTER the block in a temporary file named by {} (appended when absent)", OPT_CAT},
+    {"fifo", 0, CTK_ARG_NONE, NULL,
+     "give FILTER the block through a named pipe named by {} (appended when absent)", OPT_FIFO},
+    CTK_CLI_PARALLEL_NOTICE_OPTIONS(OPT_ACCEPTED),
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -151,6 +156,14 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_TMPDIR:
         o->tmpdir = v;
         return 0;
+    case OPT_CAT:
+        o->cat = 1;
+        return 0;
+    case OPT_FIFO:
+        o->fifo = 1;
+        return 0;
+    case OPT_ACCEPTED:
+        return 0;
     }
     return CTK_EINVAL;
 }
@@ -180,6 +193,8 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
     if (o->fixed > 0 && o->header > 0)
         return "--fixed takes no --header (records are not lines)";
+    if (o->cat && o->fifo)
+        return "--fifo cannot be combined with --cat (as in parallel)";
     if (o->part == 1 && (o->records > 0 || o->lines > 0))
         return "--pipepart takes no -N or -L (as in parallel): records are counted on --pipe";
     return NULL;
@@ -205,7 +220,10 @@ int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blo
     memcpy(all, words, n_words * sizeof *all);
     if (o->block_id)
         all[n_words++] = "{#}";
-    unsigned flags = CTK_CMDLINE_NO_APPEND | (o->shell ? CTK_CMDLINE_FORCE_SHELL : 0);
+    /* The block on stdin needs no {}; a file or fifo's name is appended
+     * when the command names it nowhere, as parallel does. */
+    unsigned flags =
+        (o->cat || o->fifo ? 0 : CTK_CMDLINE_NO_APPEND) | (o->shell ? CTK_CMDLINE_FORCE_SHELL : 0);
     int rc = ctk_cmdline_parse(cmd, all, n_words, NULL, flags, err, err_len);
     g_free(all);
     if (rc < 0) {
