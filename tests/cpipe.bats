@@ -683,3 +683,101 @@ cut_oracle() { # MODE BLOCK INPUT-COMMAND: compare cpipe with parallel
     c=$(cpp -a "$BATS_TEST_TMPDIR/f" --block 2K 'wc -l')
     [ "$a" != "$c" ]
 }
+
+# ---- --cat and --fifo: the block behind a name (issue 15) ---------------------------
+
+@test "--cat and --fifo: the filter reads the block from the name {} stands for, as parallel gives it, under every strategy, piped and -a FILE" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local d=$BATS_TEST_TMPDIR mode s exp got filter filters
+    seq 1 2000 >"$d/in"
+    for mode in --cat --fifo; do
+        # {} named, and appended when absent (plain `cat` then reads it).
+        # A fifo can be read once.
+        filters=('md5sum <{}' 'cat')
+        [ "$mode" = --cat ] && filters+=('wc -c <{}; md5sum <{}')
+        for filter in "${filters[@]}"; do
+            exp=$(parallel --will-cite --pipe -k "$mode" -N300 "$filter" <"$d/in")
+            [ -n "$exp" ] || fail "parallel $mode gave nothing"
+            for s in $(cpipe --list-strategies | awk '{print $1}'); do
+                got=$(cpp -s "$s" -k "$mode" -N300 "$filter" <"$d/in") ||
+                    fail "cpipe -s $s $mode '$filter' failed"
+                assert_equal "$got" "$exp"
+            done
+        done
+        exp=$(parallel --will-cite --pipepart -a "$d/in" -k "$mode" --block 999 'wc -c <{}')
+        for s in $(cpipe --list-strategies | awk '{print $1}'); do
+            got=$(cpp -s "$s" -a "$d/in" -k "$mode" --block 999 'wc -c <{}') ||
+                fail "cpipe -s $s -a FILE $mode failed"
+            assert_equal "$got" "$exp"
+        done
+    done
+}
+
+@test "--cat and --fifo: the name is a 0600 file or fifo in --tmpdir, \$PARALLEL_TMP, removed after; a failed filter counts as in parallel" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local tmp=$BATS_TEST_TMPDIR/tmp s exp mode
+    mkdir "$tmp"
+    for s in $(cpipe --list-strategies | awk '{print $1}'); do
+        run cpp -s "$s" -k --tmpdir "$tmp" --cat -N2 \
+            'stat -c "%a %F" {}; [ "$(dirname {})" = "$(dirname "$PARALLEL_TMP")" ] && dirname {}' < <(seq 5)
+        assert_success
+        assert_equal "$(sort -u <<<"$output")" "$(printf '%s\n' "$tmp" "600 regular file" | sort)"
+        run cpp -s "$s" -k --tmpdir "$tmp" --fifo -N2 'cat {} >/dev/null; stat -c "%a %F" {}' < <(seq 5)
+        assert_success
+        assert_equal "$(sort -u <<<"$output")" "600 fifo"
+        assert_equal "$(ls -A "$tmp")" ""
+        # Every block runs; the exit status counts the failed ones. The
+        # oracle is parallel --fifo: its --cat (20221122) exits 0 here.
+        exp=$(seq 5 | parallel --will-cite --pipe --fifo -N2 'grep -q 3 {}' >/dev/null 2>&1; echo $?)
+        [ "$exp" = 2 ] || fail "parallel --fifo: exit $exp"
+        for mode in --cat --fifo; do
+            run cpp -s "$s" --tmpdir "$tmp" "$mode" -N2 'grep -q 3 {}' < <(seq 5)
+            assert_equal "$status" "$exp"
+        done
+        assert_equal "$(ls -A "$tmp")" ""
+    done
+}
+
+@test "--fifo: a filter that never opens the fifo ends its block (parallel would wait forever), under every strategy" {
+    local s
+    for s in $(cpipe --list-strategies | awk '{print $1}'); do
+        run cpp -s "$s" -k --fifo -N1000 'echo x' < <(seq 5000)
+        assert_success
+        assert_equal "$(grep -c '^x ' <<<"$output")" 5
+    done
+}
+
+@test "--cat and --fifo: SIGTERM and SIGINT mid-run leave --tmpdir empty, under every strategy" {
+    local s sig tmp=$BATS_TEST_TMPDIR/tmp mark pid i p mode
+    mkdir "$tmp"
+    for s in $(cpipe --list-strategies | awk '{print $1}'); do
+        for mode in --cat --fifo; do
+            for sig in TERM INT; do
+                mark="30.0$$$RANDOM"
+                seq 1 3000 | cpipe -s "$s" -j3 -N1000 --tmpdir "$tmp" "$mode" \
+                    'cat {} >/dev/null; sleep '"$mark" >/dev/null 2>&1 &
+                pid=$!
+                for i in $(seq 200); do
+                    pgrep -f -- "^sleep $mark" >/dev/null && break
+                    sleep 0.05
+                done
+                pgrep -f -- "^sleep $mark" >/dev/null || fail "$s $mode: no filter started"
+                [[ -n $(ls -A "$tmp") ]] || fail "$s $mode: no file in --tmpdir while running"
+                kill -"$sig" "$pid"
+                wait "$pid" 2>/dev/null || true
+                for p in $(pgrep -f -- "sleep $mark"); do
+                    kill -KILL "$p" 2>/dev/null || true
+                done
+                [[ -z $(ls -A "$tmp") ]] || fail "$s $mode SIG$sig: left $(ls -A "$tmp")"
+            done
+        done
+    done
+}
+
+@test "--cat with --fifo is a usage error; --will-cite and --no-notice change nothing" {
+    run cpp --cat --fifo cat < <(seq 3)
+    assert_failure 2
+    assert_output --partial -- "--fifo cannot be combined with --cat"
+    assert_equal "$(seq 100 | cpp -k --will-cite --no-notice -N7 'paste -sd+')" \
+        "$(seq 100 | cpp -k -N7 'paste -sd+')"
+}

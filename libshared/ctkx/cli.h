@@ -74,6 +74,15 @@ typedef struct ctk_common {
     int dump_options; /* the hidden --dump-options */
 } ctk_common;
 
+/* GNU parallel's options that only silence its notices: entries for the
+ * option table of a tool that takes parallel's command lines (cpar,
+ * cpipe), all with the given id, which the tool's handler ignores. */
+/* clang-format off */
+#define CTK_CLI_PARALLEL_NOTICE_OPTIONS(id)                                                        \
+    {"will-cite", 0, CTK_ARG_NONE, NULL, "accepted for GNU parallel's scripts; no effect", (id)},  \
+    {"no-notice", 0, CTK_ARG_NONE, NULL, "accepted; no effect", (id)}
+/* clang-format on */
+
 /* The strategies --compare runs when given no list. */
 #define CTK_COMPARE_DEFAULT "sync,thread,process,async"
 

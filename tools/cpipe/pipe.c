@@ -523,7 +523,10 @@ typedef struct job {
     char **argv;
     ctk_buf line;
     char env_block[48], env_offset[48];
-    const char *env[3];
+    char *env_tmp;  /* PARALLEL_TMP=path (--cat, --fifo) */
+    char *tmp_path; /* the block's file or fifo, removed by job_release */
+    ctk_buf wrap;   /* --fifo: the command under its feeding wrapper */
+    const char *env[4];
     ctk_spawn_opts so;
     ctk_spawn_child child;
     ctk_spawn_result *res;
@@ -559,6 +562,179 @@ static size_t share_pid(ctk_pipe *p, pid_t pid, size_t slot)
     return SIZE_MAX;
 }
 
+/* --cat and --fifo: a name of our own in --tmpdir (else $TMPDIR, else
+ * /tmp), as parallel's $PARALLEL_TMP. */
+static char *tmp_template(const ctk_pipe *p)
+{
+    const char *dir = p->opts.tmpdir != NULL ? p->opts.tmpdir : getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    return g_strdup_printf("%s/cpipeXXXXXX", dir);
+}
+
+/* A process strategy's worker dies of the SIGTERM or SIGINT that cancels
+ * the run, before the job that made a name can remove it: in a worker, the
+ * names alive are noted here, where a handler can unlink them (unlink is
+ * async-signal-safe) before dying of the signal as it would have. */
+#define TMP_SLOTS 8
+static char *volatile tmp_slot[TMP_SLOTS];
+
+static void unlink_tmp_and_die(int signo)
+{
+    for (int i = 0; i < TMP_SLOTS; i++) {
+        char *path = __atomic_load_n(&tmp_slot[i], __ATOMIC_SEQ_CST);
+        if (path != NULL)
+            unlink(path);
+    }
+    signal(signo, SIG_DFL);
+    raise(signo);
+}
+
+static void note_tmp(const ctk_pipe *p, char *path, int add)
+{
+    static const int signals[] = {SIGTERM, SIGINT, SIGHUP};
+    if (getpid() == p->owner)
+        return; /* the owner's sigwatch cancels the run: the job removes it */
+    for (int i = 0; i < TMP_SLOTS; i++) {
+        char *expect = add ? NULL : path;
+        if (__atomic_compare_exchange_n(&tmp_slot[i], &expect, add ? path : NULL, 0,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+            break;
+    }
+    struct sigaction sa = {.sa_handler = unlink_tmp_and_die};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; add && i < sizeof signals / sizeof signals[0]; i++) {
+        struct sigaction old;
+        if (sigaction(signals[i], NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+            sigaction(signals[i], &sa, NULL);
+    }
+}
+
+static int set_tmp_path(job *j, char *path)
+{
+    note_tmp(j->p, path, 1);
+    j->tmp_path = path;
+    j->env_tmp = g_strdup_printf("PARALLEL_TMP=%s", path);
+    return 0;
+}
+
+static int write_all_fd(int fd, const unsigned char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : CTK_EIO;
+        data += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* A window's bytes move file to file in the kernel; where it refuses
+ * (another file system on an old kernel), through a buffer. */
+static int copy_range(int to, int from, uint64_t at, uint64_t len)
+{
+    loff_t off = (loff_t)at;
+    while (len > 0) {
+        size_t want = len > (uint64_t)1 << 30 ? (size_t)1 << 30 : (size_t)len;
+        ssize_t n = copy_file_range(from, &off, to, NULL, want, 0);
+        if (n < 0 &&
+            (errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP)) {
+            unsigned char buf[65536];
+            n = pread(from, buf, want < sizeof buf ? want : sizeof buf, (off_t)off);
+            if (n > 0) {
+                int rc = write_all_fd(to, buf, (size_t)n);
+                if (rc < 0)
+                    return rc;
+                off += n;
+            }
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : CTK_EIO; /* the file shrank */
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+/* --cat: the block (header first) in a file made O_EXCL and 0600, whose
+ * name replaces {}. */
+static int block_file(job *j)
+{
+    char *path = tmp_template(j->p);
+    int fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        int rc = -errno;
+        g_free(path);
+        return rc;
+    }
+    set_tmp_path(j, path);
+    const ctk_pipe_unit *b = &j->block;
+    int rc = write_all_fd(fd, b->data, b->data_len);
+    if (rc == 0 && b->kind == CTK_PIPE_UNIT_WINDOW)
+        rc = copy_range(fd, j->p->opts.in_fd, b->at, b->len);
+    if (close(fd) < 0 && rc == 0)
+        rc = -errno;
+    return rc;
+}
+
+/* --fifo: a named pipe, 0600, at a fresh name (mkfifo refuses one that
+ * exists, so a name taken meanwhile means another try). */
+static int block_fifo(job *j)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        char *path = tmp_template(j->p);
+        int fd = mkostemp(path, O_CLOEXEC);
+        if (fd < 0) {
+            int rc = -errno;
+            g_free(path);
+            return rc;
+        }
+        close(fd);
+        unlink(path);
+        if (mkfifo(path, 0600) == 0)
+            return set_tmp_path(j, path);
+        int err = errno;
+        g_free(path);
+        if (err != EEXIST)
+            return -err;
+    }
+    return CTK_EIO;
+}
+
+/* --fifo: parallel's wrapper, turned round. cat moves the block (our
+ * stdin, kept on fd 3 since a background command's stdin is /dev/null)
+ * into the fifo in the background while the filter runs; once the filter
+ * ends, cat is killed, so a filter that never opened the fifo, or left
+ * it unread, ends the block instead of leaving cat waiting forever. The
+ * filter runs under the user's shell; the wrapper is POSIX sh. */
+static int fifo_wrap(job *j)
+{
+    const char *shell = j->p->opts.shell != NULL ? j->p->opts.shell : "/bin/sh";
+    ctk_buf *w = &j->wrap;
+    static const char head[] =
+        "exec 3<&0 </dev/null; cat >\"$PARALLEL_TMP\" <&3 3<&- 2>/dev/null & "
+        "exec 3<&-; ";
+    static const char tail[] = "; s=$?; kill $! 2>/dev/null; wait $! 2>/dev/null; exit $s";
+    int rc = ctk_buf_append(w, head, sizeof head - 1);
+    if (rc == 0)
+        rc = ctk_cmdline_quote(w, shell, strlen(shell));
+    if (rc == 0)
+        rc = ctk_buf_append(w, " -c ", 4);
+    if (rc == 0)
+        rc = ctk_cmdline_quote(w, (const char *)j->line.data, j->line.len);
+    if (rc == 0)
+        rc = ctk_buf_append(w, tail, sizeof tail); /* with its NUL */
+    if (rc < 0)
+        return rc;
+    ctk_cmdline_argv_free(j->argv);
+    j->argv = NULL;
+    return 0;
+}
+
 static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
 {
     memset(j, 0, sizeof *j);
@@ -572,8 +748,16 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
      * opts.in_fd; a unit naming another file cannot be served here. */
     if (b->kind == CTK_PIPE_UNIT_WINDOW && (!p->seekable || b->dev != p->dev || b->ino != p->ino))
         return CTK_EIO;
-    ctk_cmdline_args args = {NULL, 0, unit->seq, 1};
+    if (p->opts.cat || p->opts.fifo) {
+        rc = p->opts.cat ? block_file(j) : block_fifo(j);
+        if (rc < 0)
+            return rc;
+    }
+    ctk_cmdline_item tmp = {j->tmp_path, j->tmp_path ? strlen(j->tmp_path) : 0};
+    ctk_cmdline_args args = {j->tmp_path ? &tmp : NULL, j->tmp_path ? 1 : 0, unit->seq, 1};
     rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, &j->argv);
+    if (rc == 0 && p->opts.fifo)
+        rc = fifo_wrap(j);
     if (rc < 0)
         return rc;
     snprintf(j->env_block, sizeof j->env_block, "CPIPE_BLOCK=%llu", (unsigned long long)unit->seq);
@@ -581,11 +765,16 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
              (unsigned long long)b->offset);
     j->env[0] = j->env_block;
     j->env[1] = j->env_offset;
+    j->env[2] = j->env_tmp;
     ctk_spawn_opts *so = &j->so;
     so->argv = (const char *const *)j->argv;
     so->path = j->argv != NULL ? ctk_spawn_program_path(&p->program, j->argv[0]) : NULL;
     so->shell = j->argv == NULL ? (const char *)j->line.data : NULL;
     so->shell_path = p->opts.shell;
+    if (p->opts.fifo) { /* the wrapper is POSIX sh, whatever the user's shell */
+        so->shell = (const char *)j->wrap.data;
+        so->shell_path = NULL;
+    }
     so->env = j->env;
     so->out = CTK_SPAWN_CAPTURE;
     so->err = CTK_SPAWN_INHERIT;
@@ -596,7 +785,9 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     so->input_vmsplice = 1;
     so->input = b->data; /* the header, and for BYTES the block after it */
     so->input_len = b->data_len;
-    if (b->kind == CTK_PIPE_UNIT_BYTES) {
+    if (p->opts.cat) {
+        so->in = CTK_SPAWN_IN_NULL; /* the block is in the file */
+    } else if (b->kind == CTK_PIPE_UNIT_BYTES) {
         so->in = CTK_SPAWN_IN_PIPE;
     } else {
         so->in = CTK_SPAWN_IN_RANGE;
@@ -611,6 +802,15 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
 
 static void job_release(job *j)
 {
+    if (j->tmp_path != NULL) {
+        unlink(j->tmp_path);
+        note_tmp(j->p, j->tmp_path, 0);
+    }
+    g_free(j->tmp_path);
+    j->tmp_path = NULL;
+    g_free(j->env_tmp);
+    j->env_tmp = NULL;
+    ctk_buf_free(&j->wrap);
     ctk_cmdline_argv_free(j->argv);
     j->argv = NULL;
     ctk_buf_free(&j->line);

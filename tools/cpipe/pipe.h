@@ -44,6 +44,8 @@ typedef struct ctk_pipe_opts {
                            default never: every block runs */
     int tag;            /* prefix output lines with the block number */
     int empty_block;    /* empty input still runs one filter */
+    int cat;            /* --cat: the block in a temporary file named by {} */
+    int fifo;           /* --fifo: the block through a named pipe named by {} */
     int out_fd;         /* where outputs go; -1: nowhere (--compare) */
     int checksum;       /* digest the output (for --compare rows) */
     const char *tmpdir; /* spill directory; NULL: $TMPDIR, else /tmp */

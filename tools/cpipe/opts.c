@@ -1,0 +1,235 @@
+/*
+ * opts.c: cpipe's option table and what it fills (opts.h). Parsing fills
+ * struct cpipe_opts and does nothing else; main.c decides what to print
+ * and how to exit.
+ */
+#include <glib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctkx/parse.h"
+#include "opts.h"
+
+enum {
+    OPT_INPUT = 256,
+    OPT_BLOCK,
+    OPT_RECEND,
+    OPT_RECSTART,
+    OPT_NULL,
+    OPT_REGEXP,
+    OPT_HEADER,
+    OPT_FIXED,
+    OPT_UNORDERED,
+    OPT_REDUCE,
+    OPT_BLOCK_ID,
+    OPT_TAG,
+    OPT_KEEP_GOING,
+    OPT_HALT,
+    OPT_EMPTY_BLOCK,
+    OPT_SHELL,
+    OPT_TMPDIR,
+    OPT_PIPE,
+    OPT_PIPEPART,
+    OPT_RECORDS,
+    OPT_LINES,
+    OPT_CAT,
+    OPT_FIFO,
+    OPT_ACCEPTED,
+};
+
+static const ctk_cli_option cpipe_options[] = {
+    {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE",
+     "read FILE instead of stdin ('-': stdin; seekable: fast path)", OPT_INPUT},
+    {"block", 'b', CTK_ARG_REQUIRED, "SIZE",
+     "about SIZE bytes per block (k=1000, K=1024, m, M, g, G; default 1M)", OPT_BLOCK},
+    {"block-size", 0, CTK_ARG_REQUIRED, "SIZE", "the same as --block", OPT_BLOCK},
+    {"blocksize", 0, CTK_ARG_REQUIRED, "SIZE", "the same as --block", OPT_BLOCK},
+    {"pipe", 0, CTK_ARG_NONE, NULL, "cut blocks as parallel --pipe does (also a seekable input)",
+     OPT_PIPE},
+    {"pipepart", 0, CTK_ARG_NONE, NULL,
+     "cut blocks as parallel --pipepart does (the default for a seekable input)", OPT_PIPEPART},
+    {"max-replace-args", 'N', CTK_ARG_REQUIRED, "N",
+     "exactly N records per block (the last may have fewer)", OPT_RECORDS},
+    {"max-lines", 'L', CTK_ARG_REQUIRED, "N", "a record is N lines (with -N: N*L lines per block)",
+     OPT_LINES},
+    {"recend", 0, CTK_ARG_REQUIRED, "STR", "records end with STR (default \\n)", OPT_RECEND},
+    {"recstart", 0, CTK_ARG_REQUIRED, "STR", "records start with STR", OPT_RECSTART},
+    {"null", '0', CTK_ARG_NONE, NULL, "records end with a NUL byte", OPT_NULL},
+    {"regexp", 0, CTK_ARG_NONE, NULL, "--recend and --recstart are regular expressions",
+     OPT_REGEXP},
+    {"header", 0, CTK_ARG_REQUIRED, "N", "repeat the first N lines at the top of every block",
+     OPT_HEADER},
+    {"fixed", 0, CTK_ARG_REQUIRED, "SIZE", "records of exactly SIZE bytes (binary data)",
+     OPT_FIXED},
+    {"unordered", 0, CTK_ARG_NONE, NULL, "write outputs as blocks finish, not in input order",
+     OPT_UNORDERED},
+    {"reduce", 0, CTK_ARG_REQUIRED, "CMD", "pipe the outputs, in order, into CMD", OPT_REDUCE},
+    {"block-id", 0, CTK_ARG_NONE, NULL, "give FILTER the block number as its last argument",
+     OPT_BLOCK_ID},
+    {"tag", 0, CTK_ARG_NONE, NULL, "prefix each output line with the block number and a tab",
+     OPT_TAG},
+    {"halt", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N",
+     "stop early: now|soon,fail|success|done=N (default never: run every block)", OPT_HALT},
+    {"halt-on-error", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N", "the same as --halt", OPT_HALT},
+    {"keep-going", 0, CTK_ARG_NONE, NULL, "run every block whatever fails (--halt never)",
+     OPT_KEEP_GOING},
+    {"empty-block", 0, CTK_ARG_NONE, NULL, "run FILTER once on empty input", OPT_EMPTY_BLOCK},
+    {"shell", 0, CTK_ARG_NONE, NULL, "run FILTER under /bin/sh -c even without shell syntax",
+     OPT_SHELL},
+    {"tmpdir", 0, CTK_ARG_REQUIRED, "DIR",
+     "where outputs waiting their turn spill (default $TMPDIR)", OPT_TMPDIR},
+    {"cat", 0, CTK_ARG_NONE, NULL,
+     "give FILTER the block in a temporary file named by {} (appended when absent)", OPT_CAT},
+    {"fifo", 0, CTK_ARG_NONE, NULL,
+     "give FILTER the block through a named pipe named by {} (appended when absent)", OPT_FIFO},
+    CTK_CLI_PARALLEL_NOTICE_OPTIONS(OPT_ACCEPTED),
+    {NULL, 0, 0, NULL, NULL, 0},
+};
+
+static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
+{
+    cpipe_opts *o = arg;
+    switch (id) {
+    case OPT_INPUT:
+        o->input = v;
+        return 0;
+    case OPT_BLOCK:
+        return ctk_parse_size_parallel(v, 1, (uint64_t)1 << 40, &o->block, why, why_len);
+    case OPT_PIPE:
+        o->part = 0;
+        return 0;
+    case OPT_PIPEPART:
+        o->part = 1;
+        return 0;
+    case OPT_RECORDS:
+        return ctk_parse_size_parallel(v, 1, UINT32_MAX, &o->records, why, why_len);
+    case OPT_LINES:
+        return ctk_parse_size_parallel(v, 1, UINT32_MAX, &o->lines, why, why_len);
+    case OPT_RECEND:
+        o->recend = v;
+        o->recend_len = strlen(v);
+        return 0;
+    case OPT_RECSTART:
+        o->recstart = v;
+        return 0;
+    case OPT_NULL:
+        o->recend = "";
+        o->recend_len = 1; /* the NUL byte that ends "" */
+        return 0;
+    case OPT_REGEXP:
+        o->regexp = 1;
+        return 0;
+    case OPT_HEADER:
+        return ctk_parse_u64(v, 0, 1000000, &o->header, why, why_len);
+    case OPT_FIXED:
+        return ctk_parse_size_parallel(v, 1, (uint64_t)1 << 30, &o->fixed, why, why_len);
+    case OPT_UNORDERED:
+        o->unordered = 1;
+        return 0;
+    case OPT_REDUCE:
+        o->reduce = v;
+        return 0;
+    case OPT_BLOCK_ID:
+        o->block_id = 1;
+        return 0;
+    case OPT_TAG:
+        o->tag = 1;
+        return 0;
+    case OPT_KEEP_GOING:
+        o->halt = (ctk_halt){.when = CTK_HALT_NEVER};
+        return 0;
+    case OPT_HALT: {
+        int rc = ctk_halt_parse(v, &o->halt, why, why_len);
+        /* A share of blocks needs their number, unknown on a stream. */
+        if (rc == 0 && o->halt.percent > 0) {
+            snprintf(why, why_len, "cpipe does not know the number of blocks: use a count, not %%");
+            rc = CTK_EINVAL;
+        }
+        return rc;
+    }
+    case OPT_EMPTY_BLOCK:
+        o->empty_block = 1;
+        return 0;
+    case OPT_SHELL:
+        o->shell = 1;
+        return 0;
+    case OPT_TMPDIR:
+        o->tmpdir = v;
+        return 0;
+    case OPT_CAT:
+        o->cat = 1;
+        return 0;
+    case OPT_FIFO:
+        o->fifo = 1;
+        return 0;
+    case OPT_ACCEPTED:
+        return 0;
+    }
+    return CTK_EINVAL;
+}
+
+const ctk_cli cpipe_cli = {
+    .prog = "cpipe",
+    .synopsis = "[OPTION]... FILTER [ARG]...",
+    .summary = "Cut standard input (or -a FILE) into blocks of about --block bytes that end\n"
+               "on a record boundary, run FILTER once per block with the block on its stdin,\n"
+               "N at a time, and write the filters' outputs in input order.",
+    .options = cpipe_options,
+    .handler = on_option,
+    .stop_at_operand = 1,
+    .jobs_unbounded = 256,
+};
+
+void cpipe_opts_init(cpipe_opts *o)
+{
+    *o = (cpipe_opts){.part = -1};
+}
+
+const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
+{
+    if (n_cmd == 0)
+        return "no FILTER given";
+    if (o->fixed > 0 && (o->recend != NULL || o->recstart != NULL || o->regexp))
+        return "--fixed takes no --recend, --recstart, -0 or --regexp";
+    if (o->fixed > 0 && o->header > 0)
+        return "--fixed takes no --header (records are not lines)";
+    if (o->cat && o->fifo)
+        return "--fifo cannot be combined with --cat (as in parallel)";
+    if (o->part == 1 && (o->records > 0 || o->lines > 0))
+        return "--pipepart takes no -N or -L (as in parallel): records are counted on --pipe";
+    return NULL;
+}
+
+int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blocks **rules,
+                      ctk_cmdline **cmd, char *err, size_t err_len)
+{
+    /* --recend '' alone: records end anywhere, blocks are cut at exactly
+     * their size, as parallel cuts them. */
+    if (o->recend != NULL && o->recend_len == 0 && o->recstart == NULL && o->fixed == 0) {
+        o->recend = NULL;
+        o->regexp = 0;
+        o->fixed = 1;
+    }
+    ctk_blocks_opts bo = {o->recend,   o->recend_len,
+                          o->recstart, o->recstart ? strlen(o->recstart) : 0,
+                          o->regexp,   o->fixed};
+    if (ctk_blocks_new(rules, &bo, err, err_len) < 0)
+        return CTK_EINVAL;
+    /* --block-id: the block number ({#}) as one more word. */
+    char **all = g_new0(char *, n_words + 2);
+    memcpy(all, words, n_words * sizeof *all);
+    if (o->block_id)
+        all[n_words++] = "{#}";
+    /* The block on stdin needs no {}; a file or fifo's name is appended
+     * when the command names it nowhere, as parallel does. */
+    unsigned flags =
+        (o->cat || o->fifo ? 0 : CTK_CMDLINE_NO_APPEND) | (o->shell ? CTK_CMDLINE_FORCE_SHELL : 0);
+    int rc = ctk_cmdline_parse(cmd, all, n_words, NULL, flags, err, err_len);
+    g_free(all);
+    if (rc < 0) {
+        ctk_blocks_free(*rules);
+        *rules = NULL;
+        return CTK_EINVAL;
+    }
+    return 0;
+}
