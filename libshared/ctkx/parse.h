@@ -29,14 +29,6 @@ typedef enum ctk_size_rules {
 /* A count with a suffix under the rules, min <= v <= max after the suffix. */
 int ctk_parse_size(const char *text, ctk_size_rules rules, uint64_t min, uint64_t max,
                    uint64_t *out, char *why, size_t why_len);
-/* The old name of ctk_parse_size(text, CTK_SIZE_PARALLEL, ...), kept only
- * while tools/cpipe/main.c (being split on another branch) still calls it;
- * drop it once that branch has moved to ctk_parse_size. */
-static inline int ctk_parse_size_parallel(const char *text, uint64_t min, uint64_t max,
-                                          uint64_t *out, char *why, size_t why_len)
-{
-    return ctk_parse_size(text, CTK_SIZE_PARALLEL, min, max, out, why, why_len);
-}
 /* Non-negative decimal seconds ("0.5", "30"), at most max. */
 int ctk_parse_seconds(const char *text, double max, double *out, char *why, size_t why_len);
 /* -j: "N" (1..max) or "N%" of `cores`, at least 1. */

@@ -94,7 +94,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->input = v;
         return 0;
     case OPT_BLOCK:
-        return ctk_parse_size_parallel(v, 1, (uint64_t)1 << 40, &o->block, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, (uint64_t)1 << 40, &o->block, why, why_len);
     case OPT_PIPE:
         o->part = 0;
         return 0;
@@ -102,9 +102,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->part = 1;
         return 0;
     case OPT_RECORDS:
-        return ctk_parse_size_parallel(v, 1, UINT32_MAX, &o->records, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, UINT32_MAX, &o->records, why, why_len);
     case OPT_LINES:
-        return ctk_parse_size_parallel(v, 1, UINT32_MAX, &o->lines, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, UINT32_MAX, &o->lines, why, why_len);
     case OPT_RECEND:
         o->recend = v;
         o->recend_len = strlen(v);
@@ -122,7 +122,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_HEADER:
         return ctk_parse_u64(v, 0, 1000000, &o->header, why, why_len);
     case OPT_FIXED:
-        return ctk_parse_size_parallel(v, 1, (uint64_t)1 << 30, &o->fixed, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, (uint64_t)1 << 30, &o->fixed, why, why_len);
     case OPT_UNORDERED:
         o->unordered = 1;
         return 0;
