@@ -789,6 +789,26 @@ lines_file() {
     cmp big.tar <(xz -dc big.tar.xz) || fail "big.tar.xz is not big.tar"
 }
 
+@test "cpipe(1): --cat gives split(1) each block as a file; --fifo gives wc a named pipe" {
+    lines_file big.txt 60000
+    ex_run cpipe.1 '--cat -a big.txt' 's/--block 10M/--block 1M/'
+    assert_success
+    local blocks
+    blocks=$(find . -name 'part.*.aa' | wc -l)
+    ((blocks >= 2)) || fail "big.txt made $blocks block(s)"
+    assert_equal "$(find . -name 'part.*' | wc -l)" "$((4 * blocks))"
+    # The parts of every block, blocks in order, are the file again.
+    cat $(find . -name 'part.*' | sort -V) | cmp - big.txt || fail "the parts are not big.txt"
+    ex_run cpipe.1 '--fifo -a big.txt'
+    assert_success
+    assert_equal "$(awk '{ s += $1 } END { print s }' <<<"$output")" 60000
+    # Each line names the pipe, gone once its block ended.
+    local name
+    for name in $(awk '{ print $2 }' <<<"$output"); do
+        [[ ! -e $name ]] || fail "$name was left behind"
+    done
+}
+
 @test "cpipe(1): counting lines, summed by awk or by --reduce" {
     lines_file big.txt 60000
     ex_run cpipe.1 'wc -l | awk'

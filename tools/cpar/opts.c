@@ -729,6 +729,11 @@ int cpar_opts_parse(cpar_opts *o, ctk_common *c, ctk_registry *reg, int *first)
      * as GNU parallel does. */
     if (o->header != NULL && o->colsep == NULL)
         o->colsep = "\t";
+    /* A dry run prints its lines in input order, as parallel's does (it
+     * starts its jobs in order and a dry job ends at once): with nothing
+     * run, printing in the order jobs finish only shuffles them. */
+    if (o->dry_run)
+        c->keep_order = 1;
     const char *problem = check_opts(o, c, reg);
     return problem != NULL ? cpar_usage_error(problem) : -1;
 }
