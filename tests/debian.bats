@@ -17,8 +17,7 @@ setup_file() {
     [[ -z ${CTK_SKIP_DEBIAN:-} ]] || skip "CTK_SKIP_DEBIAN is set"
     command -v dpkg-buildpackage >/dev/null || skip "dpkg-buildpackage is not installed (apt-get install dpkg-dev debhelper)"
     command -v dh >/dev/null || skip "debhelper is not installed"
-    git -C "$CTK_SRCDIR" rev-parse --git-dir >/dev/null 2>&1 ||
-        skip "the source tree is not a git checkout (the copy takes git's file list)"
+    need_git_checkout
     OUT="$BATS_FILE_TMPDIR/out"
     SRC="$OUT/ctk"
     ROOT="$BATS_FILE_TMPDIR/root"

@@ -196,7 +196,13 @@ in_file() {
 }
 
 @test "-t prints the command on stderr" {
-    PAR_ERR=1 same_as_parallel -k -t echo ::: a b
+    # One slot: parallel's lines in parallel's order. More: each job's
+    # line when it starts, so the slots' race orders them (a set).
+    PAR_ERR=1 same_as_parallel -j1 -k -t echo ::: a b
+    run --separate-stderr cpar -j2 -k -t echo ::: a b c d
+    assert_success
+    assert_output $'a\nb\nc\nd'
+    assert_equal "$(sort <<<"$stderr")" $'echo a\necho b\necho c\necho d'
 }
 
 @test "-e and --eof" {

@@ -533,3 +533,14 @@ assert_signals_leave_tmp_empty() {
         done
     done
 }
+
+# need_git_checkout: skips unless the sources are the top of a git work
+# tree: the packaging tests copy git's file list. A copy made by make
+# distdir inside another checkout (CI's sanitized builds) lists nothing.
+need_git_checkout() {
+    local top
+    command -v git >/dev/null &&
+        top=$(git -C "$CTK_SRCDIR" rev-parse --show-toplevel 2>/dev/null) &&
+        [[ $top -ef $CTK_SRCDIR ]] ||
+        skip "the source tree is not a git checkout (the copy takes git's file list)"
+}

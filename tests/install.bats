@@ -13,8 +13,7 @@
 load helpers
 
 setup_file() {
-    command -v git >/dev/null && git -C "$CTK_SRCDIR" rev-parse --git-dir >/dev/null 2>&1 ||
-        skip "the source tree is not a git checkout (the copy takes git's file list)"
+    need_git_checkout
     TREE="$BATS_FILE_TMPDIR/tree"
     PFX="$BATS_FILE_TMPDIR/prefix"
     export TREE PFX
