@@ -343,7 +343,8 @@ static int compare_rows(ctk_fetchcmd *s, ctk_registry *reg)
     }
     if (ctk_compare_count(table) > 0) {
         ctk_format fmt = s->c->format_given ? s->c->format : CTK_FORMAT_TABLE;
-        if (ctk_compare_print(table, stdout, fmt, s->c->header, ctk_cpu_count()) < 0 ||
+        if (ctk_compare_print(table, stdout, fmt, fmt == CTK_FORMAT_TABLE || s->c->header,
+                              ctk_cpu_count()) < 0 ||
             ctk_closeout_flush(stdout) != 0) {
             ctk_closeout_error(); /* reported at exit as a write error */
             status = 1;

@@ -454,7 +454,10 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
     }
     if (ctk_compare_count(table) > 0) {
         ctk_format fmt = c->format_given ? c->format : CTK_FORMAT_TABLE;
-        if (ctk_compare_print(table, stdout, fmt, c->header, ctk_cpu_count()) < 0 ||
+        /* A table is for people: its column names always head it (cpar's
+         * TSV header is --records-header's, as records' are). */
+        if (ctk_compare_print(table, stdout, fmt, fmt == CTK_FORMAT_TABLE || c->header,
+                              ctk_cpu_count()) < 0 ||
             ctk_closeout_flush(stdout) != 0) {
             ctk_closeout_error(); /* reported at exit as a write error */
             status = 255;
