@@ -150,8 +150,15 @@ run_compare() {
     printf '$ %s %s\n' "$name" "$*"
     page_begin "$title" "$lesson" "$(printf '$ %s %s' "$name" "$*")"
     next_chart
+    # The TSV header line's option: --header means what the tool's anchor
+    # means by it (GNU parallel's column names in cpar, curl's in cfetch).
+    case $name in
+    cpar) header_opt=--records-header ;;
+    cfetch) header_opt=--header-line ;;
+    *) header_opt=--header ;;
+    esac
     # Options first: cpar takes everything after ::: as arguments.
-    "$tool" --format tsv --header $plot "$@" >"$tmp/t" 2>"$tmp/err" </dev/null
+    "$tool" --format tsv "$header_opt" $plot "$@" >"$tmp/t" 2>"$tmp/err" </dev/null
     rc=$?
     if [ "$(wc -l <"$tmp/t")" -lt 2 ]; then
         echo "demo.sh: $name $* failed (exit $rc):" >&2
