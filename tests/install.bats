@@ -13,7 +13,7 @@
 load helpers
 
 setup_file() {
-    need_git_checkout
+    is_git_checkout || { export FILE_SKIP="the source tree is not a git checkout (the copy takes git's file list)"; return 0; }
     TREE="$BATS_FILE_TMPDIR/tree"
     PFX="$BATS_FILE_TMPDIR/prefix"
     export TREE PFX
@@ -32,6 +32,11 @@ setup_file() {
         tail -n 40 "$log" >&2
         return 1
     }
+}
+
+# bats 1.8 takes no skip in setup_file: it leaves the reason for each test.
+setup() {
+    [[ -z ${FILE_SKIP:-} ]] || skip "$FILE_SKIP"
 }
 
 @test "configure decides the rpath: ctk.pc adds -Wl,-rpath,\${libdir} for a prefix outside the linker's path" {
