@@ -364,6 +364,9 @@ if [ ! -x "$cqueue" ]; then
     echo "demo.sh: $cqueue not found; run 'make' first" >&2
     status=1
 else
+    # The lesson counts its own consumers: add must not start the queue's
+    # daemon as well (it would be one more consumer, and outlive the demo).
+    export CQUEUE_NO_AUTOSTART=1
     printf 'consumers\tjobs\twall_s\tjobs_s\tspeedup\n' >"$tmp/cq"
     base=
     for w in 1 2 4; do
