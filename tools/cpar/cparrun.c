@@ -1,0 +1,353 @@
+/*
+ * cparrun.c: what cpar builds from its parsed options (the input, the
+ * command template, the outputs) and the run of its jobs; main.c parses
+ * and calls cpar_run.
+ */
+#include <errno.h>
+#include <glib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctkx/closeout.h"
+#include "ctkx/cli.h"
+#include "ctkx/parse.h"
+#include "ctkx/progress.h"
+#include "opts.h"
+#include "par.h"
+#include "parrun.h"
+
+#include "cparrun.h"
+
+/* What a run builds from the options, freed by run_free. */
+typedef struct run {
+    ctk_parrun_input in;
+    ctk_sources *src;
+    ctk_cmdline *cmd, *tagstring;
+    ctk_parrun_files files;
+    ctk_progress *bar;
+    char **names; /* --header's column names */
+    size_t n_names;
+    char *tagtext, *shell;
+    uint64_t total; /* the jobs, counted when needed; else 0 */
+} run;
+
+/* --header: {name} (and {name.} {name/} {name//} {name/.}) in a word
+ * becomes the column's number. */
+static char *name_columns(const char *word, char **names, size_t n_names)
+{
+    static const char *const tails[] = {"}", ".}", "/}", "//}", "/.}"};
+    GString *out = g_string_new(NULL);
+    for (const char *p = word; *p != '\0';) {
+        int done = 0;
+        for (size_t k = 0; *p == '{' && k < n_names && !done; k++) {
+            size_t nl = strlen(names[k]);
+            if (nl == 0 || strncmp(p + 1, names[k], nl) != 0)
+                continue;
+            for (size_t t = 0; t < G_N_ELEMENTS(tails) && !done; t++)
+                if (g_str_has_prefix(p + 1 + nl, tails[t])) {
+                    g_string_append_printf(out, "{%zu%s", k + 1, tails[t]);
+                    p += 1 + nl + strlen(tails[t]);
+                    done = 1;
+                }
+        }
+        if (!done)
+            g_string_append_c(out, *p++);
+    }
+    return g_string_free(out, FALSE);
+}
+
+/* Exported bash functions (BASH_FUNC_name%%) exist only in bash: a
+ * command naming one runs under bash, and every command under
+ * $PARALLEL_SHELL when it is set, as GNU parallel runs them. Returns the
+ * shell, or NULL. */
+static char *function_shell(const char *command)
+{
+    const char *ps = g_getenv("PARALLEL_SHELL");
+    if (ps != NULL && *ps != '\0')
+        return g_strdup(ps);
+    size_t len = strcspn(command, " \t");
+    char *name = g_strndup(command, len);
+    char *modern = g_strdup_printf("BASH_FUNC_%s%%%%", name);
+    char *older = g_strdup_printf("BASH_FUNC_%s()", name);
+    int exported = len > 0 && (g_getenv(modern) != NULL || g_getenv(older) != NULL);
+    g_free(name);
+    g_free(modern);
+    g_free(older);
+    return exported ? g_find_program_in_path("bash") : NULL;
+}
+
+/* --tagstring's escapes, as GNU parallel reads them: \t is a tab. */
+static char *tag_escapes(const char *v)
+{
+    GString *out = g_string_new(NULL);
+    for (const char *p = v; *p != '\0'; p++) {
+        if (p[0] == '\\' && p[1] == 't') {
+            g_string_append_c(out, '\t');
+            p++;
+        } else {
+            g_string_append_c(out, *p);
+        }
+    }
+    return g_string_free(out, FALSE);
+}
+
+static double start_rate(const cpar_opts *o)
+{
+    double r = o->rate;
+    if (o->delay > 0 && (r <= 0 || 1.0 / o->delay < r))
+        r = 1.0 / o->delay;
+    return r;
+}
+
+/* --plus's {##} and {0#} in the command or --tagstring: parsed here only
+ * to ask (build_command reports what does not parse). */
+static int plus_wants_total(const cpar_opts *o, int first, size_t n_cmd)
+{
+    ctk_cmdline *t = NULL;
+    int wants = 0;
+    if (!o->plus)
+        return 0;
+    if (ctk_cmdline_parse_names(&t, o->argv + first, n_cmd, &o->names,
+                                CTK_CMDLINE_PLUS | CTK_CMDLINE_NO_APPEND, NULL, 0) == 0)
+        wants = ctk_cmdline_wants_total(t);
+    ctk_cmdline_free(t);
+    char *tag = (char *)o->tagstring;
+    if (!wants && tag != NULL &&
+        ctk_cmdline_parse_names(&t, &tag, 1, &o->names, CTK_CMDLINE_PLUS | CTK_CMDLINE_TEXT, NULL,
+                                0) == 0) {
+        wants = ctk_cmdline_wants_total(t);
+        ctk_cmdline_free(t);
+    }
+    return wants;
+}
+
+static int need_total(const cpar_opts *o, const ctk_common *c, const ctk_parrun_input *in)
+{
+    return o->halt.percent > 0 || o->bar || c->progress ||
+           plus_wants_total(o, in->first, in->n_cmd);
+}
+
+/* The sources, and --header's names from their first values. Returns -1
+ * or the exit status. */
+static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first)
+{
+    char err[1600];
+    ctk_parrun_input *in = &r->in;
+    *in = (ctk_parrun_input){
+        .arg_files = (const char *const *)o->arg_files->pdata,
+        .n_arg_files = o->arg_files->len,
+        .delim = o->delim,
+        .colsep = o->colsep,
+        .per_job = o->fill ? 1 : o->per_job,
+        .argc = o->argc,
+        .argv = o->argv,
+        .first = first,
+        .n_cmd = ctk_parrun_command_words(o->argc, o->argv, first),
+        .eof = o->eof_str,
+        .skip_blank = o->no_empty,
+        .shuffle = o->shuf,
+        .link = o->link,
+    };
+    /* --colsep trims as GNU parallel's does unless --trim says otherwise. */
+    const char *trim = o->trim != NULL ? o->trim : o->colsep != NULL ? "rl" : "n";
+    in->trim_left = strchr(trim, 'l') != NULL;
+    in->trim_right = strchr(trim, 'r') != NULL;
+    if (ctk_parrun_reads_stdin(in) && isatty(STDIN_FILENO))
+        fprintf(stderr, PROG ": Warning: Input is read from the terminal: end it with Ctrl-D "
+                             "(or give ::: ITEM..., :::: FILE or -a FILE).\n");
+    /* The jobs are counted first (parallel does the same for these), or
+     * run several times: stdin must be readable again. */
+    if ((need_total(o, c, in) || c->compare != NULL) && ctk_parrun_reads_stdin(in)) {
+        if ((r->files.spooled = ctk_parrun_spool_stdin(&r->files.spooled_fd)) == NULL) {
+            fprintf(stderr, PROG ": cannot keep a copy of standard input: %s\n", strerror(errno));
+            return 255;
+        }
+        in->stdin_path = r->files.spooled;
+    }
+    int rc = ctk_parrun_sources(in, &r->src, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, PROG ": cannot open input: %s\n", err);
+        return rc == CTK_EINVAL ? 2 : 255;
+    }
+    if (o->header != NULL) {
+        int nul = 0;
+        rc = ctk_sources_take_header(r->src, &r->names, &r->n_names, &nul, NULL);
+        if (rc < 0) {
+            fprintf(stderr, PROG ": cannot read the header: %s\n", ctk_strerror(rc));
+            return 255;
+        }
+    }
+    return -1;
+}
+
+/* The command template and --tagstring's, with --header's names and -q's
+ * quoting; without command words, each input line is the command line
+ * itself, as in parallel. Returns -1 or the exit status. */
+static int build_command(run *r, cpar_opts *o, int first)
+{
+    char err[1600];
+    GPtrArray *words = g_ptr_array_new_with_free_func(g_free);
+    for (size_t i = 0; i < r->in.n_cmd; i++) {
+        const char *word = o->argv[first + (int)i];
+        char *w = r->names != NULL ? name_columns(word, r->names, r->n_names) : g_strdup(word);
+        if (o->quote) {
+            ctk_buf q = {0};
+            if (ctk_cmdline_quote(&q, w, strlen(w)) == 0) {
+                g_free(w);
+                w = g_strndup((const char *)q.data, q.len);
+            }
+            ctk_buf_free(&q);
+        }
+        g_ptr_array_add(words, w);
+    }
+    if (words->len == 0)
+        g_ptr_array_add(words, g_strdup(o->replace != NULL ? o->replace : "{}"));
+    if (o->tagstring != NULL) {
+        char *t = tag_escapes(o->tagstring);
+        r->tagtext = r->names != NULL ? name_columns(t, r->names, r->n_names) : g_strdup(t);
+        g_free(t);
+    }
+    r->shell = function_shell((const char *)g_ptr_array_index(words, 0));
+    unsigned cmd_flags =
+        (o->shell || r->shell != NULL ? CTK_CMDLINE_FORCE_SHELL : 0) |
+        (o->fill == 'X' || (o->max_replace == 1 && o->per_job > 1) ? CTK_CMDLINE_CONTEXT : 0) |
+        (o->max_replace < 0 ? CTK_CMDLINE_NO_APPEND : 0) | (o->plus ? CTK_CMDLINE_PLUS : 0);
+    o->names.all = o->replace;
+    int rc = ctk_cmdline_parse_names(&r->cmd, (char **)words->pdata, words->len, &o->names,
+                                     cmd_flags, err, sizeof err);
+    g_ptr_array_free(words, TRUE);
+    unsigned tag_flags = CTK_CMDLINE_TEXT | (cmd_flags & (CTK_CMDLINE_CONTEXT | CTK_CMDLINE_PLUS));
+    if (rc < 0 ||
+        (r->tagtext != NULL && ctk_cmdline_parse_names(&r->tagstring, &r->tagtext, 1, &o->names,
+                                                       tag_flags, err, sizeof err) < 0))
+        return cpar_usage_error(err);
+    if (r->shell == NULL)
+        r->shell = ctk_spawn_find_shell();
+    return -1;
+}
+
+/* --joblog, --records and the progress bar. Returns -1 or the exit
+ * status. */
+static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry *reg)
+{
+    /* A worker rank of a strategy spanning hosts (mpi) only runs jobs:
+     * the joblog and records are the consuming rank's, and opening them
+     * here would truncate its files on a shared file system. */
+    const ctk_strategy *chosen =
+        ctk_registry_strategy(reg, c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY);
+    if (c->compare == NULL && chosen != NULL && (chosen->ops->flags & CTK_STRATEGY_WORKER) != 0) {
+        o->joblog = o->records = NULL;
+        o->resume = 0;
+    }
+    if (o->joblog != NULL && strcmp(o->joblog, "-") == 0 && o->dry_run) {
+        o->joblog = NULL; /* a dry run logs nothing; parallel prints only the lines */
+    } else if (o->joblog != NULL && strcmp(o->joblog, "-") == 0) {
+        /* --joblog -: the log goes to stdout, after each job's output. */
+        int fd = dup(STDOUT_FILENO);
+        r->files.joblog = fd >= 0 ? fdopen(fd, "w") : NULL;
+        if (r->files.joblog != NULL) {
+            fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
+                  r->files.joblog);
+            fflush(r->files.joblog);
+        }
+        o->resume = 0;
+    } else if (o->joblog != NULL) {
+        r->files.joblog = ctk_parrun_open_joblog(o->joblog, o->resume);
+    }
+    if (o->joblog != NULL && r->files.joblog == NULL) {
+        fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o->joblog, strerror(errno));
+        return 255;
+    }
+    if (o->records != NULL &&
+        ctk_parrun_open_records(&r->files, o->records, c->format, c->header) < 0) {
+        fprintf(stderr, PROG ": cannot open %s: %s\n", o->records, strerror(errno));
+        return 255;
+    }
+    r->total = need_total(o, c, &r->in) ? ctk_parrun_count_jobs(&r->in) : 0;
+    if (r->total > 0 && o->header != NULL)
+        r->total--; /* the header line */
+    if ((o->bar || c->progress) && c->compare == NULL)
+        if (ctk_progress_new(&r->bar, stderr, 1, r->total, "jobs") < 0)
+            r->bar = NULL; /* no bar, the jobs still run */
+    return -1;
+}
+
+static void run_free(run *r)
+{
+    g_free(r->shell);
+    g_strfreev(r->names);
+    g_free(r->tagtext);
+    ctk_progress_free(r->bar);
+    ctk_parrun_files_close(&r->files);
+    ctk_cmdline_free(r->cmd);
+    ctk_cmdline_free(r->tagstring);
+    ctk_sources_free(r->src);
+}
+
+static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registry *reg)
+{
+    size_t line_max = o->max_chars ? o->max_chars : GNU_LINE_MAX;
+    unsigned jobs = c->jobs ? c->jobs : ctk_cpu_count();
+    ctk_cmdline_set_totals(r->cmd, r->total, jobs);
+    if (r->tagstring != NULL)
+        ctk_cmdline_set_totals(r->tagstring, r->total, jobs);
+    ctk_par_opts po = {
+        .cmd = r->cmd,
+        .sources = r->src,
+        .jobs = jobs,
+        .dry_run = o->dry_run,
+        .ungroup = o->ungroup,
+        .tag = o->tag,
+        .quiet_output = c->compare != NULL || (o->records != NULL && strcmp(o->records, "-") == 0),
+        .retries = (unsigned)o->retries,
+        .timeout = o->timeout,
+        .termseq = o->termseq_len ? o->termseq : NULL,
+        .termseq_len = o->termseq_len,
+        .joblog = r->files.joblog,
+        .records = r->files.records,
+        .resume = o->resume,
+        .joblog_path = o->joblog,
+        .shell = r->shell,
+        .halt = o->halt,
+        .total_jobs = r->total,
+        .start_rate = start_rate(o),
+        .tagstring = o->ungroup ? NULL : r->tagstring,
+        .progress = r->bar,
+        .line_buffer = o->line_buffer && !o->ungroup && o->results == NULL,
+        .keep_order = c->keep_order,
+        .results_dir = o->results,
+        .max_chars = o->fill ? line_max : 0,
+        .verbose = o->verbose,
+        .trace = o->trace,
+        .files = o->files,
+        .line_max = line_max,
+        .no_args = o->max_replace < 0,
+        .fill_max = o->fill && o->per_job_given ? (size_t)o->per_job : 0,
+    };
+    int status = c->compare != NULL ? ctk_parrun_compare(c, reg, &r->in, &po, PROG)
+                                    : ctk_parrun_jobs(c, reg, &po, PROG);
+    ctk_progress_finish(r->bar);
+    return status;
+}
+
+int cpar_run(cpar_opts *o, ctk_common *c, ctk_registry *reg, int first)
+{
+    run r = {0};
+    int status = open_input(&r, o, c, first);
+    if (status < 0)
+        status = build_command(&r, o, first);
+    if (status < 0 && o->max_chars > GNU_LINE_MAX) {
+        /* GNU parallel's words, and what it does: the usable length. */
+        fprintf(stderr, PROG ": Warning: Value for option --max-chars should be < %d.\n",
+                GNU_LINE_MAX);
+        o->max_chars = GNU_LINE_MAX;
+    }
+    if (status < 0)
+        status = open_outputs(&r, o, c, reg);
+    if (status < 0)
+        status = run_jobs(&r, o, c, reg);
+    run_free(&r);
+    return status;
+}
