@@ -3,6 +3,8 @@
  * block size on random data, literal and regexp alike. */
 #include <glib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "blocks.h"
 
@@ -140,6 +142,43 @@ static void test_regexp(void)
     ctk_blocks_free(b);
 }
 
+/* Perl's /m: a regexp's ^ and $ are at \n only, not at \r, \v or \f. */
+static void test_regexp_line_ends(void)
+{
+    ctk_blocks *b = make(NULL, 0, "^", 1, 0);
+    g_assert_cmpuint(cut(b, "a\rb\vc\fd\ne", 9), ==, 8);
+    g_assert_cmpuint(cut(b, "a\rb\vc\fd", 7), ==, 0);
+    ctk_blocks_free(b);
+}
+
+/* An empty match at the very end of the data (here at a page GLib must
+ * not touch: the end of a mapped --pipepart file) is found without a read
+ * past it. The fuzzer found GLib stepping over such a match by reading
+ * the next byte. */
+static void test_regexp_at_mapping_end(void)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    char *map =
+        mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    g_assert_true(map != MAP_FAILED);
+    g_assert_cmpint(mprotect(map + page, (size_t)page, PROT_NONE), ==, 0);
+    const char *text = "ab\ncd\n";
+    size_t len = strlen(text);
+    char *data = map + page - len;
+    memcpy(data, text, len);
+    const char *rules[][2] = {{NULL, "$"}, {"\n", NULL}, {"", "$"}, {"d*", NULL}};
+    size_t want[] = {6, 6, 6, 6};
+    for (size_t i = 0; i < G_N_ELEMENTS(rules); i++) {
+        const char *end = rules[i][0];
+        ctk_blocks *b = make(end, end ? strlen(end) : 0, rules[i][1], 1, 0);
+        g_assert_cmpuint(ctk_blocks_cut(b, data, len, len), ==, want[i]);
+        for (size_t from = 0; from < len; from++)
+            g_assert_cmpuint(ctk_blocks_cut(b, data + from, len - from, len), <=, len - from);
+        ctk_blocks_free(b);
+    }
+    munmap(map, (size_t)page * 2);
+}
+
 static void test_fixed(void)
 {
     ctk_blocks *b = make(NULL, 0, NULL, 0, 4);
@@ -266,6 +305,8 @@ int main(int argc, char **argv)
     g_test_add_func("/blocks/recstart", test_recstart);
     g_test_add_func("/blocks/recend-recstart", test_recend_and_recstart);
     g_test_add_func("/blocks/regexp", test_regexp);
+    g_test_add_func("/blocks/regexp-line-ends", test_regexp_line_ends);
+    g_test_add_func("/blocks/regexp-at-mapping-end", test_regexp_at_mapping_end);
     g_test_add_func("/blocks/fixed", test_fixed);
     g_test_add_func("/blocks/bad-rules", test_bad_rules);
     g_test_add_func("/blocks/header", test_header);

@@ -36,7 +36,10 @@ static int compile_regex(ctk_blocks *b, const ctk_blocks_opts *o, const char *en
     }
     char *pattern = regex_pattern(o, end, end_len);
     GError *gerr = NULL;
-    b->re = g_regex_new(pattern, G_REGEX_RAW | G_REGEX_MULTILINE | G_REGEX_OPTIMIZE, 0, &gerr);
+    /* Perl's /m, as GNU parallel's: ^ and $ at \n only (GLib 2.74 also
+     * takes \r, \v, \f and 0x85 for line ends unless told). */
+    b->re = g_regex_new(
+        pattern, G_REGEX_RAW | G_REGEX_MULTILINE | G_REGEX_NEWLINE_LF | G_REGEX_OPTIMIZE, 0, &gerr);
     g_free(pattern);
     if (b->re == NULL) {
         snprintf(err, err_len, "bad regular expression: %s", gerr->message);
@@ -150,22 +153,27 @@ static size_t cut_literal(const ctk_blocks *b, const char *data, size_t len)
 }
 
 /* The boundary of the last match in data[0, len) (a lookahead for
- * recstart sees no further than len), or 0. */
+ * recstart sees no further than len), or 0.
+ *
+ * Every match of the pattern is empty (\K, a lookahead), and GLib 2.74
+ * steps past an empty match at the search's start by reading the byte
+ * there, data[len] when the match is at the end: one byte past a
+ * mapped --pipepart file. Each search starts at the last match instead,
+ * with NOTEMPTY_ATSTART, so GLib never takes that step. */
 static size_t cut_regex(const ctk_blocks *b, const char *data, size_t len)
 {
-    GMatchInfo *m = NULL;
     size_t best = 0;
-    g_regex_match_full(b->re, data, (gssize)len, 0, 0, &m, NULL);
-    while (g_match_info_matches(m)) {
-        gint start, end;
-        g_match_info_fetch_pos(m, 0, &start, &end);
-        if (start > 0)
-            best = (size_t)start;
-        if (!g_match_info_next(m, NULL))
-            break;
+    for (;;) {
+        GMatchInfo *m = NULL;
+        gint start = -1, end = -1;
+        if (g_regex_match_full(b->re, data, (gssize)len, (gint)best, G_REGEX_MATCH_NOTEMPTY_ATSTART,
+                               &m, NULL))
+            g_match_info_fetch_pos(m, 0, &start, &end);
+        g_match_info_free(m);
+        if (start <= (gint)best)
+            return best;
+        best = (size_t)start;
     }
-    g_match_info_free(m);
-    return best;
 }
 
 size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t want)
