@@ -125,6 +125,32 @@ for i in range(400):
 
 # ---- like GNU parallel ------------------------------------------------------------------
 
+@test "--rrs feeds the blocks without their separators, as parallel --pipe --rrs" {
+    need_parallel
+    local in=$BATS_TEST_TMPDIR/in rules s
+    { echo head; seq 1 3000; printf 'x>7\n>8\n>9x\n'; } >"$in"
+    for rules in "" "--recend x --recstart >" "--recstart > --recend \\n" \
+        "--regexp --recend [0-9]+\\n" "--regexp --recstart ^> --recend \\n" "--header 1"; do
+        # shellcheck disable=SC2086 # the rules are words
+        local want
+        want=$(parallel --pipe --rrs --block 1000 -k $rules 'od -c' <"$in")
+        [[ -n $want ]] || fail "no oracle output for: $rules"
+        for s in sync thread process async; do
+            # shellcheck disable=SC2086
+            run cpp -s "$s" --pipe --rrs -b 1000 $rules 'od -c' <"$in"
+            assert_success
+            [[ $output == "$want" ]] || fail "-s $s --rrs $rules differs from parallel"
+        done
+        # From a file, cut as --pipe: the same bytes, read from the file.
+        # shellcheck disable=SC2086
+        run cpp -a "$in" --pipe --rrs -b 1000 $rules 'od -c'
+        [[ $output == "$want" ]] || fail "-a --rrs $rules differs from parallel"
+    done
+    # --cat gives the stripped block in the file.
+    run cpp --rrs --cat 'cat {}' <<<$'1\n2\n3'
+    assert_output "123"
+}
+
 @test "the same blocks as parallel --pipe" {
     command -v parallel >/dev/null || skip "GNU parallel is not installed"
     seq 1 5000 >"$BATS_TEST_TMPDIR/in"

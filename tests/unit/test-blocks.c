@@ -11,7 +11,7 @@
 static ctk_blocks *make(const char *end, size_t end_len, const char *start, int regexp,
                         uint64_t fixed)
 {
-    ctk_blocks_opts o = {end, end_len, start, start ? strlen(start) : 0, regexp, fixed};
+    ctk_blocks_opts o = {end, end_len, start, start ? strlen(start) : 0, regexp, fixed, 1};
     ctk_blocks *b = NULL;
     char err[256];
     g_assert_cmpint(ctk_blocks_new(&b, &o, err, sizeof err), ==, 0);
@@ -179,6 +179,48 @@ static void test_regexp_at_mapping_end(void)
     munmap(map, (size_t)page * 2);
 }
 
+static char *strip(const ctk_blocks *b, const char *s)
+{
+    ctk_buf out = {0};
+    g_assert_cmpint(ctk_blocks_strip(b, s, strlen(s), &out), ==, 0);
+    char *text = g_strndup(out.data != NULL ? (const char *)out.data : "", out.len);
+    ctk_buf_free(&out);
+    return text;
+}
+
+#define assert_strip(b, in, want)                                                                  \
+    do {                                                                                           \
+        char *got_ = strip(b, in);                                                                 \
+        g_assert_cmpstr(got_, ==, want);                                                           \
+        g_free(got_);                                                                              \
+    } while (0)
+
+/* --rrs, literal and regexp alike: every recend+recstart, then a leading
+ * recstart, then a trailing recend (also just before a final newline, as
+ * Perl's $). The expected strings are what parallel 20221122 feeds. */
+static void test_strip(void)
+{
+    ctk_blocks *b = make(NULL, 0, NULL, 0, 0);
+    assert_strip(b, "1\n2\n3\n", "123");
+    ctk_blocks_free(b);
+    b = make("\\n", 2, ">", 0, 0);
+    assert_strip(b, ">a\n>b\n>c\n", "abc");
+    assert_strip(b, "x>a\n>b", "x>ab");
+    ctk_blocks_free(b);
+    b = make("x", 1, ">", 0, 0);
+    assert_strip(b, ">ax>bx\n", "ab\n");
+    ctk_blocks_free(b);
+    b = make("[0-9]+\n", 7, NULL, 1, 0);
+    assert_strip(b, "a1\nb22\nc\n", "abc\n");
+    ctk_blocks_free(b);
+    b = make("\n", 1, "^>", 1, 0);
+    assert_strip(b, ">a\n>b\n", "ab");
+    ctk_blocks_free(b);
+    b = make(NULL, 0, NULL, 0, 4);
+    assert_strip(b, "abcd\n", "abcd\n");
+    ctk_blocks_free(b);
+}
+
 static void test_fixed(void)
 {
     ctk_blocks *b = make(NULL, 0, NULL, 0, 4);
@@ -198,9 +240,9 @@ static void test_bad_rules(void)
 {
     ctk_blocks *b = NULL;
     char err[256];
-    ctk_blocks_opts empty = {"", 0, NULL, 0, 0, 0};
+    ctk_blocks_opts empty = {"", 0, NULL, 0, 0, 0, 0};
     g_assert_cmpint(ctk_blocks_new(&b, &empty, err, sizeof err), ==, CTK_EINVAL);
-    ctk_blocks_opts bad = {"(", 1, NULL, 0, 1, 0};
+    ctk_blocks_opts bad = {"(", 1, NULL, 0, 1, 0, 0};
     g_assert_cmpint(ctk_blocks_new(&b, &bad, err, sizeof err), ==, CTK_EINVAL);
     g_assert_nonnull(strstr(err, "regular expression"));
 }
@@ -307,6 +349,7 @@ int main(int argc, char **argv)
     g_test_add_func("/blocks/regexp", test_regexp);
     g_test_add_func("/blocks/regexp-line-ends", test_regexp_line_ends);
     g_test_add_func("/blocks/regexp-at-mapping-end", test_regexp_at_mapping_end);
+    g_test_add_func("/blocks/strip", test_strip);
     g_test_add_func("/blocks/fixed", test_fixed);
     g_test_add_func("/blocks/bad-rules", test_bad_rules);
     g_test_add_func("/blocks/header", test_header);

@@ -13,6 +13,9 @@ struct ctk_blocks {
     size_t sep_len;
     size_t end_len; /* the boundary lies this far into sep */
     GRegex *re;     /* regexp: a match's start is the boundary */
+    /* --rrs with --regexp: recend+recstart anywhere, recstart leading,
+     * recend trailing. */
+    GRegex *strip_re[3];
     uint64_t fixed;
 };
 
@@ -45,6 +48,23 @@ static int compile_regex(ctk_blocks *b, const ctk_blocks_opts *o, const char *en
         snprintf(err, err_len, "bad regular expression: %s", gerr->message);
         g_error_free(gerr);
         return CTK_EINVAL;
+    }
+    if (!o->strip)
+        return 0;
+    /* parallel's remove_rec_sep: s/$recend$recstart//gom, s/^$recstart//os,
+     * s/$recend$//os. Without /m, $ is also before a final newline. */
+    const char *start = o->recstart_len > 0 ? o->recstart : "";
+    int start_len = (int)o->recstart_len;
+    char *strip[3] = {
+        g_strdup_printf("(?:%.*s)(?:%.*s)", (int)end_len, end, start_len, start),
+        g_strdup_printf("^(?:%.*s)", start_len, start),
+        g_strdup_printf("(?:%.*s)$", (int)end_len, end),
+    };
+    for (int i = 0; i < 3; i++) {
+        /* /m for the first, /s for the others, as parallel writes them. */
+        GRegexCompileFlags mode = i == 0 ? G_REGEX_MULTILINE : G_REGEX_DOTALL;
+        b->strip_re[i] = g_regex_new(strip[i], G_REGEX_RAW | G_REGEX_NEWLINE_LF | mode, 0, NULL);
+        g_free(strip[i]);
     }
     return 0;
 }
@@ -122,6 +142,9 @@ void ctk_blocks_free(ctk_blocks *b)
         return;
     if (b->re != NULL)
         g_regex_unref(b->re);
+    for (int i = 0; i < 3; i++)
+        if (b->strip_re[i] != NULL)
+            g_regex_unref(b->strip_re[i]);
     free(b->sep);
     free(b);
 }
@@ -264,4 +287,105 @@ size_t ctk_blocks_header_end(const char *data, size_t len, uint64_t n)
         off = (size_t)(nl - data) + 1;
     }
     return off;
+}
+
+/* ---- --rrs ------------------------------------------------------------------ */
+
+/* Appends s[0, len) without its non-empty matches of re (all of them, or
+ * the first only; an empty one removes nothing). s[len] must be
+ * readable: GLib may look at it. */
+static int strip_matches(const GRegex *re, int global, const char *s, size_t len, ctk_buf *out)
+{
+    size_t from = 0;
+    int rc = 0;
+    while (rc == 0 && from < len) {
+        GMatchInfo *m = NULL;
+        gint start = -1, end = -1;
+        if (g_regex_match_full(re, s, (gssize)len, (gint)from, G_REGEX_MATCH_NOTEMPTY, &m, NULL))
+            g_match_info_fetch_pos(m, 0, &start, &end);
+        g_match_info_free(m);
+        if (start < 0 || end <= start)
+            break;
+        rc = ctk_buf_append(out, s + from, (size_t)start - from);
+        from = (size_t)end;
+        if (!global)
+            break;
+    }
+    return rc == 0 ? ctk_buf_append(out, s + from, len - from) : rc;
+}
+
+static int strip_regex(const ctk_blocks *b, const char *data, size_t len, ctk_buf *out)
+{
+    /* Each pass reads the last one's result, NUL-ended for GLib. */
+    ctk_buf pass[2] = {{0}, {0}};
+    const char *in = data;
+    size_t in_len = len;
+    int rc = 0;
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        ctk_buf *to = i == 2 ? out : &pass[i];
+        size_t before = to->len;
+        if (b->strip_re[i] == NULL) /* did not compile: nothing to remove */
+            rc = ctk_buf_append(to, in, in_len);
+        else
+            rc = strip_matches(b->strip_re[i], i == 0, in, in_len, to);
+        if (rc == 0 && i < 2)
+            rc = ctk_buf_append(to, "", 1);
+        in = (const char *)to->data + before;
+        in_len = to->len - before - (i < 2 ? 1 : 0);
+    }
+    ctk_buf_free(&pass[0]);
+    ctk_buf_free(&pass[1]);
+    return rc;
+}
+
+int ctk_blocks_strip(const ctk_blocks *b, const char *data, size_t len, ctk_buf *out)
+{
+    if (b->re != NULL) {
+        /* The regexps may look one byte past their subject. */
+        ctk_buf copy = {0};
+        int rc = ctk_buf_append(&copy, data, len);
+        if (rc == 0)
+            rc = ctk_buf_append(&copy, "", 1);
+        if (rc == 0)
+            rc = strip_regex(b, (const char *)copy.data, len, out);
+        ctk_buf_free(&copy);
+        return rc;
+    }
+    if (b->sep_len == 0) /* --fixed: records have no separator */
+        return ctk_buf_append(out, data, len);
+    size_t base = out->len;
+    int rc = 0;
+    /* Every recend+recstart, left to right. */
+    for (size_t pos = 0; rc == 0;) {
+        const char *hit = memmem(data + pos, len - pos, b->sep, b->sep_len);
+        size_t stop = hit != NULL ? (size_t)(hit - data) : len;
+        rc = ctk_buf_append(out, data + pos, stop - pos);
+        if (hit == NULL)
+            break;
+        pos = stop + b->sep_len;
+    }
+    if (rc < 0)
+        return rc;
+    /* A leading recstart. */
+    char *text = (char *)out->data + base;
+    size_t text_len = out->len - base;
+    const char *start = b->sep + b->end_len;
+    size_t start_len = b->sep_len - b->end_len;
+    if (start_len > 0 && text_len >= start_len && memcmp(text, start, start_len) == 0) {
+        memmove(text, text + start_len, text_len - start_len);
+        text_len -= start_len;
+    }
+    /* A trailing recend, Perl's $: the leftmost of just before a final
+     * newline and at the very end. */
+    size_t end_len = b->end_len;
+    if (end_len > 0 && text_len >= end_len + 1 && text[text_len - 1] == '\n' &&
+        memcmp(text + text_len - 1 - end_len, b->sep, end_len) == 0) {
+        text[text_len - 1 - end_len] = '\n';
+        text_len -= end_len;
+    } else if (end_len > 0 && text_len >= end_len &&
+               memcmp(text + text_len - end_len, b->sep, end_len) == 0) {
+        text_len -= end_len;
+    }
+    out->len = base + text_len;
+    return 0;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ctk/common.h"
+#include "ctk/plugin.h" /* ctk_buf */
 
 typedef struct ctk_blocks_opts {
     const char *recend; /* NULL: "\n", or "" when recstart is given */
@@ -27,6 +28,7 @@ typedef struct ctk_blocks_opts {
     size_t recstart_len;
     int regexp;     /* recend and recstart are regular expressions */
     uint64_t fixed; /* records of exactly this many bytes; 0: none */
+    int strip;      /* ctk_blocks_strip will be called (--rrs) */
 } ctk_blocks_opts;
 
 typedef struct ctk_blocks ctk_blocks;
@@ -66,5 +68,11 @@ size_t ctk_blocks_reach(const ctk_blocks *b);
 /* The end of the first n lines of data (newline-terminated, for
  * --header N), or 0 when data holds fewer than n whole lines. */
 size_t ctk_blocks_header_end(const char *data, size_t len, uint64_t n);
+
+/* --rrs, as parallel's remove_rec_sep: appends data[0, len) to out
+ * without every recend+recstart, then without a leading recstart and a
+ * trailing recend (Perl's $: also just before a final newline). The rules
+ * must have been made with opts.strip. CTK_ENOMEM. */
+int ctk_blocks_strip(const ctk_blocks *b, const char *data, size_t len, ctk_buf *out);
 
 #endif

@@ -119,6 +119,7 @@ int main(int argc, char **argv)
                 .empty_block = o.empty_block,
                 .cat = o.cat,
                 .fifo = o.fifo,
+                .rrs = o.rrs,
                 .out_fd = 1,
                 .tmpdir = o.tmpdir,
                 .report = print_report,

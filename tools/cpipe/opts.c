@@ -34,6 +34,7 @@ enum {
     OPT_LINES,
     OPT_CAT,
     OPT_FIFO,
+    OPT_RRS,
     OPT_ACCEPTED,
 };
 
@@ -54,6 +55,9 @@ static const ctk_cli_option cpipe_options[] = {
      OPT_LINES},
     {"recend", 0, CTK_ARG_REQUIRED, "STR", "records end with STR (default \\n)", OPT_RECEND},
     {"recstart", 0, CTK_ARG_REQUIRED, "STR", "records start with STR", OPT_RECSTART},
+    {"rrs", 0, CTK_ARG_NONE, NULL,
+     "remove the record separators (recend+recstart) before FILTER reads the block", OPT_RRS},
+    {"remove-rec-sep", 0, CTK_ARG_NONE, NULL, "the same as --rrs", OPT_RRS},
     {"null", '0', CTK_ARG_NONE, NULL, "records end with a NUL byte", OPT_NULL},
     {"regexp", 0, CTK_ARG_NONE, NULL, "--recend and --recstart are regular expressions",
      OPT_REGEXP},
@@ -162,6 +166,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_FIFO:
         o->fifo = 1;
         return 0;
+    case OPT_RRS:
+        o->rrs = 1;
+        return 0;
     case OPT_ACCEPTED:
         return 0;
     }
@@ -210,9 +217,9 @@ int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blo
         o->regexp = 0;
         o->fixed = 1;
     }
-    ctk_blocks_opts bo = {o->recend,   o->recend_len,
-                          o->recstart, o->recstart ? strlen(o->recstart) : 0,
-                          o->regexp,   o->fixed};
+    ctk_blocks_opts bo = {
+        o->recend, o->recend_len, o->recstart, o->recstart ? strlen(o->recstart) : 0,
+        o->regexp, o->fixed,      o->rrs};
     if (ctk_blocks_new(rules, &bo, err, err_len) < 0)
         return CTK_EINVAL;
     /* --block-id: the block number ({#}) as one more word. */

@@ -492,12 +492,68 @@ static int produce_piped(ctk_pipe *p, ctk_unit *unit)
     return 0;
 }
 
+/* --rrs: the unit becomes the header and the block (a window read from
+ * the file) without its record separators, as bytes. Stripping here, in
+ * input order, lets a block left empty run no filter, as in parallel;
+ * 1 when that is so. */
+static int strip_unit(ctk_pipe *p, ctk_unit *unit)
+{
+    ctk_pipe_unit u;
+    int rc = ctk_pipe_unit_decode(&u, unit->in.data, unit->in.len);
+    if (rc < 0)
+        return rc;
+    size_t header_len = u.kind == CTK_PIPE_UNIT_BYTES ? u.data_len - (size_t)u.len : u.data_len;
+    const char *block = (const char *)u.data + header_len;
+    unsigned char *read_in = NULL;
+    if (u.kind == CTK_PIPE_UNIT_WINDOW) {
+        read_in = g_try_malloc(u.len > 0 ? (size_t)u.len : 1);
+        if (read_in == NULL)
+            return CTK_ENOMEM;
+        for (size_t got = 0; got < u.len;) {
+            ssize_t n =
+                pread(p->opts.in_fd, read_in + got, (size_t)u.len - got, (off_t)(u.at + got));
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0) {
+                g_free(read_in);
+                return n < 0 ? -errno : CTK_EIO; /* the file shrank */
+            }
+            got += (size_t)n;
+        }
+        block = (const char *)read_in;
+    }
+    ctk_buf data = {0}, in = {0};
+    rc = ctk_buf_append(&data, u.data, header_len);
+    if (rc == 0)
+        rc = ctk_blocks_strip(p->opts.rules, block, (size_t)u.len, &data);
+    g_free(read_in);
+    int empty = data.len == 0;
+    ctk_pipe_unit stripped = {.kind = CTK_PIPE_UNIT_BYTES,
+                              .offset = u.offset,
+                              .len = data.len - header_len,
+                              .data = data.data,
+                              .data_len = data.len};
+    if (rc == 0 && !empty)
+        rc = ctk_pipe_unit_encode(&in, &stripped);
+    ctk_buf_free(&data);
+    if (rc < 0) {
+        ctk_buf_free(&in);
+        return rc;
+    }
+    ctk_buf_free(&unit->in);
+    unit->in = in;
+    return empty;
+}
+
 int ctk_pipe_produce(void *arg, ctk_unit *unit)
 {
     ctk_pipe *p = arg;
     if (stopped(p))
         return CTK_EOF;
-    int rc = p->seekable ? produce_seekable(p, unit) : produce_piped(p, unit);
+    int rc;
+    do
+        rc = p->seekable ? produce_seekable(p, unit) : produce_piped(p, unit);
+    while (rc == 0 && p->opts.rrs && (rc = strip_unit(p, unit)) == 1);
     if (rc == 0)
         p->produced++;
     if (rc == CTK_ECANCELED)
