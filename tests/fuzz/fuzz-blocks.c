@@ -1,6 +1,7 @@
 /*
  * fuzz-blocks.c: cpipe's record boundaries (tools/cpipe/blocks.c) under every
- * mode: --recend, --recstart, both, -0, --regexp, --fixed, --header N.
+ * mode: --recend, --recstart, both, -0, --regexp, --fixed, --header N,
+ * and what --rrs leaves of the data.
  *
  * Input: a mode byte, a block-size byte, a header-lines byte, then the
  * fields recend NUL recstart NUL, then the data to cut.
@@ -41,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         o.recstart_len = strlen(recstart);
     }
     o.regexp = (mode & M_REGEXP) != 0;
+    o.strip = 1;
     if (mode & M_FIXED) {
         o.fixed = want;
         o.recend = o.recstart = NULL;
@@ -71,6 +73,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             pos += cut;
         }
+        /* --rrs only ever removes bytes. */
+        ctk_buf stripped = {0};
+        int stripped_rc = ctk_blocks_strip(b, text + hdr, len - hdr, &stripped);
+        assert(stripped_rc == 0);
+        assert(stripped.len <= len - hdr);
+        ctk_buf_free(&stripped);
         ctk_blocks_free(b);
     }
     free(text);
