@@ -125,6 +125,63 @@ for i in range(400):
 
 # ---- like GNU parallel ------------------------------------------------------------------
 
+@test "--round-robin starts -j filters once and feeds each many whole blocks, on every strategy" {
+    local in=$BATS_TEST_TMPDIR/in starts=$BATS_TEST_TMPDIR/starts s
+    seq 1 200000 >"$in"
+    for s in sync thread process async; do
+        : >"$starts"
+        # From a pipe and from a file: every line reaches exactly one
+        # filter, whole lines only, and no more filters start than -j.
+        run cpp -s "$s" --round-robin -j3 -b 10k "echo x >>$starts; grep -c '^[0-9]*\$'" <"$in"
+        assert_success
+        [[ $(awk '{s+=$1} END {print s}' <<<"$output") == 200000 ]] || fail "-s $s lost lines: $output"
+        (($(wc -l <"$starts") <= 3 && ${#lines[@]} <= 3)) || fail "-s $s started $(wc -l <"$starts") filters"
+        run cpp -s "$s" -a "$in" --round-robin -j3 -b 10k 'cksum'
+        assert_success
+        ((${#lines[@]} >= 1 && ${#lines[@]} <= 3)) || fail "-s $s -a: ${#lines[@]} filters"
+        run cpp -s "$s" -a "$in" --round-robin -j3 -b 10k 'wc -l'
+        [[ $(awk '{s+=$1} END {print s}' <<<"$output") == 200000 ]] || fail "-s $s -a lost lines"
+    done
+    # Without it, a filter per block.
+    : >"$starts"
+    cpp -j3 -b 10k "echo x >>$starts; wc -l" <"$in" >/dev/null
+    (($(wc -l <"$starts") > 100)) || fail "a filter per block expected"
+}
+
+@test "--round-robin: each filter gets the header once; --rrs; the same totals as parallel" {
+    local in=$BATS_TEST_TMPDIR/in s
+    { echo hdr; seq 1 50000; } >"$in"
+    for s in thread process; do
+        run cpp -s "$s" --header 1 --round-robin -j2 -b 1k 'grep -c hdr' <"$in"
+        assert_success
+        refute_output --regexp '[^1[:space:]]'
+        [[ -n $output ]] || fail "no output"
+    done
+    need_parallel
+    local want
+    want=$(parallel --pipe --round-robin --rrs -j2 --block 1k 'wc -c' <"$in" | awk '{s+=$1} END {print s}')
+    run cpp --round-robin --rrs -j2 -b 1k 'wc -c' <"$in"
+    assert_success
+    [[ $(awk '{s+=$1} END {print s}' <<<"$output") == "$want" ]] || fail "--rrs total differs: $want"
+}
+
+@test "--round-robin: a filter that quits early ends its lane, not the run; failures count filters" {
+    local in=$BATS_TEST_TMPDIR/in s
+    seq 1 300000 >"$in"
+    for s in sync thread process async; do
+        run cpp -s "$s" --round-robin -j2 -b 1k 'head -1' <"$in"
+        assert_success
+        ((${#lines[@]} >= 1)) || fail "-s $s: no output"
+        run cpp -s "$s" -a "$in" --round-robin -j2 -b 1k 'cat >/dev/null; exit 3'
+        assert_failure
+        ((status == 1 || status == 2)) || fail "-s $s: exit $status, not the number of failed filters"
+        assert_output --partial "filter 1 of --round-robin exited with status 3"
+    done
+    run cpp --round-robin --cat wc -l <"$in"
+    assert_failure 2
+    assert_output --partial "cpipe: --round-robin feeds each filter a stream: no --cat or --fifo"
+}
+
 @test "--rrs feeds the blocks without their separators, as parallel --pipe --rrs" {
     need_parallel
     local in=$BATS_TEST_TMPDIR/in rules s

@@ -293,6 +293,31 @@ static uint64_t le64(const unsigned char *p)
     return v;
 }
 
+/* --round-robin's lane: no block of its own, and nothing else is one. */
+static void test_wire_unit_lane(void)
+{
+    ctk_pipe_unit u = {.kind = CTK_PIPE_UNIT_LANE};
+    ctk_buf b = {0};
+    g_assert_cmpint(ctk_pipe_unit_encode(&b, &u), ==, 0);
+    ctk_pipe_unit back;
+    g_assert_cmpint(ctk_pipe_unit_decode(&back, b.data, b.len), ==, 0);
+    g_assert_cmpuint(back.kind, ==, CTK_PIPE_UNIT_LANE);
+    g_assert_cmpuint(back.len, ==, 0);
+    g_assert_cmpuint(back.data_len, ==, 0);
+    assert_refuses_damage(&b, decode_unit);
+    /* A lane that carries bytes or a length is refused both ways. */
+    ctk_pipe_unit with_len = {.kind = CTK_PIPE_UNIT_LANE, .len = 1};
+    ctk_buf c = {0};
+    g_assert_cmpint(ctk_pipe_unit_encode(&c, &with_len), ==, CTK_EINVAL);
+    ctk_pipe_unit bytes = {
+        .kind = CTK_PIPE_UNIT_BYTES, .len = 1, .data = (const unsigned char *)"x", .data_len = 1};
+    g_assert_cmpint(ctk_pipe_unit_encode(&c, &bytes), ==, 0);
+    c.data[0] = CTK_PIPE_UNIT_LANE; /* the kind, little-endian */
+    g_assert_cmpint(ctk_pipe_unit_decode(&back, c.data, c.len), ==, CTK_EIO);
+    ctk_buf_free(&c);
+    ctk_buf_free(&b);
+}
+
 static void test_wire_unit_bytes(void)
 {
     static const char data[] = "id,name\n1,a\n2,b\n";
@@ -475,6 +500,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/pipe/wire/unit-bytes", test_wire_unit_bytes);
     g_test_add_func("/pipe/wire/unit-window", test_wire_unit_window);
+    g_test_add_func("/pipe/wire/unit-lane", test_wire_unit_lane);
     g_test_add_func("/pipe/wire/result", test_wire_result);
     g_test_add_func("/pipe/wire/result-malformed", test_wire_result_malformed);
     static const char *const cancel_strategies[] = {"sync", "thread", "process", "async"};

@@ -120,6 +120,7 @@ int main(int argc, char **argv)
                 .cat = o.cat,
                 .fifo = o.fifo,
                 .rrs = o.rrs,
+                .round_robin = o.round_robin,
                 .out_fd = 1,
                 .tmpdir = o.tmpdir,
                 .report = print_report,

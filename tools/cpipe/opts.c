@@ -35,6 +35,7 @@ enum {
     OPT_CAT,
     OPT_FIFO,
     OPT_RRS,
+    OPT_ROUND_ROBIN,
     OPT_ACCEPTED,
 };
 
@@ -55,6 +56,11 @@ static const ctk_cli_option cpipe_options[] = {
      OPT_LINES},
     {"recend", 0, CTK_ARG_REQUIRED, "STR", "records end with STR (default \\n)", OPT_RECEND},
     {"recstart", 0, CTK_ARG_REQUIRED, "STR", "records start with STR", OPT_RECSTART},
+    {"round-robin", 0, CTK_ARG_NONE, NULL,
+     "start -j filters once and feed each many blocks as it takes them (output per filter)",
+     OPT_ROUND_ROBIN},
+    {"roundrobin", 0, CTK_ARG_NONE, NULL, "the same as --round-robin", OPT_ROUND_ROBIN},
+    {"round", 0, CTK_ARG_NONE, NULL, "the same as --round-robin", OPT_ROUND_ROBIN},
     {"rrs", 0, CTK_ARG_NONE, NULL,
      "remove the record separators (recend+recstart) before FILTER reads the block", OPT_RRS},
     {"remove-rec-sep", 0, CTK_ARG_NONE, NULL, "the same as --rrs", OPT_RRS},
@@ -169,6 +175,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_RRS:
         o->rrs = 1;
         return 0;
+    case OPT_ROUND_ROBIN:
+        o->round_robin = 1;
+        return 0;
     case OPT_ACCEPTED:
         return 0;
     }
@@ -200,6 +209,10 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
     if (o->fixed > 0 && o->header > 0)
         return "--fixed takes no --header (records are not lines)";
+    if (o->round_robin && (o->cat || o->fifo))
+        return "--round-robin feeds each filter a stream: no --cat or --fifo";
+    if (o->round_robin && o->empty_block)
+        return "--round-robin takes no --empty-block";
     if (o->cat && o->fifo)
         return "--fifo cannot be combined with --cat (as in parallel)";
     if (o->part == 1 && (o->records > 0 || o->lines > 0))

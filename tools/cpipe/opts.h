@@ -22,7 +22,7 @@ typedef struct cpipe_opts {
     int part; /* -1: by the input; 0: --pipe; 1: --pipepart */
     const char *recend, *recstart;
     size_t recend_len;
-    int regexp, unordered, block_id, tag, empty_block, shell, cat, fifo, rrs;
+    int regexp, unordered, block_id, tag, empty_block, shell, cat, fifo, rrs, round_robin;
     ctk_halt halt;
     const char *reduce, *tmpdir;
 } cpipe_opts;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +54,16 @@ struct ctk_pipe {
     uint64_t produced;
 
     ctk_spawn_program program;
+
+    /* --round-robin: one lane unit per filter; a lane's job hands the
+     * feeder thread the write end of its filter's stdin through
+     * lane_sock (a socket made before any strategy forks, so a worker
+     * process can too), and the feeder writes each block whole into a
+     * lane that has taken its last one. */
+    int lane_sock[2];
+    unsigned lanes_made;
+    pthread_t feeder;
+    int feeder_started;
 
     /* Filters' pids, in memory shared with the process strategy's
      * workers, so a signal reaches filters this process did not start. */
@@ -545,9 +556,10 @@ static int strip_unit(ctk_pipe *p, ctk_unit *unit)
     return empty;
 }
 
-int ctk_pipe_produce(void *arg, ctk_unit *unit)
+/* The next block as a unit: 0, CTK_EOF, or a failure whose message is
+ * in the unit. */
+static int next_block(ctk_pipe *p, ctk_unit *unit)
 {
-    ctk_pipe *p = arg;
     if (stopped(p))
         return CTK_EOF;
     int rc;
@@ -568,6 +580,247 @@ int ctk_pipe_produce(void *arg, ctk_unit *unit)
     return rc;
 }
 
+static void *feeder_main(void *arg);
+
+/* --round-robin: the lanes, then the end; the feeder reads the input. */
+static int produce_lane(ctk_pipe *p, ctk_unit *unit)
+{
+    if (stopped(p) || p->lanes_made == p->opts.jobs)
+        return CTK_EOF;
+    if (!p->feeder_started) {
+        int rc = -pthread_create(&p->feeder, NULL, feeder_main, p);
+        if (rc < 0)
+            return ctk_unit_fail(unit, rc, "cannot start feeding the filters: %s",
+                                 ctk_strerror(rc));
+        p->feeder_started = 1;
+    }
+    ctk_pipe_unit lane = {.kind = CTK_PIPE_UNIT_LANE};
+    unit->in.len = 0;
+    int rc = ctk_pipe_unit_encode(&unit->in, &lane);
+    if (rc < 0)
+        return rc;
+    p->lanes_made++;
+    return 0;
+}
+
+int ctk_pipe_produce(void *arg, ctk_unit *unit)
+{
+    ctk_pipe *p = arg;
+    return p->opts.round_robin ? produce_lane(p, unit) : next_block(p, unit);
+}
+
+/* ---- --round-robin: the feeder ------------------------------------------------ */
+
+static void report(const ctk_pipe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum { LANE_UNSEEN, LANE_OPEN, LANE_CLOSED };
+
+typedef struct lane {
+    int state;
+    int fd;       /* LANE_OPEN: the write end of the filter's stdin */
+    ctk_buf data; /* what it has still to take: the header, or a block */
+    size_t taken;
+} lane;
+
+/* A lane's job hands over its pipe's write end: one u64 (the lane's
+ * unit number) and the descriptor. */
+static int lane_receive(int sock, uint64_t *id, int *fd)
+{
+    char ctl[CMSG_SPACE(sizeof(int))];
+    struct iovec iov = {id, sizeof *id};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    ssize_t n;
+    while ((n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+        ;
+    if (n <= 0)
+        return n < 0 ? -errno : CTK_EOF;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    if (n != sizeof *id || c == NULL || c->cmsg_type != SCM_RIGHTS)
+        return CTK_EIO;
+    memcpy(fd, CMSG_DATA(c), sizeof *fd);
+    return 0;
+}
+
+static int lane_send(int sock, uint64_t id, int fd)
+{
+    char ctl[CMSG_SPACE(sizeof(int))] = {0};
+    struct iovec iov = {&id, sizeof id};
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t n;
+    while ((n = sendmsg(sock, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
+        ;
+    return n < 0 ? -errno : 0;
+}
+
+static void lane_close(lane *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    l->state = LANE_CLOSED;
+    ctk_buf_free(&l->data);
+    l->taken = 0;
+}
+
+/* A block's bytes, without the header (each lane had it once): a
+ * window is read from the file. */
+static int block_bytes(ctk_pipe *p, const ctk_unit *unit, ctk_buf *out)
+{
+    ctk_pipe_unit u;
+    int rc = ctk_pipe_unit_decode(&u, unit->in.data, unit->in.len);
+    if (rc < 0)
+        return rc;
+    out->len = 0;
+    if (u.kind == CTK_PIPE_UNIT_BYTES)
+        return ctk_buf_append(out, u.data + u.data_len - u.len, (size_t)u.len);
+    if (out->cap < u.len) { /* ctk_buf is realloc'd memory (buf.c) */
+        unsigned char *room = realloc(out->data, (size_t)u.len);
+        if (room == NULL)
+            return CTK_ENOMEM;
+        out->data = room;
+        out->cap = (size_t)u.len;
+    }
+    for (size_t got = 0; got < u.len;) {
+        ssize_t n = pread(p->opts.in_fd, out->data + got, (size_t)u.len - got, (off_t)(u.at + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : CTK_EIO;
+        got += (size_t)n;
+    }
+    out->len = (size_t)u.len;
+    return 0;
+}
+
+static void feed_failed(ctk_pipe *p, const char *what, int rc)
+{
+    report(p, "%s: %s", what, ctk_strerror(rc));
+    pthread_mutex_lock(&p->lock);
+    p->stats.failed++;
+    if (p->stats.status == 0)
+        p->stats.status = 255;
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Until every lane has been seen and closed: take lanes as their jobs
+ * start, give a lane that has taken its last block the next one, and
+ * close every lane at the end of the input (a lane seen after that gets
+ * none: its job runs no filter). A lane whose filter quit is dropped
+ * with what it had not taken, as parallel drops it. */
+static void *feeder_main(void *arg)
+{
+    ctk_pipe *p = arg;
+    sigset_t pipe_sig;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+    unsigned n = p->opts.jobs, seen = 0, closed = 0, next = 0;
+    lane *lanes = g_new0(lane, n);
+    struct pollfd *fds = g_new0(struct pollfd, n + 2);
+    int ended = 0;
+    ctk_unit unit = {0};
+    while (closed < n) {
+        if (stopped(p))
+            ended = 1;
+        unsigned open = 0, idle = n;
+        for (unsigned i = 0; i < n; i++) {
+            lane *l = &lanes[(next + i) % n];
+            if (l->state != LANE_OPEN)
+                continue;
+            if (ended && (l->taken == l->data.len || stopped(p))) {
+                lane_close(l);
+                closed++;
+                continue;
+            }
+            open++;
+            if (idle == n && l->taken == l->data.len)
+                idle = (next + i) % n;
+        }
+        if (!ended && idle < n) {
+            unit.in.len = 0;
+            int rc = next_block(p, &unit);
+            if (rc == 0)
+                rc = block_bytes(p, &unit, &lanes[idle].data);
+            if (rc == 0) {
+                lanes[idle].taken = 0;
+                next = idle + 1;
+                pthread_mutex_lock(&p->lock);
+                p->stats.in_bytes += lanes[idle].data.len;
+                pthread_mutex_unlock(&p->lock);
+            } else {
+                if (rc != CTK_EOF)
+                    feed_failed(p, "cannot read the input", rc);
+                ended = 1;
+            }
+            continue;
+        }
+        if (seen == n && open == 0) /* every filter quit: nobody to feed */
+            ended = 1;
+        if (seen == n && closed == n)
+            break;
+        nfds_t k = 0;
+        fds[k++] = (struct pollfd){.fd = seen < n ? p->lane_sock[0] : -1, .events = POLLIN};
+        fds[k++] = (struct pollfd){.fd = p->cancel_fd, .events = POLLIN};
+        for (unsigned i = 0; i < n; i++) {
+            lane *l = &lanes[i];
+            int busy = l->state == LANE_OPEN && l->taken < l->data.len;
+            fds[k++] = (struct pollfd){.fd = busy ? l->fd : -1, .events = POLLOUT};
+        }
+        if (poll(fds, k, -1) < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents != 0)
+            ended = 1;
+        if (fds[0].revents != 0) {
+            uint64_t id;
+            int fd = -1;
+            int rc = lane_receive(p->lane_sock[0], &id, &fd);
+            if (rc == CTK_EOF) /* the run is over: nobody is coming */
+                break;
+            if (rc == 0 && id >= 1 && id <= n && lanes[id - 1].state == LANE_UNSEEN) {
+                lane *l = &lanes[id - 1];
+                seen++;
+                l->fd = fd;
+                l->state = LANE_OPEN;
+                (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                /* Each filter gets the header once, as in parallel. */
+                if (ctk_buf_append(&l->data, p->header.data, p->header.len) < 0 || ended) {
+                    lane_close(l);
+                    closed++;
+                }
+            } else if (rc == 0) {
+                close(fd);
+            }
+        }
+        for (unsigned i = 0; i < n; i++) {
+            lane *l = &lanes[i];
+            if (fds[2 + i].revents == 0 || l->state != LANE_OPEN)
+                continue;
+            ssize_t w = write(l->fd, l->data.data + l->taken, l->data.len - l->taken);
+            if (w > 0) {
+                l->taken += (size_t)w;
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                lane_close(l); /* EPIPE: the filter quit */
+                closed++;
+            }
+        }
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (lanes[i].state == LANE_OPEN)
+            lane_close(&lanes[i]);
+    ctk_buf_free(&unit.in);
+    g_free(unit.error);
+    g_free(fds);
+    g_free(lanes);
+    return NULL;
+}
+
 /* ---- running a filter ------------------------------------------------------ */
 
 /* Everything one filter run needs, kept together so the async form can
@@ -586,6 +839,8 @@ typedef struct job {
     ctk_spawn_opts so;
     ctk_spawn_child child;
     ctk_spawn_result *res;
+    int lane_fd; /* a lane's stdin: the feeder writes the other end */
+    int skip;    /* a lane the input ended before: no filter runs */
 } job;
 
 static void track(ctk_pipe *p, ctk_spawn_child *child, int add)
@@ -791,11 +1046,38 @@ static int fifo_wrap(job *j)
     return 0;
 }
 
+/* A lane hands its stdin's write end to the feeder and starts its filter
+ * once the first bytes are there: a lane the input ended before gets
+ * none and runs no filter, as parallel starts no job without a block. */
+static int lane_join(job *j)
+{
+    ctk_pipe *p = j->p;
+    int ends[2];
+    if (pipe2(ends, O_CLOEXEC) < 0)
+        return -errno;
+    (void)fcntl(ends[1], F_SETPIPE_SZ, (int)PIPE_SIZE);
+    int rc = lane_send(p->lane_sock[1], j->unit->seq, ends[1]);
+    close(ends[1]);
+    j->lane_fd = ends[0];
+    while (rc == 0) {
+        struct pollfd w = {.fd = ends[0], .events = POLLIN};
+        int n = poll(&w, 1, 200);
+        if (n < 0 && errno != EINTR)
+            rc = -errno;
+        if (n > 0 || ctk_is_cancelled(p->cancel)) {
+            j->skip = n <= 0 || !(w.revents & POLLIN);
+            break;
+        }
+    }
+    return rc;
+}
+
 static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
 {
     memset(j, 0, sizeof *j);
     j->p = p;
     j->unit = unit;
+    j->lane_fd = -1;
     const ctk_pipe_unit *b = &j->block;
     int rc = ctk_pipe_unit_decode(&j->block, unit->in.data, unit->in.len);
     if (rc < 0)
@@ -804,6 +1086,8 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
      * opts.in_fd; a unit naming another file cannot be served here. */
     if (b->kind == CTK_PIPE_UNIT_WINDOW && (!p->seekable || b->dev != p->dev || b->ino != p->ino))
         return CTK_EIO;
+    if (b->kind == CTK_PIPE_UNIT_LANE && (rc = lane_join(j)) < 0)
+        return rc;
     if (p->opts.cat || p->opts.fifo) {
         rc = p->opts.cat ? block_file(j) : block_fifo(j);
         if (rc < 0)
@@ -843,6 +1127,9 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     so->input_len = b->data_len;
     if (p->opts.cat) {
         so->in = CTK_SPAWN_IN_NULL; /* the block is in the file */
+    } else if (b->kind == CTK_PIPE_UNIT_LANE) {
+        so->in = CTK_SPAWN_IN_FD;
+        so->in_fd = j->lane_fd;
     } else if (b->kind == CTK_PIPE_UNIT_BYTES) {
         so->in = CTK_SPAWN_IN_PIPE;
     } else {
@@ -858,6 +1145,9 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
 
 static void job_release(job *j)
 {
+    if (j->lane_fd >= 0)
+        close(j->lane_fd);
+    j->lane_fd = -1;
     if (j->tmp_path != NULL) {
         unlink(j->tmp_path);
         note_tmp(j->p, j->tmp_path, 0);
@@ -968,6 +1258,11 @@ static int pipe_run(void *ctx, ctk_unit *unit, const int *cancel)
         job_release(&j);
         return ctk_unit_fail(unit, rc, "cannot prepare the filter: %s", ctk_strerror(rc));
     }
+    if (j.skip) {
+        rc = job_report(&j);
+        job_release(&j);
+        return rc;
+    }
     rc = ctk_spawn_start(&j.child, &j.so);
     int ran = rc == 0 && j.child.pid > 0;
     if (rc == 0) {
@@ -1004,6 +1299,7 @@ typedef struct async_job {
     int fds[3];
     int open; /* handles not yet closed */
     uv_timer_t later;
+    int started; /* ctk_spawn_start was called: child is to be disposed */
 } async_job;
 
 /* Which of spawn's pollfds each of our polls stands for. */
@@ -1015,7 +1311,8 @@ static void async_free(async_job *a)
     ctk_done_fn done = a->done;
     void *done_arg = a->done_arg;
     ctk_spawn_watch_free(a->watch);
-    ctk_spawn_dispose(&a->j.child);
+    if (a->started)
+        ctk_spawn_dispose(&a->j.child);
     job_release(&a->j);
     g_free(a);
     done(unit, done_arg);
@@ -1130,7 +1427,8 @@ static int report_later(async_job *a)
     int rc = uv_timer_init(a->loop, &a->later);
     if (rc < 0) {
         ctk_spawn_watch_free(a->watch);
-        ctk_spawn_dispose(&a->j.child);
+        if (a->started)
+            ctk_spawn_dispose(&a->j.child);
         job_release(&a->j);
         g_free(a);
         return rc;
@@ -1154,8 +1452,12 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
     a->done_arg = done_arg;
     a->fds[0] = a->fds[1] = a->fds[2] = -1;
     int rc = job_prepare(&a->j, p, unit);
-    if (rc == 0)
+    if (rc == 0 && a->j.skip)
+        return report_later(a); /* a lane the input ended before */
+    if (rc == 0) {
         rc = ctk_spawn_start(&a->j.child, &a->j.so);
+        a->started = 1;
+    }
     if (rc == 0 && a->j.child.pid > 0 && a->j.child.pidfd < 0)
         rc = -ENOSYS; /* no pidfd (Linux < 5.3): nothing to watch the exit with */
     if (rc == 0) {
@@ -1164,7 +1466,8 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
     }
     if (rc < 0) {
         ctk_spawn_watch_free(a->watch);
-        ctk_spawn_dispose(&a->j.child);
+        if (a->started)
+            ctk_spawn_dispose(&a->j.child);
         job_release(&a->j);
         g_free(a);
         return rc;
@@ -1282,8 +1585,11 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const ctk_pipe_resul
                  strsignal((int)r->signal));
     else
         snprintf(how, sizeof how, "exited with status %d", (int)r->exit);
-    report(p, "block %llu (offset %llu, %llu bytes): the filter %s", (unsigned long long)seq,
-           (unsigned long long)r->offset, (unsigned long long)r->len, how);
+    if (p->opts.round_robin) /* a filter fed many blocks */
+        report(p, "filter %llu of --round-robin %s", (unsigned long long)seq, how);
+    else
+        report(p, "block %llu (offset %llu, %llu bytes): the filter %s", (unsigned long long)seq,
+               (unsigned long long)r->offset, (unsigned long long)r->len, how);
 }
 
 /* The output of a result as a stream in *s: kept in this process (the
@@ -1502,6 +1808,7 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     p->opts = *opts;
     p->owner = getpid();
     p->cancel_fd = -1;
+    p->lane_sock[0] = p->lane_sock[1] = -1;
     /* Two runs' tickets must not be mistaken for each other. */
     p->run = (uint64_t)g_random_int() << 32 | g_random_int();
     ctk_spawn_program_init(&p->program);
@@ -1515,6 +1822,12 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     (void)ctk_guard_start();
     p->running = g_ptr_array_new();
     p->pending = g_hash_table_new(NULL, NULL);
+    if (opts->round_robin &&
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->lane_sock) < 0) {
+        snprintf(err, err_len, "cannot set up --round-robin: %s", strerror(errno));
+        ctk_pipe_free(p);
+        return CTK_EINVAL;
+    }
     if (opts->checksum)
         p->digest = g_checksum_new(G_CHECKSUM_MD5);
     p->n_shared = 2 * (size_t)opts->jobs + 8;
@@ -1570,6 +1883,14 @@ void ctk_pipe_free(ctk_pipe *p)
 {
     if (p == NULL)
         return;
+    if (p->feeder_started) {
+        /* No lane comes any more: the feeder sees the end and closes. */
+        shutdown(p->lane_sock[1], SHUT_WR);
+        pthread_join(p->feeder, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (p->lane_sock[i] >= 0)
+            close(p->lane_sock[i]);
     /* Results of blocks that were never consumed (a cancelled run). */
     g_hash_table_foreach(p->pending, free_result, NULL);
     g_hash_table_destroy(p->pending);

@@ -46,6 +46,8 @@ typedef struct ctk_pipe_opts {
     int empty_block;    /* empty input still runs one filter */
     int cat;            /* --cat: the block in a temporary file named by {} */
     int fifo;           /* --fifo: the block through a named pipe named by {} */
+    int round_robin;    /* --round-robin: `jobs` filters, each fed many
+                           whole blocks as it can take them */
     int rrs;            /* --rrs: the block without its record separators
                            (rules made with strip) */
     int out_fd;         /* where outputs go; -1: nowhere (--compare) */

@@ -24,6 +24,16 @@ int ctk_pipe_unit_encode_head(ctk_buf *in, uint64_t offset, uint64_t len, size_t
 
 int ctk_pipe_unit_encode(ctk_buf *in, const ctk_pipe_unit *u)
 {
+    if (u->kind == CTK_PIPE_UNIT_LANE) {
+        if (u->len != 0 || u->data_len != 0)
+            return CTK_EINVAL;
+        int rc = ctk_wire_put_u64(in, u->kind);
+        if (rc == 0)
+            rc = ctk_wire_put_u64(in, u->offset);
+        if (rc == 0)
+            rc = ctk_wire_put_u64(in, 0);
+        return rc == 0 ? ctk_wire_put_bytes(in, NULL, 0) : rc;
+    }
     if (u->kind == CTK_PIPE_UNIT_BYTES) {
         if (u->data_len < u->len)
             return CTK_EINVAL;
@@ -52,12 +62,13 @@ int ctk_pipe_unit_decode(ctk_pipe_unit *u, const void *in, size_t len)
     if (rc == 0 && u->kind == CTK_PIPE_UNIT_WINDOW) {
         if ((rc = ctk_wire_get_u64(&r, &u->dev)) == 0 && (rc = ctk_wire_get_u64(&r, &u->ino)) == 0)
             rc = ctk_wire_get_u64(&r, &u->at);
-    } else if (rc == 0 && u->kind != CTK_PIPE_UNIT_BYTES) {
+    } else if (rc == 0 && u->kind != CTK_PIPE_UNIT_BYTES && u->kind != CTK_PIPE_UNIT_LANE) {
         rc = CTK_EIO;
     }
     if (rc == 0)
         rc = ctk_wire_get_bytes(&r, &u->data, &u->data_len);
-    if (rc == 0 && (r.left != 0 || (u->kind == CTK_PIPE_UNIT_BYTES && u->data_len < u->len)))
+    if (rc == 0 && (r.left != 0 || (u->kind == CTK_PIPE_UNIT_BYTES && u->data_len < u->len) ||
+                    (u->kind == CTK_PIPE_UNIT_LANE && (u->len != 0 || u->data_len != 0))))
         rc = CTK_EIO;
     /* A window that wraps around the file's offsets names no bytes. */
     if (rc == 0 && u->kind == CTK_PIPE_UNIT_WINDOW && u->at > UINT64_MAX - u->len)

@@ -32,6 +32,8 @@
 enum ctk_pipe_unit_kind {
     CTK_PIPE_UNIT_BYTES = 1,  /* data: the header, then the block */
     CTK_PIPE_UNIT_WINDOW = 2, /* data: the header; the block is in the file */
+    CTK_PIPE_UNIT_LANE = 3,   /* --round-robin: no data; a filter fed many
+                                 blocks by the run's feeder (pipe.c) */
 };
 
 typedef struct ctk_pipe_unit {
