@@ -1879,15 +1879,21 @@ static void free_result(gpointer key, gpointer value, gpointer data)
     g_free(value);
 }
 
+void ctk_pipe_end(ctk_pipe *p)
+{
+    if (!p->feeder_started)
+        return;
+    /* No lane comes any more: the feeder sees the end and closes. */
+    shutdown(p->lane_sock[1], SHUT_WR);
+    pthread_join(p->feeder, NULL);
+    p->feeder_started = 0;
+}
+
 void ctk_pipe_free(ctk_pipe *p)
 {
     if (p == NULL)
         return;
-    if (p->feeder_started) {
-        /* No lane comes any more: the feeder sees the end and closes. */
-        shutdown(p->lane_sock[1], SHUT_WR);
-        pthread_join(p->feeder, NULL);
-    }
+    ctk_pipe_end(p);
     for (int i = 0; i < 2; i++)
         if (p->lane_sock[i] >= 0)
             close(p->lane_sock[i]);

@@ -69,6 +69,10 @@ typedef struct ctk_pipe ctk_pipe;
 /* Looks at the input (seekable or not) and reads the header. CTK_EINVAL
  * with err filled when the input cannot be used. */
 int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t err_len);
+/* Once the pipeline has run, before it is freed: stops the --round-robin
+ * feeder, which reads the pipeline's cancel flag. ctk_pipe_free calls it
+ * too. */
+void ctk_pipe_end(ctk_pipe *p);
 void ctk_pipe_free(ctk_pipe *p);
 /* The input's size in bytes when it is seekable (for --progress), else 0. */
 uint64_t ctk_pipe_input_size(const ctk_pipe *p);

@@ -111,6 +111,7 @@ static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
                         ctk_pipeline_cancel_fd(run.pipeline));
     ctk_pipe_set_progress(pipe, progress, div);
     rc = run_watched(plan, &run, signo);
+    ctk_pipe_end(pipe);
     ctk_progress_finish(progress);
     ctk_pipe_stats_get(pipe, st);
     ctk_pipeline_free(run.pipeline);
