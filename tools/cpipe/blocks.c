@@ -340,6 +340,8 @@ static int strip_regex(const ctk_blocks *b, const char *data, size_t len, ctk_bu
 
 int ctk_blocks_strip(const ctk_blocks *b, const char *data, size_t len, ctk_buf *out)
 {
+    if (len == 0) /* nothing to strip (and data may be NULL) */
+        return 0;
     if (b->re != NULL) {
         /* The regexps may look one byte past their subject. */
         ctk_buf copy = {0};
@@ -364,7 +366,7 @@ int ctk_blocks_strip(const ctk_blocks *b, const char *data, size_t len, ctk_buf 
             break;
         pos = stop + b->sep_len;
     }
-    if (rc < 0)
+    if (rc < 0 || out->len == base) /* an error, or nothing left (data may be NULL) */
         return rc;
     /* A leading recstart. */
     char *text = (char *)out->data + base;
