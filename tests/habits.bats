@@ -172,6 +172,16 @@ in_file() {
     same_as_parallel -k -L1 echo
 }
 
+@test "-L and -l: a line ending in a blank goes on with the next, as xargs -L" {
+    in_file 'a_b \nc\nd\ne \n\nf\n'
+    same_as_parallel -k -L1 printf '[%s]'
+    same_as_parallel -k -l printf '[%s]'
+    same_as_parallel -k -L2 printf '[%s]'
+    same_as_parallel -k -l1 -r echo
+    # -n reads lines as they are
+    same_as_parallel -k -n1 printf '[%s]'
+}
+
 @test "-q quotes the command" {
     same_as_parallel -k -q perl -e 'print "@ARGV\n"' ::: a b
 }

@@ -147,6 +147,7 @@ static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first
         .n_cmd = ctk_parrun_command_words(o->argc, o->argv, first),
         .eof = o->eof_str,
         .skip_blank = o->no_empty,
+        .line_continue = o->max_lines,
         .shuffle = o->shuf,
         .link = o->link,
     };

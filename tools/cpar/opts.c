@@ -163,7 +163,8 @@ static const ctk_cli_option cpar_options[] = {
     {"no-run-if-empty", 'r', CTK_ARG_NONE, NULL, "skip empty and blank input lines", OPT_NO_EMPTY},
     {"replace-braces", 'i', CTK_ARG_OPTIONAL, "STR", "the same as -I STR (-i alone: -I {})",
      OPT_REPLACE_I},
-    {"max-lines", 'L', CTK_ARG_REQUIRED, "N", "N input lines per job (as -n N)", OPT_MAX_LINES},
+    {"max-lines", 'L', CTK_ARG_REQUIRED, "N",
+     "N input lines per job (a line ending in a blank goes on)", OPT_MAX_LINES},
     {"lines", 'l', CTK_ARG_OPTIONAL, "N", "the same as -L N (-l alone: 1)", OPT_MAX_LINES_OPT},
     {"files", 0, CTK_ARG_NONE, NULL,
      "keep each job's output in a file under $TMPDIR and print the file's name", OPT_FILES},
@@ -310,6 +311,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         /* -N and -L repeat a word holding {} per item, as -X does; -n
          * puts the items in {}'s place. */
         o->max_replace = id != OPT_MAX_ARGS;
+        o->max_lines = id == OPT_MAX_LINES || id == OPT_MAX_LINES_OPT;
         if (id == OPT_MAX_LINES_OPT && (v == NULL || strcmp(v, "0") == 0)) {
             o->per_job = 1;
             return 0;
