@@ -172,6 +172,15 @@ in_file() {
     same_as_parallel -k -L1 echo
 }
 
+@test "--colsep trims a CRLF file's \\r, in --header names too" {
+    in_file 'foo,x\r\nbar, y \r\nbaz,z\r\n'
+    same_as_parallel -k --colsep , --header : echo {foo}-{x}-
+    same_as_parallel -k --colsep , echo {1}-{2}-
+    same_as_parallel -k --trim r echo {}-
+    # without --colsep or --trim the \r stays
+    same_as_parallel -k echo {}-
+}
+
 @test "-L and -l: a line ending in a blank goes on with the next, as xargs -L" {
     in_file 'a_b \nc\nd\ne \n\nf\n'
     same_as_parallel -k -L1 printf '[%s]'

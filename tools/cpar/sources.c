@@ -413,12 +413,18 @@ int ctk_sources_wait_fd(ctk_sources *s)
     return ctk_lines_ready(head->lines) ? -1 : ctk_lines_fd(head->lines);
 }
 
+/* GNU parallel trims Perl's \s: a CRLF file's \r goes with --colsep. */
+static int is_trim_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
 /* One column, trimmed as --trim says. */
 static void push_column(ctk_sources *s, const char *d, size_t len)
 {
-    while (s->trim_left && len > 0 && (d[0] == ' ' || d[0] == '\t'))
+    while (s->trim_left && len > 0 && is_trim_space(d[0]))
         d++, len--;
-    while (s->trim_right && len > 0 && (d[len - 1] == ' ' || d[len - 1] == '\t'))
+    while (s->trim_right && len > 0 && is_trim_space(d[len - 1]))
         len--;
     g_ptr_array_add(s->current, value_new(d, len));
 }
