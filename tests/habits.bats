@@ -172,6 +172,15 @@ in_file() {
     same_as_parallel -k -L1 echo
 }
 
+@test "--process-slot-var sets NAME to the job's slot - 1" {
+    in_file '0.5\n0.1\n0.3\n0.4\n0.2\n'
+    same_as_parallel -n1 -kP4 --process-slot-var=name -q bash -c 'sleep $1; echo "$name"' _
+    same_as_parallel -k -j1 --process-slot-var SLOT 'echo {} $SLOT' ::: a b
+    run cpar --process-slot-var '1x' echo ::: a
+    assert_failure 2
+    assert_output --partial "not a variable name"
+}
+
 @test "--colsep trims a CRLF file's \\r, in --header names too" {
     in_file 'foo,x\r\nbar, y \r\nbaz,z\r\n'
     same_as_parallel -k --colsep , --header : echo {foo}-{x}-

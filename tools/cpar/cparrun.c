@@ -323,6 +323,7 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .verbose = o->verbose,
         .trace = o->trace,
         .files = o->files,
+        .slot_var = o->slot_var,
         .line_max = line_max,
         .no_args = o->max_replace < 0,
         .fill_max = o->fill && o->per_job_given ? (size_t)o->per_job : 0,

@@ -72,6 +72,7 @@ enum {
     OPT_TRIM,
     OPT_NICE,
     OPT_TMPDIR,
+    OPT_PROCESS_SLOT_VAR,
     OPT_SHUF,
     OPT_RENAME_NOEXT,
     OPT_RENAME_BASE,
@@ -178,6 +179,8 @@ static const ctk_cli_option cpar_options[] = {
     {"nice", 0, CTK_ARG_REQUIRED, "N", "run the jobs at niceness N", OPT_NICE},
     {"tmpdir", 0, CTK_ARG_REQUIRED, "DIR", "keep temporary files in DIR (sets $TMPDIR)",
      OPT_TMPDIR},
+    {"process-slot-var", 0, CTK_ARG_REQUIRED, "NAME",
+     "set $NAME to the job's slot number - 1 (0 .. -j minus 1)", OPT_PROCESS_SLOT_VAR},
     {"linebuffer", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"halt-on-error", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N", "the same as --halt", OPT_HALT},
     {"argsep", 0, CTK_ARG_REQUIRED, "SEP", "the same as --arg-sep", OPT_ARG_SEP},
@@ -431,6 +434,20 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_TMPDIR:
         g_setenv("TMPDIR", v, TRUE);
         return 0;
+    case OPT_PROCESS_SLOT_VAR: {
+        /* A name the shell can read back, short enough for the job's
+         * fixed "NAME=N" slot. */
+        size_t len = strlen(v);
+        int ok = len > 0 && len <= CTK_SLOT_VAR_MAX && !g_ascii_isdigit(v[0]);
+        for (size_t i = 0; ok && i < len; i++)
+            ok = g_ascii_isalnum(v[i]) || v[i] == '_';
+        if (!ok) {
+            snprintf(why, why_len, "not a variable name");
+            return CTK_EINVAL;
+        }
+        o->slot_var = v;
+        return 0;
+    }
     case OPT_SHELL:
         o->shell = 1;
         return 0;
