@@ -209,6 +209,42 @@ in_file() {
     same_as_parallel -k -E STOP echo
 }
 
+@test "-e WORD and --eof WORD take the next word as the end string, -l takes a number" {
+    in_file 'include this\nEND\nnot this\n'
+    same_as_parallel -k -e END echo
+    same_as_parallel -k --eof END echo
+    # an option after -e is no end string
+    same_as_parallel -k -e -k echo
+    in_file '1\n2\n3\n4\n'
+    same_as_parallel -k -l 2 echo
+}
+
+@test "-E and -r end the input without GLib criticals (a value freed twice)" {
+    in_file 'a\nb\nSTOP\nc\n'
+    run --separate-stderr cpar -k -E STOP echo <"$PAR_IN"
+    assert_success
+    assert_output $'a\nb'
+    assert_equal "$stderr" ""
+    in_file 'a\n \n'
+    run --separate-stderr cpar -k -r echo <"$PAR_IN"
+    assert_output a
+    assert_equal "$stderr" ""
+}
+
+@test "--jl is --joblog; --joblog +FILE appends; a dry run logs nothing" {
+    need_parallel
+    local p log
+    for p in parallel cpar; do
+        log="$BATS_TEST_TMPDIR/$p.log"
+        $p --jl "$log" echo ::: a >/dev/null
+        $p --dry-run -k --jl +"$log" echo ::: 1 2 >/dev/null
+        $p -k --joblog +"$log" echo ::: b c >/dev/null
+        cut -f1,7- "$log" >"$log.cut"
+    done
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/cpar.log.cut")" "$(cat "$BATS_TEST_TMPDIR/parallel.log.cut")"
+    assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/cpar.log.cut")" 4
+}
+
 @test "-r skips empty lines" {
     in_file 'a\n\n\nb\n'
     same_as_parallel -k -r echo x

@@ -255,7 +255,11 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
         }
         o->resume = 0;
     } else if (o->joblog != NULL) {
-        r->files.joblog = ctk_parrun_open_joblog(o->joblog, o->resume);
+        /* --joblog +FILE: GNU parallel's way to append to FILE. */
+        int append = o->joblog[0] == '+';
+        if (append)
+            o->joblog++;
+        r->files.joblog = ctk_parrun_open_joblog(o->joblog, o->resume || append);
     }
     if (o->joblog != NULL && r->files.joblog == NULL) {
         fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o->joblog, strerror(errno));

@@ -101,6 +101,7 @@ static const ctk_cli_option cpar_options[] = {
     {"tag", 0, CTK_ARG_NONE, NULL, "prefix each output line with the job's arguments", OPT_TAG},
     {"joblog", 0, CTK_ARG_REQUIRED, "FILE", "log each finished job to FILE (GNU parallel's format)",
      OPT_JOBLOG},
+    {"jl", 0, CTK_ARG_REQUIRED, "FILE", "the same as --joblog", OPT_JOBLOG},
     {"resume", 0, CTK_ARG_NONE, NULL, "skip the jobs FILE of --joblog already has", OPT_RESUME},
     {"resume-failed", 0, CTK_ARG_NONE, NULL, "skip the jobs --joblog has as succeeded",
      OPT_RESUME_FAILED},
@@ -642,10 +643,16 @@ static void fix_optional_values(int argc, char **argv, ctk_registry *reg, GPtrAr
             argv[i] = (char *)"--replace={}";
             continue;
         }
-        /* -i WORD: parallel's -i takes the next word unless it is an
-         * option. */
-        if (strcmp(a, "-i") == 0 && i + 1 < argc && argv[i + 1][0] != '-') {
-            char *joined = g_strconcat("-i", argv[i + 1], NULL);
+        /* -i WORD, -e WORD, --eof WORD: parallel's optional strings take
+         * the next word unless it is an option; -l N takes a number. */
+        const char *glue = strcmp(a, "-i") == 0 || strcmp(a, "-e") == 0 ? ""
+                           : strcmp(a, "--eof") == 0                    ? "="
+                                                                        : NULL;
+        if (strcmp(a, "-l") == 0 && i + 1 < argc && argv[i + 1][0] != '\0' &&
+            strspn(argv[i + 1], "0123456789") == strlen(argv[i + 1]))
+            glue = "";
+        if (glue != NULL && i + 1 < argc && argv[i + 1][0] != '-') {
+            char *joined = g_strconcat(a, glue, argv[i + 1], NULL);
             g_ptr_array_add(owned, joined);
             argv[i] = joined;
             memmove(argv + i + 1, argv + i + 2, (size_t)(argc - i - 2) * sizeof *argv);

@@ -321,13 +321,16 @@ static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_rep
             g_string_free(joined, TRUE);
         }
         if (is_eof_value(s, *value)) {
+            /* *value may be s->streamed, unreffed again when set */
             g_bytes_unref(*value);
+            *value = NULL;
             src->ended = 1;
             return CTK_EOF;
         }
         if (!s->skip_blank || !is_blank_value(*value))
             return 0;
         g_bytes_unref(*value);
+        *value = NULL;
     }
 }
 
