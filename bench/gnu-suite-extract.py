@@ -25,6 +25,7 @@ from collections import Counter
 SRC, OUT = sys.argv[1], sys.argv[2]
 TESTS = os.path.join(SRC, "tests-to-run")
 
+FUNC_DEF = re.compile(r"\s*(function\s+)?[\w.:+-]+\s*\(\)\s*(\{|$)")
 PAR = re.compile(r"(?<![-\w./$])parallel(?![-\w.])")
 
 SKIP = [
@@ -217,7 +218,9 @@ def main():
                 setup = []
                 for lno, lt in logical_lines(
                         list(enumerate(func_body(t), no))):
-                    if PAR.search(unquoted(lt)):
+                    # a helper function defined in the test is set-up,
+                    # even when its body runs parallel
+                    if PAR.search(unquoted(lt)) and not FUNC_DEF.match(lt):
                         emit("%s:%s:%d" % (fn, name, lno), prelude_s,
                              "\n".join(setup), lt)
                     else:

@@ -82,7 +82,7 @@ runcase() {
 		line=$(cat "$d/case")
 		if [ $mode = ctk ]; then
 			tool=cpar
-			case $line in *--pipe*) tool=cpipe ;; esac
+			case $line in *--pipe* | *--spreadstdin*) tool=cpipe ;; esac
 			line=$(printf '%s\n' "$line" | TOOL=$tool \
 				perl -pe 's/(?<![-\w.\/\$])parallel(?![-\w.])/$ENV{TOOL}/g')
 		fi

@@ -196,6 +196,9 @@ in_file() {
     same_as_parallel -k -l printf '[%s]'
     same_as_parallel -k -L2 printf '[%s]'
     same_as_parallel -k -l1 -r echo
+    same_as_parallel -k --max-lines -k echo
+    in_file 'foo\n\nole \nbar\nquux\n'
+    same_as_parallel -kr -L2 -E bar echo
     # -n reads lines as they are
     same_as_parallel -k -n1 printf '[%s]'
 }

@@ -639,6 +639,14 @@ static void fix_optional_values(int argc, char **argv, ctk_registry *reg, GPtrAr
             argv[--argc] = NULL;
             continue;
         }
+        /* --max-lines alone is 1, as GNU parallel's optional value (-L
+         * needs its number). */
+        if (strcmp(a, "--max-lines") == 0 &&
+            (i + 1 == argc || argv[i + 1][0] == '\0' ||
+             strspn(argv[i + 1], "0123456789") != strlen(argv[i + 1]))) {
+            argv[i] = (char *)"--max-lines=1";
+            continue;
+        }
         if (strcmp(a, "--replace") == 0 && (i + 1 == argc || argv[i + 1][0] == '-')) {
             argv[i] = (char *)"--replace={}";
             continue;

@@ -307,7 +307,15 @@ static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_rep
                 break;
             if (rc < 0) {
                 g_bytes_unref(*value);
+                *value = NULL;
                 return rc;
+            }
+            /* -E's string ends the input even as a continuation line; the
+             * line before it stays as it is. */
+            if (is_eof_value(s, next)) {
+                g_bytes_unref(next);
+                src->ended = 1;
+                break;
             }
             gsize a, b;
             const char *da = g_bytes_get_data(*value, &a);
