@@ -454,6 +454,15 @@ y'
     done
 }
 
+@test "cpar(1): --process-slot-var gives each job a free device number" {
+    ex_run cpar.1 '--process-slot-var=DEV'
+    assert_success
+    assert_equal "${#lines[@]}" 4
+    assert_line --index 0 --regexp '^job 1 on device [01]$'
+    # each number is held by one running job: at -j2 only 0 and 1 occur
+    refute_output --regexp 'device ([^01]|$)'
+}
+
 @test "cpar(1): no command: the input lines are the command lines" {
     ex_run cpar.1 'cpar -j4 -k'
     assert_success

@@ -172,6 +172,37 @@ in_file() {
     same_as_parallel -k -L1 echo
 }
 
+@test "--process-slot-var sets NAME to the job's slot - 1" {
+    in_file '0.5\n0.1\n0.3\n0.4\n0.2\n'
+    same_as_parallel -n1 -kP4 --process-slot-var=name -q bash -c 'sleep $1; echo "$name"' _
+    same_as_parallel -k -j1 --process-slot-var SLOT 'echo {} $SLOT' ::: a b
+    run cpar --process-slot-var '1x' echo ::: a
+    assert_failure 2
+    assert_output --partial "not a variable name"
+}
+
+@test "--colsep trims a CRLF file's \\r, in --header names too" {
+    in_file 'foo,x\r\nbar, y \r\nbaz,z\r\n'
+    same_as_parallel -k --colsep , --header : echo {foo}-{x}-
+    same_as_parallel -k --colsep , echo {1}-{2}-
+    same_as_parallel -k --trim r echo {}-
+    # without --colsep or --trim the \r stays
+    same_as_parallel -k echo {}-
+}
+
+@test "-L and -l: a line ending in a blank goes on with the next, as xargs -L" {
+    in_file 'a_b \nc\nd\ne \n\nf\n'
+    same_as_parallel -k -L1 printf '[%s]'
+    same_as_parallel -k -l printf '[%s]'
+    same_as_parallel -k -L2 printf '[%s]'
+    same_as_parallel -k -l1 -r echo
+    same_as_parallel -k --max-lines -k echo
+    in_file 'foo\n\nole \nbar\nquux\n'
+    same_as_parallel -kr -L2 -E bar echo
+    # -n reads lines as they are
+    same_as_parallel -k -n1 printf '[%s]'
+}
+
 @test "-q quotes the command" {
     same_as_parallel -k -q perl -e 'print "@ARGV\n"' ::: a b
 }
@@ -179,6 +210,42 @@ in_file() {
 @test "-E stops at an end-of-file string" {
     in_file 'a\nb\nSTOP\nc\n'
     same_as_parallel -k -E STOP echo
+}
+
+@test "-e WORD and --eof WORD take the next word as the end string, -l takes a number" {
+    in_file 'include this\nEND\nnot this\n'
+    same_as_parallel -k -e END echo
+    same_as_parallel -k --eof END echo
+    # an option after -e is no end string
+    same_as_parallel -k -e -k echo
+    in_file '1\n2\n3\n4\n'
+    same_as_parallel -k -l 2 echo
+}
+
+@test "-E and -r end the input without GLib criticals (a value freed twice)" {
+    in_file 'a\nb\nSTOP\nc\n'
+    run --separate-stderr cpar -k -E STOP echo <"$PAR_IN"
+    assert_success
+    assert_output $'a\nb'
+    assert_equal "$stderr" ""
+    in_file 'a\n \n'
+    run --separate-stderr cpar -k -r echo <"$PAR_IN"
+    assert_output a
+    assert_equal "$stderr" ""
+}
+
+@test "--jl is --joblog; --joblog +FILE appends; a dry run logs nothing" {
+    need_parallel
+    local p log
+    for p in parallel cpar; do
+        log="$BATS_TEST_TMPDIR/$p.log"
+        $p --jl "$log" echo ::: a >/dev/null
+        $p --dry-run -k --jl +"$log" echo ::: 1 2 >/dev/null
+        $p -k --joblog +"$log" echo ::: b c >/dev/null
+        cut -f1,7- "$log" >"$log.cut"
+    done
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/cpar.log.cut")" "$(cat "$BATS_TEST_TMPDIR/parallel.log.cut")"
+    assert_equal "$(wc -l <"$BATS_TEST_TMPDIR/cpar.log.cut")" 4
 }
 
 @test "-r skips empty lines" {

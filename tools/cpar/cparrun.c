@@ -147,6 +147,7 @@ static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first
         .n_cmd = ctk_parrun_command_words(o->argc, o->argv, first),
         .eof = o->eof_str,
         .skip_blank = o->no_empty,
+        .line_continue = o->max_lines,
         .shuffle = o->shuf,
         .link = o->link,
     };
@@ -254,7 +255,11 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
         }
         o->resume = 0;
     } else if (o->joblog != NULL) {
-        r->files.joblog = ctk_parrun_open_joblog(o->joblog, o->resume);
+        /* --joblog +FILE: GNU parallel's way to append to FILE. */
+        int append = o->joblog[0] == '+';
+        if (append)
+            o->joblog++;
+        r->files.joblog = ctk_parrun_open_joblog(o->joblog, o->resume || append);
     }
     if (o->joblog != NULL && r->files.joblog == NULL) {
         fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o->joblog, strerror(errno));
@@ -322,6 +327,7 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .verbose = o->verbose,
         .trace = o->trace,
         .files = o->files,
+        .slot_var = o->slot_var,
         .line_max = line_max,
         .no_args = o->max_replace < 0,
         .fill_max = o->fill && o->per_job_given ? (size_t)o->per_job : 0,

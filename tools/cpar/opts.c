@@ -72,6 +72,7 @@ enum {
     OPT_TRIM,
     OPT_NICE,
     OPT_TMPDIR,
+    OPT_PROCESS_SLOT_VAR,
     OPT_SHUF,
     OPT_RENAME_NOEXT,
     OPT_RENAME_BASE,
@@ -100,6 +101,7 @@ static const ctk_cli_option cpar_options[] = {
     {"tag", 0, CTK_ARG_NONE, NULL, "prefix each output line with the job's arguments", OPT_TAG},
     {"joblog", 0, CTK_ARG_REQUIRED, "FILE", "log each finished job to FILE (GNU parallel's format)",
      OPT_JOBLOG},
+    {"jl", 0, CTK_ARG_REQUIRED, "FILE", "the same as --joblog", OPT_JOBLOG},
     {"resume", 0, CTK_ARG_NONE, NULL, "skip the jobs FILE of --joblog already has", OPT_RESUME},
     {"resume-failed", 0, CTK_ARG_NONE, NULL, "skip the jobs --joblog has as succeeded",
      OPT_RESUME_FAILED},
@@ -163,19 +165,23 @@ static const ctk_cli_option cpar_options[] = {
     {"no-run-if-empty", 'r', CTK_ARG_NONE, NULL, "skip empty and blank input lines", OPT_NO_EMPTY},
     {"replace-braces", 'i', CTK_ARG_OPTIONAL, "STR", "the same as -I STR (-i alone: -I {})",
      OPT_REPLACE_I},
-    {"max-lines", 'L', CTK_ARG_REQUIRED, "N", "N input lines per job (as -n N)", OPT_MAX_LINES},
+    {"max-lines", 'L', CTK_ARG_REQUIRED, "N",
+     "N input lines per job (a line ending in a blank goes on)", OPT_MAX_LINES},
     {"lines", 'l', CTK_ARG_OPTIONAL, "N", "the same as -L N (-l alone: 1)", OPT_MAX_LINES_OPT},
     {"files", 0, CTK_ARG_NONE, NULL,
      "keep each job's output in a file under $TMPDIR and print the file's name", OPT_FILES},
     {"arg-sep", 0, CTK_ARG_REQUIRED, "SEP", "use SEP instead of :::", OPT_ARG_SEP},
     {"arg-file-sep", 0, CTK_ARG_REQUIRED, "SEP", "use SEP instead of ::::", OPT_ARG_FILE_SEP},
     {"trim", 0, CTK_ARG_REQUIRED, "n|l|r|lr|rl",
-     "remove blanks around each column: none, left, right, both (--colsep: both)", OPT_TRIM},
+     "remove white space (Perl's \\s) around each column: none, left, right, both (--colsep: both)",
+     OPT_TRIM},
     {"shuf", 0, CTK_ARG_NONE, NULL, "run the jobs in a random order (reads all input first)",
      OPT_SHUF},
     {"nice", 0, CTK_ARG_REQUIRED, "N", "run the jobs at niceness N", OPT_NICE},
     {"tmpdir", 0, CTK_ARG_REQUIRED, "DIR", "keep temporary files in DIR (sets $TMPDIR)",
      OPT_TMPDIR},
+    {"process-slot-var", 0, CTK_ARG_REQUIRED, "NAME",
+     "set $NAME to the job's slot number - 1 (0 .. -j minus 1)", OPT_PROCESS_SLOT_VAR},
     {"linebuffer", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"halt-on-error", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N", "the same as --halt", OPT_HALT},
     {"argsep", 0, CTK_ARG_REQUIRED, "SEP", "the same as --arg-sep", OPT_ARG_SEP},
@@ -310,6 +316,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         /* -N and -L repeat a word holding {} per item, as -X does; -n
          * puts the items in {}'s place. */
         o->max_replace = id != OPT_MAX_ARGS;
+        o->max_lines = id == OPT_MAX_LINES || id == OPT_MAX_LINES_OPT;
         if (id == OPT_MAX_LINES_OPT && (v == NULL || strcmp(v, "0") == 0)) {
             o->per_job = 1;
             return 0;
@@ -428,6 +435,20 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_TMPDIR:
         g_setenv("TMPDIR", v, TRUE);
         return 0;
+    case OPT_PROCESS_SLOT_VAR: {
+        /* A name the shell can read back, short enough for the job's
+         * fixed "NAME=N" slot. */
+        size_t len = strlen(v);
+        int ok = len > 0 && len <= CTK_SLOT_VAR_MAX && !g_ascii_isdigit(v[0]);
+        for (size_t i = 0; ok && i < len; i++)
+            ok = g_ascii_isalnum(v[i]) || v[i] == '_';
+        if (!ok) {
+            snprintf(why, why_len, "not a variable name");
+            return CTK_EINVAL;
+        }
+        o->slot_var = v;
+        return 0;
+    }
     case OPT_SHELL:
         o->shell = 1;
         return 0;
@@ -618,14 +639,28 @@ static void fix_optional_values(int argc, char **argv, ctk_registry *reg, GPtrAr
             argv[--argc] = NULL;
             continue;
         }
+        /* --max-lines alone is 1, as GNU parallel's optional value (-L
+         * needs its number). */
+        if (strcmp(a, "--max-lines") == 0 &&
+            (i + 1 == argc || argv[i + 1][0] == '\0' ||
+             strspn(argv[i + 1], "0123456789") != strlen(argv[i + 1]))) {
+            argv[i] = (char *)"--max-lines=1";
+            continue;
+        }
         if (strcmp(a, "--replace") == 0 && (i + 1 == argc || argv[i + 1][0] == '-')) {
             argv[i] = (char *)"--replace={}";
             continue;
         }
-        /* -i WORD: parallel's -i takes the next word unless it is an
-         * option. */
-        if (strcmp(a, "-i") == 0 && i + 1 < argc && argv[i + 1][0] != '-') {
-            char *joined = g_strconcat("-i", argv[i + 1], NULL);
+        /* -i WORD, -e WORD, --eof WORD: parallel's optional strings take
+         * the next word unless it is an option; -l N takes a number. */
+        const char *glue = strcmp(a, "-i") == 0 || strcmp(a, "-e") == 0 ? ""
+                           : strcmp(a, "--eof") == 0                    ? "="
+                                                                        : NULL;
+        if (strcmp(a, "-l") == 0 && i + 1 < argc && argv[i + 1][0] != '\0' &&
+            strspn(argv[i + 1], "0123456789") == strlen(argv[i + 1]))
+            glue = "";
+        if (glue != NULL && i + 1 < argc && argv[i + 1][0] != '-') {
+            char *joined = g_strconcat(a, glue, argv[i + 1], NULL);
             g_ptr_array_add(owned, joined);
             argv[i] = joined;
             memmove(argv + i + 1, argv + i + 2, (size_t)(argc - i - 2) * sizeof *argv);

@@ -40,7 +40,9 @@ typedef struct cpar_opts {
     int fill; /* 'X' or 'm' */
     uint64_t max_chars;
     int per_job_given;
-    int max_replace; /* -N: {} repeats per item, as -X does */
+    const char *slot_var; /* --process-slot-var */
+    int max_lines;        /* -L/-l given: lines ending in a blank go on */
+    int max_replace;      /* -N: {} repeats per item, as -X does */
     const char *jobs, *header;
     int records_header, link, verbose, trace, quote, no_empty, files, shuf, pipe, plus;
     const char *eof_str, *arg_sep, *arg_file_sep, *trim;

@@ -635,8 +635,8 @@ typedef struct job {
     ctk_spawn_result res;
     unsigned attempts;
     double start;
-    char env_seq[40], env_slot[40], env_pid[40];
-    const char *env[4];
+    char env_seq[40], env_slot[40], env_pid[40], env_slot_var[CTK_SLOT_VAR_MAX + 24];
+    const char *env[5];
     int ran; /* the last attempt's child started: a failure now loses its output */
 } job;
 
@@ -703,6 +703,11 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
     j->env[1] = j->env_slot;
     j->env[2] = j->env_pid;
     j->env[3] = NULL;
+    if (p->opts.slot_var != NULL) {
+        snprintf(j->env_slot_var, sizeof j->env_slot_var, "%s=%u", p->opts.slot_var, j->slot - 1);
+        j->env[3] = j->env_slot_var;
+        j->env[4] = NULL;
+    }
     j->so.env = j->env;
     if (p->opts.trace && !p->opts.dry_run) {
         fprintf(stderr, "%.*s\n", (int)j->line.len, (const char *)j->line.data);

@@ -21,6 +21,9 @@
 #include "sources.h"
 #include "ctkx/spawn.h"
 
+/* The longest --process-slot-var NAME. */
+#define CTK_SLOT_VAR_MAX 200
+
 typedef struct ctk_par_opts {
     const ctk_cmdline *cmd;
     ctk_sources *sources;
@@ -50,17 +53,18 @@ typedef struct ctk_par_opts {
                                      in this process (not under CTK_STRATEGY_PROCESSES) */
     int keep_order;               /* -k: the pipeline consumes in input order */
     /* GNU parallel's habits (cpar(1), GNU PARALLEL): */
-    int verbose;     /* -v: each command line on stdout before its output */
-    int trace;       /* -t: each command line on stderr as it starts */
-    int files;       /* --files: output kept in a file under $TMPDIR, its name printed */
-    size_t line_max; /* a longer command line ends the run (exit 255); 0: no limit */
-    int no_args;     /* -N0: a job per item, the command gets none */
-    size_t fill_max; /* -X/-m with -n/-N: at most this many items per line; 0: no cap */
-    int elsewhere;   /* the strategy has CTK_STRATEGY_PROCESSES: a process
-                        running jobs may not be the consumer's */
-    int remote;      /* the strategy has CTK_STRATEGY_REMOTE: the processes
-                        running jobs share no memory with the consumer, which
-                        decides --halt from the results (ctk_par_stop_hooks) */
+    int verbose;          /* -v: each command line on stdout before its output */
+    int trace;            /* -t: each command line on stderr as it starts */
+    int files;            /* --files: output kept in a file under $TMPDIR, its name printed */
+    const char *slot_var; /* --process-slot-var NAME: NAME=slot-1 in each job; or NULL */
+    size_t line_max;      /* a longer command line ends the run (exit 255); 0: no limit */
+    int no_args;          /* -N0: a job per item, the command gets none */
+    size_t fill_max;      /* -X/-m with -n/-N: at most this many items per line; 0: no cap */
+    int elsewhere;        /* the strategy has CTK_STRATEGY_PROCESSES: a process
+                             running jobs may not be the consumer's */
+    int remote;           /* the strategy has CTK_STRATEGY_REMOTE: the processes
+                             running jobs share no memory with the consumer, which
+                             decides --halt from the results (ctk_par_stop_hooks) */
 } ctk_par_opts;
 
 typedef struct ctk_par ctk_par;

@@ -111,6 +111,7 @@ int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
     ctk_sources_set_trim(src, in->trim_left, in->trim_right);
     ctk_sources_set_eof(src, in->eof);
     ctk_sources_set_skip_blank(src, in->skip_blank);
+    ctk_sources_set_line_continue(src, in->line_continue);
     ctk_sources_set_shuffle(src, in->shuffle);
     ctk_sources_set_recycle(src, in->link);
     if (rc == 0 && ctk_sources_set_per_job(src, in->per_job) < 0) {

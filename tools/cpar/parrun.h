@@ -36,6 +36,7 @@ typedef struct ctk_parrun_input {
     int trim_left, trim_right; /* --trim */
     const char *eof;           /* -E STR, or NULL */
     int skip_blank;            /* -r */
+    int line_continue;         /* -L, -l: see ctk_sources_set_line_continue */
     int shuffle;               /* --shuf */
     int link;                  /* --link: every source linked, the shorter recycled */
 } ctk_parrun_input;

@@ -45,6 +45,7 @@ struct ctk_sources {
     int trim_left, trim_right;
     char *eof;           /* -E: ends a source; or NULL */
     int skip_blank;      /* -r */
+    int line_continue;   /* -L: a trailing blank joins the next line */
     int shuffle;         /* --shuf */
     int recycle;         /* --link: linked groups run to their longest member */
     GPtrArray *shuffled; /* --shuf: every job's values (GPtrArray of GBytes), read first */
@@ -166,6 +167,19 @@ void ctk_sources_set_skip_blank(ctk_sources *s, int on)
     s->skip_blank = on;
 }
 
+void ctk_sources_set_line_continue(ctk_sources *s, int on)
+{
+    s->line_continue = on;
+}
+
+static int ends_in_blank(GBytes *v)
+{
+    gsize len;
+    const char *d = g_bytes_get_data(v, &len);
+    len--; /* value_new's NUL */
+    return len > 0 && (d[len - 1] == ' ' || d[len - 1] == '\t');
+}
+
 static int is_blank_value(GBytes *v)
 {
     gsize size;
@@ -285,14 +299,46 @@ static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_rep
         int rc = read_record_raw(s, src, value, nul_replaced, cancel);
         if (rc < 0)
             return rc;
-        if (is_eof_value(s, *value)) {
+        /* The joined line keeps its blank: "a \nb" is the one item "a b". */
+        while (s->line_continue && ends_in_blank(*value)) {
+            GBytes *next;
+            rc = read_record_raw(s, src, &next, nul_replaced, cancel);
+            if (rc == CTK_EOF)
+                break;
+            if (rc < 0) {
+                g_bytes_unref(*value);
+                *value = NULL;
+                return rc;
+            }
+            /* -E's string ends the input even as a continuation line; the
+             * line before it stays as it is. */
+            if (is_eof_value(s, next)) {
+                g_bytes_unref(next);
+                src->ended = 1;
+                break;
+            }
+            gsize a, b;
+            const char *da = g_bytes_get_data(*value, &a);
+            const char *db = g_bytes_get_data(next, &b);
+            GString *joined = g_string_sized_new(a + b);
+            g_string_append_len(joined, da, a - 1);
+            g_string_append_len(joined, db, b - 1);
             g_bytes_unref(*value);
+            g_bytes_unref(next);
+            *value = value_new(joined->str, joined->len);
+            g_string_free(joined, TRUE);
+        }
+        if (is_eof_value(s, *value)) {
+            /* *value may be s->streamed, unreffed again when set */
+            g_bytes_unref(*value);
+            *value = NULL;
             src->ended = 1;
             return CTK_EOF;
         }
         if (!s->skip_blank || !is_blank_value(*value))
             return 0;
         g_bytes_unref(*value);
+        *value = NULL;
     }
 }
 
@@ -378,12 +424,18 @@ int ctk_sources_wait_fd(ctk_sources *s)
     return ctk_lines_ready(head->lines) ? -1 : ctk_lines_fd(head->lines);
 }
 
+/* GNU parallel trims Perl's \s: a CRLF file's \r goes with --colsep. */
+static int is_trim_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
 /* One column, trimmed as --trim says. */
 static void push_column(ctk_sources *s, const char *d, size_t len)
 {
-    while (s->trim_left && len > 0 && (d[0] == ' ' || d[0] == '\t'))
+    while (s->trim_left && len > 0 && is_trim_space(d[0]))
         d++, len--;
-    while (s->trim_right && len > 0 && (d[len - 1] == ' ' || d[len - 1] == '\t'))
+    while (s->trim_right && len > 0 && is_trim_space(d[len - 1]))
         len--;
     g_ptr_array_add(s->current, value_new(d, len));
 }

@@ -60,6 +60,9 @@ void ctk_sources_set_cancel_fd(ctk_sources *s, int cancel_fd);
 void ctk_sources_set_trim(ctk_sources *s, int left, int right);
 void ctk_sources_set_eof(ctk_sources *s, const char *eof);
 void ctk_sources_set_skip_blank(ctk_sources *s, int on);
+/* -L/-l: a line of a file or stdin ending in a blank goes on with the
+ * next line, as xargs -L and GNU parallel -L read them. */
+void ctk_sources_set_line_continue(ctk_sources *s, int on);
 /* --link/--xapply: linked sources pair element-wise up to the longest,
  * the shorter ones starting over (GNU parallel's recycling), instead of
  * stopping at the shortest as :::+ does. */
