@@ -219,6 +219,9 @@ for i in range(400):
     done
     run cpp --pipe -b 700 --recend 9 'od -c' <"$BATS_TEST_TMPDIR/in"
     assert_output "$(parallel --pipe --recend 9 --block 700 -k 'od -c' <"$BATS_TEST_TMPDIR/in")"
+    # parallel's -n and -l spell -N and -L with --pipe.
+    run cpp -n 7 -l 3 'wc -l' <"$BATS_TEST_TMPDIR/in"
+    assert_output "$(parallel --pipe -n 7 -l 3 -k 'wc -l' <"$BATS_TEST_TMPDIR/in")"
 }
 
 @test "--recend and --recstart decode backslash escapes as parallel --pipe does" {
