@@ -328,10 +328,11 @@ static int strip_regex(const ctk_blocks *b, const char *data, size_t len, ctk_bu
             rc = ctk_buf_append(to, in, in_len);
         else
             rc = strip_matches(b->strip_re[i], i == 0, in, in_len, to);
-        if (rc == 0 && i < 2)
-            rc = ctk_buf_append(to, "", 1);
+        if (i == 2 || rc < 0)
+            break;
+        rc = ctk_buf_append(to, "", 1);
         in = (const char *)to->data + before;
-        in_len = to->len - before - (i < 2 ? 1 : 0);
+        in_len = to->len - before - 1;
     }
     ctk_buf_free(&pass[0]);
     ctk_buf_free(&pass[1]);
