@@ -99,6 +99,21 @@ gunzip <"$tmp/g.gz" | cmp -s - "$g" && back="gunzip restores the input" || back=
 r=$(ratio "$one" "$two")
 echo "cpipe -j2 gzip -1 vs gzip -1:             ${r}x (bar >= 1.8x: $(verdict "$r" 1.8)); output $same; $back"
 
+echo
+echo "== --round-robin: a filter slow to start (sleep 0.05), 20 MB in 100k blocks, -j2 (median of 3)"
+rr_in=$tmp/rr.txt
+head -c $((20 * 1048576)) "$f" >"$rr_in"
+slow='sleep 0.05; wc -l'
+c_block=$(median3 "$cpipe -j2 --pipe -b 100k '$slow' < $rr_in")
+c_rr=$(median3 "$cpipe -j2 --round-robin --pipe -b 100k '$slow' < $rr_in")
+if command -v parallel >/dev/null; then
+    p_rr=$(median3 "parallel -j2 --round-robin --pipe --block 100k '$slow' < $rr_in")
+    printf '  %-50s %8s s\n' "parallel --pipe --round-robin" "$p_rr"
+fi
+printf '  %-50s %8s s\n' "cpipe (a filter per block)" "$c_block" "cpipe --round-robin" "$c_rr"
+echo "cpipe --round-robin vs a filter per block:  $(ratio "$c_block" "$c_rr")x"
+[ -z "${p_rr:-}" ] || echo "cpipe --round-robin vs parallel's:          $(ratio "$p_rr" "$c_rr")x"
+
 if [ "$rss" -eq 1 ]; then
     echo
     echo "== 10 GB through cat as the filter, --block 1M: max RSS"
