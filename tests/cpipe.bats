@@ -182,6 +182,16 @@ for i in range(400):
     assert_output --partial "cpipe: --round-robin feeds each filter a stream: no --cat or --fifo"
 }
 
+@test "an exported bash function is a filter, as in parallel --pipe" {
+    need_parallel
+    upper() { tr a-z A-Z; }
+    export -f upper
+    run cpp upper <<<"shout"
+    assert_success
+    assert_output "$(parallel --pipe upper <<<"shout")"
+    assert_output "SHOUT"
+}
+
 @test "--rrs feeds the blocks without their separators, as parallel --pipe --rrs" {
     need_parallel
     local in=$BATS_TEST_TMPDIR/in rules s

@@ -1227,6 +1227,26 @@ char *ctk_spawn_find_shell(void)
     return g_strdup(env != NULL && *env == '/' ? env : "/bin/sh");
 }
 
+/* Exported bash functions (BASH_FUNC_name%%) exist only in bash: a
+ * command naming one runs under bash, and every command under
+ * $PARALLEL_SHELL when it is set, as GNU parallel runs them. Returns the
+ * shell, or NULL. */
+char *ctk_spawn_function_shell(const char *command)
+{
+    const char *ps = g_getenv("PARALLEL_SHELL");
+    if (ps != NULL && *ps != '\0')
+        return g_strdup(ps);
+    size_t len = strcspn(command, " \t");
+    char *name = g_strndup(command, len);
+    char *modern = g_strdup_printf("BASH_FUNC_%s%%%%", name);
+    char *older = g_strdup_printf("BASH_FUNC_%s()", name);
+    int exported = len > 0 && (g_getenv(modern) != NULL || g_getenv(older) != NULL);
+    g_free(name);
+    g_free(modern);
+    g_free(older);
+    return exported ? g_find_program_in_path("bash") : NULL;
+}
+
 unsigned ctk_spawn_fit_jobs(unsigned jobs, unsigned per_job, unsigned spare,
                             unsigned long long *limit)
 {

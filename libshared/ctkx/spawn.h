@@ -293,5 +293,9 @@ unsigned ctk_spawn_fit_jobs(unsigned jobs, unsigned per_job, unsigned spare,
 /* The shell GNU parallel would use: the nearest ancestor that is a shell,
  * else $SHELL, else /bin/sh. Free with g_free. */
 char *ctk_spawn_find_shell(void);
+/* The shell a command must run under, as GNU parallel picks it: bash
+ * when its first word names an exported bash function (BASH_FUNC_*),
+ * $PARALLEL_SHELL for every command when set; else NULL. g_free it. */
+char *ctk_spawn_function_shell(const char *command);
 
 #endif

@@ -58,26 +58,6 @@ static char *name_columns(const char *word, char **names, size_t n_names)
     return g_string_free(out, FALSE);
 }
 
-/* Exported bash functions (BASH_FUNC_name%%) exist only in bash: a
- * command naming one runs under bash, and every command under
- * $PARALLEL_SHELL when it is set, as GNU parallel runs them. Returns the
- * shell, or NULL. */
-static char *function_shell(const char *command)
-{
-    const char *ps = g_getenv("PARALLEL_SHELL");
-    if (ps != NULL && *ps != '\0')
-        return g_strdup(ps);
-    size_t len = strcspn(command, " \t");
-    char *name = g_strndup(command, len);
-    char *modern = g_strdup_printf("BASH_FUNC_%s%%%%", name);
-    char *older = g_strdup_printf("BASH_FUNC_%s()", name);
-    int exported = len > 0 && (g_getenv(modern) != NULL || g_getenv(older) != NULL);
-    g_free(name);
-    g_free(modern);
-    g_free(older);
-    return exported ? g_find_program_in_path("bash") : NULL;
-}
-
 /* --tagstring's escapes, as GNU parallel reads them: \t is a tab. */
 static char *tag_escapes(const char *v)
 {
@@ -210,7 +190,7 @@ static int build_command(run *r, cpar_opts *o, int first)
         r->tagtext = r->names != NULL ? name_columns(t, r->names, r->n_names) : g_strdup(t);
         g_free(t);
     }
-    r->shell = function_shell((const char *)g_ptr_array_index(words, 0));
+    r->shell = ctk_spawn_function_shell((const char *)g_ptr_array_index(words, 0));
     unsigned cmd_flags =
         (o->shell || r->shell != NULL ? CTK_CMDLINE_FORCE_SHELL : 0) |
         (o->fill == 'X' || (o->max_replace == 1 && o->per_job > 1) ? CTK_CMDLINE_CONTEXT : 0) |

@@ -81,6 +81,10 @@ int main(int argc, char **argv)
         status = usage_error(err);
         goto out;
     }
+    /* An exported bash function runs under bash, as in parallel --pipe. */
+    shell = ctk_spawn_function_shell(argv[first]);
+    if (shell != NULL)
+        o.shell = 1;
     rc = cpipe_opts_filter(&o, argv + first, (size_t)(argc - first), &rules, &cmd, err, sizeof err);
     if (rc < 0) {
         status = usage_error(err);
@@ -99,7 +103,8 @@ int main(int argc, char **argv)
     ctk_lines_warn_tty(PROG, in_fd);
     /* A reader that went away is a write error to handle, not a death. */
     signal(SIGPIPE, SIG_IGN);
-    shell = ctk_spawn_find_shell();
+    if (shell == NULL)
+        shell = ctk_spawn_find_shell();
     ctk_piperun plan = {
         .prog = PROG,
         .po =
