@@ -399,6 +399,22 @@ static const char *renamed(const ctk_cmdline_names *names, enum op op)
     }
 }
 
+/* A stable insertion sort, longest string first (a removed string, NULL,
+ * counts as empty): strings of one length keep their order. */
+static void sort_longest_first(rpl *tab, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0; j--) {
+            size_t a = tab[j - 1].str ? strlen(tab[j - 1].str) : 0;
+            size_t b = tab[j].str ? strlen(tab[j].str) : 0;
+            if (a >= b)
+                break;
+            rpl tmp = tab[j - 1];
+            tab[j - 1] = tab[j];
+            tab[j] = tmp;
+        }
+}
+
 /* The table after -I and the other renames, longest first (parallel
  * sorts by length so that a short string inside a long one is not
  * replaced first). */
@@ -417,16 +433,7 @@ static void rpl_table(rpl *tab, const ctk_cmdline_names *names)
             if (j != i && tab[j].str != NULL && renamed(names, tab[j].op) != NULL &&
                 renamed(names, tab[i].op) == NULL && strcmp(tab[i].str, tab[j].str) == 0)
                 tab[i].str = NULL; /* a rename took over this default name */
-    for (int i = 1; i < N_RPL; i++)
-        for (int j = i; j > 0; j--) {
-            size_t a = tab[j - 1].str ? strlen(tab[j - 1].str) : 0;
-            size_t b = tab[j].str ? strlen(tab[j].str) : 0;
-            if (a >= b)
-                break;
-            rpl tmp = tab[j - 1];
-            tab[j - 1] = tab[j];
-            tab[j] = tmp;
-        }
+    sort_longest_first(tab, N_RPL);
 }
 
 /* --plus: parallel's %Global::plus joins the table, every string sorted
@@ -444,16 +451,7 @@ static rpl *plus_table(const rpl *tab, size_t *n)
     memcpy(all + N_RPL, job, sizeof job);
     for (size_t k = 0; k < n_keys; k++)
         all[N_RPL + G_N_JOB + k] = (rpl){ctk_plus_key(k), OP_PLUS, (int)k};
-    for (size_t i = 1; i < total; i++)
-        for (size_t j = i; j > 0; j--) {
-            size_t a = all[j - 1].str ? strlen(all[j - 1].str) : 0;
-            size_t b = all[j].str ? strlen(all[j].str) : 0;
-            if (a >= b)
-                break;
-            rpl tmp = all[j - 1];
-            all[j - 1] = all[j];
-            all[j] = tmp;
-        }
+    sort_longest_first(all, total);
     *n = total;
     return all;
 }

@@ -503,6 +503,31 @@ static int produce_piped(ctk_pipe *p, ctk_unit *unit)
     return 0;
 }
 
+/* A window's bytes, read from the input file into out (its whole
+ * contents). CTK_EIO when the file has shrunk below it. */
+static int read_window(const ctk_pipe *p, const ctk_pipe_unit *u, ctk_buf *out)
+{
+    out->len = 0;
+    if (out->cap < u->len) { /* ctk_buf is realloc'd memory (buf.c) */
+        unsigned char *room = realloc(out->data, (size_t)u->len);
+        if (room == NULL)
+            return CTK_ENOMEM;
+        out->data = room;
+        out->cap = (size_t)u->len;
+    }
+    for (size_t got = 0; got < u->len;) {
+        ssize_t n =
+            pread(p->opts.in_fd, out->data + got, (size_t)u->len - got, (off_t)(u->at + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : CTK_EIO;
+        got += (size_t)n;
+    }
+    out->len = (size_t)u->len;
+    return 0;
+}
+
 /* --rrs: the unit becomes the header and the block (a window read from
  * the file) without its record separators, as bytes. Stripping here, in
  * input order, lets a block left empty run no filter, as in parallel;
@@ -515,29 +540,19 @@ static int strip_unit(ctk_pipe *p, ctk_unit *unit)
         return rc;
     size_t header_len = u.kind == CTK_PIPE_UNIT_BYTES ? u.data_len - (size_t)u.len : u.data_len;
     const char *block = (const char *)u.data + header_len;
-    unsigned char *read_in = NULL;
+    ctk_buf read_in = {0};
     if (u.kind == CTK_PIPE_UNIT_WINDOW) {
-        read_in = g_try_malloc(u.len > 0 ? (size_t)u.len : 1);
-        if (read_in == NULL)
-            return CTK_ENOMEM;
-        for (size_t got = 0; got < u.len;) {
-            ssize_t n =
-                pread(p->opts.in_fd, read_in + got, (size_t)u.len - got, (off_t)(u.at + got));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0) {
-                g_free(read_in);
-                return n < 0 ? -errno : CTK_EIO; /* the file shrank */
-            }
-            got += (size_t)n;
+        if ((rc = read_window(p, &u, &read_in)) < 0) {
+            ctk_buf_free(&read_in);
+            return rc;
         }
-        block = (const char *)read_in;
+        block = (const char *)read_in.data;
     }
     ctk_buf data = {0}, in = {0};
     rc = ctk_buf_append(&data, u.data, header_len);
     if (rc == 0)
         rc = ctk_blocks_strip(p->opts.rules, block, (size_t)u.len, &data);
-    g_free(read_in);
+    ctk_buf_free(&read_in);
     int empty = data.len == 0;
     ctk_pipe_unit stripped = {.kind = CTK_PIPE_UNIT_BYTES,
                               .offset = u.offset,
@@ -680,23 +695,7 @@ static int block_bytes(ctk_pipe *p, const ctk_unit *unit, ctk_buf *out)
     out->len = 0;
     if (u.kind == CTK_PIPE_UNIT_BYTES)
         return ctk_buf_append(out, u.data + u.data_len - u.len, (size_t)u.len);
-    if (out->cap < u.len) { /* ctk_buf is realloc'd memory (buf.c) */
-        unsigned char *room = realloc(out->data, (size_t)u.len);
-        if (room == NULL)
-            return CTK_ENOMEM;
-        out->data = room;
-        out->cap = (size_t)u.len;
-    }
-    for (size_t got = 0; got < u.len;) {
-        ssize_t n = pread(p->opts.in_fd, out->data + got, (size_t)u.len - got, (off_t)(u.at + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : CTK_EIO;
-        got += (size_t)n;
-    }
-    out->len = (size_t)u.len;
-    return 0;
+    return read_window(p, &u, out);
 }
 
 static void feed_failed(ctk_pipe *p, const char *what, int rc)
@@ -971,17 +970,28 @@ static int copy_range(int to, int from, uint64_t at, uint64_t len)
     return 0;
 }
 
+/* A fresh file of our own (O_EXCL, 0600) in the temporary folder: its
+ * descriptor, or a negative errno with no name left behind. */
+static int reserve_name(const ctk_pipe *p, char **path)
+{
+    *path = tmp_template(p);
+    int fd = mkostemp(*path, O_CLOEXEC);
+    if (fd < 0) {
+        fd = -errno;
+        g_free(*path);
+        *path = NULL;
+    }
+    return fd;
+}
+
 /* --cat: the block (header first) in a file made O_EXCL and 0600, whose
  * name replaces {}. */
 static int block_file(job *j)
 {
-    char *path = tmp_template(j->p);
-    int fd = mkostemp(path, O_CLOEXEC);
-    if (fd < 0) {
-        int rc = -errno;
-        g_free(path);
-        return rc;
-    }
+    char *path;
+    int fd = reserve_name(j->p, &path);
+    if (fd < 0)
+        return fd;
     set_tmp_path(j, path);
     const ctk_pipe_unit *b = &j->block;
     int rc = write_all_fd(fd, b->data, b->data_len);
@@ -997,13 +1007,10 @@ static int block_file(job *j)
 static int block_fifo(job *j)
 {
     for (int tries = 0; tries < 100; tries++) {
-        char *path = tmp_template(j->p);
-        int fd = mkostemp(path, O_CLOEXEC);
-        if (fd < 0) {
-            int rc = -errno;
-            g_free(path);
-            return rc;
-        }
+        char *path;
+        int fd = reserve_name(j->p, &path);
+        if (fd < 0)
+            return fd;
         close(fd);
         unlink(path);
         if (mkfifo(path, 0600) == 0)
