@@ -877,3 +877,20 @@ cut_oracle() { # MODE BLOCK INPUT-COMMAND: compare cpipe with parallel
     assert_equal "$(seq 100 | cpp -k --will-cite --no-notice -N7 'paste -sd+')" \
         "$(seq 100 | cpp -k -N7 'paste -sd+')"
 }
+
+@test "PARALLEL_SEQ and PARALLEL_PID as parallel --pipe sets them, every strategy" {
+    need_parallel
+    want=$(printf 01a02a0a0a12a34a45a6a | parallel -k -j1 --pipe --recend a -N 3 \
+        'echo -n "$PARALLEL_SEQ>"; cat; echo')
+    for s in sync thread process async; do
+        run cpp -s "$s" -k -j2 --recend a -N 3 'echo -n "$PARALLEL_SEQ>"; cat; echo' \
+            < <(printf 01a02a0a0a12a34a45a6a)
+        assert_success
+        assert_output "$want"
+    done
+    run cpp -N 2 'echo "$PARALLEL_PID"' < <(seq 6)
+    assert_success
+    [ "${#lines[@]}" -eq 3 ]
+    for l in "${lines[@]}"; do [ "$l" -gt 1 ] && [ "$l" != $$ ]; done
+    [ "${lines[0]}" = "${lines[2]}" ]
+}

@@ -830,11 +830,11 @@ typedef struct job {
     ctk_pipe_unit block; /* unit->in decoded; points into it */
     char **argv;
     ctk_buf line;
-    char env_block[48], env_offset[48];
+    char env_block[48], env_offset[48], env_seq[48], env_pid[48];
     char *env_tmp;  /* PARALLEL_TMP=path (--cat, --fifo) */
     char *tmp_path; /* the block's file or fifo, removed by job_release */
     ctk_buf wrap;   /* --fifo: the command under its feeding wrapper */
-    const char *env[4];
+    const char *env[6];
     ctk_spawn_opts so;
     ctk_spawn_child child;
     ctk_spawn_result *res;
@@ -1110,9 +1110,14 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     snprintf(j->env_block, sizeof j->env_block, "CPIPE_BLOCK=%llu", (unsigned long long)unit->seq);
     snprintf(j->env_offset, sizeof j->env_offset, "CPIPE_OFFSET=%llu",
              (unsigned long long)b->offset);
+    /* parallel --pipe's names too: filters written for it read them. */
+    snprintf(j->env_seq, sizeof j->env_seq, "PARALLEL_SEQ=%llu", (unsigned long long)unit->seq);
+    snprintf(j->env_pid, sizeof j->env_pid, "PARALLEL_PID=%ld", (long)p->owner);
     j->env[0] = j->env_block;
     j->env[1] = j->env_offset;
-    j->env[2] = j->env_tmp;
+    j->env[2] = j->env_seq;
+    j->env[3] = j->env_pid;
+    j->env[4] = j->env_tmp;
     ctk_spawn_opts *so = &j->so;
     so->argv = (const char *const *)j->argv;
     so->path = j->argv != NULL ? ctk_spawn_program_path(&p->program, j->argv[0]) : NULL;
