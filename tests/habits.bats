@@ -420,3 +420,22 @@ in_file() {
     run bash -c 'printf "" | timeout 10 script -qec "timeout 2 cpar echo" /dev/null' 
     assert_output --partial 'Input is read from the terminal'
 }
+
+@test "--verbose is -t (stderr), as in parallel and xargs; -v prints on stdout" {
+    in_file 'b\nc\n'
+    PAR_ERR=1 same_as_parallel -k --verbose echo {}ar
+    run cpar -k --verbose echo {}ar ::: b
+    assert_output "echo bar
+bar"
+    run bash -c 'cpar -k --verbose echo {}ar ::: b 2>/dev/null'
+    assert_output bar
+    PAR_ERR=1 same_as_parallel -k -v echo {}ar ::: b c
+}
+
+@test "--timeout takes parallel's time units (1s, 0.02m, 1m30s)" {
+    PAR_ERR=1 same_as_parallel -k --timeout 1s 'sleep {}; echo {}' ::: 0.1 5
+    PAR_STATUS_ONLY=1 same_as_parallel --timeout 0.01m sleep ::: 5
+    run cpar --timeout 1x sleep ::: 0
+    assert_failure 2
+    assert_output --partial 'cpar: --timeout'
+}

@@ -155,8 +155,11 @@ static const ctk_cli_option cpar_options[] = {
     {"xapply", 0, CTK_ARG_NONE, NULL, "pair the sources element-wise, the shorter ones recycled",
      OPT_LINK},
     {"link", 0, CTK_ARG_NONE, NULL, "the same as --xapply", OPT_LINK},
-    {"verbose", 'v', CTK_ARG_NONE, NULL, "print each command line before its output", OPT_VERBOSE},
+    {"show-command", 'v', CTK_ARG_NONE, NULL, "print each command line before its output",
+     OPT_VERBOSE},
     {"trace", 't', CTK_ARG_NONE, NULL, "print each command line on stderr as it starts", OPT_TRACE},
+    /* --verbose is -t in parallel and xargs alike, never -v. */
+    {"verbose", 0, CTK_ARG_NONE, NULL, "the same as -t", OPT_TRACE},
     {"quote", 'q', CTK_ARG_NONE, NULL, "quote the command: no shell syntax, words as they are",
      OPT_QUOTE},
     {"eof-string", 'E', CTK_ARG_REQUIRED, "STR", "stop reading input at an item equal to STR",
@@ -473,7 +476,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_RETRIES:
         return ctk_parse_u64(v, 0, 1000000, &o->retries, why, why_len);
     case OPT_TIMEOUT:
-        return ctk_parse_seconds(v, 1e9, &o->timeout, why, why_len);
+        return parse_duration(v, &o->timeout, why, why_len);
     case OPT_TERMSEQ: {
         int rc = ctk_spawn_termseq_parse(v, o->termseq, CTK_SPAWN_TERMSEQ_MAX, &o->termseq_len);
         if (rc < 0)
