@@ -439,3 +439,18 @@ bar"
     assert_failure 2
     assert_output --partial 'cpar: --timeout'
 }
+
+@test "--lb: a reader that quits (| head) ends the run and its jobs, as parallel's bug #51337 fix does" {
+    local s
+    for s in sync thread async; do
+        run timeout 20 bash -c "cpar -s $s --lb 'echo \$\$ >>$BATS_TEST_TMPDIR/pids.$s; exec yes {}' ::: 1 2 | head -3; echo \"status \${PIPESTATUS[0]}\""
+        assert_line --index 0 --regexp '^[12]$'
+        assert_line --index 3 'status 141'
+        sleep 0.5
+        while read -r pid; do
+            # Gone, or ended and left to init to reap.
+            st=$(ps -o stat= -p "$pid" || true)
+            [[ -z $st || $st == Z* ]] || fail "job $pid of -s $s still runs ($st)"
+        done <"$BATS_TEST_TMPDIR/pids.$s"
+    done
+}

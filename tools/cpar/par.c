@@ -939,6 +939,12 @@ static void flush_lines(ctk_par *p, job *j)
     }
     pthread_mutex_unlock(&p->print_lock);
     g_free(tag);
+    /* A reader that went away (| head) ends the run as it would a grouped
+     * one: the SIGPIPE a job's thread blocks while it feeds the job goes
+     * to the process, and the guard ends every job (GNU parallel's bug
+     * #51337: a --lb job that writes forever must not outlive the pipe). */
+    if (ctk_closeout_error() == EPIPE)
+        kill(getpid(), SIGPIPE);
 }
 
 /* The spawn's sink under --line-buffer (blocking runs): the chunk joins
