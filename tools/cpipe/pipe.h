@@ -42,7 +42,13 @@ typedef struct ctk_pipe_opts {
     unsigned jobs;      /* filters at once (the window is jobs + 2) */
     ctk_halt halt;      /* when failed (or done) blocks stop the run;
                            default never: every block runs */
-    int tag;            /* prefix output lines with the block number */
+    const ctk_cmdline *tagstring; /* --tag, --tagstring: a text ({#}, {%}) and a tab
+                                     before every output line; NULL: none */
+    int verbose;                  /* -v: each command line before its output */
+    double delay;                 /* --delay: seconds between filter starts; 0: none */
+    int files;                    /* --files: outputs in files of tmpdir, their names printed */
+    double block_timeout;         /* --blocktimeout: piped input idle this long ends a
+                                     block early; 0: never */
     int empty_block;    /* empty input still runs one filter */
     int cat;            /* --cat: the block in a temporary file named by {} */
     int fifo;           /* --fifo: the block through a named pipe named by {} */
