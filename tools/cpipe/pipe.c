@@ -72,8 +72,9 @@ struct ctk_pipe {
     size_t n_shared;
     /* The job slots ({%}), [1..jobs] in use or not, shared the same way. */
     unsigned char *slots;
-    ctk_rate *rate; /* --delay; NULL: none */
-    int stall_armed; /* --blocktimeout: a read may give up (ETIMEDOUT) */
+    ctk_rate *rate;    /* --delay; NULL: none */
+    int stall_armed;   /* --blocktimeout: a read may give up (ETIMEDOUT)... */
+    size_t stall_from; /* ...once p->next holds bytes past this */
 
     pthread_mutex_t lock; /* everything below */
     GPtrArray *running;   /* ctk_spawn_child * of this process */
@@ -101,7 +102,9 @@ static ssize_t read_some(ctk_pipe *p, void *buf, size_t len)
         struct pollfd pf[2] = {{.fd = p->opts.in_fd, .events = POLLIN},
                                {.fd = p->cancel_fd, .events = POLLIN}};
         /* --blocktimeout: input that stalls with a block begun ends it. */
-        int ms = p->stall_armed ? (int)(p->opts.block_timeout * 1000.0) : -1;
+        int ms = p->stall_armed && p->next.len > p->stall_from
+                     ? (int)(p->opts.block_timeout * 1000.0)
+                     : -1;
         int n = poll(pf, p->cancel_fd >= 0 ? 2 : 1, ms);
         if (ctk_is_cancelled(p->cancel) || (n > 0 && pf[1].revents != 0)) {
             errno = ECANCELED;
@@ -456,7 +459,8 @@ static int cut_piped_sized(ctk_pipe *p, size_t skip, size_t *cut)
 {
     for (;;) {
         uint64_t t = pipe_target(p);
-        p->stall_armed = p->opts.block_timeout > 0 && p->next.len > skip;
+        p->stall_armed = p->opts.block_timeout > 0;
+        p->stall_from = skip;
         int rc = fill(p, skip, (size_t)t);
         p->stall_armed = 0;
         const char *data = (const char *)p->next.data + skip;
@@ -470,8 +474,10 @@ static int cut_piped_sized(ctk_pipe *p, size_t skip, size_t *cut)
                 p->carry = 0;
                 return 0;
             }
-            p->stall_armed = 0;
             rc = fill(p, skip, len + 1);
+            if (rc < 0)
+                return rc;
+            continue; /* look again with what came */
         }
         if (rc < 0)
             return rc;
@@ -867,8 +873,8 @@ typedef struct job {
     ctk_spawn_opts so;
     ctk_spawn_child child;
     ctk_spawn_result *res;
-    int lane_fd; /* a lane's stdin: the feeder writes the other end */
-    int skip;    /* a lane the input ended before: no filter runs */
+    int lane_fd;   /* a lane's stdin: the feeder writes the other end */
+    int skip;      /* a lane the input ended before: no filter runs */
     unsigned slot; /* {%}; 0: none taken */
 } job;
 
@@ -1675,8 +1681,6 @@ static int write_output(ctk_pipe *p, uint64_t seq, const ctk_pipe_result *r,
         rc = ctk_spawn_stream_copy(s, p->opts.out_fd);
     else if (rc == 0)
         rc = ctk_spawn_stream_foreach(s, write_tagged, &w);
-    if (rc == 0 && !w.at_line_start)
-        rc = write_all(p->opts.out_fd, "\n", 1);
     ctk_buf_free(&w.scratch);
     ctk_buf_free(&tag);
     return rc;

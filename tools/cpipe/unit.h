@@ -78,7 +78,7 @@ typedef struct ctk_pipe_result {
     const unsigned char *line; /* -v: the command line as run (decoded: points
                                 * into the encoded bytes); else empty */
     size_t line_len;
-    uint64_t run, ticket; /* HERE */
+    uint64_t run, ticket;     /* HERE */
     uint64_t spool_id;        /* BYTES: the spool holding the output (ctk_spool_id) */
     uint64_t spool_off;       /* where the output is in it */
     uint64_t spool_len;       /* 0: none, the output is mem; else out_bytes,
