@@ -902,8 +902,9 @@ pipe_oracle() {
 @test "cpipeopt: -v prints the command line (tagged), -q quotes the filter" {
     pipe_oracle 'seq 3' -v --tagstring foo cat
     pipe_oracle 'seq 1' -j10 -v cat
-    pipe_oracle 'seq 4' -k -N2 -v echo '$PARALLEL_SEQ' '|' cat
-    pipe_oracle 'seq 4' -k -N2 -q -v echo '$PARALLEL_SEQ' '|' cat
+    pipe_oracle 'seq 4' -k -N2 -v 'cat >/dev/null; echo $PARALLEL_SEQ | cat'
+    # A filter that reads its block: parallel's status is racy for one that does not.
+    pipe_oracle 'seq 4' -k -N2 -q -v sh -c 'cat >/dev/null; echo "$PARALLEL_SEQ" "|" {#}'
     pipe_oracle 'echo foo' -k -q sh -c 'cat; echo {#} {%}'
 }
 
