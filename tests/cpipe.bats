@@ -432,9 +432,9 @@ for i in range(400):
     assert_equal "$status" 4
 }
 
-@test "--tag, CPIPE_BLOCK, CPIPE_OFFSET and --block-id" {
+@test "--tagstring {#}, CPIPE_BLOCK, CPIPE_OFFSET and --block-id" {
     seq 1 6 >"$BATS_TEST_TMPDIR/in"
-    run cpp --pipe -b 4 --tag cat <"$BATS_TEST_TMPDIR/in"
+    run cpp --pipe -b 4 --tagstring '{#}' cat <"$BATS_TEST_TMPDIR/in"
     assert_output $'1\t1\n1\t2\n2\t3\n2\t4\n3\t5\n3\t6'
     seq 1 3000 >"$BATS_TEST_TMPDIR/in"
     # Each block's offset is where its bytes are in the input.
@@ -893,4 +893,84 @@ cut_oracle() { # MODE BLOCK INPUT-COMMAND: compare cpipe with parallel
     [ "${#lines[@]}" -eq 3 ]
     for l in "${lines[@]}"; do [ "$l" -gt 1 ] && [ "$l" != $$ ]; done
     [ "${lines[0]}" = "${lines[2]}" ]
+}
+
+# cpipeopt: --tag/--tagstring, -v, -q, --delay, --files, --blocktimeout and the
+# accepted --line-buffer/--ungroup/--compress, with parallel --pipe as the oracle
+
+# pipe_oracle INPUT-COMMAND ARGS...: cpipe ARGS and parallel --pipe ARGS on the
+# same input give the same stdout+stderr and exit status.
+pipe_oracle() {
+    local input=$1
+    shift
+    local want got
+    want=$(bash -c "$input" | timeout 60 parallel --pipe "$@" 2>&1; echo "rc=$?")
+    got=$(bash -c "$input" | cpp "$@" 2>&1; echo "rc=$?")
+    [[ $got == "$want" ]] || fail "cpipe $*: $(diff <(echo "$want") <(echo "$got"))"
+}
+
+@test "cpipeopt: --tag and --tagstring ({#}, {%}, \t) tag lines as parallel --pipe" {
+    pipe_oracle 'seq 3000' -k -j4 -N1000 --tagstring '{%}' LC_ALL=C wc
+    pipe_oracle 'seq 5' -k -j1 -N2 --tagstring 'b{#}\ts{%}' cat
+    pipe_oracle 'seq 3' --tag cat
+    pipe_oracle 'printf "a\nb"' --tagstring x cat
+}
+
+@test "cpipeopt: -v prints the command line (tagged), -q quotes the filter" {
+    pipe_oracle 'seq 3' -v --tagstring foo cat
+    pipe_oracle 'seq 1' -j10 -v cat
+    pipe_oracle 'seq 4' -k -N2 -v 'cat >/dev/null; echo $PARALLEL_SEQ | cat'
+    # A filter that reads its block: parallel's status is racy for one that does not.
+    pipe_oracle 'seq 4' -k -N2 -q -v sh -c 'cat >/dev/null; echo "$PARALLEL_SEQ" "|" {#}'
+    pipe_oracle 'echo foo' -k -q sh -c 'cat; echo {#} {%}'
+}
+
+@test "cpipeopt: {%} is the job slot and --delay spaces the filters' starts" {
+    seq 10000 >"$BATS_TEST_TMPDIR/in"
+    pipe_oracle "cat $BATS_TEST_TMPDIR/in" -k -j2 --block 10k --delay 0.1 'sleep 0.2; echo {%}'
+    # Three filters, 0.4 s apart: the last starts at least 0.8 s after the first.
+    run cpp -j3 -N1 --delay 0.4 'date +%s.%N' < <(seq 3)
+    assert_success
+    run awk 'NR == 1 { a = $1 } END { print ($1 - a >= 0.75) ? "spaced" : "not spaced: " $1 - a }' \
+        <<<"$output"
+    assert_output spaced
+    run cpp --delay 1x cat < <(seq 1)
+    assert_failure 2
+    assert_output --partial "cpipe: --delay 1x: not a duration"
+}
+
+@test "cpipeopt: --files writes each block's output to a file of --tmpdir and prints its name" {
+    local d=$BATS_TEST_TMPDIR/files g=$BATS_TEST_TMPDIR/gnu
+    mkdir -p "$d" "$g"
+    run cpp --tmpdir "$d" -k -N2 -v --tagstring 'x{#}' --files cat < <(seq 6)
+    assert_success
+    local want
+    want=$(seq 6 | parallel --pipe --tmpdir "$g" -k -N2 -v --tagstring 'x{#}' --files cat)
+    # The same lines but for the random names; each file holds what parallel's does.
+    assert_equal "$(sed 's|\t/.*\.par$|\tF|' <<<"$output")" "$(sed 's|\t/.*\.par$|\tF|' <<<"$want")"
+    paste <(cut -f2 <<<"$output") <(cut -f2 <<<"$want") | while read -r mine theirs; do
+        [[ $mine == "$d"/par*.par ]] || fail "not in --tmpdir: $mine"
+        cmp "$mine" "$theirs" || fail "$mine differs from parallel's $theirs"
+    done
+    assert_equal "$(ls "$d" | wc -l)" 3
+    seq 500 | cpp --tmpdir "$d" -j10 --block 1k --files wc >/dev/null
+    assert_equal "$(ls "$d" | wc -l)" $((3 + $(seq 500 | parallel --pipe --tmpdir "$g" -j10 --block 1k --files wc | wc -l)))
+}
+
+@test "cpipeopt: --blocktimeout cuts a stalled pipe at its last whole record, as parallel" {
+    local input='sleep 1; echo job1a; sleep 2; echo job2b; echo -n job3c; sleep 2; echo job3d'
+    pipe_oracle "$input" --blocktimeout 1 -j1 --tagstring '{#}' -k cat
+    pipe_oracle 'seq 3' --bt 1 cat
+    run cpp --bt 0.5 cat < <(seq 1)
+    assert_failure 2
+    assert_output --partial "cpipe: --blocktimeout 0.5: must be at least 1"
+}
+
+@test "cpipeopt: --line-buffer, --ungroup and --compress keep the output parallel gives" {
+    pipe_oracle 'seq 3' -k -j2 --compress -N1 -L1 cat
+    pipe_oracle 'seq 4' -k -j3 --compress -N1 -L1 wc
+    pipe_oracle 'seq 100' -k -N10 --linebuffer 'paste -sd+'
+    pipe_oracle 'seq 100' -k -N10 --lb 'paste -sd+'
+    assert_equal "$(seq 1000 | cpp -u -N10 -j4 'paste -sd+' | sort)" \
+        "$(seq 1000 | parallel --pipe -u -N10 -j4 'paste -sd+' | sort)"
 }

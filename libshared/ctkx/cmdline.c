@@ -1124,3 +1124,22 @@ size_t ctk_cmdline_arg_cost(const ctk_cmdline *t, const ctk_cmdline_item *arg, u
     ctk_buf_free(&r.value);
     return cost;
 }
+
+/* --tagstring's escapes, as GNU parallel reads them: \t is a tab. */
+char *ctk_cmdline_text_escapes(const char *v)
+{
+    size_t n = strlen(v), k = 0;
+    char *out = malloc(n + 1);
+    if (out == NULL)
+        abort(); /* a small allocation, as GLib's policy */
+    for (const char *p = v; *p != '\0'; p++) {
+        if (p[0] == '\\' && p[1] == 't') {
+            out[k++] = '\t';
+            p++;
+        } else {
+            out[k++] = *p;
+        }
+    }
+    out[k] = '\0';
+    return out;
+}

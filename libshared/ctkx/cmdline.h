@@ -117,4 +117,8 @@ int ctk_cmdline_quote(ctk_buf *out, const char *s, size_t len);
 #ifdef __cplusplus
 }
 #endif
+/* --tagstring's escapes, as GNU parallel reads them: \t is a tab (cpar,
+ * cpipe). Returns a new string, to free(). */
+char *ctk_cmdline_text_escapes(const char *text);
+
 #endif

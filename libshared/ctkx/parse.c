@@ -222,3 +222,48 @@ unsigned ctk_cpu_count(void)
         return UINT_MAX;
     return (unsigned)n;
 }
+
+/* GNU parallel's durations: seconds, or numbers with s, m, h, d
+ * postfixes, added up ("1h30m", "2.5s"). */
+int ctk_parse_duration(const char *v, double *out, char *why, size_t why_len)
+{
+    double total = 0;
+    const char *p = v;
+    do {
+        char *end;
+        errno = 0;
+        double n = g_ascii_strtod(p, &end);
+        int unit = 1;
+        if (end == p || errno != 0 || n < 0 || !isfinite(n))
+            goto bad;
+        switch (*end) {
+        case 's':
+            unit = 1;
+            end++;
+            break;
+        case 'm':
+            unit = 60;
+            end++;
+            break;
+        case 'h':
+            unit = 3600;
+            end++;
+            break;
+        case 'd':
+            unit = 86400;
+            end++;
+            break;
+        case '\0':
+            break;
+        default:
+            goto bad;
+        }
+        total += n * unit;
+        p = end;
+    } while (*p != '\0');
+    *out = total;
+    return 0;
+bad:
+    snprintf(why, why_len, "not a duration (seconds, or with s, m, h, d: 1m30s)");
+    return CTK_EINVAL;
+}

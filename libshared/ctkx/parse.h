@@ -31,6 +31,9 @@ int ctk_parse_size(const char *text, ctk_size_rules rules, uint64_t min, uint64_
                    uint64_t *out, char *why, size_t why_len);
 /* Non-negative decimal seconds ("0.5", "30"), at most max. */
 int ctk_parse_seconds(const char *text, double max, double *out, char *why, size_t why_len);
+/* GNU parallel's durations (--delay, --timeout): seconds, or numbers with
+ * s, m, h, d postfixes, added up ("1h30m", "2.5s"). */
+int ctk_parse_duration(const char *text, double *out, char *why, size_t why_len);
 /* -j: "N" (1..max) or "N%" of `cores`, at least 1. */
 int ctk_parse_jobs(const char *text, unsigned cores, unsigned max, unsigned *out, char *why,
                    size_t why_len);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glib.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -267,4 +268,15 @@ void ctk_spool_release(ctk_spool *s, uint64_t off, uint64_t len)
     if (s->sh->live > 0 && --s->sh->live == 0)
         s->sh->end = 0;
     pthread_mutex_unlock(&s->sh->lock);
+}
+
+int ctk_spool_par_file(const char *dir, char **path)
+{
+    if (dir == NULL || *dir == '\0')
+        dir = g_getenv("TMPDIR");
+    if (dir == NULL || *dir == '\0')
+        dir = "/tmp";
+    *path = g_build_filename(dir, "parXXXXXX.par", NULL);
+    int fd = g_mkstemp_full(*path, O_WRONLY | O_CLOEXEC, 0600);
+    return fd < 0 ? -errno : fd;
 }

@@ -62,4 +62,10 @@ int ctk_spool_fd(const ctk_spool *s);
  * is released once (by the consumer, or by whoever gives up on it). */
 void ctk_spool_release(ctk_spool *s, uint64_t off, uint64_t len);
 
+/* --files (cpar, cpipe): a new file for one job's output, named as GNU
+ * parallel names them (DIR/parXXXXXX.par; dir NULL: $TMPDIR, else /tmp),
+ * opened for writing. Returns the fd and the name in *path (g_free), or
+ * -errno with *path still set for the message. */
+int ctk_spool_par_file(const char *dir, char **path);
+
 #endif

@@ -58,21 +58,6 @@ static char *name_columns(const char *word, char **names, size_t n_names)
     return g_string_free(out, FALSE);
 }
 
-/* --tagstring's escapes, as GNU parallel reads them: \t is a tab. */
-static char *tag_escapes(const char *v)
-{
-    GString *out = g_string_new(NULL);
-    for (const char *p = v; *p != '\0'; p++) {
-        if (p[0] == '\\' && p[1] == 't') {
-            g_string_append_c(out, '\t');
-            p++;
-        } else {
-            g_string_append_c(out, *p);
-        }
-    }
-    return g_string_free(out, FALSE);
-}
-
 static double start_rate(const cpar_opts *o)
 {
     double r = o->rate;
@@ -186,9 +171,9 @@ static int build_command(run *r, cpar_opts *o, int first)
     if (words->len == 0)
         g_ptr_array_add(words, g_strdup(o->replace != NULL ? o->replace : "{}"));
     if (o->tagstring != NULL) {
-        char *t = tag_escapes(o->tagstring);
+        char *t = ctk_cmdline_text_escapes(o->tagstring);
         r->tagtext = r->names != NULL ? name_columns(t, r->names, r->n_names) : g_strdup(t);
-        g_free(t);
+        free(t); /* malloc: ctk_cmdline_text_escapes */
     }
     r->shell = ctk_spawn_function_shell((const char *)g_ptr_array_index(words, 0));
     unsigned cmd_flags =

@@ -243,51 +243,6 @@ static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
     return CTK_EINVAL;
 }
 
-/* GNU parallel's durations: seconds, or numbers with s, m, h, d
- * postfixes, added up ("1h30m", "2.5s"). */
-static int parse_duration(const char *v, double *out, char *why, size_t why_len)
-{
-    double total = 0;
-    const char *p = v;
-    do {
-        char *end;
-        errno = 0;
-        double n = g_ascii_strtod(p, &end);
-        int unit = 1;
-        if (end == p || errno != 0 || n < 0 || !isfinite(n))
-            goto bad;
-        switch (*end) {
-        case 's':
-            unit = 1;
-            end++;
-            break;
-        case 'm':
-            unit = 60;
-            end++;
-            break;
-        case 'h':
-            unit = 3600;
-            end++;
-            break;
-        case 'd':
-            unit = 86400;
-            end++;
-            break;
-        case '\0':
-            break;
-        default:
-            goto bad;
-        }
-        total += n * unit;
-        p = end;
-    } while (*p != '\0');
-    *out = total;
-    return 0;
-bad:
-    snprintf(why, why_len, "not a duration (seconds, or with s, m, h, d: 1m30s)");
-    return CTK_EINVAL;
-}
-
 static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
 {
     cpar_opts *o = arg;
@@ -476,7 +431,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_RETRIES:
         return ctk_parse_u64(v, 0, 1000000, &o->retries, why, why_len);
     case OPT_TIMEOUT:
-        return parse_duration(v, &o->timeout, why, why_len);
+        return ctk_parse_duration(v, &o->timeout, why, why_len);
     case OPT_TERMSEQ: {
         int rc = ctk_spawn_termseq_parse(v, o->termseq, CTK_SPAWN_TERMSEQ_MAX, &o->termseq_len);
         if (rc < 0)
@@ -492,7 +447,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_HALT:
         return ctk_halt_parse(v, &o->halt, why, why_len);
     case OPT_DELAY:
-        return parse_duration(v, &o->delay, why, why_len);
+        return ctk_parse_duration(v, &o->delay, why, why_len);
     case OPT_RATE:
         return ctk_rate_parse(v, &o->rate, why, why_len);
     case OPT_TAGSTRING:

@@ -1403,10 +1403,9 @@ static int write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
  * them ($TMPDIR/parXXXXX.par), and that file's name on stdout. */
 static void write_files(ctk_par *p, const ctk_par_result *r)
 {
-    const char *dir = g_getenv("TMPDIR") ? g_getenv("TMPDIR") : "/tmp";
-    char *path = g_build_filename(dir, "parXXXXXX.par", NULL);
-    int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
-    int rc = fd < 0 ? -errno : 0;
+    char *path;
+    int fd = ctk_spool_par_file(NULL, &path);
+    int rc = fd < 0 ? fd : 0;
     if (fd >= 0) {
         close(fd);
         char *d = g_path_get_dirname(path), *b = g_path_get_basename(path);

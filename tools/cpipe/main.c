@@ -60,7 +60,7 @@ int main(int argc, char **argv)
         fprintf(stderr, PROG ": cannot start: %s\n", ctk_strerror(rc));
         return 255;
     }
-    ctk_cmdline *cmd = NULL;
+    ctk_cmdline *cmd = NULL, *tag = NULL;
     ctk_blocks *rules = NULL;
     char *shell = NULL;
     rc = ctk_cli_parse(&cli, reg, argc, argv, &c, &first, err, sizeof err);
@@ -86,6 +86,8 @@ int main(int argc, char **argv)
     if (shell != NULL)
         o.shell = 1;
     rc = cpipe_opts_filter(&o, argv + first, (size_t)(argc - first), &rules, &cmd, err, sizeof err);
+    if (rc == 0)
+        rc = cpipe_opts_tagstring(&o, &tag, err, sizeof err);
     if (rc < 0) {
         status = usage_error(err);
         goto out;
@@ -120,7 +122,11 @@ int main(int argc, char **argv)
                 .lines = o.lines,
                 .jobs = ctk_piperun_fit_jobs(PROG, c.jobs ? c.jobs : ctk_cpu_count()),
                 .halt = o.halt,
-                .tag = o.tag,
+                .tagstring = tag,
+                .verbose = o.verbose,
+                .delay = o.delay,
+                .files = o.files,
+                .block_timeout = o.block_timeout,
                 .empty_block = o.empty_block,
                 .cat = o.cat,
                 .fifo = o.fifo,
@@ -151,6 +157,7 @@ out:
         close(in_fd);
     g_free(shell);
     ctk_cmdline_free(cmd);
+    ctk_cmdline_free(tag);
     ctk_blocks_free(rules);
     ctk_common_free(&c);
     ctk_registry_free(reg);

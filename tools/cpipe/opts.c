@@ -5,6 +5,7 @@
  */
 #include <glib.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctkx/parse.h"
@@ -37,6 +38,15 @@ enum {
     OPT_RRS,
     OPT_ROUND_ROBIN,
     OPT_ACCEPTED,
+    OPT_TAGSTRING,
+    OPT_VERBOSE,
+    OPT_QUOTE,
+    OPT_DELAY,
+    OPT_LINE_BUFFER,
+    OPT_UNGROUP,
+    OPT_FILES,
+    OPT_COMPRESS,
+    OPT_BLOCK_TIMEOUT,
 };
 
 static const ctk_cli_option cpipe_options[] = {
@@ -78,8 +88,34 @@ static const ctk_cli_option cpipe_options[] = {
     {"reduce", 0, CTK_ARG_REQUIRED, "CMD", "pipe the outputs, in order, into CMD", OPT_REDUCE},
     {"block-id", 0, CTK_ARG_NONE, NULL, "give FILTER the block number as its last argument",
      OPT_BLOCK_ID},
-    {"tag", 0, CTK_ARG_NONE, NULL, "prefix each output line with the block number and a tab",
+    {"tag", 0, CTK_ARG_NONE, NULL,
+     "prefix each output line with a tab, as parallel --pipe --tag (its argument is empty)",
      OPT_TAG},
+    {"tagstring", 0, CTK_ARG_REQUIRED, "STR",
+     "prefix each output line with STR and a tab ({#}: block, {%}: job slot; \\t: a tab)",
+     OPT_TAGSTRING},
+    {"verbose", 'v', CTK_ARG_NONE, NULL, "print each block's command line before its output",
+     OPT_VERBOSE},
+    {"quote", 'q', CTK_ARG_NONE, NULL, "quote FILTER: no shell syntax, its words as they are",
+     OPT_QUOTE},
+    {"delay", 0, CTK_ARG_REQUIRED, "SECS",
+     "start filters at least SECS apart (s, m, h, d postfixes: 1m30s)", OPT_DELAY},
+    {"line-buffer", 0, CTK_ARG_NONE, NULL,
+     "accepted; each block's output is still written whole (never mixed)", OPT_LINE_BUFFER},
+    {"linebuffer", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
+    {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
+    {"ungroup", 'u', CTK_ARG_NONE, NULL,
+     "write outputs as blocks finish (as --unordered; each output still whole)", OPT_UNGROUP},
+    {"files", 0, CTK_ARG_NONE, NULL,
+     "write each block's output to a file in --tmpdir and print the file's name instead",
+     OPT_FILES},
+    {"compress", 0, CTK_ARG_NONE, NULL,
+     "accepted; no effect (outputs beyond memory wait in temporary files as they are)",
+     OPT_COMPRESS},
+    {"blocktimeout", 0, CTK_ARG_REQUIRED, "SECS",
+     "cut a block early when piped input has stalled for SECS (at least 1)", OPT_BLOCK_TIMEOUT},
+    {"block-timeout", 0, CTK_ARG_REQUIRED, "SECS", "the same as --blocktimeout", OPT_BLOCK_TIMEOUT},
+    {"bt", 0, CTK_ARG_REQUIRED, "SECS", "the same as --blocktimeout", OPT_BLOCK_TIMEOUT},
     {"halt", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N",
      "stop early: now|soon,fail|success|done=N (default never: run every block)", OPT_HALT},
     {"halt-on-error", 0, CTK_ARG_REQUIRED, "WHEN,WHY=N", "the same as --halt", OPT_HALT},
@@ -181,7 +217,34 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->round_robin = 1;
         return 0;
     case OPT_ACCEPTED:
+    case OPT_COMPRESS:
+    case OPT_LINE_BUFFER:
         return 0;
+    case OPT_TAGSTRING:
+        o->tagstring = v;
+        return 0;
+    case OPT_VERBOSE:
+        o->verbose = 1;
+        return 0;
+    case OPT_QUOTE:
+        o->quote = 1;
+        return 0;
+    case OPT_DELAY:
+        return ctk_parse_duration(v, &o->delay, why, why_len);
+    case OPT_UNGROUP:
+        o->unordered = 1;
+        return 0;
+    case OPT_FILES:
+        o->files = 1;
+        return 0;
+    case OPT_BLOCK_TIMEOUT: {
+        int rc = ctk_parse_duration(v, &o->block_timeout, why, why_len);
+        if (rc == 0 && o->block_timeout < 1) {
+            snprintf(why, why_len, "must be at least 1 (second), as in parallel");
+            rc = CTK_EINVAL;
+        }
+        return rc;
+    }
     }
     return CTK_EINVAL;
 }
@@ -237,9 +300,20 @@ int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blo
         o->regexp, o->fixed,      o->rrs};
     if (ctk_blocks_new(rules, &bo, err, err_len) < 0)
         return CTK_EINVAL;
-    /* --block-id: the block number ({#}) as one more word. */
+    /* --block-id: the block number ({#}) as one more word. -q: each word
+     * quoted, so the shell sees it as it is (as cpar -q). */
     char **all = g_new0(char *, n_words + 2);
     memcpy(all, words, n_words * sizeof *all);
+    GPtrArray *quoted = g_ptr_array_new_with_free_func(g_free);
+    for (size_t i = 0; o->quote && i < n_words; i++) {
+        ctk_buf q = {0};
+        if (ctk_cmdline_quote(&q, words[i], strlen(words[i])) == 0) {
+            char *w = g_strndup((const char *)q.data, q.len);
+            g_ptr_array_add(quoted, w);
+            all[i] = w;
+        }
+        ctk_buf_free(&q);
+    }
     if (o->block_id)
         all[n_words++] = "{#}";
     /* The block on stdin needs no {}; a file or fifo's name is appended
@@ -248,10 +322,23 @@ int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blo
         (o->cat || o->fifo ? 0 : CTK_CMDLINE_NO_APPEND) | (o->shell ? CTK_CMDLINE_FORCE_SHELL : 0);
     int rc = ctk_cmdline_parse(cmd, all, n_words, NULL, flags, err, err_len);
     g_free(all);
+    g_ptr_array_free(quoted, TRUE);
     if (rc < 0) {
         ctk_blocks_free(*rules);
         *rules = NULL;
         return CTK_EINVAL;
     }
     return 0;
+}
+
+int cpipe_opts_tagstring(const cpipe_opts *o, ctk_cmdline **tag, char *err, size_t err_len)
+{
+    *tag = NULL;
+    if (o->tagstring == NULL && !o->tag)
+        return 0;
+    /* --tag tags with the arguments, and --pipe has none: an empty tag. */
+    char *text = ctk_cmdline_text_escapes(o->tagstring != NULL ? o->tagstring : "");
+    int rc = ctk_cmdline_parse(tag, &text, 1, NULL, CTK_CMDLINE_TEXT, err, err_len);
+    free(text);
+    return rc < 0 ? CTK_EINVAL : 0;
 }

@@ -25,6 +25,9 @@ typedef struct cpipe_opts {
     int regexp, unordered, block_id, tag, empty_block, shell, cat, fifo, rrs, round_robin;
     ctk_halt halt;
     const char *reduce, *tmpdir;
+    const char *tagstring;
+    int verbose, quote, files;
+    double delay, block_timeout;
 } cpipe_opts;
 
 /* The command line's description, its handler filling a cpipe_opts
@@ -41,5 +44,9 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd);
  * error); on success the caller frees *rules and *cmd. */
 int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blocks **rules,
                       ctk_cmdline **cmd, char *err, size_t err_len);
+
+/* --tag or --tagstring's template (a text with {#} and {%}) in *tag, or
+ * NULL when neither is given. CTK_EINVAL with the reason in err. */
+int cpipe_opts_tagstring(const cpipe_opts *o, ctk_cmdline **tag, char *err, size_t err_len);
 
 #endif

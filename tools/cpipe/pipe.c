@@ -19,6 +19,7 @@
 
 #include "pipe.h"
 #include "ctkx/guard.h"
+#include "ctkx/rate.h"
 #include "ctkx/spool.h"
 #include "unit.h"
 
@@ -69,6 +70,11 @@ struct ctk_pipe {
      * workers, so a signal reaches filters this process did not start. */
     pid_t *shared_pids;
     size_t n_shared;
+    /* The job slots ({%}), [1..jobs] in use or not, shared the same way. */
+    unsigned char *slots;
+    ctk_rate *rate;    /* --delay; NULL: none */
+    int stall_armed;   /* --blocktimeout: a read may give up (ETIMEDOUT)... */
+    size_t stall_from; /* ...once p->next holds bytes past this */
 
     pthread_mutex_t lock; /* everything below */
     GPtrArray *running;   /* ctk_spawn_child * of this process */
@@ -95,9 +101,17 @@ static ssize_t read_some(ctk_pipe *p, void *buf, size_t len)
     for (;;) {
         struct pollfd pf[2] = {{.fd = p->opts.in_fd, .events = POLLIN},
                                {.fd = p->cancel_fd, .events = POLLIN}};
-        int n = poll(pf, p->cancel_fd >= 0 ? 2 : 1, -1);
+        /* --blocktimeout: input that stalls with a block begun ends it. */
+        int ms = p->stall_armed && p->next.len > p->stall_from
+                     ? (int)(p->opts.block_timeout * 1000.0)
+                     : -1;
+        int n = poll(pf, p->cancel_fd >= 0 ? 2 : 1, ms);
         if (ctk_is_cancelled(p->cancel) || (n > 0 && pf[1].revents != 0)) {
             errno = ECANCELED;
+            return -1;
+        }
+        if (n == 0 && ms >= 0) {
+            errno = ETIMEDOUT;
             return -1;
         }
         if (n < 0 && errno != EINTR)
@@ -445,11 +459,28 @@ static int cut_piped_sized(ctk_pipe *p, size_t skip, size_t *cut)
 {
     for (;;) {
         uint64_t t = pipe_target(p);
+        p->stall_armed = p->opts.block_timeout > 0;
+        p->stall_from = skip;
         int rc = fill(p, skip, (size_t)t);
-        if (rc < 0)
-            return rc;
+        p->stall_armed = 0;
         const char *data = (const char *)p->next.data + skip;
         size_t len = p->next.len - skip, c;
+        if (rc == -ETIMEDOUT) {
+            /* GNU parallel's --blocktimeout: the whole records read so far
+             * are a block; a partial one waits for its end. */
+            c = ctk_blocks_cut(p->opts.rules, data, len, len);
+            if (c > 0) {
+                *cut = c;
+                p->carry = 0;
+                return 0;
+            }
+            rc = fill(p, skip, len + 1);
+            if (rc < 0)
+                return rc;
+            continue; /* look again with what came */
+        }
+        if (rc < 0)
+            return rc;
         if (len < t) { /* the end of input */
             c = p->opts.lines > 0 ? ctk_blocks_lines_cut(data, len, p->opts.lines) : 0;
             *cut = c > 0 ? c : len;
@@ -621,6 +652,10 @@ static int produce_lane(ctk_pipe *p, ctk_unit *unit)
 int ctk_pipe_produce(void *arg, ctk_unit *unit)
 {
     ctk_pipe *p = arg;
+    /* --delay: the strategies start units as they come, so spacing them
+     * here spaces the starts. */
+    if (p->rate != NULL && ctk_rate_wait(p->rate, p->cancel, p->cancel_fd) < 0)
+        return CTK_EOF;
     return p->opts.round_robin ? produce_lane(p, unit) : next_block(p, unit);
 }
 
@@ -830,17 +865,40 @@ typedef struct job {
     ctk_pipe_unit block; /* unit->in decoded; points into it */
     char **argv;
     ctk_buf line;
-    char env_block[48], env_offset[48], env_seq[48], env_pid[48];
-    char *env_tmp;  /* PARALLEL_TMP=path (--cat, --fifo) */
-    char *tmp_path; /* the block's file or fifo, removed by job_release */
-    ctk_buf wrap;   /* --fifo: the command under its feeding wrapper */
-    const char *env[6];
+    char env_block[48], env_offset[48], env_seq[48], env_slot[48], env_pid[48];
+    char *env_tmp;      /* PARALLEL_TMP=path (--cat, --fifo) */
+    char *tmp_path;     /* the block's file or fifo, removed by job_release */
+    ctk_buf wrap;       /* --fifo: the command under its feeding wrapper */
+    const char *env[7]; /* NULL-terminated */
     ctk_spawn_opts so;
     ctk_spawn_child child;
     ctk_spawn_result *res;
-    int lane_fd; /* a lane's stdin: the feeder writes the other end */
-    int skip;    /* a lane the input ended before: no filter runs */
+    int lane_fd;   /* a lane's stdin: the feeder writes the other end */
+    int skip;      /* a lane the input ended before: no filter runs */
+    unsigned slot; /* {%}; 0: none taken */
 } job;
+
+/* The lowest free job slot, as GNU parallel gives {%}. More filters than
+ * slots (never expected) share the last. */
+static unsigned take_slot(ctk_pipe *p)
+{
+    unsigned jobs = p->opts.jobs ? p->opts.jobs : 1;
+    if (p->slots == NULL)
+        return 1;
+    for (unsigned i = 1; i <= jobs; i++) {
+        unsigned char free_ = 0;
+        if (__atomic_compare_exchange_n(&p->slots[i], &free_, 1, 0, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return i;
+    }
+    return jobs;
+}
+
+static void give_slot(ctk_pipe *p, unsigned slot)
+{
+    if (p->slots != NULL && slot > 0)
+        __atomic_store_n(&p->slots[slot], 0, __ATOMIC_SEQ_CST);
+}
 
 static void track(ctk_pipe *p, ctk_spawn_child *child, int add)
 {
@@ -1101,7 +1159,8 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
             return rc;
     }
     ctk_cmdline_item tmp = {j->tmp_path, j->tmp_path ? strlen(j->tmp_path) : 0};
-    ctk_cmdline_args args = {j->tmp_path ? &tmp : NULL, j->tmp_path ? 1 : 0, unit->seq, 1};
+    j->slot = take_slot(p);
+    ctk_cmdline_args args = {j->tmp_path ? &tmp : NULL, j->tmp_path ? 1 : 0, unit->seq, j->slot};
     rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, &j->argv);
     if (rc == 0 && p->opts.fifo)
         rc = fifo_wrap(j);
@@ -1110,14 +1169,17 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     snprintf(j->env_block, sizeof j->env_block, "CPIPE_BLOCK=%llu", (unsigned long long)unit->seq);
     snprintf(j->env_offset, sizeof j->env_offset, "CPIPE_OFFSET=%llu",
              (unsigned long long)b->offset);
-    /* parallel --pipe's names too: filters written for it read them. */
+    /* parallel's names for {#} and {%} and its own pid, which scripts
+     * written for parallel --pipe read. */
     snprintf(j->env_seq, sizeof j->env_seq, "PARALLEL_SEQ=%llu", (unsigned long long)unit->seq);
+    snprintf(j->env_slot, sizeof j->env_slot, "PARALLEL_JOBSLOT=%u", j->slot);
     snprintf(j->env_pid, sizeof j->env_pid, "PARALLEL_PID=%ld", (long)p->owner);
     j->env[0] = j->env_block;
     j->env[1] = j->env_offset;
     j->env[2] = j->env_seq;
-    j->env[3] = j->env_pid;
-    j->env[4] = j->env_tmp;
+    j->env[3] = j->env_slot;
+    j->env[4] = j->env_pid;
+    j->env[5] = j->env_tmp;
     ctk_spawn_opts *so = &j->so;
     so->argv = (const char *const *)j->argv;
     so->path = j->argv != NULL ? ctk_spawn_program_path(&p->program, j->argv[0]) : NULL;
@@ -1157,6 +1219,8 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
 
 static void job_release(job *j)
 {
+    give_slot(j->p, j->slot);
+    j->slot = 0;
     if (j->lane_fd >= 0)
         close(j->lane_fd);
     j->lane_fd = -1;
@@ -1227,7 +1291,13 @@ static int job_report(job *j)
                          .input_errno = res->input_errno,
                          .offset = j->block.offset,
                          .len = j->block.len,
-                         .out_bytes = res->out.bytes};
+                         .out_bytes = res->out.bytes,
+                         .slot = j->slot};
+    /* -v: the line as it ran, printed by the writer before the output. */
+    if (p->opts.verbose) {
+        r.line = j->line.data;
+        r.line_len = j->line.len;
+    }
     /* A worker rank of a strategy that crosses hosts is the owner of its
      * own pipe, yet never consumes: the strategy's flag says so. */
     int here = getpid() == p->owner && !p->opts.elsewhere, rc;
@@ -1504,7 +1574,8 @@ static int pipe_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn do
 
 typedef struct writer {
     ctk_pipe *p;
-    uint64_t seq;
+    const char *tag; /* with its tab */
+    size_t tag_len;
     int at_line_start;
     ctk_buf scratch;
 } writer;
@@ -1524,18 +1595,17 @@ static int write_all(int fd, const void *data, size_t len)
     return 0;
 }
 
-/* --tag: "BLOCK\t" before every line, one write per chunk. */
+/* --tag, --tagstring: the tag and a tab before every line, one write per
+ * chunk. */
 static int write_tagged(void *arg, const void *data, size_t len)
 {
     writer *w = arg;
-    char tag[32];
-    int tag_len = snprintf(tag, sizeof tag, "%llu\t", (unsigned long long)w->seq);
     const char *s = data, *end = s + len;
     w->scratch.len = 0;
     int rc = 0;
     while (rc == 0 && s < end) {
         if (w->at_line_start)
-            rc = ctk_buf_append(&w->scratch, tag, (size_t)tag_len);
+            rc = ctk_buf_append(&w->scratch, w->tag, w->tag_len);
         const char *nl = memchr(s, '\n', (size_t)(end - s));
         const char *stop = nl != NULL ? nl + 1 : end;
         if (rc == 0)
@@ -1552,19 +1622,70 @@ static int digest_chunk(void *arg, const void *data, size_t len)
     return 0;
 }
 
-static int write_output(ctk_pipe *p, uint64_t seq, const ctk_spawn_stream *s)
+/* --files: the block's output (after -v's line) in a file of --tmpdir, and
+ * the file's name, tagged, where the output would have gone. */
+static int write_file(ctk_pipe *p, const ctk_pipe_result *r, const ctk_spawn_stream *s, writer *w,
+                      ctk_buf *tag)
+{
+    char *path;
+    int fd = ctk_spool_par_file(p->opts.tmpdir, &path), rc = fd < 0 ? fd : 0;
+    if (rc == 0 && r->line_len > 0)
+        rc = write_all(fd, r->line, r->line_len);
+    if (rc == 0 && r->line_len > 0)
+        rc = write_all(fd, "\n", 1);
+    if (rc == 0)
+        rc = ctk_spawn_stream_copy(s, fd);
+    if (fd >= 0 && close(fd) < 0 && rc == 0)
+        rc = -errno;
+    if (rc < 0) {
+        report(p, "--files: cannot write %s: %s", path, ctk_strerror(rc));
+        unlink(path);
+    } else {
+        w->at_line_start = 1;
+        rc = p->opts.tagstring != NULL ? write_tagged(w, path, strlen(path))
+                                       : write_all(p->opts.out_fd, path, strlen(path));
+        if (rc == 0)
+            rc = write_all(p->opts.out_fd, "\n", 1);
+    }
+    g_free(path);
+    ctk_buf_free(&w->scratch);
+    ctk_buf_free(tag);
+    return rc;
+}
+
+/* A block's output: -v's command line first, each line tagged as GNU
+ * parallel tags them ({#} and {%} of the block's filter). */
+static int write_output(ctk_pipe *p, uint64_t seq, const ctk_pipe_result *r,
+                        const ctk_spawn_stream *s)
 {
     if (p->digest != NULL)
         ctk_spawn_stream_foreach(s, digest_chunk, p->digest);
     if (p->opts.out_fd < 0)
         return 0;
-    if (!p->opts.tag)
-        return ctk_spawn_stream_copy(s, p->opts.out_fd);
-    writer w = {p, seq, 1, {0}};
-    int rc = ctk_spawn_stream_foreach(s, write_tagged, &w);
-    if (rc == 0 && !w.at_line_start)
-        rc = write_all(p->opts.out_fd, "\n", 1);
+    ctk_buf tag = {0};
+    int rc = 0;
+    if (p->opts.tagstring != NULL) {
+        ctk_cmdline_args args = {NULL, 0, seq, r->slot ? r->slot : 1};
+        rc = ctk_cmdline_render(p->opts.tagstring, &args, &tag, NULL);
+        if (rc == 0)
+            rc = ctk_buf_append(&tag, "\t", 1);
+    }
+    writer w = {p, (const char *)tag.data, tag.len, 1, {0}};
+    if (rc == 0 && p->opts.files)
+        return write_file(p, r, s, &w, &tag);
+    if (rc == 0 && r->line_len > 0) {
+        rc = p->opts.tagstring != NULL ? write_tagged(&w, r->line, r->line_len)
+                                       : write_all(p->opts.out_fd, r->line, r->line_len);
+        if (rc == 0)
+            rc = p->opts.tagstring != NULL ? write_tagged(&w, "\n", 1)
+                                           : write_all(p->opts.out_fd, "\n", 1);
+    }
+    if (rc == 0 && p->opts.tagstring == NULL)
+        rc = ctk_spawn_stream_copy(s, p->opts.out_fd);
+    else if (rc == 0)
+        rc = ctk_spawn_stream_foreach(s, write_tagged, &w);
     ctk_buf_free(&w.scratch);
+    ctk_buf_free(&tag);
     return rc;
 }
 
@@ -1727,7 +1848,7 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     int wrc = 0;
     uint64_t halted = 0;
     if (!skip && have)
-        wrc = write_output(p, unit->seq, out);
+        wrc = write_output(p, unit->seq, &r, out);
     if (have && r.kind == CTK_PIPE_OUT_BYTES && r.spool_len > 0 && p->spool != NULL)
         ctk_spool_release(p->spool, r.spool_off, r.spool_len);
     pthread_mutex_lock(&p->lock);
@@ -1846,6 +1967,11 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     void *shared = mmap(NULL, p->n_shared * sizeof(pid_t), PROT_READ | PROT_WRITE,
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     p->shared_pids = shared == MAP_FAILED ? NULL : shared;
+    shared = mmap(NULL, (size_t)opts->jobs + 1, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                  -1, 0);
+    p->slots = shared == MAP_FAILED ? NULL : shared;
+    if (opts->delay > 0)
+        p->rate = ctk_rate_new(1.0 / opts->delay);
     struct stat st = {0};
     rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
     p->dev = (uint64_t)st.st_dev;
@@ -1918,6 +2044,9 @@ void ctk_pipe_free(ctk_pipe *p)
         g_checksum_free(p->digest);
     if (p->shared_pids != NULL)
         munmap(p->shared_pids, p->n_shared * sizeof(pid_t));
+    if (p->slots != NULL)
+        munmap(p->slots, (size_t)p->opts.jobs + 1);
+    ctk_rate_free(p->rate);
     ctk_buf_free(&p->header);
     ctk_buf_free(&p->next);
     ctk_buf_free(&p->head);

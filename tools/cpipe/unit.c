@@ -85,6 +85,10 @@ int ctk_pipe_result_encode_head(ctk_buf *out, const ctk_pipe_result *r, uint64_t
     const uint64_t counts[] = {r->offset, r->len, r->out_bytes, r->kind};
     for (size_t i = 0; rc == 0 && i < sizeof counts / sizeof counts[0]; i++)
         rc = ctk_wire_put_u64(out, counts[i]);
+    if (rc == 0)
+        rc = ctk_wire_put_u64(out, r->slot);
+    if (rc == 0)
+        rc = ctk_wire_put_bytes(out, r->line, r->line_len);
     if (rc < 0)
         return rc;
     if (r->kind == CTK_PIPE_OUT_HERE) {
@@ -124,6 +128,10 @@ int ctk_pipe_result_decode(ctk_pipe_result *r, const void *out, size_t len)
     uint64_t *counts[] = {&r->offset, &r->len, &r->out_bytes, &r->kind};
     for (size_t i = 0; rc == 0 && i < sizeof counts / sizeof counts[0]; i++)
         rc = ctk_wire_get_u64(&rd, counts[i]);
+    if (rc == 0)
+        rc = ctk_wire_get_u64(&rd, &r->slot);
+    if (rc == 0)
+        rc = ctk_wire_get_bytes(&rd, &r->line, &r->line_len);
     if (rc == 0 && !(in_range(r->exit, MAX_EXIT) && in_range(r->signal, MAX_SIGNAL) &&
                      in_range(r->exec_errno, MAX_ERRNO) && in_range(r->input_errno, MAX_ERRNO)))
         rc = CTK_EIO;

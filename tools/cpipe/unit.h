@@ -74,6 +74,10 @@ typedef struct ctk_pipe_result {
     uint64_t len;
     uint64_t out_bytes; /* everything the filter wrote */
     uint64_t kind;
+    uint64_t slot;             /* the job slot ({%}) the filter ran in */
+    const unsigned char *line; /* -v: the command line as run (decoded: points
+                                * into the encoded bytes); else empty */
+    size_t line_len;
     uint64_t run, ticket;     /* HERE */
     uint64_t spool_id;        /* BYTES: the spool holding the output (ctk_spool_id) */
     uint64_t spool_off;       /* where the output is in it */
