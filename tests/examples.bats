@@ -1108,3 +1108,26 @@ for m in (10, 27):
     tables=$(psql -X -qAt "$PG_URL/jobs" -c "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'cqueue'")
     ((tables > 0)) || fail "no cqueue table in the jobs database"
 }
+
+@test "cpipe(1): -v and --tagstring with {%}: each block's command, then its count, tagged with a slot" {
+    ex_run cpipe.1 '-N1000 -v --tagstring'
+    assert_success
+    # -k: three blocks in order, each "slot S<TAB>wc -l" then "slot S<TAB>1000".
+    assert_equal "${#lines[@]}" 6
+    local i
+    for i in 0 2 4; do
+        assert_line --index "$i" --regexp $'^slot [1-4]\twc -l$'
+        assert_line --index $((i + 1)) --regexp $'^slot [1-4]\t1000$'
+    done
+}
+
+@test "cpipe(1): --files sorts blocks into files; sort -m merges them; the files are removed" {
+    shuf -i 1-200000 --random-source=<(yes) >big.txt
+    ex_run cpipe.1 '--files --delay 1 -a big.txt sort >parts' 's/--delay 1/--delay 0.1/'
+    assert_success
+    [ "$(wc -l <parts)" -gt 1 ] || fail "one block only: $(cat parts)"
+    ex_run cpipe.1 'xargs rm <parts'
+    assert_success
+    sort big.txt | cmp - sorted.txt
+    while read -r f; do assert_file_not_exists "$f"; done <parts
+}
