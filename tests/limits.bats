@@ -123,3 +123,12 @@ every_job_done() {
     [[ -z $dup ]] || fail "a URL not answered once per strategy: $dup"
     httpd_stop
 }
+
+@test "cpar under ulimit -n 50 runs several jobs at once (GNU parallel runs 8), and every job's output is whole" {
+    run --separate-stderr bash -c 'ulimit -n 50; seq 40 | cpar -k -j0 "head -c 200000 /dev/zero | wc -c; : {}"'
+    assert_success
+    [[ $stderr =~ run\ ([0-9]+)\ jobs\ at\ once ]] || fail "no warning: $stderr"
+    ((BASH_REMATCH[1] >= 3)) || fail "only ${BASH_REMATCH[1]} jobs at once: $stderr"
+    assert_equal "$(sort -u <<<"$output")" 200000
+    assert_equal "${#lines[@]}" 40
+}

@@ -278,8 +278,11 @@ void ctk_spawn_watch_free(ctk_spawn_watch *w);
 
 /* ---- the descriptors a run needs ----------------------------------------- */
 
+/* How many descriptors this process has open now. */
+unsigned ctk_spawn_open_fds(void);
 /* How many of `jobs` children can run at once when each holds up to
- * per_job of our descriptors and `spare` more are needed besides. Raises
+ * per_job of our descriptors and `spare` more are needed besides those
+ * open now. Raises
  * the soft RLIMIT_NOFILE toward the hard one first, only as far as the
  * run needs (children inherit it, and some programs still walk every
  * possible fd or use select()). Returns jobs, or fewer when even the hard

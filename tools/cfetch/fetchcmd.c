@@ -21,6 +21,7 @@
 #include "ctkx/lines.h"
 #include "ctkx/parse.h"
 #include "ctkx/plot.h"
+#include "ctkx/spawn.h"
 #include "ctk/pipeline.h"
 
 typedef struct run_result {
@@ -209,18 +210,6 @@ static int exit_status(const ctk_fetchcmd *s, const run_result *r)
 #define FDS_PER_WORKER   2
 #define FDS_SPARE        12
 
-static unsigned open_fds(void)
-{
-    GDir *d = g_dir_open("/proc/self/fd", 0, NULL);
-    unsigned n = 0;
-    if (d == NULL)
-        return 3;
-    while (g_dir_read_name(d) != NULL)
-        n++;
-    g_dir_close(d);
-    return n > 0 ? n - 1 : 0; /* the directory's own */
-}
-
 /* Runs fewer transfers at once than -j asks rather than failing them with
  * EMFILE: raises the soft limit toward the hard one, then, if that is not
  * enough, lowers jobs with a warning. */
@@ -230,7 +219,7 @@ static unsigned fit_jobs(const ctk_fetchcmd *s, unsigned jobs, int forks)
     unsigned per = forks ? FDS_PER_WORKER : FDS_PER_TRANSFER;
     if (jobs <= 1 || getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
         return jobs;
-    rlim_t base = open_fds() + FDS_SPARE;
+    rlim_t base = ctk_spawn_open_fds() + FDS_SPARE;
     rlim_t need = base + (rlim_t)jobs * per;
     if (need > rl.rlim_cur && rl.rlim_max > rl.rlim_cur) {
         struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};

@@ -309,20 +309,27 @@ static int remote(ctk_registry *reg, const char *name)
     return s != NULL && (s->ops->flags & CTK_STRATEGY_REMOTE) != 0;
 }
 
-/* Each running job holds up to this many of our descriptors: its pipes,
- * pidfd and wake eventfd, two spill files, a file keeping its output, and
- * an event loop's copies of the watched ones. */
-#define FDS_PER_JOB 16
-#define FDS_SPARE   64
+/* Each running job holds up to this many of our descriptors: its two
+ * output pipes, pidfd and wake eventfd, two spill files (measured: 4 a
+ * job under -s thread); an event loop watches copies of them too (9 a
+ * job under -s async). FDS_SPARE: what the run opens besides (joblog,
+ * results, the guard) on top of what is open when it starts. */
+#define FDS_PER_JOB      6
+#define FDS_PER_LOOP_JOB 12
+#define FDS_SPARE        16
 
 /* As GNU parallel does, runs fewer jobs at once than -j asks rather than
  * failing mid-run with EMFILE (the jobs that ran would lose their output
  * and joblog lines): the soft limit is raised toward the hard one, and
  * past that -j is lowered with a warning. */
-static unsigned fit_jobs(const char *prog, unsigned jobs)
+static unsigned fit_jobs(const char *prog, ctk_registry *reg, const char *name, unsigned jobs)
 {
     unsigned long long limit;
-    unsigned fit = ctk_spawn_fit_jobs(jobs, FDS_PER_JOB, FDS_SPARE, &limit);
+    const ctk_strategy *s = ctk_registry_strategy(reg, name);
+    unsigned per_job = s != NULL && (s->ops->flags & CTK_STRATEGY_ONE_THREAD) != 0
+                           ? FDS_PER_LOOP_JOB
+                           : FDS_PER_JOB;
+    unsigned fit = ctk_spawn_fit_jobs(jobs, per_job, FDS_SPARE, &limit);
     if (fit < jobs)
         fprintf(stderr, "%s: only enough file descriptors (%llu) to run %u jobs at once, not %u\n",
                 prog, limit, fit, jobs);
@@ -335,7 +342,7 @@ int ctk_parrun_jobs(const ctk_common *c, ctk_registry *reg, const ctk_par_opts *
     char err[1024];
     ctk_par *par;
     const char *name = c->strategy ? c->strategy : CTK_PARRUN_DEFAULT_STRATEGY;
-    unsigned jobs = fit_jobs(prog, ctk_cli_strategy_jobs(reg, name, po->jobs));
+    unsigned jobs = fit_jobs(prog, reg, name, ctk_cli_strategy_jobs(reg, name, po->jobs));
     ctk_par_opts fitted = *po;
     fitted.jobs = jobs < po->jobs ? jobs : po->jobs;
     fitted.elsewhere = elsewhere(reg, name);
@@ -420,7 +427,7 @@ int ctk_parrun_compare(const ctk_common *c, ctk_registry *reg, const ctk_parrun_
             "their output is discarded\n",
             prog, rows);
     for (char **n = c->compare; *n != NULL && status == 0; n++) {
-        unsigned jobs = fit_jobs(prog, ctk_cli_strategy_jobs(reg, *n, po->jobs));
+        unsigned jobs = fit_jobs(prog, reg, *n, ctk_cli_strategy_jobs(reg, *n, po->jobs));
         compare_row row = {in, reg, *po, *n, jobs, c->keep_order};
         row.po.jobs = jobs < po->jobs ? jobs : po->jobs;
         row.po.elsewhere = elsewhere(reg, *n);

@@ -301,7 +301,7 @@ int ctk_piperun_seekable_copy(const char *prog, int fd, const char *tmpdir)
 /* Each running filter holds up to this many of our descriptors (its
  * pipes, pidfd, spill file, and the event loop's copies of them). */
 #define FDS_PER_JOB 10
-#define FDS_SPARE   64
+#define FDS_SPARE   16 /* besides those open when the run starts */
 
 /* Like GNU parallel, runs fewer filters at once than -j asks rather than
  * failing mid-run with EMFILE: raises the soft limit toward the hard one,
