@@ -1041,3 +1041,18 @@ same_as_parallel() {
     run cpp --block -0.5 cat < <(seq 3)
     assert_failure 2
 }
+
+@test "cpipecut: -N --regexp cuts as parallel's pass_n_regexps (a leading record without recstart is a block; recend looked for past the record's recstart)" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local s n rs
+    # GNU's bug #53718 case.
+    assert_equal "$(seq 54000 80000 | cpp -N1000 --regexp --pipe --recstart 4 --recend 5 -k wc)" \
+        "$(seq 54000 80000 | parallel --will-cite -N1000 --regexp --pipe --recstart 4 --recend 5 -k wc)"
+    for s in 'aba' 'aaabab\nbaaa\n' 'xxab\na\nb\na' 'ab\naa\nba' 'b\nabba\naab'; do
+        for n in 1 2 3; do
+            for rs in "--recstart a" "--recstart a --recend b" "--recstart a. --recend b" "--recend a|b\n"; do
+                same_as_parallel "$s" -N$n --regexp --pipe $rs -k 'cat; echo "|"'
+            done
+        done
+    done
+}

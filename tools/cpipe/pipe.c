@@ -53,10 +53,11 @@ struct ctk_pipe {
     ctk_buf head; /* piped: the next unit's head, encoded */
     int eof;
     uint64_t produced;
-    ctk_buf raw;   /* -r: bytes as read, before the blank lines go */
-    ctk_buf blank; /* -r: the whitespace that starts a line not yet known
-                      to hold anything else */
-    int in_text;   /* -r: the current line has shown a non-space */
+    ctk_buf raw;      /* -r: bytes as read, before the blank lines go */
+    ctk_buf blank;    /* -r: the whitespace that starts a line not yet known
+                         to hold anything else */
+    int in_text;      /* -r: the current line has shown a non-space */
+    int garbage_done; /* -N --regexp: the leading record was looked for */
 
     ctk_spawn_program program;
 
@@ -499,6 +500,19 @@ static int cut_counted(ctk_pipe *p, const char *data, size_t len, size_t *cut)
 static int cut_piped_counted(ctk_pipe *p, size_t skip, size_t *cut)
 {
     size_t want = p->opts.records > 0 ? 65536 : (size_t)p->opts.block + 65536;
+    if (p->opts.records > 0 && !p->garbage_done) {
+        /* parallel looks for a leading record without recstart once, in
+         * its first read of a block's size. */
+        p->garbage_done = 1;
+        int rc = fill(p, skip, (size_t)p->opts.block);
+        if (rc < 0)
+            return rc;
+        size_t have = p->next.len - skip;
+        *cut = ctk_blocks_garbage(p->opts.rules, (const char *)p->next.data + skip,
+                                  have < p->opts.block ? have : (size_t)p->opts.block);
+        if (*cut > 0)
+            return 0;
+    }
     for (;;) {
         int rc = fill(p, skip, want);
         if (rc < 0)
