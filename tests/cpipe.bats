@@ -974,3 +974,85 @@ pipe_oracle() {
     assert_equal "$(seq 1000 | cpp -u -N10 -j4 'paste -sd+' | sort)" \
         "$(seq 1000 | parallel --pipe -u -N10 -j4 'paste -sd+' | sort)"
 }
+
+# cpipecut: -r, --skip-first-line, --block -N, --pipepart with :::: and ::: (issue 15) --
+
+# same_as_parallel INPUT ARGS...: cpipe and parallel, fed the printf
+# format INPUT, print the same and exit the same.
+same_as_parallel() {
+    local in=$1 exp got
+    shift
+    # od: the outputs may hold NUL bytes.
+    exp=$({ printf "$in" | parallel --will-cite "$@" 2>&1; echo "rc=$?"; } | od -c)
+    got=$({ printf "$in" | cpp "$@" 2>&1; echo "rc=$?"; } | od -c)
+    [ "$exp" = "$got" ] || { echo "args: $*"; echo "parallel: $exp"; echo "cpipe: $got"; return 1; }
+}
+
+@test "cpipecut: -r drops blank lines of piped input as parallel --pipe -r does (GNU's suite cases)" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local f='echo {#};cat;echo {#}'
+    same_as_parallel ' \nA\n \n\nB\n\n ' -n 1 --pipe -r --recend '\n' -k "$f"
+    same_as_parallel ' \0A\0 \0\0B\0\0 ' -n 1 --pipe -r --recend '\0' -k "$f"
+    same_as_parallel ' ]][[A]][[ ]][[]][[B]][[]][[ ' -n 1 --pipe -r --recstart '[[' --recend ']]' -k "$f"
+    same_as_parallel ' [[A]] ]][[ ]][[]][[[[B]][[]] ' -n 1 --pipe -r --recstart '[[' --recend ']]' -k "$f"
+    same_as_parallel 'a\n \n\t\r\nb  \n  c\n\n' --pipe -r -k 'echo x; cat'
+    same_as_parallel 'a\n\n\nb\n' --pipe --no-run-if-empty -k --block 2 'echo x; cat'
+    # All blank: no filter runs (without -r one does).
+    same_as_parallel '\n \n\t\n' --pipe -r 'echo ran; cat'
+    same_as_parallel '\n \n\t\n' --pipe 'echo ran; cat'
+    # A seekable input read by --pipe is edited too; --pipepart ignores -r.
+    printf 'a\n \nb\n' >"$BATS_TEST_TMPDIR/f"
+    assert_equal "$(cpp --pipe -r -a "$BATS_TEST_TMPDIR/f" cat)" "$(printf 'a\nb')"
+    assert_equal "$(cpp --pipepart --block 1k -r -a "$BATS_TEST_TMPDIR/f" cat)" "$(printf 'a\n \nb')"
+}
+
+@test "cpipecut: --skip-first-line passes all but the first line, as parallel --pipe and --pipepart do" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    same_as_parallel 'title\na\nb\n' --pipe --skip-first-line -k 'echo x; cat'
+    same_as_parallel 'only a title' --pipe --skip-first-line 'echo x; cat'
+    same_as_parallel 'title\nh\na\nb\n' --pipe --skip-first-line --header 1 -N1 -k 'echo x; cat'
+    seq 0 30 >"$BATS_TEST_TMPDIR/f"
+    assert_equal "$(cpp --pipepart --skip-first-line -a "$BATS_TEST_TMPDIR/f" -k --block 10 'paste -sd,')" \
+        "$(parallel --will-cite --pipepart --skip-first-line -a "$BATS_TEST_TMPDIR/f" -k --block 10 'paste -sd,')"
+}
+
+@test "cpipecut: --block -N is N blocks per job slot (--pipepart's default -10), :::: FILE is the input, ::: ARGs are ignored, as in parallel" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local f=$BATS_TEST_TMPDIR/f b exp got
+    seq 1000 >"$f"
+    for b in "" "--block -1" "--block -2" "--block -10" "--block -0.01k" "--block 10"; do
+        exp=$(parallel --will-cite -j2 -k $b --pipepart 'echo {#}; paste -sd+ | bc' :::: "$f")
+        got=$(cpp -j2 -k $b --pipepart 'echo {#}; paste -sd+ | bc' :::: "$f")
+        [ "$exp" = "$got" ] || { echo "$b: parallel $exp, cpipe $got"; return 1; }
+    done
+    # GNU's par_block_negative_prefix: 10 blocks for each of 2 job slots.
+    seq 100000 >"$f"
+    assert_equal "$(cpp -j2 -a "$f" --pipepart --block -0.01k -k md5sum | wc -l)" 20
+    seq 3 >"$f"
+    assert_equal "$(cpp --pipepart -a "$f" -k 'echo [{}]; cat' ::: a b)" \
+        "$(parallel --will-cite --pipepart -a "$f" -k 'echo [{}]; cat' ::: a b)"
+    # A block count per job slot needs the input's size.
+    run cpp --pipe --block -2 cat < <(seq 3)
+    assert_failure 2
+    assert_output --partial "cpipe: --block -N (N blocks per job slot) needs --pipepart"
+    run cpp --block -2 cat < <(seq 3)
+    assert_failure
+    assert_output --partial "cpipe: --block -2 needs a seekable input"
+    run cpp --block -0.5 cat < <(seq 3)
+    assert_failure 2
+}
+
+@test "cpipecut: -N --regexp cuts as parallel's pass_n_regexps (a leading record without recstart is a block; recend looked for past the record's recstart)" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local s n rs
+    # GNU's bug #53718 case.
+    assert_equal "$(seq 54000 80000 | cpp -N1000 --regexp --pipe --recstart 4 --recend 5 -k wc)" \
+        "$(seq 54000 80000 | parallel --will-cite -N1000 --regexp --pipe --recstart 4 --recend 5 -k wc)"
+    for s in 'aba' 'aaabab\nbaaa\n' 'xxab\na\nb\na' 'ab\naa\nba' 'b\nabba\naab'; do
+        for n in 1 2 3; do
+            for rs in "--recstart a" "--recstart a --recend b" "--recstart a. --recend b" "--recend a|b\n"; do
+                same_as_parallel "$s" -N$n --regexp --pipe $rs -k 'cat; echo "|"'
+            done
+        done
+    done
+}

@@ -73,6 +73,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             pos += cut;
         }
+        /* -N: the leading record and every n-th cut lie inside the data
+         * and move on (cpipe's -N loop relies on both). */
+        size_t garbage = ctk_blocks_garbage(b, text + hdr, len - hdr);
+        assert(garbage <= len - hdr);
+        for (size_t pos = hdr + garbage, c = 0;
+             pos < len && ctk_blocks_nth(b, text + pos, len - pos, want % 8 + 1, &c);) {
+            assert(c > 0 && c <= len - pos);
+            pos += c;
+        }
         /* --rrs only ever removes bytes. */
         ctk_buf stripped = {0};
         int stripped_rc = ctk_blocks_strip(b, text + hdr, len - hdr, &stripped);

@@ -337,6 +337,33 @@ static void test_every_offset_both(void)
     check_every_offset("\n", "ab", "ab\n");
 }
 
+/* cpipecut: -N --regexp as parallel's pass_n_regexps: a record's recend
+ * is looked for past its own recstart, and a leading record without
+ * recstart ("garbage") is a block of its own. */
+static void test_nth_regexp(void)
+{
+    size_t c = 0;
+    ctk_blocks *b = make(NULL, 0, "a", 1, 0);
+    /* "ab" then "a": two records, no recstart after the second. */
+    g_assert_false(ctk_blocks_nth(b, "aba", 3, 2, &c));
+    g_assert_true(ctk_blocks_nth(b, "aba", 3, 1, &c));
+    g_assert_cmpuint(c, ==, 2);
+    g_assert_true(ctk_blocks_nth(b, "abaab", 5, 2, &c));
+    g_assert_cmpuint(c, ==, 3);
+    g_assert_cmpuint(ctk_blocks_garbage(b, "aba", 3), ==, 0);
+    g_assert_cmpuint(ctk_blocks_garbage(b, "xxaba", 5), ==, 2);
+    g_assert_cmpuint(ctk_blocks_garbage(b, "xxx", 3), ==, 0);
+    ctk_blocks_free(b);
+    b = make("5", 1, "4", 1, 0);
+    /* GNU's bug #53718 case: seq 54000 starts "54000": "5" is garbage. */
+    g_assert_cmpuint(ctk_blocks_garbage(b, "54000\n54001\n", 12), ==, 1);
+    ctk_blocks_free(b);
+    /* Literal rules have no garbage record. */
+    b = make("5", 1, "4", 0, 0);
+    g_assert_cmpuint(ctk_blocks_garbage(b, "54000\n", 6), ==, 0);
+    ctk_blocks_free(b);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -357,5 +384,6 @@ int main(int argc, char **argv)
     g_test_add_func("/blocks/every-offset/multibyte", test_every_offset_multibyte);
     g_test_add_func("/blocks/every-offset/recstart", test_every_offset_recstart);
     g_test_add_func("/blocks/every-offset/both", test_every_offset_both);
+    g_test_add_func("/blocks/nth-regexp", test_nth_regexp);
     return g_test_run();
 }

@@ -16,6 +16,7 @@ struct ctk_blocks {
     /* --rrs with --regexp: recend+recstart anywhere, recstart leading,
      * recend trailing. */
     GRegex *strip_re[3];
+    GRegex *start_re; /* regexp: recstart, anchored (-N's garbage record) */
     uint64_t fixed;
 };
 
@@ -48,6 +49,14 @@ static int compile_regex(ctk_blocks *b, const ctk_blocks_opts *o, const char *en
         snprintf(err, err_len, "bad regular expression: %s", gerr->message);
         g_error_free(gerr);
         return CTK_EINVAL;
+    }
+    if (o->recstart_len > 0) {
+        /* It compiled inside the whole pattern, so it compiles alone. */
+        char *start = g_strdup_printf("(?:%.*s)", (int)o->recstart_len, o->recstart);
+        b->start_re = g_regex_new(
+            start, G_REGEX_RAW | G_REGEX_MULTILINE | G_REGEX_NEWLINE_LF | G_REGEX_ANCHORED, 0,
+            NULL);
+        g_free(start);
     }
     if (!o->strip)
         return 0;
@@ -142,6 +151,8 @@ void ctk_blocks_free(ctk_blocks *b)
         return;
     if (b->re != NULL)
         g_regex_unref(b->re);
+    if (b->start_re != NULL)
+        g_regex_unref(b->start_re);
     for (int i = 0; i < 3; i++)
         if (b->strip_re[i] != NULL)
             g_regex_unref(b->strip_re[i]);
@@ -236,6 +247,37 @@ int ctk_blocks_next(const ctk_blocks *b, const char *data, size_t len, size_t fr
     return 1;
 }
 
+/* The length of the recstart that begins at `at`, or 0. */
+static size_t start_len(const ctk_blocks *b, const char *data, size_t len, size_t at)
+{
+    GMatchInfo *m = NULL;
+    gint start = 0, end = 0;
+    if (b->start_re != NULL && at < len &&
+        g_regex_match_full(b->start_re, data, (gssize)len, (gint)at, 0, &m, NULL))
+        g_match_info_fetch_pos(m, 0, &start, &end);
+    g_match_info_free(m);
+    return end > start ? (size_t)(end - start) : 0;
+}
+
+/* GNU's pass_n_regexps: a record is recstart, then anything up to the
+ * first recend followed by recstart, so a record's recend is looked for
+ * only past its own recstart. */
+static int nth_regex(const ctk_blocks *b, const char *data, size_t len, uint64_t n, size_t *cut)
+{
+    size_t at = 0, c = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        size_t from = at + start_len(b, data, len, at);
+        if (!ctk_blocks_next(b, data, len, from, &c))
+            return 0;
+        /* A recend that matches nothing must not find the same cut. */
+        if (c <= at && !ctk_blocks_next(b, data, len, at + 1, &c))
+            return 0;
+        at = c;
+    }
+    *cut = c;
+    return 1;
+}
+
 int ctk_blocks_nth(const ctk_blocks *b, const char *data, size_t len, uint64_t n, size_t *cut)
 {
     if (b->fixed > 0) {
@@ -244,16 +286,29 @@ int ctk_blocks_nth(const ctk_blocks *b, const char *data, size_t len, uint64_t n
         *cut = (size_t)(n * b->fixed);
         return 1;
     }
+    if (b->re != NULL)
+        return nth_regex(b, data, len, n, cut);
     /* GNU's nindex: each search starts one past the previous
      * separator's start, the first at 1. */
     size_t from = 1, c = 0;
     for (uint64_t i = 0; i < n; i++) {
         if (!ctk_blocks_next(b, data, len, from, &c))
             return 0;
-        from = b->re != NULL ? (c > from ? c : from + 1) : c - b->end_len + 1;
+        from = c - b->end_len + 1;
     }
     *cut = c;
     return 1;
+}
+
+size_t ctk_blocks_garbage(const ctk_blocks *b, const char *data, size_t len)
+{
+    size_t c = 0;
+    if (b->start_re == NULL)
+        return 0;
+    /* Anchored at 0; a lookahead sees no further than len. */
+    if (g_regex_match_full(b->start_re, data, (gssize)len, 0, 0, NULL, NULL))
+        return 0;
+    return ctk_blocks_next(b, data, len, 0, &c) ? c : 0;
 }
 
 size_t ctk_blocks_lines_cut(const char *data, size_t len, uint64_t lines)

@@ -54,6 +54,12 @@ int ctk_blocks_next(const ctk_blocks *b, const char *data, size_t len, size_t fr
  * does (a separator at 0 does not count): 1 with it in *cut, or 0. */
 int ctk_blocks_nth(const ctk_blocks *b, const char *data, size_t len, uint64_t n, size_t *cut);
 
+/* -N with --regexp and --recstart, at the start of the input: when data
+ * does not begin with recstart, GNU parallel's "garbage" record, passed as
+ * a block of its own: the first boundary in data, or 0 when there is none
+ * (or the rules are not such). */
+size_t ctk_blocks_garbage(const ctk_blocks *b, const char *data, size_t len);
+
 /* -L: the end of the last whole group of `lines` newline-ended lines in
  * data[0, len), or 0 when it holds fewer. */
 size_t ctk_blocks_lines_cut(const char *data, size_t len, uint64_t lines);

@@ -43,6 +43,39 @@ static void warn_plugin(void *arg, const ctk_plugin_error *err)
     fprintf(stderr, PROG ": plugin %s: %s\n", err->file, err->reason);
 }
 
+/* --skip-first-line: parallel reads the line a byte at a time, so what
+ * follows it stays in the input for whoever reads it next. */
+static int skip_line(int fd)
+{
+    char c;
+    for (;;) {
+        ssize_t n = read(fd, &c, 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : 0;
+        if (c == '\n')
+            return 0;
+    }
+}
+
+/* parallel's input sources after FILTER: `:::: FILE` is the input (as
+ * -a FILE); `::: ARG...` gives --pipepart nothing (parallel runs its
+ * parts with an empty argument). Returns the words of FILTER left. */
+static int cut_sources(cpipe_opts *o, int first, int argc, char **argv)
+{
+    int end = first;
+    while (end < argc && strcmp(argv[end], ":::") != 0 && strcmp(argv[end], "::::") != 0)
+        end++;
+    if (end == argc || o->part != 1)
+        return argc;
+    for (int i = end; i < argc; i++) {
+        if (strcmp(argv[i], "::::") == 0 && i + 1 < argc && o->input == NULL)
+            o->input = argv[i + 1];
+    }
+    return end;
+}
+
 int main(int argc, char **argv)
 {
     cpipe_opts o;
@@ -70,6 +103,10 @@ int main(int argc, char **argv)
     }
     if (ctk_cli_inform(&cpipe_cli, reg, &c, stdout, warn_plugin, NULL))
         goto out;
+    argc = cut_sources(&o, first, argc, argv);
+    /* parallel --pipepart's default: 10 blocks per job slot. */
+    if (o.part == 1 && o.block == 0 && o.block_slots == 0)
+        o.block_slots = 10;
     const char *problem = cpipe_opts_check(&o, argc - first);
     if (problem != NULL) {
         status = usage_error(problem);
@@ -103,6 +140,12 @@ int main(int argc, char **argv)
         goto out;
     }
     ctk_lines_warn_tty(PROG, in_fd);
+    if (o.skip_first_line && (rc = skip_line(in_fd)) < 0) {
+        fprintf(stderr, PROG ": cannot read %s: %s\n", o.input ? o.input : "stdin",
+                ctk_strerror(rc));
+        status = CTK_EXIT_NO_INPUT;
+        goto out;
+    }
     /* A reader that went away is a write error to handle, not a death. */
     signal(SIGPIPE, SIG_IGN);
     if (shell == NULL)
@@ -131,6 +174,8 @@ int main(int argc, char **argv)
                 .cat = o.cat,
                 .fifo = o.fifo,
                 .rrs = o.rrs,
+                .skip_empty = o.skip_empty,
+                .block_slots = o.block_slots,
                 .round_robin = o.round_robin,
                 .out_fd = 1,
                 .tmpdir = o.tmpdir,

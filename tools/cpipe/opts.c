@@ -47,13 +47,17 @@ enum {
     OPT_FILES,
     OPT_COMPRESS,
     OPT_BLOCK_TIMEOUT,
+    OPT_NO_RUN_IF_EMPTY,
+    OPT_SKIP_FIRST_LINE,
 };
 
 static const ctk_cli_option cpipe_options[] = {
     {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE",
      "read FILE instead of stdin ('-': stdin; seekable: fast path)", OPT_INPUT},
     {"block", 'b', CTK_ARG_REQUIRED, "SIZE",
-     "about SIZE bytes per block (k=1000, K=1024, m, M, g, G; default 1M)", OPT_BLOCK},
+     "about SIZE bytes per block (k=1000, K=1024, m, M, g, G; default 1M;\n"
+     "-N: N blocks per job slot, --pipepart's default -10)",
+     OPT_BLOCK},
     {"block-size", 0, CTK_ARG_REQUIRED, "SIZE", "the same as --block", OPT_BLOCK},
     {"blocksize", 0, CTK_ARG_REQUIRED, "SIZE", "the same as --block", OPT_BLOCK},
     {"pipe", 0, CTK_ARG_NONE, NULL, "cut blocks as parallel --pipe does (also a seekable input)",
@@ -130,6 +134,11 @@ static const ctk_cli_option cpipe_options[] = {
      "give FILTER the block in a temporary file named by {} (appended when absent)", OPT_CAT},
     {"fifo", 0, CTK_ARG_NONE, NULL,
      "give FILTER the block through a named pipe named by {} (appended when absent)", OPT_FIFO},
+    {"no-run-if-empty", 'r', CTK_ARG_NONE, NULL,
+     "drop blank (whitespace-only) lines of piped input; no filter runs on none",
+     OPT_NO_RUN_IF_EMPTY},
+    {"skip-first-line", 0, CTK_ARG_NONE, NULL, "the input's first line is not passed (nor counted)",
+     OPT_SKIP_FIRST_LINE},
     CTK_CLI_PARALLEL_NOTICE_OPTIONS(OPT_ACCEPTED),
     {NULL, 0, 0, NULL, NULL, 0},
 };
@@ -141,8 +150,20 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_INPUT:
         o->input = v;
         return 0;
-    case OPT_BLOCK:
-        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, (uint64_t)1 << 40, &o->block, why, why_len);
+    case OPT_BLOCK: {
+        /* -N: N blocks per job slot, as parallel --pipepart --block -N. */
+        uint64_t n;
+        o->block_slots = 0;
+        if (v[0] != '-')
+            return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, (uint64_t)1 << 40, &o->block, why,
+                                  why_len);
+        int rc = ctk_parse_size(v + 1, CTK_SIZE_PARALLEL, 1, (uint64_t)1 << 20, &n, why, why_len);
+        if (rc == 0) {
+            o->block_slots = (unsigned)n;
+            o->block = 0;
+        }
+        return rc;
+    }
     case OPT_PIPE:
         o->part = 0;
         return 0;
@@ -245,6 +266,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         }
         return rc;
     }
+    case OPT_NO_RUN_IF_EMPTY:
+        o->skip_empty = 1;
+        return 0;
+    case OPT_SKIP_FIRST_LINE:
+        o->skip_first_line = 1;
+        return 0;
     }
     return CTK_EINVAL;
 }
@@ -280,6 +307,8 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "--round-robin takes no --empty-block";
     if (o->cat && o->fifo)
         return "--fifo cannot be combined with --cat (as in parallel)";
+    if (o->block_slots > 0 && o->part == 0)
+        return "--block -N (N blocks per job slot) needs --pipepart";
     if (o->part == 1 && (o->records > 0 || o->lines > 0))
         return "--pipepart takes no -N or -L (as in parallel): records are counted on --pipe";
     return NULL;

@@ -28,6 +28,10 @@ typedef struct cpipe_opts {
     const char *tagstring;
     int verbose, quote, files;
     double delay, block_timeout;
+    /* cpipecut */
+    unsigned block_slots; /* --block -N: N blocks per job slot */
+    int skip_empty;       /* -r */
+    int skip_first_line;
 } cpipe_opts;
 
 /* The command line's description, its handler filling a cpipe_opts

@@ -53,6 +53,11 @@ struct ctk_pipe {
     ctk_buf head; /* piped: the next unit's head, encoded */
     int eof;
     uint64_t produced;
+    ctk_buf raw;      /* -r: bytes as read, before the blank lines go */
+    ctk_buf blank;    /* -r: the whitespace that starts a line not yet known
+                         to hold anything else */
+    int in_text;      /* -r: the current line has shown a non-space */
+    int garbage_done; /* -N --regexp: the leading record was looked for */
 
     ctk_spawn_program program;
 
@@ -124,6 +129,63 @@ static ssize_t read_some(ctk_pipe *p, void *buf, size_t len)
     }
 }
 
+/* Perl's \s without \n: what parallel's -r (s/^\s*\n//gm) takes for
+ * the blank of a blank line. */
+static int perl_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* -r: one read, appended to p->next without its whitespace-only lines
+ * (parallel --pipe -r's s/^\s*\n//gm on what it read). A line's leading
+ * whitespace waits in p->blank until the line shows whether it is blank;
+ * at the end of input it is kept (it has no newline to make it a line). */
+static int read_nonblank(ctk_pipe *p)
+{
+    if (p->raw.cap == 0) {
+        if ((p->raw.data = malloc(65536)) == NULL)
+            return CTK_ENOMEM;
+        p->raw.cap = 65536;
+    }
+    ssize_t n = read_some(p, p->raw.data, p->raw.cap);
+    if (n < 0)
+        return errno == ECANCELED ? CTK_ECANCELED : -errno;
+    if (n == 0) {
+        p->eof = 1;
+        int rc = ctk_buf_append(&p->next, p->blank.data, p->blank.len);
+        p->blank.len = 0;
+        return rc;
+    }
+    size_t need = p->next.len + p->blank.len + (size_t)n;
+    if (p->next.cap < need) {
+        unsigned char *d = realloc(p->next.data, need);
+        if (d == NULL)
+            return CTK_ENOMEM;
+        p->next.data = d;
+        p->next.cap = need;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        unsigned char c = p->raw.data[i];
+        if (p->in_text) {
+            p->next.data[p->next.len++] = c;
+            p->in_text = c != '\n';
+        } else if (c == '\n') {
+            p->blank.len = 0; /* a blank line: gone with its newline */
+        } else if (perl_space(c)) {
+            int rc = ctk_buf_append(&p->blank, &c, 1);
+            if (rc < 0)
+                return rc;
+        } else {
+            memcpy(p->next.data + p->next.len, p->blank.data, p->blank.len);
+            p->next.len += p->blank.len;
+            p->blank.len = 0;
+            p->next.data[p->next.len++] = c;
+            p->in_text = 1;
+        }
+    }
+    return 0;
+}
+
 /* Reads until p->next holds `want` bytes after `from`, or end of input. */
 static int fill(ctk_pipe *p, size_t from, size_t want)
 {
@@ -135,6 +197,12 @@ static int fill(ctk_pipe *p, size_t from, size_t want)
                 return CTK_ENOMEM;
             p->next.data = d;
             p->next.cap = need;
+        }
+        if (p->opts.skip_empty) {
+            int rc = read_nonblank(p);
+            if (rc < 0)
+                return rc;
+            continue;
         }
         ssize_t n = read_some(p, p->next.data + p->next.len, p->next.cap - p->next.len);
         if (n < 0)
@@ -432,6 +500,19 @@ static int cut_counted(ctk_pipe *p, const char *data, size_t len, size_t *cut)
 static int cut_piped_counted(ctk_pipe *p, size_t skip, size_t *cut)
 {
     size_t want = p->opts.records > 0 ? 65536 : (size_t)p->opts.block + 65536;
+    if (p->opts.records > 0 && !p->garbage_done) {
+        /* parallel looks for a leading record without recstart once, in
+         * its first read of a block's size. */
+        p->garbage_done = 1;
+        int rc = fill(p, skip, (size_t)p->opts.block);
+        if (rc < 0)
+            return rc;
+        size_t have = p->next.len - skip;
+        *cut = ctk_blocks_garbage(p->opts.rules, (const char *)p->next.data + skip,
+                                  have < p->opts.block ? have : (size_t)p->opts.block);
+        if (*cut > 0)
+            return 0;
+    }
     for (;;) {
         int rc = fill(p, skip, want);
         if (rc < 0)
@@ -1982,10 +2063,27 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
      * with --pipepart). */
     if (opts->records > 0 || opts->lines > 0)
         p->opts.no_seek = 1;
+    /* -r edits the stream as --pipe reads it; --pipepart passes the file's
+     * bytes as they are (parallel ignores -r there). */
+    if (opts->skip_empty && opts->part != 1)
+        p->opts.no_seek = 1;
+    else
+        p->opts.skip_empty = 0;
     if (rc == 0 && S_ISREG(st.st_mode) && st.st_size > 0 && !p->opts.no_seek)
         rc = open_file_input(p, &st);
     else if (rc == 0)
         rc = open_pipe_input(p);
+    if (rc == 0 && opts->block_slots > 0) {
+        if (!p->seekable && !S_ISREG(st.st_mode)) {
+            snprintf(err, err_len, "--block -%u needs a seekable input (a file, --pipepart)",
+                     opts->block_slots);
+            ctk_pipe_free(p);
+            return CTK_EINVAL;
+        }
+        /* parallel counts the whole file, header and all. */
+        if (p->seekable)
+            p->opts.block = 1 + p->size / (opts->jobs ? opts->jobs : 1) / opts->block_slots;
+    }
     if (rc == 0 && p->opts.block == 0) {
         uint64_t per_job = ctk_pipe_input_size(p) / (16 * (uint64_t)(opts->jobs ? opts->jobs : 1));
         p->opts.block = CTK_PIPE_BLOCK;
@@ -2049,6 +2147,8 @@ void ctk_pipe_free(ctk_pipe *p)
     ctk_rate_free(p->rate);
     ctk_buf_free(&p->header);
     ctk_buf_free(&p->next);
+    ctk_buf_free(&p->raw);
+    ctk_buf_free(&p->blank);
     ctk_buf_free(&p->head);
     ctk_spawn_program_free(&p->program);
     ctk_spool_free(p->spool);

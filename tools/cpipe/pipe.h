@@ -56,6 +56,11 @@ typedef struct ctk_pipe_opts {
                                      whole blocks as it can take them */
     int rrs;                      /* --rrs: the block without its record separators
                                      (rules made with strip) */
+    int skip_empty;               /* -r: piped input loses its blank (whitespace-only)
+                                     lines, as parallel --pipe -r; --pipepart ignores it */
+    unsigned block_slots;         /* --block -N: blocks of 1 + size / jobs / N bytes
+                                     (parallel --pipepart's N blocks per job slot;
+                                     needs a seekable input); 0: opts.block */
     int out_fd;                   /* where outputs go; -1: nowhere (--compare) */
     int checksum;                 /* digest the output (for --compare rows) */
     const char *tmpdir;           /* spill directory; NULL: $TMPDIR, else /tmp */
