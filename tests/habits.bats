@@ -420,3 +420,34 @@ in_file() {
     run bash -c 'printf "" | timeout 10 script -qec "timeout 2 cpar echo" /dev/null' 
     assert_output --partial 'Input is read from the terminal'
 }
+
+# cparin: input-side habits (number suffixes, ::::+, multi-byte -d, -L on
+# :::, -E with several sources)
+
+@test "-d takes a whole string as the separator, with \\n \\r \\t and octal escapes" {
+    in_file '1ab2ab3a'
+    same_as_parallel -k -d ab echo 'x{}y'
+    same_as_parallel -k -d ab echo 'x{}y' ::: 1ab2 3ab
+    in_file '1\n2\n3\n\n4\n5\n'
+    same_as_parallel -k -d '\n\n' --tagstring '{#}' echo ABC';'echo
+    in_file 'b\r\nc\r\nd\r\n'
+    same_as_parallel -k -d '\r\n' echo '{}a'
+    in_file 'aAbAc'
+    same_as_parallel -k -d '\101' echo 'x{}y'
+    same_as_parallel -k -d '\x41' echo 'x{}y'
+    in_file 'a\\\\b\\c'
+    same_as_parallel -k -d '\\' echo 'x{}y'
+    in_file 'a\0\0b\0\0c'
+    same_as_parallel -k -d '\0\0' echo 'x{}y'
+}
+
+@test "-d wins over -0 in either order" {
+    in_file 'aXYb\0c'
+    same_as_parallel -k -d XY -0 echo 'x{}y'
+    same_as_parallel -k -0 -d XY echo 'x{}y'
+}
+
+@test "-d '' reads paragraphs (records end at blank lines)" {
+    in_file '\n\na\n\n\nb\nb2\n\nc\n\n\n'
+    same_as_parallel -k -d '' echo 'x{}y'
+}

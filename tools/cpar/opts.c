@@ -87,8 +87,8 @@ enum {
 static const ctk_cli_option cpar_options[] = {
     {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE", "read items from FILE (repeatable)", OPT_ARG_FILE},
     {"null", '0', CTK_ARG_NONE, NULL, "items end with a NUL byte, not a newline", OPT_NULL},
-    {"delimiter", 'd', CTK_ARG_REQUIRED, "DELIM", "items end with DELIM (one byte; \\n \\t \\0)",
-     OPT_DELIM},
+    {"delimiter", 'd', CTK_ARG_REQUIRED, "DELIM",
+     "items end with the string DELIM (\\n \\t \\r \\0 \\NNN; '': blank lines)", OPT_DELIM},
     {"replace", 'I', CTK_ARG_REQUIRED, "STR", "use STR instead of {} in the command", OPT_REPLACE},
     {"max-args", 'n', CTK_ARG_REQUIRED, "N", "N items per job", OPT_MAX_ARGS},
     {"max-replace-args", 'N', CTK_ARG_REQUIRED, "N", "N items per job, as {1} .. {N}",
@@ -224,20 +224,36 @@ static const ctk_cli_option cpar_options[] = {
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
-static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
+/* -d as GNU parallel's unquote_printf reads it: the whole string is the
+ * separator, with \t \n \r and octal \N or \NNN (\0 is NUL) for bytes;
+ * any other backslash is itself. '' is Perl's paragraph mode. */
+static void parse_delim(cpar_opts *o, const char *v)
 {
-    static const char escapes[][2] = {{'n', '\n'}, {'t', '\t'}, {'0', '\0'}, {'\\', '\\'}};
-    if (v[0] != '\0' && v[1] == '\0') {
-        o->delim = v[0];
-        return 0;
-    }
-    for (size_t i = 0; v[0] == '\\' && i < G_N_ELEMENTS(escapes); i++)
-        if (v[1] == escapes[i][0] && v[2] == '\0') {
-            o->delim = escapes[i][1];
-            return 0;
+    static const char escapes[][2] = {{'t', '\t'}, {'n', '\n'}, {'r', '\r'}};
+    GString *sep = g_string_sized_new(strlen(v));
+    while (*v != '\0') {
+        const char *e = NULL;
+        for (size_t i = 0; v[0] == '\\' && i < G_N_ELEMENTS(escapes); i++)
+            if (v[1] == escapes[i][0])
+                e = escapes[i];
+        if (e != NULL) {
+            g_string_append_c(sep, e[1]);
+            v += 2;
+        } else if (v[0] == '\\' && v[1] >= '0' && v[1] <= '7') {
+            /* \NNN when three octal digits follow, else \N */
+            int n = v[2] >= '0' && v[2] <= '7' && v[3] >= '0' && v[3] <= '7' ? 3 : 1;
+            unsigned byte = 0;
+            for (int i = 1; i <= n; i++)
+                byte = byte * 8 + (unsigned)(v[i] - '0');
+            g_string_append_c(sep, (char)(byte & 0xff));
+            v += 1 + n;
+        } else {
+            g_string_append_c(sep, *v++);
         }
-    snprintf(why, why_len, "one byte, or \\n, \\t, \\0");
-    return CTK_EINVAL;
+    }
+    o->delim_len = sep->len;
+    o->delim = g_string_free(sep, FALSE);
+    g_ptr_array_add(o->owned, (gpointer)o->delim);
 }
 
 /* GNU parallel's durations: seconds, or numbers with s, m, h, d
@@ -293,10 +309,16 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         g_ptr_array_add(o->arg_files, (gpointer)v);
         return 0;
     case OPT_NULL:
-        o->delim = '\0';
+        /* GNU parallel sets -d's separator after -0's, in either order. */
+        if (!o->delim_given) {
+            o->delim = "";
+            o->delim_len = 1;
+        }
         return 0;
     case OPT_DELIM:
-        return parse_delim(o, v, why, why_len);
+        o->delim_given = 1;
+        parse_delim(o, v);
+        return 0;
     case OPT_REPLACE:
         o->replace = v;
         return 0;
@@ -724,7 +746,8 @@ static int parse_jobs(const char *v, unsigned *jobs, char *err, size_t err_len)
 void cpar_opts_init(cpar_opts *o, int argc, char **argv)
 {
     *o = (cpar_opts){.arg_files = g_ptr_array_new(),
-                     .delim = '\n',
+                     .delim = "\n",
+                     .delim_len = 1,
                      .per_job = 1,
                      .retries = 1,
                      .argc = argc,

@@ -92,7 +92,7 @@ static const char *input_path(const ctk_parrun_input *in, const char *path)
 int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err, size_t err_len)
 {
     ctk_sources *src;
-    int rc = ctk_sources_new(&src, in->delim);
+    int rc = ctk_sources_new_sep(&src, in->delim, in->delim_len);
     if (rc < 0) {
         snprintf(err, err_len, "%s", ctk_strerror(rc));
         return rc;

@@ -33,7 +33,9 @@ typedef struct group {
 } group;
 
 struct ctk_sources {
-    char delim;
+    char *sep; /* the record separator, sep_len bytes (NULs allowed) */
+    size_t sep_len;
+    int paragraphs;    /* -d '': records end at blank lines, as Perl's $/ = "" */
     GPtrArray *groups; /* group * */
     size_t per_job;
     int started, streaming, done;
@@ -72,8 +74,19 @@ static void group_free(gpointer p)
 
 int ctk_sources_new(ctk_sources **out, char delim)
 {
+    return ctk_sources_new_sep(out, &delim, 1);
+}
+
+int ctk_sources_new_sep(ctk_sources **out, const char *sep, size_t sep_len)
+{
     ctk_sources *s = g_new0(ctk_sources, 1);
-    s->delim = delim;
+    /* Paragraphs: "\n\n" ends a record; the newlines beyond two, before
+     * and after, are trimmed from it (see paragraph). */
+    s->paragraphs = sep_len == 0;
+    if (s->paragraphs)
+        sep = "\n\n", sep_len = 2;
+    s->sep = g_memdup2(sep, sep_len);
+    s->sep_len = sep_len;
     s->cancel_fd = -1;
     s->groups = g_ptr_array_new_with_free_func(group_free);
     s->per_job = 1;
@@ -121,6 +134,7 @@ void ctk_sources_free(ctk_sources *s)
     if (s->streamed != NULL)
         g_bytes_unref(s->streamed);
     g_free(s->pos);
+    g_free(s->sep);
     g_free(s->eof);
     if (s->shuffled != NULL)
         g_ptr_array_free(s->shuffled, TRUE);
@@ -241,20 +255,38 @@ static GBytes *value_new(const char *data, size_t len)
     return g_bytes_new_take(copy, len + 1);
 }
 
+/* A paragraph's bytes without the newlines around them (Perl drops the
+ * extra ones between paragraphs, and chomp the ones at the end);
+ * 0 when nothing is left, which Perl never returns as a record. */
+static int paragraph(const char **d, size_t *len)
+{
+    while (*len > 0 && (*d)[0] == '\n')
+        (*d)++, (*len)--;
+    while (*len > 0 && (*d)[*len - 1] == '\n')
+        (*len)--;
+    return *len > 0;
+}
+
+static void add_word(const ctk_sources *s, GPtrArray *values, const char *w, size_t len)
+{
+    if (!s->paragraphs || paragraph(&w, &len))
+        g_ptr_array_add(values, value_new(w, len));
+}
+
 int ctk_sources_add_words(ctk_sources *s, char *const *words, size_t n, int linked)
 {
     source *src = g_new0(source, 1);
     src->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     /* As GNU parallel does, a word holding the record delimiter is several
      * records ("a\nb" is a and b; "a\n" is a and an empty one). */
+    int splits = memchr(s->sep, '\0', s->sep_len) == NULL; /* a word holds no NUL */
     for (size_t i = 0; i < n; i++) {
         const char *w = words[i], *end;
-        if (s->delim != '\0')
-            while ((end = strchr(w, s->delim)) != NULL) {
-                g_ptr_array_add(src->values, value_new(w, (size_t)(end - w)));
-                w = end + 1;
-            }
-        g_ptr_array_add(src->values, value_new(w, strlen(w)));
+        while (splits && (end = memmem(w, strlen(w), s->sep, s->sep_len)) != NULL) {
+            add_word(s, src->values, w, (size_t)(end - w));
+            w = end + s->sep_len;
+        }
+        add_word(s, src->values, w, strlen(w));
     }
     return add_source(s, src, linked);
 }
@@ -269,7 +301,7 @@ int ctk_sources_add_file(ctk_sources *s, const char *path, int linked, char *err
     }
     source *src = g_new0(source, 1);
     src->fd = fd;
-    int rc = ctk_lines_open(&src->lines, fd, s->delim, SOURCE_MAX_RECORD);
+    int rc = ctk_lines_open_sep(&src->lines, fd, s->sep, s->sep_len, SOURCE_MAX_RECORD);
     if (rc < 0) {
         source_free(src);
         return rc;
@@ -347,10 +379,13 @@ static int read_record_raw(ctk_sources *s, source *src, GBytes **value, int *nul
 {
     const char *line;
     size_t len;
-    int rc = ctk_lines_next(src->lines, &line, &len, cancel);
+    int rc;
+    do
+        rc = ctk_lines_next(src->lines, &line, &len, cancel);
+    while (rc == 0 && s->paragraphs && !paragraph(&line, &len));
     if (rc < 0)
         return rc;
-    if (s->delim == '\0' || memchr(line, '\0', len) == NULL) {
+    if (memchr(s->sep, '\0', s->sep_len) != NULL || memchr(line, '\0', len) == NULL) {
         *value = value_new(line, len);
         return 0;
     }
