@@ -451,3 +451,30 @@ in_file() {
     in_file '\n\na\n\n\nb\nb2\n\nc\n\n\n'
     same_as_parallel -k -d '' echo 'x{}y'
 }
+
+@test "-n, -N, -L, -s and --max-chars take GNU parallel's k K m M suffixes" {
+    in_file "$(seq 5000 | tr '\n' ' ' | tr ' ' '\n')"
+    PAR_SORT=1 same_as_parallel -N 1k 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -n 1K 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -n 1.5k 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -L 2k 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -mj1 -s 1k 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -mj1 --max-chars 2K 'echo {} | wc -w'
+}
+
+@test "a bad suffix is a usage error naming the option" {
+    run cpar -N 1q echo ::: a
+    assert_failure 2
+    assert_output --partial 'cpar: -N 1q: unknown suffix'
+}
+
+@test "::::+ links every file after it, as :::+ does words" {
+    printf '%s\n' 1 2 3 4 5 6 7 8 9 10 >"$BATS_TEST_TMPDIR/ten"
+    printf '%s\n' 1 2 3 >"$BATS_TEST_TMPDIR/three"
+    printf '%s\n' 21 22 23 >"$BATS_TEST_TMPDIR/twenty"
+    printf '%s\n' 1 2 3 4 >"$BATS_TEST_TMPDIR/four"
+    local t=$BATS_TEST_TMPDIR
+    same_as_parallel -k echo ::::+ "$t/ten" "$t/three" "$t/four"
+    same_as_parallel -k echo ::: 11 22 33 ::::+ "$t/three" "$t/twenty" ::: a b c :::+ aa bb cc
+    same_as_parallel -k echo :::: "$t/three" ::::+ "$t/twenty" ::: a b
+}

@@ -90,7 +90,7 @@ static const ctk_cli_option cpar_options[] = {
     {"delimiter", 'd', CTK_ARG_REQUIRED, "DELIM",
      "items end with the string DELIM (\\n \\t \\r \\0 \\NNN; '': blank lines)", OPT_DELIM},
     {"replace", 'I', CTK_ARG_REQUIRED, "STR", "use STR instead of {} in the command", OPT_REPLACE},
-    {"max-args", 'n', CTK_ARG_REQUIRED, "N", "N items per job", OPT_MAX_ARGS},
+    {"max-args", 'n', CTK_ARG_REQUIRED, "N", "N items per job (1k: 1000, 1K: 1024)", OPT_MAX_ARGS},
     {"max-replace-args", 'N', CTK_ARG_REQUIRED, "N", "N items per job, as {1} .. {N}",
      OPT_MAX_REPLACE},
     {"shell", 0, CTK_ARG_NONE, NULL, "run every command under /bin/sh -c", OPT_SHELL},
@@ -329,7 +329,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->fill = 'm';
         return 0;
     case OPT_MAX_CHARS:
-        return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, UINT32_MAX, &o->max_chars, why, why_len);
     case OPT_MAX_ARGS:
     case OPT_MAX_REPLACE:
     case OPT_MAX_LINES:
@@ -350,13 +350,14 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
             o->max_replace = -1;
             return 0;
         }
-        return ctk_parse_u64(v, 1, 100000, &o->per_job, why, why_len);
+        /* GNU parallel's multiply_binary_prefix: -N 1k is 1000, 1K 1024. */
+        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, 100000, &o->per_job, why, why_len);
     case OPT_JOBS:
         o->jobs = v;
         return 0;
     case OPT_STRATEGY:
         if (v[0] >= '0' && v[0] <= '9')
-            return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
+            return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, UINT32_MAX, &o->max_chars, why, why_len);
         return CTK_CLI_STRATEGY; /* the parser sets and checks it */
     case OPT_HEADER:
         o->header = v;
@@ -545,8 +546,9 @@ const ctk_cli cpar_cli = {
     .synopsis = "[OPTION]... [COMMAND [ARG]...] [::: ITEM...]... [:::: FILE...]...",
     .summary = "Run COMMAND once per input item, N at a time, as GNU parallel does. Items\n"
                "are the lines of standard input, or the ::: lists and :::: files (several\n"
-               "sources make a cross product; :::+ and ::::+ link a source to the one before).\n"
-               "Without COMMAND every item is a command line. Options in $PARALLEL come first.",
+               "sources make a cross product; :::+ and ::::+ link a source to the one before;\n"
+               "every file after ::::+ is linked). Without COMMAND every item is a command\n"
+               "line. Options in $PARALLEL come first.",
     .options = cpar_options,
     .handler = on_option,
     .stop_at_operand = 1,

@@ -62,9 +62,9 @@ static int add_operand_sources(ctk_sources *src, int argc, char **argv, int firs
             }
         } else {
             for (int k = i; k < j; k++) {
-                /* --link links every file of a :::: too */
-                int rc =
-                    ctk_sources_add_file(src, argv[k], (linked && k == i) || link, err, err_len);
+                /* ::::+ and --link link every file of the list, as
+                 * GNU parallel does (::::+ a b pairs a and b). */
+                int rc = ctk_sources_add_file(src, argv[k], linked || link, err, err_len);
                 if (rc < 0)
                     return rc;
             }
