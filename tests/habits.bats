@@ -478,3 +478,24 @@ in_file() {
     same_as_parallel -k echo ::: 11 22 33 ::::+ "$t/three" "$t/twenty" ::: a b c :::+ aa bb cc
     same_as_parallel -k echo :::: "$t/three" ::::+ "$t/twenty" ::: a b
 }
+
+@test "-L and -l join ::: words ending in a blank, as they do input lines" {
+    same_as_parallel -kr -L2 echo ::: foo '' 'ole ' bar quux
+    same_as_parallel -k -L2 echo ::: foo '' 'ole ' bar quux
+    same_as_parallel -k -L2 echo ::: 'a ' b 'c ' 'd ' e f
+    same_as_parallel -k -l echo ::: 'a ' b c
+    same_as_parallel -kr -L2 -E bar echo ::: foo '' 'ole ' bar quux
+}
+
+@test "with several sources an empty one (or one -E ended at once) is one empty value" {
+    in_file "$(seq 100 | tr '\n' ' ' | tr ' ' '\n')"
+    same_as_parallel -k -E 3 echo :::: - ::: 2 3 4 5 ::: 3 4
+    same_as_parallel -k -E 3 echo :::: - ::: 3 4 5
+    same_as_parallel -k -E 3 echo ::: 1 3 :::+ 3 5 ::: x
+    same_as_parallel -k echo ::: 1 2 :::: /dev/null
+    same_as_parallel -k echo :::: /dev/null ::: a b
+    same_as_parallel -k echo :::: /dev/null :::: /dev/null
+    in_file '3\n4\n'
+    same_as_parallel -k -E 3 echo :::: - ::: a b
+    same_as_parallel -k -E 3 echo ::: 3
+}

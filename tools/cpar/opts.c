@@ -166,7 +166,7 @@ static const ctk_cli_option cpar_options[] = {
     {"replace-braces", 'i', CTK_ARG_OPTIONAL, "STR", "the same as -I STR (-i alone: -I {})",
      OPT_REPLACE_I},
     {"max-lines", 'L', CTK_ARG_REQUIRED, "N",
-     "N input lines per job (a line ending in a blank goes on)", OPT_MAX_LINES},
+     "N input lines (or ::: words) per job; one ending in a blank goes on", OPT_MAX_LINES},
     {"lines", 'l', CTK_ARG_OPTIONAL, "N", "the same as -L N (-l alone: 1)", OPT_MAX_LINES_OPT},
     {"files", 0, CTK_ARG_NONE, NULL,
      "keep each job's output in a file under $TMPDIR and print the file's name", OPT_FILES},

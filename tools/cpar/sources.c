@@ -39,6 +39,10 @@ struct ctk_sources {
     GPtrArray *groups; /* group * */
     size_t per_job;
     int started, streaming, done;
+    /* Several sources: an empty one stands as one empty value, as in GNU
+     * parallel (`::: a :::: /dev/null` runs "a "), unless all are empty.
+     * Streaming, that is decided at the first read (see next_combination). */
+    int stand_in, others_empty, stream_read;
     size_t *pos;        /* odometer over the groups */
     GPtrArray *current; /* GBytes of the job being built */
     GBytes *streamed;   /* the first group's current value when streaming */
@@ -211,7 +215,21 @@ static int is_eof_value(const ctk_sources *s, GBytes *v)
     return s->eof != NULL && size - 1 == strlen(s->eof) && memcmp(d, s->eof, size - 1) == 0;
 }
 
-/* -E and -r on a source read whole (words, or a file loaded). */
+/* Two values as one: a's bytes, then b's. */
+static GBytes *value_join(GBytes *a, GBytes *b)
+{
+    gsize la, lb;
+    const char *da = g_bytes_get_data(a, &la);
+    const char *db = g_bytes_get_data(b, &lb);
+    char *joined = g_malloc(la - 1 + lb);
+    memcpy(joined, da, la - 1);
+    memcpy(joined + la - 1, db, lb); /* b's NUL too */
+    return g_bytes_new_take(joined, la - 1 + lb);
+}
+
+/* -L, -E and -r on a source read whole (words, or a file loaded), as
+ * read_record applies them to a streamed one: GNU parallel reads :::
+ * words as it reads lines. */
 static void filter_values(const ctk_sources *s, GPtrArray *values)
 {
     for (guint i = 0; i < values->len;) {
@@ -219,6 +237,18 @@ static void filter_values(const ctk_sources *s, GPtrArray *values)
         if (is_eof_value(s, v)) {
             g_ptr_array_set_size(values, i);
             break;
+        }
+        while (s->line_continue && ends_in_blank(v) && i + 1 < values->len) {
+            GBytes *next = g_ptr_array_index(values, i + 1);
+            if (is_eof_value(s, next)) {
+                g_ptr_array_set_size(values, i + 1);
+                break;
+            }
+            GBytes *joined = value_join(v, next);
+            g_ptr_array_remove_index(values, i + 1);
+            values->pdata[i] = joined;
+            g_bytes_unref(v);
+            v = joined;
         }
         if (s->skip_blank && is_blank_value(v))
             g_ptr_array_remove_index(values, i);
@@ -431,10 +461,11 @@ static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
     group *first = g_ptr_array_index(s->groups, 0);
     source *head = g_ptr_array_index(first->sources, 0);
     s->streaming = first->sources->len == 1 && head->values == NULL;
-    for (guint g = s->streaming ? 1 : 0; g < s->groups->len; g++) {
+    size_t n_sources = 0, n_empty = 0;
+    for (guint g = 0; g < s->groups->len; g++) {
         group *grp = g_ptr_array_index(s->groups, g);
-        grp->length = SIZE_MAX;
-        for (guint k = 0; k < grp->sources->len; k++) {
+        n_sources += grp->sources->len;
+        for (guint k = 0; k < grp->sources->len && !(g == 0 && s->streaming); k++) {
             source *src = g_ptr_array_index(grp->sources, k);
             int was_loaded = src->values != NULL;
             int rc = load_source(s, src, nul_replaced, cancel);
@@ -442,6 +473,17 @@ static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
                 return rc;
             if (was_loaded)
                 filter_values(s, src->values); /* words; files were read filtered */
+            n_empty += src->values->len == 0;
+        }
+    }
+    s->stand_in = n_sources > 1;
+    s->others_empty = n_empty == n_sources - (s->streaming ? 1 : 0);
+    for (guint g = s->streaming ? 1 : 0; g < s->groups->len; g++) {
+        group *grp = g_ptr_array_index(s->groups, g);
+        for (guint k = 0; k < grp->sources->len; k++) {
+            source *src = g_ptr_array_index(grp->sources, k);
+            if (s->stand_in && !(s->others_empty && !s->streaming) && src->values->len == 0)
+                g_ptr_array_add(src->values, value_new("", 0));
         }
         grp->length = group_length(s, grp);
         if (grp->length == 0)
@@ -565,8 +607,14 @@ static int next_combination(ctk_sources *s, int *nul_replaced, const int *cancel
         return CTK_EOF;
     if (s->streaming && s->streamed == NULL) {
         group *first = g_ptr_array_index(s->groups, 0);
-        int rc = read_record(s, g_ptr_array_index(first->sources, 0), &s->streamed, nul_replaced,
-                             cancel);
+        source *head = g_ptr_array_index(first->sources, 0);
+        int rc = read_record(s, head, &s->streamed, nul_replaced, cancel);
+        if (rc == CTK_EOF && !s->stream_read && s->stand_in && !s->others_empty) {
+            s->streamed = value_new("", 0);
+            head->ended = 1;
+            rc = 0;
+        }
+        s->stream_read = 1;
         if (rc < 0) {
             if (rc == CTK_EOF)
                 s->done = 1;
