@@ -500,6 +500,13 @@ y'
     (($(wc -l <<<"$output") > 1)) || fail "one line only: $output"
 }
 
+@test "cpar(1): -d with a separator of two bytes (cparin)" {
+    ex_run cpar.1 '-k -d'
+    assert_success
+    assert_output "$(printf 'a\nb\n\nc' | gnu -k -d '\n\n' echo '[{}]')"
+    assert_equal "${#lines[@]}" 3
+}
+
 @test "cpar(1): every combination of two lists, in order" {
     ex_run cpar.1 'echo {1}-{2}'
     assert_success

@@ -454,3 +454,82 @@ bar"
         done <"$BATS_TEST_TMPDIR/pids.$s"
     done
 }
+
+# cparin: input-side habits (number suffixes, ::::+, multi-byte -d, -L on
+# :::, -E with several sources)
+
+@test "-d takes a whole string as the separator, with \\n \\r \\t and octal escapes" {
+    in_file '1ab2ab3a'
+    same_as_parallel -k -d ab echo 'x{}y'
+    same_as_parallel -k -d ab echo 'x{}y' ::: 1ab2 3ab
+    in_file '1\n2\n3\n\n4\n5\n'
+    same_as_parallel -k -d '\n\n' --tagstring '{#}' echo ABC';'echo
+    in_file 'b\r\nc\r\nd\r\n'
+    same_as_parallel -k -d '\r\n' echo '{}a'
+    in_file 'aAbAc'
+    same_as_parallel -k -d '\101' echo 'x{}y'
+    same_as_parallel -k -d '\x41' echo 'x{}y'
+    in_file 'a\\\\b\\c'
+    same_as_parallel -k -d '\\' echo 'x{}y'
+    in_file 'a\0\0b\0\0c'
+    same_as_parallel -k -d '\0\0' echo 'x{}y'
+}
+
+@test "-d wins over -0 in either order" {
+    in_file 'aXYb\0c'
+    same_as_parallel -k -d XY -0 echo 'x{}y'
+    same_as_parallel -k -0 -d XY echo 'x{}y'
+}
+
+@test "-d '' reads paragraphs (records end at blank lines)" {
+    in_file '\n\na\n\n\nb\nb2\n\nc\n\n\n'
+    same_as_parallel -k -d '' echo 'x{}y'
+}
+
+@test "-n, -N, -L, -s and --max-chars take GNU parallel's k K m M suffixes" {
+    in_file "$(seq 5000 | tr '\n' ' ' | tr ' ' '\n')"
+    PAR_SORT=1 same_as_parallel -N 1k 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -n 1K 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -n 1.5k 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -L 2k 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -mj1 -s 1k 'echo {} | wc -w'
+    PAR_SORT=1 same_as_parallel -mj1 --max-chars 2K 'echo {} | wc -w'
+}
+
+@test "a bad suffix is a usage error naming the option" {
+    run cpar -N 1q echo ::: a
+    assert_failure 2
+    assert_output --partial 'cpar: -N 1q: unknown suffix'
+}
+
+@test "::::+ links every file after it, as :::+ does words" {
+    printf '%s\n' 1 2 3 4 5 6 7 8 9 10 >"$BATS_TEST_TMPDIR/ten"
+    printf '%s\n' 1 2 3 >"$BATS_TEST_TMPDIR/three"
+    printf '%s\n' 21 22 23 >"$BATS_TEST_TMPDIR/twenty"
+    printf '%s\n' 1 2 3 4 >"$BATS_TEST_TMPDIR/four"
+    local t=$BATS_TEST_TMPDIR
+    same_as_parallel -k echo ::::+ "$t/ten" "$t/three" "$t/four"
+    same_as_parallel -k echo ::: 11 22 33 ::::+ "$t/three" "$t/twenty" ::: a b c :::+ aa bb cc
+    same_as_parallel -k echo :::: "$t/three" ::::+ "$t/twenty" ::: a b
+}
+
+@test "-L and -l join ::: words ending in a blank, as they do input lines" {
+    same_as_parallel -kr -L2 echo ::: foo '' 'ole ' bar quux
+    same_as_parallel -k -L2 echo ::: foo '' 'ole ' bar quux
+    same_as_parallel -k -L2 echo ::: 'a ' b 'c ' 'd ' e f
+    same_as_parallel -k -l echo ::: 'a ' b c
+    same_as_parallel -kr -L2 -E bar echo ::: foo '' 'ole ' bar quux
+}
+
+@test "with several sources an empty one (or one -E ended at once) is one empty value" {
+    in_file "$(seq 100 | tr '\n' ' ' | tr ' ' '\n')"
+    same_as_parallel -k -E 3 echo :::: - ::: 2 3 4 5 ::: 3 4
+    same_as_parallel -k -E 3 echo :::: - ::: 3 4 5
+    same_as_parallel -k -E 3 echo ::: 1 3 :::+ 3 5 ::: x
+    same_as_parallel -k echo ::: 1 2 :::: /dev/null
+    same_as_parallel -k echo :::: /dev/null ::: a b
+    same_as_parallel -k echo :::: /dev/null :::: /dev/null
+    in_file '3\n4\n'
+    same_as_parallel -k -E 3 echo :::: - ::: a b
+    same_as_parallel -k -E 3 echo ::: 3
+}

@@ -12,11 +12,15 @@
 #include "ctkx/lines.h"
 #include "ctk/plugin.h"
 
-#define LINES_CHUNK 65536
+#define LINES_CHUNK     65536
+#define LINES_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 struct ctk_lines {
     int fd;
     char delim;
+    /* A separator of several bytes (cpar -d '\n\n'), or NULL: delim. */
+    char *sep;
+    size_t sep_len;
     size_t max_len;
     char *buf;
     size_t cap, start, end; /* unread bytes are buf[start..end) */
@@ -43,10 +47,29 @@ int ctk_lines_open(ctk_lines **out, int fd, char delim, size_t max_len)
     return 0;
 }
 
+int ctk_lines_open_sep(ctk_lines **out, int fd, const char *sep, size_t sep_len, size_t max_len)
+{
+    if (sep_len == 0)
+        return CTK_EINVAL;
+    int rc = ctk_lines_open(out, fd, sep[0], max_len);
+    if (rc < 0 || sep_len == 1)
+        return rc;
+    ctk_lines *r = *out;
+    r->sep = malloc(sep_len);
+    if (r->sep == NULL) {
+        ctk_lines_close(r);
+        return CTK_ENOMEM;
+    }
+    memcpy(r->sep, sep, sep_len);
+    r->sep_len = sep_len;
+    return 0;
+}
+
 void ctk_lines_close(ctk_lines *r)
 {
     if (r == NULL)
         return;
+    free(r->sep);
     free(r->buf);
     free(r);
 }
@@ -108,18 +131,36 @@ static int fill(ctk_lines *r, const int *cancel)
     return 0;
 }
 
+/* The first separator in [from, from + n), or NULL. */
+static char *find_sep(const ctk_lines *r, const char *from, size_t n)
+{
+    if (r->sep == NULL)
+        return memchr(from, r->delim, n);
+    return memmem(from, n, r->sep, r->sep_len);
+}
+
+/* How many bytes a separator takes. */
+static size_t sep_len(const ctk_lines *r)
+{
+    return r->sep != NULL ? r->sep_len : 1;
+}
+
 /* Skips the rest of an over-long record, counting its bytes. */
 static int skip_record(ctk_lines *r, size_t *len, const int *cancel)
 {
     for (;;) {
-        char *hit = memchr(r->buf + r->start, r->delim, r->end - r->start);
+        char *hit = find_sep(r, r->buf + r->start, r->end - r->start);
         if (hit != NULL) {
             *len += (size_t)(hit - (r->buf + r->start));
-            r->start = (size_t)(hit - r->buf) + 1;
+            r->start = (size_t)(hit - r->buf) + sep_len(r);
             return CTK_ERANGE;
         }
-        *len += r->end - r->start;
-        r->start = r->end = 0;
+        /* A separator's first bytes at the end stay for the next read. */
+        size_t keep = LINES_MIN(sep_len(r) - 1, r->end - r->start);
+        *len += r->end - r->start - keep;
+        memmove(r->buf, r->buf + r->end - keep, keep);
+        r->start = 0;
+        r->end = keep;
         if (r->eof)
             return CTK_ERANGE;
         int rc = fill(r, cancel);
@@ -133,7 +174,7 @@ int ctk_lines_next(ctk_lines *r, const char **line, size_t *len, const int *canc
     size_t scanned = 0;
     for (;;) {
         char *from = r->buf + r->start + scanned;
-        char *hit = memchr(from, r->delim, r->end - r->start - scanned);
+        char *hit = find_sep(r, from, r->end - r->start - scanned);
         size_t have = hit != NULL ? (size_t)(hit - (r->buf + r->start)) : r->end - r->start;
         if (have > r->max_len) {
             *line = NULL;
@@ -144,12 +185,13 @@ int ctk_lines_next(ctk_lines *r, const char **line, size_t *len, const int *canc
             *line = r->buf + r->start;
             *len = have;
             r->buf[r->start + have] = '\0';
-            r->start += have + (hit != NULL);
+            r->start += have + (hit != NULL ? sep_len(r) : 0);
             return 0;
         }
         if (r->eof)
             return CTK_EOF;
-        scanned = have;
+        /* A separator may begin in the last sep_len - 1 bytes scanned. */
+        scanned = have - LINES_MIN(have, sep_len(r) - 1);
         int rc = fill(r, cancel);
         if (rc < 0)
             return rc;
@@ -158,7 +200,7 @@ int ctk_lines_next(ctk_lines *r, const char **line, size_t *len, const int *canc
 
 int ctk_lines_ready(const ctk_lines *r)
 {
-    return r->eof || memchr(r->buf + r->start, r->delim, r->end - r->start) != NULL;
+    return r->eof || find_sep(r, r->buf + r->start, r->end - r->start) != NULL;
 }
 
 int ctk_lines_fd(const ctk_lines *r)

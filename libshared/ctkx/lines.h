@@ -13,6 +13,9 @@
 typedef struct ctk_lines ctk_lines;
 
 int ctk_lines_open(ctk_lines **out, int fd, char delim, size_t max_len);
+/* The same with a separator of sep_len (at least 1) bytes, any of them
+ * NUL: records end where the whole string sep occurs. */
+int ctk_lines_open_sep(ctk_lines **out, int fd, const char *sep, size_t sep_len, size_t max_len);
 /* Next record without its delimiter (the last one may lack it). Returns 0;
  * CTK_EOF; CTK_ECANCELED; CTK_ERANGE for a record longer than max_len
  * (skipped up to its delimiter; *len is its full length, *line NULL); or

@@ -122,12 +122,59 @@ static void test_cancel_fd_while_waiting(void)
     close(fds[1]);
 }
 
+/* Writes s from a child (it may be bigger than a pipe buffer); returns the
+ * read end. */
+static int pipe_from_child(const GString *s)
+{
+    int fds[2];
+    g_assert_cmpint(pipe(fds), ==, 0);
+    if (fork() == 0) {
+        close(fds[0]);
+        g_assert_cmpint(write(fds[1], s->str, s->len), ==, (ssize_t)s->len);
+        _exit(0);
+    }
+    close(fds[1]);
+    return fds[0];
+}
+
+/* A separator of several bytes, one of them split by the first read (64
+ * KiB less the spare byte) and one inside a record skipped as too long. */
+static void test_multibyte_separator(void)
+{
+    GString *s = g_string_new(NULL);
+    for (int i = 0; i < 65534; i++)
+        g_string_append_c(s, 'x');
+    g_string_append(s, "<>y<");
+    for (int i = 0; i < 200000; i++)
+        g_string_append_c(s, 'z');
+    g_string_append(s, "<>after<>last<");
+    int fd = pipe_from_child(s);
+    ctk_lines *r;
+    g_assert_cmpint(ctk_lines_open_sep(&r, fd, "<>", 2, 100000), ==, 0);
+    const char *line;
+    size_t len;
+    g_assert_cmpint(ctk_lines_next(r, &line, &len, NULL), ==, 0);
+    g_assert_cmpuint(len, ==, 65534);
+    g_assert_cmpint(ctk_lines_next(r, &line, &len, NULL), ==, CTK_ERANGE);
+    g_assert_cmpuint(len, ==, 200002);
+    g_assert_cmpint(ctk_lines_next(r, &line, &len, NULL), ==, 0);
+    g_assert_cmpstr(line, ==, "after");
+    g_assert_cmpint(ctk_lines_next(r, &line, &len, NULL), ==, 0);
+    g_assert_cmpstr(line, ==, "last<");
+    g_assert_cmpint(ctk_lines_next(r, &line, &len, NULL), ==, CTK_EOF);
+    ctk_lines_close(r);
+    close(fd);
+    g_string_free(s, TRUE);
+    g_assert_cmpint(ctk_lines_open_sep(&r, 0, "", 0, 10), ==, CTK_EINVAL);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/lines/records", test_records);
     g_test_add_func("/lines/too-long", test_long_record_skipped);
     g_test_add_func("/lines/cancel", test_cancel_while_waiting);
+    g_test_add_func("/lines/multibyte-separator", test_multibyte_separator);
     g_test_add_func("/lines/cancel-fd", test_cancel_fd_while_waiting);
     return g_test_run();
 }

@@ -126,11 +126,20 @@ static void test_errors(void)
     char err[256];
     g_assert_cmpint(ctk_sources_add_file(s, "/nonexistent/list", 0, err, sizeof err), <, 0);
     g_assert_cmpstr(err, ==, "/nonexistent/list: No such file or directory");
-    /* An empty source makes an empty product. */
+    /* An empty source among others stands as one empty value, as in GNU
+     * parallel (`echo ::: a :::: /dev/null` runs "echo a ''"). */
     char *w[] = {"a"};
     ctk_sources_add_words(s, w, 1, 0);
     ctk_sources_add_words(s, NULL, 0, 0);
     char *got = jobs(s);
+    g_assert_cmpstr(got, ==, "a ");
+    g_free(got);
+    ctk_sources_free(s);
+    /* When every source is empty there is no job. */
+    ctk_sources_new(&s, '\n');
+    ctk_sources_add_words(s, NULL, 0, 0);
+    ctk_sources_add_words(s, NULL, 0, 0);
+    got = jobs(s);
     g_assert_cmpstr(got, ==, "");
     g_free(got);
     ctk_sources_free(s);

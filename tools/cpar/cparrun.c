@@ -104,6 +104,7 @@ static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first
         .arg_files = (const char *const *)o->arg_files->pdata,
         .n_arg_files = o->arg_files->len,
         .delim = o->delim,
+        .delim_len = o->delim_len,
         .colsep = o->colsep,
         .per_job = o->fill ? 1 : o->per_job,
         .argc = o->argc,

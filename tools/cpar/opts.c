@@ -87,10 +87,10 @@ enum {
 static const ctk_cli_option cpar_options[] = {
     {"arg-file", 'a', CTK_ARG_REQUIRED, "FILE", "read items from FILE (repeatable)", OPT_ARG_FILE},
     {"null", '0', CTK_ARG_NONE, NULL, "items end with a NUL byte, not a newline", OPT_NULL},
-    {"delimiter", 'd', CTK_ARG_REQUIRED, "DELIM", "items end with DELIM (one byte; \\n \\t \\0)",
-     OPT_DELIM},
+    {"delimiter", 'd', CTK_ARG_REQUIRED, "DELIM",
+     "items end with the string DELIM (\\n \\t \\r \\0 \\NNN; '': blank lines)", OPT_DELIM},
     {"replace", 'I', CTK_ARG_REQUIRED, "STR", "use STR instead of {} in the command", OPT_REPLACE},
-    {"max-args", 'n', CTK_ARG_REQUIRED, "N", "N items per job", OPT_MAX_ARGS},
+    {"max-args", 'n', CTK_ARG_REQUIRED, "N", "N items per job (1k: 1000, 1K: 1024)", OPT_MAX_ARGS},
     {"max-replace-args", 'N', CTK_ARG_REQUIRED, "N", "N items per job, as {1} .. {N}",
      OPT_MAX_REPLACE},
     {"shell", 0, CTK_ARG_NONE, NULL, "run every command under /bin/sh -c", OPT_SHELL},
@@ -169,7 +169,7 @@ static const ctk_cli_option cpar_options[] = {
     {"replace-braces", 'i', CTK_ARG_OPTIONAL, "STR", "the same as -I STR (-i alone: -I {})",
      OPT_REPLACE_I},
     {"max-lines", 'L', CTK_ARG_REQUIRED, "N",
-     "N input lines per job (a line ending in a blank goes on)", OPT_MAX_LINES},
+     "N input lines (or ::: words) per job; one ending in a blank goes on", OPT_MAX_LINES},
     {"lines", 'l', CTK_ARG_OPTIONAL, "N", "the same as -L N (-l alone: 1)", OPT_MAX_LINES_OPT},
     {"files", 0, CTK_ARG_NONE, NULL,
      "keep each job's output in a file under $TMPDIR and print the file's name", OPT_FILES},
@@ -227,20 +227,36 @@ static const ctk_cli_option cpar_options[] = {
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
-static int parse_delim(cpar_opts *o, const char *v, char *why, size_t why_len)
+/* -d as GNU parallel's unquote_printf reads it: the whole string is the
+ * separator, with \t \n \r and octal \N or \NNN (\0 is NUL) for bytes;
+ * any other backslash is itself. '' is Perl's paragraph mode. */
+static void parse_delim(cpar_opts *o, const char *v)
 {
-    static const char escapes[][2] = {{'n', '\n'}, {'t', '\t'}, {'0', '\0'}, {'\\', '\\'}};
-    if (v[0] != '\0' && v[1] == '\0') {
-        o->delim = v[0];
-        return 0;
-    }
-    for (size_t i = 0; v[0] == '\\' && i < G_N_ELEMENTS(escapes); i++)
-        if (v[1] == escapes[i][0] && v[2] == '\0') {
-            o->delim = escapes[i][1];
-            return 0;
+    static const char escapes[][2] = {{'t', '\t'}, {'n', '\n'}, {'r', '\r'}};
+    GString *sep = g_string_sized_new(strlen(v));
+    while (*v != '\0') {
+        const char *e = NULL;
+        for (size_t i = 0; v[0] == '\\' && i < G_N_ELEMENTS(escapes); i++)
+            if (v[1] == escapes[i][0])
+                e = escapes[i];
+        if (e != NULL) {
+            g_string_append_c(sep, e[1]);
+            v += 2;
+        } else if (v[0] == '\\' && v[1] >= '0' && v[1] <= '7') {
+            /* \NNN when three octal digits follow, else \N */
+            int n = v[2] >= '0' && v[2] <= '7' && v[3] >= '0' && v[3] <= '7' ? 3 : 1;
+            unsigned byte = 0;
+            for (int i = 1; i <= n; i++)
+                byte = byte * 8 + (unsigned)(v[i] - '0');
+            g_string_append_c(sep, (char)(byte & 0xff));
+            v += 1 + n;
+        } else {
+            g_string_append_c(sep, *v++);
         }
-    snprintf(why, why_len, "one byte, or \\n, \\t, \\0");
-    return CTK_EINVAL;
+    }
+    o->delim_len = sep->len;
+    o->delim = g_string_free(sep, FALSE);
+    g_ptr_array_add(o->owned, (gpointer)o->delim);
 }
 
 static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
@@ -251,10 +267,16 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         g_ptr_array_add(o->arg_files, (gpointer)v);
         return 0;
     case OPT_NULL:
-        o->delim = '\0';
+        /* GNU parallel sets -d's separator after -0's, in either order. */
+        if (!o->delim_given) {
+            o->delim = "";
+            o->delim_len = 1;
+        }
         return 0;
     case OPT_DELIM:
-        return parse_delim(o, v, why, why_len);
+        o->delim_given = 1;
+        parse_delim(o, v);
+        return 0;
     case OPT_REPLACE:
         o->replace = v;
         return 0;
@@ -265,7 +287,7 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->fill = 'm';
         return 0;
     case OPT_MAX_CHARS:
-        return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
+        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, UINT32_MAX, &o->max_chars, why, why_len);
     case OPT_MAX_ARGS:
     case OPT_MAX_REPLACE:
     case OPT_MAX_LINES:
@@ -286,13 +308,14 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
             o->max_replace = -1;
             return 0;
         }
-        return ctk_parse_u64(v, 1, 100000, &o->per_job, why, why_len);
+        /* GNU parallel's multiply_binary_prefix: -N 1k is 1000, 1K 1024. */
+        return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, 100000, &o->per_job, why, why_len);
     case OPT_JOBS:
         o->jobs = v;
         return 0;
     case OPT_STRATEGY:
         if (v[0] >= '0' && v[0] <= '9')
-            return ctk_parse_u64(v, 1, UINT32_MAX, &o->max_chars, why, why_len);
+            return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, UINT32_MAX, &o->max_chars, why, why_len);
         return CTK_CLI_STRATEGY; /* the parser sets and checks it */
     case OPT_HEADER:
         o->header = v;
@@ -481,8 +504,9 @@ const ctk_cli cpar_cli = {
     .synopsis = "[OPTION]... [COMMAND [ARG]...] [::: ITEM...]... [:::: FILE...]...",
     .summary = "Run COMMAND once per input item, N at a time, as GNU parallel does. Items\n"
                "are the lines of standard input, or the ::: lists and :::: files (several\n"
-               "sources make a cross product; :::+ and ::::+ link a source to the one before).\n"
-               "Without COMMAND every item is a command line. Options in $PARALLEL come first.",
+               "sources make a cross product; :::+ and ::::+ link a source to the one before;\n"
+               "every file after ::::+ is linked). Without COMMAND every item is a command\n"
+               "line. Options in $PARALLEL come first.",
     .options = cpar_options,
     .handler = on_option,
     .stop_at_operand = 1,
@@ -682,7 +706,8 @@ static int parse_jobs(const char *v, unsigned *jobs, char *err, size_t err_len)
 void cpar_opts_init(cpar_opts *o, int argc, char **argv)
 {
     *o = (cpar_opts){.arg_files = g_ptr_array_new(),
-                     .delim = '\n',
+                     .delim = "\n",
+                     .delim_len = 1,
                      .per_job = 1,
                      .retries = 1,
                      .argc = argc,

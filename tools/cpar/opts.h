@@ -24,7 +24,9 @@
 
 typedef struct cpar_opts {
     GPtrArray *arg_files;
-    char delim;
+    const char *delim; /* the record separator, delim_len bytes; 0: paragraphs (-d '') */
+    size_t delim_len;
+    int delim_given; /* -d: wins over -0 */
     const char *replace;
     uint64_t per_job;
     int shell, ungroup, tag, dry_run, resume;

@@ -62,9 +62,9 @@ static int add_operand_sources(ctk_sources *src, int argc, char **argv, int firs
             }
         } else {
             for (int k = i; k < j; k++) {
-                /* --link links every file of a :::: too */
-                int rc =
-                    ctk_sources_add_file(src, argv[k], (linked && k == i) || link, err, err_len);
+                /* ::::+ and --link link every file of the list, as
+                 * GNU parallel does (::::+ a b pairs a and b). */
+                int rc = ctk_sources_add_file(src, argv[k], linked || link, err, err_len);
                 if (rc < 0)
                     return rc;
             }
@@ -92,7 +92,7 @@ static const char *input_path(const ctk_parrun_input *in, const char *path)
 int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err, size_t err_len)
 {
     ctk_sources *src;
-    int rc = ctk_sources_new(&src, in->delim);
+    int rc = ctk_sources_new_sep(&src, in->delim, in->delim_len);
     if (rc < 0) {
         snprintf(err, err_len, "%s", ctk_strerror(rc));
         return rc;

@@ -23,7 +23,8 @@
 typedef struct ctk_parrun_input {
     const char *const *arg_files; /* -a FILE..., "-" for stdin */
     size_t n_arg_files;
-    char delim;         /* item terminator */
+    const char *delim; /* item terminator, delim_len bytes (0: paragraphs) */
+    size_t delim_len;
     const char *colsep; /* --colsep REGEX, or NULL */
     uint64_t per_job;   /* -n / -N */
     int argc;

@@ -33,10 +33,16 @@ typedef struct group {
 } group;
 
 struct ctk_sources {
-    char delim;
+    char *sep; /* the record separator, sep_len bytes (NULs allowed) */
+    size_t sep_len;
+    int paragraphs;    /* -d '': records end at blank lines, as Perl's $/ = "" */
     GPtrArray *groups; /* group * */
     size_t per_job;
     int started, streaming, done;
+    /* Several sources: an empty one stands as one empty value, as in GNU
+     * parallel (`::: a :::: /dev/null` runs "a "), unless all are empty.
+     * Streaming, that is decided at the first read (see next_combination). */
+    int stand_in, others_empty, stream_read;
     size_t *pos;        /* odometer over the groups */
     GPtrArray *current; /* GBytes of the job being built */
     GBytes *streamed;   /* the first group's current value when streaming */
@@ -72,8 +78,19 @@ static void group_free(gpointer p)
 
 int ctk_sources_new(ctk_sources **out, char delim)
 {
+    return ctk_sources_new_sep(out, &delim, 1);
+}
+
+int ctk_sources_new_sep(ctk_sources **out, const char *sep, size_t sep_len)
+{
     ctk_sources *s = g_new0(ctk_sources, 1);
-    s->delim = delim;
+    /* Paragraphs: "\n\n" ends a record; the newlines beyond two, before
+     * and after, are trimmed from it (see paragraph). */
+    s->paragraphs = sep_len == 0;
+    if (s->paragraphs)
+        sep = "\n\n", sep_len = 2;
+    s->sep = g_memdup2(sep, sep_len);
+    s->sep_len = sep_len;
     s->cancel_fd = -1;
     s->groups = g_ptr_array_new_with_free_func(group_free);
     s->per_job = 1;
@@ -121,6 +138,7 @@ void ctk_sources_free(ctk_sources *s)
     if (s->streamed != NULL)
         g_bytes_unref(s->streamed);
     g_free(s->pos);
+    g_free(s->sep);
     g_free(s->eof);
     if (s->shuffled != NULL)
         g_ptr_array_free(s->shuffled, TRUE);
@@ -197,7 +215,21 @@ static int is_eof_value(const ctk_sources *s, GBytes *v)
     return s->eof != NULL && size - 1 == strlen(s->eof) && memcmp(d, s->eof, size - 1) == 0;
 }
 
-/* -E and -r on a source read whole (words, or a file loaded). */
+/* Two values as one: a's bytes, then b's. */
+static GBytes *value_join(GBytes *a, GBytes *b)
+{
+    gsize la, lb;
+    const char *da = g_bytes_get_data(a, &la);
+    const char *db = g_bytes_get_data(b, &lb);
+    char *joined = g_malloc(la - 1 + lb);
+    memcpy(joined, da, la - 1);
+    memcpy(joined + la - 1, db, lb); /* b's NUL too */
+    return g_bytes_new_take(joined, la - 1 + lb);
+}
+
+/* -L, -E and -r on a source read whole (words, or a file loaded), as
+ * read_record applies them to a streamed one: GNU parallel reads :::
+ * words as it reads lines. */
 static void filter_values(const ctk_sources *s, GPtrArray *values)
 {
     for (guint i = 0; i < values->len;) {
@@ -205,6 +237,18 @@ static void filter_values(const ctk_sources *s, GPtrArray *values)
         if (is_eof_value(s, v)) {
             g_ptr_array_set_size(values, i);
             break;
+        }
+        while (s->line_continue && ends_in_blank(v) && i + 1 < values->len) {
+            GBytes *next = g_ptr_array_index(values, i + 1);
+            if (is_eof_value(s, next)) {
+                g_ptr_array_set_size(values, i + 1);
+                break;
+            }
+            GBytes *joined = value_join(v, next);
+            g_ptr_array_remove_index(values, i + 1);
+            values->pdata[i] = joined;
+            g_bytes_unref(v);
+            v = joined;
         }
         if (s->skip_blank && is_blank_value(v))
             g_ptr_array_remove_index(values, i);
@@ -241,20 +285,38 @@ static GBytes *value_new(const char *data, size_t len)
     return g_bytes_new_take(copy, len + 1);
 }
 
+/* A paragraph's bytes without the newlines around them (Perl drops the
+ * extra ones between paragraphs, and chomp the ones at the end);
+ * 0 when nothing is left, which Perl never returns as a record. */
+static int paragraph(const char **d, size_t *len)
+{
+    while (*len > 0 && (*d)[0] == '\n')
+        (*d)++, (*len)--;
+    while (*len > 0 && (*d)[*len - 1] == '\n')
+        (*len)--;
+    return *len > 0;
+}
+
+static void add_word(const ctk_sources *s, GPtrArray *values, const char *w, size_t len)
+{
+    if (!s->paragraphs || paragraph(&w, &len))
+        g_ptr_array_add(values, value_new(w, len));
+}
+
 int ctk_sources_add_words(ctk_sources *s, char *const *words, size_t n, int linked)
 {
     source *src = g_new0(source, 1);
     src->values = g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
     /* As GNU parallel does, a word holding the record delimiter is several
      * records ("a\nb" is a and b; "a\n" is a and an empty one). */
+    int splits = memchr(s->sep, '\0', s->sep_len) == NULL; /* a word holds no NUL */
     for (size_t i = 0; i < n; i++) {
         const char *w = words[i], *end;
-        if (s->delim != '\0')
-            while ((end = strchr(w, s->delim)) != NULL) {
-                g_ptr_array_add(src->values, value_new(w, (size_t)(end - w)));
-                w = end + 1;
-            }
-        g_ptr_array_add(src->values, value_new(w, strlen(w)));
+        while (splits && (end = memmem(w, strlen(w), s->sep, s->sep_len)) != NULL) {
+            add_word(s, src->values, w, (size_t)(end - w));
+            w = end + s->sep_len;
+        }
+        add_word(s, src->values, w, strlen(w));
     }
     return add_source(s, src, linked);
 }
@@ -269,7 +331,7 @@ int ctk_sources_add_file(ctk_sources *s, const char *path, int linked, char *err
     }
     source *src = g_new0(source, 1);
     src->fd = fd;
-    int rc = ctk_lines_open(&src->lines, fd, s->delim, SOURCE_MAX_RECORD);
+    int rc = ctk_lines_open_sep(&src->lines, fd, s->sep, s->sep_len, SOURCE_MAX_RECORD);
     if (rc < 0) {
         source_free(src);
         return rc;
@@ -347,10 +409,13 @@ static int read_record_raw(ctk_sources *s, source *src, GBytes **value, int *nul
 {
     const char *line;
     size_t len;
-    int rc = ctk_lines_next(src->lines, &line, &len, cancel);
+    int rc;
+    do
+        rc = ctk_lines_next(src->lines, &line, &len, cancel);
+    while (rc == 0 && s->paragraphs && !paragraph(&line, &len));
     if (rc < 0)
         return rc;
-    if (s->delim == '\0' || memchr(line, '\0', len) == NULL) {
+    if (memchr(s->sep, '\0', s->sep_len) != NULL || memchr(line, '\0', len) == NULL) {
         *value = value_new(line, len);
         return 0;
     }
@@ -396,10 +461,11 @@ static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
     group *first = g_ptr_array_index(s->groups, 0);
     source *head = g_ptr_array_index(first->sources, 0);
     s->streaming = first->sources->len == 1 && head->values == NULL;
-    for (guint g = s->streaming ? 1 : 0; g < s->groups->len; g++) {
+    size_t n_sources = 0, n_empty = 0;
+    for (guint g = 0; g < s->groups->len; g++) {
         group *grp = g_ptr_array_index(s->groups, g);
-        grp->length = SIZE_MAX;
-        for (guint k = 0; k < grp->sources->len; k++) {
+        n_sources += grp->sources->len;
+        for (guint k = 0; k < grp->sources->len && !(g == 0 && s->streaming); k++) {
             source *src = g_ptr_array_index(grp->sources, k);
             int was_loaded = src->values != NULL;
             int rc = load_source(s, src, nul_replaced, cancel);
@@ -407,6 +473,17 @@ static int start(ctk_sources *s, int *nul_replaced, const int *cancel)
                 return rc;
             if (was_loaded)
                 filter_values(s, src->values); /* words; files were read filtered */
+            n_empty += src->values->len == 0;
+        }
+    }
+    s->stand_in = n_sources > 1;
+    s->others_empty = n_empty == n_sources - (s->streaming ? 1 : 0);
+    for (guint g = s->streaming ? 1 : 0; g < s->groups->len; g++) {
+        group *grp = g_ptr_array_index(s->groups, g);
+        for (guint k = 0; k < grp->sources->len; k++) {
+            source *src = g_ptr_array_index(grp->sources, k);
+            if (s->stand_in && !(s->others_empty && !s->streaming) && src->values->len == 0)
+                g_ptr_array_add(src->values, value_new("", 0));
         }
         grp->length = group_length(s, grp);
         if (grp->length == 0)
@@ -530,8 +607,14 @@ static int next_combination(ctk_sources *s, int *nul_replaced, const int *cancel
         return CTK_EOF;
     if (s->streaming && s->streamed == NULL) {
         group *first = g_ptr_array_index(s->groups, 0);
-        int rc = read_record(s, g_ptr_array_index(first->sources, 0), &s->streamed, nul_replaced,
-                             cancel);
+        source *head = g_ptr_array_index(first->sources, 0);
+        int rc = read_record(s, head, &s->streamed, nul_replaced, cancel);
+        if (rc == CTK_EOF && !s->stream_read && s->stand_in && !s->others_empty) {
+            s->streamed = value_new("", 0);
+            head->ended = 1;
+            rc = 0;
+        }
+        s->stream_read = 1;
         if (rc < 0) {
             if (rc == CTK_EOF)
                 s->done = 1;

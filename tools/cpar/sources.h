@@ -26,6 +26,8 @@ typedef struct ctk_item {
 
 /* delim: the record separator for stdin and files ('\n', '\0' with -0). */
 int ctk_sources_new(ctk_sources **out, char delim);
+/* The same with a separator of sep_len (at least 1) bytes (-d '\n\n'). */
+int ctk_sources_new_sep(ctk_sources **out, const char *sep, size_t sep_len);
 void ctk_sources_free(ctk_sources *s);
 /* A list of words (:::). A word holding the delimiter is split there. */
 int ctk_sources_add_words(ctk_sources *s, char *const *words, size_t n, int linked);
