@@ -30,6 +30,8 @@ typedef struct run {
     char **names; /* --header's column names */
     size_t n_names;
     char *tagtext, *shell;
+    FILE *table; /* --results FILE.csv/.tsv/.json */
+    int table_format;
     uint64_t total; /* the jobs, counted when needed; else 0 */
 } run;
 
@@ -209,6 +211,20 @@ static int build_command(run *r, cpar_opts *o, int first)
     return -1;
 }
 
+/* GNU parallel's --results FILE.csv, .tsv, .json (any case): 'c', 't',
+ * 'j'; 0 for a folder. */
+static int results_format(const char *path)
+{
+    static const char *const ext[] = {".csv", ".tsv", ".json"};
+    size_t len = strlen(path);
+    for (size_t i = 0; i < G_N_ELEMENTS(ext); i++) {
+        size_t el = strlen(ext[i]);
+        if (len >= el && g_ascii_strcasecmp(path + len - el, ext[i]) == 0)
+            return "ctj"[i];
+    }
+    return 0;
+}
+
 /* --joblog, --records and the progress bar. Returns -1 or the exit
  * status. */
 static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry *reg)
@@ -250,6 +266,20 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
         fprintf(stderr, PROG ": cannot open %s: %s\n", o->records, strerror(errno));
         return 255;
     }
+    if (o->results != NULL && (r->table_format = results_format(o->results)) != 0) {
+        /* -.csv, -.tsv, -.json: the table on stdout, in place of the
+         * jobs' output, as GNU parallel writes it. */
+        int fd = strcmp(o->results, "-.csv") == 0 || strcmp(o->results, "-.tsv") == 0 ||
+                         strcmp(o->results, "-.json") == 0
+                     ? dup(STDOUT_FILENO)
+                     : -1;
+        r->table = fd >= 0 ? fdopen(fd, "w") : fopen(o->results, "w");
+        if (r->table == NULL) {
+            fprintf(stderr, PROG ": cannot open results file %s: %s\n", o->results,
+                    strerror(errno));
+            return 255;
+        }
+    }
     r->total = need_total(o, c, &r->in) ? ctk_parrun_count_jobs(&r->in) : 0;
     if (r->total > 0 && o->header != NULL)
         r->total--; /* the header line */
@@ -261,6 +291,8 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
 
 static void run_free(run *r)
 {
+    if (r->table != NULL && fclose(r->table) != 0)
+        fprintf(stderr, PROG ": --results: %s\n", strerror(errno));
     g_free(r->shell);
     g_strfreev(r->names);
     g_free(r->tagtext);
@@ -285,7 +317,8 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .dry_run = o->dry_run,
         .ungroup = o->ungroup,
         .tag = o->tag,
-        .quiet_output = c->compare != NULL || (o->records != NULL && strcmp(o->records, "-") == 0),
+        .quiet_output = c->compare != NULL ||
+                        (o->records != NULL && strcmp(o->records, "-") == 0) || r->table != NULL,
         .retries = (unsigned)o->retries,
         .timeout = o->timeout,
         .termseq = o->termseq_len ? o->termseq : NULL,
@@ -302,7 +335,7 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .progress = r->bar,
         .line_buffer = o->line_buffer && !o->ungroup && o->results == NULL,
         .keep_order = c->keep_order,
-        .results_dir = o->results,
+        .results_dir = r->table != NULL ? NULL : o->results,
         .max_chars = o->fill ? line_max : 0,
         .verbose = o->verbose,
         .trace = o->trace,
@@ -311,6 +344,11 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .line_max = line_max,
         .no_args = o->max_replace < 0,
         .fill_max = o->fill && o->per_job_given ? (size_t)o->per_job : 0,
+        .shellquote = o->shellquote,
+        .results_format = r->table != NULL ? r->table_format : 0,
+        .results_table = r->table,
+        .results_names = r->names,
+        .n_results_names = r->n_names,
     };
     int status = c->compare != NULL ? ctk_parrun_compare(c, reg, &r->in, &po, PROG)
                                     : ctk_parrun_jobs(c, reg, &po, PROG);

@@ -82,6 +82,8 @@ enum {
     OPT_RENAME_SLOT,
     OPT_PERL, /* options whose values are Perl: refused, naming that */
     OPT_PLUS,
+    OPT_SHELLQUOTE,
+    OPT_EXIT,
 };
 
 static const ctk_cli_option cpar_options[] = {
@@ -221,6 +223,14 @@ static const ctk_cli_option cpar_options[] = {
      OPT_ACCEPTED_VALUE},
     {"memfree", 0, CTK_ARG_REQUIRED, "SIZE",
      "accepted; no effect (cpar does not watch free memory)", OPT_ACCEPTED_VALUE},
+    /* cparout: GNU parallel's --shellquote, -x */
+    {"shellquote", 0, CTK_ARG_NONE, NULL,
+     "each job prints its command line quoted for the shell (twice: quoted twice), runs nothing "
+     "else",
+     OPT_SHELLQUOTE},
+    {"shell-quote", 0, CTK_ARG_NONE, NULL, "the same as --shellquote", OPT_SHELLQUOTE},
+    {"exit", 'x', CTK_ARG_NONE, NULL,
+     "accepted (always so): a command line longer than -s ends the run, exit 255", OPT_EXIT},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -502,13 +512,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->line_buffer = 1;
         return 0;
     case OPT_RESULTS:
-        if (g_str_has_suffix(v, ".csv") || g_str_has_suffix(v, ".tsv") ||
-            g_str_has_suffix(v, ".json")) {
-            snprintf(why, why_len,
-                     "a table file (.csv, .tsv, .json) is not supported; give a folder");
-            return CTK_EINVAL;
-        }
         o->results = v;
+        return 0;
+    case OPT_SHELLQUOTE:
+        o->shellquote++;
+        return 0;
+    case OPT_EXIT:
         return 0;
     case OPT_BAR:
     case OPT_ETA:
