@@ -24,7 +24,7 @@
 typedef struct run {
     ctk_parrun_input in;
     ctk_sources *src;
-    ctk_cmdline *cmd, *tagstring;
+    ctk_cmdline *cmd, *tagstring, *retries;
     ctk_parrun_files files;
     ctk_progress *bar;
     char **names; /* --header's column names */
@@ -206,6 +206,10 @@ static int build_command(run *r, cpar_opts *o, int first)
         (r->tagtext != NULL && ctk_cmdline_parse_names(&r->tagstring, &r->tagtext, 1, &o->names,
                                                        tag_flags, err, sizeof err) < 0))
         return cpar_usage_error(err);
+    char *retries = (char *)o->retries_text;
+    if (retries != NULL && ctk_cmdline_parse_names(&r->retries, &retries, 1, &o->names, tag_flags,
+                                                   err, sizeof err) < 0)
+        return cpar_usage_error(err);
     if (r->shell == NULL)
         r->shell = ctk_spawn_find_shell();
     return -1;
@@ -300,6 +304,7 @@ static void run_free(run *r)
     ctk_parrun_files_close(&r->files);
     ctk_cmdline_free(r->cmd);
     ctk_cmdline_free(r->tagstring);
+    ctk_cmdline_free(r->retries);
     ctk_sources_free(r->src);
 }
 
@@ -345,6 +350,7 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .no_args = o->max_replace < 0,
         .fill_max = o->fill && o->per_job_given ? (size_t)o->per_job : 0,
         .shellquote = o->shellquote,
+        .retries_text = r->retries,
         .results_format = r->table != NULL ? r->table_format : 0,
         .results_table = r->table,
         .results_names = r->names,

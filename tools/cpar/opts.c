@@ -481,6 +481,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->resume = 2;
         return 0;
     case OPT_RETRIES:
+        /* GNU parallel fills replacement strings in: --retries {2} */
+        if (strchr(v, '{') != NULL) {
+            o->retries_text = v;
+            return 0;
+        }
+        o->retries_text = NULL;
         return ctk_parse_u64(v, 0, 1000000, &o->retries, why, why_len);
     case OPT_TIMEOUT:
         return ctk_parse_seconds(v, 1e9, &o->timeout, why, why_len);

@@ -23,6 +23,7 @@
 #include "ctkx/guard.h"
 #include "ctkx/rate.h"
 #include "ctkx/spool.h"
+#include "ctkx/parse.h"
 #include "par.h"
 
 /* What every process running jobs must agree on, in memory shared with
@@ -651,6 +652,7 @@ typedef struct job {
     ctk_spawn_opts so;
     ctk_spawn_result res;
     unsigned attempts;
+    unsigned retries; /* --retries for this job */
     double start;
     char env_seq[40], env_slot[40], env_pid[40], env_slot_var[CTK_SLOT_VAR_MAX + 24];
     const char *env[5];
@@ -694,6 +696,26 @@ static int shellquote_line(const ctk_par *p, job *j)
     return 0;
 }
 
+/* --retries N, or its replacement strings filled with the job's
+ * values; a value that is no number counts as 1 (no retry), said once
+ * per job. */
+static unsigned job_retries(const ctk_par *p, const ctk_unit *unit, const ctk_cmdline_args *args)
+{
+    if (p->opts.retries_text == NULL)
+        return p->opts.retries;
+    ctk_buf v = {0};
+    uint64_t n = 1;
+    char why[160];
+    if (ctk_cmdline_render(p->opts.retries_text, args, &v, NULL) == 0 &&
+        ctk_parse_u64((const char *)v.data, 0, 1000000, &n, why, sizeof why) < 0) {
+        fprintf(stderr, "cpar: job %llu: --retries %s: %s\n", (unsigned long long)unit->seq,
+                (const char *)v.data, why);
+        n = 1;
+    }
+    ctk_buf_free(&v);
+    return (unsigned)n;
+}
+
 /* Decodes and renders a unit. Returns JOB_READY; JOB_SKIPPED when there
  * is nothing to run (done before, or --halt stopped new jobs: the unit's
  * out stays empty, which consume reads as "never ran"); or a negative
@@ -725,6 +747,7 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
         ctk_buf_free(&j->line);
         return ctk_unit_fail(unit, CTK_ERANGE, "command line too long");
     }
+    j->retries = job_retries(p, unit, &args);
     g_free(cols);
     if (rc < 0) {
         give_slot(p, j->slot);
@@ -794,7 +817,7 @@ static void job_attempt(ctk_par *p, job *j)
 static int job_again(ctk_par *p, const job *j, int rc)
 {
     return rc == 0 && (j->res.exit != 0 || j->res.signal != 0) && !j->res.terminated &&
-           (p->opts.retries == 0 || j->attempts < p->opts.retries) && !stopping(p);
+           (j->retries == 0 || j->attempts < j->retries) && !stopping(p);
 }
 
 /* Applies --halt as GNU parallel's should_we_halt does, as soon as a job

@@ -66,6 +66,9 @@ typedef struct ctk_par_opts {
                              running jobs share no memory with the consumer, which
                              decides --halt from the results (ctk_par_stop_hooks) */
     int shellquote;       /* --shellquote N times: a job prints its line quoted N times */
+    /* --retries with replacement strings (CTK_CMDLINE_TEXT), rendered
+     * per job in place of retries; or NULL */
+    const ctk_cmdline *retries_text;
     /* --results FILE.csv, .tsv or .json: one row or object per job in
      * GNU parallel's layout, written to results_table (which may be
      * stdout); 'c', 't' or 'j', else 0. */
