@@ -31,6 +31,7 @@ typedef struct run {
     size_t n_names;
     char *tagtext, *shell;
     FILE *table; /* --results FILE.csv/.tsv/.json */
+    char *penv;  /* $PARALLEL_ENV's text, or NULL */
     int table_format;
     uint64_t total; /* the jobs, counted when needed; else 0 */
 } run;
@@ -215,6 +216,36 @@ static int build_command(run *r, cpar_opts *o, int first)
     return -1;
 }
 
+/* $PARALLEL_ENV, as GNU parallel reads it (env_parallel sets it): shell
+ * text to run before each command, or the name of a file or fifo holding
+ * it; \001 stands for a newline. The jobs do not inherit the variable.
+ * Returns -1 or the exit status. */
+static int read_parallel_env(run *r)
+{
+    const char *v = g_getenv("PARALLEL_ENV");
+    if (v == NULL || *v == '\0')
+        return -1;
+    char *text = NULL;
+    gsize len = 0;
+    GError *e = NULL;
+    if (!g_file_test(v, G_FILE_TEST_EXISTS)) {
+        text = g_strdup(v);
+        len = strlen(text);
+    } else if (!g_file_get_contents(v, &text, &len, &e)) {
+        fprintf(stderr, PROG ": cannot read $PARALLEL_ENV %s: %s\n", v, e->message);
+        g_error_free(e);
+        return 255;
+    }
+    if (memchr(text, '\0', len) != NULL)
+        fprintf(stderr, PROG ": Warning: \\0 (NUL) in environment is not supported\n");
+    for (char *c = text; *c != '\0'; c++)
+        if (*c == '\001')
+            *c = '\n';
+    r->penv = text;
+    g_unsetenv("PARALLEL_ENV");
+    return -1;
+}
+
 /* GNU parallel's --results FILE.csv, .tsv, .json (any case): 'c', 't',
  * 'j'; 0 for a folder. */
 static int results_format(const char *path)
@@ -295,6 +326,7 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
 
 static void run_free(run *r)
 {
+    g_free(r->penv);
     if (r->table != NULL && fclose(r->table) != 0)
         fprintf(stderr, PROG ": --results: %s\n", strerror(errno));
     g_free(r->shell);
@@ -351,6 +383,7 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .fill_max = o->fill && o->per_job_given ? (size_t)o->per_job : 0,
         .shellquote = o->shellquote,
         .retries_text = r->retries,
+        .parallel_env = r->penv,
         .results_format = r->table != NULL ? r->table_format : 0,
         .results_table = r->table,
         .results_names = r->names,
@@ -366,6 +399,8 @@ int cpar_run(cpar_opts *o, ctk_common *c, ctk_registry *reg, int first)
 {
     run r = {0};
     int status = open_input(&r, o, c, first);
+    if (status < 0)
+        status = read_parallel_env(&r);
     if (status < 0)
         status = build_command(&r, o, first);
     if (status < 0 && o->max_chars > GNU_LINE_MAX) {

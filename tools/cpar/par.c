@@ -663,25 +663,39 @@ enum { JOB_READY = 0, JOB_SKIPPED = 1 };
 
 static int line_sink(void *arg, int stream, const void *data, size_t len);
 
-/* --shellquote, as GNU parallel wraps it: the job prints its command
- * line quoted once per --shellquote, and the joblog, -v and --dry-run
- * still show the line itself. */
-static int shellquote_line(const ctk_par *p, job *j)
+/* The shell line a job runs when it is not its command line itself, as
+ * GNU parallel wraps it: --shellquote prints the line quoted once per
+ * --shellquote, and $PARALLEL_ENV's text goes before the command on a
+ * line of its own (zsh: before an eval of it, so aliases work). The
+ * joblog, -v and --dry-run still show the command line. */
+static int wrap_line(const ctk_par *p, job *j)
 {
     ctk_buf a = {0}, b = {0};
     int rc = ctk_buf_append(&a, j->line.data, j->line.len);
-    for (int k = 0; k <= p->opts.shellquote && rc == 0; k++) {
+    for (int k = 0; k < p->opts.shellquote + (p->opts.shellquote > 0) && rc == 0; k++) {
         b.len = 0;
         rc = ctk_cmdline_quote(&b, (const char *)a.data, a.len);
         ctk_buf t = a;
         a = b;
         b = t;
     }
+    /* b: the command; with $PARALLEL_ENV it comes after that text */
     static const char print[] = "printf '%s\\n' ";
+    b.len = 0;
+    if (rc == 0 && p->opts.shellquote > 0)
+        rc = ctk_buf_append(&b, print, sizeof print - 1);
     if (rc == 0)
-        rc = ctk_buf_append(&j->quoted, print, sizeof print - 1);
+        rc = ctk_buf_append(&b, a.data, a.len);
+    const char *env = p->opts.parallel_env;
+    int zsh = env != NULL && p->opts.shell != NULL && strstr(p->opts.shell, "zsh") != NULL;
+    if (rc == 0 && env != NULL) {
+        rc = ctk_buf_append(&j->quoted, env, strlen(env));
+        if (rc == 0)
+            rc = ctk_buf_append(&j->quoted, zsh ? "\neval " : "\n", zsh ? 6 : 1);
+    }
     if (rc == 0)
-        rc = ctk_buf_append(&j->quoted, a.data, a.len);
+        rc = zsh ? ctk_cmdline_quote(&j->quoted, (const char *)b.data, b.len)
+                 : ctk_buf_append(&j->quoted, b.data, b.len);
     if (rc == 0)
         rc = ctk_buf_append(&j->quoted, "", 1);
     ctk_buf_free(&a);
@@ -756,7 +770,7 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
                              rc == CTK_ENOMEM ? "out of memory"
                                               : "an argument contains a NUL byte (use -0)");
     }
-    if (p->opts.shellquote > 0 && (rc = shellquote_line(p, j)) < 0) {
+    if ((p->opts.shellquote > 0 || p->opts.parallel_env != NULL) && (rc = wrap_line(p, j)) < 0) {
         give_slot(p, j->slot);
         ctk_cmdline_argv_free(j->argv);
         ctk_buf_free(&j->line);

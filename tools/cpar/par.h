@@ -69,6 +69,9 @@ typedef struct ctk_par_opts {
     /* --retries with replacement strings (CTK_CMDLINE_TEXT), rendered
      * per job in place of retries; or NULL */
     const ctk_cmdline *retries_text;
+    /* $PARALLEL_ENV's text (env_parallel's definitions): the shell runs
+     * it before every command; or NULL */
+    const char *parallel_env;
     /* --results FILE.csv, .tsv or .json: one row or object per job in
      * GNU parallel's layout, written to results_table (which may be
      * stdout); 'c', 't' or 'j', else 0. */
