@@ -32,6 +32,7 @@ typedef struct run {
     char *tagtext, *shell;
     FILE *table; /* --results FILE.csv/.tsv/.json */
     char *penv;  /* $PARALLEL_ENV's text, or NULL */
+    char *retry; /* --retry-failed: the file of the joblog's commands, removed at the end */
     int table_format;
     uint64_t total; /* the jobs, counted when needed; else 0 */
 } run;
@@ -246,6 +247,112 @@ static int read_parallel_env(run *r)
     return -1;
 }
 
+/* One joblog line for --retry-failed: its job's place in *cmds (by Seq,
+ * a later line for the same job taking it over) gets "true" for a job
+ * that succeeded (--resume-failed's reading skips it, the numbers stay),
+ * else its command, whose newlines the log holds as NUL bytes. Returns
+ * 0, 1 when the command has a newline, or -1 for a line not in the
+ * format. */
+static int retry_line(GPtrArray *cmds, const char *line, size_t len)
+{
+    const char *f[9];
+    size_t n = 0;
+    f[n++] = line;
+    for (size_t i = 0; i < len && n < 9; i++)
+        if (line[i] == '\t')
+            f[n++] = line + i + 1;
+    char *end;
+    unsigned long long seq = n == 9 ? strtoull(f[0], &end, 10) : 0;
+    if (seq == 0 || *end != '\t' || seq > 100000000)
+        return -1;
+    if (cmds->len < seq)
+        g_ptr_array_set_size(cmds, (guint)seq);
+    GString *cmd = g_string_new(NULL);
+    int nul = 0;
+    if (strncmp(f[6], "0\t0\t", 4) == 0) {
+        g_string_assign(cmd, "true");
+    } else {
+        for (const char *c = f[8]; c < line + len; c++) {
+            nul |= *c == '\0';
+            g_string_append_c(cmd, *c == '\0' ? '\n' : *c);
+        }
+    }
+    if (cmds->pdata[seq - 1] != NULL)
+        g_string_free(cmds->pdata[seq - 1], TRUE);
+    cmds->pdata[seq - 1] = cmd;
+    return nul;
+}
+
+/* --retry-failed, as GNU parallel does it: the joblog's lines become the
+ * input (a command line each) and the command given is dropped; the
+ * jobs that succeeded are skipped as --resume-failed skips them, and the
+ * log is appended to. Without the joblog the run goes on as given.
+ * Returns -1 or the exit status. */
+static int retry_failed(run *r, cpar_opts *o, int first)
+{
+    FILE *log = fopen(o->joblog, "r");
+    if (log == NULL && errno == ENOENT)
+        return -1;
+    if (log == NULL) {
+        fprintf(stderr, PROG ": cannot read joblog %s: %s\n", o->joblog, strerror(errno));
+        return 255;
+    }
+    GPtrArray *cmds = g_ptr_array_new();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int status = -1, nul = 0;
+    for (unsigned n = 1; status < 0 && (len = getline(&line, &cap, log)) > 0; n++) {
+        if (line[len - 1] == '\n')
+            len--;
+        if (n == 1 && strncmp(line, "Seq\t", 4) == 0)
+            continue;
+        int rc = retry_line(cmds, line, (size_t)len);
+        if (rc < 0) {
+            fprintf(stderr, PROG ": Error: Format of '%s' is wrong: %.*s\n", o->joblog, (int)len,
+                    line);
+            status = 255;
+        }
+        nul |= rc > 0;
+    }
+    free(line);
+    fclose(log);
+    if (nul)
+        fprintf(stderr, PROG ": Warning: Command lines contain newline. Forcing --null.\n");
+    /* One command a line (NUL-terminated when one holds a newline), a job
+     * missing from the log an empty line, as GNU parallel writes them. */
+    GString *text = g_string_new(NULL);
+    for (guint i = 0; i < cmds->len; i++) {
+        GString *cmd = cmds->pdata[i];
+        if (cmd != NULL) {
+            g_string_append_len(text, cmd->str, (gssize)cmd->len);
+            g_string_free(cmd, TRUE);
+        }
+        g_string_append_c(text, nul ? '\0' : '\n');
+    }
+    g_ptr_array_free(cmds, TRUE);
+    GError *e = NULL;
+    int fd = status < 0 ? g_file_open_tmp("cpar-retry-XXXXXX", &r->retry, &e) : -1;
+    if (status < 0 && (fd < 0 || write(fd, text->str, text->len) != (ssize_t)text->len)) {
+        fprintf(stderr, PROG ": cannot keep the joblog's commands: %s\n",
+                e != NULL ? e->message : strerror(errno));
+        status = 255;
+    }
+    if (e != NULL)
+        g_error_free(e);
+    if (fd >= 0)
+        close(fd);
+    g_string_free(text, TRUE);
+    if (status < 0) {
+        g_ptr_array_set_size(o->arg_files, 0);
+        g_ptr_array_add(o->arg_files, r->retry);
+        o->delim = nul ? '\0' : '\n';
+        o->argc = first;
+        o->resume = 2;
+    }
+    return status;
+}
+
 /* GNU parallel's --results FILE.csv, .tsv, .json (any case): 'c', 't',
  * 'j'; 0 for a folder. */
 static int results_format(const char *path)
@@ -326,6 +433,9 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
 
 static void run_free(run *r)
 {
+    if (r->retry != NULL)
+        unlink(r->retry);
+    g_free(r->retry);
     g_free(r->penv);
     if (r->table != NULL && fclose(r->table) != 0)
         fprintf(stderr, PROG ": --results: %s\n", strerror(errno));
@@ -398,7 +508,9 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
 int cpar_run(cpar_opts *o, ctk_common *c, ctk_registry *reg, int first)
 {
     run r = {0};
-    int status = open_input(&r, o, c, first);
+    int status = o->retry_failed ? retry_failed(&r, o, first) : -1;
+    if (status < 0)
+        status = open_input(&r, o, c, first);
     if (status < 0)
         status = read_parallel_env(&r);
     if (status < 0)

@@ -84,6 +84,7 @@ enum {
     OPT_PLUS,
     OPT_SHELLQUOTE,
     OPT_EXIT,
+    OPT_RETRY_FAILED,
 };
 
 static const ctk_cli_option cpar_options[] = {
@@ -229,6 +230,9 @@ static const ctk_cli_option cpar_options[] = {
      "else",
      OPT_SHELLQUOTE},
     {"shell-quote", 0, CTK_ARG_NONE, NULL, "the same as --shellquote", OPT_SHELLQUOTE},
+    {"retry-failed", 0, CTK_ARG_NONE, NULL,
+     "run the failed jobs of --joblog FILE again, as its commands (no command or input needed)",
+     OPT_RETRY_FAILED},
     {"exit", 'x', CTK_ARG_NONE, NULL,
      "accepted (always so): a command line longer than -s ends the run, exit 255", OPT_EXIT},
     {NULL, 0, 0, NULL, NULL, 0},
@@ -489,6 +493,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->retries_text = NULL;
         return ctk_parse_u64(v, 0, 1000000, &o->retries, why, why_len);
     case OPT_TIMEOUT:
+        /* GNU parallel's units too: --timeout 2s, 1m30s */
+        if (v[0] != '\0' && strchr("smhd", v[strlen(v) - 1]) != NULL)
+            return parse_duration(v, &o->timeout, why, why_len);
         return ctk_parse_seconds(v, 1e9, &o->timeout, why, why_len);
     case OPT_TERMSEQ: {
         int rc = ctk_spawn_termseq_parse(v, o->termseq, CTK_SPAWN_TERMSEQ_MAX, &o->termseq_len);
@@ -524,6 +531,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->shellquote++;
         return 0;
     case OPT_EXIT:
+        return 0;
+    case OPT_RETRY_FAILED:
+        o->retry_failed = 1;
         return 0;
     case OPT_BAR:
     case OPT_ETA:
@@ -565,6 +575,8 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_regis
 {
     if (o->resume && o->joblog == NULL)
         return "--resume and --resume-failed need --joblog FILE";
+    if (o->retry_failed && (o->joblog == NULL || strcmp(o->joblog, "-") == 0))
+        return "--retry-failed needs --joblog FILE";
     if (o->pipe)
         return "--pipe and --pipepart are cpipe's: cpipe [OPTION]... COMMAND splits standard "
                "input into blocks (see cpipe(1))";

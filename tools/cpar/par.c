@@ -1680,10 +1680,16 @@ static void write_joblog(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
      * --pipe), Receive the bytes of output. The line is flushed before the
      * next job is reported, so a crash never loses a logged success. */
     off_t before = lseek(fileno(f), 0, SEEK_END);
-    int n = fprintf(f, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%lld\t%lld\t%.*s\n",
+    int n = fprintf(f, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%lld\t%lld\t",
                     (unsigned long long)unit->seq, r->start, r->elapsed,
-                    (unsigned long long)r->out_bytes, (long long)r->exit, (long long)r->signal,
-                    (int)r->line_len, r->line);
+                    (unsigned long long)r->out_bytes, (long long)r->exit, (long long)r->signal);
+    /* A newline in the command is a NUL byte there, as GNU parallel
+     * writes it: one job, one line (--retry-failed reads it back). */
+    for (size_t i = 0; n >= 0 && i < r->line_len; i++)
+        if (fputc(r->line[i] == '\n' ? '\0' : r->line[i], f) == EOF)
+            n = -1;
+    if (n >= 0 && fputc('\n', f) == EOF)
+        n = -1;
     if (n >= 0 && fflush(f) == 0)
         return;
     /* A full disk took part of the line: cut the log back to its last
