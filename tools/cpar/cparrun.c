@@ -508,7 +508,8 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
 int cpar_run(cpar_opts *o, ctk_common *c, ctk_registry *reg, int first)
 {
     run r = {0};
-    int status = o->retry_failed ? retry_failed(&r, o, first) : -1;
+    /* --joblog -: no log to read back; the run goes on as given. */
+    int status = o->retry_failed && strcmp(o->joblog, "-") != 0 ? retry_failed(&r, o, first) : -1;
     if (status < 0)
         status = open_input(&r, o, c, first);
     if (status < 0)

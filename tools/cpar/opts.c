@@ -575,7 +575,7 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_regis
 {
     if (o->resume && o->joblog == NULL)
         return "--resume and --resume-failed need --joblog FILE";
-    if (o->retry_failed && (o->joblog == NULL || strcmp(o->joblog, "-") == 0))
+    if (o->retry_failed && o->joblog == NULL)
         return "--retry-failed needs --joblog FILE";
     if (o->pipe)
         return "--pipe and --pipepart are cpipe's: cpipe [OPTION]... COMMAND splits standard "
