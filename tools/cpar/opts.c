@@ -110,7 +110,7 @@ static const ctk_cli_option cpar_options[] = {
     {"resume-failed", 0, CTK_ARG_NONE, NULL, "skip the jobs --joblog has as succeeded",
      OPT_RESUME_FAILED},
     {"retries", 0, CTK_ARG_REQUIRED, "N",
-     "run a failing job up to N times in all (0: until it succeeds)", OPT_RETRIES},
+     "run a failing job up to N times in all (0: until it succeeds; {2}: per job)", OPT_RETRIES},
     {"timeout", 0, CTK_ARG_REQUIRED, "SECS", "end a job (its process group) after SECS",
      OPT_TIMEOUT},
     {"termseq", 0, CTK_ARG_REQUIRED, "SEQ",
@@ -140,7 +140,8 @@ static const ctk_cli_option cpar_options[] = {
     {"max-chars", 0, CTK_ARG_REQUIRED, "N", "with -X or -m: command lines shorter than N bytes",
      OPT_MAX_CHARS},
     {"results", 0, CTK_ARG_REQUIRED, "DIR",
-     "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them",
+     "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them "
+     "(DIR.csv, .tsv, .json: one table)",
      OPT_RESULTS},
     {"bar", 0, CTK_ARG_NONE, NULL, "show a progress bar on stderr", OPT_BAR},
     {"eta", 0, CTK_ARG_NONE, NULL, "show progress and the estimated time left on stderr", OPT_ETA},
