@@ -485,8 +485,6 @@ print("ok")' <<<"$output"
     run --separate-stderr cp_run --colsep '(' echo ::: a
     assert_equal "$status" 2
     assert_output ""
-    run --separate-stderr cp_run --results out.tsv echo ::: a
-    assert_cpar_usage_error '.*--results'
     run --separate-stderr cp_run --compare --joblog x echo ::: a
     assert_cpar_usage_error '.*--compare'
     run --separate-stderr cp_run -s process --line-buffer echo ::: a

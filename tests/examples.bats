@@ -665,6 +665,43 @@ SH
     assert_equal "$(find . -type f)" ./keep.c
 }
 
+# cparout: --retry-failed, --results FILE.csv, --shellquote
+@test "cpar(1): --retry-failed runs the failed jobs of the joblog again" {
+    run cpar --joblog jobs.log -k 'echo {}; test -e {}.ok' ::: a b c
+    assert_failure 3
+    touch a.ok b.ok c.ok
+    ex_run cpar.1 '--retry-failed'
+    assert_success
+    assert_equal "$(sort <<<"$output")" $'a\nb\nc'
+    # three failed lines, then the same three jobs succeeded
+    assert_equal "$(cut -f1,7 jobs.log | tail -n +2 | sort | tr '\n\t' ' :')" \
+        "1:0 1:1 2:0 2:1 3:0 3:1 "
+}
+
+@test "cpar(1): --results out.csv keeps every job's output in one CSV file" {
+    printf '1\n2\n' >a.txt
+    printf '1\n' >b.txt
+    ex_run cpar.1 '--results out.csv'
+    assert_success
+    assert_output ""
+    gnu --results gnu.csv -k wc -l ::: a.txt b.txt
+    # GNU parallel's rows, times aside (our -k-less run may order rows otherwise)
+    local ours theirs
+    ours=$(sed -E 's/^([0-9]+),:,[0-9.]+,[0-9.]+,/\1,:,T,T,/' out.csv | sort)
+    theirs=$(sed -E 's/^([0-9]+),:,[0-9.]+,[0-9.]+,/\1,:,T,T,/' gnu.csv | sort)
+    assert_equal "$ours" "$theirs"
+    assert_equal "$(head -1 out.csv)" "Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,V1,Stdout,Stderr"
+}
+
+@test "cpar(1): --shellquote quotes a path for a script" {
+    path="a b'c\$d"
+    export path
+    ex_run cpar.1 '--shellquote ::: "$path"' 's/$/; printf "%s\\n" "$q"/'
+    assert_success
+    assert_output "$(gnu -0 --shellquote ::: "$path")"
+    assert_equal "$(eval "printf '%s' $output")" "$path"
+}
+
 # ---- cfetch(1) ---------------------------------------------------------------------
 
 # pattern N: the first N bytes of the test server's /bytes/N.

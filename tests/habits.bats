@@ -533,3 +533,142 @@ bar"
     same_as_parallel -k -E 3 echo :::: - ::: a b
     same_as_parallel -k -E 3 echo ::: 3
 }
+
+# ---- cparout: --shellquote, -x, --results FILE.csv/.tsv/.json, --retries {N},
+# ---- --retry-failed, $PARALLEL_ENV, -J profiles
+
+@test "cparout: --shellquote prints the quoted items, or the quoted command lines" {
+    same_as_parallel -k --shellquote ::: 'a b' "c'd" '$x' plain ''
+    same_as_parallel -k --shellquote echo ::: 'a b' 'c"d'
+    same_as_parallel -k --shellquote --shellquote ::: 'a b'
+    in_file 'a b\nc$d\n'
+    same_as_parallel -k --shellquote
+    same_as_parallel -k --shellquote echo
+}
+
+@test "cparout: --shellquote -0 keeps a newline; --dry-run and the joblog show the line unquoted" {
+    same_as_parallel -0 --shellquote ::: $'a\nb'
+    same_as_parallel --dry-run --shellquote echo ::: 'a b'
+    PAR_ERR=1 same_as_parallel --shellquote --joblog log echo ::: 'a b'
+    assert_equal "$(cut -f9 "$BATS_TEST_TMPDIR/cpar.d/log")" "$(cut -f9 "$BATS_TEST_TMPDIR/parallel.d/log")"
+}
+
+@test "cparout: -x is accepted; a line longer than -s ends the run after the jobs before it" {
+    in_file '1\n2\n3\n4\n12345\n6\n'
+    same_as_parallel -j1 -km -s 10 -x echo
+    assert_equal "$(<"$BATS_TEST_TMPDIR/cpar.status")" 255
+    same_as_parallel -j1 -kX -s 10 --exit echo
+    same_as_parallel -j1 -k -s 10 -x echo
+    # GNU parallel's message: the job's items, cut at 50 bytes
+    grep -qx 'cpar: Error: Command line too long (10 >= 10) at input 0: 12345' \
+        "$BATS_TEST_TMPDIR/cpar.err" || fail "$(cat "$BATS_TEST_TMPDIR/cpar.err")"
+    [[ $(grep -c . "$BATS_TEST_TMPDIR/cpar.err") == 1 ]] || fail "more than one message"
+}
+
+# table_norm FILE: a --results table with its times as T.
+table_norm() {
+    perl -pe 's/\d+\.\d{3}/T/g' "$1"
+}
+
+@test "cparout: --results -.csv, -.tsv and -.json print GNU parallel's table" {
+    local f
+    for f in -.csv -.tsv -.json; do
+        same_as_parallel -k --results "$f" echo ::: 'a b' 'c"d' 'e,f' ::: 1 2 || true
+        assert_equal "$(table_norm "$BATS_TEST_TMPDIR/cpar.out")" \
+            "$(table_norm "$BATS_TEST_TMPDIR/parallel.out")"
+        assert_equal "$(<"$BATS_TEST_TMPDIR/cpar.status")" 0
+    done
+}
+
+@test "cparout: --results FILE.json: control bytes, quotes, stderr and exit status" {
+    local d=$BATS_TEST_TMPDIR
+    same_as_parallel -k --results out.json 'printf "%s\t\\\\\"\n" {}; echo err >&2; exit 3' ::: x y
+    assert_equal "$(table_norm "$d/cpar.d/out.json")" "$(table_norm "$d/parallel.d/out.json")"
+    assert_equal "$(<"$d/cpar.status")" 2
+    [[ ! -s $d/cpar.out ]] || fail "output printed: $(cat "$d/cpar.out")"
+}
+
+@test "cparout: --results FILE.csv with --header : names the columns" {
+    local d=$BATS_TEST_TMPDIR
+    same_as_parallel -k --results t.csv --header : echo ::: foo a b ::: bar c
+    assert_equal "$(table_norm "$d/cpar.d/t.csv")" "$(table_norm "$d/parallel.d/t.csv")"
+    assert_equal "$(head -1 "$d/cpar.d/t.csv")" 'Seq,Host,Starttime,JobRuntime,Send,Receive,Exitval,Signal,Command,foo,bar,Stdout,Stderr'
+}
+
+@test "cparout: --results DIR cuts a value longer than a file name, as GNU parallel does" {
+    local long
+    long=$(printf 'x%.0s' $(seq 300))
+    same_as_parallel --results dir echo ::: "$long"
+    assert_equal "$(cd "$BATS_TEST_TMPDIR/cpar.d" && find dir | sort)" \
+        "$(cd "$BATS_TEST_TMPDIR/parallel.d" && find dir | sort)"
+}
+
+@test "cparout: --retries takes replacement strings, filled per job" {
+    PAR_SORT=1 same_as_parallel --retries {//} 'echo {/} >>count; exit {/}' ::: 1/11 2/22 3/33
+    assert_equal "$(<"$BATS_TEST_TMPDIR/cpar.status")" 3
+    # each job ran as often as its own --retries says
+    assert_equal "$(sort "$BATS_TEST_TMPDIR/cpar.d/count" | uniq -c)" \
+        "$(sort "$BATS_TEST_TMPDIR/parallel.d/count" | uniq -c)"
+    assert_equal "$(grep -c 33 "$BATS_TEST_TMPDIR/cpar.d/count")" 3
+}
+
+@test "cparout: --retry-failed reruns the joblog's failed commands, not the ones given" {
+    same_as_parallel --joblog log -k 'echo {}; exit {}' ::: 0 1 2 0 3
+    same_as_parallel --joblog log -k --retry-failed 'echo NOT {}' ::: x y
+    assert_equal "$(<"$BATS_TEST_TMPDIR/cpar.out")" $'1\n2\n3'
+    same_as_parallel --joblog log -k --retry-failed
+    assert_equal "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/cpar.d/log")" \
+        "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/parallel.d/log")"
+    # no joblog to read back: the run goes on as given
+    PAR_STATUS_ONLY=1 same_as_parallel --joblog - --retry-failed echo ::: run
+    assert_equal "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/cpar.out")" \
+        "$(cut -f1,7,9 "$BATS_TEST_TMPDIR/parallel.out")"
+    run cpar --retry-failed echo ::: a
+    assert_failure 2
+    assert_output --partial 'cpar: --retry-failed needs --joblog'
+}
+
+@test "cparout: a command with newlines is one joblog line (NUL bytes), and --retry-failed runs it" {
+    local d=$BATS_TEST_TMPDIR
+    same_as_parallel --joblog log -k --timeout 0.5s 'sleep {}; echo {};
+echo finish {}' ::: 0.1 3
+    cmp <(cut -f9- "$d/cpar.d/log") <(cut -f9- "$d/parallel.d/log") || fail "joblogs differ"
+    PAR_ERR=1 same_as_parallel --joblog log -k --retry-failed --timeout 10
+    assert_equal "$(<"$d/cpar.out")" $'3\nfinish 3'
+    grep -q 'Forcing --null' "$d/cpar.err" || fail "no warning: $(cat "$d/cpar.err")"
+}
+
+@test "cparout: \$PARALLEL_ENV runs before every command, as text, a file or a fifo" {
+    PARALLEL_ENV="v='as text'" same_as_parallel {} '$v' ::: echo
+    assert_equal "$(<"$BATS_TEST_TMPDIR/cpar.out")" 'as text'
+    local f=$BATS_TEST_TMPDIR/penv
+    echo "v='as file'" >"$f"
+    PARALLEL_ENV=$f same_as_parallel {} '$v' ::: echo
+    assert_equal "$(<"$BATS_TEST_TMPDIR/cpar.out")" 'as file'
+    PARALLEL_ENV=$'f() { echo fn "$1"; }\001w=1' same_as_parallel -k 'f {}; echo $w ${PARALLEL_ENV-unset}' ::: a b
+    assert_equal "$(<"$BATS_TEST_TMPDIR/cpar.out")" $'fn a\n1 unset\nfn b\n1 unset'
+    mkfifo "$BATS_TEST_TMPDIR/fifo"
+    (echo "v='as fifo'" >"$BATS_TEST_TMPDIR/fifo") &
+    PARALLEL_ENV="$BATS_TEST_TMPDIR/fifo" run timeout 10 cpar {} '$v' ::: echo
+    wait
+    assert_success
+    assert_output 'as fifo'
+}
+
+@test "cparout: -J reads a profile: ./NAME, /abs/NAME, NAME in \$PARALLEL_HOME; --plain skips it" {
+    local d=$BATS_TEST_TMPDIR
+    mkdir -p "$PARALLEL_HOME" "$d/parallel.d" "$d/cpar.d"
+    echo --tag | tee "$d/parallel.d/local" >"$d/cpar.d/local"
+    echo --tag >"$d/abs"
+    printf '# a comment\n-k\n\n--tagstring foo\n' >"$PARALLEL_HOME/conf"
+    same_as_parallel -J ./local echo ::: local
+    assert_equal "$(<"$d/cpar.out")" $'local\tlocal'
+    same_as_parallel -J "$d/abs" echo ::: abs
+    same_as_parallel -J conf echo ::: 1 2
+    assert_equal "$(<"$d/cpar.out")" $'foo\t1\nfoo\t2'
+    same_as_parallel --tagstring a -J conf echo ::: a
+    # -J after the command is the command's
+    same_as_parallel --tagstring a echo -J conf ::: b
+    same_as_parallel -Jconf --plain echo ::: p
+    same_as_parallel --profile=conf echo ::: q
+}

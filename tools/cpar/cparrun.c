@@ -24,12 +24,16 @@
 typedef struct run {
     ctk_parrun_input in;
     ctk_sources *src;
-    ctk_cmdline *cmd, *tagstring;
+    ctk_cmdline *cmd, *tagstring, *retries;
     ctk_parrun_files files;
     ctk_progress *bar;
     char **names; /* --header's column names */
     size_t n_names;
     char *tagtext, *shell;
+    FILE *table; /* --results FILE.csv/.tsv/.json */
+    char *penv;  /* $PARALLEL_ENV's text, or NULL */
+    char *retry; /* --retry-failed: the file of the joblog's commands, removed at the end */
+    int table_format;
     uint64_t total; /* the jobs, counted when needed; else 0 */
 } run;
 
@@ -190,9 +194,163 @@ static int build_command(run *r, cpar_opts *o, int first)
         (r->tagtext != NULL && ctk_cmdline_parse_names(&r->tagstring, &r->tagtext, 1, &o->names,
                                                        tag_flags, err, sizeof err) < 0))
         return cpar_usage_error(err);
+    char *retries = (char *)o->retries_text;
+    if (retries != NULL && ctk_cmdline_parse_names(&r->retries, &retries, 1, &o->names, tag_flags,
+                                                   err, sizeof err) < 0)
+        return cpar_usage_error(err);
     if (r->shell == NULL)
         r->shell = ctk_spawn_find_shell();
     return -1;
+}
+
+/* $PARALLEL_ENV, as GNU parallel reads it (env_parallel sets it): shell
+ * text to run before each command, or the name of a file or fifo holding
+ * it; \001 stands for a newline. The jobs do not inherit the variable.
+ * Returns -1 or the exit status. */
+static int read_parallel_env(run *r)
+{
+    const char *v = g_getenv("PARALLEL_ENV");
+    if (v == NULL || *v == '\0')
+        return -1;
+    char *text = NULL;
+    gsize len = 0;
+    GError *e = NULL;
+    if (!g_file_test(v, G_FILE_TEST_EXISTS)) {
+        text = g_strdup(v);
+        len = strlen(text);
+    } else if (!g_file_get_contents(v, &text, &len, &e)) {
+        fprintf(stderr, PROG ": cannot read $PARALLEL_ENV %s: %s\n", v, e->message);
+        g_error_free(e);
+        return 255;
+    }
+    if (memchr(text, '\0', len) != NULL)
+        fprintf(stderr, PROG ": Warning: \\0 (NUL) in environment is not supported\n");
+    for (char *c = text; *c != '\0'; c++)
+        if (*c == '\001')
+            *c = '\n';
+    r->penv = text;
+    g_unsetenv("PARALLEL_ENV");
+    return -1;
+}
+
+/* One joblog line for --retry-failed: its job's place in *cmds (by Seq,
+ * a later line for the same job taking it over) gets "true" for a job
+ * that succeeded (--resume-failed's reading skips it, the numbers stay),
+ * else its command, whose newlines the log holds as NUL bytes. Returns
+ * 0, 1 when the command has a newline, or -1 for a line not in the
+ * format. */
+static int retry_line(GPtrArray *cmds, const char *line, size_t len)
+{
+    const char *f[9];
+    size_t n = 0;
+    f[n++] = line;
+    for (size_t i = 0; i < len && n < 9; i++)
+        if (line[i] == '\t')
+            f[n++] = line + i + 1;
+    char *end;
+    unsigned long long seq = n == 9 ? strtoull(f[0], &end, 10) : 0;
+    if (seq == 0 || *end != '\t' || seq > 100000000)
+        return -1;
+    if (cmds->len < seq)
+        g_ptr_array_set_size(cmds, (guint)seq);
+    GString *cmd = g_string_new(NULL);
+    int nul = 0;
+    if (strncmp(f[6], "0\t0\t", 4) == 0) {
+        g_string_assign(cmd, "true");
+    } else {
+        for (const char *c = f[8]; c < line + len; c++) {
+            nul |= *c == '\0';
+            g_string_append_c(cmd, *c == '\0' ? '\n' : *c);
+        }
+    }
+    if (cmds->pdata[seq - 1] != NULL)
+        g_string_free(cmds->pdata[seq - 1], TRUE);
+    cmds->pdata[seq - 1] = cmd;
+    return nul;
+}
+
+/* --retry-failed, as GNU parallel does it: the joblog's lines become the
+ * input (a command line each) and the command given is dropped; the
+ * jobs that succeeded are skipped as --resume-failed skips them, and the
+ * log is appended to. Without the joblog the run goes on as given.
+ * Returns -1 or the exit status. */
+static int retry_failed(run *r, cpar_opts *o, int first)
+{
+    FILE *log = fopen(o->joblog, "r");
+    if (log == NULL && errno == ENOENT)
+        return -1;
+    if (log == NULL) {
+        fprintf(stderr, PROG ": cannot read joblog %s: %s\n", o->joblog, strerror(errno));
+        return 255;
+    }
+    GPtrArray *cmds = g_ptr_array_new();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int status = -1, nul = 0;
+    for (unsigned n = 1; status < 0 && (len = getline(&line, &cap, log)) > 0; n++) {
+        if (line[len - 1] == '\n')
+            len--;
+        if (n == 1 && strncmp(line, "Seq\t", 4) == 0)
+            continue;
+        int rc = retry_line(cmds, line, (size_t)len);
+        if (rc < 0) {
+            fprintf(stderr, PROG ": Error: Format of '%s' is wrong: %.*s\n", o->joblog, (int)len,
+                    line);
+            status = 255;
+        }
+        nul |= rc > 0;
+    }
+    free(line);
+    fclose(log);
+    if (nul)
+        fprintf(stderr, PROG ": Warning: Command lines contain newline. Forcing --null.\n");
+    /* One command a line (NUL-terminated when one holds a newline), a job
+     * missing from the log an empty line, as GNU parallel writes them. */
+    GString *text = g_string_new(NULL);
+    for (guint i = 0; i < cmds->len; i++) {
+        GString *cmd = cmds->pdata[i];
+        if (cmd != NULL) {
+            g_string_append_len(text, cmd->str, (gssize)cmd->len);
+            g_string_free(cmd, TRUE);
+        }
+        g_string_append_c(text, nul ? '\0' : '\n');
+    }
+    g_ptr_array_free(cmds, TRUE);
+    GError *e = NULL;
+    int fd = status < 0 ? g_file_open_tmp("cpar-retry-XXXXXX", &r->retry, &e) : -1;
+    if (status < 0 && (fd < 0 || write(fd, text->str, text->len) != (ssize_t)text->len)) {
+        fprintf(stderr, PROG ": cannot keep the joblog's commands: %s\n",
+                e != NULL ? e->message : strerror(errno));
+        status = 255;
+    }
+    if (e != NULL)
+        g_error_free(e);
+    if (fd >= 0)
+        close(fd);
+    g_string_free(text, TRUE);
+    if (status < 0) {
+        g_ptr_array_set_size(o->arg_files, 0);
+        g_ptr_array_add(o->arg_files, r->retry);
+        o->delim = nul ? '\0' : '\n';
+        o->argc = first;
+        o->resume = 2;
+    }
+    return status;
+}
+
+/* GNU parallel's --results FILE.csv, .tsv, .json (any case): 'c', 't',
+ * 'j'; 0 for a folder. */
+static int results_format(const char *path)
+{
+    static const char *const ext[] = {".csv", ".tsv", ".json"};
+    size_t len = strlen(path);
+    for (size_t i = 0; i < G_N_ELEMENTS(ext); i++) {
+        size_t el = strlen(ext[i]);
+        if (len >= el && g_ascii_strcasecmp(path + len - el, ext[i]) == 0)
+            return "ctj"[i];
+    }
+    return 0;
 }
 
 /* --joblog, --records and the progress bar. Returns -1 or the exit
@@ -236,6 +394,20 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
         fprintf(stderr, PROG ": cannot open %s: %s\n", o->records, strerror(errno));
         return 255;
     }
+    if (o->results != NULL && (r->table_format = results_format(o->results)) != 0) {
+        /* -.csv, -.tsv, -.json: the table on stdout, in place of the
+         * jobs' output, as GNU parallel writes it. */
+        int fd = strcmp(o->results, "-.csv") == 0 || strcmp(o->results, "-.tsv") == 0 ||
+                         strcmp(o->results, "-.json") == 0
+                     ? dup(STDOUT_FILENO)
+                     : -1;
+        r->table = fd >= 0 ? fdopen(fd, "w") : fopen(o->results, "w");
+        if (r->table == NULL) {
+            fprintf(stderr, PROG ": cannot open results file %s: %s\n", o->results,
+                    strerror(errno));
+            return 255;
+        }
+    }
     r->total = need_total(o, c, &r->in) ? ctk_parrun_count_jobs(&r->in) : 0;
     if (r->total > 0 && o->header != NULL)
         r->total--; /* the header line */
@@ -247,6 +419,12 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
 
 static void run_free(run *r)
 {
+    if (r->retry != NULL)
+        unlink(r->retry);
+    g_free(r->retry);
+    g_free(r->penv);
+    if (r->table != NULL && fclose(r->table) != 0)
+        fprintf(stderr, PROG ": --results: %s\n", strerror(errno));
     g_free(r->shell);
     g_strfreev(r->names);
     g_free(r->tagtext);
@@ -254,6 +432,7 @@ static void run_free(run *r)
     ctk_parrun_files_close(&r->files);
     ctk_cmdline_free(r->cmd);
     ctk_cmdline_free(r->tagstring);
+    ctk_cmdline_free(r->retries);
     ctk_sources_free(r->src);
 }
 
@@ -271,7 +450,8 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .dry_run = o->dry_run,
         .ungroup = o->ungroup,
         .tag = o->tag,
-        .quiet_output = c->compare != NULL || (o->records != NULL && strcmp(o->records, "-") == 0),
+        .quiet_output = c->compare != NULL ||
+                        (o->records != NULL && strcmp(o->records, "-") == 0) || r->table != NULL,
         .retries = (unsigned)o->retries,
         .timeout = o->timeout,
         .termseq = o->termseq_len ? o->termseq : NULL,
@@ -288,7 +468,7 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .progress = r->bar,
         .line_buffer = o->line_buffer && !o->ungroup && o->results == NULL,
         .keep_order = c->keep_order,
-        .results_dir = o->results,
+        .results_dir = r->table != NULL ? NULL : o->results,
         .max_chars = o->fill ? line_max : 0,
         .verbose = o->verbose,
         .trace = o->trace,
@@ -297,6 +477,13 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
         .line_max = line_max,
         .no_args = o->max_replace < 0,
         .fill_max = o->fill && o->per_job_given ? (size_t)o->per_job : 0,
+        .shellquote = o->shellquote,
+        .retries_text = r->retries,
+        .parallel_env = r->penv,
+        .results_format = r->table != NULL ? r->table_format : 0,
+        .results_table = r->table,
+        .results_names = r->names,
+        .n_results_names = r->n_names,
     };
     int status = c->compare != NULL ? ctk_parrun_compare(c, reg, &r->in, &po, PROG)
                                     : ctk_parrun_jobs(c, reg, &po, PROG);
@@ -307,7 +494,12 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
 int cpar_run(cpar_opts *o, ctk_common *c, ctk_registry *reg, int first)
 {
     run r = {0};
-    int status = open_input(&r, o, c, first);
+    /* --joblog -: no log to read back; the run goes on as given. */
+    int status = o->retry_failed && strcmp(o->joblog, "-") != 0 ? retry_failed(&r, o, first) : -1;
+    if (status < 0)
+        status = open_input(&r, o, c, first);
+    if (status < 0)
+        status = read_parallel_env(&r);
     if (status < 0)
         status = build_command(&r, o, first);
     if (status < 0 && o->max_chars > GNU_LINE_MAX) {

@@ -82,6 +82,10 @@ enum {
     OPT_RENAME_SLOT,
     OPT_PERL, /* options whose values are Perl: refused, naming that */
     OPT_PLUS,
+    OPT_SHELLQUOTE,
+    OPT_EXIT,
+    OPT_RETRY_FAILED,
+    OPT_PROFILE,
 };
 
 static const ctk_cli_option cpar_options[] = {
@@ -106,7 +110,7 @@ static const ctk_cli_option cpar_options[] = {
     {"resume-failed", 0, CTK_ARG_NONE, NULL, "skip the jobs --joblog has as succeeded",
      OPT_RESUME_FAILED},
     {"retries", 0, CTK_ARG_REQUIRED, "N",
-     "run a failing job up to N times in all (0: until it succeeds)", OPT_RETRIES},
+     "run a failing job up to N times in all (0: until it succeeds; {2}: per job)", OPT_RETRIES},
     {"timeout", 0, CTK_ARG_REQUIRED, "SECS", "end a job (its process group) after SECS",
      OPT_TIMEOUT},
     {"termseq", 0, CTK_ARG_REQUIRED, "SEQ",
@@ -136,7 +140,8 @@ static const ctk_cli_option cpar_options[] = {
     {"max-chars", 0, CTK_ARG_REQUIRED, "N", "with -X or -m: command lines shorter than N bytes",
      OPT_MAX_CHARS},
     {"results", 0, CTK_ARG_REQUIRED, "DIR",
-     "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them",
+     "keep each job's stdout, stderr and seq in DIR/1/ITEM/... instead of printing them "
+     "(DIR.csv, .tsv, .json: one table)",
      OPT_RESULTS},
     {"bar", 0, CTK_ARG_NONE, NULL, "show a progress bar on stderr", OPT_BAR},
     {"eta", 0, CTK_ARG_NONE, NULL, "show progress and the estimated time left on stderr", OPT_ETA},
@@ -215,7 +220,7 @@ static const ctk_cli_option cpar_options[] = {
     CTK_CLI_PARALLEL_NOTICE_OPTIONS(OPT_ACCEPTED),
     {"compress", 0, CTK_ARG_NONE, NULL,
      "accepted; no effect (output beyond memory goes to temporary files as it is)", OPT_ACCEPTED},
-    {"plain", 0, CTK_ARG_NONE, NULL, "accepted; no effect (cpar reads no profiles)", OPT_ACCEPTED},
+    {"plain", 0, CTK_ARG_NONE, NULL, "read no -J profile", OPT_ACCEPTED},
     {"env", 0, CTK_ARG_REQUIRED, "VAR",
      "accepted; no effect: jobs run here and inherit the whole environment", OPT_ACCEPTED_VALUE},
     {"compress-program", 0, CTK_ARG_REQUIRED, "PRG", "accepted; no effect", OPT_ACCEPTED_VALUE},
@@ -224,6 +229,20 @@ static const ctk_cli_option cpar_options[] = {
      OPT_ACCEPTED_VALUE},
     {"memfree", 0, CTK_ARG_REQUIRED, "SIZE",
      "accepted; no effect (cpar does not watch free memory)", OPT_ACCEPTED_VALUE},
+    /* cparout: GNU parallel's --shellquote, -x */
+    {"shellquote", 0, CTK_ARG_NONE, NULL,
+     "each job prints its command line quoted for the shell (twice: quoted twice), runs nothing "
+     "else",
+     OPT_SHELLQUOTE},
+    {"shell-quote", 0, CTK_ARG_NONE, NULL, "the same as --shellquote", OPT_SHELLQUOTE},
+    {"retry-failed", 0, CTK_ARG_NONE, NULL,
+     "run the failed jobs of --joblog FILE again, as its commands (no command or input needed)",
+     OPT_RETRY_FAILED},
+    {"profile", 'J', CTK_ARG_REQUIRED, "NAME",
+     "read options from the profile NAME (~/.parallel/NAME, or the file ./NAME or /NAME)",
+     OPT_PROFILE},
+    {"exit", 'x', CTK_ARG_NONE, NULL,
+     "accepted (always so): a command line longer than -s ends the run, exit 255", OPT_EXIT},
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -452,6 +471,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->resume = 2;
         return 0;
     case OPT_RETRIES:
+        /* GNU parallel fills replacement strings in: --retries {2} */
+        if (strchr(v, '{') != NULL) {
+            o->retries_text = v;
+            return 0;
+        }
+        o->retries_text = NULL;
         return ctk_parse_u64(v, 0, 1000000, &o->retries, why, why_len);
     case OPT_TIMEOUT:
         return ctk_parse_duration(v, &o->timeout, why, why_len);
@@ -483,13 +508,17 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->line_buffer = 1;
         return 0;
     case OPT_RESULTS:
-        if (g_str_has_suffix(v, ".csv") || g_str_has_suffix(v, ".tsv") ||
-            g_str_has_suffix(v, ".json")) {
-            snprintf(why, why_len,
-                     "a table file (.csv, .tsv, .json) is not supported; give a folder");
-            return CTK_EINVAL;
-        }
         o->results = v;
+        return 0;
+    case OPT_SHELLQUOTE:
+        o->shellquote++;
+        return 0;
+    case OPT_EXIT:
+        return 0;
+    case OPT_PROFILE: /* read before parsing: see with_env_options */
+        return 0;
+    case OPT_RETRY_FAILED:
+        o->retry_failed = 1;
         return 0;
     case OPT_BAR:
     case OPT_ETA:
@@ -532,6 +561,8 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_regis
 {
     if (o->resume && o->joblog == NULL)
         return "--resume and --resume-failed need --joblog FILE";
+    if (o->retry_failed && o->joblog == NULL)
+        return "--retry-failed needs --joblog FILE";
     if (o->pipe)
         return "--pipe and --pipepart are cpipe's: cpipe [OPTION]... COMMAND splits standard "
                "input into blocks (see cpipe(1))";
@@ -551,15 +582,110 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_regis
     return NULL;
 }
 
-/* $PARALLEL holds options to put before the command line's, as GNU
- * parallel reads them (split as the shell splits words). */
+static int takes_value(const char *a);
+
+/* The files -J NAME reads, as GNU parallel looks for them: ./NAME and
+ * /NAME as they are, else NAME in $PARALLEL_HOME, $XDG_CONFIG_HOME/parallel,
+ * each of $XDG_CONFIG_DIRS/parallel and ~/.parallel. */
+static void profile_files(const char *name, GPtrArray *files)
+{
+    if (g_str_has_prefix(name, "./") || name[0] == '/') {
+        if (access(name, R_OK) == 0)
+            g_ptr_array_add(files, g_strdup(name));
+        return;
+    }
+    GPtrArray *dirs = g_ptr_array_new_with_free_func(g_free);
+    const char *home = g_getenv("PARALLEL_HOME"), *xdg = g_getenv("XDG_CONFIG_HOME");
+    const char *xdg_dirs = g_getenv("XDG_CONFIG_DIRS");
+    if (home != NULL)
+        g_ptr_array_add(dirs, g_strdup(home));
+    if (xdg != NULL)
+        g_ptr_array_add(dirs, g_build_filename(xdg, "parallel", NULL));
+    char **split = g_strsplit(xdg_dirs != NULL ? xdg_dirs : "", ":", -1);
+    for (char **d = split; *d != NULL; d++)
+        if (**d != '\0')
+            g_ptr_array_add(dirs, g_build_filename(*d, "parallel", NULL));
+    g_strfreev(split);
+    g_ptr_array_add(dirs, g_build_filename(g_get_home_dir(), ".parallel", NULL));
+    for (guint i = 0; i < dirs->len; i++) {
+        char *path = g_build_filename(dirs->pdata[i], name, NULL);
+        if (g_file_test(dirs->pdata[i], G_FILE_TEST_IS_DIR) && access(path, R_OK) == 0)
+            g_ptr_array_add(files, path);
+        else
+            g_free(path);
+    }
+    g_ptr_array_free(dirs, TRUE);
+}
+
+/* -J/--profile NAME among the options before the command (not after it,
+ * GNU parallel's bug #37042), unless --plain: each profile's lines, but
+ * for # comments, split as the shell splits words. */
+static void profile_words(int argc, char **argv, GPtrArray *words)
+{
+    GPtrArray *names = g_ptr_array_new();
+    int plain = 0;
+    for (int i = 1; i < argc && argv[i][0] == '-' && strcmp(argv[i], "--") != 0; i++) {
+        const char *a = argv[i], *name = NULL;
+        if (strcmp(a, "-J") == 0 || strcmp(a, "--profile") == 0)
+            name = i + 1 < argc ? argv[i + 1] : NULL;
+        else if (g_str_has_prefix(a, "--profile="))
+            name = a + 10;
+        else if (a[1] == 'J')
+            name = a + 2;
+        plain |= strcmp(a, "--plain") == 0;
+        if (name != NULL)
+            g_ptr_array_add(names, (gpointer)name);
+        if (takes_value(a))
+            i++;
+    }
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; !plain && i < names->len; i++) {
+        guint before = files->len;
+        profile_files(names->pdata[i], files);
+        if (files->len == before)
+            fprintf(stderr, PROG ": Warning: no profile %s (looked in ~/.parallel)\n",
+                    (const char *)names->pdata[i]);
+    }
+    for (guint i = 0; i < files->len; i++) {
+        char *text = NULL;
+        if (!g_file_get_contents(files->pdata[i], &text, NULL, NULL))
+            continue;
+        char **lines = g_strsplit(text, "\n", -1);
+        for (char **l = lines; *l != NULL; l++) {
+            char **w = NULL;
+            int n = 0;
+            if (*g_strchug(*l) == '#' || !g_shell_parse_argv(*l, &n, &w, NULL))
+                continue;
+            for (int k = 0; k < n; k++)
+                g_ptr_array_add(words, w[k]);
+            g_free(w);
+        }
+        g_strfreev(lines);
+        g_free(text);
+    }
+    g_ptr_array_free(files, TRUE);
+    g_ptr_array_free(names, TRUE);
+}
+
+/* The options of -J profiles and of $PARALLEL come before the command
+ * line's, as GNU parallel reads them (split as the shell splits words). */
 static char **with_env_options(int *argc, char **argv, char ***owned)
 {
     const char *env = g_getenv("PARALLEL");
+    GPtrArray *all = g_ptr_array_new();
+    profile_words(*argc, argv, all);
     char **words = NULL;
     int n = 0;
-    *owned = NULL;
-    if (env == NULL || *env == '\0' || !g_shell_parse_argv(env, &n, &words, NULL))
+    if (env != NULL && *env != '\0' && g_shell_parse_argv(env, &n, &words, NULL)) {
+        for (int i = 0; i < n; i++)
+            g_ptr_array_add(all, words[i]);
+        g_free(words);
+    }
+    g_ptr_array_add(all, NULL);
+    n = (int)all->len - 1;
+    words = (char **)g_ptr_array_free(all, FALSE);
+    *owned = words;
+    if (n == 0)
         return argv;
     char **out = g_new0(char *, (size_t)(*argc + n + 1));
     out[0] = argv[0];

@@ -48,7 +48,10 @@ typedef struct cpar_opts {
     const char *jobs, *header;
     int records_header, link, verbose, trace, quote, no_empty, files, shuf, pipe, plus;
     const char *eof_str, *arg_sep, *arg_file_sep, *trim;
-    ctk_cmdline_names names; /* names.all is -I's: see replace */
+    int retry_failed;         /* --retry-failed: the joblog's failed commands are the jobs */
+    int shellquote;           /* --shellquote: how many times */
+    const char *retries_text; /* --retries with replacement strings: per job */
+    ctk_cmdline_names names;  /* names.all is -I's: see replace */
 
     /* What parsing allocated: argv with $PARALLEL's words, and rewritten
      * option words. */

@@ -23,6 +23,7 @@
 #include "ctkx/guard.h"
 #include "ctkx/rate.h"
 #include "ctkx/spool.h"
+#include "ctkx/parse.h"
 #include "par.h"
 
 /* What every process running jobs must agree on, in memory shared with
@@ -64,6 +65,9 @@ struct ctk_par {
                                    of GBytes: one per column of the item) */
     size_t spread_max;          /* -X/-m: items per job once spread over the slots */
     int spread_done;
+    int fill_ended;            /* -X/-m: a too long item was queued; nothing comes after it */
+    int table_header_done;     /* --results FILE.csv/.tsv: the header line is written */
+    int table_error;           /* --results FILE.*: a write failed (said once) */
     ctk_spawn_program program; /* argv[0] searched in $PATH once */
     ctk_spool *spool;          /* big outputs on their way to consume */
 };
@@ -72,7 +76,7 @@ struct ctk_par {
 
 int ctk_par_encode_job(ctk_buf *in, int skip, const ctk_cmdline_item *cols, size_t n)
 {
-    int rc = ctk_wire_put_u64(in, skip != 0);
+    int rc = ctk_wire_put_u64(in, (uint64_t)skip);
     if (rc == 0)
         rc = ctk_wire_put_u64(in, n);
     for (size_t i = 0; i < n && rc == 0; i++)
@@ -92,7 +96,7 @@ int ctk_par_decode_job(const ctk_buf *in, int *skip, ctk_cmdline_item **cols, si
         rc = ctk_wire_get_u64(&r, &count);
     /* Each column takes at least its 8-byte length: a count beyond that
      * is a malformed unit, not an allocation to attempt. */
-    if (rc == 0 && (flag > 1 || count > r.left / 8))
+    if (rc == 0 && (flag > CTK_PAR_TOO_LONG || count > r.left / 8))
         rc = CTK_EIO;
     if (rc < 0)
         return rc;
@@ -344,7 +348,7 @@ static int halted(const ctk_par *p)
     return __atomic_load_n(&p->sh->halted, __ATOMIC_SEQ_CST);
 }
 
-static void too_long(ctk_par *p, uint64_t seq, size_t len, const char *line, size_t line_len);
+static void too_long(ctk_par *p, size_t len, const ctk_cmdline_item *cols, size_t n);
 
 /* ---- producing ---------------------------------------------------------------- */
 
@@ -364,9 +368,11 @@ static size_t arg_cost(ctk_par *p, GPtrArray *v, uint64_t seq)
 
 /* The items' columns, one after the other: with several sources {1} {2}
  * are then the first item's, as in GNU parallel. */
-static int encode_items(ctk_par *p, ctk_unit *unit, GPtrArray *args)
+static int encode_items(ctk_par *p, ctk_unit *unit, GPtrArray *args, int too_long)
 {
-    int skip = g_hash_table_contains(p->skip, GSIZE_TO_POINTER((gsize)unit->seq));
+    int skip = too_long ? CTK_PAR_TOO_LONG
+               : g_hash_table_contains(p->skip, GSIZE_TO_POINTER((gsize)unit->seq)) ? CTK_PAR_SKIP
+                                                                                    : CTK_PAR_RUN;
     size_t n = 0;
     for (guint i = 0; i < args->len; i++)
         n += ((GPtrArray *)g_ptr_array_index(args, i))->len;
@@ -424,11 +430,12 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
                 g_ptr_array_remove_index(args, args->len - 1);
                 break;
             }
-            /* GNU parallel gives up on the whole run here (exit 255). */
+            /* GNU parallel gives up on the whole run here (exit 255),
+             * after the jobs before this one started. */
+            p->fill_ended = 1;
+            rc = encode_items(p, unit, args, 1);
             g_ptr_array_free(args, TRUE);
-            too_long(p, unit->seq, len, "", 0);
-            return ctk_unit_fail(unit, CTK_ERANGE, "command line too long (%zu >= %zu)", len,
-                                 p->opts.max_chars);
+            return rc;
         }
     }
     if (eof && !p->spread_done && args->len > 1 && g_queue_is_empty(p->pending)) {
@@ -442,7 +449,7 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
     if (rc == 0 && args->len == 0)
         rc = CTK_EOF;
     if (rc == 0)
-        rc = encode_items(p, unit, args);
+        rc = encode_items(p, unit, args, 0);
     g_ptr_array_free(args, TRUE);
     return rc;
 }
@@ -469,7 +476,7 @@ static int wait_rate(ctk_par *p)
 int ctk_par_produce(void *arg, ctk_unit *unit)
 {
     ctk_par *p = arg;
-    if (halted(p))
+    if (halted(p) || p->fill_ended)
         return CTK_EOF;
     if (p->rate != NULL && wait_rate(p) < 0)
         return CTK_EOF;
@@ -547,17 +554,27 @@ static void stop_all(ctk_par *p)
 
 /* A command line over the limit: GNU parallel refuses the whole run
  * there (exit 255), its words; the jobs running end, none starts. */
-static void too_long(ctk_par *p, uint64_t seq, size_t len, const char *line, size_t line_len)
+static void too_long(ctk_par *p, size_t len, const ctk_cmdline_item *cols, size_t n)
 {
+    /* GNU parallel's words: the job's items, cut at 50 bytes; its input
+     * number is always 0 there. */
+    GString *args = g_string_new(NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            g_string_append_c(args, ' ');
+        g_string_append_len(args, cols[i].data, (gssize)cols[i].len);
+    }
+    if (args->len > 50)
+        g_string_truncate(args, 50), g_string_append(args, "...");
     pthread_mutex_lock(&p->sh->lock);
     int first = p->sh->halt_status != 255;
     p->sh->halt_status = 255;
     __atomic_store_n(&p->sh->halted, 2, __ATOMIC_SEQ_CST);
     pthread_mutex_unlock(&p->sh->lock);
     if (first)
-        fprintf(stderr, "cpar: Error: Command line too long (%zu >= %zu) at input %llu: %.*s...\n",
-                len, p->opts.line_max, (unsigned long long)(seq - 1),
-                (int)(line_len < 50 ? line_len : 50), line);
+        fprintf(stderr, "cpar: Error: Command line too long (%zu >= %zu) at input 0: %s\n", len,
+                p->opts.line_max, args->str);
+    g_string_free(args, TRUE);
     stop_all(p);
 }
 
@@ -630,10 +647,12 @@ typedef struct job {
     ctk_unit *unit;
     unsigned slot;
     ctk_buf line;
+    ctk_buf quoted; /* --shellquote: the shell line that prints it */
     char **argv;
     ctk_spawn_opts so;
     ctk_spawn_result res;
     unsigned attempts;
+    unsigned retries; /* --retries for this job */
     double start;
     char env_seq[40], env_slot[40], env_pid[40], env_slot_var[CTK_SLOT_VAR_MAX + 24];
     const char *env[5];
@@ -643,6 +662,73 @@ typedef struct job {
 enum { JOB_READY = 0, JOB_SKIPPED = 1 };
 
 static int line_sink(void *arg, int stream, const void *data, size_t len);
+
+/* The shell line a job runs when it is not its command line itself, as
+ * GNU parallel wraps it: --shellquote prints the line quoted once per
+ * --shellquote, and $PARALLEL_ENV's text goes before the command on a
+ * line of its own (zsh: before an eval of it, so aliases work). The
+ * joblog, -v and --dry-run still show the command line. */
+static int wrap_line(const ctk_par *p, job *j)
+{
+    ctk_buf a = {0}, b = {0};
+    int rc = ctk_buf_append(&a, j->line.data, j->line.len);
+    for (int k = 0; k < p->opts.shellquote + (p->opts.shellquote > 0) && rc == 0; k++) {
+        b.len = 0;
+        rc = ctk_cmdline_quote(&b, (const char *)a.data, a.len);
+        ctk_buf t = a;
+        a = b;
+        b = t;
+    }
+    /* b: the command; with $PARALLEL_ENV it comes after that text */
+    static const char print[] = "printf '%s\\n' ";
+    b.len = 0;
+    if (rc == 0 && p->opts.shellquote > 0)
+        rc = ctk_buf_append(&b, print, sizeof print - 1);
+    if (rc == 0)
+        rc = ctk_buf_append(&b, a.data, a.len);
+    const char *env = p->opts.parallel_env;
+    int zsh = env != NULL && p->opts.shell != NULL && strstr(p->opts.shell, "zsh") != NULL;
+    if (rc == 0 && env != NULL) {
+        rc = ctk_buf_append(&j->quoted, env, strlen(env));
+        if (rc == 0)
+            rc = ctk_buf_append(&j->quoted, zsh ? "\neval " : "\n", zsh ? 6 : 1);
+    }
+    if (rc == 0)
+        rc = zsh ? ctk_cmdline_quote(&j->quoted, (const char *)b.data, b.len)
+                 : ctk_buf_append(&j->quoted, b.data, b.len);
+    if (rc == 0)
+        rc = ctk_buf_append(&j->quoted, "", 1);
+    ctk_buf_free(&a);
+    ctk_buf_free(&b);
+    if (rc < 0) {
+        ctk_buf_free(&j->quoted);
+        return rc;
+    }
+    j->quoted.len--; /* the NUL stays after it */
+    ctk_cmdline_argv_free(j->argv);
+    j->argv = NULL;
+    return 0;
+}
+
+/* --retries N, or its replacement strings filled with the job's
+ * values; a value that is no number counts as 1 (no retry), said once
+ * per job. */
+static unsigned job_retries(const ctk_par *p, const ctk_unit *unit, const ctk_cmdline_args *args)
+{
+    if (p->opts.retries_text == NULL)
+        return p->opts.retries;
+    ctk_buf v = {0};
+    uint64_t n = 1;
+    char why[160];
+    if (ctk_cmdline_render(p->opts.retries_text, args, &v, NULL) == 0 &&
+        ctk_parse_u64((const char *)v.data, 0, 1000000, &n, why, sizeof why) < 0) {
+        fprintf(stderr, "cpar: job %llu: --retries %s: %s\n", (unsigned long long)unit->seq,
+                (const char *)v.data, why);
+        n = 1;
+    }
+    ctk_buf_free(&v);
+    return (unsigned)n;
+}
 
 /* Decodes and renders a unit. Returns JOB_READY; JOB_SKIPPED when there
  * is nothing to run (done before, or --halt stopped new jobs: the unit's
@@ -659,21 +745,24 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
     int rc = ctk_par_decode_job(&unit->in, &skip, &cols, &n);
     if (rc < 0)
         return ctk_unit_fail(unit, rc, rc == CTK_ENOMEM ? "out of memory" : "malformed job");
-    if (skip || stopping(p)) {
+    if (skip == CTK_PAR_SKIP || stopping(p)) {
         g_free(cols);
         return JOB_SKIPPED;
     }
     j->slot = take_slot(p);
     ctk_cmdline_args args = {cols, n, unit->seq, j->slot};
     rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, p->opts.dry_run ? NULL : &j->argv);
-    g_free(cols);
-    if (rc == 0 && p->opts.line_max > 0 && j->line.len >= p->opts.line_max) {
+    if (rc == 0 &&
+        (skip == CTK_PAR_TOO_LONG || (p->opts.line_max > 0 && j->line.len >= p->opts.line_max))) {
         give_slot(p, j->slot);
-        too_long(p, unit->seq, j->line.len, (const char *)j->line.data, j->line.len);
+        too_long(p, j->line.len, cols, n);
+        g_free(cols);
         ctk_cmdline_argv_free(j->argv);
         ctk_buf_free(&j->line);
         return ctk_unit_fail(unit, CTK_ERANGE, "command line too long");
     }
+    j->retries = job_retries(p, unit, &args);
+    g_free(cols);
     if (rc < 0) {
         give_slot(p, j->slot);
         ctk_buf_free(&j->line);
@@ -681,13 +770,21 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
                              rc == CTK_ENOMEM ? "out of memory"
                                               : "an argument contains a NUL byte (use -0)");
     }
+    if ((p->opts.shellquote > 0 || p->opts.parallel_env != NULL) && (rc = wrap_line(p, j)) < 0) {
+        give_slot(p, j->slot);
+        ctk_cmdline_argv_free(j->argv);
+        ctk_buf_free(&j->line);
+        return ctk_unit_fail(unit, rc, "out of memory");
+    }
     ctk_spawn_stream_init(&j->res.out, 0, NULL);
     ctk_spawn_stream_init(&j->res.err, 0, NULL);
     j->start = wall_clock();
     j->so = (ctk_spawn_opts){
         .argv = (const char *const *)j->argv,
         .path = j->argv != NULL ? ctk_spawn_program_path(&p->program, j->argv[0]) : NULL,
-        .shell = j->argv == NULL ? (const char *)j->line.data : NULL,
+        .shell = j->quoted.len > 0 ? (const char *)j->quoted.data
+                 : j->argv == NULL ? (const char *)j->line.data
+                                   : NULL,
         .shell_path = p->opts.shell,
         .out = p->opts.ungroup ? CTK_SPAWN_INHERIT : CTK_SPAWN_CAPTURE,
         .err = p->opts.ungroup ? CTK_SPAWN_INHERIT : CTK_SPAWN_CAPTURE,
@@ -734,7 +831,7 @@ static void job_attempt(ctk_par *p, job *j)
 static int job_again(ctk_par *p, const job *j, int rc)
 {
     return rc == 0 && (j->res.exit != 0 || j->res.signal != 0) && !j->res.terminated &&
-           (p->opts.retries == 0 || j->attempts < p->opts.retries) && !stopping(p);
+           (j->retries == 0 || j->attempts < j->retries) && !stopping(p);
 }
 
 /* Applies --halt as GNU parallel's should_we_halt does, as soon as a job
@@ -843,6 +940,7 @@ static void job_end(ctk_par *p, job *j, int rc)
     give_slot(p, j->slot);
     ctk_cmdline_argv_free(j->argv);
     ctk_buf_free(&j->line);
+    ctk_buf_free(&j->quoted);
 }
 
 /* ---- --halt across hosts ------------------------------------------------------ */
@@ -1377,6 +1475,15 @@ static int write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
         g_string_append_printf(dir, "/%s/%s", index, value->str);
         if ((rc = enter_folder(&dfd, index)) == 0)
             rc = enter_folder(&dfd, value->str);
+        if (rc == -ENAMETOOLONG) {
+            /* GNU parallel cuts a value to the longest name a folder may
+             * have (bug #42089). */
+            long max = fpathconf(dfd, _PC_NAME_MAX);
+            if (max > 0 && value->len > (size_t)max) {
+                g_string_truncate(value, (gsize)max);
+                rc = enter_folder(&dfd, value->str);
+            }
+        }
     }
     g_string_free(value, TRUE);
     g_free(cols);
@@ -1397,6 +1504,149 @@ static int write_results(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
                 (unsigned long long)unit->seq, dir->str, ctk_strerror(rc));
     g_string_free(dir, TRUE);
     return rc;
+}
+
+/* ---- --results FILE.csv, FILE.tsv, FILE.json ------------------------------------ */
+
+/* One field of a table row, GNU parallel's quoting (combine_ref and
+ * jsonquote): CSV/TSV put a field holding a quote, the separator, white
+ * space or a NUL in quotes and double its quotes; JSON escapes \ " and
+ * control bytes. A field is bytes in memory and maybe a spooled range. */
+typedef struct table_field {
+    FILE *f;
+    int format; /* 'c', 't', 'j' */
+    int quote;  /* CSV/TSV: this field needs quotes */
+} table_field;
+
+static int field_scan(void *arg, const void *data, size_t len)
+{
+    table_field *t = arg;
+    const char *d = data;
+    char sep = t->format == 'c' ? ',' : '\t';
+    for (size_t i = 0; i < len && !t->quote; i++)
+        t->quote = d[i] == '"' || d[i] == sep || d[i] == '\0' || d[i] == ' ' ||
+                   (d[i] >= '\t' && d[i] <= '\r');
+    return 0;
+}
+
+static int field_put(void *arg, const void *data, size_t len)
+{
+    table_field *t = arg;
+    const unsigned char *d = data;
+    for (size_t i = 0; i < len; i++) {
+        if (t->format != 'j' && d[i] == '"')
+            fputs("\"\"", t->f);
+        else if (t->format != 'j' || (d[i] >= 32 && d[i] != '\\' && d[i] != '"'))
+            fputc(d[i], t->f);
+        else if (d[i] >= 32)
+            fprintf(t->f, "\\%c", d[i]);
+        else
+            fprintf(t->f, "\\u%04x", d[i]);
+    }
+    return 0;
+}
+
+static int table_put(ctk_par *p, int sep, const char *mem, size_t len, uint64_t off,
+                     uint64_t spooled)
+{
+    table_field t = {p->opts.results_table, p->opts.results_format, 0};
+    int rc = 0;
+    if (sep)
+        fputc(t.format == 't' ? '\t' : ',', t.f);
+    if (t.format != 'j') {
+        field_scan(&t, mem, len);
+        if (!t.quote && spooled > 0)
+            rc = ctk_spool_foreach(p->spool, off, spooled, field_scan, &t);
+    }
+    if (t.quote)
+        fputc('"', t.f);
+    field_put(&t, mem, len);
+    if (rc == 0 && spooled > 0)
+        rc = ctk_spool_foreach(p->spool, off, spooled, field_put, &t);
+    if (t.quote)
+        fputc('"', t.f);
+    return rc;
+}
+
+static void table_text(ctk_par *p, int sep, const char *s)
+{
+    table_put(p, sep, s, strlen(s), 0, 0);
+}
+
+/* One job as GNU parallel's print_csv and print_json write it: Seq, Host,
+ * Starttime, JobRuntime, Send, Receive, Exitval, Signal, Command, the
+ * job's values, Stdout, Stderr. */
+static void write_table(ctk_par *p, const ctk_unit *unit, const ctk_par_result *r)
+{
+    ctk_cmdline_item *cols = NULL;
+    size_t n = 0;
+    int skip;
+    if (ctk_par_decode_job(&unit->in, &skip, &cols, &n) < 0)
+        n = 0;
+    FILE *f = p->opts.results_table;
+    char num[6][48];
+    snprintf(num[0], sizeof num[0], "%llu", (unsigned long long)unit->seq);
+    snprintf(num[1], sizeof num[1], "%.3f", r->start);
+    snprintf(num[2], sizeof num[2], "%.3f", r->elapsed);
+    snprintf(num[3], sizeof num[3], "%llu", (unsigned long long)r->out_bytes);
+    snprintf(num[4], sizeof num[4], "%lld", (long long)r->exit);
+    snprintf(num[5], sizeof num[5], "%lld", (long long)r->signal);
+    int rc = 0;
+    if (p->opts.results_format == 'j') {
+        fprintf(f,
+                "{ \"Seq\": %s, \"Host\": \":\", \"Starttime\": %s, \"JobRuntime\": %s, "
+                "\"Send\": 0, \"Receive\": %s, \"Exitval\": %s, \"Signal\": %s, \"Command\": \"",
+                num[0], num[1], num[2], num[3], num[4], num[5]);
+        table_put(p, 0, r->line, r->line_len, 0, 0);
+        fputs("\", \"V\": [ ", f);
+        for (size_t i = 0; i < n; i++) {
+            fputs(i > 0 ? ",\"" : "\"", f);
+            table_put(p, 0, cols[i].data, cols[i].len, 0, 0);
+            fputc('"', f);
+        }
+        fputs(" ], \"Stdout\": \"", f);
+        rc = table_put(p, 0, r->mem[0], r->mem_len[0], r->spool_off[0], r->spool_len[0]);
+        fputs("\", \"Stderr\": \"", f);
+        if (rc == 0)
+            rc = table_put(p, 0, r->mem[1], r->mem_len[1], r->spool_off[1], r->spool_len[1]);
+        fputs("\" }\n", f);
+    } else {
+        if (!p->table_header_done) {
+            static const char *const head[] = {"Seq",        "Host",   "Starttime",
+                                               "JobRuntime", "Send",   "Receive",
+                                               "Exitval",    "Signal", "Command"};
+            for (size_t i = 0; i < G_N_ELEMENTS(head); i++)
+                table_text(p, i > 0, head[i]);
+            for (size_t i = 0; i < n; i++) {
+                char v[32];
+                snprintf(v, sizeof v, "V%zu", i + 1);
+                table_text(p, 1,
+                           p->opts.results_names == NULL ? v
+                           : i < p->opts.n_results_names ? p->opts.results_names[i]
+                                                         : "");
+            }
+            table_text(p, 1, "Stdout");
+            table_text(p, 1, "Stderr");
+            fputc('\n', f);
+            p->table_header_done = 1;
+        }
+        const char *row[] = {num[0], ":", num[1], num[2], "0", num[3], num[4], num[5]};
+        for (size_t i = 0; i < G_N_ELEMENTS(row); i++)
+            table_text(p, i > 0, row[i]);
+        table_put(p, 1, r->line, r->line_len, 0, 0);
+        for (size_t i = 0; i < n; i++)
+            table_put(p, 1, cols[i].data, cols[i].len, 0, 0);
+        rc = table_put(p, 1, r->mem[0], r->mem_len[0], r->spool_off[0], r->spool_len[0]);
+        if (rc == 0)
+            rc = table_put(p, 1, r->mem[1], r->mem_len[1], r->spool_off[1], r->spool_len[1]);
+        fputc('\n', f);
+    }
+    g_free(cols);
+    if ((fflush(f) != 0 || ferror(f) || rc < 0) && !p->table_error) {
+        p->table_error = 1;
+        fprintf(stderr, "cpar: --results: cannot write job %llu: %s\n",
+                (unsigned long long)unit->seq, rc < 0 ? ctk_strerror(rc) : g_strerror(errno));
+    }
 }
 
 /* --files: the job's stdout in a file of its own, as GNU parallel names
@@ -1435,10 +1685,16 @@ static void write_joblog(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
      * --pipe), Receive the bytes of output. The line is flushed before the
      * next job is reported, so a crash never loses a logged success. */
     off_t before = lseek(fileno(f), 0, SEEK_END);
-    int n = fprintf(f, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%lld\t%lld\t%.*s\n",
+    int n = fprintf(f, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%lld\t%lld\t",
                     (unsigned long long)unit->seq, r->start, r->elapsed,
-                    (unsigned long long)r->out_bytes, (long long)r->exit, (long long)r->signal,
-                    (int)r->line_len, r->line);
+                    (unsigned long long)r->out_bytes, (long long)r->exit, (long long)r->signal);
+    /* A newline in the command is a NUL byte there, as GNU parallel
+     * writes it: one job, one line (--retry-failed reads it back). */
+    for (size_t i = 0; n >= 0 && i < r->line_len; i++)
+        if (fputc(r->line[i] == '\n' ? '\0' : r->line[i], f) == EOF)
+            n = -1;
+    if (n >= 0 && fputc('\n', f) == EOF)
+        n = -1;
     if (n >= 0 && fflush(f) == 0)
         return;
     /* A full disk took part of the line: cut the log back to its last
@@ -1538,8 +1794,10 @@ static void report(ctk_par *p, const ctk_unit *unit)
          * it again, which is what a user who pressed Ctrl-C wants. */
         if (unit->status != CTK_ECANCELED) {
             const char *why = unit->status < 0 ? unit->error : "malformed result";
-            fprintf(stderr, "cpar: job %llu: %s\n", (unsigned long long)unit->seq,
-                    why ? why : ctk_strerror(rc));
+            /* A line too long was reported in GNU parallel's words. */
+            if (unit->status != CTK_ERANGE)
+                fprintf(stderr, "cpar: job %llu: %s\n", (unsigned long long)unit->seq,
+                        why ? why : ctk_strerror(rc));
             write_record(p, unit, NULL, input);
             count(p, 1);
         }
@@ -1592,6 +1850,8 @@ static void report(ctk_par *p, const ctk_unit *unit)
                       (r.terminated || r.signal != 0);
     if (!p->opts.dry_run && !interrupted) {
         write_joblog(p, unit, &r);
+        if (p->opts.results_table != NULL)
+            write_table(p, unit, &r);
         write_record(p, unit, &r, input);
         count(p, r.exit != 0 || r.signal != 0);
     }

@@ -65,6 +65,20 @@ typedef struct ctk_par_opts {
     int remote;           /* the strategy has CTK_STRATEGY_REMOTE: the processes
                              running jobs share no memory with the consumer, which
                              decides --halt from the results (ctk_par_stop_hooks) */
+    int shellquote;       /* --shellquote N times: a job prints its line quoted N times */
+    /* --retries with replacement strings (CTK_CMDLINE_TEXT), rendered
+     * per job in place of retries; or NULL */
+    const ctk_cmdline *retries_text;
+    /* $PARALLEL_ENV's text (env_parallel's definitions): the shell runs
+     * it before every command; or NULL */
+    const char *parallel_env;
+    /* --results FILE.csv, .tsv or .json: one row or object per job in
+     * GNU parallel's layout, written to results_table (which may be
+     * stdout); 'c', 't' or 'j', else 0. */
+    int results_format;
+    FILE *results_table;
+    char *const *results_names; /* --header's names for the CSV header; or NULL */
+    size_t n_results_names;
 } ctk_par_opts;
 
 typedef struct ctk_par ctk_par;
@@ -121,7 +135,16 @@ typedef struct ctk_par_result {
 
 /* The encode functions return 0 or CTK_ENOMEM; the decode functions 0,
  * CTK_EIO for truncated or malformed bytes, or CTK_ENOMEM. A decoded
- * job's columns point into `in`; g_free the array. */
+ * job's columns point into `in`; g_free the array. A job's skip is
+ * CTK_PAR_RUN, CTK_PAR_SKIP (done before) or CTK_PAR_TOO_LONG. */
+enum {
+    CTK_PAR_RUN = 0,
+    CTK_PAR_SKIP = 1,
+    /* -X/-m: one item alone is longer than the line may be; the job that
+     * would run it ends the run as GNU parallel does, once the jobs
+     * before it had their turn to start. */
+    CTK_PAR_TOO_LONG = 2
+};
 int ctk_par_encode_job(ctk_buf *in, int skip, const ctk_cmdline_item *cols, size_t n);
 int ctk_par_decode_job(const ctk_buf *in, int *skip, ctk_cmdline_item **cols, size_t *n);
 int ctk_par_encode_result(ctk_buf *out, const ctk_par_result *r);
