@@ -332,7 +332,8 @@ static int retry_failed(run *r, cpar_opts *o, int first)
     if (status < 0) {
         g_ptr_array_set_size(o->arg_files, 0);
         g_ptr_array_add(o->arg_files, r->retry);
-        o->delim = nul ? '\0' : '\n';
+        o->delim = nul ? "" : "\n"; /* "": one NUL byte */
+        o->delim_len = 1;
         o->argc = first;
         o->resume = 2;
     }
