@@ -941,6 +941,18 @@ for i in range(3000):
     grep -q '<svg' gzip.svg || fail "gzip.svg is not an SVG"
 }
 
+@test "cpipe(1): --skip-first-line leaves out the title; -r leaves out blank lines" {
+    { echo 'Quarterly report'; seq 100000 | sed 's/$/,x/'; } >report.csv
+    ex_run cpipe.1 '--skip-first-line --pipepart'
+    assert_success
+    assert_equal "$(awk '{ s += $1 } END { print s }' <<<"$output")" 100000
+    ((${#lines[@]} >= 2)) || fail "one part only: $output"
+    { echo '# log'; seq 5000; echo; echo '  '; seq 5000; } >app.log
+    ex_run cpipe.1 'cpipe -r --pipe gzip -1'
+    assert_success
+    assert_equal "$(gunzip <app.log.gz | md5sum)" "$(grep -v '^#' app.log | grep -v '^[[:space:]]*$' | md5sum)"
+}
+
 # ---- cqueue(1) ---------------------------------------------------------------------
 
 # cq_wait QUEUE: waits (under the guard) until no job of QUEUE is queued
