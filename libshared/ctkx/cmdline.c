@@ -48,6 +48,7 @@ struct ctk_cmdline {
     size_t n_plus;
     uint64_t total;    /* {##} {0#}: the number of jobs */
     unsigned max_jobs; /* {0%}: the job slots */
+    int no_args;       /* see ctk_cmdline_set_no_args */
 };
 
 typedef struct rpl {
@@ -780,6 +781,11 @@ void ctk_cmdline_set_totals(ctk_cmdline *t, uint64_t total_jobs, unsigned max_jo
     t->max_jobs = max_jobs;
 }
 
+void ctk_cmdline_set_no_args(ctk_cmdline *t, int on)
+{
+    t->no_args = on;
+}
+
 /* ---- rendering ------------------------------------------------------------ */
 
 typedef struct render {
@@ -892,6 +898,8 @@ static int emit_rpl(render *r, const seg *s)
 {
     static const ctk_cmdline_item empty = {"", 0};
     int rc = 0;
+    if (r->t->no_args && r->a->n_cols == 0 && !job_value(s->op))
+        return 0;
     if (s->positional) {
         const ctk_cmdline_item *c = column(r->a, &empty, s->pos);
         if (c != NULL && (rc = compute(r, s, c)) == 0)
