@@ -681,4 +681,16 @@ echo finish {}' ::: 0.1 3
     same_as_parallel --tagstring a echo -J conf ::: b
     same_as_parallel -Jconf --plain echo ::: p
     same_as_parallel --profile=conf echo ::: q
+@test "-j FILE: the number of job slots is read from the file, as parallel's procfile" {
+    mkdir -p "$BATS_TEST_TMPDIR/parallel.d" "$BATS_TEST_TMPDIR/cpar.d"
+    echo 3 >"$BATS_TEST_TMPDIR/parallel.d/slots"
+    echo 3 >"$BATS_TEST_TMPDIR/cpar.d/slots"
+    # Three slots: the three jobs run at once, in slots 1, 2 and 3.
+    PAR_SORT=1 same_as_parallel -j slots 'sleep 1; echo {%}' ::: a b c
+    [[ $(<"$BATS_TEST_TMPDIR/cpar.out") == $'1\n2\n3' ]]
+    echo x >"$BATS_TEST_TMPDIR/parallel.d/bad"
+    echo x >"$BATS_TEST_TMPDIR/cpar.d/bad"
+    run cpar -j "$BATS_TEST_TMPDIR/cpar.d/bad" echo ::: 1
+    assert_failure 2
+    assert_output --partial "cpar: -j $BATS_TEST_TMPDIR/cpar.d/bad: the file holds 'x'"
 }
