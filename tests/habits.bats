@@ -694,3 +694,19 @@ echo finish {}' ::: 0.1 3
     assert_failure 2
     assert_output --partial "cpar: -j $BATS_TEST_TMPDIR/cpar.d/bad: the file holds 'x'"
 }
+
+@test "--joblog: each newline of the command is written as a NUL byte, as parallel does" {
+    need_parallel
+    local cmd=$'false "command\nwith\nnewlines"' t
+    for t in parallel cpar; do
+        run "$t" -k --jl "$BATS_TEST_TMPDIR/$t.log" "$cmd" ::: a b
+        assert_failure 2
+        cut -f 7- "$BATS_TEST_TMPDIR/$t.log" | od -c >"$BATS_TEST_TMPDIR/$t.cmds"
+    done
+    grep -q '\\0' "$BATS_TEST_TMPDIR/parallel.cmds"
+    diff "$BATS_TEST_TMPDIR/parallel.cmds" "$BATS_TEST_TMPDIR/cpar.cmds"
+    # --resume still reads such a log: nothing is run again.
+    run cpar --resume --jl "$BATS_TEST_TMPDIR/cpar.log" "$cmd" ::: a b
+    assert_success
+    [[ $(wc -l <"$BATS_TEST_TMPDIR/cpar.log") == 3 ]]
+}
