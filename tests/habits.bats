@@ -710,3 +710,14 @@ echo finish {}' ::: 0.1 3
     assert_success
     [[ $(wc -l <"$BATS_TEST_TMPDIR/cpar.log") == 3 ]]
 }
+
+@test "--results: a value longer than a file name is cut to the longest name, as parallel does (bug #42089)" {
+    local a t
+    a=$(printf '1234567890%.0s' {1..25})123456
+    PAR_SORT=1 same_as_parallel --results res echo ::: "$a" "x$a$a" x
+    for t in parallel cpar; do
+        (cd "$BATS_TEST_TMPDIR/$t.d/res" && find . -type f | sort | xargs tail -n +1) >"$BATS_TEST_TMPDIR/$t.tree"
+    done
+    grep -q "$a" "$BATS_TEST_TMPDIR/parallel.tree"
+    diff "$BATS_TEST_TMPDIR/parallel.tree" "$BATS_TEST_TMPDIR/cpar.tree"
+}
