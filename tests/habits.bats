@@ -358,9 +358,9 @@ in_file() {
 }
 
 @test "--plus: strings cpar does not have, and {= perl =}, are clear usage errors" {
-    run cpar -k --plus echo {choose_k} ::: a b ::: a b
+    run cpar -k --plus echo {host} ::: a b ::: a b
     assert_failure 2
-    assert_output --partial '{choose_k} is not supported'
+    assert_output --partial '{host} is not supported'
     run cpar -k --plus echo '{%(}' ::: a
     assert_failure 2
     assert_output --partial 'bad regular expression'
@@ -720,4 +720,26 @@ echo finish {}' ::: 0.1 3
     done
     grep -q "$a" "$BATS_TEST_TMPDIR/parallel.tree"
     diff "$BATS_TEST_TMPDIR/parallel.tree" "$BATS_TEST_TMPDIR/cpar.tree"
+}
+
+@test "--plus {uniq}, {Nuniq}, {choose_k} skip jobs as parallel does (counted as failed), {slot} is {%}" {
+    local s
+    same_as_parallel -k --plus echo {uniq} ::: A B C ::: A B C ::: A B C
+    same_as_parallel -k --plus echo {1uniq}+{2uniq}+{3uniq} ::: A B C ::: A B C ::: A B C
+    same_as_parallel -k --plus echo {choose_k} ::: A B C D ::: A B C D ::: A B C D
+    same_as_parallel -k --plus echo {#} {2uniq} {choose_k} ::: A B C ::: A B C
+    # Byte order, as Perl's ge; an empty argument repeats parallel's undefined $arg[0].
+    same_as_parallel -k --plus echo {choose_k} ::: 10 9 ::: 10 9
+    same_as_parallel -k --plus echo {uniq} ::: '' a ::: a b
+    same_as_parallel -k --plus --dry-run echo {uniq} ::: A B ::: A B
+    same_as_parallel -k --plus -v echo {uniq} ::: A B ::: A B
+    same_as_parallel -k --plus --halt now,fail=1 echo {uniq} ::: A B ::: A B
+    for s in sync thread process async; do
+        same_as_parallel -k -s "$s" --plus echo {uniq} ::: A B ::: A B
+    done
+    PAR_SORT=1 same_as_parallel -j2 --plus 'sleep 0.5; echo {slot}=$PARALLEL_JOBSLOT={%}' ::: A B
+    # The joblog says Exitval -2 for a skipped job.
+    run cpar -k --plus --jl "$BATS_TEST_TMPDIR/log" echo {uniq} ::: A B ::: A
+    assert_failure 1
+    [[ $(cut -f 7,9 "$BATS_TEST_TMPDIR/log" | sed -n 2p) == $'-2\techo A A' ]]
 }

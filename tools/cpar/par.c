@@ -656,7 +656,8 @@ typedef struct job {
     double start;
     char env_seq[40], env_slot[40], env_pid[40], env_slot_var[CTK_SLOT_VAR_MAX + 24];
     const char *env[5];
-    int ran; /* the last attempt's child started: a failure now loses its output */
+    int ran;  /* the last attempt's child started: a failure now loses its output */
+    int skip; /* --plus {uniq}/{choose_k}: not run, failed with exit -2 as in parallel */
 } job;
 
 enum { JOB_READY = 0, JOB_SKIPPED = 1 };
@@ -751,6 +752,7 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
     }
     j->slot = take_slot(p);
     ctk_cmdline_args args = {cols, n, unit->seq, j->slot};
+    j->skip = ctk_cmdline_skip(p->opts.cmd, &args);
     rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, p->opts.dry_run ? NULL : &j->argv);
     if (rc == 0 &&
         (skip == CTK_PAR_TOO_LONG || (p->opts.line_max > 0 && j->line.len >= p->opts.line_max))) {
@@ -870,7 +872,9 @@ static void halt_check(ctk_par *p, int failed, int64_t exit, int64_t signo, cons
             else if (h->percent > 0)
                 sh->halt_status = (int)ceil((double)sh->h_failed * 100.0 / (double)total);
             else if (h->count == 1)
-                sh->halt_status = exit != 0 ? (int)exit : signo != 0 ? (int)signo + 128 : 0;
+                /* parallel exits with the job's status as a byte: a
+                 * timeout's -1 gives 255, a skipped job's -2 254. */
+                sh->halt_status = exit != 0 ? (int)(exit & 255) : signo != 0 ? (int)signo + 128 : 0;
             else
                 sh->halt_status = sh->h_failed > 101 ? 101 : (int)sh->h_failed;
             now = h->when == CTK_HALT_NOW;
@@ -891,6 +895,8 @@ static void halt_check(ctk_par *p, int failed, int64_t exit, int64_t signo, cons
 static void job_end(ctk_par *p, job *j, int rc)
 {
     ctk_unit *unit = j->unit;
+    if (j->skip)
+        j->res.exit = -2;
     int interrupted = (__atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 ||
                        ctk_is_cancelled(p->cancel) || halted(p) == 2) &&
                       (j->res.terminated || j->res.signal != 0);
@@ -1101,7 +1107,7 @@ static int par_run(void *ctx, ctk_unit *unit, const int *cancel)
     int rc = job_begin(p, unit, &j);
     if (rc != JOB_READY)
         return rc < 0 ? rc : 0;
-    if (!p->opts.dry_run)
+    if (!p->opts.dry_run && !j.skip)
         do
             rc = run_once(p, &j);
         while (job_again(p, &j, rc));
@@ -1306,7 +1312,7 @@ static int par_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn don
     for (int i = 0; i < CTK_SPAWN_WATCH_FDS; i++)
         a->fds[i] = -1;
     int rc = job_begin(p, unit, &a->j);
-    if (rc != JOB_READY || p->opts.dry_run) {
+    if (rc != JOB_READY || p->opts.dry_run || a->j.skip) {
         if (rc == JOB_READY)
             job_end(p, &a->j, 0);
         g_free(a);
@@ -1854,6 +1860,8 @@ static void report(ctk_par *p, const ctk_unit *unit)
             write_table(p, unit, &r);
         write_record(p, unit, &r, input);
         count(p, r.exit != 0 || r.signal != 0);
+    } else if (p->opts.dry_run && r.exit == -2) {
+        count(p, 1); /* parallel counts a skipped job as failed, dry or not */
     }
     ctk_par_result_clear(&r);
     g_free(input);
