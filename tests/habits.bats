@@ -743,3 +743,15 @@ echo finish {}' ::: 0.1 3
     assert_failure 1
     [[ $(cut -f 7,9 "$BATS_TEST_TMPDIR/log" | sed -n 2p) == $'-2\techo A A' ]]
 }
+
+@test "-m/-X with -L or -n: a last full line is spread over the job slots too, as parallel does" {
+    in_file 'a_b\nc\n'
+    same_as_parallel -j2 -km -L2 echo
+    in_file 'a_b\nc\nd\ne\n'
+    same_as_parallel -j2 -km -L2 echo
+    in_file '1\n2\n3\n4\n5\n6\n'
+    same_as_parallel -j2 -km -n3 echo
+    same_as_parallel -j3 -kX -n2 echo x{}y
+    same_as_parallel -j1 -km -n3 echo
+    same_as_parallel -j2 -kX -n2 echo ::: a b c d e f
+}

@@ -438,6 +438,16 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
             return rc;
         }
     }
+    /* Full at -n/-L: parallel looks one item ahead, so that a last full
+     * line is spread too ("a b c d" with -n2 -j2: "a b", "c", "d"). */
+    if (!eof && rc == 0 && !p->spread_done && p->opts.fill_max > 0 &&
+        args->len >= p->opts.fill_max && args->len > 1 && g_queue_is_empty(p->pending)) {
+        rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
+        if (rc == CTK_EOF || rc == CTK_ECANCELED)
+            eof = 1, rc = 0;
+        else if (rc == 0)
+            g_queue_push_tail(p->pending, item_copy(&p->item));
+    }
     if (eof && !p->spread_done && args->len > 1 && g_queue_is_empty(p->pending)) {
         p->spread_done = 1;
         p->spread_max = (args->len + p->opts.jobs - 1) / p->opts.jobs;
