@@ -755,3 +755,16 @@ echo finish {}' ::: 0.1 3
     same_as_parallel -j1 -km -n3 echo
     same_as_parallel -j2 -kX -n2 echo ::: a b c d e f
 }
+
+@test "--tollef is retired (an error) unless --gnu overrides it, as in parallel" {
+    same_as_parallel -k --tollef --gnu echo ::: 1 2 3 -- a b c
+    same_as_parallel -k --gnu --tollef echo ::: 1
+    # parallel refuses it (exit 255); cpar too, as a usage error.
+    run parallel --will-cite --tollef echo ::: 1
+    assert_failure 255
+    refute_output --partial 1$'\n'
+    run cpar --tollef echo ::: 1
+    assert_failure 2
+    assert_output --partial 'cpar: --tollef has been retired'
+    assert_output --partial 'add --gnu'
+}

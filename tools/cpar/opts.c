@@ -87,6 +87,8 @@ enum {
     OPT_EXIT,
     OPT_RETRY_FAILED,
     OPT_PROFILE,
+    OPT_TOLLEF,
+    OPT_GNU,
 };
 
 static const ctk_cli_option cpar_options[] = {
@@ -209,7 +211,9 @@ static const ctk_cli_option cpar_options[] = {
      OPT_RENAME_BASENOEXT},
     {"seqreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {#}", OPT_RENAME_SEQ},
     {"slotreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {%}", OPT_RENAME_SLOT},
-    {"gnu", 0, CTK_ARG_NONE, NULL, "accepted; no effect", OPT_ACCEPTED},
+    {"gnu", 0, CTK_ARG_NONE, NULL, "accepted; no effect (but it overrides --tollef)", OPT_GNU},
+    {"tollef", 0, CTK_ARG_NONE, NULL, "retired in GNU parallel: an error, unless with --gnu",
+     OPT_TOLLEF},
     {"plus", 0, CTK_ARG_NONE, NULL,
      "GNU parallel's --plus strings: {+/} {+.} {..} {/..} {##} {0#} {0%} {:-STR} {:N:M} {#RE} "
      "{%RE} {/RE/STR} {^RE} {,RE} ...",
@@ -350,6 +354,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         return 0;
     case OPT_PLUS:
         o->plus = 1;
+        return 0;
+    case OPT_TOLLEF:
+        o->tollef = 1;
+        return 0;
+    case OPT_GNU:
+        o->gnu = 1;
         return 0;
     case OPT_PERL:
         snprintf(why, why_len, "Perl expressions are not supported (cpar runs no Perl)");
@@ -566,6 +576,9 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_regis
         return "--resume and --resume-failed need --joblog FILE";
     if (o->retry_failed && o->joblog == NULL)
         return "--retry-failed needs --joblog FILE";
+    if (o->tollef && !o->gnu)
+        return "--tollef has been retired (as in GNU parallel): remove it, or add --gnu to "
+               "override it";
     if (o->pipe)
         return "--pipe and --pipepart are cpipe's: cpipe [OPTION]... COMMAND splits standard "
                "input into blocks (see cpipe(1))";
