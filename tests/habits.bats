@@ -733,7 +733,7 @@ echo finish {}' ::: 0.1 3
     same_as_parallel -k --plus echo {uniq} ::: '' a ::: a b
     same_as_parallel -k --plus --dry-run echo {uniq} ::: A B ::: A B
     same_as_parallel -k --plus -v echo {uniq} ::: A B ::: A B
-    same_as_parallel -k --plus --halt now,fail=1 echo {uniq} ::: A B ::: A B
+    same_as_parallel -j1 -k --plus --halt now,fail=1 echo {uniq} ::: A B ::: A B
     for s in sync thread process async; do
         same_as_parallel -k -s "$s" --plus echo {uniq} ::: A B ::: A B
     done
