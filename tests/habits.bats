@@ -532,16 +532,6 @@ bar"
     in_file '3\n4\n'
     same_as_parallel -k -E 3 echo :::: - ::: a b
     same_as_parallel -k -E 3 echo ::: 3
-# cparmore: GNU parallel test-suite cases (issue 15)
-
-@test "-N0: a word that is only a replacement string vanishes, as in parallel" {
-    PAR_IN=$BATS_TEST_TMPDIR/in
-    seq 1 2 >"$PAR_IN"
-    same_as_parallel -k -N0 echo replace {} curlies
-    same_as_parallel -k -N0 echo x {} y a{}b {.} {1} {#}
-    same_as_parallel -N0 --dry-run echo x {} y a{}b {.} {1} {#}
-    # Without -N0 an empty argument stays an empty word.
-    same_as_parallel -k --dry-run echo x {} y ::: '' a
 }
 
 # ---- cparout: --shellquote, -x, --results FILE.csv/.tsv/.json, --retries {N},
@@ -681,6 +671,20 @@ echo finish {}' ::: 0.1 3
     same_as_parallel --tagstring a echo -J conf ::: b
     same_as_parallel -Jconf --plain echo ::: p
     same_as_parallel --profile=conf echo ::: q
+}
+
+# cparmore: GNU parallel test-suite cases (issue 15)
+
+@test "-N0: a word that is only a replacement string vanishes, as in parallel" {
+    PAR_IN=$BATS_TEST_TMPDIR/in
+    seq 1 2 >"$PAR_IN"
+    same_as_parallel -k -N0 echo replace {} curlies
+    same_as_parallel -k -N0 echo x {} y a{}b {.} {1} {#}
+    same_as_parallel -N0 --dry-run echo x {} y a{}b {.} {1} {#}
+    # Without -N0 an empty argument stays an empty word.
+    same_as_parallel -k --dry-run echo x {} y ::: '' a
+}
+
 @test "-j FILE: the number of job slots is read from the file, as parallel's procfile" {
     mkdir -p "$BATS_TEST_TMPDIR/parallel.d" "$BATS_TEST_TMPDIR/cpar.d"
     echo 3 >"$BATS_TEST_TMPDIR/parallel.d/slots"
