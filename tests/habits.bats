@@ -358,9 +358,9 @@ in_file() {
 }
 
 @test "--plus: strings cpar does not have, and {= perl =}, are clear usage errors" {
-    run cpar -k --plus echo {choose_k} ::: a b ::: a b
+    run cpar -k --plus echo {host} ::: a b ::: a b
     assert_failure 2
-    assert_output --partial '{choose_k} is not supported'
+    assert_output --partial '{host} is not supported'
     run cpar -k --plus echo '{%(}' ::: a
     assert_failure 2
     assert_output --partial 'bad regular expression'
@@ -671,4 +671,104 @@ echo finish {}' ::: 0.1 3
     same_as_parallel --tagstring a echo -J conf ::: b
     same_as_parallel -Jconf --plain echo ::: p
     same_as_parallel --profile=conf echo ::: q
+}
+
+# cparmore: GNU parallel test-suite cases (issue 15)
+
+@test "-N0: a word that is only a replacement string vanishes, as in parallel" {
+    PAR_IN=$BATS_TEST_TMPDIR/in
+    seq 1 2 >"$PAR_IN"
+    same_as_parallel -k -N0 echo replace {} curlies
+    same_as_parallel -k -N0 echo x {} y a{}b {.} {1} {#}
+    same_as_parallel -N0 --dry-run echo x {} y a{}b {.} {1} {#}
+    # Without -N0 an empty argument stays an empty word.
+    same_as_parallel -k --dry-run echo x {} y ::: '' a
+}
+
+@test "-j FILE: the number of job slots is read from the file, as parallel's procfile" {
+    mkdir -p "$BATS_TEST_TMPDIR/parallel.d" "$BATS_TEST_TMPDIR/cpar.d"
+    echo 3 >"$BATS_TEST_TMPDIR/parallel.d/slots"
+    echo 3 >"$BATS_TEST_TMPDIR/cpar.d/slots"
+    # Three slots: the three jobs run at once, in slots 1, 2 and 3.
+    PAR_SORT=1 same_as_parallel -j slots 'sleep 1; echo {%}' ::: a b c
+    [[ $(<"$BATS_TEST_TMPDIR/cpar.out") == $'1\n2\n3' ]]
+    echo x >"$BATS_TEST_TMPDIR/parallel.d/bad"
+    echo x >"$BATS_TEST_TMPDIR/cpar.d/bad"
+    run cpar -j "$BATS_TEST_TMPDIR/cpar.d/bad" echo ::: 1
+    assert_failure 2
+    assert_output --partial "cpar: -j $BATS_TEST_TMPDIR/cpar.d/bad: the file holds 'x'"
+}
+
+@test "--joblog: each newline of the command is written as a NUL byte, as parallel does" {
+    need_parallel
+    local cmd=$'false "command\nwith\nnewlines"' t
+    for t in parallel cpar; do
+        run "$t" -k --jl "$BATS_TEST_TMPDIR/$t.log" "$cmd" ::: a b
+        assert_failure 2
+        cut -f 7- "$BATS_TEST_TMPDIR/$t.log" | od -c >"$BATS_TEST_TMPDIR/$t.cmds"
+    done
+    grep -q '\\0' "$BATS_TEST_TMPDIR/parallel.cmds"
+    diff "$BATS_TEST_TMPDIR/parallel.cmds" "$BATS_TEST_TMPDIR/cpar.cmds"
+    # --resume still reads such a log: nothing is run again.
+    run cpar --resume --jl "$BATS_TEST_TMPDIR/cpar.log" "$cmd" ::: a b
+    assert_success
+    [[ $(wc -l <"$BATS_TEST_TMPDIR/cpar.log") == 3 ]]
+}
+
+@test "--results: a value longer than a file name is cut to the longest name, as parallel does (bug #42089)" {
+    local a t
+    a=$(printf '1234567890%.0s' {1..25})123456
+    PAR_SORT=1 same_as_parallel --results res echo ::: "$a" "x$a$a" x
+    for t in parallel cpar; do
+        (cd "$BATS_TEST_TMPDIR/$t.d/res" && find . -type f | sort | xargs tail -n +1) >"$BATS_TEST_TMPDIR/$t.tree"
+    done
+    grep -q "$a" "$BATS_TEST_TMPDIR/parallel.tree"
+    diff "$BATS_TEST_TMPDIR/parallel.tree" "$BATS_TEST_TMPDIR/cpar.tree"
+}
+
+@test "--plus {uniq}, {Nuniq}, {choose_k} skip jobs as parallel does (counted as failed), {slot} is {%}" {
+    local s
+    same_as_parallel -k --plus echo {uniq} ::: A B C ::: A B C ::: A B C
+    same_as_parallel -k --plus echo {1uniq}+{2uniq}+{3uniq} ::: A B C ::: A B C ::: A B C
+    same_as_parallel -k --plus echo {choose_k} ::: A B C D ::: A B C D ::: A B C D
+    same_as_parallel -k --plus echo {#} {2uniq} {choose_k} ::: A B C ::: A B C
+    # Byte order, as Perl's ge; an empty argument repeats parallel's undefined $arg[0].
+    same_as_parallel -k --plus echo {choose_k} ::: 10 9 ::: 10 9
+    same_as_parallel -k --plus echo {uniq} ::: '' a ::: a b
+    same_as_parallel -k --plus --dry-run echo {uniq} ::: A B ::: A B
+    same_as_parallel -k --plus -v echo {uniq} ::: A B ::: A B
+    same_as_parallel -j1 -k --plus --halt now,fail=1 echo {uniq} ::: A B ::: A B
+    for s in sync thread process async; do
+        same_as_parallel -k -s "$s" --plus echo {uniq} ::: A B ::: A B
+    done
+    PAR_SORT=1 same_as_parallel -j2 --plus 'sleep 0.5; echo {slot}=$PARALLEL_JOBSLOT={%}' ::: A B
+    # The joblog says Exitval -2 for a skipped job.
+    run cpar -k --plus --jl "$BATS_TEST_TMPDIR/log" echo {uniq} ::: A B ::: A
+    assert_failure 1
+    [[ $(cut -f 7,9 "$BATS_TEST_TMPDIR/log" | sed -n 2p) == $'-2\techo A A' ]]
+}
+
+@test "-m/-X with -L or -n: a last full line is spread over the job slots too, as parallel does" {
+    in_file 'a_b\nc\n'
+    same_as_parallel -j2 -km -L2 echo
+    in_file 'a_b\nc\nd\ne\n'
+    same_as_parallel -j2 -km -L2 echo
+    in_file '1\n2\n3\n4\n5\n6\n'
+    same_as_parallel -j2 -km -n3 echo
+    same_as_parallel -j3 -kX -n2 echo x{}y
+    same_as_parallel -j1 -km -n3 echo
+    same_as_parallel -j2 -kX -n2 echo ::: a b c d e f
+}
+
+@test "--tollef is retired (an error) unless --gnu overrides it, as in parallel" {
+    same_as_parallel -k --tollef --gnu echo ::: 1 2 3 -- a b c
+    same_as_parallel -k --gnu --tollef echo ::: 1
+    # parallel refuses it (exit 255); cpar too, as a usage error.
+    run parallel --will-cite --tollef echo ::: 1
+    assert_failure 255
+    refute_output --partial 1$'\n'
+    run cpar --tollef echo ::: 1
+    assert_failure 2
+    assert_output --partial 'cpar: --tollef has been retired'
+    assert_output --partial 'add --gnu'
 }

@@ -48,6 +48,7 @@ struct ctk_cmdline {
     size_t n_plus;
     uint64_t total;    /* {##} {0#}: the number of jobs */
     unsigned max_jobs; /* {0%}: the job slots */
+    int no_args;       /* see ctk_cmdline_set_no_args */
 };
 
 typedef struct rpl {
@@ -63,7 +64,7 @@ static int job_value(enum op op)
 }
 
 #define N_RPL   7
-#define G_N_JOB 3               /* --plus's {##} {0#} {0%} */
+#define G_N_JOB 4               /* --plus's {##} {0#} {0%} {slot} */
 #define POS_MAX 1000000000000LL /* beyond any column count */
 
 static void set_err(char *err, size_t err_len, const char *msg)
@@ -441,8 +442,12 @@ static void rpl_table(rpl *tab, const ctk_cmdline_names *names)
  * of one length come in the order given). */
 static rpl *plus_table(const rpl *tab, size_t *n)
 {
-    static const rpl job[] = {
-        {"{##}", OP_TOTAL, -1}, {"{0#}", OP_SEQ0, -1}, {"{0%}", OP_SLOT0, -1}};
+    static const rpl job[] = {{"{##}", OP_TOTAL, -1},
+                              {"{0#}", OP_SEQ0, -1},
+                              {"{0%}", OP_SLOT0, -1},
+                              /* parallel's {slot} is "${PARALLEL_JOBSLOT}" left to the shell:
+                               * the job slot, as {%}. */
+                              {"{slot}", OP_SLOT, -1}};
     size_t n_keys = ctk_plus_n_keys(), total = N_RPL + G_N_JOB + n_keys;
     rpl *all = calloc(total, sizeof *all);
     if (all == NULL)
@@ -780,6 +785,20 @@ void ctk_cmdline_set_totals(ctk_cmdline *t, uint64_t total_jobs, unsigned max_jo
     t->max_jobs = max_jobs;
 }
 
+int ctk_cmdline_skip(const ctk_cmdline *t, const ctk_cmdline_args *a)
+{
+    for (size_t k = 0; k < t->n_segs; k++)
+        if (t->segs[k].is_rpl && t->segs[k].op == OP_PLUS &&
+            ctk_plus_skips(t->plus[t->segs[k].plus], a->cols, a->n_cols))
+            return 1;
+    return 0;
+}
+
+void ctk_cmdline_set_no_args(ctk_cmdline *t, int on)
+{
+    t->no_args = on;
+}
+
 /* ---- rendering ------------------------------------------------------------ */
 
 typedef struct render {
@@ -892,6 +911,8 @@ static int emit_rpl(render *r, const seg *s)
 {
     static const ctk_cmdline_item empty = {"", 0};
     int rc = 0;
+    if (r->t->no_args && r->a->n_cols == 0 && !job_value(s->op))
+        return 0;
     if (s->positional) {
         const ctk_cmdline_item *c = column(r->a, &empty, s->pos);
         if (c != NULL && (rc = compute(r, s, c)) == 0)

@@ -108,6 +108,14 @@ int ctk_cmdline_wants_total(const ctk_cmdline *t);
 /* The number of jobs ({##}, {0#}'s width) and of job slots ({0%}'s
  * width), before rendering. */
 void ctk_cmdline_set_totals(ctk_cmdline *t, uint64_t total_jobs, unsigned max_jobs);
+/* -N0: rendered with no columns, a replacement string of a column gives
+ * nothing rather than an empty word, so a word that is only {} vanishes
+ * (GNU parallel: `-N0 echo a {} b` runs `echo a b`). */
+void ctk_cmdline_set_no_args(ctk_cmdline *t, int on);
+/* 1 when GNU parallel would skip the job of these arguments: t has --plus's
+ * {uniq} and two arguments are the same, or {choose_k} and they do not
+ * increase. parallel counts a skipped job as failed (Exitval -2). */
+int ctk_cmdline_skip(const ctk_cmdline *t, const ctk_cmdline_args *a);
 
 /* Appends s quoted for a POSIX shell exactly as GNU parallel quotes it:
  * [-_.+a-zA-Z0-9/] words as they are, "" as '', anything else in single

@@ -16,6 +16,10 @@ enum kind {
     K_SUBSTR,  /* {:p:l}: $_ = substr($_,p,l) */
     K_REGEX,   /* the others: one substitution built from the user's regex */
     K_REFUSED, /* a --plus string cpar does not have */
+    K_UNIQ,    /* {uniq}: the value as it is; the job is skipped when two of
+                  its arguments are the same (ctk_plus_skips) */
+    K_CHOOSE,  /* {choose_k}: the value as it is; the job is skipped unless
+                  its arguments increase */
 };
 
 /* What a match is replaced with. */
@@ -69,10 +73,9 @@ static const key keys[] = {
     {"{^^([^}]+?)}", K_REGEX, {"(%s)", R_UC1, 1}, {NULL, R_EMPTY, 0}, 0, 0, NULL},
     {"{,([^}]+?)}", K_REGEX, {"^(%s)", R_LC1, 0}, {NULL, R_EMPTY, 0}, 0, 0, NULL},
     {"{,,([^}]+?)}", K_REGEX, {"(%s)", R_LC1, 1}, {NULL, R_EMPTY, 0}, 0, 0, NULL},
-    /* Not here: they skip jobs or name remote hosts. */
-    {"{choose_k}", K_REFUSED, {NULL, R_EMPTY, 0}, {NULL, R_EMPTY, 0}, 0, 0, "no equivalent"},
-    {"{uniq}", K_REFUSED, {NULL, R_EMPTY, 0}, {NULL, R_EMPTY, 0}, 0, 0, "no equivalent"},
-    {"{slot}", K_REFUSED, {NULL, R_EMPTY, 0}, {NULL, R_EMPTY, 0}, 0, 0, "use {%}"},
+    {"{choose_k}", K_CHOOSE, {NULL, R_EMPTY, 0}, {NULL, R_EMPTY, 0}, 0, 0, NULL},
+    {"{uniq}", K_UNIQ, {NULL, R_EMPTY, 0}, {NULL, R_EMPTY, 0}, 0, 0, NULL},
+    /* {slot} is cmdline.c's ({%}). Not here: they name remote hosts. */
     {"{host}", K_REFUSED, {NULL, R_EMPTY, 0}, {NULL, R_EMPTY, 0}, 0, 0, "cpar runs jobs here"},
     {"{sshlogin}", K_REFUSED, {NULL, R_EMPTY, 0}, {NULL, R_EMPTY, 0}, 0, 0, "cpar runs jobs here"},
     {"{hgrp}", K_REFUSED, {NULL, R_EMPTY, 0}, {NULL, R_EMPTY, 0}, 0, 0, "cpar runs jobs here"},
@@ -208,6 +211,9 @@ static int build(ctk_plus *p, GMatchInfo *mi, int first_group, char *err, size_t
         g_free(user);
         break;
     }
+    case K_UNIQ:
+    case K_CHOOSE:
+        break;
     default:
         snprintf(err, err_len, "--plus: %s is not supported (%s)", k->key, k->why);
         rc = CTK_EINVAL;
@@ -331,7 +337,36 @@ int ctk_plus_apply(const ctk_plus *p, const char *s, size_t len, ctk_buf *out)
         if (p->n1 >= len)
             return 0;
         return ctk_buf_append(out, s + p->n1, MIN((guint64)len - p->n1, p->n2));
+    case K_UNIQ:
+    case K_CHOOSE:
+        return ctk_buf_append(out, s, len);
     default:
         return run_program(p, s, len, out);
     }
+}
+
+/* parallel's @arg starts with an undefined element, which Perl's uniq
+ * counts as "": an empty argument is a repeat, and choose_k compares the
+ * real arguments only (for $t (2..$#arg): $arg[$t-1] ge $arg[$t] skips). */
+int ctk_plus_skips(const ctk_plus *p, const ctk_cmdline_item *cols, size_t n)
+{
+    if (p->k->kind == K_UNIQ) {
+        for (size_t i = 0; i < n; i++) {
+            if (cols[i].len == 0)
+                return 1;
+            for (size_t j = i + 1; j < n; j++)
+                if (cols[i].len == cols[j].len &&
+                    memcmp(cols[i].data, cols[j].data, cols[i].len) == 0)
+                    return 1;
+        }
+    }
+    if (p->k->kind == K_CHOOSE) {
+        for (size_t i = 1; i < n; i++) {
+            size_t m = MIN(cols[i - 1].len, cols[i].len);
+            int c = m > 0 ? memcmp(cols[i - 1].data, cols[i].data, m) : 0;
+            if (c > 0 || (c == 0 && cols[i - 1].len >= cols[i].len))
+                return 1;
+        }
+    }
+    return 0;
 }

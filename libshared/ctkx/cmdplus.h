@@ -15,6 +15,7 @@
 
 #include "ctk/common.h"
 #include "ctk/plugin.h"
+#include "ctkx/cmdline.h"
 
 typedef struct ctk_plus ctk_plus; /* one occurrence in a template */
 
@@ -33,5 +34,9 @@ int ctk_plus_find(size_t k, int positional, const char *s, size_t len, size_t *a
 /* Appends the value of p for the column s[0, len) to out. */
 int ctk_plus_apply(const ctk_plus *p, const char *s, size_t len, ctk_buf *out);
 void ctk_plus_free(ctk_plus *p);
+/* 1 when p is {uniq} and two of a job's arguments are the same, or
+ * {choose_k} and they do not increase (byte order): GNU parallel skips
+ * that job. */
+int ctk_plus_skips(const ctk_plus *p, const ctk_cmdline_item *cols, size_t n);
 
 #endif

@@ -442,6 +442,7 @@ static int run_jobs(run *r, const cpar_opts *o, const ctk_common *c, ctk_registr
     size_t line_max = o->max_chars ? o->max_chars : GNU_LINE_MAX;
     unsigned jobs = c->jobs ? c->jobs : ctk_cpu_count();
     ctk_cmdline_set_totals(r->cmd, r->total, jobs);
+    ctk_cmdline_set_no_args(r->cmd, o->max_replace < 0);
     if (r->tagstring != NULL)
         ctk_cmdline_set_totals(r->tagstring, r->total, jobs);
     ctk_par_opts po = {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctkx/cli.h"
@@ -86,6 +87,8 @@ enum {
     OPT_EXIT,
     OPT_RETRY_FAILED,
     OPT_PROFILE,
+    OPT_TOLLEF,
+    OPT_GNU,
 };
 
 static const ctk_cli_option cpar_options[] = {
@@ -149,7 +152,9 @@ static const ctk_cli_option cpar_options[] = {
      * take over the shared -j, -s and --header: cpar's -j knows +N and -N,
      * a numeric -s is --max-chars, and --header names columns. */
     {"jobs", 'j', CTK_ARG_REQUIRED, "N",
-     "run N at a time; N% of the cores; +N, -N: the cores plus or minus N; 0: many", OPT_JOBS},
+     "run N at a time; N% of the cores; +N, -N: the cores plus or minus N; 0: many; "
+     "FILE: the value in FILE",
+     OPT_JOBS},
     {"max-procs", 'P', CTK_ARG_REQUIRED, "N", "the same as -j", OPT_JOBS},
     {"strategy", 's', CTK_ARG_REQUIRED, "NAME|N",
      "sync, thread, process, async or a plugin's; a number N is --max-chars N", OPT_STRATEGY},
@@ -206,7 +211,9 @@ static const ctk_cli_option cpar_options[] = {
      OPT_RENAME_BASENOEXT},
     {"seqreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {#}", OPT_RENAME_SEQ},
     {"slotreplace", 0, CTK_ARG_REQUIRED, "STR", "use STR instead of {%}", OPT_RENAME_SLOT},
-    {"gnu", 0, CTK_ARG_NONE, NULL, "accepted; no effect", OPT_ACCEPTED},
+    {"gnu", 0, CTK_ARG_NONE, NULL, "accepted; no effect (but it overrides --tollef)", OPT_GNU},
+    {"tollef", 0, CTK_ARG_NONE, NULL, "retired in GNU parallel: an error, unless with --gnu",
+     OPT_TOLLEF},
     {"plus", 0, CTK_ARG_NONE, NULL,
      "GNU parallel's --plus strings: {+/} {+.} {..} {/..} {##} {0#} {0%} {:-STR} {:N:M} {#RE} "
      "{%RE} {/RE/STR} {^RE} {,RE} ...",
@@ -347,6 +354,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         return 0;
     case OPT_PLUS:
         o->plus = 1;
+        return 0;
+    case OPT_TOLLEF:
+        o->tollef = 1;
+        return 0;
+    case OPT_GNU:
+        o->gnu = 1;
         return 0;
     case OPT_PERL:
         snprintf(why, why_len, "Perl expressions are not supported (cpar runs no Perl)");
@@ -563,6 +576,9 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_regis
         return "--resume and --resume-failed need --joblog FILE";
     if (o->retry_failed && o->joblog == NULL)
         return "--retry-failed needs --joblog FILE";
+    if (o->tollef && !o->gnu)
+        return "--tollef has been retired (as in GNU parallel): remove it, or add --gnu to "
+               "override it";
     if (o->pipe)
         return "--pipe and --pipepart are cpipe's: cpipe [OPTION]... COMMAND splits standard "
                "input into blocks (see cpipe(1))";
@@ -802,9 +818,30 @@ static void rewrite_separators(const cpar_opts *o, int argc, char **argv, int fi
     }
 }
 
+/* -j FILE (GNU parallel's procfile): the number is the file's text, one
+ * trailing newline dropped, parsed as -j's value. GNU parallel re-reads a
+ * changed file as jobs end; cpar's job slots are fixed at start, so cpar
+ * reads it once. Returns 1 when v is a file and *text its contents. */
+static int jobs_file(const char *v, char **text, char *err, size_t err_len)
+{
+    struct stat st;
+    if (stat(v, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    gsize len = 0;
+    GError *e = NULL;
+    if (!g_file_get_contents(v, text, &len, &e)) {
+        snprintf(err, err_len, "-j %s: %s", v, e->message);
+        g_error_free(e);
+        return CTK_EINVAL;
+    }
+    if (len > 0 && (*text)[len - 1] == '\n')
+        (*text)[len - 1] = '\0';
+    return 1;
+}
+
 /* -j: N, N%, 0 (as many as may be), and GNU parallel's +N and -N (the
  * cores plus or minus N, at least 1). */
-static int parse_jobs(const char *v, unsigned *jobs, char *err, size_t err_len)
+static int parse_jobs_value(const char *v, unsigned *jobs, char *err, size_t err_len)
 {
     char why[160];
     unsigned cores = ctk_cpu_count();
@@ -827,6 +864,21 @@ static int parse_jobs(const char *v, unsigned *jobs, char *err, size_t err_len)
         return CTK_EINVAL;
     }
     return 0;
+}
+
+/* -j's value, or else a file holding it (GNU parallel's order: a file
+ * named 3 does not hide -j 3). */
+static int parse_jobs(const char *v, unsigned *jobs, char *err, size_t err_len)
+{
+    int rc = parse_jobs_value(v, jobs, err, err_len);
+    char *text = NULL;
+    if (rc == 0 || jobs_file(v, &text, err, err_len) <= 0)
+        return rc;
+    rc = parse_jobs_value(text, jobs, err, err_len);
+    if (rc < 0)
+        snprintf(err, err_len, "-j %s: the file holds '%.40s', not a number of jobs", v, text);
+    g_free(text);
+    return rc;
 }
 
 void cpar_opts_init(cpar_opts *o, int argc, char **argv)

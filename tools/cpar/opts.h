@@ -47,6 +47,7 @@ typedef struct cpar_opts {
     int max_replace;      /* -N: {} repeats per item, as -X does */
     const char *jobs, *header;
     int records_header, link, verbose, trace, quote, no_empty, files, shuf, pipe, plus;
+    int tollef, gnu; /* --tollef is retired: an error unless --gnu overrides it */
     const char *eof_str, *arg_sep, *arg_file_sep, *trim;
     int retry_failed;         /* --retry-failed: the joblog's failed commands are the jobs */
     int shellquote;           /* --shellquote: how many times */

@@ -438,6 +438,16 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
             return rc;
         }
     }
+    /* Full at -n/-L: parallel looks one item ahead, so that a last full
+     * line is spread too ("a b c d" with -n2 -j2: "a b", "c", "d"). */
+    if (!eof && rc == 0 && !p->spread_done && p->opts.fill_max > 0 &&
+        args->len >= p->opts.fill_max && args->len > 1 && g_queue_is_empty(p->pending)) {
+        rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
+        if (rc == CTK_EOF || rc == CTK_ECANCELED)
+            eof = 1, rc = 0;
+        else if (rc == 0)
+            g_queue_push_tail(p->pending, item_copy(&p->item));
+    }
     if (eof && !p->spread_done && args->len > 1 && g_queue_is_empty(p->pending)) {
         p->spread_done = 1;
         p->spread_max = (args->len + p->opts.jobs - 1) / p->opts.jobs;
@@ -656,7 +666,8 @@ typedef struct job {
     double start;
     char env_seq[40], env_slot[40], env_pid[40], env_slot_var[CTK_SLOT_VAR_MAX + 24];
     const char *env[5];
-    int ran; /* the last attempt's child started: a failure now loses its output */
+    int ran;  /* the last attempt's child started: a failure now loses its output */
+    int skip; /* --plus {uniq}/{choose_k}: not run, failed with exit -2 as in parallel */
 } job;
 
 enum { JOB_READY = 0, JOB_SKIPPED = 1 };
@@ -751,6 +762,7 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
     }
     j->slot = take_slot(p);
     ctk_cmdline_args args = {cols, n, unit->seq, j->slot};
+    j->skip = ctk_cmdline_skip(p->opts.cmd, &args);
     rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, p->opts.dry_run ? NULL : &j->argv);
     if (rc == 0 &&
         (skip == CTK_PAR_TOO_LONG || (p->opts.line_max > 0 && j->line.len >= p->opts.line_max))) {
@@ -870,7 +882,9 @@ static void halt_check(ctk_par *p, int failed, int64_t exit, int64_t signo, cons
             else if (h->percent > 0)
                 sh->halt_status = (int)ceil((double)sh->h_failed * 100.0 / (double)total);
             else if (h->count == 1)
-                sh->halt_status = exit != 0 ? (int)exit : signo != 0 ? (int)signo + 128 : 0;
+                /* parallel exits with the job's status as a byte: a
+                 * timeout's -1 gives 255, a skipped job's -2 254. */
+                sh->halt_status = exit != 0 ? (int)(exit & 255) : signo != 0 ? (int)signo + 128 : 0;
             else
                 sh->halt_status = sh->h_failed > 101 ? 101 : (int)sh->h_failed;
             now = h->when == CTK_HALT_NOW;
@@ -891,6 +905,8 @@ static void halt_check(ctk_par *p, int failed, int64_t exit, int64_t signo, cons
 static void job_end(ctk_par *p, job *j, int rc)
 {
     ctk_unit *unit = j->unit;
+    if (j->skip)
+        j->res.exit = -2;
     int interrupted = (__atomic_load_n(&p->cancels, __ATOMIC_SEQ_CST) > 0 ||
                        ctk_is_cancelled(p->cancel) || halted(p) == 2) &&
                       (j->res.terminated || j->res.signal != 0);
@@ -1101,7 +1117,7 @@ static int par_run(void *ctx, ctk_unit *unit, const int *cancel)
     int rc = job_begin(p, unit, &j);
     if (rc != JOB_READY)
         return rc < 0 ? rc : 0;
-    if (!p->opts.dry_run)
+    if (!p->opts.dry_run && !j.skip)
         do
             rc = run_once(p, &j);
         while (job_again(p, &j, rc));
@@ -1306,7 +1322,7 @@ static int par_start(void *ctx, uv_loop_t *loop, ctk_unit *unit, ctk_done_fn don
     for (int i = 0; i < CTK_SPAWN_WATCH_FDS; i++)
         a->fds[i] = -1;
     int rc = job_begin(p, unit, &a->j);
-    if (rc != JOB_READY || p->opts.dry_run) {
+    if (rc != JOB_READY || p->opts.dry_run || a->j.skip) {
         if (rc == JOB_READY)
             job_end(p, &a->j, 0);
         g_free(a);
@@ -1854,6 +1870,8 @@ static void report(ctk_par *p, const ctk_unit *unit)
             write_table(p, unit, &r);
         write_record(p, unit, &r, input);
         count(p, r.exit != 0 || r.signal != 0);
+    } else if (p->opts.dry_run && r.exit == -2) {
+        count(p, 1); /* parallel counts a skipped job as failed, dry or not */
     }
     ctk_par_result_clear(&r);
     g_free(input);
