@@ -585,7 +585,7 @@ interrupt() {
 
 @test "bad options: exit 2 with 'cpipe: message'" {
     local args
-    for args in "--block 0 cat" "--block 1x cat" "" "--header x cat" "--fixed 0 cat" \
+    for args in "--block 0 cat" "--block 1x cat" "" "--header ( cat" "--fixed 0 cat" \
         "--regexp --recend ( cat" "--fixed 4 --recend x cat" "-s nosuch cat" \
         "--no-such-option cat" "-j 0x cat"; do
         # shellcheck disable=SC2086
@@ -973,4 +973,21 @@ pipe_oracle() {
     pipe_oracle 'seq 100' -k -N10 --lb 'paste -sd+'
     assert_equal "$(seq 1000 | cpp -u -N10 -j4 'paste -sd+' | sort)" \
         "$(seq 1000 | parallel --pipe -u -N10 -j4 'paste -sd+' | sort)"
+}
+
+# cpipemore: --header REGEXP, as parallel --pipe --header
+@test "cpipemore: --header takes a regexp (':' one line), matched at the input's start, as parallel" {
+    local two='echo h1; echo h2; echo 1a; echo 1b; echo 2a; echo 2b; echo 3a'
+    pipe_oracle "$two" -j1 -N2 -k --header '.*\n.*\n' 'echo Start;cat;echo Stop'
+    pipe_oracle "(echo h1; echo h2; seq 30 | sed 's/$/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/')" \
+        -j1 -k --block 1k --header '.*\n.*\n' 'echo Start;cat;echo Stop'
+    pipe_oracle "$two" -k -N1 --header 'h.\n' 'echo S;cat'
+    pipe_oracle "$two" -k -N3 --header : 'echo S;cat'
+    pipe_oracle 'printf "a\nb\n\n1\n2\n"' -k -N1 --header '(.+\n)*\n' 'echo S;cat'
+    # No match, or fewer lines than asked for: no header, every line a record.
+    pipe_oracle 'seq 3' -k -N2 --header 'x' 'echo S;cat'
+    pipe_oracle 'seq 2' -k --header 3 'echo S;cat'
+    printf 'h1\nh2\n1\n2\n3\n' >"$BATS_TEST_TMPDIR/f"
+    run cpp -a "$BATS_TEST_TMPDIR/f" -k --block 3 --header 'h.\nh.\n' 'echo S;cat'
+    assert_equal "$output" "$(parallel --pipepart -a "$BATS_TEST_TMPDIR/f" -k --block 3 --header 'h.\nh.\n' 'echo S;cat')"
 }

@@ -117,6 +117,7 @@ int main(int argc, char **argv)
                 .in_fd = in_fd,
                 .block = o.block,
                 .header_lines = o.header,
+                .header_regexp = o.header_regexp,
                 .part = o.part,
                 .records = o.records,
                 .lines = o.lines,

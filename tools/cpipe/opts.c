@@ -79,7 +79,8 @@ static const ctk_cli_option cpipe_options[] = {
     {"null", '0', CTK_ARG_NONE, NULL, "records end with a NUL byte", OPT_NULL},
     {"regexp", 0, CTK_ARG_NONE, NULL, "--recend and --recstart are regular expressions",
      OPT_REGEXP},
-    {"header", 0, CTK_ARG_REQUIRED, "N", "repeat the first N lines at the top of every block",
+    {"header", 0, CTK_ARG_REQUIRED, "N|REGEXP",
+     "repeat the first N lines (':' one), or what REGEXP matches at the start, atop every block",
      OPT_HEADER},
     {"fixed", 0, CTK_ARG_REQUIRED, "SIZE", "records of exactly SIZE bytes (binary data)",
      OPT_FIXED},
@@ -167,8 +168,28 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_REGEXP:
         o->regexp = 1;
         return 0;
-    case OPT_HEADER:
-        return ctk_parse_u64(v, 0, 1000000, &o->header, why, why_len);
+    case OPT_HEADER: {
+        /* As parallel: a number is that many lines, ':' one, anything
+         * else a regexp matched at the input's start. */
+        o->header_regexp = NULL;
+        if (strcmp(v, ":") == 0) {
+            o->header = 1;
+            return 0;
+        }
+        if (*v != '\0' && strspn(v, "0123456789") == strlen(v))
+            return ctk_parse_u64(v, 0, 1000000, &o->header, why, why_len);
+        GError *gerr = NULL;
+        GRegex *re = g_regex_new(v, G_REGEX_RAW, 0, &gerr);
+        if (re == NULL) {
+            snprintf(why, why_len, "not a number or a regular expression: %s", gerr->message);
+            g_error_free(gerr);
+            return CTK_EINVAL;
+        }
+        g_regex_unref(re);
+        o->header = 0;
+        o->header_regexp = v;
+        return 0;
+    }
     case OPT_FIXED:
         return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, (uint64_t)1 << 30, &o->fixed, why, why_len);
     case OPT_UNORDERED:
@@ -272,7 +293,7 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "no FILTER given";
     if (o->fixed > 0 && (o->recend != NULL || o->recstart != NULL || o->regexp))
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
-    if (o->fixed > 0 && o->header > 0)
+    if (o->fixed > 0 && (o->header > 0 || o->header_regexp != NULL))
         return "--fixed takes no --header (records are not lines)";
     if (o->round_robin && (o->cat || o->fifo))
         return "--round-robin feeds each filter a stream: no --cat or --fifo";

@@ -21,6 +21,7 @@ typedef struct cpipe_opts {
     uint64_t block, header, fixed, records, lines;
     int part; /* -1: by the input; 0: --pipe; 1: --pipepart */
     const char *recend, *recstart;
+    const char *header_regexp; /* --header REGEXP; NULL: --header N (header lines) */
     size_t recend_len;
     int regexp, unordered, block_id, tag, empty_block, shell, cat, fifo, rrs, round_robin;
     ctk_halt halt;

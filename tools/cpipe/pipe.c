@@ -49,8 +49,9 @@ struct ctk_pipe {
     uint64_t grown;    /* --pipe: the block size, grown past records longer than it */
     uint64_t carry;    /* --pipe: bytes parallel would hold read past pos */
     ctk_buf header;
-    ctk_buf next; /* piped: room for a unit's head, the header, bytes read ahead */
-    ctk_buf head; /* piped: the next unit's head, encoded */
+    GRegex *header_re; /* --header REGEXP; NULL: header_lines */
+    ctk_buf next;      /* piped: room for a unit's head, the header, bytes read ahead */
+    ctk_buf head;      /* piped: the next unit's head, encoded */
     int eof;
     uint64_t produced;
 
@@ -146,15 +147,38 @@ static int fill(ctk_pipe *p, size_t from, size_t want)
     return 0;
 }
 
-static int read_header(ctk_pipe *p, const char *data, size_t len, size_t *end)
+/* Whether the header is whole in data[0, len): its end in *end. A
+ * --header REGEXP is matched at the input's start, as parallel matches
+ * it on what it has read so far. */
+static int header_found(ctk_pipe *p, const char *data, size_t len, size_t *end)
 {
     *end = 0;
-    if (p->opts.header_lines == 0)
-        return 0;
-    *end = ctk_blocks_header_end(data, len, p->opts.header_lines);
-    if (*end == 0)
-        *end = len; /* fewer lines than asked for: it is all header */
-    return ctk_buf_set(&p->header, data, *end);
+    if (p->header_re == NULL) {
+        *end = ctk_blocks_header_end(data, len, p->opts.header_lines);
+        return *end > 0;
+    }
+    GMatchInfo *mi = NULL;
+    int start = 0, stop = 0;
+    int found = len <= G_MAXSSIZE &&
+                g_regex_match_full(p->header_re, len > 0 ? data : "", (gssize)len, 0,
+                                   G_REGEX_MATCH_ANCHORED, &mi, NULL) &&
+                g_match_info_fetch_pos(mi, 0, &start, &stop);
+    g_match_info_free(mi);
+    *end = found ? (size_t)stop : 0;
+    return found;
+}
+
+/* The header once found; at the input's end without one there is none,
+ * and every byte is a block's (as in parallel, whose --header N is a
+ * regexp of N lines too). */
+static int read_header(ctk_pipe *p, const char *data, size_t end)
+{
+    return ctk_buf_set(&p->header, data, end);
+}
+
+static int want_header(const ctk_pipe *p)
+{
+    return p->opts.header_lines > 0 || p->header_re != NULL;
 }
 
 static int open_pipe_input(ctk_pipe *p)
@@ -166,12 +190,12 @@ static int open_pipe_input(ctk_pipe *p)
     int rc = ctk_buf_set(&p->next, room, sizeof room);
     size_t end = 0;
     /* The header: read until it is whole (its lines may be long). */
-    for (size_t want = 65536; rc == 0 && p->opts.header_lines > 0; want *= 2) {
+    for (size_t want = 65536; rc == 0 && want_header(p); want *= 2) {
         rc = fill(p, sizeof room, want);
         const char *data = (const char *)p->next.data + sizeof room;
         size_t len = p->next.len - sizeof room;
-        if (rc == 0 && (ctk_blocks_header_end(data, len, p->opts.header_lines) > 0 || p->eof)) {
-            rc = read_header(p, data, len, &end);
+        if (rc == 0 && (header_found(p, data, len, &end) || p->eof)) {
+            rc = read_header(p, data, end);
             break;
         }
     }
@@ -224,14 +248,14 @@ static int open_file_input(ctk_pipe *p, const struct stat *st)
     size_t end = 0;
     int rc = 0;
     /* The header: read until it is whole (its lines may be long). */
-    for (uint64_t want = CUT_WINDOW; p->opts.header_lines > 0; want *= 2) {
+    for (uint64_t want = CUT_WINDOW; want_header(p); want *= 2) {
         size_t span = (size_t)(want < rest ? want : rest);
         rc = read_at(p, (uint64_t)at, span);
         if (rc < 0)
             break;
         const char *data = (const char *)p->window.data;
-        if (ctk_blocks_header_end(data, span, p->opts.header_lines) > 0 || span == rest) {
-            rc = read_header(p, data, span, &end);
+        if (header_found(p, data, span, &end) || span == rest) {
+            rc = read_header(p, data, end);
             break;
         }
     }
@@ -1972,6 +1996,16 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     p->slots = shared == MAP_FAILED ? NULL : shared;
     if (opts->delay > 0)
         p->rate = ctk_rate_new(1.0 / opts->delay);
+    if (opts->header_regexp != NULL) {
+        GError *gerr = NULL;
+        p->header_re = g_regex_new(opts->header_regexp, G_REGEX_RAW, 0, &gerr);
+        if (p->header_re == NULL) {
+            snprintf(err, err_len, "--header %s: %s", opts->header_regexp, gerr->message);
+            g_error_free(gerr);
+            ctk_pipe_free(p);
+            return CTK_EINVAL;
+        }
+    }
     struct stat st = {0};
     rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
     p->dev = (uint64_t)st.st_dev;
@@ -2048,6 +2082,8 @@ void ctk_pipe_free(ctk_pipe *p)
         munmap(p->slots, (size_t)p->opts.jobs + 1);
     ctk_rate_free(p->rate);
     ctk_buf_free(&p->header);
+    if (p->header_re != NULL)
+        g_regex_unref(p->header_re);
     ctk_buf_free(&p->next);
     ctk_buf_free(&p->head);
     ctk_spawn_program_free(&p->program);

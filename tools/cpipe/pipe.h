@@ -25,15 +25,17 @@
 #include "ctkx/spawn.h"
 
 typedef struct ctk_pipe_opts {
-    const ctk_cmdline *cmd;  /* the filter */
-    const char *shell;       /* runs filters that need a shell; NULL: /bin/sh */
-    const ctk_blocks *rules; /* where records end */
-    int in_fd;               /* the input (a regular file takes the fast path) */
-    int no_seek;             /* treat in_fd as a pipe even when it is a file */
-    uint64_t block;          /* about this many bytes per block; 0: CTK_PIPE_BLOCK,
-                                or for a seekable input up to 4M (16 blocks
-                                per job), as fewer filter starts cost less */
-    uint64_t header_lines;   /* --header N: repeated at the top of every block */
+    const ctk_cmdline *cmd;    /* the filter */
+    const char *shell;         /* runs filters that need a shell; NULL: /bin/sh */
+    const ctk_blocks *rules;   /* where records end */
+    int in_fd;                 /* the input (a regular file takes the fast path) */
+    int no_seek;               /* treat in_fd as a pipe even when it is a file */
+    uint64_t block;            /* about this many bytes per block; 0: CTK_PIPE_BLOCK,
+                                  or for a seekable input up to 4M (16 blocks
+                                  per job), as fewer filter starts cost less */
+    uint64_t header_lines;     /* --header N: repeated at the top of every block */
+    const char *header_regexp; /* --header REGEXP (PCRE): what it matches at the
+                                  input's start is the header; NULL: header_lines */
     int part; /* -1: 1 for a seekable input, else 0; 1: cut as --pipepart: at the first boundary
                  after each block's size (else as --pipe: at the last boundary within it, the block
                  growing by parallel's rule when there is none) */
