@@ -991,3 +991,32 @@ pipe_oracle() {
     run cpp -a "$BATS_TEST_TMPDIR/f" -k --block 3 --header 'h.\nh.\n' 'echo S;cat'
     assert_equal "$output" "$(parallel --pipepart -a "$BATS_TEST_TMPDIR/f" -k --block 3 --header 'h.\nh.\n' 'echo S;cat')"
 }
+
+# cpipemore: --group-by COL with --colsep, as parallel --pipe --group-by
+@test "cpipemore: --group-by COL (--colsep) keeps a group's lines in one block, as parallel" {
+    local input='for s in , " "; do printf "a\t${s}b\na${s}${s}b\nb${s}${s}a\nb${s}a${s}b\n"; done'
+    pipe_oracle "$input" --group-by 2 --colsep ',' -kN1 wc
+    pipe_oracle "$input" --group-by 2 -C ' ' -kN1 wc
+    pipe_oracle 'printf "U,C\n123,1\n123,2\n12-3,1\n221,3\n221,1\n"' --colsep , --group-by U -kN1 'echo S;cat'
+    # Each group is a record 20 bytes longer (the marker), so blocks grow as parallel's
+    # (whose warnings about it cpipe does not print).
+    assert_equal "$(seq 20 | cpp --group-by 1 -k --block 10 'echo S;cat')" \
+        "$(seq 20 | parallel --pipe --group-by 1 -k --block 10 'echo S;cat' 2>/dev/null)"
+    pipe_oracle "seq 300 | sed 's/^\(.\).*/\1\t&/'" --groupby 1 -k --block 1k 'echo S;cat'
+    pipe_oracle "seq 300 | sed 's/^\(.\).*/\1\t&/'" --group-by 1 -k -N2 'echo S;cat'
+    # A column missing from the header: status 255, as parallel.
+    run cpp --group-by X --colsep , cat < <(printf 'U,C\n1,2\n')
+    assert_failure 255
+    assert_output "cpipe: --group-by X: no such column in the header"
+    local args
+    for args in "--group-by 0 cat" "--group-by 1 --recend x cat" "--group-by 1 --pipepart cat" \
+        "--colsep , cat" "--group-by 1 -C ( cat" "--group-by s/a//"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cpp $args </dev/null
+        assert_equal "$status" 2
+        assert_stderr_regex "^cpipe: "
+    done
+    # A run that stops early does not wait for the rest of the input.
+    run cpp --group-by 1 -N10 --halt now,fail=1 false < <(seq 100000; sleep 30)
+    assert_failure 1
+}

@@ -49,7 +49,8 @@ int main(int argc, char **argv)
     ctk_common c = {0};
     ctk_registry *reg;
     char err[1600];
-    int first, status = 0, in_fd = -1;
+    int first, status = 0, in_fd = -1, group_in = -1;
+    cpipe_groupby *groups = NULL;
     ctk_cli_guard_stdio();
     cpipe_opts_init(&o);
     ctk_closeout_init(PROG, 255);
@@ -103,6 +104,21 @@ int main(int argc, char **argv)
         goto out;
     }
     ctk_lines_warn_tty(PROG, in_fd);
+    if (o.group_by != NULL) {
+        int named = 0, marked = -1;
+        rc = cpipe_groupby_start(&groups, in_fd, o.group_by, o.colsep, o.header, o.group_marker,
+                                 &named, &marked, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            status = 255;
+            goto out;
+        }
+        /* A column named in the first line makes that line the header. */
+        if (named)
+            o.header = 1;
+        group_in = in_fd;
+        in_fd = marked;
+    }
     /* A reader that went away is a write error to handle, not a death. */
     signal(SIGPIPE, SIG_IGN);
     if (shell == NULL)
@@ -156,6 +172,10 @@ int main(int argc, char **argv)
 out:
     if (in_fd >= 0)
         close(in_fd);
+    /* After the marked stream's end closed: a thread still writing stops. */
+    cpipe_groupby_end(groups);
+    if (group_in >= 0)
+        close(group_in);
     g_free(shell);
     ctk_cmdline_free(cmd);
     ctk_cmdline_free(tag);

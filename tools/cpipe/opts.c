@@ -47,6 +47,8 @@ enum {
     OPT_FILES,
     OPT_COMPRESS,
     OPT_BLOCK_TIMEOUT,
+    OPT_GROUP_BY,
+    OPT_COLSEP,
 };
 
 static const ctk_cli_option cpipe_options[] = {
@@ -82,6 +84,13 @@ static const ctk_cli_option cpipe_options[] = {
     {"header", 0, CTK_ARG_REQUIRED, "N|REGEXP",
      "repeat the first N lines (':' one), or what REGEXP matches at the start, atop every block",
      OPT_HEADER},
+    {"group-by", 0, CTK_ARG_REQUIRED, "COL",
+     "a record is a run of lines with the same value in column COL (a number, or a name in "
+     "the first line)",
+     OPT_GROUP_BY},
+    {"groupby", 0, CTK_ARG_REQUIRED, "COL", "the same as --group-by", OPT_GROUP_BY},
+    {"colsep", 'C', CTK_ARG_REQUIRED, "REGEXP", "--group-by's column separator (default a tab)",
+     OPT_COLSEP},
     {"fixed", 0, CTK_ARG_REQUIRED, "SIZE", "records of exactly SIZE bytes (binary data)",
      OPT_FIXED},
     {"unordered", 0, CTK_ARG_NONE, NULL, "write outputs as blocks finish, not in input order",
@@ -135,6 +144,20 @@ static const ctk_cli_option cpipe_options[] = {
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
+/* Whether v compiles as the engine will compile it (raw bytes). */
+static int check_regexp(const char *v, const char *prefix, char *why, size_t why_len)
+{
+    GError *gerr = NULL;
+    GRegex *re = g_regex_new(v, G_REGEX_RAW, 0, &gerr);
+    if (re == NULL) {
+        snprintf(why, why_len, "%s%s", prefix, gerr->message);
+        g_error_free(gerr);
+        return CTK_EINVAL;
+    }
+    g_regex_unref(re);
+    return 0;
+}
+
 static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
 {
     cpipe_opts *o = arg;
@@ -178,18 +201,26 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         }
         if (*v != '\0' && strspn(v, "0123456789") == strlen(v))
             return ctk_parse_u64(v, 0, 1000000, &o->header, why, why_len);
-        GError *gerr = NULL;
-        GRegex *re = g_regex_new(v, G_REGEX_RAW, 0, &gerr);
-        if (re == NULL) {
-            snprintf(why, why_len, "not a number or a regular expression: %s", gerr->message);
-            g_error_free(gerr);
+        if (check_regexp(v, "not a number or a regular expression: ", why, why_len) < 0)
             return CTK_EINVAL;
-        }
-        g_regex_unref(re);
         o->header = 0;
         o->header_regexp = v;
         return 0;
     }
+    case OPT_GROUP_BY: {
+        const char *why_not = cpipe_groupby_check(v);
+        if (why_not != NULL) {
+            snprintf(why, why_len, "%s", why_not);
+            return CTK_EINVAL;
+        }
+        o->group_by = v;
+        return 0;
+    }
+    case OPT_COLSEP:
+        if (check_regexp(v, "", why, why_len) < 0)
+            return CTK_EINVAL;
+        o->colsep = v;
+        return 0;
     case OPT_FIXED:
         return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, (uint64_t)1 << 30, &o->fixed, why, why_len);
     case OPT_UNORDERED:
@@ -295,6 +326,15 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
     if (o->fixed > 0 && (o->header > 0 || o->header_regexp != NULL))
         return "--fixed takes no --header (records are not lines)";
+    if (o->group_by != NULL &&
+        (o->recend != NULL || o->recstart != NULL || o->regexp || o->fixed > 0 || o->lines > 0))
+        return "--group-by makes the records: no --recend, --recstart, -0, --regexp, --fixed or -L";
+    if (o->group_by != NULL && o->part == 1)
+        return "--group-by cuts blocks as --pipe does: no --pipepart";
+    if (o->group_by != NULL && o->header_regexp != NULL)
+        return "--group-by takes --header N or ':', not a regexp";
+    if (o->colsep != NULL && o->group_by == NULL)
+        return "--colsep splits --group-by's columns: give --group-by too";
     if (o->round_robin && (o->cat || o->fifo))
         return "--round-robin feeds each filter a stream: no --cat or --fifo";
     if (o->round_robin && o->empty_block)
@@ -309,6 +349,16 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
 int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blocks **rules,
                       ctk_cmdline **cmd, char *err, size_t err_len)
 {
+    /* --group-by: the marking thread starts each record with the marker,
+     * removed before the filter reads the block, as in parallel. */
+    if (o->group_by != NULL) {
+        cpipe_groupby_marker(o->group_marker);
+        o->recend = "";
+        o->recend_len = 0;
+        o->recstart = o->group_marker;
+        o->rrs = 1;
+        o->part = 0;
+    }
     /* --recend '' alone: records end anywhere, blocks are cut at exactly
      * their size, as parallel cuts them. */
     if (o->recend != NULL && o->recend_len == 0 && o->recstart == NULL && o->fixed == 0) {

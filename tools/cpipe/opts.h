@@ -15,6 +15,7 @@
 #include "ctkx/cli.h"
 #include "ctkx/cmdline.h"
 #include "ctkx/halt.h"
+#include "groupby.h"
 
 typedef struct cpipe_opts {
     const char *input;
@@ -29,6 +30,8 @@ typedef struct cpipe_opts {
     const char *tagstring;
     int verbose, quote, files;
     double delay, block_timeout;
+    const char *group_by, *colsep;               /* --group-by COL, --colsep REGEXP; NULL: none */
+    char group_marker[CPIPE_GROUPBY_MARKER + 1]; /* --group-by's --recstart */
 } cpipe_opts;
 
 /* The command line's description, its handler filling a cpipe_opts
