@@ -1020,3 +1020,55 @@ pipe_oracle() {
     run cpp --group-by 1 -N10 --halt now,fail=1 false < <(seq 100000; sleep 30)
     assert_failure 1
 }
+
+# cpipemore: --dry-run, --joblog, --load/--memfree, --spreadstdin, as parallel --pipe
+@test "cpipemore: --dry-run prints each block's command line instead of running it, as parallel" {
+    pipe_oracle 'seq 500' --block 1k --dry-run wc
+    pipe_oracle 'seq 5' -N2 -k --dryrun 'echo {#}'
+    pipe_oracle 'seq 5' -N2 -k --dry-run --tagstring 't{#}' 'echo {#}'
+    pipe_oracle 'seq 5' -N2 -k --dry-run --joblog - wc
+    # Nothing ran: a filter that would leave a file left none.
+    run cpp -N1 --dry-run "touch $BATS_TEST_TMPDIR/ran" < <(seq 3)
+    assert_success
+    assert [ ! -e "$BATS_TEST_TMPDIR/ran" ]
+}
+
+@test "cpipemore: --joblog FILE|-|+FILE logs each block as parallel --pipe --joblog does" {
+    # The times differ; every other column, the header and the exit status are parallel's.
+    local mask='s/\t[0-9]+\.[0-9]{3}\t +[0-9]+\.[0-9]{3}\t/\tT\tR\t/'
+    local f=$BATS_TEST_TMPDIR/mine g=$BATS_TEST_TMPDIR/gnu
+    run cpp --joblog - wc < <(seq 100)
+    assert_equal "$(sed -E "$mask" <<<"$output")" "$(seq 100 | parallel --pipe --joblog - wc | sed -E "$mask")"
+    run --separate-stderr cpp -N3 -k --jl "$f" 'cat >/dev/null; exit {#}' < <(seq 10)
+    local want gnu_status=0
+    want=$(seq 10 | parallel --pipe -N3 -k --jl "$g" 'cat >/dev/null; exit {#}' 2>/dev/null) ||
+        gnu_status=$?
+    assert_equal "$status" "$gnu_status"
+    assert_equal "$output" "$want"
+    assert_equal "$(sed -E "$mask" "$f")" "$(sed -E "$mask" "$g")"
+    # Starttime is the wall clock.
+    local start now
+    start=$(awk -F'\t' 'NR==2 {print int($3)}' "$f")
+    now=$(date +%s)
+    ((start <= now && start > now - 60)) || fail "Starttime $start is not about now ($now)"
+    # +FILE appends without a second header, as parallel.
+    cpp -j1 -N5 --joblog "+$f" 'cat >/dev/null' < <(seq 10)
+    parallel --pipe -j1 -N5 --joblog "+$g" 'cat >/dev/null' < <(seq 10)
+    assert_equal "$(sed -E "$mask" "$f")" "$(sed -E "$mask" "$g")"
+    # Under every strategy the log is the same.
+    local s
+    for s in sync thread process async; do
+        run cpp -s "$s" -k -N4 --joblog - wc < <(seq 10)
+        assert_equal "$(sed -E "$mask" <<<"$output")" "$(seq 10 | parallel --pipe -k -N4 --joblog - wc | sed -E "$mask")"
+    done
+    run cpp --joblog /nonexistent/dir/log cat < <(seq 1)
+    assert_failure 255
+    assert_output --partial "cpipe: cannot open joblog /nonexistent/dir/log"
+}
+
+@test "cpipemore: --load and --memfree are accepted, --spreadstdin is --pipe, as parallel" {
+    pipe_oracle 'seq 1000' -kj2 --load 300% --recend '\n' 'gzip -1 | zcat | wc -l'
+    pipe_oracle 'seq 1000' -k --memfree 1G -N100 'paste -sd+ | bc'
+    run cpp -k --spreadstdin -N300 wc -l < <(seq 1000)
+    assert_equal "$output" "$(seq 1000 | parallel --spreadstdin -k -N300 wc -l)"
+}

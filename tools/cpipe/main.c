@@ -17,6 +17,7 @@
 
 #include "ctkx/closeout.h"
 #include "ctkx/cli.h"
+#include "ctkx/joblog.h"
 #include "ctkx/lines.h"
 #include "ctkx/parse.h"
 #include "ctkx/spawn.h"
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
     char err[1600];
     int first, status = 0, in_fd = -1, group_in = -1;
     cpipe_groupby *groups = NULL;
+    FILE *joblog = NULL;
     ctk_cli_guard_stdio();
     cpipe_opts_init(&o);
     ctk_closeout_init(PROG, 255);
@@ -123,6 +125,22 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     if (shell == NULL)
         shell = ctk_spawn_find_shell();
+    if (o.joblog != NULL && c.compare != NULL) {
+        status = usage_error("--compare runs every block several times: it takes no --joblog");
+        goto out;
+    }
+    /* A dry run logs nothing; parallel prints only the lines. */
+    if (o.joblog != NULL && !(o.dry_run && strcmp(o.joblog, "-") == 0)) {
+        int append = o.joblog[0] == '+';
+        joblog = strcmp(o.joblog, "-") == 0 ? ctk_joblog_open_stdout()
+                                            : ctk_joblog_open(o.joblog + append, append);
+        if (joblog == NULL) {
+            fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o.joblog + append,
+                    strerror(errno));
+            status = 255;
+            goto out;
+        }
+    }
     ctk_piperun plan = {
         .prog = PROG,
         .po =
@@ -141,6 +159,8 @@ int main(int argc, char **argv)
                 .halt = o.halt,
                 .tagstring = tag,
                 .verbose = o.verbose,
+                .dry_run = o.dry_run,
+                .joblog = joblog,
                 .delay = o.delay,
                 .files = o.files,
                 .block_timeout = o.block_timeout,
@@ -176,6 +196,8 @@ out:
     cpipe_groupby_end(groups);
     if (group_in >= 0)
         close(group_in);
+    if (joblog != NULL)
+        fclose(joblog);
     g_free(shell);
     ctk_cmdline_free(cmd);
     ctk_cmdline_free(tag);

@@ -47,6 +47,8 @@ enum {
     OPT_FILES,
     OPT_COMPRESS,
     OPT_BLOCK_TIMEOUT,
+    OPT_DRY_RUN,
+    OPT_JOBLOG,
     OPT_GROUP_BY,
     OPT_COLSEP,
 };
@@ -60,6 +62,7 @@ static const ctk_cli_option cpipe_options[] = {
     {"blocksize", 0, CTK_ARG_REQUIRED, "SIZE", "the same as --block", OPT_BLOCK},
     {"pipe", 0, CTK_ARG_NONE, NULL, "cut blocks as parallel --pipe does (also a seekable input)",
      OPT_PIPE},
+    {"spreadstdin", 0, CTK_ARG_NONE, NULL, "the same as --pipe (parallel's old name)", OPT_PIPE},
     {"pipepart", 0, CTK_ARG_NONE, NULL,
      "cut blocks as parallel --pipepart does (the default for a seekable input)", OPT_PIPEPART},
     {"max-replace-args", 'N', CTK_ARG_REQUIRED, "N",
@@ -140,7 +143,15 @@ static const ctk_cli_option cpipe_options[] = {
      "give FILTER the block in a temporary file named by {} (appended when absent)", OPT_CAT},
     {"fifo", 0, CTK_ARG_NONE, NULL,
      "give FILTER the block through a named pipe named by {} (appended when absent)", OPT_FIFO},
+    {"dry-run", 0, CTK_ARG_NONE, NULL,
+     "cut the blocks, print each block's command line instead of running it", OPT_DRY_RUN},
+    {"dryrun", 0, CTK_ARG_NONE, NULL, "the same as --dry-run", OPT_DRY_RUN},
+    {"joblog", 0, CTK_ARG_REQUIRED, "FILE",
+     "log each finished block to FILE in parallel's format ('-': stdout; +FILE: append)",
+     OPT_JOBLOG},
+    {"jl", 0, CTK_ARG_REQUIRED, "FILE", "the same as --joblog", OPT_JOBLOG},
     CTK_CLI_PARALLEL_NOTICE_OPTIONS(OPT_ACCEPTED),
+    CTK_CLI_PARALLEL_LOAD_OPTIONS(OPT_ACCEPTED),
     {NULL, 0, 0, NULL, NULL, 0},
 };
 
@@ -207,6 +218,12 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->header_regexp = v;
         return 0;
     }
+    case OPT_DRY_RUN:
+        o->dry_run = 1;
+        return 0;
+    case OPT_JOBLOG:
+        o->joblog = v;
+        return 0;
     case OPT_GROUP_BY: {
         const char *why_not = cpipe_groupby_check(v);
         if (why_not != NULL) {
@@ -335,6 +352,8 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "--group-by takes --header N or ':', not a regexp";
     if (o->colsep != NULL && o->group_by == NULL)
         return "--colsep splits --group-by's columns: give --group-by too";
+    if (o->round_robin && o->dry_run)
+        return "--round-robin takes no --dry-run";
     if (o->round_robin && (o->cat || o->fifo))
         return "--round-robin feeds each filter a stream: no --cat or --fifo";
     if (o->round_robin && o->empty_block)

@@ -28,7 +28,8 @@ typedef struct cpipe_opts {
     ctk_halt halt;
     const char *reduce, *tmpdir;
     const char *tagstring;
-    int verbose, quote, files;
+    int verbose, quote, files, dry_run;
+    const char *joblog; /* --joblog FILE, '-' or +FILE; NULL: none */
     double delay, block_timeout;
     const char *group_by, *colsep;               /* --group-by COL, --colsep REGEXP; NULL: none */
     char group_marker[CPIPE_GROUPBY_MARKER + 1]; /* --group-by's --recstart */

@@ -19,6 +19,7 @@
 
 #include "pipe.h"
 #include "ctkx/guard.h"
+#include "ctkx/joblog.h"
 #include "ctkx/rate.h"
 #include "ctkx/spool.h"
 #include "unit.h"
@@ -85,6 +86,7 @@ struct ctk_pipe {
     int discard;          /* --halt now: running blocks' outputs are not written */
     ctk_pipe_stats stats;
     GChecksum *digest;
+    int joblog_errno; /* writing --joblog failed: no more lines (writer thread) */
 };
 
 static int stopped(ctk_pipe *p)
@@ -1238,6 +1240,9 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     }
     j->res = g_new0(ctk_spawn_result, 1);
     ctk_spawn_result_init(j->res, so);
+    /* --dry-run: the writer prints the line; no filter runs. */
+    if (p->opts.dry_run)
+        j->skip = 1;
     return 0;
 }
 
@@ -1317,8 +1322,15 @@ static int job_report(job *j)
                          .len = j->block.len,
                          .out_bytes = res->out.bytes,
                          .slot = j->slot};
-    /* -v: the line as it ran, printed by the writer before the output. */
-    if (p->opts.verbose) {
+    /* When it started on the wall clock (the result's clock is monotonic). */
+    if (res->started > 0) {
+        double ago = ctk_spawn_clock() - res->started;
+        r.start_us = g_get_real_time() - (int64_t)(ago * 1e6);
+        r.runtime_us = (int64_t)(res->elapsed * 1e6);
+    }
+    /* -v, --dry-run: the line as it ran, printed by the writer before the
+     * output; --joblog logs it. */
+    if (p->opts.verbose || p->opts.dry_run || p->opts.joblog != NULL) {
         r.line = j->line.data;
         r.line_len = j->line.len;
     }
@@ -1646,6 +1658,34 @@ static int digest_chunk(void *arg, const void *data, size_t len)
     return 0;
 }
 
+/* -v and --dry-run print the line (it travels for --joblog too). */
+static int shows_line(const ctk_pipe *p, const ctk_pipe_result *r)
+{
+    return (p->opts.verbose || p->opts.dry_run) && r->line_len > 0;
+}
+
+/* --joblog: parallel's line for the block, after its output. A log that
+ * cannot be written is reported once and written no more. */
+static void write_joblog(ctk_pipe *p, uint64_t seq, const ctk_pipe_result *r)
+{
+    if (p->opts.joblog == NULL || p->opts.dry_run || p->joblog_errno != 0)
+        return;
+    ctk_joblog_entry e = {seq,
+                          (double)r->start_us / 1e6,
+                          (double)r->runtime_us / 1e6,
+                          r->len,
+                          r->out_bytes,
+                          r->exit,
+                          r->signal,
+                          (const char *)r->line,
+                          r->line_len};
+    int rc = ctk_joblog_write(p->opts.joblog, &e);
+    if (rc < 0) {
+        p->joblog_errno = -rc;
+        report(p, "--joblog: cannot write: %s; no more blocks are logged", g_strerror(-rc));
+    }
+}
+
 /* --files: the block's output (after -v's line) in a file of --tmpdir, and
  * the file's name, tagged, where the output would have gone. */
 static int write_file(ctk_pipe *p, const ctk_pipe_result *r, const ctk_spawn_stream *s, writer *w,
@@ -1653,9 +1693,9 @@ static int write_file(ctk_pipe *p, const ctk_pipe_result *r, const ctk_spawn_str
 {
     char *path;
     int fd = ctk_spool_par_file(p->opts.tmpdir, &path), rc = fd < 0 ? fd : 0;
-    if (rc == 0 && r->line_len > 0)
+    if (rc == 0 && shows_line(p, r))
         rc = write_all(fd, r->line, r->line_len);
-    if (rc == 0 && r->line_len > 0)
+    if (rc == 0 && shows_line(p, r))
         rc = write_all(fd, "\n", 1);
     if (rc == 0)
         rc = ctk_spawn_stream_copy(s, fd);
@@ -1697,7 +1737,7 @@ static int write_output(ctk_pipe *p, uint64_t seq, const ctk_pipe_result *r,
     writer w = {p, (const char *)tag.data, tag.len, 1, {0}};
     if (rc == 0 && p->opts.files)
         return write_file(p, r, s, &w, &tag);
-    if (rc == 0 && r->line_len > 0) {
+    if (rc == 0 && shows_line(p, r)) {
         rc = p->opts.tagstring != NULL ? write_tagged(&w, r->line, r->line_len)
                                        : write_all(p->opts.out_fd, r->line, r->line_len);
         if (rc == 0)
@@ -1873,6 +1913,8 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     uint64_t halted = 0;
     if (!skip && have)
         wrc = write_output(p, unit->seq, &r, out);
+    if (!skip && wrc == 0)
+        write_joblog(p, unit->seq, &r);
     if (have && r.kind == CTK_PIPE_OUT_BYTES && r.spool_len > 0 && p->spool != NULL)
         ctk_spool_release(p->spool, r.spool_off, r.spool_len);
     pthread_mutex_lock(&p->lock);

@@ -23,6 +23,7 @@
 #include "ctk/pipeline.h"
 #include "ctkx/progress.h"
 #include "ctkx/spawn.h"
+#include <stdio.h>
 
 typedef struct ctk_pipe_opts {
     const ctk_cmdline *cmd;    /* the filter */
@@ -47,6 +48,9 @@ typedef struct ctk_pipe_opts {
     const ctk_cmdline *tagstring; /* --tag, --tagstring: a text ({#}, {%}) and a tab
                                      before every output line; NULL: none */
     int verbose;                  /* -v: each command line before its output */
+    int dry_run;                  /* --dry-run: each command line instead of running it */
+    FILE *joblog;                 /* --joblog: a line per finished block (writer thread);
+                                     NULL: none */
     double delay;                 /* --delay: seconds between filter starts; 0: none */
     int files;                    /* --files: outputs in files of tmpdir, their names printed */
     double block_timeout;         /* --blocktimeout: piped input idle this long ends a
