@@ -1072,3 +1072,28 @@ pipe_oracle() {
     run cpp -k --spreadstdin -N300 wc -l < <(seq 1000)
     assert_equal "$output" "$(seq 1000 | parallel --spreadstdin -k -N300 wc -l)"
 }
+
+# cpipemore: a real --line-buffer, as parallel --pipe --line-buffer
+@test "cpipemore: --line-buffer writes lines as filters write them; | head ends an endless run" {
+    local s out
+    for s in sync thread async; do
+        # GNU parallel's own case: an endless round-robin run must give head its lines and end.
+        out=$(seq 10000000000 | timeout -k 5 30 cpipe -s "$s" --pipe --linebuffer --round cat | head | wc -l)
+        assert_equal "$out" "$(seq 10000000000 | parallel --pipe --linebuffer --round cat | head | wc -l)"
+        assert_equal "$(seq 30 | cpp -s "$s" -k -N10 --lb --tagstring 'b{#}' 'cat; sleep 0.2; echo end')" \
+            "$(seq 30 | parallel --pipe -k -N10 --lb --tagstring 'b{#}' 'cat; sleep 0.2; echo end')"
+    done
+    # Receive in the joblog counts the lines written early too.
+    local mask='s/\t[0-9]+\.[0-9]{3}\t +[0-9]+\.[0-9]{3}\t/\tT\tR\t/'
+    run cpp -k -N10 --lb --joblog - 'cat; echo end' < <(seq 30)
+    assert_equal "$(sed -E "$mask" <<<"$output")" \
+        "$(seq 30 | parallel --pipe -k -N10 --lb --joblog - 'cat; echo end' | sed -E "$mask")"
+    # A filter's first line is out before it ends.
+    local f=$BATS_TEST_TMPDIR/early
+    seq 3 | cpp --lb 'read -r l; echo "$l"; sleep 3; cat' >"$f" &
+    local pid=$!
+    sleep 1.5
+    assert_equal "$(cat "$f")" "1"
+    wait "$pid"
+    assert_equal "$(cat "$f")" "$(seq 3)"
+}

@@ -160,6 +160,8 @@ int main(int argc, char **argv)
                 .tagstring = tag,
                 .verbose = o.verbose,
                 .dry_run = o.dry_run,
+                .line_buffer = o.line_buffer,
+                .unordered = o.unordered,
                 .joblog = joblog,
                 .delay = o.delay,
                 .files = o.files,

@@ -114,7 +114,8 @@ static const ctk_cli_option cpipe_options[] = {
     {"delay", 0, CTK_ARG_REQUIRED, "SECS",
      "start filters at least SECS apart (s, m, h, d postfixes: 1m30s)", OPT_DELAY},
     {"line-buffer", 0, CTK_ARG_NONE, NULL,
-     "accepted; each block's output is still written whole (never mixed)", OPT_LINE_BUFFER},
+     "write a filter's whole lines as it writes them (the next block's, or any with -u)",
+     OPT_LINE_BUFFER},
     {"linebuffer", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"ungroup", 'u', CTK_ARG_NONE, NULL,
@@ -287,7 +288,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         return 0;
     case OPT_ACCEPTED:
     case OPT_COMPRESS:
+        return 0;
     case OPT_LINE_BUFFER:
+        o->line_buffer = 1;
         return 0;
     case OPT_TAGSTRING:
         o->tagstring = v;

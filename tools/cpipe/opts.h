@@ -28,7 +28,7 @@ typedef struct cpipe_opts {
     ctk_halt halt;
     const char *reduce, *tmpdir;
     const char *tagstring;
-    int verbose, quote, files, dry_run;
+    int verbose, quote, files, dry_run, line_buffer;
     const char *joblog; /* --joblog FILE, '-' or +FILE; NULL: none */
     double delay, block_timeout;
     const char *group_by, *colsep;               /* --group-by COL, --colsep REGEXP; NULL: none */

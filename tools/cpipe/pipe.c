@@ -87,6 +87,12 @@ struct ctk_pipe {
     ctk_pipe_stats stats;
     GChecksum *digest;
     int joblog_errno; /* writing --joblog failed: no more lines (writer thread) */
+
+    /* --line-buffer: whole lines of a running filter go out early, by
+     * its job, under print_lock, which the writer holds for each
+     * block's output; in order, only the block the writer takes next. */
+    pthread_mutex_t print_lock;
+    uint64_t next_out; /* that block's number (under print_lock) */
 };
 
 static int stopped(ctk_pipe *p)
@@ -899,9 +905,10 @@ typedef struct job {
     ctk_spawn_opts so;
     ctk_spawn_child child;
     ctk_spawn_result *res;
-    int lane_fd;   /* a lane's stdin: the feeder writes the other end */
-    int skip;      /* a lane the input ended before: no filter runs */
-    unsigned slot; /* {%}; 0: none taken */
+    int lane_fd;      /* a lane's stdin: the feeder writes the other end */
+    int skip;         /* a lane the input ended before: no filter runs */
+    unsigned slot;    /* {%}; 0: none taken */
+    uint64_t printed; /* --line-buffer: output bytes written early, no longer in res */
 } job;
 
 /* The lowest free job slot, as GNU parallel gives {%}. More filters than
@@ -1163,6 +1170,18 @@ static int lane_join(job *j)
     return rc;
 }
 
+static int line_sink(void *arg, int stream, const void *data, size_t len);
+
+/* --line-buffer prints early only where the writer is (this process;
+ * results made elsewhere travel whole) and only plain output: -v's line
+ * and --files need the output whole, and --compare digests it. */
+static int line_buffered(const ctk_pipe *p)
+{
+    return p->opts.line_buffer && getpid() == p->owner && !p->opts.elsewhere &&
+           p->opts.out_fd >= 0 && p->digest == NULL && !p->opts.verbose && !p->opts.dry_run &&
+           !p->opts.files;
+}
+
 static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
 {
     memset(j, 0, sizeof *j);
@@ -1243,6 +1262,10 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     /* --dry-run: the writer prints the line; no filter runs. */
     if (p->opts.dry_run)
         j->skip = 1;
+    if (line_buffered(p)) {
+        so->sink = line_sink;
+        so->sink_arg = j;
+    }
     return 0;
 }
 
@@ -1320,7 +1343,7 @@ static int job_report(job *j)
                          .input_errno = res->input_errno,
                          .offset = j->block.offset,
                          .len = j->block.len,
-                         .out_bytes = res->out.bytes,
+                         .out_bytes = res->out.bytes + j->printed,
                          .slot = j->slot};
     /* When it started on the wall clock (the result's clock is monotonic). */
     if (res->started > 0) {
@@ -1652,6 +1675,76 @@ static int write_tagged(void *arg, const void *data, size_t len)
     return rc < 0 ? rc : write_all(w->p->opts.out_fd, w->scratch.data, w->scratch.len);
 }
 
+/* A write of early lines failed (EPIPE: the reader has gone): as the
+ * writer's own failure, and the running filters end. */
+static int write_output_error(ctk_pipe *p, int rc)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->stats.write_error == 0)
+        p->stats.write_error = -rc;
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+    p->discard = 1;
+    pthread_mutex_unlock(&p->lock);
+    ctk_pipe_cancel(p, SIGTERM);
+    return rc;
+}
+
+/* --line-buffer: writes the whole lines the job's filter has written so
+ * far and keeps only its unfinished last line, which the writer writes
+ * with the rest. A reader that has gone (| head) stops the run at once,
+ * filters included, as parallel does (its bug #51337: a --lb filter
+ * writing forever must not outlive the pipe). */
+static void flush_lines(ctk_pipe *p, job *j)
+{
+    ctk_spawn_stream *out = &j->res->out;
+    ctk_buf *mem = &out->mem;
+    const unsigned char *nl = mem->len > 0 ? memrchr(mem->data, '\n', mem->len) : NULL;
+    if (nl == NULL || out->spill_fd >= 0)
+        return;
+    pthread_mutex_lock(&p->print_lock);
+    if ((!p->opts.unordered && j->unit->seq != p->next_out) || stopped(p)) {
+        pthread_mutex_unlock(&p->print_lock);
+        return;
+    }
+    size_t n = (size_t)(nl - mem->data) + 1;
+    ctk_buf tag = {0};
+    int rc = 0;
+    if (p->opts.tagstring != NULL) {
+        ctk_cmdline_args args = {NULL, 0, j->unit->seq, j->slot ? j->slot : 1};
+        rc = ctk_cmdline_render(p->opts.tagstring, &args, &tag, NULL);
+        if (rc == 0)
+            rc = ctk_buf_append(&tag, "\t", 1);
+    }
+    writer w = {p, (const char *)tag.data, tag.len, 1, {0}};
+    if (rc == 0)
+        rc = p->opts.tagstring != NULL ? write_tagged(&w, mem->data, n)
+                                       : write_all(p->opts.out_fd, mem->data, n);
+    ctk_buf_free(&w.scratch);
+    ctk_buf_free(&tag);
+    /* The stream keeps only what is still to write: its count too. */
+    memmove(mem->data, mem->data + n, mem->len - n);
+    mem->len -= n;
+    out->bytes -= n;
+    j->printed += n;
+    pthread_mutex_unlock(&p->print_lock);
+    if (rc < 0)
+        (void)write_output_error(p, rc);
+}
+
+/* The spawn's sink under --line-buffer: the chunk joins the captured
+ * stream (spawn has counted its bytes, which the append counts again),
+ * then whole lines go out. */
+static int line_sink(void *arg, int stream, const void *data, size_t len)
+{
+    job *j = arg;
+    ctk_spawn_stream *s = stream == 1 ? &j->res->out : &j->res->err;
+    int rc = ctk_spawn_stream_append(s, data, len);
+    s->bytes -= len;
+    if (rc == 0 && stream == 1)
+        flush_lines(j->p, j);
+    return rc;
+}
+
 static int digest_chunk(void *arg, const void *data, size_t len)
 {
     g_checksum_update(arg, data, len);
@@ -1911,8 +2004,11 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     }
     int wrc = 0;
     uint64_t halted = 0;
+    pthread_mutex_lock(&p->print_lock);
     if (!skip && have)
         wrc = write_output(p, unit->seq, &r, out);
+    p->next_out = unit->seq + 1;
+    pthread_mutex_unlock(&p->print_lock);
     if (!skip && wrc == 0)
         write_joblog(p, unit->seq, &r);
     if (have && r.kind == CTK_PIPE_OUT_BYTES && r.spool_len > 0 && p->spool != NULL)
@@ -1942,6 +2038,10 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
         if (wrc < 0) {
             p->stats.write_error = -wrc;
             __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+            /* --line-buffer's filters may never end (a round-robin lane on
+             * endless input): with nobody to read them they end now. */
+            if (p->opts.line_buffer)
+                p->discard = 1;
         }
     }
     uint64_t done = p->stats.in_bytes;
@@ -2000,12 +2100,15 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
 {
     ctk_pipe *p = g_new0(ctk_pipe, 1);
     int rc = -pthread_mutex_init(&p->lock, NULL);
+    if (rc == 0 && (rc = -pthread_mutex_init(&p->print_lock, NULL)) < 0)
+        pthread_mutex_destroy(&p->lock);
     if (rc < 0) {
         g_free(p);
         return rc;
     }
     p->opts = *opts;
     p->owner = getpid();
+    p->next_out = 1;
     p->cancel_fd = -1;
     p->lane_sock[0] = p->lane_sock[1] = -1;
     /* Two runs' tickets must not be mistaken for each other. */
@@ -2014,6 +2117,7 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     /* Before any strategy forks: its workers share the spool. */
     if (opts->elsewhere && (p->spool = ctk_spool_new(opts->tmpdir)) == NULL) {
         pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->print_lock);
         g_free(p);
         return CTK_ENOMEM;
     }
@@ -2131,6 +2235,7 @@ void ctk_pipe_free(ctk_pipe *p)
     ctk_spawn_program_free(&p->program);
     ctk_spool_free(p->spool);
     pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->print_lock);
     g_free(p);
 }
 

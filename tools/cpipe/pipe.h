@@ -49,6 +49,9 @@ typedef struct ctk_pipe_opts {
                                      before every output line; NULL: none */
     int verbose;                  /* -v: each command line before its output */
     int dry_run;                  /* --dry-run: each command line instead of running it */
+    int unordered;                /* outputs are consumed as blocks finish (-u) */
+    int line_buffer;              /* --line-buffer: a filter's whole lines as it writes them
+                                     (in order: while its block is the next to write) */
     FILE *joblog;                 /* --joblog: a line per finished block (writer thread);
                                      NULL: none */
     double delay;                 /* --delay: seconds between filter starts; 0: none */
