@@ -585,7 +585,7 @@ interrupt() {
 
 @test "bad options: exit 2 with 'cpipe: message'" {
     local args
-    for args in "--block 0 cat" "--block 1x cat" "" "--header x cat" "--fixed 0 cat" \
+    for args in "--block 0 cat" "--block 1x cat" "" "--header ( cat" "--fixed 0 cat" \
         "--regexp --recend ( cat" "--fixed 4 --recend x cat" "-s nosuch cat" \
         "--no-such-option cat" "-j 0x cat"; do
         # shellcheck disable=SC2086
@@ -1055,4 +1055,127 @@ same_as_parallel() {
             done
         done
     done
+}
+
+# cpipemore: --header REGEXP, as parallel --pipe --header
+@test "cpipemore: --header takes a regexp (':' one line), matched at the input's start, as parallel" {
+    local two='echo h1; echo h2; echo 1a; echo 1b; echo 2a; echo 2b; echo 3a'
+    pipe_oracle "$two" -j1 -N2 -k --header '.*\n.*\n' 'echo Start;cat;echo Stop'
+    pipe_oracle "(echo h1; echo h2; seq 30 | sed 's/$/xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx/')" \
+        -j1 -k --block 1k --header '.*\n.*\n' 'echo Start;cat;echo Stop'
+    pipe_oracle "$two" -k -N1 --header 'h.\n' 'echo S;cat'
+    pipe_oracle "$two" -k -N3 --header : 'echo S;cat'
+    pipe_oracle 'printf "a\nb\n\n1\n2\n"' -k -N1 --header '(.+\n)*\n' 'echo S;cat'
+    # No match, or fewer lines than asked for: no header, every line a record.
+    pipe_oracle 'seq 3' -k -N2 --header 'x' 'echo S;cat'
+    pipe_oracle 'seq 2' -k --header 3 'echo S;cat'
+    printf 'h1\nh2\n1\n2\n3\n' >"$BATS_TEST_TMPDIR/f"
+    run cpp -a "$BATS_TEST_TMPDIR/f" -k --block 3 --header 'h.\nh.\n' 'echo S;cat'
+    assert_equal "$output" "$(parallel --pipepart -a "$BATS_TEST_TMPDIR/f" -k --block 3 --header 'h.\nh.\n' 'echo S;cat')"
+}
+
+# cpipemore: --group-by COL with --colsep, as parallel --pipe --group-by
+@test "cpipemore: --group-by COL (--colsep) keeps a group's lines in one block, as parallel" {
+    local input='for s in , " "; do printf "a\t${s}b\na${s}${s}b\nb${s}${s}a\nb${s}a${s}b\n"; done'
+    pipe_oracle "$input" --group-by 2 --colsep ',' -kN1 wc
+    pipe_oracle "$input" --group-by 2 -C ' ' -kN1 wc
+    pipe_oracle 'printf "U,C\n123,1\n123,2\n12-3,1\n221,3\n221,1\n"' --colsep , --group-by U -kN1 'echo S;cat'
+    # Each group is a record 20 bytes longer (the marker), so blocks grow as parallel's
+    # (whose warnings about it cpipe does not print).
+    assert_equal "$(seq 20 | cpp --group-by 1 -k --block 10 'echo S;cat')" \
+        "$(seq 20 | parallel --pipe --group-by 1 -k --block 10 'echo S;cat' 2>/dev/null)"
+    pipe_oracle "seq 300 | sed 's/^\(.\).*/\1\t&/'" --groupby 1 -k --block 1k 'echo S;cat'
+    pipe_oracle "seq 300 | sed 's/^\(.\).*/\1\t&/'" --group-by 1 -k -N2 'echo S;cat'
+    # A column missing from the header: status 255, as parallel.
+    run cpp --group-by X --colsep , cat < <(printf 'U,C\n1,2\n')
+    assert_failure 255
+    assert_output "cpipe: --group-by X: no such column in the header"
+    local args
+    for args in "--group-by 0 cat" "--group-by 1 --recend x cat" "--group-by 1 --pipepart cat" \
+        "--colsep , cat" "--group-by 1 -C ( cat" "--group-by s/a//"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cpp $args </dev/null
+        assert_equal "$status" 2
+        assert_stderr_regex "^cpipe: "
+    done
+    # A run that stops early does not wait for the rest of the input.
+    run cpp --group-by 1 -N10 --halt now,fail=1 false < <(seq 100000; sleep 30)
+    assert_failure 1
+}
+
+# cpipemore: --dry-run, --joblog, --load/--memfree, --spreadstdin, as parallel --pipe
+@test "cpipemore: --dry-run prints each block's command line instead of running it, as parallel" {
+    pipe_oracle 'seq 500' --block 1k --dry-run wc
+    pipe_oracle 'seq 5' -N2 -k --dryrun 'echo {#}'
+    pipe_oracle 'seq 5' -N2 -k --dry-run --tagstring 't{#}' 'echo {#}'
+    pipe_oracle 'seq 5' -N2 -k --dry-run --joblog - wc
+    # Nothing ran: a filter that would leave a file left none.
+    run cpp -N1 --dry-run "touch $BATS_TEST_TMPDIR/ran" < <(seq 3)
+    assert_success
+    assert [ ! -e "$BATS_TEST_TMPDIR/ran" ]
+}
+
+@test "cpipemore: --joblog FILE|-|+FILE logs each block as parallel --pipe --joblog does" {
+    # The times differ; every other column, the header and the exit status are parallel's.
+    local mask='s/\t[0-9]+\.[0-9]{3}\t +[0-9]+\.[0-9]{3}\t/\tT\tR\t/'
+    local f=$BATS_TEST_TMPDIR/mine g=$BATS_TEST_TMPDIR/gnu
+    run cpp --joblog - wc < <(seq 100)
+    assert_equal "$(sed -E "$mask" <<<"$output")" "$(seq 100 | parallel --pipe --joblog - wc | sed -E "$mask")"
+    run --separate-stderr cpp -N3 -k --jl "$f" 'cat >/dev/null; exit {#}' < <(seq 10)
+    local want gnu_status=0
+    want=$(seq 10 | parallel --pipe -N3 -k --jl "$g" 'cat >/dev/null; exit {#}' 2>/dev/null) ||
+        gnu_status=$?
+    assert_equal "$status" "$gnu_status"
+    assert_equal "$output" "$want"
+    assert_equal "$(sed -E "$mask" "$f")" "$(sed -E "$mask" "$g")"
+    # Starttime is the wall clock.
+    local start now
+    start=$(awk -F'\t' 'NR==2 {print int($3)}' "$f")
+    now=$(date +%s)
+    ((start <= now && start > now - 60)) || fail "Starttime $start is not about now ($now)"
+    # +FILE appends without a second header, as parallel.
+    cpp -j1 -N5 --joblog "+$f" 'cat >/dev/null' < <(seq 10)
+    parallel --pipe -j1 -N5 --joblog "+$g" 'cat >/dev/null' < <(seq 10)
+    assert_equal "$(sed -E "$mask" "$f")" "$(sed -E "$mask" "$g")"
+    # Under every strategy the log is the same.
+    local s
+    for s in sync thread process async; do
+        run cpp -s "$s" -k -N4 --joblog - wc < <(seq 10)
+        assert_equal "$(sed -E "$mask" <<<"$output")" "$(seq 10 | parallel --pipe -k -N4 --joblog - wc | sed -E "$mask")"
+    done
+    run cpp --joblog /nonexistent/dir/log cat < <(seq 1)
+    assert_failure 255
+    assert_output --partial "cpipe: cannot open joblog /nonexistent/dir/log"
+}
+
+@test "cpipemore: --load and --memfree are accepted, --spreadstdin is --pipe, as parallel" {
+    pipe_oracle 'seq 1000' -kj2 --load 300% --recend '\n' 'gzip -1 | zcat | wc -l'
+    pipe_oracle 'seq 1000' -k --memfree 1G -N100 'paste -sd+ | bc'
+    run cpp -k --spreadstdin -N300 wc -l < <(seq 1000)
+    assert_equal "$output" "$(seq 1000 | parallel --spreadstdin -k -N300 wc -l)"
+}
+
+# cpipemore: a real --line-buffer, as parallel --pipe --line-buffer
+@test "cpipemore: --line-buffer writes lines as filters write them; | head ends an endless run" {
+    local s out
+    for s in sync thread async; do
+        # GNU parallel's own case: an endless round-robin run must give head its lines and end.
+        out=$(seq 10000000000 | timeout -k 5 30 cpipe -s "$s" --pipe --linebuffer --round cat | head | wc -l)
+        assert_equal "$out" "$(seq 10000000000 | parallel --pipe --linebuffer --round cat | head | wc -l)"
+        assert_equal "$(seq 30 | cpp -s "$s" -k -N10 --lb --tagstring 'b{#}' 'cat; sleep 0.2; echo end')" \
+            "$(seq 30 | parallel --pipe -k -N10 --lb --tagstring 'b{#}' 'cat; sleep 0.2; echo end')"
+    done
+    # Receive in the joblog counts the lines written early too.
+    local mask='s/\t[0-9]+\.[0-9]{3}\t +[0-9]+\.[0-9]{3}\t/\tT\tR\t/'
+    run cpp -k -N10 --lb --joblog - 'cat; echo end' < <(seq 30)
+    assert_equal "$(sed -E "$mask" <<<"$output")" \
+        "$(seq 30 | parallel --pipe -k -N10 --lb --joblog - 'cat; echo end' | sed -E "$mask")"
+    # A filter's first line is out before it ends.
+    local f=$BATS_TEST_TMPDIR/early
+    seq 3 | cpp --lb 'read -r l; echo "$l"; sleep 3; cat' >"$f" &
+    local pid=$!
+    sleep 1.5
+    assert_equal "$(cat "$f")" "1"
+    wait "$pid"
+    assert_equal "$(cat "$f")" "$(seq 3)"
 }

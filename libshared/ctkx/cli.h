@@ -83,6 +83,16 @@ typedef struct ctk_common {
     {"no-notice", 0, CTK_ARG_NONE, NULL, "accepted; no effect", (id)}
 /* clang-format on */
 
+/* parallel's --load and --memfree, which cpar and cpipe accept and do
+ * not act on (they start jobs by -j alone), all with the given id; the
+ * value is ignored. */
+/* clang-format off */
+#define CTK_CLI_PARALLEL_LOAD_OPTIONS(id)                                                          \
+    {"load", 0, CTK_ARG_REQUIRED, "MAX", "accepted; no effect (the load is not watched)", (id)},   \
+    {"memfree", 0, CTK_ARG_REQUIRED, "SIZE", "accepted; no effect (free memory is not watched)",   \
+     (id)}
+/* clang-format on */
+
 /* The strategies --compare runs when given no list. */
 #define CTK_COMPARE_DEFAULT "sync,thread,process,async"
 

@@ -12,6 +12,7 @@
 
 #include "ctkx/closeout.h"
 #include "ctkx/cli.h"
+#include "ctkx/joblog.h"
 #include "ctkx/parse.h"
 #include "ctkx/progress.h"
 #include "opts.h"
@@ -371,20 +372,14 @@ static int open_outputs(run *r, cpar_opts *o, const ctk_common *c, ctk_registry 
         o->joblog = NULL; /* a dry run logs nothing; parallel prints only the lines */
     } else if (o->joblog != NULL && strcmp(o->joblog, "-") == 0) {
         /* --joblog -: the log goes to stdout, after each job's output. */
-        int fd = dup(STDOUT_FILENO);
-        r->files.joblog = fd >= 0 ? fdopen(fd, "w") : NULL;
-        if (r->files.joblog != NULL) {
-            fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n",
-                  r->files.joblog);
-            fflush(r->files.joblog);
-        }
+        r->files.joblog = ctk_joblog_open_stdout();
         o->resume = 0;
     } else if (o->joblog != NULL) {
         /* --joblog +FILE: GNU parallel's way to append to FILE. */
         int append = o->joblog[0] == '+';
         if (append)
             o->joblog++;
-        r->files.joblog = ctk_parrun_open_joblog(o->joblog, o->resume || append);
+        r->files.joblog = ctk_joblog_open(o->joblog, o->resume || append);
     }
     if (o->joblog != NULL && r->files.joblog == NULL) {
         fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o->joblog, strerror(errno));

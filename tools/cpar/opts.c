@@ -232,10 +232,7 @@ static const ctk_cli_option cpar_options[] = {
      "accepted; no effect: jobs run here and inherit the whole environment", OPT_ACCEPTED_VALUE},
     {"compress-program", 0, CTK_ARG_REQUIRED, "PRG", "accepted; no effect", OPT_ACCEPTED_VALUE},
     {"decompress-program", 0, CTK_ARG_REQUIRED, "PRG", "accepted; no effect", OPT_ACCEPTED_VALUE},
-    {"load", 0, CTK_ARG_REQUIRED, "MAX", "accepted; no effect (cpar does not watch the load)",
-     OPT_ACCEPTED_VALUE},
-    {"memfree", 0, CTK_ARG_REQUIRED, "SIZE",
-     "accepted; no effect (cpar does not watch free memory)", OPT_ACCEPTED_VALUE},
+    CTK_CLI_PARALLEL_LOAD_OPTIONS(OPT_ACCEPTED_VALUE),
     /* cparout: GNU parallel's --shellquote, -x */
     {"shellquote", 0, CTK_ARG_NONE, NULL,
      "each job prints its command line quoted for the shell (twice: quoted twice), runs nothing "

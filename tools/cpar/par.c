@@ -21,6 +21,7 @@
 
 #include "ctkx/closeout.h"
 #include "ctkx/guard.h"
+#include "ctkx/joblog.h"
 #include "ctkx/rate.h"
 #include "ctkx/spool.h"
 #include "ctkx/parse.h"
@@ -1697,31 +1698,17 @@ static void write_joblog(ctk_par *p, const ctk_unit *unit, const ctk_par_result 
     FILE *f = p->opts.joblog;
     if (f == NULL || p->joblog_errno != 0)
         return;
-    /* parallel's exact layout: %.3f start, %10.3f runtime; Send is 0 (no
-     * --pipe), Receive the bytes of output. The line is flushed before the
-     * next job is reported, so a crash never loses a logged success. */
-    off_t before = lseek(fileno(f), 0, SEEK_END);
-    int n = fprintf(f, "%llu\t:\t%.3f\t%10.3f\t0\t%llu\t%lld\t%lld\t",
-                    (unsigned long long)unit->seq, r->start, r->elapsed,
-                    (unsigned long long)r->out_bytes, (long long)r->exit, (long long)r->signal);
-    /* A newline in the command is a NUL byte there, as GNU parallel
-     * writes it: one job, one line (--retry-failed reads it back). */
-    for (size_t i = 0; n >= 0 && i < r->line_len; i++)
-        if (fputc(r->line[i] == '\n' ? '\0' : r->line[i], f) == EOF)
-            n = -1;
-    if (n >= 0 && fputc('\n', f) == EOF)
-        n = -1;
-    if (n >= 0 && fflush(f) == 0)
+    /* Send is 0 (no --pipe), Receive the bytes of output. The line is
+     * flushed before the next job is reported, so a crash never loses a
+     * logged success. */
+    ctk_joblog_entry e = {unit->seq, r->start,  r->elapsed, 0,          r->out_bytes,
+                          r->exit,   r->signal, r->line,    r->line_len};
+    int rc = ctk_joblog_write(f, &e);
+    if (rc == 0)
         return;
-    /* A full disk took part of the line: cut the log back to its last
-     * whole line and write no more, so that --resume reruns this job and
-     * every later one instead of trusting a torn or missing line. */
-    p->joblog_errno = errno != 0 ? errno : EIO;
+    p->joblog_errno = -rc;
     fprintf(stderr, "cpar: --joblog %s: cannot write: %s; no more jobs are logged\n",
             p->opts.joblog_path ? p->opts.joblog_path : "", g_strerror(p->joblog_errno));
-    if (before >= 0 && ftruncate(fileno(f), before) < 0) {
-        /* --resume ignores a torn last line too */
-    }
 }
 
 static const ctk_field record_fields[] = {

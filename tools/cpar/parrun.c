@@ -185,43 +185,6 @@ static void on_signal(void *arg, int signo)
     ctk_par_cancel(run->par, signo);
 }
 
-/* A joblog whose last line was torn (a crash, a full disk) ends without
- * a newline: --resume reruns that job, and the line it appends must not
- * be glued to the torn one, so the log is cut back to its last newline. */
-static void cut_torn_line(FILE *f)
-{
-    int fd = fileno(f);
-    off_t end = lseek(fd, 0, SEEK_END);
-    char buf[4096];
-    while (end > 0) {
-        off_t from = end > (off_t)sizeof buf ? end - (off_t)sizeof buf : 0;
-        ssize_t n = pread(fd, buf, (size_t)(end - from), from);
-        if (n != end - from)
-            return;
-        char *nl = memrchr(buf, '\n', (size_t)n);
-        if (nl != NULL || from == 0) {
-            off_t keep = nl != NULL ? from + (nl - buf) + 1 : 0;
-            /* On failure read_joblog still ignores the torn line. */
-            if (keep != lseek(fd, 0, SEEK_END) && ftruncate(fd, keep) < 0)
-                return;
-            return;
-        }
-        end = from;
-    }
-}
-
-FILE *ctk_parrun_open_joblog(const char *path, int resume)
-{
-    FILE *f = fopen(path, resume ? "a+" : "w");
-    if (f != NULL && resume)
-        cut_torn_line(f);
-    if (f != NULL && ftell(f) == 0)
-        fputs("Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n", f);
-    if (f != NULL)
-        fflush(f);
-    return f;
-}
-
 int ctk_parrun_open_records(ctk_parrun_files *f, const char *path, ctk_format format, int header)
 {
     f->records_file = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");

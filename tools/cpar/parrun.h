@@ -56,10 +56,6 @@ int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
 char *ctk_parrun_spool_stdin(int *fd);
 /* The number of jobs the sources make (0 when they cannot be built). */
 uint64_t ctk_parrun_count_jobs(const ctk_parrun_input *in);
-/* Opens a joblog (appending for --resume) with GNU parallel's header
- * when it is empty; NULL with errno set. */
-FILE *ctk_parrun_open_joblog(const char *path, int resume);
-
 /* What a run opens, closed by ctk_parrun_files_close: the joblog, the
  * records' stream and writer, and stdin's spooled copy. */
 typedef struct ctk_parrun_files {

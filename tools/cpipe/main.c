@@ -17,6 +17,7 @@
 
 #include "ctkx/closeout.h"
 #include "ctkx/cli.h"
+#include "ctkx/joblog.h"
 #include "ctkx/lines.h"
 #include "ctkx/parse.h"
 #include "ctkx/spawn.h"
@@ -82,7 +83,9 @@ int main(int argc, char **argv)
     ctk_common c = {0};
     ctk_registry *reg;
     char err[1600];
-    int first, status = 0, in_fd = -1;
+    int first, status = 0, in_fd = -1, group_in = -1;
+    cpipe_groupby *groups = NULL;
+    FILE *joblog = NULL;
     ctk_cli_guard_stdio();
     cpipe_opts_init(&o);
     ctk_closeout_init(PROG, 255);
@@ -146,10 +149,41 @@ int main(int argc, char **argv)
         status = CTK_EXIT_NO_INPUT;
         goto out;
     }
+    if (o.group_by != NULL) {
+        int named = 0, marked = -1;
+        rc = cpipe_groupby_start(&groups, in_fd, o.group_by, o.colsep, o.header, o.group_marker,
+                                 &named, &marked, err, sizeof err);
+        if (rc < 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            status = 255;
+            goto out;
+        }
+        /* A column named in the first line makes that line the header. */
+        if (named)
+            o.header = 1;
+        group_in = in_fd;
+        in_fd = marked;
+    }
     /* A reader that went away is a write error to handle, not a death. */
     signal(SIGPIPE, SIG_IGN);
     if (shell == NULL)
         shell = ctk_spawn_find_shell();
+    if (o.joblog != NULL && c.compare != NULL) {
+        status = usage_error("--compare runs every block several times: it takes no --joblog");
+        goto out;
+    }
+    /* A dry run logs nothing; parallel prints only the lines. */
+    if (o.joblog != NULL && !(o.dry_run && strcmp(o.joblog, "-") == 0)) {
+        int append = o.joblog[0] == '+';
+        joblog = strcmp(o.joblog, "-") == 0 ? ctk_joblog_open_stdout()
+                                            : ctk_joblog_open(o.joblog + append, append);
+        if (joblog == NULL) {
+            fprintf(stderr, PROG ": cannot open joblog %s: %s\n", o.joblog + append,
+                    strerror(errno));
+            status = 255;
+            goto out;
+        }
+    }
     ctk_piperun plan = {
         .prog = PROG,
         .po =
@@ -160,6 +194,7 @@ int main(int argc, char **argv)
                 .in_fd = in_fd,
                 .block = o.block,
                 .header_lines = o.header,
+                .header_regexp = o.header_regexp,
                 .part = o.part,
                 .records = o.records,
                 .lines = o.lines,
@@ -167,6 +202,10 @@ int main(int argc, char **argv)
                 .halt = o.halt,
                 .tagstring = tag,
                 .verbose = o.verbose,
+                .dry_run = o.dry_run,
+                .line_buffer = o.line_buffer,
+                .unordered = o.unordered,
+                .joblog = joblog,
                 .delay = o.delay,
                 .files = o.files,
                 .block_timeout = o.block_timeout,
@@ -200,6 +239,12 @@ int main(int argc, char **argv)
 out:
     if (in_fd >= 0)
         close(in_fd);
+    /* After the marked stream's end closed: a thread still writing stops. */
+    cpipe_groupby_end(groups);
+    if (group_in >= 0)
+        close(group_in);
+    if (joblog != NULL)
+        fclose(joblog);
     g_free(shell);
     ctk_cmdline_free(cmd);
     ctk_cmdline_free(tag);

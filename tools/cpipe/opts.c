@@ -49,6 +49,10 @@ enum {
     OPT_BLOCK_TIMEOUT,
     OPT_NO_RUN_IF_EMPTY,
     OPT_SKIP_FIRST_LINE,
+    OPT_DRY_RUN,
+    OPT_JOBLOG,
+    OPT_GROUP_BY,
+    OPT_COLSEP,
 };
 
 static const ctk_cli_option cpipe_options[] = {
@@ -62,6 +66,7 @@ static const ctk_cli_option cpipe_options[] = {
     {"blocksize", 0, CTK_ARG_REQUIRED, "SIZE", "the same as --block", OPT_BLOCK},
     {"pipe", 0, CTK_ARG_NONE, NULL, "cut blocks as parallel --pipe does (also a seekable input)",
      OPT_PIPE},
+    {"spreadstdin", 0, CTK_ARG_NONE, NULL, "the same as --pipe (parallel's old name)", OPT_PIPE},
     {"pipepart", 0, CTK_ARG_NONE, NULL,
      "cut blocks as parallel --pipepart does (the default for a seekable input)", OPT_PIPEPART},
     {"max-replace-args", 'N', CTK_ARG_REQUIRED, "N",
@@ -83,8 +88,16 @@ static const ctk_cli_option cpipe_options[] = {
     {"null", '0', CTK_ARG_NONE, NULL, "records end with a NUL byte", OPT_NULL},
     {"regexp", 0, CTK_ARG_NONE, NULL, "--recend and --recstart are regular expressions",
      OPT_REGEXP},
-    {"header", 0, CTK_ARG_REQUIRED, "N", "repeat the first N lines at the top of every block",
+    {"header", 0, CTK_ARG_REQUIRED, "N|REGEXP",
+     "repeat the first N lines (':' one), or what REGEXP matches at the start, atop every block",
      OPT_HEADER},
+    {"group-by", 0, CTK_ARG_REQUIRED, "COL",
+     "a record is a run of lines with the same value in column COL (a number, or a name in "
+     "the first line)",
+     OPT_GROUP_BY},
+    {"groupby", 0, CTK_ARG_REQUIRED, "COL", "the same as --group-by", OPT_GROUP_BY},
+    {"colsep", 'C', CTK_ARG_REQUIRED, "REGEXP", "--group-by's column separator (default a tab)",
+     OPT_COLSEP},
     {"fixed", 0, CTK_ARG_REQUIRED, "SIZE", "records of exactly SIZE bytes (binary data)",
      OPT_FIXED},
     {"unordered", 0, CTK_ARG_NONE, NULL, "write outputs as blocks finish, not in input order",
@@ -105,7 +118,8 @@ static const ctk_cli_option cpipe_options[] = {
     {"delay", 0, CTK_ARG_REQUIRED, "SECS",
      "start filters at least SECS apart (s, m, h, d postfixes: 1m30s)", OPT_DELAY},
     {"line-buffer", 0, CTK_ARG_NONE, NULL,
-     "accepted; each block's output is still written whole (never mixed)", OPT_LINE_BUFFER},
+     "write a filter's whole lines as it writes them (the next block's, or any with -u)",
+     OPT_LINE_BUFFER},
     {"linebuffer", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"lb", 0, CTK_ARG_NONE, NULL, "the same as --line-buffer", OPT_LINE_BUFFER},
     {"ungroup", 'u', CTK_ARG_NONE, NULL,
@@ -139,9 +153,31 @@ static const ctk_cli_option cpipe_options[] = {
      OPT_NO_RUN_IF_EMPTY},
     {"skip-first-line", 0, CTK_ARG_NONE, NULL, "the input's first line is not passed (nor counted)",
      OPT_SKIP_FIRST_LINE},
+    {"dry-run", 0, CTK_ARG_NONE, NULL,
+     "cut the blocks, print each block's command line instead of running it", OPT_DRY_RUN},
+    {"dryrun", 0, CTK_ARG_NONE, NULL, "the same as --dry-run", OPT_DRY_RUN},
+    {"joblog", 0, CTK_ARG_REQUIRED, "FILE",
+     "log each finished block to FILE in parallel's format ('-': stdout; +FILE: append)",
+     OPT_JOBLOG},
+    {"jl", 0, CTK_ARG_REQUIRED, "FILE", "the same as --joblog", OPT_JOBLOG},
     CTK_CLI_PARALLEL_NOTICE_OPTIONS(OPT_ACCEPTED),
+    CTK_CLI_PARALLEL_LOAD_OPTIONS(OPT_ACCEPTED),
     {NULL, 0, 0, NULL, NULL, 0},
 };
+
+/* Whether v compiles as the engine will compile it (raw bytes). */
+static int check_regexp(const char *v, const char *prefix, char *why, size_t why_len)
+{
+    GError *gerr = NULL;
+    GRegex *re = g_regex_new(v, G_REGEX_RAW, 0, &gerr);
+    if (re == NULL) {
+        snprintf(why, why_len, "%s%s", prefix, gerr->message);
+        g_error_free(gerr);
+        return CTK_EINVAL;
+    }
+    g_regex_unref(re);
+    return 0;
+}
 
 static int on_option(void *arg, int id, const char *v, char *why, size_t why_len)
 {
@@ -188,8 +224,42 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_REGEXP:
         o->regexp = 1;
         return 0;
-    case OPT_HEADER:
-        return ctk_parse_u64(v, 0, 1000000, &o->header, why, why_len);
+    case OPT_HEADER: {
+        /* As parallel: a number is that many lines, ':' one, anything
+         * else a regexp matched at the input's start. */
+        o->header_regexp = NULL;
+        if (strcmp(v, ":") == 0) {
+            o->header = 1;
+            return 0;
+        }
+        if (*v != '\0' && strspn(v, "0123456789") == strlen(v))
+            return ctk_parse_u64(v, 0, 1000000, &o->header, why, why_len);
+        if (check_regexp(v, "not a number or a regular expression: ", why, why_len) < 0)
+            return CTK_EINVAL;
+        o->header = 0;
+        o->header_regexp = v;
+        return 0;
+    }
+    case OPT_DRY_RUN:
+        o->dry_run = 1;
+        return 0;
+    case OPT_JOBLOG:
+        o->joblog = v;
+        return 0;
+    case OPT_GROUP_BY: {
+        const char *why_not = cpipe_groupby_check(v);
+        if (why_not != NULL) {
+            snprintf(why, why_len, "%s", why_not);
+            return CTK_EINVAL;
+        }
+        o->group_by = v;
+        return 0;
+    }
+    case OPT_COLSEP:
+        if (check_regexp(v, "", why, why_len) < 0)
+            return CTK_EINVAL;
+        o->colsep = v;
+        return 0;
     case OPT_FIXED:
         return ctk_parse_size(v, CTK_SIZE_PARALLEL, 1, (uint64_t)1 << 30, &o->fixed, why, why_len);
     case OPT_UNORDERED:
@@ -239,7 +309,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         return 0;
     case OPT_ACCEPTED:
     case OPT_COMPRESS:
+        return 0;
     case OPT_LINE_BUFFER:
+        o->line_buffer = 1;
         return 0;
     case OPT_TAGSTRING:
         o->tagstring = v;
@@ -299,8 +371,19 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "no FILTER given";
     if (o->fixed > 0 && (o->recend != NULL || o->recstart != NULL || o->regexp))
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
-    if (o->fixed > 0 && o->header > 0)
+    if (o->fixed > 0 && (o->header > 0 || o->header_regexp != NULL))
         return "--fixed takes no --header (records are not lines)";
+    if (o->group_by != NULL &&
+        (o->recend != NULL || o->recstart != NULL || o->regexp || o->fixed > 0 || o->lines > 0))
+        return "--group-by makes the records: no --recend, --recstart, -0, --regexp, --fixed or -L";
+    if (o->group_by != NULL && o->part == 1)
+        return "--group-by cuts blocks as --pipe does: no --pipepart";
+    if (o->group_by != NULL && o->header_regexp != NULL)
+        return "--group-by takes --header N or ':', not a regexp";
+    if (o->colsep != NULL && o->group_by == NULL)
+        return "--colsep splits --group-by's columns: give --group-by too";
+    if (o->round_robin && o->dry_run)
+        return "--round-robin takes no --dry-run";
     if (o->round_robin && (o->cat || o->fifo))
         return "--round-robin feeds each filter a stream: no --cat or --fifo";
     if (o->round_robin && o->empty_block)
@@ -317,6 +400,16 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
 int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blocks **rules,
                       ctk_cmdline **cmd, char *err, size_t err_len)
 {
+    /* --group-by: the marking thread starts each record with the marker,
+     * removed before the filter reads the block, as in parallel. */
+    if (o->group_by != NULL) {
+        cpipe_groupby_marker(o->group_marker);
+        o->recend = "";
+        o->recend_len = 0;
+        o->recstart = o->group_marker;
+        o->rrs = 1;
+        o->part = 0;
+    }
     /* --recend '' alone: records end anywhere, blocks are cut at exactly
      * their size, as parallel cuts them. */
     if (o->recend != NULL && o->recend_len == 0 && o->recstart == NULL && o->fixed == 0) {

@@ -15,23 +15,28 @@
 #include "ctkx/cli.h"
 #include "ctkx/cmdline.h"
 #include "ctkx/halt.h"
+#include "groupby.h"
 
 typedef struct cpipe_opts {
     const char *input;
     uint64_t block, header, fixed, records, lines;
     int part; /* -1: by the input; 0: --pipe; 1: --pipepart */
     const char *recend, *recstart;
+    const char *header_regexp; /* --header REGEXP; NULL: --header N (header lines) */
     size_t recend_len;
     int regexp, unordered, block_id, tag, empty_block, shell, cat, fifo, rrs, round_robin;
     ctk_halt halt;
     const char *reduce, *tmpdir;
     const char *tagstring;
-    int verbose, quote, files;
+    int verbose, quote, files, dry_run, line_buffer;
+    const char *joblog; /* --joblog FILE, '-' or +FILE; NULL: none */
     double delay, block_timeout;
     /* cpipecut */
     unsigned block_slots; /* --block -N: N blocks per job slot */
     int skip_empty;       /* -r */
     int skip_first_line;
+    const char *group_by, *colsep;               /* --group-by COL, --colsep REGEXP; NULL: none */
+    char group_marker[CPIPE_GROUPBY_MARKER + 1]; /* --group-by's --recstart */
 } cpipe_opts;
 
 /* The command line's description, its handler filling a cpipe_opts

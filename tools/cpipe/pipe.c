@@ -19,6 +19,7 @@
 
 #include "pipe.h"
 #include "ctkx/guard.h"
+#include "ctkx/joblog.h"
 #include "ctkx/rate.h"
 #include "ctkx/spool.h"
 #include "unit.h"
@@ -49,8 +50,9 @@ struct ctk_pipe {
     uint64_t grown;    /* --pipe: the block size, grown past records longer than it */
     uint64_t carry;    /* --pipe: bytes parallel would hold read past pos */
     ctk_buf header;
-    ctk_buf next; /* piped: room for a unit's head, the header, bytes read ahead */
-    ctk_buf head; /* piped: the next unit's head, encoded */
+    GRegex *header_re; /* --header REGEXP; NULL: header_lines */
+    ctk_buf next;      /* piped: room for a unit's head, the header, bytes read ahead */
+    ctk_buf head;      /* piped: the next unit's head, encoded */
     int eof;
     uint64_t produced;
     ctk_buf raw;      /* -r: bytes as read, before the blank lines go */
@@ -89,6 +91,13 @@ struct ctk_pipe {
     int discard;          /* --halt now: running blocks' outputs are not written */
     ctk_pipe_stats stats;
     GChecksum *digest;
+    int joblog_errno; /* writing --joblog failed: no more lines (writer thread) */
+
+    /* --line-buffer: whole lines of a running filter go out early, by
+     * its job, under print_lock, which the writer holds for each
+     * block's output; in order, only the block the writer takes next. */
+    pthread_mutex_t print_lock;
+    uint64_t next_out; /* that block's number (under print_lock) */
 };
 
 static int stopped(ctk_pipe *p)
@@ -214,15 +223,38 @@ static int fill(ctk_pipe *p, size_t from, size_t want)
     return 0;
 }
 
-static int read_header(ctk_pipe *p, const char *data, size_t len, size_t *end)
+/* Whether the header is whole in data[0, len): its end in *end. A
+ * --header REGEXP is matched at the input's start, as parallel matches
+ * it on what it has read so far. */
+static int header_found(ctk_pipe *p, const char *data, size_t len, size_t *end)
 {
     *end = 0;
-    if (p->opts.header_lines == 0)
-        return 0;
-    *end = ctk_blocks_header_end(data, len, p->opts.header_lines);
-    if (*end == 0)
-        *end = len; /* fewer lines than asked for: it is all header */
-    return ctk_buf_set(&p->header, data, *end);
+    if (p->header_re == NULL) {
+        *end = ctk_blocks_header_end(data, len, p->opts.header_lines);
+        return *end > 0;
+    }
+    GMatchInfo *mi = NULL;
+    int start = 0, stop = 0;
+    int found = len <= G_MAXSSIZE &&
+                g_regex_match_full(p->header_re, len > 0 ? data : "", (gssize)len, 0,
+                                   G_REGEX_MATCH_ANCHORED, &mi, NULL) &&
+                g_match_info_fetch_pos(mi, 0, &start, &stop);
+    g_match_info_free(mi);
+    *end = found ? (size_t)stop : 0;
+    return found;
+}
+
+/* The header once found; at the input's end without one there is none,
+ * and every byte is a block's (as in parallel, whose --header N is a
+ * regexp of N lines too). */
+static int read_header(ctk_pipe *p, const char *data, size_t end)
+{
+    return ctk_buf_set(&p->header, data, end);
+}
+
+static int want_header(const ctk_pipe *p)
+{
+    return p->opts.header_lines > 0 || p->header_re != NULL;
 }
 
 static int open_pipe_input(ctk_pipe *p)
@@ -234,12 +266,12 @@ static int open_pipe_input(ctk_pipe *p)
     int rc = ctk_buf_set(&p->next, room, sizeof room);
     size_t end = 0;
     /* The header: read until it is whole (its lines may be long). */
-    for (size_t want = 65536; rc == 0 && p->opts.header_lines > 0; want *= 2) {
+    for (size_t want = 65536; rc == 0 && want_header(p); want *= 2) {
         rc = fill(p, sizeof room, want);
         const char *data = (const char *)p->next.data + sizeof room;
         size_t len = p->next.len - sizeof room;
-        if (rc == 0 && (ctk_blocks_header_end(data, len, p->opts.header_lines) > 0 || p->eof)) {
-            rc = read_header(p, data, len, &end);
+        if (rc == 0 && (header_found(p, data, len, &end) || p->eof)) {
+            rc = read_header(p, data, end);
             break;
         }
     }
@@ -292,14 +324,14 @@ static int open_file_input(ctk_pipe *p, const struct stat *st)
     size_t end = 0;
     int rc = 0;
     /* The header: read until it is whole (its lines may be long). */
-    for (uint64_t want = CUT_WINDOW; p->opts.header_lines > 0; want *= 2) {
+    for (uint64_t want = CUT_WINDOW; want_header(p); want *= 2) {
         size_t span = (size_t)(want < rest ? want : rest);
         rc = read_at(p, (uint64_t)at, span);
         if (rc < 0)
             break;
         const char *data = (const char *)p->window.data;
-        if (ctk_blocks_header_end(data, span, p->opts.header_lines) > 0 || span == rest) {
-            rc = read_header(p, data, span, &end);
+        if (header_found(p, data, span, &end) || span == rest) {
+            rc = read_header(p, data, end);
             break;
         }
     }
@@ -954,9 +986,10 @@ typedef struct job {
     ctk_spawn_opts so;
     ctk_spawn_child child;
     ctk_spawn_result *res;
-    int lane_fd;   /* a lane's stdin: the feeder writes the other end */
-    int skip;      /* a lane the input ended before: no filter runs */
-    unsigned slot; /* {%}; 0: none taken */
+    int lane_fd;      /* a lane's stdin: the feeder writes the other end */
+    int skip;         /* a lane the input ended before: no filter runs */
+    unsigned slot;    /* {%}; 0: none taken */
+    uint64_t printed; /* --line-buffer: output bytes written early, no longer in res */
 } job;
 
 /* The lowest free job slot, as GNU parallel gives {%}. More filters than
@@ -1218,6 +1251,18 @@ static int lane_join(job *j)
     return rc;
 }
 
+static int line_sink(void *arg, int stream, const void *data, size_t len);
+
+/* --line-buffer prints early only where the writer is (this process;
+ * results made elsewhere travel whole) and only plain output: -v's line
+ * and --files need the output whole, and --compare digests it. */
+static int line_buffered(const ctk_pipe *p)
+{
+    return p->opts.line_buffer && getpid() == p->owner && !p->opts.elsewhere &&
+           p->opts.out_fd >= 0 && p->digest == NULL && !p->opts.verbose && !p->opts.dry_run &&
+           !p->opts.files;
+}
+
 static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
 {
     memset(j, 0, sizeof *j);
@@ -1295,6 +1340,13 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     }
     j->res = g_new0(ctk_spawn_result, 1);
     ctk_spawn_result_init(j->res, so);
+    /* --dry-run: the writer prints the line; no filter runs. */
+    if (p->opts.dry_run)
+        j->skip = 1;
+    if (line_buffered(p)) {
+        so->sink = line_sink;
+        so->sink_arg = j;
+    }
     return 0;
 }
 
@@ -1372,10 +1424,17 @@ static int job_report(job *j)
                          .input_errno = res->input_errno,
                          .offset = j->block.offset,
                          .len = j->block.len,
-                         .out_bytes = res->out.bytes,
+                         .out_bytes = res->out.bytes + j->printed,
                          .slot = j->slot};
-    /* -v: the line as it ran, printed by the writer before the output. */
-    if (p->opts.verbose) {
+    /* When it started on the wall clock (the result's clock is monotonic). */
+    if (res->started > 0) {
+        double ago = ctk_spawn_clock() - res->started;
+        r.start_us = g_get_real_time() - (int64_t)(ago * 1e6);
+        r.runtime_us = (int64_t)(res->elapsed * 1e6);
+    }
+    /* -v, --dry-run: the line as it ran, printed by the writer before the
+     * output; --joblog logs it. */
+    if (p->opts.verbose || p->opts.dry_run || p->opts.joblog != NULL) {
         r.line = j->line.data;
         r.line_len = j->line.len;
     }
@@ -1697,10 +1756,108 @@ static int write_tagged(void *arg, const void *data, size_t len)
     return rc < 0 ? rc : write_all(w->p->opts.out_fd, w->scratch.data, w->scratch.len);
 }
 
+/* A write of early lines failed (EPIPE: the reader has gone): as the
+ * writer's own failure, and the running filters end. */
+static int write_output_error(ctk_pipe *p, int rc)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->stats.write_error == 0)
+        p->stats.write_error = -rc;
+    __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+    p->discard = 1;
+    pthread_mutex_unlock(&p->lock);
+    ctk_pipe_cancel(p, SIGTERM);
+    return rc;
+}
+
+/* --line-buffer: writes the whole lines the job's filter has written so
+ * far and keeps only its unfinished last line, which the writer writes
+ * with the rest. A reader that has gone (| head) stops the run at once,
+ * filters included, as parallel does (its bug #51337: a --lb filter
+ * writing forever must not outlive the pipe). */
+static void flush_lines(ctk_pipe *p, job *j)
+{
+    ctk_spawn_stream *out = &j->res->out;
+    ctk_buf *mem = &out->mem;
+    const unsigned char *nl = mem->len > 0 ? memrchr(mem->data, '\n', mem->len) : NULL;
+    if (nl == NULL || out->spill_fd >= 0)
+        return;
+    pthread_mutex_lock(&p->print_lock);
+    if ((!p->opts.unordered && j->unit->seq != p->next_out) || stopped(p)) {
+        pthread_mutex_unlock(&p->print_lock);
+        return;
+    }
+    size_t n = (size_t)(nl - mem->data) + 1;
+    ctk_buf tag = {0};
+    int rc = 0;
+    if (p->opts.tagstring != NULL) {
+        ctk_cmdline_args args = {NULL, 0, j->unit->seq, j->slot ? j->slot : 1};
+        rc = ctk_cmdline_render(p->opts.tagstring, &args, &tag, NULL);
+        if (rc == 0)
+            rc = ctk_buf_append(&tag, "\t", 1);
+    }
+    writer w = {p, (const char *)tag.data, tag.len, 1, {0}};
+    if (rc == 0)
+        rc = p->opts.tagstring != NULL ? write_tagged(&w, mem->data, n)
+                                       : write_all(p->opts.out_fd, mem->data, n);
+    ctk_buf_free(&w.scratch);
+    ctk_buf_free(&tag);
+    /* The stream keeps only what is still to write: its count too. */
+    memmove(mem->data, mem->data + n, mem->len - n);
+    mem->len -= n;
+    out->bytes -= n;
+    j->printed += n;
+    pthread_mutex_unlock(&p->print_lock);
+    if (rc < 0)
+        (void)write_output_error(p, rc);
+}
+
+/* The spawn's sink under --line-buffer: the chunk joins the captured
+ * stream (spawn has counted its bytes, which the append counts again),
+ * then whole lines go out. */
+static int line_sink(void *arg, int stream, const void *data, size_t len)
+{
+    job *j = arg;
+    ctk_spawn_stream *s = stream == 1 ? &j->res->out : &j->res->err;
+    int rc = ctk_spawn_stream_append(s, data, len);
+    s->bytes -= len;
+    if (rc == 0 && stream == 1)
+        flush_lines(j->p, j);
+    return rc;
+}
+
 static int digest_chunk(void *arg, const void *data, size_t len)
 {
     g_checksum_update(arg, data, len);
     return 0;
+}
+
+/* -v and --dry-run print the line (it travels for --joblog too). */
+static int shows_line(const ctk_pipe *p, const ctk_pipe_result *r)
+{
+    return (p->opts.verbose || p->opts.dry_run) && r->line_len > 0;
+}
+
+/* --joblog: parallel's line for the block, after its output. A log that
+ * cannot be written is reported once and written no more. */
+static void write_joblog(ctk_pipe *p, uint64_t seq, const ctk_pipe_result *r)
+{
+    if (p->opts.joblog == NULL || p->opts.dry_run || p->joblog_errno != 0)
+        return;
+    ctk_joblog_entry e = {seq,
+                          (double)r->start_us / 1e6,
+                          (double)r->runtime_us / 1e6,
+                          r->len,
+                          r->out_bytes,
+                          r->exit,
+                          r->signal,
+                          (const char *)r->line,
+                          r->line_len};
+    int rc = ctk_joblog_write(p->opts.joblog, &e);
+    if (rc < 0) {
+        p->joblog_errno = -rc;
+        report(p, "--joblog: cannot write: %s; no more blocks are logged", g_strerror(-rc));
+    }
 }
 
 /* --files: the block's output (after -v's line) in a file of --tmpdir, and
@@ -1710,9 +1867,9 @@ static int write_file(ctk_pipe *p, const ctk_pipe_result *r, const ctk_spawn_str
 {
     char *path;
     int fd = ctk_spool_par_file(p->opts.tmpdir, &path), rc = fd < 0 ? fd : 0;
-    if (rc == 0 && r->line_len > 0)
+    if (rc == 0 && shows_line(p, r))
         rc = write_all(fd, r->line, r->line_len);
-    if (rc == 0 && r->line_len > 0)
+    if (rc == 0 && shows_line(p, r))
         rc = write_all(fd, "\n", 1);
     if (rc == 0)
         rc = ctk_spawn_stream_copy(s, fd);
@@ -1754,7 +1911,7 @@ static int write_output(ctk_pipe *p, uint64_t seq, const ctk_pipe_result *r,
     writer w = {p, (const char *)tag.data, tag.len, 1, {0}};
     if (rc == 0 && p->opts.files)
         return write_file(p, r, s, &w, &tag);
-    if (rc == 0 && r->line_len > 0) {
+    if (rc == 0 && shows_line(p, r)) {
         rc = p->opts.tagstring != NULL ? write_tagged(&w, r->line, r->line_len)
                                        : write_all(p->opts.out_fd, r->line, r->line_len);
         if (rc == 0)
@@ -1928,8 +2085,13 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
     }
     int wrc = 0;
     uint64_t halted = 0;
+    pthread_mutex_lock(&p->print_lock);
     if (!skip && have)
         wrc = write_output(p, unit->seq, &r, out);
+    p->next_out = unit->seq + 1;
+    pthread_mutex_unlock(&p->print_lock);
+    if (!skip && wrc == 0)
+        write_joblog(p, unit->seq, &r);
     if (have && r.kind == CTK_PIPE_OUT_BYTES && r.spool_len > 0 && p->spool != NULL)
         ctk_spool_release(p->spool, r.spool_off, r.spool_len);
     pthread_mutex_lock(&p->lock);
@@ -1957,6 +2119,10 @@ void ctk_pipe_consume(void *arg, const ctk_unit *unit)
         if (wrc < 0) {
             p->stats.write_error = -wrc;
             __atomic_store_n(&p->stop, 1, __ATOMIC_RELAXED);
+            /* --line-buffer's filters may never end (a round-robin lane on
+             * endless input): with nobody to read them they end now. */
+            if (p->opts.line_buffer)
+                p->discard = 1;
         }
     }
     uint64_t done = p->stats.in_bytes;
@@ -2015,12 +2181,15 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
 {
     ctk_pipe *p = g_new0(ctk_pipe, 1);
     int rc = -pthread_mutex_init(&p->lock, NULL);
+    if (rc == 0 && (rc = -pthread_mutex_init(&p->print_lock, NULL)) < 0)
+        pthread_mutex_destroy(&p->lock);
     if (rc < 0) {
         g_free(p);
         return rc;
     }
     p->opts = *opts;
     p->owner = getpid();
+    p->next_out = 1;
     p->cancel_fd = -1;
     p->lane_sock[0] = p->lane_sock[1] = -1;
     /* Two runs' tickets must not be mistaken for each other. */
@@ -2029,6 +2198,7 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     /* Before any strategy forks: its workers share the spool. */
     if (opts->elsewhere && (p->spool = ctk_spool_new(opts->tmpdir)) == NULL) {
         pthread_mutex_destroy(&p->lock);
+        pthread_mutex_destroy(&p->print_lock);
         g_free(p);
         return CTK_ENOMEM;
     }
@@ -2053,6 +2223,16 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     p->slots = shared == MAP_FAILED ? NULL : shared;
     if (opts->delay > 0)
         p->rate = ctk_rate_new(1.0 / opts->delay);
+    if (opts->header_regexp != NULL) {
+        GError *gerr = NULL;
+        p->header_re = g_regex_new(opts->header_regexp, G_REGEX_RAW, 0, &gerr);
+        if (p->header_re == NULL) {
+            snprintf(err, err_len, "--header %s: %s", opts->header_regexp, gerr->message);
+            g_error_free(gerr);
+            ctk_pipe_free(p);
+            return CTK_EINVAL;
+        }
+    }
     struct stat st = {0};
     rc = fstat(opts->in_fd, &st) < 0 ? -errno : 0;
     p->dev = (uint64_t)st.st_dev;
@@ -2146,6 +2326,8 @@ void ctk_pipe_free(ctk_pipe *p)
         munmap(p->slots, (size_t)p->opts.jobs + 1);
     ctk_rate_free(p->rate);
     ctk_buf_free(&p->header);
+    if (p->header_re != NULL)
+        g_regex_unref(p->header_re);
     ctk_buf_free(&p->next);
     ctk_buf_free(&p->raw);
     ctk_buf_free(&p->blank);
@@ -2153,6 +2335,7 @@ void ctk_pipe_free(ctk_pipe *p)
     ctk_spawn_program_free(&p->program);
     ctk_spool_free(p->spool);
     pthread_mutex_destroy(&p->lock);
+    pthread_mutex_destroy(&p->print_lock);
     g_free(p);
 }
 

@@ -23,17 +23,20 @@
 #include "ctk/pipeline.h"
 #include "ctkx/progress.h"
 #include "ctkx/spawn.h"
+#include <stdio.h>
 
 typedef struct ctk_pipe_opts {
-    const ctk_cmdline *cmd;  /* the filter */
-    const char *shell;       /* runs filters that need a shell; NULL: /bin/sh */
-    const ctk_blocks *rules; /* where records end */
-    int in_fd;               /* the input (a regular file takes the fast path) */
-    int no_seek;             /* treat in_fd as a pipe even when it is a file */
-    uint64_t block;          /* about this many bytes per block; 0: CTK_PIPE_BLOCK,
-                                or for a seekable input up to 4M (16 blocks
-                                per job), as fewer filter starts cost less */
-    uint64_t header_lines;   /* --header N: repeated at the top of every block */
+    const ctk_cmdline *cmd;    /* the filter */
+    const char *shell;         /* runs filters that need a shell; NULL: /bin/sh */
+    const ctk_blocks *rules;   /* where records end */
+    int in_fd;                 /* the input (a regular file takes the fast path) */
+    int no_seek;               /* treat in_fd as a pipe even when it is a file */
+    uint64_t block;            /* about this many bytes per block; 0: CTK_PIPE_BLOCK,
+                                  or for a seekable input up to 4M (16 blocks
+                                  per job), as fewer filter starts cost less */
+    uint64_t header_lines;     /* --header N: repeated at the top of every block */
+    const char *header_regexp; /* --header REGEXP (PCRE): what it matches at the
+                                  input's start is the header; NULL: header_lines */
     int part; /* -1: 1 for a seekable input, else 0; 1: cut as --pipepart: at the first boundary
                  after each block's size (else as --pipe: at the last boundary within it, the block
                  growing by parallel's rule when there is none) */
@@ -45,6 +48,12 @@ typedef struct ctk_pipe_opts {
     const ctk_cmdline *tagstring; /* --tag, --tagstring: a text ({#}, {%}) and a tab
                                      before every output line; NULL: none */
     int verbose;                  /* -v: each command line before its output */
+    int dry_run;                  /* --dry-run: each command line instead of running it */
+    int unordered;                /* outputs are consumed as blocks finish (-u) */
+    int line_buffer;              /* --line-buffer: a filter's whole lines as it writes them
+                                     (in order: while its block is the next to write) */
+    FILE *joblog;                 /* --joblog: a line per finished block (writer thread);
+                                     NULL: none */
     double delay;                 /* --delay: seconds between filter starts; 0: none */
     int files;                    /* --files: outputs in files of tmpdir, their names printed */
     double block_timeout;         /* --blocktimeout: piped input idle this long ends a

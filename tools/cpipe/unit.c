@@ -88,6 +88,10 @@ int ctk_pipe_result_encode_head(ctk_buf *out, const ctk_pipe_result *r, uint64_t
     if (rc == 0)
         rc = ctk_wire_put_u64(out, r->slot);
     if (rc == 0)
+        rc = ctk_wire_put_i64(out, r->start_us);
+    if (rc == 0)
+        rc = ctk_wire_put_i64(out, r->runtime_us);
+    if (rc == 0)
         rc = ctk_wire_put_bytes(out, r->line, r->line_len);
     if (rc < 0)
         return rc;
@@ -130,6 +134,10 @@ int ctk_pipe_result_decode(ctk_pipe_result *r, const void *out, size_t len)
         rc = ctk_wire_get_u64(&rd, counts[i]);
     if (rc == 0)
         rc = ctk_wire_get_u64(&rd, &r->slot);
+    if (rc == 0)
+        rc = ctk_wire_get_i64(&rd, &r->start_us);
+    if (rc == 0)
+        rc = ctk_wire_get_i64(&rd, &r->runtime_us);
     if (rc == 0)
         rc = ctk_wire_get_bytes(&rd, &r->line, &r->line_len);
     if (rc == 0 && !(in_range(r->exit, MAX_EXIT) && in_range(r->signal, MAX_SIGNAL) &&

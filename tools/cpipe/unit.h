@@ -75,6 +75,8 @@ typedef struct ctk_pipe_result {
     uint64_t out_bytes; /* everything the filter wrote */
     uint64_t kind;
     uint64_t slot;             /* the job slot ({%}) the filter ran in */
+    int64_t start_us;          /* when the filter started, microseconds since the epoch */
+    int64_t runtime_us;        /* how long it ran (--joblog) */
     const unsigned char *line; /* -v: the command line as run (decoded: points
                                 * into the encoded bytes); else empty */
     size_t line_len;
