@@ -953,6 +953,46 @@ for i in range(3000):
     assert_equal "$(gunzip <app.log.gz | md5sum)" "$(grep -v '^#' app.log | grep -v '^[[:space:]]*$' | md5sum)"
 }
 
+@test "cpipe(1): --group-by UserID: one block per user, each with the header" {
+    { echo 'UserID,amount'; printf 'u1,1\nu1,2\nu2,5\nu3,1\nu3,1\nu3,1\n'; } >usage.csv
+    printf '#!/bin/sh\nawk -F, '\''NR == 1 { h = $1 } NR > 1 { u = $1; s += $2 } END { print h, u, s }'\''\n' >bill-user
+    chmod +x bill-user
+    ex_run cpipe.1 '--group-by UserID'
+    assert_success
+    assert_equal "$(sort <<<"$output")" $'UserID u1 3\nUserID u2 5\nUserID u3 3'
+}
+
+@test "cpipe(1): --dry-run prints each block's command; --joblog logs each block" {
+    seq 3500 >big.txt
+    printf '#!/bin/sh\nwc -l | sed "s/^/batch $1: /"\n' >load-batch
+    chmod +x load-batch
+    ex_run cpipe.1 'cpipe --dry-run -N1000'
+    assert_success
+    assert_equal "$output" $'./load-batch 1\n./load-batch 2\n./load-batch 3\n./load-batch 4'
+    ex_run cpipe.1 'cpipe --joblog blocks.log'
+    assert_success
+    assert_equal "$output" $'batch 1: 1000\nbatch 2: 1000\nbatch 3: 1000\nbatch 4: 500'
+    assert_equal "$(head -1 blocks.log | cut -f1,9)" $'Seq\tCommand'
+    assert_equal "$(tail -n +2 blocks.log | cut -f1,7,9)" \
+        $'1\t0\t./load-batch 1\n2\t0\t./load-batch 2\n3\t0\t./load-batch 3\n4\t0\t./load-batch 4'
+}
+
+@test "cpipe(1): --line-buffer --round-robin on an endless stream: head gets its lines at once" {
+    ex_run cpipe.1 '--line-buffer --round-robin cat | head'
+    assert_success
+    assert_equal "${#lines[@]}" 10
+    assert_line --index 0 --regexp '^[0-9]+$'
+}
+
+@test "cpipe(1): a --header regexp up to the first blank line reaches every block" {
+    { printf 'Title\nby me\n\n'; seq 250; } >report.txt
+    printf '#!/bin/sh\nawk '\''NR == 1 { print } /./ { n++ } END { print n }'\''\n' >summarize
+    chmod +x summarize
+    ex_run cpipe.1 '-N100 -a report.txt ./summarize'
+    assert_success
+    assert_equal "$output" $'Title\n102\nTitle\n102\nTitle\n52'
+}
+
 # ---- cqueue(1) ---------------------------------------------------------------------
 
 # cq_wait QUEUE: waits (under the guard) until no job of QUEUE is queued
