@@ -432,6 +432,16 @@ bar"
     PAR_ERR=1 same_as_parallel -k -v echo {}ar ::: b c
 }
 
+@test "-t lists the commands in start order, as parallel's one dispatcher does, under every strategy" {
+    local s
+    seq 60 >"$BATS_TEST_TMPDIR/in"
+    parallel --will-cite -j4 -t true <"$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/exp"
+    for s in sync thread process async; do
+        cpar -s "$s" -j4 -t true <"$BATS_TEST_TMPDIR/in" 2>"$BATS_TEST_TMPDIR/got.$s"
+        assert_equal "$(cat "$BATS_TEST_TMPDIR/got.$s")" "$(cat "$BATS_TEST_TMPDIR/exp")"
+    done
+}
+
 @test "--timeout takes parallel's time units (1s, 0.02m, 1m30s)" {
     PAR_ERR=1 same_as_parallel -k --timeout 1s 'sleep {}; echo {}' ::: 0.1 5
     PAR_STATUS_ONLY=1 same_as_parallel --timeout 0.01m sleep ::: 5

@@ -37,7 +37,13 @@ typedef struct shared {
     int halt_status;
     uint64_t h_done, h_failed, h_succeeded; /* --halt's counts, at job end */
     unsigned running;                       /* jobs started and not yet ended */
-    unsigned char slot_used[];              /* [jobs + 1] */
+    /* -t's turnstile: parallel prints each command as it starts, one
+     * process starting jobs in order; here several workers start them at
+     * once, so each waits for the job before it to have printed. */
+    pthread_cond_t traced;     /* process-shared, with lock */
+    uint64_t trace_next;       /* the seq whose line goes out next */
+    int trace_unordered;       /* a wait timed out: print at once from then on */
+    unsigned char slot_used[]; /* [jobs + 1] */
 } shared;
 
 struct ctk_par {
@@ -260,6 +266,16 @@ static int shared_new(ctk_par *p)
     if (rc == 0)
         rc = pthread_mutex_init(&p->sh->lock, &attr);
     pthread_mutexattr_destroy(&attr);
+    pthread_condattr_t cattr;
+    if (rc == 0 && (rc = pthread_condattr_init(&cattr)) == 0) {
+        rc = pthread_condattr_setpshared(&cattr, PTHREAD_PROCESS_SHARED);
+        if (rc == 0)
+            rc = pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+        if (rc == 0)
+            rc = pthread_cond_init(&p->sh->traced, &cattr);
+        pthread_condattr_destroy(&cattr);
+    }
+    p->sh->trace_next = 1;
     if (rc != 0) {
         munmap(m, p->sh_size);
         p->sh = NULL;
@@ -315,6 +331,7 @@ void ctk_par_free(ctk_par *p)
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->print_lock);
     if (p->sh != NULL) {
+        pthread_cond_destroy(&p->sh->traced);
         pthread_mutex_destroy(&p->sh->lock);
         munmap(p->sh, p->sh_size);
     }
@@ -746,7 +763,7 @@ static unsigned job_retries(const ctk_par *p, const ctk_unit *unit, const ctk_cm
  * is nothing to run (done before, or --halt stopped new jobs: the unit's
  * out stays empty, which consume reads as "never ran"); or a negative
  * code with the unit failed. */
-static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
+static int job_render(ctk_par *p, ctk_unit *unit, job *j)
 {
     memset(j, 0, sizeof *j);
     j->p = p;
@@ -819,15 +836,56 @@ static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
         j->env[4] = NULL;
     }
     j->so.env = j->env;
-    if (p->opts.trace && !p->opts.dry_run) {
-        fprintf(stderr, "%.*s\n", (int)j->line.len, (const char *)j->line.data);
-        fflush(stderr);
-    }
     if (p->opts.line_buffer && !p->opts.quiet_output) {
         j->so.sink = line_sink;
         j->so.sink_arg = j;
     }
     return JOB_READY;
+}
+
+/* -t: prints the job's line once every job before it has printed (or
+ * been skipped), so stderr lists the commands in start order as
+ * parallel's does. The wait is bounded: a worker that died holding an
+ * earlier job must not stall the run, only its order. */
+static void trace_turn(ctk_par *p, uint64_t seq, const ctk_buf *line)
+{
+    shared *sh = p->sh;
+    pthread_mutex_lock(&sh->lock);
+    /* 100 ms slices: a cancel sets its flag without waking anyone. A
+     * turn that never comes (the job before ran in another process that
+     * does not share this memory, as an MPI rank) costs one second once. */
+    int slice = 0;
+    for (; slice < 10 && !sh->trace_unordered && sh->trace_next < seq && !stopping(p); slice++) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += 100000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (sh->trace_next < seq &&
+               pthread_cond_timedwait(&sh->traced, &sh->lock, &until) != ETIMEDOUT)
+            ;
+    }
+    if (slice == 10 && sh->trace_next < seq)
+        sh->trace_unordered = 1;
+    if (line != NULL) {
+        fprintf(stderr, "%.*s\n", (int)line->len, (const char *)line->data);
+        fflush(stderr);
+    }
+    if (sh->trace_next <= seq)
+        sh->trace_next = seq + 1;
+    pthread_cond_broadcast(&sh->traced);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* Renders a unit (job_render), then takes -t's turn. */
+static int job_begin(ctk_par *p, ctk_unit *unit, job *j)
+{
+    int rc = job_render(p, unit, j);
+    if (p->opts.trace && !p->opts.dry_run)
+        trace_turn(p, unit->seq, rc == JOB_READY ? &j->line : NULL);
+    return rc;
 }
 
 /* Before each attempt: a fresh result and deadline. */
