@@ -185,7 +185,8 @@ static int read_nonblank(ctk_pipe *p)
             if (rc < 0)
                 return rc;
         } else {
-            memcpy(p->next.data + p->next.len, p->blank.data, p->blank.len);
+            if (p->blank.len > 0) /* blank.data is NULL until a blank came */
+                memcpy(p->next.data + p->next.len, p->blank.data, p->blank.len);
             p->next.len += p->blank.len;
             p->blank.len = 0;
             p->next.data[p->next.len++] = c;
