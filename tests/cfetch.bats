@@ -367,8 +367,14 @@ reset_stats() {
         BG=$!
         local pid
         pid=$(wait_tool cfetch "$BG") || fail "cfetch did not start"
-        for ((i = 0; i < 500; i++)); do
-            [[ -s $d/quick ]] && (($(find "$d" -name '.*cfetch-part' | wc -l) == 3)) && break
+        # sync fetches one URL at a time: one part file, not three. The
+        # wait is bounded by the clock, not by a count of polls (each
+        # poll forks, which a loaded machine slows), well inside the
+        # trickles' 20 s.
+        local want=3 until=$((SECONDS + 8))
+        [[ $s == sync ]] && want=1
+        while ((SECONDS < until)); do
+            [[ -s $d/quick ]] && (($(find "$d" -name '.*cfetch-part' | wc -l) == want)) && break
             sleep 0.01
         done
         kill -INT "$pid"
