@@ -326,7 +326,8 @@ int main(int argc, char **argv)
                 .cat = o.cat,
                 .fifo = o.fifo,
                 .rrs = o.rrs,
-                .skip_empty = o.skip_empty,
+                /* --tee passes the input as it is (parallel ignores -r there). */
+                .skip_empty = o.tee ? 0 : o.skip_empty,
                 .block_slots = o.block_slots,
                 .round_robin = o.round_robin,
                 .tee = o.tee ? tee.args->len : 0,

@@ -1461,7 +1461,9 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
             return rc;
     }
     ctk_cmdline_item tmp = {j->tmp_path, j->tmp_path ? strlen(j->tmp_path) : 0};
-    j->slot = take_slot(p);
+    /* --tee's filters all run at once, as in parallel: filter k in slot k
+     * (even under a strategy that runs them one after another). */
+    j->slot = p->opts.tee > 0 ? (unsigned)unit->seq : take_slot(p);
     ctk_cmdline_args args = {j->tmp_path ? &tmp : NULL, j->tmp_path ? 1 : 0, unit->seq, j->slot};
     if (p->opts.tee > 0 && unit->seq >= 1 && unit->seq <= p->opts.tee) {
         args.cols = p->opts.tee_args[unit->seq - 1].cols;
