@@ -111,7 +111,8 @@ static const ctk_cli_option cpipe_options[] = {
     {"block-id", 0, CTK_ARG_NONE, NULL, "give FILTER the block number as its last argument",
      OPT_BLOCK_ID},
     {"tag", 0, CTK_ARG_NONE, NULL,
-     "prefix each output line with a tab, as parallel --pipe --tag (its argument is empty)",
+     "prefix each output line with a tab, as parallel --pipe --tag (after --tee's argument;\n"
+     "else the empty argument)",
      OPT_TAG},
     {"tagstring", 0, CTK_ARG_REQUIRED, "STR",
      "prefix each output line with STR and a tab ({#}: block, {%}: job slot; \\t: a tab)",
