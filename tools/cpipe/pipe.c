@@ -185,7 +185,9 @@ static int read_nonblank(ctk_pipe *p)
             if (rc < 0)
                 return rc;
         } else {
-            memcpy(p->next.data + p->next.len, p->blank.data, p->blank.len);
+            /* blank.data is NULL before its first space (memcpy's UB). */
+            if (p->blank.len > 0)
+                memcpy(p->next.data + p->next.len, p->blank.data, p->blank.len);
             p->next.len += p->blank.len;
             p->blank.len = 0;
             p->next.data[p->next.len++] = c;
