@@ -1195,3 +1195,136 @@ same_as_parallel() {
     wait "$pid"
     assert_equal "$(cat "$f")" "$(seq 3)"
 }
+
+# ---- --tee: all of the input to every filter -----------------------------------------
+
+# tee_oracle INPUT ARGS...: stdout and exit status of `parallel --pipe
+# --tee ARGS` and of `cpipe -s S --pipe --tee ARGS` on INPUT (a shell
+# command), the same under every strategy. (cpipe also names a failed
+# filter on stderr, which parallel does not.)
+tee_oracle() {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local input=$1 want got s
+    shift
+    want=$(bash -c "$input" | timeout 60 parallel --will-cite --pipe --tee "$@" 2>/dev/null; echo "rc=$?")
+    for s in sync thread process async; do
+        got=$(bash -c "$input" | cpp -s "$s" --pipe --tee "$@" 2>/dev/null; echo "rc=$?")
+        [[ $got == "$want" ]] || fail "cpipe -s $s --pipe --tee $*: $(diff <(echo "$want") <(echo "$got"))"
+    done
+}
+
+@test "cpipetee: the man page's examples give parallel --pipe --tee's output, under every strategy" {
+    tee_oracle 'seq 1000' -k -v wc {} ::: -w -l -c
+    tee_oracle 'seq 1000' -k --tag 'grep {1} | wc {2}' ::: 0 1 ::: -l -c
+    # Without -k both write as filters end: the same lines, in some order.
+    local s
+    for s in sync thread process async; do
+        assert_equal "$(seq 1000 | cpp -s "$s" --pipe --tee --tag 'grep {1} | wc {2}' ::: 0 1 ::: -l -c | sort)" \
+            "$(seq 1000 | parallel --will-cite --pipe --tee --tag 'grep {1} | wc {2}' ::: 0 1 ::: -l -c | sort)"
+    done
+}
+
+@test "cpipetee: {} {1} {.} {#} {%}, quoting, linked :::+ and :::: FILE arguments, --tagstring, no FILTER, as parallel" {
+    local f=$BATS_TEST_TMPDIR/args
+    printf 'p q\nr\n' >"$f"
+    tee_oracle 'seq 20' -k -v 'echo {} {.} {/} {#} {%}; wc -l' ::: a.x 'b c' "d'e" /x/y.z
+    tee_oracle 'seq 20' -k 'echo {2}{1}; wc -c' ::: a b :::+ 1 2 3
+    tee_oracle 'seq 20' -k --tag 'echo {2}{1}; wc -c' ::: a b ::: 1 2
+    tee_oracle 'seq 20' -k -v 'echo {}; wc -l' :::: "$f"
+    tee_oracle 'seq 20' -k -v 'echo {}; wc -l' :::: "$f" ::: x y
+    tee_oracle 'seq 20' -k --tagstring '{#}:{}\t{%}' 'grep {} | wc -l' ::: 1 2 3
+    # A filter without replacement strings gets nothing appended (the input is on stdin).
+    tee_oracle 'seq 5' -k -v wc ::: -l -c
+    # No FILTER: each argument is the command.
+    tee_oracle 'seq 20' -k -v --tag ::: 'wc -l' 'head -2' 'tail -1'
+    tee_oracle 'seq 20' -k -q echo ::: 'a b'
+    # --header and --block cut nothing away: each filter still sees everything once.
+    tee_oracle 'seq 20' -k --header 1 'wc -l' ::: a b
+    tee_oracle 'seq 20' -k --block 10 'md5sum' ::: a b
+}
+
+@test "cpipetee: --pipepart -a FILE and :::: FILE ::: ARGs give each filter the whole file, as parallel" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local d=$BATS_TEST_TMPDIR s
+    seq 10000 >"$d/data"
+    printf 'p\nq\n' >"$d/args"
+    for s in sync thread process async; do
+        assert_equal "$(cpp -s "$s" --pipepart -a "$d/data" --tee -k -v 'wc {}' ::: -l -c)" \
+            "$(parallel --will-cite --pipepart -a "$d/data" --tee -k -v 'wc {}' ::: -l -c)"
+        assert_equal "$(cpp -s "$s" --pipepart --tee -k 'echo {}; wc -l' :::: "$d/data" ::: x y)" \
+            "$(parallel --will-cite --pipepart --tee -k 'echo {}; wc -l' :::: "$d/data" ::: x y)"
+        assert_equal "$(cpp -s "$s" --pipepart --tee -k 'echo {}; md5sum' :::: "$d/data" "$d/args")" \
+            "$(parallel --will-cite --pipepart --tee -k 'echo {}; md5sum' :::: "$d/data" "$d/args")"
+    done
+}
+
+@test "cpipetee: the exit status counts the failed filters; empty input still runs each; -r is ignored, as parallel" {
+    tee_oracle 'seq 5' -k 'exit {}' ::: 0 1 2 3
+    tee_oracle 'seq 5' -k 'cat >/dev/null; exit {}' ::: 0 5 0 7
+    tee_oracle 'true' -k 'echo {}; wc -l' ::: a b
+    tee_oracle 'printf "a\n\n \nb\n"' -k -r 'wc -l' ::: x
+    run cpp --pipe --tee 'cat >/dev/null; exit {}' ::: 0 3 < <(seq 3)
+    assert_equal "$status" 1
+    [[ $output == *"filter 2 of --tee exited with status 3"* ]] || fail "no message: $output"
+}
+
+@test "cpipetee: a filter that quits early (head -1) neither stops the others nor loses their data, under every strategy" {
+    local s f=$BATS_TEST_TMPDIR/big
+    seq 300000 >"$f"
+    for s in sync thread process async; do
+        run cpp -s "$s" --tee -k ::: 'head -1' 'md5sum' 'true' 'tail -1' 'wc -l' < <(cat "$f")
+        assert_equal "$status" 0
+        assert_equal "$output" "$(printf '1\n%s\n300000\n300000' "$(md5sum <"$f")")"
+        # From the file (the seekable path) too.
+        run cpp -s "$s" --tee -a "$f" -k ::: 'head -1' 'md5sum' 'wc -l'
+        assert_equal "$output" "$(printf '1\n%s\n300000' "$(md5sum <"$f")")"
+    done
+}
+
+@test "cpipetee: 200 MB through --tee ::: 'wc -l' 'wc -c' streams in bounded memory, under every strategy" {
+    [[ -x /usr/bin/time ]] || skip "/usr/bin/time is not installed"
+    local s want out rss
+    want=$(printf '2000000\n200000000')
+    for s in sync thread process async; do
+        # 2,000,000 lines of 99 zeros and a newline.
+        out=$(yes "$(printf "%099d" 0)" |
+            head -n 2000000 | /usr/bin/time -f '%M' -o "$BATS_TEST_TMPDIR/rss" \
+            env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=8" \
+            timeout -k 5 "$CTK_TIMEOUT" cpipe -s "$s" --tee ::: 'wc -l' 'wc -c')
+        assert_equal "$out" "$want"
+        rss=$(tail -1 "$BATS_TEST_TMPDIR/rss")
+        # A few blocks of 1 MiB at most, far from the input's 200 MB (a
+        # sanitizer's quarantine of freed blocks kept small above).
+        ((rss < 60000)) || fail "-s $s: max RSS $rss kB"
+    done
+}
+
+@test "cpipetee: -v --tag and --joblog name each filter's own command line, -u and --line-buffer keep its lines" {
+    tee_oracle 'seq 20' -k -v --tag ::: 'wc -l' 'head -2'
+    tee_oracle 'seq 20' -u 'wc -l' ::: a
+    tee_oracle 'seq 20' -k --line-buffer 'wc -l' ::: a b
+    local mask='s/\t[0-9]+\.[0-9]{3}\t +[0-9]+\.[0-9]{3}\t/\tT\tR\t/'
+    run cpp -k --tee --joblog - 'wc -c' ::: x y < <(seq 2)
+    assert_equal "$(sed -E "$mask" <<<"$output")" \
+        "$(seq 2 | parallel --will-cite --pipe --tee -k --joblog - 'wc -c' ::: x y | sed -E "$mask")"
+}
+
+@test "cpipetee: usage errors: no arguments, -j below their number, --round-robin, --cat/--fifo, --rrs, --group-by, a missing :::: file" {
+    local e
+    run cpp --tee wc < <(seq 3)
+    assert_equal "$status" 2
+    [[ $output == *"--tee runs one filter per argument"* ]] || fail "$output"
+    run cpp --tee -j1 wc ::: -l -c < <(seq 3)
+    assert_equal "$status" 2
+    [[ $output == *"--tee runs all 2 filters at once: -j 1 is too few"* ]] || fail "$output"
+    for e in --round-robin --cat --fifo --rrs "--group-by 1"; do
+        run cpp --tee $e wc ::: -l < <(seq 3)
+        assert_equal "$status" 2
+        [[ $output == "cpipe: --tee"*"${e%% *}"* ]] || fail "$e: $output"
+    done
+    run cpp --tee wc :::: "$BATS_TEST_TMPDIR/none" < <(seq 3)
+    assert_equal "$status" 255
+    [[ $output == *"none: No such file or directory"* ]] || fail "$output"
+    # Enough -j, or none, is fine.
+    assert_equal "$(seq 3 | cpp --tee -j2 wc {} ::: -l -c)" "$(printf '3\n6')"
+}

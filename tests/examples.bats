@@ -1217,6 +1217,17 @@ for m in (10, 27):
     done
 }
 
+@test "cpipe(1): --tee gives all of the input to each filter: wc -w -l -c after their lines, grep | wc tagged" {
+    ex_run cpipe.1 '--tee -v wc {}'
+    assert_success
+    # In argument order, each command line before its count.
+    assert_equal "$output" "$(printf 'wc -w\n1000\nwc -l\n1000\nwc -c\n3893')"
+    ex_run cpipe.1 '--tee --tag'
+    assert_success
+    # 181 numbers of 1..1000 hold a 0, 272 a 1 (parallel's own figures).
+    assert_equal "$output" "$(printf '0 -l\t181\n0 -c\t716\n1 -l\t272\n1 -c\t1069')"
+}
+
 @test "cpipe(1): --files sorts blocks into files; sort -m merges them; the files are removed" {
     shuf -i 1-200000 --random-source=<(yes) >big.txt
     ex_run cpipe.1 '--files --delay 1 -a big.txt sort >parts' 's/--delay 1/--delay 0.1/'

@@ -1,5 +1,5 @@
 /*
- * fuzz-colsep.c: cpar --colsep REGEX (tools/cpar/sources.c): every ::: value
+ * fuzz-colsep.c: cpar --colsep REGEX (libshared/ctkx/sources.c): every ::: value
  * split into columns where the regex matches.
  *
  * Input: the regex, NUL, then the values (NUL-separated).
@@ -8,7 +8,7 @@
 #include <glib.h>
 
 #include "fuzz.h"
-#include "sources.h"
+#include "ctkx/sources.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,5 +1,5 @@
 /*
- * fuzz-sources.c: cpar's input sources (tools/cpar/sources.c): ::: words,
+ * fuzz-sources.c: cpar's input sources (libshared/ctkx/sources.c): ::: words,
  * :::+ linked lists, a :::: file streamed first, -0, -n/-N, and --colsep,
  * combined as GNU parallel combines them.
  *
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
-#include "sources.h"
+#include "ctkx/sources.h"
 
 enum { M_NULL = 1, M_COLSEP = 8, M_FILE = 16 };
 

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "sources.h"
+#include "ctkx/sources.h"
 #include "testutil.h"
 
 /* Every job as its columns joined by spaces, jobs joined by '|'. */

@@ -18,7 +18,7 @@
 #include "ctkx/output.h"
 #include "ctk/pipeline.h"
 #include "ctkx/progress.h"
-#include "sources.h"
+#include "ctkx/sources.h"
 #include "ctkx/spawn.h"
 
 /* The longest --process-slot-var NAME. */

@@ -21,57 +21,9 @@
 #include "ctkx/sigwatch.h"
 #include "ctkx/spawn.h"
 
-/* ---- sources from the operands ---------------------------------------------- */
-
-static int separator(const char *w, int *file, int *linked)
-{
-    *file = strncmp(w, "::::", 4) == 0;
-    const char *rest = w + (*file ? 4 : 3);
-    if (strncmp(w, ":::", 3) != 0 || (rest[0] != '\0' && strcmp(rest, "+") != 0))
-        return 0;
-    *linked = rest[0] == '+';
-    return 1;
-}
-
 size_t ctk_parrun_command_words(int argc, char **argv, int first)
 {
-    int i = first, f, l;
-    while (i < argc && !separator(argv[i], &f, &l))
-        i++;
-    return (size_t)(i - first);
-}
-
-/* Splits operands into the command words (returned count) and sources. */
-static int add_operand_sources(ctk_sources *src, int argc, char **argv, int first, int link,
-                               size_t *n_cmd, char *err, size_t err_len)
-{
-    int file = 0, linked = 0;
-    *n_cmd = ctk_parrun_command_words(argc, argv, first);
-    int i = first + (int)*n_cmd;
-    while (i < argc) {
-        separator(argv[i], &file, &linked);
-        int j = ++i;
-        int f2, l2;
-        while (j < argc && !separator(argv[j], &f2, &l2))
-            j++;
-        if (!file) {
-            int rc = ctk_sources_add_words(src, argv + i, (size_t)(j - i), linked);
-            if (rc < 0) {
-                snprintf(err, err_len, "%s", ctk_strerror(rc));
-                return rc;
-            }
-        } else {
-            for (int k = i; k < j; k++) {
-                /* ::::+ and --link link every file of the list, as
-                 * GNU parallel does (::::+ a b pairs a and b). */
-                int rc = ctk_sources_add_file(src, argv[k], linked || link, err, err_len);
-                if (rc < 0)
-                    return rc;
-            }
-        }
-        i = j;
-    }
-    return 0;
+    return ctk_sources_command_words(argc, argv, first);
 }
 
 /* ---- inputs ------------------------------------------------------------------- */
@@ -102,8 +54,8 @@ int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
         rc = ctk_sources_add_file(src, input_path(in, in->arg_files[i]), in->link && i > 0, err,
                                   err_len);
     if (rc == 0)
-        rc =
-            add_operand_sources(src, in->argc, in->argv, in->first, in->link, &n_cmd, err, err_len);
+        rc = ctk_sources_add_operands(src, in->argc, in->argv, in->first, in->link, &n_cmd, err,
+                                      err_len);
     if (rc == 0 && in->n_arg_files == 0 && in->first + (int)in->n_cmd == in->argc)
         rc = ctk_sources_add_file(src, input_path(in, "-"), 0, err, err_len);
     if (rc == 0 && in->colsep != NULL)

@@ -13,7 +13,7 @@
 #include "ctkx/cli.h"
 #include "par.h"
 #include "ctk/registry.h"
-#include "sources.h"
+#include "ctkx/sources.h"
 
 /* The strategy jobs run under without -s: chosen by measurement (see
  * cpar(1), STRATEGIES). */

@@ -53,6 +53,7 @@ enum {
     OPT_JOBLOG,
     OPT_GROUP_BY,
     OPT_COLSEP,
+    OPT_TEE,
 };
 
 static const ctk_cli_option cpipe_options[] = {
@@ -80,6 +81,10 @@ static const ctk_cli_option cpipe_options[] = {
     {"round-robin", 0, CTK_ARG_NONE, NULL,
      "start -j filters once and feed each many blocks as it takes them (output per filter)",
      OPT_ROUND_ROBIN},
+    {"tee", 0, CTK_ARG_NONE, NULL,
+     "pipe all of the input into every filter: one filter per argument after FILTER\n"
+     "(::: ARG..., :::: FILE; {}, {1}, {2}: its argument), all at once",
+     OPT_TEE},
     {"roundrobin", 0, CTK_ARG_NONE, NULL, "the same as --round-robin", OPT_ROUND_ROBIN},
     {"round", 0, CTK_ARG_NONE, NULL, "the same as --round-robin", OPT_ROUND_ROBIN},
     {"rrs", 0, CTK_ARG_NONE, NULL,
@@ -106,7 +111,8 @@ static const ctk_cli_option cpipe_options[] = {
     {"block-id", 0, CTK_ARG_NONE, NULL, "give FILTER the block number as its last argument",
      OPT_BLOCK_ID},
     {"tag", 0, CTK_ARG_NONE, NULL,
-     "prefix each output line with a tab, as parallel --pipe --tag (its argument is empty)",
+     "prefix each output line with a tab, as parallel --pipe --tag (after --tee's argument;\n"
+     "else the empty argument)",
      OPT_TAG},
     {"tagstring", 0, CTK_ARG_REQUIRED, "STR",
      "prefix each output line with STR and a tab ({#}: block, {%}: job slot; \\t: a tab)",
@@ -307,6 +313,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_ROUND_ROBIN:
         o->round_robin = 1;
         return 0;
+    case OPT_TEE:
+        o->tee = 1;
+        return 0;
     case OPT_ACCEPTED:
     case OPT_COMPRESS:
         return 0;
@@ -367,8 +376,17 @@ void cpipe_opts_init(cpipe_opts *o)
 
 const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
 {
-    if (n_cmd == 0)
+    /* --tee's arguments may be the filters themselves (::: 'wc -l' 'wc -c'). */
+    if (n_cmd == 0 && !o->tee)
         return "no FILTER given";
+    if (o->tee && o->round_robin)
+        return "--tee gives every filter all of the input: no --round-robin";
+    if (o->tee && (o->cat || o->fifo))
+        return "--tee feeds each filter a stream: no --cat or --fifo";
+    if (o->tee && o->rrs)
+        return "--tee passes the input as it is: no --rrs";
+    if (o->tee && o->group_by != NULL)
+        return "--tee passes the input as it is: no --group-by";
     if (o->fixed > 0 && (o->recend != NULL || o->recstart != NULL || o->regexp))
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
     if (o->fixed > 0 && (o->header > 0 || o->header_regexp != NULL))
@@ -438,6 +456,9 @@ int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blo
     }
     if (o->block_id)
         all[n_words++] = "{#}";
+    /* --tee without FILTER: each argument is the command, as in parallel. */
+    if (n_words == 0)
+        all[n_words++] = "{}";
     /* The block on stdin needs no {}; a file or fifo's name is appended
      * when the command names it nowhere, as parallel does. */
     unsigned flags =
@@ -458,8 +479,9 @@ int cpipe_opts_tagstring(const cpipe_opts *o, ctk_cmdline **tag, char *err, size
     *tag = NULL;
     if (o->tagstring == NULL && !o->tag)
         return 0;
-    /* --tag tags with the arguments, and --pipe has none: an empty tag. */
-    char *text = ctk_cmdline_text_escapes(o->tagstring != NULL ? o->tagstring : "");
+    /* --tag tags with the arguments: --pipe has none (an empty tag),
+     * --tee a filter's own. */
+    char *text = ctk_cmdline_text_escapes(o->tagstring != NULL ? o->tagstring : o->tee ? "{}" : "");
     int rc = ctk_cmdline_parse(tag, &text, 1, NULL, CTK_CMDLINE_TEXT, err, err_len);
     free(text);
     return rc < 0 ? CTK_EINVAL : 0;

@@ -741,14 +741,16 @@ static int next_block(ctk_pipe *p, ctk_unit *unit)
 }
 
 static void *feeder_main(void *arg);
+static void *tee_main(void *arg);
 
-/* --round-robin: the lanes, then the end; the feeder reads the input. */
+/* --round-robin, --tee: the lanes, then the end; the feeder reads the
+ * input. */
 static int produce_lane(ctk_pipe *p, ctk_unit *unit)
 {
-    if (stopped(p) || p->lanes_made == p->opts.jobs)
+    if (stopped(p) || p->lanes_made == (p->opts.tee > 0 ? p->opts.tee : p->opts.jobs))
         return CTK_EOF;
     if (!p->feeder_started) {
-        int rc = -pthread_create(&p->feeder, NULL, feeder_main, p);
+        int rc = -pthread_create(&p->feeder, NULL, p->opts.tee > 0 ? tee_main : feeder_main, p);
         if (rc < 0)
             return ctk_unit_fail(unit, rc, "cannot start feeding the filters: %s",
                                  ctk_strerror(rc));
@@ -770,7 +772,7 @@ int ctk_pipe_produce(void *arg, ctk_unit *unit)
      * here spaces the starts. */
     if (p->rate != NULL && ctk_rate_wait(p->rate, p->cancel, p->cancel_fd) < 0)
         return CTK_EOF;
-    return p->opts.round_robin ? produce_lane(p, unit) : next_block(p, unit);
+    return p->opts.round_robin || p->opts.tee > 0 ? produce_lane(p, unit) : next_block(p, unit);
 }
 
 /* ---- --round-robin: the feeder ------------------------------------------------ */
@@ -784,6 +786,7 @@ typedef struct lane {
     int fd;       /* LANE_OPEN: the write end of the filter's stdin */
     ctk_buf data; /* what it has still to take: the header, or a block */
     size_t taken;
+    uint64_t at; /* --tee: input bytes (after the header) put in data so far */
 } lane;
 
 /* A lane's job hands over its pipe's write end: one u64 (the lane's
@@ -962,6 +965,178 @@ static void *feeder_main(void *arg)
     for (unsigned i = 0; i < n; i++)
         if (lanes[i].state == LANE_OPEN)
             lane_close(&lanes[i]);
+    ctk_buf_free(&unit.in);
+    g_free(unit.error);
+    g_free(fds);
+    g_free(lanes);
+    return NULL;
+}
+
+/* ---- --tee: the feeder ---------------------------------------------------------- */
+
+/* How much of the spool a lane catching up takes at a time. */
+#define TEE_CHUNK ((size_t)1 << 20)
+
+/* A lane behind the input (it came after blocks were read) takes the
+ * next part of what it missed from the spool. */
+static int tee_catch_up(ctk_pipe *p, lane *l, int spool, uint64_t fed)
+{
+    (void)p;
+    size_t want = fed - l->at < TEE_CHUNK ? (size_t)(fed - l->at) : TEE_CHUNK;
+    l->data.len = 0;
+    l->taken = 0;
+    if (l->data.cap < want) {
+        unsigned char *grown = g_try_realloc(l->data.data, want);
+        if (grown == NULL)
+            return CTK_ENOMEM;
+        l->data.data = grown;
+        l->data.cap = want;
+    }
+    ssize_t got;
+    while ((got = pread(spool, l->data.data, want, (off_t)l->at)) < 0 && errno == EINTR)
+        ;
+    if (got <= 0)
+        return got < 0 ? -errno : CTK_EIO;
+    l->data.len = (size_t)got;
+    l->at += (uint64_t)got;
+    return 0;
+}
+
+/* --tee: every block goes to every lane, the next block read once every
+ * open lane has taken this one (so memory holds a block per lane,
+ * whatever the input's size). Lanes come as their jobs start: while some
+ * have not come, the blocks are also kept in an unlinked temporary file,
+ * from which a late lane takes what it missed before it joins the
+ * others (under a strategy that runs one filter at a time, that is the
+ * whole input). A lane whose filter quit is dropped; the others go on. */
+static void *tee_main(void *arg)
+{
+    ctk_pipe *p = arg;
+    sigset_t pipe_sig;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+    unsigned n = p->opts.tee, seen = 0, closed = 0;
+    lane *lanes = g_new0(lane, n);
+    struct pollfd *fds = g_new0(struct pollfd, n + 2);
+    int ended = 0, spool = -1;
+    uint64_t fed = 0; /* input bytes read (after the header) */
+    ctk_unit unit = {0};
+    ctk_buf block = {0};
+    while (closed < n) {
+        int stop = stopped(p);
+        if (stop)
+            ended = 1;
+        unsigned open = 0, waiting = 0;
+        for (unsigned i = 0; i < n; i++) {
+            lane *l = &lanes[i];
+            if (l->state != LANE_OPEN)
+                continue;
+            int drained = l->taken == l->data.len;
+            if (drained && !stop && l->at < fed) {
+                int rc = tee_catch_up(p, l, spool, fed);
+                if (rc < 0)
+                    feed_failed(p, "cannot read the input kept for a filter", rc);
+                drained = rc < 0;
+            }
+            if (stop || (ended && drained && l->at == fed) || (drained && l->at < fed)) {
+                lane_close(l);
+                closed++;
+                continue;
+            }
+            open++;
+            waiting += drained;
+        }
+        if (!ended && open > 0 && waiting == open) {
+            unit.in.len = 0;
+            int rc = next_block(p, &unit);
+            if (rc == 0)
+                rc = block_bytes(p, &unit, &block);
+            /* Kept for the lanes still to come. */
+            if (rc == 0 && seen < n && spool < 0 && (spool = ctk_spawn_tmpfile(p->opts.tmpdir)) < 0)
+                rc = spool;
+            if (rc == 0 && seen < n) {
+                errno = EIO;
+                if (pwrite(spool, block.data, block.len, (off_t)fed) != (ssize_t)block.len)
+                    rc = -errno;
+            }
+            for (unsigned i = 0; rc == 0 && i < n; i++) {
+                lane *l = &lanes[i];
+                if (l->state != LANE_OPEN)
+                    continue;
+                l->taken = 0;
+                l->at += block.len;
+                rc = ctk_buf_set(&l->data, block.data, block.len);
+            }
+            if (rc == 0) {
+                fed += block.len;
+                pthread_mutex_lock(&p->lock);
+                p->stats.in_bytes += block.len;
+                pthread_mutex_unlock(&p->lock);
+            } else {
+                if (rc != CTK_EOF)
+                    feed_failed(p, "cannot read the input", rc);
+                ended = 1;
+            }
+            continue;
+        }
+        if (seen == n && open == 0) /* every filter quit: nobody to feed */
+            ended = 1;
+        if (seen == n && closed == n)
+            break;
+        nfds_t k = 0;
+        fds[k++] = (struct pollfd){.fd = seen < n ? p->lane_sock[0] : -1, .events = POLLIN};
+        fds[k++] = (struct pollfd){.fd = p->cancel_fd, .events = POLLIN};
+        for (unsigned i = 0; i < n; i++) {
+            lane *l = &lanes[i];
+            int busy = l->state == LANE_OPEN && l->taken < l->data.len;
+            fds[k++] = (struct pollfd){.fd = busy ? l->fd : -1, .events = POLLOUT};
+        }
+        if (poll(fds, k, -1) < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents != 0)
+            ended = 1;
+        if (fds[0].revents != 0) {
+            uint64_t id;
+            int fd = -1;
+            int rc = lane_receive(p->lane_sock[0], &id, &fd);
+            if (rc == CTK_EOF) /* the run is over: nobody is coming */
+                break;
+            if (rc == 0 && id >= 1 && id <= n && lanes[id - 1].state == LANE_UNSEEN) {
+                lane *l = &lanes[id - 1];
+                seen++;
+                l->fd = fd;
+                l->state = LANE_OPEN;
+                l->at = 0;
+                (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+                /* The header once, then all of the input from its start. */
+                if (ctk_buf_set(&l->data, p->header.data, p->header.len) < 0) {
+                    lane_close(l);
+                    closed++;
+                }
+            } else if (rc == 0) {
+                close(fd);
+            }
+        }
+        for (unsigned i = 0; i < n; i++) {
+            lane *l = &lanes[i];
+            if (fds[2 + i].revents == 0 || l->state != LANE_OPEN)
+                continue;
+            ssize_t w = write(l->fd, l->data.data + l->taken, l->data.len - l->taken);
+            if (w > 0) {
+                l->taken += (size_t)w;
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                lane_close(l); /* EPIPE: the filter quit; the others go on */
+                closed++;
+            }
+        }
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (lanes[i].state == LANE_OPEN)
+            lane_close(&lanes[i]);
+    if (spool >= 0)
+        close(spool);
+    ctk_buf_free(&block);
     ctk_buf_free(&unit.in);
     g_free(unit.error);
     g_free(fds);
@@ -1239,7 +1414,8 @@ static int lane_join(job *j)
     int rc = lane_send(p->lane_sock[1], j->unit->seq, ends[1]);
     close(ends[1]);
     j->lane_fd = ends[0];
-    while (rc == 0) {
+    /* --tee: every filter runs, on all of the input, even empty. */
+    while (rc == 0 && p->opts.tee == 0) {
         struct pollfd w = {.fd = ends[0], .events = POLLIN};
         int n = poll(&w, 1, 200);
         if (n < 0 && errno != EINTR)
@@ -1286,8 +1462,14 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
             return rc;
     }
     ctk_cmdline_item tmp = {j->tmp_path, j->tmp_path ? strlen(j->tmp_path) : 0};
-    j->slot = take_slot(p);
+    /* --tee's filters all run at once, as in parallel: filter k in slot k
+     * (even under a strategy that runs them one after another). */
+    j->slot = p->opts.tee > 0 ? (unsigned)unit->seq : take_slot(p);
     ctk_cmdline_args args = {j->tmp_path ? &tmp : NULL, j->tmp_path ? 1 : 0, unit->seq, j->slot};
+    if (p->opts.tee > 0 && unit->seq >= 1 && unit->seq <= p->opts.tee) {
+        args.cols = p->opts.tee_args[unit->seq - 1].cols;
+        args.n_cols = p->opts.tee_args[unit->seq - 1].n_cols;
+    }
     rc = ctk_cmdline_render(p->opts.cmd, &args, &j->line, &j->argv);
     if (rc == 0 && p->opts.fifo)
         rc = fifo_wrap(j);
@@ -1905,6 +2087,10 @@ static int write_output(ctk_pipe *p, uint64_t seq, const ctk_pipe_result *r,
     int rc = 0;
     if (p->opts.tagstring != NULL) {
         ctk_cmdline_args args = {NULL, 0, seq, r->slot ? r->slot : 1};
+        if (p->opts.tee > 0 && seq >= 1 && seq <= p->opts.tee) {
+            args.cols = p->opts.tee_args[seq - 1].cols;
+            args.n_cols = p->opts.tee_args[seq - 1].n_cols;
+        }
         rc = ctk_cmdline_render(p->opts.tagstring, &args, &tag, NULL);
         if (rc == 0)
             rc = ctk_buf_append(&tag, "\t", 1);
@@ -1959,6 +2145,8 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const ctk_pipe_resul
         snprintf(how, sizeof how, "exited with status %d", (int)r->exit);
     if (p->opts.round_robin) /* a filter fed many blocks */
         report(p, "filter %llu of --round-robin %s", (unsigned long long)seq, how);
+    else if (p->opts.tee > 0) /* a filter fed all of the input */
+        report(p, "filter %llu of --tee %s", (unsigned long long)seq, how);
     else
         report(p, "block %llu (offset %llu, %llu bytes): the filter %s", (unsigned long long)seq,
                (unsigned long long)r->offset, (unsigned long long)r->len, how);
@@ -2207,9 +2395,10 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
     (void)ctk_guard_start();
     p->running = g_ptr_array_new();
     p->pending = g_hash_table_new(NULL, NULL);
-    if (opts->round_robin &&
+    if ((opts->round_robin || opts->tee > 0) &&
         socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->lane_sock) < 0) {
-        snprintf(err, err_len, "cannot set up --round-robin: %s", strerror(errno));
+        snprintf(err, err_len, "cannot set up --%s: %s", opts->tee > 0 ? "tee" : "round-robin",
+                 strerror(errno));
         ctk_pipe_free(p);
         return CTK_EINVAL;
     }

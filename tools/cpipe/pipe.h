@@ -40,42 +40,46 @@ typedef struct ctk_pipe_opts {
     int part; /* -1: 1 for a seekable input, else 0; 1: cut as --pipepart: at the first boundary
                  after each block's size (else as --pipe: at the last boundary within it, the block
                  growing by parallel's rule when there is none) */
-    uint64_t records;             /* -N: exactly this many records per block; 0: by size */
-    uint64_t lines;               /* -L: records of this many lines; 0: by recend */
-    unsigned jobs;                /* filters at once (the window is jobs + 2) */
-    ctk_halt halt;                /* when failed (or done) blocks stop the run;
-                                     default never: every block runs */
-    const ctk_cmdline *tagstring; /* --tag, --tagstring: a text ({#}, {%}) and a tab
-                                     before every output line; NULL: none */
-    int verbose;                  /* -v: each command line before its output */
-    int dry_run;                  /* --dry-run: each command line instead of running it */
-    int unordered;                /* outputs are consumed as blocks finish (-u) */
-    int line_buffer;              /* --line-buffer: a filter's whole lines as it writes them
-                                     (in order: while its block is the next to write) */
-    FILE *joblog;                 /* --joblog: a line per finished block (writer thread);
-                                     NULL: none */
-    double delay;                 /* --delay: seconds between filter starts; 0: none */
-    int files;                    /* --files: outputs in files of tmpdir, their names printed */
-    double block_timeout;         /* --blocktimeout: piped input idle this long ends a
-                                     block early; 0: never */
-    int empty_block;              /* empty input still runs one filter */
-    int cat;                      /* --cat: the block in a temporary file named by {} */
-    int fifo;                     /* --fifo: the block through a named pipe named by {} */
-    int round_robin;              /* --round-robin: `jobs` filters, each fed many
-                                     whole blocks as it can take them */
-    int rrs;                      /* --rrs: the block without its record separators
-                                     (rules made with strip) */
-    int skip_empty;               /* -r: piped input loses its blank (whitespace-only)
-                                     lines, as parallel --pipe -r; --pipepart ignores it */
-    unsigned block_slots;         /* --block -N: blocks of 1 + size / jobs / N bytes
-                                     (parallel --pipepart's N blocks per job slot;
-                                     needs a seekable input); 0: opts.block */
-    int out_fd;                   /* where outputs go; -1: nowhere (--compare) */
-    int checksum;                 /* digest the output (for --compare rows) */
-    const char *tmpdir;           /* spill directory; NULL: $TMPDIR, else /tmp */
-    int elsewhere;                /* units run in other processes, maybe on other
-                                     hosts (CTK_STRATEGY_PROCESSES): every result
-                                     travels as bytes, never as a ticket */
+    uint64_t records;                 /* -N: exactly this many records per block; 0: by size */
+    uint64_t lines;                   /* -L: records of this many lines; 0: by recend */
+    unsigned jobs;                    /* filters at once (the window is jobs + 2) */
+    ctk_halt halt;                    /* when failed (or done) blocks stop the run;
+                                         default never: every block runs */
+    const ctk_cmdline *tagstring;     /* --tag, --tagstring: a text ({#}, {%}) and a tab
+                                         before every output line; NULL: none */
+    int verbose;                      /* -v: each command line before its output */
+    int dry_run;                      /* --dry-run: each command line instead of running it */
+    int unordered;                    /* outputs are consumed as blocks finish (-u) */
+    int line_buffer;                  /* --line-buffer: a filter's whole lines as it writes them
+                                         (in order: while its block is the next to write) */
+    FILE *joblog;                     /* --joblog: a line per finished block (writer thread);
+                                         NULL: none */
+    double delay;                     /* --delay: seconds between filter starts; 0: none */
+    int files;                        /* --files: outputs in files of tmpdir, their names printed */
+    double block_timeout;             /* --blocktimeout: piped input idle this long ends a
+                                         block early; 0: never */
+    int empty_block;                  /* empty input still runs one filter */
+    int cat;                          /* --cat: the block in a temporary file named by {} */
+    int fifo;                         /* --fifo: the block through a named pipe named by {} */
+    int round_robin;                  /* --round-robin: `jobs` filters, each fed many
+                                         whole blocks as it can take them */
+    unsigned tee;                     /* --tee: this many filters (jobs), each fed all of the
+                                         input; 0: none */
+    const ctk_cmdline_args *tee_args; /* --tee: filter k's arguments ({}, {1}, --tag) in
+                                         [k - 1] (cols and n_cols only) */
+    int rrs;                          /* --rrs: the block without its record separators
+                                         (rules made with strip) */
+    int skip_empty;                   /* -r: piped input loses its blank (whitespace-only)
+                                         lines, as parallel --pipe -r; --pipepart ignores it */
+    unsigned block_slots;             /* --block -N: blocks of 1 + size / jobs / N bytes
+                                         (parallel --pipepart's N blocks per job slot;
+                                         needs a seekable input); 0: opts.block */
+    int out_fd;                       /* where outputs go; -1: nowhere (--compare) */
+    int checksum;                     /* digest the output (for --compare rows) */
+    const char *tmpdir;               /* spill directory; NULL: $TMPDIR, else /tmp */
+    int elsewhere;                    /* units run in other processes, maybe on other
+                                         hosts (CTK_STRATEGY_PROCESSES): every result
+                                         travels as bytes, never as a ticket */
     /* Told about a failed block (number, offset, how), from the writer
      * thread, in order; NULL: nobody. */
     void (*report)(void *arg, const char *message);

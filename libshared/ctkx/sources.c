@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "ctkx/lines.h"
-#include "sources.h"
+#include "ctkx/sources.h"
 
 /* Items bigger than this are still read (the command line limit decides
  * later); the bound only stops a runaway record from eating all memory. */
@@ -769,4 +769,56 @@ void ctk_item_clear(ctk_item *item)
     item->cols = NULL;
     item->lens = NULL;
     item->n = 0;
+}
+
+/* ---- sources from the operands ---------------------------------------------- */
+
+static int separator(const char *w, int *file, int *linked)
+{
+    *file = strncmp(w, "::::", 4) == 0;
+    const char *rest = w + (*file ? 4 : 3);
+    if (strncmp(w, ":::", 3) != 0 || (rest[0] != '\0' && strcmp(rest, "+") != 0))
+        return 0;
+    *linked = rest[0] == '+';
+    return 1;
+}
+
+size_t ctk_sources_command_words(int argc, char **argv, int first)
+{
+    int i = first, f, l;
+    while (i < argc && !separator(argv[i], &f, &l))
+        i++;
+    return (size_t)(i - first);
+}
+
+int ctk_sources_add_operands(ctk_sources *src, int argc, char **argv, int first, int link,
+                             size_t *n_cmd, char *err, size_t err_len)
+{
+    int file = 0, linked = 0;
+    *n_cmd = ctk_sources_command_words(argc, argv, first);
+    int i = first + (int)*n_cmd;
+    while (i < argc) {
+        separator(argv[i], &file, &linked);
+        int j = ++i;
+        int f2, l2;
+        while (j < argc && !separator(argv[j], &f2, &l2))
+            j++;
+        if (!file) {
+            int rc = ctk_sources_add_words(src, argv + i, (size_t)(j - i), linked);
+            if (rc < 0) {
+                snprintf(err, err_len, "%s", ctk_strerror(rc));
+                return rc;
+            }
+        } else {
+            for (int k = i; k < j; k++) {
+                /* ::::+ and --link link every file of the list, as
+                 * GNU parallel does (::::+ a b pairs a and b). */
+                int rc = ctk_sources_add_file(src, argv[k], linked || link, err, err_len);
+                if (rc < 0)
+                    return rc;
+            }
+        }
+        i = j;
+    }
+    return 0;
 }

@@ -77,6 +77,15 @@ void ctk_sources_set_shuffle(ctk_sources *s, int on);
  * Returns 0 or a read error. */
 int ctk_sources_take_header(ctk_sources *s, char ***names, size_t *n_names, int *nul_replaced,
                             const int *cancel);
+/* How many of argv[first..argc) come before the first source separator
+ * (:::, ::::, :::+, ::::+): the command's words. */
+size_t ctk_sources_command_words(int argc, char **argv, int first);
+/* Adds the sources the operands after the command's words name (`:::
+ * words`, `:::: files`, linked with :::+ / ::::+, every file linked with
+ * link), the count of command words in *n_cmd. A negative code with a
+ * message in err. */
+int ctk_sources_add_operands(ctk_sources *s, int argc, char **argv, int first, int link,
+                             size_t *n_cmd, char *err, size_t err_len);
 /* Frees the arrays ctk_sources_next allocated in item (start zeroed). */
 void ctk_item_clear(ctk_item *item);
 
