@@ -47,7 +47,11 @@ struct ctk_sources {
     GPtrArray *current; /* GBytes of the job being built */
     GBytes *streamed;   /* the first group's current value when streaming */
     GRegex *colsep;     /* --colsep: values split into columns; or NULL */
-    int cancel_fd;      /* the run's cancel fd for the readers, or -1 */
+    char *csv_sep;      /* --csv: values parsed as CSV records with this field separator */
+    size_t csv_sep_len;
+    int failed;     /* an error ended the input: every later call returns it */
+    GString *error; /* what the failure was (see ctk_sources_error), or NULL */
+    int cancel_fd;  /* the run's cancel fd for the readers, or -1 */
     int trim_left, trim_right;
     char *eof;           /* -E: ends a source; or NULL */
     int skip_blank;      /* -r */
@@ -133,6 +137,9 @@ void ctk_sources_free(ctk_sources *s)
         g_regex_unref(s->colsep);
     if (s == NULL)
         return;
+    g_free(s->csv_sep);
+    if (s->error != NULL)
+        g_string_free(s->error, TRUE);
     g_ptr_array_free(s->groups, TRUE);
     g_ptr_array_free(s->current, TRUE);
     if (s->streamed != NULL)
@@ -227,11 +234,59 @@ static GBytes *value_join(GBytes *a, GBytes *b)
     return g_bytes_new_take(joined, la - 1 + lb);
 }
 
+/* --csv: the number of '"' in v is odd. */
+static int csv_odd(GBytes *v)
+{
+    gsize size;
+    const char *d = g_bytes_get_data(v, &size);
+    int odd = 0;
+    for (gsize i = 0; i + 1 < size; i++)
+        odd ^= d[i] == '"';
+    return odd;
+}
+
+/* a, the record separator, then b, as one value (a quoted field went on
+ * past the separator). */
+static GBytes *csv_join(const ctk_sources *s, GBytes *a, GBytes *b)
+{
+    gsize la, lb;
+    const char *da = g_bytes_get_data(a, &la);
+    const char *db = g_bytes_get_data(b, &lb);
+    char *joined = g_malloc(la - 1 + s->sep_len + lb);
+    memcpy(joined, da, la - 1);
+    memcpy(joined + la - 1, s->sep, s->sep_len);
+    memcpy(joined + la - 1 + s->sep_len, db, lb); /* b's NUL too */
+    return g_bytes_new_take(joined, la - 1 + s->sep_len + lb);
+}
+
+/* --csv on a list of values (::: words): as GNU parallel reads a CSV
+ * record, a value with an odd number of '"' opens a quoted field, and
+ * the values up to the one that closes it (an odd number again) are one
+ * record, joined by the record separator. */
+static void csv_join_values(const ctk_sources *s, GPtrArray *values)
+{
+    for (guint i = 0; i < values->len; i++) {
+        GBytes *v = g_ptr_array_index(values, i);
+        int odd = csv_odd(v);
+        while (odd && i + 1 < values->len) {
+            GBytes *next = g_ptr_array_index(values, i + 1);
+            odd ^= csv_odd(next);
+            GBytes *joined = csv_join(s, v, next);
+            g_ptr_array_remove_index(values, i + 1);
+            values->pdata[i] = joined;
+            g_bytes_unref(v);
+            v = joined;
+        }
+    }
+}
+
 /* -L, -E and -r on a source read whole (words, or a file loaded), as
  * read_record applies them to a streamed one: GNU parallel reads :::
  * words as it reads lines. */
 static void filter_values(const ctk_sources *s, GPtrArray *values)
 {
+    if (s->csv_sep != NULL)
+        csv_join_values(s, values);
     for (guint i = 0; i < values->len;) {
         GBytes *v = g_ptr_array_index(values, i);
         if (is_eof_value(s, v)) {
@@ -361,6 +416,24 @@ static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_rep
         int rc = read_record_raw(s, src, value, nul_replaced, cancel);
         if (rc < 0)
             return rc;
+        /* --csv: a quoted field goes on over the record separator. At the
+         * end of input the open quote stays, for the parse to refuse. */
+        for (int odd = s->csv_sep != NULL && csv_odd(*value); odd;) {
+            GBytes *next;
+            rc = read_record_raw(s, src, &next, nul_replaced, cancel);
+            if (rc == CTK_EOF)
+                break;
+            if (rc < 0) {
+                g_bytes_unref(*value);
+                *value = NULL;
+                return rc;
+            }
+            odd ^= csv_odd(next);
+            GBytes *joined = csv_join(s, *value, next);
+            g_bytes_unref(*value);
+            g_bytes_unref(next);
+            *value = joined;
+        }
         /* The joined line keeps its blank: "a \nb" is the one item "a b". */
         while (s->line_continue && ends_in_blank(*value)) {
             GBytes *next;
@@ -567,21 +640,131 @@ static void push_split(ctk_sources *s, const char *data, size_t len)
         push_column(s, data + last_end, len - last_end);
 }
 
-static void push(ctk_sources *s, GBytes *v)
+/* --csv: the field separator at d[i]. */
+static int csv_sep_at(const ctk_sources *s, const char *d, size_t len, size_t i)
+{
+    return len - i >= s->csv_sep_len && memcmp(d + i, s->csv_sep, s->csv_sep_len) == 0;
+}
+
+static int csv_refuse(ctk_sources *s, const char *d, size_t len)
+{
+    if (s->error == NULL)
+        s->error = g_string_new(NULL);
+    g_string_assign(s->error, "CSV has unexpected format: ^");
+    g_string_append_len(s->error, d, (gssize)len);
+    g_string_append_c(s->error, '^');
+    return CTK_EINVAL;
+}
+
+/* --csv: one record parsed as GNU parallel's Text::CSV parses it
+ * (binary => 1, Text::CSV_PP's parse): fields end at the separator; a
+ * field that starts with '"' is quoted, and holds the separator, line
+ * ends and "" for '"' (and "0 for a NUL, which becomes the two
+ * characters \0 as any NUL in an argument); after its closing quote
+ * comes the separator or the end. A '"' inside an unquoted field, a
+ * quote left open, or a CR not before LF outside quotes is refused.
+ * An LF outside quotes ends the record (the rest is ignored, as in
+ * Text::CSV); an empty value is one empty field. */
+static int push_csv(ctk_sources *s, const char *d, size_t len, int *nul_replaced)
+{
+    enum { WAITING, UNQUOTED, QUOTED } st = WAITING;
+    GString *f = g_string_new(NULL);
+    size_t i = 0;
+    int rc = 0, end = 0;
+    while (!end && rc == 0) {
+        if (i >= len) {
+            if (st == QUOTED)
+                rc = csv_refuse(s, d, len);
+            end = 1;
+        } else if (csv_sep_at(s, d, len, i)) {
+            i += s->csv_sep_len;
+            if (st == QUOTED) {
+                g_string_append_len(f, s->csv_sep, (gssize)s->csv_sep_len);
+                continue;
+            }
+            push_column(s, f->str, f->len);
+            g_string_truncate(f, 0);
+            st = WAITING;
+        } else if (d[i] == '"') {
+            i++;
+            if (st == WAITING) {
+                st = QUOTED;
+            } else if (st == UNQUOTED) {
+                rc = csv_refuse(s, d, len);
+            } else if (i >= len || d[i] == '\n') {
+                end = 1; /* the closing quote at the end */
+            } else if (csv_sep_at(s, d, len, i)) {
+                i += s->csv_sep_len;
+                push_column(s, f->str, f->len);
+                g_string_truncate(f, 0);
+                st = WAITING;
+            } else if (d[i] == '"' || d[i] == '0') {
+                if (d[i] == '0')
+                    *nul_replaced = 1;
+                g_string_append(f, d[i] == '"' ? "\"" : "\\0");
+                i++;
+            } else if (d[i] == '\r' && i + 1 < len && d[i + 1] == '\n') {
+                end = 1;
+            } else {
+                rc = csv_refuse(s, d, len);
+            }
+        } else if ((d[i] == '\n' || d[i] == '\r') && st == QUOTED) {
+            g_string_append_c(f, d[i++]);
+        } else if (d[i] == '\n') {
+            end = 1;
+        } else if (d[i] == '\r') {
+            /* A lone CR before the end is an empty last field. */
+            if ((i + 1 < len && d[i + 1] == '\n') || (st == WAITING && i + 1 == len))
+                end = 1;
+            else
+                rc = csv_refuse(s, d, len);
+        } else {
+            g_string_append_c(f, d[i++]);
+            if (st == WAITING)
+                st = UNQUOTED;
+        }
+    }
+    if (rc == 0)
+        push_column(s, f->str, f->len);
+    g_string_free(f, TRUE);
+    return rc;
+}
+
+/* The columns of v appended to s->current: v itself, its --colsep
+ * split, or its --csv fields. CTK_EINVAL for a CSV record refused. */
+static int push(ctk_sources *s, GBytes *v, int *nul_replaced)
 {
     gsize size;
     const char *data = g_bytes_get_data(v, &size);
+    if (s->csv_sep != NULL)
+        return push_csv(s, data, size - 1, nul_replaced);
     if (s->colsep == NULL) {
         if (s->trim_left || s->trim_right)
             push_column(s, data, size - 1);
         else
             g_ptr_array_add(s->current, g_bytes_ref(v));
-        return;
+        return 0;
     }
     if (size <= 1) /* an empty value is one empty column */
         g_ptr_array_add(s->current, value_new("", 0));
     else
         push_split(s, data, size - 1);
+    return 0;
+}
+
+int ctk_sources_set_csv(ctk_sources *s, const char *sep, size_t sep_len)
+{
+    if (sep_len == 0 || sep_len > CTK_SOURCES_CSV_SEP_MAX || memchr(sep, '"', sep_len) != NULL)
+        return CTK_EINVAL;
+    g_free(s->csv_sep);
+    s->csv_sep = g_memdup2(sep, sep_len);
+    s->csv_sep_len = sep_len;
+    return 0;
+}
+
+const char *ctk_sources_error(const ctk_sources *s)
+{
+    return s->error != NULL ? s->error->str : NULL;
 }
 
 int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *err, size_t err_len)
@@ -624,12 +807,17 @@ static int next_combination(ctk_sources *s, int *nul_replaced, const int *cancel
     for (guint g = 0; g < s->groups->len; g++) {
         group *grp = g_ptr_array_index(s->groups, g);
         if (g == 0 && s->streaming) {
-            push(s, s->streamed);
+            int rc = push(s, s->streamed, nul_replaced);
+            if (rc < 0)
+                return rc;
             continue;
         }
         for (guint k = 0; k < grp->sources->len; k++) {
             source *src = g_ptr_array_index(grp->sources, k);
-            push(s, g_ptr_array_index(src->values, s->pos[g] % src->values->len));
+            int rc =
+                push(s, g_ptr_array_index(src->values, s->pos[g] % src->values->len), nul_replaced);
+            if (rc < 0)
+                return rc;
         }
     }
     /* The last group varies fastest. */
@@ -699,9 +887,15 @@ static int next_shuffled(ctk_sources *s, int *nul_replaced, const int *cancel)
 int ctk_sources_next(ctk_sources *s, ctk_item *item, int *nul_replaced, const int *cancel)
 {
     int rc = 0;
-    if (!s->started && (rc = start(s, nul_replaced, cancel)) < 0)
-        return rc;
-    rc = s->shuffle ? next_shuffled(s, nul_replaced, cancel) : next_values(s, nul_replaced, cancel);
+    if (s->failed < 0)
+        return s->failed;
+    if (!s->started)
+        rc = start(s, nul_replaced, cancel);
+    if (rc == 0)
+        rc = s->shuffle ? next_shuffled(s, nul_replaced, cancel)
+                        : next_values(s, nul_replaced, cancel);
+    if (rc < 0 && rc != CTK_EOF && rc != CTK_ECANCELED)
+        s->failed = rc; /* nothing after a read error or a refused record */
     if (rc < 0)
         return rc;
     item->n = s->current->len;
@@ -722,7 +916,7 @@ int ctk_sources_take_header(ctk_sources *s, char ***names, size_t *n_names, int 
     if (!s->started && (rc = start(s, nul_replaced, cancel)) < 0)
         return rc;
     GPtrArray *out = g_ptr_array_new();
-    for (guint g = 0; g < s->groups->len; g++) {
+    for (guint g = 0; g < s->groups->len && rc == 0; g++) {
         group *grp = g_ptr_array_index(s->groups, g);
         grp->length = SIZE_MAX;
         for (guint k = 0; k < grp->sources->len; k++) {
@@ -741,9 +935,19 @@ int ctk_sources_take_header(ctk_sources *s, char ***names, size_t *n_names, int 
             }
             if (v == NULL)
                 continue;
+            /* parallel reads the header line without a CR before its end. */
+            gsize vsize;
+            const char *vd = g_bytes_get_data(v, &vsize);
+            if (vsize >= 2 && vd[vsize - 2] == '\r') {
+                GBytes *cut = value_new(vd, vsize - 2);
+                g_bytes_unref(v);
+                v = cut;
+            }
             g_ptr_array_set_size(s->current, 0);
-            push(s, v);
+            rc = push(s, v, nul_replaced);
             g_bytes_unref(v);
+            if (rc < 0)
+                break;
             for (guint i = 0; i < s->current->len; i++) {
                 gsize size;
                 const char *d = g_bytes_get_data(g_ptr_array_index(s->current, i), &size);

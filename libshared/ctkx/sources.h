@@ -40,6 +40,21 @@ int ctk_sources_set_per_job(ctk_sources *s, size_t per_job);
 /* --colsep: every value is split into columns where REGEX (PCRE, on
  * bytes) matches. CTK_EINVAL with err filled for a bad regex. */
 int ctk_sources_set_colsep(ctk_sources *s, const char *regex, char *err, size_t err_len);
+/* --csv: every value is a CSV record, parsed as GNU parallel's
+ * Text::CSV parses it (see push_csv), its fields the columns; sep is
+ * the field separator, 1 to CTK_SOURCES_CSV_SEP_MAX bytes without '"'
+ * (else CTK_EINVAL). A value with an odd number of '"' goes on with the
+ * next value of its source, joined by the record separator: a quoted
+ * field may hold line ends. Takes the place of --colsep. A record the
+ * parse refuses makes ctk_sources_next return CTK_EINVAL, with
+ * ctk_sources_error saying which. */
+#define CTK_SOURCES_CSV_SEP_MAX 16
+int ctk_sources_set_csv(ctk_sources *s, const char *sep, size_t sep_len);
+/* What the error ctk_sources_next or ctk_sources_take_header returned
+ * was, when it was not a read error (a refused CSV record); or NULL.
+ * After any error but CTK_EOF and CTK_ECANCELED, ctk_sources_next
+ * returns that error again. */
+const char *ctk_sources_error(const ctk_sources *s);
 /* The next job's arguments into item (valid until the next call).
  * Returns 0, CTK_EOF, CTK_ECANCELED, or a read error. *nul_replaced is
  * set when a NUL byte was replaced by the two characters \0, as GNU

@@ -111,6 +111,7 @@ static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first
         .delim = o->delim,
         .delim_len = o->delim_len,
         .colsep = o->colsep,
+        .csv = o->csv,
         .per_job = o->fill ? 1 : o->per_job,
         .argc = o->argc,
         .argv = o->argv,
@@ -122,8 +123,8 @@ static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first
         .shuffle = o->shuf,
         .link = o->link,
     };
-    /* --colsep trims as GNU parallel's does unless --trim says otherwise. */
-    const char *trim = o->trim != NULL ? o->trim : o->colsep != NULL ? "rl" : "n";
+    /* --colsep's trimming is set in o->trim (see cpar_parse). */
+    const char *trim = o->trim != NULL ? o->trim : "n";
     in->trim_left = strchr(trim, 'l') != NULL;
     in->trim_right = strchr(trim, 'r') != NULL;
     if (ctk_parrun_reads_stdin(in) && isatty(STDIN_FILENO))
@@ -147,7 +148,9 @@ static int open_input(run *r, const cpar_opts *o, const ctk_common *c, int first
         int nul = 0;
         rc = ctk_sources_take_header(r->src, &r->names, &r->n_names, &nul, NULL);
         if (rc < 0) {
-            fprintf(stderr, PROG ": cannot read the header: %s\n", ctk_strerror(rc));
+            const char *why = ctk_sources_error(r->src);
+            fprintf(stderr, PROG ": cannot read the header: %s\n",
+                    why != NULL ? why : ctk_strerror(rc));
             return 255;
         }
     }

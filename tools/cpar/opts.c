@@ -45,6 +45,7 @@ enum {
     OPT_BAR,
     OPT_ETA,
     OPT_COLSEP,
+    OPT_CSV,
     OPT_LINE_BUFFER,
     OPT_RESULTS,
     OPT_CONTEXT,
@@ -132,6 +133,10 @@ static const ctk_cli_option cpar_options[] = {
      "prefix each output line with STR (replacement strings allowed) and a tab", OPT_TAGSTRING},
     {"colsep", 'C', CTK_ARG_REQUIRED, "REGEX", "split each item into columns {1} {2} ... at REGEX",
      OPT_COLSEP},
+    {"csv", 0, CTK_ARG_NONE, NULL,
+     "read each item as a CSV record (quoted fields may hold the separator and line ends): "
+     "its fields are {1} {2} ...; --colsep STR is the field separator (default ,)",
+     OPT_CSV},
     {"line-buffer", 0, CTK_ARG_NONE, NULL,
      "print whole lines as jobs write them (lines of jobs mix; not with forking strategies)",
      OPT_LINE_BUFFER},
@@ -514,6 +519,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_COLSEP:
         o->colsep = v;
         return 0;
+    case OPT_CSV:
+        o->csv = 1;
+        return 0;
     case OPT_LINE_BUFFER:
         o->line_buffer = 1;
         return 0;
@@ -589,7 +597,10 @@ static const char *check_opts(const cpar_opts *o, const ctk_common *c, ctk_regis
         return "--line-buffer needs a strategy that runs jobs in cpar's own process "
                "(this one runs them in worker processes)";
     if (o->fill && o->colsep != NULL)
-        return "-X and -m take no --colsep";
+        return o->csv ? "-X and -m take no --csv" : "-X and -m take no --colsep";
+    if (o->csv && (o->colsep[0] == '\0' || strlen(o->colsep) > CTK_SOURCES_CSV_SEP_MAX ||
+                   strchr(o->colsep, '"') != NULL))
+        return "--csv: --colsep is the field separator: 1 to 16 bytes, without '\"'";
     if (c->compare != NULL && o->dry_run)
         return "--compare runs the jobs: it takes no --dry-run";
     return NULL;
@@ -918,8 +929,14 @@ int cpar_opts_parse(cpar_opts *o, ctk_common *c, ctk_registry *reg, int *first)
         return 0;
     c->header = o->records_header;
     rewrite_separators(o, o->argc, o->argv, *first);
-    /* --header without --colsep splits the header and the values at tabs,
-     * as GNU parallel does. */
+    /* As GNU parallel: a --colsep given trims the columns (unless --trim
+     * says otherwise); --csv's field separator is ',' unless --colsep
+     * says otherwise, and --header without either splits the header and
+     * the values at tabs (neither of these two defaults trims). */
+    if (o->trim == NULL && o->colsep != NULL)
+        o->trim = "rl";
+    if (o->csv && o->colsep == NULL)
+        o->colsep = ",";
     if (o->header != NULL && o->colsep == NULL)
         o->colsep = "\t";
     /* A dry run prints its lines in input order, as parallel's does (it

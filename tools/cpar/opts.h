@@ -38,6 +38,7 @@ typedef struct cpar_opts {
     ctk_halt halt;
     double delay, rate;
     const char *tagstring, *colsep, *results;
+    int csv; /* --csv: items are CSV records, colsep their field separator */
     int bar, line_buffer;
     int fill; /* 'X' or 'm' */
     uint64_t max_chars;

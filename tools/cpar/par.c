@@ -35,6 +35,7 @@ typedef struct shared {
     pthread_mutex_t lock; /* process-shared */
     int halted;           /* --halt decided: 1 soon, 2 now */
     int halt_status;
+    int input_failed; /* the sources failed (a read error, a CSV record refused): exit 255 */
     uint64_t h_done, h_failed, h_succeeded; /* --halt's counts, at job end */
     unsigned running;                       /* jobs started and not yet ended */
     /* -t's turnstile: parallel prints each command as it starts, one
@@ -417,6 +418,19 @@ static GPtrArray *item_copy(const ctk_item *item)
     return v;
 }
 
+/* The sources failed: a read error, or a --csv record refused. GNU
+ * parallel dies there (exit 255); here the jobs before it run to their
+ * end, none after it starts, and the run exits 255. */
+static int input_failed(ctk_par *p, int rc)
+{
+    if (!__atomic_exchange_n(&p->sh->input_failed, 1, __ATOMIC_SEQ_CST)) {
+        const char *why = ctk_sources_error(p->opts.sources);
+        fprintf(stderr, "cpar: %s%s\n",
+                why != NULL ? "" : "cannot read the input: ", why != NULL ? why : ctk_strerror(rc));
+    }
+    return CTK_EOF;
+}
+
 /* -X and -m: as many items as fit in a command line of max_chars, as GNU
  * parallel's CommandLine::populate fills it; at the end of input the last
  * items are spread evenly over the job slots (once). */
@@ -436,8 +450,13 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
                 rc = 0;
                 break;
             }
-            if (rc < 0)
+            if (rc < 0) {
+                /* The items read before it still make their job. */
+                input_failed(p, rc);
+                eof = 1;
+                rc = 0;
                 break;
+            }
             v = item_copy(&p->item);
         }
         g_ptr_array_add(args, v);
@@ -461,9 +480,11 @@ static int produce_fill(ctk_par *p, ctk_unit *unit)
     if (!eof && rc == 0 && !p->spread_done && p->opts.fill_max > 0 &&
         args->len >= p->opts.fill_max && args->len > 1 && g_queue_is_empty(p->pending)) {
         rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
-        if (rc == CTK_EOF || rc == CTK_ECANCELED)
+        if (rc < 0 && rc != CTK_EOF && rc != CTK_ECANCELED)
+            input_failed(p, rc);
+        if (rc < 0)
             eof = 1, rc = 0;
-        else if (rc == 0)
+        else
             g_queue_push_tail(p->pending, item_copy(&p->item));
     }
     if (eof && !p->spread_done && args->len > 1 && g_queue_is_empty(p->pending)) {
@@ -504,7 +525,7 @@ static int wait_rate(ctk_par *p)
 int ctk_par_produce(void *arg, ctk_unit *unit)
 {
     ctk_par *p = arg;
-    if (halted(p) || p->fill_ended)
+    if (halted(p) || p->fill_ended || p->sh->input_failed)
         return CTK_EOF;
     if (p->rate != NULL && wait_rate(p) < 0)
         return CTK_EOF;
@@ -513,6 +534,8 @@ int ctk_par_produce(void *arg, ctk_unit *unit)
     int rc = ctk_sources_next(p->opts.sources, &p->item, &p->nul_replaced, p->cancel);
     if (rc == CTK_ECANCELED)
         return CTK_EOF;
+    if (rc < 0 && rc != CTK_EOF)
+        return input_failed(p, rc);
     if (rc < 0)
         return rc;
     int skip = g_hash_table_contains(p->skip, GSIZE_TO_POINTER((gsize)unit->seq));
@@ -1828,7 +1851,9 @@ int ctk_par_status(ctk_par *p)
     if (p->joblog_errno != 0)
         status = 255; /* the record of what ran is incomplete */
     int halt_status = __atomic_load_n(&p->sh->halt_status, __ATOMIC_SEQ_CST);
-    if (halt_status >= 0)
+    if (__atomic_load_n(&p->sh->input_failed, __ATOMIC_SEQ_CST))
+        status = 255;
+    else if (halt_status >= 0)
         status = halt_status;
     else if (p->opts.halt.when != CTK_HALT_NEVER && p->opts.halt.percent > 0)
         status = (int)ceil((double)p->failed * 100.0 / (double)(p->ran ? p->ran : 1));

@@ -58,7 +58,10 @@ int ctk_parrun_sources(const ctk_parrun_input *in, ctk_sources **out, char *err,
                                       err_len);
     if (rc == 0 && in->n_arg_files == 0 && in->first + (int)in->n_cmd == in->argc)
         rc = ctk_sources_add_file(src, input_path(in, "-"), 0, err, err_len);
-    if (rc == 0 && in->colsep != NULL)
+    if (rc == 0 && in->colsep != NULL && in->csv &&
+        (rc = ctk_sources_set_csv(src, in->colsep, strlen(in->colsep))) < 0)
+        snprintf(err, err_len, "--csv: bad field separator '%s'", in->colsep);
+    else if (rc == 0 && in->colsep != NULL && !in->csv)
         rc = ctk_sources_set_colsep(src, in->colsep, err, err_len);
     ctk_sources_set_trim(src, in->trim_left, in->trim_right);
     ctk_sources_set_eof(src, in->eof);

@@ -25,7 +25,8 @@ typedef struct ctk_parrun_input {
     size_t n_arg_files;
     const char *delim; /* item terminator, delim_len bytes (0: paragraphs) */
     size_t delim_len;
-    const char *colsep; /* --colsep REGEX, or NULL */
+    const char *colsep; /* --colsep REGEX, or NULL; with csv the field separator */
+    int csv;            /* --csv: items are CSV records */
     uint64_t per_job;   /* -n / -N */
     int argc;
     char **argv;
