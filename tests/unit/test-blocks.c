@@ -11,7 +11,13 @@
 static ctk_blocks *make(const char *end, size_t end_len, const char *start, int regexp,
                         uint64_t fixed)
 {
-    ctk_blocks_opts o = {end, end_len, start, start ? strlen(start) : 0, regexp, fixed, 1};
+    ctk_blocks_opts o = {.recend = end,
+                         .recend_len = end_len,
+                         .recstart = start,
+                         .recstart_len = start ? strlen(start) : 0,
+                         .regexp = regexp,
+                         .fixed = fixed,
+                         .strip = 1};
     ctk_blocks *b = NULL;
     char err[256];
     g_assert_cmpint(ctk_blocks_new(&b, &o, err, sizeof err), ==, 0);
@@ -240,9 +246,9 @@ static void test_bad_rules(void)
 {
     ctk_blocks *b = NULL;
     char err[256];
-    ctk_blocks_opts empty = {"", 0, NULL, 0, 0, 0, 0};
+    ctk_blocks_opts empty = {.recend = "", .recend_len = 0};
     g_assert_cmpint(ctk_blocks_new(&b, &empty, err, sizeof err), ==, CTK_EINVAL);
-    ctk_blocks_opts bad = {"(", 1, NULL, 0, 1, 0, 0};
+    ctk_blocks_opts bad = {.recend = "(", .recend_len = 1, .regexp = 1};
     g_assert_cmpint(ctk_blocks_new(&b, &bad, err, sizeof err), ==, CTK_EINVAL);
     g_assert_nonnull(strstr(err, "regular expression"));
 }
@@ -337,6 +343,44 @@ static void test_every_offset_both(void)
     check_every_offset("\n", "ab", "ab\n");
 }
 
+/* --csv, as parallel's pass_csv_record: the last newline with an even
+ * number of '"' before it, against that rule written out, for every
+ * prefix of random data over a, '"' and newline. */
+static void test_csv(void)
+{
+    ctk_blocks_opts o = {.csv = 1};
+    ctk_blocks *b = NULL;
+    char err[256];
+    g_assert_cmpint(ctk_blocks_new(&b, &o, err, sizeof err), ==, 0);
+    g_assert_cmpuint(ctk_blocks_reach(b), ==, SIZE_MAX);
+    const char *s = "a,\"b\nc\"\n\"x\"\"\n\"\"y\",z\nd\n\"open\n";
+    g_assert_cmpuint(cut(b, s, 7), ==, 0);   /* the newline in "b\nc" is no cut */
+    g_assert_cmpuint(cut(b, s, 8), ==, 8);   /* after c" */
+    g_assert_cmpuint(cut(b, s, 19), ==, 8);  /* "" then a newline still inside */
+    g_assert_cmpuint(cut(b, s, 20), ==, 20); /* after "y",z */
+    g_assert_cmpuint(cut(b, s, 22), ==, 22);
+    g_assert_cmpuint(cut(b, s, 100), ==, 22); /* not inside the open quote */
+    GRand *r = g_rand_new_with_seed(7);
+    char data[200];
+    for (int round = 0; round < 500; round++) {
+        size_t len = (size_t)g_rand_int_range(r, 0, (gint32)sizeof data);
+        for (size_t i = 0; i < len; i++)
+            data[i] = "a\"\n"[g_rand_int_range(r, 0, 3)];
+        for (size_t want = 0; want <= len; want++) {
+            size_t expect = 0;
+            int odd = 0;
+            for (size_t i = 0; i < want; i++) {
+                if (data[i] == '\n' && !odd)
+                    expect = i + 1;
+                odd ^= data[i] == '"';
+            }
+            g_assert_cmpuint(ctk_blocks_cut(b, data, len, want), ==, expect);
+        }
+    }
+    g_rand_free(r);
+    ctk_blocks_free(b);
+}
+
 /* cpipecut: -N --regexp as parallel's pass_n_regexps: a record's recend
  * is looked for past its own recstart, and a leading record without
  * recstart ("garbage") is a block of its own. */
@@ -385,5 +429,6 @@ int main(int argc, char **argv)
     g_test_add_func("/blocks/every-offset/recstart", test_every_offset_recstart);
     g_test_add_func("/blocks/every-offset/both", test_every_offset_both);
     g_test_add_func("/blocks/nth-regexp", test_nth_regexp);
+    g_test_add_func("/blocks/csv", test_csv);
     return g_test_run();
 }

@@ -18,6 +18,7 @@ struct ctk_blocks {
     GRegex *strip_re[3];
     GRegex *start_re; /* regexp: recstart, anchored (-N's garbage record) */
     uint64_t fixed;
+    int csv; /* --csv: newlines outside quotes */
 };
 
 static char *regex_pattern(const ctk_blocks_opts *o, const char *end, size_t end_len)
@@ -120,6 +121,12 @@ int ctk_blocks_new(ctk_blocks **out, const ctk_blocks_opts *o, char *err, size_t
         end_len = o->recstart_len > 0 ? 0 : 1;
     }
     b->fixed = o->fixed;
+    b->csv = o->csv;
+    if (b->csv) { /* the newline, as a literal rule for ctk_blocks_strip and -N */
+        end = "\n";
+        end_len = 1;
+        b->fixed = 0;
+    }
     int rc = 0;
     if (b->fixed == 0 && end_len == 0 && o->recstart_len == 0) {
         snprintf(err, err_len, "the record separator is empty (give --recend or --recstart)");
@@ -186,6 +193,28 @@ static size_t cut_literal(const ctk_blocks *b, const char *data, size_t len)
     return i >= 0 ? (size_t)i + b->end_len : 0;
 }
 
+/* GNU parallel's pass_csv_record: the last newline in data[0, len)
+ * with an even number of '"' before it (so outside a quoted field,
+ * counting from a boundary), or 0. Outside quotes the last newline
+ * before the next '"' is a boundary; inside, the next '"' closes. */
+static size_t cut_csv(const char *data, size_t len)
+{
+    size_t last = 0;
+    const char *p = data, *end = data + len;
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        const char *nl = memrchr(p, '\n', (size_t)((q != NULL ? q : end) - p));
+        if (nl != NULL)
+            last = (size_t)(nl - data) + 1;
+        if (q == NULL)
+            return last;
+        const char *close = memchr(q + 1, '"', (size_t)(end - q - 1));
+        if (close == NULL)
+            return last;
+        p = close + 1;
+    }
+}
+
 /* The boundary of the last match in data[0, len) (a lookahead for
  * recstart sees no further than len), or 0.
  *
@@ -216,6 +245,8 @@ size_t ctk_blocks_cut(const ctk_blocks *b, const char *data, size_t len, size_t 
         want = len;
     if (b->fixed > 0)
         return (size_t)(want / b->fixed * b->fixed);
+    if (b->csv)
+        return cut_csv(data, want);
     return b->re != NULL ? cut_regex(b, data, want) : cut_literal(b, data, want);
 }
 
@@ -329,7 +360,7 @@ size_t ctk_blocks_reach(const ctk_blocks *b)
 {
     if (b->fixed > 0)
         return 0;
-    return b->re != NULL ? SIZE_MAX : b->sep_len;
+    return b->re != NULL || b->csv ? SIZE_MAX : b->sep_len;
 }
 
 size_t ctk_blocks_header_end(const char *data, size_t len, uint64_t n)

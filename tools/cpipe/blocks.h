@@ -29,6 +29,11 @@ typedef struct ctk_blocks_opts {
     int regexp;     /* recend and recstart are regular expressions */
     uint64_t fixed; /* records of exactly this many bytes; 0: none */
     int strip;      /* ctk_blocks_strip will be called (--rrs) */
+    /* --csv: records are CSV records, as parallel --pipe --csv cuts
+     * them: a boundary is after a newline with an even number of '"'
+     * before it, counted from the data's start (a block's start, so a
+     * boundary). The other rules are then unused. */
+    int csv;
 } ctk_blocks_opts;
 
 typedef struct ctk_blocks ctk_blocks;

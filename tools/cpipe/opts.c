@@ -18,6 +18,7 @@ enum {
     OPT_RECSTART,
     OPT_NULL,
     OPT_REGEXP,
+    OPT_CSV,
     OPT_HEADER,
     OPT_FIXED,
     OPT_UNORDERED,
@@ -93,6 +94,8 @@ static const ctk_cli_option cpipe_options[] = {
     {"null", '0', CTK_ARG_NONE, NULL, "records end with a NUL byte", OPT_NULL},
     {"regexp", 0, CTK_ARG_NONE, NULL, "--recend and --recstart are regular expressions",
      OPT_REGEXP},
+    {"csv", 0, CTK_ARG_NONE, NULL,
+     "records are CSV records: cut blocks only at a newline outside quoted fields", OPT_CSV},
     {"header", 0, CTK_ARG_REQUIRED, "N|REGEXP",
      "repeat the first N lines (':' one), or what REGEXP matches at the start, atop every block",
      OPT_HEADER},
@@ -226,6 +229,9 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
     case OPT_NULL:
         o->recend = "";
         o->recend_len = 1; /* the NUL byte that ends "" */
+        return 0;
+    case OPT_CSV:
+        o->csv = 1;
         return 0;
     case OPT_REGEXP:
         o->regexp = 1;
@@ -387,6 +393,14 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "--tee passes the input as it is: no --rrs";
     if (o->tee && o->group_by != NULL)
         return "--tee passes the input as it is: no --group-by";
+    /* parallel's --csv overrides the record rules (and -N); -L overrides
+     * it: refused here rather than half-honoured. */
+    if (o->csv && (o->recend != NULL || o->recstart != NULL || o->regexp || o->fixed > 0 ||
+                   o->records > 0 || o->lines > 0 || o->rrs || o->group_by != NULL))
+        return "--csv cuts at newlines outside quotes: no --recend, --recstart, -0, --regexp, "
+               "--fixed, -N, -L, --rrs or --group-by";
+    if (o->csv && o->part == 1)
+        return "--csv needs --pipe: --pipepart cuts a file where no quote count is known";
     if (o->fixed > 0 && (o->recend != NULL || o->recstart != NULL || o->regexp))
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
     if (o->fixed > 0 && (o->header > 0 || o->header_regexp != NULL))
@@ -435,9 +449,18 @@ int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blo
         o->regexp = 0;
         o->fixed = 1;
     }
-    ctk_blocks_opts bo = {
-        o->recend, o->recend_len, o->recstart, o->recstart ? strlen(o->recstart) : 0,
-        o->regexp, o->fixed,      o->rrs};
+    /* --csv: a block's quote count starts at a boundary, which a file cut
+     * by --pipepart's seeks does not give. */
+    if (o->csv && o->part == -1)
+        o->part = 0;
+    ctk_blocks_opts bo = {.recend = o->recend,
+                          .recend_len = o->recend_len,
+                          .recstart = o->recstart,
+                          .recstart_len = o->recstart ? strlen(o->recstart) : 0,
+                          .regexp = o->regexp,
+                          .fixed = o->fixed,
+                          .strip = o->rrs,
+                          .csv = o->csv};
     if (ctk_blocks_new(rules, &bo, err, err_len) < 0)
         return CTK_EINVAL;
     /* --block-id: the block number ({#}) as one more word. -q: each word

@@ -24,6 +24,7 @@ typedef struct cpipe_opts {
     const char *recend, *recstart;
     const char *header_regexp; /* --header REGEXP; NULL: --header N (header lines) */
     size_t recend_len;
+    int csv; /* --csv: blocks end between CSV records */
     int regexp, unordered, block_id, tag, empty_block, shell, cat, fifo, rrs, round_robin;
     int tee; /* --tee: all of the input to one filter per argument after FILTER */
     ctk_halt halt;
