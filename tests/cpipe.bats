@@ -1328,3 +1328,57 @@ tee_oracle() {
     # Enough -j, or none, is fine.
     assert_equal "$(seq 3 | cpp --tee -j2 wc {} ::: -l -c)" "$(printf '3\n6')"
 }
+
+# ---- --csv -------------------------------------------------------------------------
+
+# csv_lines FILE: GNU's par_csv_pipe input: 10 lines of 1001 quoted fields,
+# each holding a newline.
+csv_lines() {
+    perl -e 'for $b (1 .. 10) {
+        print join(",", map { "\"$_\n$_\"" } $b * 1000 .. $b * 1000 + 1000), "\n" }' >"$1"
+}
+
+@test "cpipecut: --csv cuts only between CSV records, as parallel --pipe --csv (GNU's par_csv_pipe)" {
+    command -v parallel >/dev/null || skip "GNU parallel is not installed"
+    local f=$BATS_TEST_TMPDIR/in.csv blk s exp n
+    csv_lines "$f"
+    for blk in 10k 100k; do
+        # parallel warns as it grows the block past a record: stdout only.
+        exp=$(parallel --will-cite --pipe --csv -k --block "$blk" tail -n1 <"$f" 2>/dev/null)
+        [[ $exp == *$'\n11000"' ]] || fail "parallel gave: $exp"
+        for s in sync thread process async; do
+            assert_equal "$(cpp -s "$s" --csv -k --block "$blk" tail -n1 <"$f")" "$exp"
+            # A seekable input is cut as --pipe cuts it, not as --pipepart.
+            assert_equal "$(cpp -s "$s" --csv -k --block "$blk" -a "$f" tail -n1)" "$exp"
+        done
+    done
+    # Every block holds whole records: an even number of quotes.
+    run cpp --csv --block 3k -a "$f" 'tr -cd "\"" | wc -c'
+    assert_success
+    ((${#lines[@]} == 10)) || fail "not a block per record: $output"
+    for n in "${lines[@]}"; do
+        ((n % 2 == 0)) || fail "a block with $n quotes"
+    done
+    # Small records: a quoted newline is not a cut, a "" is no quote change;
+    # an open quote at the end goes with the last block.
+    local in
+    for in in 'a,"b\nc"\n"x""\n""y",z\nd,e\n' 'a,"b\nc"\nd,e\nf,"g'; do
+        exp=$(printf "$in" | parallel --will-cite --pipe --csv -k --block 1 'echo {#}; cat' 2>/dev/null)
+        [[ $exp == 1$'\n'* ]] || fail "parallel gave: $exp"
+        assert_equal "$(printf "$in" | cpp --csv -k --block 1 'echo {#}; cat')" "$exp"
+    done
+}
+
+@test "cpipecut: --csv with other record rules or --pipepart is refused (exit 2)" {
+    local args
+    for args in "--recend x" "--recstart x" "-0" "--regexp" "--fixed 4" "-N 2" "-L 2" "--rrs" \
+        "--group-by 1"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cpp --csv $args cat </dev/null
+        assert_equal "$status" 2
+        assert_equal "${stderr_lines[0]}" "cpipe: --csv cuts at newlines outside quotes: no --recend, --recstart, -0, --regexp, --fixed, -N, -L, --rrs or --group-by"
+    done
+    run --separate-stderr cpp --csv --pipepart cat </dev/null
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "cpipe: --csv needs --pipe: --pipepart cuts a file where no quote count is known"
+}

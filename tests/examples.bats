@@ -645,6 +645,13 @@ SH
     assert_output $'30 is ann\n41 is bob'
 }
 
+@test "cpar(1): --csv reads quoted fields, named by the header" {
+    printf 'name,amount\n"Doe, Jane",12\n"Roe\nRichard",3\n' >debts.csv
+    ex_run cpar.1 '--csv -k --header'
+    assert_success
+    assert_output $'Doe, Jane owes 12\nRoe\nRichard owes 3'
+}
+
 @test "cpar(1): --line-buffer --tagstring tags every line" {
     printf '#!/bin/sh\necho start "$1"; echo end "$1"\n' >build
     chmod +x build

@@ -788,3 +788,124 @@ echo finish {}' ::: 0.1 4
     assert_output --partial 'cpar: --tollef has been retired'
     assert_output --partial 'add --gnu'
 }
+
+# ---- --csv ---------------------------------------------------------------------
+
+# GNU parallel's --csv needs Perl's Text::CSV (libtext-csv-perl).
+need_text_csv() {
+    need_parallel
+    perl -MText::CSV -e 1 2>/dev/null || skip "Text::CSV is not installed (parallel --csv needs it)"
+}
+
+@test "--csv: the man page's examples, under every strategy" {
+    need_text_csv
+    in_file '"1 big, 2 small","2""x4"" plank",12.34\n'
+    run cpar --csv echo {1} of {2} at {3} <"$PAR_IN"
+    assert_success
+    assert_output '1 big, 2 small of 2"x4" plank at 12.34'
+    for s in sync thread process async; do
+        same_as_parallel -k -s "$s" --csv echo {1} of {2} at {3}
+    done
+    # A quoted field holds the newline: one record over two lines.
+    in_file '"Start of field 1 with newline\nLine 2 in field 1";value 2\n'
+    run cpar --csv --colsep ';' echo Field 1: {1} Field 2: {2} <"$PAR_IN"
+    assert_success
+    assert_output $'Field 1: Start of field 1 with newline\nLine 2 in field 1 Field 2: value 2'
+    for s in sync thread process async; do
+        same_as_parallel -k -s "$s" --csv --colsep ';' echo Field 1: {1} Field 2: {2}
+    done
+}
+
+@test "--csv: empty fields, trimming only with --colsep, {}, -r, -E, -0 and -d, as parallel" {
+    need_text_csv
+    in_file 'a,,c\n,\n\n"",""""\n'
+    same_as_parallel -k --csv echo '[{1}][{2}][{3}]'
+    # No trimming with --csv alone: spaces are data; --colsep given trims.
+    in_file ' a , b ,c \n'
+    same_as_parallel -k --csv echo '[{1}][{2}][{3}]'
+    same_as_parallel -k --csv --trim lr echo '[{1}][{2}][{3}]'
+    in_file ' a ; b ;c \n'
+    same_as_parallel -k --csv --colsep ';' echo '[{1}][{2}][{3}]'
+    # A separator of several bytes is a string, not a regexp.
+    in_file 'a;;b\na1b\n'
+    same_as_parallel -k --csv --colsep ';;' echo '[{1}][{2}]'
+    same_as_parallel -k --csv --colsep '[0-9]' echo '[{1}][{2}]'
+    in_file 'a,"b,c"\n\n \nx,"y\n\nz"\nEOF\nq,r\n'
+    same_as_parallel -k --csv echo '[{}]'
+    same_as_parallel -k --csv -r -E EOF echo '[{1}][{2}]'
+    # A record separator inside quotes is data, with -0 and -d too; "0 is a NUL.
+    in_file 'a,"b\nc"\0d,e\0'
+    same_as_parallel -k -0 --csv echo '[{1}][{2}]'
+    in_file 'a,b\r\n"c\r\nd",e\r\n'
+    same_as_parallel -k -d '\r\n' --csv echo '[{1}][{2}]'
+    in_file '"a"0b",c\n'
+    same_as_parallel -k --csv echo '[{1}][{2}]'
+}
+
+@test "--csv: ::: words are records too, joined while a quote is open; -N, --link, --header" {
+    need_text_csv
+    same_as_parallel -k --csv echo '[{1}][{2}]' ::: 'a,b' '"c,d",e' '"x' 'y",z'
+    same_as_parallel -k --csv echo '[{1}][{2}][{3}][{4}]' ::: 'a,b' ::: 'c,"d,e"' f
+    same_as_parallel -k --link --csv echo '[{1}][{2}][{3}][{4}]' ::: 'a,b' 'c,d' 'e,f' ::: '1,2' '3,"4,5"'
+    same_as_parallel -k --csv echo '[{1}][{2}][{3}][{4}]' ::: 'a,b' 'c,d' :::+ '1,2' '3,"4,5"'
+    in_file 'a,b\nc,"d\ne"\nf,g\n'
+    same_as_parallel -k -N2 --csv echo '[{1}][{2}][{3}][{4}]'
+    same_as_parallel -k --csv echo '[{1}][{2}][{3}]' :::: - ::: 1 2
+    in_file 'name,age\n"bob, jr",42\nann,7\n'
+    same_as_parallel -k --header : --csv echo '{age}: {name}'
+}
+
+@test "--csv: a record Text::CSV refuses ends the input; the jobs before it run; exit 255" {
+    need_text_csv
+    local bad
+    # An unterminated quote (at the end of input), a quote inside an
+    # unquoted field, text after a closing quote, a CRLF line end.
+    for bad in 'x,y\nz,w\na,"b\n' 'x,y\nz,w\na,b"c\n' 'x,y\nz,w\n"a"b,c\n' 'x,y\nz,w\na,b\r\n'; do
+        in_file "$bad"
+        # parallel dies there (its exit status is Perl's errno, varying)
+        run parallel --will-cite -j1 -k --csv echo '[{1}][{2}]' <"$PAR_IN"
+        assert_failure
+        assert_output --partial 'CSV has unexpected format: ^'
+        local want=$'[x][y]\n[z][w]'
+        [[ $(parallel --will-cite -j1 -k --csv echo '[{1}][{2}]' <"$PAR_IN" 2>/dev/null) == "$want" ]] ||
+            fail "parallel ran other jobs than the two before $bad"
+        for s in sync thread process async; do
+            run --separate-stderr cpar -s "$s" -j1 -k --csv echo '[{1}][{2}]' <"$PAR_IN"
+            assert_failure 255
+            assert_output "$want"
+            [[ $stderr == 'cpar: CSV has unexpected format: ^'* ]] || fail "stderr: $stderr"
+        done
+    done
+    # The message shows the record as parallel's does: its lines joined.
+    in_file 'a,"b\nc,d\n'
+    run --separate-stderr cpar --csv echo <"$PAR_IN"
+    assert_failure 255
+    assert_equal "$stderr" $'cpar: CSV has unexpected format: ^a,"b\nc,d^'
+    # ::: words and a header line are parsed too.
+    run --separate-stderr cpar --csv echo ::: ok '"open'
+    assert_failure 255
+    assert_equal "$stderr" 'cpar: CSV has unexpected format: ^"open^'
+    in_file 'a,"b\n'
+    run --separate-stderr cpar --csv --header : echo <"$PAR_IN"
+    assert_failure 255
+    assert_equal "$stderr" 'cpar: cannot read the header: CSV has unexpected format: ^a,"b^'
+}
+
+@test "--csv: a bad field separator and -X are usage errors" {
+    local sep
+    for sep in '' '"' 'abcdefghijklmnopq'; do
+        run --separate-stderr cpar --csv --colsep "$sep" echo ::: a
+        assert_failure 2
+        assert_equal "${stderr_lines[0]}" "cpar: --csv: --colsep is the field separator: 1 to 16 bytes, without '\"'"
+    done
+    run --separate-stderr cpar --csv -X echo ::: a
+    assert_failure 2
+    assert_equal "${stderr_lines[0]}" 'cpar: -X and -m take no --csv'
+}
+
+@test "--header without --colsep does not trim the values, as parallel" {
+    in_file 'h\tg\n a \tb\n'
+    same_as_parallel -k --header : echo '[{h}][{g}]'
+    in_file 'h\tg\r\n a \tb\r\n'
+    same_as_parallel -k --header : echo '[{h}][{g}]'
+}
