@@ -909,3 +909,17 @@ need_text_csv() {
     in_file 'h\tg\r\n a \tb\r\n'
     same_as_parallel -k --header : echo '[{h}][{g}]'
 }
+
+@test "an input source that cannot be read ends the input: exit 255, no loop, no crash" {
+    # parallel reads a directory as empty; cpar says so and stops (it
+    # looped on the failing read, or divided by zero with two sources).
+    local s
+    for s in sync thread process async; do
+        run --separate-stderr timeout -k 5 "$CTK_TIMEOUT" cpar -s "$s" -j1 echo :::: "$BATS_TEST_TMPDIR"
+        assert_failure 255
+        assert_equal "$stderr" 'cpar: cannot read the input: Is a directory'
+        run --separate-stderr timeout -k 5 "$CTK_TIMEOUT" cpar -s "$s" echo :::: - "$BATS_TEST_TMPDIR" <<<a
+        assert_failure 255
+        assert_equal "$stderr" 'cpar: cannot read the input: Is a directory'
+    done
+}
