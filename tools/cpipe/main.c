@@ -85,6 +85,7 @@ int main(int argc, char **argv)
     char err[1600];
     int first, status = 0, in_fd = -1, group_in = -1;
     cpipe_groupby *groups = NULL;
+    cpipe_shard *shard = NULL;
     FILE *joblog = NULL;
     ctk_cli_guard_stdio();
     cpipe_opts_init(&o);
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
     /* parallel --pipepart's default: 10 blocks per job slot. */
     if (o.part == 1 && o.block == 0 && o.block_slots == 0)
         o.block_slots = 10;
+    o.jobs_arg = c.jobs_arg;
     const char *problem = cpipe_opts_check(&o, argc - first);
     if (problem != NULL) {
         status = usage_error(problem);
@@ -128,6 +130,13 @@ int main(int argc, char **argv)
     rc = cpipe_opts_filter(&o, argv + first, (size_t)(argc - first), &rules, &cmd, err, sizeof err);
     if (rc == 0)
         rc = cpipe_opts_tagstring(&o, &tag, err, sizeof err);
+    if (rc == 0 && (o.shard != NULL || o.bin != NULL)) {
+        rc = cpipe_shard_new(&shard, o.shard != NULL ? o.shard : o.bin, o.bin != NULL,
+                             cpipe_opts_shard_colsep(&o), err, sizeof err);
+        /* A column named in the first line makes that line the header. */
+        if (rc == 0 && cpipe_shard_named(shard) && o.header == 0 && o.header_regexp == NULL)
+            o.header = 1;
+    }
     if (rc < 0) {
         status = usage_error(err);
         goto out;
@@ -215,7 +224,8 @@ int main(int argc, char **argv)
                 .rrs = o.rrs,
                 .skip_empty = o.skip_empty,
                 .block_slots = o.block_slots,
-                .round_robin = o.round_robin,
+                .round_robin = o.round_robin || shard != NULL,
+                .shard = shard,
                 .out_fd = 1,
                 .tmpdir = o.tmpdir,
                 .report = print_report,
@@ -249,6 +259,7 @@ out:
     ctk_cmdline_free(cmd);
     ctk_cmdline_free(tag);
     ctk_blocks_free(rules);
+    cpipe_shard_free(shard);
     ctk_common_free(&c);
     ctk_registry_free(reg);
     return status;

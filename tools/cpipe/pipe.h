@@ -23,6 +23,7 @@
 #include "ctk/pipeline.h"
 #include "ctkx/progress.h"
 #include "ctkx/spawn.h"
+#include "shard.h"
 #include <stdio.h>
 
 typedef struct ctk_pipe_opts {
@@ -63,6 +64,9 @@ typedef struct ctk_pipe_opts {
     int fifo;                     /* --fifo: the block through a named pipe named by {} */
     int round_robin;              /* --round-robin: `jobs` filters, each fed many
                                      whole blocks as it can take them */
+    cpipe_shard *shard;           /* --shard, --bin (with round_robin): each line to
+                                     the filter its column picks; every filter runs,
+                                     slot {%} = its number {#}; NULL: none */
     int rrs;                      /* --rrs: the block without its record separators
                                      (rules made with strip) */
     int skip_empty;               /* -r: piped input loses its blank (whitespace-only)

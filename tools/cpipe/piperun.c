@@ -75,8 +75,8 @@ static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
     plan->po.elsewhere = (plan->strategy->ops->flags & CTK_STRATEGY_PROCESSES) != 0;
     /* A lane's filter reads a pipe the feeder writes: on this host only. */
     if (plan->po.round_robin && (plan->strategy->ops->flags & CTK_STRATEGY_REMOTE)) {
-        fprintf(stderr, "%s: --round-robin runs the filters on this host: use -s process\n",
-                plan->prog);
+        fprintf(stderr, "%s: %s runs the filters on this host: use -s process\n", plan->prog,
+                plan->po.shard ? cpipe_shard_option(plan->po.shard) : "--round-robin");
         return CTK_EINVAL;
     }
     int rc = ctk_pipe_new(&pipe, &plan->po, err, sizeof err);
