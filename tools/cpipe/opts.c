@@ -399,8 +399,7 @@ static const char *check_shard(const cpipe_opts *o)
         return "--shard and --bin cannot be combined";
     if (j != NULL &&
         (*j == '\0' || strspn(j, "0123456789") != strlen(j) || strtoull(j, NULL, 10) == 0)) {
-        snprintf(why, sizeof why,
-                 "%s needs a fixed number of filters (as in parallel): -j N, not -j %s", opt, j);
+        snprintf(why, sizeof why, "%s needs a fixed number of filters: -j N, not -j %s", opt, j);
         return why;
     }
     if (o->round_robin)
@@ -460,9 +459,14 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
 
 const char *cpipe_opts_shard_colsep(const cpipe_opts *o)
 {
+    const char *spec = o->shard != NULL ? o->shard : o->bin;
     if (o->colsep != NULL)
         return o->colsep;
-    return o->header > 0 || o->header_regexp != NULL ? "\t" : ",";
+    /* parallel splits at tabs with --header, else at commas; a named
+     * column implies the header (parallel cannot find one without). */
+    if (o->header > 0 || o->header_regexp != NULL || strspn(spec, "0123456789") != strlen(spec))
+        return "\t";
+    return ",";
 }
 
 int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blocks **rules,

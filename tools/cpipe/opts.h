@@ -51,7 +51,7 @@ void cpipe_opts_init(cpipe_opts *o);
  * FILTER; NULL when there is none. */
 const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd);
 /* --shard or --bin's column separator: --colsep, else a tab with
- * --header (as parallel), else ','. */
+ * --header (as parallel) or a named column, else ','. */
 const char *cpipe_opts_shard_colsep(const cpipe_opts *o);
 
 /* The record rules and the filter's template from the options and the
