@@ -397,8 +397,9 @@ static const char *check_shard(const cpipe_opts *o)
     const char *no = NULL;
     if (o->shard != NULL && o->bin != NULL)
         return "--shard and --bin cannot be combined";
-    if (j != NULL &&
-        (*j == '\0' || strspn(j, "0123456789") != strlen(j) || strtoull(j, NULL, 10) == 0)) {
+    /* -j 0 would start a filter per possible job (parallel starts
+     * thousands); a share of the cores is a number once started. */
+    if (j != NULL && strspn(j, "0") == strlen(j)) {
         snprintf(why, sizeof why, "%s needs a fixed number of filters: -j N, not -j %s", opt, j);
         return why;
     }
