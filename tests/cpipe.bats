@@ -1344,4 +1344,8 @@ for i in range(3000):
     assert_equal "$output" "$(seq "$n")"
     run --separate-stderr cpp --shard 1 --group-by 2 cat </dev/null
     assert_equal "${stderr_lines[0]}" "cpipe: --shard takes no --group-by"
+    # parallel runs a filter per argument there (GNU's suite: "broken").
+    run --separate-stderr cpp --bin 1 'echo {}; wc' ::: 1 2 </dev/null
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "cpipe: --bin takes no input sources (::: or ::::)"
 }

@@ -77,6 +77,15 @@ static int cut_sources(cpipe_opts *o, int first, int argc, char **argv)
     return end;
 }
 
+/* Whether FILTER's words hold an input source (`:::` or `::::`). */
+static int has_sources(int first, int argc, char **argv)
+{
+    for (int i = first; i < argc; i++)
+        if (strcmp(argv[i], ":::") == 0 || strcmp(argv[i], "::::") == 0)
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cpipe_opts o;
@@ -111,6 +120,14 @@ int main(int argc, char **argv)
     /* parallel --pipepart's default: 10 blocks per job slot. */
     if (o.part == 1 && o.block == 0 && o.block_slots == 0)
         o.block_slots = 10;
+    /* parallel --shard with arguments runs a filter per argument (and
+     * fails unless -j is above their number): no such thing here. */
+    if ((o.shard != NULL || o.bin != NULL) && has_sources(first, argc, argv)) {
+        snprintf(err, sizeof err, "%s takes no input sources (::: or ::::)",
+                 o.shard != NULL ? "--shard" : "--bin");
+        status = usage_error(err);
+        goto out;
+    }
     o.jobs_arg = c.jobs_arg;
     const char *problem = cpipe_opts_check(&o, argc - first);
     if (problem != NULL) {
