@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <unistd.h>
 
 #include "groupby.h"
@@ -307,11 +306,16 @@ int cpipe_laneq_write(cpipe_laneq *q, int fd)
             if (n > 0)
                 q->taken += (size_t)n;
         } else if (q->spill_r < q->spill_w) {
-            off_t at = (off_t)q->spill_r;
+            /* A chunk of the file; what the pipe does not take is read
+             * again next time. */
+            char chunk[65536];
             uint64_t left = q->spill_w - q->spill_r;
-            n = sendfile(fd, q->spill_fd, &at, left < LANEQ_MEM ? (size_t)left : LANEQ_MEM);
+            n = pread(q->spill_fd, chunk, left < sizeof chunk ? (size_t)left : sizeof chunk,
+                      (off_t)q->spill_r);
             if (n == 0)
                 return CTK_EIO; /* the file is shorter than written */
+            if (n > 0)
+                n = write(fd, chunk, (size_t)n);
             if (n > 0)
                 q->spill_r += (uint64_t)n;
             if (q->spill_r == q->spill_w) { /* all read back: start the file anew */
