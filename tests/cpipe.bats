@@ -1382,3 +1382,166 @@ csv_lines() {
     assert_equal "$status" 2
     assert_equal "${stderr_lines[0]}" "cpipe: --csv needs --pipe: --pipepart cuts a file where no quote count is known"
 }
+
+# ---- --shard and --bin, as parallel --pipe --shard/--bin ------------------------------
+
+# shard_oracle INPUT ARGS...: under every strategy cpipe ARGS gives what
+# `parallel --pipe -k ARGS` gives on the output of the shell code INPUT.
+# Filters sort what they read: parallel's sharders may interleave a
+# filter's lines.
+shard_oracle() {
+    local input=$1 s want got
+    shift
+    want=$(bash -c "$input" | timeout 120 parallel --will-cite --pipe -k "$@" 2>&1; echo "rc=$?")
+    for s in sync thread process async; do
+        got=$(bash -c "$input" | cpp -s "$s" "$@" 2>&1; echo "rc=$?")
+        [[ $got == "$want" ]] || fail "cpipe -s $s $*: $(diff <(echo "$want") <(echo "$got"))"
+    done
+}
+
+@test "--shard and --bin give each line to the filter parallel gives it, under every strategy" {
+    need_parallel
+    local sorted='echo {%} {#}; LC_ALL=C sort'
+    shard_oracle 'seq 1000' --shard 1 -j3 "$sorted"
+    shard_oracle 'seq 1000' --bin 1 -j4 "$sorted"
+    # Words (the last column's value holds the newline), a middle column, --colsep.
+    local words='for i in $(seq 600); do printf "%s\t%s\tx\n" $i $(((i * 7919) % 97))$(printf "%*s" $((i % 5)) | tr " " a); done'
+    shard_oracle "$words" --colsep '\t' --shard 2 -j5 "$sorted"
+    shard_oracle "$words" --colsep '\t' --shard 3 -j2 "$sorted"
+    shard_oracle "$words" -C '\t+' --bin 2 -j7 "$sorted"
+    # Without --colsep: commas; with --header: tabs, as parallel.
+    shard_oracle 'printf "1,2\t1\n2,2\t1\n3,5\t1\n"' --bin 2 -j3 "$sorted"
+    # Bytes of any value (up to 24 with the newline: parallel's choice is fixed there).
+    local bytes='python3 -c "
+import random, sys
+random.seed(5)
+ok = [c for c in range(1, 256) if c not in (10, 44)]
+for i in range(3000):
+    sys.stdout.buffer.write(bytes(random.choice(ok) for _ in range(random.randint(0, 23))) + b\"\n\")"'
+    shard_oracle "$bytes" --shard 1 -j5 'echo {%}; LC_ALL=C sort | cksum'
+    # Numbers as perl reads them for --bin: signs, fractions, exponents,
+    # past 64 bits, trailing garbage, white space, none at all.
+    local nums='printf "%s\n" -1 -3.7 3.7 " 12abc" 0x10 "" 18446744073709551615 18446744073709551616 \
+        -18446744073709551615 99999999999999999999 +5 .5 5. 1e3x 9007199254740993 1.5e19 -0 1_000 12e \
+        1e-5 2.5e1 -9223372036854775808 -9223372036854775809 "   42" 7,8 abc 1e30 -1e30 \
+        9007199254740993abc 18446744073709551615abc; printf "\t7\n\v9\n"'
+    shard_oracle "$nums" --bin 1 -j7 "$sorted"
+    shard_oracle "$nums" --bin 1 -j10 "$sorted"
+    # A column past the line's end is empty (0 for --bin); a last line without its newline.
+    shard_oracle 'printf "a\nb,c\n3,4\n5"' --bin 2 -j2 'echo {%}; cat; echo'
+    shard_oracle 'printf "a\nb,c\n3,4\n5"' --shard 2 -j3 'echo {%}; cat; echo'
+    # Every filter runs, with no line or no input at all; {%} and --tagstring.
+    # (parallel hangs on this one, some of its sharders getting no line.)
+    run cpp --bin 1 -j5 'echo {%}; wc -l' < <(seq 2)
+    assert_equal "$output" $'1\n1\n2\n1\n3\n0\n4\n0\n5\n0'
+    shard_oracle 'true' --shard 1 -j3 'echo {%} {#}; wc -l'
+    shard_oracle 'seq 20' --bin 1 -j3 --tagstring 'slot{%}' cat
+    # A seekable input (-a; parallel takes none) is read as --pipe reads a pipe.
+    seq 500 >"$BATS_TEST_TMPDIR/f"
+    assert_equal "$(cpp -a "$BATS_TEST_TMPDIR/f" --bin 1 -j3 -b 1k "$sorted")" \
+        "$(parallel --pipe -k --bin 1 -j3 "$sorted" <"$BATS_TEST_TMPDIR/f")"
+}
+
+@test "--shard: a value longer than 24 bytes always goes to one filter (parallel's choice depends on its pid)" {
+    local in=$BATS_TEST_TMPDIR/in s first
+    for ((s = 0; s < 4000; s++)); do printf 'k%d-%s,%d\n' $((s % 37)) "a-long-long-long-long-long-value" "$s"; done >"$in"
+    first=$(cpp --shard 1 -j4 --tagstring '{%}' -b 10k cat <"$in" | cut -d, -f1 | sort -u)
+    # Each value in one filter only, every line once, and the same choice on every run.
+    assert_equal "$(cut -f2 <<<"$first" | sort | uniq -d)" ""
+    assert_equal "$(wc -l <<<"$first")" 37
+    for s in sync thread process async; do
+        run cpp -s "$s" --shard 1 -j4 --tagstring '{%}' -b 10k cat <"$in"
+        assert_success
+        assert_equal "$(cut -d, -f1 <<<"$output" | sort -u)" "$first"
+        assert_equal "$(cut -f2 <<<"$output" | sort)" "$(sort "$in")"
+    done
+}
+
+@test "--shard and --bin with --header: each filter gets it once; a named column; a big input under sync" {
+    need_parallel
+    local in=$BATS_TEST_TMPDIR/in s
+    # (parallel finds no named column last in the header: the name holds the newline.)
+    { printf 'id\tkey\tx\n'; for ((s = 1; s <= 300; s++)); do printf '%d\t%d\tx\n' "$s" $((s % 11)); done; } >"$in"
+    # parallel gives the header line to one filter as data (for a
+    # numbered column) or to none (a named one); the data lines go where
+    # parallel sends them.
+    local want
+    want=$(parallel --pipe -k --header 1 --bin 2 -j4 'echo {%}; grep -v key | sort -n' <"$in")
+    for s in sync thread process async; do
+        run cpp -s "$s" --header 1 --bin 2 -j4 'echo {%}; sort -n' <"$in"
+        assert_success
+        assert_equal "$(grep -c '^id' <<<"$output")" 4
+        assert_equal "$(grep -v '^id' <<<"$output")" "$want"
+        run cpp -s "$s" --shard key -j3 'read -r h; echo "$h"; echo {%}; sort -n' <"$in"
+        assert_success
+        assert_equal "$output" \
+            "$(parallel --pipe -k --colsep '\t' --header : --shard key -j3 'printf "id\tkey\tx\n"; echo {%}; sort -n' <"$in")"
+    done
+    run cpp --bin nokey -j2 cat <"$in"
+    assert_failure 255
+    assert_output "cpipe: --bin nokey: no such column in the header"
+    # Under sync the filters run one after another: the lines of those
+    # not started wait in a file (nothing left behind), memory stays small.
+    local tmp=$BATS_TEST_TMPDIR/tmp
+    mkdir "$tmp"
+    seq 4200000 >"$in"
+    run /usr/bin/time -f 'maxrss %M' timeout -k 5 "$CTK_TIMEOUT" cpipe -s sync --tmpdir "$tmp" --bin 1 -j3 'wc -l' <"$in"
+    assert_success
+    assert_equal "$(grep -v maxrss <<<"$output")" $'1400000\n1400000\n1400000'
+    assert_equal "$(ls -A "$tmp")" ""
+    # The two filters waiting hold 21 MB of lines; cpipe far less. (A
+    # sanitizer's quarantine makes RSS mean nothing.)
+    [[ -n ${CTK_SANITIZED:-} ]] ||
+        (($(sed -n 's/^maxrss //p' <<<"$output") < 16000)) || fail "memory grew: $output"
+}
+
+@test "--shard, --bin: a filter that quits early loses its lines only; failures count filters" {
+    local in=$BATS_TEST_TMPDIR/in s
+    seq 300000 >"$in"
+    # parallel loses the others' lines too (its sharder dies of SIGPIPE).
+    for s in sync thread process async; do
+        run cpp -s "$s" --bin 1 -j3 'if [ {%} = 2 ]; then head -1; else wc -l; fi' <"$in"
+        assert_success
+        assert_equal "$output" $'100000\n2\n100000'
+        run cpp -s "$s" --shard 1 -j3 'cat >/dev/null; [ {%} != 2 ] || exit 3' <"$in"
+        assert_failure 1
+        assert_output "cpipe: filter 2 of --shard exited with status 3"
+    done
+}
+
+@test "--shard, --bin: usage errors name the conflict" {
+    local args
+    for args in "--shard 1 --bin 1" "--shard 1 --round-robin" "--bin 1 --group-by 1" "--shard 1 --cat" \
+        "--bin 1 --fifo" "--shard 1 --pipepart" "--shard 1 --dry-run" "--bin 1 --empty-block" \
+        "--shard 1 --recend x" "--bin 1 -N2" "--shard 1 -L2" "--bin 1 --rrs" "--shard 1 -0" \
+        "--bin 1 -j0" "--shard 1 -j 00" "--bin 0" "--shard a-b" "--colsep , cat"; do
+        # shellcheck disable=SC2086
+        run --separate-stderr cpp $args cat </dev/null
+        assert_equal "$status" 2
+        assert_stderr_regex "^cpipe: "
+    done
+    run --separate-stderr cpp --shard '1 $_%=100' cat </dev/null
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" 'cpipe: --shard 1 $_%=100: perl expressions after the column are not supported: $_%=100'
+    run --separate-stderr cpp --bin 1 --round-robin cat </dev/null
+    assert_equal "${stderr_lines[0]}" "cpipe: --bin takes no --round-robin (it starts -j filters of its own)"
+    run --separate-stderr cpp --shard 1 -j 0 cat </dev/null
+    assert_equal "${stderr_lines[0]}" "cpipe: --shard needs a fixed number of filters: -j N, not -j 0"
+    # A share of the cores is that many filters, as in parallel (GNU's suite uses -j100%).
+    local n
+    n=$(getconf _NPROCESSORS_ONLN)
+    run cpp --bin 1 -j100% 'echo {%}' < <(seq 3)
+    assert_equal "$output" "$(seq "$n")"
+    run --separate-stderr cpp --shard 1 --group-by 2 cat </dev/null
+    assert_equal "${stderr_lines[0]}" "cpipe: --shard takes no --group-by"
+    # parallel runs a filter per argument there (GNU's suite: "broken").
+    run --separate-stderr cpp --bin 1 'echo {}; wc' ::: 1 2 </dev/null
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "cpipe: --bin takes no input sources (::: or ::::)"
+    run --separate-stderr cpp --tee --shard 1 'echo {}; wc' ::: 1 2 </dev/null
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "cpipe: --tee gives every filter all of the input: no --shard or --bin"
+    run --separate-stderr cpp --csv --bin 1 wc </dev/null
+    assert_equal "$status" 2
+    assert_equal "${stderr_lines[0]}" "cpipe: --csv cuts at newlines outside quotes: no --shard or --bin"
+}

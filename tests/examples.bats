@@ -969,6 +969,24 @@ for i in range(3000):
     assert_equal "$(sort <<<"$output")" $'UserID u1 3\nUserID u2 5\nUserID u3 3'
 }
 
+@test "cpipe(1): --shard 1 splits orders into four shards, a customer's lines all in one, as parallel" {
+    local i
+    for ((i = 1; i <= 200; i++)); do printf 'c%d,%d\n' $((i * 7 % 23)) "$i"; done >orders.csv
+    ex_run cpipe.1 '--shard 1 -a orders.csv'
+    assert_success
+    assert_equal "$(echo shard-*.csv)" "shard-1.csv shard-2.csv shard-3.csv shard-4.csv"
+    assert_equal "$(sort shard-*.csv)" "$(sort orders.csv)"
+    # No customer in two shards.
+    assert_equal "$(for f in shard-*.csv; do cut -d, -f1 "$f" | sort -u; done | sort | uniq -d)" ""
+    # Each shard holds the lines GNU parallel gives that job slot.
+    command -v parallel >/dev/null || return 0
+    mkdir gnu
+    (cd gnu && parallel --will-cite --pipe -j4 --colsep , --shard 1 'sort > shard-{%}.csv' <../orders.csv)
+    for i in 1 2 3 4; do
+        cmp "shard-$i.csv" "gnu/shard-$i.csv" || fail "shard $i differs from parallel's"
+    done
+}
+
 @test "cpipe(1): --dry-run prints each block's command; --joblog logs each block" {
     seq 3500 >big.txt
     printf '#!/bin/sh\nwc -l | sed "s/^/batch $1: /"\n' >load-batch

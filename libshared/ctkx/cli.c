@@ -371,6 +371,7 @@ static int handle_common(parse_state *ps, int id, const char *value)
     char why[160];
     switch (id) {
     case OPT_JOBS:
+        c->jobs_arg = value;
         if (ps->cli->jobs_unbounded > 0 && strcmp(value, "0") == 0) {
             c->jobs = ps->cli->jobs_unbounded;
             return 0;

@@ -63,6 +63,7 @@ typedef struct ctk_cli {
 
 typedef struct ctk_common {
     unsigned jobs;        /* 0 when not given */
+    const char *jobs_arg; /* -j's value as given (100%, 0...); NULL when not given */
     const char *strategy; /* NULL when not given */
     char **compare;       /* NULL unless --compare; strategy names */
     const char *plot;     /* --plot FILE (only with --compare), or NULL */

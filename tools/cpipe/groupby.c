@@ -65,11 +65,8 @@ static ssize_t read_more(cpipe_groupby *g)
     return n;
 }
 
-/* The value of line's column: perl -a's split /colsep/ (the newline,
- * kept, is part of the last column's value; a column beyond the last
- * has the empty value, and 0 is returned). line[len] is readable. */
-static int column(const cpipe_groupby *g, const char *line, size_t len, const char **value,
-                  size_t *value_len)
+int cpipe_column(const GRegex *sep, size_t col, const char *line, size_t len, const char **value,
+                 size_t *value_len)
 {
     size_t from = 0, at = 0;
     for (size_t i = 0;; i++) {
@@ -79,7 +76,7 @@ static int column(const cpipe_groupby *g, const char *line, size_t len, const ch
         int found = 0;
         /* An empty match splits nothing here: look past it. */
         while (look <= len &&
-               g_regex_match_full(g->sep, line, (gssize)len, (gint)look, 0, &mi, NULL) &&
+               g_regex_match_full(sep, line, (gssize)len, (gint)look, 0, &mi, NULL) &&
                g_match_info_fetch_pos(mi, 0, &start, &stop)) {
             g_match_info_free(mi);
             mi = NULL;
@@ -90,7 +87,7 @@ static int column(const cpipe_groupby *g, const char *line, size_t len, const ch
             look = (size_t)start + 1;
         }
         g_match_info_free(mi);
-        if (i == g->col) {
+        if (i == col) {
             *value = line + from;
             *value_len = (found ? (size_t)start : len) - from;
             return 1;
@@ -104,6 +101,19 @@ static int column(const cpipe_groupby *g, const char *line, size_t len, const ch
     }
 }
 
+int cpipe_column_named(const GRegex *sep, const char *line, size_t len, const char *name,
+                       size_t *col)
+{
+    for (*col = 0;; (*col)++) {
+        const char *v;
+        size_t vlen;
+        if (!cpipe_column(sep, *col, line, len, &v, &vlen))
+            return 0;
+        if (vlen == strlen(name) && memcmp(v, name, vlen) == 0)
+            return 1;
+    }
+}
+
 static void mark_line(cpipe_groupby *g, const char *line, size_t len)
 {
     if (g->pass > 0) {
@@ -111,7 +121,7 @@ static void mark_line(cpipe_groupby *g, const char *line, size_t len)
     } else {
         const char *v;
         size_t vlen;
-        (void)column(g, line, len, &v, &vlen);
+        (void)cpipe_column(g->sep, g->col, line, len, &v, &vlen);
         if (g->last == NULL || g->last->len != vlen || memcmp(g->last->str, v, vlen) != 0) {
             g_string_append_len(g->out, g->marker, CPIPE_GROUPBY_MARKER);
             if (g->last == NULL)
@@ -200,16 +210,11 @@ static int find_name(cpipe_groupby *g, const char *name, char *err, size_t err_l
             break;
     }
     size_t len = nl != NULL ? (size_t)(nl - g->in->str) : g->in->len;
-    for (g->col = 0;; g->col++) {
-        const char *v;
-        size_t vlen;
-        if (!column(g, g->in->str, len, &v, &vlen)) {
-            snprintf(err, err_len, "--group-by %s: no such column in the header", name);
-            return CTK_EINVAL;
-        }
-        if (vlen == strlen(name) && memcmp(v, name, vlen) == 0)
-            return 0;
+    if (!cpipe_column_named(g->sep, g->in->str, len, name, &g->col)) {
+        snprintf(err, err_len, "--group-by %s: no such column in the header", name);
+        return CTK_EINVAL;
     }
+    return 0;
 }
 
 void cpipe_groupby_marker(char marker[CPIPE_GROUPBY_MARKER + 1])

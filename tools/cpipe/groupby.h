@@ -10,6 +10,7 @@
 #ifndef CPIPE_GROUPBY_H
 #define CPIPE_GROUPBY_H
 
+#include <glib.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,17 @@
 #define CPIPE_GROUPBY_MARKER 20
 
 typedef struct cpipe_groupby cpipe_groupby;
+
+/* The value of line's column col (0 up), split as perl -a splits it by
+ * the regexp sep: the newline, kept, is part of the last column's value;
+ * a column beyond the last has the empty value, and 0 is returned.
+ * line[len] is readable. Shared with --shard and --bin (shard.c). */
+int cpipe_column(const GRegex *sep, size_t col, const char *line, size_t len, const char **value,
+                 size_t *value_len);
+/* The column (0 up) whose value in line (a header, without its newline)
+ * is name: 1 and *col, or 0 when there is none. */
+int cpipe_column_named(const GRegex *sep, const char *line, size_t len, const char *name,
+                       size_t *col);
 
 /* Whether spec (--group-by's value) is one cpipe takes: a column number
  * (1 up) or a column name. NULL when it is; else why not. */

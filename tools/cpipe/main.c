@@ -158,6 +158,15 @@ static int tee_jobs_read(tee_jobs *t, const cpipe_opts *o, int end, int argc, ch
     return rc;
 }
 
+/* Whether FILTER's words hold an input source (`:::` or `::::`). */
+static int has_sources(int first, int argc, char **argv)
+{
+    for (int i = first; i < argc; i++)
+        if (strcmp(argv[i], ":::") == 0 || strcmp(argv[i], "::::") == 0)
+            return 1;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     cpipe_opts o;
@@ -166,6 +175,7 @@ int main(int argc, char **argv)
     char err[1600];
     int first, status = 0, in_fd = -1, group_in = -1;
     cpipe_groupby *groups = NULL;
+    cpipe_shard *shard = NULL;
     FILE *joblog = NULL;
     tee_jobs tee = {0};
     unsigned jobs = 0;
@@ -194,9 +204,18 @@ int main(int argc, char **argv)
     /* parallel --pipepart's default: 10 blocks per job slot. */
     if (o.part == 1 && o.block == 0 && o.block_slots == 0)
         o.block_slots = 10;
+    o.jobs_arg = c.jobs_arg;
     const char *problem = cpipe_opts_check(&o, argc - first);
     if (problem != NULL) {
         status = usage_error(problem);
+        goto out;
+    }
+    /* parallel --shard with arguments runs a filter per argument (and
+     * fails unless -j is above their number): no such thing here. */
+    if ((o.shard != NULL || o.bin != NULL) && has_sources(first, all_argc, argv)) {
+        snprintf(err, sizeof err, "%s takes no input sources (::: or ::::)",
+                 o.shard != NULL ? "--shard" : "--bin");
+        status = usage_error(err);
         goto out;
     }
     const ctk_strategy *strategy =
@@ -241,6 +260,13 @@ int main(int argc, char **argv)
     rc = cpipe_opts_filter(&o, argv + first, (size_t)(argc - first), &rules, &cmd, err, sizeof err);
     if (rc == 0)
         rc = cpipe_opts_tagstring(&o, &tag, err, sizeof err);
+    if (rc == 0 && (o.shard != NULL || o.bin != NULL)) {
+        rc = cpipe_shard_new(&shard, o.shard != NULL ? o.shard : o.bin, o.bin != NULL,
+                             cpipe_opts_shard_colsep(&o), err, sizeof err);
+        /* A column named in the first line makes that line the header. */
+        if (rc == 0 && cpipe_shard_named(shard) && o.header == 0 && o.header_regexp == NULL)
+            o.header = 1;
+    }
     if (rc < 0) {
         status = usage_error(err);
         goto out;
@@ -329,7 +355,8 @@ int main(int argc, char **argv)
                 /* --tee passes the input as it is (parallel ignores -r there). */
                 .skip_empty = o.tee ? 0 : o.skip_empty,
                 .block_slots = o.block_slots,
-                .round_robin = o.round_robin,
+                .round_robin = o.round_robin || shard != NULL,
+                .shard = shard,
                 .tee = o.tee ? tee.args->len : 0,
                 .tee_args = o.tee ? (const ctk_cmdline_args *)(void *)tee.args->data : NULL,
                 .out_fd = 1,
@@ -366,6 +393,7 @@ out:
     ctk_cmdline_free(cmd);
     ctk_cmdline_free(tag);
     ctk_blocks_free(rules);
+    cpipe_shard_free(shard);
     ctk_common_free(&c);
     ctk_registry_free(reg);
     return status;

@@ -10,6 +10,7 @@
 
 #include "ctkx/parse.h"
 #include "opts.h"
+#include "shard.h"
 
 enum {
     OPT_INPUT = 256,
@@ -55,6 +56,8 @@ enum {
     OPT_GROUP_BY,
     OPT_COLSEP,
     OPT_TEE,
+    OPT_SHARD,
+    OPT_BIN,
 };
 
 static const ctk_cli_option cpipe_options[] = {
@@ -104,7 +107,14 @@ static const ctk_cli_option cpipe_options[] = {
      "the first line)",
      OPT_GROUP_BY},
     {"groupby", 0, CTK_ARG_REQUIRED, "COL", "the same as --group-by", OPT_GROUP_BY},
-    {"colsep", 'C', CTK_ARG_REQUIRED, "REGEXP", "--group-by's column separator (default a tab)",
+    {"shard", 0, CTK_ARG_REQUIRED, "COL",
+     "start -j filters once; each line goes to the filter the hash of its column COL picks",
+     OPT_SHARD},
+    {"bin", 0, CTK_ARG_REQUIRED, "COL",
+     "as --shard, but column COL's value (a number) modulo -j picks the filter", OPT_BIN},
+    {"colsep", 'C', CTK_ARG_REQUIRED, "REGEXP",
+     "the column separator of --group-by (default a tab), --shard and --bin (a tab with "
+     "--header, else ',')",
      OPT_COLSEP},
     {"fixed", 0, CTK_ARG_REQUIRED, "SIZE", "records of exactly SIZE bytes (binary data)",
      OPT_FIXED},
@@ -267,6 +277,19 @@ static int on_option(void *arg, int id, const char *v, char *why, size_t why_len
         o->group_by = v;
         return 0;
     }
+    case OPT_SHARD:
+    case OPT_BIN: {
+        const char *why_not = cpipe_shard_check(v);
+        if (why_not != NULL) {
+            snprintf(why, why_len, "%s", why_not);
+            return CTK_EINVAL;
+        }
+        if (id == OPT_SHARD)
+            o->shard = v;
+        else
+            o->bin = v;
+        return 0;
+    }
     case OPT_COLSEP:
         if (check_regexp(v, "", why, why_len) < 0)
             return CTK_EINVAL;
@@ -380,6 +403,42 @@ void cpipe_opts_init(cpipe_opts *o)
     *o = (cpipe_opts){.part = -1};
 }
 
+/* What --shard and --bin take: parallel --pipe's line streams to -j
+ * filters started at once. */
+static const char *check_shard(const cpipe_opts *o)
+{
+    static char why[200];
+    const char *opt = o->shard != NULL ? "--shard" : "--bin", *j = o->jobs_arg;
+    const char *no = NULL;
+    if (o->shard != NULL && o->bin != NULL)
+        return "--shard and --bin cannot be combined";
+    /* -j 0 would start a filter per possible job (parallel starts
+     * thousands); a share of the cores is a number once started. */
+    if (j != NULL && strspn(j, "0") == strlen(j)) {
+        snprintf(why, sizeof why, "%s needs a fixed number of filters: -j N, not -j %s", opt, j);
+        return why;
+    }
+    if (o->round_robin)
+        no = "--round-robin (it starts -j filters of its own)";
+    else if (o->group_by != NULL)
+        no = "--group-by";
+    else if (o->cat || o->fifo)
+        no = "--cat or --fifo (each filter reads a stream)";
+    else if (o->dry_run)
+        no = "--dry-run";
+    else if (o->empty_block)
+        no = "--empty-block (every filter runs)";
+    else if (o->part == 1)
+        no = "--pipepart (it reads lines as --pipe, as in parallel)";
+    else if (o->recend != NULL || o->recstart != NULL || o->regexp || o->fixed > 0 || o->rrs ||
+             o->records > 0 || o->lines > 0)
+        no = "--recend, --recstart, -0, --regexp, --fixed, --rrs, -N or -L (records are lines)";
+    if (no == NULL)
+        return NULL;
+    snprintf(why, sizeof why, "%s takes no %s", opt, no);
+    return why;
+}
+
 const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
 {
     /* --tee's arguments may be the filters themselves (::: 'wc -l' 'wc -c'). */
@@ -401,6 +460,12 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
                "--fixed, -N, -L, --rrs or --group-by";
     if (o->csv && o->part == 1)
         return "--csv needs --pipe: --pipepart cuts a file where no quote count is known";
+    if (o->tee && (o->shard != NULL || o->bin != NULL))
+        return "--tee gives every filter all of the input: no --shard or --bin";
+    if (o->csv && (o->shard != NULL || o->bin != NULL))
+        return "--csv cuts at newlines outside quotes: no --shard or --bin";
+    if ((o->shard != NULL || o->bin != NULL) && check_shard(o) != NULL)
+        return check_shard(o);
     if (o->fixed > 0 && (o->recend != NULL || o->recstart != NULL || o->regexp))
         return "--fixed takes no --recend, --recstart, -0 or --regexp";
     if (o->fixed > 0 && (o->header > 0 || o->header_regexp != NULL))
@@ -412,8 +477,8 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
         return "--group-by cuts blocks as --pipe does: no --pipepart";
     if (o->group_by != NULL && o->header_regexp != NULL)
         return "--group-by takes --header N or ':', not a regexp";
-    if (o->colsep != NULL && o->group_by == NULL)
-        return "--colsep splits --group-by's columns: give --group-by too";
+    if (o->colsep != NULL && o->group_by == NULL && o->shard == NULL && o->bin == NULL)
+        return "--colsep splits the columns of --group-by, --shard or --bin: give one of them";
     if (o->round_robin && o->dry_run)
         return "--round-robin takes no --dry-run";
     if (o->round_robin && (o->cat || o->fifo))
@@ -429,6 +494,18 @@ const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd)
     return NULL;
 }
 
+const char *cpipe_opts_shard_colsep(const cpipe_opts *o)
+{
+    const char *spec = o->shard != NULL ? o->shard : o->bin;
+    if (o->colsep != NULL)
+        return o->colsep;
+    /* parallel splits at tabs with --header, else at commas; a named
+     * column implies the header (parallel cannot find one without). */
+    if (o->header > 0 || o->header_regexp != NULL || strspn(spec, "0123456789") != strlen(spec))
+        return "\t";
+    return ",";
+}
+
 int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blocks **rules,
                       ctk_cmdline **cmd, char *err, size_t err_len)
 {
@@ -442,6 +519,9 @@ int cpipe_opts_filter(cpipe_opts *o, char *const *words, size_t n_words, ctk_blo
         o->rrs = 1;
         o->part = 0;
     }
+    /* --shard, --bin: lines, read as --pipe reads them, also from a file. */
+    if (o->shard != NULL || o->bin != NULL)
+        o->part = 0;
     /* --recend '' alone: records end anywhere, blocks are cut at exactly
      * their size, as parallel cuts them. */
     if (o->recend != NULL && o->recend_len == 0 && o->recstart == NULL && o->fixed == 0) {

@@ -38,6 +38,8 @@ typedef struct cpipe_opts {
     int skip_empty;       /* -r */
     int skip_first_line;
     const char *group_by, *colsep;               /* --group-by COL, --colsep REGEXP; NULL: none */
+    const char *shard, *bin;                     /* --shard COL, --bin COL; NULL: none */
+    const char *jobs_arg;                        /* -j as given (the caller's; NULL: none) */
     char group_marker[CPIPE_GROUPBY_MARKER + 1]; /* --group-by's --recstart */
 } cpipe_opts;
 
@@ -50,6 +52,10 @@ void cpipe_opts_init(cpipe_opts *o);
 /* A usage error in options that each parsed well, given n_cmd words of
  * FILTER; NULL when there is none. */
 const char *cpipe_opts_check(const cpipe_opts *o, int n_cmd);
+/* --shard or --bin's column separator: --colsep, else a tab with
+ * --header (as parallel) or a named column, else ','. */
+const char *cpipe_opts_shard_colsep(const cpipe_opts *o);
+
 /* The record rules and the filter's template from the options and the
  * n_words words of FILTER. CTK_EINVAL with the reason in err (a usage
  * error); on success the caller frees *rules and *cmd. */

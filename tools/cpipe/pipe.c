@@ -742,6 +742,7 @@ static int next_block(ctk_pipe *p, ctk_unit *unit)
 
 static void *feeder_main(void *arg);
 static void *tee_main(void *arg);
+static void *shard_main(void *arg);
 
 /* --round-robin, --tee: the lanes, then the end; the feeder reads the
  * input. */
@@ -750,7 +751,11 @@ static int produce_lane(ctk_pipe *p, ctk_unit *unit)
     if (stopped(p) || p->lanes_made == (p->opts.tee > 0 ? p->opts.tee : p->opts.jobs))
         return CTK_EOF;
     if (!p->feeder_started) {
-        int rc = -pthread_create(&p->feeder, NULL, p->opts.tee > 0 ? tee_main : feeder_main, p);
+        int rc = -pthread_create(&p->feeder, NULL,
+                                 p->opts.tee > 0 ? tee_main
+                                 : p->opts.shard ? shard_main
+                                                 : feeder_main,
+                                 p);
         if (rc < 0)
             return ctk_unit_fail(unit, rc, "cannot start feeding the filters: %s",
                                  ctk_strerror(rc));
@@ -1144,6 +1149,162 @@ static void *tee_main(void *arg)
     return NULL;
 }
 
+/* ---- --shard, --bin: the router ---------------------------------------------- */
+
+typedef struct shard_lane {
+    int state;
+    int fd; /* LANE_OPEN: the write end of the filter's stdin */
+    cpipe_laneq q;
+} shard_lane;
+
+static void shard_close(shard_lane *l)
+{
+    if (l->fd >= 0)
+        close(l->fd);
+    l->fd = -1;
+    l->state = LANE_CLOSED;
+    cpipe_laneq_free(&l->q);
+}
+
+/* Each line of the block to its lane's queue (a lane whose filter quit
+ * loses it, as parallel's does). */
+static int shard_route(ctk_pipe *p, shard_lane *lanes, ctk_buf *block)
+{
+    unsigned n = p->opts.jobs;
+    /* The last line may end the buffer: the regexp may look one past. */
+    int rc = ctk_buf_append(block, "", 1);
+    if (rc < 0)
+        return rc;
+    block->len--;
+    const char *at = (const char *)block->data, *end = at + block->len;
+    while (rc == 0 && at < end) {
+        const char *nl = memchr(at, '\n', (size_t)(end - at));
+        size_t len = nl != NULL ? (size_t)(nl - at) + 1 : (size_t)(end - at);
+        shard_lane *l = &lanes[cpipe_shard_lane(p->opts.shard, at, len, n)];
+        if (l->state != LANE_CLOSED)
+            rc = cpipe_laneq_push(&l->q, at, len, l->state != LANE_OPEN);
+        at += len;
+    }
+    return rc;
+}
+
+/* Writes what each open lane takes now; a lane whose filter quit
+ * (EPIPE) closes. Returns the lanes closed. */
+static unsigned shard_write(ctk_pipe *p, shard_lane *lanes, const struct pollfd *ready)
+{
+    unsigned closed = 0;
+    for (unsigned i = 0; i < p->opts.jobs; i++) {
+        shard_lane *l = &lanes[i];
+        if (l->state != LANE_OPEN || (ready != NULL && ready[i].revents == 0))
+            continue;
+        int rc = cpipe_laneq_write(&l->q, l->fd);
+        if (rc < 0) {
+            if (rc != -EPIPE)
+                feed_failed(p, "cannot feed a filter", rc);
+            shard_close(l);
+            closed++;
+        }
+    }
+    return closed;
+}
+
+/* Until every lane has been seen and closed: route the input's lines to
+ * the lanes' queues while no open lane is behind, write the queues as
+ * the filters take them (a lane not yet seen keeps its queue, spilled
+ * to a file), and close each lane once the input has ended and its
+ * queue is written. Every filter has the header first. */
+static void *shard_main(void *arg)
+{
+    ctk_pipe *p = arg;
+    sigset_t pipe_sig;
+    sigemptyset(&pipe_sig);
+    sigaddset(&pipe_sig, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_sig, NULL);
+    unsigned n = p->opts.jobs, seen = 0, closed = 0;
+    shard_lane *lanes = g_new0(shard_lane, n);
+    struct pollfd *fds = g_new0(struct pollfd, n + 2);
+    ctk_unit unit = {0};
+    ctk_buf block = {0};
+    int ended = 0, rc;
+    for (unsigned i = 0; i < n; i++) {
+        lanes[i].fd = -1;
+        cpipe_laneq_init(&lanes[i].q, p->opts.tmpdir);
+        (void)cpipe_laneq_push(&lanes[i].q, p->header.data, p->header.len, 1);
+    }
+    while (closed < n) {
+        int room = !ended && !stopped(p);
+        for (unsigned i = 0; i < n; i++) {
+            shard_lane *l = &lanes[i];
+            uint64_t pending = cpipe_laneq_pending(&l->q);
+            if (l->state == LANE_OPEN && ((ended && pending == 0) || stopped(p))) {
+                shard_close(l);
+                closed++;
+            }
+            if (l->state == LANE_OPEN && pending > PIPE_SIZE / 4)
+                room = 0; /* a filter behind: wait for it */
+        }
+        if (stopped(p))
+            ended = 1;
+        if (closed == n)
+            break;
+        /* Lanes arriving and filters taking lines, without waiting while
+         * there is room for more input. */
+        nfds_t k = 0;
+        fds[k++] = (struct pollfd){.fd = seen < n ? p->lane_sock[0] : -1, .events = POLLIN};
+        fds[k++] = (struct pollfd){.fd = p->cancel_fd, .events = POLLIN};
+        for (unsigned i = 0; i < n; i++) {
+            shard_lane *l = &lanes[i];
+            int busy = l->state == LANE_OPEN && cpipe_laneq_pending(&l->q) > 0;
+            fds[k++] = (struct pollfd){.fd = busy ? l->fd : -1, .events = POLLOUT};
+        }
+        if (poll(fds, k, room ? 0 : -1) < 0 && errno != EINTR)
+            break;
+        if (fds[1].revents != 0)
+            ended = 1;
+        if (fds[0].revents != 0) {
+            uint64_t id;
+            int fd = -1;
+            rc = lane_receive(p->lane_sock[0], &id, &fd);
+            if (rc == CTK_EOF) /* the run is over: nobody is coming */
+                break;
+            if (rc == 0 && id >= 1 && id <= n && lanes[id - 1].state == LANE_UNSEEN) {
+                seen++;
+                lanes[id - 1].fd = fd;
+                lanes[id - 1].state = LANE_OPEN;
+                (void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+            } else if (rc == 0) {
+                close(fd);
+            }
+        }
+        closed += shard_write(p, lanes, fds + 2);
+        if (!room || ended)
+            continue;
+        unit.in.len = 0;
+        rc = next_block(p, &unit);
+        if (rc == 0)
+            rc = block_bytes(p, &unit, &block);
+        if (rc == 0) {
+            pthread_mutex_lock(&p->lock);
+            p->stats.in_bytes += block.len;
+            pthread_mutex_unlock(&p->lock);
+            if ((rc = shard_route(p, lanes, &block)) < 0)
+                feed_failed(p, "cannot queue the lines", rc);
+        } else if (rc != CTK_EOF) {
+            feed_failed(p, "cannot read the input", rc);
+        }
+        ended = rc < 0;
+        closed += shard_write(p, lanes, NULL);
+    }
+    for (unsigned i = 0; i < n; i++)
+        shard_close(&lanes[i]);
+    ctk_buf_free(&block);
+    ctk_buf_free(&unit.in);
+    g_free(unit.error);
+    g_free(fds);
+    g_free(lanes);
+    return NULL;
+}
+
 /* ---- running a filter ------------------------------------------------------ */
 
 /* Everything one filter run needs, kept together so the async form can
@@ -1182,6 +1343,16 @@ static unsigned take_slot(ctk_pipe *p)
             return i;
     }
     return jobs;
+}
+
+/* --shard, --bin: lane N has slot N, as parallel's job N (all start at
+ * once), so {%} tells which lines a filter was given. */
+static unsigned lane_slot(ctk_pipe *p, uint64_t seq)
+{
+    unsigned slot = seq >= 1 && seq <= p->opts.jobs ? (unsigned)seq : p->opts.jobs;
+    if (p->slots != NULL)
+        __atomic_store_n(&p->slots[slot], 1, __ATOMIC_SEQ_CST);
+    return slot;
 }
 
 static void give_slot(ctk_pipe *p, unsigned slot)
@@ -1414,8 +1585,10 @@ static int lane_join(job *j)
     int rc = lane_send(p->lane_sock[1], j->unit->seq, ends[1]);
     close(ends[1]);
     j->lane_fd = ends[0];
-    /* --tee: every filter runs, on all of the input, even empty. */
-    while (rc == 0 && p->opts.tee == 0) {
+    /* --tee: every filter runs, on all of the input, even empty; --shard,
+     * --bin: every filter runs, with or without lines, as parallel starts
+     * every job at once. */
+    while (rc == 0 && p->opts.tee == 0 && p->opts.shard == NULL) {
         struct pollfd w = {.fd = ends[0], .events = POLLIN};
         int n = poll(&w, 1, 200);
         if (n < 0 && errno != EINTR)
@@ -1464,7 +1637,9 @@ static int job_prepare(job *j, ctk_pipe *p, ctk_unit *unit)
     ctk_cmdline_item tmp = {j->tmp_path, j->tmp_path ? strlen(j->tmp_path) : 0};
     /* --tee's filters all run at once, as in parallel: filter k in slot k
      * (even under a strategy that runs them one after another). */
-    j->slot = p->opts.tee > 0 ? (unsigned)unit->seq : take_slot(p);
+    j->slot = p->opts.tee > 0                                  ? (unsigned)unit->seq
+              : b->kind == CTK_PIPE_UNIT_LANE && p->opts.shard ? lane_slot(p, unit->seq)
+                                                               : take_slot(p);
     ctk_cmdline_args args = {j->tmp_path ? &tmp : NULL, j->tmp_path ? 1 : 0, unit->seq, j->slot};
     if (p->opts.tee > 0 && unit->seq >= 1 && unit->seq <= p->opts.tee) {
         args.cols = p->opts.tee_args[unit->seq - 1].cols;
@@ -2144,7 +2319,8 @@ static void report_failure(const ctk_pipe *p, uint64_t seq, const ctk_pipe_resul
     else
         snprintf(how, sizeof how, "exited with status %d", (int)r->exit);
     if (p->opts.round_robin) /* a filter fed many blocks */
-        report(p, "filter %llu of --round-robin %s", (unsigned long long)seq, how);
+        report(p, "filter %llu of %s %s", (unsigned long long)seq,
+               p->opts.shard ? cpipe_shard_option(p->opts.shard) : "--round-robin", how);
     else if (p->opts.tee > 0) /* a filter fed all of the input */
         report(p, "filter %llu of --tee %s", (unsigned long long)seq, how);
     else
@@ -2470,6 +2646,12 @@ int ctk_pipe_new(ctk_pipe **out, const ctk_pipe_opts *opts, char *err, size_t er
         p->carry = (p->header.len + p->grown - 1) / p->grown * p->grown - p->header.len;
     if (rc < 0) {
         snprintf(err, err_len, "cannot read the input: %s", ctk_strerror(rc));
+        ctk_pipe_free(p);
+        return CTK_EINVAL;
+    }
+    /* A column --shard or --bin names is in the header. */
+    if (opts->shard != NULL &&
+        cpipe_shard_header(opts->shard, p->header.data, p->header.len, err, err_len) < 0) {
         ctk_pipe_free(p);
         return CTK_EINVAL;
     }

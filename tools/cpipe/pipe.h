@@ -23,6 +23,7 @@
 #include "ctk/pipeline.h"
 #include "ctkx/progress.h"
 #include "ctkx/spawn.h"
+#include "shard.h"
 #include <stdio.h>
 
 typedef struct ctk_pipe_opts {
@@ -67,6 +68,9 @@ typedef struct ctk_pipe_opts {
                                          input; 0: none */
     const ctk_cmdline_args *tee_args; /* --tee: filter k's arguments ({}, {1}, --tag) in
                                          [k - 1] (cols and n_cols only) */
+    cpipe_shard *shard;               /* --shard, --bin (with round_robin): each line to
+                                         the filter its column picks; every filter runs,
+                                         slot {%} = its number {#}; NULL: none */
     int rrs;                          /* --rrs: the block without its record separators
                                          (rules made with strip) */
     int skip_empty;                   /* -r: piped input loses its blank (whitespace-only)

@@ -76,8 +76,10 @@ static int run_blocks(ctk_piperun *plan, ctk_pipe_stats *st, int *signo)
     /* A lane's filter reads a pipe the feeder writes: on this host only. */
     if ((plan->po.round_robin || plan->po.tee > 0) &&
         (plan->strategy->ops->flags & CTK_STRATEGY_REMOTE)) {
-        fprintf(stderr, "%s: --%s runs the filters on this host: use -s process\n", plan->prog,
-                plan->po.tee > 0 ? "tee" : "round-robin");
+        fprintf(stderr, "%s: %s runs the filters on this host: use -s process\n", plan->prog,
+                plan->po.tee > 0 ? "--tee"
+                : plan->po.shard ? cpipe_shard_option(plan->po.shard)
+                                 : "--round-robin");
         return CTK_EINVAL;
     }
     int rc = ctk_pipe_new(&pipe, &plan->po, err, sizeof err);
