@@ -407,6 +407,19 @@ int ctk_sources_set_per_job(ctk_sources *s, size_t per_job)
 static int read_record_raw(ctk_sources *s, source *src, GBytes **value, int *nul_replaced,
                            const int *cancel);
 
+/* The record that continues *value (a quoted CSV field, a line ending in
+ * a blank): on an error *value goes too, so the caller returns at once. */
+static int read_continuation(ctk_sources *s, source *src, GBytes **value, GBytes **next,
+                             int *nul_replaced, const int *cancel)
+{
+    int rc = read_record_raw(s, src, next, nul_replaced, cancel);
+    if (rc < 0 && rc != CTK_EOF) {
+        g_bytes_unref(*value);
+        *value = NULL;
+    }
+    return rc;
+}
+
 static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_replaced,
                        const int *cancel)
 {
@@ -420,14 +433,11 @@ static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_rep
          * end of input the open quote stays, for the parse to refuse. */
         for (int odd = s->csv_sep != NULL && csv_odd(*value); odd;) {
             GBytes *next;
-            rc = read_record_raw(s, src, &next, nul_replaced, cancel);
+            rc = read_continuation(s, src, value, &next, nul_replaced, cancel);
             if (rc == CTK_EOF)
                 break;
-            if (rc < 0) {
-                g_bytes_unref(*value);
-                *value = NULL;
+            if (rc < 0)
                 return rc;
-            }
             odd ^= csv_odd(next);
             GBytes *joined = csv_join(s, *value, next);
             g_bytes_unref(*value);
@@ -437,14 +447,11 @@ static int read_record(ctk_sources *s, source *src, GBytes **value, int *nul_rep
         /* The joined line keeps its blank: "a \nb" is the one item "a b". */
         while (s->line_continue && ends_in_blank(*value)) {
             GBytes *next;
-            rc = read_record_raw(s, src, &next, nul_replaced, cancel);
+            rc = read_continuation(s, src, value, &next, nul_replaced, cancel);
             if (rc == CTK_EOF)
                 break;
-            if (rc < 0) {
-                g_bytes_unref(*value);
-                *value = NULL;
+            if (rc < 0)
                 return rc;
-            }
             /* -E's string ends the input even as a continuation line; the
              * line before it stays as it is. */
             if (is_eof_value(s, next)) {
